@@ -1,0 +1,67 @@
+/**
+ * Running a pipeline (baseline or candidate) on a dataset and reading its metrics with zod.
+ */
+import { z } from 'zod';
+import { FailureType } from '../plan/failures';
+import type { RunAction } from '../plan/schema';
+import { ActionError } from './errors';
+import { runAction, type RunOutcome } from './runner';
+import type { Metrics } from './types';
+
+/** What a pipeline prints: `{"metrics": {...}, "rows": N}`; other keys are ignored. */
+export const pipelineOutputSchema = z.looseObject({
+  metrics: z.record(z.string(), z.number({ error: 'expected a finite number' })),
+  rows: z.int().min(0).optional(),
+});
+
+/** What a production probe prints. */
+export const probeOutputSchema = z.looseObject({
+  metrics: z.record(z.string(), z.number({ error: 'expected a finite number' })).optional(),
+  errorRate: z.number().min(0).max(1).optional(),
+});
+
+export interface PipelineRun {
+  metrics: Metrics;
+  rows?: number;
+  durationMs: number;
+}
+
+/** Parses JSON output with `schema`; any problem is a non-retryable InvalidOutput naming what is wrong. */
+export function parseOutput<T>(outcome: RunOutcome, schema: z.ZodType<T>, label: string): T {
+  if (outcome.stdoutCut > 0) {
+    throw new ActionError(`${label}: output too large (${outcome.stdoutCut + outcome.stdout.length} bytes), expected one JSON object`, FailureType.InvalidOutput, false);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(outcome.stdout);
+  } catch {
+    const start = outcome.stdout.trim().slice(0, 80);
+    throw new ActionError(`${label}: output is not JSON${start ? ` (starts with ${JSON.stringify(start)})` : ' (empty)'}`, FailureType.InvalidOutput, false);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? issue.path.join('.') : '(root)';
+    throw new ActionError(`${label}: unexpected output at ${where}: ${issue?.message ?? 'invalid'}`, FailureType.InvalidOutput, false);
+  }
+  return parsed.data;
+}
+
+export async function runPipeline(
+  label: string,
+  action: RunAction,
+  dataset: string,
+  options: { key: string; baseDir?: string; release: string; workdir: string; signal?: AbortSignal; onTick?: () => void; onSpawn?: (pid: number) => void },
+): Promise<PipelineRun> {
+  const outcome = await runAction({
+    action,
+    idempotencyKey: options.key,
+    placeholders: { dataset, release: options.release, workdir: options.workdir },
+    ...(options.baseDir ? { baseDir: options.baseDir } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onTick ? { onTick: options.onTick } : {}),
+    ...(options.onSpawn ? { onSpawn: options.onSpawn } : {}),
+  });
+  const output = parseOutput(outcome, pipelineOutputSchema, label);
+  return { metrics: output.metrics, durationMs: outcome.durationMs, ...(output.rows !== undefined ? { rows: output.rows } : {}) };
+}

@@ -1,0 +1,82 @@
+/**
+ * Production: probes evaluated against the rollback triggers, and daily reconciliation of V2 against V1.
+ */
+import { CancelledFailure, Context, log } from '@temporalio/activity';
+import { compareMetrics } from './compare';
+import { generate, materialise, workdirFor } from './datasets';
+import { toFailure } from './errors';
+import { parseOutput, probeOutputSchema, runPipeline } from './pipeline';
+import { runAction } from './runner';
+import { evaluateTriggers } from './triggers';
+import type { ProbeInput, ProbeResult, ReconcileInput, ReconcileResult } from './types';
+
+/**
+ * Runs the probe and evaluates the triggers. A probe that fails or prints nonsense is a failed sample
+ * (counted towards `failedProbes`), not a failed activity: only infrastructure errors are retried.
+ */
+export async function probe(input: ProbeInput): Promise<ProbeResult> {
+  const ctx = Context.current();
+  const at = new Date().toISOString();
+  let sample: { ok: boolean; errorRate?: number; metrics?: Record<string, number> };
+  let error: string | undefined;
+  try {
+    const outcome = await runAction({
+      action: input.probe,
+      idempotencyKey: input.key,
+      signal: ctx.cancellationSignal,
+      onTick: () => ctx.heartbeat(),
+      placeholders: { release: input.release },
+      ...(input.baseDir ? { baseDir: input.baseDir } : {}),
+    });
+    const output = parseOutput(outcome, probeOutputSchema, 'probe');
+    sample = { ok: true, ...(output.metrics ? { metrics: output.metrics } : {}), ...(output.errorRate !== undefined ? { errorRate: output.errorRate } : {}) };
+  } catch (err) {
+    if (ctx.cancellationSignal.aborted) throw new CancelledFailure('probe cancelled');
+    error = (err as Error).message;
+    sample = { ok: false };
+  }
+  const consecutiveFailures = sample.ok ? 0 : input.consecutiveFailures + 1;
+  const evaluation = evaluateTriggers(input.triggers, sample, input.reference, consecutiveFailures);
+  if (evaluation.breach) log.warn('trigger breached', { ...evaluation.breach });
+  return {
+    ok: sample.ok,
+    at,
+    consecutiveFailures,
+    ...(sample.metrics ? { metrics: sample.metrics } : {}),
+    ...(sample.errorRate !== undefined ? { errorRate: sample.errorRate } : {}),
+    ...(evaluation.maxDrift !== undefined && Number.isFinite(evaluation.maxDrift) ? { maxDrift: evaluation.maxDrift } : {}),
+    ...(error ? { error } : {}),
+    ...(evaluation.breach ? { breach: evaluation.breach } : {}),
+  };
+}
+
+export interface ReconcileDeps {
+  dataDir: string;
+}
+
+/** V2 against V1 on the day's data, with the shadow tolerances. Each day gets its own data (seed + day). */
+export function createReconcile(deps: ReconcileDeps) {
+  return async function reconcile(input: ReconcileInput): Promise<ReconcileResult> {
+    const ctx = Context.current();
+    const { plan } = input;
+    const workdir = workdirFor(deps.dataDir, input.workflowId);
+    const tick = () => ctx.heartbeat();
+    const spec = plan.production.reconcile.dataset ?? plan.shadow.datasets[0];
+    try {
+      const ref =
+        spec && 'generate' in spec
+          ? await generate(plan, spec.generate.rows, spec.generate.seed + input.day, workdir, `${input.key}/data`, ctx.cancellationSignal, tick)
+          : await materialise(plan, spec as NonNullable<typeof spec>, workdir, `${input.key}/data`, ctx.cancellationSignal, tick);
+      const common = { release: plan.release, workdir, signal: ctx.cancellationSignal, onTick: tick, ...(plan.baseDir ? { baseDir: plan.baseDir } : {}) };
+      const [v1, v2] = await Promise.all([
+        runPipeline('baseline (V1)', plan.baseline, ref.path, { ...common, key: `${input.key}/v1` }),
+        runPipeline('candidate (V2)', plan.candidate, ref.path, { ...common, key: `${input.key}/v2` }),
+      ]);
+      const comparisons = compareMetrics(v1.metrics, v2.metrics, { tolerances: plan.shadow.tolerances, ranges: plan.shadow.ranges });
+      const failures = comparisons.filter((c) => c.verdict === 'fail').map((c) => `${c.metric}: ${c.reason}`);
+      return { day: input.day, clean: failures.length === 0, comparisons, failures };
+    } catch (err) {
+      throw toFailure(err);
+    }
+  };
+}

@@ -1,0 +1,257 @@
+/**
+ * The action runner: runs `{ run: argv }` as a process (no shell) or `{ http: url }` as one request.
+ *
+ * - Output is captured with a bound: the tail is kept and the number of bytes cut is reported.
+ * - A timeout or cancellation kills the whole process group: SIGTERM, then SIGKILL after a grace period.
+ * - Every action gets CUTOVER_IDEMPOTENCY_KEY, stable across retries of the same step.
+ * - Exit code 75 (EX_TEMPFAIL), death by a signal, a timeout, a 5xx or a refused connection are retryable;
+ *   any other failure is not.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { FailureType } from '../plan/failures';
+import { toMs } from '../plan/duration';
+import { expand, type Placeholders } from '../plan/placeholders';
+import type { Action, HttpAction, RunAction } from '../plan/schema';
+import { ActionError } from './errors';
+
+/** Exit code a script uses to say "try me again" (sysexits EX_TEMPFAIL). */
+export const EXIT_TEMPFAIL = 75;
+/** Output kept per stream, in bytes. @default 64 KiB */
+export const DEFAULT_OUTPUT_LIMIT = 64 * 1024;
+/** Time between SIGTERM and SIGKILL. @default 5 s */
+export const DEFAULT_KILL_GRACE_MS = 5000;
+/** @default 10 minutes for a process, 30 s for a request */
+export const DEFAULT_RUN_TIMEOUT_MS = 600_000;
+export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
+
+/** Worker variables never passed to a user's action: credentials for Temporal and the payload codec. */
+const SECRET_ENV = /^(TEMPORAL_API_KEY|TEMPORAL_TLS_.*|CUTOVER_CODEC_.*|CUTOVER_ENCRYPTION_.*)$|(SECRET|PASSWORD|TOKEN)/i;
+
+export interface RunOptions {
+  action: Action;
+  /** `CUTOVER_IDEMPOTENCY_KEY` for the action. */
+  idempotencyKey: string;
+  /** Folder relative paths resolve against. @default the worker's cwd */
+  baseDir?: string;
+  placeholders?: Placeholders;
+  /** Bytes kept per stream. @default DEFAULT_OUTPUT_LIMIT */
+  outputLimit?: number;
+  /** @default DEFAULT_KILL_GRACE_MS */
+  killGraceMs?: number;
+  /** Aborting kills the action (the activity's cancellation signal). */
+  signal?: AbortSignal;
+  /** Called about every `tickMs` while the action runs (the activity heartbeats here). */
+  onTick?: () => void;
+  /** @default 5000 */
+  tickMs?: number;
+  /** Called once the process exists, with its pid (for memory sampling). */
+  onSpawn?: (pid: number) => void;
+}
+
+export interface RunOutcome {
+  kind: 'run' | 'http';
+  durationMs: number;
+  exitCode?: number;
+  status?: number;
+  stdout: string;
+  stderr: string;
+  /** Bytes dropped from the start of each stream to keep within the bound. */
+  stdoutCut: number;
+  stderrCut: number;
+}
+
+/** Runs an action; resolves on success, throws `ActionError` on failure. */
+export async function runAction(options: RunOptions): Promise<RunOutcome> {
+  return 'run' in options.action ? runProcess(options.action, options) : runHttp(options.action, options);
+}
+
+/** A bounded tail of a stream. */
+class Tail {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  cut = 0;
+  constructor(private readonly limit: number) {}
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    while (this.size > this.limit && this.chunks.length > 0) {
+      const first = this.chunks[0] as Buffer;
+      const excess = this.size - this.limit;
+      if (first.length <= excess) {
+        this.chunks.shift();
+        this.size -= first.length;
+        this.cut += first.length;
+      } else {
+        this.chunks[0] = first.subarray(excess);
+        this.size -= excess;
+        this.cut += excess;
+      }
+    }
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+/** The environment of a child: the worker's, less its secrets, plus the action's and the idempotency key. */
+export function childEnv(action: RunAction, key: string, placeholders: Placeholders): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!SECRET_ENV.test(name)) env[name] = value;
+  }
+  for (const [name, value] of Object.entries(action.env ?? {})) env[name] = expand(value, placeholders);
+  env.CUTOVER_IDEMPOTENCY_KEY = key;
+  if (placeholders.release !== undefined) env.CUTOVER_RELEASE = String(placeholders.release);
+  return env;
+}
+
+function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome> {
+  const placeholders = options.placeholders ?? {};
+  const [command, ...args] = action.run.map((arg) => expand(arg, placeholders)) as [string, ...string[]];
+  const baseDir = options.baseDir ?? process.cwd();
+  const cwd = action.cwd ? path.resolve(baseDir, expand(action.cwd, placeholders)) : baseDir;
+  const timeoutMs = action.timeout ? toMs(action.timeout) : DEFAULT_RUN_TIMEOUT_MS;
+  const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+  const label = action.name ?? path.basename(command);
+  const stdout = new Tail(options.outputLimit ?? DEFAULT_OUTPUT_LIMIT);
+  const stderr = new Tail(options.outputLimit ?? DEFAULT_OUTPUT_LIMIT);
+  const started = process.hrtime.bigint();
+
+  return new Promise<RunOutcome>((resolve, reject) => {
+    if (options.signal?.aborted) {
+      reject(new ActionError(`${label}: cancelled before it started`, 'ActionTransient', true));
+      return;
+    }
+    // detached: the child leads its own process group, so a kill reaches everything it started.
+    const child = spawn(command, args, { cwd, env: childEnv(action, options.idempotencyKey, placeholders), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let ending: 'timeout' | 'cancelled' | undefined;
+    let killTimer: NodeJS.Timeout | undefined;
+    const killGroup = (signal: NodeJS.Signals): void => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // The group is already gone.
+      }
+    };
+    const stop = (why: 'timeout' | 'cancelled'): void => {
+      if (ending) return;
+      ending = why;
+      killGroup('SIGTERM');
+      killTimer = setTimeout(() => killGroup('SIGKILL'), graceMs);
+    };
+    const timeout = setTimeout(() => stop('timeout'), timeoutMs);
+    const onAbort = (): void => stop('cancelled');
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const ticker = options.onTick ? setInterval(options.onTick, options.tickMs ?? 5000) : undefined;
+
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
+
+    const finish = (): void => {
+      clearTimeout(timeout);
+      if (ticker) clearInterval(ticker);
+      options.signal?.removeEventListener('abort', onAbort);
+    };
+
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      finish();
+      if (killTimer) clearTimeout(killTimer);
+      if (err.code === 'ENOENT') {
+        reject(new ActionError(`${label}: program not found: ${command}`, FailureType.ActionFailed, false, { command, cwd }));
+      } else if (err.code === 'EACCES') {
+        reject(new ActionError(`${label}: permission denied: ${command}`, FailureType.ActionFailed, false, { command, cwd }));
+      } else {
+        reject(new ActionError(`${label}: could not start ${command}: ${err.message}`, 'ActionTransient', true, { command, cwd }));
+      }
+    });
+
+    child.on('close', (code, signal) => {
+      finish();
+      // The leader is gone; make sure nothing it left in its group outlives it after a kill.
+      if (ending) {
+        killGroup('SIGKILL');
+        if (killTimer) clearTimeout(killTimer);
+      }
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      const outcome: RunOutcome = {
+        kind: 'run',
+        durationMs,
+        stdout: stdout.text(),
+        stderr: stderr.text(),
+        stdoutCut: stdout.cut,
+        stderrCut: stderr.cut,
+        ...(code !== null ? { exitCode: code } : {}),
+      };
+      const context = { command, cwd, exitCode: code, signal, stderrTail: tailLines(outcome.stderr, 5), durationMs };
+      if (ending === 'timeout') {
+        reject(new ActionError(`${label}: timed out after ${timeoutMs} ms`, 'ActionTransient', true, context));
+      } else if (ending === 'cancelled') {
+        reject(new ActionError(`${label}: cancelled`, 'ActionTransient', true, context));
+      } else if (code === 0) {
+        resolve(outcome);
+      } else if (code === EXIT_TEMPFAIL) {
+        reject(new ActionError(`${label}: temporary failure (exit ${code}): ${tailLines(outcome.stderr, 1)}`, 'ActionTransient', true, context));
+      } else if (signal) {
+        reject(new ActionError(`${label}: killed by ${signal}`, 'ActionTransient', true, context));
+      } else {
+        reject(new ActionError(`${label}: exit code ${code}: ${tailLines(outcome.stderr, 1) || tailLines(outcome.stdout, 1)}`, FailureType.ActionFailed, false, context));
+      }
+    });
+  });
+}
+
+async function runHttp(action: HttpAction, options: RunOptions): Promise<RunOutcome> {
+  const placeholders = options.placeholders ?? {};
+  const url = expand(action.http, placeholders);
+  const label = action.name ?? url;
+  const timeoutMs = action.timeout ? toMs(action.timeout) : DEFAULT_HTTP_TIMEOUT_MS;
+  const signals = [AbortSignal.timeout(timeoutMs), ...(options.signal ? [options.signal] : [])];
+  const started = process.hrtime.bigint();
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: action.method ?? (action.body !== undefined ? 'POST' : 'GET'),
+      headers: { 'idempotency-key': options.idempotencyKey, ...(action.headers ?? {}) },
+      ...(action.body !== undefined ? { body: expand(action.body, placeholders) } : {}),
+      signal: AbortSignal.any(signals),
+      redirect: 'follow',
+    });
+  } catch (err) {
+    const reason = (err as Error).name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : describeFetchError(err);
+    throw new ActionError(`${label}: ${reason}`, 'ActionTransient', true, { url });
+  }
+  const limit = options.outputLimit ?? DEFAULT_OUTPUT_LIMIT;
+  const tail = new Tail(limit);
+  if (response.body) {
+    for await (const chunk of response.body) tail.push(Buffer.from(chunk as Uint8Array));
+  }
+  const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+  const outcome: RunOutcome = { kind: 'http', durationMs, status: response.status, stdout: tail.text(), stderr: '', stdoutCut: tail.cut, stderrCut: 0 };
+  const expected = action.expectStatus;
+  const ok = expected !== undefined ? response.status === expected : response.status >= 200 && response.status < 300;
+  if (ok) return outcome;
+  const context = { url, status: response.status, bodyTail: tailLines(outcome.stdout, 3) };
+  const message = `${label}: HTTP ${response.status}${expected !== undefined ? ` (expected ${expected})` : ''}`;
+  // A 5xx, 429 or 408 may pass on retry; another status is the answer.
+  const retryable = response.status >= 500 || response.status === 429 || response.status === 408;
+  throw new ActionError(message, retryable ? 'ActionTransient' : FailureType.ActionFailed, retryable, context);
+}
+
+function describeFetchError(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ? `${cause.code} ${cause.message ?? ''}`.trim() : (err as Error).message;
+}
+
+/** The last `n` non-empty lines of `text`, joined with " / ". */
+export function tailLines(text: string, n: number): string {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(-n)
+    .join(' / ')
+    .slice(0, 500);
+}

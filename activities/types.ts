@@ -1,0 +1,185 @@
+/**
+ * What activities take and return. Results are small, JSON-serialisable evidence: datasets stay on disk and
+ * history carries references and figures only.
+ */
+import type { Action, CutoverPlan, Tolerance, Triggers } from '../plan/schema';
+import type { Placeholders } from '../plan/placeholders';
+
+export type Metrics = Record<string, number>;
+
+/** Identifies a step for idempotency: stable across retries of that step. */
+export interface StepIdentity {
+  workflowId: string;
+  release: string;
+  /** `<workflowId>/<firstRunId>/<phase>/<step>`: given to the action as CUTOVER_IDEMPOTENCY_KEY. */
+  key: string;
+}
+
+export interface StepInput extends StepIdentity {
+  label: string;
+  action: Action;
+  baseDir?: string;
+  placeholders?: Placeholders;
+}
+
+export interface StepResult {
+  label: string;
+  kind: 'run' | 'http';
+  exitCode?: number;
+  status?: number;
+  durationMs: number;
+  /** The last part of the output, for the record. */
+  outputTail: string;
+  attempt: number;
+}
+
+export interface HealthInput extends StepIdentity {
+  checks: Action[];
+  timeoutMs: number;
+  baseDir?: string;
+}
+
+export interface HealthResult {
+  healthy: boolean;
+  durationMs: number;
+  checks: { label: string; ok: boolean; polls: number; lastError?: string }[];
+  attempt: number;
+}
+
+/** Input of the phase activities that need the plan. */
+export interface PhaseInput extends StepIdentity {
+  plan: CutoverPlan;
+}
+
+export interface MetricComparison {
+  metric: string;
+  v1?: number;
+  v2?: number;
+  /** v2 - v1 */
+  difference?: number;
+  /** |v2 - v1| / |v1| (absent when v1 is 0) */
+  relative?: number;
+  tolerance?: Tolerance;
+  /** The largest |difference| between V1 runs on the same data. */
+  noise: number;
+  verdict: 'pass' | 'fail';
+  reason?: string;
+}
+
+export interface DatasetComparison {
+  dataset: string;
+  rows?: number;
+  v1Ms: number;
+  v2Ms: number;
+  metrics: MetricComparison[];
+}
+
+export interface ShadowResult {
+  verdict: 'pass' | 'fail';
+  datasets: DatasetComparison[];
+  failures: string[];
+  attempt: number;
+}
+
+export interface LatencyStats {
+  n: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  mean: number;
+  sd: number;
+}
+
+export interface SizeResult {
+  rows: number;
+  iterations: number;
+  errors: number;
+  latencyMs: LatencyStats;
+  rowsPerSecond: number;
+  /** Mean time per row, in microseconds. */
+  usPerRow: number;
+  peakRssMb: number;
+  /** (max - min) / max of the per-run peak RSS. */
+  rssVariation: number;
+}
+
+export interface SustainedResult {
+  durationMs: number;
+  rows: number;
+  runs: number;
+  errors: number;
+  errorRate: number;
+  latencyMs: LatencyStats;
+  rowsPerSecond: number;
+  peakRssMb: number;
+  /** Variation of per-run peak RSS across the run: a leak shows here. */
+  rssVariation: number;
+}
+
+export interface StressResult {
+  verdict: 'pass' | 'fail';
+  sizes: SizeResult[];
+  sustained?: SustainedResult;
+  /** Time per row of the largest size against the smallest (1 = linear). */
+  scaling?: { fromRows: number; toRows: number; ratio: number; note: string };
+  failures: string[];
+  attempt: number;
+}
+
+/** Progress a stress attempt heartbeats, so a retried attempt resumes instead of starting over. */
+export interface StressProgress {
+  completedSizes: SizeResult[];
+}
+
+export interface TriggerCheck {
+  trigger: keyof Triggers;
+  fired: boolean;
+  detail: string;
+}
+
+export interface RehearsalResult {
+  verdict: 'pass' | 'fail';
+  durationMs: number;
+  targetMs: number;
+  healthy: boolean;
+  redeployed: boolean;
+  triggers: TriggerCheck[];
+  failures: string[];
+  attempt: number;
+}
+
+export interface Breach {
+  trigger: keyof Triggers;
+  detail: string;
+}
+
+export interface ProbeInput extends StepIdentity {
+  probe: Action;
+  triggers: Triggers;
+  reference?: Metrics;
+  consecutiveFailures: number;
+  baseDir?: string;
+}
+
+export interface ProbeResult {
+  ok: boolean;
+  at: string;
+  metrics?: Metrics;
+  errorRate?: number;
+  maxDrift?: number;
+  error?: string;
+  consecutiveFailures: number;
+  breach?: Breach;
+}
+
+export interface ReconcileInput extends PhaseInput {
+  day: number;
+}
+
+export interface ReconcileResult {
+  day: number;
+  clean: boolean;
+  comparisons: MetricComparison[];
+  failures: string[];
+}

@@ -1,0 +1,446 @@
+/**
+ * The cutover plan: one zod schema, the only definition of its shape. Pure (no Node built-ins), so the
+ * workflow re-validates its own input inside the sandbox with the very same rules the CLI applies.
+ */
+import { z } from 'zod';
+import { ed25519 } from '@noble/curves/ed25519';
+import { DURATION_PATTERN, toMs } from './duration';
+
+/** A duration string such as `30s`, `5m`, `72h`; must be greater than zero. */
+export const durationSchema = z
+  .string({ error: 'expected a duration string such as "30s", "5m" or "72h"' })
+  .regex(DURATION_PATTERN, { error: 'expected a duration such as "30s", "5m" or "72h" (units ms, s, m, h, d)' })
+  .refine((value) => toMs(value) > 0, { error: 'must be greater than zero' })
+  .refine((value) => toMs(value) <= 366 * 86_400_000, { error: 'must be at most 366d' });
+
+const argv = z
+  .array(z.string().min(1, { error: 'expected a non-empty argument' }).max(4096), {
+    error: 'expected an argument list such as ["node", "deploy.js"]',
+  })
+  .min(1, { error: 'expected at least the program to run' })
+  .max(256);
+
+const actionName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: 'expected a short name of letters, digits, ".", "_" or "-"' });
+
+/** `{ run: argv[] }`: a process started without a shell. */
+export const runActionSchema = z.strictObject({
+  name: actionName.optional(),
+  run: argv,
+  /** Working directory; relative paths are resolved against the plan file's folder. */
+  cwd: z.string().min(1).max(4096).optional(),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected an environment variable name' }), z.string().max(65536)).optional(),
+  /** @default 10m */
+  timeout: durationSchema.optional(),
+});
+
+/** `{ http: url }`: one HTTP request whose status must match. */
+export const httpActionSchema = z.strictObject({
+  name: actionName.optional(),
+  http: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']).optional(),
+  headers: z.record(z.string(), z.string().max(8192)).optional(),
+  body: z.string().max(1_000_000).optional(),
+  /** @default any 2xx */
+  expectStatus: z.int().min(100).max(599).optional(),
+  /** @default 30s */
+  timeout: durationSchema.optional(),
+});
+
+export const actionSchema = z.union([runActionSchema, httpActionSchema]);
+
+/** A metric name as pipelines print it. */
+const metricName = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, { error: 'expected a metric name such as PAR30' });
+
+const toleranceSchema = z
+  .strictObject({
+    relative: z.number().min(0).max(1e6).optional(),
+    absolute: z.number().min(0).max(1e15).optional(),
+  })
+  .refine((t) => t.relative !== undefined || t.absolute !== undefined, {
+    error: 'expected "relative" or "absolute" (or both)',
+  });
+
+const datasetSchema = z.union([
+  z.strictObject({
+    generate: z.strictObject({
+      rows: z.int().min(1).max(100_000_000),
+      seed: z.int().min(0).max(2 ** 31 - 1).default(1),
+    }),
+  }),
+  z.strictObject({ file: z.string().min(1).max(4096) }),
+]);
+
+const roleName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, { error: 'expected a lower-case role name such as qa' });
+const personName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, { error: 'expected an approver name' });
+
+/** An ed25519 public key, 32 bytes as hex (64 characters) or base64 (44 characters). */
+export const publicKeySchema = z.string().refine((key) => decodePublicKey(key) !== undefined, {
+  error: 'expected a valid ed25519 public key (32 bytes, hex or base64)',
+});
+
+/** Decodes a hex or base64 ed25519 public key and checks that it is a point on the curve. */
+export function decodePublicKey(text: string): Uint8Array | undefined {
+  const bytes = decodeBytes(text, 32);
+  if (!bytes) return undefined;
+  try {
+    ed25519.ExtendedPoint.fromHex(bytes);
+    return bytes;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Decodes hex or base64 text of exactly `length` bytes. */
+export function decodeBytes(text: string, length: number): Uint8Array | undefined {
+  if (new RegExp(`^[0-9a-fA-F]{${length * 2}}$`).test(text)) {
+    const out = new Uint8Array(length);
+    for (let i = 0; i < length; i++) out[i] = parseInt(text.slice(i * 2, i * 2 + 2), 16);
+    return out;
+  }
+  if (/^[A-Za-z0-9+/]+={0,2}$/.test(text)) {
+    const out = base64Decode(text);
+    return out && out.length === length ? out : undefined;
+  }
+  return undefined;
+}
+
+function base64Decode(text: string): Uint8Array | undefined {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const clean = text.replace(/=+$/, '');
+  const out: number[] = [];
+  let buffer = 0;
+  let bits = 0;
+  for (const char of clean) {
+    const value = alphabet.indexOf(char);
+    if (value < 0) return undefined;
+    buffer = (buffer << 6) | value;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((buffer >> bits) & 0xff);
+    }
+  }
+  return Uint8Array.from(out);
+}
+
+const signoffSchema = z.strictObject({
+  /** Approvers per role: `{ engineering: [ana], qa: [bo] }`. */
+  roles: z
+    .record(roleName, z.array(personName).min(1, { error: 'expected at least 1 approver' }).max(50))
+    .refine((roles) => Object.keys(roles).length > 0, { error: 'expected at least one role' }),
+  /** Approvals needed per role: one number for all, or per role. @default 1 */
+  quorum: z.union([z.int().min(1), z.record(roleName, z.int().min(1))]).default(1),
+  /** How long the gate waits before escalating. @default 72h */
+  deadline: durationSchema.default('72h'),
+  /** Run when the deadline passes (a notification). */
+  escalate: actionSchema.optional(),
+  /** How long after escalation the gate expires. @default 24h */
+  escalationWindow: durationSchema.default('24h'),
+  /** One person signs for one role only. @default true */
+  separationOfDuties: z.boolean().default(true),
+  /** May the person who started the cutover sign? @default false */
+  allowInitiator: z.boolean().default(false),
+  /** Public keys per approver; when present, unsigned sign-offs do not count. */
+  keys: z.record(personName, publicKeySchema).optional(),
+});
+
+const triggersSchema = z
+  .strictObject({
+    /** Roll back when the probe's error rate exceeds this. */
+    errorRate: z.number().min(0).max(1).optional(),
+    /** Roll back when any KPI moves by more than this relative amount from its pre-deploy reference. */
+    kpiDrift: z.number().min(0).max(1e6).optional(),
+    /** Roll back after this many probe failures in a row. */
+    failedProbes: z.int().min(1).max(1000).optional(),
+  })
+  .refine((t) => t.errorRate !== undefined || t.kpiDrift !== undefined || t.failedProbes !== undefined, {
+    error: 'expected at least one trigger (errorRate, kpiDrift or failedProbes)',
+  });
+
+const monitorSchema = z.strictObject({
+  /** @default 24h */
+  window: durationSchema.default('24h'),
+  /** @default 1m */
+  interval: durationSchema.default('1m'),
+  /** Prints `{"metrics": {...}, "errorRate"?: n}`. */
+  probe: actionSchema,
+  triggers: triggersSchema,
+});
+
+const productionSchema = z.strictObject({
+  deploy: actionSchema,
+  /** The rollback of production; registered before deploy runs. */
+  undo: actionSchema,
+  monitor: monitorSchema,
+  reconcile: z
+    .strictObject({
+      /** @default 24h */
+      every: durationSchema.default('24h'),
+      /** @default 7 */
+      days: z.int().min(0).max(366).default(7),
+      /** The data reconciled each day. @default the first shadow dataset */
+      dataset: datasetSchema.optional(),
+    })
+    .default({ every: '24h', days: 7 }),
+  decommission: runActionSchema
+    .extend({
+      /** @default 7 */
+      afterCleanDays: z.int().min(0).max(366).default(7),
+    })
+    .or(
+      httpActionSchema.extend({
+        afterCleanDays: z.int().min(0).max(366).default(7),
+      }),
+    ),
+});
+
+const metricRangeSchema = z.strictObject({ min: z.number().optional(), max: z.number().optional() });
+
+export const planSchema = z
+  .strictObject({
+    /** Release name: the workflow id is `cutover-<release>`. */
+    release: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, {
+      error: 'expected letters, digits, ".", "_" or "-" (at most 100)',
+    }),
+    description: z.string().max(2000).optional(),
+    /** Who starts the cutover (set by `cutover start --as`). */
+    initiator: personName.optional(),
+    /** Folder that relative paths are resolved against; the loader sets it to the plan file's folder. */
+    baseDir: z.string().min(1).max(4096).optional(),
+    /** Writes a generated dataset: placeholders `{rows}`, `{seed}`, `{dataset}`. */
+    generator: runActionSchema.optional(),
+    /** V1: prints `{"metrics": {...}}` for `{dataset}`. */
+    baseline: runActionSchema,
+    /** V2: prints `{"metrics": {...}}` for `{dataset}`. */
+    candidate: runActionSchema,
+    staging: z.strictObject({
+      deploy: z.array(actionSchema).min(1, { error: 'expected at least one deploy step' }).max(50),
+      tests: actionSchema.optional(),
+      healthChecks: z.array(actionSchema).max(50).default([]),
+      /** How long health checks may take to come good. @default 2m */
+      healthTimeout: durationSchema.default('2m'),
+    }),
+    shadow: z.strictObject({
+      datasets: z.array(datasetSchema).min(1, { error: 'expected at least one dataset' }).max(100),
+      /** Extra V1 runs per dataset: the noise floor a V2 difference must clear. @default 1 */
+      noiseRuns: z.int().min(0).max(20).default(1),
+      /** The metrics both versions print; when given, a tolerance for any other metric is refused. */
+      metrics: z.array(metricName).min(1).max(200).optional(),
+      tolerances: z.record(metricName, toleranceSchema).default({}),
+      /** Allowed value ranges, such as `{ PAR30: { min: 0, max: 1 } }`. */
+      ranges: z.record(metricName, metricRangeSchema).default({}),
+    }),
+    stress: z.strictObject({
+      sizes: z.array(z.int().min(1).max(100_000_000)).min(1).max(20),
+      /** Unmeasured runs per size. @default 1 */
+      warmup: z.int().min(0).max(100).default(1),
+      /** Measured runs per size. @default 5 */
+      iterations: z.int().min(1).max(10_000).default(5),
+      sustained: z
+        .strictObject({
+          duration: durationSchema,
+          /** Rows per run during the sustained phase. @default the smallest size */
+          rows: z.int().min(1).max(100_000_000).optional(),
+        })
+        .optional(),
+      thresholds: z
+        .strictObject({
+          latencyP99: durationSchema.optional(),
+          errorRate: z.number().min(0).max(1).optional(),
+          memoryVariation: z.number().min(0).max(100).optional(),
+          /** Peak RSS of one run, in MB. */
+          peakRssMb: z.number().positive().optional(),
+        })
+        .default({}),
+    }),
+    rollback: runActionSchema
+      .extend({
+        /** The time the rollback must finish within. @default 300s */
+        target: durationSchema.default('300s'),
+      })
+      .or(httpActionSchema.extend({ target: durationSchema.default('300s') })),
+    signoff: signoffSchema,
+    production: productionSchema,
+  })
+  .superRefine((plan, ctx) => {
+    // Rules that span fields: every one names the path of the field to fix.
+    const { signoff, production, shadow } = plan;
+    for (const [role, approvers] of Object.entries(signoff.roles)) {
+      const needed = typeof signoff.quorum === 'number' ? signoff.quorum : (signoff.quorum[role] ?? 1);
+      if (needed > approvers.length) {
+        ctx.addIssue({
+          code: 'custom',
+          path: typeof signoff.quorum === 'number' ? ['signoff', 'quorum'] : ['signoff', 'quorum', role],
+          message: `quorum ${needed} is more than the ${approvers.length} approver(s) of role "${role}"`,
+        });
+      }
+      const seen = new Set<string>();
+      approvers.forEach((name, index) => {
+        if (seen.has(name)) {
+          ctx.addIssue({ code: 'custom', path: ['signoff', 'roles', role, index], message: `"${name}" is listed twice` });
+        }
+        seen.add(name);
+      });
+    }
+    if (typeof signoff.quorum === 'object') {
+      for (const role of Object.keys(signoff.quorum)) {
+        if (!(role in signoff.roles)) {
+          ctx.addIssue({ code: 'custom', path: ['signoff', 'quorum', role], message: `no role "${role}" in signoff.roles` });
+        }
+      }
+    }
+    if (signoff.keys) {
+      const approvers = new Set(Object.values(signoff.roles).flat());
+      for (const name of Object.keys(signoff.keys)) {
+        if (!approvers.has(name)) {
+          ctx.addIssue({ code: 'custom', path: ['signoff', 'keys', name], message: `"${name}" is not an approver of any role` });
+        }
+      }
+      for (const name of approvers) {
+        if (!(name in signoff.keys)) {
+          ctx.addIssue({ code: 'custom', path: ['signoff', 'keys'], message: `approver "${name}" has no key (with keys, every approver needs one)` });
+        }
+      }
+    }
+    if (signoff.separationOfDuties) {
+      const roleOf = new Map<string, string>();
+      for (const [role, approvers] of Object.entries(signoff.roles)) {
+        for (const name of approvers) {
+          const other = roleOf.get(name);
+          if (other !== undefined && !canStillReachQuorum(signoff, name)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['signoff', 'roles', role],
+              message: `"${name}" is also an approver for "${other}"; with separation of duties a quorum cannot be reached`,
+            });
+          }
+          roleOf.set(name, role);
+        }
+      }
+    }
+    if (toMs(production.monitor.interval) > toMs(production.monitor.window)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['production', 'monitor', 'interval'],
+        message: `interval ${production.monitor.interval} is longer than the window ${production.monitor.window}`,
+      });
+    }
+    if (production.decommission.afterCleanDays > production.reconcile.days) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['production', 'decommission', 'afterCleanDays'],
+        message: `needs ${production.decommission.afterCleanDays} clean days but reconciliation runs only ${production.reconcile.days}`,
+      });
+    }
+    if (shadow.metrics) {
+      const produced = new Set(shadow.metrics);
+      for (const section of ['tolerances', 'ranges'] as const) {
+        for (const metric of Object.keys(shadow[section])) {
+          if (!produced.has(metric)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['shadow', section, metric],
+              message: `no pipeline produces "${metric}" (shadow.metrics lists ${[...produced].join(', ')})`,
+            });
+          }
+        }
+      }
+    }
+    if (plan.initiator && !signoff.allowInitiator) {
+      // Only a plan where every approver of some role is the initiator is unusable.
+      for (const [role, approvers] of Object.entries(signoff.roles)) {
+        if (approvers.every((name) => name === plan.initiator)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['signoff', 'roles', role],
+            message: `only the initiator "${plan.initiator}" can sign for "${role}", and the initiator may not sign`,
+          });
+        }
+      }
+    }
+    const usesGenerator =
+      shadow.datasets.some((d) => 'generate' in d) || plan.stress.sizes.length > 0 || production.reconcile.dataset !== undefined;
+    if (usesGenerator && !plan.generator) {
+      ctx.addIssue({ code: 'custom', path: ['generator'], message: 'generated datasets and stress sizes need a generator action' });
+    }
+  });
+
+/** A person listed for several roles can still help reach every quorum only if each role has others enough. */
+function canStillReachQuorum(signoff: z.output<typeof signoffSchema>, name: string): boolean {
+  return Object.entries(signoff.roles).every(([role, approvers]) => {
+    if (!approvers.includes(name)) return true;
+    const needed = typeof signoff.quorum === 'number' ? signoff.quorum : (signoff.quorum[role] ?? 1);
+    return approvers.filter((other) => other !== name).length >= needed;
+  });
+}
+
+/** A validated plan, as the workflow receives it. */
+export type CutoverPlan = z.infer<typeof planSchema>;
+/** A plan as written in a file (defaults not yet applied). */
+export type CutoverPlanInput = z.input<typeof planSchema>;
+export type Action = z.infer<typeof actionSchema>;
+export type RunAction = z.infer<typeof runActionSchema>;
+export type HttpAction = z.infer<typeof httpActionSchema>;
+export type Dataset = z.infer<typeof datasetSchema>;
+export type Tolerance = z.infer<typeof toleranceSchema>;
+export type Triggers = z.infer<typeof triggersSchema>;
+export type MetricRange = z.infer<typeof metricRangeSchema>;
+
+/** Approvals needed for `role`. */
+export function quorumFor(plan: CutoverPlan, role: string): number {
+  const { quorum } = plan.signoff;
+  return typeof quorum === 'number' ? quorum : (quorum[role] ?? 1);
+}
+
+/** One problem with a plan: where it is and what is wrong. */
+export interface PlanProblem {
+  path: string;
+  message: string;
+}
+
+/** Validates a parsed plan document; returns the plan or every problem by path. */
+export function validatePlan(input: unknown): { ok: true; plan: CutoverPlan } | { ok: false; problems: PlanProblem[] } {
+  const result = planSchema.safeParse(input);
+  if (result.success) return { ok: true, plan: result.data };
+  return { ok: false, problems: flattenIssues(result.error.issues) };
+}
+
+type Issue = z.core.$ZodIssue;
+
+/**
+ * Turns zod issues into `path: message` problems. A union (an action is a run or an http action) reports
+ * the branch that came closest, so the message is about the field the user got wrong, not "invalid input".
+ */
+export function flattenIssues(issues: readonly Issue[], prefix: PropertyKey[] = []): PlanProblem[] {
+  const out: PlanProblem[] = [];
+  for (const issue of issues) {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      const branches = issue.errors.map((branch) => flattenIssues(branch, path));
+      const best = branches.reduce((a, b) => (score(b) < score(a) ? b : a));
+      out.push(...best);
+      continue;
+    }
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys') {
+      message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    }
+    out.push({ path: formatPath(path), message });
+  }
+  return out;
+}
+
+function score(problems: PlanProblem[]): number {
+  // Fewer problems, and problems about something other than the union's own shape, mean a closer branch.
+  return problems.length * 10 + problems.filter((p) => p.message.startsWith('unknown key')).length * 5;
+}
+
+/** `signoff.roles.qa[0]` style path. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(plan)';
+  return path
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`))
+    .join('');
+}

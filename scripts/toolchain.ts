@@ -1,0 +1,122 @@
+/**
+ * Where the real Temporal servers live on this machine, and how to build them when they are missing.
+ *
+ * Both servers are built from package registries (the Go module proxy and Maven Central) into a cache
+ * outside the checkout, once per machine: the SDK's own download of them cannot work without internet.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+
+/** The Temporal CLI tag: the newest that `go install` accepts (later tags carry a replace directive). */
+export const TEMPORAL_CLI_VERSION = 'v1.5.1';
+/** `io.temporal:temporal-test-server` version, fetched from Maven Central. */
+export const TEST_SERVER_VERSION = '1.38.0';
+
+/** The cache folder. @default `$CUTOVER_CACHE` or `~/.cache/cutover` */
+export function cacheDir(): string {
+  return process.env.CUTOVER_CACHE ?? path.join(homedir(), '.cache', 'cutover');
+}
+
+/** Path of the `temporal` CLI binary (dev server: `temporal server start-dev`). */
+export function temporalCliPath(): string {
+  return path.join(cacheDir(), `cli-${TEMPORAL_CLI_VERSION}`, 'temporal');
+}
+
+/** Path of the wrapper that `exec`s the Java time-skipping test server; takes the port as its argument. */
+export function testServerPath(): string {
+  return path.join(cacheDir(), `test-server-${TEST_SERVER_VERSION}`, 'test-server');
+}
+
+/** A required tool that is not installed: its message says which one and how to get it. */
+export class MissingToolError extends Error {
+  override readonly name = 'MissingToolError';
+  constructor(
+    readonly tool: string,
+    readonly hint: string,
+  ) {
+    super(`cutover needs '${tool}' to build the Temporal servers, and it is not on PATH: ${hint}`);
+  }
+}
+
+const HINTS: Record<string, string> = {
+  go: 'install Go >= 1.25 (https://go.dev/doc/install, or `apt-get install golang`)',
+  java: 'install Java 17 or newer (`apt-get install openjdk-17-jre-headless`)',
+  mvn: 'install Maven (`apt-get install maven`)',
+};
+
+function requireTool(tool: string): void {
+  const found = spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
+  if (!found) throw new MissingToolError(tool, HINTS[tool] ?? `install ${tool}`);
+}
+
+/**
+ * Builds the Temporal CLI into the cache unless it is already there. Builds into a temporary folder and
+ * renames it into place, so an interrupted build never leaves a half-written binary behind.
+ * @returns the binary's path
+ */
+export function ensureTemporalCli(log: (line: string) => void = () => {}): string {
+  const target = temporalCliPath();
+  if (existsSync(target)) return target;
+  requireTool('go');
+  const dir = path.dirname(target);
+  mkdirSync(path.dirname(dir), { recursive: true });
+  const tmp = mkdtempSync(`${dir}.tmp-`);
+  log(`building temporal ${TEMPORAL_CLI_VERSION} with go install (once per machine, a few minutes)…`);
+  try {
+    execFileSync('go', ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], {
+      env: { ...process.env, GOBIN: tmp, GOFLAGS: '-buildvcs=false', CGO_ENABLED: '0' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return target;
+}
+
+/**
+ * Fetches the time-skipping test server jars into the cache unless they are there, and writes the wrapper.
+ * The wrapper `exec`s java so that the SDK, which kills its direct child on teardown, kills the server itself.
+ * @returns the wrapper's path
+ */
+export function ensureTestServer(log: (line: string) => void = () => {}): string {
+  const target = testServerPath();
+  if (existsSync(target)) return target;
+  requireTool('java');
+  requireTool('mvn');
+  const dir = path.dirname(target);
+  mkdirSync(path.dirname(dir), { recursive: true });
+  const tmp = mkdtempSync(`${dir}.tmp-`);
+  log(`fetching io.temporal:temporal-test-server:${TEST_SERVER_VERSION} from Maven Central (once per machine)…`);
+  try {
+    const pom = path.join(__dirname, '..', '..', 'scripts', 'test-server-pom.xml');
+    execFileSync(
+      'mvn',
+      [
+        '-q',
+        '-B',
+        '-f',
+        pom,
+        'dependency:copy-dependencies',
+        `-DtestServerVersion=${TEST_SERVER_VERSION}`,
+        `-DoutputDirectory=${path.join(tmp, 'lib')}`,
+        '-DincludeScope=runtime',
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    const wrapper = path.join(tmp, 'test-server');
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\n# Temporal time-skipping test server; usage: test-server <port>\nexec java -cp '${path.join(dir, 'lib')}/*' io.temporal.testserver.TestServer "$@"\n`,
+    );
+    chmodSync(wrapper, 0o755);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return target;
+}

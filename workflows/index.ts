@@ -1,0 +1,2 @@
+export { cutoverWorkflow } from './cutover';
+export { monitorWorkflow } from './monitor';

@@ -1,0 +1,105 @@
+/**
+ * monitorWorkflow: probes production every interval for the monitoring window and returns at the first
+ * trigger breach. Continues as new well before history gets long, so a 24 h window at a 1-minute interval
+ * stays far below the event limit in every run.
+ */
+import { continueAsNew, log, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { Breach, Metrics, ProbeResult } from '../activities/types';
+import { NON_RETRYABLE_TYPES } from '../plan/failures';
+import type { Action, Triggers } from '../plan/schema';
+import { monitorStatusQuery } from './messages';
+import type { MonitorStatus } from './status';
+
+const { probe } = proxyActivities<Activities>({
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
+});
+
+/**
+ * Samples per run before continuing as new. One sample is about 11 history events (timer, activity,
+ * workflow tasks), so a run stays near 3,000 events whatever the window.
+ */
+export const SAMPLES_PER_RUN = 250;
+
+export interface MonitorState {
+  samples: number;
+  consecutiveFailures: number;
+  runs: number;
+  startedAt: string;
+  last?: ProbeResult;
+}
+
+export interface MonitorInput {
+  parentWorkflowId: string;
+  release: string;
+  keyPrefix: string;
+  probe: Action;
+  triggers: Triggers;
+  reference: Metrics;
+  intervalMs: number;
+  /** Epoch milliseconds (a number, not a Date: it crosses continue-as-new). */
+  windowEndsAt: number;
+  baseDir?: string;
+  state: MonitorState;
+}
+
+export interface MonitorOutcome {
+  outcome: 'clean' | 'breach';
+  samples: number;
+  runs: number;
+  breach?: Breach;
+  last?: ProbeResult;
+}
+
+export async function monitorWorkflow(input: MonitorInput): Promise<MonitorOutcome> {
+  const state: MonitorState = { ...input.state };
+  setHandler(monitorStatusQuery, (): MonitorStatus => {
+    const status: MonitorStatus = {
+      startedAt: state.startedAt,
+      windowEndsAt: new Date(input.windowEndsAt).toISOString(),
+      samples: state.samples,
+      consecutiveFailures: state.consecutiveFailures,
+      runs: state.runs,
+    };
+    if (state.last) {
+      status.last = { at: state.last.at, ok: state.last.ok };
+      if (state.last.errorRate !== undefined) status.last.errorRate = state.last.errorRate;
+      if (state.last.maxDrift !== undefined) status.last.maxDrift = state.last.maxDrift;
+    }
+    return status;
+  });
+
+  let samplesThisRun = 0;
+  while (Date.now() < input.windowEndsAt) {
+    await sleep(Math.min(input.intervalMs, input.windowEndsAt - Date.now()));
+    const result = await probe.executeWithOptions(
+      { startToCloseTimeout: '10m', heartbeatTimeout: '30s', summary: `probe #${state.samples + 1}` },
+      [
+        {
+          workflowId: input.parentWorkflowId,
+          release: input.release,
+          key: `${input.keyPrefix}/monitoring/probe-${state.samples + 1}`,
+          probe: input.probe,
+          triggers: input.triggers,
+          reference: input.reference,
+          consecutiveFailures: state.consecutiveFailures,
+          ...(input.baseDir ? { baseDir: input.baseDir } : {}),
+        },
+      ],
+    );
+    state.samples++;
+    samplesThisRun++;
+    state.consecutiveFailures = result.consecutiveFailures;
+    state.last = result;
+    if (result.breach) {
+      log.warn('trigger breached', { trigger: result.breach.trigger, detail: result.breach.detail });
+      return { outcome: 'breach', samples: state.samples, runs: state.runs, breach: result.breach, last: result };
+    }
+    if (Date.now() < input.windowEndsAt && (samplesThisRun >= SAMPLES_PER_RUN || workflowInfo().continueAsNewSuggested)) {
+      await continueAsNew<typeof monitorWorkflow>({ ...input, state: { ...state, runs: state.runs + 1 } });
+    }
+  }
+  return { outcome: 'clean', samples: state.samples, runs: state.runs, ...(state.last ? { last: state.last } : {}) };
+}

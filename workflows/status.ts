@@ -1,0 +1,140 @@
+/**
+ * The shapes a cutover reports: plain JSON (no Maps, classes or Dates), so they survive history, queries
+ * and continue-as-new unchanged.
+ */
+
+export const PHASES = [
+  'staging',
+  'shadow',
+  'stress',
+  'rollback-rehearsal',
+  'signoff',
+  'production',
+  'monitoring',
+  'reconciliation',
+  'decommission',
+] as const;
+export type Phase = (typeof PHASES)[number];
+
+export const STATES = [
+  'running',
+  'awaiting-signoff',
+  'monitoring',
+  'completed',
+  'rolled-back',
+  'rejected',
+  'failed',
+  'cancelled',
+] as const;
+export type CutoverState = (typeof STATES)[number];
+
+/** The states a cutover ends in. */
+export const FINAL_STATES: readonly CutoverState[] = ['completed', 'rolled-back', 'rejected', 'failed', 'cancelled'];
+
+export type PhaseOutcome = 'pending' | 'running' | 'passed' | 'failed' | 'skipped' | 'cancelled';
+
+export interface PhaseRecord {
+  phase: Phase;
+  outcome: PhaseOutcome;
+  startedAt?: string;
+  endedAt?: string;
+  durationMs?: number;
+  /** Activity attempts used by the phase (1 when nothing was retried). */
+  attempts: number;
+  /** One line: what was decided and why. */
+  verdict?: string;
+  /** The phase's evidence: small, JSON, figures and references only. */
+  result?: unknown;
+}
+
+export interface SignOffRecord {
+  role: string;
+  approver: string;
+  decision: 'approve' | 'reject';
+  comment?: string;
+  /** The evidence digest the sign-off counted against. */
+  digest: string;
+  signed: boolean;
+  at: string;
+  via: 'signal' | 'update';
+}
+
+export type GateStatus = 'closed' | 'open' | 'approved' | 'rejected' | 'expired';
+
+export interface GateState {
+  status: GateStatus;
+  evidenceDigest?: string;
+  openedAt?: string;
+  deadline?: string;
+  escalatedAt?: string;
+  expiresAt?: string;
+  signoffs: SignOffRecord[];
+  rejectedBy?: SignOffRecord;
+}
+
+export interface RoleView {
+  role: string;
+  required: number;
+  approvers: string[];
+  approvedBy: string[];
+  missing: number;
+}
+
+/** The gate as people read it: per role, who signed and how many are still missing. */
+export interface GateView {
+  status: GateStatus;
+  evidenceDigest?: string;
+  deadline?: string;
+  escalatedAt?: string;
+  expiresAt?: string;
+  roles: RoleView[];
+  rejectedBy?: { role: string; approver: string; comment?: string };
+}
+
+export interface AuditEntry {
+  at: string;
+  kind: 'phase' | 'signoff' | 'rollback' | 'compensation' | 'gate' | 'trigger' | 'state' | 'note';
+  /** Whether a sign-off or request was accepted; absent for plain events. */
+  accepted?: boolean;
+  actor?: string;
+  rule?: string;
+  message: string;
+}
+
+export interface MonitorStatus {
+  startedAt: string;
+  windowEndsAt: string;
+  samples: number;
+  consecutiveFailures: number;
+  runs: number;
+  last?: { at: string; ok: boolean; errorRate?: number; maxDrift?: number };
+}
+
+export interface CutoverStatus {
+  workflowId: string;
+  release: string;
+  phase: Phase;
+  state: CutoverState;
+  initiator?: string;
+  startedAt: string;
+  endedAt?: string;
+  phases: PhaseRecord[];
+  gate: GateView;
+  evidenceDigest?: string;
+  monitor?: { childWorkflowId: string; windowEndsAt: string; outcome?: string };
+  reconciliation: { day: number; days: number; cleanDays: number };
+  rollback?: { requestedBy: string; reason: string; at: string; automatic: boolean };
+  error?: { type?: string; message: string };
+  audit: AuditEntry[];
+  /** Audit entries dropped to keep the status bounded (the oldest go first). */
+  auditDropped: number;
+}
+
+/** What the workflow returns when it ends without failing. */
+export interface CutoverResult {
+  workflowId: string;
+  release: string;
+  state: CutoverState;
+  evidenceDigest?: string;
+  phases: PhaseRecord[];
+}

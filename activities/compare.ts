@@ -29,7 +29,12 @@ export function compareMetrics(v1: Metrics, v2: Metrics, options: CompareOptions
   return names.map((metric) => compareOne(metric, v1[metric], v2[metric], options));
 }
 
-function compareOne(metric: string, a: number | undefined, b: number | undefined, options: CompareOptions): MetricComparison {
+function compareOne(
+  metric: string,
+  a: number | undefined,
+  b: number | undefined,
+  options: CompareOptions,
+): MetricComparison {
   const tolerance = options.tolerances[metric] ?? DEFAULT_TOLERANCE;
   const noise = noiseOf(metric, a, options.noiseRuns ?? []);
   const base: MetricComparison = { metric, tolerance, noise, verdict: 'pass' };
@@ -46,9 +51,16 @@ function compareOne(metric: string, a: number | undefined, b: number | undefined
   if (a !== 0) result.relative = Math.abs(difference) / Math.abs(a);
   const range = options.ranges?.[metric];
   if (range) {
-    for (const [side, value] of [['V1', a], ['V2', b]] as const) {
+    for (const [side, value] of [
+      ['V1', a],
+      ['V2', b],
+    ] as const) {
       if ((range.min !== undefined && value < range.min) || (range.max !== undefined && value > range.max)) {
-        return { ...result, verdict: 'fail', reason: `${side} value ${value} outside [${range.min ?? '-∞'}, ${range.max ?? '∞'}]` };
+        return {
+          ...result,
+          verdict: 'fail',
+          reason: `${side} value ${value} outside [${range.min ?? '-∞'}, ${range.max ?? '∞'}]`,
+        };
       }
     }
   }
@@ -57,8 +69,13 @@ function compareOne(metric: string, a: number | undefined, b: number | undefined
   const pastTolerance = magnitude > allowed * (1 + BOUNDARY_EPSILON) + BOUNDARY_EPSILON;
   const pastNoise = magnitude > noise;
   if (pastTolerance && pastNoise) {
-    const why = a === 0 && tolerance.absolute === undefined ? ' (V1 is 0: a relative tolerance allows no difference)' : '';
-    return { ...result, verdict: 'fail', reason: `|difference| ${fmt(magnitude)} exceeds tolerance ${fmt(allowed)} and noise ${fmt(noise)}${why}` };
+    const why =
+      a === 0 && tolerance.absolute === undefined ? ' (V1 is 0: a relative tolerance allows no difference)' : '';
+    return {
+      ...result,
+      verdict: 'fail',
+      reason: `|difference| ${fmt(magnitude)} exceeds tolerance ${fmt(allowed)} and noise ${fmt(noise)}${why}`,
+    };
   }
   if (pastTolerance) result.reason = `past tolerance but within V1's own noise (${fmt(noise)})`;
   return result;

@@ -1,10 +1,10 @@
 /**
  * The activities of a cutover, built from their dependencies so tests can pass their own.
  */
-import { createReconcile, probe } from './production';
-import { rehearseRollback } from './rehearsal';
+import { createProbe, createReconcile } from './production';
+import { createRehearseRollback } from './rehearsal';
 import { createShadow } from './shadow';
-import { checkHealth, runStep } from './staging';
+import { createCheckHealth, createRunStep } from './staging';
 import { createStress } from './stress';
 
 export interface ActivityDeps {
@@ -14,12 +14,12 @@ export interface ActivityDeps {
 
 export function createActivities(deps: ActivityDeps) {
   return {
-    runStep,
-    checkHealth,
+    runStep: createRunStep(deps),
+    checkHealth: createCheckHealth(deps),
     runShadow: createShadow(deps),
     runStress: createStress(deps),
-    rehearseRollback,
-    probe,
+    rehearseRollback: createRehearseRollback(deps),
+    probe: createProbe(deps),
     reconcile: createReconcile(deps),
   };
 }

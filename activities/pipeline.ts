@@ -29,20 +29,32 @@ export interface PipelineRun {
 /** Parses JSON output with `schema`; any problem is a non-retryable InvalidOutput naming what is wrong. */
 export function parseOutput<T>(outcome: RunOutcome, schema: z.ZodType<T>, label: string): T {
   if (outcome.stdoutCut > 0) {
-    throw new ActionError(`${label}: output too large (${outcome.stdoutCut + outcome.stdout.length} bytes), expected one JSON object`, FailureType.InvalidOutput, false);
+    throw new ActionError(
+      `${label}: output too large (${outcome.stdoutCut + outcome.stdout.length} bytes), expected one JSON object`,
+      FailureType.InvalidOutput,
+      false,
+    );
   }
   let json: unknown;
   try {
     json = JSON.parse(outcome.stdout);
   } catch {
     const start = outcome.stdout.trim().slice(0, 80);
-    throw new ActionError(`${label}: output is not JSON${start ? ` (starts with ${JSON.stringify(start)})` : ' (empty)'}`, FailureType.InvalidOutput, false);
+    throw new ActionError(
+      `${label}: output is not JSON${start ? ` (starts with ${JSON.stringify(start)})` : ' (empty)'}`,
+      FailureType.InvalidOutput,
+      false,
+    );
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue && issue.path.length > 0 ? issue.path.join('.') : '(root)';
-    throw new ActionError(`${label}: unexpected output at ${where}: ${issue?.message ?? 'invalid'}`, FailureType.InvalidOutput, false);
+    throw new ActionError(
+      `${label}: unexpected output at ${where}: ${issue?.message ?? 'invalid'}`,
+      FailureType.InvalidOutput,
+      false,
+    );
   }
   return parsed.data;
 }
@@ -51,7 +63,15 @@ export async function runPipeline(
   label: string,
   action: RunAction,
   dataset: string,
-  options: { key: string; baseDir?: string; release: string; workdir: string; signal?: AbortSignal; onTick?: () => void; onSpawn?: (pid: number) => void },
+  options: {
+    key: string;
+    baseDir?: string;
+    release: string;
+    workdir: string;
+    signal?: AbortSignal;
+    onTick?: () => void;
+    onSpawn?: (pid: number) => void;
+  },
 ): Promise<PipelineRun> {
   const outcome = await runAction({
     action,
@@ -63,5 +83,9 @@ export async function runPipeline(
     ...(options.onSpawn ? { onSpawn: options.onSpawn } : {}),
   });
   const output = parseOutput(outcome, pipelineOutputSchema, label);
-  return { metrics: output.metrics, durationMs: outcome.durationMs, ...(output.rows !== undefined ? { rows: output.rows } : {}) };
+  return {
+    metrics: output.metrics,
+    durationMs: outcome.durationMs,
+    ...(output.rows !== undefined ? { rows: output.rows } : {}),
+  };
 }

@@ -14,41 +14,49 @@ import type { ProbeInput, ProbeResult, ReconcileInput, ReconcileResult } from '.
  * Runs the probe and evaluates the triggers. A probe that fails or prints nonsense is a failed sample
  * (counted towards `failedProbes`), not a failed activity: only infrastructure errors are retried.
  */
-export async function probe(input: ProbeInput): Promise<ProbeResult> {
-  const ctx = Context.current();
-  const at = new Date().toISOString();
-  let sample: { ok: boolean; errorRate?: number; metrics?: Record<string, number> };
-  let error: string | undefined;
-  try {
-    const outcome = await runAction({
-      action: input.probe,
-      idempotencyKey: input.key,
-      signal: ctx.cancellationSignal,
-      onTick: () => ctx.heartbeat(),
-      placeholders: { release: input.release },
-      ...(input.baseDir ? { baseDir: input.baseDir } : {}),
-    });
-    const output = parseOutput(outcome, probeOutputSchema, 'probe');
-    sample = { ok: true, ...(output.metrics ? { metrics: output.metrics } : {}), ...(output.errorRate !== undefined ? { errorRate: output.errorRate } : {}) };
-  } catch (err) {
-    if (ctx.cancellationSignal.aborted) throw new CancelledFailure('probe cancelled');
-    error = (err as Error).message;
-    sample = { ok: false };
-  }
-  const consecutiveFailures = sample.ok ? 0 : input.consecutiveFailures + 1;
-  const evaluation = evaluateTriggers(input.triggers, sample, input.reference, consecutiveFailures);
-  if (evaluation.breach) log.warn('trigger breached', { ...evaluation.breach });
-  return {
-    ok: sample.ok,
-    at,
-    consecutiveFailures,
-    ...(sample.metrics ? { metrics: sample.metrics } : {}),
-    ...(sample.errorRate !== undefined ? { errorRate: sample.errorRate } : {}),
-    ...(evaluation.maxDrift !== undefined && Number.isFinite(evaluation.maxDrift) ? { maxDrift: evaluation.maxDrift } : {}),
-    ...(error ? { error } : {}),
-    ...(evaluation.breach ? { breach: evaluation.breach } : {}),
+export const createProbe = (deps: { dataDir: string }) =>
+  async function probe(input: ProbeInput): Promise<ProbeResult> {
+    const ctx = Context.current();
+    const workdir = workdirFor(deps.dataDir, input.workflowId);
+    const at = new Date().toISOString();
+    let sample: { ok: boolean; errorRate?: number; metrics?: Record<string, number> };
+    let error: string | undefined;
+    try {
+      const outcome = await runAction({
+        action: input.probe,
+        idempotencyKey: input.key,
+        signal: ctx.cancellationSignal,
+        onTick: () => ctx.heartbeat(),
+        placeholders: { release: input.release, workdir },
+        ...(input.baseDir ? { baseDir: input.baseDir } : {}),
+      });
+      const output = parseOutput(outcome, probeOutputSchema, 'probe');
+      sample = {
+        ok: true,
+        ...(output.metrics ? { metrics: output.metrics } : {}),
+        ...(output.errorRate !== undefined ? { errorRate: output.errorRate } : {}),
+      };
+    } catch (err) {
+      if (ctx.cancellationSignal.aborted) throw new CancelledFailure('probe cancelled');
+      error = (err as Error).message;
+      sample = { ok: false };
+    }
+    const consecutiveFailures = sample.ok ? 0 : input.consecutiveFailures + 1;
+    const evaluation = evaluateTriggers(input.triggers, sample, input.reference, consecutiveFailures);
+    if (evaluation.breach) log.warn('trigger breached', { ...evaluation.breach });
+    return {
+      ok: sample.ok,
+      at,
+      consecutiveFailures,
+      ...(sample.metrics ? { metrics: sample.metrics } : {}),
+      ...(sample.errorRate !== undefined ? { errorRate: sample.errorRate } : {}),
+      ...(evaluation.maxDrift !== undefined && Number.isFinite(evaluation.maxDrift)
+        ? { maxDrift: evaluation.maxDrift }
+        : {}),
+      ...(error ? { error } : {}),
+      ...(evaluation.breach ? { breach: evaluation.breach } : {}),
+    };
   };
-}
 
 export interface ReconcileDeps {
   dataDir: string;
@@ -65,14 +73,38 @@ export function createReconcile(deps: ReconcileDeps) {
     try {
       const ref =
         spec && 'generate' in spec
-          ? await generate(plan, spec.generate.rows, spec.generate.seed + input.day, workdir, `${input.key}/data`, ctx.cancellationSignal, tick)
-          : await materialise(plan, spec as NonNullable<typeof spec>, workdir, `${input.key}/data`, ctx.cancellationSignal, tick);
-      const common = { release: plan.release, workdir, signal: ctx.cancellationSignal, onTick: tick, ...(plan.baseDir ? { baseDir: plan.baseDir } : {}) };
+          ? await generate(
+              plan,
+              spec.generate.rows,
+              spec.generate.seed + input.day,
+              workdir,
+              `${input.key}/data`,
+              ctx.cancellationSignal,
+              tick,
+            )
+          : await materialise(
+              plan,
+              spec as NonNullable<typeof spec>,
+              workdir,
+              `${input.key}/data`,
+              ctx.cancellationSignal,
+              tick,
+            );
+      const common = {
+        release: plan.release,
+        workdir,
+        signal: ctx.cancellationSignal,
+        onTick: tick,
+        ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
+      };
       const [v1, v2] = await Promise.all([
         runPipeline('baseline (V1)', plan.baseline, ref.path, { ...common, key: `${input.key}/v1` }),
         runPipeline('candidate (V2)', plan.candidate, ref.path, { ...common, key: `${input.key}/v2` }),
       ]);
-      const comparisons = compareMetrics(v1.metrics, v2.metrics, { tolerances: plan.shadow.tolerances, ranges: plan.shadow.ranges });
+      const comparisons = compareMetrics(v1.metrics, v2.metrics, {
+        tolerances: plan.shadow.tolerances,
+        ranges: plan.shadow.ranges,
+      });
       const failures = comparisons.filter((c) => c.verdict === 'fail').map((c) => `${c.metric}: ${c.reason}`);
       return { day: input.day, clean: failures.length === 0, comparisons, failures };
     } catch (err) {

@@ -26,7 +26,8 @@ export const DEFAULT_RUN_TIMEOUT_MS = 600_000;
 export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
 
 /** Worker variables never passed to a user's action: credentials for Temporal and the payload codec. */
-const SECRET_ENV = /^(TEMPORAL_API_KEY|TEMPORAL_TLS_.*|CUTOVER_CODEC_.*|CUTOVER_ENCRYPTION_.*)$|(SECRET|PASSWORD|TOKEN)/i;
+const SECRET_ENV =
+  /^(TEMPORAL_API_KEY|TEMPORAL_TLS_.*|CUTOVER_CODEC_.*|CUTOVER_ENCRYPTION_.*)$|(SECRET|PASSWORD|TOKEN)/i;
 
 export interface RunOptions {
   action: Action;
@@ -124,7 +125,12 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
       return;
     }
     // detached: the child leads its own process group, so a kill reaches everything it started.
-    const child = spawn(command, args, { cwd, env: childEnv(action, options.idempotencyKey, placeholders), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd,
+      env: childEnv(action, options.idempotencyKey, placeholders),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let ending: 'timeout' | 'cancelled' | undefined;
     let killTimer: NodeJS.Timeout | undefined;
     const killGroup = (signal: NodeJS.Signals): void => {
@@ -160,11 +166,20 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
       finish();
       if (killTimer) clearTimeout(killTimer);
       if (err.code === 'ENOENT') {
-        reject(new ActionError(`${label}: program not found: ${command}`, FailureType.ActionFailed, false, { command, cwd }));
+        reject(
+          new ActionError(`${label}: program not found: ${command}`, FailureType.ActionFailed, false, { command, cwd }),
+        );
       } else if (err.code === 'EACCES') {
-        reject(new ActionError(`${label}: permission denied: ${command}`, FailureType.ActionFailed, false, { command, cwd }));
+        reject(
+          new ActionError(`${label}: permission denied: ${command}`, FailureType.ActionFailed, false, { command, cwd }),
+        );
       } else {
-        reject(new ActionError(`${label}: could not start ${command}: ${err.message}`, 'ActionTransient', true, { command, cwd }));
+        reject(
+          new ActionError(`${label}: could not start ${command}: ${err.message}`, 'ActionTransient', true, {
+            command,
+            cwd,
+          }),
+        );
       }
     });
 
@@ -193,11 +208,25 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
       } else if (code === 0) {
         resolve(outcome);
       } else if (code === EXIT_TEMPFAIL) {
-        reject(new ActionError(`${label}: temporary failure (exit ${code}): ${tailLines(outcome.stderr, 1)}`, 'ActionTransient', true, context));
+        reject(
+          new ActionError(
+            `${label}: temporary failure (exit ${code}): ${tailLines(outcome.stderr, 1)}`,
+            'ActionTransient',
+            true,
+            context,
+          ),
+        );
       } else if (signal) {
         reject(new ActionError(`${label}: killed by ${signal}`, 'ActionTransient', true, context));
       } else {
-        reject(new ActionError(`${label}: exit code ${code}: ${tailLines(outcome.stderr, 1) || tailLines(outcome.stdout, 1)}`, FailureType.ActionFailed, false, context));
+        reject(
+          new ActionError(
+            `${label}: exit code ${code}: ${tailLines(outcome.stderr, 1) || tailLines(outcome.stdout, 1)}`,
+            FailureType.ActionFailed,
+            false,
+            context,
+          ),
+        );
       }
     });
   });
@@ -229,7 +258,15 @@ async function runHttp(action: HttpAction, options: RunOptions): Promise<RunOutc
     for await (const chunk of response.body) tail.push(Buffer.from(chunk as Uint8Array));
   }
   const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-  const outcome: RunOutcome = { kind: 'http', durationMs, status: response.status, stdout: tail.text(), stderr: '', stdoutCut: tail.cut, stderrCut: 0 };
+  const outcome: RunOutcome = {
+    kind: 'http',
+    durationMs,
+    status: response.status,
+    stdout: tail.text(),
+    stderr: '',
+    stdoutCut: tail.cut,
+    stderrCut: 0,
+  };
   const expected = action.expectStatus;
   const ok = expected !== undefined ? response.status === expected : response.status >= 200 && response.status < 300;
   if (ok) return outcome;

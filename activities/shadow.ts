@@ -19,12 +19,25 @@ export function createShadow(deps: ShadowDeps) {
     const { plan } = input;
     const workdir = workdirFor(deps.dataDir, input.workflowId);
     const tick = () => ctx.heartbeat();
-    const common = { release: plan.release, workdir, signal: ctx.cancellationSignal, onTick: tick, ...(plan.baseDir ? { baseDir: plan.baseDir } : {}) };
+    const common = {
+      release: plan.release,
+      workdir,
+      signal: ctx.cancellationSignal,
+      onTick: tick,
+      ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
+    };
     const datasets: DatasetComparison[] = [];
     const failures: string[] = [];
     try {
       for (const [index, dataset] of plan.shadow.datasets.entries()) {
-        const ref = await materialise(plan, dataset, workdir, `${input.key}/dataset-${index}`, ctx.cancellationSignal, tick);
+        const ref = await materialise(
+          plan,
+          dataset,
+          workdir,
+          `${input.key}/dataset-${index}`,
+          ctx.cancellationSignal,
+          tick,
+        );
         // Baseline and candidate run at the same time on the same file, as they would in production.
         const [v1, v2] = await Promise.all([
           runPipeline('baseline (V1)', plan.baseline, ref.path, { ...common, key: `${input.key}/v1-${index}` }),
@@ -32,26 +45,58 @@ export function createShadow(deps: ShadowDeps) {
         ]);
         const noiseRuns: Metrics[] = [];
         for (let run = 0; run < plan.shadow.noiseRuns; run++) {
-          noiseRuns.push((await runPipeline('baseline (V1, noise run)', plan.baseline, ref.path, { ...common, key: `${input.key}/noise-${index}-${run}` })).metrics);
+          noiseRuns.push(
+            (
+              await runPipeline('baseline (V1, noise run)', plan.baseline, ref.path, {
+                ...common,
+                key: `${input.key}/noise-${index}-${run}`,
+              })
+            ).metrics,
+          );
         }
-        const metrics = compareMetrics(v1.metrics, v2.metrics, { tolerances: plan.shadow.tolerances, ranges: plan.shadow.ranges, noiseRuns });
+        const metrics = compareMetrics(v1.metrics, v2.metrics, {
+          tolerances: plan.shadow.tolerances,
+          ranges: plan.shadow.ranges,
+          noiseRuns,
+        });
         for (const metric of Object.keys(plan.shadow.tolerances)) {
           if (!(metric in v1.metrics) && !(metric in v2.metrics)) {
-            metrics.push({ metric, noise: 0, verdict: 'fail', reason: 'has a tolerance, but neither version produced it' });
+            metrics.push({
+              metric,
+              noise: 0,
+              verdict: 'fail',
+              reason: 'has a tolerance, but neither version produced it',
+            });
           }
         }
         const rows = v1.rows ?? v2.rows ?? ref.rows;
-        datasets.push({ dataset: ref.label, ...(rows !== undefined ? { rows } : {}), v1Ms: Math.round(v1.durationMs), v2Ms: Math.round(v2.durationMs), metrics });
-        for (const m of metrics.filter((m) => m.verdict === 'fail')) failures.push(`${ref.label}: ${m.metric}: ${m.reason}`);
+        datasets.push({
+          dataset: ref.label,
+          ...(rows !== undefined ? { rows } : {}),
+          v1Ms: Math.round(v1.durationMs),
+          v2Ms: Math.round(v2.durationMs),
+          metrics,
+        });
+        for (const m of metrics.filter((m) => m.verdict === 'fail'))
+          failures.push(`${ref.label}: ${m.metric}: ${m.reason}`);
         ctx.heartbeat({ datasets: index + 1, of: plan.shadow.datasets.length });
       }
     } catch (err) {
       throw toFailure(err);
     }
-    const result: ShadowResult = { verdict: failures.length === 0 ? 'pass' : 'fail', datasets, failures, attempt: ctx.info.attempt };
+    const result: ShadowResult = {
+      verdict: failures.length === 0 ? 'pass' : 'fail',
+      datasets,
+      failures,
+      attempt: ctx.info.attempt,
+    };
     log.info('shadow compared', { datasets: datasets.length, failures: failures.length });
     if (failures.length > 0) {
-      throw verdictFailure(FailureType.ComparisonFailed, `V2 differs from V1: ${failures.slice(0, 5).join('; ')}${failures.length > 5 ? ` (+${failures.length - 5} more)` : ''}`, result);
+      throw verdictFailure(
+        FailureType.ComparisonFailed,
+        `V2 differs from V1: ${failures.slice(0, 5).join('; ')}${failures.length > 5 ? ` (+${failures.length - 5} more)` : ''}`,
+        result,
+      );
     }
     return result;
   };

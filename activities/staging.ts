@@ -4,84 +4,106 @@
 import { Context, log } from '@temporalio/activity';
 import { FailureType } from '../plan/failures';
 import type { Action } from '../plan/schema';
-import { toFailure, verdictFailure, ActionError } from './errors';
+import { toFailure, verdictFailure } from './errors';
 import { runAction, tailLines } from './runner';
+import { workdirFor } from './datasets';
 import type { HealthInput, HealthResult, StepInput, StepResult } from './types';
 
-/** Runs one action of the plan; heartbeats while it runs; cancellation kills its process group. */
-export async function runStep(input: StepInput): Promise<StepResult> {
-  const ctx = Context.current();
-  log.info('step started', { step: input.label, key: input.key });
-  try {
-    const outcome = await runAction({
-      action: input.action,
-      idempotencyKey: input.key,
-      placeholders: { release: input.release, ...(input.placeholders ?? {}) },
-      signal: ctx.cancellationSignal,
-      onTick: () => ctx.heartbeat(),
-      ...(input.baseDir ? { baseDir: input.baseDir } : {}),
-    });
-    const result: StepResult = {
-      label: input.label,
-      kind: outcome.kind,
-      durationMs: Math.round(outcome.durationMs),
-      outputTail: tailLines(outcome.stdout, 5),
-      attempt: ctx.info.attempt,
-    };
-    if (outcome.exitCode !== undefined) result.exitCode = outcome.exitCode;
-    if (outcome.status !== undefined) result.status = outcome.status;
-    log.info('step finished', { step: input.label, durationMs: result.durationMs });
-    return result;
-  } catch (err) {
-    throw toFailure(err);
-  }
+export interface StepDeps {
+  dataDir: string;
 }
 
+/** Runs one action of the plan; heartbeats while it runs; cancellation kills its process group. */
+export const createRunStep = (deps: StepDeps) =>
+  async function runStep(input: StepInput): Promise<StepResult> {
+    const ctx = Context.current();
+    const workdir = workdirFor(deps.dataDir, input.workflowId);
+    log.info('step started', { step: input.label, key: input.key });
+    try {
+      const outcome = await runAction({
+        action: input.action,
+        idempotencyKey: input.key,
+        placeholders: { release: input.release, workdir, ...(input.placeholders ?? {}) },
+        signal: ctx.cancellationSignal,
+        onTick: () => ctx.heartbeat(),
+        ...(input.baseDir ? { baseDir: input.baseDir } : {}),
+      });
+      const result: StepResult = {
+        label: input.label,
+        kind: outcome.kind,
+        durationMs: Math.round(outcome.durationMs),
+        outputTail: tailLines(outcome.stdout, 5),
+        attempt: ctx.info.attempt,
+      };
+      if (outcome.exitCode !== undefined) result.exitCode = outcome.exitCode;
+      if (outcome.status !== undefined) result.status = outcome.status;
+      log.info('step finished', { step: input.label, durationMs: result.durationMs });
+      return result;
+    } catch (err) {
+      throw toFailure(err);
+    }
+  };
+
 /** Polls every check with backoff until all are healthy or `timeoutMs` passes. */
-export async function checkHealth(input: HealthInput): Promise<HealthResult> {
-  const ctx = Context.current();
-  const started = Date.now();
-  const deadline = started + input.timeoutMs;
-  const checks = input.checks.map((action, i) => ({ action, label: labelOf(action, i), ok: false, polls: 0, lastError: undefined as string | undefined }));
-  let delay = 250;
-  for (;;) {
-    for (const check of checks.filter((c) => !c.ok)) {
-      check.polls++;
-      try {
-        await runAction({
-          action: check.action,
-          idempotencyKey: `${input.key}/${check.label}`,
-          signal: ctx.cancellationSignal,
-          placeholders: { release: input.release },
-          ...(input.baseDir ? { baseDir: input.baseDir } : {}),
-        });
-        check.ok = true;
-        check.lastError = undefined;
-      } catch (err) {
-        if (ctx.cancellationSignal.aborted) throw err;
-        check.lastError = err instanceof Error ? err.message : String(err);
+export const createCheckHealth = (deps: StepDeps) =>
+  async function checkHealth(input: HealthInput): Promise<HealthResult> {
+    const ctx = Context.current();
+    const workdir = workdirFor(deps.dataDir, input.workflowId);
+    const started = Date.now();
+    const deadline = started + input.timeoutMs;
+    const checks = input.checks.map((action, i) => ({
+      action,
+      label: labelOf(action, i),
+      ok: false,
+      polls: 0,
+      lastError: undefined as string | undefined,
+    }));
+    let delay = 250;
+    for (;;) {
+      for (const check of checks.filter((c) => !c.ok)) {
+        check.polls++;
+        try {
+          await runAction({
+            action: check.action,
+            idempotencyKey: `${input.key}/${check.label}`,
+            signal: ctx.cancellationSignal,
+            placeholders: { release: input.release, workdir },
+            ...(input.baseDir ? { baseDir: input.baseDir } : {}),
+          });
+          check.ok = true;
+          check.lastError = undefined;
+        } catch (err) {
+          if (ctx.cancellationSignal.aborted) throw err;
+          check.lastError = err instanceof Error ? err.message : String(err);
+        }
       }
+      ctx.heartbeat({ healthy: checks.filter((c) => c.ok).length, of: checks.length });
+      const result: HealthResult = {
+        healthy: checks.every((c) => c.ok),
+        durationMs: Date.now() - started,
+        checks: checks.map(({ label, ok, polls, lastError }) => ({
+          label,
+          ok,
+          polls,
+          ...(lastError ? { lastError } : {}),
+        })),
+        attempt: ctx.info.attempt,
+      };
+      if (result.healthy) return result;
+      if (Date.now() + delay > deadline) {
+        const failing = result.checks.filter((c) => !c.ok).map((c) => `${c.label} (${c.lastError ?? 'no answer'})`);
+        throw verdictFailure(
+          FailureType.Unhealthy,
+          `not healthy after ${input.timeoutMs} ms: ${failing.join('; ')}`,
+          result,
+        );
+      }
+      await ctx.sleep(delay);
+      delay = Math.min(delay * 1.5, 5000);
     }
-    ctx.heartbeat({ healthy: checks.filter((c) => c.ok).length, of: checks.length });
-    const result: HealthResult = {
-      healthy: checks.every((c) => c.ok),
-      durationMs: Date.now() - started,
-      checks: checks.map(({ label, ok, polls, lastError }) => ({ label, ok, polls, ...(lastError ? { lastError } : {}) })),
-      attempt: ctx.info.attempt,
-    };
-    if (result.healthy) return result;
-    if (Date.now() + delay > deadline) {
-      const failing = result.checks.filter((c) => !c.ok).map((c) => `${c.label} (${c.lastError ?? 'no answer'})`);
-      throw verdictFailure(FailureType.Unhealthy, `not healthy after ${input.timeoutMs} ms: ${failing.join('; ')}`, result);
-    }
-    await ctx.sleep(delay);
-    delay = Math.min(delay * 1.5, 5000);
-  }
-}
+  };
 
 function labelOf(action: Action, index: number): string {
   if (action.name) return action.name;
   return 'http' in action ? action.http : `check-${index + 1}`;
 }
-
-export { ActionError };

@@ -74,7 +74,11 @@ export function createStress(deps: StressDeps) {
       const sustained = plan.stress.sustained ? await sustain(plan, workdir, input.key, measure, beat) : undefined;
       const result = judge(plan, completed, sustained, ctx.info.attempt);
       if (result.verdict === 'fail') {
-        throw verdictFailure(FailureType.ThresholdFailed, `stress thresholds missed: ${result.failures.join('; ')}`, result);
+        throw verdictFailure(
+          FailureType.ThresholdFailed,
+          `stress thresholds missed: ${result.failures.join('; ')}`,
+          result,
+        );
       }
       return result;
     } catch (err) {
@@ -133,10 +137,18 @@ function summariseSize(rows: number, runs: Measured[]): SizeResult {
 }
 
 /** Applies the plan's thresholds; the result lists every figure that missed. */
-function judge(plan: CutoverPlan, sizes: SizeResult[], sustained: SustainedResult | undefined, attempt: number): StressResult {
+function judge(
+  plan: CutoverPlan,
+  sizes: SizeResult[],
+  sustained: SustainedResult | undefined,
+  attempt: number,
+): StressResult {
   const { thresholds } = plan.stress;
   const failures: string[] = [];
-  const all = [...sizes.map((s) => ({ label: `${s.rows} rows`, ...s, errorRate: s.iterations ? s.errors / s.iterations : 0 })), ...(sustained ? [{ label: 'sustained', ...sustained }] : [])];
+  const all = [
+    ...sizes.map((s) => ({ label: `${s.rows} rows`, ...s, errorRate: s.iterations ? s.errors / s.iterations : 0 })),
+    ...(sustained ? [{ label: 'sustained', ...sustained }] : []),
+  ];
   for (const m of all) {
     if (thresholds.latencyP99 !== undefined && m.latencyMs.p99 > toMs(thresholds.latencyP99)) {
       failures.push(`${m.label}: p99 ${m.latencyMs.p99.toFixed(0)} ms > ${thresholds.latencyP99}`);

@@ -37,7 +37,12 @@ export function evaluateTriggers(
 ): { breach?: Breach; maxDrift?: number } {
   if (!sample.ok) {
     if (triggers.failedProbes !== undefined && consecutiveFailures >= triggers.failedProbes) {
-      return { breach: { trigger: 'failedProbes', detail: `${consecutiveFailures} failed probe(s) in a row (limit ${triggers.failedProbes})` } };
+      return {
+        breach: {
+          trigger: 'failedProbes',
+          detail: `${consecutiveFailures} failed probe(s) in a row (limit ${triggers.failedProbes})`,
+        },
+      };
     }
     return {};
   }
@@ -47,7 +52,13 @@ export function evaluateTriggers(
   if (reference && sample.metrics) {
     const { drift, metric } = maxDrift(reference, sample.metrics);
     if (triggers.kpiDrift !== undefined && drift > triggers.kpiDrift) {
-      return { breach: { trigger: 'kpiDrift', detail: `${metric} moved ${drift === Infinity ? '(missing)' : drift.toPrecision(4)} from its reference (limit ${triggers.kpiDrift})` }, maxDrift: drift };
+      return {
+        breach: {
+          trigger: 'kpiDrift',
+          detail: `${metric} moved ${drift === Infinity ? '(missing)' : drift.toPrecision(4)} from its reference (limit ${triggers.kpiDrift})`,
+        },
+        maxDrift: drift,
+      };
     }
     return { maxDrift: drift };
   }
@@ -63,18 +74,33 @@ export function rehearseTriggers(triggers: Triggers, reference: Metrics): Trigge
   const healthy = evaluateTriggers(triggers, { ok: true, errorRate: 0, metrics: reference }, reference, 0);
   if (triggers.failedProbes !== undefined) {
     const r = evaluateTriggers(triggers, { ok: false }, reference, triggers.failedProbes);
-    checks.push({ trigger: 'failedProbes', fired: r.breach?.trigger === 'failedProbes' && !healthy.breach, detail: r.breach?.detail ?? 'did not fire' });
+    checks.push({
+      trigger: 'failedProbes',
+      fired: r.breach?.trigger === 'failedProbes' && !healthy.breach,
+      detail: r.breach?.detail ?? 'did not fire',
+    });
   }
   if (triggers.errorRate !== undefined) {
     const rate = Math.min(1, triggers.errorRate * 2 + 0.001);
     const r = evaluateTriggers(triggers, { ok: true, errorRate: rate, metrics: reference }, reference, 0);
-    checks.push({ trigger: 'errorRate', fired: r.breach?.trigger === 'errorRate' && !healthy.breach, detail: r.breach?.detail ?? 'did not fire' });
+    checks.push({
+      trigger: 'errorRate',
+      fired: r.breach?.trigger === 'errorRate' && !healthy.breach,
+      detail: r.breach?.detail ?? 'did not fire',
+    });
   }
   if (triggers.kpiDrift !== undefined) {
     const [metric, value] = Object.entries(reference)[0] ?? ['synthetic', 1];
-    const moved = { ...reference, [metric]: value === 0 ? triggers.kpiDrift * 2 + 1 : value * (1 + triggers.kpiDrift * 2 + 0.01) };
+    const moved = {
+      ...reference,
+      [metric]: value === 0 ? triggers.kpiDrift * 2 + 1 : value * (1 + triggers.kpiDrift * 2 + 0.01),
+    };
     const r = evaluateTriggers(triggers, { ok: true, errorRate: 0, metrics: moved }, reference, 0);
-    checks.push({ trigger: 'kpiDrift', fired: r.breach?.trigger === 'kpiDrift' && !healthy.breach, detail: r.breach?.detail ?? 'did not fire' });
+    checks.push({
+      trigger: 'kpiDrift',
+      fired: r.breach?.trigger === 'kpiDrift' && !healthy.breach,
+      detail: r.breach?.detail ?? 'did not fire',
+    });
   }
   return checks;
 }

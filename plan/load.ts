@@ -16,7 +16,9 @@ export class PlanError extends Error {
     readonly file: string,
     readonly problems: readonly PlanProblem[],
   ) {
-    super(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
+    super(
+      `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`,
+    );
   }
 }
 
@@ -33,7 +35,10 @@ export function parsePlanText(text: string, file = '(plan)'): unknown {
   if (errors.length > 0) {
     throw new PlanError(
       file,
-      errors.map((e) => ({ path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(file)', message: firstLine(e.message) })),
+      errors.map((e) => ({
+        path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(file)',
+        message: firstLine(e.message),
+      })),
     );
   }
   try {
@@ -53,7 +58,9 @@ function firstLine(text: string): string {
  */
 export function planFromDocument(doc: unknown, file: string, baseDir: string): CutoverPlan {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw new PlanError(file, [{ path: '(plan)', message: 'expected a mapping of plan sections (release, staging, …)' }]);
+    throw new PlanError(file, [
+      { path: '(plan)', message: 'expected a mapping of plan sections (release, staging, …)' },
+    ]);
   }
   const withBase = { ...(doc as Record<string, unknown>) };
   if (withBase.baseDir === undefined) withBase.baseDir = baseDir;
@@ -70,7 +77,9 @@ export async function loadPlan(file: string): Promise<CutoverPlan> {
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new PlanError(file, [{ path: '(file)', message: code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? String(err)})` }]);
+    throw new PlanError(file, [
+      { path: '(file)', message: code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? String(err)})` },
+    ]);
   }
   return planFromDocument(parsePlanText(text, file), file, path.dirname(path.resolve(file)));
 }

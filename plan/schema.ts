@@ -30,7 +30,12 @@ export const runActionSchema = z.strictObject({
   run: argv,
   /** Working directory; relative paths are resolved against the plan file's folder. */
   cwd: z.string().min(1).max(4096).optional(),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected an environment variable name' }), z.string().max(65536)).optional(),
+  env: z
+    .record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected an environment variable name' }),
+      z.string().max(65536),
+    )
+    .optional(),
   /** @default 10m */
   timeout: durationSchema.optional(),
 });
@@ -66,7 +71,11 @@ const datasetSchema = z.union([
   z.strictObject({
     generate: z.strictObject({
       rows: z.int().min(1).max(100_000_000),
-      seed: z.int().min(0).max(2 ** 31 - 1).default(1),
+      seed: z
+        .int()
+        .min(0)
+        .max(2 ** 31 - 1)
+        .default(1),
     }),
   }),
   z.strictObject({ file: z.string().min(1).max(4096) }),
@@ -279,7 +288,11 @@ export const planSchema = z
       const seen = new Set<string>();
       approvers.forEach((name, index) => {
         if (seen.has(name)) {
-          ctx.addIssue({ code: 'custom', path: ['signoff', 'roles', role, index], message: `"${name}" is listed twice` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['signoff', 'roles', role, index],
+            message: `"${name}" is listed twice`,
+          });
         }
         seen.add(name);
       });
@@ -287,7 +300,11 @@ export const planSchema = z
     if (typeof signoff.quorum === 'object') {
       for (const role of Object.keys(signoff.quorum)) {
         if (!(role in signoff.roles)) {
-          ctx.addIssue({ code: 'custom', path: ['signoff', 'quorum', role], message: `no role "${role}" in signoff.roles` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['signoff', 'quorum', role],
+            message: `no role "${role}" in signoff.roles`,
+          });
         }
       }
     }
@@ -295,12 +312,20 @@ export const planSchema = z
       const approvers = new Set(Object.values(signoff.roles).flat());
       for (const name of Object.keys(signoff.keys)) {
         if (!approvers.has(name)) {
-          ctx.addIssue({ code: 'custom', path: ['signoff', 'keys', name], message: `"${name}" is not an approver of any role` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['signoff', 'keys', name],
+            message: `"${name}" is not an approver of any role`,
+          });
         }
       }
       for (const name of approvers) {
         if (!(name in signoff.keys)) {
-          ctx.addIssue({ code: 'custom', path: ['signoff', 'keys'], message: `approver "${name}" has no key (with keys, every approver needs one)` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['signoff', 'keys'],
+            message: `approver "${name}" has no key (with keys, every approver needs one)`,
+          });
         }
       }
     }
@@ -361,9 +386,15 @@ export const planSchema = z
       }
     }
     const usesGenerator =
-      shadow.datasets.some((d) => 'generate' in d) || plan.stress.sizes.length > 0 || production.reconcile.dataset !== undefined;
+      shadow.datasets.some((d) => 'generate' in d) ||
+      plan.stress.sizes.length > 0 ||
+      production.reconcile.dataset !== undefined;
     if (usesGenerator && !plan.generator) {
-      ctx.addIssue({ code: 'custom', path: ['generator'], message: 'generated datasets and stress sizes need a generator action' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['generator'],
+        message: 'generated datasets and stress sizes need a generator action',
+      });
     }
   });
 

@@ -29,6 +29,17 @@ export function testServerPath(): string {
   return path.join(cacheDir(), `test-server-${TEST_SERVER_VERSION}`, 'test-server');
 }
 
+/** The checkout's root (the folder of cutover's package.json), from source or from dist/. */
+export function projectRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${__dirname}`);
+    dir = parent;
+  }
+  return dir;
+}
+
 /** A required tool that is not installed: its message says which one and how to get it. */
 export class MissingToolError extends Error {
   override readonly name = 'MissingToolError';
@@ -92,7 +103,7 @@ export function ensureTestServer(log: (line: string) => void = () => {}): string
   const tmp = mkdtempSync(`${dir}.tmp-`);
   log(`fetching io.temporal:temporal-test-server:${TEST_SERVER_VERSION} from Maven Central (once per machine)…`);
   try {
-    const pom = path.join(__dirname, '..', '..', 'scripts', 'test-server-pom.xml');
+    const pom = path.join(projectRoot(), 'scripts', 'test-server-pom.xml');
     execFileSync(
       'mvn',
       [

@@ -191,20 +191,43 @@ class Cutover {
     setHandler(requestRollbackSignal, (payload: unknown) => {
       const parsed = rollbackRequestSchema.safeParse(payload);
       if (!parsed.success) {
-        this.audit({ kind: 'rollback', accepted: false, rule: 'malformed', actor: actorOf(payload), message: 'malformed rollback request refused' });
+        this.audit({
+          kind: 'rollback',
+          accepted: false,
+          rule: 'malformed',
+          actor: actorOf(payload),
+          message: 'malformed rollback request refused',
+        });
         return;
       }
       const request = parsed.data;
       if (this.decommissioned) {
-        this.audit({ kind: 'rollback', accepted: false, actor: request.requestedBy, rule: 'decommissioned', message: 'V1 is decommissioned: nothing to roll back to' });
+        this.audit({
+          kind: 'rollback',
+          accepted: false,
+          actor: request.requestedBy,
+          rule: 'decommissioned',
+          message: 'V1 is decommissioned: nothing to roll back to',
+        });
         return;
       }
       if (this.rollbackRequest || this.compensating || isFinal(this.status.state)) {
-        this.audit({ kind: 'rollback', accepted: false, actor: request.requestedBy, rule: 'already-ending', message: `the cutover is already ending (${this.status.state})` });
+        this.audit({
+          kind: 'rollback',
+          accepted: false,
+          actor: request.requestedBy,
+          rule: 'already-ending',
+          message: `the cutover is already ending (${this.status.state})`,
+        });
         return;
       }
       this.rollbackRequest = { ...request, automatic: false };
-      this.audit({ kind: 'rollback', accepted: true, actor: request.requestedBy, message: `rollback requested: ${request.reason}` });
+      this.audit({
+        kind: 'rollback',
+        accepted: true,
+        actor: request.requestedBy,
+        message: `rollback requested: ${request.reason}`,
+      });
     });
   }
 
@@ -219,7 +242,12 @@ class Cutover {
         message: `${payload.decision} for ${payload.role} refused (${decision.rule}): ${decision.reason}`,
       });
       this.refreshDetails();
-      return { accepted: false, rule: decision.rule, reason: decision.reason, gate: gateView(this.gateConfig, this.gate) };
+      return {
+        accepted: false,
+        rule: decision.rule,
+        reason: decision.reason,
+        gate: gateView(this.gateConfig, this.gate),
+      };
     }
     this.gate = applySignOff(this.gateConfig, this.gate, {
       role: payload.role,
@@ -261,7 +289,10 @@ class Cutover {
       this.markRunningPhase(outcome === 'failed' || outcome === 'rejected' ? 'failed' : 'cancelled', errorMessage(err));
       await this.compensate(outcome);
       this.setState(outcome);
-      this.audit({ kind: 'state', message: `cutover ${outcome}${outcome === 'failed' ? `: ${errorMessage(err)}` : ''}` });
+      this.audit({
+        kind: 'state',
+        message: `cutover ${outcome}${outcome === 'failed' ? `: ${errorMessage(err)}` : ''}`,
+      });
       if (outcome === 'failed' || outcome === 'cancelled') {
         await condition(allHandlersFinished);
         throw err;
@@ -295,11 +326,21 @@ class Cutover {
       if (plan.staging.healthChecks.length > 0) {
         health = await steps.checkHealth.executeWithOptions(
           { ...stepOptions(toMs(plan.staging.healthTimeout)), summary: 'staging health checks' },
-          [{ ...this.identity('staging/health'), checks: plan.staging.healthChecks, timeoutMs: toMs(plan.staging.healthTimeout), ...(baseDir ? { baseDir } : {}) }],
+          [
+            {
+              ...this.identity('staging/health'),
+              checks: plan.staging.healthChecks,
+              timeoutMs: toMs(plan.staging.healthTimeout),
+              ...(baseDir ? { baseDir } : {}),
+            },
+          ],
         );
       }
       const result = { deployed, tests, health };
-      return { result, verdict: `${deployed.length} deploy step(s), tests ${tests ? 'passed' : 'none'}, ${health ? 'healthy' : 'no health checks'}` };
+      return {
+        result,
+        verdict: `${deployed.length} deploy step(s), tests ${tests ? 'passed' : 'none'}, ${health ? 'healthy' : 'no health checks'}`,
+      };
     });
 
     // ---- shadow: V1 and V2 side by side, KPI by KPI.
@@ -313,9 +354,10 @@ class Cutover {
 
     // ---- stress
     evidence.stress = await this.phase('stress', async () => {
-      const result = await long.runStress.executeWithOptions({ summary: `stress: ${plan.stress.sizes.join(', ')} rows` }, [
-        { ...this.identity('stress'), plan },
-      ]);
+      const result = await long.runStress.executeWithOptions(
+        { summary: `stress: ${plan.stress.sizes.join(', ')} rows` },
+        [{ ...this.identity('stress'), plan }],
+      );
       const largest = result.sizes[result.sizes.length - 1];
       return {
         result,
@@ -330,7 +372,10 @@ class Cutover {
       const result = await long.rehearseRollback.executeWithOptions({ summary: 'rehearse rollback on staging' }, [
         { ...this.identity('rollback-rehearsal'), plan },
       ]);
-      return { result, verdict: `rollback took ${(result.durationMs / 1000).toFixed(1)} s of ${(result.targetMs / 1000).toFixed(0)} s; every trigger fires` };
+      return {
+        result,
+        verdict: `rollback took ${(result.durationMs / 1000).toFixed(1)} s of ${(result.targetMs / 1000).toFixed(0)} s; every trigger fires`,
+      };
     });
 
     // ---- signoff
@@ -346,7 +391,13 @@ class Cutover {
     const reference = await this.phase('production', async () => {
       const { monitor } = plan.production;
       const before = await steps.probe.executeWithOptions({ summary: 'reference probe (before deploy)' }, [
-        { ...this.identity('production/reference'), probe: monitor.probe, triggers: monitor.triggers, consecutiveFailures: 0, ...(baseDir ? { baseDir } : {}) },
+        {
+          ...this.identity('production/reference'),
+          probe: monitor.probe,
+          triggers: monitor.triggers,
+          consecutiveFailures: 0,
+          ...(baseDir ? { baseDir } : {}),
+        },
       ]);
       if (!before.ok || !before.metrics) {
         throw ApplicationFailure.create({
@@ -401,7 +452,11 @@ class Cutover {
       const { decommission } = plan.production;
       const clean = this.status.reconciliation.cleanDays;
       if (clean < decommission.afterCleanDays) {
-        return { result: { skipped: true }, verdict: `kept V1: ${clean} clean day(s), ${decommission.afterCleanDays} needed`, outcome: 'skipped' as const };
+        return {
+          result: { skipped: true },
+          verdict: `kept V1: ${clean} clean day(s), ${decommission.afterCleanDays} needed`,
+          outcome: 'skipped' as const,
+        };
       }
       // Past this point V1 is gone: no compensation can bring it back, and a rollback request is refused.
       this.decommissioned = true;
@@ -423,7 +478,10 @@ class Cutover {
       deadline: new Date(now + toMs(signoff.deadline)).toISOString(),
     };
     this.setState('awaiting-signoff');
-    this.audit({ kind: 'gate', message: `gate open for evidence ${digest.slice(0, 12)}…; deadline ${this.gate.deadline}` });
+    this.audit({
+      kind: 'gate',
+      message: `gate open for evidence ${digest.slice(0, 12)}…; deadline ${this.gate.deadline}`,
+    });
     const decided = () => this.gate.status === 'approved' || this.gate.status === 'rejected';
     if (!(await condition(decided, signoff.deadline))) {
       this.gate = {
@@ -489,7 +547,10 @@ class Cutover {
   private async step(phase: Phase, label: string, action: Action): Promise<StepResult> {
     const input: StepInput = { ...this.identity(`${phase}/${label.replace(/\s+/g, '-')}`), label, action };
     if (this.plan.baseDir) input.baseDir = this.plan.baseDir;
-    return steps.runStep.executeWithOptions({ ...stepOptions(actionTimeoutMs(action)), summary: `${phase}: ${label}` }, [input]);
+    return steps.runStep.executeWithOptions(
+      { ...stepOptions(actionTimeoutMs(action)), summary: `${phase}: ${label}` },
+      [input],
+    );
   }
 
   private keyPrefix(): string {
@@ -611,7 +672,9 @@ class Cutover {
     if (view.status !== 'closed') {
       lines.push('', `**Gate** ${view.status}${view.deadline ? ` · deadline ${view.deadline}` : ''}`);
       for (const role of view.roles) {
-        lines.push(`- ${role.role}: ${role.approvedBy.length ? `signed by ${role.approvedBy.join(', ')}` : 'unsigned'}${role.missing ? ` · missing ${role.missing}` : ''}`);
+        lines.push(
+          `- ${role.role}: ${role.approvedBy.length ? `signed by ${role.approvedBy.join(', ')}` : 'unsigned'}${role.missing ? ` · missing ${role.missing}` : ''}`,
+        );
       }
       if (this.status.evidenceDigest) lines.push('', `evidence \`${this.status.evidenceDigest}\``);
     }
@@ -638,7 +701,13 @@ function actionTimeoutMs(action: Action): number {
 }
 
 function isFinal(state: CutoverState): boolean {
-  return state === 'completed' || state === 'rolled-back' || state === 'rejected' || state === 'failed' || state === 'cancelled';
+  return (
+    state === 'completed' ||
+    state === 'rolled-back' ||
+    state === 'rejected' ||
+    state === 'failed' ||
+    state === 'cancelled'
+  );
 }
 
 function attemptsOf(result: unknown): number {
@@ -658,7 +727,8 @@ function failureDetails(err: unknown): unknown {
 
 function describeError(err: unknown): { type?: string; message: string } {
   const cause = err instanceof ActivityFailure || err instanceof ChildWorkflowFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure) return { ...(cause.type ? { type: cause.type } : {}), message: cause.message };
+  if (cause instanceof ApplicationFailure)
+    return { ...(cause.type ? { type: cause.type } : {}), message: cause.message };
   return { message: errorMessage(err) };
 }
 

@@ -41,7 +41,13 @@ export type Decision = { accepted: true; signed: boolean } | { accepted: false; 
  * The exact text an approver signs: every field that gives a sign-off its meaning, so a signature cannot be
  * replayed for another cutover, role, decision or evidence.
  */
-export function signOffMessage(workflowId: string, role: string, approver: string, decision: string, digest: string): string {
+export function signOffMessage(
+  workflowId: string,
+  role: string,
+  approver: string,
+  decision: string,
+  digest: string,
+): string {
   return ['cutover-signoff/v1', workflowId, role, approver, decision, digest].join('\n');
 }
 
@@ -78,7 +84,10 @@ export function decideSignOff(config: GateConfig, gate: GateState, signOff: Sign
   }
   const approvers = config.roles[role];
   if (!approvers) {
-    return refuse(RefusalRule.UnknownRole, `no role "${role}" in this plan (roles: ${Object.keys(config.roles).join(', ')})`);
+    return refuse(
+      RefusalRule.UnknownRole,
+      `no role "${role}" in this plan (roles: ${Object.keys(config.roles).join(', ')})`,
+    );
   }
   const rolesOfApprover = Object.entries(config.roles)
     .filter(([, names]) => names.includes(approver))
@@ -105,8 +114,14 @@ export function decideSignOff(config: GateConfig, gate: GateState, signOff: Sign
     if (signOff.signature === undefined) {
       return refuse(RefusalRule.MissingSignature, 'this plan requires signed sign-offs (cutover approve --key FILE)');
     }
-    if (!key || !verifySignature(key, signOff.signature, signOffMessage(config.workflowId, role, approver, decision, digest))) {
-      return refuse(RefusalRule.BadSignature, `the signature does not verify with ${approver}'s key for this cutover, role, decision and evidence`);
+    if (
+      !key ||
+      !verifySignature(key, signOff.signature, signOffMessage(config.workflowId, role, approver, decision, digest))
+    ) {
+      return refuse(
+        RefusalRule.BadSignature,
+        `the signature does not verify with ${approver}'s key for this cutover, role, decision and evidence`,
+      );
     }
     signed = true;
   }
@@ -117,7 +132,10 @@ export function decideSignOff(config: GateConfig, gate: GateState, signOff: Sign
   if (config.separationOfDuties) {
     const other = counting.find((s) => s.approver === approver && s.role !== role);
     if (other) {
-      return refuse(RefusalRule.SeparationOfDuties, `"${approver}" already signed for ${other.role}; one person signs for one role`);
+      return refuse(
+        RefusalRule.SeparationOfDuties,
+        `"${approver}" already signed for ${other.role}; one person signs for one role`,
+      );
     }
   }
   return { accepted: true, signed };

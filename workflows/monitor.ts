@@ -14,7 +14,12 @@ import type { MonitorStatus } from './status';
 const { probe } = proxyActivities<Activities>({
   startToCloseTimeout: '10m',
   heartbeatTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+  },
 });
 
 /**
@@ -97,7 +102,10 @@ export async function monitorWorkflow(input: MonitorInput): Promise<MonitorOutco
       log.warn('trigger breached', { trigger: result.breach.trigger, detail: result.breach.detail });
       return { outcome: 'breach', samples: state.samples, runs: state.runs, breach: result.breach, last: result };
     }
-    if (Date.now() < input.windowEndsAt && (samplesThisRun >= SAMPLES_PER_RUN || workflowInfo().continueAsNewSuggested)) {
+    if (
+      Date.now() < input.windowEndsAt &&
+      (samplesThisRun >= SAMPLES_PER_RUN || workflowInfo().continueAsNewSuggested)
+    ) {
       await continueAsNew<typeof monitorWorkflow>({ ...input, state: { ...state, runs: state.runs + 1 } });
     }
   }

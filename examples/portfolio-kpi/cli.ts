@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+/**
+ * portfolio-kpi: the reference pipeline under cutover.
+ *
+ *   portfolio-kpi --engine v1|v2 --input FILE        → {"metrics": {...}, "rows": N}
+ *   portfolio-kpi generate --rows N --seed S --out FILE
+ *   portfolio-kpi deploy|undo|health|probe|decommission --target DIR
+ *
+ * Bad input exits 1 with one line naming the row and the column; usage errors exit 2.
+ */
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { decommission, deploy, ensureEnvironment, readState, undo, type Engine } from './deployments';
+import { generateTape } from './generate';
+import { TapeError, type PortfolioMetrics } from './kpis';
+import { selfTest } from './selftest';
+import { runV1 } from './v1';
+import { runV2 } from './v2';
+
+/** Set to 1 to make V2 count PAR90 from 60 days: the demo of a cutover that shadow mode blocks. */
+export const FAULT_ENV = 'PORTFOLIO_KPI_FAULT';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
+  return n;
+}
+
+export async function runEngine(
+  engine: Engine,
+  input: string,
+  threads?: number,
+): Promise<{ metrics: PortfolioMetrics; rows: number }> {
+  if (engine === 'v1') return runV1(input);
+  return runV2(input, { fault: process.env[FAULT_ENV] === '1', ...(threads !== undefined ? { threads } : {}) });
+}
+
+function print(value: unknown): void {
+  process.stdout.write(JSON.stringify(value) + '\n');
+}
+
+const program = new Command('portfolio-kpi')
+  .description('Lending-portfolio KPIs (V1 legacy, V2 new) and the loan-tape generator')
+  .addOption(new Option('--engine <engine>', 'which engine computes the KPIs').choices(['v1', 'v2']))
+  .option('--input <file>', 'loan tape (CSV with a header)')
+  .option('--threads <n>', 'V2 threads on large files', positiveInt)
+  .showHelpAfterError()
+  .addHelpText('after', '\nExample:\n  portfolio-kpi --engine v2 --input tape.csv')
+  .action(async (options: { engine?: Engine; input?: string; threads?: number }) => {
+    if (!options.engine || !options.input) program.error('error: --engine and --input are required', { exitCode: 2 });
+    print(await runEngine(options.engine as Engine, options.input as string, options.threads));
+  });
+
+program
+  .command('generate')
+  .description('write a seeded loan tape')
+  .requiredOption('--rows <n>', 'loans', positiveInt)
+  .option('--seed <n>', 'seed', positiveInt, 1)
+  .requiredOption('--out <file>', 'output CSV')
+  .action(async (options: { rows: number; seed: number; out: string }) => {
+    await generateTape(options.rows, options.seed, options.out);
+    print({ out: path.resolve(options.out), rows: options.rows, seed: options.seed });
+  });
+
+const key = (): string | undefined => process.env.CUTOVER_IDEMPOTENCY_KEY;
+
+program
+  .command('deploy')
+  .description('switch an environment to a release (atomic symlink)')
+  .requiredOption('--target <dir>', 'environment folder')
+  .addOption(new Option('--version <engine>', 'release').choices(['v1', 'v2']).makeOptionMandatory())
+  .action(async (o: { target: string; version: Engine }) => print(await deploy(o.target, o.version, key())));
+
+program
+  .command('undo')
+  .description('switch an environment back to its previous release')
+  .requiredOption('--target <dir>', 'environment folder')
+  .action(async (o: { target: string }) => print(await undo(o.target, key())));
+
+program
+  .command('decommission')
+  .description('remove a release that is no longer current')
+  .requiredOption('--target <dir>', 'environment folder')
+  .addOption(new Option('--version <engine>', 'release').choices(['v1', 'v2']).makeOptionMandatory())
+  .action(async (o: { target: string; version: Engine }) => print(await decommission(o.target, o.version, key())));
+
+program
+  .command('health')
+  .description('exit 0 when the environment serves a valid release')
+  .requiredOption('--target <dir>', 'environment folder')
+  .action(async (o: { target: string }) => {
+    await ensureEnvironment(o.target);
+    const state = await readState(o.target);
+    print({ ok: true, ...state });
+  });
+
+program
+  .command('probe')
+  .description("run the environment's current release on its tape: metrics and error rate")
+  .requiredOption('--target <dir>', 'environment folder')
+  .option('--input <file>', 'tape (default: the environment tape)')
+  .action(async (o: { target: string; input?: string }) => {
+    await ensureEnvironment(o.target);
+    const state = await readState(o.target);
+    const result = await runEngine(state.current, o.input ?? path.join(o.target, 'tape.csv'));
+    print({ engine: state.current, metrics: result.metrics, rows: result.rows, errorRate: 0 });
+  });
+
+program
+  .command('selftest')
+  .description('check both engines against a small hand-computed tape (the staging test suite)')
+  .action(async () => {
+    const failures = await selfTest();
+    if (failures.length > 0) {
+      process.stderr.write(`selftest failed: ${failures.join('; ')}\n`);
+      process.exit(1);
+    }
+    print({ ok: true });
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof TapeError) {
+    process.stderr.write(`portfolio-kpi: ${err.message}\n`);
+    process.exit(1);
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'ENOENT') {
+    process.stderr.write(`portfolio-kpi: no such file: ${e.path ?? e.message}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`portfolio-kpi: ${e.message}\n`);
+  process.exit(1);
+});

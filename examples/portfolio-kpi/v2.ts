@@ -1,0 +1,423 @@
+/**
+ * V2, the new engine: a streaming byte scanner over the CSV (RFC 4180), columnar sums in integer cents,
+ * constant memory, and both cores on large files (a worker thread takes the second half of the file).
+ *
+ * Definitions (KPIS.md): PAR30/PAR90 count loans with days_past_due strictly greater than 30/90; amounts
+ * are rounded to cents per row (half away from zero) and summed exactly; PortfolioHealth has 2 decimals.
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import {
+  addTotals,
+  emptyTotals,
+  metricsFrom,
+  REQUIRED_COLUMNS,
+  TapeError,
+  type PortfolioMetrics,
+  type Totals,
+} from './kpis';
+
+const COMMA = 44;
+const QUOTE = 34;
+const LF = 10;
+const CR = 13;
+const MINUS = 45;
+const DOT = 46;
+
+/** Field roles: what the scanner does with each column. */
+const enum Role {
+  Ignore = 0,
+  Id = 1,
+  Outstanding = 2,
+  Dpd = 3,
+  Scheduled = 4,
+  Collected = 5,
+  Eligible = 6,
+}
+
+const ROLE_OF: Record<(typeof REQUIRED_COLUMNS)[number], Role> = {
+  loan_id: Role.Id,
+  outstanding_principal: Role.Outstanding,
+  days_past_due: Role.Dpd,
+  scheduled_payment: Role.Scheduled,
+  collected_amount: Role.Collected,
+  is_eligible: Role.Eligible,
+};
+
+export interface Layout {
+  roles: number[];
+  names: string[];
+  /** Byte offset where the first data row starts. */
+  dataStart: number;
+}
+
+export interface V2Options {
+  /** Threads to use on large files. @default 2 */
+  threads?: number;
+  /** Files smaller than this are scanned on one thread. @default 16 MiB */
+  parallelMinBytes?: number;
+  /** The demo fault: PAR90 counted from 60 days, wrong enough for shadow mode to block the cutover. */
+  fault?: boolean;
+}
+
+export interface ScanResult {
+  totals: Totals;
+  /** The range ended inside a quoted field: the split was not a record boundary. */
+  openQuoteAtEnd: boolean;
+  error?: { message: string; row?: number; column?: string };
+}
+
+const CHUNK = 4 * 1024 * 1024;
+
+/** Reads the header: which column plays which role. */
+export function readLayout(fd: number): Layout {
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  const n = readSync(fd, buf, 0, buf.length, 0);
+  if (n === 0) throw new TapeError('empty file: expected a header row');
+  let end = buf.indexOf(LF);
+  if (end < 0 || end >= n) {
+    if (n === buf.length) throw new TapeError('header row longer than 64 KiB', 1);
+    end = n;
+  }
+  const dataStart = Math.min(end + 1, n);
+  let text = buf.toString('utf8', 0, end);
+  if (text.endsWith('\r')) text = text.slice(0, -1);
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const names = splitHeader(text);
+  const roles = names.map((name) => ROLE_OF[name as keyof typeof ROLE_OF] ?? Role.Ignore);
+  for (const column of REQUIRED_COLUMNS) {
+    if (!names.includes(column)) throw new TapeError(`missing column ${column}`, 1, column);
+  }
+  return { roles, names, dataStart };
+}
+
+function splitHeader(text: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i <= text.length) {
+    if (text[i] === '"') {
+      let value = '';
+      i++;
+      while (i < text.length) {
+        if (text[i] === '"' && text[i + 1] === '"') {
+          value += '"';
+          i += 2;
+        } else if (text[i] === '"') {
+          i++;
+          break;
+        } else value += text[i++];
+      }
+      out.push(value.trim());
+      i++;
+    } else {
+      const comma = text.indexOf(',', i);
+      const stop = comma < 0 ? text.length : comma;
+      out.push(text.slice(i, stop).trim());
+      i = stop + 1;
+    }
+  }
+  return out;
+}
+
+/**
+ * Scans the records in [start, end) of the file. `firstRow` is the row number of the first record (for
+ * messages; only exact on the sequential path). Never throws on bad data: it reports the first error.
+ */
+export function scanRange(
+  fd: number,
+  start: number,
+  end: number,
+  layout: Layout,
+  firstRow: number,
+  fault: boolean,
+): ScanResult {
+  const totals = emptyTotals();
+  const roles = layout.roles;
+  const fieldCount = roles.length;
+  const par90Cents = fault ? 6000 : 9000;
+  let buf = Buffer.allocUnsafe(CHUNK);
+  let filled = 0;
+  let filePos = start;
+  let eof = false;
+  let row = firstRow;
+
+  const fill = (): void => {
+    const want = Math.min(buf.length - filled, end - filePos);
+    if (want <= 0) {
+      eof = true;
+      return;
+    }
+    const n = readSync(fd, buf, filled, want, filePos);
+    filePos += n;
+    filled += n;
+    if (n === 0 || filePos >= end) eof = filePos >= end || n === 0;
+  };
+
+  fill();
+  let pos = 0;
+  // Position of the next quote at or after pos (-1: none in the buffer), so that quote-free records are
+  // found with one native indexOf and no second pass in JS.
+  let nextQuote = -2;
+  const findEnd = (): { end: number; open: boolean } => {
+    const lf = buf.indexOf(LF, pos);
+    if (nextQuote !== -1 && nextQuote < pos) nextQuote = buf.indexOf(QUOTE, pos);
+    if (nextQuote === -1 || nextQuote >= filled || (lf >= 0 && lf < nextQuote))
+      return { end: lf >= filled ? -1 : lf, open: false };
+    let inQuote = false;
+    for (let i = nextQuote; i < filled; i++) {
+      const c = buf[i] as number;
+      if (c === QUOTE) inQuote = !inQuote;
+      else if (c === LF && !inQuote) return { end: i, open: false };
+    }
+    return { end: -1, open: inQuote };
+  };
+  for (;;) {
+    // Make sure a whole record is in the buffer.
+    let found = findEnd();
+    while (found.end < 0 && !eof) {
+      // Move the partial record to the front and read more; grow if one record fills the buffer.
+      if (pos === 0 && filled === buf.length) {
+        if (buf.length >= 64 * CHUNK)
+          return { totals, openQuoteAtEnd: false, error: { message: 'row longer than 256 MiB', row } };
+        const bigger = Buffer.allocUnsafe(buf.length * 2);
+        buf.copy(bigger, 0, 0, filled);
+        buf = bigger;
+      } else {
+        buf.copy(buf, 0, pos, filled);
+        filled -= pos;
+        pos = 0;
+      }
+      nextQuote = -2;
+      fill();
+      found = findEnd();
+    }
+    let recEnd = found.end;
+    if (recEnd < 0) {
+      if (found.open) return { totals, openQuoteAtEnd: true, error: { message: 'unterminated quoted field', row } };
+      recEnd = filled;
+      if (recEnd === pos) break;
+    }
+    let lineEnd = recEnd;
+    if (lineEnd > pos && buf[lineEnd - 1] === CR) lineEnd--;
+    if (lineEnd === pos) {
+      // An empty line: skipped, as V1 does.
+      pos = recEnd + 1;
+      row++;
+      if (pos >= filled && eof) break;
+      continue;
+    }
+
+    // Parse the fields of one record.
+    let p = pos;
+    let field = 0;
+    let outstanding = 0;
+    let dpd = 0;
+    let scheduled = 0;
+    let collected = 0;
+    let eligible = -1;
+    while (field < fieldCount + 1) {
+      const role = field < fieldCount ? (roles[field] as number) : Role.Ignore;
+      let fStart = p;
+      let fEnd: number;
+      let quoted = false;
+      if (buf[p] === QUOTE) {
+        quoted = true;
+        p++;
+        fStart = p;
+        while (p < lineEnd) {
+          if (buf[p] === QUOTE) {
+            if (buf[p + 1] === QUOTE) p += 2;
+            else break;
+          } else p++;
+        }
+        fEnd = p;
+        p++; // closing quote
+        while (p < lineEnd && buf[p] !== COMMA) p++;
+      } else {
+        while (p < lineEnd && buf[p] !== COMMA) p++;
+        fEnd = p;
+      }
+      if (field >= fieldCount) {
+        return { totals, openQuoteAtEnd: false, error: { message: `expected ${fieldCount} fields, found more`, row } };
+      }
+      if (role >= Role.Outstanding && role <= Role.Collected) {
+        const cents = parseCents(buf, fStart, fEnd);
+        if (Number.isNaN(cents)) {
+          const text = buf.toString('utf8', fStart, Math.min(fEnd, fStart + 40));
+          return {
+            totals,
+            openQuoteAtEnd: false,
+            error: { message: `not a number: ${JSON.stringify(text)}`, row, column: layout.names[field] as string },
+          };
+        }
+        if (role === Role.Outstanding) outstanding = cents;
+        else if (role === Role.Dpd) dpd = cents;
+        else if (role === Role.Scheduled) scheduled = cents;
+        else collected = cents;
+      } else if (role === Role.Eligible) {
+        eligible = parseBool(buf, fStart, fEnd);
+        if (eligible < 0) {
+          const text = buf.toString('utf8', fStart, Math.min(fEnd, fStart + 40));
+          return {
+            totals,
+            openQuoteAtEnd: false,
+            error: {
+              message: `expected 1, 0, true or false, found ${JSON.stringify(text)}`,
+              row,
+              column: 'is_eligible',
+            },
+          };
+        }
+      } else if (role === Role.Id && fEnd === fStart && !quoted) {
+        return { totals, openQuoteAtEnd: false, error: { message: 'empty loan_id', row, column: 'loan_id' } };
+      }
+      field++;
+      if (p >= lineEnd) break;
+      p++; // the comma
+    }
+    if (field !== fieldCount) {
+      return {
+        totals,
+        openQuoteAtEnd: false,
+        error: { message: `expected ${fieldCount} fields, found ${field}`, row },
+      };
+    }
+    totals.rows++;
+    totals.outstanding += outstanding;
+    totals.collected += collected;
+    totals.scheduled += scheduled;
+    if (eligible === 1) totals.eligible += outstanding;
+    if (dpd > 3000) totals.par30 += outstanding;
+    if (dpd > par90Cents) totals.par90 += outstanding;
+    row++;
+    pos = recEnd + 1;
+    if (pos >= filled && eof) break;
+  }
+  return { totals, openQuoteAtEnd: false };
+}
+
+/** Parses `-?digits(.digits)?` into integer cents, rounding half away from zero; NaN if not a number. */
+function parseCents(buf: Buffer, start: number, end: number): number {
+  while (start < end && buf[start] === 32) start++;
+  while (end > start && buf[end - 1] === 32) end--;
+  if (start === end) return Number.NaN;
+  let negative = false;
+  if (buf[start] === MINUS) {
+    negative = true;
+    start++;
+  }
+  let whole = 0;
+  let digits = 0;
+  let i = start;
+  for (; i < end; i++) {
+    const d = (buf[i] as number) - 48;
+    if (d < 0 || d > 9) break;
+    whole = whole * 10 + d;
+    digits++;
+  }
+  let cents = whole * 100;
+  if (i < end) {
+    if (buf[i] !== DOT) return Number.NaN;
+    i++;
+    let place = 0;
+    let roundUp = false;
+    for (; i < end; i++) {
+      const d = (buf[i] as number) - 48;
+      if (d < 0 || d > 9) return Number.NaN;
+      if (place === 0) cents += d * 10;
+      else if (place === 1) cents += d;
+      else if (place === 2) roundUp = d >= 5;
+      place++;
+      digits++;
+    }
+    if (roundUp) cents += 1;
+  }
+  if (digits === 0) return Number.NaN;
+  return negative ? -cents : cents;
+}
+
+function parseBool(buf: Buffer, start: number, end: number): number {
+  while (start < end && buf[start] === 32) start++;
+  while (end > start && buf[end - 1] === 32) end--;
+  const len = end - start;
+  if (len === 1) {
+    if (buf[start] === 49) return 1;
+    if (buf[start] === 48) return 0;
+    return -1;
+  }
+  const text = buf.toString('latin1', start, end).toLowerCase();
+  if (text === 'true') return 1;
+  if (text === 'false') return 0;
+  return -1;
+}
+
+/** The first record boundary at or after `offset` (the byte after a newline), assuming no quoted newline. */
+function nextLineStart(fd: number, offset: number, size: number): number {
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  let at = offset;
+  while (at < size) {
+    const n = readSync(fd, buf, 0, buf.length, at);
+    const i = buf.subarray(0, n).indexOf(LF);
+    if (i >= 0) return at + i + 1;
+    at += n;
+  }
+  return size;
+}
+
+/** Runs V2 on `file`. Throws TapeError (naming the row and column) on bad input. */
+export async function runV2(
+  file: string,
+  options: V2Options = {},
+): Promise<{ metrics: PortfolioMetrics; rows: number }> {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const layout = readLayout(fd);
+    const fault = options.fault ?? false;
+    const threads = options.threads ?? 2;
+    let result: ScanResult | undefined;
+    if (threads > 1 && size >= (options.parallelMinBytes ?? 16 * 2 ** 20) && workerScript()) {
+      result = await scanParallel(fd, file, size, layout, fault);
+    }
+    // Sequential: small files, and any doubt in the parallel pass (an error needs its exact row number;
+    // a quoted newline at the split means the split was not a record boundary).
+    if (!result || result.error || result.openQuoteAtEnd)
+      result = scanRange(fd, layout.dataStart, size, layout, 2, fault);
+    if (result.error) throw new TapeError(result.error.message, result.error.row, result.error.column);
+    return { metrics: metricsFrom(result.totals, 100, 2), rows: result.totals.rows };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function workerScript(): string | undefined {
+  // Worker threads need the compiled file; under ts-jest/swc the sequential path is used.
+  const compiled = path.join(__dirname, 'v2-worker.js');
+  return __filename.endsWith('.js') ? compiled : undefined;
+}
+
+async function scanParallel(
+  fd: number,
+  file: string,
+  size: number,
+  layout: Layout,
+  fault: boolean,
+): Promise<ScanResult> {
+  const split = nextLineStart(fd, layout.dataStart + Math.floor((size - layout.dataStart) / 2), size);
+  const worker = new Worker(workerScript() as string, { workerData: { file, start: split, end: size, layout, fault } });
+  const second = new Promise<ScanResult>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  const first = scanRange(fd, layout.dataStart, split, layout, 2, fault);
+  const rest = await second;
+  await worker.terminate();
+  const merged: ScanResult = {
+    totals: addTotals(first.totals, rest.totals),
+    openQuoteAtEnd: first.openQuoteAtEnd || rest.openQuoteAtEnd,
+  };
+  const error = first.error ?? rest.error;
+  if (error) merged.error = error;
+  return merged;
+}

@@ -1,0 +1,104 @@
+/**
+ * Starts and stops `temporal server start-dev` (the real Temporal server with its UI) on loopback, with the
+ * cutover search attributes registered. Used by `npm run server`, `npm start`, integration tests and benches.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { SEARCH_ATTRIBUTE_NAMES } from '../workflows/messages';
+import { ensureTemporalCli } from './toolchain';
+
+export interface DevServerOptions {
+  /** @default 7233 */
+  port?: number;
+  /** @default 8233; 0 disables the UI */
+  uiPort?: number;
+  /** SQLite file that keeps state across restarts; in memory when absent. */
+  dbFile?: string;
+  /** @default 'warn' */
+  logLevel?: string;
+  /** Where the server's output goes. @default ignored */
+  stdio?: 'inherit' | 'ignore';
+}
+
+export interface DevServer {
+  address: string;
+  port: number;
+  uiPort?: number;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once something accepts connections on the port, or rejects after `timeoutMs`. */
+export async function waitForPort(port: number, timeoutMs: number, isAlive: () => boolean = () => true): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isAlive()) throw new Error(`the process meant to listen on 127.0.0.1:${port} exited`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+}
+
+export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+  const cli = ensureTemporalCli((line) => console.error(line));
+  const port = options.port ?? 7233;
+  const uiPort = options.uiPort ?? 8233;
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--log-level',
+    options.logLevel ?? 'warn',
+  ];
+  if (uiPort === 0) args.push('--headless');
+  else args.push('--ui-port', String(uiPort), '--ui-ip', '127.0.0.1');
+  if (options.dbFile) {
+    mkdirSync(path.dirname(options.dbFile), { recursive: true });
+    args.push('--db-filename', options.dbFile);
+  }
+  for (const name of SEARCH_ATTRIBUTE_NAMES) args.push('--search-attribute', `${name}=Keyword`);
+  const child = spawn(cli, args, { stdio: ['ignore', options.stdio ?? 'ignore', options.stdio ?? 'ignore'] });
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const stop = async (): Promise<void> => {
+    if (exited) return;
+    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await gone;
+    clearTimeout(timer);
+  };
+  try {
+    await waitForPort(port, 60_000, () => !exited);
+    if (uiPort !== 0) await waitForPort(uiPort, 30_000, () => !exited);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { address: `127.0.0.1:${port}`, port, ...(uiPort !== 0 ? { uiPort } : {}), process: child, stop };
+}

@@ -1,0 +1,123 @@
+/**
+ * Running cutovers in tests: a worker on the given environment, a ledger of side effects, status polling.
+ */
+import { mkdtempSync, readFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
+import { createActivities, type Activities } from '../../activities';
+import type { CutoverPlan } from '../../plan/schema';
+import type { cutoverWorkflow } from '../../workflows';
+import { statusQuery } from '../../workflows/messages';
+import { FINAL_STATES, type CutoverStatus } from '../../workflows/status';
+import { nodeRun } from './plans';
+import { workflowBundle } from './temporal';
+
+let runtimeInstalled = false;
+/** Keeps the SDK's own logs to warnings and errors in test output. */
+export function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
+/** A fresh folder for a test. */
+export function tempDir(prefix = 'cutover-test-'): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** Side effects of the actions in a test, in the order they ran. */
+export class Ledger {
+  readonly file: string;
+  constructor(dir = tempDir('ledger-')) {
+    this.file = path.join(dir, 'ledger.txt');
+  }
+  /** An action that records `name` (and its idempotency key), then exits with `exitCode`. */
+  action(name: string, options: { exitCode?: number; out?: string } = {}) {
+    const script = [
+      "const fs = require('fs');",
+      `fs.appendFileSync(process.env.LEDGER, ${JSON.stringify(name)} + ' ' + process.env.CUTOVER_IDEMPOTENCY_KEY + '\\n');`,
+      options.out !== undefined ? `process.stdout.write(${JSON.stringify(options.out)});` : '',
+      options.exitCode ? `process.stderr.write('failing on purpose\\n'); process.exit(${options.exitCode});` : '',
+    ].join(' ');
+    return { name, run: nodeRun(script), env: { LEDGER: this.file } };
+  }
+  entries(): string[] {
+    if (!existsSync(this.file)) return [];
+    return readFileSync(this.file, 'utf8').split('\n').filter(Boolean);
+  }
+  names(): string[] {
+    return this.entries().map((line) => line.split(' ')[0] as string);
+  }
+}
+
+let counter = 0;
+/** A workflow id no other test uses. */
+export function uniqueId(prefix = 'cutover-test'): string {
+  counter++;
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter}`;
+}
+
+export interface WorkerOptions {
+  activities?: Partial<Activities>;
+  dataDir?: string;
+  taskQueue?: string;
+}
+
+/** A worker on `env` with the real activities (any replaced by `options.activities`). */
+export async function makeWorker(
+  env: Pick<TestWorkflowEnvironment, 'nativeConnection' | 'namespace'>,
+  options: WorkerOptions = {},
+): Promise<{ worker: Worker; taskQueue: string }> {
+  const taskQueue = options.taskQueue ?? uniqueId('tq');
+  const dataDir = options.dataDir ?? tempDir('data-');
+  mkdirSync(dataDir, { recursive: true });
+  const activities = { ...createActivities({ dataDir }), ...(options.activities ?? {}) };
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities,
+  });
+  return { worker, taskQueue };
+}
+
+/** Polls the status query until `predicate` holds. */
+export async function waitForStatus(
+  handle: WorkflowHandle<typeof cutoverWorkflow>,
+  predicate: (status: CutoverStatus) => boolean,
+  timeoutMs = 60_000,
+): Promise<CutoverStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: CutoverStatus | undefined;
+  while (Date.now() < deadline) {
+    try {
+      last = await handle.query(statusQuery);
+    } catch {
+      // Not started yet.
+    }
+    if (last && predicate(last)) return last;
+    if (last && FINAL_STATES.includes(last.state)) {
+      throw new Error(
+        `the cutover ended ${last.state} (${last.error?.message ?? 'no error'}) before the awaited status`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`status never matched; last: ${last ? `${last.phase}/${last.state}` : 'none'}`);
+}
+
+/** Saves the history of a finished run as a replay fixture when RECORD_HISTORIES=1. */
+export async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const history = await handle.fetchHistory();
+  const dir = path.join(__dirname, '..', 'replay', 'histories');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, `${name}.json`), historyToJSON(history));
+}
+
+export type { CutoverPlan };

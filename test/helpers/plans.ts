@@ -1,0 +1,62 @@
+/**
+ * Plan builders for tests: a small valid plan whose actions are real, quick processes, with overrides.
+ */
+import path from 'node:path';
+import type { CutoverPlan, CutoverPlanInput } from '../../plan/schema';
+import { planSchema } from '../../plan/schema';
+
+/** `node -e SCRIPT` as an action argv. */
+export function nodeRun(script: string): string[] {
+  return [process.execPath, '-e', script];
+}
+
+/** An action that succeeds and prints `out`. */
+export const ok = (name: string, out = '{}') => ({
+  name,
+  run: nodeRun(`process.stdout.write(${JSON.stringify(out)})`),
+});
+
+const METRICS = { TotalReceivable: 1000, PAR30: 0.1 };
+
+/** A plan whose every step is a tiny real process. `overrides` replace whole sections. */
+export function makePlanInput(overrides: Partial<CutoverPlanInput> = {}): CutoverPlanInput {
+  const metricsOut = JSON.stringify({ metrics: METRICS, rows: 10 });
+  return {
+    release: 'test-release',
+    initiator: 'rm',
+    baseDir: path.resolve(__dirname, '..', '..'),
+    generator: { run: [...nodeRun("require('fs').writeFileSync(process.argv[1], 'x')"), '{dataset}'], name: 'gen' },
+    baseline: { run: nodeRun(`process.stdout.write(${JSON.stringify(metricsOut)})`) },
+    candidate: { run: nodeRun(`process.stdout.write(${JSON.stringify(metricsOut)})`) },
+    staging: { deploy: [ok('switch-staging')], tests: ok('tests'), healthChecks: [ok('health')] },
+    shadow: {
+      datasets: [{ generate: { rows: 10, seed: 1 } }],
+      noiseRuns: 1,
+      tolerances: { PAR30: { relative: 0.05 } },
+    },
+    stress: { sizes: [10, 20], iterations: 2, warmup: 0 },
+    rollback: { ...ok('rollback'), target: '300s' },
+    signoff: {
+      roles: { engineering: ['ana'], qa: ['bo'], architecture: ['cy'], operations: ['di'], business: ['ed'] },
+      deadline: '72h',
+      escalationWindow: '24h',
+    },
+    production: {
+      deploy: ok('deploy'),
+      undo: ok('undo'),
+      monitor: {
+        window: '10m',
+        interval: '1m',
+        probe: ok('probe', JSON.stringify({ metrics: METRICS, errorRate: 0 })),
+        triggers: { errorRate: 0.01, kpiDrift: 0.05, failedProbes: 3 },
+      },
+      reconcile: { every: '24h', days: 2 },
+      decommission: { ...ok('decommission'), afterCleanDays: 2 },
+    },
+    ...overrides,
+  };
+}
+
+export function makePlan(overrides: Partial<CutoverPlanInput> = {}): CutoverPlan {
+  return planSchema.parse(makePlanInput(overrides));
+}

@@ -273,8 +273,13 @@ class Cutover {
     this.setPhase('staging');
     const body = new CancellationScope();
     const done = body.run(() => this.phases());
-    // A rollback request interrupts whatever is running: the catch below runs the compensations.
-    void condition(() => this.rollbackRequest !== undefined).then(() => body.cancel());
+    // A rollback request interrupts whatever is running: the catch below runs the compensations. When the
+    // workflow itself is cancelled this condition rejects with that cancellation, which the catch below
+    // handles through `done`; swallowing it here keeps it from failing the workflow task as unhandled.
+    condition(() => this.rollbackRequest !== undefined).then(
+      () => body.cancel(),
+      () => undefined,
+    );
     try {
       await done;
       this.setState('completed');

@@ -2,7 +2,7 @@
  * cutoverWorkflow on the real Java time-skipping test server, with the real activities running real (tiny)
  * processes, so compensations and their order show in a ledger of side effects.
  */
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
@@ -150,5 +150,225 @@ describe('the gate', () => {
     expect(status.gate.rejectedBy).toEqual({ role: 'qa', approver: 'bo', comment: 'PAR90 drift unexplained' });
     expect(status.phases.find((p) => p.phase === 'production')?.outcome).toBe('pending');
     await recordHistory(handle, 'rejected');
+  });
+});
+
+describe('refused sign-offs', () => {
+  test('each refusal names its own rule, none counts, and all are in the audit trail', async () => {
+    const handle = await start({
+      signoff: {
+        roles: { engineering: ['ana', 'rm', 'zed'], qa: ['bo', 'zed'], architecture: ['cy'], operations: ['di'], business: ['ed'] },
+        deadline: '72h',
+      },
+    });
+    const status = await waitForStatus(handle, atGate);
+    const submit = (payload: SignOff) => handle.executeUpdate(submitSignOffUpdate, { args: [payload] });
+
+    const cases: [SignOff, string][] = [
+      [{ role: 'engineering', approver: 'mallory', decision: 'approve' }, 'unknown-approver'],
+      [{ role: 'qa', approver: 'ana', decision: 'approve' }, 'wrong-role'],
+      [{ role: 'security', approver: 'ana', decision: 'approve' }, 'unknown-role'],
+      [{ role: 'engineering', approver: 'rm', decision: 'approve' }, 'initiator'],
+      [{ role: 'engineering', approver: 'ana', decision: 'approve', evidenceDigest: 'f'.repeat(64) }, 'stale-evidence'],
+    ];
+    for (const [payload, rule] of cases) {
+      const answer = await submit(payload);
+      expect(answer).toMatchObject({ accepted: false, rule });
+    }
+    // One person for two roles: zed counts for engineering, then is refused for qa.
+    expect(await submit({ role: 'engineering', approver: 'zed', decision: 'approve', evidenceDigest: status.evidenceDigest as string })).toMatchObject({ accepted: true });
+    expect(await submit({ role: 'qa', approver: 'zed', decision: 'approve' })).toMatchObject({ accepted: false, rule: 'separation-of-duties' });
+    // A duplicate.
+    expect(await submit({ role: 'engineering', approver: 'zed', decision: 'approve' })).toMatchObject({ accepted: false, rule: 'duplicate' });
+
+    const gate = await handle.query(statusQuery);
+    expect(gate.gate.roles.find((r) => r.role === 'engineering')?.approvedBy).toEqual(['zed']);
+    expect(gate.gate.roles.filter((r) => r.role !== 'engineering').every((r) => r.approvedBy.length === 0)).toBe(true);
+    const refused = gate.audit.filter((a) => a.kind === 'signoff' && a.accepted === false).map((a) => a.rule);
+    expect(refused).toEqual(['unknown-approver', 'wrong-role', 'unknown-role', 'initiator', 'stale-evidence', 'separation-of-duties', 'duplicate']);
+    expect(gate.state).toBe('awaiting-signoff');
+
+    // After a rejection nothing counts any more.
+    await submit({ role: 'qa', approver: 'bo', decision: 'reject', comment: 'no' });
+    expect(await submit({ role: 'architecture', approver: 'cy', decision: 'approve' })).toMatchObject({ accepted: false, rule: 'gate-decided' });
+    expect((await handle.result()).state).toBe('rejected');
+  });
+
+  test('a malformed update is refused by its validator and leaves no trace in the gate', async () => {
+    const handle = await start();
+    await waitForStatus(handle, atGate);
+    const bad = { role: 'qa', approver: 'bo', decision: 'maybe' } as unknown as SignOff;
+    const refusal = async (payload: SignOff) => {
+      const err = await handle.executeUpdate(submitSignOffUpdate, { args: [payload] }).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+      const cause = (err as WorkflowUpdateFailedError).cause as ApplicationFailure;
+      expect(cause.type).toBe('MalformedSignOff');
+      return cause.message;
+    };
+    expect(await refusal(bad)).toMatch(/decision/);
+    expect(await refusal({ ...signOff('qa'), comment: 'x'.repeat(5000) })).toMatch(/comment/);
+    const status = await handle.query(statusQuery);
+    expect(status.audit.filter((a) => a.kind === 'signoff')).toHaveLength(0);
+    // The same malformed payload as a signal is refused and kept in the audit trail.
+    await handle.signal(signOffSignal, bad);
+    const after = await waitForStatus(handle, (s) => s.audit.some((a) => a.kind === 'signoff'));
+    expect(after.audit.find((a) => a.kind === 'signoff')).toMatchObject({ accepted: false, rule: 'malformed', actor: 'bo' });
+    expect(after.gate.roles.every((r) => r.approvedBy.length === 0)).toBe(true);
+    await handle.cancel();
+    await expect(handle.result()).rejects.toThrow();
+    expect((await handle.query(statusQuery)).state).toBe('cancelled');
+  });
+
+  test('with approver keys, only a valid signature over this cutover, role, decision and evidence counts', async () => {
+    const secrets = Object.fromEntries(Object.values(ROLES).map((name) => [name, ed25519.utils.randomPrivateKey()]));
+    const keys = Object.fromEntries(Object.entries(secrets).map(([name, secret]) => [name, Buffer.from(ed25519.getPublicKey(secret)).toString('hex')]));
+    const handle = await start({ signoff: { roles: { engineering: ['ana'], qa: ['bo'], architecture: ['cy'], operations: ['di'], business: ['ed'] }, keys } });
+    const { evidenceDigest } = await waitForStatus(handle, atGate);
+    const digest = evidenceDigest as string;
+    const sign = (name: string, role: string, decision: string, d = digest, workflowId = handle.workflowId) =>
+      Buffer.from(ed25519.sign(new TextEncoder().encode(signOffMessage(workflowId, role, name, decision, d)), secrets[name] as Uint8Array)).toString('hex');
+    const submit = (payload: SignOff) => handle.executeUpdate(submitSignOffUpdate, { args: [payload] });
+
+    expect(await submit(signOff('qa'))).toMatchObject({ accepted: false, rule: 'missing-signature' });
+    // Signed by another approver's key, for another cutover, or for the other decision: all refused.
+    expect(await submit(signOff('qa', { signature: sign('ana', 'qa', 'approve') }))).toMatchObject({ accepted: false, rule: 'bad-signature' });
+    expect(await submit(signOff('qa', { signature: sign('bo', 'qa', 'approve', digest, 'cutover-other') }))).toMatchObject({ accepted: false, rule: 'bad-signature' });
+    expect(await submit(signOff('qa', { signature: sign('bo', 'qa', 'reject') }))).toMatchObject({ accepted: false, rule: 'bad-signature' });
+    expect(await submit(signOff('qa', { signature: 'zz' }))).toMatchObject({ accepted: false, rule: 'bad-signature' });
+    for (const [role, name] of Object.entries(ROLES)) {
+      expect(await submit({ role, approver: name, decision: 'approve', signature: sign(name, role, 'approve') })).toMatchObject({ accepted: true });
+    }
+    const result = await handle.result();
+    expect(result.state).toBe('completed');
+  });
+});
+
+describe('deadlines', () => {
+  test('the deadline passes: escalation runs, then the gate expires and the cutover fails, compensated', async () => {
+    const ledger = new Ledger();
+    const handle = await start({
+      rollback: { ...ledger.action('rollback-staging'), target: '300s' },
+      signoff: { roles: { engineering: ['ana'], qa: ['bo'] }, deadline: '72h', escalationWindow: '24h', escalate: ledger.action('escalate') },
+    });
+    await waitForStatus(handle, atGate);
+    await handle.executeUpdate(submitSignOffUpdate, { args: [signOff('engineering')] });
+    await env.sleep('72h');
+    const escalated = await waitForStatus(handle, (s) => s.gate.escalatedAt !== undefined && ledger.names().includes('escalate'));
+    expect(escalated.state).toBe('awaiting-signoff');
+    await env.sleep('24h');
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe(FailureType.SignoffExpired);
+    expect(((err as WorkflowFailedError).cause as ApplicationFailure).message).toMatch(/missing qa/);
+    const status = await handle.query(statusQuery);
+    expect(status.state).toBe('failed');
+    expect(status.gate.status).toBe('expired');
+    expect(ledger.names()).toEqual(['rollback-staging', 'escalate', 'rollback-staging']);
+    await recordHistory(handle, 'deadline-expired');
+  });
+});
+
+describe('failures and compensations', () => {
+  /** Each phase's failure, and the compensations that must run, newest first. */
+  const cases: { phase: string; type: string; plan: (l: Ledger) => Partial<CutoverPlanInput>; expected: string[] }[] = [
+    {
+      phase: 'staging',
+      type: FailureType.ActionFailed,
+      plan: (l) => ({ staging: { deploy: [l.action('deploy-staging', { exitCode: 3 })] } }),
+      expected: ['deploy-staging', 'rollback-staging'],
+    },
+    {
+      phase: 'shadow',
+      type: FailureType.ComparisonFailed,
+      plan: () => ({ candidate: { run: nodeRun(`process.stdout.write(JSON.stringify({ metrics: { TotalReceivable: 1000, PAR30: 0.2 } }))`) } }),
+      expected: ['rollback-staging'],
+    },
+    {
+      phase: 'stress',
+      type: FailureType.ThresholdFailed,
+      plan: () => ({ stress: { sizes: [10], iterations: 2, warmup: 0, thresholds: { latencyP99: '1ms' } } }),
+      expected: ['rollback-staging'],
+    },
+    {
+      phase: 'rollback-rehearsal',
+      type: FailureType.ThresholdFailed,
+      plan: (l) => ({ rollback: { ...l.action('rollback-staging', { out: '' }), run: nodeRun("require('fs').appendFileSync(process.env.LEDGER, 'rollback-staging x\\n'); setTimeout(() => {}, 300)"), target: '10ms' } }),
+      expected: ['rollback-staging', 'rollback-staging'],
+    },
+    {
+      phase: 'production',
+      type: FailureType.ActionFailed,
+      plan: (l) => ({ production: { ...makePlanInput().production, deploy: l.action('deploy-prod', { exitCode: 2 }), undo: l.action('undo-prod') } }),
+      // The rehearsal's own rollback run, then the deploy, then its undo and staging's, newest first.
+      expected: ['rollback-staging', 'deploy-prod', 'undo-prod', 'rollback-staging'],
+    },
+  ];
+
+  test.each(cases)('$phase fails ($type): the compensations run newest first', async ({ phase, type, plan, expected }) => {
+    const ledger = new Ledger();
+    const overrides = { rollback: { ...ledger.action('rollback-staging'), target: '300s' }, ...plan(ledger) };
+    const handle = await start(overrides);
+    if (phase === 'production') {
+      await waitForStatus(handle, atGate);
+      await approveAll(handle);
+    }
+    await expectActivityFailure(handle.result(), type);
+    expect(ledger.names()).toEqual(expected);
+    const status = await handle.query(statusQuery);
+    expect(status.state).toBe('failed');
+    expect(status.error?.type).toBe(type);
+    expect(status.phases.find((p) => p.phase === phase)?.outcome).toBe('failed');
+    // A failing phase keeps its evidence.
+    if (phase === 'shadow') expect(status.phases.find((p) => p.phase === 'shadow')?.result).toMatchObject({ verdict: 'fail' });
+    await recordHistory(handle, `failure-${phase}`);
+  });
+});
+
+describe('rollback', () => {
+  test('a manual rollback during monitoring runs the undo and ends rolled-back', async () => {
+    const ledger = new Ledger();
+    const handle = await start({ production: { ...makePlanInput().production, deploy: ledger.action('deploy'), undo: ledger.action('undo'), monitor: { ...makePlanInput().production.monitor, window: '24h' } } });
+    await waitForStatus(handle, atGate);
+    await approveAll(handle);
+    await waitForStatus(handle, (s) => s.state === 'monitoring');
+    await handle.signal(requestRollbackSignal, { requestedBy: 'di', reason: 'customer complaints' });
+    const result = await handle.result();
+    expect(result.state).toBe('rolled-back');
+    expect(ledger.names()).toEqual(['deploy', 'undo']);
+    const status = await handle.query(statusQuery);
+    expect(status.rollback).toMatchObject({ requestedBy: 'di', reason: 'customer complaints', automatic: false });
+    expect(status.phases.find((p) => p.phase === 'monitoring')?.outcome).toBe('cancelled');
+    await recordHistory(handle, 'manual-rollback');
+  });
+
+  test('a trigger breach rolls back automatically within one interval', async () => {
+    const ledger = new Ledger();
+    const breaching = JSON.stringify({ metrics: { TotalReceivable: 1000, PAR30: 0.1 }, errorRate: 0.2 });
+    // The probe is healthy for the reference reading, then reports a 20 % error rate.
+    const probe = {
+      name: 'probe',
+      run: nodeRun(
+        `const fs = require('fs'); const n = fs.existsSync(process.env.LEDGER) ? fs.readFileSync(process.env.LEDGER, 'utf8').split('\\n').filter(l => l.startsWith('deploy')).length : 0; process.stdout.write(n ? ${JSON.stringify(breaching)} : JSON.stringify({ metrics: { TotalReceivable: 1000, PAR30: 0.1 }, errorRate: 0 }))`,
+      ),
+      env: { LEDGER: ledger.file },
+    };
+    const handle = await start({
+      production: { ...makePlanInput().production, deploy: ledger.action('deploy'), undo: ledger.action('undo'), monitor: { window: '24h', interval: '1m', probe, triggers: { errorRate: 0.01 } } },
+    });
+    await waitForStatus(handle, atGate);
+    await approveAll(handle);
+    const result = await handle.result();
+    expect(result.state).toBe('rolled-back');
+    expect(ledger.names()).toEqual(['deploy', 'undo']);
+    const status = await handle.query(statusQuery);
+    expect(status.rollback).toMatchObject({ requestedBy: 'cutover', automatic: true });
+    expect(status.rollback?.reason).toMatch(/errorRate/);
+    // The breach came from the first probe after deploy: one interval.
+    const monitoring = status.phases.find((p) => p.phase === 'monitoring');
+    expect(monitoring?.durationMs).toBeLessThanOrEqual(60_000 + 5_000);
+    await recordHistory(handle, 'automatic-rollback');
   });
 });

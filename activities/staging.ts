@@ -18,7 +18,7 @@ export const createRunStep = (deps: StepDeps) =>
   async function runStep(input: StepInput): Promise<StepResult> {
     const ctx = Context.current();
     const workdir = workdirFor(deps.dataDir, input.workflowId);
-    log.info('step started', { step: input.label, key: input.key });
+    log.info('step started', { step: input.label, idempotencyKey: input.key });
     try {
       const outcome = await runAction({
         action: input.action,

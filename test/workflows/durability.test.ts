@@ -2,6 +2,7 @@
  * Long monitoring with bounded history, on the real time-skipping server.
  */
 import type { Client } from '@temporalio/client';
+import type { History } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { ProbeInput, ProbeResult } from '../../activities/types';
 import { cutoverWorkflow } from '../../workflows';
@@ -29,7 +30,7 @@ async function eventsPerRun(client: Client, workflowId: string, firstRunId: stri
   const counts: number[] = [];
   let runId: string | undefined = firstRunId;
   while (runId) {
-    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const history: History = await client.workflow.getHandle(workflowId, runId).fetchHistory();
     const events = history.events ?? [];
     counts.push(events.length);
     const last = events[events.length - 1];

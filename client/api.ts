@@ -1,0 +1,184 @@
+/**
+ * A small typed client for cutovers: what the `cutover` CLI does, for scripts too.
+ */
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { ed25519 } from '@noble/curves/ed25519';
+import { readFile } from 'node:fs/promises';
+import type { CutoverPlan } from '../plan/schema';
+import { decodeBytes } from '../plan/schema';
+import { cutoverWorkflow } from '../workflows';
+import { signOffMessage, utf8 } from '../workflows/gate';
+import {
+  DEFAULT_TASK_QUEUE,
+  phaseSearchAttribute,
+  releaseSearchAttribute,
+  requestRollbackSignal,
+  stateSearchAttribute,
+  statusQuery,
+  submitSignOffUpdate,
+  workflowIdFor,
+  type SignOff,
+  type SignOffAnswer,
+} from '../workflows/messages';
+import type { CutoverStatus } from '../workflows/status';
+import { temporalTarget } from './temporal-env';
+
+/** A mistake of the user's: printed as one line, exit code 1, no stack trace. */
+export class UserError extends Error {
+  override readonly name = 'UserError';
+}
+
+export interface Cutovers {
+  client: Client;
+  connection: Connection;
+  namespace: string;
+  address: string;
+  taskQueue: string;
+  close(): Promise<void>;
+}
+
+/** Connects as the environment says (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS, profile). */
+export async function connect(env: NodeJS.ProcessEnv = process.env): Promise<Cutovers> {
+  const target = temporalTarget(env);
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ ...target.connectionOptions, connectTimeout: '5s' } as Parameters<typeof Connection.connect>[0]);
+  } catch (err) {
+    throw new UserError(`cannot reach Temporal at ${target.address}: ${firstLine((err as Error).message)} (is the server running? npm run server)`);
+  }
+  const client = new Client({ connection, namespace: target.namespace });
+  return {
+    client,
+    connection,
+    namespace: target.namespace,
+    address: target.address,
+    taskQueue: env.CUTOVER_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+    close: () => connection.close(),
+  };
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? text;
+}
+
+/** Starts a cutover; refuses a release that is already running. */
+export async function startCutover(c: Cutovers, plan: CutoverPlan, options: { workflowId?: string } = {}): Promise<WorkflowHandleWithFirstExecutionRunId<typeof cutoverWorkflow>> {
+  const workflowId = options.workflowId ?? workflowIdFor(plan.release);
+  try {
+    return await c.client.workflow.start(cutoverWorkflow, {
+      taskQueue: c.taskQueue,
+      workflowId,
+      args: [plan],
+      typedSearchAttributes: [
+        { key: releaseSearchAttribute, value: plan.release },
+        { key: phaseSearchAttribute, value: 'staging' },
+        { key: stateSearchAttribute, value: 'running' },
+      ],
+      staticSummary: `Cutover of ${plan.release}${plan.initiator ? ` started by ${plan.initiator}` : ''}`,
+      staticDetails: plan.description ?? `Cutover of ${plan.release}: staging → shadow → stress → rollback rehearsal → sign-off → production`,
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new UserError(`a cutover with id ${workflowId} is already running; watch it with: cutover status ${workflowId} --watch`);
+    }
+    throw err;
+  }
+}
+
+/** The handle of an existing cutover; an unknown id is a UserError. */
+export async function cutover(c: Cutovers, workflowId: string): Promise<WorkflowHandle<typeof cutoverWorkflow>> {
+  const handle = c.client.workflow.getHandle<typeof cutoverWorkflow>(workflowId);
+  try {
+    await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new UserError(`no cutover with id ${workflowId} in namespace ${c.namespace}`);
+    throw err;
+  }
+  return handle;
+}
+
+export async function status(c: Cutovers, workflowId: string): Promise<CutoverStatus> {
+  return (await cutover(c, workflowId)).query(statusQuery);
+}
+
+/** Reads an ed25519 private key (32 bytes, hex or base64) from a file. */
+export async function readPrivateKey(file: string): Promise<Uint8Array> {
+  let text: string;
+  try {
+    text = (await readFile(file, 'utf8')).trim();
+  } catch {
+    throw new UserError(`cannot read key file ${file}`);
+  }
+  const key = decodeBytes(text, 32);
+  if (!key) throw new UserError(`${file}: expected an ed25519 private key (32 bytes, hex or base64)`);
+  return key;
+}
+
+/** Signs a sign-off the way the gate verifies it. */
+export function signSignOff(privateKey: Uint8Array, workflowId: string, signOff: Pick<SignOff, 'role' | 'approver' | 'decision'>, digest: string): string {
+  return Buffer.from(ed25519.sign(utf8(signOffMessage(workflowId, signOff.role, signOff.approver, signOff.decision, digest)), privateKey)).toString('hex');
+}
+
+/**
+ * Sends a sign-off through the `submitSignOff` update against the evidence the approver sees now, signed
+ * when a key is given. The answer says whether it counted and, if not, which rule refused it.
+ */
+export async function submitSignOff(
+  c: Cutovers,
+  workflowId: string,
+  signOff: Omit<SignOff, 'evidenceDigest' | 'signature'>,
+  options: { privateKey?: Uint8Array; evidenceDigest?: string } = {},
+): Promise<SignOffAnswer> {
+  const handle = await cutover(c, workflowId);
+  const digest = options.evidenceDigest ?? (await handle.query(statusQuery)).evidenceDigest;
+  const payload: SignOff = { ...signOff };
+  if (digest) payload.evidenceDigest = digest;
+  if (options.privateKey) {
+    if (!digest) throw new UserError('the cutover has no evidence yet: nothing to sign');
+    payload.signature = signSignOff(options.privateKey, workflowId, signOff, digest);
+  }
+  try {
+    return await handle.executeUpdate(submitSignOffUpdate, { args: [payload] });
+  } catch (err) {
+    const cause = (err as { cause?: Error }).cause;
+    throw new UserError(`sign-off refused: ${firstLine(cause?.message ?? (err as Error).message)}`);
+  }
+}
+
+export async function requestRollback(c: Cutovers, workflowId: string, requestedBy: string, reason: string): Promise<void> {
+  await (await cutover(c, workflowId)).signal(requestRollbackSignal, { requestedBy, reason });
+}
+
+export async function cancel(c: Cutovers, workflowId: string): Promise<void> {
+  await (await cutover(c, workflowId)).cancel();
+}
+
+export interface ListedCutover {
+  workflowId: string;
+  release?: string;
+  phase?: string;
+  state?: string;
+  status: string;
+  startTime: string;
+}
+
+/** Cutovers found by their search attributes. */
+export async function list(c: Cutovers, filter: { state?: string; release?: string } = {}): Promise<ListedCutover[]> {
+  const clauses = [`WorkflowType = 'cutoverWorkflow'`];
+  if (filter.state) clauses.push(`CutoverState = '${filter.state.replace(/'/g, '')}'`);
+  if (filter.release) clauses.push(`CutoverRelease = '${filter.release.replace(/'/g, '')}'`);
+  const out: ListedCutover[] = [];
+  for await (const wf of c.client.workflow.list({ query: clauses.join(' AND ') })) {
+    const get = (key: typeof releaseSearchAttribute) => wf.typedSearchAttributes.get(key);
+    const entry: ListedCutover = { workflowId: wf.workflowId, status: wf.status.name, startTime: wf.startTime.toISOString() };
+    const release = get(releaseSearchAttribute);
+    const phase = get(phaseSearchAttribute);
+    const state = get(stateSearchAttribute);
+    if (release) entry.release = release;
+    if (phase) entry.phase = phase;
+    if (state) entry.state = state;
+    out.push(entry);
+    if (out.length >= 1000) break;
+  }
+  return out;
+}

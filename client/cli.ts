@@ -1,0 +1,238 @@
+#!/usr/bin/env node
+/**
+ * cutover: the release manager's and approver's command line.
+ *
+ * Exit codes: 0 done; 1 refused or failed (a bad plan, a refused sign-off, an unknown cutover, a server
+ * that does not answer); 2 usage.
+ */
+import { writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { Command, CommanderError, Option } from 'commander';
+import { ed25519 } from '@noble/curves/ed25519';
+import { loadPlan, PlanError } from '../plan/load';
+import { FINAL_STATES, STATES } from '../workflows/status';
+import { cancel, connect, list, readPrivateKey, requestRollback, startCutover, status, submitSignOff, UserError, type Cutovers } from './api';
+import { markdownReport, renderStatus } from './format';
+
+const UI_URL = process.env.CUTOVER_UI_URL ?? 'http://127.0.0.1:8233';
+
+function uiLink(namespace: string, workflowId: string): string {
+  return `${UI_URL}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+function me(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function withClient<T>(fn: (c: Cutovers) => Promise<T>): Promise<T> {
+  const c = await connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.close();
+  }
+}
+
+function print(json: boolean, value: unknown, text: () => string): void {
+  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : text() + '\n');
+}
+
+const program = new Command('cutover')
+  .description('Durable V1 → V2 cutovers on Temporal: staging, shadow, stress, rollback rehearsal, sign-off, production')
+  .showHelpAfterError()
+  .exitOverride();
+
+const plan = program.command('plan').description('work with plan files');
+plan
+  .command('validate')
+  .argument('<file>', 'plan file (YAML or JSON)')
+  .option('--json', 'print JSON')
+  .description('check a plan; every problem is listed by its path')
+  .addHelpText('after', '\nExample:\n  cutover plan validate examples/portfolio-kpi/plan.yaml')
+  .action(async (file: string, o: { json?: boolean }) => {
+    const p = await loadPlan(file);
+    print(!!o.json, { valid: true, release: p.release }, () => `${file}: valid plan for release ${p.release} (${Object.keys(p.signoff.roles).length} sign-off roles)`);
+  });
+
+program
+  .command('start')
+  .argument('<file>', 'plan file (YAML or JSON)')
+  .option('--id <id>', 'workflow id (default cutover-<release>)')
+  .option('--as <name>', 'who starts it (may not sign it off); default: the plan\'s initiator or your user name')
+  .option('--dry-run', 'validate only; start nothing')
+  .option('--json', 'print JSON')
+  .description('validate a plan and start its cutover')
+  .addHelpText('after', '\nExample:\n  cutover start examples/portfolio-kpi/plan.yaml --as rm')
+  .action(async (file: string, o: { id?: string; as?: string; dryRun?: boolean; json?: boolean }) => {
+    const loaded = await loadPlan(file);
+    const p = { ...loaded, initiator: o.as ?? loaded.initiator ?? me() };
+    if (o.dryRun) {
+      print(!!o.json, { valid: true, release: p.release, dryRun: true }, () => `${file}: valid; --dry-run, nothing started`);
+      return;
+    }
+    await withClient(async (c) => {
+      const handle = await startCutover(c, p, o.id ? { workflowId: o.id } : {});
+      const link = uiLink(c.namespace, handle.workflowId);
+      print(!!o.json, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, ui: link }, () =>
+        [`started ${handle.workflowId}`, `  UI:   ${link}`, `  next: cutover status ${handle.workflowId} --watch`].join('\n'),
+      );
+    });
+  });
+
+program
+  .command('status')
+  .argument('<id>', 'workflow id')
+  .option('--watch', 'redraw on change until the cutover ends')
+  .option('--json', 'print JSON')
+  .description('phases, the gate and the latest audit entries')
+  .addHelpText('after', '\nExample:\n  cutover status cutover-portfolio-kpi-v2 --watch')
+  .action(async (id: string, o: { watch?: boolean; json?: boolean }) => {
+    await withClient(async (c) => {
+      let last = '';
+      for (;;) {
+        const s = await status(c, id);
+        const text = o.json ? JSON.stringify(s, null, 2) : renderStatus(s);
+        if (text !== last) {
+          if (o.watch && !o.json && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+          process.stdout.write(text + '\n');
+          last = text;
+        }
+        if (!o.watch || FINAL_STATES.includes(s.state)) return;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    });
+  });
+
+for (const decision of ['approve', 'reject'] as const) {
+  program
+    .command(decision)
+    .argument('<id>', 'workflow id')
+    .requiredOption('--role <role>', 'the role you sign for')
+    .requiredOption('--as <name>', 'your approver name')
+    .option('--comment <text>', 'why')
+    .option('--key <file>', 'your ed25519 private key: signs the sign-off')
+    .option('--json', 'print JSON')
+    .description(`${decision} a cutover for one role (through the submitSignOff update: you learn at once whether it counted)`)
+    .addHelpText('after', `\nExample:\n  cutover ${decision} cutover-portfolio-kpi-v2 --role qa --as bo${decision === 'reject' ? ' --comment "PAR90 moved"' : ''}`)
+    .action(async (id: string, o: { role: string; as: string; comment?: string; key?: string; json?: boolean }) => {
+      const privateKey = o.key ? await readPrivateKey(o.key) : undefined;
+      await withClient(async (c) => {
+        const answer = await submitSignOff(
+          c,
+          id,
+          { role: o.role, approver: o.as, decision, ...(o.comment ? { comment: o.comment } : {}) },
+          privateKey ? { privateKey } : {},
+        );
+        if (!answer.accepted && !o.json) throw new UserError(`sign-off refused (${answer.rule}): ${answer.reason}`);
+        print(!!o.json, answer, () => {
+          const missing = answer.gate.roles.filter((r) => r.missing > 0).map((r) => r.role);
+          return `${decision} for ${o.role} by ${o.as} counted; gate ${answer.gate.status}${missing.length ? `; still missing: ${missing.join(', ')}` : ''}`;
+        });
+        if (!answer.accepted) throw new UserError(`sign-off refused (${answer.rule}): ${answer.reason}`);
+      });
+    });
+}
+
+program
+  .command('rollback')
+  .argument('<id>', 'workflow id')
+  .requiredOption('--reason <text>', 'why')
+  .option('--as <name>', 'who asks (default: your user name)')
+  .description('roll back now: after the production deploy its undo runs; before it, the cutover stops cleanly')
+  .addHelpText('after', '\nExample:\n  cutover rollback cutover-portfolio-kpi-v2 --reason "PAR30 spike in the dashboard"')
+  .action(async (id: string, o: { reason: string; as?: string }) => {
+    await withClient(async (c) => {
+      await requestRollback(c, id, o.as ?? me(), o.reason);
+      process.stdout.write(`rollback requested for ${id}; follow it with: cutover status ${id} --watch\n`);
+    });
+  });
+
+program
+  .command('cancel')
+  .argument('<id>', 'workflow id')
+  .description('cancel a cutover (its compensations still run)')
+  .addHelpText('after', '\nExample:\n  cutover cancel cutover-portfolio-kpi-v2')
+  .action(async (id: string) => {
+    await withClient(async (c) => {
+      await cancel(c, id);
+      process.stdout.write(`cancellation requested for ${id}\n`);
+    });
+  });
+
+program
+  .command('list')
+  .addOption(new Option('--state <state>', 'only this state').choices([...STATES]))
+  .option('--release <release>', 'only this release')
+  .option('--json', 'print JSON')
+  .description('cutovers, found by their search attributes')
+  .addHelpText('after', '\nExample:\n  cutover list --state awaiting-signoff')
+  .action(async (o: { state?: string; release?: string; json?: boolean }) => {
+    await withClient(async (c) => {
+      const rows = await list(c, { ...(o.state ? { state: o.state } : {}), ...(o.release ? { release: o.release } : {}) });
+      print(!!o.json, rows, () => (rows.length === 0 ? 'no cutovers' : rows.map((r) => `${r.workflowId}  ${r.release ?? ''}  ${r.phase ?? ''}  ${r.state ?? ''}  ${r.status}  ${r.startTime}`).join('\n')));
+    });
+  });
+
+program
+  .command('report')
+  .argument('<id>', 'workflow id')
+  .addOption(new Option('--format <format>', 'report format').choices(['md', 'json']).default('md'))
+  .option('--out <file>', 'write to a file instead of stdout')
+  .description('the evidence of every phase')
+  .addHelpText('after', '\nExample:\n  cutover report cutover-portfolio-kpi-v2 --format md --out report.md')
+  .action(async (id: string, o: { format: 'md' | 'json'; out?: string }) => {
+    await withClient(async (c) => {
+      const s = await status(c, id);
+      const text = o.format === 'json' ? JSON.stringify(s, null, 2) + '\n' : markdownReport(s);
+      if (o.out) {
+        await writeFile(o.out, text);
+        process.stdout.write(`wrote ${o.out}\n`);
+      } else process.stdout.write(text);
+    });
+  });
+
+program
+  .command('keygen')
+  .requiredOption('--out <file>', 'where to write the private key (hex)')
+  .description('make an ed25519 key pair for signed sign-offs; prints the public key for the plan')
+  .addHelpText('after', '\nExample:\n  cutover keygen --out ~/.cutover/bo.key')
+  .action(async (o: { out: string }) => {
+    const secret = ed25519.utils.randomPrivateKey();
+    await writeFile(o.out, Buffer.from(secret).toString('hex') + '\n', { mode: 0o600 });
+    process.stdout.write(`${Buffer.from(ed25519.getPublicKey(secret)).toString('hex')}\n`);
+  });
+
+program
+  .command('dev')
+  .description('the local stack: Temporal dev server (UI on 8233) and a worker, until Ctrl-C')
+  .option('--example', 'also start the example cutover')
+  .action(async (o: { example?: boolean }) => {
+    const { runDevStack } = await import('../scripts/dev.js');
+    await runDevStack({ example: !!o.example });
+  });
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    }
+    if (err instanceof PlanError) {
+      process.stderr.write(`cutover: ${err.message}\n`);
+      process.exit(1);
+    }
+    if (err instanceof UserError) {
+      process.stderr.write(`cutover: ${err.message}\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`cutover: unexpected error (a bug): ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  }
+}
+
+void main();

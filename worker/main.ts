@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+/**
+ * `npm run worker`: the cutover worker process. Config from the environment (worker/config.ts and
+ * TEMPORAL_* through @temporalio/envconfig). SIGINT or SIGTERM: stop polling, let running activities
+ * finish within CUTOVER_SHUTDOWN_GRACE, exit 0.
+ */
+import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { temporalTarget } from '../client/temporal-env';
+import { ConfigError, loadConfig } from './config';
+import { createLogger, sdkLogger } from './logger';
+import { createWorker } from './worker';
+
+async function main(): Promise<void> {
+  const startedAt = performance.now();
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`cutover worker: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.CUTOVER_LOG_LEVEL);
+  Runtime.install({
+    logger: sdkLogger(logger),
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      ...(config.CUTOVER_METRICS_PORT > 0 ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.CUTOVER_METRICS_PORT}` } } } : {}),
+    },
+  });
+  const target = temporalTarget();
+  let created;
+  try {
+    created = await createWorker(config);
+  } catch (err) {
+    const message = (err as Error).message;
+    process.stderr.write(`cutover worker: cannot reach Temporal at ${target.address} (namespace ${target.namespace}): ${message.split('\n')[0]}\n`);
+    process.exit(1);
+  }
+  const { worker, connection } = created;
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'shutting down: no new tasks; running activities get the grace period');
+      worker.shutdown();
+    });
+  }
+  logger.info(
+    { address: target.address, namespace: target.namespace, taskQueue: config.CUTOVER_TASK_QUEUE, dataDir: config.dataDir, startMs: Math.round(performance.now() - startedAt) },
+    'worker polling',
+  );
+  await worker.run();
+  await connection.close();
+  logger.info('worker stopped');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`cutover worker: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,34 @@
+/**
+ * Builds and runs the cutover worker: connection, activities, prebuilt workflow bundle, graceful shutdown.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { temporalTarget } from '../client/temporal-env';
+import type { WorkerConfig } from './config';
+
+/** The prebuilt bundle next to the compiled worker (dist/workflow-bundle.js), if there is one. */
+export function defaultBundlePath(): string {
+  return path.join(__dirname, '..', 'workflow-bundle.js');
+}
+
+export async function createWorker(config: WorkerConfig, connection?: NativeConnection): Promise<{ worker: Worker; connection: NativeConnection }> {
+  const target = temporalTarget();
+  const conn = connection ?? (await NativeConnection.connect(target.connectionOptions));
+  await mkdir(config.dataDir, { recursive: true });
+  const bundlePath = config.CUTOVER_WORKFLOW_BUNDLE ?? defaultBundlePath();
+  const workflows = existsSync(bundlePath) ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: require.resolve('../workflows') };
+  const worker = await Worker.create({
+    connection: conn,
+    namespace: target.namespace,
+    taskQueue: config.CUTOVER_TASK_QUEUE,
+    activities: createActivities({ dataDir: config.dataDir }),
+    maxConcurrentActivityTaskExecutions: config.CUTOVER_MAX_ACTIVITIES,
+    maxConcurrentWorkflowTaskExecutions: config.CUTOVER_MAX_WORKFLOW_TASKS,
+    shutdownGraceTime: config.CUTOVER_SHUTDOWN_GRACE,
+    ...workflows,
+  });
+  return { worker, connection: conn };
+}

@@ -1,0 +1,223 @@
+/**
+ * The built `cutover` CLI as a real process, against the real dev server and a real worker process; the
+ * `temporal` CLI signs off and queries the same cutover. Needs `npm run build` (npm test does it).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import type { DevServer } from '../../scripts/dev-server';
+import { temporalCliPath } from '../../scripts/toolchain';
+import type { CutoverStatus } from '../../workflows/status';
+import { tempDir, uniqueId } from '../helpers/harness';
+import { makePlanInput } from '../helpers/plans';
+import { startTestDevServer } from '../helpers/temporal';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '..', '..');
+const CLI = path.join(ROOT, 'dist', 'client', 'cli.js');
+
+let server: DevServer;
+let worker: ChildProcess;
+let env: NodeJS.ProcessEnv;
+let dir: string;
+
+beforeAll(async () => {
+  server = await startTestDevServer();
+  dir = tempDir('cli-');
+  const taskQueue = uniqueId('tq-cli');
+  env = { ...process.env, TEMPORAL_ADDRESS: server.address, CUTOVER_TASK_QUEUE: taskQueue, CUTOVER_DATA_DIR: path.join(dir, 'data'), CUTOVER_LOG_LEVEL: 'warn' };
+  worker = spawn(process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+}, 120_000);
+
+afterAll(async () => {
+  if (worker && worker.exitCode === null) {
+    const gone = new Promise((r) => worker.once('exit', r));
+    worker.kill('SIGTERM');
+    await gone;
+  }
+  await server?.stop();
+});
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cutover(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Result> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...env, ...extraEnv }, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+async function temporal(args: string[]): Promise<string> {
+  const { stdout } = await run(temporalCliPath(), [...args, '--address', server.address], { timeout: 60_000 });
+  return stdout;
+}
+
+/** A quick plan as a JSON file: real tiny processes, short windows in real time. */
+function planFile(release: string, overrides: Record<string, unknown> = {}): string {
+  const base = makePlanInput();
+  const plan = {
+    ...base,
+    release,
+    initiator: undefined,
+    production: {
+      ...base.production,
+      monitor: { ...base.production.monitor, window: '6s', interval: '2s' },
+      reconcile: { every: '1s', days: 1 },
+      decommission: { ...base.production.decommission, afterCleanDays: 1 },
+    },
+    ...overrides,
+  };
+  const file = path.join(dir, `${release}.json`);
+  writeFileSync(file, JSON.stringify(plan));
+  return file;
+}
+
+async function statusOf(id: string): Promise<CutoverStatus> {
+  const r = await cutover(['status', id, '--json']);
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout) as CutoverStatus;
+}
+
+async function waitFor(id: string, predicate: (s: CutoverStatus) => boolean, timeoutMs = 90_000): Promise<CutoverStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: CutoverStatus | undefined;
+  while (Date.now() < deadline) {
+    try {
+      last = await statusOf(id);
+      if (predicate(last)) return last;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`never matched; last ${last?.phase}/${last?.state}`);
+}
+
+const APPROVERS: [string, string][] = [
+  ['engineering', 'ana'],
+  ['qa', 'bo'],
+  ['architecture', 'cy'],
+  ['operations', 'di'],
+];
+
+test('start → status → four CLI approvals and one `temporal workflow signal` → completed; `temporal workflow query` reads it', async () => {
+  const release = uniqueId('rel');
+  const started = await cutover(['start', planFile(release), '--as', 'rm']);
+  expect(started.code).toBe(0);
+  const id = `cutover-${release}`;
+  expect(started.stdout).toContain(`started ${id}`);
+  expect(started.stdout).toContain(`cutover status ${id} --watch`);
+
+  const again = await cutover(['start', planFile(release), '--as', 'rm']);
+  expect(again.code).toBe(1);
+  expect(again.stderr.trim()).toBe(`cutover: a cutover with id ${id} is already running; watch it with: cutover status ${id} --watch`);
+
+  const gate = await waitFor(id, (s) => s.state === 'awaiting-signoff');
+  for (const [role, name] of APPROVERS) {
+    const r = await cutover(['approve', id, '--role', role, '--as', name, '--comment', 'looks good']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`approve for ${role} by ${name} counted`);
+  }
+  // The same sign-off from the temporal CLI, with the digest the approver saw.
+  const input = JSON.stringify({ role: 'business', approver: 'ed', decision: 'approve', evidenceDigest: gate.evidenceDigest });
+  await temporal(['workflow', 'signal', '--workflow-id', id, '--name', 'signOff', '--input', input]);
+
+  const done = await waitFor(id, (s) => s.state === 'completed');
+  expect(done.gate.roles.map((r) => r.approvedBy)).toEqual([['ana'], ['bo'], ['cy'], ['di'], ['ed']]);
+  expect(done.audit.find((a) => a.actor === 'ed' && a.kind === 'signoff')?.message).toContain('counted');
+
+  const queried = JSON.parse(await temporal(['workflow', 'query', '--workflow-id', id, '--type', 'status', '--output', 'json'])) as { queryResult: CutoverStatus[] };
+  expect(queried.queryResult[0]?.state).toBe('completed');
+
+  const listed = await cutover(['list', '--state', 'completed', '--json']);
+  expect(listed.code).toBe(0);
+  // Visibility is eventually consistent; the list is checked against the search attributes, not its timing.
+  const rows = JSON.parse(listed.stdout) as { workflowId: string; state?: string }[];
+  expect(rows.every((r) => r.state === 'completed')).toBe(true);
+
+  const report = await cutover(['report', id, '--format', 'md']);
+  expect(report.code).toBe(0);
+  expect(report.stdout).toContain('# Cutover report');
+  expect(report.stdout).toContain('| shadow | passed');
+
+  // The finished history replays on today's workflow code.
+  const connection = await Connection.connect({ address: server.address });
+  const history = await new Client({ connection }).workflow.getHandle(id).fetchHistory();
+  await connection.close();
+  await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, history, id);
+}, 180_000);
+
+test('reject → rejected; a refused sign-off names its rule and exits 1', async () => {
+  const release = uniqueId('rel');
+  const id = `cutover-${release}`;
+  expect((await cutover(['start', planFile(release), '--as', 'rm'])).code).toBe(0);
+  await waitFor(id, (s) => s.state === 'awaiting-signoff');
+  const wrong = await cutover(['approve', id, '--role', 'qa', '--as', 'ana']);
+  expect(wrong.code).toBe(1);
+  expect(wrong.stderr.trim()).toBe('cutover: sign-off refused (wrong-role): "ana" may sign for engineering, not for qa');
+  const rejected = await cutover(['reject', id, '--role', 'qa', '--as', 'bo', '--comment', 'PAR90 unexplained']);
+  expect(rejected.code).toBe(0);
+  const s = await waitFor(id, (x) => x.state === 'rejected');
+  expect(s.gate.rejectedBy).toEqual({ role: 'qa', approver: 'bo', comment: 'PAR90 unexplained' });
+}, 120_000);
+
+test('rollback during monitoring → rolled-back', async () => {
+  const release = uniqueId('rel');
+  const id = `cutover-${release}`;
+  const base = makePlanInput();
+  const file = planFile(release, { production: { ...base.production, monitor: { ...base.production.monitor, window: '10m', interval: '2s' } } });
+  expect((await cutover(['start', file, '--as', 'rm'])).code).toBe(0);
+  await waitFor(id, (s) => s.state === 'awaiting-signoff');
+  for (const [role, name] of [...APPROVERS, ['business', 'ed'] as [string, string]]) {
+    expect((await cutover(['approve', id, '--role', role, '--as', name])).code).toBe(0);
+  }
+  await waitFor(id, (s) => s.state === 'monitoring');
+  const r = await cutover(['rollback', id, '--reason', 'dashboard shows a PAR30 spike', '--as', 'di']);
+  expect(r.code).toBe(0);
+  const s = await waitFor(id, (x) => x.state === 'rolled-back');
+  expect(s.rollback).toMatchObject({ requestedBy: 'di', automatic: false });
+}, 120_000);
+
+describe('user mistakes print one line and exit non-zero', () => {
+  test('an unknown workflow id', async () => {
+    const r = await cutover(['status', 'cutover-does-not-exist']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('cutover: no cutover with id cutover-does-not-exist in namespace default');
+  });
+
+  test('a server that does not answer names the address', async () => {
+    const r = await cutover(['status', 'x'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^cutover: cannot reach Temporal at 127\.0\.0\.1:1/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  }, 30_000);
+
+  test('a bad plan lists every problem by path and starts nothing', async () => {
+    const file = path.join(dir, 'bad.yaml');
+    writeFileSync(file, 'release: "bad release!"\nsignoff:\n  roles: { qa: [] }\nextra: 1\n');
+    const r = await cutover(['start', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('signoff.roles.qa: expected at least 1 approver');
+    expect(r.stderr).toContain('(plan): unknown key "extra"');
+    expect(r.stderr).toContain('release: expected letters, digits');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const listed = JSON.parse((await cutover(['list', '--json'])).stdout) as { release?: string }[];
+    expect(listed.some((w) => w.release === 'bad release!')).toBe(false);
+  });
+
+  test('a usage error exits 2', async () => {
+    const r = await cutover(['approve', 'x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("required option '--role <role>' not specified");
+  });
+});

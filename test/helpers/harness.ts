@@ -117,7 +117,8 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
   const history = await handle.fetchHistory();
   const dir = path.join(__dirname, '..', 'replay', 'histories');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, `${name}.json`), historyToJSON(history));
+  // The workflow id travels with the history: replay needs it (child workflow ids derive from it).
+  writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ workflowId: handle.workflowId, history: JSON.parse(historyToJSON(history)) as unknown }));
 }
 
 export type { CutoverPlan };

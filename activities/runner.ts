@@ -278,8 +278,11 @@ async function runHttp(action: HttpAction, options: RunOptions): Promise<RunOutc
 }
 
 function describeFetchError(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ? `${cause.code} ${cause.message ?? ''}`.trim() : (err as Error).message;
+  // undici wraps the socket error: the code may sit on the cause, or on the first of an AggregateError.
+  const cause = (err as { cause?: { code?: string; message?: string; errors?: { code?: string; message?: string }[] } }).cause;
+  const inner = cause?.code ? cause : cause?.errors?.[0];
+  if (inner?.code) return `${inner.code} ${inner.message ?? ''}`.trim();
+  return cause?.message ?? (err as Error).message;
 }
 
 /** The last `n` non-empty lines of `text`, joined with " / ". */

@@ -30,7 +30,7 @@ export function parsePlanText(text: string, file = '(plan)'): unknown {
   if (text.length > MAX_PLAN_BYTES) {
     throw new PlanError(file, [{ path: '(file)', message: `larger than ${MAX_PLAN_BYTES} bytes` }]);
   }
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, strict: true });
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, strict: true });
   const errors = [...doc.errors, ...doc.warnings];
   if (errors.length > 0) {
     throw new PlanError(

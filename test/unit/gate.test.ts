@@ -1,0 +1,59 @@
+import { applySignOff, decideSignOff, gateView, type GateConfig } from '../../workflows/gate';
+import { canonicalJson, evidenceDigest } from '../../workflows/digest';
+import type { GateState } from '../../workflows/status';
+
+const config: GateConfig = {
+  workflowId: 'cutover-x',
+  roles: { engineering: ['ana', 'al'], qa: ['bo'] },
+  quorum: { engineering: 2, qa: 1 },
+  separationOfDuties: true,
+  allowInitiator: false,
+  initiator: 'al',
+};
+
+const open = (digest = 'a'.repeat(64)): GateState => ({ status: 'open', evidenceDigest: digest, signoffs: [] });
+const record = (role: string, approver: string, digest = 'a'.repeat(64)) => ({ role, approver, decision: 'approve' as const, digest, signed: false, at: 't', via: 'update' as const });
+
+test('a sign-off before the gate opens is refused', () => {
+  expect(decideSignOff(config, { status: 'closed', signoffs: [] }, { role: 'qa', approver: 'bo', decision: 'approve' })).toMatchObject({ accepted: false, rule: 'gate-not-open' });
+});
+
+test('per-role quorum: the gate approves only when every role has enough approvals', () => {
+  const withInitiatorAllowed = { ...config, allowInitiator: true };
+  let gate = applySignOff(withInitiatorAllowed, open(), record('qa', 'bo'));
+  gate = applySignOff(withInitiatorAllowed, gate, record('engineering', 'ana'));
+  expect(gate.status).toBe('open');
+  expect(gateView(withInitiatorAllowed, gate).roles.map((r) => [r.role, r.missing])).toEqual([
+    ['engineering', 1],
+    ['qa', 0],
+  ]);
+  gate = applySignOff(withInitiatorAllowed, gate, record('engineering', 'al'));
+  expect(gate.status).toBe('approved');
+});
+
+test('the initiator may not sign unless the plan allows it', () => {
+  expect(decideSignOff(config, open(), { role: 'engineering', approver: 'al', decision: 'approve' })).toMatchObject({ rule: 'initiator' });
+  expect(decideSignOff({ ...config, allowInitiator: true }, open(), { role: 'engineering', approver: 'al', decision: 'approve' })).toMatchObject({ accepted: true });
+});
+
+test('sign-offs made against old evidence stop counting when the evidence changes', () => {
+  let gate = applySignOff(config, open('a'.repeat(64)), record('qa', 'bo'));
+  expect(gateView(config, gate).roles.find((r) => r.role === 'qa')?.approvedBy).toEqual(['bo']);
+  gate = { ...gate, evidenceDigest: 'b'.repeat(64) };
+  expect(gateView(config, gate).roles.find((r) => r.role === 'qa')?.approvedBy).toEqual([]);
+  // ...and the approver may sign again, for the new evidence.
+  expect(decideSignOff(config, gate, { role: 'qa', approver: 'bo', decision: 'approve' })).toMatchObject({ accepted: true });
+});
+
+test('a rejection decides the gate at once', () => {
+  const gate = applySignOff(config, open(), { ...record('qa', 'bo'), decision: 'reject' });
+  expect(gate.status).toBe('rejected');
+  expect(decideSignOff(config, gate, { role: 'engineering', approver: 'ana', decision: 'approve' })).toMatchObject({ rule: 'gate-decided' });
+});
+
+test('the evidence digest ignores key order but not values', () => {
+  expect(canonicalJson({ b: 1, a: [{ d: 2, c: 3 }] })).toBe('{"a":[{"c":3,"d":2}],"b":1}');
+  expect(evidenceDigest({ a: 1, b: 2 })).toBe(evidenceDigest({ b: 2, a: 1 }));
+  expect(evidenceDigest({ a: 1 })).not.toBe(evidenceDigest({ a: 2 }));
+  expect(evidenceDigest({ a: 1 })).toMatch(/^[0-9a-f]{64}$/);
+});

@@ -3,7 +3,7 @@
  * the exported constants, so retry policies never match on class names.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from '../plan/failures';
+import type { FailureType } from '../plan/failures';
 
 /** An action failed. `retryable` says whether another attempt could succeed. */
 export class ActionError extends Error {

@@ -279,7 +279,8 @@ async function runHttp(action: HttpAction, options: RunOptions): Promise<RunOutc
 
 function describeFetchError(err: unknown): string {
   // undici wraps the socket error: the code may sit on the cause, or on the first of an AggregateError.
-  const cause = (err as { cause?: { code?: string; message?: string; errors?: { code?: string; message?: string }[] } }).cause;
+  const cause = (err as { cause?: { code?: string; message?: string; errors?: { code?: string; message?: string }[] } })
+    .cause;
   const inner = cause?.code ? cause : cause?.errors?.[0];
   if (inner?.code) return `${inner.code} ${inner.message ?? ''}`.trim();
   return cause?.message ?? (err as Error).message;

@@ -1,7 +1,14 @@
 /**
  * A small typed client for cutovers: what the `cutover` CLI does, for scripts too.
  */
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import { ed25519 } from '@noble/curves/ed25519';
 import { readFile } from 'node:fs/promises';
 import type { CutoverPlan } from '../plan/schema';
@@ -42,9 +49,13 @@ export async function connect(env: NodeJS.ProcessEnv = process.env): Promise<Cut
   const target = temporalTarget(env);
   let connection: Connection;
   try {
-    connection = await Connection.connect({ ...target.connectionOptions, connectTimeout: '5s' } as Parameters<typeof Connection.connect>[0]);
+    connection = await Connection.connect({ ...target.connectionOptions, connectTimeout: '5s' } as Parameters<
+      typeof Connection.connect
+    >[0]);
   } catch (err) {
-    throw new UserError(`cannot reach Temporal at ${target.address}: ${firstLine((err as Error).message)} (is the server running? npm run server)`);
+    throw new UserError(
+      `cannot reach Temporal at ${target.address}: ${firstLine((err as Error).message)} (is the server running? npm run server)`,
+    );
   }
   const client = new Client({ connection, namespace: target.namespace });
   return {
@@ -62,7 +73,11 @@ function firstLine(text: string): string {
 }
 
 /** Starts a cutover; refuses a release that is already running. */
-export async function startCutover(c: Cutovers, plan: CutoverPlan, options: { workflowId?: string } = {}): Promise<WorkflowHandleWithFirstExecutionRunId<typeof cutoverWorkflow>> {
+export async function startCutover(
+  c: Cutovers,
+  plan: CutoverPlan,
+  options: { workflowId?: string } = {},
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof cutoverWorkflow>> {
   const workflowId = options.workflowId ?? workflowIdFor(plan.release);
   try {
     return await c.client.workflow.start(cutoverWorkflow, {
@@ -75,11 +90,15 @@ export async function startCutover(c: Cutovers, plan: CutoverPlan, options: { wo
         { key: stateSearchAttribute, value: 'running' },
       ],
       staticSummary: `Cutover of ${plan.release}${plan.initiator ? ` started by ${plan.initiator}` : ''}`,
-      staticDetails: plan.description ?? `Cutover of ${plan.release}: staging → shadow → stress → rollback rehearsal → sign-off → production`,
+      staticDetails:
+        plan.description ??
+        `Cutover of ${plan.release}: staging → shadow → stress → rollback rehearsal → sign-off → production`,
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new UserError(`a cutover with id ${workflowId} is already running; watch it with: cutover status ${workflowId} --watch`);
+      throw new UserError(
+        `a cutover with id ${workflowId} is already running; watch it with: cutover status ${workflowId} --watch`,
+      );
     }
     throw err;
   }
@@ -91,7 +110,8 @@ export async function cutover(c: Cutovers, workflowId: string): Promise<Workflow
   try {
     await handle.describe();
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new UserError(`no cutover with id ${workflowId} in namespace ${c.namespace}`);
+    if (err instanceof WorkflowNotFoundError)
+      throw new UserError(`no cutover with id ${workflowId} in namespace ${c.namespace}`);
     throw err;
   }
   return handle;
@@ -115,8 +135,18 @@ export async function readPrivateKey(file: string): Promise<Uint8Array> {
 }
 
 /** Signs a sign-off the way the gate verifies it. */
-export function signSignOff(privateKey: Uint8Array, workflowId: string, signOff: Pick<SignOff, 'role' | 'approver' | 'decision'>, digest: string): string {
-  return Buffer.from(ed25519.sign(utf8(signOffMessage(workflowId, signOff.role, signOff.approver, signOff.decision, digest)), privateKey)).toString('hex');
+export function signSignOff(
+  privateKey: Uint8Array,
+  workflowId: string,
+  signOff: Pick<SignOff, 'role' | 'approver' | 'decision'>,
+  digest: string,
+): string {
+  return Buffer.from(
+    ed25519.sign(
+      utf8(signOffMessage(workflowId, signOff.role, signOff.approver, signOff.decision, digest)),
+      privateKey,
+    ),
+  ).toString('hex');
 }
 
 /**
@@ -145,7 +175,12 @@ export async function submitSignOff(
   }
 }
 
-export async function requestRollback(c: Cutovers, workflowId: string, requestedBy: string, reason: string): Promise<void> {
+export async function requestRollback(
+  c: Cutovers,
+  workflowId: string,
+  requestedBy: string,
+  reason: string,
+): Promise<void> {
   await (await cutover(c, workflowId)).signal(requestRollbackSignal, { requestedBy, reason });
 }
 
@@ -170,7 +205,11 @@ export async function list(c: Cutovers, filter: { state?: string; release?: stri
   const out: ListedCutover[] = [];
   for await (const wf of c.client.workflow.list({ query: clauses.join(' AND ') })) {
     const get = (key: typeof releaseSearchAttribute) => wf.typedSearchAttributes.get(key);
-    const entry: ListedCutover = { workflowId: wf.workflowId, status: wf.status.name, startTime: wf.startTime.toISOString() };
+    const entry: ListedCutover = {
+      workflowId: wf.workflowId,
+      status: wf.status.name,
+      startTime: wf.startTime.toISOString(),
+    };
     const release = get(releaseSearchAttribute);
     const phase = get(phaseSearchAttribute);
     const state = get(stateSearchAttribute);

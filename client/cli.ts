@@ -11,7 +11,18 @@ import { Command, CommanderError, Option } from 'commander';
 import { ed25519 } from '@noble/curves/ed25519';
 import { loadPlan, PlanError } from '../plan/load';
 import { FINAL_STATES, STATES } from '../workflows/status';
-import { cancel, connect, list, readPrivateKey, requestRollback, startCutover, status, submitSignOff, UserError, type Cutovers } from './api';
+import {
+  cancel,
+  connect,
+  list,
+  readPrivateKey,
+  requestRollback,
+  startCutover,
+  status,
+  submitSignOff,
+  UserError,
+  type Cutovers,
+} from './api';
 import { markdownReport, renderStatus } from './format';
 
 const UI_URL = process.env.CUTOVER_UI_URL ?? 'http://127.0.0.1:8233';
@@ -42,7 +53,9 @@ function print(json: boolean, value: unknown, text: () => string): void {
 }
 
 const program = new Command('cutover')
-  .description('Durable V1 → V2 cutovers on Temporal: staging, shadow, stress, rollback rehearsal, sign-off, production')
+  .description(
+    'Durable V1 → V2 cutovers on Temporal: staging, shadow, stress, rollback rehearsal, sign-off, production',
+  )
   .showHelpAfterError()
   .exitOverride();
 
@@ -55,14 +68,18 @@ plan
   .addHelpText('after', '\nExample:\n  cutover plan validate examples/portfolio-kpi/plan.yaml')
   .action(async (file: string, o: { json?: boolean }) => {
     const p = await loadPlan(file);
-    print(!!o.json, { valid: true, release: p.release }, () => `${file}: valid plan for release ${p.release} (${Object.keys(p.signoff.roles).length} sign-off roles)`);
+    print(
+      !!o.json,
+      { valid: true, release: p.release },
+      () => `${file}: valid plan for release ${p.release} (${Object.keys(p.signoff.roles).length} sign-off roles)`,
+    );
   });
 
 program
   .command('start')
   .argument('<file>', 'plan file (YAML or JSON)')
   .option('--id <id>', 'workflow id (default cutover-<release>)')
-  .option('--as <name>', 'who starts it (may not sign it off); default: the plan\'s initiator or your user name')
+  .option('--as <name>', "who starts it (may not sign it off); default: the plan's initiator or your user name")
   .option('--dry-run', 'validate only; start nothing')
   .option('--json', 'print JSON')
   .description('validate a plan and start its cutover')
@@ -71,14 +88,20 @@ program
     const loaded = await loadPlan(file);
     const p = { ...loaded, initiator: o.as ?? loaded.initiator ?? me() };
     if (o.dryRun) {
-      print(!!o.json, { valid: true, release: p.release, dryRun: true }, () => `${file}: valid; --dry-run, nothing started`);
+      print(
+        !!o.json,
+        { valid: true, release: p.release, dryRun: true },
+        () => `${file}: valid; --dry-run, nothing started`,
+      );
       return;
     }
     await withClient(async (c) => {
       const handle = await startCutover(c, p, o.id ? { workflowId: o.id } : {});
       const link = uiLink(c.namespace, handle.workflowId);
       print(!!o.json, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, ui: link }, () =>
-        [`started ${handle.workflowId}`, `  UI:   ${link}`, `  next: cutover status ${handle.workflowId} --watch`].join('\n'),
+        [`started ${handle.workflowId}`, `  UI:   ${link}`, `  next: cutover status ${handle.workflowId} --watch`].join(
+          '\n',
+        ),
       );
     });
   });
@@ -116,8 +139,13 @@ for (const decision of ['approve', 'reject'] as const) {
     .option('--comment <text>', 'why')
     .option('--key <file>', 'your ed25519 private key: signs the sign-off')
     .option('--json', 'print JSON')
-    .description(`${decision} a cutover for one role (through the submitSignOff update: you learn at once whether it counted)`)
-    .addHelpText('after', `\nExample:\n  cutover ${decision} cutover-portfolio-kpi-v2 --role qa --as bo${decision === 'reject' ? ' --comment "PAR90 moved"' : ''}`)
+    .description(
+      `${decision} a cutover for one role (through the submitSignOff update: you learn at once whether it counted)`,
+    )
+    .addHelpText(
+      'after',
+      `\nExample:\n  cutover ${decision} cutover-portfolio-kpi-v2 --role qa --as bo${decision === 'reject' ? ' --comment "PAR90 moved"' : ''}`,
+    )
     .action(async (id: string, o: { role: string; as: string; comment?: string; key?: string; json?: boolean }) => {
       const privateKey = o.key ? await readPrivateKey(o.key) : undefined;
       await withClient(async (c) => {
@@ -143,7 +171,10 @@ program
   .requiredOption('--reason <text>', 'why')
   .option('--as <name>', 'who asks (default: your user name)')
   .description('roll back now: after the production deploy its undo runs; before it, the cutover stops cleanly')
-  .addHelpText('after', '\nExample:\n  cutover rollback cutover-portfolio-kpi-v2 --reason "PAR30 spike in the dashboard"')
+  .addHelpText(
+    'after',
+    '\nExample:\n  cutover rollback cutover-portfolio-kpi-v2 --reason "PAR30 spike in the dashboard"',
+  )
   .action(async (id: string, o: { reason: string; as?: string }) => {
     await withClient(async (c) => {
       await requestRollback(c, id, o.as ?? me(), o.reason);
@@ -172,8 +203,20 @@ program
   .addHelpText('after', '\nExample:\n  cutover list --state awaiting-signoff')
   .action(async (o: { state?: string; release?: string; json?: boolean }) => {
     await withClient(async (c) => {
-      const rows = await list(c, { ...(o.state ? { state: o.state } : {}), ...(o.release ? { release: o.release } : {}) });
-      print(!!o.json, rows, () => (rows.length === 0 ? 'no cutovers' : rows.map((r) => `${r.workflowId}  ${r.release ?? ''}  ${r.phase ?? ''}  ${r.state ?? ''}  ${r.status}  ${r.startTime}`).join('\n')));
+      const rows = await list(c, {
+        ...(o.state ? { state: o.state } : {}),
+        ...(o.release ? { release: o.release } : {}),
+      });
+      print(!!o.json, rows, () =>
+        rows.length === 0
+          ? 'no cutovers'
+          : rows
+              .map(
+                (r) =>
+                  `${r.workflowId}  ${r.release ?? ''}  ${r.phase ?? ''}  ${r.state ?? ''}  ${r.status}  ${r.startTime}`,
+              )
+              .join('\n'),
+      );
     });
   });
 

@@ -16,9 +16,12 @@ export function keyFigures(record: PhaseRecord): string {
       return `${metrics.filter((m) => m.verdict === 'pass').length}/${metrics.length} metrics within tolerance`;
     }
     case 'stress': {
-      const sizes = (r.sizes as { rows: number; latencyMs: { p99: number }; rowsPerSecond: number }[] | undefined) ?? [];
+      const sizes =
+        (r.sizes as { rows: number; latencyMs: { p99: number }; rowsPerSecond: number }[] | undefined) ?? [];
       const last = sizes[sizes.length - 1];
-      return last ? `${last.rows} rows: p99 ${last.latencyMs.p99.toFixed(0)} ms, ${Math.round(last.rowsPerSecond)} rows/s` : '';
+      return last
+        ? `${last.rows} rows: p99 ${last.latencyMs.p99.toFixed(0)} ms, ${Math.round(last.rowsPerSecond)} rows/s`
+        : '';
     }
     case 'rollback-rehearsal':
       return `${formatMs(Number(r.durationMs))} of ${formatMs(Number(r.targetMs))}`;
@@ -34,21 +37,42 @@ export function renderStatus(s: CutoverStatus, auditLines = 8): string {
   const out: string[] = [];
   out.push(`${s.workflowId}  release ${s.release}  phase ${s.phase}  state ${s.state.toUpperCase()}`);
   if (s.error) out.push(`error: ${s.error.type ? `${s.error.type}: ` : ''}${s.error.message}`);
-  const phases = new Table({ head: ['phase', 'outcome', 'duration', 'attempts', 'verdict / key figures'], colWidths: [20, 10, 10, 10, 70], wordWrap: true, style: PLAIN });
+  const phases = new Table({
+    head: ['phase', 'outcome', 'duration', 'attempts', 'verdict / key figures'],
+    colWidths: [20, 10, 10, 10, 70],
+    wordWrap: true,
+    style: PLAIN,
+  });
   for (const p of s.phases) {
     const figures = keyFigures(p);
-    const verdict = figures && !(p.verdict ?? '').includes(figures.split(':')[0] as string) ? [p.verdict, figures].filter(Boolean).join(' · ') : (p.verdict ?? '');
-    phases.push([p.phase, p.outcome, p.durationMs !== undefined ? formatMs(p.durationMs) : '', p.attempts ? String(p.attempts) : '', verdict]);
+    const verdict =
+      figures && !(p.verdict ?? '').includes(figures.split(':')[0] as string)
+        ? [p.verdict, figures].filter(Boolean).join(' · ')
+        : (p.verdict ?? '');
+    phases.push([
+      p.phase,
+      p.outcome,
+      p.durationMs !== undefined ? formatMs(p.durationMs) : '',
+      p.attempts ? String(p.attempts) : '',
+      verdict,
+    ]);
   }
   out.push(phases.toString());
   const g = s.gate;
-  out.push(`gate: ${g.status}${g.deadline ? `  deadline ${g.deadline}` : ''}${g.escalatedAt ? `  escalated ${g.escalatedAt}` : ''}${g.expiresAt ? `  expires ${g.expiresAt}` : ''}`);
+  out.push(
+    `gate: ${g.status}${g.deadline ? `  deadline ${g.deadline}` : ''}${g.escalatedAt ? `  escalated ${g.escalatedAt}` : ''}${g.expiresAt ? `  expires ${g.expiresAt}` : ''}`,
+  );
   if (s.evidenceDigest) out.push(`evidence digest: ${s.evidenceDigest}`);
   const gate = new Table({ head: ['role', 'signed by', 'missing', 'approvers'], style: PLAIN });
-  for (const r of g.roles) gate.push([r.role, r.approvedBy.join(', ') || '-', String(r.missing), r.approvers.join(', ')]);
+  for (const r of g.roles)
+    gate.push([r.role, r.approvedBy.join(', ') || '-', String(r.missing), r.approvers.join(', ')]);
   out.push(gate.toString());
-  if (g.rejectedBy) out.push(`rejected by ${g.rejectedBy.approver} (${g.rejectedBy.role})${g.rejectedBy.comment ? `: ${g.rejectedBy.comment}` : ''}`);
-  if (s.rollback) out.push(`rollback ${s.rollback.automatic ? '(automatic)' : `by ${s.rollback.requestedBy}`}: ${s.rollback.reason}`);
+  if (g.rejectedBy)
+    out.push(
+      `rejected by ${g.rejectedBy.approver} (${g.rejectedBy.role})${g.rejectedBy.comment ? `: ${g.rejectedBy.comment}` : ''}`,
+    );
+  if (s.rollback)
+    out.push(`rollback ${s.rollback.automatic ? '(automatic)' : `by ${s.rollback.requestedBy}`}: ${s.rollback.reason}`);
   out.push('audit (latest):');
   for (const a of s.audit.slice(-auditLines)) {
     const mark = a.accepted === undefined ? ' ' : a.accepted ? '✓' : '✗';
@@ -59,31 +83,70 @@ export function renderStatus(s: CutoverStatus, auditLines = 8): string {
 
 /** The evidence of every phase, as Markdown. */
 export function markdownReport(s: CutoverStatus): string {
-  const lines = [`# Cutover report: ${s.release}`, '', `- workflow: \`${s.workflowId}\``, `- state: **${s.state}** (phase ${s.phase})`, `- started: ${s.startedAt}${s.endedAt ? `, ended: ${s.endedAt}` : ''}`];
+  const lines = [
+    `# Cutover report: ${s.release}`,
+    '',
+    `- workflow: \`${s.workflowId}\``,
+    `- state: **${s.state}** (phase ${s.phase})`,
+    `- started: ${s.startedAt}${s.endedAt ? `, ended: ${s.endedAt}` : ''}`,
+  ];
   if (s.evidenceDigest) lines.push(`- evidence digest: \`${s.evidenceDigest}\``);
-  lines.push('', '## Phases', '', '| phase | outcome | duration | attempts | verdict |', '| --- | --- | --- | --- | --- |');
-  for (const p of s.phases) lines.push(`| ${p.phase} | ${p.outcome} | ${p.durationMs !== undefined ? formatMs(p.durationMs) : ''} | ${p.attempts || ''} | ${(p.verdict ?? '').replace(/\|/g, '/')} |`);
-  const shadow = s.phases.find((p) => p.phase === 'shadow')?.result as { datasets?: { dataset: string; metrics: Record<string, unknown>[] }[] } | undefined;
+  lines.push(
+    '',
+    '## Phases',
+    '',
+    '| phase | outcome | duration | attempts | verdict |',
+    '| --- | --- | --- | --- | --- |',
+  );
+  for (const p of s.phases)
+    lines.push(
+      `| ${p.phase} | ${p.outcome} | ${p.durationMs !== undefined ? formatMs(p.durationMs) : ''} | ${p.attempts || ''} | ${(p.verdict ?? '').replace(/\|/g, '/')} |`,
+    );
+  const shadow = s.phases.find((p) => p.phase === 'shadow')?.result as
+    { datasets?: { dataset: string; metrics: Record<string, unknown>[] }[] } | undefined;
   if (shadow?.datasets) {
     lines.push('', '## Shadow: V1 vs V2', '');
     for (const d of shadow.datasets) {
-      lines.push(`### ${d.dataset}`, '', '| metric | V1 | V2 | difference | relative | noise | verdict |', '| --- | --- | --- | --- | --- | --- | --- |');
-      for (const m of d.metrics) lines.push(`| ${m.metric} | ${m.v1 ?? ''} | ${m.v2 ?? ''} | ${m.difference ?? ''} | ${m.relative ?? ''} | ${m.noise} | ${m.verdict}${m.reason ? ` (${m.reason})` : ''} |`);
+      lines.push(
+        `### ${d.dataset}`,
+        '',
+        '| metric | V1 | V2 | difference | relative | noise | verdict |',
+        '| --- | --- | --- | --- | --- | --- | --- |',
+      );
+      for (const m of d.metrics)
+        lines.push(
+          `| ${m.metric} | ${m.v1 ?? ''} | ${m.v2 ?? ''} | ${m.difference ?? ''} | ${m.relative ?? ''} | ${m.noise} | ${m.verdict}${m.reason ? ` (${m.reason})` : ''} |`,
+        );
       lines.push('');
     }
   }
-  const stress = s.phases.find((p) => p.phase === 'stress')?.result as { sizes?: Record<string, never>[]; scaling?: { note: string } } | undefined;
+  const stress = s.phases.find((p) => p.phase === 'stress')?.result as
+    { sizes?: Record<string, never>[]; scaling?: { note: string } } | undefined;
   if (stress?.sizes) {
-    lines.push('## Stress', '', '| rows | runs | p50 ms | p95 ms | p99 ms | mean ± sd ms | rows/s | peak RSS MB |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
-    for (const z of stress.sizes as unknown as { rows: number; iterations: number; latencyMs: Record<string, number>; rowsPerSecond: number; peakRssMb: number }[]) {
+    lines.push(
+      '## Stress',
+      '',
+      '| rows | runs | p50 ms | p95 ms | p99 ms | mean ± sd ms | rows/s | peak RSS MB |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
+    for (const z of stress.sizes as unknown as {
+      rows: number;
+      iterations: number;
+      latencyMs: Record<string, number>;
+      rowsPerSecond: number;
+      peakRssMb: number;
+    }[]) {
       const l = z.latencyMs as Record<string, number>;
-      lines.push(`| ${z.rows} | ${z.iterations} | ${l.p50?.toFixed(1)} | ${l.p95?.toFixed(1)} | ${l.p99?.toFixed(1)} | ${l.mean?.toFixed(1)} ± ${l.sd?.toFixed(1)} | ${Math.round(z.rowsPerSecond)} | ${z.peakRssMb.toFixed(1)} |`);
+      lines.push(
+        `| ${z.rows} | ${z.iterations} | ${l.p50?.toFixed(1)} | ${l.p95?.toFixed(1)} | ${l.p99?.toFixed(1)} | ${l.mean?.toFixed(1)} ± ${l.sd?.toFixed(1)} | ${Math.round(z.rowsPerSecond)} | ${z.peakRssMb.toFixed(1)} |`,
+      );
     }
     if (stress.scaling) lines.push('', stress.scaling.note);
   }
   lines.push('', '## Sign-off', '', '| role | signed by | missing |', '| --- | --- | --- |');
   for (const r of s.gate.roles) lines.push(`| ${r.role} | ${r.approvedBy.join(', ')} | ${r.missing} |`);
   lines.push('', '## Audit trail', '');
-  for (const a of s.audit) lines.push(`- ${a.at} ${a.accepted === false ? '✗ ' : ''}${a.kind}${a.actor ? ` (${a.actor})` : ''}: ${a.message}`);
+  for (const a of s.audit)
+    lines.push(`- ${a.at} ${a.accepted === false ? '✗ ' : ''}${a.kind}${a.actor ? ` (${a.actor})` : ''}: ${a.message}`);
   return lines.join('\n') + '\n';
 }

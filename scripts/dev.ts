@@ -37,9 +37,16 @@ export async function runDevStack(options: DevStackOptions): Promise<void> {
   say(`Temporal UI: ${ui}`);
 
   const env = { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${port}`, CUTOVER_DATA_DIR: dataDir };
-  const worker = spawn(process.execPath, [path.join(root, 'dist', 'worker', 'main.js')], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const worker = spawn(process.execPath, [path.join(root, 'dist', 'worker', 'main.js')], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   // Pretty logs in the dev stack only; the worker itself always writes JSON lines.
-  const pretty = (await import('pino-pretty')).default({ colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss', ignore: 'pid,hostname,service' });
+  const pretty = (await import('pino-pretty')).default({
+    colorize: process.stdout.isTTY,
+    translateTime: 'HH:MM:ss',
+    ignore: 'pid,hostname,service',
+  });
   worker.stdout?.pipe(pretty);
   let stopping = false;
   const stopAll = async (code: number): Promise<never> => {

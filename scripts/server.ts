@@ -10,8 +10,16 @@ async function main(): Promise<void> {
   const dataDir = path.resolve(process.env.CUTOVER_DATA_DIR ?? path.join(projectRoot(), '.data'));
   const port = Number(process.env.CUTOVER_SERVER_PORT ?? 7233);
   const uiPort = Number(process.env.CUTOVER_UI_PORT ?? 8233);
-  const server = await startDevServer({ port, uiPort, dbFile: path.join(dataDir, 'temporal.sqlite'), stdio: 'inherit', logLevel: 'warn' });
-  console.log(`Temporal dev server on ${server.address}; UI http://127.0.0.1:${uiPort}; state ${path.join(dataDir, 'temporal.sqlite')}`);
+  const server = await startDevServer({
+    port,
+    uiPort,
+    dbFile: path.join(dataDir, 'temporal.sqlite'),
+    stdio: 'inherit',
+    logLevel: 'warn',
+  });
+  console.log(
+    `Temporal dev server on ${server.address}; UI http://127.0.0.1:${uiPort}; state ${path.join(dataDir, 'temporal.sqlite')}`,
+  );
   const stop = () => void server.stop().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -9,21 +9,25 @@ import { toMs } from '../plan/duration';
 
 const duration = z.string().refine((v) => toMs(v) > 0, { error: 'expected a duration such as 30s' });
 const intFrom = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, { error: 'expected a whole number' })
-    .transform(Number)
-    .pipe(z.int().min(min).max(max));
+  z.string().regex(/^\d+$/, { error: 'expected a whole number' }).transform(Number).pipe(z.int().min(min).max(max));
 
 export const envSchema = z.object({
   CUTOVER_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE).describe('Task queue the worker polls'),
   CUTOVER_DATA_DIR: z.string().min(1).default('.data').describe('Datasets and working files, one folder per cutover'),
-  CUTOVER_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info').describe('pino log level'),
+  CUTOVER_LOG_LEVEL: z
+    .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal'])
+    .default('info')
+    .describe('pino log level'),
   CUTOVER_METRICS_PORT: intFrom(0, 65535).default(0).describe('Prometheus /metrics port on 127.0.0.1 (0: off)'),
   CUTOVER_MAX_ACTIVITIES: intFrom(1, 1000).default(8).describe('Activities run at once'),
   CUTOVER_MAX_WORKFLOW_TASKS: intFrom(1, 1000).default(20).describe('Workflow tasks run at once'),
-  CUTOVER_SHUTDOWN_GRACE: duration.default('30s').describe('On SIGTERM, how long running activities may take to finish'),
-  CUTOVER_WORKFLOW_BUNDLE: z.string().optional().describe('Prebuilt workflow bundle (default: dist/workflow-bundle.js when present)'),
+  CUTOVER_SHUTDOWN_GRACE: duration
+    .default('30s')
+    .describe('On SIGTERM, how long running activities may take to finish'),
+  CUTOVER_WORKFLOW_BUNDLE: z
+    .string()
+    .optional()
+    .describe('Prebuilt workflow bundle (default: dist/workflow-bundle.js when present)'),
 });
 
 export type WorkerConfig = Readonly<z.infer<typeof envSchema>> & { dataDir: string };
@@ -39,7 +43,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     const issue = parsed.error.issues[0];
     const name = String(issue?.path[0] ?? 'environment');
     const shape = envSchema.shape[name as keyof typeof envSchema.shape];
-    throw new ConfigError(`${name}=${JSON.stringify(env[name] ?? '')}: ${issue?.message ?? 'invalid'}${shape?.description ? ` (${shape.description})` : ''}`);
+    throw new ConfigError(
+      `${name}=${JSON.stringify(env[name] ?? '')}: ${issue?.message ?? 'invalid'}${shape?.description ? ` (${shape.description})` : ''}`,
+    );
   }
   return Object.freeze({ ...parsed.data, dataDir: path.resolve(parsed.data.CUTOVER_DATA_DIR) });
 }

@@ -10,7 +10,18 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       level,
       base: { service: 'cutover-worker' },
       redact: {
-        paths: ['apiKey', '*.apiKey', 'headers.authorization', '*.headers.authorization', 'env.*', '*.env.*', 'signature', '*.signature', 'key', '*.key'],
+        paths: [
+          'apiKey',
+          '*.apiKey',
+          'headers.authorization',
+          '*.headers.authorization',
+          'env.*',
+          '*.env.*',
+          'signature',
+          '*.signature',
+          'key',
+          '*.key',
+        ],
         censor: '[redacted]',
       },
     },
@@ -18,11 +29,18 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   );
 }
 
-const LEVELS: Record<LogLevel, pino.Level> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
+const LEVELS: Record<LogLevel, pino.Level> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
 
 /** The SDK calls `(message, meta)`; pino wants `(meta, message)`. */
 export function sdkLogger(logger: pino.Logger): SdkLogger {
-  const at = (level: LogLevel) => (message: string, meta?: LogMetadata) => logger[LEVELS[level]]({ ...(meta ?? {}) }, message);
+  const at = (level: LogLevel) => (message: string, meta?: LogMetadata) =>
+    logger[LEVELS[level]]({ ...(meta ?? {}) }, message);
   return {
     log: (level: LogLevel, message: string, meta?: LogMetadata) => at(level)(message, meta),
     trace: at('TRACE'),

@@ -27,7 +27,9 @@ async function main(): Promise<void> {
     logger: sdkLogger(logger),
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
-      ...(config.CUTOVER_METRICS_PORT > 0 ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.CUTOVER_METRICS_PORT}` } } } : {}),
+      ...(config.CUTOVER_METRICS_PORT > 0
+        ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.CUTOVER_METRICS_PORT}` } } }
+        : {}),
     },
   });
   const target = temporalTarget();
@@ -36,7 +38,9 @@ async function main(): Promise<void> {
     created = await createWorker(config);
   } catch (err) {
     const message = (err as Error).message;
-    process.stderr.write(`cutover worker: cannot reach Temporal at ${target.address} (namespace ${target.namespace}): ${message.split('\n')[0]}\n`);
+    process.stderr.write(
+      `cutover worker: cannot reach Temporal at ${target.address} (namespace ${target.namespace}): ${message.split('\n')[0]}\n`,
+    );
     process.exit(1);
   }
   const { worker, connection } = created;
@@ -50,7 +54,13 @@ async function main(): Promise<void> {
     });
   }
   logger.info(
-    { address: target.address, namespace: target.namespace, taskQueue: config.CUTOVER_TASK_QUEUE, dataDir: config.dataDir, startMs: Math.round(performance.now() - startedAt) },
+    {
+      address: target.address,
+      namespace: target.namespace,
+      taskQueue: config.CUTOVER_TASK_QUEUE,
+      dataDir: config.dataDir,
+      startMs: Math.round(performance.now() - startedAt),
+    },
     'worker polling',
   );
   await worker.run();

@@ -14,12 +14,17 @@ export function defaultBundlePath(): string {
   return path.join(__dirname, '..', 'workflow-bundle.js');
 }
 
-export async function createWorker(config: WorkerConfig, connection?: NativeConnection): Promise<{ worker: Worker; connection: NativeConnection }> {
+export async function createWorker(
+  config: WorkerConfig,
+  connection?: NativeConnection,
+): Promise<{ worker: Worker; connection: NativeConnection }> {
   const target = temporalTarget();
   const conn = connection ?? (await NativeConnection.connect(target.connectionOptions));
   await mkdir(config.dataDir, { recursive: true });
   const bundlePath = config.CUTOVER_WORKFLOW_BUNDLE ?? defaultBundlePath();
-  const workflows = existsSync(bundlePath) ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: require.resolve('../workflows') };
+  const workflows = existsSync(bundlePath)
+    ? { workflowBundle: { codePath: bundlePath } }
+    : { workflowsPath: require.resolve('../workflows') };
   const worker = await Worker.create({
     connection: conn,
     namespace: target.namespace,

@@ -118,7 +118,10 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
   const dir = path.join(__dirname, '..', 'replay', 'histories');
   mkdirSync(dir, { recursive: true });
   // The workflow id travels with the history: replay needs it (child workflow ids derive from it).
-  writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ workflowId: handle.workflowId, history: JSON.parse(historyToJSON(history)) as unknown }));
+  writeFileSync(
+    path.join(dir, `${name}.json`),
+    JSON.stringify({ workflowId: handle.workflowId, history: JSON.parse(historyToJSON(history)) as unknown }),
+  );
 }
 
 export type { CutoverPlan };

@@ -28,8 +28,17 @@ beforeAll(async () => {
   server = await startTestDevServer();
   dir = tempDir('cli-');
   const taskQueue = uniqueId('tq-cli');
-  env = { ...process.env, TEMPORAL_ADDRESS: server.address, CUTOVER_TASK_QUEUE: taskQueue, CUTOVER_DATA_DIR: path.join(dir, 'data'), CUTOVER_LOG_LEVEL: 'warn' };
-  worker = spawn(process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  env = {
+    ...process.env,
+    TEMPORAL_ADDRESS: server.address,
+    CUTOVER_TASK_QUEUE: taskQueue,
+    CUTOVER_DATA_DIR: path.join(dir, 'data'),
+    CUTOVER_LOG_LEVEL: 'warn',
+  };
+  worker = spawn(process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], {
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -49,7 +58,10 @@ interface Result {
 
 async function cutover(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Result> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...env, ...extraEnv }, timeout: 60_000 });
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
+      env: { ...env, ...extraEnv },
+      timeout: 60_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -88,7 +100,11 @@ async function statusOf(id: string): Promise<CutoverStatus> {
   return JSON.parse(r.stdout) as CutoverStatus;
 }
 
-async function waitFor(id: string, predicate: (s: CutoverStatus) => boolean, timeoutMs = 90_000): Promise<CutoverStatus> {
+async function waitFor(
+  id: string,
+  predicate: (s: CutoverStatus) => boolean,
+  timeoutMs = 90_000,
+): Promise<CutoverStatus> {
   const deadline = Date.now() + timeoutMs;
   let last: CutoverStatus | undefined;
   while (Date.now() < deadline) {
@@ -120,7 +136,9 @@ test('start → status → four CLI approvals and one `temporal workflow signal`
 
   const again = await cutover(['start', planFile(release), '--as', 'rm']);
   expect(again.code).toBe(1);
-  expect(again.stderr.trim()).toBe(`cutover: a cutover with id ${id} is already running; watch it with: cutover status ${id} --watch`);
+  expect(again.stderr.trim()).toBe(
+    `cutover: a cutover with id ${id} is already running; watch it with: cutover status ${id} --watch`,
+  );
 
   const gate = await waitFor(id, (s) => s.state === 'awaiting-signoff');
   for (const [role, name] of APPROVERS) {
@@ -129,14 +147,21 @@ test('start → status → four CLI approvals and one `temporal workflow signal`
     expect(r.stdout).toContain(`approve for ${role} by ${name} counted`);
   }
   // The same sign-off from the temporal CLI, with the digest the approver saw.
-  const input = JSON.stringify({ role: 'business', approver: 'ed', decision: 'approve', evidenceDigest: gate.evidenceDigest });
+  const input = JSON.stringify({
+    role: 'business',
+    approver: 'ed',
+    decision: 'approve',
+    evidenceDigest: gate.evidenceDigest,
+  });
   await temporal(['workflow', 'signal', '--workflow-id', id, '--name', 'signOff', '--input', input]);
 
   const done = await waitFor(id, (s) => s.state === 'completed');
   expect(done.gate.roles.map((r) => r.approvedBy)).toEqual([['ana'], ['bo'], ['cy'], ['di'], ['ed']]);
   expect(done.audit.find((a) => a.actor === 'ed' && a.kind === 'signoff')?.message).toContain('counted');
 
-  const queried = JSON.parse(await temporal(['workflow', 'query', '--workflow-id', id, '--type', 'status', '--output', 'json'])) as { queryResult: CutoverStatus[] };
+  const queried = JSON.parse(
+    await temporal(['workflow', 'query', '--workflow-id', id, '--type', 'status', '--output', 'json']),
+  ) as { queryResult: CutoverStatus[] };
   expect(queried.queryResult[0]?.state).toBe('completed');
 
   const listed = await cutover(['list', '--state', 'completed', '--json']);
@@ -164,7 +189,9 @@ test('reject → rejected; a refused sign-off names its rule and exits 1', async
   await waitFor(id, (s) => s.state === 'awaiting-signoff');
   const wrong = await cutover(['approve', id, '--role', 'qa', '--as', 'ana']);
   expect(wrong.code).toBe(1);
-  expect(wrong.stderr.trim()).toBe('cutover: sign-off refused (wrong-role): "ana" may sign for engineering, not for qa');
+  expect(wrong.stderr.trim()).toBe(
+    'cutover: sign-off refused (wrong-role): "ana" may sign for engineering, not for qa',
+  );
   const rejected = await cutover(['reject', id, '--role', 'qa', '--as', 'bo', '--comment', 'PAR90 unexplained']);
   expect(rejected.code).toBe(0);
   const s = await waitFor(id, (x) => x.state === 'rejected');
@@ -175,7 +202,9 @@ test('rollback during monitoring → rolled-back', async () => {
   const release = uniqueId('rel');
   const id = `cutover-${release}`;
   const base = makePlanInput();
-  const file = planFile(release, { production: { ...base.production, monitor: { ...base.production.monitor, window: '10m', interval: '2s' } } });
+  const file = planFile(release, {
+    production: { ...base.production, monitor: { ...base.production.monitor, window: '10m', interval: '2s' } },
+  });
   expect((await cutover(['start', file, '--as', 'rm'])).code).toBe(0);
   await waitFor(id, (s) => s.state === 'awaiting-signoff');
   for (const [role, name] of [...APPROVERS, ['business', 'ed'] as [string, string]]) {

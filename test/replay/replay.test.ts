@@ -12,7 +12,9 @@ import { quietRuntime } from '../helpers/harness';
 import { quietLogger } from '../helpers/temporal';
 
 const DIR = path.join(__dirname, 'histories');
-const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 beforeAll(() => quietRuntime());
 
@@ -27,7 +29,10 @@ test('every recorded cutover replays without nondeterminism', async () => {
   });
   const failures: string[] = [];
   let replayed = 0;
-  for await (const result of Worker.runReplayHistories({ workflowsPath: require.resolve('../../workflows'), bundlerOptions: { logger: quietLogger } } as never, histories)) {
+  for await (const result of Worker.runReplayHistories(
+    { workflowsPath: require.resolve('../../workflows'), bundlerOptions: { logger: quietLogger } } as never,
+    histories,
+  )) {
     replayed++;
     if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
   }

@@ -6,7 +6,11 @@ const tol = { x: { relative: 0.05 } };
 
 describe('V1 vs V2 comparison', () => {
   test('a difference exactly at the tolerance passes; just past it fails', () => {
-    expect(compareMetrics({ x: 100 }, { x: 105 }, { tolerances: tol })[0]).toMatchObject({ verdict: 'pass', difference: 5, relative: 0.05 });
+    expect(compareMetrics({ x: 100 }, { x: 105 }, { tolerances: tol })[0]).toMatchObject({
+      verdict: 'pass',
+      difference: 5,
+      relative: 0.05,
+    });
     expect(compareMetrics({ x: 100 }, { x: 105.001 }, { tolerances: tol })[0]).toMatchObject({ verdict: 'fail' });
     expect(compareMetrics({ x: 0.1 }, { x: 0.1 + 0.005 }, { tolerances: tol })[0]?.verdict).toBe('pass');
   });
@@ -26,7 +30,10 @@ describe('V1 vs V2 comparison', () => {
   });
 
   test('NaN or Infinity fails', () => {
-    expect(compareMetrics({ x: NaN }, { x: 1 }, { tolerances: tol })[0]).toMatchObject({ verdict: 'fail', reason: 'not a finite number' });
+    expect(compareMetrics({ x: NaN }, { x: 1 }, { tolerances: tol })[0]).toMatchObject({
+      verdict: 'fail',
+      reason: 'not a finite number',
+    });
     expect(compareMetrics({ x: 1 }, { x: Infinity }, { tolerances: tol })[0]?.verdict).toBe('fail');
   });
 
@@ -48,12 +55,18 @@ describe('V1 vs V2 comparison', () => {
     const [m] = compareMetrics({ x: 100 }, { x: 110 }, { tolerances: tol, noiseRuns: [{ x: 112 }] });
     expect(m).toMatchObject({ verdict: 'pass', noise: 12 });
     expect(m?.reason).toMatch(/noise/);
-    expect(compareMetrics({ x: 100 }, { x: 110 }, { tolerances: tol, noiseRuns: [{ x: 101 }] })[0]?.verdict).toBe('fail');
+    expect(compareMetrics({ x: 100 }, { x: 110 }, { tolerances: tol, noiseRuns: [{ x: 101 }] })[0]?.verdict).toBe(
+      'fail',
+    );
   });
 
   test('value ranges: a rate outside [0, 1] or a negative total fails on either side', () => {
     const ranges = { rate: { min: 0, max: 1 }, total: { min: 0 } };
-    const result = compareMetrics({ rate: 0.5, total: -1 }, { rate: 1.2, total: -1 }, { tolerances: { rate: { absolute: 1 } }, ranges });
+    const result = compareMetrics(
+      { rate: 0.5, total: -1 },
+      { rate: 1.2, total: -1 },
+      { tolerances: { rate: { absolute: 1 } }, ranges },
+    );
     expect(result.map((m) => m.reason)).toEqual(['V2 value 1.2 outside [0, 1]', 'V1 value -1 outside [0, ∞]']);
   });
 });
@@ -63,18 +76,27 @@ describe('rollback triggers', () => {
   const reference = { PAR30: 0.1, Total: 1000 };
 
   test('a healthy sample breaches nothing', () => {
-    expect(evaluateTriggers(triggers, { ok: true, errorRate: 0, metrics: reference }, reference, 0)).toEqual({ maxDrift: 0 });
+    expect(evaluateTriggers(triggers, { ok: true, errorRate: 0, metrics: reference }, reference, 0)).toEqual({
+      maxDrift: 0,
+    });
   });
 
   test('each trigger fires on its own breach', () => {
-    expect(evaluateTriggers(triggers, { ok: true, errorRate: 0.02, metrics: reference }, reference, 0).breach?.trigger).toBe('errorRate');
-    expect(evaluateTriggers(triggers, { ok: true, errorRate: 0, metrics: { ...reference, PAR30: 0.11 } }, reference, 0).breach?.trigger).toBe('kpiDrift');
+    expect(
+      evaluateTriggers(triggers, { ok: true, errorRate: 0.02, metrics: reference }, reference, 0).breach?.trigger,
+    ).toBe('errorRate');
+    expect(
+      evaluateTriggers(triggers, { ok: true, errorRate: 0, metrics: { ...reference, PAR30: 0.11 } }, reference, 0)
+        .breach?.trigger,
+    ).toBe('kpiDrift');
     expect(evaluateTriggers(triggers, { ok: false }, reference, 2).breach).toBeUndefined();
     expect(evaluateTriggers(triggers, { ok: false }, reference, 3).breach?.trigger).toBe('failedProbes');
   });
 
   test('a KPI missing from the probe is infinite drift', () => {
-    expect(evaluateTriggers(triggers, { ok: true, errorRate: 0, metrics: { Total: 1000 } }, reference, 0).breach?.detail).toMatch(/PAR30 moved \(missing\)/);
+    expect(
+      evaluateTriggers(triggers, { ok: true, errorRate: 0, metrics: { Total: 1000 } }, reference, 0).breach?.detail,
+    ).toMatch(/PAR30 moved \(missing\)/);
   });
 
   test('the rehearsal proves every configured trigger fires', () => {

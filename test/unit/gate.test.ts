@@ -12,10 +12,20 @@ const config: GateConfig = {
 };
 
 const open = (digest = 'a'.repeat(64)): GateState => ({ status: 'open', evidenceDigest: digest, signoffs: [] });
-const record = (role: string, approver: string, digest = 'a'.repeat(64)) => ({ role, approver, decision: 'approve' as const, digest, signed: false, at: 't', via: 'update' as const });
+const record = (role: string, approver: string, digest = 'a'.repeat(64)) => ({
+  role,
+  approver,
+  decision: 'approve' as const,
+  digest,
+  signed: false,
+  at: 't',
+  via: 'update' as const,
+});
 
 test('a sign-off before the gate opens is refused', () => {
-  expect(decideSignOff(config, { status: 'closed', signoffs: [] }, { role: 'qa', approver: 'bo', decision: 'approve' })).toMatchObject({ accepted: false, rule: 'gate-not-open' });
+  expect(
+    decideSignOff(config, { status: 'closed', signoffs: [] }, { role: 'qa', approver: 'bo', decision: 'approve' }),
+  ).toMatchObject({ accepted: false, rule: 'gate-not-open' });
 });
 
 test('per-role quorum: the gate approves only when every role has enough approvals', () => {
@@ -32,8 +42,16 @@ test('per-role quorum: the gate approves only when every role has enough approva
 });
 
 test('the initiator may not sign unless the plan allows it', () => {
-  expect(decideSignOff(config, open(), { role: 'engineering', approver: 'al', decision: 'approve' })).toMatchObject({ rule: 'initiator' });
-  expect(decideSignOff({ ...config, allowInitiator: true }, open(), { role: 'engineering', approver: 'al', decision: 'approve' })).toMatchObject({ accepted: true });
+  expect(decideSignOff(config, open(), { role: 'engineering', approver: 'al', decision: 'approve' })).toMatchObject({
+    rule: 'initiator',
+  });
+  expect(
+    decideSignOff({ ...config, allowInitiator: true }, open(), {
+      role: 'engineering',
+      approver: 'al',
+      decision: 'approve',
+    }),
+  ).toMatchObject({ accepted: true });
 });
 
 test('sign-offs made against old evidence stop counting when the evidence changes', () => {
@@ -42,13 +60,17 @@ test('sign-offs made against old evidence stop counting when the evidence change
   gate = { ...gate, evidenceDigest: 'b'.repeat(64) };
   expect(gateView(config, gate).roles.find((r) => r.role === 'qa')?.approvedBy).toEqual([]);
   // ...and the approver may sign again, for the new evidence.
-  expect(decideSignOff(config, gate, { role: 'qa', approver: 'bo', decision: 'approve' })).toMatchObject({ accepted: true });
+  expect(decideSignOff(config, gate, { role: 'qa', approver: 'bo', decision: 'approve' })).toMatchObject({
+    accepted: true,
+  });
 });
 
 test('a rejection decides the gate at once', () => {
   const gate = applySignOff(config, open(), { ...record('qa', 'bo'), decision: 'reject' });
   expect(gate.status).toBe('rejected');
-  expect(decideSignOff(config, gate, { role: 'engineering', approver: 'ana', decision: 'approve' })).toMatchObject({ rule: 'gate-decided' });
+  expect(decideSignOff(config, gate, { role: 'engineering', approver: 'ana', decision: 'approve' })).toMatchObject({
+    rule: 'gate-decided',
+  });
 });
 
 test('the evidence digest ignores key order but not values', () => {

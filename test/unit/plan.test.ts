@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- these tests break plans on purpose, through untyped JSON */
 import path from 'node:path';
 import { loadPlan, parsePlanText, planFromDocument, PlanError } from '../../plan/load';
 import { validatePlan } from '../../plan/schema';
@@ -25,18 +26,54 @@ describe('plan validation', () => {
 
   test.each([
     ['an unknown key', (p: any) => (p.stagin = {}), '(plan): unknown key "stagin"'],
-    ['a role with no approver', (p: any) => (p.signoff.roles.qa = []), 'signoff.roles.qa: expected at least 1 approver'],
-    ['a quorum above its approvers', (p: any) => (p.signoff.quorum = 2), 'signoff.quorum: quorum 2 is more than the 1 approver(s) of role "engineering"'],
-    ['a tolerance for a metric never produced', (p: any) => ((p.shadow.metrics = ['PAR30']), (p.shadow.tolerances = { PAR60: { relative: 0.1 } })), 'shadow.tolerances.PAR60: no pipeline produces "PAR60"'],
+    [
+      'a role with no approver',
+      (p: any) => (p.signoff.roles.qa = []),
+      'signoff.roles.qa: expected at least 1 approver',
+    ],
+    [
+      'a quorum above its approvers',
+      (p: any) => (p.signoff.quorum = 2),
+      'signoff.quorum: quorum 2 is more than the 1 approver(s) of role "engineering"',
+    ],
+    [
+      'a tolerance for a metric never produced',
+      (p: any) => ((p.shadow.metrics = ['PAR30']), (p.shadow.tolerances = { PAR60: { relative: 0.1 } })),
+      'shadow.tolerances.PAR60: no pipeline produces "PAR60"',
+    ],
     ['a zero duration', (p: any) => (p.signoff.deadline = '0s'), 'signoff.deadline: must be greater than zero'],
-    ['a negative duration', (p: any) => (p.production.monitor.window = '-5m'), 'production.monitor.window: expected a duration'],
-    ['a monitor interval longer than its window', (p: any) => (p.production.monitor.interval = '2h'), 'production.monitor.interval: interval 2h is longer than the window 10m'],
-    ['an invalid ed25519 key', (p: any) => (p.signoff.keys = { ana: 'abc', bo: 'x', cy: 'y', di: 'z', ed: 'w' }), 'signoff.keys.ana: expected a valid ed25519 public key'],
+    [
+      'a negative duration',
+      (p: any) => (p.production.monitor.window = '-5m'),
+      'production.monitor.window: expected a duration',
+    ],
+    [
+      'a monitor interval longer than its window',
+      (p: any) => (p.production.monitor.interval = '2h'),
+      'production.monitor.interval: interval 2h is longer than the window 10m',
+    ],
+    [
+      'an invalid ed25519 key',
+      (p: any) => (p.signoff.keys = { ana: 'abc', bo: 'x', cy: 'y', di: 'z', ed: 'w' }),
+      'signoff.keys.ana: expected a valid ed25519 public key',
+    ],
     ['a wrong type', (p: any) => (p.stress.sizes = ['ten']), 'stress.sizes[0]: '],
     ['a missing section', (p: any) => delete p.production, 'production: '],
-    ['an action with neither run nor http', (p: any) => (p.staging.deploy = [{ name: 'x' }]), 'staging.deploy[0].run: '],
-    ['an http action with a bad URL', (p: any) => (p.staging.healthChecks = [{ http: 'ftp://x' }]), 'staging.healthChecks[0].http: expected an http:// or https:// URL'],
-    ['more clean days than reconciliation days', (p: any) => (p.production.decommission.afterCleanDays = 9), 'production.decommission.afterCleanDays: needs 9 clean days'],
+    [
+      'an action with neither run nor http',
+      (p: any) => (p.staging.deploy = [{ name: 'x' }]),
+      'staging.deploy[0].run: ',
+    ],
+    [
+      'an http action with a bad URL',
+      (p: any) => (p.staging.healthChecks = [{ http: 'ftp://x' }]),
+      'staging.healthChecks[0].http: expected an http:// or https:// URL',
+    ],
+    [
+      'more clean days than reconciliation days',
+      (p: any) => (p.production.decommission.afterCleanDays = 9),
+      'production.decommission.afterCleanDays: needs 9 clean days',
+    ],
     ['a bad release name', (p: any) => (p.release = 'a b'), 'release: expected letters, digits'],
   ])('refuses %s, naming its path', (_name, mutate, expected) => {
     const found = problems(mutate);
@@ -62,7 +99,9 @@ describe('plan validation', () => {
     const key = Buffer.from(ed25519.getPublicKey(ed25519.utils.randomPrivateKey())).toString('hex');
     const keys = { ana: key, bo: key, cy: key, di: key, ed: key };
     expect(problems((p) => (p.signoff.keys = keys))).toEqual([]);
-    expect(problems((p) => (p.signoff.keys = { ...keys, eve: key }))).toEqual(['signoff.keys.eve: "eve" is not an approver of any role']);
+    expect(problems((p) => (p.signoff.keys = { ...keys, eve: key }))).toEqual([
+      'signoff.keys.eve: "eve" is not an approver of any role',
+    ]);
   });
 });
 
@@ -77,7 +116,10 @@ describe('plan files', () => {
   });
 
   test('a YAML alias bomb is refused, not expanded', () => {
-    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcdefghi'.split('').map((c, i) => `${c}: &${c} [${Array(10).fill(`*${'abcdefghi'[i]}`).join(', ')}]`)].join('\n');
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x, x]',
+      ...'bcdefghi'.split('').map((c, i) => `${c}: &${c} [${Array(10).fill(`*${'abcdefghi'[i]}`).join(', ')}]`),
+    ].join('\n');
     expect(() => parsePlanText(bomb, 'bomb.yaml')).toThrow(/alias|Excessive/i);
   });
 
@@ -103,6 +145,8 @@ describe('durations and placeholders', () => {
   test.each(['', '5', 'five minutes', '-1s', '1w'])('%p is not a duration', (text) => expect(toMs(text)).toBeNaN());
 
   test('expands known placeholders and leaves the rest', () => {
-    expect(expand('{dataset}:{rows}:{release}:{unknown}:{"json": 1}', { dataset: '/d.csv', rows: 10, release: 'r' })).toBe('/d.csv:10:r:{unknown}:{"json": 1}');
+    expect(
+      expand('{dataset}:{rows}:{release}:{unknown}:{"json": 1}', { dataset: '/d.csv', rows: 10, release: 'r' }),
+    ).toBe('/d.csv:10:r:{unknown}:{"json": 1}');
   });
 });

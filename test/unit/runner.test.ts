@@ -10,6 +10,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { runAction, EXIT_TEMPFAIL } from '../../activities/runner';
 import { ActionError } from '../../activities/errors';
 import { createActivities } from '../../activities';
+import type { StressResult } from '../../activities/types';
 import { FailureType } from '../../plan/failures';
 import { nodeRun, makePlan } from '../helpers/plans';
 import { tempDir } from '../helpers/harness';
@@ -30,7 +31,16 @@ describe('processes', () => {
   test('runs argv without a shell, in cwd, with env and the idempotency key', async () => {
     const dir = tempDir();
     const out = await runAction({
-      action: { run: [...nodeRun('process.stdout.write(JSON.stringify([process.cwd(), process.env.GREETING, process.env.CUTOVER_IDEMPOTENCY_KEY, process.argv[1]]))'), '$HOME;{release}'], cwd: '.', env: { GREETING: 'hi {release}' } },
+      action: {
+        run: [
+          ...nodeRun(
+            'process.stdout.write(JSON.stringify([process.cwd(), process.env.GREETING, process.env.CUTOVER_IDEMPOTENCY_KEY, process.argv[1]]))',
+          ),
+          '$HOME;{release}',
+        ],
+        cwd: '.',
+        env: { GREETING: 'hi {release}' },
+      },
       idempotencyKey: key,
       baseDir: dir,
       placeholders: { release: 'r1' },
@@ -40,13 +50,20 @@ describe('processes', () => {
   });
 
   test('a non-zero exit is not retryable and names the exit code and stderr', async () => {
-    const err = await failure(runAction({ action: { name: 'deploy', run: nodeRun("console.error('disk full'); process.exit(3)") }, idempotencyKey: key }));
+    const err = await failure(
+      runAction({
+        action: { name: 'deploy', run: nodeRun("console.error('disk full'); process.exit(3)") },
+        idempotencyKey: key,
+      }),
+    );
     expect(err).toMatchObject({ type: FailureType.ActionFailed, retryable: false });
     expect(err.message).toBe('deploy: exit code 3: disk full');
   });
 
   test('exit 75 (EX_TEMPFAIL) is retryable', async () => {
-    const err = await failure(runAction({ action: { run: nodeRun(`process.exit(${EXIT_TEMPFAIL})`) }, idempotencyKey: key }));
+    const err = await failure(
+      runAction({ action: { run: nodeRun(`process.exit(${EXIT_TEMPFAIL})`) }, idempotencyKey: key }),
+    );
     expect(err.retryable).toBe(true);
   });
 
@@ -67,26 +84,41 @@ describe('processes', () => {
       process.on('SIGTERM', () => {});
       setInterval(() => {}, 1000);`;
     const started = Date.now();
-    const err = await failure(runAction({ action: { run: nodeRun(script), timeout: '1s' }, idempotencyKey: key, killGraceMs: 300 }));
+    const err = await failure(
+      runAction({ action: { run: nodeRun(script), timeout: '1s' }, idempotencyKey: key, killGraceMs: 300 }),
+    );
     expect(err.message).toMatch(/timed out after 1000 ms/);
     expect(err.retryable).toBe(true);
     expect(Date.now() - started).toBeLessThan(5000);
     const grandchild = Number(readFileSync(pidFile, 'utf8'));
     await new Promise((r) => setTimeout(r, 200));
     // Gone, or a zombie waiting to be reaped by init: either way it no longer runs.
-    const state = existsSync(`/proc/${grandchild}/stat`) ? readFileSync(`/proc/${grandchild}/stat`, 'utf8').split(' ')[2] : 'gone';
+    const state = existsSync(`/proc/${grandchild}/stat`)
+      ? readFileSync(`/proc/${grandchild}/stat`, 'utf8').split(' ')[2]
+      : 'gone';
     expect(['gone', 'Z', 'X']).toContain(state);
   });
 
   test('cancellation kills the process', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 300);
-    const err = await failure(runAction({ action: { run: nodeRun('setInterval(() => {}, 1000)') }, idempotencyKey: key, signal: controller.signal, killGraceMs: 200 }));
+    const err = await failure(
+      runAction({
+        action: { run: nodeRun('setInterval(() => {}, 1000)') },
+        idempotencyKey: key,
+        signal: controller.signal,
+        killGraceMs: 200,
+      }),
+    );
     expect(err.message).toMatch(/cancelled/);
   });
 
   test('output far past the bound keeps the tail and says how much was cut', async () => {
-    const out = await runAction({ action: { run: nodeRun("for (let i = 0; i < 20000; i++) process.stdout.write('line ' + i + '\\n')") }, idempotencyKey: key, outputLimit: 1000 });
+    const out = await runAction({
+      action: { run: nodeRun("for (let i = 0; i < 20000; i++) process.stdout.write('line ' + i + '\\n')") },
+      idempotencyKey: key,
+      outputLimit: 1000,
+    });
     expect(out.stdout.length).toBe(1000);
     expect(out.stdout.endsWith('line 19999\n')).toBe(true);
     expect(out.stdoutCut).toBeGreaterThan(100_000);
@@ -125,7 +157,10 @@ describe('http', () => {
   });
 
   test('404 is an answer, not retried; method and idempotency key are sent', async () => {
-    expect(await failure(runAction({ action: { http: `${url}/missing` }, idempotencyKey: key }))).toMatchObject({ retryable: false, type: FailureType.ActionFailed });
+    expect(await failure(runAction({ action: { http: `${url}/missing` }, idempotencyKey: key }))).toMatchObject({
+      retryable: false,
+      type: FailureType.ActionFailed,
+    });
     const echo = await runAction({ action: { http: `${url}/echo`, method: 'POST', body: '{}' }, idempotencyKey: key });
     expect(JSON.parse(echo.stdout)).toEqual({ method: 'POST', key });
   });
@@ -147,14 +182,22 @@ describe('activities in MockActivityEnvironment', () => {
     const env = new MockActivityEnvironment();
     const beats: unknown[] = [];
     env.on('heartbeat', (d: unknown) => beats.push(d));
-    const result = await env.run(activities.runStep, { ...identity, label: 'slow', action: { run: nodeRun('setTimeout(() => {}, 5600)') } });
+    const result = await env.run(activities.runStep, {
+      ...identity,
+      label: 'slow',
+      action: { run: nodeRun('setTimeout(() => {}, 5600)') },
+    });
     expect(result).toMatchObject({ label: 'slow', exitCode: 0, attempt: 1 });
     expect(beats.length).toBeGreaterThanOrEqual(1);
   }, 15_000);
 
   test('runStep cancelled: the process is killed and the activity ends cancelled or failed retryably', async () => {
     const env = new MockActivityEnvironment();
-    const running = env.run(activities.runStep, { ...identity, label: 'hang', action: { run: nodeRun('setInterval(() => {}, 1000)') } });
+    const running = env.run(activities.runStep, {
+      ...identity,
+      label: 'hang',
+      action: { run: nodeRun('setInterval(() => {}, 1000)') },
+    });
     setTimeout(() => env.cancel(), 300);
     const err = await running.then(
       () => undefined,
@@ -178,20 +221,39 @@ describe('activities in MockActivityEnvironment', () => {
 
   test('runShadow: a missing metric and a gigabyte of output are failures with reasons', async () => {
     const env = new MockActivityEnvironment();
-    const missing = makePlan({ candidate: { run: nodeRun('process.stdout.write(JSON.stringify({ metrics: { TotalReceivable: 1000 } }))') } });
-    const err = (await env.run(activities.runShadow, { ...identity, plan: missing }).catch((e: unknown) => e)) as ApplicationFailure;
+    const missing = makePlan({
+      candidate: { run: nodeRun('process.stdout.write(JSON.stringify({ metrics: { TotalReceivable: 1000 } }))') },
+    });
+    const err = (await env
+      .run(activities.runShadow, { ...identity, plan: missing })
+      .catch((e: unknown) => e)) as ApplicationFailure;
     expect(err.type).toBe(FailureType.ComparisonFailed);
     expect(err.message).toMatch(/PAR30: produced by V1 only/);
-    const huge = makePlan({ candidate: { run: nodeRun("const b = Buffer.alloc(1 << 20, 'x'); for (let i = 0; i < 64; i++) process.stdout.write(b)") } });
-    const err2 = (await new MockActivityEnvironment().run(activities.runShadow, { ...identity, plan: huge }).catch((e: unknown) => e)) as ApplicationFailure;
+    const huge = makePlan({
+      candidate: {
+        run: nodeRun("const b = Buffer.alloc(1 << 20, 'x'); for (let i = 0; i < 64; i++) process.stdout.write(b)"),
+      },
+    });
+    const err2 = (await new MockActivityEnvironment()
+      .run(activities.runShadow, { ...identity, plan: huge })
+      .catch((e: unknown) => e)) as ApplicationFailure;
     expect(err2.type).toBe(FailureType.InvalidOutput);
     expect(err2.message).toMatch(/output too large/);
   });
 
   test('runStress resumes from the sizes in its heartbeat details', async () => {
-    const done = { rows: 10, iterations: 77, errors: 0, latencyMs: { n: 77, p50: 1, p95: 1, p99: 1, max: 1, mean: 1, sd: 0 }, rowsPerSecond: 1, usPerRow: 1, peakRssMb: 1, rssVariation: 0 };
+    const done = {
+      rows: 10,
+      iterations: 77,
+      errors: 0,
+      latencyMs: { n: 77, p50: 1, p95: 1, p99: 1, max: 1, mean: 1, sd: 0 },
+      rowsPerSecond: 1,
+      usPerRow: 1,
+      peakRssMb: 1,
+      rssVariation: 0,
+    };
     const env = new MockActivityEnvironment({ heartbeatDetails: { completedSizes: [done] }, attempt: 2 });
-    const result = await env.run(activities.runStress, { ...identity, plan: makePlan() });
+    const result: StressResult = await env.run(activities.runStress, { ...identity, plan: makePlan() });
     expect(result.sizes.map((s) => [s.rows, s.iterations])).toEqual([
       [10, 77],
       [20, 2],

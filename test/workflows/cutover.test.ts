@@ -157,7 +157,13 @@ describe('refused sign-offs', () => {
   test('each refusal names its own rule, none counts, and all are in the audit trail', async () => {
     const handle = await start({
       signoff: {
-        roles: { engineering: ['ana', 'rm', 'zed'], qa: ['bo', 'zed'], architecture: ['cy'], operations: ['di'], business: ['ed'] },
+        roles: {
+          engineering: ['ana', 'rm', 'zed'],
+          qa: ['bo', 'zed'],
+          architecture: ['cy'],
+          operations: ['di'],
+          business: ['ed'],
+        },
         deadline: '72h',
       },
     });
@@ -176,21 +182,45 @@ describe('refused sign-offs', () => {
       expect(answer).toMatchObject({ accepted: false, rule });
     }
     // One person for two roles: zed counts for engineering, then is refused for qa.
-    expect(await submit({ role: 'engineering', approver: 'zed', decision: 'approve', evidenceDigest: status.evidenceDigest as string })).toMatchObject({ accepted: true });
-    expect(await submit({ role: 'qa', approver: 'zed', decision: 'approve' })).toMatchObject({ accepted: false, rule: 'separation-of-duties' });
+    expect(
+      await submit({
+        role: 'engineering',
+        approver: 'zed',
+        decision: 'approve',
+        evidenceDigest: status.evidenceDigest as string,
+      }),
+    ).toMatchObject({ accepted: true });
+    expect(await submit({ role: 'qa', approver: 'zed', decision: 'approve' })).toMatchObject({
+      accepted: false,
+      rule: 'separation-of-duties',
+    });
     // A duplicate.
-    expect(await submit({ role: 'engineering', approver: 'zed', decision: 'approve' })).toMatchObject({ accepted: false, rule: 'duplicate' });
+    expect(await submit({ role: 'engineering', approver: 'zed', decision: 'approve' })).toMatchObject({
+      accepted: false,
+      rule: 'duplicate',
+    });
 
     const gate = await handle.query(statusQuery);
     expect(gate.gate.roles.find((r) => r.role === 'engineering')?.approvedBy).toEqual(['zed']);
     expect(gate.gate.roles.filter((r) => r.role !== 'engineering').every((r) => r.approvedBy.length === 0)).toBe(true);
     const refused = gate.audit.filter((a) => a.kind === 'signoff' && a.accepted === false).map((a) => a.rule);
-    expect(refused).toEqual(['unknown-approver', 'wrong-role', 'unknown-role', 'initiator', 'stale-evidence', 'separation-of-duties', 'duplicate']);
+    expect(refused).toEqual([
+      'unknown-approver',
+      'wrong-role',
+      'unknown-role',
+      'initiator',
+      'stale-evidence',
+      'separation-of-duties',
+      'duplicate',
+    ]);
     expect(gate.state).toBe('awaiting-signoff');
 
     // After a rejection nothing counts any more.
     await submit({ role: 'qa', approver: 'bo', decision: 'reject', comment: 'no' });
-    expect(await submit({ role: 'architecture', approver: 'cy', decision: 'approve' })).toMatchObject({ accepted: false, rule: 'gate-decided' });
+    expect(await submit({ role: 'architecture', approver: 'cy', decision: 'approve' })).toMatchObject({
+      accepted: false,
+      rule: 'gate-decided',
+    });
     expect((await handle.result()).state).toBe('rejected');
   });
 
@@ -199,7 +229,10 @@ describe('refused sign-offs', () => {
     await waitForStatus(handle, atGate);
     const bad = { role: 'qa', approver: 'bo', decision: 'maybe' } as unknown as SignOff;
     const refusal = async (payload: SignOff) => {
-      const err = await handle.executeUpdate(submitSignOffUpdate, { args: [payload] }).then(() => undefined, (e: unknown) => e);
+      const err = await handle.executeUpdate(submitSignOffUpdate, { args: [payload] }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
       const cause = (err as WorkflowUpdateFailedError).cause as ApplicationFailure;
       expect(cause.type).toBe('MalformedSignOff');
@@ -212,7 +245,11 @@ describe('refused sign-offs', () => {
     // The same malformed payload as a signal is refused and kept in the audit trail.
     await handle.signal(signOffSignal, bad);
     const after = await waitForStatus(handle, (s) => s.audit.some((a) => a.kind === 'signoff'));
-    expect(after.audit.find((a) => a.kind === 'signoff')).toMatchObject({ accepted: false, rule: 'malformed', actor: 'bo' });
+    expect(after.audit.find((a) => a.kind === 'signoff')).toMatchObject({
+      accepted: false,
+      rule: 'malformed',
+      actor: 'bo',
+    });
     expect(after.gate.roles.every((r) => r.approvedBy.length === 0)).toBe(true);
     await handle.cancel();
     await expect(handle.result()).rejects.toThrow();
@@ -221,22 +258,47 @@ describe('refused sign-offs', () => {
 
   test('with approver keys, only a valid signature over this cutover, role, decision and evidence counts', async () => {
     const secrets = Object.fromEntries(Object.values(ROLES).map((name) => [name, ed25519.utils.randomPrivateKey()]));
-    const keys = Object.fromEntries(Object.entries(secrets).map(([name, secret]) => [name, Buffer.from(ed25519.getPublicKey(secret)).toString('hex')]));
-    const handle = await start({ signoff: { roles: { engineering: ['ana'], qa: ['bo'], architecture: ['cy'], operations: ['di'], business: ['ed'] }, keys } });
+    const keys = Object.fromEntries(
+      Object.entries(secrets).map(([name, secret]) => [
+        name,
+        Buffer.from(ed25519.getPublicKey(secret)).toString('hex'),
+      ]),
+    );
+    const handle = await start({
+      signoff: {
+        roles: { engineering: ['ana'], qa: ['bo'], architecture: ['cy'], operations: ['di'], business: ['ed'] },
+        keys,
+      },
+    });
     const { evidenceDigest } = await waitForStatus(handle, atGate);
     const digest = evidenceDigest as string;
     const sign = (name: string, role: string, decision: string, d = digest, workflowId = handle.workflowId) =>
-      Buffer.from(ed25519.sign(new TextEncoder().encode(signOffMessage(workflowId, role, name, decision, d)), secrets[name] as Uint8Array)).toString('hex');
+      Buffer.from(
+        ed25519.sign(
+          new TextEncoder().encode(signOffMessage(workflowId, role, name, decision, d)),
+          secrets[name] as Uint8Array,
+        ),
+      ).toString('hex');
     const submit = (payload: SignOff) => handle.executeUpdate(submitSignOffUpdate, { args: [payload] });
 
     expect(await submit(signOff('qa'))).toMatchObject({ accepted: false, rule: 'missing-signature' });
     // Signed by another approver's key, for another cutover, or for the other decision: all refused.
-    expect(await submit(signOff('qa', { signature: sign('ana', 'qa', 'approve') }))).toMatchObject({ accepted: false, rule: 'bad-signature' });
-    expect(await submit(signOff('qa', { signature: sign('bo', 'qa', 'approve', digest, 'cutover-other') }))).toMatchObject({ accepted: false, rule: 'bad-signature' });
-    expect(await submit(signOff('qa', { signature: sign('bo', 'qa', 'reject') }))).toMatchObject({ accepted: false, rule: 'bad-signature' });
+    expect(await submit(signOff('qa', { signature: sign('ana', 'qa', 'approve') }))).toMatchObject({
+      accepted: false,
+      rule: 'bad-signature',
+    });
+    expect(
+      await submit(signOff('qa', { signature: sign('bo', 'qa', 'approve', digest, 'cutover-other') })),
+    ).toMatchObject({ accepted: false, rule: 'bad-signature' });
+    expect(await submit(signOff('qa', { signature: sign('bo', 'qa', 'reject') }))).toMatchObject({
+      accepted: false,
+      rule: 'bad-signature',
+    });
     expect(await submit(signOff('qa', { signature: 'zz' }))).toMatchObject({ accepted: false, rule: 'bad-signature' });
     for (const [role, name] of Object.entries(ROLES)) {
-      expect(await submit({ role, approver: name, decision: 'approve', signature: sign(name, role, 'approve') })).toMatchObject({ accepted: true });
+      expect(
+        await submit({ role, approver: name, decision: 'approve', signature: sign(name, role, 'approve') }),
+      ).toMatchObject({ accepted: true });
     }
     const result = await handle.result();
     expect(result.state).toBe('completed');
@@ -248,12 +310,20 @@ describe('deadlines', () => {
     const ledger = new Ledger();
     const handle = await start({
       rollback: { ...ledger.action('rollback-staging'), target: '300s' },
-      signoff: { roles: { engineering: ['ana'], qa: ['bo'] }, deadline: '72h', escalationWindow: '24h', escalate: ledger.action('escalate') },
+      signoff: {
+        roles: { engineering: ['ana'], qa: ['bo'] },
+        deadline: '72h',
+        escalationWindow: '24h',
+        escalate: ledger.action('escalate'),
+      },
     });
     await waitForStatus(handle, atGate);
     await handle.executeUpdate(submitSignOffUpdate, { args: [signOff('engineering')] });
     await env.sleep('72h');
-    const escalated = await waitForStatus(handle, (s) => s.gate.escalatedAt !== undefined && ledger.names().includes('escalate'));
+    const escalated = await waitForStatus(
+      handle,
+      (s) => s.gate.escalatedAt !== undefined && ledger.names().includes('escalate'),
+    );
     expect(escalated.state).toBe('awaiting-signoff');
     await env.sleep('24h');
     const err = await handle.result().then(
@@ -283,7 +353,11 @@ describe('failures and compensations', () => {
     {
       phase: 'shadow',
       type: FailureType.ComparisonFailed,
-      plan: () => ({ candidate: { run: nodeRun(`process.stdout.write(JSON.stringify({ metrics: { TotalReceivable: 1000, PAR30: 0.2 } }))`) } }),
+      plan: () => ({
+        candidate: {
+          run: nodeRun(`process.stdout.write(JSON.stringify({ metrics: { TotalReceivable: 1000, PAR30: 0.2 } }))`),
+        },
+      }),
       expected: ['rollback-staging'],
     },
     {
@@ -295,42 +369,67 @@ describe('failures and compensations', () => {
     {
       phase: 'rollback-rehearsal',
       type: FailureType.ThresholdFailed,
-      plan: (l) => ({ rollback: { ...l.action('rollback-staging', { out: '' }), run: nodeRun("require('fs').appendFileSync(process.env.LEDGER, 'rollback-staging x\\n'); setTimeout(() => {}, 300)"), target: '10ms' } }),
+      plan: (l) => ({
+        rollback: {
+          ...l.action('rollback-staging', { out: '' }),
+          run: nodeRun(
+            "require('fs').appendFileSync(process.env.LEDGER, 'rollback-staging x\\n'); setTimeout(() => {}, 300)",
+          ),
+          target: '10ms',
+        },
+      }),
       expected: ['rollback-staging', 'rollback-staging'],
     },
     {
       phase: 'production',
       type: FailureType.ActionFailed,
-      plan: (l) => ({ production: { ...makePlanInput().production, deploy: l.action('deploy-prod', { exitCode: 2 }), undo: l.action('undo-prod') } }),
+      plan: (l) => ({
+        production: {
+          ...makePlanInput().production,
+          deploy: l.action('deploy-prod', { exitCode: 2 }),
+          undo: l.action('undo-prod'),
+        },
+      }),
       // The rehearsal's own rollback run, then the deploy, then its undo and staging's, newest first.
       expected: ['rollback-staging', 'deploy-prod', 'undo-prod', 'rollback-staging'],
     },
   ];
 
-  test.each(cases)('$phase fails ($type): the compensations run newest first', async ({ phase, type, plan, expected }) => {
-    const ledger = new Ledger();
-    const overrides = { rollback: { ...ledger.action('rollback-staging'), target: '300s' }, ...plan(ledger) };
-    const handle = await start(overrides);
-    if (phase === 'production') {
-      await waitForStatus(handle, atGate);
-      await approveAll(handle);
-    }
-    await expectActivityFailure(handle.result(), type);
-    expect(ledger.names()).toEqual(expected);
-    const status = await handle.query(statusQuery);
-    expect(status.state).toBe('failed');
-    expect(status.error?.type).toBe(type);
-    expect(status.phases.find((p) => p.phase === phase)?.outcome).toBe('failed');
-    // A failing phase keeps its evidence.
-    if (phase === 'shadow') expect(status.phases.find((p) => p.phase === 'shadow')?.result).toMatchObject({ verdict: 'fail' });
-    await recordHistory(handle, `failure-${phase}`);
-  });
+  test.each(cases)(
+    '$phase fails ($type): the compensations run newest first',
+    async ({ phase, type, plan, expected }) => {
+      const ledger = new Ledger();
+      const overrides = { rollback: { ...ledger.action('rollback-staging'), target: '300s' }, ...plan(ledger) };
+      const handle = await start(overrides);
+      if (phase === 'production') {
+        await waitForStatus(handle, atGate);
+        await approveAll(handle);
+      }
+      await expectActivityFailure(handle.result(), type);
+      expect(ledger.names()).toEqual(expected);
+      const status = await handle.query(statusQuery);
+      expect(status.state).toBe('failed');
+      expect(status.error?.type).toBe(type);
+      expect(status.phases.find((p) => p.phase === phase)?.outcome).toBe('failed');
+      // A failing phase keeps its evidence.
+      if (phase === 'shadow')
+        expect(status.phases.find((p) => p.phase === 'shadow')?.result).toMatchObject({ verdict: 'fail' });
+      await recordHistory(handle, `failure-${phase}`);
+    },
+  );
 });
 
 describe('rollback', () => {
   test('a manual rollback during monitoring runs the undo and ends rolled-back', async () => {
     const ledger = new Ledger();
-    const handle = await start({ production: { ...makePlanInput().production, deploy: ledger.action('deploy'), undo: ledger.action('undo'), monitor: { ...makePlanInput().production.monitor, window: '24h' } } });
+    const handle = await start({
+      production: {
+        ...makePlanInput().production,
+        deploy: ledger.action('deploy'),
+        undo: ledger.action('undo'),
+        monitor: { ...makePlanInput().production.monitor, window: '24h' },
+      },
+    });
     await waitForStatus(handle, atGate);
     await approveAll(handle);
     await waitForStatus(handle, (s) => s.state === 'monitoring');
@@ -356,7 +455,12 @@ describe('rollback', () => {
       env: { LEDGER: ledger.file },
     };
     const handle = await start({
-      production: { ...makePlanInput().production, deploy: ledger.action('deploy'), undo: ledger.action('undo'), monitor: { window: '24h', interval: '1m', probe, triggers: { errorRate: 0.01 } } },
+      production: {
+        ...makePlanInput().production,
+        deploy: ledger.action('deploy'),
+        undo: ledger.action('undo'),
+        monitor: { window: '24h', interval: '1m', probe, triggers: { errorRate: 0.01 } },
+      },
     });
     await waitForStatus(handle, atGate);
     await approveAll(handle);

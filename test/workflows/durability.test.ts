@@ -43,7 +43,13 @@ test('a 24 h monitoring window at a 1-minute interval keeps every run of history
   let probes = 0;
   const probe = async (input: ProbeInput): Promise<ProbeResult> => {
     probes++;
-    return { ok: true, at: new Date().toISOString(), consecutiveFailures: 0, metrics: input.reference ?? {}, errorRate: 0 };
+    return {
+      ok: true,
+      at: new Date().toISOString(),
+      consecutiveFailures: 0,
+      metrics: input.reference ?? {},
+      errorRate: 0,
+    };
   };
   const { worker, taskQueue } = await makeWorker(env, { activities: { probe } });
   const plan = makePlan({
@@ -73,6 +79,8 @@ test('a 24 h monitoring window at a 1-minute interval keeps every run of history
     expect(counts.length).toBe(Math.ceil(1440 / SAMPLES_PER_RUN));
     expect(Math.max(...counts)).toBeLessThan(10_000);
     expect((parent.events ?? []).length).toBeLessThan(500);
-    console.log(`monitor runs: ${counts.length}, events per run: ${counts.join(', ')}; parent events: ${parent.events?.length}`);
+    console.log(
+      `monitor runs: ${counts.length}, events per run: ${counts.join(', ')}; parent events: ${parent.events?.length}`,
+    );
   });
 }, 300_000);

@@ -1,0 +1,235 @@
+/**
+ * `npm run bench [name…]`: benchmarks, each printing a table and writing JSON under bench/results/.
+ *
+ *   kpi     V1, V2 and DuckDB on the same tapes (BENCH_ROWS, default 100000,1000000,10000000), whole
+ *           processes, alternating, median of BENCH_RUNS (default 5): wall time, rows/s, peak RSS, and
+ *           V2's agreement with DuckDB.
+ *   stress  the stress phase's own figures against /usr/bin/time on the same command, in the same run.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import Table from 'cli-table3';
+import { median, mean } from 'simple-statistics';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../activities';
+import { generateTape } from '../examples/portfolio-kpi/generate';
+import { planSchema } from '../plan/schema';
+import { projectRoot } from '../scripts/toolchain';
+
+const ROOT = projectRoot();
+const RESULTS = path.join(ROOT, 'bench', 'results');
+const DATA = path.join(ROOT, '.data', 'bench');
+const KPI = path.join(ROOT, 'dist', 'examples', 'portfolio-kpi', 'cli.js');
+const DUCK = path.join(ROOT, 'dist', 'bench', 'duckdb-kpi.js');
+const TIME = '/usr/bin/time';
+
+interface Measured {
+  wallMs: number;
+  peakRssMb: number;
+  stdout: string;
+}
+
+/** Runs a command under /usr/bin/time (GNU): wall time measured here, peak RSS from the kernel via time. */
+function measure(argv: string[]): Promise<Measured> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(TIME, ['-f', '%M', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+      if (code !== 0) return reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr.slice(-500)}`));
+      const kb = Number(stderr.trim().split('\n').pop());
+      resolve({ wallMs, peakRssMb: kb / 1024, stdout });
+    });
+  });
+}
+
+async function save(name: string, data: unknown): Promise<void> {
+  await mkdir(RESULTS, { recursive: true });
+  await writeFile(
+    path.join(RESULTS, `${name}.json`),
+    JSON.stringify({ at: new Date().toISOString(), ...(data as object) }, null, 2),
+  );
+}
+
+async function tapeOf(rows: number): Promise<string> {
+  await mkdir(DATA, { recursive: true });
+  const file = path.join(DATA, `tape-${rows}.csv`);
+  if (!existsSync(file)) {
+    process.stderr.write(`generating ${rows} rows…\n`);
+    await generateTape(rows, 20261125, file);
+  }
+  return file;
+}
+
+async function benchKpi(): Promise<void> {
+  const sizes = (process.env.BENCH_ROWS ?? '100000,1000000,10000000').split(',').map(Number);
+  const runs = Number(process.env.BENCH_RUNS ?? 5);
+  const engines: [string, (file: string) => string[]][] = [
+    ['v2', (f) => [process.execPath, KPI, '--engine', 'v2', '--input', f]],
+    ['duckdb', (f) => [process.execPath, DUCK, f]],
+    ['v1', (f) => [process.execPath, KPI, '--engine', 'v1', '--input', f]],
+  ];
+  const rows: Record<string, unknown>[] = [];
+  const table = new Table({
+    head: ['rows', 'engine', 'median wall', 'min–max', 'rows/s', 'µs/row', 'peak RSS', 'vs DuckDB'],
+  });
+  for (const size of sizes) {
+    const file = await tapeOf(size);
+    const samples: Record<string, Measured[]> = { v2: [], duckdb: [], v1: [] };
+    // Alternate the engines so that drift in the machine's load spreads over all of them.
+    for (let i = 0; i < runs; i++) {
+      for (const [name, argv] of engines) samples[name]?.push(await measure(argv(file)));
+    }
+    const duckMedian = median((samples.duckdb ?? []).map((s) => s.wallMs));
+    const outputs: Record<string, Record<string, number>> = {};
+    for (const [name] of engines) {
+      const s = samples[name] as Measured[];
+      const walls = s.map((m) => m.wallMs);
+      const med = median(walls);
+      const rss = Math.max(...s.map((m) => m.peakRssMb));
+      outputs[name] = (JSON.parse((s[0] as Measured).stdout) as { metrics: Record<string, number> }).metrics;
+      const row = {
+        rows: size,
+        engine: name,
+        runs,
+        medianMs: med,
+        minMs: Math.min(...walls),
+        maxMs: Math.max(...walls),
+        rowsPerSecond: size / (med / 1000),
+        usPerRow: (med * 1000) / size,
+        peakRssMb: rss,
+        ratioToDuckdb: med / duckMedian,
+      };
+      rows.push(row);
+      table.push([
+        size.toLocaleString('en'),
+        name,
+        `${med.toFixed(0)} ms`,
+        `${row.minMs.toFixed(0)}–${row.maxMs.toFixed(0)}`,
+        Math.round(row.rowsPerSecond).toLocaleString('en'),
+        row.usPerRow.toFixed(3),
+        `${rss.toFixed(0)} MB`,
+        `${row.ratioToDuckdb.toFixed(2)}×`,
+      ]);
+    }
+    const agreement = Object.keys(outputs.duckdb ?? {})
+      .filter((m) => m !== 'PortfolioHealth')
+      .map((m) => {
+        const d = (outputs.duckdb as Record<string, number>)[m] as number;
+        const v = (outputs.v2 as Record<string, number>)[m] as number;
+        return { metric: m, relative: d === 0 ? Math.abs(v) : Math.abs(v - d) / Math.abs(d) };
+      });
+    const worst = agreement.reduce((a, b) => (b.relative > a.relative ? b : a), { metric: '', relative: 0 });
+    rows.push({ rows: size, agreement, worstRelativeDifference: worst });
+    table.push([
+      {
+        colSpan: 8,
+        content: `V2 vs DuckDB at ${size.toLocaleString('en')} rows: largest relative difference ${worst.relative.toExponential(2)} (${worst.metric || 'none'}), PortfolioHealth excluded`,
+      },
+    ]);
+  }
+  console.log(`\nKPI engines: whole process each, alternating, median of ${runs}\n${table.toString()}`);
+  await save('kpi-engines', { runs, results: rows });
+}
+
+async function benchStress(): Promise<void> {
+  const rowsCount = Number(process.env.BENCH_STRESS_ROWS ?? 100000);
+  const iterations = Number(process.env.BENCH_STRESS_RUNS ?? 10);
+  const file = await tapeOf(rowsCount);
+  const dataDir = path.join(DATA, 'stress');
+  const candidate = { run: [process.execPath, KPI, '--engine', 'v2', '--input', '{dataset}'] };
+  // The generator copies the prepared tape, so both sides measure the same file.
+  const plan = planSchema.parse({
+    release: 'bench',
+    baseDir: ROOT,
+    generator: { run: ['cp', file, '{dataset}'] },
+    baseline: candidate,
+    candidate,
+    staging: { deploy: [{ run: ['true'] }] },
+    shadow: { datasets: [{ generate: { rows: 10, seed: 1 } }] },
+    stress: { sizes: [rowsCount], warmup: 1, iterations },
+    rollback: { run: ['true'] },
+    signoff: { roles: { qa: ['bo'] } },
+    production: {
+      deploy: { run: ['true'] },
+      undo: { run: ['true'] },
+      monitor: { probe: { run: ['true'] }, triggers: { errorRate: 0.1 } },
+      reconcile: { days: 0 },
+      decommission: { run: ['true'], afterCleanDays: 0 },
+    },
+  });
+  const activities = createActivities({ dataDir });
+  const inside = await new MockActivityEnvironment().run(activities.runStress, {
+    workflowId: `bench-${Date.now()}`,
+    release: 'bench',
+    key: 'bench',
+    plan,
+  });
+  const size = inside.sizes[0];
+  if (!size) throw new Error('no stress result');
+  const outside: Measured[] = [];
+  await measure([process.execPath, KPI, '--engine', 'v2', '--input', file]);
+  for (let i = 0; i < iterations; i++)
+    outside.push(await measure([process.execPath, KPI, '--engine', 'v2', '--input', file]));
+  const outsideMean = mean(outside.map((m) => m.wallMs));
+  const outsideRss = mean(outside.map((m) => m.peakRssMb));
+  const latencyGap = Math.abs(size.latencyMs.mean - outsideMean) / outsideMean;
+  const rssGap =
+    Math.abs(size.peakRssMb - Math.max(...outside.map((m) => m.peakRssMb))) /
+    Math.max(...outside.map((m) => m.peakRssMb));
+  const table = new Table({ head: ['measured by', 'runs', 'mean latency', 'p50', 'p99', 'peak RSS'] });
+  table.push([
+    'stress phase (inside)',
+    String(size.iterations),
+    `${size.latencyMs.mean.toFixed(1)} ms ± ${size.latencyMs.sd.toFixed(1)}`,
+    `${size.latencyMs.p50.toFixed(1)} ms`,
+    `${size.latencyMs.p99.toFixed(1)} ms`,
+    `${size.peakRssMb.toFixed(1)} MB`,
+  ]);
+  table.push([
+    `${TIME} (outside)`,
+    String(iterations),
+    `${outsideMean.toFixed(1)} ms`,
+    `${median(outside.map((m) => m.wallMs)).toFixed(1)} ms`,
+    '',
+    `${outsideRss.toFixed(1)} MB (max ${Math.max(...outside.map((m) => m.peakRssMb)).toFixed(1)})`,
+  ]);
+  table.push([
+    {
+      colSpan: 6,
+      content: `agreement: mean latency within ${(latencyGap * 100).toFixed(1)} %, peak RSS within ${(rssGap * 100).toFixed(1)} % (goal: 10 %)`,
+    },
+  ]);
+  console.log(`\nStress phase vs an outside stopwatch, ${rowsCount.toLocaleString('en')} rows\n${table.toString()}`);
+  await save('stress-vs-time', {
+    rows: rowsCount,
+    inside: size,
+    outside: { meanMs: outsideMean, meanPeakRssMb: outsideRss, runs: outside },
+    latencyGap,
+    rssGap,
+  });
+}
+
+const BENCHES: Record<string, () => Promise<void>> = { stress: benchStress, kpi: benchKpi };
+
+async function main(): Promise<void> {
+  if (!existsSync(TIME)) throw new Error(`${TIME} is needed to measure from outside (apt-get install time)`);
+  const chosen = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  for (const name of chosen.length ? chosen : Object.keys(BENCHES)) {
+    const bench = BENCHES[name];
+    if (!bench) throw new Error(`unknown bench ${name}; known: ${Object.keys(BENCHES).join(', ')}`);
+    await bench();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench: ${(err as Error).message}`);
+  process.exit(1);
+});

@@ -16,6 +16,7 @@ export default tseslint.config(
       '.data/**',
       'eslint.config.mjs',
       'jest.config.js',
+      'test/summary-reporter.js',
     ],
   },
   js.configs.recommended,

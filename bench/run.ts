@@ -14,6 +14,7 @@ import Table from 'cli-table3';
 import { median, mean } from 'simple-statistics';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
+import type { StressResult } from '../activities/types';
 import { generateTape } from '../examples/portfolio-kpi/generate';
 import { planSchema } from '../plan/schema';
 import { projectRoot } from '../scripts/toolchain';
@@ -166,7 +167,7 @@ async function benchStress(): Promise<void> {
     },
   });
   const activities = createActivities({ dataDir });
-  const inside = await new MockActivityEnvironment().run(activities.runStress, {
+  const inside: StressResult = await new MockActivityEnvironment().run(activities.runStress, {
     workflowId: `bench-${Date.now()}`,
     release: 'bench',
     key: 'bench',

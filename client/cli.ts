@@ -24,6 +24,7 @@ import {
   type Cutovers,
 } from './api';
 import { markdownReport, renderStatus } from './format';
+import { htmlReport } from './html-report';
 
 const UI_URL = process.env.CUTOVER_UI_URL ?? 'http://127.0.0.1:8233';
 
@@ -223,14 +224,19 @@ program
 program
   .command('report')
   .argument('<id>', 'workflow id')
-  .addOption(new Option('--format <format>', 'report format').choices(['md', 'json']).default('md'))
+  .addOption(new Option('--format <format>', 'report format').choices(['md', 'json', 'html']).default('md'))
   .option('--out <file>', 'write to a file instead of stdout')
   .description('the evidence of every phase')
-  .addHelpText('after', '\nExample:\n  cutover report cutover-portfolio-kpi-v2 --format md --out report.md')
-  .action(async (id: string, o: { format: 'md' | 'json'; out?: string }) => {
+  .addHelpText('after', '\nExample:\n  cutover report cutover-portfolio-kpi-v2 --format html --out report.html')
+  .action(async (id: string, o: { format: 'md' | 'json' | 'html'; out?: string }) => {
     await withClient(async (c) => {
       const s = await status(c, id);
-      const text = o.format === 'json' ? JSON.stringify(s, null, 2) + '\n' : markdownReport(s);
+      const text =
+        o.format === 'json'
+          ? JSON.stringify(s, null, 2) + '\n'
+          : o.format === 'html'
+            ? htmlReport(s)
+            : markdownReport(s);
       if (o.out) {
         await writeFile(o.out, text);
         process.stdout.write(`wrote ${o.out}\n`);
@@ -253,6 +259,7 @@ program
   .command('dev')
   .description('the local stack: Temporal dev server (UI on 8233) and a worker, until Ctrl-C')
   .option('--example', 'also start the example cutover')
+  .addHelpText('after', '\nExample:\n  cutover dev --example')
   .action(async (o: { example?: boolean }) => {
     const { runDevStack } = await import('../scripts/dev.js');
     await runDevStack({ example: !!o.example });

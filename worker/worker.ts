@@ -33,6 +33,8 @@ export async function createWorker(
     maxConcurrentActivityTaskExecutions: config.CUTOVER_MAX_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: config.CUTOVER_MAX_WORKFLOW_TASKS,
     shutdownGraceTime: config.CUTOVER_SHUTDOWN_GRACE,
+    // Progress in heartbeat details must reach the server soon after it is made, or a crash loses it.
+    maxHeartbeatThrottleInterval: '2s',
     ...workflows,
   });
   return { worker, connection: conn };

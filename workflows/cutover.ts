@@ -70,10 +70,13 @@ const steps = proxyActivities<Activities>({
   retry,
 });
 
-/** Long measuring phases: they heartbeat progress and resume from it after a crash. */
+/**
+ * Long measuring phases: they heartbeat progress and resume from it after a crash. A dead worker is noticed
+ * within the heartbeat timeout (the runner heartbeats every 5 s while a process runs).
+ */
 const long = proxyActivities<Activities>({
   startToCloseTimeout: '4h',
-  heartbeatTimeout: '1m',
+  heartbeatTimeout: '30s',
   retry: { ...retry, maximumAttempts: 3 },
 });
 

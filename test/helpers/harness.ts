@@ -82,6 +82,7 @@ export async function makeWorker(
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities,
+    maxHeartbeatThrottleInterval: '2s',
   });
   return { worker, taskQueue };
 }

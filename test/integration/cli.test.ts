@@ -3,7 +3,7 @@
  * `temporal` CLI signs off and queries the same cutover. Needs `npm run build` (npm test does it).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -174,6 +174,13 @@ test('start → status → four CLI approvals and one `temporal workflow signal`
   expect(report.code).toBe(0);
   expect(report.stdout).toContain('# Cutover report');
   expect(report.stdout).toContain('| shadow | passed');
+  const html = path.join(dir, 'report.html');
+  expect((await cutover(['report', id, '--format', 'html', '--out', html])).code).toBe(0);
+  const page = readFileSync(html, 'utf8');
+  // Charts drawn by the inlined library: the page needs nothing from the network.
+  expect(page).toContain('Chart.js v4');
+  expect(page).toMatch(/<canvas id="latency">[\s\S]*<canvas id="scaling">[\s\S]*<canvas id="kpis">/);
+  expect(page).not.toMatch(/<script[^>]+src=/);
 
   // The finished history replays on today's workflow code.
   const connection = await Connection.connect({ address: server.address });

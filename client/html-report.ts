@@ -3,6 +3,7 @@
  * sizes, V1 vs V2 per KPI) drawn by Chart.js, inlined so that the file reads offline.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { MetricComparison, ShadowResult, StressResult } from '../activities/types';
 import { formatMs } from '../plan/duration';
 import type { CutoverStatus } from '../workflows/status';
@@ -17,7 +18,8 @@ function scriptJson(value: unknown): string {
 }
 
 export function htmlReport(s: CutoverStatus): string {
-  const chartJs = readFileSync(require.resolve('chart.js/dist/chart.umd.min.js'), 'utf8');
+  // The package exports only its module entries; the UMD build sits beside them in dist/.
+  const chartJs = readFileSync(path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.min.js'), 'utf8');
   const stress = s.phases.find((p) => p.phase === 'stress')?.result as StressResult | undefined;
   const shadow = s.phases.find((p) => p.phase === 'shadow')?.result as ShadowResult | undefined;
   const metrics: MetricComparison[] = shadow?.datasets?.[0]?.metrics ?? [];

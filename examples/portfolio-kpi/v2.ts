@@ -59,6 +59,8 @@ export interface V2Options {
   parallelMinBytes?: number;
   /** The demo fault: PAR90 counted from 60 days, wrong enough for shadow mode to block the cutover. */
   fault?: boolean;
+  /** Read size (tests use tiny ones to split records across reads). @default 4 MiB */
+  chunkBytes?: number;
 }
 
 export interface ScanResult {
@@ -131,12 +133,13 @@ export function scanRange(
   layout: Layout,
   firstRow: number,
   fault: boolean,
+  chunkBytes = CHUNK,
 ): ScanResult {
   const totals = emptyTotals();
   const roles = layout.roles;
   const fieldCount = roles.length;
   const par90Cents = fault ? 6000 : 9000;
-  let buf = Buffer.allocUnsafe(CHUNK);
+  let buf = Buffer.allocUnsafe(chunkBytes);
   let filled = 0;
   let filePos = start;
   let eof = false;
@@ -156,100 +159,94 @@ export function scanRange(
 
   fill();
   let pos = 0;
-  // Position of the next quote at or after pos (-1: none in the buffer), so that quote-free records are
-  // found with one native indexOf and no second pass in JS.
-  let nextQuote = -2;
-  const findEnd = (): { end: number; open: boolean } => {
-    const lf = buf.indexOf(LF, pos);
-    if (nextQuote !== -1 && nextQuote < pos) nextQuote = buf.indexOf(QUOTE, pos);
-    if (nextQuote === -1 || nextQuote >= filled || (lf >= 0 && lf < nextQuote))
-      return { end: lf >= filled ? -1 : lf, open: false };
-    let inQuote = false;
-    for (let i = nextQuote; i < filled; i++) {
-      const c = buf[i] as number;
-      if (c === QUOTE) inQuote = !inQuote;
-      else if (c === LF && !inQuote) return { end: i, open: false };
-    }
-    return { end: -1, open: inQuote };
-  };
+  const fail = (message: string, column?: string): ScanResult => ({
+    totals,
+    openQuoteAtEnd: false,
+    error: { message, row, ...(column !== undefined ? { column } : {}) },
+  });
+  // One pass: each record is parsed where it lies in the buffer. When the buffer ends before the record
+  // does, the partial record moves to the front, more is read, and the record is parsed again.
   for (;;) {
-    // Make sure a whole record is in the buffer.
-    let found = findEnd();
-    while (found.end < 0 && !eof) {
-      // Move the partial record to the front and read more; grow if one record fills the buffer.
-      if (pos === 0 && filled === buf.length) {
-        if (buf.length >= 64 * CHUNK)
-          return { totals, openQuoteAtEnd: false, error: { message: 'row longer than 256 MiB', row } };
-        const bigger = Buffer.allocUnsafe(buf.length * 2);
-        buf.copy(bigger, 0, 0, filled);
-        buf = bigger;
-      } else {
-        buf.copy(buf, 0, pos, filled);
-        filled -= pos;
-        pos = 0;
-      }
-      nextQuote = -2;
+    if (pos >= filled) {
+      if (eof) break;
+      filled = 0;
+      pos = 0;
       fill();
-      found = findEnd();
-    }
-    let recEnd = found.end;
-    if (recEnd < 0) {
-      if (found.open) return { totals, openQuoteAtEnd: true, error: { message: 'unterminated quoted field', row } };
-      recEnd = filled;
-      if (recEnd === pos) break;
-    }
-    let lineEnd = recEnd;
-    if (lineEnd > pos && buf[lineEnd - 1] === CR) lineEnd--;
-    if (lineEnd === pos) {
-      // An empty line: skipped, as V1 does.
-      pos = recEnd + 1;
-      row++;
-      if (pos >= filled && eof) break;
       continue;
     }
-
-    // Parse the fields of one record.
     let p = pos;
+    // An empty line (LF or CRLF) is skipped, as V1 does.
+    if (buf[p] === LF || (buf[p] === CR && p + 1 < filled && buf[p + 1] === LF)) {
+      pos = buf[p] === LF ? p + 1 : p + 2;
+      row++;
+      continue;
+    }
     let field = 0;
     let outstanding = 0;
     let dpd = 0;
     let scheduled = 0;
     let collected = 0;
     let eligible = -1;
-    while (field < fieldCount + 1) {
+    let needMore = false;
+    for (;;) {
       const role = field < fieldCount ? (roles[field] as number) : Role.Ignore;
-      let fStart = p;
+      let fStart: number;
       let fEnd: number;
       let quoted = false;
-      if (buf[p] === QUOTE) {
+      if (p < filled && buf[p] === QUOTE) {
         quoted = true;
         p++;
         fStart = p;
-        while (p < lineEnd) {
+        for (;;) {
+          if (p >= filled) break;
           if (buf[p] === QUOTE) {
-            if (buf[p + 1] === QUOTE) p += 2;
-            else break;
-          } else p++;
+            if (p + 1 >= filled && !eof) break;
+            if (buf[p + 1] === QUOTE) {
+              p += 2;
+              continue;
+            }
+            break;
+          }
+          p++;
+        }
+        // Stopped at the buffer's end, or at a quote whose next byte (a second quote?) is not read yet.
+        if (p >= filled || (!eof && p + 1 >= filled)) {
+          if (eof && p >= filled)
+            return { totals, openQuoteAtEnd: true, error: { message: 'unterminated quoted field', row } };
+          needMore = true;
+          break;
         }
         fEnd = p;
-        p++; // closing quote
-        while (p < lineEnd && buf[p] !== COMMA) p++;
+        p++; // the closing quote
+        while (p < filled) {
+          const c = buf[p] as number;
+          if (c === COMMA || c === LF) break;
+          p++;
+        }
       } else {
-        while (p < lineEnd && buf[p] !== COMMA) p++;
+        fStart = p;
+        while (p < filled) {
+          const c = buf[p] as number;
+          if (c === COMMA || c === LF) break;
+          p++;
+        }
         fEnd = p;
       }
-      if (field >= fieldCount) {
-        return { totals, openQuoteAtEnd: false, error: { message: `expected ${fieldCount} fields, found more`, row } };
+      if (p >= filled && !eof) {
+        needMore = true;
+        break;
       }
+      const atEnd = p >= filled;
+      const endOfRecord = atEnd || buf[p] === LF;
+      if (endOfRecord && !quoted && fEnd > fStart && buf[fEnd - 1] === CR) fEnd--;
+      if (field >= fieldCount) return fail(`expected ${fieldCount} fields, found more`);
       if (role >= Role.Outstanding && role <= Role.Collected) {
         const cents = parseCents(buf, fStart, fEnd);
         if (Number.isNaN(cents)) {
-          const text = buf.toString('utf8', fStart, Math.min(fEnd, fStart + 40));
-          return {
-            totals,
-            openQuoteAtEnd: false,
-            error: { message: `not a number: ${JSON.stringify(text)}`, row, column: layout.names[field] as string },
-          };
+          return fail(
+            `not a number: ${JSON.stringify(buf.toString('utf8', fStart, Math.min(fEnd, fStart + 40)))}`,
+            layout.names[field] as string,
+          );
         }
         if (role === Role.Outstanding) outstanding = cents;
         else if (role === Role.Dpd) dpd = cents;
@@ -258,31 +255,36 @@ export function scanRange(
       } else if (role === Role.Eligible) {
         eligible = parseBool(buf, fStart, fEnd);
         if (eligible < 0) {
-          const text = buf.toString('utf8', fStart, Math.min(fEnd, fStart + 40));
-          return {
-            totals,
-            openQuoteAtEnd: false,
-            error: {
-              message: `expected 1, 0, true or false, found ${JSON.stringify(text)}`,
-              row,
-              column: 'is_eligible',
-            },
-          };
+          return fail(
+            `expected 1, 0, true or false, found ${JSON.stringify(buf.toString('utf8', fStart, Math.min(fEnd, fStart + 40)))}`,
+            'is_eligible',
+          );
         }
       } else if (role === Role.Id && fEnd === fStart && !quoted) {
-        return { totals, openQuoteAtEnd: false, error: { message: 'empty loan_id', row, column: 'loan_id' } };
+        return fail('empty loan_id', 'loan_id');
       }
       field++;
-      if (p >= lineEnd) break;
+      if (endOfRecord) {
+        if (!atEnd) p++;
+        break;
+      }
       p++; // the comma
     }
-    if (field !== fieldCount) {
-      return {
-        totals,
-        openQuoteAtEnd: false,
-        error: { message: `expected ${fieldCount} fields, found ${field}`, row },
-      };
+    if (needMore) {
+      if (pos === 0 && filled === buf.length) {
+        if (buf.length >= 256 * 2 ** 20) return fail('row longer than 256 MiB');
+        const bigger = Buffer.allocUnsafe(buf.length * 2);
+        buf.copy(bigger, 0, 0, filled);
+        buf = bigger;
+      } else {
+        buf.copy(buf, 0, pos, filled);
+        filled -= pos;
+        pos = 0;
+      }
+      fill();
+      continue;
     }
+    if (field !== fieldCount) return fail(`expected ${fieldCount} fields, found ${field}`);
     totals.rows++;
     totals.outstanding += outstanding;
     totals.collected += collected;
@@ -291,8 +293,7 @@ export function scanRange(
     if (dpd > 3000) totals.par30 += outstanding;
     if (dpd > par90Cents) totals.par90 += outstanding;
     row++;
-    pos = recEnd + 1;
-    if (pos >= filled && eof) break;
+    pos = p;
   }
   return { totals, openQuoteAtEnd: false };
 }

@@ -3,7 +3,7 @@
  */
 import { z } from 'zod';
 import { FailureType } from '../plan/failures';
-import type { RunAction } from '../plan/schema';
+import type { CutoverPlan, RunAction } from '../plan/schema';
 import { ActionError } from './errors';
 import { runAction, type RunOutcome } from './runner';
 import type { Metrics } from './types';
@@ -57,6 +57,38 @@ export function parseOutput<T>(outcome: RunOutcome, schema: z.ZodType<T>, label:
     );
   }
   return parsed.data;
+}
+
+/** Where and how a phase runs its pipelines. */
+export interface PipelineContext {
+  release: string;
+  workdir: string;
+  baseDir?: string;
+  signal?: AbortSignal;
+  onTick?: () => void;
+}
+
+/** The pipeline context of a phase activity: its plan, working folder and the activity's signal. */
+export function pipelineContext(
+  plan: CutoverPlan,
+  workdir: string,
+  signal: AbortSignal,
+  onTick: () => void,
+): PipelineContext {
+  return { release: plan.release, workdir, signal, onTick, ...(plan.baseDir ? { baseDir: plan.baseDir } : {}) };
+}
+
+/** Baseline and candidate at the same time on the same file, as they would run in production. */
+export function runSideBySide(
+  plan: CutoverPlan,
+  dataset: string,
+  context: PipelineContext,
+  keyPrefix: string,
+): Promise<[PipelineRun, PipelineRun]> {
+  return Promise.all([
+    runPipeline('baseline (V1)', plan.baseline, dataset, { ...context, key: `${keyPrefix}/v1` }),
+    runPipeline('candidate (V2)', plan.candidate, dataset, { ...context, key: `${keyPrefix}/v2` }),
+  ]);
 }
 
 export async function runPipeline(

@@ -5,7 +5,7 @@ import { CancelledFailure, Context, log } from '@temporalio/activity';
 import { compareMetrics } from './compare';
 import { generate, materialise, workdirFor } from './datasets';
 import { toFailure } from './errors';
-import { parseOutput, probeOutputSchema, runPipeline } from './pipeline';
+import { parseOutput, pipelineContext, probeOutputSchema, runSideBySide } from './pipeline';
 import { runAction } from './runner';
 import { evaluateTriggers } from './triggers';
 import type { ProbeInput, ProbeResult, ReconcileInput, ReconcileResult } from './types';
@@ -90,17 +90,12 @@ export function createReconcile(deps: ReconcileDeps) {
               ctx.cancellationSignal,
               tick,
             );
-      const common = {
-        release: plan.release,
-        workdir,
-        signal: ctx.cancellationSignal,
-        onTick: tick,
-        ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
-      };
-      const [v1, v2] = await Promise.all([
-        runPipeline('baseline (V1)', plan.baseline, ref.path, { ...common, key: `${input.key}/v1` }),
-        runPipeline('candidate (V2)', plan.candidate, ref.path, { ...common, key: `${input.key}/v2` }),
-      ]);
+      const [v1, v2] = await runSideBySide(
+        plan,
+        ref.path,
+        pipelineContext(plan, workdir, ctx.cancellationSignal, tick),
+        input.key,
+      );
       const comparisons = compareMetrics(v1.metrics, v2.metrics, {
         tolerances: plan.shadow.tolerances,
         ranges: plan.shadow.ranges,

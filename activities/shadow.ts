@@ -6,7 +6,7 @@ import { FailureType } from '../plan/failures';
 import { compareMetrics } from './compare';
 import { materialise, workdirFor } from './datasets';
 import { toFailure, verdictFailure } from './errors';
-import { runPipeline } from './pipeline';
+import { pipelineContext, runPipeline, runSideBySide } from './pipeline';
 import type { DatasetComparison, Metrics, PhaseInput, ShadowResult } from './types';
 
 export interface ShadowDeps {
@@ -19,13 +19,7 @@ export function createShadow(deps: ShadowDeps) {
     const { plan } = input;
     const workdir = workdirFor(deps.dataDir, input.workflowId);
     const tick = () => ctx.heartbeat();
-    const common = {
-      release: plan.release,
-      workdir,
-      signal: ctx.cancellationSignal,
-      onTick: tick,
-      ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
-    };
+    const common = pipelineContext(plan, workdir, ctx.cancellationSignal, tick);
     const datasets: DatasetComparison[] = [];
     const failures: string[] = [];
     try {
@@ -38,11 +32,7 @@ export function createShadow(deps: ShadowDeps) {
           ctx.cancellationSignal,
           tick,
         );
-        // Baseline and candidate run at the same time on the same file, as they would in production.
-        const [v1, v2] = await Promise.all([
-          runPipeline('baseline (V1)', plan.baseline, ref.path, { ...common, key: `${input.key}/v1-${index}` }),
-          runPipeline('candidate (V2)', plan.candidate, ref.path, { ...common, key: `${input.key}/v2-${index}` }),
-        ]);
+        const [v1, v2] = await runSideBySide(plan, ref.path, common, `${input.key}/${index}`);
         const noiseRuns: Metrics[] = [];
         for (let run = 0; run < plan.shadow.noiseRuns; run++) {
           noiseRuns.push(

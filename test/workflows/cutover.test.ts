@@ -83,16 +83,19 @@ async function expectActivityFailure(promise: Promise<unknown>, type: string): P
   expect((activityFailure?.cause as ApplicationFailure).type).toBe(type);
 }
 
+/** The test plan's production section with deploy and undo recorded in `ledger`. */
+function ledgerProduction(
+  ledger: Ledger,
+  extra: Partial<CutoverPlanInput['production']> = {},
+): CutoverPlanInput['production'] {
+  return { ...makePlanInput().production, deploy: ledger.action('deploy'), undo: ledger.action('undo'), ...extra };
+}
+
 describe('happy path', () => {
   test('five roles approve: every phase passes, V1 is decommissioned, the cutover completes', async () => {
     const ledger = new Ledger();
     const handle = await start({
-      production: {
-        ...makePlanInput().production,
-        deploy: ledger.action('deploy'),
-        undo: ledger.action('undo'),
-        decommission: { ...ledger.action('decommission'), afterCleanDays: 2 },
-      },
+      production: ledgerProduction(ledger, { decommission: { ...ledger.action('decommission'), afterCleanDays: 2 } }),
     });
     const gate = await waitForStatus(handle, atGate);
     expect(gate.evidenceDigest).toMatch(/^[0-9a-f]{64}$/);
@@ -423,12 +426,7 @@ describe('rollback', () => {
   test('a manual rollback during monitoring runs the undo and ends rolled-back', async () => {
     const ledger = new Ledger();
     const handle = await start({
-      production: {
-        ...makePlanInput().production,
-        deploy: ledger.action('deploy'),
-        undo: ledger.action('undo'),
-        monitor: { ...makePlanInput().production.monitor, window: '24h' },
-      },
+      production: ledgerProduction(ledger, { monitor: { ...makePlanInput().production.monitor, window: '24h' } }),
     });
     await waitForStatus(handle, atGate);
     await approveAll(handle);

@@ -74,6 +74,7 @@ async function benchKpi(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 5);
   const engines: [string, (file: string) => string[]][] = [
     ['v2', (f) => [process.execPath, KPI, '--engine', 'v2', '--input', f]],
+    ['v2-1thread', (f) => [process.execPath, KPI, '--engine', 'v2', '--threads', '1', '--input', f]],
     ['duckdb', (f) => [process.execPath, DUCK, f]],
     ['v1', (f) => [process.execPath, KPI, '--engine', 'v1', '--input', f]],
   ];
@@ -83,7 +84,7 @@ async function benchKpi(): Promise<void> {
   });
   for (const size of sizes) {
     const file = await tapeOf(size);
-    const samples: Record<string, Measured[]> = { v2: [], duckdb: [], v1: [] };
+    const samples: Record<string, Measured[]> = Object.fromEntries(engines.map(([name]) => [name, [] as Measured[]]));
     // Alternate the engines so that drift in the machine's load spreads over all of them.
     for (let i = 0; i < runs; i++) {
       for (const [name, argv] of engines) samples[name]?.push(await measure(argv(file)));

@@ -466,11 +466,14 @@ class Cutover {
           outcome: 'skipped' as const,
         };
       }
-      // Past this point V1 is gone: no compensation can bring it back, and a rollback request is refused.
+      // From here V1 is being removed: nothing can roll back to it, so the compensations are dropped first
+      // (a failing decommission must not switch production back to a half-removed V1), and a rollback
+      // request is refused.
       this.decommissioned = true;
+      this.compensations.length = 0;
+      this.audit({ kind: 'compensation', message: 'dropped: V1 is being decommissioned, nothing to roll back to' });
       const { afterCleanDays: _unused, ...action } = decommission;
       const result = await this.step('decommission', 'decommission V1', action);
-      this.compensations.length = 0;
       return { result, verdict: `V1 decommissioned after ${clean} clean day(s)` };
     });
   }

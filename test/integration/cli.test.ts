@@ -251,6 +251,14 @@ describe('user mistakes print one line and exit non-zero', () => {
     expect(listed.some((w) => w.release === 'bad release!')).toBe(false);
   });
 
+  test('start --dry-run validates and starts nothing', async () => {
+    const release = uniqueId('dry');
+    const r = await cutover(['start', planFile(release), '--dry-run']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('valid; --dry-run, nothing started');
+    expect((await cutover(['status', `cutover-${release}`])).code).toBe(1);
+  });
+
   test('a usage error exits 2', async () => {
     const r = await cutover(['approve', 'x']);
     expect(r.code).toBe(2);

@@ -1,3 +1,5 @@
+import { ed25519 } from '@noble/curves/ed25519';
+import { signSignOff } from '../../client/api';
 import { applySignOff, decideSignOff, gateView, type GateConfig } from '../../workflows/gate';
 import { canonicalJson, evidenceDigest } from '../../workflows/digest';
 import type { GateState } from '../../workflows/status';
@@ -78,4 +80,26 @@ test('the evidence digest ignores key order but not values', () => {
   expect(evidenceDigest({ a: 1, b: 2 })).toBe(evidenceDigest({ b: 2, a: 1 }));
   expect(evidenceDigest({ a: 1 })).not.toBe(evidenceDigest({ a: 2 }));
   expect(evidenceDigest({ a: 1 })).toMatch(/^[0-9a-f]{64}$/);
+});
+
+test('a sign-off signed by the CLI verifies under the gate, and only for what was signed', () => {
+  const secret = ed25519.utils.randomPrivateKey();
+  const keyed: GateConfig = { ...config, keys: { bo: Buffer.from(ed25519.getPublicKey(secret)).toString('base64') } };
+  const digest = 'a'.repeat(64);
+  const signature = signSignOff(secret, 'cutover-x', { role: 'qa', approver: 'bo', decision: 'approve' }, digest);
+  expect(decideSignOff(keyed, open(digest), { role: 'qa', approver: 'bo', decision: 'approve', signature })).toEqual({
+    accepted: true,
+    signed: true,
+  });
+  expect(
+    decideSignOff(keyed, open(digest), { role: 'qa', approver: 'bo', decision: 'reject', signature }),
+  ).toMatchObject({ rule: 'bad-signature' });
+  expect(
+    decideSignOff({ ...keyed, workflowId: 'cutover-y' }, open(digest), {
+      role: 'qa',
+      approver: 'bo',
+      decision: 'approve',
+      signature,
+    }),
+  ).toMatchObject({ rule: 'bad-signature' });
 });

@@ -396,6 +396,36 @@ describe('failures and compensations', () => {
       // The rehearsal's own rollback run, then the deploy, then its undo and staging's, newest first.
       expected: ['rollback-staging', 'deploy-prod', 'undo-prod', 'rollback-staging'],
     },
+    {
+      phase: 'reconciliation',
+      type: FailureType.InvalidOutput,
+      plan: (l) => ({
+        // V2 prints nonsense on the first reconciliation day's data (seed 1 + day 1) only.
+        candidate: {
+          run: [
+            ...nodeRun(
+              `process.stdout.write(process.argv[1].endsWith('seed-2.csv') ? 'oops' : JSON.stringify({ metrics: { TotalReceivable: 1000, PAR30: 0.1 }, rows: 10 }))`,
+            ),
+            '{dataset}',
+          ],
+        },
+        production: ledgerProduction(l, { deploy: l.action('deploy-prod'), undo: l.action('undo-prod') }),
+      }),
+      expected: ['rollback-staging', 'deploy-prod', 'undo-prod', 'rollback-staging'],
+    },
+    {
+      phase: 'decommission',
+      type: FailureType.ActionFailed,
+      plan: (l) => ({
+        production: ledgerProduction(l, {
+          deploy: l.action('deploy-prod'),
+          undo: l.action('undo-prod'),
+          decommission: { ...l.action('decommission', { exitCode: 4 }), afterCleanDays: 2 },
+        }),
+      }),
+      // No undo: V1 was being removed, so production stays on V2 and the failure is for people to see.
+      expected: ['rollback-staging', 'deploy-prod', 'decommission'],
+    },
   ];
 
   test.each(cases)(
@@ -404,7 +434,7 @@ describe('failures and compensations', () => {
       const ledger = new Ledger();
       const overrides = { rollback: { ...ledger.action('rollback-staging'), target: '300s' }, ...plan(ledger) };
       const handle = await start(overrides);
-      if (phase === 'production') {
+      if (['production', 'reconciliation', 'decommission'].includes(phase)) {
         await waitForStatus(handle, atGate);
         await approveAll(handle);
       }
@@ -439,6 +469,23 @@ describe('rollback', () => {
     expect(status.rollback).toMatchObject({ requestedBy: 'di', reason: 'customer complaints', automatic: false });
     expect(status.phases.find((p) => p.phase === 'monitoring')?.outcome).toBe('cancelled');
     await recordHistory(handle, 'manual-rollback');
+  });
+
+  test('a rollback requested before production stops the cutover cleanly: staging rolled back, nothing deployed', async () => {
+    const ledger = new Ledger();
+    const handle = await start({
+      rollback: { ...ledger.action('rollback-staging'), target: '300s' },
+      production: ledgerProduction(ledger),
+    });
+    await waitForStatus(handle, atGate);
+    await handle.signal(requestRollbackSignal, { requestedBy: 'di', reason: 'business freeze' });
+    const result = await handle.result();
+    expect(result.state).toBe('rolled-back');
+    // The rehearsal's run, then the compensation: no production step ever ran.
+    expect(ledger.names()).toEqual(['rollback-staging', 'rollback-staging']);
+    const status = await handle.query(statusQuery);
+    expect(status.phases.find((p) => p.phase === 'signoff')?.outcome).toBe('cancelled');
+    expect(status.phases.find((p) => p.phase === 'production')?.outcome).toBe('pending');
   });
 
   test('a trigger breach rolls back automatically within one interval', async () => {

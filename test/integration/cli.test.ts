@@ -164,11 +164,18 @@ test('start → status → four CLI approvals and one `temporal workflow signal`
   ) as { queryResult: CutoverStatus[] };
   expect(queried.queryResult[0]?.state).toBe('completed');
 
-  const listed = await cutover(['list', '--state', 'completed', '--json']);
-  expect(listed.code).toBe(0);
-  // Visibility is eventually consistent; the list is checked against the search attributes, not its timing.
-  const rows = JSON.parse(listed.stdout) as { workflowId: string; state?: string }[];
+  // Visibility is eventually consistent: wait until the search attributes list this cutover as completed.
+  let rows: { workflowId: string; state?: string; release?: string }[] = [];
+  for (let i = 0; i < 40 && !rows.some((r) => r.workflowId === id); i++) {
+    const listed = await cutover(['list', '--state', 'completed', '--json']);
+    expect(listed.code).toBe(0);
+    rows = JSON.parse(listed.stdout) as typeof rows;
+    if (!rows.some((r) => r.workflowId === id)) await new Promise((r) => setTimeout(r, 250));
+  }
+  expect(rows.find((r) => r.workflowId === id)).toMatchObject({ state: 'completed', release });
   expect(rows.every((r) => r.state === 'completed')).toBe(true);
+  const other = JSON.parse((await cutover(['list', '--state', 'rejected', '--json'])).stdout) as typeof rows;
+  expect(other.some((r) => r.workflowId === id)).toBe(false);
 
   const report = await cutover(['report', id, '--format', 'md']);
   expect(report.code).toBe(0);

@@ -9,6 +9,7 @@ import { temporalTarget } from '../client/temporal-env';
 import { ConfigError, loadConfig } from './config';
 import { createLogger, sdkLogger } from './logger';
 import { createWorker } from './worker';
+import { createMetrics, serveMetrics } from './metrics';
 
 async function main(): Promise<void> {
   const startedAt = performance.now();
@@ -23,19 +24,30 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.CUTOVER_LOG_LEVEL);
+  const metrics = createMetrics();
+  let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
+  if (config.CUTOVER_METRICS_PORT > 0) {
+    try {
+      metricsServer = await serveMetrics(metrics.registry, config.CUTOVER_METRICS_PORT);
+    } catch (err) {
+      process.stderr.write(
+        `cutover worker: CUTOVER_METRICS_PORT=${config.CUTOVER_METRICS_PORT}: cannot listen (${(err as Error).message})\n`,
+      );
+      process.exit(1);
+    }
+  }
+  const sdkMetricsPort = config.CUTOVER_SDK_METRICS_PORT;
   Runtime.install({
     logger: sdkLogger(logger),
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
-      ...(config.CUTOVER_METRICS_PORT > 0
-        ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.CUTOVER_METRICS_PORT}` } } }
-        : {}),
+      ...(sdkMetricsPort > 0 ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkMetricsPort}` } } } : {}),
     },
   });
   const target = temporalTarget();
   let created;
   try {
-    created = await createWorker(config);
+    created = await createWorker(config, metrics.sinks);
   } catch (err) {
     const message = (err as Error).message;
     process.stderr.write(
@@ -64,6 +76,7 @@ async function main(): Promise<void> {
     'worker polling',
   );
   await worker.run();
+  metricsServer?.close();
   await connection.close();
   logger.info('worker stopped');
 }

@@ -4,7 +4,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type InjectedSinks } from '@temporalio/worker';
+import type { CutoverSinks } from '../workflows/sinks';
 import { createActivities } from '../activities';
 import { temporalTarget } from '../client/temporal-env';
 import type { WorkerConfig } from './config';
@@ -16,6 +17,7 @@ export function defaultBundlePath(): string {
 
 export async function createWorker(
   config: WorkerConfig,
+  sinks: InjectedSinks<CutoverSinks>,
   connection?: NativeConnection,
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
   const target = temporalTarget();
@@ -30,6 +32,7 @@ export async function createWorker(
     namespace: target.namespace,
     taskQueue: config.CUTOVER_TASK_QUEUE,
     activities: createActivities({ dataDir: config.dataDir }),
+    sinks,
     maxConcurrentActivityTaskExecutions: config.CUTOVER_MAX_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: config.CUTOVER_MAX_WORKFLOW_TASKS,
     shutdownGraceTime: config.CUTOVER_SHUTDOWN_GRACE,

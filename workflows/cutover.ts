@@ -14,6 +14,7 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  proxySinks,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -44,6 +45,7 @@ import {
   type SignOffAnswer,
 } from './messages';
 import { monitorWorkflow, type MonitorOutcome } from './monitor';
+import type { CutoverSinks } from './sinks';
 import {
   PHASES,
   type AuditEntry,
@@ -79,6 +81,8 @@ const long = proxyActivities<Activities>({
   heartbeatTimeout: '30s',
   retry: { ...retry, maximumAttempts: 3 },
 });
+
+const { metrics } = proxySinks<CutoverSinks>();
 
 /** Most audit entries kept in the status; older ones are counted and dropped. */
 const MAX_AUDIT = 500;
@@ -164,6 +168,7 @@ class Cutover {
       if (!parsed.success) {
         // A signal cannot answer; the audit trail is where a malformed one is told.
         const problems = flattenIssues(parsed.error.issues);
+        metrics.signoff('(malformed)', false, RefusalRule.Malformed);
         this.audit({
           kind: 'signoff',
           accepted: false,
@@ -236,6 +241,7 @@ class Cutover {
 
   private signOff(payload: SignOff, via: 'signal' | 'update'): SignOffAnswer {
     const decision = decideSignOff(this.gateConfig, this.gate, payload);
+    metrics.signoff(payload.role, decision.accepted, decision.accepted ? '' : decision.rule);
     if (!decision.accepted) {
       this.audit({
         kind: 'signoff',
@@ -424,6 +430,7 @@ class Cutover {
       this.setState('monitoring');
       const outcome = await this.monitor(reference.reference);
       if (outcome.outcome === 'breach' && outcome.breach) {
+        metrics.breach(outcome.breach.trigger);
         this.audit({ kind: 'trigger', message: `trigger ${outcome.breach.trigger} fired: ${outcome.breach.detail}` });
         this.rollbackRequest = {
           requestedBy: 'cutover',
@@ -581,6 +588,7 @@ class Cutover {
   private async compensate(outcome: CutoverState): Promise<void> {
     this.compensating = true;
     if (this.rollbackRequest) {
+      metrics.rollback(this.rollbackRequest.automatic);
       const who = this.rollbackRequest.automatic ? 'automatic' : `by ${this.rollbackRequest.requestedBy}`;
       this.status.rollback = { ...this.rollbackRequest, at: new Date().toISOString() };
       this.audit({ kind: 'rollback', message: `rolling back (${who}): ${this.rollbackRequest.reason}` });
@@ -611,15 +619,18 @@ class Cutover {
     record.startedAt = new Date(started).toISOString();
     this.setPhase(phase);
     this.audit({ kind: 'phase', message: `${phase} started` });
+    let endedAs: string = 'failed';
     try {
       const { result, verdict, outcome } = await body();
       record.outcome = outcome ?? 'passed';
+      endedAs = record.outcome;
       record.verdict = verdict;
       record.result = result;
       record.attempts = Math.max(1, attemptsOf(result));
       this.audit({ kind: 'phase', message: `${phase} ${record.outcome}: ${verdict}` });
       return result;
     } catch (err) {
+      endedAs = isCancellation(err) ? 'cancelled' : 'failed';
       // The failing activity's evidence travels in the failure's details: keep it with the phase.
       const evidence = failureDetails(err);
       if (evidence !== undefined) {
@@ -630,6 +641,7 @@ class Cutover {
     } finally {
       record.endedAt = new Date().toISOString();
       record.durationMs = Date.now() - started;
+      metrics.phase(phase, endedAs, record.durationMs / 1000);
       this.refreshDetails();
     }
   }

@@ -9,6 +9,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import { createActivities, type Activities } from '../../activities';
+import { createMetrics } from '../../worker/metrics';
 import type { CutoverPlan } from '../../plan/schema';
 import type { cutoverWorkflow } from '../../workflows';
 import { statusQuery } from '../../workflows/messages';
@@ -82,6 +83,7 @@ export async function makeWorker(
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities,
+    sinks: createMetrics().sinks,
     maxHeartbeatThrottleInterval: '2s',
   });
   return { worker, taskQueue };

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
-import type { DevServer } from '../../scripts/dev-server';
+import { freePort, type DevServer } from '../../scripts/dev-server';
 import { temporalCliPath } from '../../scripts/toolchain';
 import type { CutoverStatus } from '../../workflows/status';
 import { tempDir, uniqueId } from '../helpers/harness';
@@ -23,17 +23,20 @@ let server: DevServer;
 let worker: ChildProcess;
 let env: NodeJS.ProcessEnv;
 let dir: string;
+let metricsPort = 0;
 
 beforeAll(async () => {
   server = await startTestDevServer();
   dir = tempDir('cli-');
   const taskQueue = uniqueId('tq-cli');
+  metricsPort = await freePort();
   env = {
     ...process.env,
     TEMPORAL_ADDRESS: server.address,
     CUTOVER_TASK_QUEUE: taskQueue,
     CUTOVER_DATA_DIR: path.join(dir, 'data'),
     CUTOVER_LOG_LEVEL: 'warn',
+    CUTOVER_METRICS_PORT: String(metricsPort),
   };
   worker = spawn(process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], {
     env,
@@ -271,4 +274,19 @@ describe('user mistakes print one line and exit non-zero', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("required option '--role <role>' not specified");
   });
+});
+
+test('the worker serves /metrics: sign-offs counted and refused, phase durations, rollbacks', async () => {
+  // The cutovers above: one completed, one rejected after a wrong-role refusal, one rolled back by hand.
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? NaN);
+  expect(
+    value(/^cutover_signoffs_total\{role="engineering",result="counted",rule=""\} (\d+)$/m),
+  ).toBeGreaterThanOrEqual(2);
+  expect(value(/^cutover_signoffs_total\{role="qa",result="refused",rule="wrong-role"\} (\d+)$/m)).toBe(1);
+  expect(
+    value(/^cutover_phase_duration_seconds_count\{phase="shadow",outcome="passed"\} (\d+)$/m),
+  ).toBeGreaterThanOrEqual(3);
+  expect(value(/^cutover_phase_duration_seconds_count\{phase="signoff",outcome="failed"\} (\d+)$/m)).toBe(1);
+  expect(value(/^cutover_rollbacks_total\{kind="manual"\} (\d+)$/m)).toBe(1);
 });

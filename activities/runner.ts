@@ -10,9 +10,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { FailureType } from '../plan/failures';
-import { toMs } from '../plan/duration';
 import { expand, type Placeholders } from '../plan/placeholders';
-import type { Action, HttpAction, RunAction } from '../plan/schema';
+import { actionTimeoutMs, type Action, type HttpAction, type RunAction } from '../plan/schema';
 import { ActionError } from './errors';
 
 /** Exit code a script uses to say "try me again" (sysexits EX_TEMPFAIL). */
@@ -21,9 +20,6 @@ export const EXIT_TEMPFAIL = 75;
 export const DEFAULT_OUTPUT_LIMIT = 64 * 1024;
 /** Time between SIGTERM and SIGKILL. @default 5 s */
 export const DEFAULT_KILL_GRACE_MS = 5000;
-/** @default 10 minutes for a process, 30 s for a request */
-export const DEFAULT_RUN_TIMEOUT_MS = 600_000;
-export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
 
 /** Worker variables never passed to a user's action: credentials for Temporal and the payload codec. */
 const SECRET_ENV =
@@ -112,7 +108,7 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
   const [command, ...args] = action.run.map((arg) => expand(arg, placeholders)) as [string, ...string[]];
   const baseDir = options.baseDir ?? process.cwd();
   const cwd = action.cwd ? path.resolve(baseDir, expand(action.cwd, placeholders)) : baseDir;
-  const timeoutMs = action.timeout ? toMs(action.timeout) : DEFAULT_RUN_TIMEOUT_MS;
+  const timeoutMs = actionTimeoutMs(action);
   const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   const label = action.name ?? path.basename(command);
   const stdout = new Tail(options.outputLimit ?? DEFAULT_OUTPUT_LIMIT);
@@ -236,7 +232,7 @@ async function runHttp(action: HttpAction, options: RunOptions): Promise<RunOutc
   const placeholders = options.placeholders ?? {};
   const url = expand(action.http, placeholders);
   const label = action.name ?? url;
-  const timeoutMs = action.timeout ? toMs(action.timeout) : DEFAULT_HTTP_TIMEOUT_MS;
+  const timeoutMs = actionTimeoutMs(action);
   const signals = [AbortSignal.timeout(timeoutMs), ...(options.signal ? [options.signal] : [])];
   const started = process.hrtime.bigint();
   let response: Response;

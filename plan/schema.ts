@@ -55,6 +55,16 @@ export const httpActionSchema = z.strictObject({
 
 export const actionSchema = z.union([runActionSchema, httpActionSchema]);
 
+/** An action's time limit when it names none. */
+export const DEFAULT_RUN_TIMEOUT_MS = 600_000;
+export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
+
+/** The time an action may take: its own `timeout`, or the default for its kind. */
+export function actionTimeoutMs(action: z.infer<typeof actionSchema>): number {
+  if (action.timeout) return toMs(action.timeout);
+  return 'http' in action ? DEFAULT_HTTP_TIMEOUT_MS : DEFAULT_RUN_TIMEOUT_MS;
+}
+
 /** A metric name as pipelines print it. */
 const metricName = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, { error: 'expected a metric name such as PAR30' });
 

@@ -3,7 +3,6 @@
  * The Temporal SDK's own Prometheus metrics have their own port (CUTOVER_SDK_METRICS_PORT).
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { InjectedSinks } from '@temporalio/worker';
 import type { CutoverSinks } from '../workflows/sinks';
@@ -89,8 +88,4 @@ export async function serveMetrics(registry: Registry, port: number, sdkUrl?: ()
     server.listen(port, '127.0.0.1', resolve);
   });
   return server;
-}
-
-export function boundPort(server: http.Server): number {
-  return (server.address() as AddressInfo).port;
 }

@@ -24,10 +24,10 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { HealthResult, Metrics, ProbeResult, StepInput, StepResult } from '../activities/types';
+import type { HealthResult, Metrics, StepInput, StepResult } from '../activities/types';
 import { toMs } from '../plan/duration';
 import { FailureType, NON_RETRYABLE_TYPES } from '../plan/failures';
-import { planSchema, quorumFor, flattenIssues, type Action, type CutoverPlan } from '../plan/schema';
+import { actionTimeoutMs, planSchema, quorumFor, flattenIssues, type Action, type CutoverPlan } from '../plan/schema';
 import { evidenceDigest } from './digest';
 import { applySignOff, decideSignOff, gateView, RefusalRule, type GateConfig } from './gate';
 import {
@@ -718,11 +718,6 @@ function stepOptions(actionMs: number): ActivityOptions {
   return { startToCloseTimeout: actionMs + 60_000, heartbeatTimeout: '30s', retry };
 }
 
-function actionTimeoutMs(action: Action): number {
-  if (action.timeout) return toMs(action.timeout);
-  return 'http' in action ? 30_000 : 600_000;
-}
-
 function isFinal(state: CutoverState): boolean {
   return (
     state === 'completed' ||
@@ -769,5 +764,3 @@ function actorOf(payload: unknown): string | undefined {
   }
   return undefined;
 }
-
-export type { ProbeResult };

@@ -28,6 +28,7 @@ import {
   type SignOffAnswer,
 } from '../workflows/messages';
 import type { CutoverStatus } from '../workflows/status';
+import { codecFromEnv } from '../codec/aes-gcm';
 import { temporalTarget } from './temporal-env';
 
 /** A mistake of the user's: printed as one line, exit code 1, no stack trace. */
@@ -57,7 +58,17 @@ export async function connect(env: NodeJS.ProcessEnv = process.env): Promise<Cut
       `cannot reach Temporal at ${target.address}: ${firstLine((err as Error).message)} (is the server running? npm run server)`,
     );
   }
-  const client = new Client({ connection, namespace: target.namespace });
+  let codec;
+  try {
+    codec = codecFromEnv(env);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+  const client = new Client({
+    connection,
+    namespace: target.namespace,
+    ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}),
+  });
   return {
     client,
     connection,

@@ -21,7 +21,7 @@ export const envSchema = z.object({
   CUTOVER_METRICS_PORT: intFrom(0, 65535).default(0).describe('Prometheus /metrics port on 127.0.0.1 (0: off)'),
   CUTOVER_SDK_METRICS_PORT: intFrom(0, 65535)
     .default(0)
-    .describe("The Temporal SDK's own Prometheus endpoint on 127.0.0.1 (0: off)"),
+    .describe("The Temporal SDK's own Prometheus endpoint on 127.0.0.1 (0: a free port, appended to /metrics)"),
   CUTOVER_MAX_ACTIVITIES: intFrom(1, 1000).default(8).describe('Activities run at once'),
   CUTOVER_MAX_WORKFLOW_TASKS: intFrom(1, 1000).default(20).describe('Workflow tasks run at once'),
   CUTOVER_SHUTDOWN_GRACE: duration

@@ -6,6 +6,8 @@
  */
 import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { temporalTarget } from '../client/temporal-env';
+import { CodecError, codecFromEnv } from '../codec/aes-gcm';
+import { freePort } from '../scripts/dev-server';
 import { ConfigError, loadConfig } from './config';
 import { createLogger, sdkLogger } from './logger';
 import { createWorker } from './worker';
@@ -14,10 +16,12 @@ import { createMetrics, serveMetrics } from './metrics';
 async function main(): Promise<void> {
   const startedAt = performance.now();
   let config;
+  let codec;
   try {
     config = loadConfig();
+    codec = codecFromEnv();
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof CodecError) {
       process.stderr.write(`cutover worker: ${err.message}\n`);
       process.exit(1);
     }
@@ -25,18 +29,25 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.CUTOVER_LOG_LEVEL);
   const metrics = createMetrics();
+  // The SDK's own Prometheus endpoint: on CUTOVER_SDK_METRICS_PORT if given, else on a free loopback
+  // port whose text /metrics appends after the project's metrics, so one scrape gets both.
+  const metricsPort = config.CUTOVER_METRICS_PORT;
+  const sdkMetricsPort = config.CUTOVER_SDK_METRICS_PORT || (metricsPort > 0 ? await freePort() : 0);
   let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
-  if (config.CUTOVER_METRICS_PORT > 0) {
+  if (metricsPort > 0) {
     try {
-      metricsServer = await serveMetrics(metrics.registry, config.CUTOVER_METRICS_PORT);
+      metricsServer = await serveMetrics(
+        metrics.registry,
+        metricsPort,
+        () => `http://127.0.0.1:${sdkMetricsPort}/metrics`,
+      );
     } catch (err) {
       process.stderr.write(
-        `cutover worker: CUTOVER_METRICS_PORT=${config.CUTOVER_METRICS_PORT}: cannot listen (${(err as Error).message})\n`,
+        `cutover worker: CUTOVER_METRICS_PORT=${metricsPort}: cannot listen (${(err as Error).message})\n`,
       );
       process.exit(1);
     }
   }
-  const sdkMetricsPort = config.CUTOVER_SDK_METRICS_PORT;
   Runtime.install({
     logger: sdkLogger(logger),
     telemetryOptions: {
@@ -47,7 +58,7 @@ async function main(): Promise<void> {
   const target = temporalTarget();
   let created;
   try {
-    created = await createWorker(config, metrics.sinks);
+    created = await createWorker(config, metrics.sinks, undefined, codec);
   } catch (err) {
     const message = (err as Error).message;
     process.stderr.write(
@@ -70,6 +81,7 @@ async function main(): Promise<void> {
       address: target.address,
       namespace: target.namespace,
       taskQueue: config.CUTOVER_TASK_QUEUE,
+      payloads: codec ? `encrypted (key id ${codec.activeKeyId})` : 'plain',
       dataDir: config.dataDir,
       startMs: Math.round(performance.now() - startedAt),
     },

@@ -1,6 +1,6 @@
 /**
  * The worker's /metrics: the project's own counters and histograms (prom-client), fed by workflow sinks.
- * The Temporal SDK's own Prometheus metrics have their own port (CUTOVER_SDK_METRICS_PORT).
+ * The Temporal SDK's own Prometheus metrics (its endpoint on CUTOVER_SDK_METRICS_PORT) follow in the same scrape.
  */
 import http from 'node:http';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { NativeConnection, Worker, type InjectedSinks } from '@temporalio/worker';
+import type { PayloadCodec } from '@temporalio/common';
 import type { CutoverSinks } from '../workflows/sinks';
 import { createActivities } from '../activities';
 import { temporalTarget } from '../client/temporal-env';
@@ -19,6 +20,7 @@ export async function createWorker(
   config: WorkerConfig,
   sinks: InjectedSinks<CutoverSinks>,
   connection?: NativeConnection,
+  codec?: PayloadCodec,
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
   const target = temporalTarget();
   const conn = connection ?? (await NativeConnection.connect(target.connectionOptions));
@@ -33,6 +35,7 @@ export async function createWorker(
     taskQueue: config.CUTOVER_TASK_QUEUE,
     activities: createActivities({ dataDir: config.dataDir }),
     sinks,
+    ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}),
     maxConcurrentActivityTaskExecutions: config.CUTOVER_MAX_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: config.CUTOVER_MAX_WORKFLOW_TASKS,
     shutdownGraceTime: config.CUTOVER_SHUTDOWN_GRACE,

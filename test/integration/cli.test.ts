@@ -276,7 +276,7 @@ describe('user mistakes print one line and exit non-zero', () => {
   });
 });
 
-test('the worker serves /metrics: sign-offs counted and refused, phase durations, rollbacks', async () => {
+test('the worker serves /metrics: sign-offs counted and refused, phase durations, rollbacks, and the SDK metrics', async () => {
   // The cutovers above: one completed, one rejected after a wrong-role refusal, one rolled back by hand.
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? NaN);
@@ -289,4 +289,6 @@ test('the worker serves /metrics: sign-offs counted and refused, phase durations
   ).toBeGreaterThanOrEqual(3);
   expect(value(/^cutover_phase_duration_seconds_count\{phase="signoff",outcome="failed"\} (\d+)$/m)).toBe(1);
   expect(value(/^cutover_rollbacks_total\{kind="manual"\} (\d+)$/m)).toBe(1);
+  // The SDK's own metrics follow in the same scrape.
+  expect(value(/^temporal_workflow_completed\{[^}]*\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
 });

@@ -16,7 +16,11 @@ export interface TemporalTarget {
 }
 
 export function temporalTarget(env: NodeJS.ProcessEnv = process.env): TemporalTarget {
-  const config = loadClientConnectConfig({ ...(env.TEMPORAL_PROFILE ? { profile: env.TEMPORAL_PROFILE } : {}) });
+  const vars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+  const config = loadClientConnectConfig({
+    ...(env.TEMPORAL_PROFILE ? { profile: env.TEMPORAL_PROFILE } : {}),
+    overrideEnvVars: vars,
+  });
   const address = config.connectionOptions.address ?? DEFAULT_ADDRESS;
   return {
     address,

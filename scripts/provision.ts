@@ -1,8 +1,8 @@
 /**
- * `npm run provision`: makes sure both real Temporal servers are built and cached (idempotent; a warm run
- * takes well under a second).
+ * `npm run provision`: makes sure both real Temporal servers are built and cached, and that Debian's chromium
+ * is installed for the UI test (idempotent; a warm run takes well under a second).
  */
-import { ensureTemporalCli, ensureTestServer, MissingToolError } from './toolchain';
+import { ensureChromium, ensureTemporalCli, ensureTestServer, MissingToolError } from './toolchain';
 
 function main(): void {
   const started = Date.now();
@@ -10,7 +10,8 @@ function main(): void {
   try {
     const cli = ensureTemporalCli(log);
     const testServer = ensureTestServer(log);
-    log(`temporal CLI ${cli}; test server ${testServer} (${Date.now() - started} ms)`);
+    const browser = ensureChromium(log);
+    log(`temporal CLI ${cli}; test server ${testServer}; browser ${browser} (${Date.now() - started} ms)`);
   } catch (err) {
     if (err instanceof MissingToolError) {
       console.error(`provision: ${err.message}`);

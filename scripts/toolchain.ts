@@ -55,6 +55,7 @@ const HINTS: Record<string, string> = {
   go: 'install Go >= 1.25 (https://go.dev/doc/install, or `apt-get install golang`)',
   java: 'install Java 17 or newer (`apt-get install openjdk-17-jre-headless`)',
   mvn: 'install Maven (`apt-get install maven`)',
+  chromium: "install Debian's chromium (`sudo apt-get install chromium`), or set CUTOVER_CHROMIUM to a Chromium binary",
 };
 
 function requireTool(tool: string): void {
@@ -129,5 +130,34 @@ export function ensureTestServer(log: (line: string) => void = () => {}): string
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+  return target;
+}
+
+/** Debian's chromium, for the Temporal UI test (CUTOVER_CHROMIUM overrides the path). */
+export function chromiumPath(): string {
+  return process.env.CUTOVER_CHROMIUM ?? '/usr/bin/chromium';
+}
+
+/**
+ * Installs Debian's chromium package unless the browser is already there: as root with apt-get, or through
+ * passwordless sudo; otherwise says how. playwright-core drives it; it never downloads a browser of its own.
+ * @returns the browser's path
+ */
+export function ensureChromium(log: (line: string) => void = () => {}): string {
+  const target = chromiumPath();
+  if (existsSync(target)) return target;
+  const isRoot = process.getuid?.() === 0;
+  const sudo = !isRoot && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0;
+  if (!isRoot && !sudo) throw new MissingToolError('chromium', HINTS.chromium!);
+  requireTool('apt-get');
+  log("installing Debian's chromium with apt-get (once per machine, a minute or two)…");
+  const apt = (args: string[]) =>
+    execFileSync(sudo ? 'sudo' : 'apt-get', sudo ? ['-n', 'apt-get', ...args] : args, {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  apt(['update', '-q']);
+  apt(['install', '-y', '-q', '--no-install-recommends', 'chromium']);
+  if (!existsSync(target)) throw new MissingToolError('chromium', HINTS.chromium!);
   return target;
 }

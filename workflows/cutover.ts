@@ -693,7 +693,7 @@ class Cutover {
         .map((r) => `| ${r.phase} | ${r.outcome} | ${(r.verdict ?? '').replace(/\|/g, '/').slice(0, 120)} |`),
     ];
     if (view.status !== 'closed') {
-      lines.push('', `**Gate** ${view.status}${view.deadline ? ` · deadline ${view.deadline}` : ''}`);
+      lines.push('', `**Gate** ${view.status}${view.deadline ? ` · deadline ${view.deadline}` : ''}`, '');
       for (const role of view.roles) {
         lines.push(
           `- ${role.role}: ${role.approvedBy.length ? `signed by ${role.approvedBy.join(', ')}` : 'unsigned'}${role.missing ? ` · missing ${role.missing}` : ''}`,

@@ -3,7 +3,7 @@
  * - encrypted payloads: with CUTOVER_CODEC_KEY the cutover runs as usual, its history holds ciphertext
  *   only, the CLI (with the key) reads it, and `cutover codec-server` decodes it for a token holder only;
  * - SIGTERM during a long activity: the worker exits 0 within its grace period and a new worker finishes
- *   the cutover.
+ *   the cutover; the worker's JSON log lines carry the workflow id.
  * Needs `npm run build` (npm test does it).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -167,7 +167,7 @@ test('encrypted payloads: the cutover completes, history holds ciphertext only, 
 test('SIGTERM during a long activity: the worker exits 0 within its grace period; a new worker completes the cutover', async () => {
   const dir = tempDir('sigterm-');
   const ledger = path.join(dir, 'deploy.log');
-  const env = baseEnv(dir, { CUTOVER_SHUTDOWN_GRACE: '2s' });
+  const env = baseEnv(dir, { CUTOVER_SHUTDOWN_GRACE: '2s', CUTOVER_LOG_LEVEL: 'info' });
   // The staging deploy takes 8 s and logs when it starts and when it finishes.
   const slowDeploy = {
     name: 'slow-deploy',
@@ -179,6 +179,8 @@ test('SIGTERM during a long activity: the worker exits 0 within its grace period
   const base = makePlanInput();
   const plan = makePlan({ staging: { ...base.staging, deploy: [slowDeploy] }, production: quickProduction() });
   const worker = spawnNode([path.join(ROOT, 'dist', 'worker', 'main.js')], env);
+  let logText = '';
+  worker.stdout!.on('data', (chunk: Buffer) => (logText += chunk.toString()));
   const client = new Client({ connection });
   const handle = await client.workflow.start(cutoverWorkflow, {
     taskQueue: env.CUTOVER_TASK_QUEUE!,
@@ -198,6 +200,18 @@ test('SIGTERM during a long activity: the worker exits 0 within its grace period
   const { code, ms } = await exited;
   expect(code).toBe(0);
   expect(ms).toBeLessThan(2_000 + 4_000);
+  // Its log lines are JSON, and an activity's carry the workflow id, run id and activity type.
+  const logs = logText
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(logs.find((l) => l.msg === 'step started')).toMatchObject({
+    workflowId: handle.workflowId,
+    workflowRunId: expect.any(String),
+    activityType: 'runStep',
+    step: 'deploy slow-deploy',
+  });
+  expect(logs.some((l) => /shutting down/.test(String(l.msg)))).toBe(true);
   // The deploy was stopped with the worker: it never finished on the old worker.
   await new Promise((r) => setTimeout(r, 500));
   expect(lines()).toEqual(['start']);

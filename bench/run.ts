@@ -5,10 +5,11 @@
  *           processes, alternating, median of BENCH_RUNS (default 5): wall time, rows/s, peak RSS, and
  *           V2's agreement with DuckDB.
  *   stress  the stress phase's own figures against /usr/bin/time on the same command, in the same run.
+ *   signoff, overhead, rollback, concurrent, history, worker-start: the orchestration (bench/orchestration.ts).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import Table from 'cli-table3';
 import { median, mean } from 'simple-statistics';
@@ -18,9 +19,17 @@ import type { StressResult } from '../activities/types';
 import { generateTape } from '../examples/portfolio-kpi/generate';
 import { planSchema } from '../plan/schema';
 import { projectRoot } from '../scripts/toolchain';
+import { save } from './common';
+import {
+  benchConcurrent,
+  benchHistory,
+  benchOverhead,
+  benchRollback,
+  benchSignoff,
+  benchWorkerStart,
+} from './orchestration';
 
 const ROOT = projectRoot();
-const RESULTS = path.join(ROOT, 'bench', 'results');
 const DATA = path.join(ROOT, '.data', 'bench');
 const KPI = path.join(ROOT, 'dist', 'examples', 'portfolio-kpi', 'cli.js');
 const DUCK = path.join(ROOT, 'dist', 'bench', 'duckdb-kpi.js');
@@ -49,14 +58,6 @@ function measure(argv: string[]): Promise<Measured> {
       resolve({ wallMs, peakRssMb: kb / 1024, stdout });
     });
   });
-}
-
-async function save(name: string, data: unknown): Promise<void> {
-  await mkdir(RESULTS, { recursive: true });
-  await writeFile(
-    path.join(RESULTS, `${name}.json`),
-    JSON.stringify({ at: new Date().toISOString(), ...(data as object) }, null, 2),
-  );
 }
 
 async function tapeOf(rows: number): Promise<string> {
@@ -219,7 +220,16 @@ async function benchStress(): Promise<void> {
   });
 }
 
-const BENCHES: Record<string, () => Promise<void>> = { stress: benchStress, kpi: benchKpi };
+const BENCHES: Record<string, () => Promise<void>> = {
+  stress: benchStress,
+  kpi: benchKpi,
+  signoff: benchSignoff,
+  overhead: benchOverhead,
+  rollback: benchRollback,
+  concurrent: benchConcurrent,
+  history: benchHistory,
+  'worker-start': benchWorkerStart,
+};
 
 async function main(): Promise<void> {
   if (!existsSync(TIME)) throw new Error(`${TIME} is needed to measure from outside (apt-get install time)`);

@@ -2,38 +2,14 @@
  * Real Temporal servers for tests: the Java time-skipping test server and the CLI dev server, both built by
  * scripts/toolchain.ts (never the SDK's download, which cannot work here).
  */
-import type { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SEARCH_ATTRIBUTE_NAMES } from '../../workflows/messages';
+import { createTimeSkippingEnv, registerSearchAttributes } from '../../scripts/time-skipping';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { ensureTemporalCli, ensureTestServer } from '../../scripts/toolchain';
+import { ensureTemporalCli } from '../../scripts/toolchain';
 import { freePort, startDevServer, type DevServer } from '../../scripts/dev-server';
 
 export { ensureTemporalCli };
 
-/** A time-skipping environment on the real Java test server. */
-export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
-  const path = ensureTestServer();
-  const env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path } },
-  });
-  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
-  return env;
-}
-
-/** Registers CutoverRelease, CutoverPhase and CutoverState (Keyword) on a server that lacks them. */
-export async function registerSearchAttributes(connection: Connection, namespace: string): Promise<void> {
-  const searchAttributes = Object.fromEntries(
-    SEARCH_ATTRIBUTE_NAMES.map((name) => [name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
-  );
-  try {
-    await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
-  } catch (err) {
-    // Already there is fine.
-    if (!/already/i.test((err as Error).message)) throw err;
-  }
-}
+export { createTimeSkippingEnv, registerSearchAttributes };
 
 /** A dev server on free ports (UI off unless asked), in memory unless `dbFile` is given. */
 export async function startTestDevServer(options: { ui?: boolean; dbFile?: string } = {}): Promise<DevServer> {

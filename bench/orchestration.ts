@@ -1,0 +1,542 @@
+/**
+ * Orchestration benches, on the local dev server with a real worker process (and, for the history bound,
+ * the time-skipping server):
+ *
+ *   signoff       last signOff signal sent → production deploy action started, over BENCH_CUTOVERS (50)
+ *   overhead      a cutover of do-nothing actions: (start → gate open − activities' own time) / activities
+ *   rollback      requestRollback signal → undo started; breaching probe printed → undo started
+ *   concurrent    BENCH_CONCURRENT (100) cutovers at once on one worker: all complete? worker peak RSS,
+ *                 dev server CPU
+ *   history       24 h monitoring at a 1-minute interval (time-skipping): most events in one run
+ *   worker-start  worker process spawned → polling, with and without the prebuilt bundle
+ *
+ * Actions are `sh -c` one-liners: the figures are the orchestration's, not a pipeline's. Times come from
+ * one clock (this machine's): the action writes `date +%s%N` when it starts.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Table from 'cli-table3';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { planSchema, type CutoverPlan, type CutoverPlanInput } from '../plan/schema';
+import { freePort, startDevServer, type DevServer } from '../scripts/dev-server';
+import { createTimeSkippingEnv } from '../scripts/time-skipping';
+import { projectRoot } from '../scripts/toolchain';
+import { defaultBundlePath } from '../worker/worker';
+import { createMetrics } from '../worker/metrics';
+import { cutoverWorkflow } from '../workflows';
+import { requestRollbackSignal, signOffSignal, statusQuery, submitSignOffUpdate } from '../workflows/messages';
+import type { CutoverState } from '../workflows/status';
+import { save, spread, type Spread } from './common';
+
+const ROOT = projectRoot();
+const WORK = path.join(ROOT, '.data', 'bench-orchestration');
+const ROLES: [string, string][] = [
+  ['engineering', 'ana'],
+  ['qa', 'bo'],
+  ['architecture', 'cy'],
+  ['operations', 'di'],
+  ['business', 'ed'],
+];
+const METRICS = JSON.stringify({ metrics: { TotalReceivable: 1000, PAR30: 0.1 }, rows: 10 });
+const PROBE_OK = JSON.stringify({ metrics: { TotalReceivable: 1000, PAR30: 0.1 }, errorRate: 0 });
+const PROBE_BREACH = JSON.stringify({ metrics: { TotalReceivable: 1000, PAR30: 0.1 }, errorRate: 0.5 });
+
+const sh = (script: string, ...args: string[]) => ({ run: ['sh', '-c', script, 'sh', ...args] });
+const say = (line: string) => process.stderr.write(`${line}\n`);
+const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Wall clock in ns, comparable with `date +%s%N` in an action. */
+const nowNs = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e3)) * 1000n;
+
+interface PlanOptions {
+  release: string;
+  /** File the production deploy appends `date +%s%N` to when it starts. */
+  deployMark: string;
+  undoMark: string;
+  /** While this file exists the probe breaches; it appends `date +%s%N` before printing the breach. */
+  breachSwitch?: string;
+  monitor?: { window: string; interval: string };
+}
+
+/** A cutover whose every action is a `sh -c` one-liner. */
+function quickPlan(o: PlanOptions): CutoverPlan {
+  const probe = o.breachSwitch
+    ? sh(
+        `if [ -e "$1" ]; then date +%s%N >> "$1.at"; printf '%s' '${PROBE_BREACH}'; else printf '%s' '${PROBE_OK}'; fi`,
+        o.breachSwitch,
+      )
+    : sh(`printf '%s' '${PROBE_OK}'`);
+  const input: CutoverPlanInput = {
+    release: o.release,
+    initiator: 'rm',
+    baseDir: WORK,
+    generator: { name: 'gen', ...sh('echo loan_id > "$1"', '{dataset}') },
+    baseline: sh(`printf '%s' '${METRICS}'`),
+    candidate: sh(`printf '%s' '${METRICS}'`),
+    staging: {
+      deploy: [{ name: 'switch-staging', ...sh('true') }],
+      tests: { name: 'tests', ...sh('true') },
+      healthChecks: [{ name: 'health', ...sh('true') }],
+    },
+    shadow: {
+      datasets: [{ generate: { rows: 10, seed: 1 } }],
+      noiseRuns: 1,
+      tolerances: { PAR30: { relative: 0.05 } },
+    },
+    stress: { sizes: [10], iterations: 1, warmup: 0 },
+    rollback: { name: 'rollback', ...sh('true'), target: '300s' },
+    signoff: {
+      roles: Object.fromEntries(ROLES.map(([role, who]) => [role, [who]])),
+      deadline: '72h',
+      escalationWindow: '24h',
+    },
+    production: {
+      deploy: { name: 'deploy', ...sh('date +%s%N >> "$1"', o.deployMark) },
+      undo: { name: 'undo', ...sh('date +%s%N >> "$1"', o.undoMark) },
+      monitor: {
+        window: o.monitor?.window ?? '2s',
+        interval: o.monitor?.interval ?? '1s',
+        probe: { name: 'probe', ...probe },
+        triggers: { errorRate: 0.01, kpiDrift: 0.05, failedProbes: 3 },
+      },
+      reconcile: { every: '1s', days: 1 },
+      decommission: { name: 'decommission', ...sh('true'), afterCleanDays: 1 },
+    },
+  };
+  return planSchema.parse(input);
+}
+
+interface Stack {
+  client: Client;
+  connection: Connection;
+  server: DevServer;
+  worker: ChildProcess;
+  taskQueue: string;
+  stop(): Promise<void>;
+}
+
+/** A dev server (in memory) and one worker process on it, polling. */
+async function startStack(workerEnv: NodeJS.ProcessEnv = {}): Promise<Stack> {
+  rmSync(WORK, { recursive: true, force: true });
+  mkdirSync(WORK, { recursive: true });
+  const server = await startDevServer({ port: await freePort(), uiPort: 0 });
+  const taskQueue = `bench-${Date.now().toString(36)}`;
+  const worker = await startWorker({
+    TEMPORAL_ADDRESS: server.address,
+    CUTOVER_TASK_QUEUE: taskQueue,
+    CUTOVER_DATA_DIR: path.join(WORK, 'data'),
+    ...workerEnv,
+  });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  return {
+    client,
+    connection,
+    server,
+    worker: worker.child,
+    taskQueue,
+    stop: async () => {
+      await connection.close();
+      const gone = new Promise((r) => worker.child.once('exit', r));
+      worker.child.kill('SIGTERM');
+      await gone;
+      await server.stop();
+    },
+  };
+}
+
+/** Spawns `npm run worker`'s process and resolves once it logs that it polls, with the time that took. */
+async function startWorker(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; readyMs: number }> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], {
+    env: { ...process.env, CUTOVER_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    let ready = false;
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (ready) return;
+      buffered += chunk.toString();
+      if (buffered.includes('"worker polling"')) {
+        ready = true;
+        buffered = '';
+        resolve({ child, readyMs: performance.now() - started });
+      }
+    });
+    child.once('exit', (code) => {
+      if (!ready) reject(new Error(`the worker exited (${code}) before polling`));
+    });
+  });
+}
+
+async function waitForState(
+  handle: WorkflowHandle<typeof cutoverWorkflow>,
+  states: CutoverState[],
+  timeoutMs = 300_000,
+): Promise<CutoverState> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = (await handle.query(statusQuery)).state;
+    if (states.includes(state)) return state;
+    if (Date.now() > deadline) throw new Error(`${handle.workflowId} stuck in ${state}`);
+    await sleepMs(200);
+  }
+}
+
+/** Waits for the first `date +%s%N` line in `file`, polling every millisecond or so. */
+async function markOf(file: string, timeoutMs = 60_000): Promise<bigint> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (existsSync(file)) {
+      const line = readFileSync(file, 'utf8').split('\n')[0];
+      if (line) return BigInt(line.trim());
+    }
+    if (Date.now() > deadline) throw new Error(`nothing written to ${file}`);
+    await sleepMs(1);
+  }
+}
+
+async function startCutovers(stack: Stack, count: number, options: (i: number) => Partial<PlanOptions> = () => ({})) {
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const extra = options(i);
+      const release = extra.release ?? `r${i}`;
+      const marks = { deployMark: path.join(WORK, `${release}.deploy`), undoMark: path.join(WORK, `${release}.undo`) };
+      const plan = quickPlan({ ...marks, ...extra, release });
+      const handle = await stack.client.workflow.start(cutoverWorkflow, {
+        taskQueue: stack.taskQueue,
+        workflowId: `bench-${release}`,
+        args: [plan],
+      });
+      return { handle, ...marks, plan };
+    }),
+  );
+}
+
+async function signOffAll(handle: WorkflowHandle<typeof cutoverWorkflow>, roles = ROLES): Promise<void> {
+  for (const [role, approver] of roles) {
+    await handle.executeUpdate(submitSignOffUpdate, { args: [{ role, approver, decision: 'approve' }] });
+  }
+}
+
+const ms = (ns: bigint) => Number(ns) / 1e6;
+
+function table(head: string[], rows: (string | number)[][]): void {
+  const t = new Table({ head });
+  t.push(...rows.map((r) => r.map(String)));
+  console.log(t.toString());
+}
+
+const fmt = (s: Spread, unit = 'ms', digits = 1) =>
+  `${s.p50.toFixed(digits)} / ${s.p95.toFixed(digits)} / ${s.max.toFixed(digits)} ${unit} (n=${s.n})`;
+
+export async function benchSignoff(): Promise<void> {
+  const count = Number(process.env.BENCH_CUTOVERS ?? 50);
+  const stack = await startStack();
+  try {
+    say(`signoff: ${count} cutovers to the gate…`);
+    const cutovers = await startCutovers(stack, count);
+    await Promise.all(cutovers.map((c) => waitForState(c.handle, ['awaiting-signoff'])));
+    const reactions: number[] = [];
+    for (const c of cutovers) {
+      await signOffAll(c.handle, ROLES.slice(0, 4));
+      const [role, approver] = ROLES[4]!;
+      const sent = nowNs();
+      await c.handle.signal(signOffSignal, { role, approver, decision: 'approve' });
+      reactions.push(ms((await markOf(c.deployMark)) - sent));
+    }
+    const states = await Promise.all(cutovers.map((c) => c.handle.result().then((r) => r.state)));
+    const completed = states.filter((s) => s === 'completed').length;
+    const s = spread(reactions);
+    table(
+      ['sign-off reaction (last signal → deploy started)', 'p50 / p95 / max', 'goal', 'completed'],
+      [['signOff signal → production deploy action', fmt(s), 'p95 < 100 ms', `${completed} of ${count}`]],
+    );
+    await save('signoff', { cutovers: count, completed, reactionMs: s, samples: reactions });
+  } finally {
+    await stack.stop();
+  }
+}
+
+const eventMs = (e: temporal.api.history.v1.IHistoryEvent) =>
+  Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+
+/** BENCH_TIMELINE=1: each event of the last cutover with its time since the start, to see where time goes. */
+function printTimeline(events: temporal.api.history.v1.IHistoryEvent[]): void {
+  const start = eventMs(events[0]!);
+  let previous = start;
+  for (const e of events) {
+    const at = eventMs(e);
+    const type = Object.keys(e).find((k) => k.endsWith('EventAttributes')) ?? '?';
+    say(`${(at - start).toFixed(1).padStart(8)} ms  +${(at - previous).toFixed(1).padStart(6)}  ${type}`);
+    previous = at;
+  }
+}
+
+/** Scheduled → started, for every workflow and activity task. */
+function dispatchGaps(events: temporal.api.history.v1.IHistoryEvent[]): number[] {
+  const scheduled = new Map<string, number>();
+  const gaps: number[] = [];
+  for (const e of events) {
+    if (e.workflowTaskScheduledEventAttributes || e.activityTaskScheduledEventAttributes) {
+      scheduled.set(String(e.eventId), eventMs(e));
+    }
+    const from =
+      e.workflowTaskStartedEventAttributes?.scheduledEventId ?? e.activityTaskStartedEventAttributes?.scheduledEventId;
+    if (from !== undefined && from !== null) gaps.push(eventMs(e) - scheduled.get(String(from))!);
+  }
+  return gaps;
+}
+
+export async function benchOverhead(): Promise<void> {
+  const count = Number(process.env.BENCH_OVERHEAD_CUTOVERS ?? 20);
+  const stack = await startStack();
+  try {
+    say(`overhead: ${count} cutovers, one at a time, to the gate…`);
+    const perActivity: number[] = [];
+    const ownMs: number[] = [];
+    let activities = 0;
+    for (let i = 0; i < count; i++) {
+      const [c] = await startCutovers(stack, 1, () => ({ release: `o${i}` }));
+      await waitForState(c!.handle, ['awaiting-signoff']);
+      const events = (await c!.handle.fetchHistory()).events ?? [];
+      const start = eventMs(events[0]!);
+      if (i === count - 1 && process.env.BENCH_TIMELINE) printTimeline(events);
+      if (process.env.BENCH_TIMELINE)
+        say(
+          `cutover ${i}: task dispatch ${dispatchGaps(events)
+            .map((g) => g.toFixed(0))
+            .join(' ')} ms`,
+        );
+      const gate = events.find((e) => e.timerStartedEventAttributes);
+      const started = new Map<string, number>();
+      let own = 0;
+      let n = 0;
+      for (const e of events) {
+        if (e.activityTaskStartedEventAttributes) {
+          started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), eventMs(e));
+        }
+        const done = e.activityTaskCompletedEventAttributes;
+        if (done && eventMs(e) <= eventMs(gate!)) {
+          own += eventMs(e) - started.get(String(done.scheduledEventId))!;
+          n++;
+        }
+      }
+      const overhead = (eventMs(gate!) - start - own) / n;
+      perActivity.push(overhead);
+      ownMs.push(own / n);
+      activities = n;
+      await c!.handle.terminate('bench: measured');
+    }
+    const s = spread(perActivity);
+    const own = spread(ownMs);
+    table(
+      ['phase overhead (start → gate, do-nothing actions)', 'p50 / p95 / max', 'goal'],
+      [
+        [`orchestration per activity (${activities} activities per cutover)`, fmt(s), 'p50 < 20 ms'],
+        ["activity's own time (started → completed)", fmt(own), ''],
+      ],
+    );
+    await save('overhead', { cutovers: count, activitiesPerCutover: activities, overheadMs: s, ownMs: own });
+  } finally {
+    await stack.stop();
+  }
+}
+
+export async function benchRollback(): Promise<void> {
+  const count = Number(process.env.BENCH_ROLLBACKS ?? 20);
+  const stack = await startStack();
+  try {
+    say(`rollback: ${count} by signal and ${count} by a breaching probe…`);
+    const manual = await startCutovers(stack, count, (i) => ({
+      release: `m${i}`,
+      monitor: { window: '10m', interval: '30s' },
+    }));
+    const breach = await startCutovers(stack, count, (i) => ({
+      release: `b${i}`,
+      breachSwitch: path.join(WORK, `b${i}.breach`),
+      monitor: { window: '10m', interval: '1s' },
+    }));
+    const all = [...manual, ...breach];
+    await Promise.all(all.map((c) => waitForState(c.handle, ['awaiting-signoff'])));
+    for (const c of all) await signOffAll(c.handle);
+    await Promise.all(all.map((c) => waitForState(c.handle, ['monitoring'])));
+
+    const bySignal: number[] = [];
+    for (const c of manual) {
+      const sent = nowNs();
+      await c.handle.signal(requestRollbackSignal, { requestedBy: 'di', reason: 'bench' });
+      bySignal.push(ms((await markOf(c.undoMark)) - sent));
+    }
+    const byBreach: number[] = [];
+    for (const [i, c] of breach.entries()) {
+      const switchFile = path.join(WORK, `b${i}.breach`);
+      writeFileSync(switchFile, '');
+      const undo = await markOf(c.undoMark);
+      byBreach.push(ms(undo - (await markOf(`${switchFile}.at`))));
+    }
+    const states = await Promise.all(all.map((c) => c.handle.result().then((r) => r.state)));
+    const rolledBack = states.filter((s) => s === 'rolled-back').length;
+    const signal = spread(bySignal);
+    const probe = spread(byBreach);
+    table(
+      ['rollback reaction', 'p50 / p95 / max', 'goal', 'rolled back'],
+      [
+        ['requestRollback signal → undo started', fmt(signal), '< 1 s', `${rolledBack} of ${2 * count} in all`],
+        ['breaching probe printed → undo started', fmt(probe), '< 1 s (+ one interval)', ''],
+      ],
+    );
+    await save('rollback', { cutovers: 2 * count, rolledBack, bySignalMs: signal, byBreachMs: probe });
+  } finally {
+    await stack.stop();
+  }
+}
+
+/** utime + stime of a process, in seconds. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The kernel's peak resident set (VmHWM) of a process, in MB. */
+function peakRssMb(pid: number): number {
+  const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb) / 1024;
+}
+
+export async function benchConcurrent(): Promise<void> {
+  const count = Number(process.env.BENCH_CONCURRENT ?? 100);
+  const stack = await startStack();
+  try {
+    say(`concurrent: ${count} cutovers at once on one worker…`);
+    const serverPid = stack.server.process.pid!;
+    const cpuBefore = cpuSeconds(serverPid);
+    const t0 = performance.now();
+    const cutovers = await startCutovers(stack, count, (i) => ({
+      release: `c${i}`,
+      monitor: { window: '10s', interval: '2s' },
+    }));
+    // Sign each off as soon as it reaches the gate, as five approvers would.
+    const results = await Promise.all(
+      cutovers.map(async (c) => {
+        await waitForState(c.handle, ['awaiting-signoff'], 900_000);
+        await signOffAll(c.handle);
+        return (await c.handle.result()).state;
+      }),
+    );
+    const wallS = (performance.now() - t0) / 1000;
+    const serverCpu = cpuSeconds(serverPid) - cpuBefore;
+    const workerRss = peakRssMb(stack.worker.pid!);
+    const completed = results.filter((s) => s === 'completed').length;
+    table(
+      ['many at once', 'value', 'goal'],
+      [
+        ['cutovers completed', `${completed} of ${count} (${results.length - completed} not)`, 'all'],
+        ['wall time, start to last completed', `${wallS.toFixed(1)} s`, ''],
+        ['worker peak RSS (VmHWM)', `${workerRss.toFixed(0)} MB`, '< 500 MB'],
+        ['dev server CPU', `${serverCpu.toFixed(1)} s (${((100 * serverCpu) / wallS).toFixed(0)} % of one core)`, ''],
+      ],
+    );
+    await save('concurrent', { cutovers: count, completed, wallS, workerPeakRssMb: workerRss, serverCpuS: serverCpu });
+  } finally {
+    await stack.stop();
+  }
+}
+
+export async function benchHistory(): Promise<void> {
+  const env = await createTimeSkippingEnv();
+  try {
+    say('history: a 24 h monitoring window at 1-minute probes, time-skipping…');
+    mkdirSync(WORK, { recursive: true });
+    const taskQueue = `bench-history-${Date.now().toString(36)}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue,
+      workflowBundle: { codePath: defaultBundlePath() },
+      activities: createActivities({ dataDir: path.join(WORK, 'data') }),
+      sinks: createMetrics().sinks,
+    });
+    const plan = quickPlan({
+      release: 'history',
+      deployMark: path.join(WORK, 'history.deploy'),
+      undoMark: path.join(WORK, 'history.undo'),
+      monitor: { window: '24h', interval: '1m' },
+    });
+    const t0 = performance.now();
+    const counts: number[] = [];
+    let parentEvents = 0;
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(cutoverWorkflow, {
+        taskQueue,
+        workflowId: `bench-history-${Date.now()}`,
+        args: [plan],
+      });
+      await waitForState(handle, ['awaiting-signoff']);
+      await signOffAll(handle);
+      const result = await handle.result();
+      if (result.state !== 'completed') throw new Error(`the 24 h cutover ended ${result.state}`);
+      const parent = (await handle.fetchHistory()).events ?? [];
+      parentEvents = parent.length;
+      const child = parent.find((e) => e.childWorkflowExecutionStartedEventAttributes)
+        ?.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+      let runId: string | undefined = child?.runId ?? undefined;
+      while (runId) {
+        const events = (await env.client.workflow.getHandle(child!.workflowId!, runId).fetchHistory()).events ?? [];
+        counts.push(events.length);
+        runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+      }
+    });
+    const wallS = (performance.now() - t0) / 1000;
+    table(
+      ['history bound (24 h at 1-minute probes)', 'value', 'goal'],
+      [
+        ['most events in one monitor run', Math.max(...counts), '< 10,000'],
+        ['monitor runs (continue-as-new)', counts.length, ''],
+        ['events in the parent workflow', parentEvents, ''],
+        ['wall time on the time-skipping server', `${wallS.toFixed(1)} s`, ''],
+      ],
+    );
+    await save('history', { maxEventsPerRun: Math.max(...counts), eventsPerRun: counts, parentEvents, wallS });
+  } finally {
+    await env.teardown();
+  }
+}
+
+export async function benchWorkerStart(): Promise<void> {
+  const runs = Number(process.env.BENCH_RUNS ?? 5);
+  const server = await startDevServer({ port: await freePort(), uiPort: 0 });
+  try {
+    const variants: [string, NodeJS.ProcessEnv][] = [
+      ['prebuilt bundle', {}],
+      ['bundled at start', { CUTOVER_WORKFLOW_BUNDLE: path.join(WORK, 'no-such-bundle.js') }],
+    ];
+    const samples: Record<string, number[]> = Object.fromEntries(variants.map(([name]) => [name, []]));
+    for (let i = 0; i < runs; i++) {
+      for (const [name, env] of variants) {
+        const { child, readyMs } = await startWorker({
+          TEMPORAL_ADDRESS: server.address,
+          CUTOVER_TASK_QUEUE: 'bench-start',
+          CUTOVER_DATA_DIR: path.join(WORK, 'data'),
+          ...env,
+        });
+        samples[name]!.push(readyMs);
+        const gone = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await gone;
+      }
+    }
+    const spreads = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, spread(v)]));
+    table(
+      ['worker start (spawn → polling)', 'p50 / p95 / max'],
+      Object.entries(spreads).map(([k, s]) => [k, fmt(s, 'ms', 0)]),
+    );
+    await save('worker-start', { runs, startMs: spreads });
+  } finally {
+    await server.stop();
+  }
+}

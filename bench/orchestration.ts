@@ -19,7 +19,7 @@ import path from 'node:path';
 import Table from 'cli-table3';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { planSchema, type CutoverPlan, type CutoverPlanInput } from '../plan/schema';
 import { freePort, startDevServer, type DevServer } from '../scripts/dev-server';
@@ -448,6 +448,11 @@ export async function benchConcurrent(): Promise<void> {
 }
 
 export async function benchHistory(): Promise<void> {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // already installed by an earlier bench in this process
+  }
   const env = await createTimeSkippingEnv();
   try {
     say('history: a 24 h monitoring window at 1-minute probes, time-skipping…');

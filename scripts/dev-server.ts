@@ -30,6 +30,17 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
+/**
+ * Server settings for the local dev server. The history service's queues poll at most 20 times a second by
+ * default, so under a steady stream of tasks each workflow or activity task waits about 45 ms before it
+ * reaches matching (measured: 13 empty activities in a row took 1,085 ms; with this, 176 ms). A production
+ * cluster has the same knobs in its dynamic config; see the README.
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, number>> = {
+  'history.transferProcessorMaxPollRPS': 1000,
+  'history.timerProcessorMaxPollRPS': 1000,
+};
+
 /** A free TCP port on 127.0.0.1. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -81,6 +92,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     mkdirSync(path.dirname(options.dbFile), { recursive: true });
     args.push('--db-filename', options.dbFile);
   }
+  for (const [key, value] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG))
+    args.push('--dynamic-config-value', `${key}=${value}`);
   for (const name of SEARCH_ATTRIBUTE_NAMES) args.push('--search-attribute', `${name}=Keyword`);
   const child = spawn(cli, args, { stdio: ['ignore', options.stdio ?? 'ignore', options.stdio ?? 'ignore'] });
   let exited = false;

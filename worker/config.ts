@@ -24,6 +24,9 @@ export const envSchema = z.object({
     .describe("The Temporal SDK's own Prometheus endpoint on 127.0.0.1 (0: a free port, appended to /metrics)"),
   CUTOVER_MAX_ACTIVITIES: intFrom(1, 1000).default(8).describe('Activities run at once'),
   CUTOVER_MAX_WORKFLOW_TASKS: intFrom(1, 1000).default(20).describe('Workflow tasks run at once'),
+  CUTOVER_MAX_CACHED_WORKFLOWS: intFrom(0, 100_000)
+    .optional()
+    .describe('Workflows kept in memory between tasks (default: the SDK picks from the memory available)'),
   CUTOVER_SHUTDOWN_GRACE: duration
     .default('30s')
     .describe('On SIGTERM, how long running activities may take to finish'),

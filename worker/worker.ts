@@ -38,6 +38,9 @@ export async function createWorker(
     ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}),
     maxConcurrentActivityTaskExecutions: config.CUTOVER_MAX_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: config.CUTOVER_MAX_WORKFLOW_TASKS,
+    ...(config.CUTOVER_MAX_CACHED_WORKFLOWS !== undefined
+      ? { maxCachedWorkflows: config.CUTOVER_MAX_CACHED_WORKFLOWS }
+      : {}),
     shutdownGraceTime: config.CUTOVER_SHUTDOWN_GRACE,
     // Progress in heartbeat details must reach the server soon after it is made, or a crash loses it.
     maxHeartbeatThrottleInterval: '2s',

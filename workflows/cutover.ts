@@ -68,7 +68,7 @@ const retry = {
 /** Steps that run a user's action: the action's own timeout bounds them; heartbeats catch a dead worker. */
 const steps = proxyActivities<Activities>({
   startToCloseTimeout: '1h',
-  heartbeatTimeout: '30s',
+  heartbeatTimeout: '15s',
   retry,
 });
 
@@ -78,8 +78,9 @@ const steps = proxyActivities<Activities>({
  */
 const long = proxyActivities<Activities>({
   startToCloseTimeout: '4h',
-  heartbeatTimeout: '30s',
-  retry: { ...retry, maximumAttempts: 3 },
+  heartbeatTimeout: '15s',
+  // Crashes are retried from the last heartbeat, so a few kills in a row must not fail the phase.
+  retry: { ...retry, maximumAttempts: 6 },
 });
 
 const { metrics } = proxySinks<CutoverSinks>();
@@ -715,7 +716,7 @@ class Cutover {
 
 function stepOptions(actionMs: number): ActivityOptions {
   // The runner enforces the action's own timeout; the activity gets that plus room to clean up.
-  return { startToCloseTimeout: actionMs + 60_000, heartbeatTimeout: '30s', retry };
+  return { startToCloseTimeout: actionMs + 60_000, heartbeatTimeout: '15s', retry };
 }
 
 function isFinal(state: CutoverState): boolean {

@@ -13,7 +13,7 @@ import type { MonitorStatus } from './status';
 
 const { probe } = proxyActivities<Activities>({
   startToCloseTimeout: '10m',
-  heartbeatTimeout: '30s',
+  heartbeatTimeout: '15s',
   retry: {
     initialInterval: '1s',
     backoffCoefficient: 2,
@@ -80,7 +80,7 @@ export async function monitorWorkflow(input: MonitorInput): Promise<MonitorOutco
   while (Date.now() < input.windowEndsAt) {
     await sleep(Math.min(input.intervalMs, input.windowEndsAt - Date.now()));
     const result = await probe.executeWithOptions(
-      { startToCloseTimeout: '10m', heartbeatTimeout: '30s', summary: `probe #${state.samples + 1}` },
+      { startToCloseTimeout: '10m', heartbeatTimeout: '15s', summary: `probe #${state.samples + 1}` },
       [
         {
           workflowId: input.parentWorkflowId,

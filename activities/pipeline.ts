@@ -14,11 +14,16 @@ export const pipelineOutputSchema = z.looseObject({
   rows: z.int().min(0).optional(),
 });
 
-/** What a production probe prints. */
-export const probeOutputSchema = z.looseObject({
-  metrics: z.record(z.string(), z.number({ error: 'expected a finite number' })).optional(),
-  errorRate: z.number().min(0).max(1).optional(),
-});
+/** What a production probe prints: metrics, an error rate, or both. A probe that reports nothing is not healthy. */
+export const probeOutputSchema = z
+  .looseObject({
+    metrics: z.record(z.string(), z.number({ error: 'expected a finite number' })).optional(),
+    errorRate: z.number().min(0).max(1).optional(),
+    rows: z.int().min(0).optional(),
+  })
+  .refine((o) => o.metrics !== undefined || o.errorRate !== undefined, {
+    error: 'expected "metrics" or "errorRate"',
+  });
 
 export interface PipelineRun {
   metrics: Metrics;

@@ -31,6 +31,9 @@ export const createProbe = (deps: { dataDir: string }) =>
         ...(input.baseDir ? { baseDir: input.baseDir } : {}),
       });
       const output = parseOutput(outcome, probeOutputSchema, 'probe');
+      if (input.reference && !output.metrics) {
+        throw new Error('probe: no "metrics" to hold against the reference taken before the deploy');
+      }
       sample = {
         ok: true,
         ...(output.metrics ? { metrics: output.metrics } : {}),

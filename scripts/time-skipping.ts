@@ -30,4 +30,3 @@ export async function registerSearchAttributes(connection: Connection, namespace
     if (!/already/i.test((err as Error).message)) throw err;
   }
 }
-

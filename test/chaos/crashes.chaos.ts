@@ -95,7 +95,6 @@ function startWorker(): ChildProcess {
   return w;
 }
 
-const alive = (w: ChildProcess) => w.exitCode === null && w.signalCode === null;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const random = (min: number, max: number) => min + Math.random() * (max - min);
 

@@ -1,7 +1,7 @@
 /**
  * Pipelines that print garbage: not JSON, NaN, Infinity, negative totals, missing or extra metrics, the wrong
  * shapes, gigabytes. Through the real shadow and probe activities, each is a clear failure (of the phase, or
- * of the probe) with a reason, never a pass.
+ * of the probe, or a trigger that fires) with a reason, never a pass.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -18,7 +18,7 @@ const GOOD = { TotalReceivable: 1000, PAR30: 0.1 };
 /** Each case: what the candidate prints (a node script), and what the failure must say. */
 const CASES: [string, string, RegExp][] = [
   ['plain text', `process.stdout.write('all good')`, /not JSON/],
-  ['nothing at all', ``, /not JSON|no output|empty/],
+  ['nothing at all', `/* prints nothing */`, /not JSON|no output|empty/],
   ['a bare NaN', `process.stdout.write('NaN')`, /not JSON/],
   ['NaN inside JSON', `process.stdout.write('{"metrics": {"TotalReceivable": NaN, "PAR30": 0.1}}')`, /not JSON/],
   [
@@ -105,8 +105,9 @@ test('bad pipeline outputs fail the shadow phase with a reason and fail the prob
       reference: GOOD,
       consecutiveFailures: 0,
     })) as ProbeResult;
-    if (probe.ok) {
-      problems.push(`probe ok on ${name}`);
+    // A failed sample, or a trigger that fires: anything but a healthy sample.
+    if (probe.ok && !probe.breach) {
+      problems.push(`probe healthy on ${name}`);
       continue;
     }
     refused++;

@@ -85,6 +85,9 @@ const long = proxyActivities<Activities>({
 
 const { metrics } = proxySinks<CutoverSinks>();
 
+/** The largest sign-off an update may carry (a comment is at most 2,000 characters). */
+const MAX_SIGNOFF_CHARS = 16_384;
+
 /** Most audit entries kept in the status; older ones are counted and dropped. */
 const MAX_AUDIT = 500;
 
@@ -164,34 +167,19 @@ class Cutover {
   private installHandlers(): void {
     setHandler(statusQuery, () => ({ ...this.status, gate: gateView(this.gateConfig, this.gate) }));
 
-    setHandler(signOffSignal, (payload: unknown) => {
-      const parsed = signOffSchema.safeParse(payload);
-      if (!parsed.success) {
-        // A signal cannot answer; the audit trail is where a malformed one is told.
-        const problems = flattenIssues(parsed.error.issues);
-        metrics.signoff('(malformed)', false, RefusalRule.Malformed);
-        this.audit({
-          kind: 'signoff',
-          accepted: false,
-          rule: RefusalRule.Malformed,
-          actor: actorOf(payload),
-          message: `malformed sign-off refused: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
-        });
-        return;
-      }
-      this.signOff(parsed.data, 'signal');
-    });
+    // A signal cannot answer: its refusal is told in the audit trail, like every refusal.
+    setHandler(signOffSignal, (payload: unknown) => void this.receiveSignOff(payload, 'signal'));
 
-    setHandler(submitSignOffUpdate, (payload) => this.signOff(payload, 'update'), {
-      // Refuses only a malformed payload, before anything is written to history.
-      validator: (payload) => {
-        const parsed = signOffSchema.safeParse(payload);
-        if (!parsed.success) {
-          const problems = flattenIssues(parsed.error.issues);
+    setHandler(submitSignOffUpdate, (payload: unknown) => this.receiveSignOff(payload, 'update'), {
+      // Only a payload too large to keep in history is refused here, before anything is written. Everything
+      // else reaches the gate, and a refusal is answered and kept in the audit trail.
+      validator: (payload: unknown) => {
+        const size = JSON.stringify(payload ?? null).length;
+        if (size > MAX_SIGNOFF_CHARS) {
           throw ApplicationFailure.create({
             type: 'MalformedSignOff',
             nonRetryable: true,
-            message: `malformed sign-off: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+            message: `a sign-off of ${size} characters is refused (at most ${MAX_SIGNOFF_CHARS})`,
           });
         }
       },
@@ -238,6 +226,22 @@ class Cutover {
         message: `rollback requested: ${request.reason}`,
       });
     });
+  }
+
+  private receiveSignOff(payload: unknown, via: 'signal' | 'update'): SignOffAnswer {
+    const parsed = signOffSchema.safeParse(payload);
+    if (parsed.success) return this.signOff(parsed.data, via);
+    const problems = flattenIssues(parsed.error.issues);
+    const reason = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+    metrics.signoff('(malformed)', false, RefusalRule.Malformed);
+    this.audit({
+      kind: 'signoff',
+      accepted: false,
+      rule: RefusalRule.Malformed,
+      actor: actorOf(payload),
+      message: `malformed sign-off refused: ${reason}`,
+    });
+    return { accepted: false, rule: RefusalRule.Malformed, reason, gate: gateView(this.gateConfig, this.gate) };
   }
 
   private signOff(payload: SignOff, via: 'signal' | 'update'): SignOffAnswer {

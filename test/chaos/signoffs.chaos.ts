@@ -24,7 +24,7 @@ import { report } from './report';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..', '..');
-const PEOPLE = ['ana', 'bo', 'cy', 'di', 'ed', 'rm'] as const;
+const PEOPLE = ['ana', 'fay', 'bo', 'cy', 'di', 'ed', 'rm'] as const;
 const keys = Object.fromEntries(PEOPLE.map((p) => [p, ed25519.utils.randomPrivateKey()]));
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -73,11 +73,17 @@ test('at least 50 hostile sign-offs: none counted, all audited, the cutover neit
   const base = makePlanInput();
   const plan = makePlan({
     initiator: 'rm',
+    production: {
+      ...base.production,
+      monitor: { ...base.production.monitor, window: '3s', interval: '1s' },
+      reconcile: { every: '1s', days: 1 },
+      decommission: { ...base.production.decommission, afterCleanDays: 1 },
+    },
     signoff: {
       ...base.signoff,
-      // ana may approve engineering or QA, but not both; rm (the initiator) is listed for operations.
+      // ana may approve engineering or QA, not both (fay and bo can stand in); rm, the initiator, is listed too.
       roles: {
-        engineering: ['ana'],
+        engineering: ['ana', 'fay'],
         qa: ['bo', 'ana'],
         architecture: ['cy'],
         operations: ['di', 'rm'],
@@ -170,7 +176,8 @@ test('at least 50 hostile sign-offs: none counted, all audited, the cutover neit
   }
   await viaUpdate('uppercase digest', { ...signed('bo', 'qa'), evidenceDigest: digest.toUpperCase() });
   // Oversized comments.
-  for (const size of [2001, 10_000, 500_000]) {
+  // Up to 16,384 characters a refusal is audited; a larger sign-off is refused before it reaches history.
+  for (const size of [2001, 10_000, 16_000, 500_000]) {
     await viaUpdate(`a ${size}-character comment`, { ...signed('bo', 'qa'), comment: 'x'.repeat(size) });
   }
   // One person in two roles: ana approves engineering (counted), then QA (refused), then engineering again.
@@ -251,7 +258,7 @@ test('at least 50 hostile sign-offs: none counted, all audited, the cutover neit
   expect(attempts.length).toBeGreaterThanOrEqual(50);
   expect(accepted.map((a) => a.name)).toEqual([]);
   // Every refusal that reached the workflow is in its audit trail; nothing counted but ana's one approval.
-  expect(audited).toBeGreaterThanOrEqual(reachedWorkflow);
+  expect(audited).toBe(reachedWorkflow);
   expect(status.state).toBe('awaiting-signoff');
   expect(status.gate.roles.map((r) => [r.role, r.approvedBy])).toEqual([
     ['engineering', ['ana']],

@@ -227,33 +227,40 @@ describe('refused sign-offs', () => {
     expect((await handle.result()).state).toBe('rejected');
   });
 
-  test('a malformed update is refused by its validator and leaves no trace in the gate', async () => {
+  test('a malformed sign-off is answered, audited and never counted; only an oversized one is stopped at the door', async () => {
     const handle = await start();
     await waitForStatus(handle, atGate);
     const bad = { role: 'qa', approver: 'bo', decision: 'maybe' } as unknown as SignOff;
-    const refusal = async (payload: SignOff) => {
-      const err = await handle.executeUpdate(submitSignOffUpdate, { args: [payload] }).then(
+    const answer = await handle.executeUpdate(submitSignOffUpdate, { args: [bad] });
+    expect(answer).toMatchObject({ accepted: false, rule: 'malformed' });
+    expect(answer.reason).toMatch(/decision/);
+    const long = await handle.executeUpdate(submitSignOffUpdate, {
+      args: [{ ...signOff('qa'), comment: 'x'.repeat(5000) }],
+    });
+    expect(long).toMatchObject({ accepted: false, rule: 'malformed' });
+    expect(long.reason).toMatch(/comment/);
+    // The same malformed payload as a signal is refused and kept in the audit trail too.
+    await handle.signal(signOffSignal, bad);
+    const after = await waitForStatus(handle, (s) => s.audit.filter((a) => a.kind === 'signoff').length === 3);
+    expect(after.audit.filter((a) => a.kind === 'signoff')).toEqual([
+      expect.objectContaining({ accepted: false, rule: 'malformed', actor: 'bo' }),
+      expect.objectContaining({ accepted: false, rule: 'malformed', actor: 'bo' }),
+      expect.objectContaining({ accepted: false, rule: 'malformed', actor: 'bo' }),
+    ]);
+    // A payload too large for history is refused by the update's validator, before anything is written.
+    const err = await handle
+      .executeUpdate(submitSignOffUpdate, { args: [{ ...signOff('qa'), comment: 'x'.repeat(20_000) }] })
+      .then(
         () => undefined,
         (e: unknown) => e,
       );
-      expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
-      const cause = (err as WorkflowUpdateFailedError).cause as ApplicationFailure;
-      expect(cause.type).toBe('MalformedSignOff');
-      return cause.message;
-    };
-    expect(await refusal(bad)).toMatch(/decision/);
-    expect(await refusal({ ...signOff('qa'), comment: 'x'.repeat(5000) })).toMatch(/comment/);
-    const status = await handle.query(statusQuery);
-    expect(status.audit.filter((a) => a.kind === 'signoff')).toHaveLength(0);
-    // The same malformed payload as a signal is refused and kept in the audit trail.
-    await handle.signal(signOffSignal, bad);
-    const after = await waitForStatus(handle, (s) => s.audit.some((a) => a.kind === 'signoff'));
-    expect(after.audit.find((a) => a.kind === 'signoff')).toMatchObject({
-      accepted: false,
-      rule: 'malformed',
-      actor: 'bo',
-    });
-    expect(after.gate.roles.every((r) => r.approvedBy.length === 0)).toBe(true);
+    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+    const cause = (err as WorkflowUpdateFailedError).cause as ApplicationFailure;
+    expect(cause.type).toBe('MalformedSignOff');
+    expect(cause.message).toMatch(/at most 16384/);
+    const final = await handle.query(statusQuery);
+    expect(final.audit.filter((a) => a.kind === 'signoff')).toHaveLength(3);
+    expect(final.gate.roles.every((r) => r.approvedBy.length === 0)).toBe(true);
     await handle.cancel();
     await expect(handle.result()).rejects.toThrow();
     expect((await handle.query(statusQuery)).state).toBe('cancelled');

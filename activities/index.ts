@@ -1,6 +1,9 @@
 /**
  * The activities of a cutover, built from their dependencies so tests can pass their own.
  */
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../plan/failures';
+import { planSchema, flattenIssues, type CutoverPlan } from '../plan/schema';
 import { createProbe, createReconcile } from './production';
 import { createRehearseRollback } from './rehearsal';
 import { createShadow } from './shadow';
@@ -12,8 +15,25 @@ export interface ActivityDeps {
   dataDir: string;
 }
 
+/**
+ * Checks a plan as the workflow received it, with the schema the CLI uses, and returns it with its defaults.
+ * An activity rather than workflow code: the zod schema then lives once in the worker, not in every cutover.
+ */
+export async function checkPlan(input: unknown): Promise<CutoverPlan> {
+  const parsed = planSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const problems = flattenIssues(parsed.error.issues);
+  throw ApplicationFailure.create({
+    type: FailureType.InvalidPlan,
+    nonRetryable: true,
+    message: `invalid plan: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+    details: [problems],
+  });
+}
+
 export function createActivities(deps: ActivityDeps) {
   return {
+    checkPlan,
     runStep: createRunStep(deps),
     checkHealth: createCheckHealth(deps),
     runShadow: createShadow(deps),

@@ -3,8 +3,20 @@
  * workflow re-validates its own input inside the sandbox with the very same rules the CLI applies.
  */
 import { z } from 'zod';
-import { ed25519 } from '@noble/curves/ed25519';
 import { DURATION_PATTERN, toMs } from './duration';
+import { decodePublicKey, flattenIssues, type PlanProblem } from './helpers';
+
+export {
+  actionTimeoutMs,
+  decodeBytes,
+  decodePublicKey,
+  DEFAULT_HTTP_TIMEOUT_MS,
+  DEFAULT_RUN_TIMEOUT_MS,
+  flattenIssues,
+  formatPath,
+  quorumFor,
+  type PlanProblem,
+} from './helpers';
 
 /** A duration string such as `30s`, `5m`, `72h`; must be greater than zero. */
 export const durationSchema = z
@@ -55,16 +67,6 @@ export const httpActionSchema = z.strictObject({
 
 export const actionSchema = z.union([runActionSchema, httpActionSchema]);
 
-/** An action's time limit when it names none. */
-export const DEFAULT_RUN_TIMEOUT_MS = 600_000;
-export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
-
-/** The time an action may take: its own `timeout`, or the default for its kind. */
-export function actionTimeoutMs(action: z.infer<typeof actionSchema>): number {
-  if (action.timeout) return toMs(action.timeout);
-  return 'http' in action ? DEFAULT_HTTP_TIMEOUT_MS : DEFAULT_RUN_TIMEOUT_MS;
-}
-
 /** A metric name as pipelines print it. */
 const metricName = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, { error: 'expected a metric name such as PAR30' });
 
@@ -98,51 +100,6 @@ const personName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, { erro
 export const publicKeySchema = z.string().refine((key) => decodePublicKey(key) !== undefined, {
   error: 'expected a valid ed25519 public key (32 bytes, hex or base64)',
 });
-
-/** Decodes a hex or base64 ed25519 public key and checks that it is a point on the curve. */
-export function decodePublicKey(text: string): Uint8Array | undefined {
-  const bytes = decodeBytes(text, 32);
-  if (!bytes) return undefined;
-  try {
-    ed25519.ExtendedPoint.fromHex(bytes);
-    return bytes;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Decodes hex or base64 text of exactly `length` bytes. */
-export function decodeBytes(text: string, length: number): Uint8Array | undefined {
-  if (new RegExp(`^[0-9a-fA-F]{${length * 2}}$`).test(text)) {
-    const out = new Uint8Array(length);
-    for (let i = 0; i < length; i++) out[i] = parseInt(text.slice(i * 2, i * 2 + 2), 16);
-    return out;
-  }
-  if (/^[A-Za-z0-9+/]+={0,2}$/.test(text)) {
-    const out = base64Decode(text);
-    return out && out.length === length ? out : undefined;
-  }
-  return undefined;
-}
-
-function base64Decode(text: string): Uint8Array | undefined {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-  const clean = text.replace(/=+$/, '');
-  const out: number[] = [];
-  let buffer = 0;
-  let bits = 0;
-  for (const char of clean) {
-    const value = alphabet.indexOf(char);
-    if (value < 0) return undefined;
-    buffer = (buffer << 6) | value;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push((buffer >> bits) & 0xff);
-    }
-  }
-  return Uint8Array.from(out);
-}
 
 const signoffSchema = z.strictObject({
   /** Approvers per role: `{ engineering: [ana], qa: [bo] }`. */
@@ -429,59 +386,9 @@ export type Tolerance = z.infer<typeof toleranceSchema>;
 export type Triggers = z.infer<typeof triggersSchema>;
 export type MetricRange = z.infer<typeof metricRangeSchema>;
 
-/** Approvals needed for `role`. */
-export function quorumFor(plan: CutoverPlan, role: string): number {
-  const { quorum } = plan.signoff;
-  return typeof quorum === 'number' ? quorum : (quorum[role] ?? 1);
-}
-
-/** One problem with a plan: where it is and what is wrong. */
-export interface PlanProblem {
-  path: string;
-  message: string;
-}
-
 /** Validates a parsed plan document; returns the plan or every problem by path. */
 export function validatePlan(input: unknown): { ok: true; plan: CutoverPlan } | { ok: false; problems: PlanProblem[] } {
   const result = planSchema.safeParse(input);
   if (result.success) return { ok: true, plan: result.data };
   return { ok: false, problems: flattenIssues(result.error.issues) };
-}
-
-type Issue = z.core.$ZodIssue;
-
-/**
- * Turns zod issues into `path: message` problems. A union (an action is a run or an http action) reports
- * the branch that came closest, so the message is about the field the user got wrong, not "invalid input".
- */
-export function flattenIssues(issues: readonly Issue[], prefix: PropertyKey[] = []): PlanProblem[] {
-  const out: PlanProblem[] = [];
-  for (const issue of issues) {
-    const path = [...prefix, ...issue.path];
-    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
-      const branches = issue.errors.map((branch) => flattenIssues(branch, path));
-      const best = branches.reduce((a, b) => (score(b) < score(a) ? b : a));
-      out.push(...best);
-      continue;
-    }
-    let message = issue.message;
-    if (issue.code === 'unrecognized_keys') {
-      message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-    }
-    out.push({ path: formatPath(path), message });
-  }
-  return out;
-}
-
-function score(problems: PlanProblem[]): number {
-  // Fewer problems, and problems about something other than the union's own shape, mean a closer branch.
-  return problems.length * 10 + problems.filter((p) => p.message.startsWith('unknown key')).length * 5;
-}
-
-/** `signoff.roles.qa[0]` style path. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return '(plan)';
-  return path
-    .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`))
-    .join('');
 }

@@ -13,6 +13,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxySinks,
   setCurrentDetails,
@@ -27,15 +28,16 @@ import type { Activities } from '../activities';
 import type { HealthResult, Metrics, StepInput, StepResult } from '../activities/types';
 import { toMs } from '../plan/duration';
 import { FailureType, NON_RETRYABLE_TYPES } from '../plan/failures';
-import { actionTimeoutMs, planSchema, quorumFor, flattenIssues, type Action, type CutoverPlan } from '../plan/schema';
+import { actionTimeoutMs, flattenIssues, quorumFor } from '../plan/helpers';
+import type { Action, CutoverPlan } from '../plan/schema';
+import type * as PlanSchemaModule from '../plan/schema';
 import { evidenceDigest } from './digest';
+import { checkRollbackRequest, checkSignOff } from './message-checks';
 import { applySignOff, decideSignOff, gateView, RefusalRule, type GateConfig } from './gate';
 import {
   phaseSearchAttribute,
   releaseSearchAttribute,
   requestRollbackSignal,
-  rollbackRequestSchema,
-  signOffSchema,
   signOffSignal,
   stateSearchAttribute,
   statusQuery,
@@ -113,18 +115,58 @@ interface Compensation {
  * (after running its compensations) when a phase fails; ends cancelled when cancelled.
  */
 export async function cutoverWorkflow(input: CutoverPlan): Promise<CutoverResult> {
-  // The client validated the plan; a start from elsewhere (the temporal CLI, another SDK) is checked here too.
-  const parsed = planSchema.safeParse(input);
-  if (!parsed.success) {
-    const problems = flattenIssues(parsed.error.issues);
-    throw ApplicationFailure.create({
-      type: FailureType.InvalidPlan,
-      nonRetryable: true,
-      message: `invalid plan: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
-      details: [problems],
-    });
+  // The client validated the plan; a start from elsewhere (the temporal CLI, another SDK) is checked too.
+  // Cutovers started before this change checked it in workflow code; they replay that way.
+  if (!patched(PLAN_CHECKED_BY_ACTIVITY)) return new Cutover(checkPlanHere(input)).run();
+  setHandler(statusQuery, () => startingStatus(input));
+  let plan: CutoverPlan;
+  try {
+    plan = await checks.checkPlan(input);
+  } catch (err) {
+    // The plan's own problems, not the activity's, are why this cutover failed.
+    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) throw err.cause;
+    throw err;
   }
-  return new Cutover(parsed.data).run();
+  return new Cutover(plan).run();
+}
+
+const PLAN_CHECKED_BY_ACTIVITY = 'plan-checked-by-activity';
+
+const checks = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry });
+
+/** The zod schemas, loaded only where used: the sandbox evaluates a module once per workflow that loads it. */
+function planSchemas(): typeof PlanSchemaModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('../plan/schema') as typeof PlanSchemaModule;
+}
+
+function checkPlanHere(input: unknown): CutoverPlan {
+  const parsed = planSchemas().planSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const problems = flattenIssues(parsed.error.issues);
+  throw ApplicationFailure.create({
+    type: FailureType.InvalidPlan,
+    nonRetryable: true,
+    message: `invalid plan: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+    details: [problems],
+  });
+}
+
+/** What `status` answers while the plan is being checked, before the cutover proper begins. */
+function startingStatus(input: unknown): CutoverStatus {
+  const release = (input as { release?: unknown } | null)?.release;
+  return {
+    workflowId: workflowInfo().workflowId,
+    release: typeof release === 'string' ? release : '',
+    phase: 'staging',
+    state: 'running',
+    startedAt: workflowInfo().startTime.toISOString(),
+    phases: PHASES.map((phase) => ({ phase, outcome: 'pending', attempts: 0 })),
+    gate: { status: 'closed', roles: [] },
+    reconciliation: { day: 0, days: 0, cleanDays: 0 },
+    audit: [],
+    auditDropped: 0,
+  };
 }
 
 class Cutover {
@@ -186,8 +228,8 @@ class Cutover {
     });
 
     setHandler(requestRollbackSignal, (payload: unknown) => {
-      const parsed = rollbackRequestSchema.safeParse(payload);
-      if (!parsed.success) {
+      const parsed = checkRollbackRequest(payload);
+      if (!parsed.ok) {
         this.audit({
           kind: 'rollback',
           accepted: false,
@@ -197,7 +239,7 @@ class Cutover {
         });
         return;
       }
-      const request = parsed.data;
+      const request = parsed.value;
       if (this.decommissioned) {
         this.audit({
           kind: 'rollback',
@@ -229,9 +271,9 @@ class Cutover {
   }
 
   private receiveSignOff(payload: unknown, via: 'signal' | 'update'): SignOffAnswer {
-    const parsed = signOffSchema.safeParse(payload);
-    if (parsed.success) return this.signOff(parsed.data, via);
-    const problems = flattenIssues(parsed.error.issues);
+    const parsed = checkSignOff(payload);
+    if (parsed.ok) return this.signOff(parsed.value, via);
+    const problems = parsed.problems;
     const reason = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
     metrics.signoff('(malformed)', false, RefusalRule.Malformed);
     this.audit({

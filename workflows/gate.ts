@@ -2,8 +2,7 @@
  * The sign-off gate's rules: one pure function decides whether a sign-off counts, for the `signOff`
  * signal, the `submitSignOff` update, the `temporal` CLI and the UI alike. Deterministic: no clock, no I/O.
  */
-import { ed25519 } from '@noble/curves/ed25519';
-import { decodeBytes, decodePublicKey } from '../plan/schema';
+import { curve, decodeBytes, decodePublicKey } from '../plan/helpers';
 import type { SignOff } from './messages';
 import type { GateState, GateView, SignOffRecord } from './status';
 
@@ -150,7 +149,7 @@ function verifySignature(publicKey: string, signature: string, message: string):
   const sig = decodeBytes(signature, 64);
   if (!key || !sig) return false;
   try {
-    return ed25519.verify(sig, utf8(message), key);
+    return curve().verify(sig, utf8(message), key);
   } catch {
     return false;
   }

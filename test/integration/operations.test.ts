@@ -121,7 +121,11 @@ test('encrypted payloads: the cutover completes, history holds ciphertext only, 
 
   // Without the key: every stored payload is ciphertext, and the marker appears nowhere in the history.
   const history = await new Client({ connection }).workflow.getHandle(id).fetchHistory();
-  const payloads = payloadsOf(history).filter((p) => !p.at.includes('searchAttributes'));
+  // Search attributes are indexed, and a patch marker holds only the name of a code change (written by the
+  // SDK's core, past the codec): everything else must be ciphertext.
+  const payloads = payloadsOf(history).filter(
+    (p) => !p.at.includes('searchAttributes') && !p.at.includes('markerRecordedEventAttributes.details.patch-data'),
+  );
   expect(payloads.length).toBeGreaterThan(20);
   expect(payloads.filter((p) => p.encoding !== ENCRYPTED_ENCODING)).toEqual([]);
   const raw = Buffer.from(temporal.api.history.v1.History.encode(history).finish());

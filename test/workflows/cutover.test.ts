@@ -8,7 +8,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { ed25519 } from '@noble/curves/ed25519';
 import { FailureType } from '../../plan/failures';
-import type { CutoverPlanInput } from '../../plan/schema';
+import type { CutoverPlan, CutoverPlanInput } from '../../plan/schema';
 import { cutoverWorkflow } from '../../workflows';
 import { signOffMessage } from '../../workflows/gate';
 import {
@@ -90,6 +90,36 @@ function ledgerProduction(
 ): CutoverPlanInput['production'] {
   return { ...makePlanInput().production, deploy: ledger.action('deploy'), undo: ledger.action('undo'), ...extra };
 }
+
+describe('the plan', () => {
+  test('a plan started from outside the CLI with problems fails as InvalidPlan, naming them, before any step', async () => {
+    const handle = await env.client.workflow.start(cutoverWorkflow, {
+      taskQueue,
+      workflowId: uniqueId(),
+      args: [{ release: 'bad plan' } as unknown as CutoverPlan],
+    });
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect(cause.type).toBe(FailureType.InvalidPlan);
+    expect(cause.message).toMatch(/release: .*; .*staging/);
+    const types = ((await handle.fetchHistory()).events ?? []).flatMap((e) =>
+      e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : [],
+    );
+    expect(types).toEqual(['checkPlan']);
+  });
+
+  test('status answers from the first moment, while the plan is being checked', async () => {
+    const handle = await start();
+    const first = await handle.query(statusQuery);
+    expect(first).toMatchObject({ workflowId: handle.workflowId, release: 'test-release', state: 'running' });
+    await handle.terminate('seen');
+  });
+});
 
 describe('happy path', () => {
   test('five roles approve: every phase passes, V1 is decommissioned, the cutover completes', async () => {

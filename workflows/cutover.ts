@@ -59,11 +59,13 @@ import {
   type PhaseRecord,
 } from './status';
 
+// Ten attempts: a worker that dies mid-activity costs one each time (the chaos suite kills workers every few
+// seconds for minutes); with backoff up to a minute they span several minutes. Plan faults do not retry.
 const retry = {
   initialInterval: '1s',
   backoffCoefficient: 2,
   maximumInterval: '1m',
-  maximumAttempts: 5,
+  maximumAttempts: 10,
   nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
 };
 
@@ -81,8 +83,8 @@ const steps = proxyActivities<Activities>({
 const long = proxyActivities<Activities>({
   startToCloseTimeout: '4h',
   heartbeatTimeout: '15s',
-  // Crashes are retried from the last heartbeat, so a few kills in a row must not fail the phase.
-  retry: { ...retry, maximumAttempts: 6 },
+  // Each attempt resumes from the last heartbeat.
+  retry,
 });
 
 const { metrics } = proxySinks<CutoverSinks>();

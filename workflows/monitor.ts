@@ -17,7 +17,8 @@ const { probe } = proxyActivities<Activities>({
   retry: {
     initialInterval: '1s',
     backoffCoefficient: 2,
-    maximumAttempts: 3,
+    // The probe reports a failing action as a failed sample itself; only a dead worker fails an attempt.
+    maximumAttempts: 10,
     nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
   },
 });

@@ -1,9 +1,7 @@
 /**
  * The activities of a cutover, built from their dependencies so tests can pass their own.
  */
-import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from '../plan/failures';
-import { planSchema, flattenIssues, type CutoverPlan } from '../plan/schema';
+import { planOrFailure, type CutoverPlan } from '../plan/schema';
 import { createProbe, createReconcile } from './production';
 import { createRehearseRollback } from './rehearsal';
 import { createShadow } from './shadow';
@@ -20,15 +18,7 @@ export interface ActivityDeps {
  * An activity rather than workflow code: the zod schema then lives once in the worker, not in every cutover.
  */
 export async function checkPlan(input: unknown): Promise<CutoverPlan> {
-  const parsed = planSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const problems = flattenIssues(parsed.error.issues);
-  throw ApplicationFailure.create({
-    type: FailureType.InvalidPlan,
-    nonRetryable: true,
-    message: `invalid plan: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
-    details: [problems],
-  });
+  return planOrFailure(input);
 }
 
 export function createActivities(deps: ActivityDeps) {

@@ -13,6 +13,7 @@
  * Actions are `sh -c` one-liners: the figures are the orchestration's, not a pipeline's. Times come from
  * one clock (this machine's): the action writes `date +%s%N` when it starts.
  */
+import { EXAMPLE_APPROVERS as ROLES } from '../scripts/dev';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -34,13 +35,6 @@ import { save, spread, type Spread } from './common';
 
 const ROOT = projectRoot();
 const WORK = path.join(ROOT, '.data', 'bench-orchestration');
-const ROLES: [string, string][] = [
-  ['engineering', 'ana'],
-  ['qa', 'bo'],
-  ['architecture', 'cy'],
-  ['operations', 'di'],
-  ['business', 'ed'],
-];
 const METRICS = JSON.stringify({ metrics: { TotalReceivable: 1000, PAR30: 0.1 }, rows: 10 });
 const PROBE_OK = JSON.stringify({ metrics: { TotalReceivable: 1000, PAR30: 0.1 }, errorRate: 0 });
 const PROBE_BREACH = JSON.stringify({ metrics: { TotalReceivable: 1000, PAR30: 0.1 }, errorRate: 0.5 });

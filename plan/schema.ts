@@ -2,8 +2,10 @@
  * The cutover plan: one zod schema, the only definition of its shape. Pure (no Node built-ins), so the
  * workflow re-validates its own input inside the sandbox with the very same rules the CLI applies.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { DURATION_PATTERN, toMs } from './duration';
+import { FailureType } from './failures';
 import { decodePublicKey, flattenIssues, type PlanProblem } from './helpers';
 
 export {
@@ -385,6 +387,18 @@ export type Dataset = z.infer<typeof datasetSchema>;
 export type Tolerance = z.infer<typeof toleranceSchema>;
 export type Triggers = z.infer<typeof triggersSchema>;
 export type MetricRange = z.infer<typeof metricRangeSchema>;
+
+/** The plan with its defaults, or an `InvalidPlan` failure (non-retryable) listing every problem by path. */
+export function planOrFailure(input: unknown): CutoverPlan {
+  const result = validatePlan(input);
+  if (result.ok) return result.plan;
+  throw ApplicationFailure.create({
+    type: FailureType.InvalidPlan,
+    nonRetryable: true,
+    message: `invalid plan: ${result.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+    details: [result.problems],
+  });
+}
 
 /** Validates a parsed plan document; returns the plan or every problem by path. */
 export function validatePlan(input: unknown): { ok: true; plan: CutoverPlan } | { ok: false; problems: PlanProblem[] } {

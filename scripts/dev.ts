@@ -9,7 +9,8 @@ import { loadPlan } from '../plan/load';
 import { startDevServer } from './dev-server';
 import { projectRoot } from './toolchain';
 
-const ROLES: [string, string][] = [
+/** The example plan's approvers, one per role (examples/portfolio-kpi/plan.yaml). */
+export const EXAMPLE_APPROVERS: readonly [string, string][] = [
   ['engineering', 'ana'],
   ['qa', 'bo'],
   ['architecture', 'cy'],
@@ -85,7 +86,7 @@ export async function runDevStack(options: DevStackOptions): Promise<void> {
       say(`  UI:     ${ui}/namespaces/default/workflows/${id}`);
       say(`  watch:  npx cutover status ${id} --watch`);
       say('  when it waits at the gate, sign it off (any order):');
-      for (const [role, name] of ROLES) say(`    npx cutover approve ${id} --role ${role} --as ${name}`);
+      for (const [role, name] of EXAMPLE_APPROVERS) say(`    npx cutover approve ${id} --role ${role} --as ${name}`);
       say(`  or stop it:  npx cutover reject ${id} --role qa --as bo --comment "not yet"`);
       say(`  roll back any time after deploy:  npx cutover rollback ${id} --reason "why"`);
     } finally {

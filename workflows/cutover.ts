@@ -28,7 +28,7 @@ import type { Activities } from '../activities';
 import type { HealthResult, Metrics, StepInput, StepResult } from '../activities/types';
 import { toMs } from '../plan/duration';
 import { FailureType, NON_RETRYABLE_TYPES } from '../plan/failures';
-import { actionTimeoutMs, flattenIssues, quorumFor } from '../plan/helpers';
+import { actionTimeoutMs, quorumFor } from '../plan/helpers';
 import type { Action, CutoverPlan } from '../plan/schema';
 import type * as PlanSchemaModule from '../plan/schema';
 import { evidenceDigest } from './digest';
@@ -143,15 +143,7 @@ function planSchemas(): typeof PlanSchemaModule {
 }
 
 function checkPlanHere(input: unknown): CutoverPlan {
-  const parsed = planSchemas().planSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const problems = flattenIssues(parsed.error.issues);
-  throw ApplicationFailure.create({
-    type: FailureType.InvalidPlan,
-    nonRetryable: true,
-    message: `invalid plan: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
-    details: [problems],
-  });
+  return planSchemas().planOrFailure(input);
 }
 
 /** What `status` answers while the plan is being checked, before the cutover proper begins. */

@@ -8,6 +8,7 @@
  * Every cutover must reach the end its plan and sign-offs call for, and the deployments' ledgers must show
  * no side effect done twice for one idempotency key and every compensation exactly once where it is due.
  */
+import { EXAMPLE_APPROVERS as ROLES } from '../../scripts/dev';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -24,13 +25,6 @@ import { report } from './report';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const FAULT = path.join(__dirname, 'fault.js');
-const ROLES: [string, string][] = [
-  ['engineering', 'ana'],
-  ['qa', 'bo'],
-  ['architecture', 'cy'],
-  ['operations', 'di'],
-  ['business', 'ed'],
-];
 
 type Kind = 'complete' | 'fail-twice' | 'hang' | 'crash' | 'fail-hard' | 'reject' | 'rollback';
 const EXPECTED: Record<Kind, CutoverState> = {

@@ -26,7 +26,8 @@ export const createProbe = (deps: { dataDir: string }) =>
         action: input.probe,
         idempotencyKey: input.key,
         signal: ctx.cancellationSignal,
-        onTick: () => ctx.heartbeat(),
+        // A local activity (the reference reading before the deploy) has no heartbeat to send.
+        ...(ctx.info.isLocal ? {} : { onTick: () => ctx.heartbeat() }),
         placeholders: { release: input.release, workdir },
         ...(input.baseDir ? { baseDir: input.baseDir } : {}),
       });

@@ -228,36 +228,106 @@ function table(head: string[], rows: (string | number)[][]): void {
 const fmt = (s: Spread, unit = 'ms', digits = 1) =>
   `${s.p50.toFixed(digits)} / ${s.p95.toFixed(digits)} / ${s.max.toFixed(digits)} ${unit} (n=${s.n})`;
 
-export async function benchSignoff(): Promise<void> {
-  const count = Number(process.env.BENCH_CUTOVERS ?? 50);
+type SignoffLoad = 'quiet' | 'busy';
+
+interface SignoffRun {
+  /** Last signal sent → the deploy activity's ActivityTaskStarted event (the issue's measure). */
+  toActivity: number[];
+  /** Last signal sent → the deploy action's first line (`date +%s%N`): stricter, includes its process start. */
+  toAction: number[];
+  completed: number;
+}
+
+/**
+ * Brings `count` cutovers to the gate, then signs them off one at a time. `quiet`: each signed cutover runs
+ * to its end before the next is signed (the others wait at the gate). `busy`: the next is signed as soon as
+ * the deploy starts, so the earlier ones are still monitoring (1 s probes) and reconciling (≈ 30 at once).
+ */
+async function measureSignoffs(count: number, load: SignoffLoad): Promise<SignoffRun> {
   const stack = await startStack();
   try {
-    say(`signoff: ${count} cutovers to the gate…`);
+    say(`signoff (${load}): ${count} cutovers to the gate…`);
     const cutovers = await startCutovers(stack, count);
     await Promise.all(cutovers.map((c) => waitForState(c.handle, ['awaiting-signoff'])));
-    const reactions: number[] = [];
+    const toAction: number[] = [];
+    const sentAt: bigint[] = [];
     for (const c of cutovers) {
       await signOffAll(c.handle, ROLES.slice(0, 4));
       const [role, approver] = ROLES[4]!;
       const sent = nowNs();
+      sentAt.push(sent);
       await c.handle.signal(signOffSignal, { role, approver, decision: 'approve' });
-      reactions.push(ms((await markOf(c.deployMark)) - sent));
+      toAction.push(ms((await markOf(c.deployMark)) - sent));
+      if (load === 'quiet') await c.handle.result();
     }
     const states = await Promise.all(cutovers.map((c) => c.handle.result().then((r) => r.state)));
-    const completed = states.filter((s) => s === 'completed').length;
-    const s = spread(reactions);
-    table(
-      ['sign-off reaction (last signal → deploy started)', 'p50 / p95 / max', 'goal', 'completed'],
-      [['signOff signal → production deploy action', fmt(s), 'p95 < 100 ms', `${completed} of ${count}`]],
+    const toActivity = await Promise.all(
+      cutovers.map(async (c, i) => {
+        const events = (await c.handle.fetchHistory()).events ?? [];
+        const deploy = events.find((e) => summaryOf(e).startsWith('production: deploy'));
+        const started = events.find(
+          (e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(deploy?.eventId),
+        );
+        if (!started) throw new Error(`cutover ${i}: no production deploy activity started`);
+        return eventMs(started) - Number(sentAt[i]! / 1_000_000n);
+      }),
     );
-    await save('signoff', { cutovers: count, completed, reactionMs: s, samples: reactions });
+    if (process.env.BENCH_TIMELINE) {
+      // The five slowest: every event from the last signal to the deploy's start.
+      const slowest = toAction
+        .map((r, i) => [r, i] as const)
+        .sort((x, y) => y[0] - x[0])
+        .slice(0, 5);
+      for (const [r, i] of slowest) {
+        const events = (await cutovers[i]!.handle.fetchHistory()).events ?? [];
+        const signal = events.findLastIndex((e) => e.workflowExecutionSignaledEventAttributes);
+        say(`cutover ${i}: ${r.toFixed(1)} ms`);
+        printTimeline(events.slice(signal, signal + 12));
+      }
+    }
+    return { toActivity, toAction, completed: states.filter((st) => st === 'completed').length };
   } finally {
     await stack.stop();
   }
 }
 
+export async function benchSignoff(): Promise<void> {
+  const count = Number(process.env.BENCH_CUTOVERS ?? 50);
+  const loads = (process.env.BENCH_SIGNOFF_LOAD ?? 'quiet,busy').split(',') as SignoffLoad[];
+  const rows: string[][] = [];
+  const results: Record<string, unknown> = {};
+  for (const load of loads) {
+    const run = await measureSignoffs(count, load);
+    const activity = spread(run.toActivity);
+    const action = spread(run.toAction);
+    rows.push(
+      [`${load}: deploy activity started`, fmt(activity), 'p95 < 100 ms', `${run.completed} of ${count}`],
+      [`${load}: deploy action running`, fmt(action), '', ''],
+    );
+    results[load] = {
+      completed: run.completed,
+      toActivityStartedMs: activity,
+      toActionRunningMs: action,
+      samples: { toActivityStarted: run.toActivity, toActionRunning: run.toAction },
+    };
+  }
+  table(['sign-off reaction (last signOff signal sent →)', 'p50 / p95 / max', 'goal', 'completed'], rows);
+  await save('signoff', { cutovers: count, ...results });
+}
+
 const eventMs = (e: temporal.api.history.v1.IHistoryEvent) =>
   Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+
+/** An event's user-metadata summary (activities are scheduled with one), or ''. */
+function summaryOf(e: temporal.api.history.v1.IHistoryEvent): string {
+  const data = e.userMetadata?.summary?.data;
+  if (!data) return '';
+  try {
+    return String(JSON.parse(Buffer.from(data).toString('utf8')));
+  } catch {
+    return '';
+  }
+}
 
 /** BENCH_TIMELINE=1: each event of the last cutover with its time since the start, to see where time goes. */
 function printTimeline(events: temporal.api.history.v1.IHistoryEvent[]): void {

@@ -15,6 +15,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   proxySinks,
   setCurrentDetails,
   setHandler,
@@ -445,15 +446,22 @@ class Cutover {
     // ---- production: a reference reading of V1, then V2 with its undo registered first.
     const reference = await this.phase('production', async () => {
       const { monitor } = plan.production;
-      const before = await steps.probe.executeWithOptions({ summary: 'reference probe (before deploy)' }, [
-        {
-          ...this.identity('production/reference'),
-          probe: monitor.probe,
-          triggers: monitor.triggers,
-          consecutiveFailures: 0,
-          ...(baseDir ? { baseDir } : {}),
-        },
-      ]);
+      const probeInput = {
+        ...this.identity('production/reference'),
+        probe: monitor.probe,
+        triggers: monitor.triggers,
+        consecutiveFailures: 0,
+        ...(baseDir ? { baseDir } : {}),
+      };
+      // The reference reading stands between the last approval and the deploy. A probe only reads, and is
+      // short, so it runs as a local activity: no trip through the server's queues and no second workflow
+      // task before the deploy is scheduled. Cutovers started before this took a normal activity.
+      const before = patched('reference-probe-local')
+        ? await proxyLocalActivities<Activities>({
+            startToCloseTimeout: actionTimeoutMs(monitor.probe) + 10_000,
+            retry,
+          }).probe(probeInput)
+        : await steps.probe.executeWithOptions({ summary: 'reference probe (before deploy)' }, [probeInput]);
       if (!before.ok || !before.metrics) {
         throw ApplicationFailure.create({
           type: FailureType.ActionFailed,

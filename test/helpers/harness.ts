@@ -114,17 +114,23 @@ export async function waitForStatus(
   throw new Error(`status never matched; last: ${last ? `${last.phase}/${last.state}` : 'none'}`);
 }
 
-/** Saves the history of a finished run as a replay fixture when RECORD_HISTORIES=1. */
+/**
+ * Saves the history of a finished run as a replay fixture: `RECORD_HISTORIES=1` as `<name>.json`, and
+ * `RECORD_HISTORIES=<tag>` as `<name>.<tag>.json` (a new generation of fixtures beside the older ones, after a
+ * change behind `patched()`).
+ */
 export async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
-  if (process.env.RECORD_HISTORIES !== '1') return;
-  // A fixture keeps the history of the code that recorded it: that is what later code must replay.
-  if (existsSync(path.join(__dirname, '..', 'replay', 'histories', `${name}.json`))) return;
-  const history = await handle.fetchHistory();
+  const tag = process.env.RECORD_HISTORIES;
+  if (!tag) return;
+  const file = tag === '1' ? `${name}.json` : `${name}.${tag}.json`;
   const dir = path.join(__dirname, '..', 'replay', 'histories');
+  // A fixture keeps the history of the code that recorded it: that is what later code must replay.
+  if (existsSync(path.join(dir, file))) return;
+  const history = await handle.fetchHistory();
   mkdirSync(dir, { recursive: true });
   // The workflow id travels with the history: replay needs it (child workflow ids derive from it).
   writeFileSync(
-    path.join(dir, `${name}.json`),
+    path.join(dir, file),
     JSON.stringify({ workflowId: handle.workflowId, history: JSON.parse(historyToJSON(history)) as unknown }),
   );
 }

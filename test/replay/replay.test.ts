@@ -1,8 +1,9 @@
 /**
  * Recorded histories of real cutovers (happy path, rejection, expiry, a failure in each phase, manual and
  * automatic rollback) must replay on today's workflow code: a change that would break running cutovers
- * fails here. Record new ones with `RECORD_HISTORIES=1 npx jest test/workflows`; put an incompatible
- * change behind `patched()`.
+ * fails here. Record new ones with `RECORD_HISTORIES=1 npx jest test/workflows`, or with
+ * `RECORD_HISTORIES=<tag>` a new generation beside the old (`<name>.<tag>.json`); put an incompatible change
+ * behind `patched()`. The `.2026-11` generation takes the plan check by activity and the local reference probe.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -162,6 +162,25 @@ describe('happy path', () => {
         ['CutoverRelease', 'test-release'],
       ]),
     );
+    // The reference reading before the deploy is a local activity: the last approval, the reading's marker and
+    // the deploy's scheduling all come from one workflow task, with no activity task between them.
+    const events = (await handle.fetchHistory()).events ?? [];
+    const lastApproval = events.findLastIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
+    const deployScheduled = events.findIndex(
+      (e, i) => i > lastApproval && e.activityTaskScheduledEventAttributes?.activityType?.name === 'runStep',
+    );
+    const between = events.slice(lastApproval, deployScheduled);
+    expect(between.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(
+      1,
+    );
+    expect(
+      between.filter(
+        (e) =>
+          e.activityTaskScheduledEventAttributes ||
+          e.workflowTaskScheduledEventAttributes ||
+          e.workflowTaskCompletedEventAttributes,
+      ),
+    ).toEqual([]);
     await recordHistory(handle, 'happy-path');
   });
 });

@@ -10,12 +10,21 @@
  */
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { decommission, deploy, ensureEnvironment, readState, undo, type Engine } from './deployments';
-import { generateTape } from './generate';
+import type * as Deployments from './deployments';
+import type { Engine } from './deployments';
+import type * as Generate from './generate';
 import { TapeError, type PortfolioMetrics } from './kpis';
-import { selfTest } from './selftest';
-import { runV1 } from './v1';
+import type * as SelfTest from './selftest';
+import type * as V1 from './v1';
 import { runV2 } from './v2';
+
+// Loaded when a command needs them: `--engine v2` (what the stress phase and the bench time) loads V2 alone.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const deployments = async () => require('./deployments') as typeof Deployments;
+const v1 = () => require('./v1') as typeof V1;
+const generate = () => require('./generate') as typeof Generate;
+const selftest = () => require('./selftest') as typeof SelfTest;
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Set to 1 to make V2 count PAR90 from 60 days: the demo of a cutover that shadow mode blocks. */
 export const FAULT_ENV = 'PORTFOLIO_KPI_FAULT';
@@ -31,7 +40,7 @@ export async function runEngine(
   input: string,
   threads?: number,
 ): Promise<{ metrics: PortfolioMetrics; rows: number }> {
-  if (engine === 'v1') return runV1(input);
+  if (engine === 'v1') return v1().runV1(input);
   return runV2(input, { fault: process.env[FAULT_ENV] === '1', ...(threads !== undefined ? { threads } : {}) });
 }
 
@@ -58,7 +67,7 @@ program
   .option('--seed <n>', 'seed', positiveInt, 1)
   .requiredOption('--out <file>', 'output CSV')
   .action(async (options: { rows: number; seed: number; out: string }) => {
-    await generateTape(options.rows, options.seed, options.out);
+    await generate().generateTape(options.rows, options.seed, options.out);
     print({ out: path.resolve(options.out), rows: options.rows, seed: options.seed });
   });
 
@@ -69,26 +78,31 @@ program
   .description('switch an environment to a release (atomic symlink)')
   .requiredOption('--target <dir>', 'environment folder')
   .addOption(new Option('--version <engine>', 'release').choices(['v1', 'v2']).makeOptionMandatory())
-  .action(async (o: { target: string; version: Engine }) => print(await deploy(o.target, o.version, key())));
+  .action(async (o: { target: string; version: Engine }) =>
+    print(await (await deployments()).deploy(o.target, o.version, key())),
+  );
 
 program
   .command('undo')
   .description('switch an environment back to its previous release')
   .requiredOption('--target <dir>', 'environment folder')
-  .action(async (o: { target: string }) => print(await undo(o.target, key())));
+  .action(async (o: { target: string }) => print(await (await deployments()).undo(o.target, key())));
 
 program
   .command('decommission')
   .description('remove a release that is no longer current')
   .requiredOption('--target <dir>', 'environment folder')
   .addOption(new Option('--version <engine>', 'release').choices(['v1', 'v2']).makeOptionMandatory())
-  .action(async (o: { target: string; version: Engine }) => print(await decommission(o.target, o.version, key())));
+  .action(async (o: { target: string; version: Engine }) =>
+    print(await (await deployments()).decommission(o.target, o.version, key())),
+  );
 
 program
   .command('health')
   .description('exit 0 when the environment serves a valid release')
   .requiredOption('--target <dir>', 'environment folder')
   .action(async (o: { target: string }) => {
+    const { ensureEnvironment, readState } = await deployments();
     await ensureEnvironment(o.target);
     const state = await readState(o.target);
     print({ ok: true, ...state });
@@ -100,6 +114,7 @@ program
   .requiredOption('--target <dir>', 'environment folder')
   .option('--input <file>', 'tape (default: the environment tape)')
   .action(async (o: { target: string; input?: string }) => {
+    const { ensureEnvironment, readState } = await deployments();
     await ensureEnvironment(o.target);
     const state = await readState(o.target);
     const result = await runEngine(state.current, o.input ?? path.join(o.target, 'tape.csv'));
@@ -110,7 +125,7 @@ program
   .command('selftest')
   .description('check both engines against a small hand-computed tape (the staging test suite)')
   .action(async () => {
-    const failures = await selfTest();
+    const failures = await selftest().selfTest();
     if (failures.length > 0) {
       process.stderr.write(`selftest failed: ${failures.join('; ')}\n`);
       process.exit(1);

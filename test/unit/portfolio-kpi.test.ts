@@ -104,6 +104,44 @@ describe('V1 against V2 on generated tapes', () => {
     for (const chunkBytes of [3, 5, 11]) expect(await runV2(tricky, { chunkBytes })).toEqual(reference);
   });
 
+  test("V2's fast path and its general path agree: quoting every field, or odd spellings, change nothing", async () => {
+    // Plain records take V2's one-pass path; a quoted field (or a space, `true`, a bare CR) sends a record
+    // through the general RFC 4180 path. Both must give the same sums to the cent.
+    const generated = readFileSync(path.join(dir, 'gen-2000.csv'), 'utf8').trimEnd().split('\n');
+    const header = 'loan_id,outstanding_principal,days_past_due,scheduled_payment,collected_amount,is_eligible';
+    const odd = [
+      'E1,-12.345,31,.5,5.,1',
+      'E2,1.005,91,2.9999,0.004,0',
+      'E3,100,30,7.10,7.1,1',
+      'E4,0.995,90,-0.005,1.0049,1',
+      'E5,123456789.99,400,1,2,0',
+    ];
+    const plain = [header, ...odd].join('\n') + '\n';
+    const quote = (line: string) =>
+      line
+        .split(',')
+        .map((f) => `"${f}"`)
+        .join(',');
+    const spelled = [
+      header,
+      'E1, -12.345 ,31,.5,5.,true',
+      '"E2",1.005,"91",2.9999,0.004,FALSE',
+      'E3,100,30,7.10,7.1,1\r',
+      'E4,0.995,90,-0.005,1.0049, 1',
+      'E5,123456789.99,400,1,2,"0"',
+    ].join('\n');
+    const fast = await runV2(tape(plain));
+    expect(fast.rows).toBe(5);
+    expect(await runV2(tape([header, ...odd].map(quote).join('\n')))).toEqual(fast);
+    expect(await runV2(tape(spelled))).toEqual(fast);
+    // The first rounds half away from zero per row: -12.345 → -12.35, 1.005 → 1.01, 0.995 → 1.00 …
+    expect(fast.metrics.TotalReceivable).toBe(123456879.65);
+    // The generated tape (quoted names and all), every field quoted, CRLF line ends.
+    const many = await runV2(path.join(dir, 'gen-2000.csv'));
+    const allQuoted = generated.map((line) => (line.includes('"') ? line : quote(line))).join('\r\n');
+    expect(await runV2(tape(allQuoted))).toEqual(many);
+  });
+
   test('the generator is seeded: same seed, same tape', async () => {
     await generateTape(500, 3, path.join(dir, 'a.csv'));
     await generateTape(500, 3, path.join(dir, 'b.csv'));

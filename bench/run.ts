@@ -76,6 +76,8 @@ async function benchKpi(): Promise<void> {
   const engines: [string, (file: string) => string[]][] = [
     ['v2', (f) => [process.execPath, KPI, '--engine', 'v2', '--input', f]],
     ['v2-1thread', (f) => [process.execPath, KPI, '--engine', 'v2', '--threads', '1', '--input', f]],
+    // Two threads whatever the size (by default V2 splits only files of 128 MiB and more).
+    ['v2-2threads', (f) => [process.execPath, KPI, '--engine', 'v2', '--parallel-min-mb', '1', '--input', f]],
     ['duckdb', (f) => [process.execPath, DUCK, f]],
     ['v1', (f) => [process.execPath, KPI, '--engine', 'v1', '--input', f]],
   ];

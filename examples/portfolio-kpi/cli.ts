@@ -38,10 +38,10 @@ function positiveInt(value: string): number {
 export async function runEngine(
   engine: Engine,
   input: string,
-  threads?: number,
+  v2Options: { threads?: number; parallelMinBytes?: number } = {},
 ): Promise<{ metrics: PortfolioMetrics; rows: number }> {
   if (engine === 'v1') return v1().runV1(input);
-  return runV2(input, { fault: process.env[FAULT_ENV] === '1', ...(threads !== undefined ? { threads } : {}) });
+  return runV2(input, { fault: process.env[FAULT_ENV] === '1', ...v2Options });
 }
 
 function print(value: unknown): void {
@@ -52,12 +52,22 @@ const program = new Command('portfolio-kpi')
   .description('Lending-portfolio KPIs (V1 legacy, V2 new) and the loan-tape generator')
   .addOption(new Option('--engine <engine>', 'which engine computes the KPIs').choices(['v1', 'v2']))
   .option('--input <file>', 'loan tape (CSV with a header)')
-  .option('--threads <n>', 'V2 threads on large files', positiveInt)
+  .option('--threads <n>', 'V2 threads on large files (default 2)', positiveInt)
+  .option(
+    '--parallel-min-mb <n>',
+    'V2 splits files of at least this many MiB across its threads (default 128)',
+    positiveInt,
+  )
   .showHelpAfterError()
   .addHelpText('after', '\nExample:\n  portfolio-kpi --engine v2 --input tape.csv')
-  .action(async (options: { engine?: Engine; input?: string; threads?: number }) => {
+  .action(async (options: { engine?: Engine; input?: string; threads?: number; parallelMinMb?: number }) => {
     if (!options.engine || !options.input) program.error('error: --engine and --input are required', { exitCode: 2 });
-    print(await runEngine(options.engine as Engine, options.input as string, options.threads));
+    print(
+      await runEngine(options.engine as Engine, options.input as string, {
+        ...(options.threads !== undefined ? { threads: options.threads } : {}),
+        ...(options.parallelMinMb !== undefined ? { parallelMinBytes: options.parallelMinMb * 2 ** 20 } : {}),
+      }),
+    );
   });
 
 program

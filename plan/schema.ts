@@ -299,19 +299,18 @@ export const planSchema = z
       }
     }
     if (signoff.separationOfDuties) {
-      const roleOf = new Map<string, string>();
-      for (const [role, approvers] of Object.entries(signoff.roles)) {
-        for (const name of approvers) {
-          const other = roleOf.get(name);
-          if (other !== undefined && !canStillReachQuorum(signoff, name)) {
-            ctx.addIssue({
-              code: 'custom',
-              path: ['signoff', 'roles', role],
-              message: `"${name}" is also an approver for "${other}"; with separation of duties a quorum cannot be reached`,
-            });
-          }
-          roleOf.set(name, role);
-        }
+      const { filled, needed } = fillQuorums(signoff);
+      if (filled < needed) {
+        const shared = Object.entries(signoff.roles)
+          .filter(([role, approvers]) =>
+            approvers.some((name) => Object.entries(signoff.roles).some(([r, a]) => r !== role && a.includes(name))),
+          )
+          .map(([role]) => role);
+        ctx.addIssue({
+          code: 'custom',
+          path: ['signoff', 'roles'],
+          message: `with separation of duties each approver signs for one role, and the approvers listed can fill only ${filled} of the ${needed} places the quorums need (roles sharing approvers: ${shared.join(', ')})`,
+        });
       }
     }
     if (toMs(production.monitor.interval) > toMs(production.monitor.window)) {
@@ -367,13 +366,32 @@ export const planSchema = z
     }
   });
 
-/** A person listed for several roles can still help reach every quorum only if each role has others enough. */
-function canStillReachQuorum(signoff: z.output<typeof signoffSchema>, name: string): boolean {
-  return Object.entries(signoff.roles).every(([role, approvers]) => {
-    if (!approvers.includes(name)) return true;
+/**
+ * With separation of duties each approver signs for one role at most, so every quorum can be reached only if
+ * the places the quorums need (`quorum` per role) go to distinct approvers listed for them: a bipartite
+ * matching, found by augmenting paths (a handful of roles and people). Returns how many places are filled.
+ */
+export function fillQuorums(signoff: z.output<typeof signoffSchema>): { filled: number; needed: number } {
+  const places = Object.entries(signoff.roles).flatMap(([role, approvers]) => {
     const needed = typeof signoff.quorum === 'number' ? signoff.quorum : (signoff.quorum[role] ?? 1);
-    return approvers.filter((other) => other !== name).length >= needed;
+    return Array.from({ length: needed }, () => approvers);
   });
+  const placeOf = new Map<string, number>();
+  const assign = (place: number, seen: Set<string>): boolean => {
+    for (const name of places[place] ?? []) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const holder = placeOf.get(name);
+      if (holder === undefined || assign(holder, seen)) {
+        placeOf.set(name, place);
+        return true;
+      }
+    }
+    return false;
+  };
+  let filled = 0;
+  for (let place = 0; place < places.length; place++) if (assign(place, new Set())) filled++;
+  return { filled, needed: places.length };
 }
 
 /** A validated plan, as the workflow receives it. */

@@ -95,6 +95,28 @@ describe('plan validation', () => {
     expect(found.length).toBeGreaterThanOrEqual(2);
   });
 
+  test('separation of duties: a plan is refused exactly when no one-role-per-approver assignment fills every quorum', () => {
+    const roles = (p: any, r: Record<string, string[]>) => (p.signoff.roles = r);
+    // ana is the only engineering approver and also listed for QA, where bo can sign: satisfiable.
+    expect(
+      problems((p) => roles(p, { engineering: ['ana'], qa: ['ana', 'bo'], architecture: ['cy'], operations: ['di'] })),
+    ).toEqual([]);
+    // Three roles, two people: each role alone looks fine, together they cannot be filled.
+    const three = { engineering: ['ana', 'bo'], qa: ['ana', 'bo'], architecture: ['ana', 'bo'] };
+    expect(problems((p) => roles(p, three))).toEqual([
+      'signoff.roles: with separation of duties each approver signs for one role, and the approvers listed can fill only 2 of the 3 places the quorums need (roles sharing approvers: engineering, qa, architecture)',
+    ]);
+    // Without separation of duties the same roles are fine.
+    expect(problems((p) => (roles(p, three), (p.signoff.separationOfDuties = false)))).toEqual([]);
+    // Quorums count as places: QA needs two of ana, bo, cy, and engineering takes one of ana, bo.
+    const quorum = (p: any, q: Record<string, number>) => (p.signoff.quorum = q);
+    const shared = { engineering: ['ana', 'bo'], qa: ['ana', 'bo', 'cy'] };
+    expect(problems((p) => (roles(p, shared), quorum(p, { qa: 2 })))).toEqual([]);
+    expect(problems((p) => (roles(p, shared), quorum(p, { qa: 2, engineering: 2 })))).toEqual([
+      'signoff.roles: with separation of duties each approver signs for one role, and the approvers listed can fill only 3 of the 4 places the quorums need (roles sharing approvers: engineering, qa)',
+    ]);
+  });
+
   test('accepts valid approver keys and refuses keys for strangers', () => {
     const key = Buffer.from(ed25519.getPublicKey(ed25519.utils.randomPrivateKey())).toString('hex');
     const keys = { ana: key, bo: key, cy: key, di: key, ed: key };

@@ -235,6 +235,8 @@ interface SignoffRun {
   toActivity: number[];
   /** Last signal sent → the deploy action's first line (`date +%s%N`): stricter, includes its process start. */
   toAction: number[];
+  /** Earlier cutovers still running at each last approval. */
+  inFlight: number[];
   completed: number;
 }
 
@@ -251,14 +253,19 @@ async function measureSignoffs(count: number, load: SignoffLoad): Promise<Signof
     await Promise.all(cutovers.map((c) => waitForState(c.handle, ['awaiting-signoff'])));
     const toAction: number[] = [];
     const sentAt: bigint[] = [];
+    // Signed cutovers not yet ended, at each last approval: the load the busy run measures under.
+    const inFlight: number[] = [];
+    let ended = 0;
     for (const c of cutovers) {
+      inFlight.push(sentAt.length - ended);
       await signOffAll(c.handle, ROLES.slice(0, 4));
       const [role, approver] = ROLES[4]!;
       const sent = nowNs();
       sentAt.push(sent);
       await c.handle.signal(signOffSignal, { role, approver, decision: 'approve' });
       toAction.push(ms((await markOf(c.deployMark)) - sent));
-      if (load === 'quiet') await c.handle.result();
+      const end = c.handle.result().finally(() => ended++);
+      if (load === 'quiet') await end;
     }
     const states = await Promise.all(cutovers.map((c) => c.handle.result().then((r) => r.state)));
     const toActivity = await Promise.all(
@@ -285,7 +292,7 @@ async function measureSignoffs(count: number, load: SignoffLoad): Promise<Signof
         printTimeline(events.slice(signal, signal + 12));
       }
     }
-    return { toActivity, toAction, completed: states.filter((st) => st === 'completed').length };
+    return { toActivity, toAction, inFlight, completed: states.filter((st) => st === 'completed').length };
   } finally {
     await stack.stop();
   }
@@ -300,14 +307,21 @@ export async function benchSignoff(): Promise<void> {
     const run = await measureSignoffs(count, load);
     const activity = spread(run.toActivity);
     const action = spread(run.toAction);
+    const busy = spread(run.inFlight);
     rows.push(
-      [`${load}: deploy activity started`, fmt(activity), 'p95 < 100 ms', `${run.completed} of ${count}`],
+      [
+        `${load}: deploy activity started (${busy.p50} / ${busy.max} others running, p50 / max)`,
+        fmt(activity),
+        'p95 < 100 ms',
+        `${run.completed} of ${count}`,
+      ],
       [`${load}: deploy action running`, fmt(action), '', ''],
     );
     results[load] = {
       completed: run.completed,
       toActivityStartedMs: activity,
       toActionRunningMs: action,
+      othersRunning: busy,
       samples: { toActivityStarted: run.toActivity, toActionRunning: run.toAction },
     };
   }

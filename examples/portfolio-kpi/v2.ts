@@ -182,7 +182,8 @@ export function scanRange(
   let pos = 0;
   let error: { message: string; column?: string } | undefined;
 
-  // Reads more into buf[filled..]; sets eof at the end of the range.
+  // The first read. (Reads are written out where they happen: a closure over this state would keep it in a
+  // context object, and the loops below would pay for that on every byte.)
   let want = Math.min(buf.length, end - filePos);
   if (want > 0) {
     const n = readSync(fd, buf, 0, want, filePos);
@@ -190,7 +191,7 @@ export function scanRange(
     filled = n;
   }
   eof = filePos >= end || filled === 0;
-  safeEnd = buf.lastIndexOf(LF, filled - 1);
+  safeEnd = filled > 0 ? buf.lastIndexOf(LF, filled - 1) : -1;
 
   scan: for (;;) {
     if (pos >= filled) {

@@ -1,0 +1,44 @@
+/**
+ * PeakMemory: the peak of a short child process, even while this thread's event loop is busy (the worker's
+ * often is), held to the child's own reading of its high-water mark just before it exits.
+ */
+import { spawn } from 'node:child_process';
+import { PeakMemory } from '../../activities/memory';
+
+/** A node process that touches `mb` MB, holds it for `holdMs`, prints its own VmHWM in kB and exits. */
+const script = (mb: number, holdMs: number) =>
+  [
+    `const b = Buffer.alloc(${mb} * 2 ** 20, 1);`,
+    `const t = Date.now(); while (Date.now() - t < ${holdMs}) {}`,
+    `const own = /VmHWM:\\s+(\\d+) kB/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1];`,
+    `process.stdout.write(own + ' ' + b[7]);`,
+  ].join(' ');
+
+async function peakOf(mb: number, holdMs: number, blockMs: number): Promise<{ seenMb: number; ownMb: number }> {
+  const memory = new PeakMemory();
+  const child = spawn(process.execPath, ['-e', script(mb, holdMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  memory.watch(child.pid as number);
+  // Keep this event loop busy for the child's whole life: readings must not depend on it.
+  const until = Date.now() + blockMs;
+  while (Date.now() < until) {
+    /* busy */
+  }
+  await new Promise((resolve) => child.once('close', resolve));
+  return { seenMb: memory.stop() / 2 ** 20, ownMb: Number(out.split(' ')[0]) / 1024 };
+}
+
+test('the peak of a 100 MB process that lives 30 ms is seen while the event loop is blocked for its whole life', async () => {
+  for (let i = 0; i < 5; i++) {
+    const { seenMb, ownMb } = await peakOf(100, 30, 400);
+    // The old sampler (timers on this event loop) read once at spawn, before the child had grown.
+    expect(ownMb).toBeGreaterThan(100);
+    expect(Math.abs(seenMb - ownMb) / ownMb).toBeLessThan(0.05);
+  }
+});
+
+test('an idle event loop gives the same figure', async () => {
+  const { seenMb, ownMb } = await peakOf(60, 50, 0);
+  expect(Math.abs(seenMb - ownMb) / ownMb).toBeLessThan(0.05);
+});

@@ -122,6 +122,18 @@ export async function cutoverWorkflow(input: CutoverPlan): Promise<CutoverResult
   // Cutovers started before this change checked it in workflow code; they replay that way.
   if (!patched(PLAN_CHECKED_BY_ACTIVITY)) return new Cutover(checkPlanHere(input)).run();
   setHandler(statusQuery, () => startingStatus(input));
+  // A sign-off sent as an update while the plan is checked waits for the cutover, then meets its gate (not
+  // open yet: refused, answered and audited like any other). Without a handler the SDK would reject it
+  // unanswered and unaudited; signals need nothing, they are kept until their handler is set.
+  const ready: { cutover?: Cutover } = {};
+  setHandler(
+    submitSignOffUpdate,
+    async (payload: unknown) => {
+      await condition(() => ready.cutover !== undefined);
+      return (ready.cutover as Cutover).receiveSignOff(payload, 'update');
+    },
+    { validator: refuseOversizedSignOff },
+  );
   let plan: CutoverPlan;
   try {
     plan = await checks.checkPlan(input);
@@ -130,7 +142,23 @@ export async function cutoverWorkflow(input: CutoverPlan): Promise<CutoverResult
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) throw err.cause;
     throw err;
   }
-  return new Cutover(plan).run();
+  ready.cutover = new Cutover(plan);
+  return ready.cutover.run();
+}
+
+/**
+ * The update's validator: only a payload too large to keep in history is refused here, before anything is
+ * written. Everything else reaches the gate, and a refusal is answered and kept in the audit trail.
+ */
+function refuseOversizedSignOff(payload: unknown): void {
+  const size = JSON.stringify(payload ?? null).length;
+  if (size > MAX_SIGNOFF_CHARS) {
+    throw ApplicationFailure.create({
+      type: 'MalformedSignOff',
+      nonRetryable: true,
+      message: `a sign-off of ${size} characters is refused (at most ${MAX_SIGNOFF_CHARS})`,
+    });
+  }
 }
 
 const PLAN_CHECKED_BY_ACTIVITY = 'plan-checked-by-activity';
@@ -208,18 +236,7 @@ class Cutover {
     setHandler(signOffSignal, (payload: unknown) => void this.receiveSignOff(payload, 'signal'));
 
     setHandler(submitSignOffUpdate, (payload: unknown) => this.receiveSignOff(payload, 'update'), {
-      // Only a payload too large to keep in history is refused here, before anything is written. Everything
-      // else reaches the gate, and a refusal is answered and kept in the audit trail.
-      validator: (payload: unknown) => {
-        const size = JSON.stringify(payload ?? null).length;
-        if (size > MAX_SIGNOFF_CHARS) {
-          throw ApplicationFailure.create({
-            type: 'MalformedSignOff',
-            nonRetryable: true,
-            message: `a sign-off of ${size} characters is refused (at most ${MAX_SIGNOFF_CHARS})`,
-          });
-        }
-      },
+      validator: refuseOversizedSignOff,
     });
 
     setHandler(requestRollbackSignal, (payload: unknown) => {
@@ -265,7 +282,8 @@ class Cutover {
     });
   }
 
-  private receiveSignOff(payload: unknown, via: 'signal' | 'update'): SignOffAnswer {
+  /** A sign-off from a signal or an update: checked, decided by the gate, audited, answered. */
+  receiveSignOff(payload: unknown, via: 'signal' | 'update'): SignOffAnswer {
     const parsed = checkSignOff(payload);
     if (parsed.ok) return this.signOff(parsed.value, via);
     const problems = parsed.problems;

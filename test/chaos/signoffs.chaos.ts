@@ -252,10 +252,14 @@ test('at least 50 hostile sign-offs: none counted, all audited, the cutover neit
           attempts.filter((a) => (a.rule?.split(':')[0] ?? a.how) === r).length,
         ]),
       ),
+    )}; stopped by the validator: ${JSON.stringify(
+      attempts.filter((a) => a.rule?.startsWith('validator')).map((a) => `${a.name} (${a.rule})`),
     )}`,
   );
 
   expect(attempts.length).toBeGreaterThanOrEqual(50);
+  // Sent while the plan was still being checked: answered by the gate, not dropped by the SDK.
+  expect(attempts.find((a) => a.name === 'before the gate opens')?.rule).toBe('gate-not-open');
   expect(accepted.map((a) => a.name)).toEqual([]);
   // Every refusal that reached the workflow is in its audit trail; nothing counted but ana's one approval.
   expect(audited).toBe(reachedWorkflow);

@@ -121,6 +121,19 @@ describe('the plan', () => {
     await waitForStatus(handle, atGate);
     await handle.terminate('seen');
   });
+
+  test('a sign-off sent as an update while the plan is checked is answered and audited, not dropped', async () => {
+    const handle = await start();
+    // Sent at once: the plan check (an activity) has not finished, so the cutover and its gate do not exist yet.
+    const answer = await handle.executeUpdate(submitSignOffUpdate, { args: [signOff('engineering')] });
+    expect(answer).toMatchObject({ accepted: false, rule: 'gate-not-open' });
+    const gate = await waitForStatus(handle, atGate);
+    expect(gate.audit.filter((a) => a.kind === 'signoff')).toEqual([
+      expect.objectContaining({ accepted: false, rule: 'gate-not-open', actor: 'ana' }),
+    ]);
+    expect(gate.gate.roles.map((r) => r.missing)).toEqual([1, 1, 1, 1, 1]);
+    await handle.terminate('seen');
+  });
 });
 
 describe('happy path', () => {

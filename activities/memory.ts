@@ -22,28 +22,34 @@ const COUNT = 0;
 const SLEEP = 1;
 const pidAt = (slot: number) => 2 + 2 * slot;
 const peakAt = (slot: number) => 3 + 2 * slot;
+const VM_HWM = /VmHWM:\s+(\d+) kB/;
+
+// The thread's code shares the layout and the pattern above (embedded from their source).
 
 const SAMPLER = `
 const { workerData } = require('node:worker_threads');
 const { readFileSync } = require('node:fs');
 const s = new Int32Array(workerData.shared);
+const pidAt = ${pidAt.toString()};
+const peakAt = ${peakAt.toString()};
+const VM_HWM = ${VM_HWM.toString()};
 for (;;) {
   if (Atomics.load(s, ${COUNT}) === 0) {
     Atomics.wait(s, ${COUNT}, 0);
     continue;
   }
   for (let slot = 0; slot < ${SLOTS}; slot++) {
-    const pid = Atomics.load(s, 2 + 2 * slot);
+    const pid = Atomics.load(s, pidAt(slot));
     if (pid === 0) continue;
     let kb = 0;
     try {
-      const m = /VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/' + pid + '/status', 'utf8'));
+      const m = VM_HWM.exec(readFileSync('/proc/' + pid + '/status', 'utf8'));
       if (m) kb = Number(m[1]);
     } catch {}
-    if (kb > 0 && Atomics.load(s, 2 + 2 * slot) === pid) {
-      let current = Atomics.load(s, 3 + 2 * slot);
+    if (kb > 0 && Atomics.load(s, pidAt(slot)) === pid) {
+      let current = Atomics.load(s, peakAt(slot));
       while (kb > current) {
-        const seen = Atomics.compareExchange(s, 3 + 2 * slot, current, kb);
+        const seen = Atomics.compareExchange(s, peakAt(slot), current, kb);
         if (seen === current) break;
         current = seen;
       }
@@ -123,7 +129,7 @@ export class PeakMemory {
 async function readHighWaterMark(pid: number): Promise<number | undefined> {
   try {
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const match = /VmHWM:\s+(\d+) kB/.exec(status);
+    const match = VM_HWM.exec(status);
     if (match) return Number(match[1]) * 1024;
   } catch {
     // Not Linux, or the process has just exited.

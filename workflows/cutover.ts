@@ -120,7 +120,7 @@ interface Compensation {
 export async function cutoverWorkflow(input: CutoverPlan): Promise<CutoverResult> {
   // The client validated the plan; a start from elsewhere (the temporal CLI, another SDK) is checked too.
   // Cutovers started before this change checked it in workflow code; they replay that way.
-  if (!patched(PLAN_CHECKED_BY_ACTIVITY)) return new Cutover(checkPlanHere(input)).run();
+  if (!patched(PLAN_CHECKED_BY_ACTIVITY)) return new Cutover(planSchemas().planOrFailure(input)).run();
   setHandler(statusQuery, () => startingStatus(input));
   // A sign-off sent as an update while the plan is checked waits for the cutover, then meets its gate (not
   // open yet: refused, answered and audited like any other). Without a handler the SDK would reject it
@@ -169,10 +169,6 @@ const checks = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry })
 function planSchemas(): typeof PlanSchemaModule {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('../plan/schema') as typeof PlanSchemaModule;
-}
-
-function checkPlanHere(input: unknown): CutoverPlan {
-  return planSchemas().planOrFailure(input);
 }
 
 /** What `status` answers while the plan is being checked, before the cutover proper begins. */

@@ -20,7 +20,7 @@ import { runV2 } from './v2';
 
 // Loaded when a command needs them: `--engine v2` (what the stress phase and the bench time) loads V2 alone.
 /* eslint-disable @typescript-eslint/no-require-imports */
-const deployments = async () => require('./deployments') as typeof Deployments;
+const deployments = () => require('./deployments') as typeof Deployments;
 const v1 = () => require('./v1') as typeof V1;
 const generate = () => require('./generate') as typeof Generate;
 const selftest = () => require('./selftest') as typeof SelfTest;
@@ -89,14 +89,14 @@ program
   .requiredOption('--target <dir>', 'environment folder')
   .addOption(new Option('--version <engine>', 'release').choices(['v1', 'v2']).makeOptionMandatory())
   .action(async (o: { target: string; version: Engine }) =>
-    print(await (await deployments()).deploy(o.target, o.version, key())),
+    print(await deployments().deploy(o.target, o.version, key())),
   );
 
 program
   .command('undo')
   .description('switch an environment back to its previous release')
   .requiredOption('--target <dir>', 'environment folder')
-  .action(async (o: { target: string }) => print(await (await deployments()).undo(o.target, key())));
+  .action(async (o: { target: string }) => print(await deployments().undo(o.target, key())));
 
 program
   .command('decommission')
@@ -104,7 +104,7 @@ program
   .requiredOption('--target <dir>', 'environment folder')
   .addOption(new Option('--version <engine>', 'release').choices(['v1', 'v2']).makeOptionMandatory())
   .action(async (o: { target: string; version: Engine }) =>
-    print(await (await deployments()).decommission(o.target, o.version, key())),
+    print(await deployments().decommission(o.target, o.version, key())),
   );
 
 program
@@ -112,7 +112,7 @@ program
   .description('exit 0 when the environment serves a valid release')
   .requiredOption('--target <dir>', 'environment folder')
   .action(async (o: { target: string }) => {
-    const { ensureEnvironment, readState } = await deployments();
+    const { ensureEnvironment, readState } = deployments();
     await ensureEnvironment(o.target);
     const state = await readState(o.target);
     print({ ok: true, ...state });
@@ -124,7 +124,7 @@ program
   .requiredOption('--target <dir>', 'environment folder')
   .option('--input <file>', 'tape (default: the environment tape)')
   .action(async (o: { target: string; input?: string }) => {
-    const { ensureEnvironment, readState } = await deployments();
+    const { ensureEnvironment, readState } = deployments();
     await ensureEnvironment(o.target);
     const state = await readState(o.target);
     const result = await runEngine(state.current, o.input ?? path.join(o.target, 'tape.csv'));

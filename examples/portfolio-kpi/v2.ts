@@ -139,6 +139,36 @@ function add(sums: Float64Array, slot: Sum, value: number): void {
   sums[slot] = (sums[slot] as number) + value;
 }
 
+/** One record into the sums: V2's definitions (KPIS.md), PAR past 30 and 90 days (60 with the demo fault). */
+function addRecord(
+  sums: Float64Array,
+  outstanding: number,
+  collected: number,
+  scheduled: number,
+  eligible: boolean,
+  dpdCents: number,
+  par90Cents: number,
+): void {
+  add(sums, Sum.Rows, 1);
+  add(sums, Sum.Outstanding, outstanding);
+  add(sums, Sum.Collected, collected);
+  add(sums, Sum.Scheduled, scheduled);
+  if (eligible) add(sums, Sum.Eligible, outstanding);
+  if (dpdCents > 3000) add(sums, Sum.Par30, outstanding);
+  if (dpdCents > par90Cents) add(sums, Sum.Par90, outstanding);
+}
+
+/** Reads into buf[filled..] from `filePos`, no further than `end`: the bytes read. */
+function readMore(fd: number, buf: Buffer, filled: number, filePos: number, end: number): number {
+  const want = Math.min(buf.length - filled, end - filePos);
+  return want > 0 ? readSync(fd, buf, filled, want, filePos) : 0;
+}
+
+/** The index of the last newline in buf[0, filled), or -1. */
+function lastNewline(buf: Buffer, filled: number): number {
+  return filled > 0 ? buf.lastIndexOf(LF, filled - 1) : -1;
+}
+
 function totalsOf(sums: Float64Array): Totals {
   return {
     rows: sums[Sum.Rows] as number,
@@ -182,28 +212,17 @@ export function scanRange(
   let pos = 0;
   let error: { message: string; column?: string } | undefined;
 
-  // The first read. (Reads are written out where they happen: a closure over this state would keep it in a
-  // context object, and the loops below would pay for that on every byte.)
-  let want = Math.min(buf.length, end - filePos);
-  if (want > 0) {
-    const n = readSync(fd, buf, 0, want, filePos);
-    filePos += n;
-    filled = n;
-  }
-  eof = filePos >= end || filled === 0;
-  safeEnd = filled > 0 ? buf.lastIndexOf(LF, filled - 1) : -1;
-
+  // The state stays in this function's locals (no closures over it: a closure would keep it in a context
+  // object, and the loops below would pay for that on every byte). The first turn reads the first chunk.
   scan: for (;;) {
     if (pos >= filled) {
       if (eof) break;
-      filled = 0;
-      pos = 0;
-      want = Math.min(buf.length, end - filePos);
-      const n = want > 0 ? readSync(fd, buf, 0, want, filePos) : 0;
+      const n = readMore(fd, buf, 0, filePos, end);
       filePos += n;
       filled = n;
+      pos = 0;
       eof = filePos >= end || n === 0;
-      safeEnd = filled > 0 ? buf.lastIndexOf(LF, filled - 1) : -1;
+      safeEnd = lastNewline(buf, filled);
       continue;
     }
     let p = pos;
@@ -336,25 +355,18 @@ export function scanRange(
         filled -= pos;
         pos = 0;
       }
-      want = Math.min(buf.length - filled, end - filePos);
-      const n = want > 0 ? readSync(fd, buf, filled, want, filePos) : 0;
+      const n = readMore(fd, buf, filled, filePos, end);
       filePos += n;
       filled += n;
       eof = filePos >= end || n === 0;
-      safeEnd = buf.lastIndexOf(LF, filled - 1);
+      safeEnd = lastNewline(buf, filled);
       continue;
     }
     if (field !== fieldCount) {
       error = { message: `expected ${fieldCount} fields, found ${field}` };
       break;
     }
-    add(sums, Sum.Rows, 1);
-    add(sums, Sum.Outstanding, outstanding);
-    add(sums, Sum.Collected, collected);
-    add(sums, Sum.Scheduled, scheduled);
-    if (eligible === 1) add(sums, Sum.Eligible, outstanding);
-    if (dpd > 3000) add(sums, Sum.Par30, outstanding);
-    if (dpd > par90Cents) add(sums, Sum.Par90, outstanding);
+    addRecord(sums, outstanding, collected, scheduled, eligible === 1, dpd, par90Cents);
     row++;
     pos = p;
   }
@@ -382,7 +394,6 @@ function fastRecords(
   sums: Float64Array,
 ): number {
   const fieldCount = roles.length;
-  let records = 0;
   let start = p;
   record: while (start < safeEnd) {
     p = start;
@@ -469,14 +480,7 @@ function fastRecords(
       f++;
       if (c === LF) {
         if (f !== fieldCount) break record;
-        // Sums in cents pass 2^31 soon: kept in the Float64Array, never as small integers that overflow.
-        add(sums, Sum.Outstanding, out);
-        add(sums, Sum.Collected, col);
-        add(sums, Sum.Scheduled, sch);
-        if (elig === 1) add(sums, Sum.Eligible, out);
-        if (dpd > 3000) add(sums, Sum.Par30, out);
-        if (dpd > par90Cents) add(sums, Sum.Par90, out);
-        records++;
+        addRecord(sums, out, col, sch, elig === 1, dpd, par90Cents);
         start = p + 1;
         continue record;
       }
@@ -484,7 +488,6 @@ function fastRecords(
       p++;
     }
   }
-  add(sums, Sum.Rows, records);
   return start;
 }
 

@@ -3,14 +3,14 @@
  * the exported constants, so retry policies never match on class names.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import type { FailureType } from '../plan/failures';
+import { FailureType } from '../plan/failures';
 
 /** An action failed. `retryable` says whether another attempt could succeed. */
 export class ActionError extends Error {
   override readonly name = 'ActionError';
   constructor(
     message: string,
-    readonly type: FailureType | 'ActionTransient',
+    readonly type: FailureType,
     readonly retryable: boolean,
     readonly context: Readonly<Record<string, unknown>> = {},
   ) {
@@ -18,14 +18,11 @@ export class ActionError extends Error {
   }
 }
 
-/** The failure type of an error worth retrying (a timeout, a signal, a 5xx, EX_TEMPFAIL). */
-export const TRANSIENT = 'ActionTransient';
-
 /** Converts a domain error into the failure Temporal records; anything else is rethrown as it is. */
 export function toFailure(err: unknown, details?: unknown): unknown {
   if (err instanceof ActionError) {
     return ApplicationFailure.create({
-      type: err.retryable ? TRANSIENT : err.type,
+      type: err.retryable ? FailureType.ActionTransient : err.type,
       message: err.message,
       nonRetryable: !err.retryable,
       cause: err,

@@ -11,7 +11,8 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { FailureType } from '../plan/failures';
 import { expand, type Placeholders } from '../plan/placeholders';
-import { actionTimeoutMs, type Action, type HttpAction, type RunAction } from '../plan/schema';
+import { actionTimeoutMs } from '../plan/helpers';
+import type { Action, HttpAction, RunAction } from '../plan/schema';
 import { ActionError } from './errors';
 
 /** Exit code a script uses to say "try me again" (sysexits EX_TEMPFAIL). */
@@ -117,7 +118,7 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
 
   return new Promise<RunOutcome>((resolve, reject) => {
     if (options.signal?.aborted) {
-      reject(new ActionError(`${label}: cancelled before it started`, 'ActionTransient', true));
+      reject(new ActionError(`${label}: cancelled before it started`, FailureType.ActionTransient, true));
       return;
     }
     // detached: the child leads its own process group, so a kill reaches everything it started.
@@ -171,7 +172,7 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
         );
       } else {
         reject(
-          new ActionError(`${label}: could not start ${command}: ${err.message}`, 'ActionTransient', true, {
+          new ActionError(`${label}: could not start ${command}: ${err.message}`, FailureType.ActionTransient, true, {
             command,
             cwd,
           }),
@@ -198,22 +199,24 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
       };
       const context = { command, cwd, exitCode: code, signal, stderrTail: tailLines(outcome.stderr, 5), durationMs };
       if (ending === 'timeout') {
-        reject(new ActionError(`${label}: timed out after ${timeoutMs} ms`, 'ActionTransient', true, context));
+        reject(
+          new ActionError(`${label}: timed out after ${timeoutMs} ms`, FailureType.ActionTransient, true, context),
+        );
       } else if (ending === 'cancelled') {
-        reject(new ActionError(`${label}: cancelled`, 'ActionTransient', true, context));
+        reject(new ActionError(`${label}: cancelled`, FailureType.ActionTransient, true, context));
       } else if (code === 0) {
         resolve(outcome);
       } else if (code === EXIT_TEMPFAIL) {
         reject(
           new ActionError(
             `${label}: temporary failure (exit ${code}): ${tailLines(outcome.stderr, 1)}`,
-            'ActionTransient',
+            FailureType.ActionTransient,
             true,
             context,
           ),
         );
       } else if (signal) {
-        reject(new ActionError(`${label}: killed by ${signal}`, 'ActionTransient', true, context));
+        reject(new ActionError(`${label}: killed by ${signal}`, FailureType.ActionTransient, true, context));
       } else {
         reject(
           new ActionError(
@@ -246,7 +249,7 @@ async function runHttp(action: HttpAction, options: RunOptions): Promise<RunOutc
     });
   } catch (err) {
     const reason = (err as Error).name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : describeFetchError(err);
-    throw new ActionError(`${label}: ${reason}`, 'ActionTransient', true, { url });
+    throw new ActionError(`${label}: ${reason}`, FailureType.ActionTransient, true, { url });
   }
   const limit = options.outputLimit ?? DEFAULT_OUTPUT_LIMIT;
   const tail = new Tail(limit);
@@ -270,7 +273,12 @@ async function runHttp(action: HttpAction, options: RunOptions): Promise<RunOutc
   const message = `${label}: HTTP ${response.status}${expected !== undefined ? ` (expected ${expected})` : ''}`;
   // A 5xx, 429 or 408 may pass on retry; another status is the answer.
   const retryable = response.status >= 500 || response.status === 429 || response.status === 408;
-  throw new ActionError(message, retryable ? 'ActionTransient' : FailureType.ActionFailed, retryable, context);
+  throw new ActionError(
+    message,
+    retryable ? FailureType.ActionTransient : FailureType.ActionFailed,
+    retryable,
+    context,
+  );
 }
 
 function describeFetchError(err: unknown): string {

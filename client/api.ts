@@ -12,7 +12,7 @@ import {
 import { ed25519 } from '@noble/curves/ed25519';
 import { readFile } from 'node:fs/promises';
 import type { CutoverPlan } from '../plan/schema';
-import { decodeBytes } from '../plan/schema';
+import { decodeBytes } from '../plan/keys';
 import { cutoverWorkflow } from '../workflows';
 import { signOffMessage, utf8 } from '../workflows/gate';
 import {
@@ -27,7 +27,7 @@ import {
   type SignOff,
   type SignOffAnswer,
 } from '../workflows/messages';
-import type { CutoverStatus } from '../workflows/status';
+import { PHASES, type CutoverStatus } from '../workflows/status';
 import { codecFromEnv } from '../codec/aes-gcm';
 import { temporalTarget } from './temporal-env';
 
@@ -97,13 +97,11 @@ export async function startCutover(
       args: [plan],
       typedSearchAttributes: [
         { key: releaseSearchAttribute, value: plan.release },
-        { key: phaseSearchAttribute, value: 'staging' },
+        { key: phaseSearchAttribute, value: PHASES[0] },
         { key: stateSearchAttribute, value: 'running' },
       ],
       staticSummary: `Cutover of ${plan.release}${plan.initiator ? ` started by ${plan.initiator}` : ''}`,
-      staticDetails:
-        plan.description ??
-        `Cutover of ${plan.release}: staging → shadow → stress → rollback rehearsal → sign-off → production`,
+      staticDetails: plan.description ?? `Cutover of ${plan.release}: ${PHASES.join(' → ')}`,
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {

@@ -10,7 +10,7 @@ import { userInfo } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { ed25519 } from '@noble/curves/ed25519';
 import { loadPlan, PlanError } from '../plan/load';
-import { FINAL_STATES, STATES } from '../workflows/status';
+import { isFinal, PHASES, STATES } from '../workflows/status';
 import {
   cancel,
   connect,
@@ -54,9 +54,7 @@ function print(json: boolean, value: unknown, text: () => string): void {
 }
 
 const program = new Command('cutover')
-  .description(
-    'Durable V1 → V2 cutovers on Temporal: staging, shadow, stress, rollback rehearsal, sign-off, production',
-  )
+  .description(`Durable V1 → V2 cutovers on Temporal: ${PHASES.join(', ')}`)
   .showHelpAfterError()
   .exitOverride();
 
@@ -125,7 +123,7 @@ program
           process.stdout.write(text + '\n');
           last = text;
         }
-        if (!o.watch || FINAL_STATES.includes(s.state)) return;
+        if (!o.watch || isFinal(s.state)) return;
         await new Promise((r) => setTimeout(r, 1000));
       }
     });

@@ -3,28 +3,24 @@
  */
 import Table from 'cli-table3';
 import { formatMs } from '../plan/duration';
-import type { CutoverStatus, PhaseRecord } from '../workflows/status';
+import { phaseResult, type CutoverStatus, type PhaseRecord } from '../workflows/status';
 
 /** Key figures of a phase's evidence, in a few words. */
 export function keyFigures(record: PhaseRecord): string {
-  const r = record.result as Record<string, unknown> | undefined;
-  if (!r) return '';
+  if (!record.result) return '';
   switch (record.phase) {
     case 'shadow': {
-      const datasets = (r.datasets as { metrics: { verdict: string }[] }[] | undefined) ?? [];
-      const metrics = datasets.flatMap((d) => d.metrics);
+      const metrics = record.result.datasets.flatMap((d) => d.metrics);
       return `${metrics.filter((m) => m.verdict === 'pass').length}/${metrics.length} metrics within tolerance`;
     }
     case 'stress': {
-      const sizes =
-        (r.sizes as { rows: number; latencyMs: { p99: number }; rowsPerSecond: number }[] | undefined) ?? [];
-      const last = sizes[sizes.length - 1];
+      const last = record.result.sizes[record.result.sizes.length - 1];
       return last
         ? `${last.rows} rows: p99 ${last.latencyMs.p99.toFixed(0)} ms, ${Math.round(last.rowsPerSecond)} rows/s`
         : '';
     }
     case 'rollback-rehearsal':
-      return `${formatMs(Number(r.durationMs))} of ${formatMs(Number(r.targetMs))}`;
+      return `${formatMs(record.result.durationMs)} of ${formatMs(record.result.targetMs)}`;
     default:
       return '';
   }
@@ -102,8 +98,7 @@ export function markdownReport(s: CutoverStatus): string {
     lines.push(
       `| ${p.phase} | ${p.outcome} | ${p.durationMs !== undefined ? formatMs(p.durationMs) : ''} | ${p.attempts || ''} | ${(p.verdict ?? '').replace(/\|/g, '/')} |`,
     );
-  const shadow = s.phases.find((p) => p.phase === 'shadow')?.result as
-    { datasets?: { dataset: string; metrics: Record<string, unknown>[] }[] } | undefined;
+  const shadow = phaseResult(s.phases, 'shadow');
   if (shadow?.datasets) {
     lines.push('', '## Shadow: V1 vs V2', '');
     for (const d of shadow.datasets) {
@@ -120,8 +115,7 @@ export function markdownReport(s: CutoverStatus): string {
       lines.push('');
     }
   }
-  const stress = s.phases.find((p) => p.phase === 'stress')?.result as
-    { sizes?: Record<string, never>[]; scaling?: { note: string } } | undefined;
+  const stress = phaseResult(s.phases, 'stress');
   if (stress?.sizes) {
     lines.push(
       '## Stress',
@@ -129,14 +123,8 @@ export function markdownReport(s: CutoverStatus): string {
       '| rows | runs | p50 ms | p95 ms | p99 ms | mean ± sd ms | rows/s | peak RSS MB |',
       '| --- | --- | --- | --- | --- | --- | --- | --- |',
     );
-    for (const z of stress.sizes as unknown as {
-      rows: number;
-      iterations: number;
-      latencyMs: Record<string, number>;
-      rowsPerSecond: number;
-      peakRssMb: number;
-    }[]) {
-      const l = z.latencyMs as Record<string, number>;
+    for (const z of stress.sizes) {
+      const l = z.latencyMs;
       lines.push(
         `| ${z.rows} | ${z.iterations} | ${l.p50?.toFixed(1)} | ${l.p95?.toFixed(1)} | ${l.p99?.toFixed(1)} | ${l.mean?.toFixed(1)} ± ${l.sd?.toFixed(1)} | ${Math.round(z.rowsPerSecond)} | ${z.peakRssMb.toFixed(1)} |`,
       );

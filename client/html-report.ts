@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { MetricComparison, ShadowResult, StressResult } from '../activities/types';
+import type { MetricComparison } from '../activities/types';
 import { formatMs } from '../plan/duration';
-import type { CutoverStatus } from '../workflows/status';
+import { phaseResult, type CutoverStatus } from '../workflows/status';
 
 function esc(text: unknown): string {
   return String(text ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -20,8 +20,8 @@ function scriptJson(value: unknown): string {
 export function htmlReport(s: CutoverStatus): string {
   // The package exports only its module entries; the UMD build sits beside them in dist/.
   const chartJs = readFileSync(path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.min.js'), 'utf8');
-  const stress = s.phases.find((p) => p.phase === 'stress')?.result as StressResult | undefined;
-  const shadow = s.phases.find((p) => p.phase === 'shadow')?.result as ShadowResult | undefined;
+  const stress = phaseResult(s.phases, 'stress');
+  const shadow = phaseResult(s.phases, 'shadow');
   const metrics: MetricComparison[] = shadow?.datasets?.[0]?.metrics ?? [];
   const data = {
     sizes: (stress?.sizes ?? []).map((z) => ({

@@ -1,6 +1,7 @@
 /**
- * `ApplicationFailure` type strings. Retry policies and callers match on these constants, never on class
- * names. Pure: imported by workflows, activities and the client alike.
+ * Every `ApplicationFailure` type string of cutover, defined once. Retry policies, the workflow, the CLI and
+ * the tests match on these constants, never on class names or retyped strings. Pure: imported by workflows,
+ * activities and the client alike.
  */
 export const FailureType = {
   /** The plan is not valid; nothing was started. */
@@ -17,6 +18,10 @@ export const FailureType = {
   Unhealthy: 'Unhealthy',
   /** The sign-off deadline and its escalation window both passed. */
   SignoffExpired: 'SignoffExpired',
+  /** An action failed in a way another attempt may fix (timeout, signal, 5xx, EX_TEMPFAIL): retried. */
+  ActionTransient: 'ActionTransient',
+  /** A `submitSignOff` update too large to keep in history, refused by its validator before anything is written. */
+  MalformedSignOff: 'MalformedSignOff',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

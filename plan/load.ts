@@ -4,7 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
-import { validatePlan, type CutoverPlan, type PlanProblem } from './schema';
+import type { PlanProblem } from './problems';
+import { validatePlan, type CutoverPlan } from './schema';
 
 /** Largest plan file accepted, in bytes. */
 export const MAX_PLAN_BYTES = 1_000_000;

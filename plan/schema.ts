@@ -6,19 +6,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { DURATION_PATTERN, toMs } from './duration';
 import { FailureType } from './failures';
-import { decodePublicKey, flattenIssues, type PlanProblem } from './helpers';
-
-export {
-  actionTimeoutMs,
-  decodeBytes,
-  decodePublicKey,
-  DEFAULT_HTTP_TIMEOUT_MS,
-  DEFAULT_RUN_TIMEOUT_MS,
-  flattenIssues,
-  formatPath,
-  quorumFor,
-  type PlanProblem,
-} from './helpers';
+import { decodePublicKey } from './keys';
+import { flattenIssues, type PlanProblem } from './problems';
 
 /** A duration string such as `30s`, `5m`, `72h`; must be greater than zero. */
 export const durationSchema = z

@@ -2,7 +2,7 @@
  * The sign-off gate's rules: one pure function decides whether a sign-off counts, for the `signOff`
  * signal, the `submitSignOff` update, the `temporal` CLI and the UI alike. Deterministic: no clock, no I/O.
  */
-import { curve, decodeBytes, decodePublicKey } from '../plan/helpers';
+import { curve, decodeBytes, decodePublicKey } from '../plan/keys';
 import type { SignOff } from './messages';
 import type { GateState, GateView, SignOffRecord } from './status';
 

@@ -1,7 +1,7 @@
 /**
- * The sign-off and rollback-request rules of message-schemas.ts, without zod, for the workflow: the sandbox
+ * The sign-off and rollback-request rules, without zod, for the workflow: the sandbox
  * evaluates every module a workflow loads once per workflow, and zod alone is over a megabyte per cutover.
- * test/unit/message-checks.test.ts holds both to the same verdict on thousands of payloads.
+ * test/unit/message-checks.test.ts holds them to a zod twin (test/unit/message-schemas.ts) on thousands of payloads.
  */
 import { MAX_COMMENT_LENGTH, type RollbackRequest, type SignOff } from './messages';
 

@@ -11,9 +11,32 @@ export const DEFAULT_TASK_QUEUE = 'cutover';
 /** Largest comment kept with a sign-off. */
 export const MAX_COMMENT_LENGTH = 2000;
 
-// Types only: the zod schemas stay out of every module a workflow loads up front.
-export type { RollbackRequest, SignOff } from './message-schemas';
-import type { RollbackRequest, SignOff } from './message-schemas';
+/**
+ * A sign-off, as sent by the CLI, `temporal workflow signal` or the UI's signal form. A plain interface: the
+ * workflow checks payloads with message-checks.ts (no zod in any running cutover); a zod twin in the tests
+ * holds those checks to the same verdicts.
+ */
+export interface SignOff {
+  /** A role of the plan's `signoff.roles`; 1 to 64 characters. */
+  role: string;
+  /** Who signs; 1 to 128 characters. */
+  approver: string;
+  decision: 'approve' | 'reject';
+  /** At most `MAX_COMMENT_LENGTH` characters. */
+  comment?: string;
+  /** The 64-character hex evidence digest the approver saw (`cutover status` shows it). */
+  evidenceDigest?: string;
+  /** ed25519 signature (hex or base64, at most 200 characters) over `signOffMessage(...)`; required when the plan has keys. */
+  signature?: string;
+}
+
+/** A request to roll back, from anyone who can signal the workflow. */
+export interface RollbackRequest {
+  /** 1 to 128 characters. */
+  requestedBy: string;
+  /** 1 to `MAX_COMMENT_LENGTH` characters. */
+  reason: string;
+}
 
 /** What `submitSignOff` answers. */
 export interface SignOffAnswer {

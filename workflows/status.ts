@@ -1,8 +1,18 @@
 /**
  * The shapes a cutover reports: plain JSON (no Maps, classes or Dates), so they survive history, queries
- * and continue-as-new unchanged.
+ * and continue-as-new unchanged. Pure and free of the workflow SDK: the CLI, reports and tests import it.
  */
+import type {
+  HealthResult,
+  Metrics,
+  RehearsalResult,
+  ShadowResult,
+  StepResult,
+  StressResult,
+} from '../activities/types';
+import type { MonitorOutcome } from './monitor';
 
+/** The phases, in the order they run: the one place a phase's name is written. */
 export const PHASES = [
   'staging',
   'shadow',
@@ -31,10 +41,29 @@ export type CutoverState = (typeof STATES)[number];
 /** The states a cutover ends in. */
 export const FINAL_STATES: readonly CutoverState[] = ['completed', 'rolled-back', 'rejected', 'failed', 'cancelled'];
 
+/** Whether a cutover in `state` has ended. */
+export function isFinal(state: CutoverState): boolean {
+  return FINAL_STATES.includes(state);
+}
+
+/** What each phase returns as its evidence when it ends. */
+export interface PhaseResults {
+  staging: { deployed: StepResult[]; tests?: StepResult; health?: HealthResult };
+  shadow: ShadowResult;
+  stress: StressResult;
+  'rollback-rehearsal': RehearsalResult;
+  signoff: GateView;
+  production: { reference: Metrics; deployed: StepResult };
+  monitoring: MonitorOutcome;
+  reconciliation: { days: { day: number; clean: boolean; failures: string[] }[] };
+  decommission: StepResult | { skipped: true };
+}
+
 export type PhaseOutcome = 'pending' | 'running' | 'passed' | 'failed' | 'skipped' | 'cancelled';
 
-export interface PhaseRecord {
-  phase: Phase;
+/** One phase's record; `PhaseRecord` is the union over every phase, so `record.phase` narrows `result`. */
+export interface PhaseRecordOf<P extends Phase> {
+  phase: P;
   outcome: PhaseOutcome;
   startedAt?: string;
   endedAt?: string;
@@ -43,8 +72,21 @@ export interface PhaseRecord {
   attempts: number;
   /** One line: what was decided and why. */
   verdict?: string;
-  /** The phase's evidence: small, JSON, figures and references only. */
-  result?: unknown;
+  /**
+   * The phase's evidence: small, JSON, figures and references only. A measuring phase (shadow, stress,
+   * rollback-rehearsal) that fails keeps here the evidence it failed on.
+   */
+  result?: PhaseResults[P];
+  /** When the phase failed on an action: what the failing activity reported (its command, exit, output). */
+  failure?: unknown;
+}
+
+export type PhaseRecord = { [P in Phase]: PhaseRecordOf<P> }[Phase];
+
+/** The evidence of `phase` in `phases`, typed, if it has any. */
+export function phaseResult<P extends Phase>(phases: readonly PhaseRecord[], phase: P): PhaseResults[P] | undefined {
+  const record = phases.find((r): r is PhaseRecordOf<P> & PhaseRecord => r.phase === phase);
+  return record?.result as PhaseResults[P] | undefined;
 }
 
 export interface SignOffRecord {

@@ -13,7 +13,7 @@ import { createMetrics } from '../../worker/metrics';
 import type { CutoverPlan } from '../../plan/schema';
 import type { cutoverWorkflow } from '../../workflows';
 import { statusQuery } from '../../workflows/messages';
-import { FINAL_STATES, type CutoverStatus } from '../../workflows/status';
+import { isFinal, type CutoverStatus } from '../../workflows/status';
 import { nodeRun } from './plans';
 import { workflowBundle } from './temporal';
 
@@ -104,7 +104,7 @@ export async function waitForStatus(
       // Not started yet.
     }
     if (last && predicate(last)) return last;
-    if (last && FINAL_STATES.includes(last.state)) {
+    if (last && isFinal(last.state)) {
       throw new Error(
         `the cutover ended ${last.state} (${last.error?.message ?? 'no error'}) before the awaited status`,
       );

@@ -1,9 +1,9 @@
 /**
  * The workflow's zod-free message checks (workflows/message-checks.ts) give the same verdict as the zod
- * schemas the CLI uses (workflows/message-schemas.ts), on valid payloads and on thousands of mutations.
+ * schemas of its zod twin (test/unit/message-schemas.ts), on valid payloads and on thousands of mutations.
  */
 import { checkRollbackRequest, checkSignOff } from '../../workflows/message-checks';
-import { rollbackRequestSchema, signOffSchema } from '../../workflows/message-schemas';
+import { rollbackRequestSchema, signOffSchema } from './message-schemas';
 
 const digest = 'a'.repeat(64);
 const VALUES: unknown[] = [

@@ -320,7 +320,7 @@ describe('refused sign-offs', () => {
       );
     expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
     const cause = (err as WorkflowUpdateFailedError).cause as ApplicationFailure;
-    expect(cause.type).toBe('MalformedSignOff');
+    expect(cause.type).toBe(FailureType.MalformedSignOff);
     expect(cause.message).toMatch(/at most 16384/);
     const final = await handle.query(statusQuery);
     expect(final.audit.filter((a) => a.kind === 'signoff')).toHaveLength(3);

@@ -1,9 +1,10 @@
 /**
- * The shapes of a sign-off and a rollback request (zod). Kept apart from messages.ts so that a running
- * cutover loads them only when a sign-off or request arrives: the sandbox evaluates modules per workflow.
+ * The zod twin of the workflow's message checks (workflows/message-checks.ts): the rules of a sign-off and a
+ * rollback request written as schemas, so message-checks.test.ts can hold the zod-free checks that run in
+ * every cutover to the same verdicts. Its only user is that test; no running cutover loads zod.
  */
 import { z } from 'zod';
-import { MAX_COMMENT_LENGTH } from './messages';
+import { MAX_COMMENT_LENGTH, type RollbackRequest, type SignOff } from '../../workflows/messages';
 
 /** A sign-off, as sent by the CLI, `temporal workflow signal` or the UI's signal form. */
 export const signOffSchema = z.strictObject({
@@ -19,10 +20,18 @@ export const signOffSchema = z.strictObject({
   /** ed25519 signature (hex or base64) over `signOffMessage(...)`; required when the plan has keys. */
   signature: z.string().max(200).optional(),
 });
-export type SignOff = z.infer<typeof signOffSchema>;
+// The schema's shape is the interface's: a field added to one and not the other fails typecheck here.
+const _sameSignOff: [SignOff, z.infer<typeof signOffSchema>] extends [z.infer<typeof signOffSchema>, SignOff]
+  ? true
+  : never = true;
 
 export const rollbackRequestSchema = z.strictObject({
   requestedBy: z.string().min(1).max(128),
   reason: z.string().min(1).max(MAX_COMMENT_LENGTH),
 });
-export type RollbackRequest = z.infer<typeof rollbackRequestSchema>;
+const _sameRollbackRequest: [RollbackRequest, z.infer<typeof rollbackRequestSchema>] extends [
+  z.infer<typeof rollbackRequestSchema>,
+  RollbackRequest,
+]
+  ? true
+  : never = true;

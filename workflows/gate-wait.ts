@@ -1,0 +1,154 @@
+/**
+ * The sign-off gate of one cutover: its state, the sign-offs it receives (from the signal or the update,
+ * decided by gate.ts's pure rules) and the wait for a decision, with its deadline and escalation.
+ */
+import { ApplicationFailure, condition, proxySinks } from '@temporalio/workflow';
+import { toMs } from '../plan/duration';
+import { FailureType } from '../plan/failures';
+import type { CutoverPlan } from '../plan/schema';
+import type { Bookkeeping } from './bookkeeping';
+import { GateRejected } from './endings';
+import { applySignOff, decideSignOff, gateView, RefusalRule, type GateConfig } from './gate';
+import { checkSignOff } from './message-checks';
+import type { SignOff, SignOffAnswer } from './messages';
+import type { CutoverSinks } from './sinks';
+import type { GateState, GateView } from './status';
+
+const { metrics } = proxySinks<CutoverSinks>();
+
+export class SignOffGate {
+  private state: GateState = { status: 'closed', signoffs: [] };
+
+  constructor(
+    private readonly config: GateConfig,
+    private readonly books: Bookkeeping,
+  ) {}
+
+  /** The gate as people read it. */
+  view(): GateView {
+    return gateView(this.config, this.state);
+  }
+
+  /** A sign-off from a signal or an update: checked, decided by the gate, audited, answered. */
+  receive(payload: unknown, via: 'signal' | 'update'): SignOffAnswer {
+    const parsed = checkSignOff(payload);
+    if (parsed.ok) return this.decide(parsed.value, via);
+    const reason = parsed.problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+    metrics.signoff('(malformed)', false, RefusalRule.Malformed);
+    this.books.audit({
+      kind: 'signoff',
+      accepted: false,
+      rule: RefusalRule.Malformed,
+      actor: actorOf(payload),
+      message: `malformed sign-off refused: ${reason}`,
+    });
+    return { accepted: false, rule: RefusalRule.Malformed, reason, gate: this.view() };
+  }
+
+  private decide(payload: SignOff, via: 'signal' | 'update'): SignOffAnswer {
+    const decision = decideSignOff(this.config, this.state, payload);
+    metrics.signoff(payload.role, decision.accepted, decision.accepted ? '' : decision.rule);
+    if (!decision.accepted) {
+      this.books.audit({
+        kind: 'signoff',
+        accepted: false,
+        actor: payload.approver,
+        rule: decision.rule,
+        message: `${payload.decision} for ${payload.role} refused (${decision.rule}): ${decision.reason}`,
+      });
+      this.books.refreshDetails();
+      return { accepted: false, rule: decision.rule, reason: decision.reason, gate: this.view() };
+    }
+    this.state = applySignOff(this.config, this.state, {
+      role: payload.role,
+      approver: payload.approver,
+      decision: payload.decision,
+      digest: this.state.evidenceDigest ?? '',
+      signed: decision.signed,
+      at: new Date().toISOString(),
+      via,
+      ...(payload.comment !== undefined ? { comment: payload.comment } : {}),
+    });
+    this.books.audit({
+      kind: 'signoff',
+      accepted: true,
+      actor: payload.approver,
+      message: `${payload.decision} for ${payload.role} counted${decision.signed ? ' (signed)' : ''}${payload.comment ? `: ${payload.comment}` : ''}`,
+    });
+    this.books.refreshDetails();
+    return { accepted: true, gate: this.view() };
+  }
+
+  /**
+   * Opens the gate on `digest` and waits for a decision: approved returns; rejected throws GateRejected; the
+   * deadline runs `escalate` (the plan's escalation action, if it has one) and, when the escalation window
+   * passes too, fails as SignoffExpired.
+   */
+  async awaitDecision(
+    digest: string,
+    signoff: CutoverPlan['signoff'],
+    escalate: (() => Promise<unknown>) | undefined,
+  ): Promise<void> {
+    const now = Date.now();
+    this.state = {
+      ...this.state,
+      status: 'open',
+      evidenceDigest: digest,
+      openedAt: new Date(now).toISOString(),
+      deadline: new Date(now + toMs(signoff.deadline)).toISOString(),
+    };
+    this.books.setState('awaiting-signoff');
+    this.books.audit({
+      kind: 'gate',
+      message: `gate open for evidence ${digest.slice(0, 12)}…; deadline ${this.state.deadline}`,
+    });
+    const decided = () => this.state.status === 'approved' || this.state.status === 'rejected';
+    if (!(await condition(decided, signoff.deadline))) {
+      this.state = {
+        ...this.state,
+        escalatedAt: new Date().toISOString(),
+        expiresAt: new Date(Date.now() + toMs(signoff.escalationWindow)).toISOString(),
+      };
+      this.books.audit({ kind: 'gate', message: `deadline passed; escalating until ${this.state.expiresAt}` });
+      if (escalate) await escalate();
+      this.books.refreshDetails();
+      if (!(await condition(decided, signoff.escalationWindow))) {
+        this.state = { ...this.state, status: 'expired' };
+        this.books.audit({
+          kind: 'gate',
+          message: 'sign-off expired: no decision by the end of the escalation window',
+        });
+        throw ApplicationFailure.create({
+          type: FailureType.SignoffExpired,
+          nonRetryable: true,
+          message: `sign-off expired: missing ${this.missingRoles().join(', ')}`,
+        });
+      }
+    }
+    if (this.state.status === 'rejected') {
+      const by = this.state.rejectedBy;
+      throw new GateRejected(`rejected by ${by?.approver} (${by?.role})${by?.comment ? `: ${by.comment}` : ''}`);
+    }
+    this.books.setState('running');
+  }
+
+  /** Who signed against `digest`, as `name (role)`. */
+  approversOf(digest: string): string[] {
+    return this.state.signoffs.filter((s) => s.digest === digest).map((s) => `${s.approver} (${s.role})`);
+  }
+
+  private missingRoles(): string[] {
+    return this.view()
+      .roles.filter((r) => r.missing > 0)
+      .map((r) => `${r.role} (${r.missing})`);
+  }
+}
+
+/** The name a payload claims, for the audit trail of a refusal (kept short). */
+export function actorOf(payload: unknown): string | undefined {
+  if (payload && typeof payload === 'object') {
+    const value = (payload as Record<string, unknown>).approver ?? (payload as Record<string, unknown>).requestedBy;
+    if (typeof value === 'string') return value.slice(0, 128);
+  }
+  return undefined;
+}

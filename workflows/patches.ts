@@ -1,0 +1,23 @@
+/**
+ * The `patched()` ids of cutoverWorkflow, each defined once, with when it may be retired.
+ *
+ * A patch's life: `patched(id)` while cutovers started before the change may still be open; then
+ * `deprecatePatch(id)` with only the new branch once none of them is (a cutover lives at most its sign-off
+ * deadline + escalation window + monitoring window + reconciliation days: for the example's production plan,
+ * about 12 days); then the call is removed once no open cutover started before `deprecatePatch` shipped.
+ * Each step keeps the replay fixtures of the generations it still supports (test/replay/histories).
+ */
+export const Patch = {
+  /**
+   * The plan is checked by the `checkPlan` activity, not by zod inside the workflow (2026-11, session 3).
+   * Old branch: the lazy `require('../plan/schema')` in cutover.ts, replayed by the ungenerated fixtures
+   * (`happy-path.json`…). Deprecate when no cutover started before 2026-11 is open; retire, with those
+   * fixtures and the lint exception for the lazy require, one release later.
+   */
+  PlanCheckedByActivity: 'plan-checked-by-activity',
+  /**
+   * The V1 reference probe before the production deploy runs as a local activity (2026-11, session 3).
+   * Old branch: a normal `probe` activity. Same retirement as PlanCheckedByActivity (same fixtures).
+   */
+  ReferenceProbeLocal: 'reference-probe-local',
+} as const;

@@ -1,0 +1,41 @@
+/**
+ * What a phase module gets from the cutover it runs in, and what it is. A phase is one entry of the ordered
+ * table in ./index.ts: `{ phase, run(ctx) }`, returning its typed evidence and a one-line verdict.
+ */
+import type { StepIdentity, StepResult } from '../../activities/types';
+import type { Action, CutoverPlan } from '../../plan/schema';
+import type { Bookkeeping, PhaseEnd } from '../bookkeeping';
+import type { Compensations } from '../compensations';
+import type { SignOffGate } from '../gate-wait';
+import type { RollbackRequest } from '../messages';
+import type { Phase, PhaseResults } from '../status';
+
+export interface PhaseContext {
+  readonly plan: CutoverPlan;
+  readonly books: Bookkeeping;
+  readonly gate: SignOffGate;
+  readonly compensations: Compensations;
+  /** The results of the phases that have passed so far. */
+  readonly results: Partial<PhaseResults>;
+  /** What the approvers sign: the results of the phases before the gate, under their `evidenceKey`s. */
+  readonly evidence: Record<string, unknown>;
+  /** Runs a user's action as one activity, with an idempotency key stable across its retries. */
+  step(phase: Phase, label: string, action: Action): Promise<StepResult>;
+  /** The workflow id, the release and the idempotency key of `step` (`<workflowId>/<firstRunId>/<step>`). */
+  identity(step: string): StepIdentity;
+  /** `<workflowId>/<firstRunId>`: the prefix of every idempotency key of this cutover. */
+  keyPrefix(): string;
+  /** Asks for a rollback on the cutover's own account (a trigger fired). */
+  requestAutomaticRollback(request: RollbackRequest): void;
+  /** From now on nothing can roll back to V1: rollback requests are refused. */
+  markDecommissioning(): void;
+}
+
+export interface PhaseModule<P extends Phase> {
+  readonly phase: P;
+  /** Where this phase's result enters the evidence the approvers sign; only phases before the gate have one. */
+  readonly evidenceKey?: string;
+  /** A measuring phase fails with its own evidence (the figures that missed), kept as the phase's result. */
+  readonly keepsEvidenceOnFailure?: boolean;
+  run(ctx: PhaseContext): Promise<PhaseEnd<PhaseResults[P]>>;
+}

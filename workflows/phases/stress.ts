@@ -1,0 +1,23 @@
+/** stress: V2 at each size and under sustained load, against the plan's thresholds. */
+import { long } from '../proxies';
+import type { PhaseModule } from './context';
+
+export const stress: PhaseModule<'stress'> = {
+  phase: 'stress',
+  evidenceKey: 'stress',
+  keepsEvidenceOnFailure: true,
+  async run(ctx) {
+    const { plan } = ctx;
+    const result = await long.runStress.executeWithOptions(
+      { summary: `stress: ${plan.stress.sizes.join(', ')} rows` },
+      [{ ...ctx.identity('stress'), plan }],
+    );
+    const largest = result.sizes[result.sizes.length - 1];
+    return {
+      result,
+      verdict: largest
+        ? `p99 ${largest.latencyMs.p99.toFixed(0)} ms at ${largest.rows} rows, ${Math.round(largest.rowsPerSecond)} rows/s`
+        : 'measured',
+    };
+  },
+};

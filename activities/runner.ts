@@ -209,7 +209,7 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
       } else if (code === EXIT_TEMPFAIL) {
         reject(
           new ActionError(
-            `${label}: temporary failure (exit ${code}): ${tailLines(outcome.stderr, 1)}`,
+            `${label}: temporary failure (exit ${code}): ${failureReason(outcome.stderr)}`,
             FailureType.ActionTransient,
             true,
             context,
@@ -220,7 +220,7 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
       } else {
         reject(
           new ActionError(
-            `${label}: exit code ${code}: ${tailLines(outcome.stderr, 1) || tailLines(outcome.stdout, 1)}`,
+            `${label}: exit code ${code}: ${failureReason(outcome.stderr) || failureReason(outcome.stdout)}`,
             FailureType.ActionFailed,
             false,
             context,
@@ -288,6 +288,39 @@ function describeFetchError(err: unknown): string {
   const inner = cause?.code ? cause : cause?.errors?.[0];
   if (inner?.code) return `${inner.code} ${inner.message ?? ''}`.trim();
   return cause?.message ?? (err as Error).message;
+}
+
+/** Lines that frame an error rather than say it: stack frames, carets, Node's banner, an error's fields. */
+const FRAMING = [
+  /^\s+at\s/, // a stack frame
+  /^\s*\^+\s*$/, // the caret under a source line
+  /^Node\.js v\d/, // Node's version banner, printed last on an uncaught error
+  /^node:internal\//, // where Node threw from
+  /^\s*throw\s/, // the source line of that throw
+  /^\s*[{}[\]]\s*$/, // an error object's braces
+  /^\s+[A-Za-z_$][\w$]*: .*,?$/, // an error object's fields (code: 'MODULE_NOT_FOUND',)
+];
+
+/** Words of a line that says what went wrong. */
+const TELLING =
+  /error|exception|cannot|can't|could not|not found|no such|denied|refused|failed|fatal|invalid|missing|traceback/i;
+
+/**
+ * What a failed process said went wrong, in one line: its telling lines (an `Error: …`, `ModuleNotFoundError: …`,
+ * `permission denied`…), the last two of them, with stack frames and Node's closing version banner left out;
+ * else its last line that is not framing. A missing module reads "Error: Cannot find module '…'", not the
+ * "Node.js v20…" that Node prints last.
+ */
+export function failureReason(text: string): string {
+  const lines = text
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l.trim() !== '' && !FRAMING.some((pattern) => pattern.test(l)));
+  const telling = lines.filter((l) => TELLING.test(l) && !/^traceback \(most recent call last\)/i.test(l.trim()));
+  return (telling.length > 0 ? telling.slice(-2) : lines.slice(-1))
+    .map((l) => l.trim())
+    .join(' / ')
+    .slice(0, 500);
 }
 
 /** The last `n` non-empty lines of `text`, joined with " / ". */

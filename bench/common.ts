@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { max, min, quantile } from 'simple-statistics';
-import { projectRoot } from '../scripts/toolchain';
+import { projectRoot } from '../toolchain/tools';
 
 export const RESULTS = path.join(projectRoot(), 'bench', 'results');
 

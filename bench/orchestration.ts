@@ -13,7 +13,7 @@
  * Actions are `sh -c` one-liners: the figures are the orchestration's, not a pipeline's. Times come from
  * one clock (this machine's): the action writes `date +%s%N` when it starts.
  */
-import { EXAMPLE_APPROVERS as ROLES } from '../scripts/dev';
+import { EXAMPLE_APPROVERS as ROLES } from '../examples/portfolio-kpi/approvers';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -23,9 +23,10 @@ import type { temporal } from '@temporalio/proto';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { planSchema, type CutoverPlan, type CutoverPlanInput } from '../plan/schema';
-import { freePort, startDevServer, type DevServer } from '../scripts/dev-server';
-import { createTimeSkippingEnv } from '../scripts/time-skipping';
-import { projectRoot } from '../scripts/toolchain';
+import { freePort } from '../common/net';
+import { startDevServer, type DevServer } from '../toolchain/dev-server';
+import { createTimeSkippingEnv } from '../toolchain/time-skipping';
+import { projectRoot } from '../toolchain/tools';
 import { defaultBundlePath } from '../worker/worker';
 import { createMetrics } from '../worker/metrics';
 import { cutoverWorkflow } from '../workflows';

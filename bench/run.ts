@@ -18,7 +18,7 @@ import { createActivities } from '../activities';
 import type { StressResult } from '../activities/types';
 import { generateTape } from '../examples/portfolio-kpi/generate';
 import { planSchema } from '../plan/schema';
-import { projectRoot } from '../scripts/toolchain';
+import { projectRoot } from '../toolchain/tools';
 import { save } from './common';
 import {
   benchConcurrent,

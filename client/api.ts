@@ -29,7 +29,7 @@ import {
 } from '../workflows/messages';
 import { PHASES, type CutoverStatus } from '../workflows/status';
 import { codecFromEnv } from '../codec/aes-gcm';
-import { temporalTarget } from './temporal-env';
+import { temporalTarget } from '../common/temporal-env';
 
 /** A mistake of the user's: printed as one line, exit code 1, no stack trace. */
 export class UserError extends Error {

@@ -6,6 +6,7 @@
  * that does not answer); 2 usage.
  */
 import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { userInfo } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { ed25519 } from '@noble/curves/ed25519';
@@ -294,8 +295,15 @@ program
   .option('--example', 'also start the example cutover')
   .addHelpText('after', '\nExample:\n  cutover dev --example')
   .action(async (o: { example?: boolean }) => {
-    const { runDevStack } = await import('../scripts/dev.js');
-    await runDevStack({ example: !!o.example });
+    // The dev stack is an entry point of its own (npm start runs it too): run it as a child, not as a library.
+    const { spawn } = await import('node:child_process');
+    const script = path.join(__dirname, '..', 'scripts', 'dev.js');
+    const child = spawn(process.execPath, [script, ...(o.example ? ['--example'] : [])], { stdio: 'inherit' });
+    // Ctrl-C reaches the child through the terminal's process group; a plain SIGTERM to this process is passed on.
+    process.on('SIGTERM', () => child.kill('SIGTERM'));
+    process.on('SIGINT', () => undefined);
+    const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? 1)));
+    process.exitCode = code;
   });
 
 async function main(): Promise<void> {

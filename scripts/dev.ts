@@ -5,20 +5,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { connect, startCutover, status, UserError } from '../client/api';
+import { EXAMPLE_APPROVERS } from '../examples/portfolio-kpi/approvers';
 import { loadPlan } from '../plan/load';
-import { startDevServer } from './dev-server';
-import { projectRoot } from './toolchain';
+import { startDevServer } from '../toolchain/dev-server';
+import { projectRoot } from '../toolchain/tools';
 
-/** The example plan's approvers, one per role (examples/portfolio-kpi/plan.yaml). */
-export const EXAMPLE_APPROVERS: readonly [string, string][] = [
-  ['engineering', 'ana'],
-  ['qa', 'bo'],
-  ['architecture', 'cy'],
-  ['operations', 'di'],
-  ['business', 'ed'],
-];
-
-export interface DevStackOptions {
+interface DevStackOptions {
   example: boolean;
   /** @default 7233 */
   port?: number;
@@ -26,7 +18,7 @@ export interface DevStackOptions {
   uiPort?: number;
 }
 
-export async function runDevStack(options: DevStackOptions): Promise<void> {
+async function runDevStack(options: DevStackOptions): Promise<void> {
   const root = projectRoot();
   const dataDir = path.resolve(process.env.CUTOVER_DATA_DIR ?? path.join(root, '.data'));
   const port = options.port ?? 7233;
@@ -106,9 +98,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-if (require.main === module) {
-  runDevStack({ example: process.argv.includes('--example') }).catch((err: unknown) => {
-    process.stderr.write(`dev: ${(err as Error).message}\n`);
-    process.exit(1);
-  });
-}
+runDevStack({ example: process.argv.includes('--example') }).catch((err: unknown) => {
+  process.stderr.write(`dev: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -2,7 +2,7 @@
  * `npm run provision`: makes sure both real Temporal servers are built and cached, and that Debian's chromium
  * is installed for the UI test (idempotent; a warm run takes well under a second).
  */
-import { ensureChromium, ensureTemporalCli, ensureTestServer, MissingToolError } from './toolchain';
+import { ensureChromium, ensureTemporalCli, ensureTestServer, MissingToolError } from '../toolchain/tools';
 
 function main(): void {
   const started = Date.now();

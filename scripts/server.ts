@@ -3,8 +3,8 @@
  * .data/temporal.sqlite (kept across restarts), the cutover search attributes registered. Ctrl-C stops it.
  */
 import path from 'node:path';
-import { startDevServer } from './dev-server';
-import { projectRoot } from './toolchain';
+import { startDevServer } from '../toolchain/dev-server';
+import { projectRoot } from '../toolchain/tools';
 
 async function main(): Promise<void> {
   const dataDir = path.resolve(process.env.CUTOVER_DATA_DIR ?? path.join(projectRoot(), '.data'));

@@ -5,9 +5,9 @@
  * finish within CUTOVER_SHUTDOWN_GRACE, exit 0.
  */
 import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
-import { temporalTarget } from '../client/temporal-env';
+import { temporalTarget } from '../common/temporal-env';
 import { CodecError, codecFromEnv } from '../codec/aes-gcm';
-import { freePort } from '../scripts/dev-server';
+import { freePort } from '../common/net';
 import { ConfigError, loadConfig } from './config';
 import { createLogger, sdkLogger } from './logger';
 import { createWorker } from './worker';

@@ -8,7 +8,7 @@ import { NativeConnection, Worker, type InjectedSinks } from '@temporalio/worker
 import type { PayloadCodec } from '@temporalio/common';
 import type { CutoverSinks } from '../workflows/sinks';
 import { createActivities } from '../activities';
-import { temporalTarget } from '../client/temporal-env';
+import { temporalTarget } from '../common/temporal-env';
 import type { WorkerConfig } from './config';
 
 /** The prebuilt bundle next to the compiled worker (dist/workflow-bundle.js), if there is one. */

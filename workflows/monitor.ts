@@ -5,11 +5,11 @@
  */
 import { continueAsNew, log, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { Breach, Metrics, ProbeResult } from '../activities/types';
+import type { Metrics, ProbeResult } from '../activities/types';
 import { NON_RETRYABLE_TYPES } from '../plan/failures';
 import type { Action, Triggers } from '../plan/schema';
 import { monitorStatusQuery } from './messages';
-import type { MonitorStatus } from './status';
+import type { MonitorOutcome, MonitorStatus } from './status';
 
 const { probe } = proxyActivities<Activities>({
   startToCloseTimeout: '10m',
@@ -49,14 +49,6 @@ export interface MonitorInput {
   windowEndsAt: number;
   baseDir?: string;
   state: MonitorState;
-}
-
-export interface MonitorOutcome {
-  outcome: 'clean' | 'breach';
-  samples: number;
-  runs: number;
-  breach?: Breach;
-  last?: ProbeResult;
 }
 
 export async function monitorWorkflow(input: MonitorInput): Promise<MonitorOutcome> {

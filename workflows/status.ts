@@ -3,14 +3,15 @@
  * and continue-as-new unchanged. Pure and free of the workflow SDK: the CLI, reports and tests import it.
  */
 import type {
+  Breach,
   HealthResult,
   Metrics,
+  ProbeResult,
   RehearsalResult,
   ShadowResult,
   StepResult,
   StressResult,
 } from '../activities/types';
-import type { MonitorOutcome } from './monitor';
 
 /** The phases, in the order they run: the one place a phase's name is written. */
 export const PHASES = [
@@ -44,6 +45,15 @@ export const FINAL_STATES: readonly CutoverState[] = ['completed', 'rolled-back'
 /** Whether a cutover in `state` has ended. */
 export function isFinal(state: CutoverState): boolean {
   return FINAL_STATES.includes(state);
+}
+
+/** How the monitoring child workflow ended: the window passed clean, or a trigger fired. */
+export interface MonitorOutcome {
+  outcome: 'clean' | 'breach';
+  samples: number;
+  runs: number;
+  breach?: Breach;
+  last?: ProbeResult;
 }
 
 /** What each phase returns as its evidence when it ends. */

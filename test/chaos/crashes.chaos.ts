@@ -8,7 +8,7 @@
  * Every cutover must reach the end its plan and sign-offs call for, and the deployments' ledgers must show
  * no side effect done twice for one idempotency key and every compensation exactly once where it is due.
  */
-import { EXAMPLE_APPROVERS as ROLES } from '../../scripts/dev';
+import { EXAMPLE_APPROVERS as ROLES } from '../../examples/portfolio-kpi/approvers';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,7 +16,8 @@ import { Client, Connection } from '@temporalio/client';
 import { workdirFor } from '../../activities/datasets';
 import { loadPlan } from '../../plan/load';
 import { planSchema, type CutoverPlan } from '../../plan/schema';
-import { freePort, startDevServer, type DevServer } from '../../scripts/dev-server';
+import { freePort } from '../../common/net';
+import { startDevServer, type DevServer } from '../../toolchain/dev-server';
 import { cutoverWorkflow } from '../../workflows';
 import { requestRollbackSignal, signOffSignal } from '../../workflows/messages';
 import type { CutoverState } from '../../workflows/status';

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { parse, stringify } from 'yaml';
 import { startTestDevServer } from '../helpers/temporal';
-import type { DevServer } from '../../scripts/dev-server';
+import type { DevServer } from '../../toolchain/dev-server';
 import { tempDir } from '../helpers/harness';
 import { report } from './report';
 

@@ -1,11 +1,12 @@
 /**
  * Real Temporal servers for tests: the Java time-skipping test server and the CLI dev server, both built by
- * scripts/toolchain.ts (never the SDK's download, which cannot work here).
+ * toolchain/tools.ts (never the SDK's download, which cannot work here).
  */
-import { createTimeSkippingEnv, registerSearchAttributes } from '../../scripts/time-skipping';
+import { createTimeSkippingEnv, registerSearchAttributes } from '../../toolchain/time-skipping';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { ensureTemporalCli } from '../../scripts/toolchain';
-import { freePort, startDevServer, type DevServer } from '../../scripts/dev-server';
+import { ensureTemporalCli } from '../../toolchain/tools';
+import { freePort } from '../../common/net';
+import { startDevServer, type DevServer } from '../../toolchain/dev-server';
 
 export { ensureTemporalCli };
 

@@ -8,8 +8,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
-import { freePort, type DevServer } from '../../scripts/dev-server';
-import { temporalCliPath } from '../../scripts/toolchain';
+import { freePort, waitForPort } from '../../common/net';
+import { type DevServer } from '../../toolchain/dev-server';
+import { temporalCliPath } from '../../toolchain/tools';
 import type { CutoverStatus } from '../../workflows/status';
 import { tempDir, uniqueId } from '../helpers/harness';
 import { makePlanInput } from '../helpers/plans';
@@ -42,6 +43,8 @@ beforeAll(async () => {
     env,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  // Up when it serves /metrics: a test that scrapes first (run alone with -t) must not find nothing there.
+  await waitForPort(metricsPort, 60_000, () => worker.exitCode === null);
 }, 120_000);
 
 afterAll(async () => {
@@ -111,12 +114,9 @@ async function waitFor(
   const deadline = Date.now() + timeoutMs;
   let last: CutoverStatus | undefined;
   while (Date.now() < deadline) {
-    try {
-      last = await statusOf(id);
-      if (predicate(last)) return last;
-    } catch {
-      // not yet
-    }
+    // A failing `cutover status` fails the test here: it is never taken for "not yet".
+    last = await statusOf(id);
+    if (predicate(last)) return last;
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`never matched; last ${last?.phase}/${last?.state}`);
@@ -128,6 +128,43 @@ const APPROVERS: [string, string][] = [
   ['architecture', 'cy'],
   ['operations', 'di'],
 ];
+const ALL_APPROVERS: [string, string][] = [...APPROVERS, ['business', 'ed']];
+
+/** Starts a cutover of a fresh release (its plan from `planFile`) and waits until it is at the gate. */
+async function startAtGate(overrides: Record<string, unknown> = {}): Promise<{ id: string; gate: CutoverStatus }> {
+  const release = uniqueId('rel');
+  const id = `cutover-${release}`;
+  expect((await cutover(['start', planFile(release, overrides), '--as', 'rm'])).code).toBe(0);
+  return { id, gate: await waitFor(id, (s) => s.state === 'awaiting-signoff') };
+}
+
+/** Every approver of `approvers` approves `id` through the CLI; each is counted. */
+async function approveAll(id: string, approvers: [string, string][] = ALL_APPROVERS): Promise<void> {
+  for (const [role, name] of approvers) {
+    expect((await cutover(['approve', id, '--role', role, '--as', name])).code).toBe(0);
+  }
+}
+
+/** A rejection after a wrong-role refusal: ana tries to sign for qa, then bo rejects. */
+async function refuseThenReject(id: string): Promise<{ wrong: Result; rejected: CutoverStatus }> {
+  const wrong = await cutover(['approve', id, '--role', 'qa', '--as', 'ana']);
+  expect((await cutover(['reject', id, '--role', 'qa', '--as', 'bo', '--comment', 'PAR90 unexplained'])).code).toBe(0);
+  return { wrong, rejected: await waitFor(id, (x) => x.state === 'rejected') };
+}
+
+/** A plan whose monitoring lasts long enough to roll it back by hand. */
+function longMonitoring(): Record<string, unknown> {
+  const base = makePlanInput();
+  return { production: { ...base.production, monitor: { ...base.production.monitor, window: '10m', interval: '2s' } } };
+}
+
+/** All five approve `id`, then di rolls it back by hand during monitoring. */
+async function approveThenRollBack(id: string): Promise<CutoverStatus> {
+  await approveAll(id);
+  await waitFor(id, (s) => s.state === 'monitoring');
+  expect((await cutover(['rollback', id, '--reason', 'dashboard shows a PAR30 spike', '--as', 'di'])).code).toBe(0);
+  return waitFor(id, (x) => x.state === 'rolled-back');
+}
 
 test('start → status → four CLI approvals and one `temporal workflow signal` → completed; `temporal workflow query` reads it', async () => {
   const release = uniqueId('rel');
@@ -200,37 +237,18 @@ test('start → status → four CLI approvals and one `temporal workflow signal`
 }, 180_000);
 
 test('reject → rejected; a refused sign-off names its rule and exits 1', async () => {
-  const release = uniqueId('rel');
-  const id = `cutover-${release}`;
-  expect((await cutover(['start', planFile(release), '--as', 'rm'])).code).toBe(0);
-  await waitFor(id, (s) => s.state === 'awaiting-signoff');
-  const wrong = await cutover(['approve', id, '--role', 'qa', '--as', 'ana']);
+  const { id } = await startAtGate();
+  const { wrong, rejected } = await refuseThenReject(id);
   expect(wrong.code).toBe(1);
   expect(wrong.stderr.trim()).toBe(
     'cutover: sign-off refused (wrong-role): "ana" may sign for engineering, not for qa',
   );
-  const rejected = await cutover(['reject', id, '--role', 'qa', '--as', 'bo', '--comment', 'PAR90 unexplained']);
-  expect(rejected.code).toBe(0);
-  const s = await waitFor(id, (x) => x.state === 'rejected');
-  expect(s.gate.rejectedBy).toEqual({ role: 'qa', approver: 'bo', comment: 'PAR90 unexplained' });
+  expect(rejected.gate.rejectedBy).toEqual({ role: 'qa', approver: 'bo', comment: 'PAR90 unexplained' });
 }, 120_000);
 
 test('rollback during monitoring → rolled-back', async () => {
-  const release = uniqueId('rel');
-  const id = `cutover-${release}`;
-  const base = makePlanInput();
-  const file = planFile(release, {
-    production: { ...base.production, monitor: { ...base.production.monitor, window: '10m', interval: '2s' } },
-  });
-  expect((await cutover(['start', file, '--as', 'rm'])).code).toBe(0);
-  await waitFor(id, (s) => s.state === 'awaiting-signoff');
-  for (const [role, name] of [...APPROVERS, ['business', 'ed'] as [string, string]]) {
-    expect((await cutover(['approve', id, '--role', role, '--as', name])).code).toBe(0);
-  }
-  await waitFor(id, (s) => s.state === 'monitoring');
-  const r = await cutover(['rollback', id, '--reason', 'dashboard shows a PAR30 spike', '--as', 'di']);
-  expect(r.code).toBe(0);
-  const s = await waitFor(id, (x) => x.state === 'rolled-back');
+  const { id } = await startAtGate(longMonitoring());
+  const s = await approveThenRollBack(id);
   expect(s.rollback).toMatchObject({ requestedBy: 'di', automatic: false });
 }, 120_000);
 
@@ -277,18 +295,29 @@ describe('user mistakes print one line and exit non-zero', () => {
 });
 
 test('the worker serves /metrics: sign-offs counted and refused, phase durations, rollbacks, and the SDK metrics', async () => {
-  // The cutovers above: one completed, one rejected after a wrong-role refusal, one rolled back by hand.
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? NaN);
-  expect(
-    value(/^cutover_signoffs_total\{role="engineering",result="counted",rule=""\} (\d+)$/m),
-  ).toBeGreaterThanOrEqual(2);
-  expect(value(/^cutover_signoffs_total\{role="qa",result="refused",rule="wrong-role"\} (\d+)$/m)).toBe(1);
-  expect(
-    value(/^cutover_phase_duration_seconds_count\{phase="shadow",outcome="passed"\} (\d+)$/m),
-  ).toBeGreaterThanOrEqual(3);
-  expect(value(/^cutover_phase_duration_seconds_count\{phase="signoff",outcome="failed"\} (\d+)$/m)).toBe(1);
-  expect(value(/^cutover_rollbacks_total\{kind="manual"\} (\d+)$/m)).toBe(1);
+  // Counters are per worker and other tests add to them: this test reads them before and after cutovers of
+  // its own (one completed, one rejected after a wrong-role refusal, one rolled back by hand) and checks what
+  // they added, so it passes alone (`-t metrics`) and in the suite.
+  const scrape = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    return (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
+  };
+  const before = await scrape();
+  await Promise.all([
+    startAtGate().then(async ({ id }) => {
+      await approveAll(id);
+      await waitFor(id, (s) => s.state === 'completed');
+    }),
+    startAtGate().then(async ({ id }) => expect((await refuseThenReject(id)).wrong.code).toBe(1)),
+    startAtGate(longMonitoring()).then(({ id }) => approveThenRollBack(id)),
+  ]);
+  const after = await scrape();
+  const added = (pattern: RegExp) => after(pattern) - before(pattern);
+  expect(added(/^cutover_signoffs_total\{role="engineering",result="counted",rule=""\} (\d+)$/m)).toBe(2);
+  expect(added(/^cutover_signoffs_total\{role="qa",result="refused",rule="wrong-role"\} (\d+)$/m)).toBe(1);
+  expect(added(/^cutover_phase_duration_seconds_count\{phase="shadow",outcome="passed"\} (\d+)$/m)).toBe(3);
+  expect(added(/^cutover_phase_duration_seconds_count\{phase="signoff",outcome="failed"\} (\d+)$/m)).toBe(1);
+  expect(added(/^cutover_rollbacks_total\{kind="manual"\} (\d+)$/m)).toBe(1);
   // The SDK's own metrics follow in the same scrape.
-  expect(value(/^temporal_workflow_completed\{[^}]*\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
-});
+  expect(after(/^temporal_workflow_completed\{[^}]*\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+}, 180_000);

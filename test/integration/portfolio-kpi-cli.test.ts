@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { appendFileSync, copyFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { projectRoot } from '../../scripts/toolchain';
+import { projectRoot } from '../../toolchain/tools';
 import { tempDir } from '../helpers/harness';
 
 const run = promisify(execFile);

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import type { DevServer } from '../../scripts/dev-server';
+import type { DevServer } from '../../toolchain/dev-server';
 import { cutoverWorkflow } from '../../workflows';
 import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
 import type { CutoverStatus } from '../../workflows/status';

@@ -14,7 +14,7 @@ import type { StressResult } from '../../activities/types';
 import { FailureType } from '../../plan/failures';
 import { nodeRun, makePlan } from '../helpers/plans';
 import { tempDir } from '../helpers/harness';
-import { freePort } from '../../scripts/dev-server';
+import { freePort } from '../../common/net';
 
 const key = 'wf/run/staging/step';
 
@@ -58,6 +58,35 @@ describe('processes', () => {
     );
     expect(err).toMatchObject({ type: FailureType.ActionFailed, retryable: false });
     expect(err.message).toBe('deploy: exit code 3: disk full');
+  });
+
+  test("a failure's reason is the line that says what went wrong, not Node's closing version banner", async () => {
+    // The case found by trying it: a deploy script that is not there. Node prints the cause, a stack, the
+    // error's fields and, last, "Node.js v20…".
+    const missing = path.join(tempDir(), 'switch-staging.js');
+    const err = await failure(
+      runAction({ action: { name: 'switch-staging', run: [process.execPath, missing] }, idempotencyKey: key }),
+    );
+    expect(err.message).toBe(`switch-staging: exit code 1: Error: Cannot find module '${missing}'`);
+    // A thrown error with a stack: the message, not a frame.
+    const thrown = await failure(
+      runAction({
+        action: { name: 'migrate', run: nodeRun("throw new TypeError('rows is not iterable')") },
+        idempotencyKey: key,
+      }),
+    );
+    expect(thrown.message).toBe('migrate: exit code 1: TypeError: rows is not iterable');
+    // Nothing error-like: the last line said.
+    const plain = await failure(
+      runAction({
+        action: {
+          name: 'check',
+          run: nodeRun("console.error('step 1 ok'); console.error('stopped at step 2'); process.exit(4)"),
+        },
+        idempotencyKey: key,
+      }),
+    );
+    expect(plain.message).toBe('check: exit code 4: stopped at step 2');
   });
 
   test('exit 75 (EX_TEMPFAIL) is retryable', async () => {

@@ -2,11 +2,17 @@
  * cutoverWorkflow on the real Java time-skipping test server, with the real activities running real (tiny)
  * processes, so compensations and their order show in a ledger of side effects.
  */
-import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateStage,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { ed25519 } from '@noble/curves/ed25519';
+import { checkPlan as realCheckPlan, type Activities } from '../../activities';
 import { FailureType } from '../../plan/failures';
 import type { CutoverPlan, CutoverPlanInput } from '../../plan/schema';
 import { cutoverWorkflow } from '../../workflows';
@@ -114,27 +120,78 @@ describe('the plan', () => {
   });
 
   test('status answers from the first moment, while the plan is being checked', async () => {
-    const handle = await start();
-    const first = await handle.query(statusQuery);
-    expect(first).toMatchObject({ workflowId: handle.workflowId, release: 'test-release', state: 'running' });
-    // End it at the gate, with no activity in flight (the time-skipping server would wait for one).
-    await waitForStatus(handle, atGate);
-    await handle.terminate('seen');
+    await withLatchedPlanCheck(async (latch, queue) => {
+      const handle = await start({}, queue);
+      await latch.entered;
+      // The plan check is still running: status answers from the starting record, before any gate exists.
+      const first = await handle.query(statusQuery);
+      expect(first).toMatchObject({ workflowId: handle.workflowId, release: 'test-release', state: 'running' });
+      expect(first.gate.roles).toEqual([]);
+      expect(first.reconciliation.days).toBe(0);
+      latch.release();
+      // Once the plan is checked, the cutover's own record: the plan's five roles and its reconciliation days.
+      const gate = await waitForStatus(handle, atGate);
+      expect(gate.gate.roles.map((r) => r.role)).toEqual(Object.keys(ROLES));
+      expect(gate.reconciliation.days).toBe(makePlan().production.reconcile.days);
+      // End it at the gate, with no activity in flight (the time-skipping server would wait for one).
+      await handle.terminate('seen');
+    });
   });
 
   test('a sign-off sent as an update while the plan is checked is answered and audited, not dropped', async () => {
-    const handle = await start();
-    // Sent at once: the plan check (an activity) has not finished, so the cutover and its gate do not exist yet.
-    const answer = await handle.executeUpdate(submitSignOffUpdate, { args: [signOff('engineering')] });
-    expect(answer).toMatchObject({ accepted: false, rule: 'gate-not-open' });
-    const gate = await waitForStatus(handle, atGate);
-    expect(gate.audit.filter((a) => a.kind === 'signoff')).toEqual([
-      expect.objectContaining({ accepted: false, rule: 'gate-not-open', actor: 'ana' }),
-    ]);
-    expect(gate.gate.roles.map((r) => r.missing)).toEqual([1, 1, 1, 1, 1]);
-    await handle.terminate('seen');
+    await withLatchedPlanCheck(async (latch, queue) => {
+      const handle = await start({}, queue);
+      await latch.entered;
+      // Accepted while the plan check is held: the cutover and its gate do not exist yet.
+      const update = await handle.startUpdate(submitSignOffUpdate, {
+        args: [signOff('engineering')],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+      expect(latch.released).toBe(false);
+      latch.release();
+      expect(await update.result()).toMatchObject({ accepted: false, rule: 'gate-not-open' });
+      const gate = await waitForStatus(handle, atGate);
+      expect(gate.audit.filter((a) => a.kind === 'signoff')).toEqual([
+        expect.objectContaining({ accepted: false, rule: 'gate-not-open', actor: 'ana' }),
+      ]);
+      expect(gate.gate.roles.map((r) => r.missing)).toEqual([1, 1, 1, 1, 1]);
+      await handle.terminate('seen');
+    });
   });
 });
+
+interface Latch {
+  /** Resolves when the plan check has started and is held. */
+  entered: Promise<void>;
+  released: boolean;
+  release(): void;
+}
+
+/**
+ * Runs `body` with a worker of its own whose `checkPlan` activity is held until `latch.release()`, then
+ * checks the plan for real: the first moments of a cutover happen while the test looks, not by luck.
+ */
+async function withLatchedPlanCheck(body: (latch: Latch, queue: string) => Promise<void>): Promise<void> {
+  let entered!: () => void;
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const latch: Latch = {
+    entered: new Promise<void>((resolve) => (entered = resolve)),
+    released: false,
+    release: () => {
+      latch.released = true;
+      release();
+    },
+  };
+  const checkPlan: Activities['checkPlan'] = async (input) => {
+    entered();
+    await held;
+    return realCheckPlan(input);
+  };
+  const latched = await makeWorker(env, { activities: { checkPlan } });
+  // Released however the body ends: the worker's shutdown waits for the held activity.
+  await latched.worker.runUntil(body(latch, latched.taskQueue).finally(() => latch.release()));
+}
 
 describe('happy path', () => {
   test('five roles approve: every phase passes, V1 is decommissioned, the cutover completes', async () => {

@@ -7,8 +7,9 @@ import type { Metrics } from '../../activities/types';
 import { toMs } from '../../plan/duration';
 import { FailureType } from '../../plan/failures';
 import { RollbackNeeded } from '../endings';
-import { monitorWorkflow, type MonitorOutcome } from '../monitor';
+import { monitorWorkflow } from '../monitor';
 import type { CutoverSinks } from '../sinks';
+import type { MonitorOutcome } from '../status';
 import type { PhaseContext, PhaseModule } from './context';
 
 const { metrics } = proxySinks<CutoverSinks>();

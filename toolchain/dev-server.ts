@@ -4,10 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { SEARCH_ATTRIBUTE_NAMES } from '../workflows/messages';
-import { ensureTemporalCli } from './toolchain';
+import { waitForPort } from '../common/net';
+import { ensureTemporalCli } from './tools';
 
 export interface DevServerOptions {
   /** @default 7233 */
@@ -43,37 +43,6 @@ export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, number | boolean
   // when it has a free slot, instead of through matching (the SDK asks for it by default).
   'system.enableActivityEagerExecution': true,
 };
-
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resolves once something accepts connections on the port, or rejects after `timeoutMs`. */
-export async function waitForPort(port: number, timeoutMs: number, isAlive: () => boolean = () => true): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isAlive()) throw new Error(`the process meant to listen on 127.0.0.1:${port} exited`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
-}
 
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const cli = ensureTemporalCli((line) => console.error(line));

@@ -104,7 +104,7 @@ export function ensureTestServer(log: (line: string) => void = () => {}): string
   const tmp = mkdtempSync(`${dir}.tmp-`);
   log(`fetching io.temporal:temporal-test-server:${TEST_SERVER_VERSION} from Maven Central (once per machine)…`);
   try {
-    const pom = path.join(projectRoot(), 'scripts', 'test-server-pom.xml');
+    const pom = path.join(projectRoot(), 'toolchain', 'test-server-pom.xml');
     execFileSync(
       'mvn',
       [
@@ -130,6 +130,27 @@ export function ensureTestServer(log: (line: string) => void = () => {}): string
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+  return target;
+}
+
+/**
+ * Writes (once) the stand-in that the SDK runs as "the test server" when cutover has started the real one
+ * itself (toolchain/time-skipping.ts): `attach <port> <server pid>` lives as long as the server and does
+ * nothing else, so the SDK's teardown kills the stand-in and cutover stops the server.
+ * @returns the stand-in's path
+ */
+export function ensureTestServerAttach(): string {
+  const target = path.join(path.dirname(testServerPath()), 'attach');
+  if (existsSync(target)) return target;
+  const tmp = `${target}.tmp-${process.pid}`;
+  writeFileSync(
+    tmp,
+    '#!/bin/sh\n# Stands in for a time-skipping test server that cutover started itself: usage attach <port> <server pid>.\n' +
+      '# The SDK owns this process; it ends when the server does.\n' +
+      'while kill -0 "$2" 2>/dev/null; do sleep 1; done\n',
+  );
+  chmodSync(tmp, 0o755);
+  renameSync(tmp, target);
   return target;
 }
 

@@ -292,7 +292,10 @@ class Cutover {
   /** The run loop: every phase of the table in order, each result kept for the phases after it. */
   private async phases(): Promise<void> {
     const ctx = this.context();
-    for (const module of PHASE_TABLE) await this.runPhase(module, ctx);
+    for (const module of PHASE_TABLE) {
+      if (module.since !== undefined && !patched(module.since)) continue;
+      await this.runPhase(module, ctx);
+    }
   }
 
   private async runPhase<P extends Phase>(module: PhaseModule<P>, ctx: PhaseContext): Promise<void> {

@@ -37,5 +37,11 @@ export interface PhaseModule<P extends Phase> {
   readonly evidenceKey?: string;
   /** A measuring phase fails with its own evidence (the figures that missed), kept as the phase's result. */
   readonly keepsEvidenceOnFailure?: boolean;
+  /**
+   * For a phase added after cutovers were already running: its patch id (workflows/patches.ts). The run
+   * loop asks `patched(since)` before the phase starts, so a cutover started earlier skips it on replay
+   * without a single new command (not even the phase's search attribute upsert).
+   */
+  readonly since?: string;
   run(ctx: PhaseContext): Promise<PhaseEnd<PhaseResults[P]>>;
 }

@@ -82,7 +82,7 @@ export default tseslint.config(
       },
       { group: ['zod', 'zod/*'], message: 'No zod in workflow code: it costs every running cutover over a megabyte.' },
       {
-        group: ['**/plan/schema', '**/plan/load'],
+        group: ['**/plan/schema', '**/plan/load', '**/plan/policy', '**/plan/policy-load'],
         allowTypeImports: true,
         message: 'Plan schemas and loading stay out of workflow code (zod): import their types only.',
       },

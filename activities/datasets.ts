@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { CutoverPlan, Dataset } from '../plan/schema';
 import { ActionError } from './errors';
 import { runAction } from './runner';
+import type { ActionGuard } from './policy-guard';
 import { FailureType } from '../plan/failures';
 
 export interface DatasetRef {
@@ -28,6 +29,7 @@ export async function materialise(
   key: string,
   signal?: AbortSignal,
   onTick?: () => void,
+  guard?: ActionGuard,
 ): Promise<DatasetRef> {
   if ('file' in dataset) {
     const file = path.resolve(plan.baseDir ?? process.cwd(), dataset.file);
@@ -39,7 +41,7 @@ export async function materialise(
     return { label: path.basename(file), path: file };
   }
   const { rows, seed } = dataset.generate;
-  return generate(plan, rows, seed, workdir, key, signal, onTick);
+  return generate(plan, rows, seed, workdir, key, signal, onTick, guard);
 }
 
 export async function generate(
@@ -50,6 +52,7 @@ export async function generate(
   key: string,
   signal?: AbortSignal,
   onTick?: () => void,
+  guard?: ActionGuard,
 ): Promise<DatasetRef> {
   if (!plan.generator) throw new ActionError('the plan has no generator action', FailureType.InvalidPlan, false);
   const dir = path.join(workdir, 'datasets');
@@ -70,6 +73,7 @@ export async function generate(
     ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
     ...(signal ? { signal } : {}),
     ...(onTick ? { onTick } : {}),
+    ...(guard ? { guard } : {}),
   });
   await rename(partial, file);
   return ref;

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { FailureType } from '../plan/failures';
 import type { CutoverPlan, RunAction } from '../plan/schema';
 import { ActionError } from './errors';
+import type { ActionGuard } from './policy-guard';
 import { runAction, type RunOutcome } from './runner';
 import type { Metrics } from './types';
 
@@ -71,6 +72,7 @@ export interface PipelineContext {
   baseDir?: string;
   signal?: AbortSignal;
   onTick?: () => void;
+  guard?: ActionGuard;
 }
 
 /** The pipeline context of a phase activity: its plan, working folder and the activity's signal. */
@@ -79,8 +81,16 @@ export function pipelineContext(
   workdir: string,
   signal: AbortSignal,
   onTick: () => void,
+  guard?: ActionGuard,
 ): PipelineContext {
-  return { release: plan.release, workdir, signal, onTick, ...(plan.baseDir ? { baseDir: plan.baseDir } : {}) };
+  return {
+    release: plan.release,
+    workdir,
+    signal,
+    onTick,
+    ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
+    ...(guard ? { guard } : {}),
+  };
 }
 
 /** Baseline and candidate at the same time on the same file, as they would run in production. */
@@ -108,6 +118,7 @@ export async function runPipeline(
     signal?: AbortSignal;
     onTick?: () => void;
     onSpawn?: (pid: number) => void;
+    guard?: ActionGuard;
   },
 ): Promise<PipelineRun> {
   const outcome = await runAction({
@@ -118,6 +129,7 @@ export async function runPipeline(
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onTick ? { onTick: options.onTick } : {}),
     ...(options.onSpawn ? { onSpawn: options.onSpawn } : {}),
+    ...(options.guard ? { guard: options.guard } : {}),
   });
   const output = parseOutput(outcome, pipelineOutputSchema, label);
   return {

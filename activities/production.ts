@@ -6,6 +6,8 @@ import { compareMetrics } from './compare';
 import { generate, materialise, workdirFor } from './datasets';
 import { toFailure } from './errors';
 import { parseOutput, pipelineContext, probeOutputSchema, runSideBySide } from './pipeline';
+import type { ResolvedPolicy } from '../plan/policy';
+import { actionGuard, guarded, isPolicyRefusal } from './policy-guard';
 import { runAction } from './runner';
 import { evaluateTriggers } from './triggers';
 import type { ProbeInput, ProbeResult, ReconcileInput, ReconcileResult } from './types';
@@ -14,7 +16,7 @@ import type { ProbeInput, ProbeResult, ReconcileInput, ReconcileResult } from '.
  * Runs the probe and evaluates the triggers. A probe that fails or prints nonsense is a failed sample
  * (counted towards `failedProbes`), not a failed activity: only infrastructure errors are retried.
  */
-export const createProbe = (deps: { dataDir: string }) =>
+export const createProbe = (deps: { dataDir: string; policy?: ResolvedPolicy }) =>
   async function probe(input: ProbeInput): Promise<ProbeResult> {
     const ctx = Context.current();
     const workdir = workdirFor(deps.dataDir, input.workflowId);
@@ -30,6 +32,7 @@ export const createProbe = (deps: { dataDir: string }) =>
         ...(ctx.info.isLocal ? {} : { onTick: () => ctx.heartbeat() }),
         placeholders: { release: input.release, workdir },
         ...(input.baseDir ? { baseDir: input.baseDir } : {}),
+        ...guarded(deps.policy, input.release),
       });
       const output = parseOutput(outcome, probeOutputSchema, 'probe');
       if (input.reference && !output.metrics) {
@@ -41,6 +44,8 @@ export const createProbe = (deps: { dataDir: string }) =>
         ...(output.errorRate !== undefined ? { errorRate: output.errorRate } : {}),
       };
     } catch (err) {
+      // A refused probe is not a failed sample: the policy's answer is final.
+      if (isPolicyRefusal(err)) throw toFailure(err);
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('probe cancelled');
       error = (err as Error).message;
       sample = { ok: false };
@@ -64,6 +69,7 @@ export const createProbe = (deps: { dataDir: string }) =>
 
 export interface ReconcileDeps {
   dataDir: string;
+  policy?: ResolvedPolicy;
 }
 
 /** V2 against V1 on the day's data, with the shadow tolerances. Each day gets its own data (seed + day). */
@@ -85,6 +91,7 @@ export function createReconcile(deps: ReconcileDeps) {
               `${input.key}/data`,
               ctx.cancellationSignal,
               tick,
+              actionGuard(deps.policy, plan.release),
             )
           : await materialise(
               plan,
@@ -93,11 +100,12 @@ export function createReconcile(deps: ReconcileDeps) {
               `${input.key}/data`,
               ctx.cancellationSignal,
               tick,
+              actionGuard(deps.policy, plan.release),
             );
       const [v1, v2] = await runSideBySide(
         plan,
         ref.path,
-        pipelineContext(plan, workdir, ctx.cancellationSignal, tick),
+        pipelineContext(plan, workdir, ctx.cancellationSignal, tick, actionGuard(deps.policy, plan.release)),
         input.key,
       );
       const comparisons = compareMetrics(v1.metrics, v2.metrics, {

@@ -6,6 +6,8 @@ import { Context, log } from '@temporalio/activity';
 import { toMs } from '../plan/duration';
 import { FailureType } from '../plan/failures';
 import { toFailure, verdictFailure } from './errors';
+import type { ResolvedPolicy } from '../plan/policy';
+import { guarded, isPolicyRefusal } from './policy-guard';
 import { runAction } from './runner';
 import { workdirFor } from './datasets';
 import { rehearseTriggers } from './triggers';
@@ -13,6 +15,7 @@ import type { PhaseInput, RehearsalResult } from './types';
 
 export interface RehearsalDeps {
   dataDir: string;
+  policy?: ResolvedPolicy;
 }
 
 export const createRehearseRollback = (deps: RehearsalDeps) =>
@@ -27,6 +30,7 @@ export const createRehearseRollback = (deps: RehearsalDeps) =>
       onTick: () => ctx.heartbeat(),
       placeholders: { release: plan.release, workdir },
       ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
+      ...guarded(deps.policy, plan.release),
     };
     const failures: string[] = [];
     try {
@@ -39,6 +43,7 @@ export const createRehearseRollback = (deps: RehearsalDeps) =>
         try {
           await runAction({ ...common, action: check, idempotencyKey: `${input.key}/health-${i}` });
         } catch (err) {
+          if (isPolicyRefusal(err)) throw err;
           healthy = false;
           failures.push(`after rollback, health check ${check.name ?? i + 1} failed: ${(err as Error).message}`);
         }

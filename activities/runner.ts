@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { FailureType } from '../plan/failures';
+import type { ActionGuard } from './policy-guard';
 import { expand, type Placeholders } from '../plan/placeholders';
 import { actionTimeoutMs } from '../plan/helpers';
 import type { Action, HttpAction, RunAction } from '../plan/schema';
@@ -45,6 +46,8 @@ export interface RunOptions {
   tickMs?: number;
   /** Called once the process exists, with its pid (for memory sampling). */
   onSpawn?: (pid: number) => void;
+  /** The workers' policy, asked about the action as it is after placeholders expand. @default none */
+  guard?: ActionGuard;
 }
 
 export interface RunOutcome {
@@ -117,6 +120,11 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
   const started = process.hrtime.bigint();
 
   return new Promise<RunOutcome>((resolve, reject) => {
+    const refusal = options.guard?.run([command, ...args], cwd, Object.keys(action.env ?? {}));
+    if (refusal !== undefined) {
+      reject(policyRefusal(label, refusal, { command, cwd }));
+      return;
+    }
     if (options.signal?.aborted) {
       reject(new ActionError(`${label}: cancelled before it started`, FailureType.ActionTransient, true));
       return;
@@ -235,6 +243,8 @@ async function runHttp(action: HttpAction, options: RunOptions): Promise<RunOutc
   const placeholders = options.placeholders ?? {};
   const url = expand(action.http, placeholders);
   const label = action.name ?? url;
+  const refusal = options.guard?.http(url);
+  if (refusal !== undefined) throw policyRefusal(label, refusal, { url });
   const timeoutMs = actionTimeoutMs(action);
   const signals = [AbortSignal.timeout(timeoutMs), ...(options.signal ? [options.signal] : [])];
   const started = process.hrtime.bigint();
@@ -288,6 +298,16 @@ function describeFetchError(err: unknown): string {
   const inner = cause?.code ? cause : cause?.errors?.[0];
   if (inner?.code) return `${inner.code} ${inner.message ?? ''}`.trim();
   return cause?.message ?? (err as Error).message;
+}
+
+/** An action the workers' policy does not allow: final (another attempt on this worker would be refused too). */
+function policyRefusal(label: string, reason: string, context: Record<string, unknown>): ActionError {
+  return new ActionError(
+    `${label}: refused by the workers' policy: ${reason}`,
+    FailureType.PolicyViolation,
+    false,
+    context,
+  );
 }
 
 /** Lines that frame an error rather than say it: stack frames, carets, Node's banner, an error's fields. */

@@ -7,10 +7,13 @@ import { compareMetrics } from './compare';
 import { materialise, workdirFor } from './datasets';
 import { toFailure, verdictFailure } from './errors';
 import { pipelineContext, runPipeline, runSideBySide } from './pipeline';
+import type { ResolvedPolicy } from '../plan/policy';
+import { actionGuard } from './policy-guard';
 import type { DatasetComparison, Metrics, PhaseInput, ShadowResult } from './types';
 
 export interface ShadowDeps {
   dataDir: string;
+  policy?: ResolvedPolicy;
 }
 
 export function createShadow(deps: ShadowDeps) {
@@ -19,7 +22,8 @@ export function createShadow(deps: ShadowDeps) {
     const { plan } = input;
     const workdir = workdirFor(deps.dataDir, input.workflowId);
     const tick = () => ctx.heartbeat();
-    const common = pipelineContext(plan, workdir, ctx.cancellationSignal, tick);
+    const guard = actionGuard(deps.policy, plan.release);
+    const common = pipelineContext(plan, workdir, ctx.cancellationSignal, tick, guard);
     const datasets: DatasetComparison[] = [];
     const failures: string[] = [];
     try {
@@ -31,6 +35,7 @@ export function createShadow(deps: ShadowDeps) {
           `${input.key}/dataset-${index}`,
           ctx.cancellationSignal,
           tick,
+          guard,
         );
         const [v1, v2] = await runSideBySide(plan, ref.path, common, `${input.key}/${index}`);
         const noiseRuns: Metrics[] = [];

@@ -5,12 +5,15 @@ import { Context, log } from '@temporalio/activity';
 import { FailureType } from '../plan/failures';
 import type { Action } from '../plan/schema';
 import { toFailure, verdictFailure } from './errors';
+import type { ResolvedPolicy } from '../plan/policy';
+import { guarded, isPolicyRefusal } from './policy-guard';
 import { runAction, tailLines } from './runner';
 import { workdirFor } from './datasets';
 import type { HealthInput, HealthResult, StepInput, StepResult } from './types';
 
 export interface StepDeps {
   dataDir: string;
+  policy?: ResolvedPolicy;
 }
 
 /** Runs one action of the plan; heartbeats while it runs; cancellation kills its process group. */
@@ -27,6 +30,7 @@ export const createRunStep = (deps: StepDeps) =>
         signal: ctx.cancellationSignal,
         onTick: () => ctx.heartbeat(),
         ...(input.baseDir ? { baseDir: input.baseDir } : {}),
+        ...guarded(deps.policy, input.release),
       });
       const result: StepResult = {
         label: input.label,
@@ -69,11 +73,13 @@ export const createCheckHealth = (deps: StepDeps) =>
             signal: ctx.cancellationSignal,
             placeholders: { release: input.release, workdir },
             ...(input.baseDir ? { baseDir: input.baseDir } : {}),
+            ...guarded(deps.policy, input.release),
           });
           check.ok = true;
           check.lastError = undefined;
         } catch (err) {
           if (ctx.cancellationSignal.aborted) throw err;
+          if (isPolicyRefusal(err)) throw toFailure(err);
           check.lastError = err instanceof Error ? err.message : String(err);
         }
       }

@@ -14,11 +14,14 @@ import { generate, workdirFor } from './datasets';
 import { toFailure, verdictFailure } from './errors';
 import { PeakMemory } from './memory';
 import { runPipeline } from './pipeline';
+import { actionGuard, isPolicyRefusal, type ActionGuard } from './policy-guard';
+import type { ResolvedPolicy } from '../plan/policy';
 import { latencyStats, variation } from './stats';
 import type { PhaseInput, SizeResult, StressProgress, StressResult, SustainedResult } from './types';
 
 export interface StressDeps {
   dataDir: string;
+  policy?: ResolvedPolicy;
 }
 
 interface Measured {
@@ -37,6 +40,7 @@ export function createStress(deps: StressDeps) {
     if (completed.length > 0) log.info('stress resuming', { completedSizes: completed.map((s) => s.rows) });
     const beat = () => ctx.heartbeat({ completedSizes: completed } satisfies StressProgress);
 
+    const guard = actionGuard(deps.policy, plan.release);
     const measure = async (dataset: string, key: string): Promise<Measured> => {
       const memory = new PeakMemory();
       try {
@@ -48,11 +52,12 @@ export function createStress(deps: StressDeps) {
           onTick: beat,
           onSpawn: (pid) => memory.watch(pid),
           ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
+          ...(guard ? { guard } : {}),
         });
         return { ok: true, durationMs: run.durationMs, peakBytes: memory.stop() };
       } catch (err) {
         const peakBytes = memory.stop();
-        if (ctx.cancellationSignal.aborted) throw err;
+        if (ctx.cancellationSignal.aborted || isPolicyRefusal(err)) throw err;
         log.warn('stress run failed', { error: (err as Error).message });
         return { ok: false, durationMs: Number.NaN, peakBytes };
       }
@@ -61,7 +66,16 @@ export function createStress(deps: StressDeps) {
     try {
       for (const rows of plan.stress.sizes) {
         if (completed.some((s) => s.rows === rows)) continue;
-        const dataset = await generate(plan, rows, 1, workdir, `${input.key}/data`, ctx.cancellationSignal, beat);
+        const dataset = await generate(
+          plan,
+          rows,
+          1,
+          workdir,
+          `${input.key}/data`,
+          ctx.cancellationSignal,
+          beat,
+          guard,
+        );
         for (let i = 0; i < plan.stress.warmup; i++) await measure(dataset.path, `${input.key}/warmup-${rows}-${i}`);
         const runs: Measured[] = [];
         for (let i = 0; i < plan.stress.iterations; i++) {
@@ -71,7 +85,9 @@ export function createStress(deps: StressDeps) {
         completed.push(summariseSize(rows, runs));
         beat();
       }
-      const sustained = plan.stress.sustained ? await sustain(plan, workdir, input.key, measure, beat) : undefined;
+      const sustained = plan.stress.sustained
+        ? await sustain(plan, workdir, input.key, measure, beat, guard)
+        : undefined;
       const result = judge(plan, completed, sustained, ctx.info.attempt);
       if (result.verdict === 'fail') {
         throw verdictFailure(
@@ -93,10 +109,11 @@ async function sustain(
   key: string,
   measure: (dataset: string, key: string) => Promise<Measured>,
   beat: () => void,
+  guard: ActionGuard | undefined,
 ): Promise<SustainedResult> {
   const sustained = plan.stress.sustained as NonNullable<CutoverPlan['stress']['sustained']>;
   const rows = sustained.rows ?? Math.min(...plan.stress.sizes);
-  const dataset = await generate(plan, rows, 1, workdir, `${key}/data`);
+  const dataset = await generate(plan, rows, 1, workdir, `${key}/data`, undefined, undefined, guard);
   const durationMs = toMs(sustained.duration);
   const started = Date.now();
   const runs: Measured[] = [];

@@ -16,6 +16,8 @@ export const FailureType = {
   ComparisonFailed: 'ComparisonFailed',
   /** Health checks never came good within their time. */
   Unhealthy: 'Unhealthy',
+  /** The workers' policy refuses the plan (at the plan check) or an action (at run time). */
+  PolicyViolation: 'PolicyViolation',
   /** The sign-off deadline and its escalation window both passed. */
   SignoffExpired: 'SignoffExpired',
   /** An action failed in a way another attempt may fix (timeout, signal, 5xx, EX_TEMPFAIL): retried. */
@@ -34,4 +36,5 @@ export const NON_RETRYABLE_TYPES: string[] = [
   FailureType.ThresholdFailed,
   FailureType.ComparisonFailed,
   FailureType.Unhealthy,
+  FailureType.PolicyViolation,
 ];

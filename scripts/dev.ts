@@ -29,7 +29,17 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
   const ui = `http://127.0.0.1:${uiPort}`;
   say(`Temporal UI: ${ui}`);
 
-  const env = { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${port}`, CUTOVER_DATA_DIR: dataDir };
+  // With the example, the worker runs under the example's organisation policy (unless one is given).
+  const policy =
+    process.env.CUTOVER_POLICY ??
+    (options.example ? path.join(root, 'examples', 'portfolio-kpi', 'policy.yaml') : undefined);
+  say(`worker policy: ${policy ?? 'none (set CUTOVER_POLICY to bind plans to an organisation policy)'}`);
+  const env = {
+    ...process.env,
+    TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+    CUTOVER_DATA_DIR: dataDir,
+    ...(policy ? { CUTOVER_POLICY: policy } : {}),
+  };
   const worker = spawn(process.execPath, [path.join(root, 'dist', 'worker', 'main.js')], {
     env,
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../workflows/messages';
 import { toMs } from '../plan/duration';
+import type { ResolvedPolicy } from '../plan/policy';
+import { loadPolicy, PolicyError } from '../plan/policy-load';
 
 const duration = z.string().refine((v) => toMs(v) > 0, { error: 'expected a duration such as 30s' });
 const intFrom = (min: number, max: number) =>
@@ -30,13 +32,22 @@ export const envSchema = z.object({
   CUTOVER_SHUTDOWN_GRACE: duration
     .default('30s')
     .describe('On SIGTERM, how long running activities may take to finish'),
+  CUTOVER_POLICY: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('The organisation policy file (YAML) that binds every plan; unset: plans are their own judge'),
   CUTOVER_WORKFLOW_BUNDLE: z
     .string()
     .optional()
     .describe('Prebuilt workflow bundle (default: dist/workflow-bundle.js when present)'),
 });
 
-export type WorkerConfig = Readonly<z.infer<typeof envSchema>> & { dataDir: string };
+export type WorkerConfig = Readonly<z.infer<typeof envSchema>> & {
+  dataDir: string;
+  /** The policy of CUTOVER_POLICY, read and checked at start. */
+  policy?: ResolvedPolicy;
+};
 
 /** A variable with a bad value. */
 export class ConfigError extends Error {
@@ -53,5 +64,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
       `${name}=${JSON.stringify(env[name] ?? '')}: ${issue?.message ?? 'invalid'}${shape?.description ? ` (${shape.description})` : ''}`,
     );
   }
-  return Object.freeze({ ...parsed.data, dataDir: path.resolve(parsed.data.CUTOVER_DATA_DIR) });
+  let policy: ResolvedPolicy | undefined;
+  if (parsed.data.CUTOVER_POLICY !== undefined) {
+    try {
+      policy = loadPolicy(parsed.data.CUTOVER_POLICY);
+    } catch (err) {
+      if (!(err instanceof PolicyError)) throw err;
+      const problems = err.problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+      throw new ConfigError(`CUTOVER_POLICY=${JSON.stringify(parsed.data.CUTOVER_POLICY)}: ${problems}`);
+    }
+  }
+  return Object.freeze({
+    ...parsed.data,
+    dataDir: path.resolve(parsed.data.CUTOVER_DATA_DIR),
+    ...(policy ? { policy } : {}),
+  });
 }

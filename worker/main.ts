@@ -83,6 +83,9 @@ async function main(): Promise<void> {
       taskQueue: config.CUTOVER_TASK_QUEUE,
       payloads: codec ? `encrypted (key id ${codec.activeKeyId})` : 'plain',
       dataDir: config.dataDir,
+      policy: config.policy
+        ? `${config.CUTOVER_POLICY} (digest ${config.policy.digest.slice(0, 12)})`
+        : 'none: each plan is its own judge (set CUTOVER_POLICY to bind plans to the organisation policy)',
       startMs: Math.round(performance.now() - startedAt),
     },
     'worker polling',

@@ -132,6 +132,12 @@ program
   });
 
 program
+  .command('notify')
+  .description("tell the approvers something (the example's escalation): prints it as a JSON line")
+  .requiredOption('--message <text>', 'what to tell them')
+  .action((o: { message: string }) => print({ notified: o.message, release: process.env.CUTOVER_RELEASE ?? null }));
+
+program
   .command('selftest')
   .description('check both engines against a small hand-computed tape (the staging test suite)')
   .action(async () => {

@@ -10,6 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import { createActivities, type Activities } from '../../activities';
 import { createMetrics } from '../../worker/metrics';
+import type { ResolvedPolicy } from '../../plan/policy';
 import type { CutoverPlan } from '../../plan/schema';
 import type { cutoverWorkflow } from '../../workflows';
 import { statusQuery } from '../../workflows/messages';
@@ -66,6 +67,8 @@ export interface WorkerOptions {
   activities?: Partial<Activities>;
   dataDir?: string;
   taskQueue?: string;
+  /** The organisation policy the worker holds (as CUTOVER_POLICY gives it). */
+  policy?: ResolvedPolicy;
 }
 
 /** A worker on `env` with the real activities (any replaced by `options.activities`). */
@@ -76,7 +79,8 @@ export async function makeWorker(
   const taskQueue = options.taskQueue ?? uniqueId('tq');
   const dataDir = options.dataDir ?? tempDir('data-');
   mkdirSync(dataDir, { recursive: true });
-  const activities = { ...createActivities({ dataDir }), ...(options.activities ?? {}) };
+  const policy = options.policy ? { policy: options.policy } : {};
+  const activities = { ...createActivities({ dataDir, ...policy }), ...(options.activities ?? {}) };
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { ConfigError, loadConfig } from '../../worker/config';
 import { createLogger, sdkLogger } from '../../worker/logger';
@@ -22,6 +25,27 @@ describe('worker configuration', () => {
   ])('a bad %s names the variable and what it expected', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+});
+
+describe('the organisation policy', () => {
+  const example = path.resolve(__dirname, '..', '..', 'examples', 'portfolio-kpi', 'policy.yaml');
+
+  test('without CUTOVER_POLICY there is none; with it, the policy is read at start with its digest', () => {
+    expect(loadConfig({}).policy).toBeUndefined();
+    const config = loadConfig({ CUTOVER_POLICY: example });
+    expect(config.policy?.policyDir).toBe(path.dirname(example));
+    expect(config.policy?.digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(config.policy?.policy.pipelines[0]?.match).toBe('portfolio-kpi-*');
+  });
+
+  test('a missing or bad policy file stops the worker at start, naming the variable and the problem', () => {
+    expect(() => loadConfig({ CUTOVER_POLICY: '/nowhere/policy.yaml' })).toThrow(
+      'CUTOVER_POLICY="/nowhere/policy.yaml": (file): no such file',
+    );
+    const bad = path.join(mkdtempSync(path.join(tmpdir(), 'policy-')), 'policy.yaml');
+    writeFileSync(bad, 'version: 1\npipelines: [{ match: "x", env: [NODE OPTIONS] }]\n');
+    expect(() => loadConfig({ CUTOVER_POLICY: bad })).toThrow(/^CUTOVER_POLICY=".*": pipelines\[0\]\.env\[0\]: /);
   });
 });
 

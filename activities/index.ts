@@ -26,10 +26,11 @@ export interface ActivityDeps {
  */
 export function createCheckPlan(policy: ResolvedPolicy | undefined) {
   return async function checkPlan(input: unknown): Promise<CutoverPlan> {
-    const plan = planOrFailure(input);
+    // A digest only the workers' plan check sets: a plan's own claim is never taken.
+    const { policyDigest: _claimed, ...plan } = planOrFailure(input);
     if (!policy) return plan;
     const { problems, effective } = checkPlanAgainstPolicy(plan, policy, fileSystemResolver);
-    if (problems.length === 0) return effective;
+    if (problems.length === 0) return { ...effective, policyDigest: policy.digest };
     throw ApplicationFailure.create({
       type: FailureType.PolicyViolation,
       nonRetryable: true,

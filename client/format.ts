@@ -33,6 +33,11 @@ export function renderStatus(s: CutoverStatus, auditLines = 8): string {
   const out: string[] = [];
   out.push(`${s.workflowId}  release ${s.release}  phase ${s.phase}  state ${s.state.toUpperCase()}`);
   if (s.error) out.push(`error: ${s.error.type ? `${s.error.type}: ` : ''}${s.error.message}`);
+  out.push(
+    s.policyDigest
+      ? `policy: ${s.policyDigest.slice(0, 12)}… (the workers' policy this plan was checked against)`
+      : 'policy: none (the workers hold no organisation policy; the plan is its own judge)',
+  );
   const phases = new Table({
     head: ['phase', 'outcome', 'duration', 'attempts', 'verdict / key figures'],
     colWidths: [20, 10, 10, 10, 70],
@@ -87,6 +92,7 @@ export function markdownReport(s: CutoverStatus): string {
     `- started: ${s.startedAt}${s.endedAt ? `, ended: ${s.endedAt}` : ''}`,
   ];
   if (s.evidenceDigest) lines.push(`- evidence digest: \`${s.evidenceDigest}\``);
+  lines.push(s.policyDigest ? `- policy digest: \`${s.policyDigest}\`` : '- policy: none');
   lines.push(
     '',
     '## Phases',

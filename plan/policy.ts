@@ -16,6 +16,7 @@ import { DURATION_PATTERN, toMs } from './duration';
 import { decodePublicKey } from './keys';
 import { PLACEHOLDER_NAMES } from './placeholders';
 import type { PlanProblem } from './problems';
+import { planSignatureProblem } from './signing';
 import type { Action, CutoverPlan, RunAction, Tolerance } from './schema';
 
 const duration = z.string().regex(DURATION_PATTERN, { error: 'expected a duration such as "30s", "5m" or "72h"' });
@@ -45,6 +46,8 @@ const ceilingToleranceSchema = z.strictObject({
 });
 
 const rulesSchema = z.strictObject({
+  /** Refuse a plan that no release manager of `releaseManagers` signed (`cutover plan sign`). @default false */
+  requireSignedPlans: z.boolean().default(false),
   /** Roles that must sign off: a plan lists at least these. */
   roles: z.record(roleName, roleRuleSchema).default({}),
   /** Separation of duties required: a plan may not turn it off. @default true */
@@ -101,6 +104,13 @@ const rulesSchema = z.strictObject({
 export const policySchema = z.strictObject({
   /** The policy format's version. */
   version: z.literal(1),
+  /** The release managers whose signatures on plans count, by key id: who holds the key and its public half. */
+  releaseManagers: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, { error: 'expected a key id' }),
+      z.strictObject({ signer: personName, publicKey }),
+    )
+    .default({}),
   /** Rules for releases that no pipeline entry matches. Without it, such a release is refused. */
   default: rulesSchema.optional(),
   /** Rules per pipeline, by release name pattern (`*` matches any run of characters); the first match wins. */
@@ -216,6 +226,7 @@ export function checkPlanAgainstPolicy(
   plan: CutoverPlan,
   resolved: ResolvedPolicy,
   resolver: PathResolver,
+  now: Date = new Date(),
 ): PolicyCheck {
   const { policy, policyDir } = resolved;
   const problems: PlanProblem[] = [];
@@ -224,6 +235,25 @@ export function checkPlanAgainstPolicy(
   if (!rules) {
     problem('release', `the workers' policy has no rules for release "${plan.release}" (and no default)`);
     return { problems, effective: plan };
+  }
+  // A signed plan: the key must be a release manager's, the signature hold over this very plan, and the
+  // signer becomes the initiator (so separation of duties rests on the key, not on a name typed at start).
+  let initiator = plan.initiator;
+  if (plan.signature) {
+    const manager = policy.releaseManagers[plan.signature.keyId];
+    if (!manager) problem('signature.keyId', `"${plan.signature.keyId}" is not a release manager's key in the policy`);
+    else if (manager.signer !== plan.signature.signer) {
+      problem(
+        'signature.signer',
+        `key "${plan.signature.keyId}" belongs to ${manager.signer}, not ${plan.signature.signer}`,
+      );
+    } else {
+      const why = planSignatureProblem(plan, manager.publicKey, now);
+      if (why) problem('signature', why);
+      else initiator = plan.signature.signer;
+    }
+  } else if (rules.requireSignedPlans) {
+    problem('signature', 'the policy requires a plan signed by a release manager (cutover plan sign)');
   }
   const baseDir = plan.baseDir ?? policyDir;
   const realBase = resolver.real(baseDir, policyDir);
@@ -355,6 +385,7 @@ export function checkPlanAgainstPolicy(
 
   const effective: CutoverPlan = {
     ...plan,
+    ...(initiator !== undefined ? { initiator } : {}),
     signoff: {
       ...signoff,
       separationOfDuties: plan.signoff.separationOfDuties || rules.separationOfDuties,

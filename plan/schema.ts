@@ -163,6 +163,14 @@ const productionSchema = z.strictObject({
     ),
 });
 
+/** `cutover plan sign`'s signature: who signed (key id and name), until when, and the ed25519 signature. */
+const planSignatureSchema = z.strictObject({
+  keyId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, { error: 'expected a key id' }),
+  signer: personName,
+  expiresAt: z.iso.datetime({ error: 'expected an ISO 8601 time such as 2026-12-01T00:00:00Z' }),
+  value: z.string().min(1).max(200),
+});
+
 const metricRangeSchema = z.strictObject({ min: z.number().optional(), max: z.number().optional() });
 
 export const planSchema = z
@@ -174,6 +182,16 @@ export const planSchema = z
     description: z.string().max(2000).optional(),
     /** Who starts the cutover (set by `cutover start --as`). */
     initiator: personName.optional(),
+    /**
+     * The digest of the workers' policy, set by their plan check (a plan's own is replaced or dropped):
+     * the cutover records it in its status and its evidence.
+     */
+    policyDigest: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+    /** A release manager's signature over this plan (`cutover plan sign`). */
+    signature: planSignatureSchema.optional(),
     /** Folder that relative paths are resolved against; the loader sets it to the plan file's folder. */
     baseDir: z.string().min(1).max(4096).optional(),
     /** Writes a generated dataset: placeholders `{rows}`, `{seed}`, `{dataset}`. */
@@ -394,6 +412,7 @@ export type Dataset = z.infer<typeof datasetSchema>;
 export type Tolerance = z.infer<typeof toleranceSchema>;
 export type Triggers = z.infer<typeof triggersSchema>;
 export type MetricRange = z.infer<typeof metricRangeSchema>;
+export type PlanSignature = z.infer<typeof planSignatureSchema>;
 
 /** The plan with its defaults, or an `InvalidPlan` failure (non-retryable) listing every problem by path. */
 export function planOrFailure(input: unknown): CutoverPlan {

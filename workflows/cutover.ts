@@ -81,9 +81,14 @@ export async function cutoverWorkflow(input: CutoverPlan): Promise<CutoverResult
   try {
     plan = await checks.checkPlan(input);
   } catch (err) {
-    // The plan's own problems, not the activity's, are why this cutover failed.
-    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) throw err.cause;
-    throw err;
+    // The plan's own problems, not the activity's, are why this cutover failed; status says so too.
+    const cause = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : err;
+    setHandler(statusQuery, () => ({
+      ...startingStatus(input),
+      state: 'failed' as const,
+      error: describeError(cause),
+    }));
+    throw cause;
   }
   ready.cutover = new Cutover(plan);
   return ready.cutover.run();
@@ -161,7 +166,11 @@ class Cutover {
       audit: [],
       auditDropped: 0,
       ...(plan.initiator !== undefined ? { initiator: plan.initiator } : {}),
+      ...(plan.policyDigest !== undefined ? { policyDigest: plan.policyDigest } : {}),
     };
+    // The rules it ran under are part of what approvers sign. Plans checked without a policy (and every
+    // cutover recorded before policies) have no digest, and their evidence is what it always was.
+    if (plan.policyDigest !== undefined) this.evidence.policy = plan.policyDigest;
     this.books = new Bookkeeping(status, () => this.gate.view());
     this.gate = new SignOffGate(
       {

@@ -168,6 +168,8 @@ export interface CutoverStatus {
   phase: Phase;
   state: CutoverState;
   initiator?: string;
+  /** The digest of the workers' policy the plan was checked against (absent: no policy). */
+  policyDigest?: string;
   startedAt: string;
   endedAt?: string;
   phases: PhaseRecord[];

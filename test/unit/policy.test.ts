@@ -11,7 +11,9 @@ import { runAction } from '../../activities/runner';
 import { FailureType } from '../../plan/failures';
 import { checkPlanAgainstPolicy, type ResolvedPolicy } from '../../plan/policy';
 import { fileSystemResolver, loadPolicy, PolicyError } from '../../plan/policy-load';
-import type { CutoverPlanInput } from '../../plan/schema';
+import type { CutoverPlan, CutoverPlanInput } from '../../plan/schema';
+import { signPlan } from '../../plan/signing';
+import { ed25519 } from '@noble/curves/ed25519';
 import { tempDir } from '../helpers/harness';
 import { makePlan, makePlanInput } from '../helpers/plans';
 
@@ -26,12 +28,16 @@ writeFileSync(path.join(OUTSIDE, 'evil.js'), 'process.stdout.write("{}")');
 symlinkSync(path.join(OUTSIDE, 'evil.js'), path.join(APP, 'link.js'));
 
 /** The policy file of these tests: node with app/step.js only, the app folder, one URL prefix. */
-function writePolicy(extra: Record<string, unknown> = {}): ResolvedPolicy {
+function writePolicy(
+  extra: Record<string, unknown> = {},
+  releaseManagers: Record<string, unknown> = {},
+): ResolvedPolicy {
   const file = path.join(ROOT, `policy-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(
     file,
     stringify({
       version: 1,
+      releaseManagers,
       pipelines: [
         {
           match: 'test-*',
@@ -281,5 +287,62 @@ describe('at run time', () => {
     await expect(
       runAction({ action: { http: 'http://127.0.0.1:9/x' }, idempotencyKey: 'k', ...(guard ? { guard } : {}) }),
     ).rejects.toMatchObject({ type: FailureType.PolicyViolation });
+  });
+});
+
+describe('signed plans', () => {
+  const rmKey = ed25519.utils.randomPrivateKey();
+  const otherKey = ed25519.utils.randomPrivateKey();
+  const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+  const signing = () =>
+    writePolicy(
+      { requireSignedPlans: true },
+      { 'rm-2026': { signer: 'rm', publicKey: hex(ed25519.getPublicKey(rmKey)) } },
+    );
+  const by = (expiresInMs = 3_600_000, keyId = 'rm-2026', signer = 'rm') => ({
+    keyId,
+    signer,
+    expiresAt: new Date(Date.now() + expiresInMs).toISOString(),
+  });
+  const problemsOf = (plan: CutoverPlan) =>
+    checkPlanAgainstPolicy(plan, signing(), fileSystemResolver).problems.map((p) => `${p.path}: ${p.message}`);
+
+  test('a plan signed by a release manager passes, and the signer is its initiator', () => {
+    const signed = signPlan(makePlan(planInput({ initiator: 'someone' })), rmKey, by());
+    const { problems, effective } = checkPlanAgainstPolicy(signed, signing(), fileSystemResolver);
+    expect(problems).toEqual([]);
+    expect(effective.initiator).toBe('rm');
+  });
+
+  test('missing, changed, moved to another release, expired, forged or by an unknown key: refused', () => {
+    const signed = signPlan(makePlan(planInput()), rmKey, by());
+    expect(problemsOf(makePlan(planInput()))).toEqual([
+      'signature: the policy requires a plan signed by a release manager (cutover plan sign)',
+    ]);
+    // Changed after signing: one tolerance loosened (within the ceiling, so only the signature speaks).
+    const changed = { ...signed, shadow: { ...signed.shadow, tolerances: { PAR30: { relative: 0.04 } } } };
+    expect(problemsOf(changed)).toEqual([expect.stringMatching(/^signature: the signature does not verify/)]);
+    // The same signature on the same plan for another release.
+    expect(problemsOf({ ...signed, release: 'test-other' })).toEqual([
+      expect.stringMatching(/^signature: the signature does not verify/),
+    ]);
+    // The signature of another plan.
+    const other = signPlan(makePlan(planInput({ description: 'another plan' })), rmKey, by());
+    expect(problemsOf({ ...signed, signature: other.signature })).toEqual([
+      expect.stringMatching(/^signature: the signature does not verify/),
+    ]);
+    expect(problemsOf(signPlan(makePlan(planInput()), rmKey, by(-1000)))).toEqual([
+      expect.stringMatching(/^signature: the signature expired at /),
+    ]);
+    // Signed with another key under the release manager's id and name: forged.
+    expect(problemsOf(signPlan(makePlan(planInput()), otherKey, by()))).toEqual([
+      expect.stringMatching(/^signature: the signature does not verify/),
+    ]);
+    expect(problemsOf(signPlan(makePlan(planInput()), otherKey, by(3_600_000, 'mallory-1')))).toEqual([
+      `signature.keyId: "mallory-1" is not a release manager's key in the policy`,
+    ]);
+    expect(problemsOf(signPlan(makePlan(planInput()), rmKey, by(3_600_000, 'rm-2026', 'mallory')))).toEqual([
+      'signature.signer: key "rm-2026" belongs to rm, not mallory',
+    ]);
   });
 });

@@ -1,0 +1,376 @@
+/**
+ * Plans written to get past the workers' organisation policy, as an attacker with start permission would:
+ * each is started through the real `cutover start` process and through the raw `temporal workflow start`,
+ * against a real worker process holding the policy (CUTOVER_POLICY) on a real dev server. Every one must be
+ * refused before any action runs (only the plan check is ever scheduled; no marker file, no ledger line),
+ * while a signed plan within the policy reaches the gate (the policy is not simply refusing everything).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ed25519 } from '@noble/curves/ed25519';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { stringify } from 'yaml';
+import { waitForPort, freePort } from '../../common/net';
+import { FailureType } from '../../plan/failures';
+import type { CutoverPlan, CutoverPlanInput } from '../../plan/schema';
+import { signPlan } from '../../plan/signing';
+import type { DevServer } from '../../toolchain/dev-server';
+import { temporalCliPath } from '../../toolchain/tools';
+import { statusQuery } from '../../workflows/messages';
+import { tempDir, uniqueId } from '../helpers/harness';
+import { makePlan, makePlanInput } from '../helpers/plans';
+import { startTestDevServer } from '../helpers/temporal';
+import { report } from './report';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '..', '..');
+const CLI = path.join(ROOT, 'dist', 'client', 'cli.js');
+
+const DIR = tempDir('policy-plans-');
+const APP = path.join(DIR, 'app');
+const OUTSIDE = path.join(DIR, 'outside');
+const LEDGER = path.join(DIR, 'ledger.txt');
+const rmKey = ed25519.utils.randomPrivateKey();
+const otherKey = ed25519.utils.randomPrivateKey();
+
+let server: DevServer;
+let worker: ChildProcess;
+let client: Client;
+let connection: Connection;
+const taskQueue = uniqueId('tq-policy');
+
+/** A marker a hostile command would leave if it ever ran. */
+const marker = (n: number) => path.join(OUTSIDE, `pwned-${n}`);
+const touch = (n: number) => `require('fs').writeFileSync(${JSON.stringify(marker(n))}, 'x')`;
+
+beforeAll(async () => {
+  mkdirSync(APP);
+  mkdirSync(OUTSIDE);
+  writeFileSync(
+    path.join(APP, 'step.js'),
+    [
+      "const fs = require('fs');",
+      `fs.appendFileSync(${JSON.stringify(LEDGER)}, process.argv[2] + '\\n');`,
+      "if (process.argv[3]) fs.writeFileSync(process.argv[3], 'x');",
+      'process.stdout.write(JSON.stringify({ metrics: { TotalReceivable: 1000, PAR30: 0.1 }, rows: 10, errorRate: 0 }));',
+    ].join('\n'),
+  );
+  writeFileSync(path.join(OUTSIDE, 'evil.js'), touch(0));
+  symlinkSync(path.join(OUTSIDE, 'evil.js'), path.join(APP, 'link.js'));
+  const policy = path.join(DIR, 'policy.yaml');
+  writeFileSync(
+    policy,
+    stringify({
+      version: 1,
+      releaseManagers: {
+        'rm-2026': { signer: 'rm', publicKey: Buffer.from(ed25519.getPublicKey(rmKey)).toString('hex') },
+      },
+      default: {
+        requireSignedPlans: true,
+        roles: Object.fromEntries(Object.entries(APPROVERS).map(([role, name]) => [role, { approvers: [name] }])),
+        commands: { default: [['node', 'app/step.js']] },
+        folders: ['app'],
+        urls: ['http://127.0.0.1:9/ok/'],
+        ceilings: { tolerances: { '*': { relative: 0.05 } }, triggers: { errorRate: 0.05 } },
+      },
+    }),
+  );
+  server = await startTestDevServer();
+  const metricsPort = await freePort();
+  worker = spawn(process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], {
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: server.address,
+      CUTOVER_TASK_QUEUE: taskQueue,
+      CUTOVER_DATA_DIR: path.join(DIR, 'data'),
+      CUTOVER_POLICY: policy,
+      CUTOVER_LOG_LEVEL: 'warn',
+      CUTOVER_METRICS_PORT: String(metricsPort),
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await waitForPort(metricsPort, 60_000, () => worker.exitCode === null);
+  connection = await Connection.connect({ address: server.address });
+  client = new Client({ connection });
+}, 120_000);
+
+afterAll(async () => {
+  await connection?.close();
+  if (worker && worker.exitCode === null) {
+    const gone = new Promise((r) => worker.once('exit', r));
+    worker.kill('SIGTERM');
+    await gone;
+  }
+  await server?.stop();
+});
+
+const APPROVERS = { engineering: 'ana', qa: 'bo', architecture: 'cy', operations: 'di', business: 'ed' };
+const step = (name: string) => ({ name, run: ['node', 'step.js', name] });
+const signedBy = (key: Uint8Array, plan: CutoverPlan, keyId = 'rm-2026', expiresInMs = 3_600_000) =>
+  signPlan(plan, key, { keyId, signer: 'rm', expiresAt: new Date(Date.now() + expiresInMs).toISOString() });
+
+/** A plan within the policy: every action `node step.js NAME` in the app folder. */
+function goodInput(release: string, overrides: Partial<CutoverPlanInput> = {}): CutoverPlanInput {
+  const base = makePlanInput();
+  return {
+    ...base,
+    release,
+    initiator: 'rm',
+    baseDir: APP,
+    generator: { name: 'gen', run: ['node', 'step.js', `${release}-gen`, '{dataset}'] },
+    baseline: step(`${release}-v1`),
+    candidate: step(`${release}-v2`),
+    staging: { deploy: [step(`${release}-switch`)], tests: step(`${release}-tests`), healthChecks: [] },
+    rollback: { ...step(`${release}-rollback`), target: '300s' },
+    signoff: { ...base.signoff, roles: Object.fromEntries(Object.entries(APPROVERS).map(([r, n]) => [r, [n]])) },
+    production: {
+      ...base.production,
+      deploy: step(`${release}-deploy`),
+      undo: step(`${release}-undo`),
+      monitor: { ...base.production.monitor, probe: step(`${release}-probe`) },
+      decommission: { ...step(`${release}-decommission`), afterCleanDays: 2 },
+    },
+    ...overrides,
+  };
+}
+
+interface Hostile {
+  name: string;
+  /** The plan as started (signed, unless the attempt is about the signature). */
+  plan: (release: string) => unknown;
+  /** Where the refusal must point. */
+  names: string;
+}
+
+/** The first staging step replaced by `deploy`, the plan otherwise good and signed by the release manager. */
+function withDeploy(deploy: CutoverPlanInput['staging']['deploy'][number]) {
+  return (release: string) =>
+    signedBy(
+      rmKey,
+      makePlan(goodInput(release, { staging: { deploy: [deploy], tests: step('t'), healthChecks: [] } })),
+    );
+}
+
+const HOSTILE: Hostile[] = [
+  {
+    name: 'sh -c',
+    plan: withDeploy({ name: 'x', run: ['sh', '-c', `touch ${marker(1)}`] }),
+    names: 'staging.deploy[0].run',
+  },
+  { name: 'node -e', plan: withDeploy({ name: 'x', run: ['node', '-e', touch(2)] }), names: 'staging.deploy[0].run' },
+  {
+    name: 'a ../ escape',
+    plan: withDeploy({ name: 'x', run: ['node', '../outside/evil.js'] }),
+    names: 'staging.deploy[0].run',
+  },
+  {
+    name: 'a symlink out of the folder',
+    plan: withDeploy({ name: 'x', run: ['node', 'link.js'] }),
+    names: 'staging.deploy[0].run',
+  },
+  {
+    name: 'an absolute path outside the list',
+    plan: withDeploy({ name: 'x', run: ['node', path.join(OUTSIDE, 'evil.js')] }),
+    names: 'staging.deploy[0].run',
+  },
+  {
+    name: 'NODE_OPTIONS --require',
+    plan: withDeploy({ ...step('x'), env: { NODE_OPTIONS: `--require ${path.join(OUTSIDE, 'evil.js')}` } }),
+    names: 'staging.deploy[0].env.NODE_OPTIONS',
+  },
+  {
+    name: 'a cwd outside the folders',
+    plan: withDeploy({ ...step('x'), cwd: OUTSIDE }),
+    names: 'staging.deploy[0].cwd',
+  },
+  {
+    name: 'a baseDir outside the folders',
+    plan: (release) => signedBy(rmKey, makePlan(goodInput(release, { baseDir: OUTSIDE }))),
+    names: 'baseDir',
+  },
+  {
+    name: 'an http action outside the URL prefixes',
+    plan: withDeploy({ name: 'x', http: 'http://169.254.169.254/latest/meta-data/' }),
+    names: 'staging.deploy[0].http',
+  },
+  {
+    name: 'a probe outside the URL prefixes',
+    plan: (release) => {
+      const input = goodInput(release);
+      const production = {
+        ...input.production,
+        monitor: { ...input.production.monitor, probe: { http: 'http://127.0.0.1:9/evil' } },
+      };
+      return signedBy(rmKey, makePlan({ ...input, production }));
+    },
+    names: 'production.monitor.probe.http',
+  },
+  {
+    name: 'a placeholder as the program',
+    plan: withDeploy({ name: 'x', run: ['{dataset}', 'step.js'] }),
+    names: 'staging.deploy[0].run',
+  },
+  {
+    name: 'allowInitiator where the policy forbids it',
+    plan: (release) => {
+      const input = goodInput(release);
+      return signedBy(rmKey, makePlan({ ...input, signoff: { ...input.signoff, allowInitiator: true } }));
+    },
+    names: 'signoff.allowInitiator',
+  },
+  {
+    name: 'the author as every approver',
+    plan: (release) => {
+      const input = goodInput(release);
+      const roles = Object.fromEntries(Object.keys(APPROVERS).map((role) => [role, ['rm']]));
+      return signedBy(
+        rmKey,
+        makePlan({ ...input, signoff: { ...input.signoff, roles, separationOfDuties: false, allowInitiator: true } }),
+      );
+    },
+    names: 'signoff.roles.engineering[0]',
+  },
+  {
+    name: 'a tolerance looser than the ceiling',
+    plan: (release) => {
+      const input = goodInput(release);
+      return signedBy(
+        rmKey,
+        makePlan({ ...input, shadow: { ...input.shadow, tolerances: { PAR30: { relative: 0.9 } } } }),
+      );
+    },
+    names: 'shadow.tolerances.PAR30.relative',
+  },
+  { name: 'an unsigned plan', plan: (release) => makePlan(goodInput(release)), names: 'signature' },
+  {
+    name: 'a forged signature',
+    plan: (release) => signedBy(otherKey, makePlan(goodInput(release))),
+    names: 'signature',
+  },
+  {
+    name: 'the signature of another plan',
+    plan: (release) => {
+      const other = signedBy(rmKey, makePlan(goodInput(release, { description: 'the plan that was approved' })));
+      return { ...makePlan(goodInput(release)), signature: other.signature };
+    },
+    names: 'signature',
+  },
+  {
+    name: 'a signature made for another release',
+    plan: (release) => ({ ...signedBy(rmKey, makePlan(goodInput(`${release}-approved`))), release }),
+    names: 'signature',
+  },
+  {
+    name: 'an expired signature',
+    plan: (release) => signedBy(rmKey, makePlan(goodInput(release)), 'rm-2026', -1000),
+    names: 'signature',
+  },
+  {
+    name: 'an unknown signing key',
+    plan: (release) => signedBy(otherKey, makePlan(goodInput(release)), 'mallory-1'),
+    names: 'signature.keyId',
+  },
+];
+
+/** The cutover's end: refused by the policy (its message naming `names`) with only the plan check scheduled. */
+async function refusedBeforeAnyAction(workflowId: string, names: string): Promise<string | undefined> {
+  const handle = client.workflow.getHandle(workflowId);
+  const err = await handle.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof WorkflowFailedError)) return `not failed: ${String(err)}`;
+  const cause = err.cause;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== FailureType.PolicyViolation) {
+    return `failed otherwise: ${cause?.message}`;
+  }
+  if (!cause.message.includes(`${names}:`)) return `refused without naming ${names}: ${cause.message}`;
+  const scheduled = ((await handle.fetchHistory()).events ?? []).flatMap((e) =>
+    e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : [],
+  );
+  if (scheduled.join() !== 'checkPlan') return `scheduled ${scheduled.join(', ')}`;
+  // The refusal is in status too, in one line.
+  const status = await handle.query(statusQuery);
+  if (status.state !== 'failed' || status.error?.type !== FailureType.PolicyViolation) {
+    return `status says ${status.state} ${status.error?.type}`;
+  }
+  return undefined;
+}
+
+test("hostile plans against the workers' policy: all refused before any action, by `cutover start` and by the raw temporal CLI", async () => {
+  const failures: string[] = [];
+  let refused = 0;
+  const attempts: Promise<void>[] = [];
+  for (const [i, hostile] of HOSTILE.entries()) {
+    for (const via of ['cutover start', 'temporal workflow start'] as const) {
+      attempts.push(
+        (async () => {
+          const release = `test-${i}-${via === 'cutover start' ? 'cli' : 'raw'}`;
+          const file = path.join(DIR, `${release}.json`);
+          writeFileSync(file, JSON.stringify(hostile.plan(release)));
+          const workflowId = `cutover-${release}`;
+          const env = { ...process.env, TEMPORAL_ADDRESS: server.address, CUTOVER_TASK_QUEUE: taskQueue };
+          if (via === 'cutover start') {
+            await run(process.execPath, [CLI, 'start', file, '--as', 'rm'], { env, timeout: 60_000 });
+          } else {
+            await run(
+              temporalCliPath(),
+              [
+                'workflow',
+                'start',
+                '--type',
+                'cutoverWorkflow',
+                '--task-queue',
+                taskQueue,
+                '--workflow-id',
+                workflowId,
+              ].concat(['--input-file', file, '--address', server.address]),
+              { timeout: 60_000 },
+            );
+          }
+          const problem = await refusedBeforeAnyAction(workflowId, hostile.names);
+          if (problem) failures.push(`${hostile.name} via ${via}: ${problem}`);
+          else refused++;
+        })(),
+      );
+    }
+  }
+  // The control: a signed plan within the policy reaches the gate.
+  const control = path.join(DIR, 'control.json');
+  writeFileSync(control, JSON.stringify(signedBy(rmKey, makePlan(goodInput('test-control')))));
+  const env = { ...process.env, TEMPORAL_ADDRESS: server.address, CUTOVER_TASK_QUEUE: taskQueue };
+  await run(process.execPath, [CLI, 'start', control, '--as', 'someone'], { env, timeout: 60_000 });
+  const controlHandle = client.workflow.getHandle('cutover-test-control');
+  await Promise.all(attempts);
+  let gate = await controlHandle.query(statusQuery);
+  for (let i = 0; i < 240 && gate.state !== 'awaiting-signoff'; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    gate = await controlHandle.query(statusQuery);
+  }
+  await controlHandle.terminate('control seen at the gate');
+
+  const ledger = existsSync(LEDGER) ? readFileSync(LEDGER, 'utf8').split('\n').filter(Boolean) : [];
+  const hostileEffects = ledger.filter((line) => !line.startsWith('test-control'));
+  const markers = readdirSync(OUTSIDE).filter((f) => f.startsWith('pwned'));
+  const attemptsMade = HOSTILE.length * 2;
+  report({
+    area: "hostile plans vs the workers' policy",
+    faults: `${attemptsMade} attempts (${HOSTILE.length} plans × cutover start and temporal CLI)`,
+    refused: `${refused} of ${attemptsMade}, before any action`,
+    wronglyAccepted: attemptsMade - refused,
+  });
+  console.log(
+    `hostile plans vs policy: ${attemptsMade} attempts, refused ${refused}; problems:\n${failures.join('\n')}`,
+  );
+  expect(failures).toEqual([]);
+  expect(hostileEffects).toEqual([]);
+  expect(markers).toEqual([]);
+  expect(refused).toBe(attemptsMade);
+  // The control ran under the policy, as its signer, and reached the gate.
+  expect(gate).toMatchObject({ state: 'awaiting-signoff', initiator: 'rm' });
+  expect(gate.policyDigest).toMatch(/^[0-9a-f]{64}$/);
+  expect(ledger).toEqual(expect.arrayContaining(['test-control-switch', 'test-control-v1', 'test-control-v2']));
+}, 600_000);

@@ -3,6 +3,7 @@
  * expand, just before the runner starts it. The plan check already refused what it could see; this is what
  * catches a placeholder that expands into something else, or a file swapped after the check.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import { allowedCommand, rulesFor, type PathResolver, type ResolvedPolicy } from '../plan/policy';
 import { FailureType } from '../plan/failures';
 import { fileSystemResolver } from '../plan/policy-load';
@@ -45,6 +46,20 @@ export function actionGuard(
         : `${url} is not under a URL prefix the policy allows`;
     },
   };
+}
+
+/**
+ * Refuses to act for a cutover checked against another policy than this worker's (none counts as one): a
+ * `PolicyMismatch` at once, which the workflow answers by waiting for a worker with the cutover's policy.
+ */
+export function assertSamePolicy(policy: ResolvedPolicy | undefined, cutoverDigest: string | undefined): void {
+  if ((policy?.digest ?? undefined) === cutoverDigest) return;
+  const short = (digest: string | undefined) => (digest ? `${digest.slice(0, 12)}…` : 'none');
+  throw ApplicationFailure.create({
+    type: FailureType.PolicyMismatch,
+    nonRetryable: true,
+    message: `this worker holds policy ${short(policy?.digest)}, the cutover was checked against ${short(cutoverDigest)}`,
+  });
 }
 
 /** `{ guard }` for runAction's options, or nothing when the worker has no policy. */

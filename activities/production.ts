@@ -7,7 +7,7 @@ import { generate, materialise, workdirFor } from './datasets';
 import { toFailure } from './errors';
 import { parseOutput, pipelineContext, probeOutputSchema, runSideBySide } from './pipeline';
 import type { ResolvedPolicy } from '../plan/policy';
-import { actionGuard, guarded, isPolicyRefusal } from './policy-guard';
+import { actionGuard, guarded, isPolicyRefusal, assertSamePolicy } from './policy-guard';
 import { runAction } from './runner';
 import { evaluateTriggers } from './triggers';
 import type { ProbeInput, ProbeResult, ReconcileInput, ReconcileResult } from './types';
@@ -18,6 +18,7 @@ import type { ProbeInput, ProbeResult, ReconcileInput, ReconcileResult } from '.
  */
 export const createProbe = (deps: { dataDir: string; policy?: ResolvedPolicy }) =>
   async function probe(input: ProbeInput): Promise<ProbeResult> {
+    assertSamePolicy(deps.policy, input.policyDigest);
     const ctx = Context.current();
     const workdir = workdirFor(deps.dataDir, input.workflowId);
     const at = new Date().toISOString();
@@ -75,6 +76,7 @@ export interface ReconcileDeps {
 /** V2 against V1 on the day's data, with the shadow tolerances. Each day gets its own data (seed + day). */
 export function createReconcile(deps: ReconcileDeps) {
   return async function reconcile(input: ReconcileInput): Promise<ReconcileResult> {
+    assertSamePolicy(deps.policy, input.plan.policyDigest);
     const ctx = Context.current();
     const { plan } = input;
     const workdir = workdirFor(deps.dataDir, input.workflowId);

@@ -7,7 +7,7 @@ import { toMs } from '../plan/duration';
 import { FailureType } from '../plan/failures';
 import { toFailure, verdictFailure } from './errors';
 import type { ResolvedPolicy } from '../plan/policy';
-import { guarded, isPolicyRefusal } from './policy-guard';
+import { guarded, isPolicyRefusal, assertSamePolicy } from './policy-guard';
 import { runAction } from './runner';
 import { workdirFor } from './datasets';
 import { rehearseTriggers } from './triggers';
@@ -20,6 +20,7 @@ export interface RehearsalDeps {
 
 export const createRehearseRollback = (deps: RehearsalDeps) =>
   async function rehearseRollback(input: PhaseInput): Promise<RehearsalResult> {
+    assertSamePolicy(deps.policy, input.plan.policyDigest);
     const ctx = Context.current();
     const workdir = workdirFor(deps.dataDir, input.workflowId);
     const { plan } = input;

@@ -8,7 +8,7 @@ import { materialise, workdirFor } from './datasets';
 import { toFailure, verdictFailure } from './errors';
 import { pipelineContext, runPipeline, runSideBySide } from './pipeline';
 import type { ResolvedPolicy } from '../plan/policy';
-import { actionGuard } from './policy-guard';
+import { actionGuard, assertSamePolicy } from './policy-guard';
 import type { DatasetComparison, Metrics, PhaseInput, ShadowResult } from './types';
 
 export interface ShadowDeps {
@@ -18,6 +18,7 @@ export interface ShadowDeps {
 
 export function createShadow(deps: ShadowDeps) {
   return async function runShadow(input: PhaseInput): Promise<ShadowResult> {
+    assertSamePolicy(deps.policy, input.plan.policyDigest);
     const ctx = Context.current();
     const { plan } = input;
     const workdir = workdirFor(deps.dataDir, input.workflowId);

@@ -6,7 +6,7 @@ import { FailureType } from '../plan/failures';
 import type { Action } from '../plan/schema';
 import { toFailure, verdictFailure } from './errors';
 import type { ResolvedPolicy } from '../plan/policy';
-import { guarded, isPolicyRefusal } from './policy-guard';
+import { guarded, isPolicyRefusal, assertSamePolicy } from './policy-guard';
 import { runAction, tailLines } from './runner';
 import { workdirFor } from './datasets';
 import type { HealthInput, HealthResult, StepInput, StepResult } from './types';
@@ -19,6 +19,7 @@ export interface StepDeps {
 /** Runs one action of the plan; heartbeats while it runs; cancellation kills its process group. */
 export const createRunStep = (deps: StepDeps) =>
   async function runStep(input: StepInput): Promise<StepResult> {
+    assertSamePolicy(deps.policy, input.policyDigest);
     const ctx = Context.current();
     const workdir = workdirFor(deps.dataDir, input.workflowId);
     log.info('step started', { step: input.label, idempotencyKey: input.key });
@@ -51,6 +52,7 @@ export const createRunStep = (deps: StepDeps) =>
 /** Polls every check with backoff until all are healthy or `timeoutMs` passes. */
 export const createCheckHealth = (deps: StepDeps) =>
   async function checkHealth(input: HealthInput): Promise<HealthResult> {
+    assertSamePolicy(deps.policy, input.policyDigest);
     const ctx = Context.current();
     const workdir = workdirFor(deps.dataDir, input.workflowId);
     const started = Date.now();

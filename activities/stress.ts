@@ -14,7 +14,7 @@ import { generate, workdirFor } from './datasets';
 import { toFailure, verdictFailure } from './errors';
 import { PeakMemory } from './memory';
 import { runPipeline } from './pipeline';
-import { actionGuard, isPolicyRefusal, type ActionGuard } from './policy-guard';
+import { actionGuard, isPolicyRefusal, type ActionGuard, assertSamePolicy } from './policy-guard';
 import type { ResolvedPolicy } from '../plan/policy';
 import { latencyStats, variation } from './stats';
 import type { PhaseInput, SizeResult, StressProgress, StressResult, SustainedResult } from './types';
@@ -32,6 +32,7 @@ interface Measured {
 
 export function createStress(deps: StressDeps) {
   return async function runStress(input: PhaseInput): Promise<StressResult> {
+    assertSamePolicy(deps.policy, input.plan.policyDigest);
     const ctx = Context.current();
     const { plan } = input;
     const workdir = workdirFor(deps.dataDir, input.workflowId);

@@ -17,6 +17,8 @@ export interface StepIdentity {
 
 export interface StepInput extends StepIdentity {
   label: string;
+  /** The digest of the policy the cutover was checked against: a worker holding another refuses the step. */
+  policyDigest?: string;
   action: Action;
   baseDir?: string;
   placeholders?: Placeholders;
@@ -34,6 +36,7 @@ export interface StepResult {
 }
 
 export interface HealthInput extends StepIdentity {
+  policyDigest?: string;
   checks: Action[];
   timeoutMs: number;
   baseDir?: string;
@@ -155,6 +158,7 @@ export interface Breach {
 }
 
 export interface ProbeInput extends StepIdentity {
+  policyDigest?: string;
   probe: Action;
   triggers: Triggers;
   reference?: Metrics;

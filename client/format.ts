@@ -33,6 +33,12 @@ export function renderStatus(s: CutoverStatus, auditLines = 8): string {
   const out: string[] = [];
   out.push(`${s.workflowId}  release ${s.release}  phase ${s.phase}  state ${s.state.toUpperCase()}`);
   if (s.error) out.push(`error: ${s.error.type ? `${s.error.type}: ` : ''}${s.error.message}`);
+  if (s.waitingForPolicy) {
+    const w = s.waitingForPolicy;
+    out.push(
+      `waiting since ${w.since}: ${w.what} refused ${w.refusals}× by workers with another policy (${w.message})`,
+    );
+  }
   out.push(
     s.policyDigest
       ? `policy: ${s.policyDigest.slice(0, 12)}… (the workers' policy this plan was checked against)`

@@ -18,6 +18,11 @@ export const FailureType = {
   Unhealthy: 'Unhealthy',
   /** The workers' policy refuses the plan (at the plan check) or an action (at run time). */
   PolicyViolation: 'PolicyViolation',
+  /**
+   * The worker holds another policy than the one the cutover was checked against: it refuses the activity at
+   * once, and the workflow waits for a worker with the cutover's policy (never a run under other rules).
+   */
+  PolicyMismatch: 'PolicyMismatch',
   /** The sign-off deadline and its escalation window both passed. */
   SignoffExpired: 'SignoffExpired',
   /** An action failed in a way another attempt may fix (timeout, signal, 5xx, EX_TEMPFAIL): retried. */

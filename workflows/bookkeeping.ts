@@ -132,6 +132,13 @@ export class Bookkeeping {
         .filter((r) => r.outcome !== 'pending')
         .map((r) => `| ${r.phase} | ${r.outcome} | ${(r.verdict ?? '').replace(/\|/g, '/').slice(0, 120)} |`),
     ];
+    const waiting = this.status.waitingForPolicy;
+    if (waiting) {
+      lines.push(
+        '',
+        `**Waiting** since ${waiting.since}: ${waiting.what} refused ${waiting.refusals}× (${waiting.message})`,
+      );
+    }
     if (view.status !== 'closed') {
       lines.push('', `**Gate** ${view.status}${view.deadline ? ` · deadline ${view.deadline}` : ''}`, '');
       for (const role of view.roles) {

@@ -37,6 +37,7 @@ import {
   type SignOffAnswer,
 } from './messages';
 import { Patch } from './patches';
+import { untilPolicyHolds } from './policy-wait';
 import { PHASE_TABLE, type PhaseContext, type PhaseModule } from './phases';
 import { checks, stepOptions, steps } from './proxies';
 import type { CutoverSinks } from './sinks';
@@ -326,6 +327,7 @@ class Cutover {
       step: (phase, label, action) => this.step(phase, label, action),
       identity: (step) => this.identity(step),
       keyPrefix: () => this.keyPrefix(),
+      untilPolicyHolds: (what, call) => untilPolicyHolds(this.books, what, call),
       requestAutomaticRollback: (request) => {
         this.rollbackRequest = { ...request, automatic: true };
       },
@@ -350,10 +352,16 @@ class Cutover {
 
   /** Runs a user's action as one activity, with an idempotency key stable across its retries. */
   private async step(phase: Phase, label: string, action: Action): Promise<StepResult> {
-    const input = { ...this.identity(`${phase}/${label.replace(/\s+/g, '-')}`), label, action };
-    return steps.runStep.executeWithOptions(
-      { ...stepOptions(actionTimeoutMs(action)), summary: `${phase}: ${label}` },
-      [this.plan.baseDir ? { ...input, baseDir: this.plan.baseDir } : input],
+    const input = {
+      ...this.identity(`${phase}/${label.replace(/\s+/g, '-')}`),
+      label,
+      action,
+      ...(this.plan.policyDigest !== undefined ? { policyDigest: this.plan.policyDigest } : {}),
+    };
+    return untilPolicyHolds(this.books, `${phase}: ${label}`, () =>
+      steps.runStep.executeWithOptions({ ...stepOptions(actionTimeoutMs(action)), summary: `${phase}: ${label}` }, [
+        this.plan.baseDir ? { ...input, baseDir: this.plan.baseDir } : input,
+      ]),
     );
   }
 

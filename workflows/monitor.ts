@@ -9,6 +9,7 @@ import type { Metrics, ProbeResult } from '../activities/types';
 import { NON_RETRYABLE_TYPES } from '../plan/failures';
 import type { Action, Triggers } from '../plan/schema';
 import { monitorStatusQuery } from './messages';
+import { untilPolicyHolds } from './policy-wait';
 import type { MonitorOutcome, MonitorStatus } from './status';
 
 const { probe } = proxyActivities<Activities>({
@@ -48,6 +49,8 @@ export interface MonitorInput {
   /** Epoch milliseconds (a number, not a Date: it crosses continue-as-new). */
   windowEndsAt: number;
   baseDir?: string;
+  /** The policy the cutover was checked against: workers holding another refuse the probes. */
+  policyDigest?: string;
   state: MonitorState;
 }
 
@@ -72,20 +75,23 @@ export async function monitorWorkflow(input: MonitorInput): Promise<MonitorOutco
   let samplesThisRun = 0;
   while (Date.now() < input.windowEndsAt) {
     await sleep(Math.min(input.intervalMs, input.windowEndsAt - Date.now()));
-    const result = await probe.executeWithOptions(
-      { startToCloseTimeout: '10m', heartbeatTimeout: '15s', summary: `probe #${state.samples + 1}` },
-      [
-        {
-          workflowId: input.parentWorkflowId,
-          release: input.release,
-          key: `${input.keyPrefix}/monitoring/probe-${state.samples + 1}`,
-          probe: input.probe,
-          triggers: input.triggers,
-          reference: input.reference,
-          consecutiveFailures: state.consecutiveFailures,
-          ...(input.baseDir ? { baseDir: input.baseDir } : {}),
-        },
-      ],
+    const result = await untilPolicyHolds(undefined, 'monitoring probe', () =>
+      probe.executeWithOptions(
+        { startToCloseTimeout: '10m', heartbeatTimeout: '15s', summary: `probe #${state.samples + 1}` },
+        [
+          {
+            workflowId: input.parentWorkflowId,
+            release: input.release,
+            key: `${input.keyPrefix}/monitoring/probe-${state.samples + 1}`,
+            probe: input.probe,
+            triggers: input.triggers,
+            reference: input.reference,
+            consecutiveFailures: state.consecutiveFailures,
+            ...(input.baseDir ? { baseDir: input.baseDir } : {}),
+            ...(input.policyDigest !== undefined ? { policyDigest: input.policyDigest } : {}),
+          },
+        ],
+      ),
     );
     state.samples++;
     samplesThisRun++;

@@ -170,6 +170,8 @@ export interface CutoverStatus {
   initiator?: string;
   /** The digest of the workers' policy the plan was checked against (absent: no policy). */
   policyDigest?: string;
+  /** An activity refused by workers holding another policy, waiting for one with the cutover's. */
+  waitingForPolicy?: { what: string; since: string; refusals: number; message: string };
   startedAt: string;
   endedAt?: string;
   phases: PhaseRecord[];

@@ -69,6 +69,8 @@ export interface WorkerOptions {
   taskQueue?: string;
   /** The organisation policy the worker holds (as CUTOVER_POLICY gives it). */
   policy?: ResolvedPolicy;
+  /** 0: no workflow cache, so no sticky queue (a test that replaces workers mid-cutover). */
+  maxCachedWorkflows?: number;
 }
 
 /** A worker on `env` with the real activities (any replaced by `options.activities`). */
@@ -89,6 +91,7 @@ export async function makeWorker(
     activities,
     sinks: createMetrics().sinks,
     maxHeartbeatThrottleInterval: '2s',
+    ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
   });
   return { worker, taskQueue };
 }

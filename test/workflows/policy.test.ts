@@ -12,11 +12,13 @@ import { FailureType } from '../../plan/failures';
 import { loadPolicy } from '../../plan/policy-load';
 import type { CutoverPlanInput } from '../../plan/schema';
 import { cutoverWorkflow } from '../../workflows';
+import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
 import { Ledger, makeWorker, quietRuntime, tempDir, uniqueId, waitForStatus } from '../helpers/harness';
 import { makePlan, makePlanInput } from '../helpers/plans';
 import { createTimeSkippingEnv } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;
+const APPROVERS = { engineering: 'ana', qa: 'bo', architecture: 'cy', operations: 'di', business: 'ed' };
 const DIR = tempDir('policy-wf-');
 const APP = path.join(DIR, 'app');
 const ledger = new Ledger();
@@ -41,8 +43,9 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-function writePolicy(): ReturnType<typeof loadPolicy> {
-  const file = path.join(DIR, 'policy.yaml');
+/** The policy of these tests; another `ceiling` makes another policy (another digest). */
+function writePolicy(ceiling = 0.05): ReturnType<typeof loadPolicy> {
+  const file = path.join(DIR, `policy-${ceiling}.yaml`);
   writeFileSync(
     file,
     stringify({
@@ -51,7 +54,7 @@ function writePolicy(): ReturnType<typeof loadPolicy> {
         roles: { qa: { approvers: ['bo', 'bea'], minQuorum: 2 } },
         commands: { default: [['node', 'app/step.js']] },
         folders: ['app'],
-        ceilings: { tolerances: { '*': { relative: 0.05 } } },
+        ceilings: { tolerances: { '*': { relative: ceiling } } },
       },
     }),
   );
@@ -131,4 +134,56 @@ test('a plan within the policy runs as the policy tightens it: the quorum it rai
     await handle.terminate('seen');
   });
   expect(ledger.entries()).toEqual(expect.arrayContaining(['switch', 'tests', 'health', 'v1', 'v2', 'rollback']));
+});
+
+test("a policy swapped mid-cutover: the new policy's worker refuses the actions, audited and in status, until one with the cutover's policy takes them", async () => {
+  const original = writePolicy(0.05);
+  const swapped = writePolicy(0.01);
+  const taskQueue = uniqueId('tq-swap');
+  const workflowId = uniqueId();
+  const deploys = () => ledger.entries().filter((line) => line === 'deploy').length;
+  const before = deploys();
+  const handle = env.client.workflow.getHandle<typeof cutoverWorkflow>(workflowId);
+
+  // Checked against the original policy, the cutover reaches the gate.
+  // No workflow cache: each worker takes the cutover's next task from the queue (no sticky queue to wait out).
+  const first = await makeWorker(env, { policy: original, taskQueue, maxCachedWorkflows: 0 });
+  await first.worker.runUntil(async () => {
+    await env.client.workflow.start(cutoverWorkflow, { taskQueue, workflowId, args: [makePlan(goodPlan())] });
+    const gate = await waitForStatus(handle, (s) => s.state === 'awaiting-signoff');
+    expect(gate.policyDigest).toBe(original.digest);
+  });
+
+  // The workers now hold another policy: the gate still decides (workflow code), production's actions wait.
+  const second = await makeWorker(env, { policy: swapped, taskQueue, maxCachedWorkflows: 0 });
+  await second.worker.runUntil(async () => {
+    for (const [role, approver] of [...Object.entries(APPROVERS), ['qa', 'bea']] as [string, string][]) {
+      await handle.executeUpdate(submitSignOffUpdate, { args: [{ role, approver, decision: 'approve' }] });
+    }
+    const waiting = await waitForStatus(handle, (s) => s.waitingForPolicy !== undefined);
+    expect(waiting.waitingForPolicy).toMatchObject({
+      what: 'reference probe',
+      message: `this worker holds policy ${swapped.digest.slice(0, 12)}…, the cutover was checked against ${original.digest.slice(0, 12)}…`,
+    });
+    expect(waiting.audit.filter((a) => a.rule === 'policy-mismatch')).toEqual([
+      expect.objectContaining({ accepted: false, message: expect.stringContaining('reference probe refused') }),
+    ]);
+    expect(waiting.state).toBe('running');
+    expect(waiting.phase).toBe('production');
+  });
+  expect(deploys()).toBe(before);
+
+  // A worker with the cutover's policy takes the actions again, and the cutover completes.
+  const third = await makeWorker(env, { policy: original, taskQueue, maxCachedWorkflows: 0 });
+  await third.worker.runUntil(async () => {
+    const result = await handle.result();
+    expect(result.state).toBe('completed');
+    // Read while a worker runs: a query on a closed cutover is answered by replaying it.
+    const done = await handle.query(statusQuery);
+    expect(done.waitingForPolicy).toBeUndefined();
+    expect(done.audit.map((a) => a.message)).toContainEqual(
+      expect.stringMatching(/^reference probe: taken by a worker with the cutover's policy after \d+ refusal/),
+    );
+  });
+  expect(deploys()).toBe(before + 1);
 });

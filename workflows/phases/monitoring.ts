@@ -65,6 +65,7 @@ async function monitor(ctx: PhaseContext, reference: Metrics): Promise<MonitorOu
         intervalMs: toMs(monitor.interval),
         windowEndsAt,
         ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
+        ...(plan.policyDigest !== undefined ? { policyDigest: plan.policyDigest } : {}),
         state: { samples: 0, consecutiveFailures: 0, runs: 1, startedAt: new Date().toISOString() },
       },
     ],

@@ -12,9 +12,11 @@ export const reconciliation: PhaseModule<'reconciliation'> = {
     for (let day = 1; day <= reconcile.days; day++) {
       await sleep(reconcile.every);
       books.status.reconciliation.day = day;
-      const result = await long.reconcile.executeWithOptions({ summary: `reconcile day ${day}` }, [
-        { ...ctx.identity(`reconciliation/day-${day}`), plan, day },
-      ]);
+      const result = await ctx.untilPolicyHolds(`reconciliation day ${day}`, () =>
+        long.reconcile.executeWithOptions({ summary: `reconcile day ${day}` }, [
+          { ...ctx.identity(`reconciliation/day-${day}`), plan, day },
+        ]),
+      );
       if (result.clean) books.status.reconciliation.cleanDays++;
       else books.audit({ kind: 'note', message: `reconciliation day ${day}: ${result.failures.join('; ')}` });
       days.push({ day, clean: result.clean, failures: result.failures });

@@ -8,9 +8,11 @@ export const rollbackRehearsal: PhaseModule<'rollback-rehearsal'> = {
   evidenceKey: 'rehearsal',
   keepsEvidenceOnFailure: true,
   async run(ctx) {
-    const result = await long.rehearseRollback.executeWithOptions({ summary: 'rehearse rollback on staging' }, [
-      { ...ctx.identity('rollback-rehearsal'), plan: ctx.plan },
-    ]);
+    const result = await ctx.untilPolicyHolds('rollback rehearsal', () =>
+      long.rehearseRollback.executeWithOptions({ summary: 'rehearse rollback on staging' }, [
+        { ...ctx.identity('rollback-rehearsal'), plan: ctx.plan },
+      ]),
+    );
     return {
       result,
       verdict: `rollback took ${(result.durationMs / 1000).toFixed(1)} s of ${(result.targetMs / 1000).toFixed(0)} s; every trigger fires`,

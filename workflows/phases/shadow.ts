@@ -7,9 +7,11 @@ export const shadow: PhaseModule<'shadow'> = {
   evidenceKey: 'shadow',
   keepsEvidenceOnFailure: true,
   async run(ctx) {
-    const result = await long.runShadow.executeWithOptions({ summary: 'shadow: V1 vs V2 on every dataset' }, [
-      { ...ctx.identity('shadow'), plan: ctx.plan },
-    ]);
+    const result = await ctx.untilPolicyHolds('shadow', () =>
+      long.runShadow.executeWithOptions({ summary: 'shadow: V1 vs V2 on every dataset' }, [
+        { ...ctx.identity('shadow'), plan: ctx.plan },
+      ]),
+    );
     const compared = result.datasets.reduce((n: number, d) => n + d.metrics.length, 0);
     return { result, verdict: `${compared} metric comparison(s) within tolerance and noise` };
   },

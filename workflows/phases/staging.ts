@@ -18,16 +18,18 @@ export const staging: PhaseModule<'staging'> = {
     const tests = plan.staging.tests ? await ctx.step('staging', 'tests', plan.staging.tests) : undefined;
     let health: HealthResult | undefined;
     if (plan.staging.healthChecks.length > 0) {
-      health = await steps.checkHealth.executeWithOptions(
-        { ...stepOptions(toMs(plan.staging.healthTimeout)), summary: 'staging health checks' },
-        [
-          {
-            ...ctx.identity('staging/health'),
-            checks: plan.staging.healthChecks,
-            timeoutMs: toMs(plan.staging.healthTimeout),
-            ...(baseDir ? { baseDir } : {}),
-          },
-        ],
+      const input = {
+        ...ctx.identity('staging/health'),
+        checks: plan.staging.healthChecks,
+        timeoutMs: toMs(plan.staging.healthTimeout),
+        ...(baseDir ? { baseDir } : {}),
+        ...(plan.policyDigest !== undefined ? { policyDigest: plan.policyDigest } : {}),
+      };
+      health = await ctx.untilPolicyHolds('staging health checks', () =>
+        steps.checkHealth.executeWithOptions(
+          { ...stepOptions(toMs(plan.staging.healthTimeout)), summary: 'staging health checks' },
+          [input],
+        ),
       );
     }
     const result = { deployed, tests, health };

@@ -8,9 +8,10 @@ export const stress: PhaseModule<'stress'> = {
   keepsEvidenceOnFailure: true,
   async run(ctx) {
     const { plan } = ctx;
-    const result = await long.runStress.executeWithOptions(
-      { summary: `stress: ${plan.stress.sizes.join(', ')} rows` },
-      [{ ...ctx.identity('stress'), plan }],
+    const result = await ctx.untilPolicyHolds('stress', () =>
+      long.runStress.executeWithOptions({ summary: `stress: ${plan.stress.sizes.join(', ')} rows` }, [
+        { ...ctx.identity('stress'), plan },
+      ]),
     );
     const largest = result.sizes[result.sizes.length - 1];
     return {

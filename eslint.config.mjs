@@ -55,7 +55,18 @@ export default tseslint.config(
   },
   // Folder boundaries: no folder imports a sibling's internals the other way round.
   boundary(['common/**/*.ts'], [noScripts, noWorker, noClient, { group: ['**/toolchain/*', '**/activities/*'] }]),
-  boundary(['plan/**/*.ts'], [noScripts, noWorker, noClient, { group: ['**/toolchain/*', '**/activities/*'] }]),
+  boundary(
+    ['plan/**/*.ts'],
+    [
+      noScripts,
+      noWorker,
+      noClient,
+      {
+        group: ['**/toolchain/*', '**/activities/*', '**/workflows/*'],
+        message: 'plan/ is beneath workflows/: share through plan/.',
+      },
+    ],
+  ),
   boundary(['activities/**/*.ts'], [noScripts, noWorker, noClient, { group: ['**/toolchain/*'] }]),
   boundary(['worker/**/*.ts'], [noScripts, noClient, { group: ['**/toolchain/*'] }]),
   boundary(['client/**/*.ts', 'codec/**/*.ts'], [noScripts, noWorker, { group: ['**/toolchain/*'] }]),

@@ -14,7 +14,8 @@ import { readFile } from 'node:fs/promises';
 import type { CutoverPlan } from '../plan/schema';
 import { decodeBytes } from '../plan/keys';
 import { cutoverWorkflow } from '../workflows';
-import { signOffMessage, utf8 } from '../workflows/gate';
+import { utf8 } from '../plan/canonical';
+import { signOffMessage } from '../workflows/gate';
 import {
   DEFAULT_TASK_QUEUE,
   phaseSearchAttribute,

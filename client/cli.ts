@@ -13,7 +13,7 @@ import { ed25519 } from '@noble/curves/ed25519';
 import { toMs } from '../plan/duration';
 import { loadPlan, PlanError } from '../plan/load';
 import { validatePlan } from '../plan/schema';
-import { canonicalJson } from '../workflows/digest';
+import { canonicalJson } from '../plan/canonical';
 import { isFinal, PHASES, STATES } from '../workflows/status';
 import {
   cancel,

@@ -6,7 +6,7 @@ import { accessSync, constants, realpathSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { canonicalJson } from '../workflows/digest';
+import { canonicalJson } from './canonical';
 import { policySchema, type PathResolver, type ResolvedPolicy } from './policy';
 import { flattenIssues, type PlanProblem } from './problems';
 

@@ -34,7 +34,10 @@ const environment = z.enum(POLICY_ENVIRONMENTS);
 const roleRuleSchema = z.strictObject({
   /** Who may sign for the role. A plan may list fewer, never others. Empty: the plan says (groups, later). */
   approvers: z.array(personName).max(200).default([]),
-  /** Identity-provider groups whose members may sign (for the approval app). */
+  /**
+   * Identity-provider groups whose members may sign. Read by the approval app's login (issue 16), which is
+   * not built yet: until then only `approvers` and `approverKeys` bind the gate.
+   */
   groups: z.array(z.string().min(1).max(200)).max(50).default([]),
   /** Approvals the role needs at least; a plan's lower quorum is raised to it. @default 1 */
   minQuorum: z.int().min(1).max(50).default(1),

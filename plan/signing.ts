@@ -9,8 +9,7 @@
  * The key id, the signer and the expiry are signed with it, and the release is part of the plan: a signature
  * cannot be moved to another plan or release, or used after it expires.
  */
-import { canonicalJson } from '../workflows/digest';
-import { utf8 } from '../workflows/gate';
+import { canonicalJson, utf8 } from './canonical';
 import { curve, decodeBytes, decodePublicKey } from './keys';
 import type { CutoverPlan, PlanSignature } from './schema';
 

@@ -2,6 +2,7 @@
  * The sign-off gate's rules: one pure function decides whether a sign-off counts, for the `signOff`
  * signal, the `submitSignOff` update, the `temporal` CLI and the UI alike. Deterministic: no clock, no I/O.
  */
+import { utf8 } from '../plan/canonical';
 import { curve, decodeBytes, decodePublicKey } from '../plan/keys';
 import type { SignOff } from './messages';
 import type { GateState, GateView, SignOffRecord } from './status';
@@ -48,22 +49,6 @@ export function signOffMessage(
   digest: string,
 ): string {
   return ['cutover-signoff/v1', workflowId, role, approver, decision, digest].join('\n');
-}
-
-/** UTF-8 bytes without relying on TextEncoder being present. */
-export function utf8(text: string): Uint8Array {
-  const out: number[] = [];
-  for (const char of text) {
-    let code = char.codePointAt(0) as number;
-    if (code < 0x80) out.push(code);
-    else if (code < 0x800) out.push(0xc0 | (code >> 6), 0x80 | (code & 63));
-    else if (code < 0x10000) out.push(0xe0 | (code >> 12), 0x80 | ((code >> 6) & 63), 0x80 | (code & 63));
-    else {
-      code = code & 0x1fffff;
-      out.push(0xf0 | (code >> 18), 0x80 | ((code >> 12) & 63), 0x80 | ((code >> 6) & 63), 0x80 | (code & 63));
-    }
-  }
-  return Uint8Array.from(out);
 }
 
 /** The sign-offs that count now: those made against the current evidence. */

@@ -1,7 +1,8 @@
 import { ed25519 } from '@noble/curves/ed25519';
 import { signSignOff } from '../../client/api';
 import { applySignOff, decideSignOff, gateView, type GateConfig } from '../../workflows/gate';
-import { canonicalJson, evidenceDigest } from '../../workflows/digest';
+import { canonicalJson } from '../../plan/canonical';
+import { evidenceDigest } from '../../workflows/digest';
 import type { GateState } from '../../workflows/status';
 
 const config: GateConfig = {

@@ -20,8 +20,8 @@ import { signPlan } from '../../plan/signing';
 import type { DevServer } from '../../toolchain/dev-server';
 import { temporalCliPath } from '../../toolchain/tools';
 import { statusQuery } from '../../workflows/messages';
-import { tempDir, uniqueId } from '../helpers/harness';
-import { makePlan, makePlanInput } from '../helpers/plans';
+import { tempDir, uniqueId, stopProcess } from '../helpers/harness';
+import { makePlan, scriptPlanInput, scriptStep } from '../helpers/plans';
 import { startTestDevServer } from '../helpers/temporal';
 import { report } from './report';
 
@@ -99,40 +99,24 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await connection?.close();
-  if (worker && worker.exitCode === null) {
-    const gone = new Promise((r) => worker.once('exit', r));
-    worker.kill('SIGTERM');
-    await gone;
-  }
+  await stopProcess(worker);
   await server?.stop();
 });
 
 const APPROVERS = { engineering: 'ana', qa: 'bo', architecture: 'cy', operations: 'di', business: 'ed' };
-const step = (name: string) => ({ name, run: ['node', 'step.js', name] });
+const step = scriptStep;
 const signedBy = (key: Uint8Array, plan: CutoverPlan, keyId = 'rm-2026', expiresInMs = 3_600_000) =>
   signPlan(plan, key, { keyId, signer: 'rm', expiresAt: new Date(Date.now() + expiresInMs).toISOString() });
 
-/** A plan within the policy: every action `node step.js NAME` in the app folder. */
+/** A plan within the policy: every action `node step.js <release>-NAME` in the app folder. */
 function goodInput(release: string, overrides: Partial<CutoverPlanInput> = {}): CutoverPlanInput {
-  const base = makePlanInput();
+  const base = scriptPlanInput(APP, `${release}-`);
   return {
     ...base,
     release,
     initiator: 'rm',
-    baseDir: APP,
-    generator: { name: 'gen', run: ['node', 'step.js', `${release}-gen`, '{dataset}'] },
-    baseline: step(`${release}-v1`),
-    candidate: step(`${release}-v2`),
-    staging: { deploy: [step(`${release}-switch`)], tests: step(`${release}-tests`), healthChecks: [] },
-    rollback: { ...step(`${release}-rollback`), target: '300s' },
+    staging: { ...base.staging, healthChecks: [] },
     signoff: { ...base.signoff, roles: Object.fromEntries(Object.entries(APPROVERS).map(([r, n]) => [r, [n]])) },
-    production: {
-      ...base.production,
-      deploy: step(`${release}-deploy`),
-      undo: step(`${release}-undo`),
-      monitor: { ...base.production.monitor, probe: step(`${release}-probe`) },
-      decommission: { ...step(`${release}-decommission`), afterCleanDays: 2 },
-    },
     ...overrides,
   };
 }

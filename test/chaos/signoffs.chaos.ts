@@ -17,7 +17,7 @@ import { cutoverWorkflow } from '../../workflows';
 import { signOffMessage } from '../../workflows/gate';
 import { signOffSignal, statusQuery, submitSignOffUpdate, type SignOff } from '../../workflows/messages';
 import type { CutoverStatus } from '../../workflows/status';
-import { tempDir, uniqueId } from '../helpers/harness';
+import { tempDir, uniqueId, stopProcess } from '../helpers/harness';
 import { makePlan, makePlanInput } from '../helpers/plans';
 import { startTestDevServer } from '../helpers/temporal';
 import { report } from './report';
@@ -52,11 +52,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await connection?.close();
-  if (worker && worker.exitCode === null) {
-    const gone = new Promise((r) => worker.once('exit', r));
-    worker.kill('SIGTERM');
-    await gone;
-  }
+  await stopProcess(worker);
   await server?.stop();
 });
 

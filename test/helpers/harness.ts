@@ -1,6 +1,7 @@
 /**
  * Running cutovers in tests: a worker on the given environment, a ledger of side effects, status polling.
  */
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -143,3 +144,11 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
 }
 
 export type { CutoverPlan };
+
+/** Stops a worker process a test started: SIGTERM, then waits for it to exit (at once if it already has). */
+export async function stopProcess(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await gone;
+}

@@ -60,3 +60,38 @@ export function makePlanInput(overrides: Partial<CutoverPlanInput> = {}): Cutove
 export function makePlan(overrides: Partial<CutoverPlanInput> = {}): CutoverPlan {
   return planSchema.parse(makePlanInput(overrides));
 }
+
+/** `node step.js NAME`: one action of a plan that an organisation policy allows with a single script. */
+export function scriptStep(name: string) {
+  return { name, run: ['node', 'step.js', name] };
+}
+
+/**
+ * The test plan with every action a `node step.js <prefix><name>` run in `baseDir` (where step.js lies): the
+ * shape a policy allows with one command prefix. `overrides` replace whole sections.
+ */
+export function scriptPlanInput(
+  baseDir: string,
+  prefix = '',
+  overrides: Partial<CutoverPlanInput> = {},
+): CutoverPlanInput {
+  const step = (name: string) => scriptStep(`${prefix}${name}`);
+  const base = makePlanInput();
+  return {
+    ...base,
+    baseDir,
+    generator: { name: 'gen', run: [...step('gen').run, '{dataset}'] },
+    baseline: step('v1'),
+    candidate: step('v2'),
+    staging: { deploy: [step('switch')], tests: step('tests'), healthChecks: [step('health')] },
+    rollback: { ...step('rollback'), target: '300s' },
+    production: {
+      ...base.production,
+      deploy: step('deploy'),
+      undo: step('undo'),
+      monitor: { ...base.production.monitor, probe: step('probe') },
+      decommission: { ...step('decommission'), afterCleanDays: 2 },
+    },
+    ...overrides,
+  };
+}

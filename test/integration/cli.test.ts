@@ -12,7 +12,7 @@ import { freePort, waitForPort } from '../../common/net';
 import { type DevServer } from '../../toolchain/dev-server';
 import { temporalCliPath } from '../../toolchain/tools';
 import type { CutoverStatus } from '../../workflows/status';
-import { tempDir, uniqueId } from '../helpers/harness';
+import { tempDir, uniqueId, stopProcess } from '../helpers/harness';
 import { makePlanInput } from '../helpers/plans';
 import { startTestDevServer } from '../helpers/temporal';
 
@@ -48,11 +48,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  if (worker && worker.exitCode === null) {
-    const gone = new Promise((r) => worker.once('exit', r));
-    worker.kill('SIGTERM');
-    await gone;
-  }
+  await stopProcess(worker);
   await server?.stop();
 });
 

@@ -15,7 +15,7 @@ import type { CutoverPlan, CutoverPlanInput } from '../../plan/schema';
 import { signPlan } from '../../plan/signing';
 import { ed25519 } from '@noble/curves/ed25519';
 import { tempDir } from '../helpers/harness';
-import { makePlan, makePlanInput } from '../helpers/plans';
+import { makePlan, scriptPlanInput, scriptStep } from '../helpers/plans';
 
 const ROOT = tempDir('policy-');
 const APP = path.join(ROOT, 'app');
@@ -65,28 +65,11 @@ function writePolicy(
   return loadPolicy(file);
 }
 
-const step = (name: string) => ({ name, run: ['node', 'step.js', name] });
+const step = scriptStep;
 
 /** A plan whose every action runs `node step.js` in the app folder: within the policy. */
 function planInput(overrides: Partial<CutoverPlanInput> = {}): CutoverPlanInput {
-  const base = makePlanInput();
-  return {
-    ...base,
-    baseDir: APP,
-    generator: { ...step('gen'), run: [...step('gen').run, '{dataset}'] },
-    baseline: step('v1'),
-    candidate: step('v2'),
-    staging: { deploy: [step('switch')], tests: step('tests'), healthChecks: [step('health')] },
-    rollback: { ...step('rollback'), target: '300s' },
-    production: {
-      ...base.production,
-      deploy: step('deploy'),
-      undo: step('undo'),
-      monitor: { ...base.production.monitor, probe: step('probe') },
-      decommission: { ...step('decommission'), afterCleanDays: 2 },
-    },
-    ...overrides,
-  };
+  return scriptPlanInput(APP, '', overrides);
 }
 
 function check(overrides: Partial<CutoverPlanInput> = {}, policy = writePolicy()) {

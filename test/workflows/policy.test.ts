@@ -14,7 +14,7 @@ import type { CutoverPlanInput } from '../../plan/schema';
 import { cutoverWorkflow } from '../../workflows';
 import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
 import { Ledger, makeWorker, quietRuntime, tempDir, uniqueId, waitForStatus } from '../helpers/harness';
-import { makePlan, makePlanInput } from '../helpers/plans';
+import { makePlan, scriptPlanInput, scriptStep } from '../helpers/plans';
 import { createTimeSkippingEnv } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;
@@ -61,28 +61,12 @@ function writePolicy(ceiling = 0.05): ReturnType<typeof loadPolicy> {
   return loadPolicy(file);
 }
 
-const step = (name: string) => ({ name, run: ['node', 'step.js', name] });
+const step = scriptStep;
 
-/** The test plan with every action a `node step.js` the policy allows. */
+/** The test plan with every action a `node step.js` the policy allows, and a second qa approver. */
 function goodPlan(): CutoverPlanInput {
-  const base = makePlanInput();
-  return {
-    ...base,
-    baseDir: APP,
-    generator: { name: 'gen', run: ['node', 'step.js', 'gen', '{dataset}'] },
-    baseline: step('v1'),
-    candidate: step('v2'),
-    staging: { deploy: [step('switch')], tests: step('tests'), healthChecks: [step('health')] },
-    rollback: { ...step('rollback'), target: '300s' },
-    signoff: { ...base.signoff, roles: { ...base.signoff.roles, qa: ['bo', 'bea'] } },
-    production: {
-      ...base.production,
-      deploy: step('deploy'),
-      undo: step('undo'),
-      monitor: { ...base.production.monitor, probe: step('probe') },
-      decommission: { ...step('decommission'), afterCleanDays: 2 },
-    },
-  };
+  const base = scriptPlanInput(APP);
+  return { ...base, signoff: { ...base.signoff, roles: { ...base.signoff.roles, qa: ['bo', 'bea'] } } };
 }
 
 test('a plan past the policy fails at the plan check with every violation by path; no action runs', async () => {

@@ -3,7 +3,9 @@
  * automatic rollback) must replay on today's workflow code: a change that would break running cutovers
  * fails here. Record new ones with `RECORD_HISTORIES=1 npx jest test/workflows`, or with
  * `RECORD_HISTORIES=<tag>` a new generation beside the old (`<name>.<tag>.json`); put an incompatible change
- * behind `patched()`. The `.2026-11` generation takes the plan check by activity and the local reference probe.
+ * behind `patched()`. The `.2026-11` generation takes the plan check by activity and the local reference probe;
+ * `.2026-11-policy` holds cutovers under a workers' policy: one refused at the plan check, and one whose policy
+ * was swapped mid-cutover (refusals, the waits after them, the reference probe's fall-back to an activity).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -13,7 +13,7 @@ import { loadPolicy } from '../../plan/policy-load';
 import type { CutoverPlanInput } from '../../plan/schema';
 import { cutoverWorkflow } from '../../workflows';
 import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
-import { Ledger, makeWorker, quietRuntime, tempDir, uniqueId, waitForStatus } from '../helpers/harness';
+import { Ledger, makeWorker, quietRuntime, recordHistory, tempDir, uniqueId, waitForStatus } from '../helpers/harness';
 import { makePlan, scriptPlanInput, scriptStep } from '../helpers/plans';
 import { createTimeSkippingEnv } from '../helpers/temporal';
 
@@ -100,6 +100,7 @@ test('a plan past the policy fails at the plan check with every violation by pat
       e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : [],
     );
     expect(scheduled).toEqual(['checkPlan']);
+    await recordHistory(handle, 'policy-refused');
   });
   expect(ledger.entries().length).toBe(before);
 });
@@ -168,6 +169,7 @@ test("a policy swapped mid-cutover: the new policy's worker refuses the actions,
     expect(done.audit.map((a) => a.message)).toContainEqual(
       expect.stringMatching(/^reference probe: taken by a worker with the cutover's policy after \d+ refusal/),
     );
+    await recordHistory(handle, 'policy-swapped');
   });
   expect(deploys()).toBe(before + 1);
 });

@@ -131,6 +131,33 @@ export async function status(c: Cutovers, workflowId: string): Promise<CutoverSt
   return (await cutover(c, workflowId)).query(statusQuery);
 }
 
+/** How the workers' plan check answered a new cutover: passed, refused with its reason, or not yet. */
+export type PlanCheck =
+  { outcome: 'passed' } | { outcome: 'refused'; type?: string; message: string } | { outcome: 'pending' };
+
+/**
+ * Waits for the plan check of a cutover just started (its first activity) by reading its history, which
+ * needs no worker: passed when the check completed, refused when the cutover failed first (a plan the
+ * workers' policy refuses, or one a start from elsewhere got wrong), pending after `timeoutMs` (no worker
+ * has taken it yet). Reads only; polls history because there is nothing to wait on from outside.
+ */
+export async function awaitPlanCheck(c: Cutovers, workflowId: string, timeoutMs = 15_000): Promise<PlanCheck> {
+  const handle = c.client.workflow.getHandle(workflowId);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const event of (await handle.fetchHistory()).events ?? []) {
+      if (event.activityTaskCompletedEventAttributes) return { outcome: 'passed' };
+      const failed = event.workflowExecutionFailedEventAttributes?.failure;
+      if (failed) {
+        const type = failed.applicationFailureInfo?.type ?? undefined;
+        return { outcome: 'refused', message: failed.message ?? 'failed', ...(type ? { type } : {}) };
+      }
+    }
+    if (Date.now() >= deadline) return { outcome: 'pending' };
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+}
+
 /** Reads an ed25519 private key (32 bytes, hex or base64) from a file. */
 export async function readPrivateKey(file: string): Promise<Uint8Array> {
   let text: string;

@@ -16,8 +16,10 @@ import { validatePlan } from '../plan/schema';
 import { canonicalJson } from '../plan/canonical';
 import { isFinal, PHASES, STATES } from '../workflows/status';
 import {
+  awaitPlanCheck,
   cancel,
   connect,
+  type Cutovers,
   list,
   readPrivateKey,
   requestRollback,
@@ -25,7 +27,6 @@ import {
   status,
   submitSignOff,
   UserError,
-  type Cutovers,
 } from './api';
 import { markdownReport, renderStatus } from './format';
 import { htmlReport } from './html-report';
@@ -161,10 +162,23 @@ program
     await withClient(async (c) => {
       const handle = await startCutover(c, p, o.id ? { workflowId: o.id } : {});
       const link = uiLink(c.namespace, handle.workflowId);
-      print(!!o.json, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, ui: link }, () =>
-        [`started ${handle.workflowId}`, `  UI:   ${link}`, `  next: cutover status ${handle.workflowId} --watch`].join(
-          '\n',
-        ),
+      // The workers check the plan again, against their policy: say at once if they refuse it.
+      const check = await awaitPlanCheck(c, handle.workflowId);
+      if (check.outcome === 'refused') {
+        throw new UserError(`${handle.workflowId} was refused at the workers' plan check: ${check.message}`);
+      }
+      print(
+        !!o.json,
+        { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, ui: link, planCheck: check.outcome },
+        () =>
+          [
+            `started ${handle.workflowId}`,
+            ...(check.outcome === 'pending'
+              ? ['  the plan check has not answered yet: is a worker polling the task queue?']
+              : []),
+            `  UI:   ${link}`,
+            `  next: cutover status ${handle.workflowId} --watch`,
+          ].join('\n'),
       );
     });
   });

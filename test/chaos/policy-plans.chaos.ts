@@ -298,7 +298,19 @@ test("hostile plans against the workers' policy: all refused before any action, 
           const workflowId = `cutover-${release}`;
           const env = { ...process.env, TEMPORAL_ADDRESS: server.address, CUTOVER_TASK_QUEUE: taskQueue };
           if (via === 'cutover start') {
-            await run(process.execPath, [CLI, 'start', file, '--as', 'rm'], { env, timeout: 60_000 });
+            // The CLI waits for the workers' plan check: a refusal is one line and exit 1.
+            const answer = await run(process.execPath, [CLI, 'start', file, '--as', 'rm'], {
+              env,
+              timeout: 60_000,
+            }).then(
+              () => ({ code: 0, stderr: '' }),
+              (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+            );
+            const line = `cutover: ${workflowId} was refused at the workers' plan check: refused by the workers' policy`;
+            if (answer.code !== 1 || !answer.stderr.startsWith(line) || !answer.stderr.includes(`${hostile.names}:`)) {
+              failures.push(`${hostile.name} via ${via}: exit ${answer.code}: ${answer.stderr.slice(0, 300)}`);
+              return;
+            }
           } else {
             await run(
               temporalCliPath(),

@@ -4,7 +4,14 @@
  * catches a placeholder that expands into something else, or a file swapped after the check.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { allowedCommand, rulesFor, type PathResolver, type ResolvedPolicy } from '../plan/policy';
+import {
+  allowedCommand,
+  allowedUrl,
+  insideFolders,
+  rulesFor,
+  type PathResolver,
+  type ResolvedPolicy,
+} from '../plan/policy';
 import { FailureType } from '../plan/failures';
 import { fileSystemResolver } from '../plan/policy-load';
 import { ActionError } from './errors';
@@ -27,11 +34,9 @@ export function actionGuard(
     run(argv, cwd, envKeys) {
       if (!rules) return `no rules for release "${release}"`;
       const real = resolver.real(cwd, policy.policyDir);
-      const inside = rules.folders.some((folder) => {
-        const root = resolver.real(folder, policy.policyDir);
-        return root !== undefined && real !== undefined && (real === root || real.startsWith(`${root}/`));
-      });
-      if (!inside) return `cwd ${cwd} is outside the folders the policy allows`;
+      if (real === undefined || !insideFolders(real, rules, policy.policyDir, resolver)) {
+        return `cwd ${cwd} is outside the folders the policy allows`;
+      }
       if (!allowedCommand(argv, cwd, rules.commands.default ?? [], policy.policyDir, resolver)) {
         return `${JSON.stringify(argv.slice(0, 3))} is not a command the policy allows`;
       }
@@ -41,9 +46,7 @@ export function actionGuard(
     },
     http(url) {
       if (!rules) return `no rules for release "${release}"`;
-      return rules.urls.some((prefix) => url.startsWith(prefix))
-        ? undefined
-        : `${url} is not under a URL prefix the policy allows`;
+      return allowedUrl(url, rules) ? undefined : `${url} is not under a URL prefix the policy allows`;
     },
   };
 }
@@ -53,7 +56,7 @@ export function actionGuard(
  * `PolicyMismatch` at once, which the workflow answers by waiting for a worker with the cutover's policy.
  */
 export function assertSamePolicy(policy: ResolvedPolicy | undefined, cutoverDigest: string | undefined): void {
-  if ((policy?.digest ?? undefined) === cutoverDigest) return;
+  if (policy?.digest === cutoverDigest) return;
   const short = (digest: string | undefined) => (digest ? `${digest.slice(0, 12)}…` : 'none');
   throw ApplicationFailure.create({
     type: FailureType.PolicyMismatch,

@@ -81,6 +81,7 @@ export function createReconcile(deps: ReconcileDeps) {
     const { plan } = input;
     const workdir = workdirFor(deps.dataDir, input.workflowId);
     const tick = () => ctx.heartbeat();
+    const guard = actionGuard(deps.policy, plan.release);
     const spec = plan.production.reconcile.dataset ?? plan.shadow.datasets[0];
     try {
       const ref =
@@ -93,7 +94,7 @@ export function createReconcile(deps: ReconcileDeps) {
               `${input.key}/data`,
               ctx.cancellationSignal,
               tick,
-              actionGuard(deps.policy, plan.release),
+              guard,
             )
           : await materialise(
               plan,
@@ -102,12 +103,12 @@ export function createReconcile(deps: ReconcileDeps) {
               `${input.key}/data`,
               ctx.cancellationSignal,
               tick,
-              actionGuard(deps.policy, plan.release),
+              guard,
             );
       const [v1, v2] = await runSideBySide(
         plan,
         ref.path,
-        pipelineContext(plan, workdir, ctx.cancellationSignal, tick, actionGuard(deps.policy, plan.release)),
+        pipelineContext(plan, workdir, ctx.cancellationSignal, tick, guard),
         input.key,
       );
       const comparisons = compareMetrics(v1.metrics, v2.metrics, {

@@ -132,8 +132,7 @@ export async function status(c: Cutovers, workflowId: string): Promise<CutoverSt
 }
 
 /** How the workers' plan check answered a new cutover: passed, refused with its reason, or not yet. */
-export type PlanCheck =
-  { outcome: 'passed' } | { outcome: 'refused'; type?: string; message: string } | { outcome: 'pending' };
+export type PlanCheck = { outcome: 'passed' } | { outcome: 'refused'; message: string } | { outcome: 'pending' };
 
 /**
  * Waits for the plan check of a cutover just started (its first activity) by reading its history, which
@@ -148,10 +147,7 @@ export async function awaitPlanCheck(c: Cutovers, workflowId: string, timeoutMs 
     for (const event of (await handle.fetchHistory()).events ?? []) {
       if (event.activityTaskCompletedEventAttributes) return { outcome: 'passed' };
       const failed = event.workflowExecutionFailedEventAttributes?.failure;
-      if (failed) {
-        const type = failed.applicationFailureInfo?.type ?? undefined;
-        return { outcome: 'refused', message: failed.message ?? 'failed', ...(type ? { type } : {}) };
-      }
+      if (failed) return { outcome: 'refused', message: failed.message ?? 'failed' };
     }
     if (Date.now() >= deadline) return { outcome: 'pending' };
     await new Promise((resolve) => setTimeout(resolve, 150));

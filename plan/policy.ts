@@ -14,6 +14,7 @@
 import { z } from 'zod';
 import { DURATION_PATTERN, toMs } from './duration';
 import { decodePublicKey } from './keys';
+import { quorumFor } from './helpers';
 import { PLACEHOLDER_NAMES } from './placeholders';
 import type { PlanProblem } from './problems';
 import { planSignatureProblem } from './signing';
@@ -214,11 +215,16 @@ export function allowedCommand(
 }
 
 /** Whether `folder` (real path) lies inside one of the policy's folders. */
-function insideFolders(folder: string, rules: PolicyRules, policyDir: string, resolver: PathResolver): boolean {
+export function insideFolders(folder: string, rules: PolicyRules, policyDir: string, resolver: PathResolver): boolean {
   return rules.folders.some((allowed) => {
     const root = resolver.real(allowed, policyDir);
     return root !== undefined && (folder === root || folder.startsWith(root.endsWith('/') ? root : `${root}/`));
   });
+}
+
+/** Whether `url` starts with one of the URL prefixes the policy allows. */
+export function allowedUrl(url: string, rules: PolicyRules): boolean {
+  return rules.urls.some((prefix) => url.startsWith(prefix));
 }
 
 /**
@@ -267,7 +273,7 @@ export function checkPlanAgainstPolicy(
   // Actions: commands, their env and cwd, URLs.
   for (const { path, action } of actionsOf(plan)) {
     if ('run' in action) checkRun(path, action, rules);
-    else if (!rules.urls.some((prefix) => action.http.startsWith(prefix))) {
+    else if (!allowedUrl(action.http, rules)) {
       problem(`${path}.http`, `${action.http} is not under a URL prefix the policy allows`);
     }
   }
@@ -286,11 +292,8 @@ export function checkPlanAgainstPolicy(
   }
 
   // Sign-off.
-  const signoff = { ...plan.signoff, roles: { ...plan.signoff.roles } };
-  const quorum: Record<string, number> = {};
-  for (const role of Object.keys(signoff.roles)) {
-    quorum[role] = typeof signoff.quorum === 'number' ? signoff.quorum : (signoff.quorum[role] ?? 1);
-  }
+  const signoff = { ...plan.signoff };
+  const quorum = Object.fromEntries(Object.keys(signoff.roles).map((role) => [role, quorumFor(plan, role)]));
   for (const [role, rule] of Object.entries(rules.roles)) {
     const listed = signoff.roles[role];
     if (!listed) {

@@ -131,7 +131,7 @@ function startingStatus(input: unknown): CutoverStatus {
   return {
     workflowId: workflowInfo().workflowId,
     release: typeof release === 'string' ? release : '',
-    phase: 'staging',
+    phase: PHASES[0],
     state: 'running',
     startedAt: workflowInfo().startTime.toISOString(),
     phases: pendingPhases(),
@@ -158,7 +158,7 @@ class Cutover {
     const status: CutoverStatus = {
       workflowId: this.info.workflowId,
       release: plan.release,
-      phase: 'staging',
+      phase: PHASES[0],
       state: 'running',
       startedAt: new Date().toISOString(),
       phases: pendingPhases(),
@@ -252,7 +252,7 @@ class Cutover {
   }
 
   async run(): Promise<CutoverResult> {
-    this.books.setPhase('staging');
+    this.books.setPhase(PHASES[0]);
     const body = new CancellationScope();
     const done = body.run(() => this.phases());
     // A rollback request interrupts whatever is running: the catch below runs the compensations. When the

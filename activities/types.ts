@@ -2,7 +2,7 @@
  * What activities take and return. Results are small, JSON-serialisable evidence: datasets stay on disk and
  * history carries references and figures only.
  */
-import type { Action, CutoverPlan, Tolerance, Triggers } from '../plan/schema';
+import type { Action, ColumnTolerance, CutoverPlan, OutputFormat, Tolerance, Triggers } from '../plan/schema';
 import type { Placeholders } from '../plan/placeholders';
 
 export type Metrics = Record<string, number>;
@@ -75,6 +75,60 @@ export interface DatasetComparison {
   v1Ms: number;
   v2Ms: number;
   metrics: MetricComparison[];
+  /** The keyed diff of each output table (absent when the plan declares none). */
+  outputs?: OutputDiff[];
+}
+
+/** A value of an output cell as evidence: JSON (DuckDB's big integers and decimals come as text). */
+export type SampleValue = string | number | boolean | null | SampleValue[] | { [key: string]: SampleValue };
+
+/** One compared column of an output: how many rows fall in each class, and the largest differences. */
+export interface ColumnDiff {
+  column: string;
+  /** DuckDB's type, or `V1's / V2's` where they differ. */
+  type: string;
+  equal: number;
+  withinTolerance: number;
+  differing: number;
+  nullOneSide: number;
+  /** Largest |V2 − V1| (numbers). */
+  maxAbsolute?: number;
+  /** Largest |V2 − V1| / |V1| where V1 ≠ 0 (numbers). */
+  maxRelative?: number;
+  tolerance?: ColumnTolerance;
+}
+
+/** A differing or missing row, V1's and V2's values side by side. */
+export interface DiffSample {
+  key: Record<string, SampleValue>;
+  /** Where the key is: on both sides (values differ), or on one side only. */
+  presence: 'both' | 'v1' | 'v2';
+  v1?: Record<string, SampleValue>;
+  v2?: Record<string, SampleValue>;
+  /** Columns out of tolerance in this row (presence both). */
+  differs: string[];
+}
+
+/** The keyed diff of one output table on one dataset: the evidence approvers sign. */
+export interface OutputDiff {
+  output: string;
+  dataset: string;
+  format: OutputFormat;
+  files: { v1: string; v2: string };
+  key: string[];
+  rows: { v1: number; v2: number; both: number; onlyV1: number; onlyV2: number; differing: number };
+  limits: { maxDifferingRows: number; maxMissingRows: number };
+  columns: ColumnDiff[];
+  /** Columns in one file only (not ignored): reported; they fail only when the plan names them. */
+  onlyInV1: string[];
+  onlyInV2: string[];
+  ignored: string[];
+  /** Keys present more than once (groups per side) and a few of them: a join would fan out, so it fails. */
+  duplicates: { v1: number; v2: number; examples: Record<string, SampleValue>[] };
+  samples: DiffSample[];
+  verdict: 'pass' | 'fail';
+  failures: string[];
+  durationMs: number;
 }
 
 export interface ShadowResult {

@@ -1,18 +1,34 @@
 /**
  * Placeholder expansion in action arguments, environment values, URLs and bodies. Pure.
  *
- * Known placeholders: `{dataset}`, `{release}`, `{workdir}`, `{rows}`, `{seed}`. An unknown `{name}` is left
- * as it is, so JSON bodies and shell-like text pass through untouched.
+ * Known placeholders: `{dataset}`, `{release}`, `{workdir}`, `{rows}`, `{seed}`, and `{output:NAME}` (the
+ * path where the baseline or candidate writes its output table NAME). An unknown `{name}` is left as it is,
+ * so JSON bodies and shell-like text pass through untouched.
  */
-export type Placeholders = Partial<Record<'dataset' | 'release' | 'workdir' | 'rows' | 'seed', string | number>>;
+export type Placeholders = Partial<Record<'dataset' | 'release' | 'workdir' | 'rows' | 'seed', string | number>> & {
+  /** Paths of output tables by name, for `{output:NAME}`. */
+  outputs?: Readonly<Record<string, string>>;
+};
 
 /** Names the plan may use; anything else in braces is literal text. */
 export const PLACEHOLDER_NAMES = ['dataset', 'release', 'workdir', 'rows', 'seed'] as const;
 
-/** Replaces every known `{name}` that has a value; leaves the rest. */
+const PATTERN = /\{(dataset|release|workdir|rows|seed)\}|\{output:([A-Za-z][A-Za-z0-9_-]{0,63})\}/g;
+
+/** Replaces every known `{name}` and `{output:NAME}` that has a value; leaves the rest. */
 export function expand(text: string, values: Placeholders): string {
-  return text.replace(/\{(dataset|release|workdir|rows|seed)\}/g, (whole, name: keyof Placeholders) => {
-    const value = values[name];
+  return text.replace(PATTERN, (whole, name: keyof Placeholders | undefined, output: string | undefined) => {
+    const value =
+      output !== undefined ? values.outputs?.[output] : values[name as Exclude<keyof Placeholders, 'outputs'>];
     return value === undefined ? whole : String(value);
   });
+}
+
+/** The output names `{output:NAME}` placeholders in `texts` refer to, in order of first use. */
+export function outputsNamed(texts: readonly string[]): string[] {
+  const names = new Set<string>();
+  for (const text of texts) {
+    for (const match of text.matchAll(/\{output:([^}]*)\}/g)) names.add(match[1] as string);
+  }
+  return [...names];
 }

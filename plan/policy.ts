@@ -91,6 +91,21 @@ const rulesSchema = z.strictObject({
           peakRssMb: z.number().positive().optional(),
         })
         .optional(),
+      /** The loosest output diff a plan may set (shadow.outputs): limits, column tolerances, ignored columns. */
+      outputs: z
+        .strictObject({
+          maxDifferingRows: z.int().min(0).optional(),
+          maxMissingRows: z.int().min(0).optional(),
+          /** The loosest numeric tolerance on any column. */
+          tolerance: z
+            .strictObject({ absolute: z.number().min(0).optional(), relative: z.number().min(0).optional() })
+            .optional(),
+          /** Whether a plan may loosen text comparison (`trim`, `ignoreCase`). @default true */
+          textTolerance: z.boolean().optional(),
+          /** Whether a plan may leave columns out of the comparison (`ignore`). @default true */
+          ignore: z.boolean().optional(),
+        })
+        .optional(),
       /** The longest rollback target a plan may set. */
       rollbackTarget: duration.optional(),
       /** The loosest monitoring triggers a plan may set (a plan without one gets the ceiling). */
@@ -162,7 +177,7 @@ export interface PolicyCheck {
   effective: CutoverPlan;
 }
 
-const PLACEHOLDER = new RegExp(`\\{(${PLACEHOLDER_NAMES.join('|')})\\}`);
+const PLACEHOLDER = new RegExp(`\\{(${PLACEHOLDER_NAMES.join('|')}|output:[^}]*)\\}`);
 
 /** Every action of a plan with its path, so a violation names where it is. */
 export function actionsOf(plan: CutoverPlan): { path: string; action: Action }[] {
@@ -352,6 +367,32 @@ export function checkPlanAgainstPolicy(
         else if (value > bound)
           problem(`shadow.tolerances.${metric}.${kind}`, `${value} is looser than the policy's ceiling ${bound}`);
       }
+    }
+  }
+  const outputCeiling = ceilings.outputs;
+  if (outputCeiling) {
+    for (const [name, output] of Object.entries(plan.shadow.outputs)) {
+      const at = `shadow.outputs.${name}`;
+      for (const key of ['maxDifferingRows', 'maxMissingRows'] as const) {
+        const bound = outputCeiling[key];
+        if (bound !== undefined && output[key] > bound)
+          problem(`${at}.${key}`, `${output[key]} is looser than the policy's ceiling ${bound}`);
+      }
+      for (const [column, tolerance] of Object.entries(output.tolerances)) {
+        for (const kind of ['absolute', 'relative'] as const) {
+          const value = tolerance[kind];
+          if (value === undefined || !outputCeiling.tolerance) continue;
+          const bound = outputCeiling.tolerance[kind];
+          if (bound === undefined)
+            problem(`${at}.tolerances.${column}.${kind}`, `the policy allows no ${kind} tolerance on output columns`);
+          else if (value > bound)
+            problem(`${at}.tolerances.${column}.${kind}`, `${value} is looser than the policy's ceiling ${bound}`);
+        }
+        if (outputCeiling.textTolerance === false && (tolerance.trim || tolerance.ignoreCase))
+          problem(`${at}.tolerances.${column}`, 'the policy allows no text tolerance (trim, ignoreCase)');
+      }
+      if (outputCeiling.ignore === false && output.ignore.length > 0)
+        problem(`${at}.ignore`, 'the policy allows no ignored columns: every column is compared');
     }
   }
   const thresholds = { ...plan.stress.thresholds };

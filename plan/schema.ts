@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { DURATION_PATTERN, toMs } from './duration';
 import { FailureType } from './failures';
 import { decodePublicKey } from './keys';
+import { outputsNamed } from './placeholders';
 import { flattenIssues, type PlanProblem } from './problems';
 
 /** A duration string such as `30s`, `5m`, `72h`; must be greater than zero. */
@@ -69,6 +70,52 @@ const toleranceSchema = z
   .refine((t) => t.relative !== undefined || t.absolute !== undefined, {
     error: 'expected "relative" or "absolute" (or both)',
   });
+
+/** A column of a pipeline output, as its file names it. */
+const columnName = z
+  .string()
+  .min(1)
+  .max(128)
+  .refine((name) => !/["\p{Cc}]/u.test(name), { error: 'expected a column name without quotes or control characters' })
+
+/** A name in `{output:NAME}`. */
+export const OUTPUT_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+/** How close two values of one column must be: numbers by `absolute`/`relative`, text by `trim`/`ignoreCase`. */
+const columnToleranceSchema = z
+  .strictObject({
+    absolute: z.number().min(0).max(1e15).optional(),
+    relative: z.number().min(0).max(1e6).optional(),
+    trim: z.boolean().optional(),
+    ignoreCase: z.boolean().optional(),
+  })
+  .refine((t) => Object.values(t).some((v) => v !== undefined && v !== false), {
+    error: 'expected "absolute", "relative", "trim" or "ignoreCase"',
+  });
+
+export const OUTPUT_FORMATS = ['csv', 'parquet', 'jsonl'] as const;
+
+/** One output table that V1 and V2 both write (to `{output:NAME}`), diffed row by row on its key. */
+const outputSchema = z.strictObject({
+  /** The file format; the path given to the pipelines ends in `.csv`, `.parquet` or `.jsonl`. @default csv */
+  format: z.enum(OUTPUT_FORMATS, { error: 'expected csv, parquet or jsonl' }).default('csv'),
+  /** The column(s) that identify a row on both sides. */
+  key: z.array(columnName).min(1, { error: 'expected at least one key column' }).max(16),
+  /** The columns both sides must have (optional): a key, tolerance or ignore naming another is refused. */
+  columns: z.array(columnName).min(1).max(1000).optional(),
+  /** Per column; numbers without one must be equal, text and booleans exactly equal. */
+  tolerances: z.record(columnName, columnToleranceSchema).default({}),
+  /** Columns not compared. */
+  ignore: z.array(columnName).max(1000).default([]),
+  /** Rows present on both sides with a column out of tolerance. @default 0 */
+  maxDifferingRows: z.int().min(0).default(0),
+  /** Rows present on one side only, per side. @default 0 */
+  maxMissingRows: z.int().min(0).default(0),
+  /** Fewer rows than this on either side fails: an empty output is a broken pipeline. @default 1 */
+  minRows: z.int().min(0).default(1),
+  /** Differing or missing rows kept as examples in the evidence. @default 20 */
+  sample: z.int().min(0).max(1000).default(20),
+});
 
 const datasetSchema = z.union([
   z.strictObject({
@@ -216,6 +263,10 @@ export const planSchema = z
       tolerances: z.record(metricName, toleranceSchema).default({}),
       /** Allowed value ranges, such as `{ PAR30: { min: 0, max: 1 } }`. */
       ranges: z.record(metricName, metricRangeSchema).default({}),
+      /** Output tables diffed row by row on their key (`{output:NAME}` in the baseline's and candidate's run). */
+      outputs: z
+        .record(z.string().regex(OUTPUT_NAME, { error: 'expected an output name such as loans' }), outputSchema)
+        .default({}),
     }),
     stress: z.strictObject({
       sizes: z.array(z.int().min(1).max(100_000_000)).min(1).max(20),
@@ -348,6 +399,7 @@ export const planSchema = z
         }
       }
     }
+    outputProblems(plan, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
     if (plan.initiator && !signoff.allowInitiator) {
       // Only a plan where every approver of some role is the initiator is unusable.
       for (const [role, approvers] of Object.entries(signoff.roles)) {
@@ -410,6 +462,9 @@ export type RunAction = z.infer<typeof runActionSchema>;
 export type HttpAction = z.infer<typeof httpActionSchema>;
 export type Dataset = z.infer<typeof datasetSchema>;
 export type Tolerance = z.infer<typeof toleranceSchema>;
+export type OutputSpec = z.infer<typeof outputSchema>;
+export type ColumnTolerance = z.infer<typeof columnToleranceSchema>;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 export type Triggers = z.infer<typeof triggersSchema>;
 export type MetricRange = z.infer<typeof metricRangeSchema>;
 export type PlanSignature = z.infer<typeof planSignatureSchema>;
@@ -431,4 +486,50 @@ export function validatePlan(input: unknown): { ok: true; plan: CutoverPlan } | 
   const result = planSchema.safeParse(input);
   if (result.success) return { ok: true, plan: result.data };
   return { ok: false, problems: flattenIssues(result.error.issues) };
+}
+
+interface OutputsView {
+  baseline: { run: string[]; env?: Record<string, string> | undefined };
+  candidate: { run: string[]; env?: Record<string, string> | undefined };
+  shadow: { outputs: Record<string, z.output<typeof outputSchema>> };
+}
+
+/**
+ * The output tables' rules: every `{output:NAME}` names a declared output, every declared output is written by
+ * both versions, and a key, tolerance or ignored column is one of the output's declared `columns` (when given).
+ * Other actions never write outputs: only V1 and V2 are diffed.
+ */
+function outputProblems(plan: OutputsView, problem: (path: PropertyKey[], message: string) => void): void {
+  const declared = plan.shadow.outputs;
+  for (const side of ['baseline', 'candidate'] as const) {
+    const action = plan[side];
+    const named = outputsNamed([...action.run, ...Object.values(action.env ?? {})]);
+    for (const name of named) {
+      if (!OUTPUT_NAME.test(name)) problem([side, 'run'], `"{output:${name}}" is not an output name`);
+      else if (!(name in declared)) problem([side, 'run'], `{output:${name}}: no output "${name}" in shadow.outputs`);
+    }
+    for (const name of Object.keys(declared)) {
+      if (!named.includes(name))
+        problem(['shadow', 'outputs', name], `the ${side} never writes it (no {output:${name}} in its run or env)`);
+    }
+  }
+  for (const [name, output] of Object.entries(declared)) {
+    const at = (...rest: PropertyKey[]) => ['shadow', 'outputs', name, ...rest];
+    const columns = output.columns ? new Set(output.columns) : undefined;
+    const known = (column: string, path: PropertyKey[]) => {
+      if (columns && !columns.has(column))
+        problem(path, `no column "${column}" in shadow.outputs.${name}.columns (${[...columns].join(', ')})`);
+    };
+    output.key.forEach((column, i) => known(column, at('key', i)));
+    for (const column of Object.keys(output.tolerances)) known(column, at('tolerances', column));
+    output.ignore.forEach((column, i) => {
+      known(column, at('ignore', i));
+      if (output.key.includes(column)) problem(at('ignore', i), `"${column}" is part of the key`);
+    });
+    for (const column of Object.keys(output.tolerances)) {
+      if (output.key.includes(column))
+        problem(at('tolerances', column), `"${column}" is part of the key: keys match exactly`);
+    }
+    if (new Set(output.key).size !== output.key.length) problem(at('key'), 'a column is listed twice');
+  }
 }

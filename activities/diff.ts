@@ -278,23 +278,6 @@ export async function diffOutput(session: Session, request: DiffRequest): Promis
     };
   });
 
-  const missing = Math.max(result.rows.onlyV1, result.rows.onlyV2);
-  if (result.rows.differing > spec.maxDifferingRows) {
-    const worst = [...result.columns]
-      .filter((c) => c.differing + c.nullOneSide > 0)
-      .sort((a, b) => b.differing + b.nullOneSide - (a.differing + a.nullOneSide))
-      .slice(0, 3)
-      .map((c) => `${c.column} ${c.differing + c.nullOneSide}`);
-    failures.push(
-      `${result.rows.differing} differing row(s), limit ${spec.maxDifferingRows} (by column: ${worst.join(', ')})`,
-    );
-  }
-  if (missing > spec.maxMissingRows) {
-    failures.push(
-      `rows missing: ${result.rows.onlyV1} only in V1, ${result.rows.onlyV2} only in V2, limit ${spec.maxMissingRows} per side`,
-    );
-  }
-
   if (spec.sample > 0 && result.rows.differing + result.rows.onlyV1 + result.rows.onlyV2 > 0) {
     const keys = spec.key.map((k) => `coalesce(a.${ident(k)}, b.${ident(k)}) AS ${ident(`k:${k}`)}`);
     const values = plans.flatMap((p) => [
@@ -321,6 +304,29 @@ export async function diffOutput(session: Session, request: DiffRequest): Promis
       };
     });
   }
+  const examples = (...presence: DiffSample['presence'][]) => {
+    const keys = result.samples.filter((x) => presence.includes(x.presence)).slice(0, 3);
+    return keys.length > 0
+      ? `; e.g. ${spec.key.join('/')} ${keys.map((x) => spec.key.map((k) => String(x.key[k])).join('/')).join(', ')}`
+      : '';
+  };
+  const missing = Math.max(result.rows.onlyV1, result.rows.onlyV2);
+  if (result.rows.differing > spec.maxDifferingRows) {
+    const worst = [...result.columns]
+      .filter((c) => c.differing + c.nullOneSide > 0)
+      .sort((a, b) => b.differing + b.nullOneSide - (a.differing + a.nullOneSide))
+      .slice(0, 3)
+      .map((c) => `${c.column} ${c.differing + c.nullOneSide}`);
+    failures.push(
+      `${result.rows.differing} differing row(s), limit ${spec.maxDifferingRows} (by column: ${worst.join(', ')})${examples('both')}`,
+    );
+  }
+  if (missing > spec.maxMissingRows) {
+    failures.push(
+      `rows missing: ${result.rows.onlyV1} only in V1, ${result.rows.onlyV2} only in V2, limit ${spec.maxMissingRows} per side${examples('v1', 'v2')}`,
+    );
+  }
+
   return finish(result, started);
 }
 

@@ -17,6 +17,8 @@ export interface ActivityDeps {
   dataDir: string;
   /** The organisation policy the worker holds (`CUTOVER_POLICY`); without one, plans are their own judge. */
   policy?: ResolvedPolicy;
+  /** DuckDB's bounds for output diffs (CUTOVER_DIFF_MEMORY, CUTOVER_DIFF_THREADS). @default DuckDB's own */
+  diff?: { memoryLimit?: string; threads?: number };
 }
 
 /**

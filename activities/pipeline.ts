@@ -1,9 +1,12 @@
 /**
  * Running a pipeline (baseline or candidate) on a dataset and reading its metrics with zod.
  */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { z } from 'zod';
+import { outputsNamed } from '../plan/placeholders';
 import { FailureType } from '../plan/failures';
-import type { CutoverPlan, RunAction } from '../plan/schema';
+import type { CutoverPlan, OutputFormat, RunAction } from '../plan/schema';
 import { ActionError } from './errors';
 import type { ActionGuard } from './policy-guard';
 import { runAction, type RunOutcome } from './runner';
@@ -73,6 +76,13 @@ export interface PipelineContext {
   signal?: AbortSignal;
   onTick?: () => void;
   guard?: ActionGuard;
+  /** The declared outputs' formats: a scratch output keeps its extension (`loans.parquet`). */
+  outputFormats?: Record<string, OutputFormat>;
+}
+
+/** The declared outputs' formats, by name. */
+export function outputFormats(plan: CutoverPlan): Record<string, OutputFormat> {
+  return Object.fromEntries(Object.entries(plan.shadow.outputs).map(([name, spec]) => [name, spec.format]));
 }
 
 /** The pipeline context of a phase activity: its plan, working folder and the activity's signal. */
@@ -88,22 +98,42 @@ export function pipelineContext(
     workdir,
     signal,
     onTick,
+    outputFormats: outputFormats(plan),
     ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
     ...(guard ? { guard } : {}),
   };
 }
 
-/** Baseline and candidate at the same time on the same file, as they would run in production. */
+/**
+ * Baseline and candidate at the same time on the same file, as they would run in production. With `outputs`,
+ * each writes its output tables where `outputs.v1` / `outputs.v2` say; without, to scratch paths.
+ */
 export function runSideBySide(
   plan: CutoverPlan,
   dataset: string,
   context: PipelineContext,
   keyPrefix: string,
+  outputs?: { v1: Record<string, string>; v2: Record<string, string> },
 ): Promise<[PipelineRun, PipelineRun]> {
   return Promise.all([
-    runPipeline('baseline (V1)', plan.baseline, dataset, { ...context, key: `${keyPrefix}/v1` }),
-    runPipeline('candidate (V2)', plan.candidate, dataset, { ...context, key: `${keyPrefix}/v2` }),
+    runPipeline('baseline (V1)', plan.baseline, dataset, {
+      ...context,
+      key: `${keyPrefix}/v1`,
+      ...(outputs ? { outputs: outputs.v1 } : {}),
+    }),
+    runPipeline('candidate (V2)', plan.candidate, dataset, {
+      ...context,
+      key: `${keyPrefix}/v2`,
+      ...(outputs ? { outputs: outputs.v2 } : {}),
+    }),
   ]);
+}
+
+/** Where each declared output of `format` goes in `dir`: `<dir>/<name>.<csv|parquet|jsonl>`. */
+export function outputPaths(plan: CutoverPlan, dir: string): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(plan.shadow.outputs).map(([name, spec]) => [name, path.join(dir, `${name}.${spec.format}`)]),
+  );
 }
 
 export async function runPipeline(
@@ -119,12 +149,48 @@ export async function runPipeline(
     onTick?: () => void;
     onSpawn?: (pid: number) => void;
     guard?: ActionGuard;
+    /** Paths for `{output:NAME}`. Without them, outputs go to a scratch folder removed after the run. */
+    outputs?: Record<string, string>;
+    outputFormats?: Record<string, OutputFormat>;
   },
+): Promise<PipelineRun> {
+  const named = outputsNamed([...action.run, ...Object.values(action.env ?? {})]);
+  let scratch: string | undefined;
+  let outputs = options.outputs;
+  if (outputs) {
+    // A retried step writes afresh: nothing of an earlier attempt may pass for this run's output.
+    await Promise.all(Object.values(outputs).map((file) => rm(file, { force: true })));
+    await Promise.all(Object.values(outputs).map((file) => mkdir(path.dirname(file), { recursive: true })));
+  } else if (named.length > 0) {
+    // Outside shadow (stress, reconciliation) the pipeline still writes its tables, so it does the same work.
+    scratch = await mkdtemp(path.join(options.workdir, 'scratch-'));
+    outputs = Object.fromEntries(
+      named.map((name) => [name, path.join(scratch as string, `${name}.${options.outputFormats?.[name] ?? 'csv'}`)]),
+    );
+  }
+  try {
+    return await runOnce(label, action, dataset, options, outputs);
+  } finally {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function runOnce(
+  label: string,
+  action: RunAction,
+  dataset: string,
+  options: Parameters<typeof runPipeline>[3],
+  outputs: Record<string, string> | undefined,
 ): Promise<PipelineRun> {
   const outcome = await runAction({
     action,
     idempotencyKey: options.key,
-    placeholders: { dataset, release: options.release, workdir: options.workdir },
+    placeholders: {
+      dataset,
+      release: options.release,
+      workdir: options.workdir,
+      ...(outputs ? { outputs } : {}),
+    },
     ...(options.baseDir ? { baseDir: options.baseDir } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onTick ? { onTick: options.onTick } : {}),

@@ -1,19 +1,58 @@
 /**
- * Shadow mode: V1 and V2 on the same datasets, side by side, KPI by KPI against tolerances and noise.
+ * Shadow mode: V1 and V2 on the same datasets, side by side, KPI by KPI against tolerances and noise, and
+ * their output tables diffed row by row on their keys (DuckDB).
  */
 import { Context, log } from '@temporalio/activity';
 import { FailureType } from '../plan/failures';
 import { compareMetrics } from './compare';
 import { materialise, workdirFor } from './datasets';
-import { toFailure, verdictFailure } from './errors';
-import { pipelineContext, runPipeline, runSideBySide } from './pipeline';
+import { ActionError, toFailure, verdictFailure } from './errors';
+import path from 'node:path';
+import { diffOutput, DiffInputError, withDiffEngine, type DiffEngineOptions } from './diff';
+import { outputPaths, pipelineContext, runPipeline, runSideBySide } from './pipeline';
 import type { ResolvedPolicy } from '../plan/policy';
 import { actionGuard, assertSamePolicy } from './policy-guard';
-import type { DatasetComparison, Metrics, PhaseInput, ShadowResult } from './types';
+import type { CutoverPlan } from '../plan/schema';
+import type { DatasetComparison, Metrics, OutputDiff, PhaseInput, ShadowResult } from './types';
 
 export interface ShadowDeps {
   dataDir: string;
   policy?: ResolvedPolicy;
+  diff?: { memoryLimit?: string; threads?: number };
+}
+
+/**
+ * Diffs every declared output of one dataset, in one bounded DuckDB engine. Bad input (a missing file, another
+ * format, a missing key column, an empty output) is a final InvalidOutput naming the output, dataset and file.
+ */
+async function diffOutputs(
+  plan: CutoverPlan,
+  dataset: string,
+  files: { v1: Record<string, string>; v2: Record<string, string> },
+  engine: DiffEngineOptions,
+): Promise<OutputDiff[]> {
+  const outputs = Object.entries(plan.shadow.outputs);
+  if (outputs.length === 0) return [];
+  try {
+    return await withDiffEngine(engine, async (session) => {
+      const diffs: OutputDiff[] = [];
+      for (const [output, spec] of outputs) {
+        diffs.push(
+          await diffOutput(session, {
+            output,
+            dataset,
+            spec,
+            v1File: files.v1[output] as string,
+            v2File: files.v2[output] as string,
+          }),
+        );
+      }
+      return diffs;
+    });
+  } catch (err) {
+    if (err instanceof DiffInputError) throw new ActionError(err.message, FailureType.InvalidOutput, false);
+    throw err;
+  }
 }
 
 export function createShadow(deps: ShadowDeps) {
@@ -38,7 +77,12 @@ export function createShadow(deps: ShadowDeps) {
           tick,
           guard,
         );
-        const [v1, v2] = await runSideBySide(plan, ref.path, common, `${input.key}/${index}`);
+        const outputsDir = path.join(workdir, 'outputs', `dataset-${index}`);
+        const written = {
+          v1: outputPaths(plan, path.join(outputsDir, 'v1')),
+          v2: outputPaths(plan, path.join(outputsDir, 'v2')),
+        };
+        const [v1, v2] = await runSideBySide(plan, ref.path, common, `${input.key}/${index}`, written);
         const noiseRuns: Metrics[] = [];
         for (let run = 0; run < plan.shadow.noiseRuns; run++) {
           noiseRuns.push(
@@ -65,6 +109,15 @@ export function createShadow(deps: ShadowDeps) {
             });
           }
         }
+        const outputs = await diffOutputs(plan, ref.label, written, {
+          ...deps.diff,
+          tempDirectory: path.join(outputsDir, 'duckdb-spill'),
+          signal: ctx.cancellationSignal,
+          onTick: tick,
+        });
+        for (const diff of outputs) {
+          for (const failure of diff.failures) failures.push(`${ref.label}: output ${diff.output}: ${failure}`);
+        }
         const rows = v1.rows ?? v2.rows ?? ref.rows;
         datasets.push({
           dataset: ref.label,
@@ -72,6 +125,7 @@ export function createShadow(deps: ShadowDeps) {
           v1Ms: Math.round(v1.durationMs),
           v2Ms: Math.round(v2.durationMs),
           metrics,
+          ...(outputs.length > 0 ? { outputs } : {}),
         });
         for (const m of metrics.filter((m) => m.verdict === 'fail'))
           failures.push(`${ref.label}: ${m.metric}: ${m.reason}`);

@@ -13,7 +13,7 @@ import type { CutoverPlan } from '../plan/schema';
 import { generate, workdirFor } from './datasets';
 import { toFailure, verdictFailure } from './errors';
 import { PeakMemory } from './memory';
-import { runPipeline } from './pipeline';
+import { outputFormats, runPipeline } from './pipeline';
 import { actionGuard, isPolicyRefusal, type ActionGuard, assertSamePolicy } from './policy-guard';
 import type { ResolvedPolicy } from '../plan/policy';
 import { latencyStats, variation } from './stats';
@@ -42,6 +42,7 @@ export function createStress(deps: StressDeps) {
     const beat = () => ctx.heartbeat({ completedSizes: completed } satisfies StressProgress);
 
     const guard = actionGuard(deps.policy, plan.release);
+    const formats = outputFormats(plan);
     const measure = async (dataset: string, key: string): Promise<Measured> => {
       const memory = new PeakMemory();
       try {
@@ -52,6 +53,7 @@ export function createStress(deps: StressDeps) {
           signal: ctx.cancellationSignal,
           onTick: beat,
           onSpawn: (pid) => memory.watch(pid),
+          outputFormats: formats,
           ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
           ...(guard ? { guard } : {}),
         });

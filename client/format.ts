@@ -3,6 +3,8 @@
  */
 import Table from 'cli-table3';
 import { formatMs } from '../plan/duration';
+import type { OutputDiff } from '../activities/types';
+import { cell, outputLine, sampleKey } from '../workflows/output-lines';
 import { phaseResult, type CutoverStatus, type PhaseRecord } from '../workflows/status';
 
 /** Key figures of a phase's evidence, in a few words. */
@@ -65,6 +67,11 @@ export function renderStatus(s: CutoverStatus, auditLines = 8): string {
     ]);
   }
   out.push(phases.toString());
+  const diffs = (phaseResult(s.phases, 'shadow')?.datasets ?? []).flatMap((d) => d.outputs ?? []);
+  if (diffs.length > 0) {
+    out.push('outputs (keyed diff, V1 vs V2):');
+    for (const diff of diffs) out.push(`  ${outputLine(diff)}`);
+  }
   const g = s.gate;
   out.push(
     `gate: ${g.status}${g.deadline ? `  deadline ${g.deadline}` : ''}${g.escalatedAt ? `  escalated ${g.escalatedAt}` : ''}${g.expiresAt ? `  expires ${g.expiresAt}` : ''}`,
@@ -125,6 +132,7 @@ export function markdownReport(s: CutoverStatus): string {
           `| ${m.metric} | ${m.v1 ?? ''} | ${m.v2 ?? ''} | ${m.difference ?? ''} | ${m.relative ?? ''} | ${m.noise} | ${m.verdict}${m.reason ? ` (${m.reason})` : ''} |`,
         );
       lines.push('');
+      for (const diff of d.outputs ?? []) lines.push(...outputMarkdown(diff));
     }
   }
   const stress = phaseResult(s.phases, 'stress');
@@ -149,4 +157,62 @@ export function markdownReport(s: CutoverStatus): string {
   for (const a of s.audit)
     lines.push(`- ${a.at} ${a.accepted === false ? '✗ ' : ''}${a.kind}${a.actor ? ` (${a.actor})` : ''}: ${a.message}`);
   return lines.join('\n') + '\n';
+}
+
+const md = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const figure = (n: number | undefined) => (n === undefined ? '' : Number(n.toPrecision(6)).toString());
+
+/** One output's diff as Markdown: the summary, the per-column breakdown, and the sample rows, differing cells in bold. */
+export function outputMarkdown(diff: OutputDiff): string[] {
+  const lines = [
+    `#### Output \`${diff.output}\` (key ${diff.key.join(', ')}): ${diff.verdict}`,
+    '',
+    `${diff.rows.v1} rows in V1, ${diff.rows.v2} in V2: ${diff.rows.both} in both, ${diff.rows.onlyV1} only in V1, ${diff.rows.onlyV2} only in V2, ${diff.rows.differing} differing (limits: ${diff.limits.maxDifferingRows} differing, ${diff.limits.maxMissingRows} missing per side).`,
+  ];
+  for (const failure of diff.failures) lines.push('', `- ✗ ${md(failure)}`);
+  if (diff.onlyInV1.length + diff.onlyInV2.length > 0)
+    lines.push(
+      '',
+      `Columns only in V1: ${diff.onlyInV1.join(', ') || 'none'}; only in V2: ${diff.onlyInV2.join(', ') || 'none'}.`,
+    );
+  if (diff.ignored.length > 0) lines.push('', `Not compared: ${diff.ignored.join(', ')}.`);
+  if (diff.duplicates.examples.length > 0)
+    lines.push('', `Duplicate keys: ${diff.duplicates.examples.map((e) => md(JSON.stringify(e))).join(', ')}.`);
+  if (diff.columns.length > 0) {
+    lines.push(
+      '',
+      '| column | type | equal | within tolerance | differing | null on one side | max abs. difference | max rel. difference | tolerance |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
+    for (const c of diff.columns) {
+      const tolerance = c.tolerance
+        ? Object.entries(c.tolerance)
+            .map(([k, v]) => `${k} ${String(v)}`)
+            .join(', ')
+        : 'exact';
+      lines.push(
+        `| ${md(c.column)} | ${c.type} | ${c.equal} | ${c.withinTolerance} | ${c.differing} | ${c.nullOneSide} | ${figure(c.maxAbsolute)} | ${figure(c.maxRelative)} | ${tolerance} |`,
+      );
+    }
+  }
+  if (diff.samples.length > 0) {
+    const columns = diff.columns.map((c) => c.column);
+    lines.push(
+      '',
+      `Sample rows (V1 → V2; differing cells in bold):`,
+      '',
+      `| ${diff.key.map(md).join(' / ')} | in | ${columns.map(md).join(' | ')} |`,
+      `| --- | --- | ${columns.map(() => '---').join(' | ')} |`,
+    );
+    for (const sample of diff.samples) {
+      const cells = columns.map((c) => {
+        if (sample.presence !== 'both') return md(cell((sample.v1 ?? sample.v2)?.[c]));
+        const [a, b] = [cell(sample.v1?.[c]), cell(sample.v2?.[c])];
+        return sample.differs.includes(c) ? `**${md(a)} → ${md(b)}**` : md(a);
+      });
+      lines.push(`| ${md(sampleKey(sample))} | ${sample.presence} | ${cells.join(' | ')} |`);
+    }
+  }
+  lines.push('');
+  return lines;
 }

@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { MetricComparison } from '../activities/types';
+import type { MetricComparison, OutputDiff } from '../activities/types';
+import { cell, sampleKey } from '../workflows/output-lines';
 import { formatMs } from '../plan/duration';
 import { phaseResult, type CutoverStatus } from '../workflows/status';
 
@@ -52,6 +53,7 @@ export function htmlReport(s: CutoverStatus): string {
       ),
     )
     .join('\n');
+  const outputs = (shadow?.datasets ?? []).flatMap((d) => (d.outputs ?? []).map(outputHtml)).join('\n');
   const gate = s.gate.roles
     .map((r) => `<tr><td>${esc(r.role)}</td><td>${esc(r.approvedBy.join(', ') || '-')}</td><td>${r.missing}</td></tr>`)
     .join('\n');
@@ -67,7 +69,7 @@ export function htmlReport(s: CutoverStatus): string {
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d232a}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem;width:100%}td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left}
 th{background:#f3f5f7}.passed{color:#137333}.failed,.cancelled{color:#b3261e}.charts{display:grid;grid-template-columns:1fr 1fr;gap:1.5rem}
-code{font-size:12px}canvas{max-height:320px}
+code{font-size:12px}canvas{max-height:320px}mark{background:#fde7e4;color:#b3261e}
 </style></head><body>
 <h1>Cutover report: ${esc(s.release)}</h1>
 <p>Workflow <code>${esc(s.workflowId)}</code> · state <b>${esc(s.state)}</b> (phase ${esc(s.phase)}) · started ${esc(s.startedAt)}${s.endedAt ? ` · ended ${esc(s.endedAt)}` : ''}</p>
@@ -79,6 +81,7 @@ ${s.evidenceDigest ? `<p>Evidence digest <code>${esc(s.evidenceDigest)}</code></
 <div><h3>V1 vs V2 per KPI (relative difference vs tolerance)</h3><canvas id="kpis"></canvas></div>
 </div>
 <h2>Shadow: V1 vs V2</h2><table><tr><th>dataset</th><th>metric</th><th>V1</th><th>V2</th><th>relative</th><th>noise</th><th>verdict</th></tr>${kpiRows}</table>
+${outputs ? `<h2>Shadow: output tables, row by row</h2>${outputs}` : ''}
 ${stress?.scaling ? `<p>${esc(stress.scaling.note)}</p>` : ''}
 <h2>Sign-off</h2><table><tr><th>role</th><th>signed by</th><th>missing</th></tr>${gate}</table>
 <h2>Audit trail</h2><ul>${audit}</ul>
@@ -92,4 +95,34 @@ new Chart(document.getElementById('kpis'), { type: 'bar', data: { labels: data.k
 </script>
 </body></html>
 `;
+}
+
+const figure = (n: number | undefined) => (n === undefined ? '' : Number(n.toPrecision(6)).toString());
+
+/** One output's diff: the counts, the per-column breakdown and the sample rows, differing cells marked. */
+function outputHtml(diff: OutputDiff): string {
+  const columns = diff.columns.map((c) => c.column);
+  const columnRows = diff.columns
+    .map(
+      (c) =>
+        `<tr><td>${esc(c.column)}</td><td>${esc(c.type)}</td><td>${c.equal}</td><td>${c.withinTolerance}</td><td${c.differing ? ' class="failed"' : ''}>${c.differing}</td><td${c.nullOneSide ? ' class="failed"' : ''}>${c.nullOneSide}</td><td>${figure(c.maxAbsolute)}</td><td>${figure(c.maxRelative)}</td><td>${esc(c.tolerance ? JSON.stringify(c.tolerance) : 'exact')}</td></tr>`,
+    )
+    .join('');
+  const sampleRows = diff.samples
+    .map((sample) => {
+      const cells = columns
+        .map((c) => {
+          if (sample.presence !== 'both') return `<td>${esc(cell((sample.v1 ?? sample.v2)?.[c]))}</td>`;
+          const [a, b] = [cell(sample.v1?.[c]), cell(sample.v2?.[c])];
+          return sample.differs.includes(c) ? `<td><mark>${esc(a)} → ${esc(b)}</mark></td>` : `<td>${esc(a)}</td>`;
+        })
+        .join('');
+      return `<tr><td>${esc(sampleKey(sample))}</td><td>${sample.presence === 'both' ? 'both' : `only ${sample.presence.toUpperCase()}`}</td>${cells}</tr>`;
+    })
+    .join('');
+  return `<h3>${esc(diff.output)} · ${esc(diff.dataset)}: <span class="${diff.verdict === 'pass' ? 'passed' : 'failed'}">${diff.verdict}</span></h3>
+<p>Key ${esc(diff.key.join(', '))}. ${diff.rows.v1} rows in V1, ${diff.rows.v2} in V2: ${diff.rows.both} in both, ${diff.rows.onlyV1} only in V1, ${diff.rows.onlyV2} only in V2, ${diff.rows.differing} differing.${diff.onlyInV1.length + diff.onlyInV2.length ? ` Columns only in V1: ${esc(diff.onlyInV1.join(', ') || 'none')}; only in V2: ${esc(diff.onlyInV2.join(', ') || 'none')}.` : ''}${diff.ignored.length ? ` Not compared: ${esc(diff.ignored.join(', '))}.` : ''}</p>
+${diff.failures.length ? `<ul>${diff.failures.map((f) => `<li class="failed">${esc(f)}</li>`).join('')}</ul>` : ''}
+<table><tr><th>column</th><th>type</th><th>equal</th><th>within tolerance</th><th>differing</th><th>null on one side</th><th>max abs.</th><th>max rel.</th><th>tolerance</th></tr>${columnRows}</table>
+${sampleRows ? `<table><tr><th>${esc(diff.key.join(' / '))}</th><th>in</th>${columns.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>${sampleRows}</table>` : ''}`;
 }

@@ -76,7 +76,7 @@ const columnName = z
   .string()
   .min(1)
   .max(128)
-  .refine((name) => !/["\p{Cc}]/u.test(name), { error: 'expected a column name without quotes or control characters' })
+  .refine((name) => !/["\p{Cc}]/u.test(name), { error: 'expected a column name without quotes or control characters' });
 
 /** A name in `{output:NAME}`. */
 export const OUTPUT_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;

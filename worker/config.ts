@@ -37,6 +37,12 @@ export const envSchema = z.object({
     .min(1)
     .optional()
     .describe('The organisation policy file (YAML) that binds every plan; unset: plans are their own judge'),
+  CUTOVER_DIFF_MEMORY: z
+    .string()
+    .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i, { error: 'expected a size such as 512MB or 2GB' })
+    .default('1GB')
+    .describe("DuckDB's memory_limit for output diffs: a larger diff spills to the cutover's work folder"),
+  CUTOVER_DIFF_THREADS: intFrom(1, 256).default(2).describe('DuckDB threads for output diffs'),
   CUTOVER_WORKFLOW_BUNDLE: z
     .string()
     .optional()

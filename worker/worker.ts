@@ -33,7 +33,11 @@ export async function createWorker(
     connection: conn,
     namespace: target.namespace,
     taskQueue: config.CUTOVER_TASK_QUEUE,
-    activities: createActivities({ dataDir: config.dataDir, ...(config.policy ? { policy: config.policy } : {}) }),
+    activities: createActivities({
+      dataDir: config.dataDir,
+      diff: { memoryLimit: config.CUTOVER_DIFF_MEMORY, threads: config.CUTOVER_DIFF_THREADS },
+      ...(config.policy ? { policy: config.policy } : {}),
+    }),
     sinks,
     ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}),
     maxConcurrentActivityTaskExecutions: config.CUTOVER_MAX_ACTIVITIES,

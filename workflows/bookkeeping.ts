@@ -13,6 +13,8 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { phaseSearchAttribute, releaseSearchAttribute, stateSearchAttribute } from './messages';
+import type { ShadowResult } from '../activities/types';
+import { outputLine, sampleKey } from './output-lines';
 import type { CutoverSinks } from './sinks';
 import {
   isFinal,
@@ -132,6 +134,15 @@ export class Bookkeeping {
         .filter((r) => r.outcome !== 'pending')
         .map((r) => `| ${r.phase} | ${r.outcome} | ${(r.verdict ?? '').replace(/\|/g, '/').slice(0, 120)} |`),
     ];
+    const shadow = this.status.phases.find((r) => r.phase === 'shadow')?.result as ShadowResult | undefined;
+    const diffs = (shadow?.datasets ?? []).flatMap((d) => d.outputs ?? []);
+    if (diffs.length > 0) {
+      lines.push('', '**Output diffs**', '');
+      for (const diff of diffs) {
+        const examples = diff.samples.slice(0, 3).map(sampleKey);
+        lines.push(`- ${outputLine(diff)}${examples.length ? ` · e.g. ${examples.join(', ')}` : ''}`);
+      }
+    }
     const waiting = this.status.waitingForPolicy;
     if (waiting) {
       lines.push(

@@ -13,6 +13,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type * as Deployments from './deployments';
 import type { Engine } from './deployments';
 import type * as Generate from './generate';
+import type * as Outputs from './outputs';
+import type { OutputFiles } from './outputs';
 import { TapeError, type PortfolioMetrics } from './kpis';
 import type * as SelfTest from './selftest';
 import type * as V1 from './v1';
@@ -24,9 +26,13 @@ const deployments = () => require('./deployments') as typeof Deployments;
 const v1 = () => require('./v1') as typeof V1;
 const generate = () => require('./generate') as typeof Generate;
 const selftest = () => require('./selftest') as typeof SelfTest;
+const outputs = () => require('./outputs') as typeof Outputs;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-/** Set to 1 to make V2 count PAR90 from 60 days: the demo of a cutover that shadow mode blocks. */
+/**
+ * The demo faults of V2: `1` counts PAR90 from 60 days (the KPI comparison blocks the cutover); `segment` puts
+ * one small segment's loans in the wrong delinquency bucket (the KPIs still agree; the keyed diff blocks it).
+ */
 export const FAULT_ENV = 'PORTFOLIO_KPI_FAULT';
 
 function positiveInt(value: string): number {
@@ -39,9 +45,12 @@ export async function runEngine(
   engine: Engine,
   input: string,
   v2Options: { threads?: number; parallelMinBytes?: number } = {},
+  out: OutputFiles = {},
 ): Promise<{ metrics: PortfolioMetrics; rows: number }> {
-  if (engine === 'v1') return v1().runV1(input);
-  return runV2(input, { fault: process.env[FAULT_ENV] === '1', ...v2Options });
+  if (engine === 'v1') return v1().runV1(input, out);
+  const result = await runV2(input, { fault: process.env[FAULT_ENV] === '1', ...v2Options });
+  if (out.loans || out.segments) outputs().writeV2Outputs(input, out, { fault: process.env[FAULT_ENV] === 'segment' });
+  return result;
 }
 
 function print(value: unknown): void {
@@ -52,6 +61,8 @@ const program = new Command('portfolio-kpi')
   .description('Lending-portfolio KPIs (V1 legacy, V2 new) and the loan-tape generator')
   .addOption(new Option('--engine <engine>', 'which engine computes the KPIs').choices(['v1', 'v2']))
   .option('--input <file>', 'loan tape (CSV with a header)')
+  .option('--loans-out <file>', 'also write the per-loan table (.csv or .jsonl)')
+  .option('--segments-out <file>', 'also write the per-segment table (.csv or .jsonl)')
   .option('--threads <n>', 'V2 threads on large files (default 2)', positiveInt)
   .option(
     '--parallel-min-mb <n>',
@@ -60,15 +71,32 @@ const program = new Command('portfolio-kpi')
   )
   .showHelpAfterError()
   .addHelpText('after', '\nExample:\n  portfolio-kpi --engine v2 --input tape.csv')
-  .action(async (options: { engine?: Engine; input?: string; threads?: number; parallelMinMb?: number }) => {
-    if (!options.engine || !options.input) program.error('error: --engine and --input are required', { exitCode: 2 });
-    print(
-      await runEngine(options.engine as Engine, options.input as string, {
-        ...(options.threads !== undefined ? { threads: options.threads } : {}),
-        ...(options.parallelMinMb !== undefined ? { parallelMinBytes: options.parallelMinMb * 2 ** 20 } : {}),
-      }),
-    );
-  });
+  .action(
+    async (options: {
+      engine?: Engine;
+      input?: string;
+      threads?: number;
+      parallelMinMb?: number;
+      loansOut?: string;
+      segmentsOut?: string;
+    }) => {
+      if (!options.engine || !options.input) program.error('error: --engine and --input are required', { exitCode: 2 });
+      print(
+        await runEngine(
+          options.engine as Engine,
+          options.input as string,
+          {
+            ...(options.threads !== undefined ? { threads: options.threads } : {}),
+            ...(options.parallelMinMb !== undefined ? { parallelMinBytes: options.parallelMinMb * 2 ** 20 } : {}),
+          },
+          {
+            ...(options.loansOut ? { loans: options.loansOut } : {}),
+            ...(options.segmentsOut ? { segments: options.segmentsOut } : {}),
+          },
+        ),
+      );
+    },
+  );
 
 program
   .command('generate')

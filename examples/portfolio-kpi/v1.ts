@@ -7,6 +7,15 @@
  */
 import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
+import {
+  bucketOf,
+  LOAN_COLUMNS,
+  PROVISION_RATE,
+  TableWriter,
+  writeSegments,
+  type OutputFiles,
+  type SegmentSums,
+} from './outputs';
 import { emptyTotals, metricsFrom, parseEligible, REQUIRED_COLUMNS, TapeError, type PortfolioMetrics } from './kpis';
 
 function amount(text: string | undefined, row: number, column: string): number {
@@ -17,7 +26,10 @@ function amount(text: string | undefined, row: number, column: string): number {
   return value;
 }
 
-export async function runV1(file: string): Promise<{ metrics: PortfolioMetrics; rows: number }> {
+export async function runV1(file: string, out: OutputFiles = {}): Promise<{ metrics: PortfolioMetrics; rows: number }> {
+  // The output tables, V1's way: amounts as the floats it read, provision as a float product, sums in floats.
+  const loans = out.loans ? new TableWriter(out.loans, LOAN_COLUMNS) : undefined;
+  const segments = new Map<string, SegmentSums>();
   const parser = createReadStream(file).pipe(parse({ bom: true, relax_column_count: true, skip_empty_lines: true }));
   const totals = emptyTotals();
   let header: string[] | undefined;
@@ -50,12 +62,28 @@ export async function runV1(file: string): Promise<{ metrics: PortfolioMetrics; 
       if (eligible) totals.eligible += outstanding;
       if (dpd >= 30) totals.par30 += outstanding;
       if (dpd >= 90) totals.par90 += outstanding;
+      if (loans || out.segments) {
+        const segment = (get('segment') ?? '').trim();
+        const month = (get('origination_date') ?? '').trim().slice(0, 7);
+        const bucket = bucketOf(dpd);
+        const provision = outstanding * PROVISION_RATE[bucket];
+        loans?.row([(get('loan_id') ?? '').trim(), segment, month, bucket, eligible, outstanding, provision]);
+        const key = `${segment}|${month}|${bucket}`;
+        const sums = segments.get(key) ?? { loans: 0, outstanding: 0, provision: 0 };
+        sums.loans++;
+        sums.outstanding += outstanding;
+        sums.provision += provision;
+        segments.set(key, sums);
+      }
     }
   } catch (err) {
     if (err instanceof TapeError) throw err;
     const e = err as { code?: string; lines?: number; message: string };
     throw new TapeError(`malformed CSV: ${e.message.split('\n')[0]}`, e.lines);
+  } finally {
+    loans?.close();
   }
   if (!header) throw new TapeError('empty file: expected a header row');
+  if (out.segments) writeSegments(out.segments, segments, (value) => value);
   return { metrics: metricsFrom(totals, 1, 1), rows: totals.rows };
 }

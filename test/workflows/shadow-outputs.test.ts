@@ -1,0 +1,173 @@
+/**
+ * The keyed diff in the shadow phase, with the example pipeline's real V1 and V2 processes, DuckDB and the real
+ * time-skipping server: a V2 that moves one small segment's loans across a bucket boundary passes every KPI
+ * and fails on its output tables; the real V2 passes them; an output V2 never wrote fails once, by name.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { workdirFor } from '../../activities/datasets';
+import type { ShadowResult } from '../../activities/types';
+import { markdownReport, renderStatus } from '../../client/format';
+import { FailureType } from '../../plan/failures';
+import { loadPlan } from '../../plan/load';
+import { planSchema, type CutoverPlan } from '../../plan/schema';
+import { cutoverWorkflow } from '../../workflows';
+import { statusQuery } from '../../workflows/messages';
+import { phaseResult, type CutoverStatus } from '../../workflows/status';
+import { makeWorker, quietRuntime, tempDir, uniqueId, waitForStatus } from '../helpers/harness';
+import { createTimeSkippingEnv } from '../helpers/temporal';
+
+const EXAMPLE = path.resolve(__dirname, '..', '..', 'examples', 'portfolio-kpi', 'plan.yaml');
+
+let env: TestWorkflowEnvironment;
+let worker: Worker;
+let taskQueue: string;
+let dataDir: string;
+let example: CutoverPlan;
+
+beforeAll(async () => {
+  quietRuntime();
+  example = await loadPlan(EXAMPLE);
+  env = await createTimeSkippingEnv();
+  dataDir = tempDir('shadow-outputs-');
+  ({ worker, taskQueue } = await makeWorker(env, { dataDir }));
+  void worker.run();
+}, 120_000);
+
+afterAll(async () => {
+  if (worker) {
+    worker.shutdown();
+    await new Promise<void>((resolve) => {
+      const check = () => (worker.getState() === 'STOPPED' ? resolve() : setTimeout(check, 50));
+      check();
+    });
+  }
+  await env?.teardown();
+});
+
+/** The example plan on one 20,000-row tape and a short stress, with `candidate` changed as a test needs. */
+function examplePlan(candidate: Partial<CutoverPlan['candidate']> = {}): CutoverPlan {
+  return planSchema.parse({
+    ...example,
+    release: uniqueId('outputs'),
+    initiator: 'rm',
+    candidate: { ...example.candidate, ...candidate },
+    shadow: { ...example.shadow, datasets: [{ generate: { rows: 20000, seed: 7 } }] },
+    stress: { ...example.stress, sizes: [2000], iterations: 2, warmup: 0, sustained: undefined },
+  });
+}
+
+async function start(plan: CutoverPlan): Promise<WorkflowHandle<typeof cutoverWorkflow>> {
+  return env.client.workflow.start(cutoverWorkflow, { taskQueue, workflowId: uniqueId(), args: [plan] });
+}
+
+async function failureOf(handle: WorkflowHandle<typeof cutoverWorkflow>): Promise<ApplicationFailure> {
+  const err = await handle.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const activity = (err as WorkflowFailedError).cause;
+  expect(activity).toBeInstanceOf(ActivityFailure);
+  const cause = (activity as ActivityFailure).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return cause as ApplicationFailure;
+}
+
+test('a V2 that puts one segment in the wrong bucket passes every KPI and fails the keyed diff, which names the output, the column and the loans', async () => {
+  const handle = await start(examplePlan({ env: { PORTFOLIO_KPI_FAULT: 'segment' } }));
+  const failure = await failureOf(handle);
+  expect(failure.type).toBe(FailureType.ComparisonFailed);
+  expect(failure.message).toMatch(
+    /output loans: \d+ differing row\(s\), limit 0 \(by column: bucket \d+, provision \d+\); e\.g\. loan_id L\d{8}/,
+  );
+
+  const status: CutoverStatus = await handle.query(statusQuery);
+  expect(status.state).toBe('failed');
+  const shadow = phaseResult(status.phases, 'shadow') as ShadowResult;
+  const [dataset] = shadow.datasets;
+  // The aggregates agree: every KPI within its tolerance.
+  expect(dataset?.metrics.every((m) => m.verdict === 'pass')).toBe(true);
+  const loans = dataset?.outputs?.find((o) => o.output === 'loans');
+  const segments = dataset?.outputs?.find((o) => o.output === 'segments');
+  expect(loans).toMatchObject({ verdict: 'fail', rows: { v1: 20000, v2: 20000, both: 20000, onlyV1: 0, onlyV2: 0 } });
+  const bucket = loans?.columns.find((c) => c.column === 'bucket');
+  expect(bucket?.differing).toBe(loans?.rows.differing);
+  expect(bucket?.differing).toBeGreaterThan(0);
+  // Every differing loan is of the faulty segment, 31–40 days late, moved from 31–60 to 1–30.
+  for (const sample of loans?.samples ?? []) {
+    expect(sample).toMatchObject({
+      presence: 'both',
+      v1: { segment: 'micro', bucket: '31-60' },
+      v2: { segment: 'micro', bucket: '1-30' },
+    });
+    expect(sample.differs).toEqual(['bucket', 'provision']);
+    expect(String(sample.v1?.origination_month)).toMatch(/^2020-/);
+  }
+  expect(segments?.verdict).toBe('fail');
+  expect(segments?.columns.find((c) => c.column === 'loans')?.differing).toBeGreaterThan(0);
+
+  // Seen by people: the status lines, the report's per-column table with the differing cells marked.
+  const text = renderStatus(status);
+  expect(text).toMatch(
+    /loans · 20000 rows \(seed 7\): \d+ matched, 0 only V1, 0 only V2, \d+ differing \(worst: bucket \d+\) · fail/,
+  );
+  const report = markdownReport(status);
+  expect(report).toMatch(/\| bucket \| VARCHAR \| \d+ \| 0 \| \d+ \| 0 \|/);
+  expect(report).toMatch(/\| L\d{8} \| both \| .*\*\*31-60 → 1-30\*\*/);
+  // And in the Temporal UI's current details.
+  const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+  expect(metadata.currentDetails).toMatch(
+    /\*\*Output diffs\*\*[\s\S]*- loans · 20000 rows \(seed 7\): .* · fail · e\.g\. L\d{8}/,
+  );
+}, 180_000);
+
+test('the real V2 passes both tables (provision within its half-cent tolerance), and stress leaves no scratch output behind', async () => {
+  const handle = await start(examplePlan());
+  const status = await waitForStatus(handle, (s) => s.state === 'awaiting-signoff', 170_000);
+  const shadow = phaseResult(status.phases, 'shadow') as ShadowResult;
+  const outputs = shadow.datasets[0]?.outputs ?? [];
+  expect(outputs.map((o) => [o.output, o.verdict])).toEqual([
+    ['loans', 'pass'],
+    ['segments', 'pass'],
+  ]);
+  const loans = outputs[0];
+  expect(loans?.rows).toEqual({ v1: 20000, v2: 20000, both: 20000, onlyV1: 0, onlyV2: 0, differing: 0 });
+  // V1 multiplies floats, V2 rounds each loan's provision to the cent: the tolerance is what lets them agree.
+  const provision = loans?.columns.find((c) => c.column === 'provision');
+  expect(provision?.withinTolerance).toBeGreaterThan(1000);
+  expect(provision?.maxAbsolute).toBeLessThanOrEqual(0.006);
+  expect(loans?.columns.find((c) => c.column === 'outstanding')).toMatchObject({ equal: 20000 });
+  expect(outputs[1]?.rows.both).toBeGreaterThan(100);
+  // The evidence digest the approvers sign covers the diff.
+  expect(status.evidenceDigest).toMatch(/^[0-9a-f]{64}$/);
+
+  const work = workdirFor(dataDir, handle.workflowId);
+  expect(existsSync(path.join(work, 'outputs', 'dataset-0', 'v1', 'loans.csv'))).toBe(true);
+  expect(existsSync(path.join(work, 'outputs', 'dataset-0', 'duckdb-spill'))).toBe(false);
+  expect(readdirSync(work).filter((f) => f.startsWith('scratch-'))).toEqual([]);
+  await handle.cancel();
+}, 180_000);
+
+test('an output V2 never wrote fails the shadow phase once, naming the output, dataset and file; compensations run', async () => {
+  // V2 names {output:segments} (so the plan is valid) but only in an environment variable it never reads.
+  const run = example.candidate.run.filter((a, i, all) => a !== '--segments-out' && all[i - 1] !== '--segments-out');
+  const handle = await start(examplePlan({ run, env: { UNUSED: '{output:segments}' } }));
+  const failure = await failureOf(handle);
+  expect(failure.type).toBe(FailureType.InvalidOutput);
+  expect(failure.nonRetryable).toBe(true);
+  expect(failure.message).toMatch(
+    /output "segments", dataset 20000 rows \(seed 7\), V2: no such file \(the pipeline did not write it\): .*dataset-0\/v2\/segments\.csv/,
+  );
+  const status: CutoverStatus = await handle.query(statusQuery);
+  const record = status.phases.find((p) => p.phase === 'shadow');
+  expect(record).toMatchObject({ outcome: 'failed', attempts: 1 });
+  // The staging deploy's undo ran, as for any failed phase.
+  expect(status.audit.filter((a) => a.kind === 'compensation').map((a) => a.message)).toContain(
+    'ran: rollback staging',
+  );
+}, 180_000);

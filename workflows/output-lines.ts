@@ -1,0 +1,40 @@
+/**
+ * One line per output diff, as `cutover status`, the reports and the Temporal UI's current details show it.
+ * Pure and free of I/O: the workflow and the client both use it.
+ */
+import type { ColumnDiff, DiffSample, OutputDiff, SampleValue } from '../activities/types';
+
+/** The column with the most rows out of tolerance (differing or NULL on one side), if any. */
+export function worstColumn(diff: OutputDiff): ColumnDiff | undefined {
+  let worst: ColumnDiff | undefined;
+  for (const c of diff.columns) {
+    const bad = c.differing + c.nullOneSide;
+    if (bad > 0 && (!worst || bad > worst.differing + worst.nullOneSide)) worst = c;
+  }
+  return worst;
+}
+
+/** `loans · 20000 rows: 19988 matched, 0 only V1, 0 only V2, 12 differing (worst: bucket 12) · fail` */
+export function outputLine(diff: OutputDiff): string {
+  const { rows } = diff;
+  const worst = worstColumn(diff);
+  const duplicates = diff.duplicates.v1 + diff.duplicates.v2;
+  const parts = [
+    `${rows.both - rows.differing} matched`,
+    `${rows.onlyV1} only V1`,
+    `${rows.onlyV2} only V2`,
+    `${rows.differing} differing${worst ? ` (worst: ${worst.column} ${worst.differing + worst.nullOneSide})` : ''}`,
+  ];
+  if (duplicates > 0) parts.push(`${duplicates} duplicate key(s)`);
+  return `${diff.output} · ${diff.dataset}: ${parts.join(', ')} · ${diff.verdict}`;
+}
+
+/** A sample row's key as text: `L00000042` or `retail/2020-01`. */
+export function sampleKey(sample: DiffSample): string {
+  return Object.values(sample.key).map(cell).join('/');
+}
+
+export function cell(value: SampleValue | undefined): string {
+  if (value === null || value === undefined) return 'NULL';
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}

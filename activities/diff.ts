@@ -126,7 +126,8 @@ export async function withDiffEngine<T>(
   options: DiffEngineOptions,
   work: (session: Session) => Promise<T>,
 ): Promise<T> {
-  const config: Record<string, string> = { temp_directory: options.tempDirectory };
+  // Insertion order is of no use to a diff, and keeping it costs memory.
+  const config: Record<string, string> = { temp_directory: options.tempDirectory, preserve_insertion_order: 'false' };
   if (options.memoryLimit) config.memory_limit = options.memoryLimit;
   if (options.threads) config.threads = String(options.threads);
   const instance = await DuckDBInstance.create(':memory:', config);
@@ -140,7 +141,16 @@ export async function withDiffEngine<T>(
   }
 }
 
-/** Diffs one output of one dataset. Bad input throws DiffInputError; limits exceeded give verdict 'fail'. */
+/** The row number added to each side: its presence marks the side, even where the key is NULL. */
+const ROW = '__cutover_row';
+
+/**
+ * Diffs one output of one dataset in one pass: a full outer join on the key straight over both files, whose
+ * aggregate counts every class per column, collects the first `sample` differing rows by key (`arg_min` with a
+ * count), and checks that no key appears twice in the join (a duplicate on either side would make it fan out).
+ * Only when there are duplicates are the files read again, to say how many and which. Bad input throws
+ * DiffInputError; limits exceeded give verdict 'fail'.
+ */
 export async function diffOutput(session: Session, request: DiffRequest): Promise<OutputDiff> {
   const started = performance.now();
   const { output, dataset, spec } = request;
@@ -150,31 +160,24 @@ export async function diffOutput(session: Session, request: DiffRequest): Promis
   ] as const;
   const where = (label: string, file: string) => `output "${output}", dataset ${dataset}, ${label}'s file ${file}`;
   const columns: Record<'v1' | 'v2', Column[]> = { v1: [], v2: [] };
-  const counts = { v1: 0, v2: 0 };
   for (const { side, label, file } of sides) {
     await checkFormat(`output "${output}", dataset ${dataset}, ${label}`, file, spec.format);
     try {
-      await session.rows(`CREATE OR REPLACE TABLE ${side} AS SELECT * FROM ${readerFor(file, spec.format)}`);
+      columns[side] = (await session.rows(`DESCRIBE SELECT * FROM ${readerFor(file, spec.format)}`)).map((r) => ({
+        name: String(r.column_name),
+        type: String(r.column_type),
+      }));
     } catch (err) {
       // Out of memory or an interrupted query is not the file's fault: it goes back to the caller as it is.
       if (err instanceof DiffCancelledError || !isInputError(err)) throw err;
       throw new DiffInputError(`${where(label, file)}: cannot read as ${spec.format}: ${firstLine(err)}`);
     }
-    columns[side] = (await session.rows(`DESCRIBE ${side}`)).map((r) => ({
-      name: String(r.column_name),
-      type: String(r.column_type),
-    }));
     for (const key of spec.key) {
       if (!columns[side].some((c) => c.name === key))
         throw new DiffInputError(
           `${where(label, file)}: no key column "${key}" (columns: ${columns[side].map((c) => c.name).join(', ')})`,
         );
     }
-    counts[side] = Number((await session.rows(`SELECT count(*) AS n FROM ${side}`))[0]?.n);
-    if (counts[side] < spec.minRows)
-      throw new DiffInputError(
-        `${where(label, file)}: ${counts[side]} row(s), expected at least ${spec.minRows}${counts[side] === 0 ? ' (empty output)' : ''}`,
-      );
   }
 
   const names = { v1: new Set(columns.v1.map((c) => c.name)), v2: new Set(columns.v2.map((c) => c.name)) };
@@ -190,120 +193,208 @@ export async function diffOutput(session: Session, request: DiffRequest): Promis
     else if (!in1 || !in2) failures.push(`column "${column}" only in ${in1 ? 'V1' : 'V2'}'s file (the plan names it)`);
   }
 
-  const keyList = spec.key.map(ident).join(', ');
-  const duplicates = { v1: 0, v2: 0, nullKeys: { v1: 0, v2: 0 }, examples: [] as DiffSample['key'][] };
-  for (const { side, label } of sides) {
-    const nullKey = spec.key.map((k) => `${ident(k)} IS NULL`).join(' OR ');
-    const [row] = await session.rows(
-      `SELECT (SELECT count(*) FROM ${side} WHERE ${nullKey}) AS nulls,
-              (SELECT count(*) FROM (SELECT 1 FROM ${side} GROUP BY ${keyList} HAVING count(*) > 1)) AS groups`,
-    );
-    duplicates.nullKeys[side] = Number(row?.nulls);
-    duplicates[side] = Number(row?.groups);
-    if (duplicates[side] > 0) {
-      const examples = await session.rows(
-        `SELECT ${keyList}, count(*) AS copies FROM ${side} GROUP BY ${keyList} HAVING count(*) > 1 ORDER BY ${keyList} LIMIT 5`,
-      );
-      for (const e of examples) duplicates.examples.push({ side, ...e });
-      failures.push(`${duplicates[side]} duplicate key(s) in ${label}'s file (the join would fan out)`);
-    }
-    if (duplicates.nullKeys[side] > 0)
-      failures.push(`${duplicates.nullKeys[side]} row(s) with a NULL key in ${label}'s file`);
-  }
-
   const compared = columns.v1.filter((c) => names.v2.has(c.name) && !ignored.has(c.name) && !spec.key.includes(c.name));
   const typeOf = (name: string) => ({
     v1: columns.v1.find((c) => c.name === name)?.type ?? '',
     v2: columns.v2.find((c) => c.name === name)?.type ?? '',
   });
   const plans = compared.map((c, i) => columnPlan(c.name, typeOf(c.name), spec.tolerances[c.name], i));
+  // A row of either side seen twice in the join means a duplicate key on the other side: the join fanned out.
+  // Parquet numbers its rows for free (the largest number is the side's row count); CSV and JSON lines are
+  // counted by a scan of their own. Both avoid a set of every key in memory, which could not spill.
+  const source = (file: string) =>
+    spec.format === 'parquet'
+      ? `(SELECT *, file_row_number + 1 AS ${ident(ROW)} FROM read_parquet(${literal(file)}, file_row_number = true))`
+      : `(SELECT *, 1 AS ${ident(ROW)} FROM ${readerFor(file, spec.format)})`;
+  const on = spec.key.map((k) => `a.${ident(k)} = b.${ident(k)}`).join(' AND ');
+  const keyParts = spec.key.map((k, i) => `coalesce(a.${ident(k)}, b.${ident(k)}) AS k${i}`);
+  const keyOf = spec.key.length === 1 ? 'k0' : `row(${spec.key.map((_, i) => `k${i}`).join(', ')})`;
+  const anyKeyNull = spec.key.map((_, i) => `k${i} IS NULL`).join(' OR ');
+  const matched = `a.${ident(ROW)} IS NOT NULL AND b.${ident(ROW)} IS NOT NULL`;
+  // Statuses only where both sides have the row, so unmatched rows of one key fall in one group.
+  const perRow = plans.flatMap((p) => [
+    `CASE WHEN ${matched} THEN ${p.status} END AS s${p.i}`,
+    ...(p.numeric ? [`${p.absolute} AS d${p.i}`, `${p.relative} AS r${p.i}`] : []),
+    `a.${ident(p.name)} AS a${p.i}`,
+    `b.${ident(p.name)} AS b${p.i}`,
+  ]);
+  const joined = `SELECT a.${ident(ROW)} AS row1, b.${ident(ROW)} AS row2, a.${ident(ROW)} IS NOT NULL AS in1, b.${ident(ROW)} IS NOT NULL AS in2, ${[...keyParts, ...perRow].join(', ')}
+    FROM ${source(request.v1File)} a FULL OUTER JOIN ${source(request.v2File)} b ON ${on}`;
+  const anyDiffers = plans.length > 0 ? plans.map((p) => `s${p.i} >= 2`).join(' OR ') : 'false';
+  const sampleFields = [
+    ...spec.key.map((_, i) => `k${i}`),
+    'in1',
+    'in2',
+    ...plans.flatMap((p) => [`s${p.i}`, `a${p.i}`, `b${p.i}`]),
+  ];
+  // One group per combination of presence and column statuses (a handful): counting them this way costs
+  // next to nothing, where a filtered count per column and class costs a predicate per row each.
+  const aggregates = [
+    'count(*) AS n',
+    `count(*) FILTER (WHERE ${anyKeyNull}) AS nullKeys`,
+    'max(row1) AS rows1',
+    'max(row2) AS rows2',
+    // Unmatched rows sharing a key do not fan out: they are counted apart (a set as large as the unmatched rows).
+    `count(DISTINCT ${keyOf}) FILTER (WHERE NOT (in1 AND in2) AND NOT (${anyKeyNull})) AS keys`,
+    ...plans.flatMap((p) => (p.numeric ? [`max(d${p.i}) AS d${p.i}`, `max(r${p.i}) AS r${p.i}`] : [])),
+    ...(spec.sample > 0
+      ? [
+          `arg_min(struct_pack(${sampleFields.map((f) => `${f} := ${f}`).join(', ')}), ${keyOf}, ${spec.sample})
+             FILTER (WHERE NOT in1 OR NOT in2 OR ${anyDiffers}) AS samples`,
+        ]
+      : []),
+  ];
+  const groupBy = ['in1', 'in2', ...plans.map((p) => `s${p.i}`)];
+  let groups: Record<string, SampleValue>[] = [];
+  // CSV and JSON lines: their records are counted by newlines here while DuckDB joins (undefined: not countable so).
+  const lineCounts =
+    spec.format === 'parquet'
+      ? Promise.resolve([undefined, undefined])
+      : Promise.all([countLines(request.v1File, spec.format), countLines(request.v2File, spec.format)]);
+  try {
+    [groups] = await Promise.all([
+      session.rows(
+        `WITH j AS (${joined}) SELECT ${[...groupBy, ...aggregates].join(', ')} FROM j GROUP BY ${groupBy.join(', ')}`,
+      ),
+      lineCounts,
+    ]);
+  } catch (err) {
+    if (err instanceof DiffCancelledError || !isInputError(err)) throw err;
+    throw new DiffInputError(
+      `output "${output}", dataset ${dataset}: cannot read ${request.v1File} or ${request.v2File} as ${spec.format}: ${firstLine(err)}`,
+    );
+  }
+  const num = (v: SampleValue | undefined) => (v === null || v === undefined ? 0 : Number(v));
+  const sum = (pick: (g: Record<string, SampleValue>) => boolean, field = 'n') =>
+    groups.filter(pick).reduce((total, g) => total + num(g[field]), 0);
+  const both = (g: Record<string, SampleValue>) => g.in1 === true && g.in2 === true;
+  const counts = {
+    n1: sum((g) => g.in1 === true),
+    n2: sum((g) => g.in2 === true),
+    null1: sum((g) => g.in1 === true && g.in2 !== true, 'nullKeys'),
+    null2: sum((g) => g.in2 === true && g.in1 !== true, 'nullKeys'),
+    unmatched: sum((g) => !both(g)) - sum((g) => !both(g), 'nullKeys'),
+    unmatchedKeys: sum((g) => !both(g), 'keys'),
+    rows1: Math.max(0, ...groups.map((g) => num(g.rows1))),
+    rows2: Math.max(0, ...groups.map((g) => num(g.rows2))),
+  };
+  if (spec.format !== 'parquet') {
+    const [lines1, lines2] = await lineCounts;
+    if (lines1 !== undefined && lines2 !== undefined) {
+      counts.rows1 = lines1;
+      counts.rows2 = lines2;
+    } else {
+      // Quotes or blank lines: only DuckDB's own reading counts the records exactly.
+      const [row] = await session.rows(
+        `SELECT (SELECT count(*) FROM ${readerFor(request.v1File, spec.format)}) AS v1, (SELECT count(*) FROM ${readerFor(request.v2File, spec.format)}) AS v2`,
+      );
+      counts.rows1 = num(row?.v1);
+      counts.rows2 = num(row?.v2);
+    }
+  }
+  const differs = (g: Record<string, SampleValue>) => both(g) && plans.some((p) => num(g[`s${p.i}`]) >= 2);
   const result: OutputDiff = {
     output,
     dataset,
     format: spec.format,
     files: { v1: request.v1File, v2: request.v2File },
     key: spec.key,
-    rows: { v1: counts.v1, v2: counts.v2, both: 0, onlyV1: 0, onlyV2: 0, differing: 0 },
+    rows: {
+      v1: counts.n1,
+      v2: counts.n2,
+      both: sum(both),
+      onlyV1: sum((g) => g.in1 === true && g.in2 !== true),
+      onlyV2: sum((g) => g.in2 === true && g.in1 !== true),
+      differing: sum(differs),
+    },
     limits: { maxDifferingRows: spec.maxDifferingRows, maxMissingRows: spec.maxMissingRows },
     columns: [],
     onlyInV1,
     onlyInV2,
     ignored: [...ignored],
-    duplicates: { v1: duplicates.v1, v2: duplicates.v2, examples: duplicates.examples },
+    duplicates: { v1: 0, v2: 0, examples: [] },
     samples: [],
     verdict: 'pass',
     failures,
     durationMs: 0,
   };
-  if (duplicates.v1 + duplicates.v2 + duplicates.nullKeys.v1 + duplicates.nullKeys.v2 > 0) {
-    // A join on duplicate keys would count rows more than once: report them and stop here.
+
+  const fannedOut = counts.n1 !== counts.rows1 || counts.n2 !== counts.rows2;
+  if (fannedOut || counts.unmatched !== counts.unmatchedKeys || counts.null1 + counts.null2 > 0) {
+    // A key appears twice in the join: a duplicate on one side at least, so every count above may be inflated.
+    // Read each side again to say which, how many, and a few examples, and stop here.
+    result.rows = { v1: 0, v2: 0, both: 0, onlyV1: 0, onlyV2: 0, differing: 0 };
+    const keyList = spec.key.map(ident).join(', ');
+    for (const { side, label, file } of sides) {
+      const from = readerFor(file, spec.format);
+      const nullKey = spec.key.map((k) => `${ident(k)} IS NULL`).join(' OR ');
+      const [row] = await session.rows(
+        `SELECT (SELECT count(*) FROM ${from}) AS total, (SELECT count(*) FROM ${from} WHERE ${nullKey}) AS nulls,
+                (SELECT count(*) FROM (SELECT 1 FROM ${from} WHERE NOT (${nullKey}) GROUP BY ${keyList} HAVING count(*) > 1)) AS groups`,
+      );
+      result.rows[side] = Number(row?.total);
+      result.duplicates[side] = Number(row?.groups);
+      if (result.duplicates[side] > 0) {
+        const examples = await session.rows(
+          `SELECT ${keyList}, count(*) AS copies FROM ${from} WHERE NOT (${nullKey}) GROUP BY ${keyList} HAVING count(*) > 1 ORDER BY ${keyList} LIMIT 5`,
+        );
+        for (const e of examples) result.duplicates.examples.push({ side, ...e });
+        failures.push(`${result.duplicates[side]} duplicate key(s) in ${label}'s file (the join would fan out)`);
+      }
+      if (Number(row?.nulls) > 0) failures.push(`${Number(row?.nulls)} row(s) with a NULL key in ${label}'s file`);
+    }
     return finish(result, started);
   }
 
-  const on = spec.key.map((k) => `a.${ident(k)} = b.${ident(k)}`).join(' AND ');
-  const present = `a.${ident(spec.key[0] as string)} IS NOT NULL AS in1, b.${ident(spec.key[0] as string)} IS NOT NULL AS in2`;
-  const perRow = plans.map(
-    (p) => `${p.status} AS s${p.i}${p.numeric ? `, ${p.absolute} AS d${p.i}, ${p.relative} AS r${p.i}` : ''}`,
-  );
-  const joined = `SELECT ${[present, ...perRow].join(', ')} FROM v1 a FULL OUTER JOIN v2 b ON ${on}`;
-  const anyDiffers = plans.length > 0 ? plans.map((p) => `s${p.i} >= 2`).join(' OR ') : 'false';
-  const aggregates = [
-    'count(*) FILTER (WHERE in1 AND in2) AS both_',
-    'count(*) FILTER (WHERE NOT in2) AS only1',
-    'count(*) FILTER (WHERE NOT in1) AS only2',
-    `count(*) FILTER (WHERE in1 AND in2 AND (${anyDiffers})) AS differing`,
-    ...plans.flatMap((p) => [
-      ...[0, 1, 2, 3].map((code) => `count(*) FILTER (WHERE in1 AND in2 AND s${p.i} = ${code}) AS c${p.i}_${code}`),
-      ...(p.numeric
-        ? [`max(d${p.i}) FILTER (WHERE in1 AND in2) AS d${p.i}`, `max(r${p.i}) FILTER (WHERE in1 AND in2) AS r${p.i}`]
-        : []),
-    ]),
-  ];
-  const [totals = {}] = await session.rows(`WITH j AS (${joined}) SELECT ${aggregates.join(', ')} FROM j`);
-  const n = (k: string) => Number(totals[k] ?? 0);
-  result.rows = { ...result.rows, both: n('both_'), onlyV1: n('only1'), onlyV2: n('only2'), differing: n('differing') };
+  for (const { side, label, file } of sides) {
+    if (result.rows[side] < spec.minRows)
+      throw new DiffInputError(
+        `${where(label, file)}: ${result.rows[side]} row(s), expected at least ${spec.minRows}${result.rows[side] === 0 ? ' (empty output)' : ''}`,
+      );
+  }
+  const maxOf = (field: string) => {
+    const values = groups
+      .filter(both)
+      .map((g) => g[field])
+      .filter((v) => v !== null && v !== undefined);
+    return values.length > 0 ? Math.max(...values.map(Number)) : undefined;
+  };
   result.columns = plans.map((p): ColumnDiff => {
-    const maxAbsolute = p.numeric ? totals[`d${p.i}`] : undefined;
-    const maxRelative = p.numeric ? totals[`r${p.i}`] : undefined;
+    const maxAbsolute = p.numeric ? maxOf(`d${p.i}`) : undefined;
+    const maxRelative = p.numeric ? maxOf(`r${p.i}`) : undefined;
+    const of = (code: number) => sum((g) => both(g) && num(g[`s${p.i}`]) === code);
     return {
       column: p.name,
       type: p.types.v1 === p.types.v2 ? p.types.v1 : `${p.types.v1} / ${p.types.v2}`,
-      equal: n(`c${p.i}_0`),
-      withinTolerance: n(`c${p.i}_1`),
-      differing: n(`c${p.i}_2`),
-      nullOneSide: n(`c${p.i}_3`),
-      ...(maxAbsolute !== undefined && maxAbsolute !== null ? { maxAbsolute: Number(maxAbsolute) } : {}),
-      ...(maxRelative !== undefined && maxRelative !== null ? { maxRelative: Number(maxRelative) } : {}),
+      equal: of(0),
+      withinTolerance: of(1),
+      differing: of(2),
+      nullOneSide: of(3),
+      ...(maxAbsolute !== undefined ? { maxAbsolute } : {}),
+      ...(maxRelative !== undefined ? { maxRelative } : {}),
       ...(p.tolerance ? { tolerance: p.tolerance } : {}),
     };
   });
+  // Each group kept its first rows by key: the first of all of them are the sample.
+  const candidates = groups.flatMap((g) => (Array.isArray(g.samples) ? g.samples : [])) as Record<
+    string,
+    SampleValue
+  >[];
+  const keyTuple = (row: Record<string, SampleValue>) => spec.key.map((_, i) => row[`k${i}`] ?? null);
+  candidates.sort((x, y) => compareKeys(keyTuple(x), keyTuple(y)));
+  result.samples = candidates.slice(0, spec.sample).map((row) => {
+    const key = Object.fromEntries(spec.key.map((k, i) => [k, row[`k${i}`] ?? null]));
+    const presence = row.in1 && row.in2 ? 'both' : row.in1 ? 'v1' : 'v2';
+    const side = (prefix: 'a' | 'b') => Object.fromEntries(plans.map((p) => [p.name, row[`${prefix}${p.i}`] ?? null]));
+    return {
+      key,
+      presence,
+      ...(row.in1 ? { v1: side('a') } : {}),
+      ...(row.in2 ? { v2: side('b') } : {}),
+      differs: presence === 'both' ? plans.filter((p) => Number(row[`s${p.i}`]) >= 2).map((p) => p.name) : [],
+    };
+  });
 
-  if (spec.sample > 0 && result.rows.differing + result.rows.onlyV1 + result.rows.onlyV2 > 0) {
-    const keys = spec.key.map((k) => `coalesce(a.${ident(k)}, b.${ident(k)}) AS ${ident(`k:${k}`)}`);
-    const values = plans.flatMap((p) => [
-      `a.${ident(p.name)} AS ${ident(`v1:${p.name}`)}`,
-      `b.${ident(p.name)} AS ${ident(`v2:${p.name}`)}`,
-    ]);
-    const statuses = plans.map((p) => `${p.status} AS s${p.i}`);
-    const rows = await session.rows(
-      `WITH j AS (SELECT ${[...keys, present, ...statuses, ...values].join(', ')} FROM v1 a FULL OUTER JOIN v2 b ON ${on})
-       SELECT * FROM j WHERE NOT in1 OR NOT in2 OR ${anyDiffers}
-       ORDER BY ${spec.key.map((k) => ident(`k:${k}`)).join(', ')} LIMIT ${spec.sample}`,
-    );
-    result.samples = rows.map((row) => {
-      const key = Object.fromEntries(spec.key.map((k) => [k, row[`k:${k}`] ?? null]));
-      const presence = row.in1 && row.in2 ? 'both' : row.in1 ? 'v1' : 'v2';
-      const side = (prefix: string) =>
-        Object.fromEntries(plans.map((p) => [p.name, row[`${prefix}:${p.name}`] ?? null]));
-      return {
-        key,
-        presence,
-        ...(row.in1 ? { v1: side('v1') } : {}),
-        ...(row.in2 ? { v2: side('v2') } : {}),
-        differs: presence === 'both' ? plans.filter((p) => Number(row[`s${p.i}`]) >= 2).map((p) => p.name) : [],
-      };
-    });
-  }
   const examples = (...presence: DiffSample['presence'][]) => {
     const keys = result.samples.filter((x) => presence.includes(x.presence)).slice(0, 3);
     return keys.length > 0
@@ -326,8 +417,25 @@ export async function diffOutput(session: Session, request: DiffRequest): Promis
       `rows missing: ${result.rows.onlyV1} only in V1, ${result.rows.onlyV2} only in V2, limit ${spec.maxMissingRows} per side${examples('v1', 'v2')}`,
     );
   }
-
   return finish(result, started);
+}
+
+/** Orders key tuples as DuckDB does for the usual key types: numbers by value, text by code point, NULL last. */
+function compareKeys(a: SampleValue[], b: SampleValue[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] ?? null;
+    const y = b[i] ?? null;
+    if (x === y) continue;
+    if (x === null) return 1;
+    if (y === null) return -1;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    const [p, q] = [
+      typeof x === 'object' ? JSON.stringify(x) : String(x),
+      typeof y === 'object' ? JSON.stringify(y) : String(y),
+    ];
+    if (p !== q) return p < q ? -1 : 1;
+  }
+  return 0;
 }
 
 function finish(result: OutputDiff, started: number): OutputDiff {
@@ -392,6 +500,41 @@ export function columnPlan(
     loose ? ` WHEN ${loosen(a)} = ${loosen(b)} THEN 1` : ''
   } ELSE 2 END`;
   return { i, name, types, numeric, ...(tolerance ? { tolerance } : {}), status, absolute: 'NULL', relative: 'NULL' };
+}
+
+/**
+ * The records of a CSV (after its header) or JSON-lines file, by counting line ends, or undefined where lines and
+ * records may differ: a CSV with any quote (a quoted field may hold a line break) or any blank line. A plain
+ * byte scan rather than a parser, and on the main thread while DuckDB's threads join: exact where it answers.
+ */
+export async function countLines(file: string, format: OutputFormat): Promise<number | undefined> {
+  const handle = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(4 << 20);
+    let lines = 0;
+    let offset = 0; // of the chunk in the file
+    let previousEnd = -1; // the last line end seen, as an offset in the file
+    let last = -1; // the last byte of the previous chunk
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      const chunk = bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+      if (format === 'csv' && chunk.includes(34)) return undefined;
+      for (let at = chunk.indexOf(10); at >= 0; at = chunk.indexOf(10, at + 1)) {
+        const length = offset + at - previousEnd - 1;
+        const before = at > 0 ? chunk[at - 1] : last;
+        if (length === 0 || (length === 1 && before === 13)) return undefined; // a blank line
+        lines++;
+        previousEnd = offset + at;
+      }
+      last = chunk[bytesRead - 1] as number;
+      offset += bytesRead;
+    }
+    if (offset > previousEnd + 1) lines++; // a last line without a line end
+    return format === 'csv' ? Math.max(0, lines - 1) : lines;
+  } finally {
+    await handle.close();
+  }
 }
 
 function firstLine(err: unknown): string {

@@ -3,11 +3,13 @@
  * and missing keys, bad input named by output, dataset, file and column, Parquet and JSON lines, spilling under
  * a memory limit, and interruption.
  */
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import {
+  countLines,
   DiffCancelledError,
   DiffInputError,
   diffOutput,
@@ -134,7 +136,7 @@ describe('keyed diff', () => {
     expect(loose.verdict).toBe('pass');
   });
 
-  it('reports duplicate and NULL keys and fails without joining (a join would fan out)', async () => {
+  it('reports duplicate and NULL keys and fails on them, with no counts from a join that fanned out', async () => {
     const v1 = await csv('v1.csv', ['id,x', 'a,1', 'a,2', 'b,3']);
     const v2 = await csv('v2.csv', ['id,x', 'a,1', 'b,3', ',4']);
     const result = await diff(spec({ key: ['id'] }), v1, v2);
@@ -147,6 +149,39 @@ describe('keyed diff', () => {
     ]);
     expect(result.rows.both).toBe(0);
   });
+
+  it.each(['csv', 'parquet'] as const)(
+    'finds a duplicate on V2 that fans the join out, and one among unmatched rows (%s)',
+    async (format) => {
+      const instance = await DuckDBInstance.create(':memory:');
+      const connection = await instance.connect();
+      const write = async (name: string, rows: string) => {
+        const file = path.join(dir, `${name}.${format}`);
+        await connection.run(
+          `COPY (SELECT * FROM (VALUES ${rows}) t(id, x)) TO '${file}' (${format === 'parquet' ? 'FORMAT parquet' : 'HEADER'})`,
+        );
+        return file;
+      };
+      // V2 has "b" twice, matched by V1's one "b": the join would show V1's row twice.
+      const fan = await diff(
+        spec({ key: ['id'], format }),
+        await write('f1', "('a', 1), ('b', 2)"),
+        await write('f2', "('a', 1), ('b', 2), ('b', 3)"),
+      );
+      expect(fan).toMatchObject({ verdict: 'fail', duplicates: { v1: 0, v2: 1 } });
+      expect(fan.duplicates.examples).toEqual([{ side: 'v2', id: 'b', copies: '2' }]);
+      // V1 has "z" twice and V2 has no "z": no fan-out, still a duplicate key.
+      const unmatched = await diff(
+        spec({ key: ['id'], format, maxMissingRows: 5 }),
+        await write('u1', "('a', 1), ('z', 2), ('z', 3)"),
+        await write('u2', "('a', 1)"),
+      );
+      expect(unmatched).toMatchObject({ verdict: 'fail', duplicates: { v1: 1, v2: 0 } });
+      expect(unmatched.failures).toEqual(["1 duplicate key(s) in V1's file (the join would fan out)"]);
+      connection.closeSync();
+      instance.closeSync();
+    },
+  );
 
   it('reports a column on one side only, and fails on it only when the plan names it', async () => {
     const v1 = await csv('v1.csv', ['id,x,old', 'a,1,q']);
@@ -247,15 +282,26 @@ describe('keyed diff', () => {
     );
     connection.closeSync();
     instance.closeSync();
-    const options = engine({ memoryLimit: '128MB', threads: 1 });
+    // Watch the spill folder while the query runs: DuckDB writes there when the join outgrows its memory.
+    let spilled = 0;
+    const spill = path.join(dir, 'spill');
+    const options = engine({
+      memoryLimit: '160MB',
+      threads: 2,
+      tickMs: 20,
+      onTick: () => {
+        spilled = Math.max(spilled, existsSync(spill) ? readdirSync(spill).length : 0);
+      },
+    });
     const result = await diff(spec({ key: ['id'], maxDifferingRows: rows }), v1, v2, options);
     expect(result.rows).toMatchObject({ both: rows, differing: rows / 100 });
+    expect(spilled).toBeGreaterThan(0);
     expect(await readdir(dir)).not.toContain('spill');
 
     const controller = new AbortController();
     let ticks = 0;
     const running = diff(spec({ key: ['id'], maxDifferingRows: rows }), v1, v2, {
-      ...options,
+      ...engine({ memoryLimit: '160MB', threads: 2 }),
       signal: controller.signal,
       tickMs: 20,
       onTick: () => {
@@ -266,6 +312,29 @@ describe('keyed diff', () => {
     await expect(running).rejects.toThrow(DiffCancelledError);
     expect(await readdir(dir)).not.toContain('spill');
   }, 120_000);
+});
+
+describe('counting records by line ends', () => {
+  it.each([
+    ['a CSV with a header', 'id,x\na,1\nb,2\n', 'csv', 2],
+    ['a CSV without a last line end', 'id,x\na,1\nb,2', 'csv', 2],
+    ['CRLF line ends', 'id,x\r\na,1\r\nb,2\r\n', 'csv', 2],
+    ['a header only', 'id,x\n', 'csv', 0],
+    ['JSON lines', '{"id":"a"}\n{"id":"b"}\n{"id":"c"}', 'jsonl', 3],
+    ['a CSV with a quote (a field may hold a line break)', 'id,x\n"a\nb",1\n', 'csv', undefined],
+    ['a blank line', 'id,x\na,1\n\nb,2\n', 'csv', undefined],
+    ['a blank CRLF line', 'id,x\r\na,1\r\n\r\nb,2\r\n', 'csv', undefined],
+  ] as const)('%s', async (_name, text, format, expected) => {
+    const file = path.join(dir, 'f');
+    await writeFile(file, text);
+    expect(await countLines(file, format)).toBe(expected);
+  });
+
+  it('counts across read chunks of 4 MiB, as DuckDB does', async () => {
+    const rows = 400_000;
+    const file = await csv('big.csv', ['id,x', ...Array.from({ length: rows }, (_, i) => `k${i},${i % 7}`)]);
+    expect(await countLines(file, 'csv')).toBe(rows);
+  });
 });
 
 describe('plan outputs', () => {

@@ -97,6 +97,7 @@ describe('commands', () => {
     ['an absolute path outside the list', ['node', path.join(OUTSIDE, 'evil.js')]],
     ['a placeholder as the script', ['node', '{dataset}']],
     ['a placeholder as the program', ['{dataset}', 'step.js']],
+    ['an output placeholder as the program', ['{output:loans}', 'step.js']],
     ['another interpreter', ['python3', 'step.js']],
   ])('%s is refused by path', (_name, run) => {
     expect(deployProblems({ name: 'x', run })).toEqual([
@@ -196,6 +197,62 @@ describe('ceilings', () => {
       'production.monitor.triggers.errorRate',
       'production.monitor.triggers.failedProbes',
     ]);
+  });
+
+  test('output diffs looser than the ceilings are refused by path: limits, column tolerances, text tolerance, ignored columns', () => {
+    const base = planInput();
+    const writes = (action: CutoverPlanInput['baseline']) => ({
+      ...action,
+      run: [...action.run, '{output:loans}'],
+    });
+    const policy = writePolicy({
+      ceilings: {
+        outputs: {
+          maxDifferingRows: 0,
+          maxMissingRows: 5,
+          tolerance: { absolute: 0.01 },
+          textTolerance: false,
+          ignore: false,
+        },
+      },
+    });
+    const outputs = (loans: Record<string, unknown>) =>
+      check(
+        {
+          baseline: writes(base.baseline),
+          candidate: writes(base.candidate),
+          shadow: { ...base.shadow, outputs: { loans: { key: ['id'], ...loans } } },
+        },
+        policy,
+      ).problems;
+    expect(
+      outputs({
+        maxDifferingRows: 3,
+        maxMissingRows: 6,
+        tolerances: { amount: { absolute: 0.5 }, rate: { relative: 0.01 }, name: { trim: true } },
+        ignore: ['note'],
+      }),
+    ).toEqual([
+      { path: 'shadow.outputs.loans.maxDifferingRows', message: "3 is looser than the policy's ceiling 0" },
+      { path: 'shadow.outputs.loans.maxMissingRows', message: "6 is looser than the policy's ceiling 5" },
+      {
+        path: 'shadow.outputs.loans.tolerances.amount.absolute',
+        message: "0.5 is looser than the policy's ceiling 0.01",
+      },
+      {
+        path: 'shadow.outputs.loans.tolerances.rate.relative',
+        message: 'the policy allows no relative tolerance on output columns',
+      },
+      {
+        path: 'shadow.outputs.loans.tolerances.name',
+        message: 'the policy allows no text tolerance (trim, ignoreCase)',
+      },
+      {
+        path: 'shadow.outputs.loans.ignore',
+        message: 'the policy allows no ignored columns: every column is compared',
+      },
+    ]);
+    expect(outputs({ maxMissingRows: 5, tolerances: { amount: { absolute: 0.01 } } })).toEqual([]);
   });
 
   test('a stricter plan passes and keeps its own settings', () => {

@@ -5,9 +5,9 @@
  *           processes, alternating, median of BENCH_RUNS (default 5): wall time, rows/s, peak RSS, and
  *           V2's agreement with DuckDB.
  *   stress  the stress phase's own figures against /usr/bin/time on the same command, in the same run.
+ *   diff    the keyed output diff against DuckDB's bare join and a hand-written Map join (bench/diff.ts).
  *   signoff, overhead, rollback, concurrent, history, worker-start: the orchestration (bench/orchestration.ts).
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -19,7 +19,8 @@ import type { StressResult } from '../activities/types';
 import { generateTape } from '../examples/portfolio-kpi/generate';
 import { planSchema } from '../plan/schema';
 import { projectRoot } from '../toolchain/tools';
-import { save } from './common';
+import { measure, save, TIME, type Measured } from './common';
+import { benchDiff } from './diff';
 import {
   benchConcurrent,
   benchHistory,
@@ -33,33 +34,6 @@ const ROOT = projectRoot();
 const DATA = path.join(ROOT, '.data', 'bench');
 const KPI = path.join(ROOT, 'dist', 'examples', 'portfolio-kpi', 'cli.js');
 const DUCK = path.join(ROOT, 'dist', 'bench', 'duckdb-kpi.js');
-const TIME = '/usr/bin/time';
-
-interface Measured {
-  wallMs: number;
-  peakRssMb: number;
-  stdout: string;
-}
-
-/** Runs a command under /usr/bin/time (GNU): wall time measured here, peak RSS from the kernel via time. */
-function measure(argv: string[]): Promise<Measured> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(TIME, ['-f', '%M', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
-      if (code !== 0) return reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr.slice(-500)}`));
-      const kb = Number(stderr.trim().split('\n').pop());
-      resolve({ wallMs, peakRssMb: kb / 1024, stdout });
-    });
-  });
-}
-
 async function tapeOf(rows: number): Promise<string> {
   await mkdir(DATA, { recursive: true });
   const file = path.join(DATA, `tape-${rows}.csv`);
@@ -224,6 +198,7 @@ async function benchStress(): Promise<void> {
 
 const BENCHES: Record<string, () => Promise<void>> = {
   stress: benchStress,
+  diff: benchDiff,
   kpi: benchKpi,
   signoff: benchSignoff,
   overhead: benchOverhead,

@@ -141,7 +141,7 @@ export async function withDiffEngine<T>(
   }
 }
 
-/** The row number added to each side: its presence marks the side, even where the key is NULL. */
+/** A marker added to each side's rows: its presence marks the side, even where the key is NULL. */
 const ROW = '__cutover_row';
 
 /**
@@ -200,12 +200,9 @@ export async function diffOutput(session: Session, request: DiffRequest): Promis
   });
   const plans = compared.map((c, i) => columnPlan(c.name, typeOf(c.name), spec.tolerances[c.name], i));
   // A row of either side seen twice in the join means a duplicate key on the other side: the join fanned out.
-  // Parquet numbers its rows for free (the largest number is the side's row count); CSV and JSON lines are
-  // counted by a scan of their own. Both avoid a set of every key in memory, which could not spill.
-  const source = (file: string) =>
-    spec.format === 'parquet'
-      ? `(SELECT *, file_row_number + 1 AS ${ident(ROW)} FROM read_parquet(${literal(file)}, file_row_number = true))`
-      : `(SELECT *, 1 AS ${ident(ROW)} FROM ${readerFor(file, spec.format)})`;
+  // So the join's rows per side are held against each file's own row count: Parquet's footer, or for CSV and JSON
+  // lines their line ends counted beside the join. Both avoid a set of every key in memory, which could not spill.
+  const source = (file: string) => `(SELECT *, 1 AS ${ident(ROW)} FROM ${readerFor(file, spec.format)})`;
   const on = spec.key.map((k) => `a.${ident(k)} = b.${ident(k)}`).join(' AND ');
   const keyParts = spec.key.map((k, i) => `coalesce(a.${ident(k)}, b.${ident(k)}) AS k${i}`);
   const keyOf = spec.key.length === 1 ? 'k0' : `row(${spec.key.map((_, i) => `k${i}`).join(', ')})`;
@@ -218,7 +215,7 @@ export async function diffOutput(session: Session, request: DiffRequest): Promis
     `a.${ident(p.name)} AS a${p.i}`,
     `b.${ident(p.name)} AS b${p.i}`,
   ]);
-  const joined = `SELECT a.${ident(ROW)} AS row1, b.${ident(ROW)} AS row2, a.${ident(ROW)} IS NOT NULL AS in1, b.${ident(ROW)} IS NOT NULL AS in2, ${[...keyParts, ...perRow].join(', ')}
+  const joined = `SELECT a.${ident(ROW)} IS NOT NULL AS in1, b.${ident(ROW)} IS NOT NULL AS in2, ${[...keyParts, ...perRow].join(', ')}
     FROM ${source(request.v1File)} a FULL OUTER JOIN ${source(request.v2File)} b ON ${on}`;
   const anyDiffers = plans.length > 0 ? plans.map((p) => `s${p.i} >= 2`).join(' OR ') : 'false';
   const sampleFields = [
@@ -232,8 +229,6 @@ export async function diffOutput(session: Session, request: DiffRequest): Promis
   const aggregates = [
     'count(*) AS n',
     `count(*) FILTER (WHERE ${anyKeyNull}) AS nullKeys`,
-    'max(row1) AS rows1',
-    'max(row2) AS rows2',
     // Unmatched rows sharing a key do not fan out: they are counted apart (a set as large as the unmatched rows).
     `count(DISTINCT ${keyOf}) FILTER (WHERE NOT (in1 AND in2) AND NOT (${anyKeyNull})) AS keys`,
     ...plans.flatMap((p) => (p.numeric ? [`max(d${p.i}) AS d${p.i}`, `max(r${p.i}) AS r${p.i}`] : [])),
@@ -275,10 +270,17 @@ export async function diffOutput(session: Session, request: DiffRequest): Promis
     null2: sum((g) => g.in2 === true && g.in1 !== true, 'nullKeys'),
     unmatched: sum((g) => !both(g)) - sum((g) => !both(g), 'nullKeys'),
     unmatchedKeys: sum((g) => !both(g), 'keys'),
-    rows1: Math.max(0, ...groups.map((g) => num(g.rows1))),
-    rows2: Math.max(0, ...groups.map((g) => num(g.rows2))),
+    rows1: 0,
+    rows2: 0,
   };
-  if (spec.format !== 'parquet') {
+  if (spec.format === 'parquet') {
+    // Parquet keeps its row count in its footer: no scan.
+    const [row] = await session.rows(
+      `SELECT (SELECT count(*) FROM ${readerFor(request.v1File, 'parquet')}) AS v1, (SELECT count(*) FROM ${readerFor(request.v2File, 'parquet')}) AS v2`,
+    );
+    counts.rows1 = num(row?.v1);
+    counts.rows2 = num(row?.v2);
+  } else {
     const [lines1, lines2] = await lineCounts;
     if (lines1 !== undefined && lines2 !== undefined) {
       counts.rows1 = lines1;

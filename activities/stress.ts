@@ -17,17 +17,48 @@ import { outputFormats, runPipeline } from './pipeline';
 import { actionGuard, isPolicyRefusal, type ActionGuard, assertSamePolicy } from './policy-guard';
 import type { ResolvedPolicy } from '../plan/policy';
 import { latencyStats, variation } from './stats';
-import type { PhaseInput, SizeResult, StressProgress, StressResult, SustainedResult } from './types';
+import {
+  compareGroup,
+  describeComparison,
+  familySize,
+  looks,
+  type CompareSettings,
+  type PairedSamples,
+  type RelativeVerdict,
+} from './relative';
+import type {
+  PhaseInput,
+  RelativeResult,
+  SizeResult,
+  StressProgress,
+  StressResult,
+  StressRun,
+  SustainedResult,
+} from './types';
 
 export interface StressDeps {
   dataDir: string;
   policy?: ResolvedPolicy;
 }
 
-interface Measured {
-  ok: boolean;
-  durationMs: number;
-  peakBytes: number;
+type Measured = StressRun;
+
+type Version = 'v1' | 'v2';
+type Measure = (version: Version, dataset: string, key: string) => Promise<Measured>;
+
+/** The plan's `stress.compare` as the judge takes it. */
+export function compareSettings(plan: CutoverPlan): CompareSettings | undefined {
+  const c = plan.stress.compare;
+  if (!c) return undefined;
+  return {
+    measures: [...c.measures],
+    maxSlowdown: c.maxSlowdown,
+    maxMemoryGrowth: c.maxMemoryGrowth,
+    confidence: c.confidence,
+    minRuns: c.minRuns,
+    maxRuns: c.maxRuns,
+    onInconclusive: c.onInconclusive,
+  };
 }
 
 export function createStress(deps: StressDeps) {
@@ -38,15 +69,24 @@ export function createStress(deps: StressDeps) {
     const workdir = workdirFor(deps.dataDir, input.workflowId);
     const resumed = ctx.info.heartbeatDetails as StressProgress | undefined;
     const completed: SizeResult[] = resumed?.completedSizes ? [...resumed.completedSizes] : [];
-    if (completed.length > 0) log.info('stress resuming', { completedSizes: completed.map((s) => s.rows) });
-    const beat = () => ctx.heartbeat({ completedSizes: completed } satisfies StressProgress);
+    let current = resumed?.current;
+    if (current) {
+      // A crash mid-pair leaves one side a run ahead: keep whole pairs only, so ABBA order holds.
+      const whole = Math.min(current.v1.length, current.v2.length);
+      current = { rows: current.rows, v1: current.v1.slice(0, whole), v2: current.v2.slice(0, whole) };
+    }
+    if (completed.length > 0 || current)
+      log.info('stress resuming', { completedSizes: completed.map((s) => s.rows), pairs: current?.v2.length ?? 0 });
+    const beat = () =>
+      ctx.heartbeat({ completedSizes: completed, ...(current ? { current } : {}) } satisfies StressProgress);
 
     const guard = actionGuard(deps.policy, plan.release);
     const formats = outputFormats(plan);
-    const measure = async (dataset: string, key: string): Promise<Measured> => {
+    const measure: Measure = async (version, dataset, key) => {
       const memory = new PeakMemory();
+      const label = version === 'v1' ? 'baseline (V1)' : 'candidate (V2)';
       try {
-        const run = await runPipeline('candidate (V2)', plan.candidate, dataset, {
+        const run = await runPipeline(label, version === 'v1' ? plan.baseline : plan.candidate, dataset, {
           key,
           release: plan.release,
           workdir,
@@ -61,11 +101,15 @@ export function createStress(deps: StressDeps) {
       } catch (err) {
         const peakBytes = memory.stop();
         if (ctx.cancellationSignal.aborted || isPolicyRefusal(err)) throw err;
-        log.warn('stress run failed', { error: (err as Error).message });
-        return { ok: false, durationMs: Number.NaN, peakBytes };
+        const error = (err as Error).message;
+        log.warn('stress run failed', { version, error });
+        return { ok: false, durationMs: Number.NaN, peakBytes, error };
       }
     };
 
+    const settings = compareSettings(plan);
+    const groups = plan.stress.sizes.length + (plan.stress.sustained ? 1 : 0);
+    const family = settings ? familySize(settings, groups) : 0;
     try {
       for (const rows of plan.stress.sizes) {
         if (completed.some((s) => s.rows === rows)) continue;
@@ -79,19 +123,42 @@ export function createStress(deps: StressDeps) {
           beat,
           guard,
         );
-        for (let i = 0; i < plan.stress.warmup; i++) await measure(dataset.path, `${input.key}/warmup-${rows}-${i}`);
-        const runs: Measured[] = [];
-        for (let i = 0; i < plan.stress.iterations; i++) {
-          runs.push(await measure(dataset.path, `${input.key}/run-${rows}-${i}`));
+        if (!settings) {
+          for (let i = 0; i < plan.stress.warmup; i++)
+            await measure('v2', dataset.path, `${input.key}/warmup-${rows}-${i}`);
+          const runs: Measured[] = [];
+          for (let i = 0; i < plan.stress.iterations; i++) {
+            runs.push(await measure('v2', dataset.path, `${input.key}/run-${rows}-${i}`));
+            beat();
+          }
+          completed.push(summariseSize(rows, runs));
+          beat();
+          continue;
+        }
+        // V1 and V2 together: warm-up runs of both, then pairs in ABBA order until the verdict is decided.
+        if (current?.rows !== rows) {
+          for (let i = 0; i < plan.stress.warmup; i++) {
+            await measure('v1', dataset.path, `${input.key}/warmup-${rows}-${i}/v1`);
+            await measure('v2', dataset.path, `${input.key}/warmup-${rows}-${i}/v2`);
+          }
+          current = { rows, v1: [], v2: [] };
           beat();
         }
-        completed.push(summariseSize(rows, runs));
+        const pairs = current;
+        const relative = await comparePairs(settings, family, looks(settings), pairs, async (p) => {
+          for (const version of abba(p)) {
+            pairs[version].push(await measure(version, dataset.path, `${input.key}/pair-${rows}-${p}/${version}`));
+          }
+          beat();
+        });
+        completed.push({ ...summariseSize(rows, pairs.v2), relative });
+        current = undefined;
         beat();
       }
       const sustained = plan.stress.sustained
-        ? await sustain(plan, workdir, input.key, measure, beat, guard)
+        ? await sustain(plan, workdir, input.key, measure, beat, guard, settings, family)
         : undefined;
-      const result = judge(plan, completed, sustained, ctx.info.attempt);
+      const result = judge(plan, completed, sustained, ctx.info.attempt, settings, family);
       if (result.verdict === 'fail') {
         throw verdictFailure(
           FailureType.ThresholdFailed,
@@ -106,13 +173,69 @@ export function createStress(deps: StressDeps) {
   };
 }
 
+/** The order of pair `p`: V1 first in even pairs, V2 first in odd ones (ABBA), so drift hurts both alike. */
+export function abba(p: number): [Version, Version] {
+  return p % 2 === 0 ? ['v1', 'v2'] : ['v2', 'v1'];
+}
+
+/**
+ * Measures pairs (through `measurePair`) up to each look and judges there, until the verdict is decided or the
+ * last look is taken. Runs that failed are left out of the samples (the error rate threshold sees them).
+ */
+async function comparePairs(
+  settings: CompareSettings,
+  family: number,
+  at: number[],
+  pairs: { v1: Measured[]; v2: Measured[] },
+  measurePair: (p: number) => Promise<void>,
+): Promise<RelativeResult> {
+  let judged: ReturnType<typeof compareGroup> | undefined;
+  for (const look of at) {
+    while (pairs.v2.length < look) await measurePair(pairs.v2.length);
+    judged = compareGroup(samplesOf(pairs), settings, family);
+    if (judged.verdict !== 'inconclusive') break;
+  }
+  return relativeResult(pairs, judged as ReturnType<typeof compareGroup>);
+}
+
+function samplesOf(pairs: { v1: Measured[]; v2: Measured[] }): PairedSamples {
+  const side = (runs: Measured[]) => {
+    const ok = runs.filter((r) => r.ok);
+    return {
+      latency: ok.map((r) => Math.round(r.durationMs * 100) / 100),
+      // A run too short for the sampler to see it has no peak: left out rather than counted as zero.
+      memory: ok.filter((r) => r.peakBytes > 0).map((r) => Math.round((r.peakBytes / 2 ** 20) * 100) / 100),
+    };
+  };
+  return { v1: side(pairs.v1), v2: side(pairs.v2) };
+}
+
+function relativeResult(
+  pairs: { v1: Measured[]; v2: Measured[] },
+  judged: ReturnType<typeof compareGroup>,
+): RelativeResult {
+  const v1ok = pairs.v1.filter((r) => r.ok);
+  return {
+    pairs: Math.min(pairs.v1.length, pairs.v2.length),
+    samples: samplesOf(pairs),
+    comparisons: judged.comparisons,
+    verdict: judged.verdict,
+    v1: {
+      latencyMs: latencyStats(v1ok.map((r) => r.durationMs)),
+      peakRssMb: Math.max(0, ...v1ok.map((r) => r.peakBytes)) / 2 ** 20,
+    },
+  };
+}
+
 async function sustain(
   plan: CutoverPlan,
   workdir: string,
   key: string,
-  measure: (dataset: string, key: string) => Promise<Measured>,
+  measure: Measure,
   beat: () => void,
   guard: ActionGuard | undefined,
+  settings: CompareSettings | undefined,
+  family: number,
 ): Promise<SustainedResult> {
   const sustained = plan.stress.sustained as NonNullable<CutoverPlan['stress']['sustained']>;
   const rows = sustained.rows ?? Math.min(...plan.stress.sizes);
@@ -120,14 +243,24 @@ async function sustain(
   const durationMs = toMs(sustained.duration);
   const started = Date.now();
   const runs: Measured[] = [];
+  const baseline: Measured[] = [];
   while (Date.now() - started < durationMs) {
-    runs.push(await measure(dataset.path, `${key}/sustained-${runs.length}`));
+    if (settings) {
+      // Alternated through the run, ABBA, so V1 and V2 see the same minutes of the machine.
+      const p = runs.length;
+      for (const version of abba(p)) {
+        const m = await measure(version, dataset.path, `${key}/sustained-${p}/${version}`);
+        (version === 'v1' ? baseline : runs).push(m);
+      }
+    } else {
+      runs.push(await measure('v2', dataset.path, `${key}/sustained-${runs.length}`));
+    }
     beat();
   }
   const ok = runs.filter((r) => r.ok);
   const elapsed = Date.now() - started;
   const peaks = ok.map((r) => r.peakBytes).filter((b) => b > 0);
-  return {
+  const result: SustainedResult = {
     durationMs: elapsed,
     rows,
     runs: runs.length,
@@ -138,6 +271,11 @@ async function sustain(
     peakRssMb: Math.max(0, ...peaks) / 2 ** 20,
     rssVariation: variation(peaks),
   };
+  if (settings) {
+    const pairs = { v1: baseline, v2: runs };
+    result.relative = relativeResult(pairs, compareGroup(samplesOf(pairs), settings, family));
+  }
+  return result;
 }
 
 function summariseSize(rows: number, runs: Measured[]): SizeResult {
@@ -156,15 +294,42 @@ function summariseSize(rows: number, runs: Measured[]): SizeResult {
   };
 }
 
-/** Applies the plan's thresholds; the result lists every figure that missed. */
+/** Applies the plan's thresholds and comparison; the result lists every figure that missed. */
 function judge(
   plan: CutoverPlan,
   sizes: SizeResult[],
   sustained: SustainedResult | undefined,
   attempt: number,
+  settings: CompareSettings | undefined,
+  family: number,
 ): StressResult {
   const { thresholds } = plan.stress;
   const failures: string[] = [];
+  let compared: RelativeVerdict = 'pass';
+  if (settings) {
+    const groups = [
+      ...sizes.map((s) => ({ label: `${s.rows} rows`, relative: s.relative })),
+      ...(sustained ? [{ label: 'sustained', relative: sustained.relative }] : []),
+    ];
+    for (const { label, relative } of groups) {
+      if (!relative) continue;
+      const failedRuns = relative.pairs * 2 - relative.samples.v1.latency.length - relative.samples.v2.latency.length;
+      if (failedRuns > 0) failures.push(`${label}: ${failedRuns} run(s) of V1 or V2 failed`);
+      if (relative.verdict === 'fail') {
+        compared = 'fail';
+        for (const c of relative.comparisons.filter((x) => x.verdict === 'fail'))
+          failures.push(`${label}: ${describeComparison(c)} after ${relative.pairs} pairs`);
+      } else if (relative.verdict === 'inconclusive') {
+        if (compared === 'pass') compared = 'inconclusive';
+        if (settings.onInconclusive === 'fail') {
+          const open = relative.comparisons.filter((x) => x.verdict === 'inconclusive').map(describeComparison);
+          failures.push(
+            `${label}: inconclusive after ${relative.pairs} pairs (onInconclusive: fail): ${open.join('; ')}`,
+          );
+        }
+      }
+    }
+  }
   const all = [
     ...sizes.map((s) => ({ label: `${s.rows} rows`, ...s, errorRate: s.iterations ? s.errors / s.iterations : 0 })),
     ...(sustained ? [{ label: 'sustained', ...sustained }] : []),
@@ -185,6 +350,7 @@ function judge(
     failures.push(`sustained: memory variation ${sustained.rssVariation.toFixed(3)} > ${thresholds.memoryVariation}`);
   }
   const result: StressResult = { verdict: failures.length === 0 ? 'pass' : 'fail', sizes, failures, attempt };
+  if (settings) result.compare = { settings, family, verdict: compared };
   if (sustained) result.sustained = sustained;
   const measured = sizes.filter((s) => s.latencyMs.n > 0);
   if (measured.length >= 2) {

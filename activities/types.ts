@@ -4,6 +4,7 @@
  */
 import type { Action, ColumnTolerance, CutoverPlan, OutputFormat, Tolerance, Triggers } from '../plan/schema';
 import type { Placeholders } from '../plan/placeholders';
+import type { CompareSettings, PairedSamples, RelativeComparison, RelativeVerdict } from './relative';
 
 export type Metrics = Record<string, number>;
 
@@ -159,6 +160,21 @@ export interface SizeResult {
   peakRssMb: number;
   /** (max - min) / max of the per-run peak RSS. */
   rssVariation: number;
+  /** With `stress.compare`: V2 against V1 on the same data. */
+  relative?: RelativeResult;
+}
+
+/** V1 against V2 at one size (or the sustained run), pair by pair: every sample, the comparisons, the verdict. */
+export interface RelativeResult {
+  /** Pairs measured (each a V1 and a V2 run, in ABBA order). */
+  pairs: number;
+  /** Every sample, so the verdict can be recomputed from the evidence: wall times in ms, peak RSS in MB. */
+  samples: PairedSamples;
+  /** Per measure and statistic, at the last look taken. */
+  comparisons: RelativeComparison[];
+  verdict: RelativeVerdict;
+  /** V1's own figures, beside V2's in the size result. */
+  v1: { latencyMs: LatencyStats; peakRssMb: number };
 }
 
 export interface SustainedResult {
@@ -172,6 +188,8 @@ export interface SustainedResult {
   peakRssMb: number;
   /** Variation of per-run peak RSS across the run: a leak shows here. */
   rssVariation: number;
+  /** With `stress.compare`: V1 and V2 alternated through the run. */
+  relative?: RelativeResult;
 }
 
 export interface StressResult {
@@ -182,11 +200,23 @@ export interface StressResult {
   scaling?: { fromRows: number; toRows: number; ratio: number; note: string };
   failures: string[];
   attempt: number;
+  /** With `stress.compare`: the settings, how many decisions shared the confidence, and the overall verdict. */
+  compare?: { settings: CompareSettings; family: number; verdict: RelativeVerdict };
 }
 
 /** Progress a stress attempt heartbeats, so a retried attempt resumes instead of starting over. */
 export interface StressProgress {
   completedSizes: SizeResult[];
+  /** With `stress.compare`: the pairs measured so far at the size in progress. */
+  current?: { rows: number; v1: StressRun[]; v2: StressRun[] };
+}
+
+/** One measured run of a version: its wall time, peak RSS, and why it failed if it did. */
+export interface StressRun {
+  ok: boolean;
+  durationMs: number;
+  peakBytes: number;
+  error?: string;
 }
 
 export interface TriggerCheck {

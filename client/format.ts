@@ -3,7 +3,7 @@
  */
 import Table from 'cli-table3';
 import { formatMs } from '../plan/duration';
-import type { OutputDiff } from '../activities/types';
+import type { OutputDiff, RelativeResult, StressResult } from '../activities/types';
 import { cell, outputLine, sampleKey } from '../workflows/output-lines';
 import { phaseResult, type CutoverStatus, type PhaseRecord } from '../workflows/status';
 
@@ -16,6 +16,14 @@ export function keyFigures(record: PhaseRecord): string {
       return `${metrics.filter((m) => m.verdict === 'pass').length}/${metrics.length} metrics within tolerance`;
     }
     case 'stress': {
+      const compared = record.result.compare;
+      if (compared) {
+        const ratios = record.result.sizes
+          .flatMap((z) => z.relative?.comparisons ?? [])
+          .filter((c) => c.measure === 'latency' && c.statistic === 'median')
+          .map((c) => c.ratio.toFixed(2));
+        return `V2/V1 median time ${ratios.join(', ')} by size: ${compared.verdict}`;
+      }
       const last = record.result.sizes[record.result.sizes.length - 1];
       return last
         ? `${last.rows} rows: p99 ${last.latencyMs.p99.toFixed(0)} ms, ${Math.round(last.rowsPerSecond)} rows/s`
@@ -67,6 +75,12 @@ export function renderStatus(s: CutoverStatus, auditLines = 8): string {
     ]);
   }
   out.push(phases.toString());
+  const stressed = phaseResult(s.phases, 'stress');
+  const relatives = relativeGroups(stressed);
+  if (relatives.length > 0) {
+    out.push(`stress, V2 against V1 (${stressed?.compare?.verdict ?? ''}):`);
+    for (const { label, relative } of relatives) out.push(...relativeLines(label, relative).map((l) => `  ${l}`));
+  }
   const diffs = (phaseResult(s.phases, 'shadow')?.datasets ?? []).flatMap((d) => d.outputs ?? []);
   if (diffs.length > 0) {
     out.push('outputs (keyed diff, V1 vs V2):');
@@ -150,6 +164,27 @@ export function markdownReport(s: CutoverStatus): string {
       );
     }
     if (stress.scaling) lines.push('', stress.scaling.note);
+    const groups = relativeGroups(stress);
+    if (groups.length > 0 && stress.compare) {
+      const c = stress.compare;
+      lines.push(
+        '',
+        `### V2 against V1 (${c.verdict})`,
+        '',
+        `Pairs in ABBA order; V2 may be ${(c.settings.maxSlowdown * 100).toFixed(0)} % slower and take ${(c.settings.maxMemoryGrowth * 100).toFixed(0)} % more memory, at ${(c.settings.confidence * 100).toFixed(0)} % confidence for the whole phase (each interval at its share of it: ${c.family} decisions).`,
+        '',
+        '| size | pairs | measure | statistic | V1 | V2 | V2/V1 | interval | limit | shift (HL) | Cliff’s δ | p (Mann-Whitney) | verdict |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      );
+      for (const { label, relative } of groups) {
+        for (const x of relative.comparisons) {
+          const unit = x.measure === 'latency' ? 'ms' : 'MB';
+          lines.push(
+            `| ${label} | ${relative.pairs} | ${x.measure} | ${x.statistic} | ${x.v1.toFixed(1)} ${unit} | ${x.v2.toFixed(1)} ${unit} | ${ratio(x.ratio)} | [${ratio(x.low)}, ${ratio(x.high)}] at ${(x.level * 100).toFixed(2)} % | ${ratio(x.limit)} | ${x.hodgesLehmann >= 0 ? '+' : ''}${x.hodgesLehmann.toFixed(1)} ${unit} | ${x.cliffsDelta.toFixed(2)} | ${x.pValue < 0.0001 ? '< 0.0001' : x.pValue.toFixed(4)} | ${x.verdict} |`,
+          );
+        }
+      }
+    }
   }
   lines.push('', '## Sign-off', '', '| role | signed by | missing |', '| --- | --- | --- |');
   for (const r of s.gate.roles) lines.push(`| ${r.role} | ${r.approvedBy.join(', ')} | ${r.missing} |`);
@@ -215,4 +250,25 @@ export function outputMarkdown(diff: OutputDiff): string[] {
   }
   lines.push('');
   return lines;
+}
+
+const ratio = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '∞');
+
+/** The sizes (and the sustained run) that were compared, with their labels. */
+export function relativeGroups(stress: StressResult | undefined): { label: string; relative: RelativeResult }[] {
+  if (!stress) return [];
+  return [
+    ...stress.sizes.flatMap((z) => (z.relative ? [{ label: `${z.rows} rows`, relative: z.relative }] : [])),
+    ...(stress.sustained?.relative ? [{ label: 'sustained', relative: stress.sustained.relative }] : []),
+  ];
+}
+
+/** `100000 rows, 8 pairs: time V1 812 ms → V2 355 ms, 0.437 [0.40, 0.48] at 99.92 % · pass` per measure. */
+export function relativeLines(label: string, relative: RelativeResult): string[] {
+  return relative.comparisons
+    .filter((c) => c.statistic === 'median' || c.verdict !== 'pass')
+    .map((c) => {
+      const unit = c.measure === 'latency' ? 'ms' : 'MB';
+      return `${label}, ${relative.pairs} pairs: ${c.measure} ${c.statistic} V1 ${c.v1.toFixed(1)} ${unit} → V2 ${c.v2.toFixed(1)} ${unit}, V2/V1 ${ratio(c.ratio)} [${ratio(c.low)}, ${ratio(c.high)}] at ${(c.level * 100).toFixed(2)} %, limit ${ratio(c.limit)} · ${c.verdict}`;
+    });
 }

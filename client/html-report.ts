@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MetricComparison, OutputDiff } from '../activities/types';
 import { cell, sampleKey } from '../workflows/output-lines';
+import { relativeGroups } from './format';
 import { formatMs } from '../plan/duration';
 import { phaseResult, type CutoverStatus } from '../workflows/status';
 
@@ -24,7 +25,14 @@ export function htmlReport(s: CutoverStatus): string {
   const stress = phaseResult(s.phases, 'stress');
   const shadow = phaseResult(s.phases, 'shadow');
   const metrics: MetricComparison[] = shadow?.datasets?.[0]?.metrics ?? [];
+  const groups = relativeGroups(stress);
   const data = {
+    // Both versions' wall times per size, for an ECDF each: the overlap shows rather than a p-value.
+    ecdf: groups.map(({ label, relative }) => ({
+      label,
+      v1: [...relative.samples.v1.latency].sort((a, b) => a - b),
+      v2: [...relative.samples.v2.latency].sort((a, b) => a - b),
+    })),
     sizes: (stress?.sizes ?? []).map((z) => ({
       rows: z.rows,
       ...z.latencyMs,
@@ -54,6 +62,21 @@ export function htmlReport(s: CutoverStatus): string {
     )
     .join('\n');
   const outputs = (shadow?.datasets ?? []).flatMap((d) => (d.outputs ?? []).map(outputHtml)).join('\n');
+  const comparisonRows = groups
+    .flatMap(({ label, relative }) =>
+      relative.comparisons.map((c) => {
+        const unit = c.measure === 'latency' ? 'ms' : 'MB';
+        const r = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '∞');
+        return `<tr><td>${esc(label)}</td><td>${relative.pairs}</td><td>${c.measure}</td><td>${c.statistic}</td><td>${c.v1.toFixed(1)} ${unit}</td><td>${c.v2.toFixed(1)} ${unit}</td><td>${r(c.ratio)}</td><td>[${r(c.low)}, ${r(c.high)}] at ${(c.level * 100).toFixed(2)} %</td><td>${r(c.limit)}</td><td>${c.hodgesLehmann.toFixed(1)} ${unit}</td><td>${c.cliffsDelta.toFixed(2)}</td><td>${c.pValue.toFixed(4)}</td><td class="${c.verdict === 'pass' ? 'passed' : 'failed'}">${c.verdict}</td></tr>`;
+      }),
+    )
+    .join('\n');
+  const comparison = stress?.compare
+    ? `<h2>Stress: V2 against V1 (${esc(stress.compare.verdict)})</h2>
+<p>Pairs in ABBA order. V2 may be ${(stress.compare.settings.maxSlowdown * 100).toFixed(0)} % slower and take ${(stress.compare.settings.maxMemoryGrowth * 100).toFixed(0)} % more memory, at ${(stress.compare.settings.confidence * 100).toFixed(0)} % confidence for the whole phase (${stress.compare.family} decisions share it).</p>
+<table><tr><th>size</th><th>pairs</th><th>measure</th><th>statistic</th><th>V1</th><th>V2</th><th>V2/V1</th><th>interval</th><th>limit</th><th>shift (HL)</th><th>Cliff's δ</th><th>p</th><th>verdict</th></tr>${comparisonRows}</table>
+<div class="charts">${groups.map((_, i) => `<div><h3>Wall time, ${esc(groups[i]?.label)}: V1 and V2 (ECDF)</h3><canvas id="ecdf-${i}"></canvas></div>`).join('')}</div>`
+    : '';
   const gate = s.gate.roles
     .map((r) => `<tr><td>${esc(r.role)}</td><td>${esc(r.approvedBy.join(', ') || '-')}</td><td>${r.missing}</td></tr>`)
     .join('\n');
@@ -82,6 +105,7 @@ ${s.evidenceDigest ? `<p>Evidence digest <code>${esc(s.evidenceDigest)}</code></
 </div>
 <h2>Shadow: V1 vs V2</h2><table><tr><th>dataset</th><th>metric</th><th>V1</th><th>V2</th><th>relative</th><th>noise</th><th>verdict</th></tr>${kpiRows}</table>
 ${outputs ? `<h2>Shadow: output tables, row by row</h2>${outputs}` : ''}
+${comparison}
 ${stress?.scaling ? `<p>${esc(stress.scaling.note)}</p>` : ''}
 <h2>Sign-off</h2><table><tr><th>role</th><th>signed by</th><th>missing</th></tr>${gate}</table>
 <h2>Audit trail</h2><ul>${audit}</ul>
@@ -91,6 +115,10 @@ const data = ${scriptJson(data)};
 const labels = data.sizes.map((z) => z.rows.toLocaleString('en') + ' rows');
 new Chart(document.getElementById('latency'), { type: 'bar', data: { labels, datasets: ['p50', 'p95', 'p99', 'max'].map((k) => ({ label: k + ' (ms)', data: data.sizes.map((z) => z[k]) })) } });
 new Chart(document.getElementById('scaling'), { type: 'line', data: { labels, datasets: [{ label: 'µs per row', data: data.sizes.map((z) => z.usPerRow), yAxisID: 'y' }, { label: 'rows/s', data: data.sizes.map((z) => z.rowsPerSecond), yAxisID: 'y1' }] }, options: { scales: { y: { position: 'left' }, y1: { position: 'right' } } } });
+data.ecdf.forEach((g, i) => {
+  const steps = (values) => values.map((x, j) => ({ x, y: (j + 1) / values.length }));
+  new Chart(document.getElementById('ecdf-' + i), { type: 'line', data: { datasets: [{ label: 'V1', data: steps(g.v1), stepped: true }, { label: 'V2', data: steps(g.v2), stepped: true }] }, options: { parsing: false, scales: { x: { type: 'linear', title: { display: true, text: 'ms' } }, y: { min: 0, max: 1, title: { display: true, text: 'share of runs' } } } } });
+});
 new Chart(document.getElementById('kpis'), { type: 'bar', data: { labels: data.kpis.map((k) => k.metric), datasets: [{ label: '|V2 − V1| / V1 (%)', data: data.kpis.map((k) => k.relativePct) }, { label: 'relative tolerance (%)', data: data.kpis.map((k) => k.tolerancePct) }] } });
 </script>
 </body></html>

@@ -106,6 +106,21 @@ const rulesSchema = z.strictObject({
           ignore: z.boolean().optional(),
         })
         .optional(),
+      /**
+       * The loosest stress comparison (stress.compare) a plan may set. With `required`, a plan without one gets
+       * one at the ceilings.
+       */
+      compare: z
+        .strictObject({
+          required: z.boolean().optional(),
+          maxSlowdown: z.number().min(0).optional(),
+          maxMemoryGrowth: z.number().min(0).optional(),
+          /** The lowest confidence a plan may ask for (a lower one passes more easily). */
+          minConfidence: z.number().gt(0.5).lt(1).optional(),
+          /** Whether a plan may treat an inconclusive comparison as a pass. @default true */
+          inconclusivePass: z.boolean().optional(),
+        })
+        .optional(),
       /** The longest rollback target a plan may set. */
       rollbackTarget: duration.optional(),
       /** The loosest monitoring triggers a plan may set (a plan without one gets the ceiling). */
@@ -395,6 +410,38 @@ export function checkPlanAgainstPolicy(
         problem(`${at}.ignore`, 'the policy allows no ignored columns: every column is compared');
     }
   }
+  let compare = plan.stress.compare;
+  const compareCeiling = ceilings.compare;
+  if (compareCeiling) {
+    if (!compare && compareCeiling.required) {
+      // Required but absent: the comparison at the policy's ceilings, the rest at the schema's defaults.
+      compare = {
+        measures: ['latency', 'memory'],
+        maxSlowdown: compareCeiling.maxSlowdown ?? 0.1,
+        maxMemoryGrowth: compareCeiling.maxMemoryGrowth ?? 0.2,
+        confidence: Math.max(0.95, compareCeiling.minConfidence ?? 0.95),
+        minRuns: 10,
+        maxRuns: 40,
+        onInconclusive: 'fail',
+      };
+    }
+    if (compare) {
+      for (const key of ['maxSlowdown', 'maxMemoryGrowth'] as const) {
+        const bound = compareCeiling[key];
+        if (bound !== undefined && compare[key] > bound)
+          problem(`stress.compare.${key}`, `${compare[key]} is looser than the policy's ceiling ${bound}`);
+      }
+      if (compareCeiling.minConfidence !== undefined && compare.confidence < compareCeiling.minConfidence)
+        problem(
+          'stress.compare.confidence',
+          `${compare.confidence} is below the policy's minimum ${compareCeiling.minConfidence}`,
+        );
+      if (compareCeiling.inconclusivePass === false && compare.onInconclusive === 'pass')
+        problem('stress.compare.onInconclusive', 'the policy does not let an inconclusive comparison pass');
+      if (compareCeiling.required && !compare.measures.includes('latency'))
+        problem('stress.compare.measures', 'the policy requires the comparison; it must include latency');
+    }
+  }
   const thresholds = { ...plan.stress.thresholds };
   const stressCeiling = ceilings.stress ?? {};
   if (stressCeiling.latencyP99 !== undefined) {
@@ -439,7 +486,7 @@ export function checkPlanAgainstPolicy(
       allowInitiator: plan.signoff.allowInitiator && rules.allowInitiator,
     },
     shadow: { ...plan.shadow, tolerances },
-    stress: { ...plan.stress, thresholds },
+    stress: { ...plan.stress, thresholds, ...(compare ? { compare } : {}) },
     production: { ...plan.production, monitor: { ...plan.production.monitor, triggers } },
   };
   return { problems, effective };

@@ -95,6 +95,49 @@ const columnToleranceSchema = z
 
 export const OUTPUT_FORMATS = ['csv', 'parquet', 'jsonl'] as const;
 
+/** A share such as `10%` or 0.1: how much worse V2 may be than V1. */
+const allowanceSchema = z
+  .union(
+    [
+      z.number().min(0).max(100),
+      z
+        .string()
+        .regex(/^\d+(\.\d+)?\s*%$/, { error: 'expected a percentage such as "10%" or a fraction such as 0.1' })
+        .transform((text) => Number.parseFloat(text) / 100),
+    ],
+    { error: 'expected a percentage such as "10%" or a fraction such as 0.1' },
+  )
+  .pipe(z.number().min(0).max(100));
+
+export const MEASURES = ['latency', 'memory'] as const;
+
+/** `stress.compare`: what V2 may cost relative to V1, and how sure the verdict must be. */
+const compareSchema = z
+  .strictObject({
+    /** What is compared: wall time (`latency`) and peak RSS (`memory`). @default both */
+    measures: z
+      .array(z.enum(MEASURES, { error: 'expected latency or memory' }))
+      .min(1)
+      .default(['latency', 'memory']),
+    /** How much slower V2 may be (its median and p95 wall time over V1's). @default 10% */
+    maxSlowdown: allowanceSchema.default(0.1),
+    /** How much more memory V2 may take (its median and p95 peak RSS over V1's). @default 20% */
+    maxMemoryGrowth: allowanceSchema.default(0.2),
+    /** Of the whole phase's verdict (every size, measure and statistic together). @default 0.95 */
+    confidence: z
+      .number()
+      .gt(0.5, { error: 'expected a confidence above 0.5' })
+      .lt(1, { error: 'expected a confidence below 1' })
+      .default(0.95),
+    /** Pairs measured before the first verdict. @default 10 */
+    minRuns: z.int().min(5, { error: 'expected at least 5 runs: fewer cannot say anything' }).max(1000).default(10),
+    /** Pairs after which an undecided comparison is inconclusive. @default 40 */
+    maxRuns: z.int().min(5, { error: 'expected at least 5 runs: fewer cannot say anything' }).max(1000).default(40),
+    /** What an inconclusive verdict means for the phase. @default fail */
+    onInconclusive: z.enum(['pass', 'fail']).default('fail'),
+  })
+  .refine((c) => c.minRuns <= c.maxRuns, { error: 'minRuns is more than maxRuns', path: ['minRuns'] });
+
 /** One output table that V1 and V2 both write (to `{output:NAME}`), diffed row by row on its key. */
 const outputSchema = z.strictObject({
   /** The file format; the path given to the pipelines ends in `.csv`, `.parquet` or `.jsonl`. @default csv */
@@ -281,6 +324,11 @@ export const planSchema = z
           rows: z.int().min(1).max(100_000_000).optional(),
         })
         .optional(),
+      /**
+       * V1 and V2 measured together, pair by pair in ABBA order, and judged relative to each other: the ratio
+       * of V2's median and p95 to V1's with a confidence interval, per size and measure.
+       */
+      compare: compareSchema.optional(),
       thresholds: z
         .strictObject({
           latencyP99: durationSchema.optional(),
@@ -463,6 +511,7 @@ export type HttpAction = z.infer<typeof httpActionSchema>;
 export type Dataset = z.infer<typeof datasetSchema>;
 export type Tolerance = z.infer<typeof toleranceSchema>;
 export type OutputSpec = z.infer<typeof outputSchema>;
+export type CompareSpec = z.infer<typeof compareSchema>;
 export type ColumnTolerance = z.infer<typeof columnToleranceSchema>;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 export type Triggers = z.infer<typeof triggersSchema>;

@@ -35,6 +35,14 @@ const outputs = () => require('./outputs') as typeof Outputs;
  */
 export const FAULT_ENV = 'PORTFOLIO_KPI_FAULT';
 
+/**
+ * A factor such as `1.3` makes V2 take that many times V1's time on the same data: it does V1's work (V1's
+ * engine and output tables, so its answers stay within the plan's tolerances) and then waits until `factor`
+ * times that time since its process started. V2 is several times faster than V1, so a slowdown relative to V2
+ * itself would still be faster than V1. The demo of a stress comparison that fails while shadow mode passes.
+ */
+export const SLOW_ENV = 'PORTFOLIO_KPI_SLOW';
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
@@ -48,6 +56,14 @@ export async function runEngine(
   out: OutputFiles = {},
 ): Promise<{ metrics: PortfolioMetrics; rows: number }> {
   if (engine === 'v1') return v1().runV1(input, out);
+  const slow = Number(process.env[SLOW_ENV] ?? '');
+  if (slow > 0) {
+    const result = await v1().runV1(input, out);
+    // performance.now() counts from the process's start: what a V1 process would have taken so far.
+    const v1Ms = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, (slow - 1) * v1Ms)));
+    return result;
+  }
   const result = await runV2(input, { fault: process.env[FAULT_ENV] === '1', ...v2Options });
   if (out.loans || out.segments) outputs().writeV2Outputs(input, out, { fault: process.env[FAULT_ENV] === 'segment' });
   return result;

@@ -255,6 +255,44 @@ describe('ceilings', () => {
     expect(outputs({ maxMissingRows: 5, tolerances: { amount: { absolute: 0.01 } } })).toEqual([]);
   });
 
+  test('a stress comparison looser than the ceilings is refused by path; a required one is added where missing', () => {
+    const base = planInput();
+    const policy = writePolicy({
+      ceilings: {
+        compare: {
+          required: true,
+          maxSlowdown: 0.05,
+          maxMemoryGrowth: 0.1,
+          minConfidence: 0.99,
+          inconclusivePass: false,
+        },
+      },
+    });
+    const loose = check(
+      {
+        stress: {
+          ...base.stress,
+          compare: { maxSlowdown: '20%', maxMemoryGrowth: 0.5, confidence: 0.9, onInconclusive: 'pass' },
+        },
+      },
+      policy,
+    );
+    expect(loose.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      "stress.compare.maxSlowdown: 0.2 is looser than the policy's ceiling 0.05",
+      "stress.compare.maxMemoryGrowth: 0.5 is looser than the policy's ceiling 0.1",
+      "stress.compare.confidence: 0.9 is below the policy's minimum 0.99",
+      'stress.compare.onInconclusive: the policy does not let an inconclusive comparison pass',
+    ]);
+    const missing = check({}, policy);
+    expect(missing.problems).toEqual([]);
+    expect(missing.effective.stress.compare).toMatchObject({
+      maxSlowdown: 0.05,
+      maxMemoryGrowth: 0.1,
+      confidence: 0.99,
+      onInconclusive: 'fail',
+    });
+  });
+
   test('a stricter plan passes and keeps its own settings', () => {
     const base = planInput();
     const { problems, effective } = check({

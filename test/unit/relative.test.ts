@@ -6,15 +6,16 @@
  */
 import { prng } from '../../examples/portfolio-kpi/generate';
 import {
-  bootstrapOrderStatistic,
   cliffsDelta,
   compareGroup,
   compareStatistic,
   familySize,
   hodgesLehmann,
   looks,
+  hypergeometricUpper,
   mannWhitneyP,
-  ratioInterval,
+  medianRatioInterval,
+  tailRatioInterval,
   type CompareSettings,
   type PairedSamples,
   type RelativeComparison,
@@ -184,7 +185,17 @@ describe('defined verdicts where samples are degenerate', () => {
     const zeros = Array.from({ length: 10 }, () => 0);
     const c = compareStatistic('memory', 'p95', zeros, zeros, settings, 12);
     expect(c).toMatchObject({ ratio: 1, low: 1, high: 1, verdict: 'pass' });
+    // From nothing to something: the median fails outright; ten pairs are too few for the tail to be sure.
     const grew = compareStatistic(
+      'memory',
+      'median',
+      zeros,
+      zeros.map(() => 5),
+      settings,
+      12,
+    );
+    expect(grew).toMatchObject({ ratio: Number.POSITIVE_INFINITY, verdict: 'fail' });
+    const tail = compareStatistic(
       'memory',
       'p95',
       zeros,
@@ -192,7 +203,8 @@ describe('defined verdicts where samples are degenerate', () => {
       settings,
       12,
     );
-    expect(grew).toMatchObject({ ratio: Number.POSITIVE_INFINITY, verdict: 'fail' });
+    expect(tail.verdict).toBe('inconclusive');
+    expect(Number.isNaN(tail.low) || Number.isNaN(tail.high)).toBe(false);
   });
 
   test('no samples on one side: inconclusive, not NaN verdicts', () => {
@@ -211,38 +223,37 @@ describe('defined verdicts where samples are degenerate', () => {
   });
 });
 
-describe('the exact bootstrap', () => {
-  test('the distribution of a resample’s k-th value sums to 1 and matches drawing resamples', () => {
-    const sample = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3].sort((a, b) => a - b);
-    const exact = bootstrapOrderStatistic(sample, 5);
-    expect(exact.reduce((s, x) => s + x.p, 0)).toBeCloseTo(1, 12);
-    // Ties: each distinct value appears once.
-    expect(new Set(exact.map((x) => x.value)).size).toBe(exact.length);
-    const random = prng(3);
-    const counts = new Map<number, number>();
-    const draws = 100_000;
-    for (let i = 0; i < draws; i++) {
-      const resample = Array.from(
-        { length: sample.length },
-        () => sample[Math.floor(random() * sample.length)] as number,
-      );
-      resample.sort((a, b) => a - b);
-      counts.set(resample[4] as number, (counts.get(resample[4] as number) ?? 0) + 1);
-    }
-    for (const { value, p } of exact) expect(Math.abs((counts.get(value) ?? 0) / draws - p)).toBeLessThan(0.01);
+describe('the intervals', () => {
+  test('the median interval is Moses’: 24th pairwise difference from each end at 10 + 10 runs and α = 2.5 %', () => {
+    // Tables give 23 as the two-sided 5 % critical value of U for 10 and 10: P(U ≤ 23) ≤ 2.5 % < P(U ≤ 24).
+    const v1 = Array.from({ length: 10 }, (_, i) => 100 + i);
+    const v2 = Array.from({ length: 10 }, (_, i) => 1000 + 10 * i);
+    const differences = v1.flatMap((x) => v2.map((y) => Math.log(y) - Math.log(x))).sort((a, b) => a - b);
+    const { low, high } = medianRatioInterval(v1, v2, 0.025);
+    expect(Math.log(low)).toBeCloseTo(differences[23] as number, 12);
+    expect(Math.log(high)).toBeCloseTo(differences[100 - 24] as number, 12);
   });
 
-  test('the ratio interval holds the observed ratio and narrows as pairs grow', () => {
+  test('hypergeometric tails sum as they should', () => {
+    expect(hypergeometricUpper(10, 5, 5, 0)).toBe(1);
+    expect(hypergeometricUpper(10, 5, 5, 6)).toBe(0);
+    // P(all 5 drawn are marked) = 1 / C(10, 5)
+    expect(hypergeometricUpper(10, 5, 5, 5)).toBeCloseTo(1 / 252, 12);
+  });
+
+  test('the intervals hold the true ratio and narrow as pairs grow', () => {
     const random = prng(5);
     const draw = logNormal(0.1);
     const v1 = Array.from({ length: 40 }, () => draw(random));
     const v2 = Array.from({ length: 40 }, () => 1.5 * draw(random));
-    const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
-    const wide = ratioInterval(sorted(v1.slice(0, 10)), sorted(v2.slice(0, 10)), 0.5, 0.025);
-    const narrow = ratioInterval(sorted(v1), sorted(v2), 0.5, 0.025);
-    expect(narrow.low).toBeGreaterThan(1.3);
-    expect(narrow.high).toBeLessThan(1.7);
-    expect(narrow.high - narrow.low).toBeLessThan(wide.high - wide.low);
+    const median10 = medianRatioInterval(v1.slice(0, 10), v2.slice(0, 10), 0.025);
+    const median40 = medianRatioInterval(v1, v2, 0.025);
+    expect(median40.low).toBeGreaterThan(1.35);
+    expect(median40.high).toBeLessThan(1.65);
+    expect(median40.high - median40.low).toBeLessThan(median10.high - median10.low);
+    const tail = tailRatioInterval(v1, v2, 0.025);
+    expect(tail.low).toBeLessThan(1.5);
+    expect(tail.high).toBeGreaterThan(1.5);
   });
 
   test('looks go from minRuns to maxRuns in at most four steps', () => {

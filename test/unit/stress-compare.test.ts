@@ -1,0 +1,149 @@
+/**
+ * The stress comparison with the example's real V1 and V2 processes in MockActivityEnvironment: V2 passes at the
+ * minimum pair count; `PORTFOLIO_KPI_SLOW=1.3` fails the phase with the interval in the reason; an attempt after
+ * a crash resumes from the pairs already measured; the evidence keeps every sample, so the verdict recomputes.
+ * Then the plan schema's and the policy's refusals, by path.
+ */
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import { compareGroup, familySize } from '../../activities/relative';
+import { compareSettings } from '../../activities/stress';
+import type { StressProgress, StressResult, StressRun } from '../../activities/types';
+import { FailureType } from '../../plan/failures';
+import { loadPlan } from '../../plan/load';
+import { planSchema, type CutoverPlan } from '../../plan/schema';
+import { tempDir } from '../helpers/harness';
+import { makePlanInput } from '../helpers/plans';
+
+const EXAMPLE = path.resolve(__dirname, '..', '..', 'examples', 'portfolio-kpi', 'plan.yaml');
+const ROWS = 3000;
+
+let example: CutoverPlan;
+beforeAll(async () => {
+  example = await loadPlan(EXAMPLE);
+});
+
+function plan(candidateEnv: Record<string, string> = {}, compare: Record<string, unknown> = {}): CutoverPlan {
+  return planSchema.parse({
+    ...example,
+    candidate: { ...example.candidate, env: candidateEnv },
+    stress: {
+      sizes: [ROWS],
+      warmup: 1,
+      compare: { maxSlowdown: '10%', maxMemoryGrowth: '20%', confidence: 0.95, minRuns: 6, maxRuns: 12, ...compare },
+      thresholds: {},
+    },
+  });
+}
+
+const identity = (workflowId: string) => ({ workflowId, release: 'portfolio-kpi-v2', key: `${workflowId}/stress` });
+
+test('V2, several times faster than V1, passes at the minimum pair count; the evidence recomputes to the same verdict', async () => {
+  const p = plan();
+  const activities = createActivities({ dataDir: tempDir('compare-') });
+  const result = (await new MockActivityEnvironment().run(activities.runStress, {
+    ...identity('compare-pass'),
+    plan: p,
+  })) as StressResult;
+  expect(result.verdict).toBe('pass');
+  expect(result.compare?.verdict).toBe('pass');
+  const relative = result.sizes[0]?.relative;
+  expect(relative?.pairs).toBe(6);
+  expect(relative?.samples.v1.latency).toHaveLength(6);
+  expect(relative?.samples.v2.latency).toHaveLength(6);
+  const time = relative?.comparisons.find((c) => c.measure === 'latency' && c.statistic === 'median');
+  expect(time?.ratio).toBeLessThan(0.8);
+  expect(time?.high).toBeLessThanOrEqual(1.1);
+  expect(time?.cliffsDelta).toBe(-1);
+  // From the recorded samples alone, the judge gives the very same comparisons.
+  const settings = compareSettings(p);
+  const again = compareGroup(relative!.samples, settings!, familySize(settings!, 1));
+  expect(again.comparisons).toEqual(relative?.comparisons);
+}, 120_000);
+
+test('PORTFOLIO_KPI_SLOW=1.3: V2 takes 1.3 × V1’s time and the phase fails with the interval in the reason', async () => {
+  const activities = createActivities({ dataDir: tempDir('compare-slow-') });
+  const err = await new MockActivityEnvironment()
+    .run(activities.runStress, { ...identity('compare-slow'), plan: plan({ PORTFOLIO_KPI_SLOW: '1.3' }) })
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  const failure = err as ApplicationFailure;
+  expect(failure.type).toBe(FailureType.ThresholdFailed);
+  expect(failure.message).toMatch(
+    /3000 rows: latency median V2\/V1 1\.\d{3} \[1\.\d{3}, \d\.\d{3}\] at \d+\.\d{2} %, limit 1\.100 after \d+ pairs/,
+  );
+  const evidence = failure.details?.[0] as StressResult;
+  const time = evidence.sizes[0]?.relative?.comparisons.find(
+    (c) => c.measure === 'latency' && c.statistic === 'median',
+  );
+  expect(time?.ratio).toBeGreaterThan(1.15);
+  expect(time?.ratio).toBeLessThan(1.6);
+}, 120_000);
+
+test('an attempt after a crash resumes from the pairs already measured', async () => {
+  // Three pairs "measured" by an earlier attempt, with times no real run has: they must be in the evidence.
+  const earlier: StressRun = { ok: true, durationMs: 1.25, peakBytes: 50 * 2 ** 20 };
+  const details: StressProgress = {
+    completedSizes: [],
+    current: { rows: ROWS, v1: [earlier, earlier, earlier], v2: [earlier, earlier, earlier] },
+  };
+  const activities = createActivities({ dataDir: tempDir('compare-resume-') });
+  const env = new MockActivityEnvironment({ heartbeatDetails: details, attempt: 2 });
+  const beats: StressProgress[] = [];
+  env.on('heartbeat', (d: unknown) => beats.push(JSON.parse(JSON.stringify(d)) as StressProgress));
+  // One look, at six pairs; whatever the mixed samples say, this test is about what was measured.
+  const resumable = plan({}, { minRuns: 6, maxRuns: 6, onInconclusive: 'pass' });
+  const result = (await env.run(activities.runStress, {
+    ...identity('compare-resume'),
+    plan: resumable,
+  })) as StressResult;
+  const relative = result.sizes[0]?.relative;
+  expect(relative?.samples.v1.latency.slice(0, 3)).toEqual([1.25, 1.25, 1.25]);
+  // Three more pairs to the first look at six: no warm-up again, no pair measured twice.
+  expect(relative?.pairs).toBe(6);
+  expect(beats.some((b) => b.current?.v2.length === 4)).toBe(true);
+  expect(beats.some((b) => (b.current?.v2.length ?? 99) < 3)).toBe(false);
+}, 120_000);
+
+describe('the plan schema', () => {
+  const parse = (compare: unknown) => {
+    const input = makePlanInput();
+    const parsed = planSchema.safeParse({ ...input, stress: { ...input.stress, compare } });
+    return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+
+  test('takes percentages and fractions, with the defaults', () => {
+    expect(parse({ maxSlowdown: '10%', maxMemoryGrowth: 0.25 })).toEqual([]);
+    const input = makePlanInput();
+    const p = planSchema.parse({ ...input, stress: { ...input.stress, compare: { maxSlowdown: '7.5%' } } });
+    expect(p.stress.compare).toEqual({
+      measures: ['latency', 'memory'],
+      maxSlowdown: 0.075,
+      maxMemoryGrowth: 0.2,
+      confidence: 0.95,
+      minRuns: 10,
+      maxRuns: 40,
+      onInconclusive: 'fail',
+    });
+  });
+
+  test.each([
+    ['an unknown measure', { measures: ['cpu'] }, /stress\.compare\.measures\.0: expected latency or memory/],
+    ['a confidence of 0.5', { confidence: 0.5 }, /stress\.compare\.confidence: expected a confidence above 0\.5/],
+    ['a confidence of 1', { confidence: 1 }, /stress\.compare\.confidence: expected a confidence below 1/],
+    ['minRuns above maxRuns', { minRuns: 20, maxRuns: 10 }, /stress\.compare\.minRuns: minRuns is more than maxRuns/],
+    ['fewer than 5 runs', { minRuns: 3 }, /stress\.compare\.minRuns: expected at least 5 runs/],
+    [
+      'a percentage that is not one',
+      { maxSlowdown: 'ten percent' },
+      /stress\.compare\.maxSlowdown: expected a percentage/,
+    ],
+  ])('refuses %s by path', (_name, compare, message) => {
+    expect(parse(compare).join('\n')).toMatch(message);
+  });
+});

@@ -4,7 +4,8 @@
  *   kpi     V1, V2 and DuckDB on the same tapes (BENCH_ROWS, default 100000,1000000,10000000), whole
  *           processes, alternating, median of BENCH_RUNS (default 5): wall time, rows/s, peak RSS, and
  *           V2's agreement with DuckDB.
- *   stress  the stress phase's own figures against /usr/bin/time on the same command, in the same run.
+ *   stress  the stress phase's own figures for V1 and V2 against /usr/bin/time on the same commands, in the same
+ *           run; the example's stress phase with its comparison against V2 alone.
  *   diff    the keyed output diff against DuckDB's bare join and a hand-written Map join (bench/diff.ts).
  *   signoff, overhead, rollback, concurrent, history, worker-start: the orchestration (bench/orchestration.ts).
  */
@@ -17,6 +18,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
 import type { StressResult } from '../activities/types';
 import { generateTape } from '../examples/portfolio-kpi/generate';
+import { loadPlan } from '../plan/load';
 import { planSchema } from '../plan/schema';
 import { projectRoot } from '../toolchain/tools';
 import { measure, save, TIME, type Measured } from './common';
@@ -123,17 +125,23 @@ async function benchStress(): Promise<void> {
   const iterations = Number(process.env.BENCH_STRESS_RUNS ?? 10);
   const file = await tapeOf(rowsCount);
   const dataDir = path.join(DATA, 'stress');
-  const candidate = { run: [process.execPath, KPI, '--engine', 'v2', '--input', '{dataset}'] };
-  // The generator copies the prepared tape, so both sides measure the same file.
+  const engine = (version: 'v1' | 'v2') => [process.execPath, KPI, '--engine', version, '--input'];
+  // The generator copies the prepared tape, so both sides measure the same file. The comparison measures V1 and
+  // V2 in pairs: exactly `iterations` of each (minRuns = maxRuns).
   const plan = planSchema.parse({
     release: 'bench',
     baseDir: ROOT,
     generator: { run: ['cp', file, '{dataset}'] },
-    baseline: candidate,
-    candidate,
+    baseline: { run: [...engine('v1'), '{dataset}'] },
+    candidate: { run: [...engine('v2'), '{dataset}'] },
     staging: { deploy: [{ run: ['true'] }] },
     shadow: { datasets: [{ generate: { rows: 10, seed: 1 } }] },
-    stress: { sizes: [rowsCount], warmup: 1, iterations },
+    stress: {
+      sizes: [rowsCount],
+      warmup: 1,
+      iterations,
+      compare: { minRuns: iterations, maxRuns: iterations, onInconclusive: 'pass' },
+    },
     rollback: { run: ['true'] },
     signoff: { roles: { qa: ['bo'] } },
     production: {
@@ -152,48 +160,81 @@ async function benchStress(): Promise<void> {
     plan,
   });
   const size = inside.sizes[0];
-  if (!size) throw new Error('no stress result');
-  const outside: Measured[] = [];
-  await measure([process.execPath, KPI, '--engine', 'v2', '--input', file]);
-  for (let i = 0; i < iterations; i++)
-    outside.push(await measure([process.execPath, KPI, '--engine', 'v2', '--input', file]));
-  const outsideMean = mean(outside.map((m) => m.wallMs));
-  const outsideRss = mean(outside.map((m) => m.peakRssMb));
-  const latencyGap = Math.abs(size.latencyMs.mean - outsideMean) / outsideMean;
-  const rssGap =
-    Math.abs(size.peakRssMb - Math.max(...outside.map((m) => m.peakRssMb))) /
-    Math.max(...outside.map((m) => m.peakRssMb));
-  const table = new Table({ head: ['measured by', 'runs', 'mean latency', 'p50', 'p99', 'peak RSS'] });
-  table.push([
-    'stress phase (inside)',
-    String(size.iterations),
-    `${size.latencyMs.mean.toFixed(1)} ms ± ${size.latencyMs.sd.toFixed(1)}`,
-    `${size.latencyMs.p50.toFixed(1)} ms`,
-    `${size.latencyMs.p99.toFixed(1)} ms`,
-    `${size.peakRssMb.toFixed(1)} MB`,
-  ]);
-  table.push([
-    `${TIME} (outside)`,
-    String(iterations),
-    `${outsideMean.toFixed(1)} ms`,
-    `${median(outside.map((m) => m.wallMs)).toFixed(1)} ms`,
-    '',
-    `${outsideRss.toFixed(1)} MB (max ${Math.max(...outside.map((m) => m.peakRssMb)).toFixed(1)})`,
-  ]);
-  table.push([
-    {
-      colSpan: 6,
-      content: `agreement: mean latency within ${(latencyGap * 100).toFixed(1)} %, peak RSS within ${(rssGap * 100).toFixed(1)} % (goal: 10 %)`,
-    },
-  ]);
-  console.log(`\nStress phase vs an outside stopwatch, ${rowsCount.toLocaleString('en')} rows\n${table.toString()}`);
-  await save('stress-vs-time', {
-    rows: rowsCount,
-    inside: size,
-    outside: { meanMs: outsideMean, meanPeakRssMb: outsideRss, runs: outside },
-    latencyGap,
-    rssGap,
-  });
+  if (!size?.relative) throw new Error('no stress result');
+  const insideOf = {
+    v1: { latency: size.relative.v1.latencyMs, peakRssMb: size.relative.v1.peakRssMb },
+    v2: { latency: size.latencyMs, peakRssMb: size.peakRssMb },
+  };
+  const table = new Table({ head: ['version', 'measured by', 'runs', 'mean latency', 'p50', 'peak RSS', 'agreement'] });
+  const agreement: Record<string, { latencyGap: number; rssGap: number; outsideMeanMs: number }> = {};
+  for (const version of ['v1', 'v2'] as const) {
+    const outside: Measured[] = [];
+    await measure([...engine(version), file]);
+    for (let i = 0; i < iterations; i++) outside.push(await measure([...engine(version), file]));
+    const outsideMean = mean(outside.map((m) => m.wallMs));
+    const outsideMaxRss = Math.max(...outside.map((m) => m.peakRssMb));
+    const own = insideOf[version];
+    const latencyGap = Math.abs(own.latency.mean - outsideMean) / outsideMean;
+    const rssGap = Math.abs(own.peakRssMb - outsideMaxRss) / outsideMaxRss;
+    agreement[version] = { latencyGap, rssGap, outsideMeanMs: outsideMean };
+    table.push([
+      version.toUpperCase(),
+      'stress phase (inside)',
+      String(own.latency.n),
+      `${own.latency.mean.toFixed(1)} ms ± ${own.latency.sd.toFixed(1)}`,
+      `${own.latency.p50.toFixed(1)} ms`,
+      `${own.peakRssMb.toFixed(1)} MB`,
+      `latency ${(latencyGap * 100).toFixed(1)} %, RSS ${(rssGap * 100).toFixed(1)} %`,
+    ]);
+    table.push([
+      '',
+      `${TIME} (outside)`,
+      String(iterations),
+      `${outsideMean.toFixed(1)} ms`,
+      `${median(outside.map((m) => m.wallMs)).toFixed(1)} ms`,
+      `${outsideMaxRss.toFixed(1)} MB (max)`,
+      '',
+    ]);
+  }
+  console.log(
+    `\nStress phase vs an outside stopwatch, ${rowsCount.toLocaleString('en')} rows, both versions (goal: within 10 %)\n${table.toString()}`,
+  );
+
+  // The example plan's stress phase, with its comparison and without (V2 alone, as before): time and pairs.
+  const example = await loadPlan(path.join(ROOT, 'examples', 'portfolio-kpi', 'plan.yaml'));
+  const phase = new Table({ head: ['example stress phase', 'wall time', 'pairs per size (sustained)', 'verdict'] });
+  const phases: Record<string, unknown>[] = [];
+  for (const withCompare of [true, false]) {
+    const stress = withCompare ? example.stress : { ...example.stress, compare: undefined };
+    const started = performance.now();
+    const result: StressResult = await new MockActivityEnvironment().run(activities.runStress, {
+      workflowId: `bench-example-${withCompare ? 'compare' : 'v2'}-${Date.now()}`,
+      release: example.release,
+      key: 'bench-example',
+      plan: { ...example, stress },
+    });
+    const wallMs = performance.now() - started;
+    const pairs = result.sizes.map((z) => z.relative?.pairs ?? 0);
+    phases.push({
+      compare: withCompare,
+      wallMs,
+      pairs,
+      sustainedPairs: result.sustained?.relative?.pairs,
+      verdict: result.verdict,
+    });
+    phase.push([
+      withCompare ? 'V1 and V2 compared (the example)' : 'V2 alone (before the comparison)',
+      `${(wallMs / 1000).toFixed(1)} s`,
+      withCompare
+        ? `${pairs.join(', ')} (${result.sustained?.relative?.pairs ?? 0})`
+        : `${example.stress.iterations} V2 runs per size`,
+      `${result.verdict}${result.compare ? ` (compare: ${result.compare.verdict})` : ''}`,
+    ]);
+  }
+  console.log(
+    `\nThe example's stress phase (sizes ${example.stress.sizes.join(', ')}, sustained ${example.stress.sustained?.duration ?? 'none'})\n${phase.toString()}`,
+  );
+  await save('stress-vs-time', { rows: rowsCount, inside, agreement, examplePhase: phases });
 }
 
 const BENCHES: Record<string, () => Promise<void>> = {

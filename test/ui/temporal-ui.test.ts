@@ -46,7 +46,8 @@ beforeAll(async () => {
   const handle = await startCutover(cutovers, { ...plan, release: uniqueId('ui-release'), initiator: 'rm' });
   workflowId = handle.workflowId;
   runId = (await handle.describe()).runId;
-  await waitForStatus((s) => s.state === 'awaiting-signoff', 150_000);
+  // The example's whole way to the gate: staging, shadow with its diffs, stress with V1 against V2, the rehearsal.
+  await waitForStatus((s) => s.state === 'awaiting-signoff', 220_000);
 
   browser = await chromium.launch({
     executablePath: chromiumPath(),
@@ -63,7 +64,7 @@ beforeAll(async () => {
   });
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   page = await context.newPage();
-}, 240_000);
+}, 300_000);
 
 afterAll(async () => {
   await browser?.close();

@@ -110,6 +110,51 @@ plan
   });
 
 plan
+  .command('schema')
+  .option('--out <file>', 'write it to a file instead of standard output')
+  .description("print the plan's JSON Schema (generated from the zod schema), for editors")
+  .addHelpText(
+    'after',
+    '\nName it at the top of a plan file and VS Code (or any YAML language server) completes and checks it:\n' +
+      '  # yaml-language-server: $schema=./cutover-plan.schema.json\n' +
+      '\nRules across fields (quorums, declared metrics, outputs) are checked by `cutover plan validate` only.\n' +
+      '\nExample:\n  cutover plan schema --out cutover-plan.schema.json',
+  )
+  .action(async (o: { out?: string }) => {
+    const { planJsonSchema } = await import('../plan/json-schema.js');
+    const text = JSON.stringify(planJsonSchema(), null, 2) + '\n';
+    if (o.out) {
+      await writeFile(o.out, text);
+      process.stdout.write(`${o.out}: the plan's JSON Schema\n`);
+    } else process.stdout.write(text);
+  });
+
+plan
+  .command('init')
+  .option('--out <file>', 'where to write it', 'plan.yaml')
+  .option('--release <name>', "the release's name", 'my-pipeline-v2')
+  .option('--force', 'overwrite an existing file')
+  .description('write a commented starting plan that validates')
+  .addHelpText('after', '\nExample:\n  cutover plan init --out plan.yaml --release orders-v2')
+  .action(async (o: { out: string; release: string; force?: boolean }) => {
+    const { initPlan } = await import('../plan/init-plan.js');
+    const text = initPlan(o.release);
+    const { parsePlanText, planFromDocument } = await import('../plan/load.js');
+    // What it writes must validate: a release name the schema refuses is said before anything is written.
+    planFromDocument(parsePlanText(text, o.out), o.out, process.cwd());
+    try {
+      await writeFile(o.out, text, { flag: o.force ? 'w' : 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new UserError(`${o.out}: exists (--force overwrites it)`);
+      throw err;
+    }
+    process.stdout.write(
+      `${o.out}: a starting plan for ${o.release}; replace its commands, then cutover plan validate ${o.out}\n`,
+    );
+  });
+
+plan
   .command('sign')
   .argument('<file>', 'plan file (YAML or JSON)')
   .requiredOption('--key <file>', "the release manager's ed25519 private key (cutover keygen)")

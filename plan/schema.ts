@@ -32,8 +32,12 @@ const actionName = z
 export const runActionSchema = z.strictObject({
   name: actionName.optional(),
   run: argv,
-  /** Working directory; relative paths are resolved against the plan file's folder. */
-  cwd: z.string().min(1).max(4096).optional(),
+  cwd: z
+    .string()
+    .min(1)
+    .max(4096)
+    .optional()
+    .describe("Working directory; relative paths are resolved against the plan file's folder."),
   env: z
     .record(
       z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected an environment variable name' }),
@@ -114,50 +118,72 @@ export const MEASURES = ['latency', 'memory'] as const;
 /** `stress.compare`: what V2 may cost relative to V1, and how sure the verdict must be. */
 const compareSchema = z
   .strictObject({
-    /** What is compared: wall time (`latency`) and peak RSS (`memory`). @default both */
     measures: z
       .array(z.enum(MEASURES, { error: 'expected latency or memory' }))
       .min(1)
-      .default(['latency', 'memory']),
-    /** How much slower V2 may be (its median and p95 wall time over V1's). @default 10% */
-    maxSlowdown: allowanceSchema.default(0.1),
-    /** How much more memory V2 may take (its median and p95 peak RSS over V1's). @default 20% */
-    maxMemoryGrowth: allowanceSchema.default(0.2),
-    /** Of the whole phase's verdict (every size, measure and statistic together). @default 0.95 */
+      .default(['latency', 'memory'])
+      .describe('What is compared: wall time (`latency`) and peak RSS (`memory`).'),
+    maxSlowdown: allowanceSchema
+      .default(0.1)
+      .describe("How much slower V2 may be (its median and p95 wall time over V1's)."),
+    maxMemoryGrowth: allowanceSchema
+      .default(0.2)
+      .describe("How much more memory V2 may take (its median and p95 peak RSS over V1's)."),
     confidence: z
       .number()
       .gt(0.5, { error: 'expected a confidence above 0.5' })
       .lt(1, { error: 'expected a confidence below 1' })
-      .default(0.95),
-    /** Pairs measured before the first verdict. @default 10 */
-    minRuns: z.int().min(5, { error: 'expected at least 5 runs: fewer cannot say anything' }).max(1000).default(10),
-    /** Pairs after which an undecided comparison is inconclusive. @default 40 */
-    maxRuns: z.int().min(5, { error: 'expected at least 5 runs: fewer cannot say anything' }).max(1000).default(40),
-    /** What an inconclusive verdict means for the phase. @default fail */
-    onInconclusive: z.enum(['pass', 'fail']).default('fail'),
+      .default(0.95)
+      .describe("Of the whole phase's verdict (every size, measure and statistic together)."),
+    minRuns: z
+      .int()
+      .min(5, { error: 'expected at least 5 runs: fewer cannot say anything' })
+      .max(1000)
+      .default(10)
+      .describe('Pairs measured before the first verdict.'),
+    maxRuns: z
+      .int()
+      .min(5, { error: 'expected at least 5 runs: fewer cannot say anything' })
+      .max(1000)
+      .default(40)
+      .describe('Pairs after which an undecided comparison is inconclusive.'),
+    onInconclusive: z
+      .enum(['pass', 'fail'])
+      .default('fail')
+      .describe('What an inconclusive verdict means for the phase.'),
   })
   .refine((c) => c.minRuns <= c.maxRuns, { error: 'minRuns is more than maxRuns', path: ['minRuns'] });
 
 /** One output table that V1 and V2 both write (to `{output:NAME}`), diffed row by row on its key. */
 const outputSchema = z.strictObject({
-  /** The file format; the path given to the pipelines ends in `.csv`, `.parquet` or `.jsonl`. @default csv */
-  format: z.enum(OUTPUT_FORMATS, { error: 'expected csv, parquet or jsonl' }).default('csv'),
-  /** The column(s) that identify a row on both sides. */
-  key: z.array(columnName).min(1, { error: 'expected at least one key column' }).max(16),
-  /** The columns both sides must have (optional): a key, tolerance or ignore naming another is refused. */
-  columns: z.array(columnName).min(1).max(1000).optional(),
-  /** Per column; numbers without one must be equal, text and booleans exactly equal. */
-  tolerances: z.record(columnName, columnToleranceSchema).default({}),
-  /** Columns not compared. */
-  ignore: z.array(columnName).max(1000).default([]),
-  /** Rows present on both sides with a column out of tolerance. @default 0 */
-  maxDifferingRows: z.int().min(0).default(0),
-  /** Rows present on one side only, per side. @default 0 */
-  maxMissingRows: z.int().min(0).default(0),
-  /** Fewer rows than this on either side fails: an empty output is a broken pipeline. @default 1 */
-  minRows: z.int().min(0).default(1),
-  /** Differing or missing rows kept as examples in the evidence. @default 20 */
-  sample: z.int().min(0).max(1000).default(20),
+  format: z
+    .enum(OUTPUT_FORMATS, { error: 'expected csv, parquet or jsonl' })
+    .default('csv')
+    .describe('The file format; the path given to the pipelines ends in `.csv`, `.parquet` or `.jsonl`.'),
+  key: z
+    .array(columnName)
+    .min(1, { error: 'expected at least one key column' })
+    .max(16)
+    .describe('The column(s) that identify a row on both sides.'),
+  columns: z
+    .array(columnName)
+    .min(1)
+    .max(1000)
+    .optional()
+    .describe('The columns both sides must have (optional): a key, tolerance or ignore naming another is refused.'),
+  tolerances: z
+    .record(columnName, columnToleranceSchema)
+    .default({})
+    .describe('Per column; numbers without one must be equal, text and booleans exactly equal.'),
+  ignore: z.array(columnName).max(1000).default([]).describe('Columns not compared.'),
+  maxDifferingRows: z.int().min(0).default(0).describe('Rows present on both sides with a column out of tolerance.'),
+  maxMissingRows: z.int().min(0).default(0).describe('Rows present on one side only, per side.'),
+  minRows: z
+    .int()
+    .min(0)
+    .default(1)
+    .describe('Fewer rows than this on either side fails: an empty output is a broken pipeline.'),
+  sample: z.int().min(0).max(1000).default(20).describe('Differing or missing rows kept as examples in the evidence.'),
 });
 
 const datasetSchema = z.union([
@@ -183,34 +209,35 @@ export const publicKeySchema = z.string().refine((key) => decodePublicKey(key) !
 });
 
 const signoffSchema = z.strictObject({
-  /** Approvers per role: `{ engineering: [ana], qa: [bo] }`. */
   roles: z
     .record(roleName, z.array(personName).min(1, { error: 'expected at least 1 approver' }).max(50))
-    .refine((roles) => Object.keys(roles).length > 0, { error: 'expected at least one role' }),
-  /** Approvals needed per role: one number for all, or per role. @default 1 */
-  quorum: z.union([z.int().min(1), z.record(roleName, z.int().min(1))]).default(1),
-  /** How long the gate waits before escalating. @default 72h */
-  deadline: durationSchema.default('72h'),
-  /** Run when the deadline passes (a notification). */
-  escalate: actionSchema.optional(),
-  /** How long after escalation the gate expires. @default 24h */
-  escalationWindow: durationSchema.default('24h'),
-  /** One person signs for one role only. @default true */
-  separationOfDuties: z.boolean().default(true),
-  /** May the person who started the cutover sign? @default false */
-  allowInitiator: z.boolean().default(false),
-  /** Public keys per approver; when present, unsigned sign-offs do not count. */
-  keys: z.record(personName, publicKeySchema).optional(),
+    .refine((roles) => Object.keys(roles).length > 0, { error: 'expected at least one role' })
+    .describe('Approvers per role: `{ engineering: [ana], qa: [bo] }`.'),
+  quorum: z
+    .union([z.int().min(1), z.record(roleName, z.int().min(1))])
+    .default(1)
+    .describe('Approvals needed per role: one number for all, or per role.'),
+  deadline: durationSchema.default('72h').describe('How long the gate waits before escalating.'),
+  escalate: actionSchema.optional().describe('Run when the deadline passes (a notification).'),
+  escalationWindow: durationSchema.default('24h').describe('How long after escalation the gate expires.'),
+  separationOfDuties: z.boolean().default(true).describe('One person signs for one role only.'),
+  allowInitiator: z.boolean().default(false).describe('May the person who started the cutover sign?'),
+  keys: z
+    .record(personName, publicKeySchema)
+    .optional()
+    .describe('Public keys per approver; when present, unsigned sign-offs do not count.'),
 });
 
 const triggersSchema = z
   .strictObject({
-    /** Roll back when the probe's error rate exceeds this. */
-    errorRate: z.number().min(0).max(1).optional(),
-    /** Roll back when any KPI moves by more than this relative amount from its pre-deploy reference. */
-    kpiDrift: z.number().min(0).max(1e6).optional(),
-    /** Roll back after this many probe failures in a row. */
-    failedProbes: z.int().min(1).max(1000).optional(),
+    errorRate: z.number().min(0).max(1).optional().describe("Roll back when the probe's error rate exceeds this."),
+    kpiDrift: z
+      .number()
+      .min(0)
+      .max(1e6)
+      .optional()
+      .describe('Roll back when any KPI moves by more than this relative amount from its pre-deploy reference.'),
+    failedProbes: z.int().min(1).max(1000).optional().describe('Roll back after this many probe failures in a row.'),
   })
   .refine((t) => t.errorRate !== undefined || t.kpiDrift !== undefined || t.failedProbes !== undefined, {
     error: 'expected at least one trigger (errorRate, kpiDrift or failedProbes)',
@@ -221,15 +248,13 @@ const monitorSchema = z.strictObject({
   window: durationSchema.default('24h'),
   /** @default 1m */
   interval: durationSchema.default('1m'),
-  /** Prints `{"metrics": {...}, "errorRate"?: n}`. */
-  probe: actionSchema,
+  probe: actionSchema.describe('Prints `{"metrics": {...}, "errorRate"?: n}`.'),
   triggers: triggersSchema,
 });
 
 const productionSchema = z.strictObject({
   deploy: actionSchema,
-  /** The rollback of production; registered before deploy runs. */
-  undo: actionSchema,
+  undo: actionSchema.describe('The rollback of production; registered before deploy runs.'),
   monitor: monitorSchema,
   reconcile: z
     .strictObject({
@@ -237,8 +262,8 @@ const productionSchema = z.strictObject({
       every: durationSchema.default('24h'),
       /** @default 7 */
       days: z.int().min(0).max(366).default(7),
-      /** The data reconciled each day. @default the first shadow dataset */
-      dataset: datasetSchema.optional(),
+      // default: the first shadow dataset
+      dataset: datasetSchema.optional().describe('The data reconciled each day.'),
     })
     .default({ every: '24h', days: 7 }),
   decommission: runActionSchema
@@ -265,84 +290,95 @@ const metricRangeSchema = z.strictObject({ min: z.number().optional(), max: z.nu
 
 export const planSchema = z
   .strictObject({
-    /** Release name: the workflow id is `cutover-<release>`. */
-    release: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, {
-      error: 'expected letters, digits, ".", "_" or "-" (at most 100)',
-    }),
+    release: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, {
+        error: 'expected letters, digits, ".", "_" or "-" (at most 100)',
+      })
+      .describe('Release name: the workflow id is `cutover-<release>`.'),
     description: z.string().max(2000).optional(),
-    /** Who starts the cutover (set by `cutover start --as`). */
-    initiator: personName.optional(),
-    /**
-     * The digest of the workers' policy, set by their plan check (a plan's own is replaced or dropped):
-     * the cutover records it in its status and its evidence.
-     */
+    initiator: personName.optional().describe('Who starts the cutover (set by `cutover start --as`).'),
     policyDigest: z
       .string()
       .regex(/^[0-9a-f]{64}$/)
-      .optional(),
-    /** A release manager's signature over this plan (`cutover plan sign`). */
-    signature: planSignatureSchema.optional(),
-    /** Folder that relative paths are resolved against; the loader sets it to the plan file's folder. */
-    baseDir: z.string().min(1).max(4096).optional(),
-    /** Writes a generated dataset: placeholders `{rows}`, `{seed}`, `{dataset}`. */
-    generator: runActionSchema.optional(),
-    /** V1: prints `{"metrics": {...}}` for `{dataset}`. */
-    baseline: runActionSchema,
-    /** V2: prints `{"metrics": {...}}` for `{dataset}`. */
-    candidate: runActionSchema,
+      .optional()
+      .describe(
+        "The digest of the workers' policy, set by their plan check (a plan's own is replaced or dropped): the cutover records it in its status and its evidence.",
+      ),
+    signature: planSignatureSchema
+      .optional()
+      .describe("A release manager's signature over this plan (`cutover plan sign`)."),
+    baseDir: z
+      .string()
+      .min(1)
+      .max(4096)
+      .optional()
+      .describe("Folder that relative paths are resolved against; the loader sets it to the plan file's folder."),
+    generator: runActionSchema
+      .optional()
+      .describe('Writes a generated dataset: placeholders `{rows}`, `{seed}`, `{dataset}`.'),
+    baseline: runActionSchema.describe('V1: prints `{"metrics": {...}}` for `{dataset}`.'),
+    candidate: runActionSchema.describe('V2: prints `{"metrics": {...}}` for `{dataset}`.'),
     staging: z.strictObject({
       deploy: z.array(actionSchema).min(1, { error: 'expected at least one deploy step' }).max(50),
       tests: actionSchema.optional(),
       healthChecks: z.array(actionSchema).max(50).default([]),
-      /** How long health checks may take to come good. @default 2m */
-      healthTimeout: durationSchema.default('2m'),
+      healthTimeout: durationSchema.default('2m').describe('How long health checks may take to come good.'),
     }),
     shadow: z.strictObject({
       datasets: z.array(datasetSchema).min(1, { error: 'expected at least one dataset' }).max(100),
-      /** Extra V1 runs per dataset: the noise floor a V2 difference must clear. @default 1 */
-      noiseRuns: z.int().min(0).max(20).default(1),
-      /** The metrics both versions print; when given, a tolerance for any other metric is refused. */
-      metrics: z.array(metricName).min(1).max(200).optional(),
+      noiseRuns: z
+        .int()
+        .min(0)
+        .max(20)
+        .default(1)
+        .describe('Extra V1 runs per dataset: the noise floor a V2 difference must clear.'),
+      metrics: z
+        .array(metricName)
+        .min(1)
+        .max(200)
+        .optional()
+        .describe('The metrics both versions print; when given, a tolerance for any other metric is refused.'),
       tolerances: z.record(metricName, toleranceSchema).default({}),
-      /** Allowed value ranges, such as `{ PAR30: { min: 0, max: 1 } }`. */
-      ranges: z.record(metricName, metricRangeSchema).default({}),
-      /** Output tables diffed row by row on their key (`{output:NAME}` in the baseline's and candidate's run). */
+      ranges: z
+        .record(metricName, metricRangeSchema)
+        .default({})
+        .describe('Allowed value ranges, such as `{ PAR30: { min: 0, max: 1 } }`.'),
       outputs: z
         .record(z.string().regex(OUTPUT_NAME, { error: 'expected an output name such as loans' }), outputSchema)
-        .default({}),
+        .default({})
+        .describe(
+          "Output tables diffed row by row on their key (`{output:NAME}` in the baseline's and candidate's run).",
+        ),
     }),
     stress: z.strictObject({
       sizes: z.array(z.int().min(1).max(100_000_000)).min(1).max(20),
-      /** Unmeasured runs per size. @default 1 */
-      warmup: z.int().min(0).max(100).default(1),
-      /** Measured runs per size. @default 5 */
-      iterations: z.int().min(1).max(10_000).default(5),
+      warmup: z.int().min(0).max(100).default(1).describe('Unmeasured runs per size.'),
+      iterations: z.int().min(1).max(10_000).default(5).describe('Measured runs per size.'),
       sustained: z
         .strictObject({
           duration: durationSchema,
-          /** Rows per run during the sustained phase. @default the smallest size */
-          rows: z.int().min(1).max(100_000_000).optional(),
+          // default: the smallest size
+          rows: z.int().min(1).max(100_000_000).optional().describe('Rows per run during the sustained phase.'),
         })
         .optional(),
-      /**
-       * V1 and V2 measured together, pair by pair in ABBA order, and judged relative to each other: the ratio
-       * of V2's median and p95 to V1's with a confidence interval, per size and measure.
-       */
-      compare: compareSchema.optional(),
+      compare: compareSchema
+        .optional()
+        .describe(
+          "V1 and V2 measured together, pair by pair in ABBA order, and judged relative to each other: the ratio of V2's median and p95 to V1's with a confidence interval, per size and measure.",
+        ),
       thresholds: z
         .strictObject({
           latencyP99: durationSchema.optional(),
           errorRate: z.number().min(0).max(1).optional(),
           memoryVariation: z.number().min(0).max(100).optional(),
-          /** Peak RSS of one run, in MB. */
-          peakRssMb: z.number().positive().optional(),
+          peakRssMb: z.number().positive().optional().describe('Peak RSS of one run, in MB.'),
         })
         .default({}),
     }),
     rollback: runActionSchema
       .extend({
-        /** The time the rollback must finish within. @default 300s */
-        target: durationSchema.default('300s'),
+        target: durationSchema.default('300s').describe('The time the rollback must finish within.'),
       })
       .or(httpActionSchema.extend({ target: durationSchema.default('300s') })),
     signoff: signoffSchema,

@@ -283,6 +283,28 @@ describe('user mistakes print one line and exit non-zero', () => {
     expect((await cutover(['status', `cutover-${release}`])).code).toBe(1);
   });
 
+  test('plan init writes a starting plan that validates, and will not overwrite one', async () => {
+    const out = path.join(tempDir('init-'), 'plan.yaml');
+    const first = await cutover(['plan', 'init', '--out', out, '--release', 'orders-v2']);
+    expect(first.code).toBe(0);
+    const valid = await cutover(['plan', 'validate', out]);
+    expect(valid.stdout).toContain(`${out}: valid plan for release orders-v2 (5 sign-off roles)`);
+    const again = await cutover(['plan', 'init', '--out', out]);
+    expect(again.code).toBe(1);
+    expect(again.stderr.trim()).toBe(`cutover: ${out}: exists (--force overwrites it)`);
+    const badName = await cutover(['plan', 'init', '--out', `${out}.2`, '--release', 'no spaces allowed']);
+    expect(badName.code).toBe(1);
+    expect(badName.stderr).toContain('release');
+  });
+
+  test('plan schema prints the JSON Schema editors use', async () => {
+    const r = await cutover(['plan', 'schema']);
+    expect(r.code).toBe(0);
+    const schema = JSON.parse(r.stdout) as { $id: string; properties: Record<string, { description?: string }> };
+    expect(schema.$id).toBe('urn:cutover:plan-schema');
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['release', 'shadow', 'stress', 'signoff']));
+  });
+
   test('a usage error exits 2', async () => {
     const r = await cutover(['approve', 'x']);
     expect(r.code).toBe(2);

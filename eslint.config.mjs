@@ -68,6 +68,19 @@ export default tseslint.config(
     ],
   ),
   boundary(['activities/**/*.ts'], [noScripts, noWorker, noClient, { group: ['**/toolchain/*'] }]),
+  // The verdicts are pure: the activities judge with them, and the CLI's what-if judges recorded evidence with
+  // them, so the two can never disagree. Evidence shapes come in as types.
+  boundary(
+    ['verdicts/**/*.ts'],
+    [
+      noScripts,
+      noWorker,
+      noClient,
+      { group: ['**/toolchain/*', '**/workflows/*', '**/codec/*'] },
+      { group: ['**/activities/*'], allowTypeImports: true, message: 'Verdicts take evidence types only.' },
+    ],
+    nodeBuiltins.map((name) => ({ name, message: 'Verdicts are pure: no Node built-ins.' })),
+  ),
   boundary(['worker/**/*.ts'], [noScripts, noClient, { group: ['**/toolchain/*'] }]),
   boundary(['client/**/*.ts', 'codec/**/*.ts'], [noScripts, noWorker, { group: ['**/toolchain/*'] }]),
   boundary(['toolchain/**/*.ts'], [noScripts, noWorker, noClient]),

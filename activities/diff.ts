@@ -10,6 +10,7 @@
 import { open, rm } from 'node:fs/promises';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { ColumnTolerance, OutputFormat, OutputSpec } from '../plan/schema';
+import { outputLimitFailures } from '../verdicts/outputs';
 import type { ColumnDiff, DiffSample, OutputDiff, SampleValue } from './types';
 
 /** Where the engine may spill and how much memory and how many threads it may take (the worker's config). */
@@ -409,22 +410,9 @@ export async function diffOutput(session: Session, request: DiffRequest): Promis
       ? `; e.g. ${spec.key.join('/')} ${keys.map((x) => spec.key.map((k) => String(x.key[k])).join('/')).join(', ')}`
       : '';
   };
-  const missing = Math.max(result.rows.onlyV1, result.rows.onlyV2);
-  if (result.rows.differing > spec.maxDifferingRows) {
-    const worst = [...result.columns]
-      .filter((c) => c.differing + c.nullOneSide > 0)
-      .sort((a, b) => b.differing + b.nullOneSide - (a.differing + a.nullOneSide))
-      .slice(0, 3)
-      .map((c) => `${c.column} ${c.differing + c.nullOneSide}`);
-    failures.push(
-      `${result.rows.differing} differing row(s), limit ${spec.maxDifferingRows} (by column: ${worst.join(', ')})${examples('both')}`,
-    );
-  }
-  if (missing > spec.maxMissingRows) {
-    failures.push(
-      `rows missing: ${result.rows.onlyV1} only in V1, ${result.rows.onlyV2} only in V2, limit ${spec.maxMissingRows} per side${examples('v1', 'v2')}`,
-    );
-  }
+  failures.push(
+    ...outputLimitFailures(result, spec, (presence) => (presence === 'both' ? examples('both') : examples('v1', 'v2'))),
+  );
   return finish(result, started);
 }
 

@@ -2,14 +2,14 @@
  * Production: probes evaluated against the rollback triggers, and daily reconciliation of V2 against V1.
  */
 import { CancelledFailure, Context, log } from '@temporalio/activity';
-import { compareMetrics } from './compare';
+import { compareMetrics } from '../verdicts/metrics';
 import { generate, materialise, workdirFor } from './datasets';
 import { toFailure } from './errors';
 import { parseOutput, pipelineContext, probeOutputSchema, runSideBySide } from './pipeline';
 import type { ResolvedPolicy } from '../plan/policy';
 import { actionGuard, guarded, isPolicyRefusal, assertSamePolicy } from './policy-guard';
 import { runAction } from './runner';
-import { evaluateTriggers } from './triggers';
+import { evaluateTriggers } from '../verdicts/triggers';
 import type { ProbeInput, ProbeResult, ReconcileInput, ReconcileResult } from './types';
 
 /**

@@ -10,7 +10,8 @@ import type { ResolvedPolicy } from '../plan/policy';
 import { guarded, isPolicyRefusal, assertSamePolicy } from './policy-guard';
 import { runAction } from './runner';
 import { workdirFor } from './datasets';
-import { rehearseTriggers } from './triggers';
+import { rehearsalTimeFailure } from '../verdicts/rehearsal';
+import { rehearseTriggers } from '../verdicts/triggers';
 import type { PhaseInput, RehearsalResult } from './types';
 
 export interface RehearsalDeps {
@@ -37,7 +38,8 @@ export const createRehearseRollback = (deps: RehearsalDeps) =>
     try {
       const outcome = await runAction({ ...common, action: rollback, idempotencyKey: `${input.key}/rollback` });
       const durationMs = Math.round(outcome.durationMs);
-      if (durationMs > targetMs) failures.push(`rollback took ${durationMs} ms, target ${targetMs} ms`);
+      const late = rehearsalTimeFailure(durationMs, targetMs);
+      if (late) failures.push(late);
 
       let healthy = true;
       for (const [i, check] of plan.staging.healthChecks.entries()) {

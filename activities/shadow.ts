@@ -4,7 +4,7 @@
  */
 import { Context, log } from '@temporalio/activity';
 import { FailureType } from '../plan/failures';
-import { compareMetrics } from './compare';
+import { compareMetrics } from '../verdicts/metrics';
 import { materialise, workdirFor } from './datasets';
 import { ActionError, toFailure, verdictFailure } from './errors';
 import path from 'node:path';

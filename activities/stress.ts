@@ -17,15 +17,15 @@ import { outputFormats, runPipeline } from './pipeline';
 import { actionGuard, isPolicyRefusal, type ActionGuard, assertSamePolicy } from './policy-guard';
 import type { ResolvedPolicy } from '../plan/policy';
 import { latencyStats, variation } from './stats';
+import { comparisonFailures, thresholdFailures } from '../verdicts/stress';
 import {
   compareGroup,
-  describeComparison,
   familySize,
   looks,
   type CompareSettings,
   type PairedSamples,
   type RelativeVerdict,
-} from './relative';
+} from '../verdicts/relative';
 import type {
   PhaseInput,
   RelativeResult,
@@ -303,51 +303,12 @@ function judge(
   settings: CompareSettings | undefined,
   family: number,
 ): StressResult {
-  const { thresholds } = plan.stress;
-  const failures: string[] = [];
+  const failures = thresholdFailures(plan.stress.thresholds, sizes, sustained);
   let compared: RelativeVerdict = 'pass';
   if (settings) {
-    const groups = [
-      ...sizes.map((s) => ({ label: `${s.rows} rows`, relative: s.relative })),
-      ...(sustained ? [{ label: 'sustained', relative: sustained.relative }] : []),
-    ];
-    for (const { label, relative } of groups) {
-      if (!relative) continue;
-      const failedRuns = relative.pairs * 2 - relative.samples.v1.latency.length - relative.samples.v2.latency.length;
-      if (failedRuns > 0) failures.push(`${label}: ${failedRuns} run(s) of V1 or V2 failed`);
-      if (relative.verdict === 'fail') {
-        compared = 'fail';
-        for (const c of relative.comparisons.filter((x) => x.verdict === 'fail'))
-          failures.push(`${label}: ${describeComparison(c)} after ${relative.pairs} pairs`);
-      } else if (relative.verdict === 'inconclusive') {
-        if (compared === 'pass') compared = 'inconclusive';
-        if (settings.onInconclusive === 'fail') {
-          const open = relative.comparisons.filter((x) => x.verdict === 'inconclusive').map(describeComparison);
-          failures.push(
-            `${label}: inconclusive after ${relative.pairs} pairs (onInconclusive: fail): ${open.join('; ')}`,
-          );
-        }
-      }
-    }
-  }
-  const all = [
-    ...sizes.map((s) => ({ label: `${s.rows} rows`, ...s, errorRate: s.iterations ? s.errors / s.iterations : 0 })),
-    ...(sustained ? [{ label: 'sustained', ...sustained }] : []),
-  ];
-  for (const m of all) {
-    if (thresholds.latencyP99 !== undefined && m.latencyMs.p99 > toMs(thresholds.latencyP99)) {
-      failures.push(`${m.label}: p99 ${m.latencyMs.p99.toFixed(0)} ms > ${thresholds.latencyP99}`);
-    }
-    if (thresholds.errorRate !== undefined && m.errorRate > thresholds.errorRate) {
-      failures.push(`${m.label}: error rate ${m.errorRate.toFixed(4)} > ${thresholds.errorRate}`);
-    }
-    if (thresholds.peakRssMb !== undefined && m.peakRssMb > thresholds.peakRssMb) {
-      failures.push(`${m.label}: peak RSS ${m.peakRssMb.toFixed(0)} MB > ${thresholds.peakRssMb} MB`);
-    }
-    if (m.latencyMs.n === 0) failures.push(`${m.label}: no successful run`);
-  }
-  if (sustained && thresholds.memoryVariation !== undefined && sustained.rssVariation > thresholds.memoryVariation) {
-    failures.push(`sustained: memory variation ${sustained.rssVariation.toFixed(3)} > ${thresholds.memoryVariation}`);
+    const judged = comparisonFailures(settings, sizes, sustained);
+    failures.unshift(...judged.failures);
+    compared = judged.verdict;
   }
   const result: StressResult = { verdict: failures.length === 0 ? 'pass' : 'fail', sizes, failures, attempt };
   if (settings) result.compare = { settings, family, verdict: compared };

@@ -4,7 +4,7 @@
  */
 import type { Action, ColumnTolerance, CutoverPlan, OutputFormat, Tolerance, Triggers } from '../plan/schema';
 import type { Placeholders } from '../plan/placeholders';
-import type { CompareSettings, PairedSamples, RelativeComparison, RelativeVerdict } from './relative';
+import type { CompareSettings, PairedSamples, RelativeComparison, RelativeVerdict } from '../verdicts/relative';
 
 export type Metrics = Record<string, number>;
 

@@ -7,6 +7,7 @@
  *   stress  the stress phase's own figures for V1 and V2 against /usr/bin/time on the same commands, in the same
  *           run; the example's stress phase with its comparison against V2 alone.
  *   diff    the keyed output diff against DuckDB's bare join and a hand-written Map join (bench/diff.ts).
+ *   what-if cutover what-if over 100 completed cutovers on the dev server (bench/orchestration.ts).
  *   signoff, overhead, rollback, concurrent, history, worker-start: the orchestration (bench/orchestration.ts).
  */
 import { existsSync } from 'node:fs';
@@ -29,6 +30,7 @@ import {
   benchOverhead,
   benchRollback,
   benchSignoff,
+  benchWhatIf,
   benchWorkerStart,
 } from './orchestration';
 
@@ -247,6 +249,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   concurrent: benchConcurrent,
   history: benchHistory,
   'worker-start': benchWorkerStart,
+  'what-if': benchWhatIf,
 };
 
 async function main(): Promise<void> {

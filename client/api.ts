@@ -30,6 +30,7 @@ import {
 } from '../workflows/messages';
 import { PHASES, type CutoverStatus } from '../workflows/status';
 import { codecFromEnv } from '../codec/aes-gcm';
+import { decoder, EncryptedEvidence, recordedFromHistory, type Recorded } from './what-if';
 import { temporalTarget } from '../common/temporal-env';
 
 /** A mistake of the user's: printed as one line, exit code 1, no stack trace. */
@@ -253,4 +254,55 @@ export async function list(c: Cutovers, filter: { state?: string; release?: stri
     if (out.length >= 1000) break;
   }
   return out;
+}
+
+/**
+ * The recorded evidence of a cutover (finished or running): its history, and its monitor's (every run of the
+ * monitor, which continues as new). Reads only. An unknown id is a UserError.
+ */
+export async function recordedEvidence(c: Cutovers, workflowId: string): Promise<Recorded> {
+  const codec = codecFromEnv();
+  const decode = decoder(codec ? (payloads) => codec.decode(payloads) : undefined);
+  let history;
+  try {
+    history = await c.client.workflow.getHandle(workflowId).fetchHistory();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError)
+      throw new UserError(`no cutover with id ${workflowId} in namespace ${c.namespace}`);
+    throw err;
+  }
+  let recorded: Recorded;
+  try {
+    recorded = await recordedFromHistory(workflowId, history, decode);
+    for (const monitor of recorded.monitors) {
+      const runs: string[] = [];
+      for await (const wf of c.client.workflow.list({ query: `WorkflowId = '${monitor.replace(/'/g, '')}'` }))
+        runs.push(wf.runId);
+      // Oldest run first: the probes in the order they were taken.
+      for (const runId of runs.reverse()) {
+        const child = await c.client.workflow.getHandle(monitor, runId).fetchHistory();
+        const probes = await recordedFromHistory(monitor, child, decode);
+        recorded.probes.push(...probes.probes);
+      }
+    }
+  } catch (err) {
+    if (err instanceof EncryptedEvidence) throw new UserError(`${workflowId}: ${err.message}`);
+    throw err;
+  }
+  return recorded;
+}
+
+/** Workflow ids of the cutovers a visibility query finds (`CutoverState = "completed"`). */
+export async function cutoversMatching(c: Cutovers, query: string | undefined): Promise<string[]> {
+  const clauses = [`WorkflowType = 'cutoverWorkflow'`, ...(query ? [`(${query})`] : [])];
+  const ids: string[] = [];
+  try {
+    for await (const wf of c.client.workflow.list({ query: clauses.join(' AND ') })) {
+      if (!ids.includes(wf.workflowId)) ids.push(wf.workflowId);
+      if (ids.length >= 10_000) break;
+    }
+  } catch (err) {
+    throw new UserError(`--query ${JSON.stringify(query)}: ${firstLine((err as Error).message)}`);
+  }
+  return ids;
 }

@@ -28,7 +28,8 @@ import {
   submitSignOff,
   UserError,
 } from './api';
-import { markdownReport, renderStatus } from './format';
+import { markdownReport, renderStatus, renderWhatIf } from './format';
+import type { WhatIfResult } from './what-if';
 import { htmlReport } from './html-report';
 
 const UI_URL = process.env.CUTOVER_UI_URL ?? 'http://127.0.0.1:8233';
@@ -301,6 +302,36 @@ program
     await withClient(async (c) => {
       await requestRollback(c, id, o.as ?? me(), o.reason);
       process.stdout.write(`rollback requested for ${id}; follow it with: cutover status ${id} --watch\n`);
+    });
+  });
+
+program
+  .command('what-if')
+  .argument('[ids...]', 'workflow ids of finished or running cutovers')
+  .requiredOption('--plan <file>', 'the plan whose checks to judge the recorded evidence by')
+  .option('--all', 'every cutover (with --query: every one it finds)')
+  .option('--query <query>', 'a visibility query, such as \'CutoverState = "completed"\'')
+  .option('--json', 'print JSON')
+  .description('judge recorded evidence under another plan: every verdict that would change (reads only)')
+  .addHelpText(
+    'after',
+    '\nExamples:\n  cutover what-if cutover-portfolio-kpi-v2 --plan tighter.yaml\n' +
+      '  cutover what-if --all --query \'CutoverState = "completed"\' --plan tighter.yaml --json',
+  )
+  .action(async (ids: string[], o: { plan: string; all?: boolean; query?: string; json?: boolean }) => {
+    const next = await loadPlan(o.plan);
+    const { whatIf } = await import('./what-if.js');
+    await withClient(async (c) => {
+      const { cutoversMatching, recordedEvidence } = await import('./api.js');
+      let targets = ids;
+      if (o.all || o.query !== undefined) targets = [...ids, ...(await cutoversMatching(c, o.query))];
+      if (targets.length === 0)
+        throw new UserError(
+          o.query !== undefined ? `no cutover matches ${o.query}` : 'name at least one workflow id, or --all',
+        );
+      const results: WhatIfResult[] = [];
+      for (const id of targets) results.push(whatIf(await recordedEvidence(c, id), next));
+      print(!!o.json, results, () => renderWhatIf(results, o.plan));
     });
   });
 

@@ -5,6 +5,7 @@ import Table from 'cli-table3';
 import { formatMs } from '../plan/duration';
 import type { OutputDiff, RelativeResult, StressResult } from '../activities/types';
 import { cell, outputLine, sampleKey } from '../workflows/output-lines';
+import type { WhatIfResult } from './what-if';
 import { phaseResult, type CutoverStatus, type PhaseRecord } from '../workflows/status';
 
 /** Key figures of a phase's evidence, in a few words. */
@@ -271,4 +272,21 @@ export function relativeLines(label: string, relative: RelativeResult): string[]
       const unit = c.measure === 'latency' ? 'ms' : 'MB';
       return `${label}, ${relative.pairs} pairs: ${c.measure} ${c.statistic} V1 ${c.v1.toFixed(1)} ${unit} → V2 ${c.v2.toFixed(1)} ${unit}, V2/V1 ${ratio(c.ratio)} [${ratio(c.low)}, ${ratio(c.high)}] at ${(c.level * 100).toFixed(2)} %, limit ${ratio(c.limit)} · ${c.verdict}`;
     });
+}
+
+/** `cutover what-if`'s answer: per cutover, each verdict that would change, then what could not be judged. */
+export function renderWhatIf(results: WhatIfResult[], planFile: string): string {
+  const out: string[] = [];
+  for (const r of results) {
+    out.push(
+      `${r.workflowId}: ${r.changes.length === 0 ? 'no verdict changes' : `${r.changes.length} verdict(s) would change`} under ${planFile} (${r.unchanged} unchanged)`,
+    );
+    if (r.changes.length > 0) {
+      const table = new Table({ head: ['check', 'before → after', 'figure', 'limit'], style: PLAIN, wordWrap: true });
+      for (const c of r.changes) table.push([c.check, `${c.before} → ${c.after}`, c.figure, c.limit]);
+      out.push(table.toString());
+    }
+    for (const note of r.notes) out.push(`  note: ${note}`);
+  }
+  return out.join('\n');
 }

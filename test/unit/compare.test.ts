@@ -1,5 +1,5 @@
-import { compareMetrics } from '../../activities/compare';
-import { evaluateTriggers, rehearseTriggers } from '../../activities/triggers';
+import { compareMetrics } from '../../verdicts/metrics';
+import { evaluateTriggers, rehearseTriggers } from '../../verdicts/triggers';
 import { latencyStats, variation } from '../../activities/stats';
 
 const tol = { x: { relative: 0.05 } };

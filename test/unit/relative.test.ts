@@ -19,7 +19,7 @@ import {
   type CompareSettings,
   type PairedSamples,
   type RelativeComparison,
-} from '../../activities/relative';
+} from '../../verdicts/relative';
 
 const TRIALS = 1000;
 const GROUPS = 3; // the example's three stress sizes

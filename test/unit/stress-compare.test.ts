@@ -8,7 +8,7 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
-import { compareGroup, familySize } from '../../activities/relative';
+import { compareGroup, familySize } from '../../verdicts/relative';
 import { compareSettings } from '../../activities/stress';
 import type { StressProgress, StressResult, StressRun } from '../../activities/types';
 import { htmlReport } from '../../client/html-report';

@@ -1,11 +1,11 @@
 /**
- * V1 against V2, metric by metric. Pure: the shadow phase and daily reconciliation both use it.
+ * V1 against V2, metric by metric. Pure: the shadow phase, daily reconciliation and `cutover what-if` use it.
  *
  * A V2 difference fails only when it is past its tolerance AND past the noise floor (the largest
  * difference between V1 runs on the same data). Exactly at the tolerance passes.
  */
 import type { MetricRange, Tolerance } from '../plan/schema';
-import type { MetricComparison, Metrics } from './types';
+import type { MetricComparison, Metrics } from '../activities/types';
 
 /** Slack for floating-point error when a difference sits exactly on its tolerance. */
 const BOUNDARY_EPSILON = 1e-12;
@@ -17,6 +17,8 @@ export interface CompareOptions {
   ranges?: Record<string, MetricRange>;
   /** Extra V1 runs on the same data. */
   noiseRuns?: Metrics[];
+  /** V1's noise per metric as recorded (`cutover what-if`): used instead of computing it from runs. */
+  noise?: Record<string, number>;
 }
 
 /** The difference `tolerance` allows around `v1`. */
@@ -36,7 +38,7 @@ function compareOne(
   options: CompareOptions,
 ): MetricComparison {
   const tolerance = options.tolerances[metric] ?? DEFAULT_TOLERANCE;
-  const noise = noiseOf(metric, a, options.noiseRuns ?? []);
+  const noise = options.noise?.[metric] ?? noiseOf(metric, a, options.noiseRuns ?? []);
   const base: MetricComparison = { metric, tolerance, noise, verdict: 'pass' };
   if (a !== undefined) base.v1 = a;
   if (b !== undefined) base.v2 = b;

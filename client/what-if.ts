@@ -1,0 +1,344 @@
+/**
+ * `cutover what-if`: the recorded evidence of cutovers, judged again under another plan. It reads histories
+ * (the cutover's and its monitor's), never signals, starts or changes anything, and judges with the very
+ * functions the activities judge with (verdicts/), so it cannot disagree with a real run on the same figures.
+ * Where the evidence lacks what a new check needs (rows a diff did not keep, pairs a comparison did not
+ * measure), it says so instead of guessing.
+ */
+import type { Payload } from '@temporalio/common';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
+import type {
+  Metrics,
+  MetricComparison,
+  ProbeInput,
+  ProbeResult,
+  ReconcileResult,
+  RehearsalResult,
+  ShadowResult,
+  StressResult,
+} from '../activities/types';
+import { toMs } from '../plan/duration';
+import type { CutoverPlan } from '../plan/schema';
+import { compareMetrics } from '../verdicts/metrics';
+import { outputLimitFailures } from '../verdicts/outputs';
+import { rehearsalTimeFailure } from '../verdicts/rehearsal';
+import { compareGroup, familySize, looks, type CompareSettings } from '../verdicts/relative';
+import { thresholdFailures } from '../verdicts/stress';
+import { evaluateTriggers } from '../verdicts/triggers';
+
+type History = temporal.api.history.v1.IHistory;
+type Decode = (payload: Payload) => Promise<unknown>;
+
+/** What a cutover recorded: the plan it ran and the evidence of each phase that got that far. */
+export interface Recorded {
+  workflowId: string;
+  plan?: CutoverPlan;
+  shadow?: ShadowResult;
+  stress?: StressResult;
+  rehearsal?: RehearsalResult;
+  reconciliation: ReconcileResult[];
+  /** Monitoring probes in order, each with the reference and the failures in a row it was judged with. */
+  probes: { result: ProbeResult; reference?: Metrics }[];
+  /** The monitor child workflows whose histories hold the probes. */
+  monitors: string[];
+}
+
+/** One verdict that would change: before → after, with the figure and the limit. */
+export interface VerdictChange {
+  check: string;
+  before: string;
+  after: string;
+  figure: string;
+  limit: string;
+}
+
+export interface WhatIfResult {
+  workflowId: string;
+  changes: VerdictChange[];
+  /** Checks judged again whose verdict holds. */
+  unchanged: number;
+  /** What the evidence could not say under the new plan. */
+  notes: string[];
+}
+
+/** Decodes a payload as the default converter does; an encrypted one needs the codec (see api.ts). */
+export function decoder(decodeEncrypted?: (payloads: Payload[]) => Promise<Payload[]>): Decode {
+  return async (payload) => {
+    const encoding = new TextDecoder().decode(payload.metadata?.encoding ?? new Uint8Array());
+    if (encoding === 'binary/encrypted') {
+      if (!decodeEncrypted) throw new EncryptedEvidence();
+      [payload] = (await decodeEncrypted([payload])) as [Payload];
+    }
+    return defaultPayloadConverter.fromPayload(payload);
+  };
+}
+
+export class EncryptedEvidence extends Error {
+  override readonly name = 'EncryptedEvidence';
+  constructor() {
+    super('its evidence is encrypted and no key is at hand (set CUTOVER_CODEC_KEY, as for the workers)');
+  }
+}
+
+const first = async (decode: Decode, payloads: temporal.api.common.v1.IPayloads | null | undefined) =>
+  payloads?.payloads?.[0] ? decode(payloads.payloads[0] as Payload) : undefined;
+
+/** The evidence of a cutover's history (its activities' results, and the evidence their verdict failures carry). */
+export async function recordedFromHistory(workflowId: string, history: History, decode: Decode): Promise<Recorded> {
+  const recorded: Recorded = { workflowId, reconciliation: [], probes: [], monitors: [] };
+  const scheduled = new Map<string, { type: string; input: unknown }>();
+  for (const event of history.events ?? []) {
+    const id = String(event.eventId);
+    const started = event.workflowExecutionStartedEventAttributes;
+    if (started && !recorded.plan) recorded.plan = (await first(decode, started.input)) as CutoverPlan;
+    const child = event.startChildWorkflowExecutionInitiatedEventAttributes;
+    if (child?.workflowId) recorded.monitors.push(child.workflowId);
+    const s = event.activityTaskScheduledEventAttributes;
+    if (s) scheduled.set(id, { type: s.activityType?.name ?? '', input: await first(decode, s.input) });
+    const done = event.activityTaskCompletedEventAttributes;
+    const failed = event.activityTaskFailedEventAttributes;
+    if (!done && !failed) continue;
+    const of = scheduled.get(String((done ?? failed)?.scheduledEventId));
+    if (!of) continue;
+    const value = done
+      ? await first(decode, done.result)
+      : await first(decode, failed?.failure?.applicationFailureInfo?.details);
+    if (value === undefined || value === null) continue;
+    if (of.type === 'checkPlan' && done) recorded.plan = value as CutoverPlan;
+    else if (of.type === 'runShadow' && isObject(value, 'datasets')) recorded.shadow = value as ShadowResult;
+    else if (of.type === 'runStress' && isObject(value, 'sizes')) recorded.stress = value as StressResult;
+    else if (of.type === 'rehearseRollback' && isObject(value, 'durationMs'))
+      recorded.rehearsal = value as RehearsalResult;
+    else if (of.type === 'reconcile' && isObject(value, 'comparisons'))
+      recorded.reconciliation.push(value as ReconcileResult);
+    else if (of.type === 'probe' && done) {
+      const input = of.input as ProbeInput | undefined;
+      recorded.probes.push({
+        result: value as ProbeResult,
+        ...(input?.reference ? { reference: input.reference } : {}),
+      });
+    }
+  }
+  return recorded;
+}
+
+function isObject(value: unknown, key: string): boolean {
+  return typeof value === 'object' && value !== null && key in value;
+}
+
+const verdictOf = (failed: boolean) => (failed ? 'fail' : 'pass');
+
+/** The recorded evidence, judged under `plan` and under the plan it ran with; every verdict that differs. */
+export function whatIf(recorded: Recorded, plan: CutoverPlan): WhatIfResult {
+  const before = recorded.plan;
+  const out: WhatIfResult = { workflowId: recorded.workflowId, changes: [], unchanged: 0, notes: [] };
+  const judge = (check: string, was: string, now: string, figure: string, limit: string) => {
+    if (was === now) out.unchanged++;
+    else out.changes.push({ check, before: was, after: now, figure, limit });
+  };
+  if (!before) out.notes.push('no plan in the history: nothing to judge against');
+
+  // Shadow: each KPI against the new tolerances and ranges, with the noise V1 showed then.
+  for (const dataset of recorded.shadow?.datasets ?? []) {
+    for (const m of dataset.metrics) {
+      const now = judgeMetric(m, plan.shadow.tolerances, plan.shadow.ranges);
+      const was = before ? judgeMetric(m, before.shadow.tolerances, before.shadow.ranges) : m;
+      judge(
+        `shadow ${dataset.dataset}: ${m.metric}`,
+        was.verdict,
+        now.verdict,
+        m.relative !== undefined ? `relative ${m.relative.toPrecision(4)}` : `difference ${m.difference ?? 'n/a'}`,
+        describeTolerance(now.tolerance),
+      );
+    }
+    // Output diffs: the limits from the recorded counts; other changes need rows the diff did not keep.
+    for (const diff of dataset.outputs ?? []) {
+      const spec = plan.shadow.outputs[diff.output];
+      if (!spec) {
+        out.notes.push(`shadow ${dataset.dataset}: output ${diff.output}: the new plan declares no such output`);
+        continue;
+      }
+      const oldSpec = before?.shadow.outputs[diff.output];
+      if (
+        oldSpec &&
+        (JSON.stringify(oldSpec.tolerances) !== JSON.stringify(spec.tolerances) ||
+          JSON.stringify(oldSpec.ignore) !== JSON.stringify(spec.ignore) ||
+          JSON.stringify(oldSpec.key) !== JSON.stringify(spec.key))
+      ) {
+        out.notes.push(
+          `shadow ${dataset.dataset}: output ${diff.output}: its key, tolerances or ignored columns changed, which needs the rows themselves (the diff kept counts and ${diff.samples.length} sample rows): judged on its limits only`,
+        );
+      }
+      const limitsThen = outputLimitFailures(diff, diff.limits);
+      const others = diff.failures.filter((f) => !limitsThen.some((l) => f.startsWith(l.split(';')[0] as string)));
+      const now = [...others, ...outputLimitFailures(diff, spec)];
+      judge(
+        `shadow ${dataset.dataset}: output ${diff.output}`,
+        diff.verdict,
+        verdictOf(now.length > 0),
+        `${diff.rows.differing} differing, ${diff.rows.onlyV1} / ${diff.rows.onlyV2} missing`,
+        `${spec.maxDifferingRows} differing, ${spec.maxMissingRows} missing`,
+      );
+    }
+  }
+
+  // Stress: the thresholds on V2's figures, and the comparison again from the recorded pairs.
+  const stress = recorded.stress;
+  if (stress) {
+    const was = new Set(before ? thresholdFailures(before.stress.thresholds, stress.sizes, stress.sustained) : []);
+    const now = new Set(thresholdFailures(plan.stress.thresholds, stress.sizes, stress.sustained));
+    for (const f of now) if (!was.has(f)) judge(`stress threshold`, 'pass', 'fail', f, thresholdText(plan));
+    for (const f of was) if (!now.has(f)) judge(`stress threshold`, 'fail', 'pass', f, thresholdText(plan));
+    out.unchanged += [...now].filter((f) => was.has(f)).length;
+    judgeComparison(recorded, plan, out, judge);
+  }
+
+  // The rehearsal's time against the new target.
+  if (recorded.rehearsal) {
+    const targetMs = toMs(plan.rollback.target);
+    const was = rehearsalTimeFailure(recorded.rehearsal.durationMs, recorded.rehearsal.targetMs);
+    const now = rehearsalTimeFailure(recorded.rehearsal.durationMs, targetMs);
+    judge(
+      'rollback rehearsal time',
+      verdictOf(!!was),
+      verdictOf(!!now),
+      `${recorded.rehearsal.durationMs} ms`,
+      `${targetMs} ms`,
+    );
+  }
+
+  // Monitoring: the recorded probe samples through the new triggers, in order.
+  if (recorded.probes.length > 0) {
+    const firstBreach = (triggers: CutoverPlan['production']['monitor']['triggers']) => {
+      let inARow = 0;
+      for (const [i, { result, reference }] of recorded.probes.entries()) {
+        inARow = result.ok ? 0 : inARow + 1;
+        const sample = {
+          ok: result.ok,
+          ...(result.errorRate !== undefined ? { errorRate: result.errorRate } : {}),
+          ...(result.metrics ? { metrics: result.metrics } : {}),
+        };
+        const { breach } = evaluateTriggers(triggers, sample, reference, inARow);
+        if (breach) return `rollback at probe #${i + 1} (${breach.trigger}: ${breach.detail})`;
+      }
+      return 'no rollback';
+    };
+    const was = before ? firstBreach(before.production.monitor.triggers) : 'unknown';
+    const now = firstBreach(plan.production.monitor.triggers);
+    judge(
+      'monitoring',
+      was,
+      now,
+      `${recorded.probes.length} probe samples`,
+      JSON.stringify(plan.production.monitor.triggers),
+    );
+  } else if (recorded.monitors.length > 0) {
+    out.notes.push('monitoring: no probe samples found in the monitor histories');
+  }
+
+  // Reconciliation: each day's KPIs against the new tolerances.
+  for (const day of recorded.reconciliation) {
+    const now = day.comparisons.map((m) => judgeMetric(m, plan.shadow.tolerances, plan.shadow.ranges));
+    const clean = now.every((m) => m.verdict === 'pass');
+    judge(
+      `reconciliation day ${day.day}`,
+      day.clean ? 'clean' : 'not clean',
+      clean ? 'clean' : 'not clean',
+      `${day.comparisons.length} KPIs`,
+      'shadow tolerances',
+    );
+  }
+  return out;
+}
+
+function judgeComparison(
+  recorded: Recorded,
+  plan: CutoverPlan,
+  out: WhatIfResult,
+  judge: (check: string, was: string, now: string, figure: string, limit: string) => void,
+): void {
+  const stress = recorded.stress as StressResult;
+  const compare = plan.stress.compare;
+  const groups = [
+    ...stress.sizes.map((s) => ({ label: `${s.rows} rows`, relative: s.relative })),
+    ...(stress.sustained ? [{ label: 'sustained', relative: stress.sustained.relative }] : []),
+  ];
+  if (!compare) {
+    if (stress.compare)
+      out.notes.push('stress: the new plan compares V2 with V1 no more; its verdict no longer counts');
+    return;
+  }
+  const settings: CompareSettings = { ...compare, measures: [...compare.measures] };
+  const family = familySize(settings, groups.length);
+  for (const { label, relative } of groups) {
+    if (!relative) {
+      out.notes.push(
+        `stress ${label}: V1 was not measured (the cutover ran without stress.compare): no samples to compare`,
+      );
+      continue;
+    }
+    const at = looks(settings).filter((n) => n <= relative.pairs);
+    if (at.length === 0) {
+      out.notes.push(
+        `stress ${label}: the new comparison needs at least ${settings.minRuns} pairs; ${relative.pairs} were measured`,
+      );
+      continue;
+    }
+    let judged = compareGroup(cut(relative.samples, at[0] as number), settings, family);
+    for (const n of at.slice(1)) {
+      if (judged.verdict !== 'inconclusive') break;
+      judged = compareGroup(cut(relative.samples, n), settings, family);
+    }
+    if (judged.verdict === 'inconclusive' && relative.pairs < settings.maxRuns && at.at(-1) === relative.pairs)
+      out.notes.push(
+        `stress ${label}: inconclusive on the ${relative.pairs} pairs measured; a run would have measured up to ${settings.maxRuns}`,
+      );
+    const time = judged.comparisons.find((c) => c.measure === 'latency' && c.statistic === 'median');
+    judge(
+      `stress ${label}: V2 against V1`,
+      relative.verdict,
+      judged.verdict,
+      time ? `time ×${time.ratio.toFixed(3)} [${time.low.toFixed(3)}, ${time.high.toFixed(3)}]` : '',
+      `${(settings.maxSlowdown * 100).toFixed(0)} % slower, ${(settings.maxMemoryGrowth * 100).toFixed(0)} % more memory`,
+    );
+  }
+}
+
+function cut(
+  samples: { v1: { latency: number[]; memory: number[] }; v2: { latency: number[]; memory: number[] } },
+  n: number,
+) {
+  const side = (s: { latency: number[]; memory: number[] }) => ({
+    latency: s.latency.slice(0, n),
+    memory: s.memory.slice(0, n),
+  });
+  return { v1: side(samples.v1), v2: side(samples.v2) };
+}
+
+/** A recorded KPI comparison judged again: the same values and V1's noise then, the given tolerances now. */
+export function judgeMetric(
+  m: MetricComparison,
+  tolerances: CutoverPlan['shadow']['tolerances'],
+  ranges: CutoverPlan['shadow']['ranges'],
+): MetricComparison {
+  const v1: Metrics = m.v1 !== undefined ? { [m.metric]: m.v1 } : {};
+  const v2: Metrics = m.v2 !== undefined ? { [m.metric]: m.v2 } : {};
+  return compareMetrics(v1, v2, { tolerances, ranges, noise: { [m.metric]: m.noise } })[0] as MetricComparison;
+}
+
+function describeTolerance(t: MetricComparison['tolerance']): string {
+  if (!t) return 'exact';
+  return [
+    t.relative !== undefined ? `relative ${t.relative}` : '',
+    t.absolute !== undefined ? `absolute ${t.absolute}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+}
+
+function thresholdText(plan: CutoverPlan): string {
+  return Object.entries(plan.stress.thresholds)
+    .map(([k, v]) => `${k} ${String(v)}`)
+    .join(', ');
+}

@@ -1,0 +1,91 @@
+/**
+ * `cutover what-if` on the recorded histories of the replay fixtures: the evidence read back from history and
+ * judged by the shared verdict functions agrees with every verdict the runs recorded (so a what-if under the
+ * same plan changes nothing), and a changed plan changes exactly the verdicts it should, saying where the
+ * evidence cannot tell.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { decoder, judgeMetric, recordedFromHistory, whatIf, type Recorded } from '../../client/what-if';
+import { planSchema, type CutoverPlan, type CutoverPlanInput } from '../../plan/schema';
+
+const DIR = path.resolve(__dirname, '..', 'replay', 'histories');
+
+async function load(file: string): Promise<Recorded> {
+  const recorded = JSON.parse(readFileSync(path.join(DIR, file), 'utf8')) as { workflowId: string; history: unknown };
+  return recordedFromHistory(recorded.workflowId, historyFromJSON(recorded.history), decoder());
+}
+
+/** The recorded plan with `change` applied, as a plan file would give it. */
+function replan(recorded: Recorded, change: (input: CutoverPlanInput) => CutoverPlanInput): CutoverPlan {
+  return planSchema.parse(change(structuredClone(recorded.plan) as CutoverPlanInput));
+}
+
+const fixtures = readdirSync(DIR).filter((f) => f.endsWith('.json'));
+
+describe.each(fixtures)('%s', (file) => {
+  test('the recorded verdicts are what the shared functions say, so the same plan changes nothing', async () => {
+    const recorded = await load(file);
+    expect(recorded.plan?.release).toBeTruthy();
+    for (const dataset of recorded.shadow?.datasets ?? []) {
+      for (const m of dataset.metrics) {
+        const plan = recorded.plan as CutoverPlan;
+        expect(judgeMetric(m, plan.shadow.tolerances, plan.shadow.ranges).verdict).toBe(m.verdict);
+      }
+    }
+    const result = whatIf(recorded, recorded.plan as CutoverPlan);
+    expect(result.changes).toEqual([]);
+  });
+});
+
+test('the evidence of a full run: shadow, stress, the rehearsal and reconciliation are all read back', async () => {
+  const recorded = await load('happy-path.2026-11.json');
+  expect(recorded.shadow?.datasets.length).toBeGreaterThan(0);
+  expect(recorded.stress?.sizes.length).toBeGreaterThan(0);
+  expect(recorded.rehearsal?.durationMs).toBeGreaterThanOrEqual(0);
+  expect(recorded.reconciliation.length).toBeGreaterThan(0);
+  expect(recorded.monitors.length).toBe(1);
+});
+
+test('a looser tolerance turns the failed shadow phase into a pass, naming the metric, its figure and the limit', async () => {
+  const recorded = await load('failure-shadow.2026-11.json');
+  const looser = replan(recorded, (p) => ({ ...p, shadow: { ...p.shadow, tolerances: { PAR30: { relative: 2 } } } }));
+  const result = whatIf(recorded, looser);
+  expect(result.changes).toEqual([
+    {
+      check: 'shadow 10 rows (seed 1): PAR30',
+      before: 'fail',
+      after: 'pass',
+      figure: 'relative 1.000',
+      limit: 'relative 2',
+    },
+  ]);
+});
+
+test('a tighter rehearsal target and stress threshold fail a run that passed; a comparison it never measured is said', async () => {
+  const recorded = await load('happy-path.2026-11.json');
+  const tighter = replan(recorded, (p) => ({
+    ...p,
+    rollback: { ...p.rollback, target: '1ms' },
+    stress: { ...p.stress, thresholds: { latencyP99: '1ms' }, compare: { minRuns: 5, maxRuns: 10 } },
+  }));
+  const result = whatIf(recorded, tighter);
+  expect(result.changes).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ check: 'rollback rehearsal time', before: 'pass', after: 'fail', limit: '1 ms' }),
+      expect.objectContaining({ check: 'stress threshold', before: 'pass', after: 'fail' }),
+    ]),
+  );
+  expect(result.notes.join('\n')).toMatch(/V1 was not measured \(the cutover ran without stress\.compare\)/);
+});
+
+test('tighter reconciliation tolerances are judged on each recorded day', async () => {
+  const recorded = await load('happy-path.2026-11.json');
+  // The recorded days compare equal figures: only a range that excludes them can turn a day.
+  const ranged = replan(recorded, (p) => ({ ...p, shadow: { ...p.shadow, ranges: { TotalReceivable: { max: 1 } } } }));
+  const result = whatIf(recorded, ranged);
+  const days = result.changes.filter((c) => c.check.startsWith('reconciliation day'));
+  expect(days.length).toBe(recorded.reconciliation.length);
+  expect(days.every((d) => d.before === 'clean' && d.after === 'not clean')).toBe(true);
+});

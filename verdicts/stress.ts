@@ -1,0 +1,83 @@
+/**
+ * The stress phase's verdicts from its figures: the plan's absolute thresholds on V2, and the comparison with
+ * V1. Pure: the stress activity judges with these, and `cutover what-if` re-judges recorded figures with them.
+ */
+import type { CutoverPlan } from '../plan/schema';
+import type { SizeResult, SustainedResult } from '../activities/types';
+import { toMs } from '../plan/duration';
+import { describeComparison, type CompareSettings, type RelativeVerdict } from './relative';
+
+type Thresholds = CutoverPlan['stress']['thresholds'];
+
+/** A measured group as the thresholds see it: a size, or the sustained run. */
+interface Measured {
+  label: string;
+  latencyMs: SizeResult['latencyMs'];
+  errorRate: number;
+  peakRssMb: number;
+}
+
+export function measuredGroups(sizes: SizeResult[], sustained: SustainedResult | undefined): Measured[] {
+  return [
+    ...sizes.map((s) => ({ label: `${s.rows} rows`, ...s, errorRate: s.iterations ? s.errors / s.iterations : 0 })),
+    ...(sustained ? [{ label: 'sustained', ...sustained }] : []),
+  ];
+}
+
+/** Every threshold a size or the sustained run missed, as `100000 rows: p99 812 ms > 500ms`. */
+export function thresholdFailures(
+  thresholds: Thresholds,
+  sizes: SizeResult[],
+  sustained: SustainedResult | undefined,
+): string[] {
+  const failures: string[] = [];
+  for (const m of measuredGroups(sizes, sustained)) {
+    if (thresholds.latencyP99 !== undefined && m.latencyMs.p99 > toMs(thresholds.latencyP99)) {
+      failures.push(`${m.label}: p99 ${m.latencyMs.p99.toFixed(0)} ms > ${thresholds.latencyP99}`);
+    }
+    if (thresholds.errorRate !== undefined && m.errorRate > thresholds.errorRate) {
+      failures.push(`${m.label}: error rate ${m.errorRate.toFixed(4)} > ${thresholds.errorRate}`);
+    }
+    if (thresholds.peakRssMb !== undefined && m.peakRssMb > thresholds.peakRssMb) {
+      failures.push(`${m.label}: peak RSS ${m.peakRssMb.toFixed(0)} MB > ${thresholds.peakRssMb} MB`);
+    }
+    if (m.latencyMs.n === 0) failures.push(`${m.label}: no successful run`);
+  }
+  if (sustained && thresholds.memoryVariation !== undefined && sustained.rssVariation > thresholds.memoryVariation) {
+    failures.push(`sustained: memory variation ${sustained.rssVariation.toFixed(3)} > ${thresholds.memoryVariation}`);
+  }
+  return failures;
+}
+
+/** The comparison's failures and overall verdict over every compared group (sizes, then the sustained run). */
+export function comparisonFailures(
+  settings: CompareSettings,
+  sizes: SizeResult[],
+  sustained: SustainedResult | undefined,
+): { failures: string[]; verdict: RelativeVerdict } {
+  const failures: string[] = [];
+  let verdict: RelativeVerdict = 'pass';
+  const groups = [
+    ...sizes.map((s) => ({ label: `${s.rows} rows`, relative: s.relative })),
+    ...(sustained ? [{ label: 'sustained', relative: sustained.relative }] : []),
+  ];
+  for (const { label, relative } of groups) {
+    if (!relative) continue;
+    const failedRuns = relative.pairs * 2 - relative.samples.v1.latency.length - relative.samples.v2.latency.length;
+    if (failedRuns > 0) failures.push(`${label}: ${failedRuns} run(s) of V1 or V2 failed`);
+    if (relative.verdict === 'fail') {
+      verdict = 'fail';
+      for (const c of relative.comparisons.filter((x) => x.verdict === 'fail'))
+        failures.push(`${label}: ${describeComparison(c)} after ${relative.pairs} pairs`);
+    } else if (relative.verdict === 'inconclusive') {
+      if (verdict === 'pass') verdict = 'inconclusive';
+      if (settings.onInconclusive === 'fail') {
+        const open = relative.comparisons.filter((x) => x.verdict === 'inconclusive').map(describeComparison);
+        failures.push(
+          `${label}: inconclusive after ${relative.pairs} pairs (onInconclusive: fail): ${open.join('; ')}`,
+        );
+      }
+    }
+  }
+  return { failures, verdict };
+}

@@ -6,6 +6,7 @@ import {
   Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
+  isGrpcServiceError,
   type WorkflowHandle,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
@@ -267,7 +268,8 @@ export async function recordedEvidence(c: Cutovers, workflowId: string): Promise
   try {
     history = await c.client.workflow.getHandle(workflowId).fetchHistory();
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError)
+    // fetchHistory answers an unknown id with gRPC's NOT_FOUND (5) rather than WorkflowNotFoundError.
+    if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === 5))
       throw new UserError(`no cutover with id ${workflowId} in namespace ${c.namespace}`);
     throw err;
   }

@@ -13,6 +13,7 @@ import { type DevServer } from '../../toolchain/dev-server';
 import { temporalCliPath } from '../../toolchain/tools';
 import type { CutoverStatus } from '../../workflows/status';
 import { tempDir, uniqueId, stopProcess } from '../helpers/harness';
+import type { WhatIfResult } from '../../client/what-if';
 import { makePlanInput } from '../helpers/plans';
 import { startTestDevServer } from '../helpers/temporal';
 
@@ -225,6 +226,21 @@ test('start → status → four CLI approvals and one `temporal workflow signal`
   expect(page).toMatch(/<canvas id="latency">[\s\S]*<canvas id="scaling">[\s\S]*<canvas id="kpis">/);
   expect(page).not.toMatch(/<script[^>]+src=/);
 
+  // What-if: the recorded evidence under a tighter rehearsal target. It reads only: the cutover stays completed.
+  const tight = planFile(`${release}-tight`, { rollback: { ...makePlanInput().rollback, target: '1ms' } });
+  const whatIf = await cutover(['what-if', id, '--plan', tight, '--json']);
+  expect(whatIf.code).toBe(0);
+  const [answer] = JSON.parse(whatIf.stdout) as WhatIfResult[];
+  expect(answer?.changes).toEqual([
+    expect.objectContaining({ check: 'rollback rehearsal time', before: 'pass', after: 'fail', limit: '1 ms' }),
+  ]);
+  // The monitor's probes were read (from its own history) and judged: the same triggers, the same verdict.
+  expect(answer?.notes.join('\n')).not.toMatch(/no probe samples/);
+  expect(answer?.unchanged).toBeGreaterThanOrEqual(4);
+  const asText = await cutover(['what-if', id, '--plan', tight]);
+  expect(asText.stdout).toContain(`${id}: 1 verdict(s) would change under ${tight}`);
+  expect((await statusOf(id)).state).toBe('completed');
+
   // The finished history replays on today's workflow code.
   const connection = await Connection.connect({ address: server.address });
   const history = await new Client({ connection }).workflow.getHandle(id).fetchHistory();
@@ -303,6 +319,21 @@ describe('user mistakes print one line and exit non-zero', () => {
     const schema = JSON.parse(r.stdout) as { $id: string; properties: Record<string, { description?: string }> };
     expect(schema.$id).toBe('urn:cutover:plan-schema');
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['release', 'shadow', 'stress', 'signoff']));
+  });
+
+  test('what-if: an unknown id, a query that finds nothing, a plan that does not validate: one line, exit 1', async () => {
+    const good = planFile(uniqueId('wi'));
+    const unknown = await cutover(['what-if', 'cutover-no-such', '--plan', good]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr.trim()).toBe('cutover: no cutover with id cutover-no-such in namespace default');
+    const nothing = await cutover(['what-if', '--query', 'CutoverRelease = "no-such-release"', '--plan', good]);
+    expect(nothing.code).toBe(1);
+    expect(nothing.stderr.trim()).toBe('cutover: no cutover matches CutoverRelease = "no-such-release"');
+    const bad = path.join(dir, 'bad-what-if.json');
+    writeFileSync(bad, JSON.stringify({ release: 'x' }));
+    const invalid = await cutover(['what-if', 'cutover-anything', '--plan', bad]);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toContain('baseline');
   });
 
   test('a usage error exits 2', async () => {

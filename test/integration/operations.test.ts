@@ -174,6 +174,19 @@ test('encrypted payloads: the cutover completes, history holds ciphertext only, 
   );
   expect(keyless.code).toBe(1);
   expect(keyless.stderr.trim()).toMatch(/^cutover: .*encrypted.*CUTOVER_CODEC_KEY/);
+  // So does what-if, which reads the history itself; with the key it reads the evidence.
+  const whatIfPlan = path.join(dir, 'what-if-plan.json');
+  writeFileSync(whatIfPlan, JSON.stringify(makePlanInput()));
+  const keylessWhatIf = await cli(['what-if', id, '--plan', whatIfPlan], { CUTOVER_CODEC_KEY: '' }).then(
+    () => ({ code: 0, stderr: '' }),
+    (err: { code: number; stderr: string }) => err,
+  );
+  expect(keylessWhatIf.code).toBe(1);
+  expect(keylessWhatIf.stderr.trim()).toBe(
+    `cutover: ${id}: its evidence is encrypted and no key is at hand (set CUTOVER_CODEC_KEY, as for the workers)`,
+  );
+  const keyed = (await cli(['what-if', id, '--plan', whatIfPlan, '--json'])) as { stdout: string };
+  expect((JSON.parse(keyed.stdout) as { workflowId: string }[])[0]?.workflowId).toBe(id);
 
   // The codec server decodes the start input for a token holder, and refuses anyone else.
   const port = await freePort();

@@ -306,6 +306,7 @@ export async function diffOutput(session: Session, request: DiffRequest): Promis
     output,
     dataset,
     format: spec.format,
+    ...(spec.dryRun ? { dryRun: true } : {}),
     files: { v1: request.v1File, v2: request.v2File },
     key: spec.key,
     rows: {

@@ -2,7 +2,7 @@
  * Production: probes evaluated against the rollback triggers, and daily reconciliation of V2 against V1.
  */
 import { CancelledFailure, Context, log } from '@temporalio/activity';
-import { compareMetrics } from '../verdicts/metrics';
+import { compareMetrics, counts } from '../verdicts/metrics';
 import { generate, materialise, workdirFor } from './datasets';
 import { toFailure } from './errors';
 import { parseOutput, pipelineContext, probeOutputSchema, runSideBySide } from './pipeline';
@@ -54,6 +54,7 @@ export const createProbe = (deps: { dataDir: string; policy?: ResolvedPolicy }) 
     const consecutiveFailures = sample.ok ? 0 : input.consecutiveFailures + 1;
     const evaluation = evaluateTriggers(input.triggers, sample, input.reference, consecutiveFailures);
     if (evaluation.breach) log.warn('trigger breached', { ...evaluation.breach });
+    if (evaluation.wouldBreach) log.warn('dry-run trigger breached (no rollback)', { ...evaluation.wouldBreach });
     return {
       ok: sample.ok,
       at,
@@ -65,6 +66,7 @@ export const createProbe = (deps: { dataDir: string; policy?: ResolvedPolicy }) 
         : {}),
       ...(error ? { error } : {}),
       ...(evaluation.breach ? { breach: evaluation.breach } : {}),
+      ...(evaluation.wouldBreach ? { wouldBreach: evaluation.wouldBreach } : {}),
     };
   };
 
@@ -115,8 +117,15 @@ export function createReconcile(deps: ReconcileDeps) {
         tolerances: plan.shadow.tolerances,
         ranges: plan.shadow.ranges,
       });
-      const failures = comparisons.filter((c) => c.verdict === 'fail').map((c) => `${c.metric}: ${c.reason}`);
-      return { day: input.day, clean: failures.length === 0, comparisons, failures };
+      const failures = comparisons.filter(counts).map((c) => `${c.metric}: ${c.reason}`);
+      const wouldFail = comparisons.filter((c) => c.dryRun).map((c) => `${c.metric}: ${c.reason}`);
+      return {
+        day: input.day,
+        clean: failures.length === 0,
+        comparisons,
+        failures,
+        ...(wouldFail.length > 0 ? { wouldFail } : {}),
+      };
     } catch (err) {
       throw toFailure(err);
     }

@@ -66,6 +66,7 @@ export function createShadow(deps: ShadowDeps) {
     const common = pipelineContext(plan, workdir, ctx.cancellationSignal, tick, guard);
     const datasets: DatasetComparison[] = [];
     const failures: string[] = [];
+    const wouldFail: string[] = [];
     try {
       for (const [index, dataset] of plan.shadow.datasets.entries()) {
         const ref = await materialise(
@@ -116,7 +117,8 @@ export function createShadow(deps: ShadowDeps) {
           onTick: tick,
         });
         for (const diff of outputs) {
-          for (const failure of diff.failures) failures.push(`${ref.label}: output ${diff.output}: ${failure}`);
+          for (const failure of diff.failures)
+            (diff.dryRun ? wouldFail : failures).push(`${ref.label}: output ${diff.output}: ${failure}`);
         }
         const rows = v1.rows ?? v2.rows ?? ref.rows;
         datasets.push({
@@ -128,7 +130,7 @@ export function createShadow(deps: ShadowDeps) {
           ...(outputs.length > 0 ? { outputs } : {}),
         });
         for (const m of metrics.filter((m) => m.verdict === 'fail'))
-          failures.push(`${ref.label}: ${m.metric}: ${m.reason}`);
+          (m.dryRun ? wouldFail : failures).push(`${ref.label}: ${m.metric}: ${m.reason}`);
         ctx.heartbeat({ datasets: index + 1, of: plan.shadow.datasets.length });
       }
     } catch (err) {
@@ -138,6 +140,7 @@ export function createShadow(deps: ShadowDeps) {
       verdict: failures.length === 0 ? 'pass' : 'fail',
       datasets,
       failures,
+      ...(wouldFail.length > 0 ? { wouldFail } : {}),
       attempt: ctx.info.attempt,
     };
     log.info('shadow compared', { datasets: datasets.length, failures: failures.length });

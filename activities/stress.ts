@@ -17,7 +17,7 @@ import { outputFormats, runPipeline } from './pipeline';
 import { actionGuard, isPolicyRefusal, type ActionGuard, assertSamePolicy } from './policy-guard';
 import type { ResolvedPolicy } from '../plan/policy';
 import { latencyStats, variation } from './stats';
-import { comparisonFailures, thresholdFailures } from '../verdicts/stress';
+import { comparisonFailures, thresholdVerdicts } from '../verdicts/stress';
 import {
   compareGroup,
   familySize,
@@ -303,14 +303,16 @@ function judge(
   settings: CompareSettings | undefined,
   family: number,
 ): StressResult {
-  const failures = thresholdFailures(plan.stress.thresholds, sizes, sustained);
+  const { failures, wouldFail } = thresholdVerdicts(plan.stress.thresholds, sizes, sustained);
   let compared: RelativeVerdict = 'pass';
   if (settings) {
     const judged = comparisonFailures(settings, sizes, sustained);
-    failures.unshift(...judged.failures);
+    // A dry-run comparison is measured and shown; it never fails the phase.
+    (plan.stress.compare?.dryRun ? wouldFail : failures).unshift(...judged.failures);
     compared = judged.verdict;
   }
   const result: StressResult = { verdict: failures.length === 0 ? 'pass' : 'fail', sizes, failures, attempt };
+  if (wouldFail.length > 0) result.wouldFail = wouldFail;
   if (settings) result.compare = { settings, family, verdict: compared };
   if (sustained) result.sustained = sustained;
   const measured = sizes.filter((s) => s.latencyMs.n > 0);

@@ -68,6 +68,8 @@ export interface MetricComparison {
   noise: number;
   verdict: 'pass' | 'fail';
   reason?: string;
+  /** A dry-run tolerance: a failing verdict only "would have failed". */
+  dryRun?: boolean;
 }
 
 export interface DatasetComparison {
@@ -129,6 +131,8 @@ export interface OutputDiff {
   samples: DiffSample[];
   verdict: 'pass' | 'fail';
   failures: string[];
+  /** A dry-run output: a failing verdict only "would have failed". */
+  dryRun?: boolean;
   durationMs: number;
 }
 
@@ -136,6 +140,8 @@ export interface ShadowResult {
   verdict: 'pass' | 'fail';
   datasets: DatasetComparison[];
   failures: string[];
+  /** Dry-run checks that would have failed (they never fail the phase). */
+  wouldFail?: string[];
   attempt: number;
 }
 
@@ -199,6 +205,8 @@ export interface StressResult {
   /** Time per row of the largest size against the smallest (1 = linear). */
   scaling?: { fromRows: number; toRows: number; ratio: number; note: string };
   failures: string[];
+  /** Dry-run thresholds and comparisons that would have failed (they never fail the phase). */
+  wouldFail?: string[];
   attempt: number;
   /** With `stress.compare`: the settings, how many decisions shared the confidence, and the overall verdict. */
   compare?: { settings: CompareSettings; family: number; verdict: RelativeVerdict };
@@ -259,6 +267,8 @@ export interface ProbeResult {
   error?: string;
   consecutiveFailures: number;
   breach?: Breach;
+  /** A dry-run trigger this sample breached: it would have rolled back. */
+  wouldBreach?: Breach;
 }
 
 export interface ReconcileInput extends PhaseInput {
@@ -270,4 +280,6 @@ export interface ReconcileResult {
   clean: boolean;
   comparisons: MetricComparison[];
   failures: string[];
+  /** Dry-run tolerances that would have failed the day. */
+  wouldFail?: string[];
 }

@@ -4,7 +4,7 @@
 import Table from 'cli-table3';
 import { formatMs } from '../plan/duration';
 import type { OutputDiff, RelativeResult, StressResult } from '../activities/types';
-import { cell, outputLine, sampleKey } from '../workflows/output-lines';
+import { cell, dryRunLines, outputLine, sampleKey } from '../workflows/output-lines';
 import type { WhatIfResult } from './what-if';
 import { phaseResult, type CutoverStatus, type PhaseRecord } from '../workflows/status';
 
@@ -81,6 +81,11 @@ export function renderStatus(s: CutoverStatus, auditLines = 8): string {
   if (relatives.length > 0) {
     out.push(`stress, V2 against V1 (${stressed?.compare?.verdict ?? ''}):`);
     for (const { label, relative } of relatives) out.push(...relativeLines(label, relative).map((l) => `  ${l}`));
+  }
+  const dryRuns = dryRunLines(s);
+  if (dryRuns.length > 0) {
+    out.push('dry-run checks (measured, never counted):');
+    for (const line of dryRuns) out.push(`  ${line}`);
   }
   const diffs = (phaseResult(s.phases, 'shadow')?.datasets ?? []).flatMap((d) => d.outputs ?? []);
   if (diffs.length > 0) {
@@ -186,6 +191,17 @@ export function markdownReport(s: CutoverStatus): string {
         }
       }
     }
+  }
+  const dryRuns = dryRunLines(s);
+  if (dryRuns.length > 0) {
+    lines.push(
+      '',
+      '## Dry-run checks',
+      '',
+      'Measured and kept in the evidence; they never fail a phase or fire a rollback.',
+      '',
+    );
+    for (const line of dryRuns) lines.push(`- ${line}`);
   }
   lines.push('', '## Sign-off', '', '| role | signed by | missing |', '| --- | --- | --- |');
   for (const r of s.gate.roles) lines.push(`| ${r.role} | ${r.approvedBy.join(', ')} | ${r.missing} |`);

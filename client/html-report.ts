@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MetricComparison, OutputDiff } from '../activities/types';
-import { cell, sampleKey } from '../workflows/output-lines';
+import { cell, dryRunLines, sampleKey } from '../workflows/output-lines';
 import { relativeGroups } from './format';
 import { formatMs } from '../plan/duration';
 import { phaseResult, type CutoverStatus } from '../workflows/status';
@@ -106,6 +106,15 @@ ${s.evidenceDigest ? `<p>Evidence digest <code>${esc(s.evidenceDigest)}</code></
 <h2>Shadow: V1 vs V2</h2><table><tr><th>dataset</th><th>metric</th><th>V1</th><th>V2</th><th>relative</th><th>noise</th><th>verdict</th></tr>${kpiRows}</table>
 ${outputs ? `<h2>Shadow: output tables, row by row</h2>${outputs}` : ''}
 ${comparison}
+${
+  dryRunLines(s).length
+    ? `<h2>Dry-run checks</h2><p>Measured and kept in the evidence; they never fail a phase or fire a rollback.</p><ul>${dryRunLines(
+        s,
+      )
+        .map((l) => `<li>${esc(l)}</li>`)
+        .join('')}</ul>`
+    : ''
+}
 ${stress?.scaling ? `<p>${esc(stress.scaling.note)}</p>` : ''}
 <h2>Sign-off</h2><table><tr><th>role</th><th>signed by</th><th>missing</th></tr>${gate}</table>
 <h2>Audit trail</h2><ul>${audit}</ul>

@@ -128,6 +128,8 @@ function isObject(value: unknown, key: string): boolean {
 }
 
 const verdictOf = (failed: boolean) => (failed ? 'fail' : 'pass');
+/** A KPI's verdict as people read it: a failing dry-run tolerance only would have failed. */
+const label = (m: MetricComparison) => (m.verdict === 'fail' && m.dryRun ? 'fail (dry run)' : m.verdict);
 
 /** The recorded evidence, judged under `plan` and under the plan it ran with; every verdict that differs. */
 export function whatIf(recorded: Recorded, plan: CutoverPlan): WhatIfResult {
@@ -146,8 +148,8 @@ export function whatIf(recorded: Recorded, plan: CutoverPlan): WhatIfResult {
       const was = before ? judgeMetric(m, before.shadow.tolerances, before.shadow.ranges) : m;
       judge(
         `shadow ${dataset.dataset}: ${m.metric}`,
-        was.verdict,
-        now.verdict,
+        label(was),
+        label(now),
         m.relative !== undefined ? `relative ${m.relative.toPrecision(4)}` : `difference ${m.difference ?? 'n/a'}`,
         describeTolerance(now.tolerance),
       );

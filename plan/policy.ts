@@ -368,6 +368,22 @@ export function checkPlanAgainstPolicy(
 
   // Ceilings: a looser setting is refused; an absent one takes the ceiling.
   const { ceilings } = rules;
+  // A check the policy bounds is a check it requires: a plan may not make it a dry run.
+  const required = (path: string) => problem(path, 'the policy requires this check: it cannot be a dry run');
+  for (const [metric, tolerance] of Object.entries(plan.shadow.tolerances)) {
+    if (tolerance.dryRun && (ceilings.tolerances?.[metric] ?? ceilings.tolerances?.['*']))
+      required(`shadow.tolerances.${metric}.dryRun`);
+  }
+  for (const [name, output] of Object.entries(plan.shadow.outputs)) {
+    if (output.dryRun && ceilings.outputs) required(`shadow.outputs.${name}.dryRun`);
+  }
+  (plan.stress.thresholds.dryRun ?? []).forEach((key, i) => {
+    if (ceilings.stress?.[key] !== undefined) required(`stress.thresholds.dryRun[${i}]`);
+  });
+  if (plan.stress.compare?.dryRun && ceilings.compare) required('stress.compare.dryRun');
+  (plan.production.monitor.triggers.dryRun ?? []).forEach((key, i) => {
+    if (ceilings.triggers?.[key] !== undefined) required(`production.monitor.triggers.dryRun[${i}]`);
+  });
   const tolerances: Record<string, Tolerance> = { ...plan.shadow.tolerances };
   if (ceilings.tolerances) {
     for (const [metric, tolerance] of Object.entries(plan.shadow.tolerances)) {

@@ -63,6 +63,9 @@ export const httpActionSchema = z.strictObject({
 
 export const actionSchema = z.union([runActionSchema, httpActionSchema]);
 
+export const THRESHOLD_NAMES = ['latencyP99', 'errorRate', 'memoryVariation', 'peakRssMb'] as const;
+export const TRIGGER_NAMES = ['errorRate', 'kpiDrift', 'failedProbes'] as const;
+
 /** A metric name as pipelines print it. */
 const metricName = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, { error: 'expected a metric name such as PAR30' });
 
@@ -70,6 +73,12 @@ const toleranceSchema = z
   .strictObject({
     relative: z.number().min(0).max(1e6).optional(),
     absolute: z.number().min(0).max(1e15).optional(),
+    dryRun: z
+      .boolean()
+      .optional()
+      .describe(
+        'Measured and shown as "would have passed/failed"; never fails the phase (a check the workers\' policy requires may not be a dry run).',
+      ),
   })
   .refine((t) => t.relative !== undefined || t.absolute !== undefined, {
     error: 'expected "relative" or "absolute" (or both)',
@@ -147,6 +156,12 @@ const compareSchema = z
       .max(1000)
       .default(40)
       .describe('Pairs after which an undecided comparison is inconclusive.'),
+    dryRun: z
+      .boolean()
+      .optional()
+      .describe(
+        'Measured and shown as "would have passed/failed"; never fails the phase (a check the workers\' policy requires may not be a dry run).',
+      ),
     onInconclusive: z
       .enum(['pass', 'fail'])
       .default('fail')
@@ -184,6 +199,12 @@ const outputSchema = z.strictObject({
     .default(1)
     .describe('Fewer rows than this on either side fails: an empty output is a broken pipeline.'),
   sample: z.int().min(0).max(1000).default(20).describe('Differing or missing rows kept as examples in the evidence.'),
+  dryRun: z
+    .boolean()
+    .optional()
+    .describe(
+      'Measured and shown as "would have passed/failed"; never fails the phase (a check the workers\' policy requires may not be a dry run).',
+    ),
 });
 
 const datasetSchema = z.union([
@@ -238,6 +259,10 @@ const triggersSchema = z
       .optional()
       .describe('Roll back when any KPI moves by more than this relative amount from its pre-deploy reference.'),
     failedProbes: z.int().min(1).max(1000).optional().describe('Roll back after this many probe failures in a row.'),
+    dryRun: z
+      .array(z.enum(TRIGGER_NAMES))
+      .optional()
+      .describe('Triggers that are watched and shown as "would have rolled back", and never roll back.'),
   })
   .refine((t) => t.errorRate !== undefined || t.kpiDrift !== undefined || t.failedProbes !== undefined, {
     error: 'expected at least one trigger (errorRate, kpiDrift or failedProbes)',
@@ -373,6 +398,12 @@ export const planSchema = z
           errorRate: z.number().min(0).max(1).optional(),
           memoryVariation: z.number().min(0).max(100).optional(),
           peakRssMb: z.number().positive().optional().describe('Peak RSS of one run, in MB.'),
+          dryRun: z
+            .array(z.enum(THRESHOLD_NAMES))
+            .optional()
+            .describe(
+              'Thresholds that are measured and shown as "would have passed/failed", and never fail the phase.',
+            ),
         })
         .default({}),
     }),

@@ -77,6 +77,8 @@ function compareOne(
       ...result,
       verdict: 'fail',
       reason: `|difference| ${fmt(magnitude)} exceeds tolerance ${fmt(allowed)} and noise ${fmt(noise)}${why}`,
+      // A dry run: measured and shown as "would have failed", never counted.
+      ...(tolerance.dryRun ? { dryRun: true } : {}),
     };
   }
   if (pastTolerance) result.reason = `past tolerance but within V1's own noise (${fmt(noise)})`;
@@ -95,4 +97,9 @@ function noiseOf(metric: string, a: number | undefined, runs: Metrics[]): number
 
 function fmt(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toPrecision(6);
+}
+
+/** Whether a comparison fails its phase: a failing dry-run check only "would have failed". */
+export function counts(m: MetricComparison): boolean {
+  return m.verdict === 'fail' && !m.dryRun;
 }

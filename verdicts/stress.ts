@@ -24,29 +24,48 @@ export function measuredGroups(sizes: SizeResult[], sustained: SustainedResult |
   ];
 }
 
-/** Every threshold a size or the sustained run missed, as `100000 rows: p99 812 ms > 500ms`. */
+/**
+ * Every threshold a size or the sustained run missed, as `100000 rows: p99 812 ms > 500ms`, split into those
+ * that fail the phase and those of dry-run thresholds, which only would have.
+ */
+export function thresholdVerdicts(
+  thresholds: Thresholds,
+  sizes: SizeResult[],
+  sustained: SustainedResult | undefined,
+): { failures: string[]; wouldFail: string[] } {
+  const dry = new Set<string>(thresholds.dryRun ?? []);
+  const out = { failures: [] as string[], wouldFail: [] as string[] };
+  const miss = (threshold: string, message: string) =>
+    (dry.has(threshold) ? out.wouldFail : out.failures).push(message);
+  for (const m of measuredGroups(sizes, sustained)) {
+    if (thresholds.latencyP99 !== undefined && m.latencyMs.p99 > toMs(thresholds.latencyP99)) {
+      miss('latencyP99', `${m.label}: p99 ${m.latencyMs.p99.toFixed(0)} ms > ${thresholds.latencyP99}`);
+    }
+    if (thresholds.errorRate !== undefined && m.errorRate > thresholds.errorRate) {
+      miss('errorRate', `${m.label}: error rate ${m.errorRate.toFixed(4)} > ${thresholds.errorRate}`);
+    }
+    if (thresholds.peakRssMb !== undefined && m.peakRssMb > thresholds.peakRssMb) {
+      miss('peakRssMb', `${m.label}: peak RSS ${m.peakRssMb.toFixed(0)} MB > ${thresholds.peakRssMb} MB`);
+    }
+    if (m.latencyMs.n === 0) out.failures.push(`${m.label}: no successful run`);
+  }
+  if (sustained && thresholds.memoryVariation !== undefined && sustained.rssVariation > thresholds.memoryVariation) {
+    miss(
+      'memoryVariation',
+      `sustained: memory variation ${sustained.rssVariation.toFixed(3)} > ${thresholds.memoryVariation}`,
+    );
+  }
+  return out;
+}
+
+/** Every threshold missed, dry run or not (what-if compares them all). */
 export function thresholdFailures(
   thresholds: Thresholds,
   sizes: SizeResult[],
   sustained: SustainedResult | undefined,
 ): string[] {
-  const failures: string[] = [];
-  for (const m of measuredGroups(sizes, sustained)) {
-    if (thresholds.latencyP99 !== undefined && m.latencyMs.p99 > toMs(thresholds.latencyP99)) {
-      failures.push(`${m.label}: p99 ${m.latencyMs.p99.toFixed(0)} ms > ${thresholds.latencyP99}`);
-    }
-    if (thresholds.errorRate !== undefined && m.errorRate > thresholds.errorRate) {
-      failures.push(`${m.label}: error rate ${m.errorRate.toFixed(4)} > ${thresholds.errorRate}`);
-    }
-    if (thresholds.peakRssMb !== undefined && m.peakRssMb > thresholds.peakRssMb) {
-      failures.push(`${m.label}: peak RSS ${m.peakRssMb.toFixed(0)} MB > ${thresholds.peakRssMb} MB`);
-    }
-    if (m.latencyMs.n === 0) failures.push(`${m.label}: no successful run`);
-  }
-  if (sustained && thresholds.memoryVariation !== undefined && sustained.rssVariation > thresholds.memoryVariation) {
-    failures.push(`sustained: memory variation ${sustained.rssVariation.toFixed(3)} > ${thresholds.memoryVariation}`);
-  }
-  return failures;
+  const { failures, wouldFail } = thresholdVerdicts(thresholds, sizes, sustained);
+  return [...failures, ...wouldFail];
 }
 
 /** The comparison's failures and overall verdict over every compared group (sizes, then the sustained run). */

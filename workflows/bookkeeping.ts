@@ -14,7 +14,7 @@ import {
 } from '@temporalio/workflow';
 import { phaseSearchAttribute, releaseSearchAttribute, stateSearchAttribute } from './messages';
 import type { ShadowResult } from '../activities/types';
-import { outputLine, sampleKey } from './output-lines';
+import { dryRunLines, outputLine, sampleKey } from './output-lines';
 import type { CutoverSinks } from './sinks';
 import {
   isFinal,
@@ -142,6 +142,11 @@ export class Bookkeeping {
         const examples = diff.samples.slice(0, 3).map(sampleKey);
         lines.push(`- ${outputLine(diff)}${examples.length ? ` · e.g. ${examples.join(', ')}` : ''}`);
       }
+    }
+    const dryRuns = dryRunLines(this.status);
+    if (dryRuns.length > 0) {
+      lines.push('', '**Dry-run checks** (measured, never counted)', '');
+      for (const line of dryRuns.slice(0, 10)) lines.push(`- ${line.replace(/\|/g, '/').slice(0, 200)}`);
     }
     const waiting = this.status.waitingForPolicy;
     if (waiting) {

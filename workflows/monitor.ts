@@ -5,7 +5,7 @@
  */
 import { continueAsNew, log, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { Metrics, ProbeResult } from '../activities/types';
+import type { Breach, Metrics, ProbeResult } from '../activities/types';
 import { NON_RETRYABLE_TYPES } from '../plan/failures';
 import type { Action, Triggers } from '../plan/schema';
 import { monitorStatusQuery } from './messages';
@@ -36,6 +36,8 @@ export interface MonitorState {
   runs: number;
   startedAt: string;
   last?: ProbeResult;
+  /** The first breach of a dry-run trigger: it would have rolled back at that probe, and did not. */
+  wouldBreach?: Breach & { probe: number };
 }
 
 export interface MonitorInput {
@@ -97,9 +99,20 @@ export async function monitorWorkflow(input: MonitorInput): Promise<MonitorOutco
     samplesThisRun++;
     state.consecutiveFailures = result.consecutiveFailures;
     state.last = result;
+    if (result.wouldBreach && !state.wouldBreach) {
+      state.wouldBreach = { ...result.wouldBreach, probe: state.samples };
+      log.warn('dry-run trigger breached: no rollback', { ...result.wouldBreach });
+    }
     if (result.breach) {
       log.warn('trigger breached', { trigger: result.breach.trigger, detail: result.breach.detail });
-      return { outcome: 'breach', samples: state.samples, runs: state.runs, breach: result.breach, last: result };
+      return {
+        outcome: 'breach',
+        samples: state.samples,
+        runs: state.runs,
+        breach: result.breach,
+        last: result,
+        ...(state.wouldBreach ? { wouldBreach: state.wouldBreach } : {}),
+      };
     }
     if (
       Date.now() < input.windowEndsAt &&
@@ -108,5 +121,11 @@ export async function monitorWorkflow(input: MonitorInput): Promise<MonitorOutco
       await continueAsNew<typeof monitorWorkflow>({ ...input, state: { ...state, runs: state.runs + 1 } });
     }
   }
-  return { outcome: 'clean', samples: state.samples, runs: state.runs, ...(state.last ? { last: state.last } : {}) };
+  return {
+    outcome: 'clean',
+    samples: state.samples,
+    runs: state.runs,
+    ...(state.last ? { last: state.last } : {}),
+    ...(state.wouldBreach ? { wouldBreach: state.wouldBreach } : {}),
+  };
 }

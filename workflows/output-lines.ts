@@ -38,3 +38,32 @@ export function cell(value: SampleValue | undefined): string {
   if (value === null || value === undefined) return 'NULL';
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
+
+/** The record's phases as the dry-run lines need them (a structural view of CutoverStatus['phases']). */
+interface DryRunPhases {
+  phases: readonly { phase: string; result?: unknown }[];
+}
+
+/**
+ * Every dry-run check that would have failed, by phase: measured, kept in the evidence, never counted. The
+ * Temporal UI's current details, `cutover status` and the reports list them apart from the verdicts.
+ */
+export function dryRunLines(status: DryRunPhases): string[] {
+  const out: string[] = [];
+  for (const record of status.phases) {
+    const result = record.result as
+      | {
+          wouldFail?: string[];
+          wouldBreach?: { trigger: string; detail: string; probe: number };
+          days?: { day: number; wouldFail?: string[] }[];
+        }
+      | undefined;
+    if (!result) continue;
+    for (const line of result.wouldFail ?? []) out.push(`${record.phase}: would have failed: ${line}`);
+    for (const day of result.days ?? [])
+      for (const line of day.wouldFail ?? []) out.push(`${record.phase} day ${day.day}: would have failed: ${line}`);
+    const b = result.wouldBreach;
+    if (b) out.push(`${record.phase}: ${b.trigger} would have rolled back at probe #${b.probe}: ${b.detail}`);
+  }
+  return out;
+}

@@ -54,6 +54,8 @@ export interface MonitorOutcome {
   runs: number;
   breach?: Breach;
   last?: ProbeResult;
+  /** A dry-run trigger's first breach: it would have rolled back at probe number `probe`. */
+  wouldBreach?: Breach & { probe: number };
 }
 
 /** What each phase returns as its evidence when it ends. */
@@ -65,7 +67,7 @@ export interface PhaseResults {
   signoff: GateView;
   production: { reference: Metrics; deployed: StepResult };
   monitoring: MonitorOutcome;
-  reconciliation: { days: { day: number; clean: boolean; failures: string[] }[] };
+  reconciliation: { days: { day: number; clean: boolean; failures: string[]; wouldFail?: string[] }[] };
   decommission: StepResult | { skipped: true };
 }
 

@@ -40,7 +40,17 @@ export const monitoring: PhaseModule<'monitoring'> = {
       throw new RollbackNeeded(`trigger ${outcome.breach.trigger} fired`);
     }
     ctx.books.setState('running');
-    return { result: outcome, verdict: `${outcome.samples} probe(s), no trigger fired` };
+    const would = outcome.wouldBreach;
+    if (would) {
+      ctx.books.audit({
+        kind: 'trigger',
+        message: `dry run: trigger ${would.trigger} would have rolled back at probe #${would.probe}: ${would.detail}`,
+      });
+    }
+    return {
+      result: outcome,
+      verdict: `${outcome.samples} probe(s), no trigger fired${would ? `; dry run: ${would.trigger} would have rolled back at probe #${would.probe}` : ''}`,
+    };
   },
 };
 

@@ -19,7 +19,12 @@ export const reconciliation: PhaseModule<'reconciliation'> = {
       );
       if (result.clean) books.status.reconciliation.cleanDays++;
       else books.audit({ kind: 'note', message: `reconciliation day ${day}: ${result.failures.join('; ')}` });
-      days.push({ day, clean: result.clean, failures: result.failures });
+      days.push({
+        day,
+        clean: result.clean,
+        failures: result.failures,
+        ...(result.wouldFail ? { wouldFail: result.wouldFail } : {}),
+      });
       books.refreshDetails();
     }
     const clean = books.status.reconciliation.cleanDays;

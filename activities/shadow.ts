@@ -13,7 +13,8 @@ import { outputPaths, pipelineContext, runPipeline, runSideBySide } from './pipe
 import type { ResolvedPolicy } from '../plan/policy';
 import { actionGuard, assertSamePolicy } from './policy-guard';
 import type { CutoverPlan } from '../plan/schema';
-import type { DatasetComparison, Metrics, OutputDiff, PhaseInput, ShadowResult } from './types';
+import { loadReference } from './reference';
+import type { DatasetComparison, Metrics, OutputDiff, PhaseInput, ShadowReference, ShadowResult } from './types';
 
 export interface ShadowDeps {
   dataDir: string;
@@ -136,9 +137,11 @@ export function createShadow(deps: ShadowDeps) {
     } catch (err) {
       throw toFailure(err);
     }
+    const reference = await againstReference(plan, input.workflowId, datasets);
     const result: ShadowResult = {
       verdict: failures.length === 0 ? 'pass' : 'fail',
       datasets,
+      ...(reference ? { reference } : {}),
       failures,
       ...(wouldFail.length > 0 ? { wouldFail } : {}),
       attempt: ctx.info.attempt,
@@ -153,4 +156,32 @@ export function createShadow(deps: ShadowDeps) {
     }
     return result;
   };
+}
+
+/** V2's KPIs against the reference run's V2, per dataset both ran: shown beside V1, never a verdict. */
+async function againstReference(
+  plan: CutoverPlan,
+  workflowId: string,
+  datasets: DatasetComparison[],
+): Promise<ShadowReference | undefined> {
+  const loaded = await loadReference(plan, workflowId);
+  if (!loaded) return undefined;
+  const metrics: ShadowReference['metrics'] = [];
+  for (const dataset of datasets) {
+    const theirs = loaded.recorded?.shadow?.datasets.find((d) => d.dataset === dataset.dataset);
+    for (const m of dataset.metrics) {
+      const ref = theirs?.metrics.find((x) => x.metric === m.metric)?.v2;
+      if (ref === undefined || m.v2 === undefined) continue;
+      metrics.push({
+        dataset: dataset.dataset,
+        metric: m.metric,
+        reference: ref,
+        v2: m.v2,
+        ...(ref !== 0 ? { relative: (m.v2 - ref) / Math.abs(ref) } : {}),
+      });
+    }
+  }
+  const note = { ...loaded.note };
+  if (!note.refused && metrics.length === 0) note.refused = 'it has no shadow evidence on the same datasets';
+  return { ...note, metrics };
 }

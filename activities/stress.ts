@@ -26,9 +26,11 @@ import {
   type PairedSamples,
   type RelativeVerdict,
 } from '../verdicts/relative';
+import { loadReference } from './reference';
 import type {
   PhaseInput,
   RelativeResult,
+  StressReference,
   SizeResult,
   StressProgress,
   StressResult,
@@ -159,6 +161,8 @@ export function createStress(deps: StressDeps) {
         ? await sustain(plan, workdir, input.key, measure, beat, guard, settings, family)
         : undefined;
       const result = judge(plan, completed, sustained, ctx.info.attempt, settings, family);
+      const reference = await againstReference(plan, input.workflowId, completed);
+      if (reference) result.reference = reference;
       if (result.verdict === 'fail') {
         throw verdictFailure(
           FailureType.ThresholdFailed,
@@ -330,4 +334,30 @@ function judge(
     };
   }
   return result;
+}
+
+/** V2's figures against the reference run's V2, per size both measured: shown beside V1, never a verdict. */
+async function againstReference(
+  plan: CutoverPlan,
+  workflowId: string,
+  sizes: SizeResult[],
+): Promise<StressReference | undefined> {
+  const loaded = await loadReference(plan, workflowId);
+  if (!loaded) return undefined;
+  const rows: StressReference['sizes'] = [];
+  for (const size of sizes) {
+    const theirs = loaded.recorded?.stress?.sizes.find((s) => s.rows === size.rows);
+    if (!theirs || theirs.latencyMs.n === 0 || size.latencyMs.n === 0) continue;
+    rows.push({
+      rows: size.rows,
+      p50: size.latencyMs.p50,
+      referenceP50: theirs.latencyMs.p50,
+      change: (size.latencyMs.p50 - theirs.latencyMs.p50) / theirs.latencyMs.p50,
+      peakRssMb: size.peakRssMb,
+      referencePeakRssMb: theirs.peakRssMb,
+    });
+  }
+  const note = { ...loaded.note };
+  if (!note.refused && rows.length === 0) note.refused = 'it has no stress evidence at the same sizes';
+  return { ...note, sizes: rows };
 }

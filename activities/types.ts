@@ -136,9 +136,35 @@ export interface OutputDiff {
   durationMs: number;
 }
 
+/** The reference run a phase compared with (the plan's or the pinned one), or why it did not. */
+export interface ReferenceNote {
+  workflowId: string;
+  source: 'plan' | 'pinned';
+  refused?: string;
+}
+
+/** This V2's KPIs against the reference run's V2, per dataset the two share. */
+export interface ShadowReference extends ReferenceNote {
+  metrics: { dataset: string; metric: string; reference: number; v2: number; relative?: number }[];
+}
+
+/** This V2's figures against the reference run's V2, per size the two share. */
+export interface StressReference extends ReferenceNote {
+  sizes: {
+    rows: number;
+    p50: number;
+    referenceP50: number;
+    change: number;
+    peakRssMb: number;
+    referencePeakRssMb: number;
+  }[];
+}
+
 export interface ShadowResult {
   verdict: 'pass' | 'fail';
   datasets: DatasetComparison[];
+  /** The change against a reference run, beside V1. */
+  reference?: ShadowReference;
   failures: string[];
   /** Dry-run checks that would have failed (they never fail the phase). */
   wouldFail?: string[];
@@ -207,6 +233,8 @@ export interface StressResult {
   failures: string[];
   /** Dry-run thresholds and comparisons that would have failed (they never fail the phase). */
   wouldFail?: string[];
+  /** The change against a reference run, beside V1. */
+  reference?: StressReference;
   attempt: number;
   /** With `stress.compare`: the settings, how many decisions shared the confidence, and the overall verdict. */
   compare?: { settings: CompareSettings; family: number; verdict: RelativeVerdict };

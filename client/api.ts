@@ -14,7 +14,14 @@ import { ed25519 } from '@noble/curves/ed25519';
 import { readFile } from 'node:fs/promises';
 import type { CutoverPlan } from '../plan/schema';
 import { decodeBytes } from '../plan/keys';
-import { cutoverWorkflow } from '../workflows';
+import { cutoverWorkflow, referencesWorkflow } from '../workflows';
+import {
+  markBadSignal,
+  pinReferenceSignal,
+  REFERENCES_WORKFLOW_ID,
+  referencesQuery,
+  type References,
+} from '../workflows/references';
 import { utf8 } from '../plan/canonical';
 import { signOffMessage } from '../workflows/gate';
 import {
@@ -31,7 +38,7 @@ import {
 } from '../workflows/messages';
 import { PHASES, type CutoverStatus } from '../workflows/status';
 import { codecFromEnv } from '../codec/aes-gcm';
-import { decoder, EncryptedEvidence, recordedFromHistory, type Recorded } from './what-if';
+import { decoder, EncryptedEvidence, recordedFromHistory, type Recorded } from '../verdicts/evidence';
 import { temporalTarget } from '../common/temporal-env';
 
 /** A mistake of the user's: printed as one line, exit code 1, no stack trace. */
@@ -307,4 +314,53 @@ export async function cutoversMatching(c: Cutovers, query: string | undefined): 
     throw new UserError(`--query ${JSON.stringify(query)}: ${firstLine((err as Error).message)}`);
   }
   return ids;
+}
+
+/** The reference registry's workflow, started by its first signal (signal-with-start) on the cutover queue. */
+async function signalReferences(
+  c: Cutovers,
+  message:
+    | { signal: typeof pinReferenceSignal; args: [{ pipeline: string; workflowId: string; by: string }] }
+    | { signal: typeof markBadSignal; args: [{ workflowId: string; reason: string; by: string }] },
+): Promise<void> {
+  const options = {
+    workflowId: REFERENCES_WORKFLOW_ID,
+    taskQueue: c.taskQueue,
+    args: [{ pinned: {}, bad: {} }] as [References],
+  };
+  if (message.signal === pinReferenceSignal)
+    await c.client.workflow.signalWithStart(referencesWorkflow, {
+      ...options,
+      signal: pinReferenceSignal,
+      signalArgs: message.args as [{ pipeline: string; workflowId: string; by: string }],
+    });
+  else
+    await c.client.workflow.signalWithStart(referencesWorkflow, {
+      ...options,
+      signal: markBadSignal,
+      signalArgs: message.args as [{ workflowId: string; reason: string; by: string }],
+    });
+}
+
+/** Pins `workflowId` as the reference of `pipeline`. The run must exist: a typo pins nothing. */
+export async function pinReference(c: Cutovers, pipeline: string, workflowId: string, by: string): Promise<void> {
+  await cutover(c, workflowId);
+  await signalReferences(c, { signal: pinReferenceSignal, args: [{ pipeline, workflowId, by }] });
+}
+
+/** Marks `workflowId` as bad: never used as a reference. */
+export async function markBad(c: Cutovers, workflowId: string, reason: string, by: string): Promise<void> {
+  await cutover(c, workflowId);
+  await signalReferences(c, { signal: markBadSignal, args: [{ workflowId, reason, by }] });
+}
+
+/** What the registry holds (nothing, before its first signal). */
+export async function references(c: Cutovers): Promise<References> {
+  try {
+    return await c.client.workflow.getHandle(REFERENCES_WORKFLOW_ID).query(referencesQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === 5))
+      return { pinned: {}, bad: {} };
+    throw err;
+  }
 }

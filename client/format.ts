@@ -82,6 +82,7 @@ export function renderStatus(s: CutoverStatus, auditLines = 8): string {
     out.push(`stress, V2 against V1 (${stressed?.compare?.verdict ?? ''}):`);
     for (const { label, relative } of relatives) out.push(...relativeLines(label, relative).map((l) => `  ${l}`));
   }
+  out.push(...referenceLines(s).map((l, i) => (i === 0 ? l : `  ${l}`)));
   const dryRuns = dryRunLines(s);
   if (dryRuns.length > 0) {
     out.push('dry-run checks (measured, never counted):');
@@ -192,6 +193,9 @@ export function markdownReport(s: CutoverStatus): string {
       }
     }
   }
+  const against = referenceLines(s);
+  if (against.length > 0)
+    lines.push('', '## Against the reference run', '', ...against.map((l, i) => (i === 0 ? l : `- ${l}`)));
   const dryRuns = dryRunLines(s);
   if (dryRuns.length > 0) {
     lines.push(
@@ -305,4 +309,22 @@ export function renderWhatIf(results: WhatIfResult[], planFile: string): string 
     for (const note of r.notes) out.push(`  note: ${note}`);
   }
   return out.join('\n');
+}
+
+/** The change against the reference run, beside V1: a heading line, then one line per KPI and size. */
+export function referenceLines(s: CutoverStatus): string[] {
+  const shadow = phaseResult(s.phases, 'shadow')?.reference;
+  const stress = phaseResult(s.phases, 'stress')?.reference;
+  const ref = shadow ?? stress;
+  if (!ref) return [];
+  const pct = (x: number | undefined) => (x === undefined ? 'n/a' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)} %`);
+  const out = [`against reference ${ref.workflowId || '(none)'} (${ref.source === 'plan' ? "the plan's" : 'pinned'}):`];
+  for (const r of [shadow, stress]) if (r?.refused) out.push(`not used: ${r.refused}`);
+  for (const m of shadow?.metrics ?? [])
+    out.push(`${m.dataset}: ${m.metric} V2 ${m.v2} vs reference ${m.reference} (${pct(m.relative)})`);
+  for (const z of stress?.sizes ?? [])
+    out.push(
+      `${z.rows} rows: V2 p50 ${z.p50.toFixed(1)} ms vs reference ${z.referenceP50.toFixed(1)} ms (${pct(z.change)}), peak RSS ${z.peakRssMb.toFixed(0)} vs ${z.referencePeakRssMb.toFixed(0)} MB`,
+    );
+  return out;
 }

@@ -330,6 +330,18 @@ export const planSchema = z
       .describe(
         "The digest of the workers' policy, set by their plan check (a plan's own is replaced or dropped): the cutover records it in its status and its evidence.",
       ),
+    reference: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,299}$/, { error: 'expected a workflow id' })
+      .optional()
+      .describe(
+        "A finished cutover whose evidence the shadow and stress phases show this one's against, beside V1 (cutover reference set pins one per pipeline instead).",
+      ),
+    pipeline: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, { error: 'expected a pipeline name' })
+      .optional()
+      .describe('The pipeline this cutover belongs to: without `reference`, the run pinned for it is the reference.'),
     signature: planSignatureSchema
       .optional()
       .describe("A release manager's signature over this plan (`cutover plan sign`)."),

@@ -1,2 +1,3 @@
 export { cutoverWorkflow } from './cutover';
 export { monitorWorkflow } from './monitor';
+export { referencesWorkflow } from './references';

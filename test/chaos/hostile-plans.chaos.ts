@@ -14,6 +14,7 @@ import { parse, stringify } from 'yaml';
 import { startTestDevServer } from '../helpers/temporal';
 import type { DevServer } from '../../toolchain/dev-server';
 import { tempDir } from '../helpers/harness';
+import { pathText, setAt, structuralMalformations, type Json, type Segment } from '../helpers/malformed-plans';
 import { report } from './report';
 
 const run = promisify(execFile);
@@ -29,76 +30,15 @@ interface Malformed {
   ext?: 'yaml' | 'json';
 }
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type Segment = string | number;
-
-const pathText = (p: Segment[]) => p.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
-
-function leaves(value: Json, at: Segment[] = []): Segment[][] {
-  if (Array.isArray(value)) return value.flatMap((v, i) => leaves(v, [...at, i]));
-  if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => leaves(v, [...at, k]));
-  return [at];
-}
-
-function objects(value: Json, at: Segment[] = []): Segment[][] {
-  if (Array.isArray(value)) return value.flatMap((v, i) => objects(v, [...at, i]));
-  if (value && typeof value === 'object') {
-    return [at, ...Object.entries(value).flatMap(([k, v]) => objects(v, [...at, k]))];
-  }
-  return [];
-}
-
-function setAt(root: Json, at: Segment[], update: (old: Json) => Json | undefined): Json {
-  const copy = structuredClone(root);
-  if (at.length === 0) return update(copy) ?? null;
-  let parent = copy as Record<string | number, Json>;
-  for (const s of at.slice(0, -1)) parent = parent[s] as Record<string | number, Json>;
-  const last = at.at(-1)!;
-  const next = update(parent[last]!);
-  if (next === undefined) delete parent[last];
-  else parent[last] = next;
-  return copy;
-}
-
 function generate(): Malformed[] {
   const base = parse(readFileSync(EXAMPLE, 'utf8')) as Json;
   const out: Malformed[] = [];
   const asYaml = (name: string, value: Json, names: string | RegExp) =>
     out.push({ name, text: stringify(value), names });
 
-  // An object where a scalar belongs, at every leaf.
-  for (const at of leaves(base))
-    asYaml(
-      `object at ${pathText(at)}`,
-      setAt(base, at, () => ({ oops: [1] })),
-      pathText(at),
-    );
-  // An unknown key in every object (plans are strict; records hold objects or lists, never a bare number).
-  for (const at of objects(base)) {
-    asYaml(
-      `unknown key in ${pathText(at) || 'the plan'}`,
-      setAt(base, at, (o) => ({ ...(o as object), surprise: 1 })),
-      pathText(at) || 'surprise',
-    );
-  }
-  // Required sections missing.
-  for (const key of [
-    'release',
-    'baseline',
-    'candidate',
-    'staging',
-    'shadow',
-    'stress',
-    'rollback',
-    'signoff',
-    'production',
-  ]) {
-    asYaml(
-      `no ${key}`,
-      setAt(base, [key], () => undefined),
-      key,
-    );
-  }
+  // Wrong types at every leaf, unknown keys in every object, each required section missing (shared with the
+  // plan's JSON Schema test).
+  for (const m of structuralMalformations(base)) asYaml(m.name, m.value, m.names);
   // Huge, negative, zero and non-finite values.
   const numeric: [string, Segment[], Json][] = [
     ['a trillion rows', ['shadow', 'datasets', 0, 'generate', 'rows'], 1e12],

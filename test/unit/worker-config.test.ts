@@ -13,6 +13,8 @@ describe('worker configuration', () => {
       CUTOVER_LOG_LEVEL: 'info',
       CUTOVER_METRICS_PORT: 0,
       CUTOVER_MAX_ACTIVITIES: 8,
+      CUTOVER_DIFF_MEMORY: '1GB',
+      CUTOVER_DIFF_THREADS: 2,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -22,6 +24,12 @@ describe('worker configuration', () => {
     ['CUTOVER_METRICS_PORT', '99999', /^CUTOVER_METRICS_PORT="99999": .* \(Prometheus \/metrics port/],
     ['CUTOVER_MAX_ACTIVITIES', 'many', /^CUTOVER_MAX_ACTIVITIES="many": expected a whole number/],
     ['CUTOVER_SHUTDOWN_GRACE', '-1s', /^CUTOVER_SHUTDOWN_GRACE="-1s": expected a duration/],
+    [
+      'CUTOVER_DIFF_MEMORY',
+      'lots',
+      /^CUTOVER_DIFF_MEMORY="lots": expected a size such as 512MB or 2GB \(DuckDB's memory_limit/,
+    ],
+    ['CUTOVER_DIFF_THREADS', '0', /^CUTOVER_DIFF_THREADS="0": .* \(DuckDB threads for output diffs\)$/],
   ])('a bad %s names the variable and what it expected', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);

@@ -14,10 +14,10 @@ import { createMetrics } from '../../worker/metrics';
 import type { ResolvedPolicy } from '../../plan/policy';
 import type { CutoverPlan } from '../../plan/schema';
 import type { cutoverWorkflow } from '../../workflows';
-import { statusQuery } from '../../workflows/messages';
+import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
 import { isFinal, type CutoverStatus } from '../../workflows/status';
 import { nodeRun } from './plans';
-import { workflowBundle } from './temporal';
+import { createTimeSkippingEnv, workflowBundle } from './temporal';
 
 let runtimeInstalled = false;
 /** Keeps the SDK's own logs to warnings and errors in test output. */
@@ -151,4 +151,48 @@ export async function stopProcess(child: ChildProcess | undefined): Promise<void
   const gone = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   await gone;
+}
+
+/** The example's approvers, one per role, as `[role, approver]` pairs. */
+export const APPROVERS = {
+  engineering: 'ana',
+  qa: 'bo',
+  architecture: 'cy',
+  operations: 'di',
+  business: 'ed',
+} as const;
+
+/** Every role approves through the update, as five approvers would. */
+export async function approveAll(handle: WorkflowHandle<typeof cutoverWorkflow>): Promise<void> {
+  for (const [role, approver] of Object.entries(APPROVERS))
+    await handle.executeUpdate(submitSignOffUpdate, { args: [{ role, approver, decision: 'approve' }] });
+}
+
+/**
+ * A real time-skipping server and a worker on it for a test file: started before its tests, stopped after.
+ * The fields are set once `beforeAll` has run.
+ */
+export function timeSkippingWorker(options: WorkerOptions = {}): {
+  env: TestWorkflowEnvironment;
+  worker: Worker;
+  taskQueue: string;
+} {
+  const ctx = {} as { env: TestWorkflowEnvironment; worker: Worker; taskQueue: string };
+  beforeAll(async () => {
+    quietRuntime();
+    ctx.env = await createTimeSkippingEnv();
+    ({ worker: ctx.worker, taskQueue: ctx.taskQueue } = await makeWorker(ctx.env, options));
+    void ctx.worker.run();
+  }, 120_000);
+  afterAll(async () => {
+    if (ctx.worker) {
+      ctx.worker.shutdown();
+      await new Promise<void>((resolve) => {
+        const check = () => (ctx.worker.getState() === 'STOPPED' ? resolve() : setTimeout(check, 50));
+        check();
+      });
+    }
+    await ctx.env?.teardown();
+  });
+  return ctx;
 }

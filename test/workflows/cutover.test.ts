@@ -9,8 +9,6 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { ed25519 } from '@noble/curves/ed25519';
 import { checkPlan as realCheckPlan, type Activities } from '../../activities';
 import { FailureType } from '../../plan/failures';
@@ -25,38 +23,17 @@ import {
   type SignOff,
 } from '../../workflows/messages';
 import type { CutoverStatus } from '../../workflows/status';
-import { Ledger, makeWorker, quietRuntime, recordHistory, uniqueId, waitForStatus } from '../helpers/harness';
+import { Ledger, makeWorker, recordHistory, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
 import { makePlan, makePlanInput, nodeRun } from '../helpers/plans';
-import { createTimeSkippingEnv } from '../helpers/temporal';
 
 const ROLES = { engineering: 'ana', qa: 'bo', architecture: 'cy', operations: 'di', business: 'ed' } as const;
 
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let taskQueue: string;
-
-beforeAll(async () => {
-  quietRuntime();
-  env = await createTimeSkippingEnv();
-  ({ worker, taskQueue } = await makeWorker(env));
-  void worker.run();
-}, 120_000);
-
-afterAll(async () => {
-  if (worker) {
-    worker.shutdown();
-    await new Promise<void>((resolve) => {
-      const check = () => (worker.getState() === 'STOPPED' ? resolve() : setTimeout(check, 50));
-      check();
-    });
-  }
-  await env?.teardown();
-});
+const t = timeSkippingWorker();
 
 type Handle = WorkflowHandle<typeof cutoverWorkflow>;
 
-async function start(overrides: Partial<CutoverPlanInput> = {}, queue = taskQueue): Promise<Handle> {
-  return env.client.workflow.start(cutoverWorkflow, {
+async function start(overrides: Partial<CutoverPlanInput> = {}, queue = t.taskQueue): Promise<Handle> {
+  return t.env.client.workflow.start(cutoverWorkflow, {
     taskQueue: queue,
     workflowId: uniqueId(),
     args: [makePlan(overrides)],
@@ -99,8 +76,8 @@ function ledgerProduction(
 
 describe('the plan', () => {
   test('a plan started from outside the CLI with problems fails as InvalidPlan, naming them, before any step', async () => {
-    const handle = await env.client.workflow.start(cutoverWorkflow, {
-      taskQueue,
+    const handle = await t.env.client.workflow.start(cutoverWorkflow, {
+      taskQueue: t.taskQueue,
       workflowId: uniqueId(),
       args: [{ release: 'bad plan' } as unknown as CutoverPlan],
     });
@@ -188,7 +165,7 @@ async function withLatchedPlanCheck(body: (latch: Latch, queue: string) => Promi
     await held;
     return realCheckPlan(input);
   };
-  const latched = await makeWorker(env, { activities: { checkPlan } });
+  const latched = await makeWorker(t.env, { activities: { checkPlan } });
   // Released however the body ends: the worker's shutdown waits for the held activity.
   await latched.worker.runUntil(body(latch, latched.taskQueue).finally(() => latch.release()));
 }
@@ -450,13 +427,13 @@ describe('deadlines', () => {
     });
     await waitForStatus(handle, atGate);
     await handle.executeUpdate(submitSignOffUpdate, { args: [signOff('engineering')] });
-    await env.sleep('72h');
+    await t.env.sleep('72h');
     const escalated = await waitForStatus(
       handle,
       (s) => s.gate.escalatedAt !== undefined && ledger.names().includes('escalate'),
     );
     expect(escalated.state).toBe('awaiting-signoff');
-    await env.sleep('24h');
+    await t.env.sleep('24h');
     const err = await handle.result().then(
       () => undefined,
       (e: unknown) => e,

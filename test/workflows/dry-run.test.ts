@@ -4,36 +4,13 @@
  * status, the monitoring verdict, the audit trail and the Temporal UI's current details say what would have
  * failed, apart from the verdicts.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { cutoverWorkflow } from '../../workflows';
-import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
+import { statusQuery } from '../../workflows/messages';
 import { dryRunLines } from '../../workflows/output-lines';
-import { makeWorker, quietRuntime, uniqueId, waitForStatus } from '../helpers/harness';
+import { approveAll, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
 import { makePlan, makePlanInput, nodeRun } from '../helpers/plans';
-import { createTimeSkippingEnv } from '../helpers/temporal';
 
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let taskQueue: string;
-
-beforeAll(async () => {
-  quietRuntime();
-  env = await createTimeSkippingEnv();
-  ({ worker, taskQueue } = await makeWorker(env));
-  void worker.run();
-}, 120_000);
-
-afterAll(async () => {
-  if (worker) {
-    worker.shutdown();
-    await new Promise<void>((resolve) => {
-      const check = () => (worker.getState() === 'STOPPED' ? resolve() : setTimeout(check, 50));
-      check();
-    });
-  }
-  await env?.teardown();
-});
+const t = timeSkippingWorker();
 
 test('dry-run checks that fail are shown and kept, and neither fail a phase nor roll back', async () => {
   const input = makePlanInput();
@@ -52,16 +29,13 @@ test('dry-run checks that fail are shown and kept, and neither fail a phase nor 
       },
     },
   });
-  const handle = await env.client.workflow.start(cutoverWorkflow, { taskQueue, workflowId: uniqueId(), args: [plan] });
+  const handle = await t.env.client.workflow.start(cutoverWorkflow, {
+    taskQueue: t.taskQueue,
+    workflowId: uniqueId(),
+    args: [plan],
+  });
   await waitForStatus(handle, (s) => s.state === 'awaiting-signoff');
-  for (const [role, approver] of Object.entries({
-    engineering: 'ana',
-    qa: 'bo',
-    architecture: 'cy',
-    operations: 'di',
-    business: 'ed',
-  }))
-    await handle.executeUpdate(submitSignOffUpdate, { args: [{ role, approver, decision: 'approve' }] });
+  await approveAll(handle);
   const result = await handle.result();
   expect(result.state).toBe('completed');
 

@@ -3,41 +3,15 @@
  * shown beside V1 in the later cutover's shadow and stress evidence; a run marked bad in the registry is never
  * used (the phase says why); a run pinned for a pipeline is the reference of a plan naming only the pipeline.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import type { ShadowResult, StressResult } from '../../activities/types';
 import type { CutoverPlanInput } from '../../plan/schema';
 import { cutoverWorkflow, referencesWorkflow } from '../../workflows';
-import { submitSignOffUpdate } from '../../workflows/messages';
 import { markBadSignal, pinReferenceSignal, REFERENCES_WORKFLOW_ID, referencesQuery } from '../../workflows/references';
 import { phaseResult } from '../../workflows/status';
-import { makeWorker, quietRuntime, uniqueId, waitForStatus } from '../helpers/harness';
+import { approveAll, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
 import { makePlan, nodeRun } from '../helpers/plans';
-import { createTimeSkippingEnv } from '../helpers/temporal';
 
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let taskQueue: string;
-
-beforeAll(async () => {
-  quietRuntime();
-  env = await createTimeSkippingEnv();
-  ({ worker, taskQueue } = await makeWorker(env));
-  void worker.run();
-}, 120_000);
-
-afterAll(async () => {
-  if (worker) {
-    worker.shutdown();
-    await new Promise<void>((resolve) => {
-      const check = () => (worker.getState() === 'STOPPED' ? resolve() : setTimeout(check, 50));
-      check();
-    });
-  }
-  await env?.teardown();
-});
-
-const ROLES = { engineering: 'ana', qa: 'bo', architecture: 'cy', operations: 'di', business: 'ed' };
+const t = timeSkippingWorker();
 
 /** A cutover whose V2 prints PAR30 = `par30`, run to the gate. */
 async function atGate(par30: number, overrides: Partial<CutoverPlanInput> = {}) {
@@ -47,8 +21,8 @@ async function atGate(par30: number, overrides: Partial<CutoverPlanInput> = {}) 
     shadow: { datasets: [{ generate: { rows: 10, seed: 1 } }], noiseRuns: 0, tolerances: { PAR30: { relative: 0.5 } } },
     ...overrides,
   });
-  const handle = await env.client.workflow.start(cutoverWorkflow, {
-    taskQueue,
+  const handle = await t.env.client.workflow.start(cutoverWorkflow, {
+    taskQueue: t.taskQueue,
     workflowId: uniqueId('ref'),
     args: [plan],
   });
@@ -57,15 +31,19 @@ async function atGate(par30: number, overrides: Partial<CutoverPlanInput> = {}) 
 }
 
 async function registry(signal: 'pin' | 'bad', args: Record<string, string>) {
-  const options = { workflowId: REFERENCES_WORKFLOW_ID, taskQueue, args: [{ pinned: {}, bad: {} }] as [never] };
+  const options = {
+    workflowId: REFERENCES_WORKFLOW_ID,
+    taskQueue: t.taskQueue,
+    args: [{ pinned: {}, bad: {} }] as [never],
+  };
   if (signal === 'pin')
-    await env.client.workflow.signalWithStart(referencesWorkflow, {
+    await t.env.client.workflow.signalWithStart(referencesWorkflow, {
       ...options,
       signal: pinReferenceSignal,
       signalArgs: [args as { pipeline: string; workflowId: string; by: string }],
     });
   else
-    await env.client.workflow.signalWithStart(referencesWorkflow, {
+    await t.env.client.workflow.signalWithStart(referencesWorkflow, {
       ...options,
       signal: markBadSignal,
       signalArgs: [args as { workflowId: string; reason: string; by: string }],
@@ -75,8 +53,7 @@ async function registry(signal: 'pin' | 'bad', args: Record<string, string>) {
 test('a reference run is shown beside V1; a run marked bad is refused; a pinned run serves its pipeline', async () => {
   // The reference: a finished cutover.
   const first = await atGate(0.1);
-  for (const [role, approver] of Object.entries(ROLES))
-    await first.handle.executeUpdate(submitSignOffUpdate, { args: [{ role, approver, decision: 'approve' }] });
+  await approveAll(first.handle);
   expect((await first.handle.result()).state).toBe('completed');
   const referenceId = first.handle.workflowId;
 
@@ -105,7 +82,7 @@ test('a reference run is shown beside V1; a run marked bad is refused; a pinned 
   expect(pinnedShadow.reference).toMatchObject({ workflowId: later.handle.workflowId, source: 'pinned' });
   expect(pinnedShadow.reference?.metrics.find((m) => m.metric === 'PAR30')?.reference).toBe(0.11);
 
-  const registered = await env.client.workflow.getHandle(REFERENCES_WORKFLOW_ID).query(referencesQuery);
+  const registered = await t.env.client.workflow.getHandle(REFERENCES_WORKFLOW_ID).query(referencesQuery);
   expect(registered.pinned.kpi).toMatchObject({ workflowId: later.handle.workflowId, by: 'ana' });
   expect(Object.keys(registered.bad)).toEqual([referenceId]);
   for (const h of [later.handle, refused.handle, pinned.handle]) await h.cancel();

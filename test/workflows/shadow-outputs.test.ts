@@ -7,8 +7,6 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { workdirFor } from '../../activities/datasets';
 import type { ShadowResult } from '../../activities/types';
 import { markdownReport, renderStatus } from '../../client/format';
@@ -18,35 +16,16 @@ import { planSchema, type CutoverPlan } from '../../plan/schema';
 import { cutoverWorkflow } from '../../workflows';
 import { statusQuery } from '../../workflows/messages';
 import { phaseResult, type CutoverStatus } from '../../workflows/status';
-import { makeWorker, quietRuntime, tempDir, uniqueId, waitForStatus } from '../helpers/harness';
-import { createTimeSkippingEnv } from '../helpers/temporal';
+import { tempDir, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
 
 const EXAMPLE = path.resolve(__dirname, '..', '..', 'examples', 'portfolio-kpi', 'plan.yaml');
 
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let taskQueue: string;
-let dataDir: string;
+const dataDir = tempDir('shadow-outputs-');
+const t = timeSkippingWorker({ dataDir });
 let example: CutoverPlan;
 
 beforeAll(async () => {
-  quietRuntime();
   example = await loadPlan(EXAMPLE);
-  env = await createTimeSkippingEnv();
-  dataDir = tempDir('shadow-outputs-');
-  ({ worker, taskQueue } = await makeWorker(env, { dataDir }));
-  void worker.run();
-}, 120_000);
-
-afterAll(async () => {
-  if (worker) {
-    worker.shutdown();
-    await new Promise<void>((resolve) => {
-      const check = () => (worker.getState() === 'STOPPED' ? resolve() : setTimeout(check, 50));
-      check();
-    });
-  }
-  await env?.teardown();
 });
 
 /** The example plan on one 20,000-row tape and a short stress, with `candidate` changed as a test needs. */
@@ -63,7 +42,7 @@ function examplePlan(candidate: Partial<CutoverPlan['candidate']> = {}): Cutover
 }
 
 async function start(plan: CutoverPlan): Promise<WorkflowHandle<typeof cutoverWorkflow>> {
-  return env.client.workflow.start(cutoverWorkflow, { taskQueue, workflowId: uniqueId(), args: [plan] });
+  return t.env.client.workflow.start(cutoverWorkflow, { taskQueue: t.taskQueue, workflowId: uniqueId(), args: [plan] });
 }
 
 async function failureOf(handle: WorkflowHandle<typeof cutoverWorkflow>): Promise<ApplicationFailure> {

@@ -4,7 +4,8 @@
  * `cutover what-if` reads it; a run marked bad is never used, and the phase says so.
  */
 import { Context, log } from '@temporalio/activity';
-import { WorkflowNotFoundError, isGrpcServiceError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { isNotFound } from '../common/not-found';
 import { codecFromEnv } from '../codec/aes-gcm';
 import type { CutoverPlan } from '../plan/schema';
 import { decoder, recordedFromHistory, type Recorded } from '../verdicts/evidence';
@@ -32,7 +33,7 @@ export async function loadReference(plan: CutoverPlan, ownWorkflowId: string): P
     references = await client.workflow.getHandle(REFERENCES_WORKFLOW_ID).query(referencesQuery);
   } catch (err) {
     // No registry yet: nothing pinned, nothing marked.
-    if (!(err instanceof WorkflowNotFoundError) && !(isGrpcServiceError(err) && err.code === 5)) throw err;
+    if (!isNotFound(err)) throw err;
   }
   const pinned = plan.pipeline ? references.pinned[plan.pipeline] : undefined;
   const workflowId = plan.reference ?? pinned?.workflowId;
@@ -61,7 +62,7 @@ export async function loadReference(plan: CutoverPlan, ownWorkflowId: string): P
     return { note: { workflowId, source }, recorded };
   } catch (err) {
     log.warn('reference not readable', { workflowId, error: (err as Error).message });
-    const missing = err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === 5);
+    const missing = isNotFound(err);
     return {
       note: {
         workflowId,

@@ -17,7 +17,7 @@ import { outputFormats, runPipeline } from './pipeline';
 import { actionGuard, isPolicyRefusal, type ActionGuard, assertSamePolicy } from './policy-guard';
 import type { ResolvedPolicy } from '../plan/policy';
 import { latencyStats, variation } from './stats';
-import { comparisonFailures, thresholdVerdicts } from '../verdicts/stress';
+import { compareSettings, comparisonFailures, thresholdVerdicts } from '../verdicts/stress';
 import {
   compareGroup,
   familySize,
@@ -47,21 +47,6 @@ type Measured = StressRun;
 
 type Version = 'v1' | 'v2';
 type Measure = (version: Version, dataset: string, key: string) => Promise<Measured>;
-
-/** The plan's `stress.compare` as the judge takes it. */
-export function compareSettings(plan: CutoverPlan): CompareSettings | undefined {
-  const c = plan.stress.compare;
-  if (!c) return undefined;
-  return {
-    measures: [...c.measures],
-    maxSlowdown: c.maxSlowdown,
-    maxMemoryGrowth: c.maxMemoryGrowth,
-    confidence: c.confidence,
-    minRuns: c.minRuns,
-    maxRuns: c.maxRuns,
-    onInconclusive: c.onInconclusive,
-  };
-}
 
 export function createStress(deps: StressDeps) {
   return async function runStress(input: PhaseInput): Promise<StressResult> {

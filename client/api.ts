@@ -6,7 +6,6 @@ import {
   Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
-  isGrpcServiceError,
   type WorkflowHandle,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
@@ -38,6 +37,7 @@ import {
 } from '../workflows/messages';
 import { PHASES, type CutoverStatus } from '../workflows/status';
 import { codecFromEnv } from '../codec/aes-gcm';
+import { isNotFound } from '../common/not-found';
 import { decoder, EncryptedEvidence, recordedFromHistory, type Recorded } from '../verdicts/evidence';
 import { temporalTarget } from '../common/temporal-env';
 
@@ -275,9 +275,7 @@ export async function recordedEvidence(c: Cutovers, workflowId: string): Promise
   try {
     history = await c.client.workflow.getHandle(workflowId).fetchHistory();
   } catch (err) {
-    // fetchHistory answers an unknown id with gRPC's NOT_FOUND (5) rather than WorkflowNotFoundError.
-    if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === 5))
-      throw new UserError(`no cutover with id ${workflowId} in namespace ${c.namespace}`);
+    if (isNotFound(err)) throw new UserError(`no cutover with id ${workflowId} in namespace ${c.namespace}`);
     throw err;
   }
   let recorded: Recorded;
@@ -359,8 +357,7 @@ export async function references(c: Cutovers): Promise<References> {
   try {
     return await c.client.workflow.getHandle(REFERENCES_WORKFLOW_ID).query(referencesQuery);
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === 5))
-      return { pinned: {}, bad: {} };
+    if (isNotFound(err)) return { pinned: {}, bad: {} };
     throw err;
   }
 }

@@ -5,6 +5,7 @@ import Table from 'cli-table3';
 import { formatMs } from '../plan/duration';
 import type { OutputDiff, RelativeResult, StressResult } from '../activities/types';
 import { cell, dryRunLines, outputLine, sampleKey } from '../workflows/output-lines';
+import { stressGroups } from '../verdicts/stress';
 import type { WhatIfResult } from './what-if';
 import { phaseResult, type CutoverStatus, type PhaseRecord } from '../workflows/status';
 
@@ -278,10 +279,9 @@ const ratio = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '∞');
 /** The sizes (and the sustained run) that were compared, with their labels. */
 export function relativeGroups(stress: StressResult | undefined): { label: string; relative: RelativeResult }[] {
   if (!stress) return [];
-  return [
-    ...stress.sizes.flatMap((z) => (z.relative ? [{ label: `${z.rows} rows`, relative: z.relative }] : [])),
-    ...(stress.sustained?.relative ? [{ label: 'sustained', relative: stress.sustained.relative }] : []),
-  ];
+  return stressGroups(stress.sizes, stress.sustained).flatMap(({ label, relative }) =>
+    relative ? [{ label, relative }] : [],
+  );
 }
 
 /** `100000 rows, 8 pairs: time V1 812 ms → V2 355 ms, 0.437 [0.40, 0.48] at 99.92 % · pass` per measure. */

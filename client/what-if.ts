@@ -13,7 +13,7 @@ import { compareMetrics } from '../verdicts/metrics';
 import { outputLimitFailures } from '../verdicts/outputs';
 import { rehearsalTimeFailure } from '../verdicts/rehearsal';
 import { compareGroup, familySize, looks, type CompareSettings } from '../verdicts/relative';
-import { thresholdFailures } from '../verdicts/stress';
+import { compareSettings, stressGroups, thresholdFailures } from '../verdicts/stress';
 import { evaluateTriggers } from '../verdicts/triggers';
 
 /** One verdict that would change: before → after, with the figure and the limit. */
@@ -169,16 +169,13 @@ function judgeComparison(
 ): void {
   const stress = recorded.stress as StressResult;
   const compare = plan.stress.compare;
-  const groups = [
-    ...stress.sizes.map((s) => ({ label: `${s.rows} rows`, relative: s.relative })),
-    ...(stress.sustained ? [{ label: 'sustained', relative: stress.sustained.relative }] : []),
-  ];
+  const groups = stressGroups(stress.sizes, stress.sustained);
   if (!compare) {
     if (stress.compare)
       out.notes.push('stress: the new plan compares V2 with V1 no more; its verdict no longer counts');
     return;
   }
-  const settings: CompareSettings = { ...compare, measures: [...compare.measures] };
+  const settings = compareSettings(plan) as CompareSettings;
   const family = familySize(settings, groups.length);
   for (const { label, relative } of groups) {
     if (!relative) {

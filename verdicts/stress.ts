@@ -3,7 +3,7 @@
  * V1. Pure: the stress activity judges with these, and `cutover what-if` re-judges recorded figures with them.
  */
 import type { CutoverPlan } from '../plan/schema';
-import type { SizeResult, SustainedResult } from '../activities/types';
+import type { RelativeResult, SizeResult, SustainedResult } from '../activities/types';
 import { toMs } from '../plan/duration';
 import { describeComparison, type CompareSettings, type RelativeVerdict } from './relative';
 
@@ -68,6 +68,17 @@ export function thresholdFailures(
   return [...failures, ...wouldFail];
 }
 
+/** Each stress group with its label and its comparison with V1 (absent where V1 was not measured). */
+export function stressGroups(
+  sizes: SizeResult[],
+  sustained: SustainedResult | undefined,
+): { label: string; relative: RelativeResult | undefined }[] {
+  return [
+    ...sizes.map((s) => ({ label: `${s.rows} rows`, relative: s.relative })),
+    ...(sustained ? [{ label: 'sustained', relative: sustained.relative }] : []),
+  ];
+}
+
 /** The comparison's failures and overall verdict over every compared group (sizes, then the sustained run). */
 export function comparisonFailures(
   settings: CompareSettings,
@@ -76,11 +87,7 @@ export function comparisonFailures(
 ): { failures: string[]; verdict: RelativeVerdict } {
   const failures: string[] = [];
   let verdict: RelativeVerdict = 'pass';
-  const groups = [
-    ...sizes.map((s) => ({ label: `${s.rows} rows`, relative: s.relative })),
-    ...(sustained ? [{ label: 'sustained', relative: sustained.relative }] : []),
-  ];
-  for (const { label, relative } of groups) {
+  for (const { label, relative } of stressGroups(sizes, sustained)) {
     if (!relative) continue;
     const failedRuns = relative.pairs * 2 - relative.samples.v1.latency.length - relative.samples.v2.latency.length;
     if (failedRuns > 0) failures.push(`${label}: ${failedRuns} run(s) of V1 or V2 failed`);
@@ -99,4 +106,19 @@ export function comparisonFailures(
     }
   }
   return { failures, verdict };
+}
+
+/** The plan's `stress.compare` as the judge takes it. */
+export function compareSettings(plan: CutoverPlan): CompareSettings | undefined {
+  const c = plan.stress.compare;
+  if (!c) return undefined;
+  return {
+    measures: [...c.measures],
+    maxSlowdown: c.maxSlowdown,
+    maxMemoryGrowth: c.maxMemoryGrowth,
+    confidence: c.confidence,
+    minRuns: c.minRuns,
+    maxRuns: c.maxRuns,
+    onInconclusive: c.onInconclusive,
+  };
 }

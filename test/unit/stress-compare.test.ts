@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { compareGroup, familySize } from '../../verdicts/relative';
-import { compareSettings } from '../../activities/stress';
+import { compareSettings } from '../../verdicts/stress';
 import type { StressProgress, StressResult, StressRun } from '../../activities/types';
 import { htmlReport } from '../../client/html-report';
 import { markdownReport, renderStatus } from '../../client/format';

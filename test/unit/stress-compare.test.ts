@@ -28,12 +28,16 @@ beforeAll(async () => {
   example = await loadPlan(EXAMPLE);
 });
 
-function plan(candidateEnv: Record<string, string> = {}, compare: Record<string, unknown> = {}): CutoverPlan {
+function plan(
+  candidateEnv: Record<string, string> = {},
+  compare: Record<string, unknown> = {},
+  rows = ROWS,
+): CutoverPlan {
   return planSchema.parse({
     ...example,
     candidate: { ...example.candidate, env: candidateEnv },
     stress: {
-      sizes: [ROWS],
+      sizes: [rows],
       warmup: 1,
       compare: { maxSlowdown: '10%', maxMemoryGrowth: '20%', confidence: 0.95, minRuns: 6, maxRuns: 12, ...compare },
       thresholds: {},
@@ -43,8 +47,9 @@ function plan(candidateEnv: Record<string, string> = {}, compare: Record<string,
 
 const identity = (workflowId: string) => ({ workflowId, release: 'portfolio-kpi-v2', key: `${workflowId}/stress` });
 
-test('V2, several times faster than V1, passes at the minimum pair count; the evidence recomputes to the same verdict', async () => {
-  const p = plan();
+test('V2, faster than V1, passes at one of its looks; the evidence recomputes to the same verdict', async () => {
+  // 20,000 rows: long enough that V2's lead over V1 is not lost in process start-up on a busy machine.
+  const p = plan({}, {}, 20000);
   const activities = createActivities({ dataDir: tempDir('compare-') });
   const result = (await new MockActivityEnvironment().run(activities.runStress, {
     ...identity('compare-pass'),
@@ -53,9 +58,10 @@ test('V2, several times faster than V1, passes at the minimum pair count; the ev
   expect(result.verdict).toBe('pass');
   expect(result.compare?.verdict).toBe('pass');
   const relative = result.sizes[0]?.relative;
-  expect(relative?.pairs).toBe(6);
-  expect(relative?.samples.v1.latency).toHaveLength(6);
-  expect(relative?.samples.v2.latency).toHaveLength(6);
+  // Decided at a look (6, 8, 10 or 12 pairs): on a quiet machine the first; a busy one can blur 3,000-row runs.
+  expect([6, 8, 10, 12]).toContain(relative?.pairs);
+  expect(relative?.samples.v1.latency).toHaveLength(relative?.pairs ?? -1);
+  expect(relative?.samples.v2.latency).toHaveLength(relative?.pairs ?? -1);
   const time = relative?.comparisons.find((c) => c.measure === 'latency' && c.statistic === 'median');
   expect(time?.ratio).toBeLessThan(0.8);
   expect(time?.high).toBeLessThanOrEqual(1.1);

@@ -4,18 +4,38 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import { DURATION_PATTERN, toMs } from './duration';
+import { DURATION_PATTERN } from './duration';
 import { FailureType } from './failures';
-import { decodePublicKey } from './keys';
-import { outputsNamed } from './placeholders';
 import { flattenIssues, type PlanProblem } from './problems';
+import { allowance, FIELD_RULES, OUTPUT_NAME, planProblems, type RuleName } from './rules';
+
+export { fillQuorums, OUTPUT_NAME } from './rules';
+
+/**
+ * `schema` with the rules FIELD_RULES names for it, and the name in its JSON Schema (`rules`), so that the
+ * zod-free check of old cutovers (plan/shape-check.ts) applies the same ones.
+ */
+function ruled<T extends z.ZodType>(schema: T, name: RuleName): T {
+  let out = schema;
+  for (const rule of FIELD_RULES[name] as readonly {
+    test: (v: never) => boolean;
+    message: string;
+    path?: PropertyKey[];
+  }[])
+    out = out.refine(rule.test as (v: unknown) => boolean, {
+      error: rule.message,
+      ...(rule.path ? { path: rule.path } : {}),
+    });
+  return out.meta({ rules: name });
+}
 
 /** A duration string such as `30s`, `5m`, `72h`; must be greater than zero. */
-export const durationSchema = z
-  .string({ error: 'expected a duration string such as "30s", "5m" or "72h"' })
-  .regex(DURATION_PATTERN, { error: 'expected a duration such as "30s", "5m" or "72h" (units ms, s, m, h, d)' })
-  .refine((value) => toMs(value) > 0, { error: 'must be greater than zero' })
-  .refine((value) => toMs(value) <= 366 * 86_400_000, { error: 'must be at most 366d' });
+export const durationSchema = ruled(
+  z
+    .string({ error: 'expected a duration string such as "30s", "5m" or "72h"' })
+    .regex(DURATION_PATTERN, { error: 'expected a duration such as "30s", "5m" or "72h" (units ms, s, m, h, d)' }),
+  'duration',
+);
 
 const argv = z
   .array(z.string().min(1, { error: 'expected a non-empty argument' }).max(4096), {
@@ -69,8 +89,8 @@ export const TRIGGER_NAMES = ['errorRate', 'kpiDrift', 'failedProbes'] as const;
 /** A metric name as pipelines print it. */
 const metricName = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, { error: 'expected a metric name such as PAR30' });
 
-const toleranceSchema = z
-  .strictObject({
+const toleranceSchema = ruled(
+  z.strictObject({
     relative: z.number().min(0).max(1e6).optional(),
     absolute: z.number().min(0).max(1e15).optional(),
     dryRun: z
@@ -79,32 +99,23 @@ const toleranceSchema = z
       .describe(
         'Measured and shown as "would have passed/failed"; never fails the phase (a check the workers\' policy requires may not be a dry run).',
       ),
-  })
-  .refine((t) => t.relative !== undefined || t.absolute !== undefined, {
-    error: 'expected "relative" or "absolute" (or both)',
-  });
+  }),
+  'tolerance',
+);
 
 /** A column of a pipeline output, as its file names it. */
-const columnName = z
-  .string()
-  .min(1)
-  .max(128)
-  .refine((name) => !/["\p{Cc}]/u.test(name), { error: 'expected a column name without quotes or control characters' });
-
-/** A name in `{output:NAME}`. */
-export const OUTPUT_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+const columnName = ruled(z.string().min(1).max(128), 'columnName');
 
 /** How close two values of one column must be: numbers by `absolute`/`relative`, text by `trim`/`ignoreCase`. */
-const columnToleranceSchema = z
-  .strictObject({
+const columnToleranceSchema = ruled(
+  z.strictObject({
     absolute: z.number().min(0).max(1e15).optional(),
     relative: z.number().min(0).max(1e6).optional(),
     trim: z.boolean().optional(),
     ignoreCase: z.boolean().optional(),
-  })
-  .refine((t) => Object.values(t).some((v) => v !== undefined && v !== false), {
-    error: 'expected "absolute", "relative", "trim" or "ignoreCase"',
-  });
+  }),
+  'columnTolerance',
+);
 
 export const OUTPUT_FORMATS = ['csv', 'parquet', 'jsonl'] as const;
 
@@ -116,17 +127,18 @@ const allowanceSchema = z
       z
         .string()
         .regex(/^\d+(\.\d+)?\s*%$/, { error: 'expected a percentage such as "10%" or a fraction such as 0.1' })
-        .transform((text) => Number.parseFloat(text) / 100),
+        .transform(allowance),
     ],
     { error: 'expected a percentage such as "10%" or a fraction such as 0.1' },
   )
-  .pipe(z.number().min(0).max(100));
+  .pipe(z.number().min(0).max(100))
+  .meta({ rules: 'allowance' });
 
 export const MEASURES = ['latency', 'memory'] as const;
 
 /** `stress.compare`: what V2 may cost relative to V1, and how sure the verdict must be. */
-const compareSchema = z
-  .strictObject({
+const compareSchema = ruled(
+  z.strictObject({
     measures: z
       .array(z.enum(MEASURES, { error: 'expected latency or memory' }))
       .min(1)
@@ -166,8 +178,9 @@ const compareSchema = z
       .enum(['pass', 'fail'])
       .default('fail')
       .describe('What an inconclusive verdict means for the phase.'),
-  })
-  .refine((c) => c.minRuns <= c.maxRuns, { error: 'minRuns is more than maxRuns', path: ['minRuns'] });
+  }),
+  'compareRuns',
+);
 
 /** One output table that V1 and V2 both write (to `{output:NAME}`), diffed row by row on its key. */
 const outputSchema = z.strictObject({
@@ -225,15 +238,13 @@ const roleName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, { error: 'expected a
 const personName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, { error: 'expected an approver name' });
 
 /** An ed25519 public key, 32 bytes as hex (64 characters) or base64 (44 characters). */
-export const publicKeySchema = z.string().refine((key) => decodePublicKey(key) !== undefined, {
-  error: 'expected a valid ed25519 public key (32 bytes, hex or base64)',
-});
+export const publicKeySchema = ruled(z.string(), 'publicKey');
 
 const signoffSchema = z.strictObject({
-  roles: z
-    .record(roleName, z.array(personName).min(1, { error: 'expected at least 1 approver' }).max(50))
-    .refine((roles) => Object.keys(roles).length > 0, { error: 'expected at least one role' })
-    .describe('Approvers per role: `{ engineering: [ana], qa: [bo] }`.'),
+  roles: ruled(
+    z.record(roleName, z.array(personName).min(1, { error: 'expected at least 1 approver' }).max(50)),
+    'someRole',
+  ).describe('Approvers per role: `{ engineering: [ana], qa: [bo] }`.'),
   quorum: z
     .union([z.int().min(1), z.record(roleName, z.int().min(1))])
     .default(1)
@@ -249,8 +260,8 @@ const signoffSchema = z.strictObject({
     .describe('Public keys per approver; when present, unsigned sign-offs do not count.'),
 });
 
-const triggersSchema = z
-  .strictObject({
+const triggersSchema = ruled(
+  z.strictObject({
     errorRate: z.number().min(0).max(1).optional().describe("Roll back when the probe's error rate exceeds this."),
     kpiDrift: z
       .number()
@@ -263,10 +274,9 @@ const triggersSchema = z
       .array(z.enum(TRIGGER_NAMES))
       .optional()
       .describe('Triggers that are watched and shown as "would have rolled back", and never roll back.'),
-  })
-  .refine((t) => t.errorRate !== undefined || t.kpiDrift !== undefined || t.failedProbes !== undefined, {
-    error: 'expected at least one trigger (errorRate, kpiDrift or failedProbes)',
-  });
+  }),
+  'someTrigger',
+);
 
 const monitorSchema = z.strictObject({
   /** @default 24h */
@@ -427,158 +437,7 @@ export const planSchema = z
     signoff: signoffSchema,
     production: productionSchema,
   })
-  .superRefine((plan, ctx) => {
-    // Rules that span fields: every one names the path of the field to fix.
-    const { signoff, production, shadow } = plan;
-    for (const [role, approvers] of Object.entries(signoff.roles)) {
-      const needed = typeof signoff.quorum === 'number' ? signoff.quorum : (signoff.quorum[role] ?? 1);
-      if (needed > approvers.length) {
-        ctx.addIssue({
-          code: 'custom',
-          path: typeof signoff.quorum === 'number' ? ['signoff', 'quorum'] : ['signoff', 'quorum', role],
-          message: `quorum ${needed} is more than the ${approvers.length} approver(s) of role "${role}"`,
-        });
-      }
-      const seen = new Set<string>();
-      approvers.forEach((name, index) => {
-        if (seen.has(name)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['signoff', 'roles', role, index],
-            message: `"${name}" is listed twice`,
-          });
-        }
-        seen.add(name);
-      });
-    }
-    if (typeof signoff.quorum === 'object') {
-      for (const role of Object.keys(signoff.quorum)) {
-        if (!(role in signoff.roles)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['signoff', 'quorum', role],
-            message: `no role "${role}" in signoff.roles`,
-          });
-        }
-      }
-    }
-    if (signoff.keys) {
-      const approvers = new Set(Object.values(signoff.roles).flat());
-      for (const name of Object.keys(signoff.keys)) {
-        if (!approvers.has(name)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['signoff', 'keys', name],
-            message: `"${name}" is not an approver of any role`,
-          });
-        }
-      }
-      for (const name of approvers) {
-        if (!(name in signoff.keys)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['signoff', 'keys'],
-            message: `approver "${name}" has no key (with keys, every approver needs one)`,
-          });
-        }
-      }
-    }
-    if (signoff.separationOfDuties) {
-      const { filled, needed } = fillQuorums(signoff);
-      if (filled < needed) {
-        const shared = Object.entries(signoff.roles)
-          .filter(([role, approvers]) =>
-            approvers.some((name) => Object.entries(signoff.roles).some(([r, a]) => r !== role && a.includes(name))),
-          )
-          .map(([role]) => role);
-        ctx.addIssue({
-          code: 'custom',
-          path: ['signoff', 'roles'],
-          message: `with separation of duties each approver signs for one role, and the approvers listed can fill only ${filled} of the ${needed} places the quorums need (roles sharing approvers: ${shared.join(', ')})`,
-        });
-      }
-    }
-    if (toMs(production.monitor.interval) > toMs(production.monitor.window)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['production', 'monitor', 'interval'],
-        message: `interval ${production.monitor.interval} is longer than the window ${production.monitor.window}`,
-      });
-    }
-    if (production.decommission.afterCleanDays > production.reconcile.days) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['production', 'decommission', 'afterCleanDays'],
-        message: `needs ${production.decommission.afterCleanDays} clean days but reconciliation runs only ${production.reconcile.days}`,
-      });
-    }
-    if (shadow.metrics) {
-      const produced = new Set(shadow.metrics);
-      for (const section of ['tolerances', 'ranges'] as const) {
-        for (const metric of Object.keys(shadow[section])) {
-          if (!produced.has(metric)) {
-            ctx.addIssue({
-              code: 'custom',
-              path: ['shadow', section, metric],
-              message: `no pipeline produces "${metric}" (shadow.metrics lists ${[...produced].join(', ')})`,
-            });
-          }
-        }
-      }
-    }
-    outputProblems(plan, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
-    if (plan.initiator && !signoff.allowInitiator) {
-      // Only a plan where every approver of some role is the initiator is unusable.
-      for (const [role, approvers] of Object.entries(signoff.roles)) {
-        if (approvers.every((name) => name === plan.initiator)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['signoff', 'roles', role],
-            message: `only the initiator "${plan.initiator}" can sign for "${role}", and the initiator may not sign`,
-          });
-        }
-      }
-    }
-    const usesGenerator =
-      shadow.datasets.some((d) => 'generate' in d) ||
-      plan.stress.sizes.length > 0 ||
-      production.reconcile.dataset !== undefined;
-    if (usesGenerator && !plan.generator) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['generator'],
-        message: 'generated datasets and stress sizes need a generator action',
-      });
-    }
-  });
-
-/**
- * With separation of duties each approver signs for one role at most, so every quorum can be reached only if
- * the places the quorums need (`quorum` per role) go to distinct approvers listed for them: a bipartite
- * matching, found by augmenting paths (a handful of roles and people). Returns how many places are filled.
- */
-export function fillQuorums(signoff: z.output<typeof signoffSchema>): { filled: number; needed: number } {
-  const places = Object.entries(signoff.roles).flatMap(([role, approvers]) => {
-    const needed = typeof signoff.quorum === 'number' ? signoff.quorum : (signoff.quorum[role] ?? 1);
-    return Array.from({ length: needed }, () => approvers);
-  });
-  const placeOf = new Map<string, number>();
-  const assign = (place: number, seen: Set<string>): boolean => {
-    for (const name of places[place] ?? []) {
-      if (seen.has(name)) continue;
-      seen.add(name);
-      const holder = placeOf.get(name);
-      if (holder === undefined || assign(holder, seen)) {
-        placeOf.set(name, place);
-        return true;
-      }
-    }
-    return false;
-  };
-  let filled = 0;
-  for (let place = 0; place < places.length; place++) if (assign(place, new Set())) filled++;
-  return { filled, needed: places.length };
-}
+  .superRefine((plan, ctx) => planProblems(plan, (path, message) => ctx.addIssue({ code: 'custom', path, message })));
 
 /** A validated plan, as the workflow receives it. */
 export type CutoverPlan = z.infer<typeof planSchema>;
@@ -614,50 +473,4 @@ export function validatePlan(input: unknown): { ok: true; plan: CutoverPlan } | 
   const result = planSchema.safeParse(input);
   if (result.success) return { ok: true, plan: result.data };
   return { ok: false, problems: flattenIssues(result.error.issues) };
-}
-
-interface OutputsView {
-  baseline: { run: string[]; env?: Record<string, string> | undefined };
-  candidate: { run: string[]; env?: Record<string, string> | undefined };
-  shadow: { outputs: Record<string, z.output<typeof outputSchema>> };
-}
-
-/**
- * The output tables' rules: every `{output:NAME}` names a declared output, every declared output is written by
- * both versions, and a key, tolerance or ignored column is one of the output's declared `columns` (when given).
- * Other actions never write outputs: only V1 and V2 are diffed.
- */
-function outputProblems(plan: OutputsView, problem: (path: PropertyKey[], message: string) => void): void {
-  const declared = plan.shadow.outputs;
-  for (const side of ['baseline', 'candidate'] as const) {
-    const action = plan[side];
-    const named = outputsNamed([...action.run, ...Object.values(action.env ?? {})]);
-    for (const name of named) {
-      if (!OUTPUT_NAME.test(name)) problem([side, 'run'], `"{output:${name}}" is not an output name`);
-      else if (!(name in declared)) problem([side, 'run'], `{output:${name}}: no output "${name}" in shadow.outputs`);
-    }
-    for (const name of Object.keys(declared)) {
-      if (!named.includes(name))
-        problem(['shadow', 'outputs', name], `the ${side} never writes it (no {output:${name}} in its run or env)`);
-    }
-  }
-  for (const [name, output] of Object.entries(declared)) {
-    const at = (...rest: PropertyKey[]) => ['shadow', 'outputs', name, ...rest];
-    const columns = output.columns ? new Set(output.columns) : undefined;
-    const known = (column: string, path: PropertyKey[]) => {
-      if (columns && !columns.has(column))
-        problem(path, `no column "${column}" in shadow.outputs.${name}.columns (${[...columns].join(', ')})`);
-    };
-    output.key.forEach((column, i) => known(column, at('key', i)));
-    for (const column of Object.keys(output.tolerances)) known(column, at('tolerances', column));
-    output.ignore.forEach((column, i) => {
-      known(column, at('ignore', i));
-      if (output.key.includes(column)) problem(at('ignore', i), `"${column}" is part of the key`);
-    });
-    for (const column of Object.keys(output.tolerances)) {
-      if (output.key.includes(column))
-        problem(at('tolerances', column), `"${column}" is part of the key: keys match exactly`);
-    }
-    if (new Set(output.key).size !== output.key.length) problem(at('key'), 'a column is listed twice');
-  }
 }

@@ -22,7 +22,7 @@ import type { StepIdentity, StepResult } from '../activities/types';
 import { FailureType } from '../plan/failures';
 import { actionTimeoutMs, quorumFor } from '../plan/helpers';
 import type { Action, CutoverPlan } from '../plan/schema';
-import type * as PlanSchemaModule from '../plan/schema';
+import type * as ShapeCheckModule from '../plan/shape-check';
 import { Bookkeeping, describeError, errorMessage } from './bookkeeping';
 import { Compensations } from './compensations';
 import { GateRejected, RollbackNeeded } from './endings';
@@ -64,7 +64,7 @@ const MAX_SIGNOFF_CHARS = 16_384;
 export async function cutoverWorkflow(input: CutoverPlan): Promise<CutoverResult> {
   // The client validated the plan; a start from elsewhere (the temporal CLI, another SDK) is checked too.
   // Cutovers started before this change checked it in workflow code; they replay that way.
-  if (!patched(Patch.PlanCheckedByActivity)) return new Cutover(planSchemas().planOrFailure(input)).run();
+  if (!patched(Patch.PlanCheckedByActivity)) return new Cutover(oldPlanCheck().planOrFailure(input)).run();
   setHandler(statusQuery, () => startingStatus(input));
   // A sign-off sent as an update while the plan is checked waits for the cutover, then meets its gate (not
   // open yet: refused, answered and audited like any other). Without a handler the SDK would reject it
@@ -111,13 +111,15 @@ function refuseOversizedSignOff(payload: unknown): void {
 }
 
 /**
- * The zod schemas, loaded only on the path of cutovers started before Patch.PlanCheckedByActivity: the
- * sandbox evaluates a module once per workflow that loads it, so no newer cutover pays for zod.
+ * The plan check of cutovers started before Patch.PlanCheckedByActivity, loaded only on their path: the sandbox
+ * evaluates a module once per workflow that loads it, so no newer cutover pays for it. It was zod's; it is now
+ * plan/shape-check.ts, held to zod's verdicts and outputs (test/unit/shape-check.test.ts), so that zod is out
+ * of the bundle and those histories still replay (test/replay).
  */
-function planSchemas(): typeof PlanSchemaModule {
-  // The one exception to the workflow lint rule that keeps zod out (see eslint.config.mjs).
+function oldPlanCheck(): typeof ShapeCheckModule {
+  // The one exception to the workflow lint rule against require (see eslint.config.mjs).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('../plan/schema') as typeof PlanSchemaModule;
+  return require('../plan/shape-check') as typeof ShapeCheckModule;
 }
 
 /** A fresh record of every phase, none started. */

@@ -8,7 +8,8 @@
  * interruptible. `npm run bench diff` measures it against DuckDB's bare join and a hand-written one.
  */
 import { open, rm } from 'node:fs/promises';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type * as DuckDB from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ColumnTolerance, OutputFormat, OutputSpec } from '../plan/schema';
 import { outputLimitFailures } from '../verdicts/outputs';
 import type { ColumnDiff, DiffSample, OutputDiff, SampleValue } from './types';
@@ -134,6 +135,10 @@ export async function withDiffEngine<T>(
   const config: Record<string, string> = { temp_directory: options.tempDirectory, preserve_insertion_order: 'false' };
   if (options.memoryLimit) config.memory_limit = options.memoryLimit;
   if (options.threads) config.threads = String(options.threads);
+  // Loaded on the first diff, not with the activities: DuckDB's library is 25 MB of a worker's resident memory,
+  // and a worker that never diffs (one that only waits at gates, or runs production) need not map it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { DuckDBInstance } = require('@duckdb/node-api') as typeof DuckDB;
   const instance = await DuckDBInstance.create(':memory:', config);
   const connections: [DuckDBConnection, DuckDBConnection] = [await instance.connect(), await instance.connect()];
   try {

@@ -1,10 +1,10 @@
 /**
- * Prebuilds the workflow bundle at build time (dist/workflow-bundle.js), so the worker starts without
- * running webpack.
+ * Prebuilds the workflow bundle at build time (dist/workflow-bundle.js and its source map beside it,
+ * worker/bundle.ts), so the worker starts without running webpack.
  */
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { writeBundle } from '../worker/bundle';
 
 async function main(): Promise<void> {
   const { code } = await bundleWorkflowCode({
@@ -12,8 +12,9 @@ async function main(): Promise<void> {
     logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never,
   });
   const out = path.join(__dirname, '..', 'workflow-bundle.js');
-  await writeFile(out, code);
-  console.error(`workflow bundle: ${out} (${(code.length / 1024).toFixed(0)} KiB)`);
+  const size = await writeBundle(code, out);
+  const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
+  console.error(`workflow bundle: ${out} (${kib(size.code)}; source map beside it, ${kib(size.map)})`);
 }
 
 main().catch((err: unknown) => {

@@ -9,6 +9,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import type { CutoverSinks } from '../workflows/sinks';
 import { createActivities } from '../activities';
 import { temporalTarget } from '../common/temporal-env';
+import { loadBundle } from './bundle';
 import type { WorkerConfig } from './config';
 
 /** The prebuilt bundle next to the compiled worker (dist/workflow-bundle.js), if there is one. */
@@ -27,7 +28,7 @@ export async function createWorker(
   await mkdir(config.dataDir, { recursive: true });
   const bundlePath = config.CUTOVER_WORKFLOW_BUNDLE ?? defaultBundlePath();
   const workflows = existsSync(bundlePath)
-    ? { workflowBundle: { codePath: bundlePath } }
+    ? { workflowBundle: { code: await loadBundle(bundlePath) } }
     : { workflowsPath: require.resolve('../workflows') };
   const worker = await Worker.create({
     connection: conn,

@@ -1,0 +1,84 @@
+/**
+ * The workflow bundle as the build writes it (worker/bundle.ts): the code without zod and without an inline
+ * map, the source map beside it without the sources' text; loaded back with its map for the SDK, it replays
+ * the recorded cutovers of every generation, the oldest of which check their plan in workflow code
+ * (plan/shape-check.ts now, zod before).
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { loadBundle, writeBundle } from '../../worker/bundle';
+import { createMetrics } from '../../worker/metrics';
+import { quietRuntime } from '../helpers/harness';
+import { workflowBundle } from '../helpers/temporal';
+
+const HISTORIES = path.join(__dirname, '..', 'replay', 'histories');
+let dir: string;
+let file: string;
+
+beforeAll(async () => {
+  quietRuntime();
+  dir = mkdtempSync(path.join(tmpdir(), 'cutover-bundle-'));
+  file = path.join(dir, 'workflow-bundle.js');
+  await writeBundle((await workflowBundle()).code, file);
+}, 120_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface SourceMap {
+  sources: string[];
+  sourcesContent?: unknown;
+  mappings: string;
+}
+
+test('the code names its map beside it and carries none inline; the map has the mappings, not the sources', () => {
+  const code = readFileSync(file, 'utf8');
+  expect(code).not.toMatch(/sourceMappingURL=data:/);
+  expect(code.trimEnd()).toMatch(/\/\/# sourceMappingURL=workflow-bundle\.js\.map$/);
+  const map = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as SourceMap;
+  expect(map.sourcesContent).toBeUndefined();
+  expect(map.mappings.length).toBeGreaterThan(10_000);
+  expect(map.sources.some((s) => s.endsWith('workflows/cutover.ts'))).toBe(true);
+  expect(map.sources.some((s) => s.endsWith('plan/shape-check.ts'))).toBe(true);
+});
+
+test('zod is not in the bundle', () => {
+  const map = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as SourceMap;
+  expect(map.sources.filter((s) => /node_modules\/zod\//.test(s))).toEqual([]);
+  expect(readFileSync(file, 'utf8')).not.toMatch(/node_modules\/zod\//);
+});
+
+test('loaded with its map, the bundle replays every recorded cutover', async () => {
+  const code = await loadBundle(file);
+  const inline = /sourceMappingURL=data:application\/json;base64,(\S+)$/.exec(code.trimEnd());
+  expect((JSON.parse(Buffer.from(inline?.[1] ?? '', 'base64').toString()) as SourceMap).mappings).toBe(
+    (JSON.parse(readFileSync(`${file}.map`, 'utf8')) as SourceMap).mappings,
+  );
+  const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
+  const histories = files.map((f) => {
+    const recorded = JSON.parse(readFileSync(path.join(HISTORIES, f), 'utf8')) as {
+      workflowId: string;
+      history: unknown;
+    };
+    return { workflowId: recorded.workflowId, history: historyFromJSON(recorded.history) };
+  });
+  const failures: string[] = [];
+  let replayed = 0;
+  for await (const result of Worker.runReplayHistories(
+    { workflowBundle: { code }, sinks: createMetrics().sinks },
+    histories,
+  )) {
+    replayed++;
+    if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+  }
+  expect(failures).toEqual([]);
+  expect(replayed).toBe(files.length);
+}, 120_000);
+
+test('a bundle without a map beside it still loads (frames then name the bundle’s lines)', async () => {
+  const bare = path.join(dir, 'bare.js');
+  writeFileSync(bare, readFileSync(file, 'utf8'));
+  expect(await loadBundle(bare)).toMatch(/sourceMappingURL=data:application\/json;base64,\S+$/);
+});

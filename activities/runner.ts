@@ -9,6 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { setPriority } from 'node:os';
 import { FailureType } from '../plan/failures';
 import type { ActionGuard } from './policy-guard';
 import { expand, type Placeholders } from '../plan/placeholders';
@@ -63,6 +64,18 @@ export interface RunOutcome {
 }
 
 /** Runs an action; resolves on success, throws `ActionError` on failure. */
+/**
+ * The nice value of every action's process (and what it starts): 0 leaves them at the worker's priority. The
+ * worker sets it from CUTOVER_ACTION_NICE (default 10), so that a busy machine's pipelines, probes and
+ * reconciliations yield the CPU to the worker's workflow thread, which turns an approver's click into the
+ * production deploy (bench/README.md, busy sign-off reaction).
+ */
+let actionNice = 0;
+
+export function setActionNice(nice: number): void {
+  actionNice = nice;
+}
+
 export async function runAction(options: RunOptions): Promise<RunOutcome> {
   return 'run' in options.action ? runProcess(options.action, options) : runHttp(options.action, options);
 }
@@ -159,6 +172,13 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
 
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    if (child.pid !== undefined && actionNice !== 0) {
+      try {
+        setPriority(child.pid, actionNice);
+      } catch {
+        // Gone already (it ran in less time than the call took): nothing to lower.
+      }
+    }
     if (child.pid !== undefined) options.onSpawn?.(child.pid);
 
     const finish = (): void => {

@@ -43,6 +43,9 @@ export const envSchema = z.object({
     .default('1GB')
     .describe("DuckDB's memory_limit for output diffs: a larger diff spills to the cutover's work folder"),
   CUTOVER_DIFF_THREADS: intFrom(1, 256).default(2).describe('DuckDB threads for output diffs'),
+  CUTOVER_ACTION_NICE: intFrom(0, 19)
+    .default(10)
+    .describe("Nice value of the actions' processes: they yield the CPU to the worker's workflow thread (0: same)"),
   CUTOVER_WORKFLOW_BUNDLE: z
     .string()
     .optional()

@@ -8,6 +8,7 @@ import { NativeConnection, Worker, type InjectedSinks } from '@temporalio/worker
 import type { PayloadCodec } from '@temporalio/common';
 import type { CutoverSinks } from '../workflows/sinks';
 import { createActivities } from '../activities';
+import { setActionNice } from '../activities/runner';
 import { temporalTarget } from '../common/temporal-env';
 import { loadBundle } from './bundle';
 import type { WorkerConfig } from './config';
@@ -26,6 +27,7 @@ export async function createWorker(
   const target = temporalTarget();
   const conn = connection ?? (await NativeConnection.connect(target.connectionOptions));
   await mkdir(config.dataDir, { recursive: true });
+  setActionNice(config.CUTOVER_ACTION_NICE);
   const bundlePath = config.CUTOVER_WORKFLOW_BUNDLE ?? defaultBundlePath();
   const workflows = existsSync(bundlePath)
     ? { workflowBundle: { code: await loadBundle(bundlePath) } }

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { runAction, EXIT_TEMPFAIL } from '../../activities/runner';
+import { runAction, EXIT_TEMPFAIL, setActionNice } from '../../activities/runner';
 import { ActionError } from '../../activities/errors';
 import { createActivities } from '../../activities';
 import type { StressResult } from '../../activities/types';
@@ -28,6 +28,26 @@ async function failure(promise: Promise<unknown>): Promise<ActionError> {
 }
 
 describe('processes', () => {
+  test('an action runs at the nice value the worker sets, and what it starts inherits it', async () => {
+    // Field 19 of /proc/<pid>/stat is the nice value; the shell reads its own, then a child's.
+    const niceOf = async () =>
+      (
+        await runAction({
+          action: { run: ['sh', '-c', "cut -d' ' -f19 /proc/$$/stat; sh -c \"cut -d' ' -f19 /proc/\\$\\$/stat\""] },
+          idempotencyKey: key,
+          baseDir: tempDir(),
+        })
+      ).stdout.trim();
+    const before = await niceOf();
+    try {
+      setActionNice(7);
+      expect(await niceOf()).toBe(`${Number(before.split('\n')[0]) + 7}\n${Number(before.split('\n')[0]) + 7}`);
+    } finally {
+      setActionNice(0);
+    }
+    expect(await niceOf()).toBe(before);
+  });
+
   test('runs argv without a shell, in cwd, with env and the idempotency key', async () => {
     const dir = tempDir();
     const out = await runAction({

@@ -27,7 +27,9 @@ import { freePort } from '../common/net';
 import { startDevServer, type DevServer } from '../toolchain/dev-server';
 import { createTimeSkippingEnv } from '../toolchain/time-skipping';
 import { projectRoot } from '../toolchain/tools';
+import { loadBundle } from '../worker/bundle';
 import { defaultBundlePath } from '../worker/worker';
+import { WORKER_NODE_OPTIONS } from '../worker/config';
 import { createMetrics } from '../worker/metrics';
 import { cutoverWorkflow } from '../workflows';
 import { requestRollbackSignal, signOffSignal, statusQuery, submitSignOffUpdate } from '../workflows/messages';
@@ -146,7 +148,10 @@ async function startStack(workerEnv: NodeJS.ProcessEnv = {}): Promise<Stack> {
 /** Spawns `npm run worker`'s process and resolves once it logs that it polls, with the time that took. */
 async function startWorker(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; readyMs: number }> {
   const started = performance.now();
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], {
+  const nodeOptions = process.env.BENCH_WORKER_NODE_OPTIONS?.split(' ').filter(Boolean) ?? WORKER_NODE_OPTIONS;
+  // BENCH_WORKER_ROOT: another checkout's built worker (the baseline of a before/after comparison).
+  const root = process.env.BENCH_WORKER_ROOT ?? ROOT;
+  const child = spawn(process.execPath, [...nodeOptions, path.join(root, 'dist', 'worker', 'main.js')], {
     env: { ...process.env, CUTOVER_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -196,8 +201,11 @@ async function markOf(file: string, timeoutMs = 60_000): Promise<bigint> {
 }
 
 async function startCutovers(stack: Stack, count: number, options: (i: number) => Partial<PlanOptions> = () => ({})) {
-  return Promise.all(
-    Array.from({ length: count }, async (_, i) => {
+  // 50 starts in flight at most: a thousand at once overrun the dev server's and the client's limits.
+  return inBatches(
+    Array.from({ length: count }, (_, i) => i),
+    50,
+    async (i) => {
       const extra = options(i);
       const release = extra.release ?? `r${i}`;
       const marks = { deployMark: path.join(WORK, `${release}.deploy`), undoMark: path.join(WORK, `${release}.undo`) };
@@ -208,7 +216,7 @@ async function startCutovers(stack: Stack, count: number, options: (i: number) =
         args: [plan],
       });
       return { handle, ...marks, plan };
-    }),
+    },
   );
 }
 
@@ -526,6 +534,151 @@ export async function benchConcurrent(): Promise<void> {
   }
 }
 
+/** Current resident set (VmRSS) of a process, in MB. */
+function rssMb(pid: number): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb) / 1024;
+}
+
+/** Runs `task` over `items`, at most `width` at a time. */
+async function inBatches<T, R>(
+  items: readonly T[],
+  width: number,
+  task: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await task(items[i]!, i);
+      }
+    }),
+  );
+  return out;
+}
+
+/** The SDK's count of workflow tasks for runs the worker no longer had in its cache (from its /metrics). */
+async function stickyCacheMisses(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('temporal_sticky_cache_miss'))
+    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+}
+
+/** Workflow tasks that timed out or failed in a history (a worker too slow or too full to answer in time). */
+function taskTroubles(events: temporal.api.history.v1.IHistoryEvent[]): number {
+  return events.filter((e) => e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes).length;
+}
+
+/**
+ * `npm run bench gate`: BENCH_GATE (100,1000) cutovers brought to the gate on one worker: its RSS with all of
+ * them waiting; then each count's first BENCH_WOKEN (20) are signed off one at a time (the reaction of a
+ * cutover whose workflow the worker may have evicted, and whether it had), then all the others at once, and
+ * every one must complete: worker peak RSS, wall time, dev server CPU, workflow task timeouts.
+ */
+export async function benchGate(): Promise<void> {
+  const counts = (process.env.BENCH_GATE ?? '100,1000').split(',').map(Number);
+  const woken = Number(process.env.BENCH_WOKEN ?? 20);
+  const results: Record<string, unknown>[] = [];
+  const rows: string[][] = [];
+  for (const count of counts) {
+    const metricsPort = await freePort();
+    const stack = await startStack({ CUTOVER_METRICS_PORT: String(metricsPort) });
+    try {
+      const workerPid = stack.worker.pid!;
+      const serverPid = stack.server.process.pid!;
+      const cpuBefore = cpuSeconds(serverPid);
+      const t0 = performance.now();
+      say(`gate: ${count} cutovers to the gate…`);
+      const cutovers = await startCutovers(stack, count, (i) => ({ release: `g${i}` }));
+      await inBatches(cutovers, 20, (c) => waitForState(c.handle, ['awaiting-signoff'], 1_800_000));
+      const atGateS = (performance.now() - t0) / 1000;
+      // Let the last tasks settle and the heap shrink, then read what waiting costs.
+      await sleepMs(5000);
+      (global as { gc?: () => void }).gc?.();
+      const rssAtGate = rssMb(workerPid);
+      const peakAtGate = peakRssMb(workerPid);
+      // Diagnosis: the worker's memory map with all of them waiting, to see whose memory it is.
+      if (process.env.BENCH_SMAPS) writeFileSync(process.env.BENCH_SMAPS, readFileSync(`/proc/${workerPid}/smaps`));
+      say(`gate: all ${count} at the gate after ${atGateS.toFixed(1)} s; worker RSS ${rssAtGate.toFixed(0)} MB`);
+      // The woken: four approvals each, then every other cutover is queried (a query runs a workflow task, so
+      // with a cache smaller than the count the woken ones are evicted), then each gets its last approval in
+      // turn, timed to its deploy's start; the SDK's cache-miss count says whether it had been evicted.
+      const wokenSet = cutovers.slice(0, woken);
+      await inBatches(wokenSet, 5, (c) => signOffAll(c.handle, ROLES.slice(0, 4)));
+      await inBatches(cutovers.slice(woken), 20, (c) => c.handle.query(statusQuery));
+      const reactions: number[] = [];
+      let evicted = 0;
+      for (const c of wokenSet) {
+        const [role, approver] = ROLES[4]!;
+        const misses = await stickyCacheMisses(metricsPort);
+        const sent = nowNs();
+        await c.handle.signal(signOffSignal, { role, approver, decision: 'approve' });
+        reactions.push(ms((await markOf(c.deployMark)) - sent));
+        // A miss: the worker no longer held this cutover and replayed its history to answer.
+        if ((await stickyCacheMisses(metricsPort)) > misses) evicted++;
+      }
+      say(`gate: signing off the other ${count - woken}…`);
+      await inBatches(cutovers.slice(woken), 50, (c) => signOffAll(c.handle));
+      const states = await inBatches(cutovers, 50, (c) => c.handle.result().then((r) => r.state));
+      const wallS = (performance.now() - t0) / 1000;
+      const serverCpu = cpuSeconds(serverPid) - cpuBefore;
+      const peak = peakRssMb(workerPid);
+      const troubles = (
+        await inBatches(cutovers, 20, async (c) => taskTroubles((await c.handle.fetchHistory()).events ?? []))
+      ).reduce((a, b) => a + b, 0);
+      const completed = states.filter((st) => st === 'completed').length;
+      const reaction = spread(reactions);
+      rows.push([
+        String(count),
+        `${rssAtGate.toFixed(0)} MB (peak ${peakAtGate.toFixed(0)})`,
+        `${peak.toFixed(0)} MB`,
+        `${completed} of ${count}`,
+        String(troubles),
+        `${wallS.toFixed(1)} s (gate ${atGateS.toFixed(1)} s)`,
+        `${serverCpu.toFixed(1)} s`,
+        `${fmt(reaction)}, ${evicted} of ${reactions.length} evicted`,
+      ]);
+      results.push({
+        cutovers: count,
+        workerRssAtGateMb: rssAtGate,
+        workerPeakAtGateMb: peakAtGate,
+        workerPeakMb: peak,
+        completed,
+        workflowTaskTroubles: troubles,
+        wallS,
+        atGateS,
+        serverCpuS: serverCpu,
+        wokenReactionMs: reaction,
+        wokenEvicted: evicted,
+        samples: reactions,
+      });
+    } finally {
+      await stack.stop();
+    }
+  }
+  table(
+    [
+      'cutovers',
+      'worker RSS, all at the gate',
+      'worker peak',
+      'completed',
+      'task timeouts',
+      'wall time',
+      'server CPU',
+      'woken sign-off reaction p50 / p95 / max',
+    ],
+    rows,
+  );
+  await save('gate', {
+    runs: results,
+    env: { CUTOVER_MAX_CACHED_WORKFLOWS: process.env.CUTOVER_MAX_CACHED_WORKFLOWS },
+  });
+}
+
 export async function benchHistory(): Promise<void> {
   try {
     Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -541,7 +694,7 @@ export async function benchHistory(): Promise<void> {
       connection: env.nativeConnection,
       namespace: env.namespace ?? 'default',
       taskQueue,
-      workflowBundle: { codePath: defaultBundlePath() },
+      workflowBundle: { code: await loadBundle(defaultBundlePath()) },
       activities: createActivities({ dataDir: path.join(WORK, 'data') }),
       sinks: createMetrics().sinks,
     });

@@ -26,6 +26,7 @@ import { measure, save, TIME, type Measured } from './common';
 import { benchDiff } from './diff';
 import {
   benchConcurrent,
+  benchGate,
   benchHistory,
   benchOverhead,
   benchRollback,
@@ -247,6 +248,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   overhead: benchOverhead,
   rollback: benchRollback,
   concurrent: benchConcurrent,
+  gate: benchGate,
   history: benchHistory,
   'worker-start': benchWorkerStart,
   'what-if': benchWhatIf,

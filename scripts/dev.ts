@@ -9,6 +9,7 @@ import { EXAMPLE_APPROVERS } from '../examples/portfolio-kpi/approvers';
 import { loadPlan } from '../plan/load';
 import { startDevServer } from '../toolchain/dev-server';
 import { projectRoot } from '../toolchain/tools';
+import { WORKER_NODE_OPTIONS } from '../worker/config';
 
 interface DevStackOptions {
   example: boolean;
@@ -40,7 +41,7 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
     CUTOVER_DATA_DIR: dataDir,
     ...(policy ? { CUTOVER_POLICY: policy } : {}),
   };
-  const worker = spawn(process.execPath, [path.join(root, 'dist', 'worker', 'main.js')], {
+  const worker = spawn(process.execPath, [...WORKER_NODE_OPTIONS, path.join(root, 'dist', 'worker', 'main.js')], {
     env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { ConfigError, loadConfig } from '../../worker/config';
+import { ConfigError, loadConfig, WORKER_NODE_OPTIONS } from '../../worker/config';
 import { createLogger, sdkLogger } from '../../worker/logger';
 
 describe('worker configuration', () => {
@@ -36,6 +36,13 @@ describe('worker configuration', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);
   });
+});
+
+test('`npm run worker` starts the worker with the Node options npm start and the benches use', () => {
+  const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  expect(pkg.scripts.worker).toBe(`node ${WORKER_NODE_OPTIONS.join(' ')} dist/worker/main.js`);
 });
 
 describe('the organisation policy', () => {

@@ -31,6 +31,8 @@ export const createProbe = (deps: { dataDir: string; policy?: ResolvedPolicy }) 
         signal: ctx.cancellationSignal,
         // A local activity (the reference reading before the deploy) has no heartbeat to send.
         ...(ctx.info.isLocal ? {} : { onTick: () => ctx.heartbeat() }),
+        // The reference reading (a local activity) is in the workflow task that schedules the deploy.
+        urgent: ctx.info.isLocal,
         placeholders: { release: input.release, workdir },
         ...(input.baseDir ? { baseDir: input.baseDir } : {}),
         ...guarded(deps.policy, input.release),

@@ -45,6 +45,11 @@ export interface RunOptions {
   onTick?: () => void;
   /** @default 5000 */
   tickMs?: number;
+  /**
+   * On the path from an approval to production (the steps: deploys, undos; the reference probe before the
+   * deploy): run at the worker's own priority, not lowered by CUTOVER_ACTION_NICE.
+   */
+  urgent?: boolean;
   /** Called once the process exists, with its pid (for memory sampling). */
   onSpawn?: (pid: number) => void;
   /** The workers' policy, asked about the action as it is after placeholders expand. @default none */
@@ -65,10 +70,10 @@ export interface RunOutcome {
 
 /** Runs an action; resolves on success, throws `ActionError` on failure. */
 /**
- * The nice value of every action's process (and what it starts): 0 leaves them at the worker's priority. The
- * worker sets it from CUTOVER_ACTION_NICE (default 10), so that a busy machine's pipelines, probes and
- * reconciliations yield the CPU to the worker's workflow thread, which turns an approver's click into the
- * production deploy (bench/README.md, busy sign-off reaction).
+ * The nice value of every action's process (and what it starts) but the urgent ones: 0 leaves them at the
+ * worker's priority. The worker sets it from CUTOVER_ACTION_NICE (default 10), so that a busy machine's
+ * pipelines, probes and reconciliations yield the CPU to the worker and to the steps that turn an approver's
+ * click into the production deploy (bench/README.md, busy sign-off reaction).
  */
 let actionNice = 0;
 
@@ -172,7 +177,7 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
 
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    if (child.pid !== undefined && actionNice !== 0) {
+    if (child.pid !== undefined && actionNice !== 0 && !options.urgent) {
       try {
         setPriority(child.pid, actionNice);
       } catch {

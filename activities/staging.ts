@@ -30,6 +30,8 @@ export const createRunStep = (deps: StepDeps) =>
         placeholders: { release: input.release, workdir, ...(input.placeholders ?? {}) },
         signal: ctx.cancellationSignal,
         onTick: () => ctx.heartbeat(),
+        // Deploys and undos are what an approval or a rollback waits for.
+        urgent: true,
         ...(input.baseDir ? { baseDir: input.baseDir } : {}),
         ...guarded(deps.policy, input.release),
       });

@@ -179,9 +179,15 @@ async function waitForState(
   timeoutMs = 300_000,
 ): Promise<CutoverState> {
   const deadline = Date.now() + timeoutMs;
+  let state: CutoverState | 'unknown' = 'unknown';
   for (;;) {
-    const state = (await handle.query(statusQuery)).state;
-    if (states.includes(state)) return state;
+    try {
+      state = (await handle.query(statusQuery)).state;
+      if (states.includes(state)) return state;
+    } catch (err) {
+      // A worker busy with a thousand cutovers may answer a query late: ask again until the deadline.
+      if (Date.now() > deadline) throw err;
+    }
     if (Date.now() > deadline) throw new Error(`${handle.workflowId} stuck in ${state}`);
     await sleepMs(200);
   }

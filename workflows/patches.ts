@@ -10,9 +10,11 @@
 export const Patch = {
   /**
    * The plan is checked by the `checkPlan` activity, not by zod inside the workflow (2026-11, session 3).
-   * Old branch: the lazy `require('../plan/schema')` in cutover.ts, replayed by the ungenerated fixtures
+   * Old branch: the lazy `require('../plan/shape-check')` in cutover.ts (zod's check until 2026-11-26; the
+   * zod-free twin is held to it by test/unit/shape-check.test.ts), replayed by the ungenerated fixtures
    * (`happy-path.json`…). Deprecate when no cutover started before 2026-11 is open; retire, with those
-   * fixtures and the lint exception for the lazy require, one release later.
+   * fixtures, plan/shape-check.ts, plan/plan-shape.json and the lint exception for the lazy require, one
+   * release later.
    */
   PlanCheckedByActivity: 'plan-checked-by-activity',
   /**

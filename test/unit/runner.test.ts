@@ -28,11 +28,12 @@ async function failure(promise: Promise<unknown>): Promise<ActionError> {
 }
 
 describe('processes', () => {
-  test('an action runs at the nice value the worker sets, and what it starts inherits it', async () => {
+  test('an action runs at the nice value the worker sets (an urgent one does not), and what it starts inherits it', async () => {
     // Field 19 of /proc/<pid>/stat is the nice value; the shell reads its own, then a child's.
-    const niceOf = async () =>
+    const niceOf = async (urgent = false) =>
       (
         await runAction({
+          urgent,
           action: { run: ['sh', '-c', "cut -d' ' -f19 /proc/$$/stat; sh -c \"cut -d' ' -f19 /proc/\\$\\$/stat\""] },
           idempotencyKey: key,
           baseDir: tempDir(),
@@ -42,6 +43,8 @@ describe('processes', () => {
     try {
       setActionNice(7);
       expect(await niceOf()).toBe(`${Number(before.split('\n')[0]) + 7}\n${Number(before.split('\n')[0]) + 7}`);
+      // A deploy or the reference reading before it is on the approval's path: not lowered.
+      expect(await niceOf(true)).toBe(before);
     } finally {
       setActionNice(0);
     }

@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 import { FailureType } from '../plan/failures';
 import type { ActionGuard } from './policy-guard';
 import { expand, type Placeholders } from '../plan/placeholders';
@@ -70,8 +70,8 @@ export interface RunOutcome {
 
 /** Runs an action; resolves on success, throws `ActionError` on failure. */
 /**
- * The nice value of every action's process (and what it starts) but the urgent ones: 0 leaves them at the
- * worker's priority. The worker sets it from CUTOVER_ACTION_NICE (default 10), so that a busy machine's
+ * How much lower than the worker's every action's process (and what it starts) runs, but the urgent ones, in
+ * nice steps: 0 leaves them at the worker's priority. The worker sets it from CUTOVER_ACTION_NICE (default 10), so that a busy machine's
  * pipelines, probes and reconciliations yield the CPU to the worker and to the steps that turn an approver's
  * click into the production deploy (bench/README.md, busy sign-off reaction).
  */
@@ -179,7 +179,8 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     if (child.pid !== undefined && actionNice !== 0 && !options.urgent) {
       try {
-        setPriority(child.pid, actionNice);
+        // Relative to the worker's own (nice values stop at 19).
+        setPriority(child.pid, Math.min(19, getPriority() + actionNice));
       } catch {
         // Gone already (it ran in less time than the call took): nothing to lower.
       }

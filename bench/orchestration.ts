@@ -261,7 +261,8 @@ interface SignoffRun {
  * the deploy starts, so the earlier ones are still monitoring (1 s probes) and reconciling (≈ 30 at once).
  */
 async function measureSignoffs(count: number, load: SignoffLoad): Promise<SignoffRun> {
-  const stack = await startStack();
+  const metricsPort = await freePort();
+  const stack = await startStack({ CUTOVER_METRICS_PORT: String(metricsPort) });
   try {
     say(`signoff (${load}): ${count} cutovers to the gate…`);
     const cutovers = await startCutovers(stack, count);
@@ -305,6 +306,18 @@ async function measureSignoffs(count: number, load: SignoffLoad): Promise<Signof
         const signal = events.findLastIndex((e) => e.workflowExecutionSignaledEventAttributes);
         say(`cutover ${i}: ${r.toFixed(1)} ms`);
         printTimeline(events.slice(signal, signal + 12));
+      }
+    }
+    if (process.env.BENCH_TIMELINE) {
+      // Inside the worker: how long workflow tasks and local activities took (the SDK's histograms, whole run).
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      for (const name of [
+        'temporal_workflow_task_execution_latency',
+        'temporal_local_activity_execution_latency',
+        'temporal_workflow_task_schedule_to_start_latency',
+        'temporal_activity_schedule_to_start_latency',
+      ]) {
+        say(`${name}: ${histogramLine(text, name)}`);
       }
     }
     return { toActivity, toAction, inFlight, completed: states.filter((st) => st === 'completed').length };
@@ -565,6 +578,16 @@ async function inBatches<T, R>(
   return out;
 }
 
+/** A Prometheus histogram's cumulative buckets (le=count), summed over its label sets, on one line. */
+function histogramLine(text: string, name: string): string {
+  const buckets = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const match = new RegExp(`^${name}(?:_seconds|_milliseconds)?_bucket\\{.*le="([^"]+)".*\\} (\\S+)$`).exec(line);
+    if (match) buckets.set(match[1]!, (buckets.get(match[1]!) ?? 0) + Number(match[2]));
+  }
+  return [...buckets].map(([le, n]) => `≤${le}:${n}`).join(' ') || '(none)';
+}
+
 /** The SDK's count of workflow tasks for runs the worker no longer had in its cache (from its /metrics). */
 async function stickyCacheMisses(port: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -574,9 +597,23 @@ async function stickyCacheMisses(port: number): Promise<number> {
     .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
 }
 
-/** Workflow tasks that timed out or failed in a history (a worker too slow or too full to answer in time). */
+/** Why workflow tasks timed out or failed, counted over all histories (a worker too slow or too full to answer). */
+const troubleKinds = new Map<string, number>();
+
+/** Workflow tasks that timed out or failed in a history; their kinds go to troubleKinds. */
 function taskTroubles(events: temporal.api.history.v1.IHistoryEvent[]): number {
-  return events.filter((e) => e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes).length;
+  let n = 0;
+  for (const e of events) {
+    const timedOut = e.workflowTaskTimedOutEventAttributes;
+    const failed = e.workflowTaskFailedEventAttributes;
+    if (!timedOut && !failed) continue;
+    n++;
+    const kind = timedOut
+      ? `timed out (${String(timedOut.timeoutType)})`
+      : `failed (${String(failed?.cause)}: ${(failed?.failure?.message ?? '').slice(0, 80)})`;
+    troubleKinds.set(kind, (troubleKinds.get(kind) ?? 0) + 1);
+  }
+  return n;
 }
 
 /**
@@ -637,6 +674,7 @@ export async function benchGate(): Promise<void> {
         await inBatches(cutovers, 20, async (c) => taskTroubles((await c.handle.fetchHistory()).events ?? []))
       ).reduce((a, b) => a + b, 0);
       const completed = states.filter((st) => st === 'completed').length;
+      if (troubles > 0) say(`gate: workflow task troubles: ${JSON.stringify(Object.fromEntries(troubleKinds))}`);
       const reaction = spread(reactions);
       rows.push([
         String(count),

@@ -71,7 +71,8 @@ export interface RunOutcome {
 /** Runs an action; resolves on success, throws `ActionError` on failure. */
 /**
  * How much lower than the worker's every action's process (and what it starts) runs, but the urgent ones, in
- * nice steps: 0 leaves them at the worker's priority. The worker sets it from CUTOVER_ACTION_NICE (default 10), so that a busy machine's
+ * nice steps: 0 leaves them at the worker's priority. The worker sets it from CUTOVER_ACTION_NICE (default 0: measured, lowering them did not
+ * speed up a busy machine's sign-off reaction, bench/README.md), so that a busy machine's
  * pipelines, probes and reconciliations yield the CPU to the worker and to the steps that turn an approver's
  * click into the production deploy (bench/README.md, busy sign-off reaction).
  */

@@ -51,8 +51,8 @@ export const envSchema = z.object({
     .describe("DuckDB's memory_limit for output diffs: a larger diff spills to the cutover's work folder"),
   CUTOVER_DIFF_THREADS: intFrom(1, 256).default(2).describe('DuckDB threads for output diffs'),
   CUTOVER_ACTION_NICE: intFrom(0, 19)
-    .default(10)
-    .describe("Nice value of the actions' processes: they yield the CPU to the worker's workflow thread (0: same)"),
+    .default(0)
+    .describe("Nice steps below the worker for the actions' processes but deploys and undos (0: the worker's)"),
   CUTOVER_WORKFLOW_BUNDLE: z
     .string()
     .optional()

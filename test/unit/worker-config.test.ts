@@ -15,7 +15,7 @@ describe('worker configuration', () => {
       CUTOVER_MAX_ACTIVITIES: 8,
       CUTOVER_DIFF_MEMORY: '1GB',
       CUTOVER_DIFF_THREADS: 2,
-      CUTOVER_ACTION_NICE: 10,
+      CUTOVER_ACTION_NICE: 0,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -30,7 +30,7 @@ describe('worker configuration', () => {
       'lots',
       /^CUTOVER_DIFF_MEMORY="lots": expected a size such as 512MB or 2GB \(DuckDB's memory_limit/,
     ],
-    ['CUTOVER_ACTION_NICE', '20', /^CUTOVER_ACTION_NICE="20": .* \(Nice value of the actions' processes/],
+    ['CUTOVER_ACTION_NICE', '20', /^CUTOVER_ACTION_NICE="20": .* \(Nice steps below the worker/],
     ['CUTOVER_DIFF_THREADS', '0', /^CUTOVER_DIFF_THREADS="0": .* \(DuckDB threads for output diffs\)$/],
   ])('a bad %s names the variable and what it expected', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);

@@ -7,6 +7,8 @@
  *   rollback      requestRollback signal → undo started; breaching probe printed → undo started
  *   concurrent    BENCH_CONCURRENT (100) cutovers at once on one worker: all complete? worker peak RSS,
  *                 dev server CPU
+ *   gate          BENCH_GATE (100,1000) cutovers waiting at the gate: worker memory, all signed off and
+ *                 completed, task timeouts, the reaction of a cutover woken from eviction
  *   history       24 h monitoring at a 1-minute interval (time-skipping): most events in one run
  *   worker-start  worker process spawned → polling, with and without the prebuilt bundle
  *

@@ -1,13 +1,14 @@
 /**
- * The cutover plan: one zod schema, the only definition of its shape. Pure (no Node built-ins), so the
- * workflow re-validates its own input inside the sandbox with the very same rules the CLI applies.
+ * The cutover plan: one zod schema, the only definition of its shape. Pure (no Node built-ins): the CLI and the
+ * checkPlan activity validate with it. Workflow code never loads it; cutovers that checked their plan in
+ * workflow code replay that check with plan/shape-check.ts, a zod-free walk of the shape generated from here.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { DURATION_PATTERN } from './duration';
 import { FailureType } from './failures';
 import { flattenIssues, type PlanProblem } from './problems';
-import { allowance, FIELD_RULES, OUTPUT_NAME, planProblems, type RuleName } from './rules';
+import { allowance, FIELD_RULES, OUTPUT_NAME, planProblems, type FieldRule, type RuleName } from './rules';
 
 export { fillQuorums, OUTPUT_NAME } from './rules';
 
@@ -17,15 +18,12 @@ export { fillQuorums, OUTPUT_NAME } from './rules';
  */
 function ruled<T extends z.ZodType>(schema: T, name: RuleName): T {
   let out = schema;
-  for (const rule of FIELD_RULES[name] as readonly {
-    test: (v: never) => boolean;
-    message: string;
-    path?: PropertyKey[];
-  }[])
-    out = out.refine(rule.test as (v: unknown) => boolean, {
+  for (const rule of FIELD_RULES[name] as readonly FieldRule[]) {
+    out = out.refine(rule.test as (value: unknown) => boolean, {
       error: rule.message,
       ...(rule.path ? { path: rule.path } : {}),
     });
+  }
   return out.meta({ rules: name });
 }
 

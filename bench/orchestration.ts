@@ -632,6 +632,7 @@ export async function benchGate(): Promise<void> {
   for (const count of counts) {
     const metricsPort = await freePort();
     const stack = await startStack({ CUTOVER_METRICS_PORT: String(metricsPort) });
+    troubleKinds.clear();
     try {
       const workerPid = stack.worker.pid!;
       const serverPid = stack.server.process.pid!;
@@ -641,9 +642,8 @@ export async function benchGate(): Promise<void> {
       const cutovers = await startCutovers(stack, count, (i) => ({ release: `g${i}` }));
       await inBatches(cutovers, 20, (c) => waitForState(c.handle, ['awaiting-signoff'], 1_800_000));
       const atGateS = (performance.now() - t0) / 1000;
-      // Let the last tasks settle and the heap shrink, then read what waiting costs.
+      // Let the last tasks settle, then read what waiting costs.
       await sleepMs(5000);
-      (global as { gc?: () => void }).gc?.();
       const rssAtGate = rssMb(workerPid);
       const peakAtGate = peakRssMb(workerPid);
       // Diagnosis: the worker's memory map with all of them waiting, to see whose memory it is.

@@ -583,8 +583,9 @@ async function inBatches<T, R>(
 /** A Prometheus histogram's cumulative buckets (le=count), summed over its label sets, on one line. */
 function histogramLine(text: string, name: string): string {
   const buckets = new Map<string, number>();
+  const bucket = new RegExp(`^${name}(?:_seconds|_milliseconds)?_bucket\\{.*le="([^"]+)".*\\} (\\S+)$`);
   for (const line of text.split('\n')) {
-    const match = new RegExp(`^${name}(?:_seconds|_milliseconds)?_bucket\\{.*le="([^"]+)".*\\} (\\S+)$`).exec(line);
+    const match = bucket.exec(line);
     if (match) buckets.set(match[1]!, (buckets.get(match[1]!) ?? 0) + Number(match[2]));
   }
   return [...buckets].map(([le, n]) => `≤${le}:${n}`).join(' ') || '(none)';

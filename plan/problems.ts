@@ -1,8 +1,10 @@
 /**
  * A plan's problems as people read them: `signoff.roles.qa: expected at least 1 approver`. Used by the plan
- * schema and the loader; zod appears here as a type only.
+ * schema, its zod-free twin (shape-check.ts) and the loader; zod appears here as a type only.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
+import { FailureType } from './failures';
 
 /** One problem with a plan: where it is and what is wrong. */
 export interface PlanProblem {
@@ -11,6 +13,16 @@ export interface PlanProblem {
 }
 
 type Issue = z.core.$ZodIssue;
+
+/** The `InvalidPlan` failure (non-retryable) that lists every problem by path. */
+export function invalidPlan(problems: PlanProblem[]): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FailureType.InvalidPlan,
+    nonRetryable: true,
+    message: `invalid plan: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+    details: [problems],
+  });
+}
 
 /**
  * Turns zod issues into `path: message` problems. A union (an action is a run or an http action) reports

@@ -3,11 +3,9 @@
  * checkPlan activity validate with it. Workflow code never loads it; cutovers that checked their plan in
  * workflow code replay that check with plan/shape-check.ts, a zod-free walk of the shape generated from here.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { DURATION_PATTERN } from './duration';
-import { FailureType } from './failures';
-import { flattenIssues, type PlanProblem } from './problems';
+import { flattenIssues, invalidPlan, type PlanProblem } from './problems';
 import { allowance, FIELD_RULES, OUTPUT_NAME, planProblems, type FieldRule, type RuleName } from './rules';
 
 export { fillQuorums, OUTPUT_NAME } from './rules';
@@ -458,12 +456,7 @@ export type PlanSignature = z.infer<typeof planSignatureSchema>;
 export function planOrFailure(input: unknown): CutoverPlan {
   const result = validatePlan(input);
   if (result.ok) return result.plan;
-  throw ApplicationFailure.create({
-    type: FailureType.InvalidPlan,
-    nonRetryable: true,
-    message: `invalid plan: ${result.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
-    details: [result.problems],
-  });
+  throw invalidPlan(result.problems);
 }
 
 /** Validates a parsed plan document; returns the plan or every problem by path. */

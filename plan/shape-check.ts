@@ -9,9 +9,7 @@
  * fields. test/unit/shape-check.test.ts holds it to zod's verdicts and outputs on every recorded fixture and
  * thousands of generated plans. Pure: no zod, no Node built-ins.
  */
-import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from './failures';
-import { formatPath, type PlanProblem } from './problems';
+import { formatPath, invalidPlan, type PlanProblem } from './problems';
 import { allowance, FIELD_RULES, planProblems, type FieldRule, type RuleName } from './rules';
 import type { CutoverPlan } from './schema';
 import shape from './plan-shape.json';
@@ -297,10 +295,5 @@ export function checkPlanShape(
 export function planOrFailure(input: unknown): CutoverPlan {
   const result = checkPlanShape(input);
   if (result.ok) return result.plan;
-  throw ApplicationFailure.create({
-    type: FailureType.InvalidPlan,
-    nonRetryable: true,
-    message: `invalid plan: ${result.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
-    details: [result.problems],
-  });
+  throw invalidPlan(result.problems);
 }

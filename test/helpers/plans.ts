@@ -1,7 +1,10 @@
 /**
  * Plan builders for tests: a small valid plan whose actions are real, quick processes, with overrides.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'yaml';
+import { initPlan } from '../../plan/init-plan';
 import type { CutoverPlan, CutoverPlanInput } from '../../plan/schema';
 import { planSchema } from '../../plan/schema';
 
@@ -94,4 +97,37 @@ export function scriptPlanInput(
     },
     ...overrides,
   };
+}
+
+const EXAMPLES = path.resolve(__dirname, '..', '..', 'examples', 'portfolio-kpi');
+
+/** A plan file of the example, as written (defaults not applied). */
+export const examplePlan = (file: string): unknown => parse(readFileSync(path.join(EXAMPLES, file), 'utf8'));
+
+/**
+ * Valid plans of every kind the project writes, by name: both example plans, the init plan, the suite's
+ * builders, and one with output tables and a V1/V2 comparison. What checks of the plan's shape run against.
+ */
+export function planVariety(): [string, unknown][] {
+  const input = makePlanInput();
+  return [
+    ['examples/portfolio-kpi/plan.yaml', examplePlan('plan.yaml')],
+    ['examples/portfolio-kpi/plan.production.yaml', examplePlan('plan.production.yaml')],
+    ['the init plan', parse(initPlan('orders-v2'))],
+    ['the suite’s plan builder', input],
+    ['a plan of scripts (the policy tests’)', scriptPlanInput('/srv/app', '')],
+    [
+      'a plan with outputs and a comparison',
+      {
+        ...input,
+        baseline: { run: ['v1', '{output:t}'] },
+        candidate: { run: ['v2', '{output:t}'] },
+        shadow: {
+          ...input.shadow,
+          outputs: { t: { key: ['id'], format: 'parquet', tolerances: { x: { absolute: 1 } } } },
+        },
+        stress: { ...input.stress, compare: { maxSlowdown: '10%', minRuns: 5 } },
+      } satisfies CutoverPlanInput,
+    ],
+  ];
 }

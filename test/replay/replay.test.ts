@@ -7,17 +7,11 @@
  * `.2026-11-policy` holds cutovers under a workers' policy: one refused at the plan check, and one whose policy
  * was swapped mid-cutover (refusals, the waits after them, the reference probe's fall-back to an activity).
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { Worker } from '@temporalio/worker';
 import { quietRuntime } from '../helpers/harness';
+import { recordedHistories, replayAll } from '../helpers/histories';
 import { quietLogger } from '../helpers/temporal';
 
-const DIR = path.join(__dirname, 'histories');
-const files = readdirSync(DIR)
-  .filter((f) => f.endsWith('.json'))
-  .sort();
+const files = recordedHistories().map((r) => r.file);
 
 beforeAll(() => quietRuntime());
 
@@ -26,19 +20,10 @@ test('there are recorded histories to replay', () => {
 });
 
 test('every recorded cutover replays without nondeterminism', async () => {
-  const histories = files.map((file) => {
-    const recorded = JSON.parse(readFileSync(path.join(DIR, file), 'utf8')) as { workflowId: string; history: unknown };
-    return { workflowId: recorded.workflowId, history: historyFromJSON(recorded.history) };
-  });
-  const failures: string[] = [];
-  let replayed = 0;
-  for await (const result of Worker.runReplayHistories(
-    { workflowsPath: require.resolve('../../workflows'), bundlerOptions: { logger: quietLogger } } as never,
-    histories,
-  )) {
-    replayed++;
-    if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
-  }
+  const { replayed, failures } = await replayAll({
+    workflowsPath: require.resolve('../../workflows'),
+    bundlerOptions: { logger: quietLogger },
+  } as never);
   expect(failures).toEqual([]);
   expect(replayed).toBe(files.length);
 }, 120_000);

@@ -6,12 +6,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
-import { parse } from 'yaml';
-import { initPlan } from '../../plan/init-plan';
 import { planJsonSchema } from '../../plan/json-schema';
-import { planSchema, type CutoverPlanInput } from '../../plan/schema';
+import { planSchema } from '../../plan/schema';
 import { structuralMalformations, type Json } from '../helpers/malformed-plans';
-import { makePlanInput, scriptPlanInput } from '../helpers/plans';
+import { examplePlan, planVariety } from '../helpers/plans';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const EXAMPLES = path.join(ROOT, 'examples', 'portfolio-kpi');
@@ -20,7 +18,7 @@ const validate = new Ajv2020({ strict: false, allErrors: true, validateFormats: 
   planJsonSchema(),
 );
 
-const example = (file: string) => parse(readFileSync(path.join(EXAMPLES, file), 'utf8')) as Json;
+const example = (file: string) => examplePlan(file) as Json;
 
 test('the committed cutover-plan.schema.json is the generated one (cutover plan schema --out refreshes it)', () => {
   const committed = JSON.parse(readFileSync(path.join(ROOT, 'cutover-plan.schema.json'), 'utf8')) as unknown;
@@ -36,29 +34,7 @@ test('the example plans name it for their editors', () => {
 });
 
 describe('accepts every plan zod accepts', () => {
-  const plans: [string, unknown][] = [
-    ['examples/portfolio-kpi/plan.yaml', example('plan.yaml')],
-    ['examples/portfolio-kpi/plan.production.yaml', example('plan.production.yaml')],
-    ['the init plan', parse(initPlan('orders-v2'))],
-    ['the suite’s plan builder', makePlanInput()],
-    ['a plan of scripts (the policy tests’)', scriptPlanInput('/srv/app', '')],
-    [
-      'a plan with outputs and a comparison',
-      (() => {
-        const input = makePlanInput();
-        return {
-          ...input,
-          baseline: { run: ['v1', '{output:t}'] },
-          candidate: { run: ['v2', '{output:t}'] },
-          shadow: {
-            ...input.shadow,
-            outputs: { t: { key: ['id'], format: 'parquet', tolerances: { x: { absolute: 1 } } } },
-          },
-          stress: { ...input.stress, compare: { maxSlowdown: '10%', minRuns: 5 } },
-        } satisfies CutoverPlanInput;
-      })(),
-    ],
-  ];
+  const plans = planVariety();
   test.each(plans)('%s', (_name, plan) => {
     expect(planSchema.safeParse(plan).success).toBe(true);
     const ok = validate(plan);

@@ -5,64 +5,38 @@
  * (defaults, `10%` as 0.1, URLs as zod returns them, keys in the same order) and refuse the same plans, naming
  * the same first path. The committed shape is the generated one.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse } from 'yaml';
 import { planShape } from '../../plan/json-schema';
 import { checkPlanShape, planOrFailure, SHAPE_KEYWORDS } from '../../plan/shape-check';
 import { validatePlan, type CutoverPlanInput } from '../../plan/schema';
-import { initPlan } from '../../plan/init-plan';
 import { structuralMalformations, leaves, objects, setAt, type Json, type Segment } from '../helpers/malformed-plans';
-import { makePlanInput, scriptPlanInput } from '../helpers/plans';
+import { recordedHistories } from '../helpers/histories';
+import { makePlanInput, planVariety } from '../helpers/plans';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const HISTORIES = path.join(ROOT, 'test', 'replay', 'histories');
-const EXAMPLES = path.join(ROOT, 'examples', 'portfolio-kpi');
 
 /** The plan each recorded cutover was started with (its first event's input). */
 function recordedPlans(): [string, Json][] {
-  return readdirSync(HISTORIES)
-    .filter((f) => f.endsWith('.json'))
-    .map((file) => {
-      const { history } = JSON.parse(readFileSync(path.join(HISTORIES, file), 'utf8')) as {
-        history: {
-          events: { workflowExecutionStartedEventAttributes?: { input?: { payloads?: { data: string }[] } } }[];
-        };
-      };
-      const payload = history.events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-      if (!payload) throw new Error(`${file}: no input`);
-      return [file, JSON.parse(Buffer.from(payload.data, 'base64').toString('utf8')) as Json];
-    });
+  return recordedHistories().map(({ file, history }) => {
+    const payload = history.events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    if (!payload) throw new Error(`${file}: no input`);
+    return [file, JSON.parse(Buffer.from(payload.data, 'base64').toString('utf8')) as Json];
+  });
 }
 
-const goodPlans = (): [string, Json][] => [
-  ['examples/portfolio-kpi/plan.yaml', parse(readFileSync(path.join(EXAMPLES, 'plan.yaml'), 'utf8')) as Json],
-  [
-    'examples/portfolio-kpi/plan.production.yaml',
-    parse(readFileSync(path.join(EXAMPLES, 'plan.production.yaml'), 'utf8')) as Json,
-  ],
-  ['the init plan', parse(initPlan('orders-v2')) as Json],
-  ['the suite’s plan builder', makePlanInput() as Json],
-  ['a plan of scripts', scriptPlanInput('/srv/app', '') as Json],
-  [
-    'a plan with outputs, a comparison, keys and http actions',
-    (() => {
-      const input = makePlanInput();
-      return {
-        ...input,
-        baseline: { run: ['v1', '{output:t}'] },
-        candidate: { run: ['v2', '{output:t}'] },
-        shadow: {
-          ...input.shadow,
-          outputs: { t: { key: ['id'], format: 'parquet', tolerances: { x: { absolute: 1 } } } },
-        },
-        stress: { ...input.stress, compare: { maxSlowdown: '12.5 %', minRuns: 5 } },
-        rollback: { http: '  https://ops.example/rollback\n', method: 'POST', target: '2m' },
-        signoff: { ...input.signoff, quorum: { qa: 1 } },
-      } satisfies CutoverPlanInput as Json;
-    })(),
-  ],
-];
+/** The plans of every kind, and one more with what zod turns into something else: `12.5 %`, a URL to trim. */
+function goodPlans(): [string, Json][] {
+  const variety = planVariety() as [string, Json][];
+  const withOutputs = variety.at(-1)![1] as CutoverPlanInput;
+  const rewritten = {
+    ...withOutputs,
+    stress: { ...withOutputs.stress, compare: { maxSlowdown: '12.5 %', minRuns: 5 } },
+    rollback: { http: '  https://ops.example/rollback\n', method: 'POST', target: '2m' },
+    signoff: { ...withOutputs.signoff, quorum: { qa: 1 } },
+  } satisfies CutoverPlanInput;
+  return [...variety, ['a plan with outputs, a comparison, a quorum map and an http rollback', rewritten as Json]];
+}
 
 /** What the two checks say about one plan, in a form that compares whole. */
 function verdicts(input: Json) {
@@ -110,7 +84,7 @@ test('every recorded cutover’s plan: the same plan, defaults and all', () => {
 test('good plans: the same plan, defaults and all', () => {
   expectAgreement(goodPlans());
   // What zod turns into something else, the twin does too.
-  const twin = checkPlanShape(goodPlans()[5]![1]);
+  const twin = checkPlanShape(goodPlans().at(-1)![1]);
   expect(twin.ok && twin.plan.stress.compare?.maxSlowdown).toBe(0.125);
   expect(twin.ok && 'http' in twin.plan.rollback && twin.plan.rollback.http).toBe('https://ops.example/rollback');
 });

@@ -4,17 +4,15 @@
  * the recorded cutovers of every generation, the oldest of which check their plan in workflow code
  * (plan/shape-check.ts now, zod before).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { Worker } from '@temporalio/worker';
 import { loadBundle, writeBundle } from '../../worker/bundle';
 import { createMetrics } from '../../worker/metrics';
 import { quietRuntime } from '../helpers/harness';
+import { recordedHistories, replayAll } from '../helpers/histories';
 import { workflowBundle } from '../helpers/temporal';
 
-const HISTORIES = path.join(__dirname, '..', 'replay', 'histories');
 let dir: string;
 let file: string;
 
@@ -56,25 +54,9 @@ test('loaded with its map, the bundle replays every recorded cutover', async () 
   expect((JSON.parse(Buffer.from(inline?.[1] ?? '', 'base64').toString()) as SourceMap).mappings).toBe(
     (JSON.parse(readFileSync(`${file}.map`, 'utf8')) as SourceMap).mappings,
   );
-  const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
-  const histories = files.map((f) => {
-    const recorded = JSON.parse(readFileSync(path.join(HISTORIES, f), 'utf8')) as {
-      workflowId: string;
-      history: unknown;
-    };
-    return { workflowId: recorded.workflowId, history: historyFromJSON(recorded.history) };
-  });
-  const failures: string[] = [];
-  let replayed = 0;
-  for await (const result of Worker.runReplayHistories(
-    { workflowBundle: { code }, sinks: createMetrics().sinks },
-    histories,
-  )) {
-    replayed++;
-    if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
-  }
+  const { replayed, failures } = await replayAll({ workflowBundle: { code }, sinks: createMetrics().sinks });
   expect(failures).toEqual([]);
-  expect(replayed).toBe(files.length);
+  expect(replayed).toBe(recordedHistories().length);
 }, 120_000);
 
 test('a bundle without a map beside it still loads (frames then name the bundle’s lines)', async () => {

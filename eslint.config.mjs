@@ -53,6 +53,15 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  // The few plain CommonJS files (the launcher thread loads them itself, activities/launcher-thread.cjs says why).
+  {
+    files: ['**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', process: 'readonly', Buffer: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
   // Folder boundaries: no folder imports a sibling's internals the other way round.
   boundary(['common/**/*.ts'], [noScripts, noWorker, noClient, { group: ['**/toolchain/*', '**/activities/*'] }]),
   boundary(

@@ -7,15 +7,16 @@
  * - Exit code 75 (EX_TEMPFAIL), death by a signal, a timeout, a 5xx or a refused connection are retryable;
  *   any other failure is not.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { getPriority, setPriority } from 'node:os';
+import { getPriority } from 'node:os';
 import { FailureType } from '../plan/failures';
 import type { ActionGuard } from './policy-guard';
 import { expand, type Placeholders } from '../plan/placeholders';
 import { actionTimeoutMs } from '../plan/helpers';
 import type { Action, HttpAction, RunAction } from '../plan/schema';
 import { ActionError } from './errors';
+import { killGroup, launch, LAUNCHER_STOPPED, LaunchError, type LaunchEnd } from './launcher';
+import { Tail } from './tail.cjs';
 
 /** Exit code a script uses to say "try me again" (sysexits EX_TEMPFAIL). */
 export const EXIT_TEMPFAIL = 75;
@@ -68,13 +69,10 @@ export interface RunOutcome {
   stderrCut: number;
 }
 
-/** Runs an action; resolves on success, throws `ActionError` on failure. */
 /**
  * How much lower than the worker's every action's process (and what it starts) runs, but the urgent ones, in
- * nice steps: 0 leaves them at the worker's priority. The worker sets it from CUTOVER_ACTION_NICE (default 0: measured, lowering them did not
- * speed up a busy machine's sign-off reaction, bench/README.md), so that a busy machine's
- * pipelines, probes and reconciliations yield the CPU to the worker and to the steps that turn an approver's
- * click into the production deploy (bench/README.md, busy sign-off reaction).
+ * nice steps: 0 leaves them at the worker's priority. The worker sets it from CUTOVER_ACTION_NICE (default 0:
+ * measured, lowering them did not speed up a busy machine's sign-off reaction; bench/README.md).
  */
 let actionNice = 0;
 
@@ -82,36 +80,9 @@ export function setActionNice(nice: number): void {
   actionNice = nice;
 }
 
+/** Runs an action; resolves on success, throws `ActionError` on failure. */
 export async function runAction(options: RunOptions): Promise<RunOutcome> {
   return 'run' in options.action ? runProcess(options.action, options) : runHttp(options.action, options);
-}
-
-/** A bounded tail of a stream. */
-class Tail {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  cut = 0;
-  constructor(private readonly limit: number) {}
-  push(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-    while (this.size > this.limit && this.chunks.length > 0) {
-      const first = this.chunks[0] as Buffer;
-      const excess = this.size - this.limit;
-      if (first.length <= excess) {
-        this.chunks.shift();
-        this.size -= first.length;
-        this.cut += first.length;
-      } else {
-        this.chunks[0] = first.subarray(excess);
-        this.size -= excess;
-        this.cut += excess;
-      }
-    }
-  }
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
 }
 
 /** The environment of a child: the worker's, less its secrets, plus the action's and the idempotency key. */
@@ -134,135 +105,128 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
   const timeoutMs = actionTimeoutMs(action);
   const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   const label = action.name ?? path.basename(command);
-  const stdout = new Tail(options.outputLimit ?? DEFAULT_OUTPUT_LIMIT);
-  const stderr = new Tail(options.outputLimit ?? DEFAULT_OUTPUT_LIMIT);
-  const started = process.hrtime.bigint();
 
-  return new Promise<RunOutcome>((resolve, reject) => {
-    const refusal = options.guard?.run([command, ...args], cwd, Object.keys(action.env ?? {}));
-    if (refusal !== undefined) {
-      reject(policyRefusal(label, refusal, { command, cwd }));
-      return;
-    }
-    if (options.signal?.aborted) {
-      reject(new ActionError(`${label}: cancelled before it started`, FailureType.ActionTransient, true));
-      return;
-    }
-    // detached: the child leads its own process group, so a kill reaches everything it started.
-    const child = spawn(command, args, {
-      cwd,
-      env: childEnv(action, options.idempotencyKey, placeholders),
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let ending: 'timeout' | 'cancelled' | undefined;
-    let killTimer: NodeJS.Timeout | undefined;
-    const killGroup = (signal: NodeJS.Signals): void => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, signal);
-      } catch {
-        // The group is already gone.
-      }
-    };
-    const stop = (why: 'timeout' | 'cancelled'): void => {
-      if (ending) return;
-      ending = why;
-      killGroup('SIGTERM');
-      killTimer = setTimeout(() => killGroup('SIGKILL'), graceMs);
-    };
-    const timeout = setTimeout(() => stop('timeout'), timeoutMs);
-    const onAbort = (): void => stop('cancelled');
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    const ticker = options.onTick ? setInterval(options.onTick, options.tickMs ?? 5000) : undefined;
+  const refusal = options.guard?.run([command, ...args], cwd, Object.keys(action.env ?? {}));
+  if (refusal !== undefined) return Promise.reject(policyRefusal(label, refusal, { command, cwd }));
+  if (options.signal?.aborted) {
+    return Promise.reject(new ActionError(`${label}: cancelled before it started`, FailureType.ActionTransient, true));
+  }
 
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    if (child.pid !== undefined && actionNice !== 0 && !options.urgent) {
-      try {
-        // Relative to the worker's own (nice values stop at 19).
-        setPriority(child.pid, Math.min(19, getPriority() + actionNice));
-      } catch {
-        // Gone already (it ran in less time than the call took): nothing to lower.
-      }
+  let pid: number | undefined;
+  let ending: 'timeout' | 'cancelled' | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  const stop = (why: 'timeout' | 'cancelled'): void => {
+    if (ending) return;
+    ending = why;
+    // Not started yet: the group is signalled as soon as its pid is known.
+    if (pid === undefined) return;
+    killGroup(pid, 'SIGTERM');
+    killTimer = setTimeout(() => killGroup(pid!, 'SIGKILL'), graceMs);
+  };
+  const timeout = setTimeout(() => stop('timeout'), timeoutMs);
+  const onAbort = (): void => stop('cancelled');
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const ticker = options.onTick ? setInterval(options.onTick, options.tickMs ?? 5000) : undefined;
+  const onStarted = (started: number): void => {
+    pid = started;
+    if (ending) {
+      killGroup(started, 'SIGTERM');
+      killTimer = setTimeout(() => killGroup(started, 'SIGKILL'), graceMs);
     }
-    if (child.pid !== undefined) options.onSpawn?.(child.pid);
+    options.onSpawn?.(started);
+  };
+  const request = {
+    command,
+    args,
+    cwd,
+    env: childEnv(action, options.idempotencyKey, placeholders),
+    outputLimit: options.outputLimit ?? DEFAULT_OUTPUT_LIMIT,
+    // Relative to the worker's own (nice values stop at 19).
+    nice: actionNice !== 0 && !options.urgent ? Math.min(19, getPriority() + actionNice) : null,
+  };
 
-    const finish = (): void => {
+  return launch(request, onStarted)
+    .then(
+      (end) => outcomeOf(end),
+      (err: unknown) => {
+        throw startFailure(label, command, cwd, err);
+      },
+    )
+    .finally(() => {
       clearTimeout(timeout);
       if (ticker) clearInterval(ticker);
       options.signal?.removeEventListener('abort', onAbort);
-    };
-
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      finish();
-      if (killTimer) clearTimeout(killTimer);
-      if (err.code === 'ENOENT') {
-        reject(
-          new ActionError(`${label}: program not found: ${command}`, FailureType.ActionFailed, false, { command, cwd }),
-        );
-      } else if (err.code === 'EACCES') {
-        reject(
-          new ActionError(`${label}: permission denied: ${command}`, FailureType.ActionFailed, false, { command, cwd }),
-        );
-      } else {
-        reject(
-          new ActionError(`${label}: could not start ${command}: ${err.message}`, FailureType.ActionTransient, true, {
-            command,
-            cwd,
-          }),
-        );
-      }
-    });
-
-    child.on('close', (code, signal) => {
-      finish();
       // The leader is gone; make sure nothing it left in its group outlives it after a kill.
-      if (ending) {
-        killGroup('SIGKILL');
-        if (killTimer) clearTimeout(killTimer);
-      }
-      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-      const outcome: RunOutcome = {
-        kind: 'run',
-        durationMs,
-        stdout: stdout.text(),
-        stderr: stderr.text(),
-        stdoutCut: stdout.cut,
-        stderrCut: stderr.cut,
-        ...(code !== null ? { exitCode: code } : {}),
-      };
-      const context = { command, cwd, exitCode: code, signal, stderrTail: tailLines(outcome.stderr, 5), durationMs };
-      if (ending === 'timeout') {
-        reject(
-          new ActionError(`${label}: timed out after ${timeoutMs} ms`, FailureType.ActionTransient, true, context),
-        );
-      } else if (ending === 'cancelled') {
-        reject(new ActionError(`${label}: cancelled`, FailureType.ActionTransient, true, context));
-      } else if (code === 0) {
-        resolve(outcome);
-      } else if (code === EXIT_TEMPFAIL) {
-        reject(
-          new ActionError(
-            `${label}: temporary failure (exit ${code}): ${failureReason(outcome.stderr)}`,
-            FailureType.ActionTransient,
-            true,
-            context,
-          ),
-        );
-      } else if (signal) {
-        reject(new ActionError(`${label}: killed by ${signal}`, FailureType.ActionTransient, true, context));
-      } else {
-        reject(
-          new ActionError(
-            `${label}: exit code ${code}: ${failureReason(outcome.stderr) || failureReason(outcome.stdout)}`,
-            FailureType.ActionFailed,
-            false,
-            context,
-          ),
-        );
-      }
+      if (ending && pid !== undefined) killGroup(pid, 'SIGKILL');
+      if (killTimer) clearTimeout(killTimer);
     });
+
+  function outcomeOf(end: LaunchEnd): RunOutcome {
+    const { code, signal } = end;
+    const outcome: RunOutcome = {
+      kind: 'run',
+      durationMs: end.durationMs,
+      stdout: end.stdout,
+      stderr: end.stderr,
+      stdoutCut: end.stdoutCut,
+      stderrCut: end.stderrCut,
+      ...(code !== null ? { exitCode: code } : {}),
+    };
+    const context = {
+      command,
+      cwd,
+      exitCode: code,
+      signal,
+      stderrTail: tailLines(outcome.stderr, 5),
+      durationMs: end.durationMs,
+    };
+    if (ending === 'timeout') {
+      throw new ActionError(`${label}: timed out after ${timeoutMs} ms`, FailureType.ActionTransient, true, context);
+    } else if (ending === 'cancelled') {
+      throw new ActionError(`${label}: cancelled`, FailureType.ActionTransient, true, context);
+    } else if (code === 0) {
+      return outcome;
+    } else if (code === EXIT_TEMPFAIL) {
+      throw new ActionError(
+        `${label}: temporary failure (exit ${code}): ${failureReason(outcome.stderr)}`,
+        FailureType.ActionTransient,
+        true,
+        context,
+      );
+    } else if (signal) {
+      throw new ActionError(`${label}: killed by ${signal}`, FailureType.ActionTransient, true, context);
+    }
+    throw new ActionError(
+      `${label}: exit code ${code}: ${failureReason(outcome.stderr) || failureReason(outcome.stdout)}`,
+      FailureType.ActionFailed,
+      false,
+      context,
+    );
+  }
+}
+
+/** A process that never ran, or lost its launcher: a missing or forbidden program is final, the rest retryable. */
+function startFailure(label: string, command: string, cwd: string, err: unknown): ActionError {
+  const code = err instanceof LaunchError ? err.code : undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  if (code === 'ENOENT') {
+    return new ActionError(`${label}: program not found: ${command}`, FailureType.ActionFailed, false, {
+      command,
+      cwd,
+    });
+  }
+  if (code === LAUNCHER_STOPPED) {
+    return new ActionError(`${label}: ${message}`, FailureType.ActionTransient, true, { command, cwd });
+  }
+  if (code === 'EACCES') {
+    return new ActionError(`${label}: permission denied: ${command}`, FailureType.ActionFailed, false, {
+      command,
+      cwd,
+    });
+  }
+  return new ActionError(`${label}: could not start ${command}: ${message}`, FailureType.ActionTransient, true, {
+    command,
+    cwd,
   });
 }
 

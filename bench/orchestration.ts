@@ -311,6 +311,25 @@ async function measureSignoffs(count: number, load: SignoffLoad): Promise<Signof
       }
     }
     if (process.env.BENCH_TIMELINE) {
+      // Every cutover's workflow tasks, started → completed, by what woke them (the event before the task).
+      const byCause = new Map<string, number[]>();
+      for (const c of cutovers) {
+        const events = (await c.handle.fetchHistory()).events ?? [];
+        events.forEach((e, i) => {
+          if (!e.workflowTaskCompletedEventAttributes) return;
+          const started = events[i - 1];
+          const scheduledAt = events.findIndex(
+            (x) => String(x.eventId) === String(e.workflowTaskCompletedEventAttributes?.scheduledEventId),
+          );
+          const cause = scheduledAt > 0 ? eventKind(events[scheduledAt - 1]!) : '?';
+          const list = byCause.get(cause) ?? [];
+          list.push(eventMs(e) - eventMs(started!));
+          byCause.set(cause, list);
+        });
+      }
+      for (const [cause, took] of byCause) say(`workflow tasks after ${cause}: ${fmt(spread(took))}`);
+    }
+    if (process.env.BENCH_TIMELINE) {
       // Inside the worker: how long workflow tasks and local activities took (the SDK's histograms, whole run).
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       for (const name of [
@@ -373,14 +392,17 @@ function summaryOf(e: temporal.api.history.v1.IHistoryEvent): string {
   }
 }
 
+/** An event's kind: its attributes' name without `EventAttributes`. */
+const eventKind = (e: temporal.api.history.v1.IHistoryEvent): string =>
+  (Object.keys(e).find((k) => k.endsWith('EventAttributes')) ?? '?').replace(/EventAttributes$/, '');
+
 /** BENCH_TIMELINE=1: each event of the last cutover with its time since the start, to see where time goes. */
 function printTimeline(events: temporal.api.history.v1.IHistoryEvent[]): void {
   const start = eventMs(events[0]!);
   let previous = start;
   for (const e of events) {
     const at = eventMs(e);
-    const type = Object.keys(e).find((k) => k.endsWith('EventAttributes')) ?? '?';
-    say(`${(at - start).toFixed(1).padStart(8)} ms  +${(at - previous).toFixed(1).padStart(6)}  ${type}`);
+    say(`${(at - start).toFixed(1).padStart(8)} ms  +${(at - previous).toFixed(1).padStart(6)}  ${eventKind(e)}`);
     previous = at;
   }
 }

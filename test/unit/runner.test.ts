@@ -9,6 +9,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { runAction, EXIT_TEMPFAIL, setActionNice } from '../../activities/runner';
 import { ActionError } from '../../activities/errors';
+import { stopLauncher } from '../../activities/launcher';
 import { createActivities } from '../../activities';
 import type { StressResult } from '../../activities/types';
 import { FailureType } from '../../plan/failures';
@@ -165,6 +166,30 @@ describe('processes', () => {
       }),
     );
     expect(err.message).toMatch(/cancelled/);
+  });
+
+  test('the processes start on the launcher thread: if it stops, what it watched is killed and retried, and the next one starts a new thread', async () => {
+    let pid: number | undefined;
+    const running = failure(
+      runAction({
+        action: { name: 'long', run: ['sleep', '30'] },
+        idempotencyKey: key,
+        onSpawn: (p) => (pid = p),
+      }),
+    );
+    while (pid === undefined) await new Promise((r) => setTimeout(r, 10));
+    await stopLauncher();
+    const err = await running;
+    expect(err.message).toMatch(/^long: the launcher thread stopped \(exit code 1\); its process was killed$/);
+    expect(err.retryable).toBe(true);
+    // SIGKILL is on its way: within a few seconds it no longer runs (gone, or a zombie for init to reap).
+    const stateOf = () =>
+      existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] : 'gone';
+    for (let i = 0; i < 50 && !['gone', 'Z', 'X'].includes(stateOf()!); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(['gone', 'Z', 'X']).toContain(stateOf());
+    const next = await runAction({ action: { run: ['sh', '-c', 'echo again'] }, idempotencyKey: key });
+    expect(next.stdout).toBe('again\n');
   });
 
   test('output far past the bound keeps the tail and says how much was cut', async () => {

@@ -29,6 +29,8 @@ const { Tail } = require('./tail.cjs');
  * @property {Record<string, string>} env
  * @property {number} outputLimit bytes kept per stream (the tail)
  * @property {number | null} nice the child's absolute nice value, or null to leave it at the worker's
+ * @property {{ shared: SharedArrayBuffer, pidIndex: number, countIndex: number }} [sampler] the memory
+ *   sampler's slot for the child (activities/memory.ts): its pid goes there the moment it exists
  *
  * @typedef {{ type: 'started', id: number, pid: number }} Started
  * @typedef {{ type: 'ended', id: number, code: number | null, signal: string | null, durationMs: number,
@@ -60,6 +62,12 @@ port.on('message', (/** @type {Launch} */ launch) => {
       } catch {
         // Gone already (it ran in less time than the call took): nothing to lower.
       }
+    }
+    if (launch.sampler) {
+      const cells = new Int32Array(launch.sampler.shared);
+      Atomics.store(cells, launch.sampler.pidIndex, child.pid);
+      Atomics.add(cells, launch.sampler.countIndex, 1);
+      Atomics.notify(cells, launch.sampler.countIndex);
     }
     port.postMessage(/** @type {Started} */ ({ type: 'started', id, pid: child.pid }));
   }

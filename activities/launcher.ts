@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { SamplerSlot } from './memory';
 
 export interface LaunchRequest {
   command: string;
@@ -15,6 +16,8 @@ export interface LaunchRequest {
   outputLimit: number;
   /** The child's absolute nice value; null leaves it at the worker's. */
   nice: number | null;
+  /** A memory sampler's slot the thread hands the child's pid to as soon as it exists. */
+  sampler?: SamplerSlot;
 }
 
 export interface LaunchEnd {

@@ -17,12 +17,24 @@ const SLOTS = 64;
 const THREAD_INTERVAL_MS = 2;
 
 // Shared layout (Int32Array): [0] watched count (the thread sleeps on it when 0), [1] a cell to sleep on,
-// then per slot: pid (0: free) and the peak in kB.
+// then per slot: pid (0: free, RESERVED: claimed for a process not started yet) and the peak in kB.
 const COUNT = 0;
 const SLEEP = 1;
 const pidAt = (slot: number) => 2 + 2 * slot;
 const peakAt = (slot: number) => 3 + 2 * slot;
 const VM_HWM = /VmHWM:\s+(\d+) kB/;
+const RESERVED = -1;
+
+/**
+ * A slot of the sampler thread claimed for a process about to start: whoever starts it stores its pid at
+ * `pidIndex` of `shared`, then adds one to the count at `countIndex` and notifies it (the launcher thread
+ * does, the moment the process exists: activities/launcher-thread.cjs).
+ */
+export interface SamplerSlot {
+  shared: SharedArrayBuffer;
+  pidIndex: number;
+  countIndex: number;
+}
 
 // The thread's code shares the layout and the pattern above (embedded from their source).
 
@@ -40,7 +52,7 @@ for (;;) {
   }
   for (let slot = 0; slot < ${SLOTS}; slot++) {
     const pid = Atomics.load(s, pidAt(slot));
-    if (pid === 0) continue;
+    if (pid <= 0) continue;
     let kb = 0;
     try {
       const m = VM_HWM.exec(readFileSync('/proc/' + pid + '/status', 'utf8'));
@@ -59,10 +71,10 @@ for (;;) {
 }
 `;
 
-let sampler: { shared: Int32Array; next: number } | null | undefined;
+let sampler: { buffer: SharedArrayBuffer; shared: Int32Array; next: number } | null | undefined;
 
 /** The sampler thread, started on first use (unref'd: it never keeps the process alive); null off Linux. */
-function samplerThread(): { shared: Int32Array; next: number } | null {
+function samplerThread(): { buffer: SharedArrayBuffer; shared: Int32Array; next: number } | null {
   if (sampler !== undefined) return sampler;
   if (process.platform !== 'linux') return (sampler = null);
   try {
@@ -70,7 +82,7 @@ function samplerThread(): { shared: Int32Array; next: number } | null {
     const worker = new Worker(SAMPLER, { eval: true, workerData: { shared: buffer } });
     worker.unref();
     worker.on('error', () => (sampler = null));
-    sampler = { shared: new Int32Array(buffer), next: 0 };
+    sampler = { buffer, shared: new Int32Array(buffer), next: 0 };
   } catch {
     sampler = null;
   }
@@ -84,24 +96,25 @@ export class PeakMemory {
 
   constructor(private readonly intervalMs = 10) {}
 
+  /**
+   * Claims a slot of the sampler thread for a process about to start, so that its first reading does not wait
+   * for this (possibly busy) thread to hear that it started. Undefined off Linux or with every slot taken:
+   * then `watch` the pid once it is known.
+   */
+  reserve(): SamplerSlot | undefined {
+    const thread = samplerThread();
+    if (!thread) return undefined;
+    const slot = this.claim(thread, RESERVED);
+    return slot === undefined ? undefined : { shared: thread.buffer, pidIndex: pidAt(slot), countIndex: COUNT };
+  }
+
   /** Starts watching `pid` until `stop()`. */
   watch(pid: number): void {
     const thread = samplerThread();
-    if (thread) {
-      // Only this thread claims and frees slots. They are taken round robin, so one just freed is not reused
-      // while a reading of it may be in flight.
-      for (let i = 0; i < SLOTS; i++) {
-        const slot = (thread.next + i) % SLOTS;
-        if (Atomics.load(thread.shared, pidAt(slot)) === 0) {
-          Atomics.store(thread.shared, peakAt(slot), 0);
-          Atomics.store(thread.shared, pidAt(slot), pid);
-          thread.next = (slot + 1) % SLOTS;
-          this.slot = slot;
-          Atomics.add(thread.shared, COUNT, 1);
-          Atomics.notify(thread.shared, COUNT);
-          return;
-        }
-      }
+    if (thread && this.claim(thread, pid) !== undefined) {
+      Atomics.add(thread.shared, COUNT, 1);
+      Atomics.notify(thread.shared, COUNT);
+      return;
     }
     const sample = async (): Promise<void> => {
       const bytes = await readHighWaterMark(pid);
@@ -117,12 +130,29 @@ export class PeakMemory {
     const thread = sampler;
     if (this.slot !== undefined && thread) {
       const kb = Atomics.load(thread.shared, peakAt(this.slot));
-      Atomics.store(thread.shared, pidAt(this.slot), 0);
-      Atomics.sub(thread.shared, COUNT, 1);
+      // A reserved slot whose process never started was never counted.
+      const pid = Atomics.exchange(thread.shared, pidAt(this.slot), 0);
+      if (pid > 0) Atomics.sub(thread.shared, COUNT, 1);
       this.slot = undefined;
       this.peakBytes = Math.max(this.peakBytes, kb * 1024);
     }
     return this.peakBytes;
+  }
+
+  /** Takes a free slot for `pid` (or RESERVED). Only this thread claims and frees slots. */
+  private claim(thread: { shared: Int32Array; next: number }, pid: number): number | undefined {
+    // Round robin, so that a slot just freed is not reused while a reading of it may be in flight.
+    for (let i = 0; i < SLOTS; i++) {
+      const slot = (thread.next + i) % SLOTS;
+      if (Atomics.load(thread.shared, pidAt(slot)) === 0) {
+        Atomics.store(thread.shared, peakAt(slot), 0);
+        Atomics.store(thread.shared, pidAt(slot), pid);
+        thread.next = (slot + 1) % SLOTS;
+        this.slot = slot;
+        return slot;
+      }
+    }
+    return undefined;
   }
 }
 

@@ -9,6 +9,7 @@ import { FailureType } from '../plan/failures';
 import type { CutoverPlan, OutputFormat, RunAction } from '../plan/schema';
 import { ActionError } from './errors';
 import type { ActionGuard } from './policy-guard';
+import type { PeakMemory } from './memory';
 import { runAction, type RunOutcome } from './runner';
 import type { Metrics } from './types';
 
@@ -147,7 +148,7 @@ export async function runPipeline(
     workdir: string;
     signal?: AbortSignal;
     onTick?: () => void;
-    onSpawn?: (pid: number) => void;
+    memory?: PeakMemory;
     guard?: ActionGuard;
     /** Paths for `{output:NAME}`. Without them, outputs go to a scratch folder removed after the run. */
     outputs?: Record<string, string>;
@@ -194,7 +195,7 @@ async function runOnce(
     ...(options.baseDir ? { baseDir: options.baseDir } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onTick ? { onTick: options.onTick } : {}),
-    ...(options.onSpawn ? { onSpawn: options.onSpawn } : {}),
+    ...(options.memory ? { memory: options.memory } : {}),
     ...(options.guard ? { guard: options.guard } : {}),
   });
   const output = parseOutput(outcome, pipelineOutputSchema, label);

@@ -17,6 +17,7 @@ import type { Action, HttpAction, RunAction } from '../plan/schema';
 import { ActionError } from './errors';
 import { killGroup, launch, LAUNCHER_STOPPED, LaunchError, type LaunchEnd } from './launcher';
 import { Tail } from './tail.cjs';
+import type { PeakMemory } from './memory';
 
 /** Exit code a script uses to say "try me again" (sysexits EX_TEMPFAIL). */
 export const EXIT_TEMPFAIL = 75;
@@ -51,8 +52,10 @@ export interface RunOptions {
    * deploy): run at the worker's own priority, not lowered by CUTOVER_ACTION_NICE.
    */
   urgent?: boolean;
-  /** Called once the process exists, with its pid (for memory sampling). */
+  /** Called once the process exists, with its pid. */
   onSpawn?: (pid: number) => void;
+  /** Samples the process's peak memory from the moment it exists (stress). */
+  memory?: PeakMemory;
   /** The workers' policy, asked about the action as it is after placeholders expand. @default none */
   guard?: ActionGuard;
 }
@@ -133,8 +136,10 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
       killGroup(started, 'SIGTERM');
       killTimer = setTimeout(() => killGroup(started, 'SIGKILL'), graceMs);
     }
+    if (options.memory && !sampler) options.memory.watch(started);
     options.onSpawn?.(started);
   };
+  const sampler = options.memory?.reserve();
   const request = {
     command,
     args,
@@ -143,6 +148,7 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
     outputLimit: options.outputLimit ?? DEFAULT_OUTPUT_LIMIT,
     // Relative to the worker's own (nice values stop at 19).
     nice: actionNice !== 0 && !options.urgent ? Math.min(19, getPriority() + actionNice) : null,
+    ...(sampler ? { sampler } : {}),
   };
 
   return launch(request, onStarted)

@@ -79,7 +79,7 @@ export function createStress(deps: StressDeps) {
           workdir,
           signal: ctx.cancellationSignal,
           onTick: beat,
-          onSpawn: (pid) => memory.watch(pid),
+          memory,
           outputFormats: formats,
           ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
           ...(guard ? { guard } : {}),

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { PeakMemory } from '../../activities/memory';
+import { runAction } from '../../activities/runner';
 
 /** A node process that touches `mb` MB, holds it for `holdMs`, prints its own VmHWM in kB and exits. */
 const script = (mb: number, holdMs: number) =>
@@ -41,4 +42,17 @@ test('the peak of a 100 MB process that lives 30 ms is seen while the event loop
 test('an idle event loop gives the same figure', async () => {
   const { seenMb, ownMb } = await peakOf(60, 50, 0);
   expect(Math.abs(seenMb - ownMb) / ownMb).toBeLessThan(0.05);
+});
+
+test('through the runner, the launcher thread hands the new pid to the sampler: the peak is seen though this event loop never heard that the process started', async () => {
+  const memory = new PeakMemory();
+  const run = runAction({ action: { run: [process.execPath, '-e', script(100, 30)] }, idempotencyKey: 'k', memory });
+  // The launch request is on its way; keep this event loop busy until long after the child has exited.
+  const until = Date.now() + 1500;
+  while (Date.now() < until) {
+    /* busy */
+  }
+  const ownMb = Number((await run).stdout.split(' ')[0]) / 1024;
+  expect(ownMb).toBeGreaterThan(100);
+  expect(Math.abs(memory.stop() / 2 ** 20 - ownMb) / ownMb).toBeLessThan(0.05);
 });

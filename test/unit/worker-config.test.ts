@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { ConfigError, loadConfig, WORKER_NODE_OPTIONS } from '../../worker/config';
+import { ConfigError, loadConfig, WORKER_ENV, WORKER_NODE_OPTIONS } from '../../worker/config';
 import { createLogger, sdkLogger } from '../../worker/logger';
 
 describe('worker configuration', () => {
@@ -16,6 +16,7 @@ describe('worker configuration', () => {
       CUTOVER_DIFF_MEMORY: '1GB',
       CUTOVER_DIFF_THREADS: 2,
       CUTOVER_ACTION_NICE: 0,
+      CUTOVER_STICKY_TIMEOUT: '30s',
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -25,6 +26,7 @@ describe('worker configuration', () => {
     ['CUTOVER_METRICS_PORT', '99999', /^CUTOVER_METRICS_PORT="99999": .* \(Prometheus \/metrics port/],
     ['CUTOVER_MAX_ACTIVITIES', 'many', /^CUTOVER_MAX_ACTIVITIES="many": expected a whole number/],
     ['CUTOVER_SHUTDOWN_GRACE', '-1s', /^CUTOVER_SHUTDOWN_GRACE="-1s": expected a duration/],
+    ['CUTOVER_STICKY_TIMEOUT', 'soon', /^CUTOVER_STICKY_TIMEOUT="soon": expected a duration .* \(How long a cached/],
     [
       'CUTOVER_DIFF_MEMORY',
       'lots',
@@ -38,11 +40,12 @@ describe('worker configuration', () => {
   });
 });
 
-test('`npm run worker` starts the worker with the Node options npm start and the benches use', () => {
+test('`npm run worker` starts the worker with the Node options and environment that npm start and the benches use', () => {
   const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as {
     scripts: Record<string, string>;
   };
-  expect(pkg.scripts.worker).toBe(`node ${WORKER_NODE_OPTIONS.join(' ')} dist/worker/main.js`);
+  const env = Object.entries(WORKER_ENV).map(([name, value]) => `${name}=\${${name}:-${value}}`);
+  expect(pkg.scripts.worker).toBe(`${env.join(' ')} node ${WORKER_NODE_OPTIONS.join(' ')} dist/worker/main.js`);
 });
 
 describe('the organisation policy', () => {

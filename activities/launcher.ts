@@ -96,7 +96,8 @@ function launcherThread(): Worker {
 
 /**
  * Starts `request`'s process as the leader of its own process group; `onStarted` gets its pid once it runs.
- * Resolves when the process has exited and its streams closed; rejects with `LaunchError` if it never ran.
+ * Resolves when the process has exited and its streams closed; rejects with `LaunchError` if it never ran or
+ * the thread stopped under it.
  */
 export function launch(request: LaunchRequest, onStarted: (pid: number) => void): Promise<LaunchEnd> {
   const id = nextId++;
@@ -109,7 +110,7 @@ export function launch(request: LaunchRequest, onStarted: (pid: number) => void)
   });
 }
 
-/** Stops the launcher thread (the worker's shutdown, a test): what it was watching is killed, as above. */
+/** Stops the launcher thread (tests; a worker's process simply ends with it): what it watched is killed. */
 export async function stopLauncher(): Promise<void> {
   await thread?.terminate();
 }

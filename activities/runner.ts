@@ -118,28 +118,27 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
   let pid: number | undefined;
   let ending: 'timeout' | 'cancelled' | undefined;
   let killTimer: NodeJS.Timeout | undefined;
+  const terminate = (group: number): void => {
+    killGroup(group, 'SIGTERM');
+    killTimer = setTimeout(() => killGroup(group, 'SIGKILL'), graceMs);
+  };
   const stop = (why: 'timeout' | 'cancelled'): void => {
     if (ending) return;
     ending = why;
     // Not started yet: the group is signalled as soon as its pid is known.
-    if (pid === undefined) return;
-    killGroup(pid, 'SIGTERM');
-    killTimer = setTimeout(() => killGroup(pid!, 'SIGKILL'), graceMs);
+    if (pid !== undefined) terminate(pid);
   };
   const timeout = setTimeout(() => stop('timeout'), timeoutMs);
   const onAbort = (): void => stop('cancelled');
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const ticker = options.onTick ? setInterval(options.onTick, options.tickMs ?? 5000) : undefined;
+  const sampler = options.memory?.reserve();
   const onStarted = (started: number): void => {
     pid = started;
-    if (ending) {
-      killGroup(started, 'SIGTERM');
-      killTimer = setTimeout(() => killGroup(started, 'SIGKILL'), graceMs);
-    }
+    if (ending) terminate(started);
     if (options.memory && !sampler) options.memory.watch(started);
     options.onSpawn?.(started);
   };
-  const sampler = options.memory?.reserve();
   const request = {
     command,
     args,

@@ -31,7 +31,7 @@ import { createTimeSkippingEnv } from '../toolchain/time-skipping';
 import { projectRoot } from '../toolchain/tools';
 import { loadBundle } from '../worker/bundle';
 import { defaultBundlePath } from '../worker/worker';
-import { WORKER_ENV, WORKER_NODE_OPTIONS } from '../worker/config';
+import { workerEnv, WORKER_NODE_OPTIONS } from '../common/worker-process';
 import { createMetrics } from '../worker/metrics';
 import { cutoverWorkflow } from '../workflows';
 import { requestRollbackSignal, signOffSignal, statusQuery, submitSignOffUpdate } from '../workflows/messages';
@@ -154,7 +154,7 @@ async function startWorker(env: NodeJS.ProcessEnv): Promise<{ child: ChildProces
   // BENCH_WORKER_ROOT: another checkout's built worker (the baseline of a before/after comparison).
   const root = process.env.BENCH_WORKER_ROOT ?? ROOT;
   const child = spawn(process.execPath, [...nodeOptions, path.join(root, 'dist', 'worker', 'main.js')], {
-    env: { ...WORKER_ENV, ...process.env, CUTOVER_LOG_LEVEL: 'info', ...env },
+    env: { ...workerEnv(process.env), CUTOVER_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {

@@ -11,6 +11,7 @@ import { userInfo } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { ed25519 } from '@noble/curves/ed25519';
 import { toMs } from '../plan/duration';
+import { workerEnv, WORKER_NODE_OPTIONS } from '../common/worker-process';
 import { loadPlan, PlanError } from '../plan/load';
 import { validatePlan } from '../plan/schema';
 import { canonicalJson } from '../plan/canonical';
@@ -505,6 +506,27 @@ program
     // Ctrl-C reaches the child through the terminal's process group; a plain SIGTERM to this process is passed on.
     process.on('SIGTERM', () => child.kill('SIGTERM'));
     process.on('SIGINT', () => undefined);
+    const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? 1)));
+    process.exitCode = code;
+  });
+
+program
+  .command('worker')
+  .description('run a cutover worker here (what `npm run worker` runs): TEMPORAL_* and CUTOVER_* from the environment')
+  .addHelpText(
+    'after',
+    '\nExample:\n  TEMPORAL_ADDRESS=temporal.internal:7233 CUTOVER_DATA_DIR=/var/lib/cutover cutover worker',
+  )
+  .action(async () => {
+    // The worker is an entry point of its own, started with its Node options and environment
+    // (common/worker-process.ts); signals are passed on, and its exit code is this command's.
+    const { spawn } = await import('node:child_process');
+    const script = path.join(__dirname, '..', 'worker', 'main.js');
+    const child = spawn(process.execPath, [...WORKER_NODE_OPTIONS, script], {
+      env: workerEnv(process.env),
+      stdio: 'inherit',
+    });
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
     const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? 1)));
     process.exitCode = code;
   });

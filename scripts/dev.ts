@@ -9,7 +9,7 @@ import { EXAMPLE_APPROVERS } from '../examples/portfolio-kpi/approvers';
 import { loadPlan } from '../plan/load';
 import { startDevServer } from '../toolchain/dev-server';
 import { projectRoot } from '../toolchain/tools';
-import { WORKER_ENV, WORKER_NODE_OPTIONS } from '../worker/config';
+import { workerEnv, WORKER_NODE_OPTIONS } from '../common/worker-process';
 
 interface DevStackOptions {
   example: boolean;
@@ -36,8 +36,7 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
     (options.example ? path.join(root, 'examples', 'portfolio-kpi', 'policy.yaml') : undefined);
   say(`worker policy: ${policy ?? 'none (set CUTOVER_POLICY to bind plans to an organisation policy)'}`);
   const env = {
-    ...WORKER_ENV,
-    ...process.env,
+    ...workerEnv(process.env),
     TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
     CUTOVER_DATA_DIR: dataDir,
     ...(policy ? { CUTOVER_POLICY: policy } : {}),

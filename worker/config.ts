@@ -13,20 +13,6 @@ const duration = z.string().refine((v) => toMs(v) > 0, { error: 'expected a dura
 const intFrom = (min: number, max: number) =>
   z.string().regex(/^\d+$/, { error: 'expected a whole number' }).transform(Number).pipe(z.int().min(min).max(max));
 
-/**
- * Node's options for the worker process: `npm run worker`, `npm start` and the benches start it with them.
- * Each semi-space of V8's young generation may grow to 16 MB by default, in the worker's main thread and in its
- * workflow thread alike; at 2 MB, 100 cutovers at the gate took about 60 MB less (bench/README.md, gate), and
- * a young object that lives longer is promoted sooner, which the workflows' state does anyway.
- */
-export const WORKER_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=2'];
-/**
- * The environment the worker process starts with, where the process cannot set it itself: glibc gives each
- * thread that allocates an arena of its own, up to eight per core (Temporal's core threads, the workflow thread,
- * the launcher thread); two arenas held 100 cutovers at the gate in about 24 MB less, at the same busy sign-off
- * reaction (bench/README.md, gate). A value already in the environment wins.
- */
-export const WORKER_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
 export const envSchema = z.object({
   CUTOVER_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE).describe('Task queue the worker polls'),
   CUTOVER_DATA_DIR: z.string().min(1).default('.data').describe('Datasets and working files, one folder per cutover'),

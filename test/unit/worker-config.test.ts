@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { ConfigError, loadConfig, WORKER_ENV, WORKER_NODE_OPTIONS } from '../../worker/config';
+import { ConfigError, loadConfig } from '../../worker/config';
+import { WORKER_ENV, WORKER_NODE_OPTIONS } from '../../common/worker-process';
 import { createLogger, sdkLogger } from '../../worker/logger';
 
 describe('worker configuration', () => {

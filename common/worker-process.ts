@@ -1,0 +1,24 @@
+/**
+ * How the worker process is started, wherever it is: `npm run worker` (package.json says the same, and a test
+ * holds them equal), `cutover worker` from an installed package, `npm start` and the benches.
+ */
+
+/**
+ * Node's options for the worker process. Each semi-space of V8's young generation may grow to 16 MB by default, in the worker's main thread and in its
+ * workflow thread alike; at 2 MB, 100 cutovers at the gate took about 60 MB less (bench/README.md, gate), and
+ * a young object that lives longer is promoted sooner, which the workflows' state does anyway.
+ */
+export const WORKER_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=2'];
+
+/**
+ * The environment the worker process starts with, where the process cannot set it itself: glibc gives each
+ * thread that allocates an arena of its own, up to eight per core (Temporal's core threads, the workflow thread,
+ * the launcher thread); two arenas held 100 cutovers at the gate in about 24 MB less, at the same busy sign-off
+ * reaction (bench/README.md, gate). A value already in the environment wins.
+ */
+export const WORKER_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+
+/** The worker's environment: WORKER_ENV beneath `env` (a value already set wins). */
+export function workerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...WORKER_ENV, ...env };
+}

@@ -5,5 +5,6 @@ module.exports = {
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 120000,
+  setupFilesAfterEnv: ['<rootDir>/test/helpers/stop-launcher.ts'],
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
 };

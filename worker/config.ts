@@ -30,9 +30,9 @@ export const envSchema = z.object({
     .optional()
     .describe('Workflows kept in memory between tasks (default: the SDK picks from the memory available)'),
   CUTOVER_STICKY_TIMEOUT: duration
-    .default('30s')
+    .default('10s')
     .describe(
-      "How long a cached cutover's next workflow task waits for this worker before any worker may take it (the SDK's default is 10s)",
+      "How long a cached cutover's next workflow task (and a query) waits for this worker before any worker may take it",
     ),
   CUTOVER_SHUTDOWN_GRACE: duration
     .default('30s')

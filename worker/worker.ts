@@ -48,10 +48,10 @@ export async function createWorker(
     ...(config.CUTOVER_MAX_CACHED_WORKFLOWS !== undefined
       ? { maxCachedWorkflows: config.CUTOVER_MAX_CACHED_WORKFLOWS }
       : {}),
-    // One worker carrying many cutovers can be busy for more than the SDK's 10 s at a time (1,000 cutovers
-    // signed off at once: bench/README.md). Past the timeout a task is recorded as timed out and sent again,
-    // with the whole history, on the normal queue, to the same busy worker. A worker that died is still
-    // noticed, after this long instead of 10 s.
+    // The SDK's 10 s by default. One worker carrying many cutovers can be busy for longer than that (1,000
+    // cutovers signed off at once: bench/README.md): past it a task is recorded as timed out and sent again,
+    // with the whole history, on the normal queue, to the same busy worker. Longer has its price: after a
+    // worker dies, its cutovers' tasks and status queries wait that long before another worker answers.
     stickyQueueScheduleToStartTimeout: config.CUTOVER_STICKY_TIMEOUT,
     shutdownGraceTime: config.CUTOVER_SHUTDOWN_GRACE,
     // Progress in heartbeat details must reach the server soon after it is made, or a crash loses it.

@@ -17,7 +17,7 @@ describe('worker configuration', () => {
       CUTOVER_DIFF_MEMORY: '1GB',
       CUTOVER_DIFF_THREADS: 2,
       CUTOVER_ACTION_NICE: 0,
-      CUTOVER_STICKY_TIMEOUT: '30s',
+      CUTOVER_STICKY_TIMEOUT: '10s',
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

@@ -318,10 +318,9 @@ async function measureSignoffs(count: number, load: SignoffLoad): Promise<Signof
         events.forEach((e, i) => {
           if (!e.workflowTaskCompletedEventAttributes) return;
           const started = events[i - 1];
-          const scheduledAt = events.findIndex(
-            (x) => String(x.eventId) === String(e.workflowTaskCompletedEventAttributes?.scheduledEventId),
-          );
-          const cause = scheduledAt > 0 ? eventKind(events[scheduledAt - 1]!) : '?';
+          // Event ids count from 1 in a whole history: the scheduled event is at its id - 1, its cause before it.
+          const before = events[Number(e.workflowTaskCompletedEventAttributes.scheduledEventId) - 2];
+          const cause = before ? eventKind(before) : '?';
           const list = byCause.get(cause) ?? [];
           list.push(eventMs(e) - eventMs(started!));
           byCause.set(cause, list);

@@ -7,6 +7,8 @@ import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporali
 import { ensureTemporalCli } from '../../toolchain/tools';
 import { freePort } from '../../common/net';
 import { startDevServer, type DevServer } from '../../toolchain/dev-server';
+import type { ChildProcess } from 'node:child_process';
+import { Client, Connection } from '@temporalio/client';
 
 export { ensureTemporalCli };
 
@@ -19,6 +21,52 @@ export async function startTestDevServer(options: { ui?: boolean; dbFile?: strin
     uiPort: options.ui ? await freePort() : 0,
     ...(options.dbFile ? { dbFile: options.dbFile } : {}),
   });
+}
+
+/** What `useDevServer` gives a test file: read its fields inside tests (they are set in `beforeAll`). */
+export interface DevServerFixture {
+  readonly server: DevServer;
+  readonly connection: Connection;
+  readonly client: Client;
+  /** Kills `child` with SIGKILL at the file's end if it still runs; returns it. */
+  track<T extends ChildProcess>(child: T): T;
+}
+
+/** A dev server and a client for the whole test file; the processes it tracks are killed, then both stop. */
+export function useDevServer(): DevServerFixture {
+  let server: DevServer | undefined;
+  let connection: Connection | undefined;
+  let client: Client | undefined;
+  const children: ChildProcess[] = [];
+  beforeAll(async () => {
+    server = await startTestDevServer();
+    connection = await Connection.connect({ address: server.address });
+    client = new Client({ connection });
+  }, 120_000);
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await connection?.close();
+    await server?.stop();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('useDevServer: read its fields inside tests, after beforeAll');
+    return value;
+  };
+  return {
+    get server() {
+      return started(server);
+    },
+    get connection() {
+      return started(connection);
+    },
+    get client() {
+      return started(client);
+    },
+    track(child) {
+      children.push(child);
+      return child;
+    },
+  };
 }
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;

@@ -11,48 +11,32 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { AesGcmCodec, ENCRYPTED_ENCODING } from '../../codec/aes-gcm';
 import { freePort, waitForPort } from '../../common/net';
-import { type DevServer } from '../../toolchain/dev-server';
 import { cutoverWorkflow } from '../../workflows';
 import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
 import type { CutoverStatus } from '../../workflows/status';
 import { tempDir, uniqueId } from '../helpers/harness';
 import { makePlan, makePlanInput, nodeRun } from '../helpers/plans';
-import { startTestDevServer } from '../helpers/temporal';
+import { useDevServer } from '../helpers/temporal';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'client', 'cli.js');
 const ROLES = { engineering: 'ana', qa: 'bo', architecture: 'cy', operations: 'di', business: 'ed' };
 
-let server: DevServer;
-let connection: Connection;
-const children: ChildProcess[] = [];
-
-beforeAll(async () => {
-  server = await startTestDevServer();
-  connection = await Connection.connect({ address: server.address });
-}, 120_000);
-
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await connection?.close();
-  await server?.stop();
-});
+const dev = useDevServer();
 
 function spawnNode(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  return child;
+  return dev.track(spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] }));
 }
 
 function baseEnv(dir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {
     ...process.env,
-    TEMPORAL_ADDRESS: server.address,
+    TEMPORAL_ADDRESS: dev.server.address,
     CUTOVER_TASK_QUEUE: uniqueId('tq-ops'),
     CUTOVER_DATA_DIR: path.join(dir, 'data'),
     CUTOVER_LOG_LEVEL: 'warn',
@@ -112,7 +96,7 @@ test('encrypted payloads: the cutover completes, history holds ciphertext only, 
   for (const [role, approver] of Object.entries(ROLES)) await cli(['approve', id, '--role', role, '--as', approver]);
 
   const codecClient = new Client({
-    connection,
+    connection: dev.connection,
     dataConverter: {
       payloadCodecs: [new AesGcmCodec({ activeKeyId: 'ops-test', keys: new Map([['ops-test', key]]) })],
     },
@@ -121,7 +105,7 @@ test('encrypted payloads: the cutover completes, history holds ciphertext only, 
   expect((await handle.result()).state).toBe('completed');
 
   // Without the key: every stored payload is ciphertext, and the marker appears nowhere in the history.
-  const history = await new Client({ connection }).workflow.getHandle(id).fetchHistory();
+  const history = await dev.client.workflow.getHandle(id).fetchHistory();
   // Search attributes are indexed; the SDK's core writes two kinds of marker past the codec: a patch marker
   // holds only the name of a code change, a local activity's marker its bookkeeping (sequence, attempt,
   // activity id and type, times) beside its result, which is encrypted. Everything else must be ciphertext.
@@ -234,8 +218,7 @@ test('SIGTERM during a long activity: the worker exits 0 within its grace period
   const worker = spawnNode([path.join(ROOT, 'dist', 'worker', 'main.js')], env);
   let logText = '';
   worker.stdout!.on('data', (chunk: Buffer) => (logText += chunk.toString()));
-  const client = new Client({ connection });
-  const handle = await client.workflow.start(cutoverWorkflow, {
+  const handle = await dev.client.workflow.start(cutoverWorkflow, {
     taskQueue: env.CUTOVER_TASK_QUEUE!,
     workflowId: uniqueId('sigterm'),
     args: [plan],

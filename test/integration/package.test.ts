@@ -3,35 +3,18 @@
  * dependencies only, runs `cutover worker` against the dev server, and a cutover runs on that worker alone up
  * to its gate. Needs the built tree (`npm test` builds first); dependencies come from npm's cache or registry.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import type { DevServer } from '../../toolchain/dev-server';
 import { cutoverWorkflow } from '../../workflows';
 import { statusQuery } from '../../workflows/messages';
 import type { CutoverStatus } from '../../workflows/status';
 import { tempDir, uniqueId } from '../helpers/harness';
 import { makePlan } from '../helpers/plans';
-import { startTestDevServer } from '../helpers/temporal';
+import { useDevServer } from '../helpers/temporal';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-let server: DevServer;
-let connection: Connection;
-let client: Client;
-let worker: ChildProcess | undefined;
-
-beforeAll(async () => {
-  server = await startTestDevServer();
-  connection = await Connection.connect({ address: server.address });
-  client = new Client({ connection });
-}, 120_000);
-
-afterAll(async () => {
-  if (worker && worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
-  await connection?.close();
-  await server?.stop();
-});
+const temporal = useDevServer();
 
 test('the packed tarball installs without dev dependencies and its `cutover worker` runs a cutover to the gate', async () => {
   expect(existsSync(path.join(ROOT, 'dist', 'workflow-bundle.js'))).toBe(true);
@@ -69,22 +52,24 @@ test('the packed tarball installs without dev dependencies and its `cutover work
   expect(existsSync(path.join(installed, 'jest'))).toBe(false);
 
   const taskQueue = uniqueId('tq-package');
-  worker = spawn(path.join(installed, '.bin', 'cutover'), ['worker'], {
-    cwd: app,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      TEMPORAL_ADDRESS: server.address,
-      CUTOVER_TASK_QUEUE: taskQueue,
-      CUTOVER_DATA_DIR: path.join(dir, 'data'),
-      CUTOVER_LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const worker = temporal.track(
+    spawn(path.join(installed, '.bin', 'cutover'), ['worker'], {
+      cwd: app,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        TEMPORAL_ADDRESS: temporal.server.address,
+        CUTOVER_TASK_QUEUE: taskQueue,
+        CUTOVER_DATA_DIR: path.join(dir, 'data'),
+        CUTOVER_LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
   let log = '';
-  worker.stdout!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  worker.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
 
-  const handle = await client.workflow.start(cutoverWorkflow, {
+  const handle = await temporal.client.workflow.start(cutoverWorkflow, {
     taskQueue,
     workflowId: uniqueId('package'),
     args: [makePlan()],
@@ -107,7 +92,7 @@ test('the packed tarball installs without dev dependencies and its `cutover work
   expect(log).toContain(taskQueue);
   await handle.cancel();
 
-  const exited = new Promise<number | null>((resolve) => worker!.once('exit', resolve));
+  const exited = new Promise<number | null>((resolve) => worker.once('exit', resolve));
   worker.kill('SIGTERM');
   expect(await exited).toBe(0);
 }, 400_000);

@@ -6,41 +6,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import type { DevServer } from '../../toolchain/dev-server';
 import { cutoverWorkflow } from '../../workflows';
 import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
 import type { CutoverStatus } from '../../workflows/status';
 import type { StressResult } from '../../activities/types';
 import { tempDir, uniqueId } from '../helpers/harness';
 import { makePlan, makePlanInput, nodeRun } from '../helpers/plans';
-import { startTestDevServer } from '../helpers/temporal';
+import { useDevServer } from '../helpers/temporal';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-let server: DevServer;
-let connection: Connection;
-let client: Client;
-const workers: ChildProcess[] = [];
-
-beforeAll(async () => {
-  server = await startTestDevServer();
-  connection = await Connection.connect({ address: server.address });
-  client = new Client({ connection });
-}, 120_000);
-
-afterAll(async () => {
-  for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
-  await connection?.close();
-  await server?.stop();
-});
+const temporal = useDevServer();
 
 function startWorker(env: NodeJS.ProcessEnv): ChildProcess {
-  const w = spawn(process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], {
-    env,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  workers.push(w);
-  return w;
+  return temporal.track(
+    spawn(process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], {
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    }),
+  );
 }
 
 test('SIGKILL mid-stress, a new worker: the stress phase resumes from its heartbeat and the cutover completes', async () => {
@@ -49,7 +32,7 @@ test('SIGKILL mid-stress, a new worker: the stress phase resumes from its heartb
   const taskQueue = uniqueId('tq-crash');
   const env = {
     ...process.env,
-    TEMPORAL_ADDRESS: server.address,
+    TEMPORAL_ADDRESS: temporal.server.address,
     CUTOVER_TASK_QUEUE: taskQueue,
     CUTOVER_DATA_DIR: path.join(dir, 'data'),
     CUTOVER_LOG_LEVEL: 'warn',
@@ -76,7 +59,11 @@ test('SIGKILL mid-stress, a new worker: the stress phase resumes from its heartb
     },
   });
   const first = startWorker(env);
-  const handle = await client.workflow.start(cutoverWorkflow, { taskQueue, workflowId: uniqueId(), args: [plan] });
+  const handle = await temporal.client.workflow.start(cutoverWorkflow, {
+    taskQueue,
+    workflowId: uniqueId(),
+    args: [plan],
+  });
 
   // Kill the worker in the middle of size 20, over 2 s after size 10 was measured: heartbeat details are
   // throttled to one send per 2 s (worker/worker.ts), so that is how much progress a crash can lose.

@@ -3,10 +3,19 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../plan/failures';
+import { DEFAULT_TASK_QUEUE } from '../workflows/messages';
+import {
+  bindEnvironments,
+  ENVIRONMENTS,
+  environmentQueues,
+  type Environment,
+  type EnvironmentQueues,
+} from '../plan/environments';
 import { checkPlanAgainstPolicy, type ResolvedPolicy } from '../plan/policy';
 import { fileSystemResolver } from '../plan/policy-load';
 import { planOrFailure, type CutoverPlan } from '../plan/schema';
 import { createProbe, createReconcile } from './production';
+import { describeQueue } from './queues';
 import { createRehearseRollback } from './rehearsal';
 import { createShadow } from './shadow';
 import { createCheckHealth, createRunStep } from './staging';
@@ -17,40 +26,49 @@ export interface ActivityDeps {
   dataDir: string;
   /** The organisation policy the worker holds (`CUTOVER_POLICY`); without one, plans are their own judge. */
   policy?: ResolvedPolicy;
+  /** The workers' task queue per environment, which a plan's `environments` must name. @default `cutover-<name>` */
+  queues?: EnvironmentQueues;
   /** DuckDB's bounds for output diffs (CUTOVER_DIFF_MEMORY, CUTOVER_DIFF_THREADS). @default DuckDB's own */
   diff?: { memoryLimit?: string; threads?: number };
 }
 
 /**
- * The plan check of a worker with a policy: the schema first, then the policy. Every violation is listed by
- * its path in one non-retryable `PolicyViolation` (nothing has run yet); a plan within the policy comes back
- * as the policy tightens it (the stricter of the two), and that is the plan the cutover runs.
+ * The plan check of the workers: the schema first, then the policy and the environments' queues. Every
+ * violation is listed by its path in one non-retryable `PolicyViolation` (nothing has run yet); a plan within
+ * the policy comes back as the policy tightens it (the stricter of the two), and that is the plan the
+ * cutover runs.
  */
-export function createCheckPlan(policy: ResolvedPolicy | undefined) {
+export function createCheckPlan(policy: ResolvedPolicy | undefined, queues: EnvironmentQueues) {
+  const routed = ENVIRONMENTS.filter((environment) => policy?.policy.environments[environment] !== undefined);
   return async function checkPlan(input: unknown): Promise<CutoverPlan> {
     // A digest only the workers' plan check sets: a plan's own claim is never taken.
     const { policyDigest: _claimed, ...plan } = planOrFailure(input);
-    if (!policy) return plan;
-    const { problems, effective } = checkPlanAgainstPolicy(plan, policy, fileSystemResolver);
-    if (problems.length === 0) return { ...effective, policyDigest: policy.digest };
+    const bound = bindEnvironments(plan, queues, routed);
+    const checked = policy ? checkPlanAgainstPolicy(bound.plan, policy, fileSystemResolver) : undefined;
+    const problems = [...bound.problems, ...(checked?.problems ?? [])];
+    if (problems.length === 0) {
+      return policy && checked ? { ...checked.effective, policyDigest: policy.digest } : bound.plan;
+    }
+    const whose = policy ? `the workers' policy (${policy.digest.slice(0, 12)})` : "the workers' task queues";
     throw ApplicationFailure.create({
       type: FailureType.PolicyViolation,
       nonRetryable: true,
-      message: `refused by the workers' policy (${policy.digest.slice(0, 12)}): ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+      message: `refused by ${whose}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
       details: [problems],
     });
   };
 }
 
 /**
- * Checks a plan as the workflow received it, with the schema the CLI uses, and returns it with its defaults.
+ * Checks a plan as the workflow received it, with the schema the CLI uses, and returns it with its defaults;
+ * environments must name the default queues of the `cutover` task queue.
  * An activity rather than workflow code: the zod schema then lives once in the worker, not in every cutover.
  */
-export const checkPlan = createCheckPlan(undefined);
+export const checkPlan = createCheckPlan(undefined, environmentQueues(DEFAULT_TASK_QUEUE));
 
 export function createActivities(deps: ActivityDeps) {
   return {
-    checkPlan: createCheckPlan(deps.policy),
+    checkPlan: createCheckPlan(deps.policy, deps.queues ?? environmentQueues(DEFAULT_TASK_QUEUE)),
     runStep: createRunStep(deps),
     checkHealth: createCheckHealth(deps),
     runShadow: createShadow(deps),
@@ -58,7 +76,15 @@ export function createActivities(deps: ActivityDeps) {
     rehearseRollback: createRehearseRollback(deps),
     probe: createProbe(deps),
     reconcile: createReconcile(deps),
+    describeQueue,
   };
 }
+
+/** The activities each environment's workers register: only the work of that environment. */
+export const ENVIRONMENT_ACTIVITIES = {
+  staging: ['runStep', 'checkHealth', 'rehearseRollback'],
+  production: ['runStep', 'probe'],
+  compute: ['runShadow', 'runStress', 'reconcile'],
+} as const satisfies Record<Environment, readonly (keyof Activities)[]>;
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -9,6 +9,7 @@
  */
 import path from 'node:path';
 import { getPriority } from 'node:os';
+import { Context } from '@temporalio/activity';
 import { FailureType } from '../plan/failures';
 import type { ActionGuard } from './policy-guard';
 import { expand, type Placeholders } from '../plan/placeholders';
@@ -88,7 +89,10 @@ export async function runAction(options: RunOptions): Promise<RunOutcome> {
   return 'run' in options.action ? runProcess(options.action, options) : runHttp(options.action, options);
 }
 
-/** The environment of a child: the worker's, less its secrets, plus the action's and the idempotency key. */
+/**
+ * The environment of a child: the worker's, less its secrets, plus the action's, the idempotency key and the
+ * task queue the activity came from (`CUTOVER_ACTIVITY_QUEUE`: which environment's worker runs it).
+ */
 export function childEnv(action: RunAction, key: string, placeholders: Placeholders): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
@@ -97,7 +101,19 @@ export function childEnv(action: RunAction, key: string, placeholders: Placehold
   for (const [name, value] of Object.entries(action.env ?? {})) env[name] = expand(value, placeholders);
   env.CUTOVER_IDEMPOTENCY_KEY = key;
   if (placeholders.release !== undefined) env.CUTOVER_RELEASE = String(placeholders.release);
+  const queue = activityQueue();
+  if (queue !== undefined) env.CUTOVER_ACTIVITY_QUEUE = queue;
+  else delete env.CUTOVER_ACTIVITY_QUEUE;
   return env;
+}
+
+/** The task queue of the activity running this action, if it runs in one (not in a unit test's direct call). */
+function activityQueue(): string | undefined {
+  try {
+    return Context.current().info.taskQueue;
+  } catch {
+    return undefined;
+  }
 }
 
 function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome> {

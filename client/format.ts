@@ -7,7 +7,7 @@ import type { OutputDiff, RelativeResult, StressResult } from '../activities/typ
 import { cell, dryRunLines, outputLine, sampleKey } from '../workflows/output-lines';
 import { stressGroups } from '../verdicts/stress';
 import type { WhatIfResult } from './what-if';
-import { phaseResult, type CutoverStatus, type PhaseRecord } from '../workflows/status';
+import { describeWaitingForWorker, phaseResult, type CutoverStatus, type PhaseRecord } from '../workflows/status';
 
 /** Key figures of a phase's evidence, in a few words. */
 export function keyFigures(record: PhaseRecord): string {
@@ -51,6 +51,7 @@ export function renderStatus(s: CutoverStatus, auditLines = 8): string {
       `waiting since ${w.since}: ${w.what} refused ${w.refusals}× by workers with another policy (${w.message})`,
     );
   }
+  if (s.waitingForWorker) out.push(`waiting: ${describeWaitingForWorker(s.waitingForWorker)}`);
   out.push(
     s.policyDigest
       ? `policy: ${s.policyDigest.slice(0, 12)}… (the workers' policy this plan was checked against)`

@@ -7,12 +7,13 @@
  * itself does no I/O. Workflow code never imports it (eslint.config.mjs).
  *
  * How later knobs join (keyed-diff limits, stress comparison allowances and `onInconclusive`, dry-run
- * switches, notification targets, environments' task queues): each adds its bound to `rulesSchema` (a
+ * switches, notification targets): each adds its bound to `rulesSchema` (a
  * ceiling under `ceilings`, an allow-list beside `commands`/`urls`, or a `require…` flag) and its check to
  * `checkPlanAgainstPolicy`, with a test that a plan past the bound is refused by path.
  */
 import { z } from 'zod';
 import { DURATION_PATTERN, toMs } from './duration';
+import { ENVIRONMENTS } from './environments';
 import { decodePublicKey } from './keys';
 import { quorumFor } from './helpers';
 import { PLACEHOLDER_NAMES } from './placeholders';
@@ -145,6 +146,25 @@ export const policySchema = z.strictObject({
       z.strictObject({ signer: personName, publicKey }),
     )
     .default({}),
+  /**
+   * Each environment's task queue (default `<CUTOVER_TASK_QUEUE>-<environment>`). A plan's `environments` must
+   * name these queues, and one that leaves a listed environment out has its work routed here anyway.
+   */
+  environments: z
+    .partialRecord(
+      z.enum(ENVIRONMENTS),
+      z.strictObject({
+        taskQueue: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/, { error: 'expected a task queue name' }),
+      }),
+    )
+    .default({})
+    .refine(
+      (queues) =>
+        queues.production === undefined ||
+        (queues.staging?.taskQueue !== queues.production.taskQueue &&
+          queues.compute?.taskQueue !== queues.production.taskQueue),
+      { error: "production's queue must be production's alone" },
+    ),
   /** Rules for releases that no pipeline entry matches. Without it, such a release is refused. */
   default: rulesSchema.optional(),
   /** Rules per pipeline, by release name pattern (`*` matches any run of characters); the first match wins. */

@@ -131,6 +131,17 @@ export function planProblems(plan: CutoverPlan, problem: Problem): void {
       );
     }
   }
+  // Production's queue is production's alone: a staging or compute worker must never take its work.
+  const environments = plan.environments;
+  const productionQueue = environments?.production?.taskQueue;
+  for (const other of ['staging', 'compute'] as const) {
+    if (productionQueue !== undefined && environments?.[other]?.taskQueue === productionQueue) {
+      problem(
+        ['environments', other, 'taskQueue'],
+        `"${productionQueue}" is production's queue: ${other} work needs a queue of its own`,
+      );
+    }
+  }
   if (toMs(production.monitor.interval) > toMs(production.monitor.window)) {
     problem(
       ['production', 'monitor', 'interval'],

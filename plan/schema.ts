@@ -283,6 +283,21 @@ const monitorSchema = z.strictObject({
   triggers: triggersSchema,
 });
 
+/** Where one environment's work runs. */
+const environmentSchema = z.strictObject({
+  taskQueue: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/, { error: 'expected a task queue name such as cutover-production' })
+    .describe(
+      "The environment's task queue: it must be the one the workers give this environment (their policy's, else `<queue>-<environment>`).",
+    ),
+  noWorkerAlert: durationSchema
+    .optional()
+    .describe(
+      'How long work may wait with no live worker polling this queue before the escalation action runs (default: never).',
+    ),
+});
+
 const productionSchema = z.strictObject({
   deploy: actionSchema,
   undo: actionSchema.describe('The rollback of production; registered before deploy runs.'),
@@ -432,6 +447,16 @@ export const planSchema = z
       .or(httpActionSchema.extend({ target: durationSchema.default('300s') })),
     signoff: signoffSchema,
     production: productionSchema,
+    environments: z
+      .strictObject({
+        staging: environmentSchema.optional(),
+        production: environmentSchema.optional(),
+        compute: environmentSchema.optional(),
+      })
+      .optional()
+      .describe(
+        "Where each kind of work runs: staging (deploy, tests, health, rollback rehearsal), production (reference probe, deploy, undo, monitoring, decommission), compute (datasets, shadow, stress, reconciliation). An environment left out runs on the workers' one queue.",
+      ),
   })
   .superRefine((plan, ctx) => planProblems(plan, (path, message) => ctx.addIssue({ code: 'custom', path, message })));
 

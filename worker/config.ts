@@ -6,6 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../workflows/messages';
 import { toMs } from '../plan/duration';
+import { ENVIRONMENTS, environmentQueues, type Environment, type EnvironmentQueues } from '../plan/environments';
 import type { ResolvedPolicy } from '../plan/policy';
 import { loadPolicy, PolicyError } from '../plan/policy-load';
 
@@ -15,6 +16,15 @@ const intFrom = (min: number, max: number) =>
 
 export const envSchema = z.object({
   CUTOVER_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE).describe('Task queue the worker polls'),
+  CUTOVER_ENVIRONMENT: z
+    .string()
+    .regex(/^(all|orchestrator|staging|production|compute)(,(orchestrator|staging|production|compute))*$/, {
+      error: 'expected all, or a comma-separated list of orchestrator, staging, production, compute',
+    })
+    .default('all')
+    .describe(
+      "What the worker serves: orchestrator (the workflows and the task queue's activities), and each environment's queue (`npm run worker -- --environment NAME`)",
+    ),
   CUTOVER_DATA_DIR: z.string().min(1).default('.data').describe('Datasets and working files, one folder per cutover'),
   CUTOVER_LOG_LEVEL: z
     .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal'])
@@ -59,6 +69,12 @@ export const envSchema = z.object({
 
 export type WorkerConfig = Readonly<z.infer<typeof envSchema>> & {
   dataDir: string;
+  /** Whether this worker runs the workflows and polls CUTOVER_TASK_QUEUE. */
+  orchestrator: boolean;
+  /** The environments whose queues this worker polls, with only their activities. */
+  environments: readonly Environment[];
+  /** Every environment's queue (the policy's, else `<CUTOVER_TASK_QUEUE>-<name>`). */
+  queues: EnvironmentQueues;
   /** The policy of CUTOVER_POLICY, read and checked at start. */
   policy?: ResolvedPolicy;
 };
@@ -88,8 +104,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
       throw new ConfigError(`CUTOVER_POLICY=${JSON.stringify(parsed.data.CUTOVER_POLICY)}: ${problems}`);
     }
   }
+  const queues = environmentQueues(parsed.data.CUTOVER_TASK_QUEUE, policy?.policy.environments);
+  for (const environment of ENVIRONMENTS) {
+    if (queues[environment] === parsed.data.CUTOVER_TASK_QUEUE) {
+      throw new ConfigError(
+        `CUTOVER_POLICY=${JSON.stringify(parsed.data.CUTOVER_POLICY)}: environments.${environment}.taskQueue is CUTOVER_TASK_QUEUE ("${queues[environment]}"): an environment needs a queue of its own`,
+      );
+    }
+  }
+  const served = parsed.data.CUTOVER_ENVIRONMENT.split(',');
+  const all = served.includes('all');
   return Object.freeze({
     ...parsed.data,
+    orchestrator: all || served.includes('orchestrator'),
+    environments: ENVIRONMENTS.filter((environment) => all || served.includes(environment)),
+    queues,
     dataDir: path.resolve(parsed.data.CUTOVER_DATA_DIR),
     ...(policy ? { policy } : {}),
   });

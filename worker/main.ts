@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
  * `npm run worker`: the cutover worker process. Config from the environment (worker/config.ts and
- * TEMPORAL_* through @temporalio/envconfig). SIGINT or SIGTERM: stop polling, let running activities
- * finish within CUTOVER_SHUTDOWN_GRACE, exit 0.
+ * TEMPORAL_* through @temporalio/envconfig); `--environment NAME[,NAME]` sets CUTOVER_ENVIRONMENT. SIGINT or
+ * SIGTERM: stop polling, let running activities finish within CUTOVER_SHUTDOWN_GRACE, exit 0.
  */
+import { parseArgs } from 'node:util';
 import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { temporalTarget } from '../common/temporal-env';
 import { CodecError, codecFromEnv } from '../codec/aes-gcm';
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
   let config;
   let codec;
   try {
-    config = loadConfig();
+    config = loadConfig(withArguments(process.argv.slice(2)));
     codec = codecFromEnv();
   } catch (err) {
     if (err instanceof ConfigError || err instanceof CodecError) {
@@ -66,21 +67,23 @@ async function main(): Promise<void> {
     );
     process.exit(1);
   }
-  const { worker, connection } = created;
+  const { served, connection } = created;
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, 'shutting down: no new tasks; running activities get the grace period');
-      worker.shutdown();
+      for (const { worker } of served) worker.shutdown();
     });
   }
   logger.info(
     {
       address: target.address,
       namespace: target.namespace,
-      taskQueue: config.CUTOVER_TASK_QUEUE,
+      queues: Object.fromEntries(
+        served.map((s) => [s.taskQueue, `${s.role}: ${s.workflows ? 'workflows, ' : ''}${s.activities.join(', ')}`]),
+      ),
       payloads: codec ? `encrypted (key id ${codec.activeKeyId})` : 'plain',
       dataDir: config.dataDir,
       policy: config.policy
@@ -90,10 +93,31 @@ async function main(): Promise<void> {
     },
     'worker polling',
   );
-  await worker.run();
+  // One worker failing stops the others: a process that serves half of what it says would mislead.
+  const runs = served.map(({ worker }) =>
+    worker.run().catch((err: unknown) => {
+      for (const other of served) if (other.worker.getState() === 'RUNNING') other.worker.shutdown();
+      throw err;
+    }),
+  );
+  const outcomes = await Promise.allSettled(runs);
   metricsServer?.close();
   await connection.close();
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) throw failed.reason;
   logger.info('worker stopped');
+}
+
+/** The environment with `--environment NAME[,NAME]` from the command line as CUTOVER_ENVIRONMENT. */
+function withArguments(args: string[]): NodeJS.ProcessEnv {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { environment: { type: 'string', short: 'e' } }, strict: true });
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message} (usage: npm run worker -- [--environment NAME[,NAME]])`);
+  }
+  const environment = parsed.values.environment;
+  return environment === undefined ? process.env : { ...process.env, CUTOVER_ENVIRONMENT: environment };
 }
 
 main().catch((err: unknown) => {

@@ -17,6 +17,7 @@ import type { ShadowResult } from '../activities/types';
 import { dryRunLines, outputLine, sampleKey } from './output-lines';
 import type { CutoverSinks } from './sinks';
 import {
+  describeWaitingForWorker,
   isFinal,
   type AuditEntry,
   type CutoverState,
@@ -154,6 +155,9 @@ export class Bookkeeping {
         '',
         `**Waiting** since ${waiting.since}: ${waiting.what} refused ${waiting.refusals}× (${waiting.message})`,
       );
+    }
+    if (this.status.waitingForWorker) {
+      lines.push('', `**Waiting**: ${describeWaitingForWorker(this.status.waitingForWorker)}`);
     }
     if (view.status !== 'closed') {
       lines.push('', `**Gate** ${view.status}${view.deadline ? ` · deadline ${view.deadline}` : ''}`, '');

@@ -20,6 +20,7 @@ import {
 } from '@temporalio/workflow';
 import type { StepIdentity, StepResult } from '../activities/types';
 import { FailureType } from '../plan/failures';
+import { toMs } from '../plan/duration';
 import { actionTimeoutMs, quorumFor } from '../plan/helpers';
 import type { Action, CutoverPlan } from '../plan/schema';
 import type * as ShapeCheckModule from '../plan/shape-check';
@@ -38,6 +39,7 @@ import {
 } from './messages';
 import { Patch } from './patches';
 import { untilPolicyHolds } from './policy-wait';
+import { PHASE_ENVIRONMENT, watched, type Watcher } from './queue-watch';
 import { PHASE_TABLE, type PhaseContext, type PhaseModule } from './phases';
 import { checks, stepOptions, steps } from './proxies';
 import type { CutoverSinks } from './sinks';
@@ -329,7 +331,7 @@ class Cutover {
       step: (phase, label, action) => this.step(phase, label, action),
       identity: (step) => this.identity(step),
       keyPrefix: () => this.keyPrefix(),
-      untilPolicyHolds: (what, call) => untilPolicyHolds(this.books, what, call),
+      routed: (phase, what, call) => this.routed(phase, what, call),
       requestAutomaticRollback: (request) => {
         this.rollbackRequest = { ...request, automatic: true };
       },
@@ -360,11 +362,65 @@ class Cutover {
       action,
       ...(this.plan.policyDigest !== undefined ? { policyDigest: this.plan.policyDigest } : {}),
     };
-    return untilPolicyHolds(this.books, `${phase}: ${label}`, () =>
-      steps.runStep.executeWithOptions({ ...stepOptions(actionTimeoutMs(action)), summary: `${phase}: ${label}` }, [
-        this.plan.baseDir ? { ...input, baseDir: this.plan.baseDir } : input,
-      ]),
+    return this.routed(phase, `${phase}: ${label}`, (route) =>
+      steps.runStep.executeWithOptions(
+        { ...stepOptions(actionTimeoutMs(action)), ...route, summary: `${phase}: ${label}` },
+        [this.plan.baseDir ? { ...input, baseDir: this.plan.baseDir } : input],
+      ),
     );
+  }
+
+  /**
+   * Runs one activity of `phase` until a worker with the cutover's policy takes it: on the task queue of the
+   * phase's environment when the plan names one (`route` carries it), watched for a missing worker there.
+   * Without `environments` the route is empty and the commands are what they always were.
+   */
+  private routed<T>(phase: Phase, what: string, call: (route: { taskQueue?: string }) => Promise<T>): Promise<T> {
+    const environment = PHASE_ENVIRONMENT[phase];
+    const where = environment ? this.plan.environments?.[environment] : undefined;
+    if (!environment || !where) return untilPolicyHolds(this.books, what, () => call({}));
+    const route = {
+      environment,
+      taskQueue: where.taskQueue,
+      ...(where.noWorkerAlert !== undefined ? { noWorkerAlertMs: toMs(where.noWorkerAlert) } : {}),
+    };
+    return watched(route, what, this.workerWatcher(), () =>
+      untilPolicyHolds(this.books, what, () => call({ taskQueue: where.taskQueue })),
+    );
+  }
+
+  /** How a missing worker shows: the status, one audit line when it starts and one when it ends, the alert. */
+  private workerWatcher(): Watcher {
+    return {
+      report: (waiting) => {
+        const before = this.status.waitingForWorker;
+        if (waiting) {
+          if (!before) {
+            this.books.audit({
+              kind: 'note',
+              message: `${waiting.what}: no live worker polls ${waiting.environment} queue ${waiting.taskQueue}${waiting.lastPoller ? ` (last poller ${waiting.lastPoller.identity} at ${waiting.lastPoller.at})` : ''}; waiting`,
+            });
+          }
+          this.status.waitingForWorker = waiting;
+        } else if (before) {
+          delete this.status.waitingForWorker;
+          this.books.audit({ kind: 'note', message: `${before.what}: a worker polls ${before.taskQueue} again` });
+        }
+        this.books.refreshDetails();
+      },
+      alert: async (waiting) => {
+        this.books.audit({
+          kind: 'note',
+          rule: 'no-worker',
+          message: `no worker has polled ${waiting.environment} queue ${waiting.taskQueue} since ${waiting.lastPoller?.at ?? waiting.waitingSince}: ${waiting.what} waits (noWorkerAlert)`,
+        });
+        const escalate = this.plan.signoff.escalate;
+        if (!escalate) return;
+        await this.step('signoff', `escalate no worker on ${waiting.environment}`, escalate).catch((err: unknown) =>
+          this.books.audit({ kind: 'note', message: `the no-worker escalation failed: ${errorMessage(err)}` }),
+        );
+      },
+    };
   }
 
   private keyPrefix(): string {

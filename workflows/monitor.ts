@@ -10,7 +10,8 @@ import { NON_RETRYABLE_TYPES } from '../plan/failures';
 import type { Action, Triggers } from '../plan/schema';
 import { monitorStatusQuery } from './messages';
 import { untilPolicyHolds } from './policy-wait';
-import type { MonitorOutcome, MonitorStatus } from './status';
+import { watched } from './queue-watch';
+import type { MonitorOutcome, MonitorStatus, WaitingForWorker } from './status';
 
 const { probe } = proxyActivities<Activities>({
   startToCloseTimeout: '10m',
@@ -38,6 +39,8 @@ export interface MonitorState {
   last?: ProbeResult;
   /** The first breach of a dry-run trigger: it would have rolled back at that probe, and did not. */
   wouldBreach?: Breach & { probe: number };
+  /** A probe waiting on production's queue with no live worker (not carried across continue-as-new). */
+  waitingForWorker?: WaitingForWorker;
 }
 
 export interface MonitorInput {
@@ -53,6 +56,8 @@ export interface MonitorInput {
   baseDir?: string;
   /** The policy the cutover was checked against: workers holding another refuse the probes. */
   policyDigest?: string;
+  /** Production's task queue (plan `environments.production`): the probes run there, watched for a worker. */
+  taskQueue?: string;
   state: MonitorState;
 }
 
@@ -71,30 +76,52 @@ export async function monitorWorkflow(input: MonitorInput): Promise<MonitorOutco
       if (state.last.errorRate !== undefined) status.last.errorRate = state.last.errorRate;
       if (state.last.maxDrift !== undefined) status.last.maxDrift = state.last.maxDrift;
     }
+    if (state.waitingForWorker) status.waitingForWorker = state.waitingForWorker;
     return status;
   });
 
   let samplesThisRun = 0;
   while (Date.now() < input.windowEndsAt) {
     await sleep(Math.min(input.intervalMs, input.windowEndsAt - Date.now()));
-    const result = await untilPolicyHolds(undefined, 'monitoring probe', () =>
-      probe.executeWithOptions(
-        { startToCloseTimeout: '10m', heartbeatTimeout: '15s', summary: `probe #${state.samples + 1}` },
-        [
+    const taskQueue = input.taskQueue;
+    const sample = () =>
+      untilPolicyHolds(undefined, 'monitoring probe', () =>
+        probe.executeWithOptions(
           {
-            workflowId: input.parentWorkflowId,
-            release: input.release,
-            key: `${input.keyPrefix}/monitoring/probe-${state.samples + 1}`,
-            probe: input.probe,
-            triggers: input.triggers,
-            reference: input.reference,
-            consecutiveFailures: state.consecutiveFailures,
-            ...(input.baseDir ? { baseDir: input.baseDir } : {}),
-            ...(input.policyDigest !== undefined ? { policyDigest: input.policyDigest } : {}),
+            startToCloseTimeout: '10m',
+            heartbeatTimeout: '15s',
+            ...(taskQueue !== undefined ? { taskQueue } : {}),
+            summary: `probe #${state.samples + 1}`,
           },
-        ],
-      ),
-    );
+          [
+            {
+              workflowId: input.parentWorkflowId,
+              release: input.release,
+              key: `${input.keyPrefix}/monitoring/probe-${state.samples + 1}`,
+              probe: input.probe,
+              triggers: input.triggers,
+              reference: input.reference,
+              consecutiveFailures: state.consecutiveFailures,
+              ...(input.baseDir ? { baseDir: input.baseDir } : {}),
+              ...(input.policyDigest !== undefined ? { policyDigest: input.policyDigest } : {}),
+            },
+          ],
+        ),
+      );
+    const result =
+      taskQueue === undefined
+        ? await sample()
+        : await watched(
+            { environment: 'production', taskQueue },
+            `monitoring probe #${state.samples + 1}`,
+            {
+              report: (waiting) => {
+                if (waiting) state.waitingForWorker = waiting;
+                else delete state.waitingForWorker;
+              },
+            },
+            sample,
+          );
     state.samples++;
     samplesThisRun++;
     state.consecutiveFailures = result.consecutiveFailures;

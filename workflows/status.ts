@@ -155,6 +155,22 @@ export interface AuditEntry {
   message: string;
 }
 
+/** Work on an environment's queue that no live worker polls: which queue, since when, what was seen last. */
+export interface WaitingForWorker {
+  environment: string;
+  taskQueue: string;
+  /** The work waiting (a phase's activity). */
+  what: string;
+  /** When the work was queued. */
+  waitingSince: string;
+  /** When the queue was last described. */
+  checkedAt: string;
+  /** The poller the server saw last on this queue, if it lists any (it lists dead ones for minutes). */
+  lastPoller?: { identity: string; at: string };
+  /** When the plan's `noWorkerAlert` passed and the escalation ran. */
+  alertedAt?: string;
+}
+
 export interface MonitorStatus {
   startedAt: string;
   windowEndsAt: string;
@@ -162,6 +178,7 @@ export interface MonitorStatus {
   consecutiveFailures: number;
   runs: number;
   last?: { at: string; ok: boolean; errorRate?: number; maxDrift?: number };
+  waitingForWorker?: WaitingForWorker;
 }
 
 export interface CutoverStatus {
@@ -174,6 +191,8 @@ export interface CutoverStatus {
   policyDigest?: string;
   /** An activity refused by workers holding another policy, waiting for one with the cutover's. */
   waitingForPolicy?: { what: string; since: string; refusals: number; message: string };
+  /** Work waiting on an environment's task queue that no live worker polls (plan `environments`). */
+  waitingForWorker?: WaitingForWorker;
   startedAt: string;
   endedAt?: string;
   phases: PhaseRecord[];
@@ -195,4 +214,10 @@ export interface CutoverResult {
   state: CutoverState;
   evidenceDigest?: string;
   phases: PhaseRecord[];
+}
+
+/** One line: which queue has no live worker, since when, and what waits on it. */
+export function describeWaitingForWorker(w: WaitingForWorker): string {
+  const last = w.lastPoller ? `last poller ${w.lastPoller.identity} seen ${w.lastPoller.at}` : 'no poller ever listed';
+  return `no live worker on ${w.environment} queue ${w.taskQueue} (${last}; checked ${w.checkedAt}): ${w.what} waits since ${w.waitingSince}${w.alertedAt ? `; alerted ${w.alertedAt}` : ''}`;
 }

@@ -132,8 +132,13 @@ program
   .description('switch an environment to a release (atomic symlink)')
   .requiredOption('--target <dir>', 'environment folder')
   .addOption(new Option('--version <engine>', 'release').choices(['v1', 'v2']).makeOptionMandatory())
-  .action(async (o: { target: string; version: Engine }) =>
-    print(await deployments().deploy(o.target, o.version, key())),
+  .addOption(
+    new Option('--hold <ms>', 'wait this long between recording the start and switching (a slow deploy)')
+      .argParser(positiveInt)
+      .default(0),
+  )
+  .action(async (o: { target: string; version: Engine; hold: number }) =>
+    print(await deployments().deploy(o.target, o.version, key(), o.hold)),
   );
 
 program

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { hostname } from 'node:os';
 import { generateTape } from './generate';
 
 export type Engine = 'v1' | 'v2';
@@ -58,8 +59,16 @@ export async function readState(dir: string): Promise<EnvironmentState> {
   return { current, releases, ...(previous ? { previous } : {}) };
 }
 
+/**
+ * Appends one line to the environment's ledger, with who did it: `worker` is the cutover worker that started
+ * this process, as Temporal names it (`pid@host`), and `queue` the task queue its activity came from.
+ */
 async function ledger(dir: string, entry: Record<string, unknown>): Promise<void> {
-  await appendFile(path.join(dir, 'ledger.jsonl'), JSON.stringify({ at: new Date().toISOString(), ...entry }) + '\n');
+  const by = { worker: `${process.ppid}@${hostname()}`, queue: process.env.CUTOVER_ACTIVITY_QUEUE ?? null };
+  await appendFile(
+    path.join(dir, 'ledger.jsonl'),
+    JSON.stringify({ at: new Date().toISOString(), ...entry, ...by }) + '\n',
+  );
 }
 
 /** Whether `key` already completed `action` here (a retried step must be harmless). */
@@ -77,12 +86,13 @@ async function done(dir: string, action: string, key: string | undefined): Promi
 }
 
 /** Switches `current` to `engine`, remembering what it was. */
-export async function deploy(dir: string, engine: Engine, key?: string): Promise<EnvironmentState> {
+export async function deploy(dir: string, engine: Engine, key?: string, holdMs = 0): Promise<EnvironmentState> {
   await ensureEnvironment(dir);
   if (await done(dir, 'deploy', key)) return readState(dir);
   const before = await readState(dir);
   if (!before.releases.includes(engine)) throw new Error(`release ${engine} is not installed in ${dir}`);
   await ledger(dir, { action: 'deploy', key, phase: 'start', from: before.current, to: engine });
+  if (holdMs > 0) await new Promise((resolve) => setTimeout(resolve, holdMs));
   if (before.current !== engine) {
     await writeFile(path.join(dir, 'previous'), before.current + '\n');
     await switchTo(dir, engine);

@@ -25,8 +25,12 @@ export interface PhaseContext {
   identity(step: string): StepIdentity;
   /** `<workflowId>/<firstRunId>`: the prefix of every idempotency key of this cutover. */
   keyPrefix(): string;
-  /** Runs one activity until a worker with the cutover's policy takes it (see policy-wait.ts). */
-  untilPolicyHolds<T>(what: string, call: () => Promise<T>): Promise<T>;
+  /**
+   * Runs one activity of `phase` until a worker with the cutover's policy takes it (see policy-wait.ts), on
+   * the task queue of the phase's environment when the plan has one: spread `route` into the activity's
+   * options. A missing worker there is watched for (queue-watch.ts).
+   */
+  routed<T>(phase: Phase, what: string, call: (route: { taskQueue?: string }) => Promise<T>): Promise<T>;
   /** Asks for a rollback on the cutover's own account (a trigger fired). */
   requestAutomaticRollback(request: RollbackRequest): void;
   /** From now on nothing can roll back to V1: rollback requests are refused. */

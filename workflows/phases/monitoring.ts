@@ -76,6 +76,7 @@ async function monitor(ctx: PhaseContext, reference: Metrics): Promise<MonitorOu
         windowEndsAt,
         ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
         ...(plan.policyDigest !== undefined ? { policyDigest: plan.policyDigest } : {}),
+        ...(plan.environments?.production ? { taskQueue: plan.environments.production.taskQueue } : {}),
         state: { samples: 0, consecutiveFailures: 0, runs: 1, startedAt: new Date().toISOString() },
       },
     ],

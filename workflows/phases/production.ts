@@ -21,20 +21,23 @@ export const production: PhaseModule<'production'> = {
       ...(plan.policyDigest !== undefined ? { policyDigest: plan.policyDigest } : {}),
     };
     const asActivity = () =>
-      ctx.untilPolicyHolds('reference probe', () =>
-        steps.probe.executeWithOptions({ summary: 'reference probe (before deploy)' }, [probeInput]),
+      ctx.routed('production', 'reference probe', (route) =>
+        steps.probe.executeWithOptions({ ...route, summary: 'reference probe (before deploy)' }, [probeInput]),
       );
     // The reference reading stands between the last approval and the deploy. A probe only reads, and is
     // short, so it runs as a local activity: no trip through the server's queues and no second workflow
     // task before the deploy is scheduled. Cutovers started before this took a normal activity.
     // A local activity runs on this workflow's own worker: if that worker holds another policy, the probe
     // goes to the task queue as a normal activity, where a worker with the cutover's policy can take it.
-    const before = patched(Patch.ReferenceProbeLocal)
-      ? await localProbe(monitor.probe)(probeInput).catch((err: unknown) => {
-          if (isPolicyMismatch(err)) return asActivity();
-          throw err;
-        })
-      : await asActivity();
+    // With a production environment it always does: the orchestrator is not where production is reached.
+    const before = plan.environments?.production
+      ? await asActivity()
+      : patched(Patch.ReferenceProbeLocal)
+        ? await localProbe(monitor.probe)(probeInput).catch((err: unknown) => {
+            if (isPolicyMismatch(err)) return asActivity();
+            throw err;
+          })
+        : await asActivity();
     if (!before.ok || !before.metrics) {
       throw ApplicationFailure.create({
         type: FailureType.ActionFailed,

@@ -12,8 +12,8 @@ export const reconciliation: PhaseModule<'reconciliation'> = {
     for (let day = 1; day <= reconcile.days; day++) {
       await sleep(reconcile.every);
       books.status.reconciliation.day = day;
-      const result = await ctx.untilPolicyHolds(`reconciliation day ${day}`, () =>
-        long.reconcile.executeWithOptions({ summary: `reconcile day ${day}` }, [
+      const result = await ctx.routed('reconciliation', `reconciliation day ${day}`, (route) =>
+        long.reconcile.executeWithOptions({ ...route, summary: `reconcile day ${day}` }, [
           { ...ctx.identity(`reconciliation/day-${day}`), plan, day },
         ]),
       );

@@ -8,8 +8,8 @@ export const rollbackRehearsal: PhaseModule<'rollback-rehearsal'> = {
   evidenceKey: 'rehearsal',
   keepsEvidenceOnFailure: true,
   async run(ctx) {
-    const result = await ctx.untilPolicyHolds('rollback rehearsal', () =>
-      long.rehearseRollback.executeWithOptions({ summary: 'rehearse rollback on staging' }, [
+    const result = await ctx.routed('rollback-rehearsal', 'rollback rehearsal', (route) =>
+      long.rehearseRollback.executeWithOptions({ ...route, summary: 'rehearse rollback on staging' }, [
         { ...ctx.identity('rollback-rehearsal'), plan: ctx.plan },
       ]),
     );

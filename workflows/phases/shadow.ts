@@ -7,8 +7,8 @@ export const shadow: PhaseModule<'shadow'> = {
   evidenceKey: 'shadow',
   keepsEvidenceOnFailure: true,
   async run(ctx) {
-    const result = await ctx.untilPolicyHolds('shadow', () =>
-      long.runShadow.executeWithOptions({ summary: 'shadow: V1 vs V2 on every dataset' }, [
+    const result = await ctx.routed('shadow', 'shadow', (route) =>
+      long.runShadow.executeWithOptions({ ...route, summary: 'shadow: V1 vs V2 on every dataset' }, [
         { ...ctx.identity('shadow'), plan: ctx.plan },
       ]),
     );

@@ -25,9 +25,9 @@ export const staging: PhaseModule<'staging'> = {
         ...(baseDir ? { baseDir } : {}),
         ...(plan.policyDigest !== undefined ? { policyDigest: plan.policyDigest } : {}),
       };
-      health = await ctx.untilPolicyHolds('staging health checks', () =>
+      health = await ctx.routed('staging', 'staging health checks', (route) =>
         steps.checkHealth.executeWithOptions(
-          { ...stepOptions(toMs(plan.staging.healthTimeout)), summary: 'staging health checks' },
+          { ...stepOptions(toMs(plan.staging.healthTimeout)), ...route, summary: 'staging health checks' },
           [input],
         ),
       );

@@ -8,8 +8,8 @@ export const stress: PhaseModule<'stress'> = {
   keepsEvidenceOnFailure: true,
   async run(ctx) {
     const { plan } = ctx;
-    const result = await ctx.untilPolicyHolds('stress', () =>
-      long.runStress.executeWithOptions({ summary: `stress: ${plan.stress.sizes.join(', ')} rows` }, [
+    const result = await ctx.routed('stress', 'stress', (route) =>
+      long.runStress.executeWithOptions({ ...route, summary: `stress: ${plan.stress.sizes.join(', ')} rows` }, [
         { ...ctx.identity('stress'), plan },
       ]),
     );

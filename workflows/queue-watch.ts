@@ -1,0 +1,114 @@
+/**
+ * Work sent to an environment's task queue waits there until a worker of that environment takes it (no
+ * schedule-to-start timeout): a missing worker holds the cutover, it does not fail it. So that the wait is
+ * seen, a timer in the workflow describes the queue while the work is pending (a query cannot do I/O):
+ * no live poller puts the queue, since when and the poller seen last into the status and the UI's
+ * current details, and after the plan's `noWorkerAlert` the escalation runs once.
+ *
+ * Only plans with `environments` take this path, and none was recorded before it, so earlier cutovers'
+ * histories replay unchanged without a patch.
+ */
+import { CancellationScope, isCancellation, proxyActivities, sleep } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { QueueView } from '../activities/queues';
+import type { Environment } from '../plan/environments';
+import type { Phase, WaitingForWorker } from './status';
+
+/**
+ * The environment of each phase's activities, compensations included: staging (deploy, tests, health, the
+ * rollback rehearsal), production (reference probe, deploy, undo, monitoring probes, decommission), compute
+ * (datasets, shadow runs and diffs, stress, reconciliation). The sign-off's escalation and the plan check
+ * run on the orchestrator's queue.
+ */
+export const PHASE_ENVIRONMENT: Readonly<Record<Phase, Environment | undefined>> = {
+  staging: 'staging',
+  shadow: 'compute',
+  stress: 'compute',
+  'rollback-rehearsal': 'staging',
+  signoff: undefined,
+  production: 'production',
+  monitoring: 'production',
+  reconciliation: 'compute',
+  decommission: 'production',
+};
+
+/** Work done within this never costs a describe. */
+export const FIRST_CHECK_MS = 10_000;
+/** How often a queue is described while work still waits on it. */
+export const CHECK_EVERY_MS = 30_000;
+
+/** Runs on the cutover's own queue: the orchestrator describes the environment's queue through its client. */
+const { describeQueue } = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumAttempts: 2 },
+});
+
+export interface Route {
+  environment: string;
+  taskQueue: string;
+  /** After this long without a live worker, `alert` runs (once). */
+  noWorkerAlertMs?: number;
+}
+
+export interface Watcher {
+  /** Called with the missing worker while one is missing, and with undefined when the wait ends. */
+  report(waiting: WaitingForWorker | undefined): void;
+  /** The `noWorkerAlert` escalation. */
+  alert?(waiting: WaitingForWorker): Promise<void>;
+}
+
+/** Runs `call` (one environment's activity) with its queue watched for a live worker while it is pending. */
+export async function watched<T>(route: Route, what: string, watcher: Watcher, call: () => Promise<T>): Promise<T> {
+  const waitingSince = new Date().toISOString();
+  const work = call();
+  let reported = false;
+  const scope = new CancellationScope();
+  const watching = scope.run(async () => {
+    await sleep(FIRST_CHECK_MS);
+    let alertedAt: string | undefined;
+    for (;;) {
+      let view: QueueView | undefined;
+      try {
+        view = await describeQueue(route.taskQueue);
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        // The queue could not be described: nothing new is known, and nothing is claimed.
+      }
+      if (view && view.live === 0) {
+        const waiting: WaitingForWorker = {
+          environment: route.environment,
+          taskQueue: route.taskQueue,
+          what,
+          waitingSince,
+          checkedAt: view.checkedAt,
+          ...(view.lastSeen ? { lastPoller: view.lastSeen } : {}),
+          ...(alertedAt ? { alertedAt } : {}),
+        };
+        reported = true;
+        watcher.report(waiting);
+        const alertMs = route.noWorkerAlertMs;
+        if (alertedAt === undefined && alertMs !== undefined && Date.now() - Date.parse(waitingSince) >= alertMs) {
+          alertedAt = new Date().toISOString();
+          watcher.report({ ...waiting, alertedAt });
+          await watcher.alert?.({ ...waiting, alertedAt });
+        }
+      } else if (view && reported) {
+        reported = false;
+        watcher.report(undefined);
+      }
+      // The next look, or the alert's moment if that comes first.
+      const alertDue =
+        alertedAt === undefined && route.noWorkerAlertMs !== undefined && reported
+          ? Date.parse(waitingSince) + route.noWorkerAlertMs - Date.now()
+          : Infinity;
+      await sleep(Math.max(1_000, Math.min(CHECK_EVERY_MS, alertDue)));
+    }
+  });
+  watching.catch(() => undefined);
+  try {
+    return await work;
+  } finally {
+    scope.cancel();
+    if (reported) watcher.report(undefined);
+  }
+}

@@ -11,6 +11,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import { createActivities, type Activities } from '../../activities';
 import { createMetrics } from '../../worker/metrics';
+import { environmentQueues, type EnvironmentQueues } from '../../plan/environments';
 import type { ResolvedPolicy } from '../../plan/policy';
 import type { CutoverPlan } from '../../plan/schema';
 import type { cutoverWorkflow } from '../../workflows';
@@ -70,6 +71,8 @@ export interface WorkerOptions {
   taskQueue?: string;
   /** The organisation policy the worker holds (as CUTOVER_POLICY gives it). */
   policy?: ResolvedPolicy;
+  /** The environments' queues the plan check holds plans to. @default `<taskQueue>-<name>` */
+  queues?: EnvironmentQueues;
   /** 0: no workflow cache, so no sticky queue (a test that replaces workers mid-cutover). */
   maxCachedWorkflows?: number;
 }
@@ -83,7 +86,8 @@ export async function makeWorker(
   const dataDir = options.dataDir ?? tempDir('data-');
   mkdirSync(dataDir, { recursive: true });
   const policy = options.policy ? { policy: options.policy } : {};
-  const activities = { ...createActivities({ dataDir, ...policy }), ...(options.activities ?? {}) };
+  const queues = options.queues ?? environmentQueues(taskQueue);
+  const activities = { ...createActivities({ dataDir, queues, ...policy }), ...(options.activities ?? {}) };
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',

@@ -11,6 +11,9 @@
  *                 completed, task timeouts, the reaction of a cutover woken from eviction
  *   history       24 h monitoring at a 1-minute interval (time-skipping): most events in one run
  *   worker-start  worker process spawned → polling, with and without the prebuilt bundle
+ *   layout        sign-off reaction (busy) and per-activity overhead: one worker on one queue, one worker
+ *                 serving the environments' queues, and four workers (orchestrator, staging, production,
+ *                 compute), in the same run (BENCH_LAYOUTS)
  *
  * Actions are `sh -c` one-liners: the figures are the orchestration's, not a pipeline's. Times come from
  * one clock (this machine's): the action writes `date +%s%N` when it starts.
@@ -58,6 +61,8 @@ interface PlanOptions {
   /** While this file exists the probe breaches; it appends `date +%s%N` before printing the breach. */
   breachSwitch?: string;
   monitor?: { window: string; interval: string };
+  /** Route staging, production and compute work to `<queue>-<name>` (plan `environments`). */
+  environments?: string;
 }
 
 /** A cutover whose every action is a `sh -c` one-liner. */
@@ -104,6 +109,15 @@ function quickPlan(o: PlanOptions): CutoverPlan {
       reconcile: { every: '1s', days: 1 },
       decommission: { name: 'decommission', ...sh('true'), afterCleanDays: 1 },
     },
+    ...(o.environments
+      ? {
+          environments: {
+            staging: { taskQueue: `${o.environments}-staging` },
+            production: { taskQueue: `${o.environments}-production` },
+            compute: { taskQueue: `${o.environments}-compute` },
+          },
+        }
+      : {}),
   };
   return planSchema.parse(input);
 }
@@ -112,36 +126,57 @@ interface Stack {
   client: Client;
   connection: Connection;
   server: DevServer;
+  /** The orchestrator's process (the only one but in the four-worker layout). */
   worker: ChildProcess;
   taskQueue: string;
+  /** Whether the plans route work to the environments' queues. */
+  routed: boolean;
   stop(): Promise<void>;
 }
 
-/** A dev server (in memory) and one worker process on it, polling. */
-async function startStack(workerEnv: NodeJS.ProcessEnv = {}): Promise<Stack> {
+/**
+ * How the workers are laid out: `one` worker on one queue (plans without environments), `one-routed` (one
+ * worker serving the environments' queues too, plans with environments), `four` (an orchestrator and one
+ * worker per environment, each its own process; plans with environments).
+ */
+type Layout = 'one' | 'one-routed' | 'four';
+
+/** A dev server (in memory) and the worker processes of `layout` on it, polling. */
+async function startStack(workerEnv: NodeJS.ProcessEnv = {}, layout: Layout = 'one'): Promise<Stack> {
   rmSync(WORK, { recursive: true, force: true });
   mkdirSync(WORK, { recursive: true });
   const server = await startDevServer({ port: await freePort(), uiPort: 0 });
   const taskQueue = `bench-${Date.now().toString(36)}`;
-  const worker = await startWorker({
-    TEMPORAL_ADDRESS: server.address,
-    CUTOVER_TASK_QUEUE: taskQueue,
-    CUTOVER_DATA_DIR: path.join(WORK, 'data'),
-    ...workerEnv,
-  });
+  const roles = layout === 'four' ? ['orchestrator', 'staging', 'production', 'compute'] : ['all'];
+  const workers = await Promise.all(
+    roles.map((role) =>
+      startWorker({
+        TEMPORAL_ADDRESS: server.address,
+        CUTOVER_TASK_QUEUE: taskQueue,
+        CUTOVER_DATA_DIR: path.join(WORK, `data-${role}`),
+        CUTOVER_ENVIRONMENT: role,
+        ...(role === 'orchestrator' || role === 'all' ? workerEnv : {}),
+      }),
+    ),
+  );
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
   return {
     client,
     connection,
     server,
-    worker: worker.child,
+    worker: workers[0]!.child,
     taskQueue,
+    routed: layout !== 'one',
     stop: async () => {
       await connection.close();
-      const gone = new Promise((r) => worker.child.once('exit', r));
-      worker.child.kill('SIGTERM');
-      await gone;
+      await Promise.all(
+        workers.map(({ child }) => {
+          const gone = new Promise((r) => child.once('exit', r));
+          child.kill('SIGTERM');
+          return gone;
+        }),
+      );
       await server.stop();
     },
   };
@@ -217,7 +252,12 @@ async function startCutovers(stack: Stack, count: number, options: (i: number) =
       const extra = options(i);
       const release = extra.release ?? `r${i}`;
       const marks = { deployMark: path.join(WORK, `${release}.deploy`), undoMark: path.join(WORK, `${release}.undo`) };
-      const plan = quickPlan({ ...marks, ...extra, release });
+      const plan = quickPlan({
+        ...marks,
+        ...extra,
+        release,
+        ...(stack.routed ? { environments: stack.taskQueue } : {}),
+      });
       const handle = await stack.client.workflow.start(cutoverWorkflow, {
         taskQueue: stack.taskQueue,
         workflowId: `bench-${release}`,
@@ -262,9 +302,9 @@ interface SignoffRun {
  * to its end before the next is signed (the others wait at the gate). `busy`: the next is signed as soon as
  * the deploy starts, so the earlier ones are still monitoring (1 s probes) and reconciling (≈ 30 at once).
  */
-async function measureSignoffs(count: number, load: SignoffLoad): Promise<SignoffRun> {
+async function measureSignoffs(count: number, load: SignoffLoad, layout: Layout = 'one'): Promise<SignoffRun> {
   const metricsPort = await freePort();
-  const stack = await startStack({ CUTOVER_METRICS_PORT: String(metricsPort) });
+  const stack = await startStack({ CUTOVER_METRICS_PORT: String(metricsPort) }, layout);
   try {
     say(`signoff (${load}): ${count} cutovers to the gate…`);
     const cutovers = await startCutovers(stack, count);
@@ -423,7 +463,28 @@ function dispatchGaps(events: temporal.api.history.v1.IHistoryEvent[]): number[]
 
 export async function benchOverhead(): Promise<void> {
   const count = Number(process.env.BENCH_OVERHEAD_CUTOVERS ?? 20);
-  const stack = await startStack();
+  const s = await measureOverhead(count, 'one');
+  table(
+    ['phase overhead (start → gate, do-nothing actions)', 'p50 / p95 / max', 'goal'],
+    [
+      [`orchestration per activity (${s.activities} activities per cutover)`, fmt(s.perActivity), 'p50 < 20 ms'],
+      ["activity's own time (started → completed)", fmt(s.own), ''],
+    ],
+  );
+  await save('overhead', {
+    cutovers: count,
+    activitiesPerCutover: s.activities,
+    overheadMs: s.perActivity,
+    ownMs: s.own,
+  });
+}
+
+/** Start → gate of `count` do-nothing cutovers, one at a time: the orchestration's time per activity. */
+async function measureOverhead(
+  count: number,
+  layout: Layout,
+): Promise<{ perActivity: Spread; own: Spread; activities: number }> {
+  const stack = await startStack({}, layout);
   try {
     say(`overhead: ${count} cutovers, one at a time, to the gate…`);
     const perActivity: number[] = [];
@@ -441,7 +502,8 @@ export async function benchOverhead(): Promise<void> {
             .map((g) => g.toFixed(0))
             .join(' ')} ms`,
         );
-      const gate = events.find((e) => e.timerStartedEventAttributes);
+      // The gate's deadline (72 h), not the timers that watch an environment's queue (queue-watch.ts).
+      const gate = events.find((e) => Number(e.timerStartedEventAttributes?.startToFireTimeout?.seconds ?? 0) >= 3600);
       const started = new Map<string, number>();
       let own = 0;
       let n = 0;
@@ -461,20 +523,47 @@ export async function benchOverhead(): Promise<void> {
       activities = n;
       await c!.handle.terminate('bench: measured');
     }
-    const s = spread(perActivity);
-    const own = spread(ownMs);
-    table(
-      ['phase overhead (start → gate, do-nothing actions)', 'p50 / p95 / max', 'goal'],
-      [
-        [`orchestration per activity (${activities} activities per cutover)`, fmt(s), 'p50 < 20 ms'],
-        ["activity's own time (started → completed)", fmt(own), ''],
-      ],
-    );
-    await save('overhead', { cutovers: count, activitiesPerCutover: activities, overheadMs: s, ownMs: own });
+    return { perActivity: spread(perActivity), own: spread(ownMs), activities };
   } finally {
     await stack.stop();
   }
 }
+
+/**
+ * `npm run bench layout`: the busy sign-off reaction and the per-activity overhead in each layout of
+ * BENCH_LAYOUTS (one,four), one after the other in the same run.
+ */
+export async function benchLayout(): Promise<void> {
+  const layouts = (process.env.BENCH_LAYOUTS ?? 'one,four').split(',') as Layout[];
+  const count = Number(process.env.BENCH_CUTOVERS ?? 50);
+  const overheadCount = Number(process.env.BENCH_OVERHEAD_CUTOVERS ?? 20);
+  const rows: string[][] = [];
+  const results: Record<string, unknown> = {};
+  for (const layout of layouts) {
+    const signoff = await measureSignoffs(count, 'busy', layout);
+    const overhead = await measureOverhead(overheadCount, layout);
+    const reaction = spread(signoff.toActivity);
+    rows.push(
+      [`${LAYOUT_NAMES[layout]}: busy sign-off → deploy started`, fmt(reaction), `${signoff.completed} of ${count}`],
+      [`${LAYOUT_NAMES[layout]}: orchestration per activity`, fmt(overhead.perActivity), ''],
+    );
+    results[layout] = {
+      completed: signoff.completed,
+      signoffBusyMs: reaction,
+      toActionRunningMs: spread(signoff.toAction),
+      overheadPerActivityMs: overhead.perActivity,
+      samples: signoff.toActivity,
+    };
+  }
+  table(['layout', 'p50 / p95 / max', 'completed'], rows);
+  await save('layout', { cutovers: count, overheadCutovers: overheadCount, ...results });
+}
+
+const LAYOUT_NAMES: Record<Layout, string> = {
+  one: 'one worker, one queue',
+  'one-routed': 'one worker, environments',
+  four: 'four workers',
+};
 
 export async function benchRollback(): Promise<void> {
   const count = Number(process.env.BENCH_ROLLBACKS ?? 20);

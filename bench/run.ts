@@ -8,7 +8,7 @@
  *           run; the example's stress phase with its comparison against V2 alone.
  *   diff    the keyed output diff against DuckDB's bare join and a hand-written Map join (bench/diff.ts).
  *   what-if cutover what-if over 100 completed cutovers on the dev server (bench/orchestration.ts).
- *   signoff, overhead, rollback, concurrent, gate, history, worker-start: the orchestration (bench/orchestration.ts).
+ *   signoff, overhead, layout, rollback, concurrent, gate, history, worker-start: the orchestration (bench/orchestration.ts).
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -29,6 +29,7 @@ import {
   benchGate,
   benchHistory,
   benchOverhead,
+  benchLayout,
   benchRollback,
   benchSignoff,
   benchWhatIf,
@@ -246,6 +247,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   kpi: benchKpi,
   signoff: benchSignoff,
   overhead: benchOverhead,
+  layout: benchLayout,
   rollback: benchRollback,
   concurrent: benchConcurrent,
   gate: benchGate,

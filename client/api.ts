@@ -29,6 +29,7 @@ import {
   releaseSearchAttribute,
   requestRollbackSignal,
   stateSearchAttribute,
+  monitorStatusQuery,
   statusQuery,
   submitSignOffUpdate,
   workflowIdFor,
@@ -136,8 +137,20 @@ export async function cutover(c: Cutovers, workflowId: string): Promise<Workflow
   return handle;
 }
 
+/**
+ * The cutover's status. While it monitors, a probe waiting for a production worker is the monitoring child's
+ * to know: its wait is shown as the cutover's.
+ */
 export async function status(c: Cutovers, workflowId: string): Promise<CutoverStatus> {
-  return (await cutover(c, workflowId)).query(statusQuery);
+  const s = await (await cutover(c, workflowId)).query(statusQuery);
+  if (s.state === 'monitoring' && s.monitor && !s.monitor.outcome && !s.waitingForWorker) {
+    const child = await c.client.workflow
+      .getHandle(s.monitor.childWorkflowId)
+      .query(monitorStatusQuery)
+      .catch(() => undefined);
+    if (child?.waitingForWorker) s.waitingForWorker = child.waitingForWorker;
+  }
+  return s;
 }
 
 /** How the workers' plan check answered a new cutover: passed, refused with its reason, or not yet. */

@@ -3,7 +3,15 @@
  * trigger breach. Continues as new well before history gets long, so a 24 h window at a 1-minute interval
  * stays far below the event limit in every run.
  */
-import { continueAsNew, log, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import {
+  continueAsNew,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Breach, Metrics, ProbeResult } from '../activities/types';
 import { NON_RETRYABLE_TYPES } from '../plan/failures';
@@ -11,7 +19,7 @@ import type { Action, Triggers } from '../plan/schema';
 import { monitorStatusQuery } from './messages';
 import { untilPolicyHolds } from './policy-wait';
 import { watched } from './queue-watch';
-import type { MonitorOutcome, MonitorStatus, WaitingForWorker } from './status';
+import { describeWaitingForWorker, type MonitorOutcome, type MonitorStatus, type WaitingForWorker } from './status';
 
 const { probe } = proxyActivities<Activities>({
   startToCloseTimeout: '10m',
@@ -118,6 +126,7 @@ export async function monitorWorkflow(input: MonitorInput): Promise<MonitorOutco
               report: (waiting) => {
                 if (waiting) state.waitingForWorker = waiting;
                 else delete state.waitingForWorker;
+                setCurrentDetails(waiting ? `**Waiting**: ${describeWaitingForWorker(waiting)}` : '');
               },
             },
             sample,

@@ -1,7 +1,8 @@
 /**
  * What a fleet's machine gets: `npm pack`'s tarball, installed into an empty folder with production
- * dependencies only, runs `cutover worker` against the dev server, and a cutover runs on that worker alone up
- * to its gate. Needs the built tree (`npm test` builds first); dependencies come from npm's cache or registry.
+ * dependencies only, runs `cutover worker --environment …` against the dev server: one installed worker for
+ * the orchestrator, staging and compute, one for production, and a cutover runs on them to its end. Needs
+ * the built tree (`npm test` builds first); dependencies come from npm's cache or registry.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -9,14 +10,14 @@ import path from 'node:path';
 import { cutoverWorkflow } from '../../workflows';
 import { statusQuery } from '../../workflows/messages';
 import type { CutoverStatus } from '../../workflows/status';
-import { tempDir, uniqueId } from '../helpers/harness';
-import { makePlan } from '../helpers/plans';
+import { approveAll, tempDir, uniqueId } from '../helpers/harness';
+import { makePlan, makePlanInput } from '../helpers/plans';
 import { useDevServer } from '../helpers/temporal';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const temporal = useDevServer();
 
-test('the packed tarball installs without dev dependencies and its `cutover worker` runs a cutover to the gate', async () => {
+test('the packed tarball installs without dev dependencies and its `cutover worker --environment` workers run a cutover to its end', async () => {
   expect(existsSync(path.join(ROOT, 'dist', 'workflow-bundle.js'))).toBe(true);
   const dir = tempDir('package-');
   // The tree is built already: pack it as it is.
@@ -52,27 +53,47 @@ test('the packed tarball installs without dev dependencies and its `cutover work
   expect(existsSync(path.join(installed, 'jest'))).toBe(false);
 
   const taskQueue = uniqueId('tq-package');
-  const worker = temporal.track(
-    spawn(path.join(installed, '.bin', 'cutover'), ['worker'], {
-      cwd: app,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        TEMPORAL_ADDRESS: temporal.server.address,
-        CUTOVER_TASK_QUEUE: taskQueue,
-        CUTOVER_DATA_DIR: path.join(dir, 'data'),
-        CUTOVER_LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    }),
-  );
-  let log = '';
-  worker.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  /** `cutover worker --environment ROLES` from the installed package, with its log collected. */
+  const startInstalled = (roles: string) => {
+    const child = temporal.track(
+      spawn(path.join(installed, '.bin', 'cutover'), ['worker', '--environment', roles], {
+        cwd: app,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          TEMPORAL_ADDRESS: temporal.server.address,
+          CUTOVER_TASK_QUEUE: taskQueue,
+          CUTOVER_DATA_DIR: path.join(dir, `data-${roles}`),
+          CUTOVER_LOG_LEVEL: 'info',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+    );
+    const out = { child, log: '' };
+    child.stdout.on('data', (chunk: Buffer) => (out.log += chunk.toString()));
+    return out;
+  };
+  const main = startInstalled('orchestrator,staging,compute');
+  const production = startInstalled('production');
 
+  const base = makePlanInput();
+  const plan = makePlan({
+    production: {
+      ...base.production,
+      monitor: { ...base.production.monitor, window: '2s', interval: '1s' },
+      reconcile: { every: '1s', days: 1 },
+      decommission: { ...base.production.decommission, afterCleanDays: 1 },
+    },
+    environments: {
+      staging: { taskQueue: `${taskQueue}-staging` },
+      production: { taskQueue: `${taskQueue}-production` },
+      compute: { taskQueue: `${taskQueue}-compute` },
+    },
+  });
   const handle = await temporal.client.workflow.start(cutoverWorkflow, {
     taskQueue,
     workflowId: uniqueId('package'),
-    args: [makePlan()],
+    args: [plan],
   });
   let status: CutoverStatus | undefined;
   const deadline = Date.now() + 150_000;
@@ -88,11 +109,21 @@ test('the packed tarball installs without dev dependencies and its `cutover work
     'stress',
     'rollback-rehearsal',
   ]);
-  // The installed package's own worker ran it: its log names the task queue it polled.
-  expect(log).toContain(taskQueue);
-  await handle.cancel();
+  await approveAll(handle);
+  // Production's work ran on the installed production worker: no other process polls its queue.
+  expect((await handle.result()).state).toBe('completed');
+  // Each installed worker's first line names the queues it polled.
+  const firstLine = (log: string) => JSON.parse(log.split('\n')[0] ?? '{}') as { queues?: Record<string, string> };
+  expect(Object.keys(firstLine(main.log).queues ?? {})).toEqual([
+    taskQueue,
+    `${taskQueue}-staging`,
+    `${taskQueue}-compute`,
+  ]);
+  expect(firstLine(production.log).queues).toEqual({ [`${taskQueue}-production`]: 'production: runStep, probe' });
 
-  const exited = new Promise<number | null>((resolve) => worker.once('exit', resolve));
-  worker.kill('SIGTERM');
-  expect(await exited).toBe(0);
+  for (const worker of [main.child, production.child]) {
+    const exited = new Promise<number | null>((resolve) => worker.once('exit', resolve));
+    worker.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }
 }, 400_000);

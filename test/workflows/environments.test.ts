@@ -1,7 +1,8 @@
 /**
  * Environments on the real time-skipping server: production's work waits on production's queue while no
  * worker polls it, shown in the status; after the plan's noWorkerAlert the escalation runs once; a worker
- * of that environment then takes the work and the cutover completes.
+ * of that environment then takes the work; when it stops during monitoring, the waiting probe is shown by
+ * `cutover status` (through the monitoring child), and the next worker completes the cutover.
  *
  * The queue is described by a stand-in for the `describeQueue` activity here (it reports no live poller):
  * the real one, against the dev server's pollers, is in test/integration/environments.test.ts.
@@ -15,6 +16,8 @@ import { statusQuery } from '../../workflows/messages';
 import { Ledger, makeWorker, quietRuntime, approveAll, tempDir, uniqueId, waitForStatus } from '../helpers/harness';
 import { makePlan, makePlanInput } from '../helpers/plans';
 import { createTimeSkippingEnv } from '../helpers/temporal';
+import { status as cutoverStatus, type Cutovers } from '../../client/api';
+import { renderStatus } from '../../client/format';
 
 let env: TestWorkflowEnvironment;
 
@@ -27,7 +30,17 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-test('no worker on production: the wait is shown, noWorkerAlert escalates once, a production worker then completes it', async () => {
+/** Polls `read` until `done` holds (60 s at most). */
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test('no worker on production: the wait is shown, noWorkerAlert escalates once, a production worker then completes it; a probe waiting in monitoring is shown too', async () => {
   const escalations = new Ledger();
   const described: string[] = [];
   const describeQueue = async (taskQueue: string): Promise<QueueView> => {
@@ -42,6 +55,8 @@ test('no worker on production: the wait is shown, noWorkerAlert escalates once, 
       ...base.signoff,
       escalate: escalations.action('escalated'),
     },
+    // Probes every 2 s: the one after the production worker stops comes soon in real time.
+    production: { ...base.production, monitor: { ...base.production.monitor, window: '10s', interval: '2s' } },
     environments: { production: { taskQueue: production, noWorkerAlert: '20s' } },
   });
   await worker.runUntil(async () => {
@@ -63,19 +78,42 @@ test('no worker on production: the wait is shown, noWorkerAlert escalates once, 
       taskQueue: production,
       what: 'reference probe',
     });
-    expect(escalations.names()).toEqual(['escalated']);
+    // alertedAt is shown as the escalation starts; its action then runs on the orchestrator's queue.
+    expect(
+      await until(
+        async () => escalations.names(),
+        (names) => names.length > 0,
+      ),
+    ).toEqual(['escalated']);
     expect(alerted.audit.filter((a) => a.rule === 'no-worker')).toHaveLength(1);
     expect(new Set(described)).toEqual(new Set([production]));
 
-    // A production worker: only production's activities, on production's queue.
-    const activities = createActivities({ dataDir: tempDir('prod-') });
-    const productionWorker = await Worker.create({
-      connection: env.nativeConnection,
-      namespace: env.namespace ?? 'default',
+    // A production worker (only production's activities, on production's queue) takes the work, and stops
+    // once monitoring has begun.
+    const productionWorker = async () => {
+      const activities = createActivities({ dataDir: tempDir('prod-') });
+      return Worker.create({
+        connection: env.nativeConnection,
+        namespace: env.namespace ?? 'default',
+        taskQueue: production,
+        activities: Object.fromEntries(ENVIRONMENT_ACTIVITIES.production.map((name) => [name, activities[name]])),
+      });
+    };
+    await (await productionWorker()).runUntil(waitForStatus(handle, (s) => s.state === 'monitoring'));
+    // The next probe waits for a production worker: the monitoring child knows, and the CLI's status says so.
+    const cutovers = { client: env.client } as unknown as Cutovers;
+    const monitoring = await until(
+      () => cutoverStatus(cutovers, handle.workflowId),
+      (s) => s.waitingForWorker !== undefined,
+    );
+    expect(monitoring.state).toBe('monitoring');
+    expect(monitoring.waitingForWorker).toMatchObject({
+      environment: 'production',
       taskQueue: production,
-      activities: Object.fromEntries(ENVIRONMENT_ACTIVITIES.production.map((name) => [name, activities[name]])),
+      what: expect.stringMatching(/^monitoring probe #\d+$/),
     });
-    const result = await productionWorker.runUntil(handle.result());
+    expect(renderStatus(monitoring)).toContain(`waiting: no live worker on production queue ${production}`);
+    const result = await (await productionWorker()).runUntil(handle.result());
     expect(result.state).toBe('completed');
     const status = await handle.query(statusQuery);
     expect(status.waitingForWorker).toBeUndefined();

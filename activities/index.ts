@@ -14,7 +14,7 @@ import {
 import { checkPlanAgainstPolicy, type ResolvedPolicy } from '../plan/policy';
 import { fileSystemResolver } from '../plan/policy-load';
 import { planOrFailure, type CutoverPlan } from '../plan/schema';
-import { createProbe, createReconcile } from './production';
+import { createDeployProduction, createProbe, createReconcile } from './production';
 import { describeQueue } from './queues';
 import { createRehearseRollback } from './rehearsal';
 import { createShadow } from './shadow';
@@ -75,6 +75,7 @@ export function createActivities(deps: ActivityDeps) {
     runStress: createStress(deps),
     rehearseRollback: createRehearseRollback(deps),
     probe: createProbe(deps),
+    deployProduction: createDeployProduction(deps),
     reconcile: createReconcile(deps),
     describeQueue,
   };
@@ -83,7 +84,7 @@ export function createActivities(deps: ActivityDeps) {
 /** The activities each environment's workers register: only the work of that environment. */
 export const ENVIRONMENT_ACTIVITIES = {
   staging: ['runStep', 'checkHealth', 'rehearseRollback'],
-  production: ['runStep', 'probe'],
+  production: ['runStep', 'probe', 'deployProduction'],
   compute: ['runShadow', 'runStress', 'reconcile'],
 } as const satisfies Record<Environment, readonly (keyof Activities)[]>;
 

@@ -2,6 +2,9 @@
  * Production: probes evaluated against the rollback triggers, and daily reconciliation of V2 against V1.
  */
 import { CancelledFailure, Context, log } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import { FailureType } from '../plan/failures';
 import { compareMetrics, counts } from '../verdicts/metrics';
 import { generate, materialise, workdirFor } from './datasets';
 import { toFailure } from './errors';
@@ -10,7 +13,8 @@ import type { ResolvedPolicy } from '../plan/policy';
 import { actionGuard, guarded, isPolicyRefusal, assertSamePolicy } from './policy-guard';
 import { runAction } from './runner';
 import { evaluateTriggers } from '../verdicts/triggers';
-import type { ProbeInput, ProbeResult, ReconcileInput, ReconcileResult } from './types';
+import { runStepIn } from './staging';
+import type { ProbeInput, ProbeResult, ReconcileInput, ReconcileResult, StepInput, StepResult } from './types';
 
 /**
  * Runs the probe and evaluates the triggers. A probe that fails or prints nonsense is a failed sample
@@ -71,6 +75,69 @@ export const createProbe = (deps: { dataDir: string; policy?: ResolvedPolicy }) 
       ...(evaluation.wouldBreach ? { wouldBreach: evaluation.wouldBreach } : {}),
     };
   };
+
+export interface DeployProductionInput {
+  /** The reference reading of V1, taken first. */
+  reference: ProbeInput;
+  deploy: StepInput;
+}
+
+export interface DeployProductionResult {
+  reference: ProbeResult;
+  deployed: StepResult;
+}
+
+/**
+ * The production deploy of a plan with a production environment: the reference reading of V1, then the
+ * deploy, in one activity on production's queue. The orchestrator cannot reach production, and a reading as
+ * an activity of its own would put a round trip through the orchestrator between the last approval and the
+ * deploy (bench/README.md, layouts).
+ *
+ * The reading must be V1's: a retry after a crash mid-deploy must not read again (it could read V2). So the
+ * reading is recorded as the attempt's heartbeat details, and the server has acknowledged it before the deploy
+ * starts; a later attempt takes it from there. An attempt that finds none knows that no deploy began.
+ */
+export const createDeployProduction = (deps: { dataDir: string; policy?: ResolvedPolicy }) => {
+  const probe = createProbe(deps);
+  return async function deployProduction(input: DeployProductionInput): Promise<DeployProductionResult> {
+    assertSamePolicy(deps.policy, input.deploy.policyDigest);
+    const ctx = Context.current();
+    let reference = (ctx.info.heartbeatDetails as { reference?: ProbeResult } | undefined)?.reference;
+    if (!reference) {
+      reference = await probe(input.reference);
+      if (!reference.ok || !reference.metrics) {
+        throw ApplicationFailure.create({
+          type: FailureType.ActionFailed,
+          nonRetryable: true,
+          message: `the reference probe before deploy failed: ${reference.error ?? 'no metrics'}`,
+          details: [{ deployStarted: false }],
+        });
+      }
+      const details = { reference };
+      // From here the SDK's own heartbeats carry the reading too (a throttled one must not overwrite it)…
+      ctx.heartbeat(details);
+      // …and the server holds it before anything is deployed.
+      await recordHeartbeat(details);
+    } else {
+      log.info('reference reading taken by an earlier attempt', { at: reference.at, attempt: ctx.info.attempt });
+    }
+    const recorded = reference;
+    const deployed = await runStepIn(deps, input.deploy, () => ctx.heartbeat({ reference: recorded }));
+    return { reference: recorded, deployed };
+  };
+};
+
+/** Records `details` as the running activity's heartbeat and waits for the server's answer. */
+async function recordHeartbeat(details: unknown): Promise<void> {
+  const ctx = Context.current();
+  const { client } = ctx;
+  await client.workflowService.recordActivityTaskHeartbeat({
+    namespace: client.options.namespace,
+    taskToken: ctx.info.taskToken,
+    details: { payloads: (await encodeToPayloads(client.options.loadedDataConverter, details)) ?? [] },
+    identity: client.options.identity,
+  });
+}
 
 export interface ReconcileDeps {
   dataDir: string;

@@ -20,36 +20,41 @@ export interface StepDeps {
 export const createRunStep = (deps: StepDeps) =>
   async function runStep(input: StepInput): Promise<StepResult> {
     assertSamePolicy(deps.policy, input.policyDigest);
-    const ctx = Context.current();
-    const workdir = workdirFor(deps.dataDir, input.workflowId);
-    log.info('step started', { step: input.label, idempotencyKey: input.key });
-    try {
-      const outcome = await runAction({
-        action: input.action,
-        idempotencyKey: input.key,
-        placeholders: { release: input.release, workdir, ...(input.placeholders ?? {}) },
-        signal: ctx.cancellationSignal,
-        onTick: () => ctx.heartbeat(),
-        // Deploys and undos are what an approval or a rollback waits for.
-        urgent: true,
-        ...(input.baseDir ? { baseDir: input.baseDir } : {}),
-        ...guarded(deps.policy, input.release),
-      });
-      const result: StepResult = {
-        label: input.label,
-        kind: outcome.kind,
-        durationMs: Math.round(outcome.durationMs),
-        outputTail: tailLines(outcome.stdout, 5),
-        attempt: ctx.info.attempt,
-      };
-      if (outcome.exitCode !== undefined) result.exitCode = outcome.exitCode;
-      if (outcome.status !== undefined) result.status = outcome.status;
-      log.info('step finished', { step: input.label, durationMs: result.durationMs });
-      return result;
-    } catch (err) {
-      throw toFailure(err);
-    }
+    return runStepIn(deps, input, () => Context.current().heartbeat());
   };
+
+/** The body of runStep, inside an activity; `heartbeat` sends the activity's heartbeat (with its details). */
+export async function runStepIn(deps: StepDeps, input: StepInput, heartbeat: () => void): Promise<StepResult> {
+  const ctx = Context.current();
+  const workdir = workdirFor(deps.dataDir, input.workflowId);
+  log.info('step started', { step: input.label, idempotencyKey: input.key });
+  try {
+    const outcome = await runAction({
+      action: input.action,
+      idempotencyKey: input.key,
+      placeholders: { release: input.release, workdir, ...(input.placeholders ?? {}) },
+      signal: ctx.cancellationSignal,
+      onTick: heartbeat,
+      // Deploys and undos are what an approval or a rollback waits for.
+      urgent: true,
+      ...(input.baseDir ? { baseDir: input.baseDir } : {}),
+      ...guarded(deps.policy, input.release),
+    });
+    const result: StepResult = {
+      label: input.label,
+      kind: outcome.kind,
+      durationMs: Math.round(outcome.durationMs),
+      outputTail: tailLines(outcome.stdout, 5),
+      attempt: ctx.info.attempt,
+    };
+    if (outcome.exitCode !== undefined) result.exitCode = outcome.exitCode;
+    if (outcome.status !== undefined) result.status = outcome.status;
+    log.info('step finished', { step: input.label, durationMs: result.durationMs });
+    return result;
+  } catch (err) {
+    throw toFailure(err);
+  }
+}
 
 /** Polls every check with backoff until all are healthy or `timeoutMs` passes. */
 export const createCheckHealth = (deps: StepDeps) =>

@@ -11,7 +11,7 @@
  *                 completed, task timeouts, the reaction of a cutover woken from eviction
  *   history       24 h monitoring at a 1-minute interval (time-skipping): most events in one run
  *   worker-start  worker process spawned → polling, with and without the prebuilt bundle
- *   layout        sign-off reaction (busy) and per-activity overhead: one worker on one queue, one worker
+ *   layout        sign-off reactions and per-activity overhead: one worker on one queue, one worker
  *                 serving the environments' queues, and four workers (orchestrator, staging, production,
  *                 compute), in the same run (BENCH_LAYOUTS)
  *
@@ -530,30 +530,40 @@ async function measureOverhead(
 }
 
 /**
- * `npm run bench layout`: the busy sign-off reaction and the per-activity overhead in each layout of
- * BENCH_LAYOUTS (one,four), one after the other in the same run.
+ * `npm run bench layout`: the sign-off reactions (BENCH_SIGNOFF_LOAD: quiet, busy) and the per-activity
+ * overhead in each layout of BENCH_LAYOUTS (one,four), one after the other in the same run.
  */
 export async function benchLayout(): Promise<void> {
   const layouts = (process.env.BENCH_LAYOUTS ?? 'one,four').split(',') as Layout[];
+  const loads = (process.env.BENCH_SIGNOFF_LOAD ?? 'quiet,busy').split(',') as SignoffLoad[];
   const count = Number(process.env.BENCH_CUTOVERS ?? 50);
   const overheadCount = Number(process.env.BENCH_OVERHEAD_CUTOVERS ?? 20);
   const rows: string[][] = [];
-  const results: Record<string, unknown> = {};
+  const results: Record<string, Record<string, unknown>> = {};
   for (const layout of layouts) {
-    const signoff = await measureSignoffs(count, 'busy', layout);
+    results[layout] = {};
+    for (const load of loads) {
+      const signoff = await measureSignoffs(count, load, layout);
+      const reaction = spread(signoff.toActivity);
+      const action = spread(signoff.toAction);
+      rows.push(
+        [
+          `${LAYOUT_NAMES[layout]}: ${load} sign-off → deploy activity started`,
+          fmt(reaction),
+          `${signoff.completed} of ${count}`,
+        ],
+        [`${LAYOUT_NAMES[layout]}: ${load} sign-off → deploy action running`, fmt(action), ''],
+      );
+      results[layout][load] = {
+        completed: signoff.completed,
+        toActivityStartedMs: reaction,
+        toActionRunningMs: action,
+        samples: signoff.toActivity,
+      };
+    }
     const overhead = await measureOverhead(overheadCount, layout);
-    const reaction = spread(signoff.toActivity);
-    rows.push(
-      [`${LAYOUT_NAMES[layout]}: busy sign-off → deploy started`, fmt(reaction), `${signoff.completed} of ${count}`],
-      [`${LAYOUT_NAMES[layout]}: orchestration per activity`, fmt(overhead.perActivity), ''],
-    );
-    results[layout] = {
-      completed: signoff.completed,
-      signoffBusyMs: reaction,
-      toActionRunningMs: spread(signoff.toAction),
-      overheadPerActivityMs: overhead.perActivity,
-      samples: signoff.toActivity,
-    };
+    rows.push([`${LAYOUT_NAMES[layout]}: orchestration per activity`, fmt(overhead.perActivity), '']);
+    results[layout].overheadPerActivityMs = overhead.perActivity;
   }
   table(['layout', 'p50 / p95 / max', 'completed'], rows);
   await save('layout', { cutovers: count, overheadCutovers: overheadCount, ...results });

@@ -27,6 +27,14 @@ export class Compensations {
     this.books.audit({ kind: 'compensation', message: `registered: ${compensation.label}` });
   }
 
+  /** Forgets the newest compensation labelled `label` (what it would undo never happened). */
+  discard(label: string, why: string): void {
+    const index = this.pending.map((c) => c.label).lastIndexOf(label);
+    if (index < 0) return;
+    this.pending.splice(index, 1);
+    this.books.audit({ kind: 'compensation', message: `dropped: ${label} (${why})` });
+  }
+
   /** Forgets every compensation: from here nothing can be undone (V1 is being decommissioned). */
   dropAll(why: string): void {
     this.pending.length = 0;

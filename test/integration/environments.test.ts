@@ -83,7 +83,15 @@ function planFor(taskQueue: string, systems: string, deployHoldMs = 0) {
         ...base.production.monitor,
         window: '3s',
         interval: '1s',
-        probe: kpi('probe', 'probe', '--target', production),
+        // The example's probe, after a line with its idempotency key in probes.log (how often it read).
+        probe: {
+          name: 'probe',
+          run: [
+            process.execPath,
+            '-e',
+            `require('fs').appendFileSync(${JSON.stringify(path.join(systems, 'probes.log'))}, process.env.CUTOVER_IDEMPOTENCY_KEY + '\\n'); require('child_process').execFileSync(process.execPath, ${JSON.stringify([KPI, 'probe', '--target', production])}, { stdio: 'inherit' })`,
+          ],
+        },
       },
       reconcile: { every: '1s', days: 1 },
       decommission: {
@@ -180,7 +188,9 @@ test('four workers: every activity runs on a worker of its environment and none 
   await Promise.all(Object.values(workers).map((w) => w.polling));
   // Each says in its first line which queues and activities it serves.
   const first = (role: Role) => JSON.parse(workers[role].lines[0] ?? '{}') as { queues?: Record<string, string> };
-  expect(first('production').queues).toEqual({ [`${taskQueue}-production`]: 'production: runStep, probe' });
+  expect(first('production').queues).toEqual({
+    [`${taskQueue}-production`]: 'production: runStep, probe, deployProduction',
+  });
   expect(first('compute').queues).toEqual({ [`${taskQueue}-compute`]: 'compute: runShadow, runStress, reconcile' });
   expect(Object.keys(first('orchestrator').queues ?? {})).toEqual([taskQueue]);
   expect(first('orchestrator').queues?.[taskQueue]).toMatch(/^orchestrator: workflows, checkPlan, /);
@@ -203,6 +213,7 @@ test('four workers: every activity runs on a worker of its environment and none 
     checkHealth: ['staging'],
     rehearseRollback: ['staging'],
     probe: ['production'],
+    deployProduction: ['production'],
     runShadow: ['compute'],
     runStress: ['compute'],
     reconcile: ['compute'],
@@ -216,6 +227,7 @@ test('four workers: every activity runs on a worker of its environment and none 
       'checkHealth',
       'rehearseRollback',
       'probe',
+      'deployProduction',
       'runShadow',
       'runStress',
       'reconcile',
@@ -261,14 +273,14 @@ test('no production worker: the cutover waits at production with the queue shown
   await waitForStatus(handle, (s) => s.state === 'awaiting-signoff', 120_000);
   await signOffAll(handle);
 
-  // The reference probe waits on production's queue: no live poller, shown with the queue's name.
+  // The reading and the deploy wait on production's queue: no live poller, shown with the queue's name.
   const waiting = await waitForStatus(handle, (s) => s.waitingForWorker !== undefined, 60_000);
   expect(waiting.phase).toBe('production');
   expect(waiting.state).toBe('running');
   expect(waiting.waitingForWorker).toMatchObject({
     environment: 'production',
     taskQueue: `${taskQueue}-production`,
-    what: 'reference probe',
+    what: 'production: deploy',
   });
   expect(waiting.waitingForWorker?.lastPoller).toBeUndefined();
   expect(waiting.phases.find((p) => p.phase === 'production')?.outcome).toBe('running');
@@ -309,6 +321,10 @@ test('no production worker: the cutover waits at production with the queue shown
     ['done', second.identity],
   ]);
   expect(new Set(deploys.map((e) => e.key)).size).toBe(1);
+  // The reference reading was taken once, by the first attempt: the second took it from its heartbeat
+  // instead of reading again (by then it could have read V2).
+  const probes = readFileSync(path.join(systems, 'probes.log'), 'utf8').split('\n');
+  expect(probes.filter((key) => key.endsWith('/production/reference'))).toHaveLength(1);
   // One effect per key across the whole ledger.
   const done = entries.filter((e) => e.phase === 'done').map((e) => `${e.action} ${e.key}`);
   expect(new Set(done).size).toBe(done.length);

@@ -119,7 +119,9 @@ test('the packed tarball installs without dev dependencies and its `cutover work
     `${taskQueue}-staging`,
     `${taskQueue}-compute`,
   ]);
-  expect(firstLine(production.log).queues).toEqual({ [`${taskQueue}-production`]: 'production: runStep, probe' });
+  expect(firstLine(production.log).queues).toEqual({
+    [`${taskQueue}-production`]: 'production: runStep, probe, deployProduction',
+  });
 
   for (const worker of [main.child, production.child]) {
     const exited = new Promise<number | null>((resolve) => worker.once('exit', resolve));

@@ -76,7 +76,7 @@ test('no worker on production: the wait is shown, noWorkerAlert escalates once, 
     expect(alerted.waitingForWorker).toMatchObject({
       environment: 'production',
       taskQueue: production,
-      what: 'reference probe',
+      what: 'production: deploy',
     });
     // alertedAt is shown as the escalation starts; its action then runs on the orchestrator's queue.
     expect(
@@ -124,3 +124,46 @@ test('no worker on production: the wait is shown, noWorkerAlert escalates once, 
     expect(escalations.names()).toEqual(['escalated']);
   });
 }, 180_000);
+
+test('with a production environment a failed reference reading fails the cutover before any deploy, and its undo is dropped', async () => {
+  const ledger = new Ledger();
+  const { worker, taskQueue } = await makeWorker(env);
+  const production = `${taskQueue}-production`;
+  const activities = createActivities({ dataDir: tempDir('prod-') });
+  const productionWorker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue: production,
+    activities: Object.fromEntries(ENVIRONMENT_ACTIVITIES.production.map((name) => [name, activities[name]])),
+  });
+  const base = makePlanInput();
+  const plan = makePlan({
+    production: {
+      ...base.production,
+      deploy: ledger.action('deploy'),
+      undo: ledger.action('undo'),
+      monitor: { ...base.production.monitor, probe: ledger.action('probe', { exitCode: 3 }) },
+    },
+    environments: { production: { taskQueue: production } },
+  });
+  await worker.runUntil(
+    productionWorker.runUntil(async () => {
+      const handle = await env.client.workflow.start(cutoverWorkflow, {
+        taskQueue,
+        workflowId: uniqueId(),
+        args: [plan],
+      });
+      await waitForStatus(handle, (s) => s.state === 'awaiting-signoff');
+      await approveAll(handle);
+      await expect(handle.result()).rejects.toThrow();
+      const status = await handle.query(statusQuery);
+      expect(status.state).toBe('failed');
+      expect(status.error?.message).toMatch(/the reference probe before deploy failed/);
+      expect(status.audit.map((a) => a.message)).toEqual(
+        expect.arrayContaining(['dropped: undo production deploy (the deploy never started)']),
+      );
+    }),
+  );
+  // The probe read (and failed); nothing was deployed or undone in production.
+  expect(ledger.names()).toEqual(['probe']);
+}, 120_000);

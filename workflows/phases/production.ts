@@ -1,10 +1,14 @@
 /** production: a reference reading of V1, then V2 deployed with its undo registered first. */
-import { ApplicationFailure, patched } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, patched } from '@temporalio/workflow';
+import type { ProbeInput } from '../../activities/types';
+import { actionTimeoutMs } from '../../plan/helpers';
 import { FailureType } from '../../plan/failures';
 import { Patch } from '../patches';
 import { isPolicyMismatch } from '../policy-wait';
-import { localProbe, steps } from '../proxies';
-import type { PhaseModule } from './context';
+import { localProbe, stepOptions, steps } from '../proxies';
+import type { PhaseResults } from '../status';
+import type { PhaseEnd } from '../bookkeeping';
+import type { PhaseContext, PhaseModule } from './context';
 
 export const production: PhaseModule<'production'> = {
   phase: 'production',
@@ -20,6 +24,7 @@ export const production: PhaseModule<'production'> = {
       ...(baseDir ? { baseDir } : {}),
       ...(plan.policyDigest !== undefined ? { policyDigest: plan.policyDigest } : {}),
     };
+    if (plan.environments?.production) return deployWithReference(ctx, probeInput);
     const asActivity = () =>
       ctx.routed('production', 'reference probe', (route) =>
         steps.probe.executeWithOptions({ ...route, summary: 'reference probe (before deploy)' }, [probeInput]),
@@ -29,15 +34,12 @@ export const production: PhaseModule<'production'> = {
     // task before the deploy is scheduled. Cutovers started before this took a normal activity.
     // A local activity runs on this workflow's own worker: if that worker holds another policy, the probe
     // goes to the task queue as a normal activity, where a worker with the cutover's policy can take it.
-    // With a production environment it always does: the orchestrator is not where production is reached.
-    const before = plan.environments?.production
-      ? await asActivity()
-      : patched(Patch.ReferenceProbeLocal)
-        ? await localProbe(monitor.probe)(probeInput).catch((err: unknown) => {
-            if (isPolicyMismatch(err)) return asActivity();
-            throw err;
-          })
-        : await asActivity();
+    const before = patched(Patch.ReferenceProbeLocal)
+      ? await localProbe(monitor.probe)(probeInput).catch((err: unknown) => {
+          if (isPolicyMismatch(err)) return asActivity();
+          throw err;
+        })
+      : await asActivity();
     if (!before.ok || !before.metrics) {
       throw ApplicationFailure.create({
         type: FailureType.ActionFailed,
@@ -50,3 +52,52 @@ export const production: PhaseModule<'production'> = {
     return { result: { reference: before.metrics, deployed }, verdict: 'V2 deployed; undo registered' };
   },
 };
+
+/** The label of the production deploy's undo, registered before the deploy can start. */
+const UNDO_LABEL = 'undo production deploy';
+
+/**
+ * With a production environment, the reference reading and the deploy are one activity on production's queue
+ * (activities/production.ts: deployProduction), so that no round trip through the orchestrator stands between
+ * the last approval and the deploy. The undo is registered first, as the deploy may start inside; a failed
+ * reading (nothing deployed) takes it back.
+ */
+async function deployWithReference(
+  ctx: PhaseContext,
+  probeInput: ProbeInput,
+): Promise<PhaseEnd<PhaseResults['production']>> {
+  const { plan } = ctx;
+  const action = plan.production.deploy;
+  ctx.compensations.register({ label: UNDO_LABEL, action: plan.production.undo, phase: 'production' });
+  const deploy = {
+    ...ctx.identity('production/deploy'),
+    label: 'deploy',
+    action,
+    ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
+    ...(plan.policyDigest !== undefined ? { policyDigest: plan.policyDigest } : {}),
+  };
+  const timeoutMs = actionTimeoutMs(plan.production.monitor.probe) + actionTimeoutMs(action);
+  try {
+    const { reference, deployed } = await ctx.routed('production', 'production: deploy', (route) =>
+      steps.deployProduction.executeWithOptions(
+        { ...stepOptions(timeoutMs), ...route, summary: 'production: deploy' },
+        [{ reference: probeInput, deploy }],
+      ),
+    );
+    return {
+      result: { reference: reference.metrics ?? {}, deployed },
+      verdict: 'V2 deployed; undo registered',
+    };
+  } catch (err) {
+    if (deployNeverStarted(err)) ctx.compensations.discard(UNDO_LABEL, 'the deploy never started');
+    throw err;
+  }
+}
+
+/** Whether deployProduction failed before its deploy began (the reference reading failed). */
+function deployNeverStarted(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (!(cause instanceof ApplicationFailure)) return false;
+  const detail = cause.details?.[0] as { deployStarted?: unknown } | undefined;
+  return detail?.deployStarted === false;
+}

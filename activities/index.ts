@@ -15,6 +15,7 @@ import { checkPlanAgainstPolicy, type ResolvedPolicy } from '../plan/policy';
 import { fileSystemResolver } from '../plan/policy-load';
 import { planOrFailure, type CutoverPlan } from '../plan/schema';
 import { createDeployProduction, createProbe, createReconcile } from './production';
+import { createNotify } from './notify';
 import { describeQueue } from './queues';
 import { createRehearseRollback } from './rehearsal';
 import { createShadow } from './shadow';
@@ -28,6 +29,8 @@ export interface ActivityDeps {
   policy?: ResolvedPolicy;
   /** The workers' task queue per environment, which a plan's `environments` must name. @default `cutover-<name>` */
   queues?: EnvironmentQueues;
+  /** Where the approval app serves a cutover's page (CUTOVER_APPROVAL_URL): the link notifications carry. */
+  approvalUrl?: string;
   /** DuckDB's bounds for output diffs (CUTOVER_DIFF_MEMORY, CUTOVER_DIFF_THREADS). @default DuckDB's own */
   diff?: { memoryLimit?: string; threads?: number };
 }
@@ -78,6 +81,7 @@ export function createActivities(deps: ActivityDeps) {
     deployProduction: createDeployProduction(deps),
     reconcile: createReconcile(deps),
     describeQueue,
+    notify: createNotify(deps),
   };
 }
 

@@ -59,6 +59,8 @@ export interface RunOptions {
   memory?: PeakMemory;
   /** The workers' policy, asked about the action as it is after placeholders expand. @default none */
   guard?: ActionGuard;
+  /** Variables cutover itself gives the process (not the plan's: the policy's env list does not bind them). */
+  cutoverEnv?: Readonly<Record<string, string>>;
 }
 
 export interface RunOutcome {
@@ -93,12 +95,18 @@ export async function runAction(options: RunOptions): Promise<RunOutcome> {
  * The environment of a child: the worker's, less its secrets, plus the action's, the idempotency key and the
  * task queue the activity came from (`CUTOVER_ACTIVITY_QUEUE`: which environment's worker runs it).
  */
-export function childEnv(action: RunAction, key: string, placeholders: Placeholders): NodeJS.ProcessEnv {
+export function childEnv(
+  action: RunAction,
+  key: string,
+  placeholders: Placeholders,
+  cutoverEnv: Readonly<Record<string, string>> = {},
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (!SECRET_ENV.test(name)) env[name] = value;
   }
   for (const [name, value] of Object.entries(action.env ?? {})) env[name] = expand(value, placeholders);
+  Object.assign(env, cutoverEnv);
   env.CUTOVER_IDEMPOTENCY_KEY = key;
   if (placeholders.release !== undefined) env.CUTOVER_RELEASE = String(placeholders.release);
   const queue = activityQueue();
@@ -159,7 +167,7 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
     command,
     args,
     cwd,
-    env: childEnv(action, options.idempotencyKey, placeholders),
+    env: childEnv(action, options.idempotencyKey, placeholders, options.cutoverEnv),
     outputLimit: options.outputLimit ?? DEFAULT_OUTPUT_LIMIT,
     // Relative to the worker's own (nice values stop at 19).
     nice: actionNice !== 0 && !options.urgent ? Math.min(19, getPriority() + actionNice) : null,

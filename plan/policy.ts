@@ -230,6 +230,7 @@ export function actionsOf(plan: CutoverPlan): { path: string; action: Action }[]
     { path: 'production.monitor.probe', action: plan.production.monitor.probe },
     { path: 'production.decommission', action: plan.production.decommission as Action },
   );
+  (plan.notify ?? []).forEach(({ events: _events, ...action }, i) => out.push({ path: `notify[${i}]`, action }));
   return out;
 }
 

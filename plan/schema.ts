@@ -79,6 +79,35 @@ export const httpActionSchema = z.strictObject({
 
 export const actionSchema = z.union([runActionSchema, httpActionSchema]);
 
+/** What a notification target may ask to be told about. */
+export const NOTIFY_EVENTS = [
+  'gate-open',
+  'signoff',
+  'signoff-refused',
+  'escalation',
+  'rollback',
+  'completed',
+  'failed',
+  'rejected',
+] as const;
+
+const notifyEvents = z
+  .array(z.enum(NOTIFY_EVENTS))
+  .min(1)
+  .max(NOTIFY_EVENTS.length)
+  .describe('The events this target is told about.');
+
+/**
+ * A notification target: an http request (default body: Slack-compatible JSON with `text`, the release, the
+ * state, the event and the approval link; a `body` template takes `{event}`, `{state}`, `{text}`, `{link}`,
+ * `{release}`, `{workflowId}`, JSON-escaped) or a process (the same as `CUTOVER_EVENT`, `CUTOVER_STATE`,
+ * `CUTOVER_TEXT`, `CUTOVER_LINK` in its environment).
+ */
+export const notifyTargetSchema = z.union([
+  httpActionSchema.extend({ events: notifyEvents }),
+  runActionSchema.extend({ events: notifyEvents }),
+]);
+
 export const THRESHOLD_NAMES = ['latencyP99', 'errorRate', 'memoryVariation', 'peakRssMb'] as const;
 export const TRIGGER_NAMES = ['errorRate', 'kpiDrift', 'failedProbes'] as const;
 
@@ -447,6 +476,13 @@ export const planSchema = z
       .or(httpActionSchema.extend({ target: durationSchema.default('300s') })),
     signoff: signoffSchema,
     production: productionSchema,
+    notify: z
+      .array(notifyTargetSchema)
+      .max(20)
+      .optional()
+      .describe(
+        'Who is told what, as it happens: each target with its events. Delivered by activities with retries and an idempotency key per event; a failing target is audited and never holds up or fails the cutover.',
+      ),
     environments: z
       .strictObject({
         staging: environmentSchema.optional(),
@@ -476,6 +512,8 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 export type Triggers = z.infer<typeof triggersSchema>;
 export type MetricRange = z.infer<typeof metricRangeSchema>;
 export type PlanSignature = z.infer<typeof planSignatureSchema>;
+export type NotifyTarget = z.infer<typeof notifyTargetSchema>;
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 
 /** The plan with its defaults, or an `InvalidPlan` failure (non-retryable) listing every problem by path. */
 export function planOrFailure(input: unknown): CutoverPlan {

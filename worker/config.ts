@@ -52,6 +52,10 @@ export const envSchema = z.object({
     .min(1)
     .optional()
     .describe('The organisation policy file (YAML) that binds every plan; unset: plans are their own judge'),
+  CUTOVER_APPROVAL_URL: z
+    .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+    .optional()
+    .describe("The approval app's address: notifications link to <url>/cutovers/<workflow id>"),
   CUTOVER_DIFF_MEMORY: z
     .string()
     .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i, { error: 'expected a size such as 512MB or 2GB' })

@@ -15,6 +15,7 @@ import {
 import { phaseSearchAttribute, releaseSearchAttribute, stateSearchAttribute } from './messages';
 import type { ShadowResult } from '../activities/types';
 import { dryRunLines, outputLine, sampleKey } from './output-lines';
+import type { NotifyEvent } from '../plan/schema';
 import type { CutoverSinks } from './sinks';
 import {
   describeWaitingForWorker,
@@ -41,6 +42,9 @@ export interface PhaseEnd<T> {
 }
 
 export class Bookkeeping {
+  /** Tells the plan's notification targets about an event (set by the cutover; nothing by default). */
+  notify: (event: NotifyEvent, text: string) => void = () => undefined;
+
   constructor(
     readonly status: CutoverStatus,
     private readonly gateView: () => GateView,

@@ -39,6 +39,7 @@ import {
 } from './messages';
 import { Patch } from './patches';
 import { untilPolicyHolds } from './policy-wait';
+import { Notifier } from './notify';
 import { PHASE_ENVIRONMENT, watched, type Watcher } from './queue-watch';
 import { PHASE_TABLE, type PhaseContext, type PhaseModule } from './phases';
 import { checks, stepOptions, steps } from './proxies';
@@ -152,6 +153,7 @@ class Cutover {
   private readonly books: Bookkeeping;
   private readonly gate: SignOffGate;
   private readonly compensations: Compensations;
+  private readonly notifier: Notifier;
   private readonly results: Partial<PhaseResults> = {};
   private readonly evidence: Record<string, unknown> = {};
   private rollbackRequest?: RollbackRequest & { automatic: boolean };
@@ -191,6 +193,8 @@ class Cutover {
     );
     status.gate = this.gate.view();
     this.compensations = new Compensations(this.books);
+    this.notifier = new Notifier(plan, this.books, (step) => this.identity(step));
+    this.books.notify = (event, text) => this.notifier.emit(event, text);
     this.installHandlers();
   }
 
@@ -270,6 +274,7 @@ class Cutover {
       await done;
       this.books.setState('completed');
       this.books.audit({ kind: 'state', message: 'cutover completed' });
+      this.books.notify('completed', `${this.plan.release}: cutover completed`);
     } catch (err) {
       let outcome: CutoverState;
       if (this.rollbackRequest || err instanceof RollbackNeeded) outcome = 'rolled-back';
@@ -287,11 +292,17 @@ class Cutover {
         kind: 'state',
         message: `cutover ${outcome}${outcome === 'failed' ? `: ${errorMessage(err)}` : ''}`,
       });
+      if (outcome === 'failed' || outcome === 'rejected') {
+        this.books.notify(outcome, `${this.plan.release}: cutover ${outcome}: ${errorMessage(err)}`);
+      }
       if (outcome === 'failed' || outcome === 'cancelled') {
+        await this.notifier.settled();
         await condition(allHandlersFinished);
         throw err;
       }
     }
+    // The last events are told before the cutover ends.
+    await this.notifier.settled();
     // Let an update that is mid-flight answer before the workflow closes.
     await condition(allHandlersFinished);
     return {
@@ -349,6 +360,7 @@ class Cutover {
       const who = this.rollbackRequest.automatic ? 'automatic' : `by ${this.rollbackRequest.requestedBy}`;
       this.status.rollback = { ...this.rollbackRequest, at: new Date().toISOString() };
       this.books.audit({ kind: 'rollback', message: `rolling back (${who}): ${this.rollbackRequest.reason}` });
+      this.books.notify('rollback', `${this.plan.release}: rolling back (${who}): ${this.rollbackRequest.reason}`);
     }
     await this.compensations.runAll((phase, label, action) => this.step(phase, label, action));
     this.books.audit({ kind: 'note', message: `compensations done (${outcome})` });
@@ -414,6 +426,10 @@ class Cutover {
           rule: 'no-worker',
           message: `no worker has polled ${waiting.environment} queue ${waiting.taskQueue} since ${waiting.lastPoller?.at ?? waiting.waitingSince}: ${waiting.what} waits (noWorkerAlert)`,
         });
+        this.books.notify(
+          'escalation',
+          `${this.plan.release}: no worker polls ${waiting.environment} queue ${waiting.taskQueue}; ${waiting.what} waits since ${waiting.waitingSince}`,
+        );
         const escalate = this.plan.signoff.escalate;
         if (!escalate) return;
         await this.step('signoff', `escalate no worker on ${waiting.environment}`, escalate).catch((err: unknown) =>

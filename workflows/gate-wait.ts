@@ -42,6 +42,7 @@ export class SignOffGate {
       actor: actorOf(payload),
       message: `malformed sign-off refused: ${reason}`,
     });
+    this.books.notify('signoff-refused', `${this.books.status.release}: a malformed sign-off was refused: ${reason}`);
     return { accepted: false, rule: RefusalRule.Malformed, reason, gate: this.view() };
   }
 
@@ -56,6 +57,10 @@ export class SignOffGate {
         rule: decision.rule,
         message: `${payload.decision} for ${payload.role} refused (${decision.rule}): ${decision.reason}`,
       });
+      this.books.notify(
+        'signoff-refused',
+        `${this.books.status.release}: ${payload.decision} by ${payload.approver} for ${payload.role} refused (${decision.rule}): ${decision.reason}`,
+      );
       this.books.refreshDetails();
       return { accepted: false, rule: decision.rule, reason: decision.reason, gate: this.view() };
     }
@@ -75,6 +80,11 @@ export class SignOffGate {
       actor: payload.approver,
       message: `${payload.decision} for ${payload.role} counted${decision.signed ? ' (signed)' : ''}${payload.comment ? `: ${payload.comment}` : ''}`,
     });
+    const missing = this.missingRoles();
+    this.books.notify(
+      'signoff',
+      `${this.books.status.release}: ${payload.approver} ${payload.decision === 'approve' ? 'approved' : 'rejected'} for ${payload.role}${missing.length ? `; missing ${missing.join(', ')}` : ''}`,
+    );
     this.books.refreshDetails();
     return { accepted: true, gate: this.view() };
   }
@@ -102,6 +112,10 @@ export class SignOffGate {
       kind: 'gate',
       message: `gate open for evidence ${digest.slice(0, 12)}…; deadline ${this.state.deadline}`,
     });
+    this.books.notify(
+      'gate-open',
+      `${this.books.status.release}: sign-off open (${this.missingRoles().join(', ')}); deadline ${this.state.deadline}`,
+    );
     const decided = () => this.state.status === 'approved' || this.state.status === 'rejected';
     if (!(await condition(decided, signoff.deadline))) {
       this.state = {
@@ -110,6 +124,10 @@ export class SignOffGate {
         expiresAt: new Date(Date.now() + toMs(signoff.escalationWindow)).toISOString(),
       };
       this.books.audit({ kind: 'gate', message: `deadline passed; escalating until ${this.state.expiresAt}` });
+      this.books.notify(
+        'escalation',
+        `${this.books.status.release}: sign-off deadline passed, missing ${this.missingRoles().join(', ')}; expires ${this.state.expiresAt}`,
+      );
       if (escalate) await escalate();
       this.books.refreshDetails();
       if (!(await condition(decided, signoff.escalationWindow))) {

@@ -71,6 +71,8 @@ export interface WorkerOptions {
   taskQueue?: string;
   /** The organisation policy the worker holds (as CUTOVER_POLICY gives it). */
   policy?: ResolvedPolicy;
+  /** Where the approval app is (CUTOVER_APPROVAL_URL): notifications link there. */
+  approvalUrl?: string;
   /** The environments' queues the plan check holds plans to. @default `<taskQueue>-<name>` */
   queues?: EnvironmentQueues;
   /** 0: no workflow cache, so no sticky queue (a test that replaces workers mid-cutover). */
@@ -87,7 +89,11 @@ export async function makeWorker(
   mkdirSync(dataDir, { recursive: true });
   const policy = options.policy ? { policy: options.policy } : {};
   const queues = options.queues ?? environmentQueues(taskQueue);
-  const activities = { ...createActivities({ dataDir, queues, ...policy }), ...(options.activities ?? {}) };
+  const approvalUrl = options.approvalUrl ? { approvalUrl: options.approvalUrl } : {};
+  const activities = {
+    ...createActivities({ dataDir, queues, ...policy, ...approvalUrl }),
+    ...(options.activities ?? {}),
+  };
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',

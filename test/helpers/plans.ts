@@ -129,5 +129,24 @@ export function planVariety(): [string, unknown][] {
         stress: { ...input.stress, compare: { maxSlowdown: '10%', minRuns: 5 } },
       } satisfies CutoverPlanInput,
     ],
+    [
+      'a plan with notifications and environments',
+      {
+        ...input,
+        notify: [
+          {
+            name: 'chat',
+            http: 'https://hooks.example/x',
+            body: '{"text": "{text}"}',
+            events: ['gate-open', 'failed'],
+          },
+          { run: ['notify.sh', '{event}'], events: ['rollback'] },
+        ],
+        environments: {
+          staging: { taskQueue: 'cutover-staging' },
+          production: { taskQueue: 'cutover-production', noWorkerAlert: '15m' },
+        },
+      } satisfies CutoverPlanInput,
+    ],
   ];
 }

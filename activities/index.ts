@@ -29,6 +29,8 @@ export interface ActivityDeps {
   policy?: ResolvedPolicy;
   /** The workers' task queue per environment, which a plan's `environments` must name. @default `cutover-<name>` */
   queues?: EnvironmentQueues;
+  /** The attestation settings of the workers (CUTOVER_ATTESTER_KEYS, CUTOVER_REQUIRE_ATTESTED, …). */
+  attestation?: AttestationSettings;
   /** Where the approval app serves a cutover's page (CUTOVER_APPROVAL_URL): the link notifications carry. */
   approvalUrl?: string;
   /** DuckDB's bounds for output diffs (CUTOVER_DIFF_MEMORY, CUTOVER_DIFF_THREADS). @default DuckDB's own */
@@ -41,11 +43,35 @@ export interface ActivityDeps {
  * the policy comes back as the policy tightens it (the stricter of the two), and that is the plan the
  * cutover runs.
  */
-export function createCheckPlan(policy: ResolvedPolicy | undefined, queues: EnvironmentQueues) {
+/** Which attesters the workers trust, and whether every sign-off must be attested or signed. */
+export interface AttestationSettings {
+  /** Public keys by key id. */
+  keys: Record<string, string>;
+  require: boolean;
+  /** How old an attestation may be (a duration such as 10m). */
+  maxAge: string;
+}
+
+export function createCheckPlan(
+  policy: ResolvedPolicy | undefined,
+  queues: EnvironmentQueues,
+  attestation?: AttestationSettings,
+) {
   const routed = ENVIRONMENTS.filter((environment) => policy?.policy.environments[environment] !== undefined);
   return async function checkPlan(input: unknown): Promise<CutoverPlan> {
-    // A digest only the workers' plan check sets: a plan's own claim is never taken.
-    const { policyDigest: _claimed, ...plan } = planOrFailure(input);
+    // A digest and attesters only the workers' plan check sets: a plan's own claims are never taken.
+    const { policyDigest: _claimed, ...parsed } = planOrFailure(input);
+    const { attesters: _attesters, attestationMaxAge: _maxAge, ...signoff } = parsed.signoff;
+    // A plan may ask for attested sign-offs; it cannot waive what the workers require.
+    const plan: CutoverPlan = {
+      ...parsed,
+      signoff: {
+        ...signoff,
+        ...(attestation && Object.keys(attestation.keys).length > 0 ? { attesters: attestation.keys } : {}),
+        ...(attestation ? { attestationMaxAge: attestation.maxAge } : {}),
+        ...(signoff.requireAttested || attestation?.require ? { requireAttested: true } : {}),
+      },
+    };
     const bound = bindEnvironments(plan, queues, routed);
     const checked = policy ? checkPlanAgainstPolicy(bound.plan, policy, fileSystemResolver) : undefined;
     const problems = [...bound.problems, ...(checked?.problems ?? [])];
@@ -71,7 +97,7 @@ export const checkPlan = createCheckPlan(undefined, environmentQueues(DEFAULT_TA
 
 export function createActivities(deps: ActivityDeps) {
   return {
-    checkPlan: createCheckPlan(deps.policy, deps.queues ?? environmentQueues(DEFAULT_TASK_QUEUE)),
+    checkPlan: createCheckPlan(deps.policy, deps.queues ?? environmentQueues(DEFAULT_TASK_QUEUE), deps.attestation),
     runStep: createRunStep(deps),
     checkHealth: createCheckHealth(deps),
     runShadow: createShadow(deps),

@@ -22,7 +22,7 @@ import {
   type References,
 } from '../workflows/references';
 import { utf8 } from '../plan/canonical';
-import { signOffMessage } from '../workflows/gate';
+import { attestationMessage, signOffMessage } from '../workflows/gate';
 import {
   DEFAULT_TASK_QUEUE,
   phaseSearchAttribute,
@@ -33,6 +33,7 @@ import {
   statusQuery,
   submitSignOffUpdate,
   workflowIdFor,
+  type Attestation,
   type SignOff,
   type SignOffAnswer,
 } from '../workflows/messages';
@@ -202,6 +203,26 @@ export function signSignOff(
       privateKey,
     ),
   ).toString('hex');
+}
+
+/**
+ * An attester's word on a sign-off (the approval app's, after its login): its signature over the sign-off's
+ * meaning and the login's issuer and subject, at `issuedAt`, the way the gate verifies it.
+ */
+export function attestSignOff(
+  attester: { keyId: string; privateKey: Uint8Array },
+  workflowId: string,
+  signOff: Pick<SignOff, 'role' | 'approver' | 'decision'>,
+  digest: string,
+  login: { issuer: string; subject: string },
+  issuedAt: Date = new Date(),
+): Attestation {
+  const fields = { keyId: attester.keyId, ...login, issuedAt: issuedAt.toISOString() };
+  const message = attestationMessage(
+    signOffMessage(workflowId, signOff.role, signOff.approver, signOff.decision, digest),
+    fields,
+  );
+  return { ...fields, signature: Buffer.from(ed25519.sign(utf8(message), attester.privateKey)).toString('hex') };
 }
 
 /**

@@ -211,6 +211,14 @@ export function markdownReport(s: CutoverStatus): string {
   }
   lines.push('', '## Sign-off', '', '| role | signed by | missing |', '| --- | --- | --- |');
   for (const r of s.gate.roles) lines.push(`| ${r.role} | ${r.approvedBy.join(', ')} | ${r.missing} |`);
+  const counted = s.audit.filter((a) => a.kind === 'signoff' && a.accepted === true);
+  if (counted.length > 0) {
+    lines.push('', 'Counted sign-offs, and who the login said signed:', '');
+    for (const a of counted)
+      lines.push(
+        `- ${a.at} ${a.actor ?? '?'}: ${a.identity ? `attested: subject ${md(a.identity.subject)} at ${md(a.identity.issuer)}` : 'not attested'}`,
+      );
+  }
   lines.push('', '## Audit trail', '');
   for (const a of s.audit)
     lines.push(`- ${a.at} ${a.accepted === false ? '✗ ' : ''}${a.kind}${a.actor ? ` (${a.actor})` : ''}: ${a.message}`);

@@ -283,6 +283,23 @@ const signoffSchema = z.strictObject({
     .record(personName, publicKeySchema)
     .optional()
     .describe('Public keys per approver; when present, unsigned sign-offs do not count.'),
+  requireAttested: z
+    .boolean()
+    .optional()
+    .describe(
+      "Count only sign-offs attested by the approval app's login or signed with the approver's own key (the workers may require it whatever the plan says).",
+    ),
+  attesters: z
+    .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, { error: 'expected a key id' }), publicKeySchema)
+    .optional()
+    .describe(
+      "The attesters' public keys by key id: set by the workers' plan check (CUTOVER_ATTESTER_KEYS); a plan's own are dropped.",
+    ),
+  attestationMaxAge: durationSchema
+    .optional()
+    .describe(
+      "How old an attestation may be when it arrives: set by the workers' plan check (CUTOVER_ATTESTATION_MAX_AGE).",
+    ),
 });
 
 const triggersSchema = ruled(

@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../workflows/messages';
 import { toMs } from '../plan/duration';
 import { ENVIRONMENTS, environmentQueues, type Environment, type EnvironmentQueues } from '../plan/environments';
+import type { AttestationSettings } from '../activities';
+import { decodePublicKey } from '../plan/keys';
 import type { ResolvedPolicy } from '../plan/policy';
 import { loadPolicy, PolicyError } from '../plan/policy-load';
 
@@ -52,6 +54,17 @@ export const envSchema = z.object({
     .min(1)
     .optional()
     .describe('The organisation policy file (YAML) that binds every plan; unset: plans are their own judge'),
+  CUTOVER_ATTESTER_KEYS: z
+    .string()
+    .optional()
+    .describe(
+      'The approval apps whose attestations count: KEYID=PUBLICKEY pairs, comma-separated (ed25519, hex or base64)',
+    ),
+  CUTOVER_REQUIRE_ATTESTED: z
+    .enum(['true', 'false'])
+    .default('false')
+    .describe("true: only sign-offs attested by a trusted approval app or signed with the approver's key count"),
+  CUTOVER_ATTESTATION_MAX_AGE: duration.default('10m').describe('How old an attestation may be when it arrives'),
   CUTOVER_APPROVAL_URL: z
     .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
     .optional()
@@ -79,6 +92,8 @@ export type WorkerConfig = Readonly<z.infer<typeof envSchema>> & {
   environments: readonly Environment[];
   /** Every environment's queue (the policy's, else `<CUTOVER_TASK_QUEUE>-<name>`). */
   queues: EnvironmentQueues;
+  /** The trusted attesters and whether sign-offs must be attested (CUTOVER_ATTESTER_KEYS, …). */
+  attestation: AttestationSettings;
   /** The policy of CUTOVER_POLICY, read and checked at start. */
   policy?: ResolvedPolicy;
 };
@@ -116,6 +131,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
       );
     }
   }
+  const attesterKeys: Record<string, string> = {};
+  for (const pair of (parsed.data.CUTOVER_ATTESTER_KEYS ?? '').split(',').filter((p) => p.trim() !== '')) {
+    const [id, key] = pair.split('=').map((part) => part.trim());
+    if (!id || !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(id) || !key || decodePublicKey(key) === undefined) {
+      throw new ConfigError(
+        `CUTOVER_ATTESTER_KEYS: "${pair.trim().slice(0, 80)}": expected KEYID=PUBLICKEY (an ed25519 public key, hex or base64)`,
+      );
+    }
+    attesterKeys[id] = key;
+  }
   const served = parsed.data.CUTOVER_ENVIRONMENT.split(',');
   const all = served.includes('all');
   return Object.freeze({
@@ -123,6 +148,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     orchestrator: all || served.includes('orchestrator'),
     environments: ENVIRONMENTS.filter((environment) => all || served.includes(environment)),
     queues,
+    attestation: {
+      keys: attesterKeys,
+      require: parsed.data.CUTOVER_REQUIRE_ATTESTED === 'true',
+      maxAge: parsed.data.CUTOVER_ATTESTATION_MAX_AGE,
+    },
     dataDir: path.resolve(parsed.data.CUTOVER_DATA_DIR),
     ...(policy ? { policy } : {}),
   });

@@ -47,6 +47,7 @@ export async function createWorker(
   const activities = createActivities({
     dataDir: config.dataDir,
     queues: config.queues,
+    attestation: config.attestation,
     ...(config.CUTOVER_APPROVAL_URL ? { approvalUrl: config.CUTOVER_APPROVAL_URL } : {}),
     diff: { memoryLimit: config.CUTOVER_DIFF_MEMORY, threads: config.CUTOVER_DIFF_THREADS },
     ...(config.policy ? { policy: config.policy } : {}),

@@ -188,6 +188,11 @@ class Cutover {
         allowInitiator: plan.signoff.allowInitiator,
         ...(plan.initiator !== undefined ? { initiator: plan.initiator } : {}),
         ...(plan.signoff.keys !== undefined ? { keys: plan.signoff.keys } : {}),
+        ...(plan.signoff.attesters !== undefined ? { attesters: plan.signoff.attesters } : {}),
+        ...(plan.signoff.requireAttested ? { requireAttested: true } : {}),
+        ...(plan.signoff.attestationMaxAge !== undefined
+          ? { attestationMaxAgeMs: toMs(plan.signoff.attestationMaxAge) }
+          : {}),
       },
       this.books,
     );

@@ -2,7 +2,7 @@
  * The sign-off gate of one cutover: its state, the sign-offs it receives (from the signal or the update,
  * decided by gate.ts's pure rules) and the wait for a decision, with its deadline and escalation.
  */
-import { ApplicationFailure, condition, proxySinks } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched, proxySinks } from '@temporalio/workflow';
 import { toMs } from '../plan/duration';
 import { FailureType } from '../plan/failures';
 import type { CutoverPlan } from '../plan/schema';
@@ -10,6 +10,7 @@ import type { Bookkeeping } from './bookkeeping';
 import { GateRejected } from './endings';
 import { applySignOff, decideSignOff, gateView, RefusalRule, type GateConfig } from './gate';
 import { checkSignOff } from './message-checks';
+import { Patch } from './patches';
 import type { SignOff, SignOffAnswer } from './messages';
 import type { CutoverSinks } from './sinks';
 import type { GateState, GateView } from './status';
@@ -31,7 +32,12 @@ export class SignOffGate {
 
   /** A sign-off from a signal or an update: checked, decided by the gate, audited, answered. */
   receive(payload: unknown, via: 'signal' | 'update'): SignOffAnswer {
-    const parsed = checkSignOff(payload);
+    // Cutovers started before attestations refused the field as unknown; they replay that way.
+    const withAttestation =
+      typeof payload === 'object' && payload !== null && 'attestation' in payload
+        ? patched(Patch.SignOffAttestation)
+        : true;
+    const parsed = checkSignOff(payload, { attestation: withAttestation });
     if (parsed.ok) return this.decide(parsed.value, via);
     const reason = parsed.problems.map((p) => `${p.path}: ${p.message}`).join('; ');
     metrics.signoff('(malformed)', false, RefusalRule.Malformed);
@@ -47,7 +53,7 @@ export class SignOffGate {
   }
 
   private decide(payload: SignOff, via: 'signal' | 'update'): SignOffAnswer {
-    const decision = decideSignOff(this.config, this.state, payload);
+    const decision = decideSignOff(this.config, this.state, payload, Date.now());
     metrics.signoff(payload.role, decision.accepted, decision.accepted ? '' : decision.rule);
     if (!decision.accepted) {
       this.books.audit({
@@ -70,15 +76,18 @@ export class SignOffGate {
       decision: payload.decision,
       digest: this.state.evidenceDigest ?? '',
       signed: decision.signed,
+      ...(decision.attested ? { attested: decision.attested } : {}),
       at: new Date().toISOString(),
       via,
       ...(payload.comment !== undefined ? { comment: payload.comment } : {}),
     });
+    const by = decision.attested;
     this.books.audit({
       kind: 'signoff',
       accepted: true,
       actor: payload.approver,
-      message: `${payload.decision} for ${payload.role} counted${decision.signed ? ' (signed)' : ''}${payload.comment ? `: ${payload.comment}` : ''}`,
+      ...(by ? { identity: { issuer: by.issuer, subject: by.subject } } : {}),
+      message: `${payload.decision} for ${payload.role} counted${decision.signed ? ' (signed)' : ''}${by ? ` (attested: ${by.subject} at ${by.issuer})` : ''}${payload.comment ? `: ${payload.comment}` : ''}`,
     });
     const missing = this.missingRoles();
     this.books.notify(

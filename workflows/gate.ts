@@ -1,6 +1,7 @@
 /**
  * The sign-off gate's rules: one pure function decides whether a sign-off counts, for the `signOff`
- * signal, the `submitSignOff` update, the `temporal` CLI and the UI alike. Deterministic: no clock, no I/O.
+ * signal, the `submitSignOff` update, the `temporal` CLI and the UI alike. Deterministic: no I/O, and the
+ * time (to judge an attestation's age) is the caller's workflow clock.
  */
 import { utf8 } from '../plan/canonical';
 import { curve, decodeBytes, decodePublicKey } from '../plan/keys';
@@ -16,7 +17,17 @@ export interface GateConfig {
   initiator?: string;
   allowInitiator: boolean;
   keys?: Record<string, string>;
+  /** The attesters the workers trust, by key id (CUTOVER_ATTESTER_KEYS): public keys. */
+  attesters?: Record<string, string>;
+  /** A sign-off must be attested or signed with the approver's own key (CUTOVER_REQUIRE_ATTESTED). */
+  requireAttested?: boolean;
+  /** How old an attestation may be when it arrives. @default 10 minutes */
+  attestationMaxAgeMs?: number;
 }
+
+/** How far an attester's clock may run ahead of the workflow's. */
+const ATTESTATION_SKEW_MS = 60_000;
+export const DEFAULT_ATTESTATION_MAX_AGE_MS = 600_000;
 
 /** Why a sign-off did not count. Stable strings: the CLI and tests match on them. */
 export const RefusalRule = {
@@ -32,10 +43,23 @@ export const RefusalRule = {
   BadSignature: 'bad-signature',
   Duplicate: 'duplicate',
   SeparationOfDuties: 'separation-of-duties',
+  /** Neither attested by a trusted attester nor signed with the approver's key, where the workers require it. */
+  Unattested: 'unattested',
+  /** An attestation by an unknown key, that does not verify, or that is too old. */
+  BadAttestation: 'bad-attestation',
 } as const;
 export type RefusalRule = (typeof RefusalRule)[keyof typeof RefusalRule];
 
-export type Decision = { accepted: true; signed: boolean } | { accepted: false; rule: RefusalRule; reason: string };
+/** Who the attester says signed: the login's issuer and subject. */
+export interface AttestedIdentity {
+  keyId: string;
+  issuer: string;
+  subject: string;
+}
+
+export type Decision =
+  | { accepted: true; signed: boolean; attested?: AttestedIdentity }
+  | { accepted: false; rule: RefusalRule; reason: string };
 
 /**
  * The exact text an approver signs: every field that gives a sign-off its meaning, so a signature cannot be
@@ -51,13 +75,31 @@ export function signOffMessage(
   return ['cutover-signoff/v1', workflowId, role, approver, decision, digest].join('\n');
 }
 
+/**
+ * The exact text an attester signs: the sign-off's meaning (signOffMessage) and who the login said signed,
+ * when. A different issuer, subject or time, or another cutover, role, decision or evidence, does not verify.
+ */
+export function attestationMessage(
+  signOff: string,
+  attestation: { keyId: string; issuer: string; subject: string; issuedAt: string },
+): string {
+  return [
+    'cutover-attestation/v1',
+    signOff,
+    attestation.keyId,
+    attestation.issuer,
+    attestation.subject,
+    attestation.issuedAt,
+  ].join('\n');
+}
+
 /** The sign-offs that count now: those made against the current evidence. */
 export function countingSignOffs(gate: GateState): SignOffRecord[] {
   return gate.signoffs.filter((s) => s.digest === gate.evidenceDigest);
 }
 
 /** Decides whether `signOff` counts. Never throws; every refusal names its rule. */
-export function decideSignOff(config: GateConfig, gate: GateState, signOff: SignOff): Decision {
+export function decideSignOff(config: GateConfig, gate: GateState, signOff: SignOff, now = 0): Decision {
   const { role, approver, decision } = signOff;
   if (gate.status === 'closed') {
     return refuse(RefusalRule.GateNotOpen, 'the sign-off gate is not open yet: the evidence phases are still running');
@@ -92,16 +134,39 @@ export function decideSignOff(config: GateConfig, gate: GateState, signOff: Sign
       `signed against evidence ${signOff.evidenceDigest.slice(0, 12)}…, but the evidence is now ${digest.slice(0, 12)}…`,
     );
   }
+  const message = signOffMessage(config.workflowId, role, approver, decision, digest);
+  let attested: AttestedIdentity | undefined;
+  if (signOff.attestation) {
+    const a = signOff.attestation;
+    const key = config.attesters?.[a.keyId];
+    if (!key) {
+      return refuse(RefusalRule.BadAttestation, `attester key "${a.keyId}" is not one the workers trust`);
+    }
+    if (!verifySignature(key, a.signature, attestationMessage(message, a))) {
+      return refuse(
+        RefusalRule.BadAttestation,
+        `the attestation does not verify with key "${a.keyId}" for this cutover, role, approver, decision, evidence and login`,
+      );
+    }
+    const maxAge = config.attestationMaxAgeMs ?? DEFAULT_ATTESTATION_MAX_AGE_MS;
+    const age = now - Date.parse(a.issuedAt);
+    if (!(age >= -ATTESTATION_SKEW_MS && age <= maxAge)) {
+      return refuse(
+        RefusalRule.BadAttestation,
+        age < 0
+          ? `attested at ${a.issuedAt}, ahead of the workflow's clock`
+          : `attested at ${a.issuedAt}: older than ${Math.round(maxAge / 1000)} s`,
+      );
+    }
+    attested = { keyId: a.keyId, issuer: a.issuer, subject: a.subject };
+  }
   let signed = false;
   if (config.keys) {
     const key = config.keys[approver];
     if (signOff.signature === undefined) {
       return refuse(RefusalRule.MissingSignature, 'this plan requires signed sign-offs (cutover approve --key FILE)');
     }
-    if (
-      !key ||
-      !verifySignature(key, signOff.signature, signOffMessage(config.workflowId, role, approver, decision, digest))
-    ) {
+    if (!key || !verifySignature(key, signOff.signature, message)) {
       return refuse(
         RefusalRule.BadSignature,
         `the signature does not verify with ${approver}'s key for this cutover, role, decision and evidence`,
@@ -109,20 +174,31 @@ export function decideSignOff(config: GateConfig, gate: GateState, signOff: Sign
     }
     signed = true;
   }
+  if (config.requireAttested && !attested && !signed) {
+    return refuse(
+      RefusalRule.Unattested,
+      "the workers require sign-offs attested by the approval app's login or signed with the approver's own key",
+    );
+  }
+  // One person: the same typed name, or the same login where the app attested one.
+  const samePerson = (s: SignOffRecord) =>
+    s.approver === approver ||
+    (attested !== undefined && s.attested?.issuer === attested.issuer && s.attested.subject === attested.subject);
   const counting = countingSignOffs(gate);
-  if (counting.some((s) => s.approver === approver && s.role === role)) {
-    return refuse(RefusalRule.Duplicate, `"${approver}" has already signed for ${role}`);
+  const duplicate = counting.find((s) => samePerson(s) && s.role === role);
+  if (duplicate) {
+    return refuse(RefusalRule.Duplicate, `"${duplicate.approver}" has already signed for ${role}`);
   }
   if (config.separationOfDuties) {
-    const other = counting.find((s) => s.approver === approver && s.role !== role);
+    const other = counting.find((s) => samePerson(s) && s.role !== role);
     if (other) {
       return refuse(
         RefusalRule.SeparationOfDuties,
-        `"${approver}" already signed for ${other.role}; one person signs for one role`,
+        `${other.approver === approver ? `"${approver}"` : `the same login (${other.approver})`} already signed for ${other.role}; one person signs for one role`,
       );
     }
   }
-  return { accepted: true, signed };
+  return { accepted: true, signed, ...(attested ? { attested } : {}) };
 }
 
 function refuse(rule: RefusalRule, reason: string): Decision {

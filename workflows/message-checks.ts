@@ -3,7 +3,7 @@
  * evaluates every module a workflow loads once per workflow, and zod alone is over a megabyte per cutover.
  * test/unit/message-checks.test.ts holds them to a zod twin (test/unit/message-schemas.ts) on thousands of payloads.
  */
-import { MAX_COMMENT_LENGTH, type RollbackRequest, type SignOff } from './messages';
+import { MAX_COMMENT_LENGTH, type Attestation, type RollbackRequest, type SignOff } from './messages';
 
 export interface MessageProblem {
   path: string;
@@ -63,7 +63,30 @@ function check<T>(payload: unknown, required: Record<string, Rule>, optional: Re
   return { ok: true, value: value as T };
 }
 
-export function checkSignOff(payload: unknown): Checked<SignOff> {
+/** `Date.toISOString()`'s form: what an attester writes as `issuedAt`. */
+export const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** An object checked field by field; its problems come back as one message naming the fields. */
+const object =
+  (required: Record<string, Rule>): Rule =>
+  (v) => {
+    const checked = check<Attestation>(v, required, {});
+    return checked.ok ? undefined : checked.problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+  };
+
+const attestationRule = object({
+  keyId: text(1, 64),
+  issuer: text(1, 512),
+  subject: text(1, 512),
+  issuedAt: text(24, 24, ISO_INSTANT, 'expected an ISO 8601 UTC time such as 2026-11-26T09:30:00.000Z'),
+  signature: text(1, 200),
+});
+
+/**
+ * Checks a sign-off. `attestation: false` is how cutovers started before attestations check one: the field
+ * is unknown to them (workflows/patches.ts, SignOffAttestation).
+ */
+export function checkSignOff(payload: unknown, options: { attestation?: boolean } = {}): Checked<SignOff> {
   return check<SignOff>(
     payload,
     { role: text(1, 64), approver: text(1, 128), decision: oneOf('approve', 'reject') },
@@ -71,6 +94,7 @@ export function checkSignOff(payload: unknown): Checked<SignOff> {
       comment: text(0, MAX_COMMENT_LENGTH),
       evidenceDigest: text(64, 64, /^[0-9a-f]{64}$/, 'expected the 64-character hex evidence digest'),
       signature: text(0, 200),
+      ...(options.attestation === false ? {} : { attestation: attestationRule }),
     },
   );
 }

@@ -28,6 +28,25 @@ export interface SignOff {
   evidenceDigest?: string;
   /** ed25519 signature (hex or base64, at most 200 characters) over `signOffMessage(...)`; required when the plan has keys. */
   signature?: string;
+  /**
+   * The approval app's word that its login said who signs: its ed25519 signature over `attestationMessage(...)`
+   * (the sign-off's meaning plus the token's issuer and subject and the time of signing), with its key id.
+   */
+  attestation?: Attestation;
+}
+
+/** An attestation of who signed, by an attester the workers trust (`CUTOVER_ATTESTER_KEYS`). */
+export interface Attestation {
+  /** The attester's key id (1 to 64 characters): keys rotate by id. */
+  keyId: string;
+  /** The OpenID issuer of the approver's login (1 to 512 characters). */
+  issuer: string;
+  /** The login's subject at that issuer (1 to 512 characters). */
+  subject: string;
+  /** When the attester signed (ISO 8601 UTC, as `Date.toISOString()` writes it). */
+  issuedAt: string;
+  /** ed25519 signature (hex or base64, at most 200 characters). */
+  signature: string;
 }
 
 /** A request to roll back, from anyone who can signal the workflow. */

@@ -22,4 +22,10 @@ export const Patch = {
    * Old branch: a normal `probe` activity. Same retirement as PlanCheckedByActivity (same fixtures).
    */
   ReferenceProbeLocal: 'reference-probe-local',
+  /**
+   * A sign-off may carry an `attestation` (2026-11-26, session 8). Asked only when a payload has one, so a
+   * cutover's history has the marker only if someone sent one. Old branch: the field is unknown and the
+   * sign-off refused as malformed. Deprecate when no cutover started before this is open.
+   */
+  SignOffAttestation: 'signoff-attestation',
 } as const;

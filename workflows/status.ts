@@ -109,6 +109,8 @@ export interface SignOffRecord {
   /** The evidence digest the sign-off counted against. */
   digest: string;
   signed: boolean;
+  /** Who the approval app's login said signed (an attested sign-off). */
+  attested?: { keyId: string; issuer: string; subject: string };
   at: string;
   via: 'signal' | 'update';
 }
@@ -151,6 +153,8 @@ export interface AuditEntry {
   /** Whether a sign-off or request was accepted; absent for plain events. */
   accepted?: boolean;
   actor?: string;
+  /** The login behind an attested sign-off: its issuer and subject. */
+  identity?: { issuer: string; subject: string };
   rule?: string;
   message: string;
 }

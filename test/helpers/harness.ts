@@ -9,7 +9,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
-import { createActivities, type Activities } from '../../activities';
+import { createActivities, type Activities, type AttestationSettings } from '../../activities';
 import { createMetrics } from '../../worker/metrics';
 import { environmentQueues, type EnvironmentQueues } from '../../plan/environments';
 import type { ResolvedPolicy } from '../../plan/policy';
@@ -73,6 +73,8 @@ export interface WorkerOptions {
   policy?: ResolvedPolicy;
   /** Where the approval app is (CUTOVER_APPROVAL_URL): notifications link there. */
   approvalUrl?: string;
+  /** The trusted attesters (CUTOVER_ATTESTER_KEYS, CUTOVER_REQUIRE_ATTESTED, CUTOVER_ATTESTATION_MAX_AGE). */
+  attestation?: AttestationSettings;
   /** The environments' queues the plan check holds plans to. @default `<taskQueue>-<name>` */
   queues?: EnvironmentQueues;
   /** 0: no workflow cache, so no sticky queue (a test that replaces workers mid-cutover). */
@@ -89,7 +91,10 @@ export async function makeWorker(
   mkdirSync(dataDir, { recursive: true });
   const policy = options.policy ? { policy: options.policy } : {};
   const queues = options.queues ?? environmentQueues(taskQueue);
-  const approvalUrl = options.approvalUrl ? { approvalUrl: options.approvalUrl } : {};
+  const approvalUrl = {
+    ...(options.approvalUrl ? { approvalUrl: options.approvalUrl } : {}),
+    ...(options.attestation ? { attestation: options.attestation } : {}),
+  };
   const activities = {
     ...createActivities({ dataDir, queues, ...policy, ...approvalUrl }),
     ...(options.activities ?? {}),

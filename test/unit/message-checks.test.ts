@@ -40,7 +40,7 @@ const VALUES: unknown[] = [
 /** Every payload that differs from `base` in one field (each value above), or lacks it, or adds one. */
 function mutations(base: Record<string, unknown>): unknown[] {
   const out: unknown[] = [base, null, [], 'text', 7, {}];
-  for (const key of [...Object.keys(base), 'comment', 'evidenceDigest', 'signature', 'extra']) {
+  for (const key of [...Object.keys(base), 'comment', 'evidenceDigest', 'signature', 'attestation', 'extra']) {
     for (const value of VALUES) out.push({ ...base, [key]: value });
     const { [key]: _dropped, ...rest } = base;
     out.push(rest);
@@ -50,12 +50,22 @@ function mutations(base: Record<string, unknown>): unknown[] {
 }
 
 test('sign-offs: the workflow check and the zod schema agree on every payload', () => {
+  const attestation = {
+    keyId: 'app-1',
+    issuer: 'https://login.example',
+    subject: 'user-42',
+    issuedAt: '2026-11-26T09:30:00.000Z',
+    signature: 'cd',
+  };
   const bases = [
     { role: 'qa', approver: 'bo', decision: 'approve' },
     { role: 'qa', approver: 'bo', decision: 'reject', comment: 'no', evidenceDigest: digest, signature: 'ab' },
+    { role: 'qa', approver: 'bo', decision: 'approve', attestation },
+    // The attestation's own fields, each mutated.
+    ...mutations(attestation).map((a) => ({ role: 'qa', approver: 'bo', decision: 'approve', attestation: a })),
   ];
   let compared = 0;
-  for (const payload of bases.flatMap(mutations)) {
+  for (const payload of bases.slice(0, 3).flatMap(mutations).concat(bases.slice(3))) {
     const zod = signOffSchema.safeParse(payload);
     const ours = checkSignOff(payload);
     expect({ payload, ok: ours.ok }).toEqual({ payload, ok: zod.success });

@@ -19,6 +19,16 @@ export const signOffSchema = z.strictObject({
     .optional(),
   /** ed25519 signature (hex or base64) over `signOffMessage(...)`; required when the plan has keys. */
   signature: z.string().max(200).optional(),
+  /** The approval app's attestation of who signed. */
+  attestation: z
+    .strictObject({
+      keyId: z.string().min(1).max(64),
+      issuer: z.string().min(1).max(512),
+      subject: z.string().min(1).max(512),
+      issuedAt: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
+      signature: z.string().min(1).max(200),
+    })
+    .optional(),
 });
 // The schema's shape is the interface's: a field added to one and not the other fails typecheck here.
 const _sameSignOff: [SignOff, z.infer<typeof signOffSchema>] extends [z.infer<typeof signOffSchema>, SignOff]

@@ -59,24 +59,17 @@ export function createCheckPlan(
 ) {
   const routed = ENVIRONMENTS.filter((environment) => policy?.policy.environments[environment] !== undefined);
   return async function checkPlan(input: unknown): Promise<CutoverPlan> {
-    // A digest and attesters only the workers' plan check sets: a plan's own claims are never taken.
-    const { policyDigest: _claimed, ...parsed } = planOrFailure(input);
-    const { attesters: _attesters, attestationMaxAge: _maxAge, ...signoff } = parsed.signoff;
-    // A plan may ask for attested sign-offs; it cannot waive what the workers require.
-    const plan: CutoverPlan = {
-      ...parsed,
-      signoff: {
-        ...signoff,
-        ...(attestation && Object.keys(attestation.keys).length > 0 ? { attesters: attestation.keys } : {}),
-        ...(attestation ? { attestationMaxAge: attestation.maxAge } : {}),
-        ...(signoff.requireAttested || attestation?.require ? { requireAttested: true } : {}),
-      },
-    };
+    // A digest only the workers' plan check sets: a plan's own claim is never taken.
+    const { policyDigest: _claimed, ...plan } = planOrFailure(input);
+    // The policy sees the plan as it was written (its signature covers exactly that); what the workers add
+    // (routes, attesters, the digest) comes after.
     const bound = bindEnvironments(plan, queues, routed);
-    const checked = policy ? checkPlanAgainstPolicy(bound.plan, policy, fileSystemResolver) : undefined;
+    const checked = policy ? checkPlanAgainstPolicy(plan, policy, fileSystemResolver) : undefined;
     const problems = [...bound.problems, ...(checked?.problems ?? [])];
     if (problems.length === 0) {
-      return policy && checked ? { ...checked.effective, policyDigest: policy.digest } : bound.plan;
+      const effective = policy && checked ? { ...checked.effective, policyDigest: policy.digest } : plan;
+      const routedPlan = bound.plan.environments ? { ...effective, environments: bound.plan.environments } : effective;
+      return withAttestation(routedPlan, attestation);
     }
     const whose = policy ? `the workers' policy (${policy.digest.slice(0, 12)})` : "the workers' task queues";
     throw ApplicationFailure.create({
@@ -85,6 +78,23 @@ export function createCheckPlan(
       message: `refused by ${whose}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
       details: [problems],
     });
+  };
+}
+
+/**
+ * The workers' attestation settings in the plan the cutover runs: their attesters and maximum age (a plan's
+ * own attesters are dropped), and attested sign-offs required if either the workers or the plan say so.
+ */
+function withAttestation(plan: CutoverPlan, attestation: AttestationSettings | undefined): CutoverPlan {
+  const { attesters: _attesters, attestationMaxAge: _maxAge, ...signoff } = plan.signoff;
+  return {
+    ...plan,
+    signoff: {
+      ...signoff,
+      ...(attestation && Object.keys(attestation.keys).length > 0 ? { attesters: attestation.keys } : {}),
+      ...(attestation ? { attestationMaxAge: attestation.maxAge } : {}),
+      ...(signoff.requireAttested || attestation?.require ? { requireAttested: true } : {}),
+    },
   };
 }
 

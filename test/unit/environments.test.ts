@@ -5,12 +5,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ed25519 } from '@noble/curves/ed25519';
 import { ApplicationFailure } from '@temporalio/common';
 import { stringify } from 'yaml';
 import { createCheckPlan } from '../../activities';
 import { FailureType } from '../../plan/failures';
 import { bindEnvironments, environmentQueues } from '../../plan/environments';
 import { loadPolicy } from '../../plan/policy-load';
+import { signPlan } from '../../plan/signing';
 import { validatePlan } from '../../plan/schema';
 import { ConfigError, loadConfig } from '../../worker/config';
 import { makePlan, makePlanInput } from '../helpers/plans';
@@ -152,5 +154,36 @@ describe('the worker', () => {
     expect(() => loadConfig({ CUTOVER_POLICY: shared })).toThrow(
       /environments: production's queue must be production's alone/,
     );
+  });
+});
+
+test('a signed plan still verifies when the workers route its environments and add their attesters', async () => {
+  const rmKey = ed25519.utils.randomPrivateKey();
+  const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+  const file = policyFile('signed', {
+    version: 1,
+    releaseManagers: { 'rm-2026': { signer: 'rm', publicKey: hex(ed25519.getPublicKey(rmKey)) } },
+    environments: { production: { taskQueue: 'prod-only' } },
+    default: { requireSignedPlans: true, commands: { default: [[process.execPath]] }, folders: ['/'] },
+  });
+  const policy = loadPolicy(file);
+  const attester = hex(ed25519.getPublicKey(ed25519.utils.randomPrivateKey()));
+  const check = createCheckPlan(policy, environmentQueues('tq', policy.policy.environments), {
+    keys: { 'app-1': attester },
+    require: true,
+    maxAge: '5m',
+  });
+  const signed = signPlan(makePlan(), rmKey, {
+    keyId: 'rm-2026',
+    signer: 'rm',
+    expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+  });
+  const effective = await check(signed);
+  expect(effective.initiator).toBe('rm');
+  expect(effective.environments).toEqual({ production: { taskQueue: 'prod-only' } });
+  expect(effective.signoff).toMatchObject({
+    attesters: { 'app-1': attester },
+    attestationMaxAge: '5m',
+    requireAttested: true,
   });
 });

@@ -11,9 +11,8 @@ import path from 'node:path';
 import type { temporal as proto } from '@temporalio/proto';
 import type { WorkflowHandle } from '@temporalio/client';
 import { cutoverWorkflow } from '../../workflows';
-import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
-import type { CutoverStatus } from '../../workflows/status';
-import { tempDir, uniqueId } from '../helpers/harness';
+import { statusQuery } from '../../workflows/messages';
+import { approveAll, tempDir, uniqueId, waitForStatus } from '../helpers/harness';
 import { makePlan, makePlanInput, ok } from '../helpers/plans';
 import { useDevServer } from '../helpers/temporal';
 
@@ -107,27 +106,17 @@ function planFor(taskQueue: string, systems: string, deployHoldMs = 0) {
   });
 }
 
-async function signOffAll(handle: WorkflowHandle<typeof cutoverWorkflow>): Promise<void> {
-  const approvers = { engineering: 'ana', qa: 'bo', architecture: 'cy', operations: 'di', business: 'ed' };
-  for (const [role, approver] of Object.entries(approvers)) {
-    await handle.executeUpdate(submitSignOffUpdate, { args: [{ role, approver, decision: 'approve' }] });
-  }
-}
-
-async function waitForStatus(
-  handle: WorkflowHandle<typeof cutoverWorkflow>,
-  until: (s: CutoverStatus) => boolean,
-  ms: number,
-): Promise<CutoverStatus> {
-  const deadline = Date.now() + ms;
-  let status = await handle.query(statusQuery);
-  while (!until(status) && Date.now() < deadline) {
-    if (status.state === 'failed') throw new Error(`cutover failed: ${status.error?.message}`);
-    await new Promise((r) => setTimeout(r, 300));
-    status = await handle.query(statusQuery);
-  }
-  if (!until(status)) throw new Error(`status not reached; last: ${status.phase} ${status.state}`);
-  return status;
+/** A cutover of `planFor` started on the orchestrator's queue, and signed off once its gate opens. */
+async function startAndSignOff(taskQueue: string, systems: string, deployHoldMs = 0) {
+  const plan = planFor(taskQueue, systems, deployHoldMs);
+  const handle = await temporal.client.workflow.start(cutoverWorkflow, {
+    taskQueue,
+    workflowId: `cutover-${plan.release}`,
+    args: [plan],
+  });
+  await waitForStatus(handle, (s) => s.state === 'awaiting-signoff', 120_000);
+  await approveAll(handle);
+  return { plan, handle };
 }
 
 interface ActivityRun {
@@ -196,14 +185,7 @@ test('four workers: every activity runs on a worker of its environment and none 
   expect(first('orchestrator').queues?.[taskQueue]).toMatch(/^orchestrator: workflows, checkPlan, /);
 
   const systems = tempDir('systems-');
-  const plan = planFor(taskQueue, systems);
-  const handle = await temporal.client.workflow.start(cutoverWorkflow, {
-    taskQueue,
-    workflowId: `cutover-${plan.release}`,
-    args: [plan],
-  });
-  await waitForStatus(handle, (s) => s.state === 'awaiting-signoff', 120_000);
-  await signOffAll(handle);
+  const { handle } = await startAndSignOff(taskQueue, systems);
   expect((await handle.result()).state).toBe('completed');
 
   const expected: Record<string, Role[]> = {
@@ -264,14 +246,7 @@ test('no production worker: the cutover waits at production with the queue shown
   );
   await Promise.all(others.map((w) => w.polling));
   const systems = tempDir('systems-');
-  const plan = planFor(taskQueue, systems, 6_000);
-  const handle = await temporal.client.workflow.start(cutoverWorkflow, {
-    taskQueue,
-    workflowId: `cutover-${plan.release}`,
-    args: [plan],
-  });
-  await waitForStatus(handle, (s) => s.state === 'awaiting-signoff', 120_000);
-  await signOffAll(handle);
+  const { handle } = await startAndSignOff(taskQueue, systems, 6_000);
 
   // The reading and the deploy wait on production's queue: no live poller, shown with the queue's name.
   const waiting = await waitForStatus(handle, (s) => s.waitingForWorker !== undefined, 60_000);

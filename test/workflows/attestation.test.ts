@@ -9,7 +9,7 @@ import { attestSignOff } from '../../client/api';
 import { markdownReport } from '../../client/format';
 import { cutoverWorkflow } from '../../workflows';
 import { signOffSignal, statusQuery, submitSignOffUpdate } from '../../workflows/messages';
-import { timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
+import { timeSkippingWorker, uniqueId, waitForStatus, recordHistory } from '../helpers/harness';
 import { makePlan, makePlanInput } from '../helpers/plans';
 
 const appKey = ed25519.utils.randomPrivateKey();
@@ -64,6 +64,7 @@ test('with attestation required: a raw signal is refused as unattested; attested
     expect(answer).toMatchObject({ accepted: true });
   }
   expect((await handle.result()).state).toBe('completed');
+  await recordHistory(handle, 'attested-signoffs');
   const status = await handle.query(statusQuery);
   const counted = status.audit.filter((a) => a.kind === 'signoff' && a.accepted === true);
   expect(counted.map((a) => [a.actor, a.identity])).toEqual(

@@ -13,7 +13,16 @@ import { createActivities, ENVIRONMENT_ACTIVITIES } from '../../activities';
 import type { QueueView } from '../../activities/queues';
 import { cutoverWorkflow } from '../../workflows';
 import { statusQuery } from '../../workflows/messages';
-import { Ledger, makeWorker, quietRuntime, approveAll, tempDir, uniqueId, waitForStatus } from '../helpers/harness';
+import {
+  Ledger,
+  makeWorker,
+  quietRuntime,
+  approveAll,
+  tempDir,
+  uniqueId,
+  waitForStatus,
+  recordHistory,
+} from '../helpers/harness';
 import { makePlan, makePlanInput } from '../helpers/plans';
 import { createTimeSkippingEnv } from '../helpers/temporal';
 import { status as cutoverStatus, type Cutovers } from '../../client/api';
@@ -115,6 +124,7 @@ test('no worker on production: the wait is shown, noWorkerAlert escalates once, 
     expect(renderStatus(monitoring)).toContain(`waiting: no live worker on production queue ${production}`);
     const result = await (await productionWorker()).runUntil(handle.result());
     expect(result.state).toBe('completed');
+    await recordHistory(handle, 'environments-no-worker');
     const status = await handle.query(statusQuery);
     expect(status.waitingForWorker).toBeUndefined();
     expect(status.audit.map((a) => a.message)).toEqual(

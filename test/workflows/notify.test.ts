@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { cutoverWorkflow } from '../../workflows';
 import { requestRollbackSignal, statusQuery, submitSignOffUpdate } from '../../workflows/messages';
-import { approveAll, Ledger, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
+import { approveAll, Ledger, timeSkippingWorker, uniqueId, waitForStatus, recordHistory } from '../helpers/harness';
 import { makePlan, makePlanInput, nodeRun } from '../helpers/plans';
 
 const t = timeSkippingWorker({ approvalUrl: 'https://approve.example/' });
@@ -86,6 +86,7 @@ test('each event reaches the targets that asked for it once per key; retried del
   expect(refused.accepted).toBe(false);
   await approveAll(handle);
   expect((await handle.result()).state).toBe('completed');
+  await recordHistory(handle, 'notify');
 
   expect(chat.receiver.events()).toEqual([
     'gate-open',

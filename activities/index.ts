@@ -56,11 +56,12 @@ export function createCheckPlan(
   policy: ResolvedPolicy | undefined,
   queues: EnvironmentQueues,
   attestation?: AttestationSettings,
+  approvalUrl?: string,
 ) {
   const routed = ENVIRONMENTS.filter((environment) => policy?.policy.environments[environment] !== undefined);
   return async function checkPlan(input: unknown): Promise<CutoverPlan> {
     // A digest only the workers' plan check sets: a plan's own claim is never taken.
-    const { policyDigest: _claimed, ...plan } = planOrFailure(input);
+    const { policyDigest: _claimed, approvalUrl: _claimedUrl, ...plan } = planOrFailure(input);
     // The policy sees the plan as it was written (its signature covers exactly that); what the workers add
     // (routes, attesters, the digest) comes after.
     const bound = bindEnvironments(plan, queues, routed);
@@ -69,7 +70,8 @@ export function createCheckPlan(
     if (problems.length === 0) {
       const effective = policy && checked ? { ...checked.effective, policyDigest: policy.digest } : plan;
       const routedPlan = bound.plan.environments ? { ...effective, environments: bound.plan.environments } : effective;
-      return withAttestation(routedPlan, attestation);
+      const attested = withAttestation(routedPlan, attestation);
+      return approvalUrl ? { ...attested, approvalUrl } : attested;
     }
     const whose = policy ? `the workers' policy (${policy.digest.slice(0, 12)})` : "the workers' task queues";
     throw ApplicationFailure.create({
@@ -107,7 +109,12 @@ export const checkPlan = createCheckPlan(undefined, environmentQueues(DEFAULT_TA
 
 export function createActivities(deps: ActivityDeps) {
   return {
-    checkPlan: createCheckPlan(deps.policy, deps.queues ?? environmentQueues(DEFAULT_TASK_QUEUE), deps.attestation),
+    checkPlan: createCheckPlan(
+      deps.policy,
+      deps.queues ?? environmentQueues(DEFAULT_TASK_QUEUE),
+      deps.attestation,
+      deps.approvalUrl,
+    ),
     runStep: createRunStep(deps),
     checkHealth: createCheckHealth(deps),
     runShadow: createShadow(deps),

@@ -19,9 +19,40 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c');
 }
 
+/** Chart.js's UMD build: the package exports only its module entries; the UMD build sits beside them. */
+export function chartJsSource(): string {
+  return readFileSync(path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.min.js'), 'utf8');
+}
+
+export const REPORT_STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d232a}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem;width:100%}td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left}
+th{background:#f3f5f7}.passed{color:#137333}.failed,.cancelled{color:#b3261e}.charts{display:grid;grid-template-columns:1fr 1fr;gap:1.5rem}
+code{font-size:12px}canvas{max-height:320px}mark{background:#fde7e4;color:#b3261e}`;
+
 export function htmlReport(s: CutoverStatus): string {
-  // The package exports only its module entries; the UMD build sits beside them in dist/.
-  const chartJs = readFileSync(path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.min.js'), 'utf8');
+  const { body, script } = reportParts(s);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Cutover report: ${esc(s.release)}</title>
+<style>
+${REPORT_STYLE}
+</style></head><body>
+<h1>Cutover report: ${esc(s.release)}</h1>
+<p>Workflow <code>${esc(s.workflowId)}</code> · state <b>${esc(s.state)}</b> (phase ${esc(s.phase)}) · started ${esc(s.startedAt)}${s.endedAt ? ` · ended ${esc(s.endedAt)}` : ''}</p>
+${s.evidenceDigest ? `<p>Evidence digest <code>${esc(s.evidenceDigest)}</code></p>` : ''}
+${body}
+<script>${chartJsSource()}</script>
+<script>
+${script}
+</script>
+</body></html>
+`;
+}
+
+/**
+ * The report's evidence (phases, charts, shadow, stress, dry runs, sign-off, audit) and the script that
+ * draws its charts with a global `Chart`: the html report inlines Chart.js, the approval app serves it.
+ */
+export function reportParts(s: CutoverStatus): { body: string; script: string } {
   const stress = phaseResult(s.phases, 'stress');
   const shadow = phaseResult(s.phases, 'shadow');
   const metrics: MetricComparison[] = shadow?.datasets?.[0]?.metrics ?? [];
@@ -86,18 +117,7 @@ export function htmlReport(s: CutoverStatus): string {
         `<li><code>${esc(a.at)}</code> ${a.accepted === false ? '✗ ' : ''}<b>${esc(a.kind)}</b>${a.actor ? ` (${esc(a.actor)})` : ''}: ${esc(a.message)}</li>`,
     )
     .join('\n');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Cutover report: ${esc(s.release)}</title>
-<style>
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d232a}
-table{border-collapse:collapse;margin:.5rem 0 1.5rem;width:100%}td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left}
-th{background:#f3f5f7}.passed{color:#137333}.failed,.cancelled{color:#b3261e}.charts{display:grid;grid-template-columns:1fr 1fr;gap:1.5rem}
-code{font-size:12px}canvas{max-height:320px}mark{background:#fde7e4;color:#b3261e}
-</style></head><body>
-<h1>Cutover report: ${esc(s.release)}</h1>
-<p>Workflow <code>${esc(s.workflowId)}</code> · state <b>${esc(s.state)}</b> (phase ${esc(s.phase)}) · started ${esc(s.startedAt)}${s.endedAt ? ` · ended ${esc(s.endedAt)}` : ''}</p>
-${s.evidenceDigest ? `<p>Evidence digest <code>${esc(s.evidenceDigest)}</code></p>` : ''}
-<h2>Phases</h2><table><tr><th>phase</th><th>outcome</th><th>duration</th><th>attempts</th><th>verdict</th></tr>${phases}</table>
+  const body = `<h2>Phases</h2><table><tr><th>phase</th><th>outcome</th><th>duration</th><th>attempts</th><th>verdict</th></tr>${phases}</table>
 <h2>Charts</h2><div class="charts">
 <div><h3>Latency distribution per size</h3><canvas id="latency"></canvas></div>
 <div><h3>Scalability across sizes</h3><canvas id="scaling"></canvas></div>
@@ -117,10 +137,8 @@ ${
 }
 ${stress?.scaling ? `<p>${esc(stress.scaling.note)}</p>` : ''}
 <h2>Sign-off</h2><table><tr><th>role</th><th>signed by</th><th>missing</th></tr>${gate}</table>
-<h2>Audit trail</h2><ul>${audit}</ul>
-<script>${chartJs}</script>
-<script>
-const data = ${scriptJson(data)};
+<h2>Audit trail</h2><ul>${audit}</ul>`;
+  const script = `const data = ${scriptJson(data)};
 const labels = data.sizes.map((z) => z.rows.toLocaleString('en') + ' rows');
 new Chart(document.getElementById('latency'), { type: 'bar', data: { labels, datasets: ['p50', 'p95', 'p99', 'max'].map((k) => ({ label: k + ' (ms)', data: data.sizes.map((z) => z[k]) })) } });
 new Chart(document.getElementById('scaling'), { type: 'line', data: { labels, datasets: [{ label: 'µs per row', data: data.sizes.map((z) => z.usPerRow), yAxisID: 'y' }, { label: 'rows/s', data: data.sizes.map((z) => z.rowsPerSecond), yAxisID: 'y1' }] }, options: { scales: { y: { position: 'left' }, y1: { position: 'right' } } } });
@@ -128,10 +146,8 @@ data.ecdf.forEach((g, i) => {
   const steps = (values) => values.map((x, j) => ({ x, y: (j + 1) / values.length }));
   new Chart(document.getElementById('ecdf-' + i), { type: 'line', data: { datasets: [{ label: 'V1', data: steps(g.v1), stepped: true }, { label: 'V2', data: steps(g.v2), stepped: true }] }, options: { parsing: false, scales: { x: { type: 'linear', title: { display: true, text: 'ms' } }, y: { min: 0, max: 1, title: { display: true, text: 'share of runs' } } } } });
 });
-new Chart(document.getElementById('kpis'), { type: 'bar', data: { labels: data.kpis.map((k) => k.metric), datasets: [{ label: '|V2 − V1| / V1 (%)', data: data.kpis.map((k) => k.relativePct) }, { label: 'relative tolerance (%)', data: data.kpis.map((k) => k.tolerancePct) }] } });
-</script>
-</body></html>
-`;
+new Chart(document.getElementById('kpis'), { type: 'bar', data: { labels: data.kpis.map((k) => k.metric), datasets: [{ label: '|V2 − V1| / V1 (%)', data: data.kpis.map((k) => k.relativePct) }, { label: 'relative tolerance (%)', data: data.kpis.map((k) => k.tolerancePct) }] } });`;
+  return { body, script };
 }
 
 const figure = (n: number | undefined) => (n === undefined ? '' : Number(n.toPrecision(6)).toString());

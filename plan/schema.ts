@@ -397,6 +397,13 @@ export const planSchema = z
       .describe(
         "The digest of the workers' policy, set by their plan check (a plan's own is replaced or dropped): the cutover records it in its status and its evidence.",
       ),
+    approvalUrl: z
+      .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+      .max(500)
+      .optional()
+      .describe(
+        "The approval app's address, set by the workers' plan check (CUTOVER_APPROVAL_URL; a plan's own is dropped): the Temporal UI's current details link to the cutover's page there.",
+      ),
     reference: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,299}$/, { error: 'expected a workflow id' })

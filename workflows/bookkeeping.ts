@@ -171,6 +171,7 @@ export class Bookkeeping {
         );
       }
       if (this.status.evidenceDigest) lines.push('', `evidence \`${this.status.evidenceDigest}\``);
+      if (this.status.approvalLink) lines.push('', `[Sign off in the approval app](${this.status.approvalLink})`);
     }
     setCurrentDetails(lines.join('\n'));
   }

@@ -174,6 +174,11 @@ class Cutover {
       auditDropped: 0,
       ...(plan.initiator !== undefined ? { initiator: plan.initiator } : {}),
       ...(plan.policyDigest !== undefined ? { policyDigest: plan.policyDigest } : {}),
+      ...(plan.approvalUrl !== undefined
+        ? {
+            approvalLink: `${plan.approvalUrl.replace(/\/+$/, '')}/cutovers/${encodeURIComponent(this.info.workflowId)}`,
+          }
+        : {}),
     };
     // The rules it ran under are part of what approvers sign. Plans checked without a policy (and every
     // cutover recorded before policies) have no digest, and their evidence is what it always was.

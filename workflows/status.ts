@@ -193,6 +193,8 @@ export interface CutoverStatus {
   initiator?: string;
   /** The digest of the workers' policy the plan was checked against (absent: no policy). */
   policyDigest?: string;
+  /** The cutover's page in the approval app (the workers' CUTOVER_APPROVAL_URL), where approvers sign off. */
+  approvalLink?: string;
   /** An activity refused by workers holding another policy, waiting for one with the cutover's. */
   waitingForPolicy?: { what: string; since: string; refusals: number; message: string };
   /** Work waiting on an environment's task queue that no live worker polls (plan `environments`). */

@@ -9,3 +9,24 @@ export const EXAMPLE_APPROVERS: readonly [string, string][] = [
   ['operations', 'di'],
   ['business', 'ed'],
 ];
+
+/** Which of the example organisation's groups hold which role (the workers' CUTOVER_ROLE_GROUPS). */
+export const EXAMPLE_ROLE_GROUPS =
+  'engineering=eng-leads,qa=risk-qa,architecture=arch-board,operations=ops-oncall,business=biz-owners';
+
+/**
+ * The local OpenID provider's users (`npm start`): the five approvers in their role's group, and two who are
+ * not approvers of the example (fay in no group that holds a role; gus in risk-qa but not in the plan).
+ * Their password is `<login>-pass`: a local stand-in for the organisation's directory.
+ */
+export const EXAMPLE_LOGINS: readonly { login: string; name: string; groups: string[] }[] = [
+  { login: 'ana', name: 'Ana Alves', groups: ['eng-leads'] },
+  { login: 'bo', name: 'Bo Berg', groups: ['risk-qa'] },
+  { login: 'cy', name: 'Cy Chen', groups: ['arch-board'] },
+  { login: 'di', name: 'Di Diaz', groups: ['ops-oncall'] },
+  { login: 'ed', name: 'Ed Eze', groups: ['biz-owners'] },
+  { login: 'fay', name: 'Fay Fox', groups: ['staff'] },
+  { login: 'gus', name: 'Gus Gray', groups: ['risk-qa'] },
+];
+
+export const examplePassword = (login: string) => `${login}-pass`;

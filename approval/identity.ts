@@ -1,0 +1,43 @@
+/**
+ * Who a signed-in user may sign for. Two things must both hold for a role: the organisation's login puts
+ * the user in a group that holds the role (the workers' CUTOVER_ROLE_GROUPS), and the plan lists the user
+ * among the role's approvers. The plan can only narrow the organisation's word, never widen it; the user
+ * never chooses who they are.
+ */
+import type { RoleView } from '../workflows/status';
+
+/** A login as the OpenID provider vouched for it. */
+export interface Login {
+  issuer: string;
+  subject: string;
+  /** The configured user claim's value: the approver's name in the plan. */
+  user: string;
+  groups: string[];
+  name?: string;
+}
+
+export type RoleAnswer = { role: string; may: true } | { role: string; may: false; why: string };
+
+export function rolesFor(login: Login, roleGroups: Record<string, string[]>, roles: RoleView[]): RoleAnswer[] {
+  return roles.map(({ role, approvers }) => {
+    const holders = roleGroups[role] ?? [];
+    if (holders.length === 0) {
+      return { role, may: false, why: `no group holds the role ${role} (CUTOVER_ROLE_GROUPS)` };
+    }
+    if (!holders.some((group) => login.groups.includes(group))) {
+      return {
+        role,
+        may: false,
+        why: `${login.user} is not in a group that holds ${role} (${holders.join(' or ')})`,
+      };
+    }
+    if (!approvers.includes(login.user)) {
+      return {
+        role,
+        may: false,
+        why: `the plan does not list ${login.user} among the approvers for ${role} (${approvers.join(', ')})`,
+      };
+    }
+    return { role, may: true };
+  });
+}

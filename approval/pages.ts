@@ -1,0 +1,203 @@
+/**
+ * The approval app's pages, rendered on the server as plain HTML (no build step). Everything that comes from
+ * a plan, a cutover or a login is escaped; the only scripts are the report's charts and the live refresh.
+ */
+import { reportParts, REPORT_STYLE } from '../client/html-report';
+import type { SignOffAnswer } from '../workflows/messages';
+import { isFinal, type CutoverStatus } from '../workflows/status';
+import type { Login, RoleAnswer } from './identity';
+
+export function esc(text: unknown): string {
+  return String(text ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+const STYLE = `${REPORT_STYLE}
+header.bar{display:flex;justify-content:space-between;align-items:center;border-bottom:1px solid #d0d7de;padding-bottom:.5rem;margin-bottom:1rem}
+header.bar form{display:inline}button{font:inherit;padding:.35rem .9rem;border-radius:4px;border:1px solid #8c959f;background:#f6f8fa;cursor:pointer}
+button.approve{background:#137333;color:#fff;border-color:#137333}button.reject{background:#b3261e;color:#fff;border-color:#b3261e}
+.answer{padding:.75rem 1rem;border-radius:6px;margin:1rem 0}.answer.ok{background:#e6f4ea;border:1px solid #137333}
+.answer.refused{background:#fde7e4;border:1px solid #b3261e}.live{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem 1rem;border-radius:6px}
+.signoff{border:1px solid #d0d7de;border-radius:6px;padding:1rem;margin:1rem 0;background:#fbfcfd}
+textarea{width:100%;min-height:4rem;font:inherit;box-sizing:border-box}.muted{color:#57606a}`;
+
+export function layout(
+  title: string,
+  login: Login | undefined,
+  csrf: string | undefined,
+  body: string,
+  script = '',
+): string {
+  const who = login
+    ? `<span>Signed in as <b>${esc(login.user)}</b>${login.name ? ` (${esc(login.name)})` : ''} · <span class="muted">${esc(login.issuer)}</span></span>
+<form method="post" action="/logout"><input type="hidden" name="_csrf" value="${esc(csrf)}"><button type="submit">Sign out</button></form>`
+    : '';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)}</title><style>${STYLE}</style></head><body>
+<header class="bar"><a href="/"><b>cutover</b> approvals</a>${who}</header>
+${body}
+${script}
+</body></html>
+`;
+}
+
+export interface ListedForApprover {
+  workflowId: string;
+  release?: string;
+  phase?: string;
+  state?: string;
+  startTime: string;
+}
+
+export function listPage(
+  login: Login,
+  csrf: string,
+  waiting: ListedForApprover[],
+  running: ListedForApprover[],
+): string {
+  const rows = (items: ListedForApprover[]) =>
+    items.length
+      ? `<table><tr><th>release</th><th>cutover</th><th>phase</th><th>state</th><th>started</th></tr>${items
+          .map(
+            (c) =>
+              `<tr><td>${esc(c.release)}</td><td><a href="/cutovers/${encodeURIComponent(c.workflowId)}">${esc(c.workflowId)}</a></td><td>${esc(c.phase)}</td><td>${esc(c.state)}</td><td>${esc(c.startTime)}</td></tr>`,
+          )
+          .join('')}</table>`
+      : '<p class="muted">None.</p>';
+  return layout(
+    'Cutovers waiting for sign-off',
+    login,
+    csrf,
+    `<h1>Waiting for sign-off</h1>${rows(waiting)}<h2>Running</h2>${rows(running)}`,
+    // The list follows the cutovers as they reach or leave their gates.
+    `<script>setTimeout(() => location.reload(), 10000);</script>`,
+  );
+}
+
+/** The gate's or the app's answer to a sign-off, shown above the cutover. */
+export type Answer =
+  | { kind: 'gate'; decision: 'approve' | 'reject'; role: string; answer: SignOffAnswer }
+  | { kind: 'app'; message: string };
+
+/** What changes the page when it changes: the live refresh compares it. */
+export function liveVersion(s: CutoverStatus): string {
+  const signed = s.gate.roles.map((r) => `${r.role}:${r.approvedBy.join('+')}`).join(',');
+  return [s.phase, s.state, s.evidenceDigest ?? '', s.gate.status, signed, s.phases.length].join('|');
+}
+
+export function isTerminal(s: CutoverStatus): boolean {
+  return isFinal(s.state);
+}
+
+export function cutoverPage(
+  s: CutoverStatus,
+  login: Login,
+  csrf: string,
+  roles: RoleAnswer[],
+  answer?: Answer,
+): string {
+  const { body, script } = reportParts(s);
+  const id = encodeURIComponent(s.workflowId);
+  const may = roles.filter((r) => r.may);
+  const open = s.gate.status === 'open';
+  let signing: string;
+  if (!open) {
+    signing = `<p class="muted">The gate is ${esc(s.gate.status)}: there is nothing to sign${s.gate.status === 'closed' && !isTerminal(s) ? ' yet; this page follows the cutover and shows the form when the gate opens' : ''}.</p>`;
+  } else if (!s.evidenceDigest) {
+    signing = '<p class="muted">The gate has no evidence yet.</p>';
+  } else if (may.length === 0) {
+    signing = `<div class="answer refused" id="not-an-approver"><b>You cannot sign this cutover.</b><ul>${roles
+      .map((r) => (r.may ? '' : `<li>${esc(r.why)}</li>`))
+      .join('')}</ul></div>`;
+  } else {
+    const roleField =
+      may.length === 1
+        ? `<input type="hidden" name="role" value="${esc(may[0]?.role)}"><p>You sign as <b>${esc(login.user)}</b> for <b>${esc(may[0]?.role)}</b>.</p>`
+        : `<p>You sign as <b>${esc(login.user)}</b> for <select name="role">${may.map((r) => `<option>${esc(r.role)}</option>`).join('')}</select></p>`;
+    signing = `<form method="post" action="/cutovers/${id}/signoff" class="signoff" id="signoff">
+<input type="hidden" name="_csrf" value="${esc(csrf)}">
+<input type="hidden" name="evidenceDigest" value="${esc(s.evidenceDigest)}">
+${roleField}
+<p>On the evidence <code>${esc(s.evidenceDigest)}</code> shown below.</p>
+<label>Comment <textarea name="comment" maxlength="2000" placeholder="What you checked; required to reject"></textarea></label>
+<p><button type="submit" name="decision" value="approve" class="approve">Approve</button>
+<button type="submit" name="decision" value="reject" class="reject">Reject</button></p></form>`;
+  }
+  const roleRows = s.gate.roles
+    .map(
+      (r) =>
+        `<tr><td>${esc(r.role)}</td><td>${esc(r.approvers.join(', '))}</td><td>${esc(r.approvedBy.join(', ') || '-')}</td><td${r.missing ? ' class="failed"' : ''}>${r.missing ? `missing ${r.missing}` : 'signed'}</td></tr>`,
+    )
+    .join('');
+  const signed = s.gate.roles.length
+    ? `<table id="roles"><tr><th>role</th><th>approvers</th><th>signed by</th><th></th></tr>${roleRows}</table>`
+    : '';
+  const live = `<script src="/assets/chart.js"></script><script>
+${script}
+</script>
+${
+  isTerminal(s)
+    ? ''
+    : `<script>
+(() => {
+  const version = ${JSON.stringify(liveVersion(s)).replace(/</g, '\\u003c')};
+  const banner = document.getElementById('live');
+  const tick = async () => {
+    try {
+      const res = await fetch('/cutovers/${id}/live', { headers: { accept: 'application/json' } });
+      if (res.ok) {
+        const now = await res.json();
+        if (now.version !== version) {
+          const comment = document.querySelector('textarea[name=comment]');
+          if (!comment || (comment.value === '' && document.activeElement !== comment)) return location.replace('/cutovers/${id}');
+          banner.hidden = false;
+          banner.textContent = 'The cutover moved on (' + now.phase + ', ' + now.state + '): reload to see the evidence it has now.';
+        }
+      }
+    } catch {}
+    setTimeout(tick, 2000);
+  };
+  setTimeout(tick, 2000);
+})();
+</script>`
+}`;
+  const answerHtml = answer ? answerBanner(answer) : '';
+  return layout(
+    `${s.release}: cutover approvals`,
+    login,
+    csrf,
+    `<h1>${esc(s.release)}</h1>
+<p>Cutover <code>${esc(s.workflowId)}</code> · state <b id="state">${esc(s.state)}</b> (phase ${esc(s.phase)}) · started ${esc(s.startedAt)}${s.endedAt ? ` · ended ${esc(s.endedAt)}` : ''}${s.initiator ? ` · by ${esc(s.initiator)}` : ''}</p>
+<p class="live" id="live" hidden></p>
+${answerHtml}
+<h2>Sign-off: gate ${esc(s.gate.status)}</h2>
+${s.gate.deadline ? `<p>Deadline ${esc(s.gate.deadline)}</p>` : ''}
+${signed}
+${signing}
+${body}`,
+    // Reloading after a sign-off shows the cutover, not the form's answer again.
+    `${answer ? `<script>history.replaceState(null, '', '/cutovers/${id}');</script>` : ''}${live}`,
+  );
+}
+
+function answerBanner(answer: Answer): string {
+  if (answer.kind === 'app') {
+    return `<div class="answer refused" id="answer" role="alert"><b>Not submitted.</b> ${esc(answer.message)}</div>`;
+  }
+  const { answer: a, role, decision } = answer;
+  if (a.accepted) {
+    const missing = a.gate.roles.filter((r) => r.missing > 0).map((r) => r.role);
+    return `<div class="answer ok" id="answer" role="status"><b>Counted:</b> your ${esc(decision)} for ${esc(role)}. Gate ${esc(a.gate.status)}${missing.length ? `; still missing: ${esc(missing.join(', '))}` : ''}.</div>`;
+  }
+  const stale = a.rule === 'stale-evidence';
+  return `<div class="answer refused" id="answer" role="alert"><b>Refused by the gate</b> (rule <code id="rule">${esc(a.rule)}</code>): ${esc(a.reason)}${stale ? '<br>The evidence changed after this page showed it: review the evidence below, then sign again.' : ''}</div>`;
+}
+
+export function messagePage(title: string, message: string, login?: Login, csrf?: string): string {
+  return layout(
+    title,
+    login,
+    csrf,
+    `<h1>${esc(title)}</h1><p id="message">${esc(message)}</p><p><a href="/">Back to the list</a></p>`,
+  );
+}

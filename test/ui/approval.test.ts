@@ -1,0 +1,318 @@
+/**
+ * The approval app in a real browser (Debian's chromium driven by playwright-core), against real parts: the
+ * dev server, a worker process that trusts the app's attester key and requires attested sign-offs, the local
+ * OpenID provider (oidc-provider) and `cutover serve` as a process. An approver opens the link from a
+ * recorded notification, signs in at the provider, sees the evidence and approves; the gate counts it with
+ * the login's issuer and subject. A user who is not an approver for the role is refused and changes nothing;
+ * a raw `temporal workflow signal` is refused as unattested; a form without its CSRF token is refused.
+ * Screenshots go to test-artifacts/approval/ (not in git). Needs `npm run build` and `npm run provision`.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ed25519 } from '@noble/curves/ed25519';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { connect, startCutover, status, type Cutovers } from '../../client/api';
+import { freePort } from '../../common/net';
+import { EXAMPLE_ROLE_GROUPS, examplePassword } from '../../examples/portfolio-kpi/approvers';
+import type { DevServer } from '../../toolchain/dev-server';
+import { chromiumPath, temporalCliPath } from '../../toolchain/tools';
+import type { CutoverStatus } from '../../workflows/status';
+import { stopProcess, tempDir, uniqueId } from '../helpers/harness';
+import { makePlan } from '../helpers/plans';
+import { startTestDevServer } from '../helpers/temporal';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'approval');
+const CLIENT_SECRET = 'local-client-secret-for-the-test';
+
+let server: DevServer;
+let worker: ChildProcess;
+let idp: ChildProcess;
+let app: ChildProcess;
+let browser: Browser;
+let cutovers: Cutovers;
+let receiver: Server;
+const notifications: { event: string; link?: string; text: string }[] = [];
+let appUrl: string;
+let issuer: string;
+let workflowId: string;
+
+/** Starts `node args…` and resolves with the process once a line of its stdout matches `ready`. */
+function startReady(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; line: string }> {
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => ready.test(l));
+      if (line) resolve({ child, line });
+    });
+    child.once('exit', (code) => reject(new Error(`${args[0]} exited ${code}: ${err}${out}`)));
+  });
+}
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  server = await startTestDevServer();
+  const dir = tempDir('approval-');
+  const attesterKey = ed25519.utils.randomPrivateKey();
+  const keyFile = path.join(dir, 'attester.key');
+  writeFileSync(keyFile, Buffer.from(attesterKey).toString('hex'));
+  const [idpPort, appPort] = [await freePort(), await freePort()];
+  appUrl = `http://127.0.0.1:${appPort}`;
+
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      notifications.push(JSON.parse(body) as { event: string; link?: string; text: string });
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+
+  const taskQueue = uniqueId('tq-approval');
+  const base = {
+    ...process.env,
+    TEMPORAL_ADDRESS: server.address,
+    CUTOVER_TASK_QUEUE: taskQueue,
+    CUTOVER_LOG_LEVEL: 'warn',
+  };
+  worker = spawn(process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], {
+    env: {
+      ...base,
+      CUTOVER_DATA_DIR: path.join(dir, 'data'),
+      CUTOVER_APPROVAL_URL: appUrl,
+      CUTOVER_ATTESTER_KEYS: `app-1=${Buffer.from(ed25519.getPublicKey(attesterKey)).toString('hex')}`,
+      CUTOVER_REQUIRE_ATTESTED: 'true',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  ({ child: idp } = await startReady(
+    [path.join(ROOT, 'dist', 'scripts', 'idp.js'), '--port', String(idpPort), '--redirect', `${appUrl}/callback`],
+    { ...process.env, CUTOVER_OIDC_CLIENT_SECRET: CLIENT_SECRET },
+    /^idp ready /,
+  ));
+  issuer = `http://127.0.0.1:${idpPort}`;
+  // Not dev mode: every secret is given, as in production.
+  ({ child: app } = await startReady(
+    [path.join(ROOT, 'dist', 'client', 'cli.js'), 'serve', '--port', String(appPort)],
+    {
+      ...base,
+      CUTOVER_SESSION_SECRET: 'a-session-secret-of-at-least-32-characters',
+      CUTOVER_ATTESTER_KEY_ID: 'app-1',
+      CUTOVER_ATTESTER_KEY_FILE: keyFile,
+      CUTOVER_OIDC_ISSUER: issuer,
+      CUTOVER_OIDC_CLIENT_ID: 'cutover-approvals',
+      CUTOVER_OIDC_CLIENT_SECRET: CLIENT_SECRET,
+      CUTOVER_ROLE_GROUPS: EXAMPLE_ROLE_GROUPS,
+      CUTOVER_APPROVAL_URL: appUrl,
+    },
+    /^approvals ready /,
+  ));
+
+  cutovers = await connect(base);
+  const plan = makePlan({
+    release: uniqueId('approval'),
+    notify: [
+      {
+        name: 'chat',
+        http: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
+        events: ['gate-open'],
+      },
+    ],
+  });
+  workflowId = (await startCutover(cutovers, plan)).workflowId;
+
+  browser = await chromium.launch({
+    executablePath: chromiumPath(),
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'],
+  });
+}, 300_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await cutovers?.close();
+  await Promise.all([stopProcess(app), stopProcess(idp), stopProcess(worker)]);
+  await new Promise((r) => receiver?.close(r));
+  await server?.stop();
+});
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A browser of one user, signed in at the provider on the way to `url`. */
+async function signedIn(login: string, url: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 1300, height: 1000 } });
+  const page = await context.newPage();
+  await page.goto(url);
+  // The app sends an unknown visitor to the provider's login page.
+  await page.waitForURL(`${issuer}/interaction/**`);
+  await page.getByLabel('Login').fill(login);
+  await page.getByLabel('Password').fill(examplePassword(login));
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(url);
+  await page.getByText(`Signed in as ${login}`).waitFor();
+  return { context, page };
+}
+
+const gateOf = (s: CutoverStatus, role: string) => s.gate.roles.find((r) => r.role === role);
+
+let link: string;
+let ana: { context: BrowserContext; page: Page };
+
+test('the gate-open notification carries the link to the cutover page', async () => {
+  const opened = await waitFor(
+    'the gate-open notification',
+    async () => notifications.find((n) => n.event === 'gate-open'),
+    120_000,
+  );
+  link = opened.link ?? '';
+  expect(link).toBe(`${appUrl}/cutovers/${encodeURIComponent(workflowId)}`);
+  // The Temporal UI's current details link there too (the status carries the same link).
+  expect((await status(cutovers, workflowId)).approvalLink).toBe(link);
+});
+
+test('an approver signs in at the provider, sees the evidence and approves; the gate counts it with the login', async () => {
+  ana = await signedIn('ana', link);
+  const { page } = ana;
+  const before = await status(cutovers, workflowId);
+  await page.getByRole('heading', { name: 'Sign-off: gate open' }).waitFor();
+  await page.getByText(`On the evidence ${before.evidenceDigest}`).waitFor();
+  await page.getByRole('heading', { name: 'Phases' }).waitFor();
+  await page.getByRole('heading', { name: 'Shadow: V1 vs V2' }).waitFor();
+  await page.getByText('You sign as ana for engineering.').waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'cutover-page.png'), fullPage: true });
+
+  await page.getByLabel('Comment').fill('checked the shadow diffs');
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await page.locator('#answer').getByText('Counted: your approve for engineering').waitFor();
+  expect(page.url()).toBe(link);
+
+  const after = await status(cutovers, workflowId);
+  expect(gateOf(after, 'engineering')).toMatchObject({ approvedBy: ['ana'], missing: 0 });
+  const entry = after.audit.find((a) => a.kind === 'signoff' && a.accepted === true);
+  expect(entry?.identity).toEqual({ issuer, subject: 'ana' });
+  expect(after.gate.roles.filter((r) => r.missing > 0).map((r) => r.role)).toEqual([
+    'qa',
+    'architecture',
+    'operations',
+    'business',
+  ]);
+});
+
+test('the list shows the cutover waiting for sign-off', async () => {
+  const { page } = ana;
+  await page.goto(`${appUrl}/`);
+  await page.getByRole('heading', { name: 'Waiting for sign-off' }).waitFor();
+  await page.getByRole('link', { name: workflowId }).waitFor({ timeout: 30_000 });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'list.png'), fullPage: true });
+});
+
+test('a signed-in user who is not an approver for the role sees the refusal, and a forced post changes nothing', async () => {
+  // gus is in risk-qa (the group holding qa), but the plan lists only bo for qa.
+  const gus = await signedIn('gus', link);
+  const refusal = gus.page.locator('#not-an-approver');
+  await refusal.getByText('the plan does not list gus among the approvers for qa (bo)').waitFor();
+  await refusal.getByText('gus is not in a group that holds engineering (eng-leads)').waitFor();
+  await expect(gus.page.getByRole('button', { name: 'Approve' }).count()).resolves.toBe(0);
+  await gus.page.screenshot({ path: path.join(ARTIFACTS, 'refusal.png'), fullPage: true });
+
+  // The form is not there; posting it anyway with gus's own CSRF token is refused by the app.
+  const csrf = await gus.page.locator('input[name=_csrf]').first().inputValue();
+  const digest = (await status(cutovers, workflowId)).evidenceDigest ?? '';
+  const answer = await gus.page.request.post(`${link}/signoff`, {
+    form: { _csrf: csrf, role: 'qa', decision: 'approve', evidenceDigest: digest },
+  });
+  expect(answer.status()).toBe(403);
+  expect(await answer.text()).toContain(
+    'you cannot sign for qa: the plan does not list gus among the approvers for qa',
+  );
+  expect(gateOf(await status(cutovers, workflowId), 'qa')).toMatchObject({ approvedBy: [], missing: 1 });
+  await gus.context.close();
+});
+
+test('with attested sign-offs required, a raw temporal workflow signal for the role is refused as unattested', async () => {
+  const digest = (await status(cutovers, workflowId)).evidenceDigest ?? '';
+  await promisify(execFile)(temporalCliPath(), [
+    'workflow',
+    'signal',
+    '--address',
+    server.address,
+    '--workflow-id',
+    workflowId,
+    '--name',
+    'signOff',
+    '--input',
+    JSON.stringify({ role: 'qa', approver: 'bo', decision: 'approve', evidenceDigest: digest }),
+  ]);
+  const s = await waitFor('the signal refused', async () => {
+    const now = await status(cutovers, workflowId);
+    return now.audit.some((a) => a.kind === 'signoff' && a.accepted === false && a.rule === 'unattested')
+      ? now
+      : undefined;
+  });
+  expect(gateOf(s, 'qa')).toMatchObject({ approvedBy: [], missing: 1 });
+});
+
+test('a form post without its CSRF token, or with a made-up one, is refused and changes nothing', async () => {
+  const bo = await signedIn('bo', link);
+  const digest = (await status(cutovers, workflowId)).evidenceDigest ?? '';
+  const form = { role: 'qa', decision: 'approve', evidenceDigest: digest };
+  const without = await bo.page.request.post(`${link}/signoff`, { form });
+  expect(without.status()).toBe(403);
+  expect(await without.text()).toContain(
+    'security token is missing or does not belong to your session: nothing was submitted',
+  );
+  const forged = await bo.page.request.post(`${link}/signoff`, { form: { ...form, _csrf: 'made-up-token' } });
+  expect(forged.status()).toBe(403);
+  // ana's token is bound to ana's login: it does not pass for bo.
+  const anasToken = await ana.page.locator('input[name=_csrf]').first().inputValue();
+  const tossed = await bo.page.request.post(`${link}/signoff`, { form: { ...form, _csrf: anasToken } });
+  expect(tossed.status()).toBe(403);
+  expect(gateOf(await status(cutovers, workflowId), 'qa')).toMatchObject({ approvedBy: [], missing: 1 });
+
+  // With its token, bo's form counts: the refusals above were the token's, not bo's.
+  await bo.page.reload();
+  await bo.page.getByRole('button', { name: 'Approve' }).click();
+  await bo.page.locator('#answer').getByText('Counted: your approve for qa').waitFor();
+  expect(gateOf(await status(cutovers, workflowId), 'qa')).toMatchObject({ approvedBy: ['bo'], missing: 0 });
+  await bo.context.close();
+});
+
+test('bad input is answered with the field and what is wrong, and a stale digest is refused by the gate', async () => {
+  const { page } = ana;
+  await page.goto(link);
+  const csrf = await page.locator('input[name=_csrf]').first().inputValue();
+  const bad = await page.request.post(`${link}/signoff`, {
+    form: { _csrf: csrf, role: 'engineering', decision: 'maybe', evidenceDigest: 'f'.repeat(64) },
+  });
+  expect(bad.status()).toBe(400);
+  expect(await bad.text()).toContain('decision: expected approve or reject');
+  // The digest of other evidence than the gate holds: the gate refuses it as stale, and the page says so.
+  const stale = await page.request.post(`${link}/signoff`, {
+    form: { _csrf: csrf, role: 'engineering', decision: 'reject', comment: 'no', evidenceDigest: 'f'.repeat(64) },
+  });
+  expect(stale.status()).toBe(409);
+  const text = await stale.text();
+  expect(text).toContain('stale-evidence');
+  expect(text).toContain('The evidence changed after this page showed it');
+  expect((await status(cutovers, workflowId)).gate.status).toBe('open');
+});

@@ -57,6 +57,7 @@ export function renderStatus(s: CutoverStatus, auditLines = 8): string {
       ? `policy: ${s.policyDigest.slice(0, 12)}… (the workers' policy this plan was checked against)`
       : 'policy: none (the workers hold no organisation policy; the plan is its own judge)',
   );
+  if (s.approvalLink && s.gate.status === 'open') out.push(`sign off: ${s.approvalLink}`);
   const phases = new Table({
     head: ['phase', 'outcome', 'duration', 'attempts', 'verdict / key figures'],
     colWidths: [20, 10, 10, 10, 70],

@@ -1,11 +1,15 @@
 /**
- * The local stack: the Temporal dev server (state in a SQLite file under the data folder, UI on 8233) and a
- * worker process, optionally with the example cutover started. Ctrl-C stops both cleanly.
+ * The local stack: the Temporal dev server (state in a SQLite file under the data folder, UI on 8233), a
+ * worker process, the local OpenID provider (4455) and the approval app (4400), optionally with the example
+ * cutover started. Ctrl-C stops them all cleanly.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { ed25519 } from '@noble/curves/ed25519';
 import { connect, startCutover, status, UserError } from '../client/api';
-import { EXAMPLE_APPROVERS } from '../examples/portfolio-kpi/approvers';
+import { EXAMPLE_APPROVERS, EXAMPLE_LOGINS, EXAMPLE_ROLE_GROUPS } from '../examples/portfolio-kpi/approvers';
 import { loadPlan } from '../plan/load';
 import { startDevServer } from '../toolchain/dev-server';
 import { projectRoot } from '../toolchain/tools';
@@ -17,6 +21,55 @@ interface DevStackOptions {
   port?: number;
   /** @default 8233 */
   uiPort?: number;
+}
+
+const IDP_PORT = 4455;
+const APPROVALS_PORT = 4400;
+
+/**
+ * The approval app's secrets in the dev stack, kept in the data folder (mode 600) so that cutovers started
+ * before a restart still trust the app's attester key (their plan check recorded it).
+ */
+function devApprovalSecrets(dataDir: string): {
+  sessionSecret: string;
+  clientSecret: string;
+  keyFile: string;
+  publicKey: string;
+} {
+  const dir = path.join(dataDir, 'approvals');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const keyFile = path.join(dir, 'attester.key');
+  const secretsFile = path.join(dir, 'secrets.json');
+  if (!existsSync(keyFile)) {
+    writeFileSync(keyFile, `${Buffer.from(ed25519.utils.randomPrivateKey()).toString('hex')}\n`, { mode: 0o600 });
+  }
+  if (!existsSync(secretsFile)) {
+    const secrets = { sessionSecret: randomBytes(32).toString('hex'), clientSecret: randomBytes(24).toString('hex') };
+    writeFileSync(secretsFile, JSON.stringify(secrets), { mode: 0o600 });
+  }
+  const secrets = JSON.parse(readFileSync(secretsFile, 'utf8')) as { sessionSecret: string; clientSecret: string };
+  const privateKey = Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'hex');
+  return { ...secrets, keyFile, publicKey: Buffer.from(ed25519.getPublicKey(privateKey)).toString('hex') };
+}
+
+/** Starts `node args…` and resolves once a line of its stdout matches `ready` (rejects if it exits first). */
+function startReady(args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<ChildProcess> {
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (out.split('\n').some((l) => ready.test(l))) {
+        child.stdout?.off('data', onData);
+        child.stdout?.resume();
+        resolve(child);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) =>
+      reject(new Error(`${path.basename(args[0] ?? '')} exited (${code}) before it was ready`)),
+    );
+  });
 }
 
 async function runDevStack(options: DevStackOptions): Promise<void> {
@@ -35,10 +88,16 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
     process.env.CUTOVER_POLICY ??
     (options.example ? path.join(root, 'examples', 'portfolio-kpi', 'policy.yaml') : undefined);
   say(`worker policy: ${policy ?? 'none (set CUTOVER_POLICY to bind plans to an organisation policy)'}`);
+  const approvals = `http://127.0.0.1:${APPROVALS_PORT}`;
+  const secrets = devApprovalSecrets(dataDir);
   const env = {
     ...workerEnv(process.env),
     TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
     CUTOVER_DATA_DIR: dataDir,
+    CUTOVER_APPROVAL_URL: approvals,
+    // The workers trust the app's attestations; the CLI's sign-offs still count too (set
+    // CUTOVER_REQUIRE_ATTESTED=true to count only the app's).
+    CUTOVER_ATTESTER_KEYS: `dev-app=${secrets.publicKey}`,
     ...(policy ? { CUTOVER_POLICY: policy } : {}),
   };
   const worker = spawn(process.execPath, [...WORKER_NODE_OPTIONS, path.join(root, 'dist', 'worker', 'main.js')], {
@@ -52,12 +111,13 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
     ignore: 'pid,hostname,service',
   });
   worker.stdout?.pipe(pretty);
+  const children: ChildProcess[] = [worker];
   let stopping = false;
   const stopAll = async (code: number): Promise<never> => {
     if (stopping) process.exit(code);
     stopping = true;
-    say('stopping the worker and the dev server…');
-    await stopChild(worker);
+    say('stopping the approval app, the OpenID provider, the worker and the dev server…');
+    await Promise.all(children.map(stopChild));
     await server.stop();
     say('stopped.');
     process.exit(code);
@@ -70,6 +130,44 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
       void stopAll(1);
     }
   });
+
+  // The organisation's login, here a local OpenID provider with the example's users, and the approval app.
+  const issuer = `http://127.0.0.1:${IDP_PORT}`;
+  children.push(
+    await startReady(
+      [path.join(root, 'dist', 'scripts', 'idp.js'), '--port', String(IDP_PORT), '--redirect', `${approvals}/callback`],
+      { ...process.env, CUTOVER_OIDC_CLIENT_SECRET: secrets.clientSecret },
+      /^idp ready /,
+    ),
+  );
+  say(`OpenID provider (local): ${issuer}`);
+  const app = await startReady(
+    [path.join(root, 'dist', 'client', 'cli.js'), 'serve', '--port', String(APPROVALS_PORT)],
+    {
+      ...process.env,
+      TEMPORAL_ADDRESS: env.TEMPORAL_ADDRESS,
+      CUTOVER_APPROVAL_URL: approvals,
+      CUTOVER_SESSION_SECRET: secrets.sessionSecret,
+      CUTOVER_ATTESTER_KEY_ID: 'dev-app',
+      CUTOVER_ATTESTER_KEY_FILE: secrets.keyFile,
+      CUTOVER_OIDC_ISSUER: issuer,
+      CUTOVER_OIDC_CLIENT_ID: 'cutover-approvals',
+      CUTOVER_OIDC_CLIENT_SECRET: secrets.clientSecret,
+      CUTOVER_ROLE_GROUPS: EXAMPLE_ROLE_GROUPS,
+      CUTOVER_LOG_LEVEL: process.env.CUTOVER_LOG_LEVEL ?? 'warn',
+    },
+    /^approvals ready /,
+  );
+  children.push(app);
+  say(`approvals: ${approvals} (sign in as ${EXAMPLE_LOGINS.map((u) => u.login).join(', ')}; password <login>-pass)`);
+  for (const child of children.slice(1)) {
+    child.once('exit', (code) => {
+      if (!stopping) {
+        process.stderr.write(`a dev stack process exited (${code}); stopping\n`);
+        void stopAll(1);
+      }
+    });
+  }
 
   if (options.example) {
     process.env.TEMPORAL_ADDRESS = env.TEMPORAL_ADDRESS;
@@ -88,7 +186,9 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
       }
       say(`  UI:     ${ui}/namespaces/default/workflows/${id}`);
       say(`  watch:  npx cutover status ${id} --watch`);
-      say('  when it waits at the gate, sign it off (any order):');
+      say(`  approve in the browser: ${approvals}/cutovers/${encodeURIComponent(id)}`);
+      say('    (ana engineering, bo qa, cy architecture, di operations, ed business; password <login>-pass)');
+      say('  or from the command line, when it waits at the gate (any order):');
       for (const [role, name] of EXAMPLE_APPROVERS) say(`    npx cutover approve ${id} --role ${role} --as ${name}`);
       say(`  or stop it:  npx cutover reject ${id} --role qa --as bo --comment "not yet"`);
       say(`  roll back any time after deploy:  npx cutover rollback ${id} --reason "why"`);
@@ -96,7 +196,7 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
       await c.close();
     }
   }
-  say('Ctrl-C stops the worker and the server.');
+  say('Ctrl-C stops them all.');
   await new Promise(() => undefined);
 }
 

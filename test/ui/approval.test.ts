@@ -16,13 +16,14 @@ import { promisify } from 'node:util';
 import { ed25519 } from '@noble/curves/ed25519';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { connect, startCutover, status, type Cutovers } from '../../client/api';
+import { renderStatus } from '../../client/format';
 import { freePort } from '../../common/net';
 import { EXAMPLE_ROLE_GROUPS, examplePassword } from '../../examples/portfolio-kpi/approvers';
 import type { DevServer } from '../../toolchain/dev-server';
 import { chromiumPath, temporalCliPath } from '../../toolchain/tools';
 import type { CutoverStatus } from '../../workflows/status';
 import { stopProcess, tempDir, uniqueId } from '../helpers/harness';
-import { makePlan } from '../helpers/plans';
+import { makePlan, nodeRun, ok } from '../helpers/plans';
 import { startTestDevServer } from '../helpers/temporal';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -187,7 +188,9 @@ test('the gate-open notification carries the link to the cutover page', async ()
   link = opened.link ?? '';
   expect(link).toBe(`${appUrl}/cutovers/${encodeURIComponent(workflowId)}`);
   // The Temporal UI's current details link there too (the status carries the same link).
-  expect((await status(cutovers, workflowId)).approvalLink).toBe(link);
+  const s = await status(cutovers, workflowId);
+  expect(s.approvalLink).toBe(link);
+  expect(renderStatus(s)).toContain(`sign off: ${link}`);
 });
 
 test('an approver signs in at the provider, sees the evidence and approves; the gate counts it with the login', async () => {
@@ -295,6 +298,25 @@ test('a form post without its CSRF token, or with a made-up one, is refused and 
   await bo.page.locator('#answer').getByText('Counted: your approve for qa').waitFor();
   expect(gateOf(await status(cutovers, workflowId), 'qa')).toMatchObject({ approvedBy: ['bo'], missing: 0 });
   await bo.context.close();
+});
+
+test('the page follows a cutover live: the form appears when the gate opens, without a reload by the user', async () => {
+  const plan = makePlan({
+    release: uniqueId('live'),
+    staging: {
+      deploy: [ok('switch-staging')],
+      // Long enough to open the page while the gate is still closed.
+      tests: { name: 'tests', run: nodeRun("setTimeout(() => process.stdout.write('{}'), 5000)") },
+      healthChecks: [ok('health')],
+    },
+  });
+  const id = (await startCutover(cutovers, plan)).workflowId;
+  const page = await ana.context.newPage();
+  await page.goto(`${appUrl}/cutovers/${encodeURIComponent(id)}`);
+  await page.getByText('there is nothing to sign yet').waitFor();
+  await page.getByRole('heading', { name: 'Sign-off: gate open' }).waitFor({ timeout: 60_000 });
+  await page.getByRole('button', { name: 'Approve' }).waitFor();
+  await page.close();
 });
 
 test('bad input is answered with the field and what is wrong, and a stale digest is refused by the gate', async () => {

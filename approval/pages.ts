@@ -89,14 +89,18 @@ export function isTerminal(s: CutoverStatus): boolean {
   return isFinal(s.state);
 }
 
-export function cutoverPage(
+/**
+ * The gate's part of the cutover page: the answer to a sign-off, who has signed and who is missing, and the
+ * form. The form posts in place (a fetch that swaps this section) so that the answer shows without loading
+ * the evidence again; without scripts it posts as a plain form and the whole page comes back.
+ */
+export function gateSection(
   s: CutoverStatus,
   login: Login,
   csrf: string,
   roles: RoleAnswer[],
   answer?: Answer,
 ): string {
-  const { body, script } = reportParts(s);
   const id = encodeURIComponent(s.workflowId);
   const may = roles.filter((r) => r.may);
   const open = s.gate.status === 'open';
@@ -132,22 +136,74 @@ ${roleField}
   const signed = s.gate.roles.length
     ? `<table id="roles"><tr><th>role</th><th>approvers</th><th>signed by</th><th></th></tr>${roleRows}</table>`
     : '';
-  const live = `<script src="/assets/chart.js"></script><script>
+  return `<section id="gate" data-version="${esc(liveVersion(s))}">
+${answer ? answerBanner(answer) : ''}
+<h2>Sign-off: gate ${esc(s.gate.status)}</h2>
+${s.gate.deadline ? `<p>Deadline ${esc(s.gate.deadline)}</p>` : ''}
+${signed}
+${signing}
+</section>`;
+}
+
+/** The whole cutover page: the gate's section, then the evidence (the html report's content). */
+export function cutoverPage(
+  s: CutoverStatus,
+  login: Login,
+  csrf: string,
+  roles: RoleAnswer[],
+  answer?: Answer,
+): string {
+  const { body, script } = reportParts(s);
+  const id = encodeURIComponent(s.workflowId);
+  // The charts come after the first paint: the answer and the tables show first, Chart.js loads then.
+  const charts = `<script>
+requestAnimationFrame(() => setTimeout(() => {
+  const chartJs = document.createElement('script');
+  chartJs.src = '/assets/chart.js';
+  chartJs.onload = () => {
 ${script}
-</script>
-${
-  isTerminal(s)
+  };
+  document.head.append(chartJs);
+}));
+</script>`;
+  // Sign in place: post the form with fetch and swap the gate's section for the answer. Anything but a
+  // section (a refused CSRF token, a lost session) replaces the page, as a plain post would.
+  const inPlace = `<script>
+document.addEventListener('submit', async (event) => {
+  const form = event.target;
+  if (form.id !== 'signoff') return;
+  event.preventDefault();
+  performance.mark('submit');
+  const body = new URLSearchParams(new FormData(form, event.submitter));
+  for (const button of form.querySelectorAll('button')) button.disabled = true;
+  try {
+    const res = await fetch(form.action, { method: 'POST', body, headers: { 'x-cutover-fragment': 'gate' } });
+    const html = await res.text();
+    if (res.headers.get('x-cutover-fragment') !== 'gate') {
+      document.open();
+      document.write(html);
+      document.close();
+      return;
+    }
+    document.getElementById('gate').outerHTML = html;
+    requestAnimationFrame(() => setTimeout(() => performance.mark('answer-shown')));
+  } catch {
+    form.submit();
+  }
+});
+</script>`;
+  // Follow the cutover: reload when it moves on, unless the approver is writing a comment.
+  const live = isTerminal(s)
     ? ''
     : `<script>
 (() => {
-  const version = ${JSON.stringify(liveVersion(s)).replace(/</g, '\\u003c')};
   const banner = document.getElementById('live');
   const tick = async () => {
     try {
       const res = await fetch('/cutovers/${id}/live', { headers: { accept: 'application/json' } });
       if (res.ok) {
         const now = await res.json();
-        if (now.version !== version) {
+        if (now.version !== document.getElementById('gate').dataset.version) {
           const comment = document.querySelector('textarea[name=comment]');
           if (!comment || (comment.value === '' && document.activeElement !== comment)) return location.replace('/cutovers/${id}');
           banner.hidden = false;
@@ -159,9 +215,7 @@ ${
   };
   setTimeout(tick, 2000);
 })();
-</script>`
-}`;
-  const answerHtml = answer ? answerBanner(answer) : '';
+</script>`;
   return layout(
     `${s.release}: cutover approvals`,
     login,
@@ -169,14 +223,10 @@ ${
     `<h1>${esc(s.release)}</h1>
 <p>Cutover <code>${esc(s.workflowId)}</code> · state <b id="state">${esc(s.state)}</b> (phase ${esc(s.phase)}) · started ${esc(s.startedAt)}${s.endedAt ? ` · ended ${esc(s.endedAt)}` : ''}${s.initiator ? ` · by ${esc(s.initiator)}` : ''}</p>
 <p class="live" id="live" hidden></p>
-${answerHtml}
-<h2>Sign-off: gate ${esc(s.gate.status)}</h2>
-${s.gate.deadline ? `<p>Deadline ${esc(s.gate.deadline)}</p>` : ''}
-${signed}
-${signing}
+${gateSection(s, login, csrf, roles, answer)}
 ${body}`,
-    // Reloading after a sign-off shows the cutover, not the form's answer again.
-    `${answer ? `<script>history.replaceState(null, '', '/cutovers/${id}');</script>` : ''}${live}`,
+    // After a plain post, reloading shows the cutover, not the form's answer again.
+    `${answer ? `<script>history.replaceState(null, '', '/cutovers/${id}');</script>` : ''}${charts}${inPlace}${live}`,
   );
 }
 

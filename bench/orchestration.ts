@@ -66,7 +66,7 @@ interface PlanOptions {
 }
 
 /** A cutover whose every action is a `sh -c` one-liner. */
-function quickPlan(o: PlanOptions): CutoverPlan {
+export function quickPlan(o: PlanOptions): CutoverPlan {
   const probe = o.breachSwitch
     ? sh(
         `if [ -e "$1" ]; then date +%s%N >> "$1.at"; printf '%s' '${PROBE_BREACH}'; else printf '%s' '${PROBE_OK}'; fi`,
@@ -276,13 +276,13 @@ async function signOffAll(handle: WorkflowHandle<typeof cutoverWorkflow>, roles 
 
 const ms = (ns: bigint) => Number(ns) / 1e6;
 
-function table(head: string[], rows: (string | number)[][]): void {
+export function table(head: string[], rows: (string | number)[][]): void {
   const t = new Table({ head });
   t.push(...rows.map((r) => r.map(String)));
   console.log(t.toString());
 }
 
-const fmt = (s: Spread, unit = 'ms', digits = 1) =>
+export const fmt = (s: Spread, unit = 'ms', digits = 1) =>
   `${s.p50.toFixed(digits)} / ${s.p95.toFixed(digits)} / ${s.max.toFixed(digits)} ${unit} (n=${s.n})`;
 
 type SignoffLoad = 'quiet' | 'busy';

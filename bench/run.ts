@@ -9,6 +9,7 @@
  *   diff    the keyed output diff against DuckDB's bare join and a hand-written Map join (bench/diff.ts).
  *   what-if cutover what-if over 100 completed cutovers on the dev server (bench/orchestration.ts).
  *   signoff, overhead, layout, rollback, concurrent, gate, history, worker-start: the orchestration (bench/orchestration.ts).
+ *   approve the approval app in chromium: click on Approve → the gate's answer shown, and the cutover page (bench/approve.ts).
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -23,6 +24,7 @@ import { loadPlan } from '../plan/load';
 import { planSchema } from '../plan/schema';
 import { projectRoot } from '../toolchain/tools';
 import { measure, save, TIME, type Measured } from './common';
+import { benchApprove } from './approve';
 import { benchDiff } from './diff';
 import {
   benchConcurrent,
@@ -254,6 +256,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   history: benchHistory,
   'worker-start': benchWorkerStart,
   'what-if': benchWhatIf,
+  approve: benchApprove,
 };
 
 async function main(): Promise<void> {

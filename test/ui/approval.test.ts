@@ -191,6 +191,10 @@ test('the gate-open notification carries the link to the cutover page', async ()
   const s = await status(cutovers, workflowId);
   expect(s.approvalLink).toBe(link);
   expect(renderStatus(s)).toContain(`sign off: ${link}`);
+  const metadata = await cutovers.client.workflow
+    .getHandle(workflowId)
+    .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+  expect(metadata.currentDetails).toContain(`[Sign off in the approval app](${link})`);
 });
 
 test('an approver signs in at the provider, sees the evidence and approves; the gate counts it with the login', async () => {

@@ -11,7 +11,7 @@ import {
   type Environment,
   type EnvironmentQueues,
 } from '../plan/environments';
-import { checkPlanAgainstPolicy, type ResolvedPolicy } from '../plan/policy';
+import { checkPlanAgainstPolicy, rulesFor, type ResolvedPolicy } from '../plan/policy';
 import { fileSystemResolver } from '../plan/policy-load';
 import { planOrFailure, type CutoverPlan } from '../plan/schema';
 import { createDeployProduction, createProbe, createReconcile } from './production';
@@ -50,6 +50,8 @@ export interface AttestationSettings {
   require: boolean;
   /** How old an attestation may be (a duration such as 10m). */
   maxAge: string;
+  /** Which groups hold which role, for the approval app (CUTOVER_ROLE_GROUPS; the policy's groups win). */
+  roleGroups?: Record<string, string[]>;
 }
 
 export function createCheckPlan(
@@ -70,7 +72,7 @@ export function createCheckPlan(
     if (problems.length === 0) {
       const effective = policy && checked ? { ...checked.effective, policyDigest: policy.digest } : plan;
       const routedPlan = bound.plan.environments ? { ...effective, environments: bound.plan.environments } : effective;
-      const attested = withAttestation(routedPlan, attestation);
+      const attested = withAttestation(routedPlan, attestation, policy);
       return approvalUrl ? { ...attested, approvalUrl } : attested;
     }
     const whose = policy ? `the workers' policy (${policy.digest.slice(0, 12)})` : "the workers' task queues";
@@ -87,8 +89,20 @@ export function createCheckPlan(
  * The workers' attestation settings in the plan the cutover runs: their attesters and maximum age (a plan's
  * own attesters are dropped), and attested sign-offs required if either the workers or the plan say so.
  */
-function withAttestation(plan: CutoverPlan, attestation: AttestationSettings | undefined): CutoverPlan {
-  const { attesters: _attesters, attestationMaxAge: _maxAge, ...signoff } = plan.signoff;
+function withAttestation(
+  plan: CutoverPlan,
+  attestation: AttestationSettings | undefined,
+  policy: ResolvedPolicy | undefined,
+): CutoverPlan {
+  const { attesters: _attesters, attestationMaxAge: _maxAge, roleGroups: _claimedGroups, ...signoff } = plan.signoff;
+  // The groups of the plan's roles: the policy's where it names some, else the workers' CUTOVER_ROLE_GROUPS.
+  const roleGroups: Record<string, string[]> = {};
+  const rules = policy ? rulesFor(policy.policy, plan.release) : undefined;
+  for (const role of Object.keys(signoff.roles)) {
+    const fromPolicy = rules?.roles[role]?.groups ?? [];
+    const groups = fromPolicy.length > 0 ? fromPolicy : attestation?.roleGroups?.[role];
+    if (groups?.length) roleGroups[role] = groups;
+  }
   return {
     ...plan,
     signoff: {
@@ -96,6 +110,7 @@ function withAttestation(plan: CutoverPlan, attestation: AttestationSettings | u
       ...(attestation && Object.keys(attestation.keys).length > 0 ? { attesters: attestation.keys } : {}),
       ...(attestation ? { attestationMaxAge: attestation.maxAge } : {}),
       ...(signoff.requireAttested || attestation?.require ? { requireAttested: true } : {}),
+      ...(Object.keys(roleGroups).length > 0 ? { roleGroups } : {}),
     },
   };
 }

@@ -263,12 +263,15 @@ export async function createApprovalApp(options: {
     return html(reply, 200, listPage(login, csrfFor(reply, login), waiting, running));
   });
 
-  /** The plan's approvers per role of the cutovers seen lately: fixed for a run, so kept (bounded). */
-  const approvers = new Map<string, RoleView[]>();
+  /**
+   * The plan's approvers and the groups per role of the cutovers seen lately: fixed for a run, so kept
+   * (bounded). The gate checks the approvers again; the groups are the workers' word in the status.
+   */
+  const approvers = new Map<string, { roles: RoleView[]; roleGroups?: Record<string, string[]> }>();
   function remember(s: CutoverStatus): CutoverStatus {
     if (s.gate.roles.length > 0) {
       approvers.delete(s.workflowId);
-      approvers.set(s.workflowId, s.gate.roles);
+      approvers.set(s.workflowId, { roles: s.gate.roles, ...(s.roleGroups ? { roleGroups: s.roleGroups } : {}) });
       if (approvers.size > 1000) approvers.delete(approvers.keys().next().value as string);
     }
     return s;
@@ -313,11 +316,7 @@ export async function createApprovalApp(options: {
     if (!login) return reply;
     const s = await statusOr404(req, reply, login);
     if (!s) return reply;
-    return html(
-      reply,
-      200,
-      cutoverPage(s, login, csrfFor(reply, login), rolesFor(login, config.roleGroups, s.gate.roles)),
-    );
+    return html(reply, 200, cutoverPage(s, login, csrfFor(reply, login), rolesFor(login, s.roleGroups, s.gate.roles)));
   });
 
   app.get('/cutovers/:id/live', async (req, reply) => {
@@ -363,14 +362,16 @@ export async function createApprovalApp(options: {
     const known = approvers.get(workflowId);
     let s = known ? undefined : await current();
     if (!known && !s) return reply;
-    const roles = rolesFor(login, config.roleGroups, known ?? s!.gate.roles);
+    const roles = known
+      ? rolesFor(login, known.roleGroups, known.roles)
+      : rolesFor(login, s!.roleGroups, s!.gate.roles);
     // The page's script asks for the gate's section alone; a plain form post gets the whole page.
     const fragment = req.headers['x-cutover-fragment'] === 'gate';
     const page = async (code: number, answer: Answer, gate?: CutoverStatus['gate']) => {
       s ??= await current();
       if (!s) return reply;
       const shown: CutoverStatus = gate ? { ...s, gate } : s;
-      const roleAnswers = gate ? rolesFor(login, config.roleGroups, gate.roles) : roles;
+      const roleAnswers = gate ? rolesFor(login, s.roleGroups, gate.roles) : roles;
       if (fragment) reply.header('x-cutover-fragment', 'gate');
       const timing = [`status;dur=${(queriedAt - t0).toFixed(1)}`];
       if (answeredAt) timing.push(`update;dur=${(answeredAt - updateAt).toFixed(1)}`);

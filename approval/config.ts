@@ -59,10 +59,6 @@ export const serveEnvSchema = z.object({
     .regex(CLAIM, { error: 'expected a claim name' })
     .default('groups')
     .describe("The claim listing the user's groups"),
-  CUTOVER_ROLE_GROUPS: z
-    .string()
-    .optional()
-    .describe('Which groups hold which role: role=group|group pairs, comma-separated (qa=risk-qa,business=biz-owners)'),
 });
 
 export interface Attester {
@@ -88,8 +84,6 @@ export interface ServeConfig {
     userClaim: string;
     groupsClaim: string;
   };
-  /** Role → the groups that hold it. A role no group holds cannot be signed through the app. */
-  roleGroups: Record<string, string[]>;
   /** What dev mode made up, to say so at start. */
   generated: string[];
 }
@@ -97,27 +91,6 @@ export interface ServeConfig {
 /** A variable with a bad value, or one that is missing. */
 export class ServeConfigError extends Error {
   override readonly name = 'ServeConfigError';
-}
-
-export function parseRoleGroups(text: string | undefined): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const pair of (text ?? '').split(',').filter((p) => p.trim() !== '')) {
-    const [role, groups, extra] = pair.split('=').map((part) => part.trim());
-    const list = (groups ?? '').split('|').map((g) => g.trim());
-    if (
-      !role ||
-      !/^[A-Za-z0-9_-]{1,64}$/.test(role) ||
-      extra !== undefined ||
-      list.some((g) => g === '' || g.length > 256)
-    ) {
-      throw new ServeConfigError(
-        `CUTOVER_ROLE_GROUPS: "${pair.trim().slice(0, 80)}": expected role=group or role=group|group (e.g. qa=risk-qa)`,
-      );
-    }
-    if (out[role]) throw new ServeConfigError(`CUTOVER_ROLE_GROUPS: role ${role} is given twice`);
-    out[role] = list;
-  }
-  return out;
 }
 
 export function loadServeConfig(env: NodeJS.ProcessEnv, options: { dev?: boolean } = {}): ServeConfig {
@@ -181,7 +154,6 @@ export function loadServeConfig(env: NodeJS.ProcessEnv, options: { dev?: boolean
       userClaim: e.CUTOVER_OIDC_USER_CLAIM,
       groupsClaim: e.CUTOVER_OIDC_GROUPS_CLAIM,
     },
-    roleGroups: parseRoleGroups(e.CUTOVER_ROLE_GROUPS),
     generated,
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Who a signed-in user may sign for. Two things must both hold for a role: the organisation's login puts
- * the user in a group that holds the role (the workers' CUTOVER_ROLE_GROUPS), and the plan lists the user
+ * the user in a group that holds the role (the workers' CUTOVER_ROLE_GROUPS or their policy's groups, which
+ * the cutover's status carries), and the plan lists the user
  * among the role's approvers. The plan can only narrow the organisation's word, never widen it; the user
  * never chooses who they are.
  */
@@ -18,11 +19,19 @@ export interface Login {
 
 export type RoleAnswer = { role: string; may: true } | { role: string; may: false; why: string };
 
-export function rolesFor(login: Login, roleGroups: Record<string, string[]>, roles: RoleView[]): RoleAnswer[] {
+export function rolesFor(
+  login: Login,
+  roleGroups: Record<string, string[]> | undefined,
+  roles: RoleView[],
+): RoleAnswer[] {
   return roles.map(({ role, approvers }) => {
-    const holders = roleGroups[role] ?? [];
+    const holders = roleGroups?.[role] ?? [];
     if (holders.length === 0) {
-      return { role, may: false, why: `no group holds the role ${role} (CUTOVER_ROLE_GROUPS)` };
+      return {
+        role,
+        may: false,
+        why: `the workers name no group that holds ${role} (their CUTOVER_ROLE_GROUPS or policy)`,
+      };
     }
     if (!holders.some((group) => login.groups.includes(group))) {
       return {

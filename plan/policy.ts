@@ -37,8 +37,9 @@ const roleRuleSchema = z.strictObject({
   /** Who may sign for the role. A plan may list fewer, never others. Empty: the plan says (groups, later). */
   approvers: z.array(personName).max(200).default([]),
   /**
-   * Identity-provider groups whose members may sign. Read by the approval app's login (issue 16), which is
-   * not built yet: until then only `approvers` and `approverKeys` bind the gate.
+   * Identity-provider groups whose members may sign through the approval app's login (`cutover serve`):
+   * they take the role over from the workers' CUTOVER_ROLE_GROUPS. The app also needs the plan (within
+   * `approvers`) to list the user.
    */
   groups: z.array(z.string().min(1).max(200)).max(50).default([]),
   /** Approvals the role needs at least; a plan's lower quorum is raised to it. @default 1 */

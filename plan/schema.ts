@@ -295,6 +295,12 @@ const signoffSchema = z.strictObject({
     .describe(
       "The attesters' public keys by key id: set by the workers' plan check (CUTOVER_ATTESTER_KEYS); a plan's own are dropped.",
     ),
+  roleGroups: z
+    .record(roleName, z.array(z.string().min(1).max(200)).max(50))
+    .optional()
+    .describe(
+      "Which of the organisation's groups hold each role, for the approval app's login: set by the workers' plan check (CUTOVER_ROLE_GROUPS, the policy's groups); a plan's own are dropped.",
+    ),
   attestationMaxAge: durationSchema
     .optional()
     .describe(

@@ -98,6 +98,8 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
     // The workers trust the app's attestations; the CLI's sign-offs still count too (set
     // CUTOVER_REQUIRE_ATTESTED=true to count only the app's).
     CUTOVER_ATTESTER_KEYS: `dev-app=${secrets.publicKey}`,
+    // Which of the local provider's groups hold which role (the example's policy names them too).
+    CUTOVER_ROLE_GROUPS: process.env.CUTOVER_ROLE_GROUPS ?? EXAMPLE_ROLE_GROUPS,
     ...(policy ? { CUTOVER_POLICY: policy } : {}),
   };
   const worker = spawn(process.execPath, [...WORKER_NODE_OPTIONS, path.join(root, 'dist', 'worker', 'main.js')], {
@@ -153,7 +155,6 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
       CUTOVER_OIDC_ISSUER: issuer,
       CUTOVER_OIDC_CLIENT_ID: 'cutover-approvals',
       CUTOVER_OIDC_CLIENT_SECRET: secrets.clientSecret,
-      CUTOVER_ROLE_GROUPS: EXAMPLE_ROLE_GROUPS,
       CUTOVER_LOG_LEVEL: process.env.CUTOVER_LOG_LEVEL ?? 'warn',
     },
     /^approvals ready /,

@@ -9,6 +9,7 @@ import { toMs } from '../plan/duration';
 import { ENVIRONMENTS, environmentQueues, type Environment, type EnvironmentQueues } from '../plan/environments';
 import type { AttestationSettings } from '../activities';
 import { decodePublicKey } from '../plan/keys';
+import { parseRoleGroups, type RoleGroups } from '../plan/role-groups';
 import type { ResolvedPolicy } from '../plan/policy';
 import { loadPolicy, PolicyError } from '../plan/policy-load';
 
@@ -64,6 +65,12 @@ export const envSchema = z.object({
     .enum(['true', 'false'])
     .default('false')
     .describe("true: only sign-offs attested by a trusted approval app or signed with the approver's key count"),
+  CUTOVER_ROLE_GROUPS: z
+    .string()
+    .optional()
+    .describe(
+      "Which of the organisation's groups hold which sign-off role, for the approval app's login: role=group|group pairs, comma-separated (qa=risk-qa,business=biz-owners); the policy's roles.<role>.groups take a role over",
+    ),
   CUTOVER_ATTESTATION_MAX_AGE: duration.default('10m').describe('How old an attestation may be when it arrives'),
   CUTOVER_APPROVAL_URL: z
     .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
@@ -141,6 +148,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     }
     attesterKeys[id] = key;
   }
+  const roleGroups = parseRoleGroups(parsed.data.CUTOVER_ROLE_GROUPS);
+  if ('error' in roleGroups) throw new ConfigError(`CUTOVER_ROLE_GROUPS: ${String(roleGroups.error)}`);
   const served = parsed.data.CUTOVER_ENVIRONMENT.split(',');
   const all = served.includes('all');
   return Object.freeze({
@@ -152,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
       keys: attesterKeys,
       require: parsed.data.CUTOVER_REQUIRE_ATTESTED === 'true',
       maxAge: parsed.data.CUTOVER_ATTESTATION_MAX_AGE,
+      roleGroups: roleGroups as RoleGroups,
     },
     dataDir: path.resolve(parsed.data.CUTOVER_DATA_DIR),
     ...(policy ? { policy } : {}),

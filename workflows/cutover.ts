@@ -174,6 +174,7 @@ class Cutover {
       auditDropped: 0,
       ...(plan.initiator !== undefined ? { initiator: plan.initiator } : {}),
       ...(plan.policyDigest !== undefined ? { policyDigest: plan.policyDigest } : {}),
+      ...(plan.signoff.roleGroups !== undefined ? { roleGroups: plan.signoff.roleGroups } : {}),
       ...(plan.approvalUrl !== undefined
         ? {
             approvalLink: `${plan.approvalUrl.replace(/\/+$/, '')}/cutovers/${encodeURIComponent(this.info.workflowId)}`,

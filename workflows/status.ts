@@ -195,6 +195,8 @@ export interface CutoverStatus {
   policyDigest?: string;
   /** The cutover's page in the approval app (the workers' CUTOVER_APPROVAL_URL), where approvers sign off. */
   approvalLink?: string;
+  /** Which of the organisation's groups hold each role (the workers' CUTOVER_ROLE_GROUPS or policy). */
+  roleGroups?: Record<string, string[]>;
   /** An activity refused by workers holding another policy, waiting for one with the cutover's. */
   waitingForPolicy?: { what: string; since: string; refusals: number; message: string };
   /** Work waiting on an environment's task queue that no live worker polls (plan `environments`). */

@@ -96,6 +96,7 @@ beforeAll(async () => {
       CUTOVER_APPROVAL_URL: appUrl,
       CUTOVER_ATTESTER_KEYS: `app-1=${Buffer.from(ed25519.getPublicKey(attesterKey)).toString('hex')}`,
       CUTOVER_REQUIRE_ATTESTED: 'true',
+      CUTOVER_ROLE_GROUPS: EXAMPLE_ROLE_GROUPS,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -116,7 +117,6 @@ beforeAll(async () => {
       CUTOVER_OIDC_ISSUER: issuer,
       CUTOVER_OIDC_CLIENT_ID: 'cutover-approvals',
       CUTOVER_OIDC_CLIENT_SECRET: CLIENT_SECRET,
-      CUTOVER_ROLE_GROUPS: EXAMPLE_ROLE_GROUPS,
       CUTOVER_APPROVAL_URL: appUrl,
     },
     /^approvals ready /,

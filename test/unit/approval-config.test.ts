@@ -5,7 +5,14 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519';
-import { loadServeConfig, parseRoleGroups, ServeConfigError } from '../../approval/config';
+import { stringify } from 'yaml';
+import { createCheckPlan } from '../../activities';
+import { loadServeConfig } from '../../approval/config';
+import { environmentQueues } from '../../plan/environments';
+import { loadPolicy } from '../../plan/policy-load';
+import { parseRoleGroups, type RoleGroups } from '../../plan/role-groups';
+import { ConfigError, loadConfig } from '../../worker/config';
+import { makePlan } from '../helpers/plans';
 import { rolesFor, type Login } from '../../approval/identity';
 import { signOffFormSchema } from '../../approval/app';
 import type { RoleView } from '../../workflows/status';
@@ -22,7 +29,6 @@ const production = {
   CUTOVER_OIDC_ISSUER: 'https://login.example.org',
   CUTOVER_OIDC_CLIENT_ID: 'cutover',
   CUTOVER_OIDC_CLIENT_SECRET: 'secret',
-  CUTOVER_ROLE_GROUPS: 'qa=risk-qa|qa-leads,business=biz-owners',
 };
 
 const without = (name: keyof typeof production) => {
@@ -30,11 +36,10 @@ const without = (name: keyof typeof production) => {
   return rest;
 };
 
-test('with every secret given, the configuration names its key, groups and scopes', () => {
+test('with every secret given, the configuration names its key and scopes', () => {
   const config = loadServeConfig(production);
   expect(config.attester.keyId).toBe('app-1');
   expect(config.attester.publicKey).toBe(Buffer.from(ed25519.getPublicKey(privateKey)).toString('hex'));
-  expect(config.roleGroups).toEqual({ qa: ['risk-qa', 'qa-leads'], business: ['biz-owners'] });
   expect(config.oidc.scopes).toBe('openid profile email groups');
   expect(config.generated).toEqual([]);
 });
@@ -69,9 +74,15 @@ test('a bad value is named with what was expected', () => {
   expect(() => loadServeConfig({ ...production, CUTOVER_ATTESTER_KEY_FILE: badKey })).toThrow(
     'expected an ed25519 private key (32 bytes, hex or base64)',
   );
-  expect(() => parseRoleGroups('qa')).toThrow(ServeConfigError);
-  expect(() => parseRoleGroups('qa=a,qa=b')).toThrow('CUTOVER_ROLE_GROUPS: role qa is given twice');
-  expect(() => parseRoleGroups('qa=a||b')).toThrow('"qa=a||b": expected role=group or role=group|group');
+  expect(parseRoleGroups('qa=risk-qa|qa-leads,business=biz-owners')).toEqual({
+    qa: ['risk-qa', 'qa-leads'],
+    business: ['biz-owners'],
+  });
+  expect(() => loadConfig({ CUTOVER_ROLE_GROUPS: 'qa' })).toThrow(ConfigError);
+  expect(() => loadConfig({ CUTOVER_ROLE_GROUPS: 'qa=a,qa=b' })).toThrow('CUTOVER_ROLE_GROUPS: role qa is given twice');
+  expect(() => loadConfig({ CUTOVER_ROLE_GROUPS: 'qa=a||b' })).toThrow(
+    'CUTOVER_ROLE_GROUPS: "qa=a||b": expected role=group or role=group|group',
+  );
 });
 
 const roles: RoleView[] = [
@@ -80,13 +91,17 @@ const roles: RoleView[] = [
   { role: 'architecture', required: 1, approvers: ['cy'], approvedBy: [], missing: 1 },
 ];
 const login = (user: string, groups: string[]): Login => ({ issuer: 'https://idp', subject: user, user, groups });
-const groups = parseRoleGroups('qa=risk-qa,business=biz-owners');
+const groups = parseRoleGroups('qa=risk-qa,business=biz-owners') as RoleGroups;
 
 test('a role needs the group that holds it and the plan listing the user; the plan narrows, never widens', () => {
   expect(rolesFor(login('bo', ['risk-qa']), groups, roles)).toEqual([
     { role: 'qa', may: true },
     { role: 'business', may: false, why: 'bo is not in a group that holds business (biz-owners)' },
-    { role: 'architecture', may: false, why: 'no group holds the role architecture (CUTOVER_ROLE_GROUPS)' },
+    {
+      role: 'architecture',
+      may: false,
+      why: 'the workers name no group that holds architecture (their CUTOVER_ROLE_GROUPS or policy)',
+    },
   ]);
   // In the group, not in the plan: narrowed out.
   expect(rolesFor(login('gus', ['risk-qa']), groups, roles)[0]).toEqual({
@@ -113,4 +128,46 @@ test('the sign-off form is checked field by field', () => {
     'evidenceDigest',
   ]);
   expect(signOffFormSchema.safeParse({ ...base, comment: 'x'.repeat(2001) }).success).toBe(false);
+});
+
+test("the workers' plan check gives the cutover its role groups and the app's address; a plan's own are dropped", async () => {
+  const settings = {
+    keys: {},
+    require: false,
+    maxAge: '10m',
+    roleGroups: { qa: ['risk-qa'], business: ['biz-owners'] },
+  };
+  const claimed = makePlan();
+  const plan = {
+    ...claimed,
+    approvalUrl: 'https://evil.example.org',
+    signoff: { ...claimed.signoff, roleGroups: { qa: ['everyone'], engineering: ['everyone'] } },
+  };
+  const effective = await createCheckPlan(
+    undefined,
+    environmentQueues('tq'),
+    settings,
+    'https://cutover.example.org',
+  )(plan);
+  expect(effective.approvalUrl).toBe('https://cutover.example.org');
+  expect(effective.signoff.roleGroups).toEqual({ qa: ['risk-qa'], business: ['biz-owners'] });
+  const unset = await createCheckPlan(undefined, environmentQueues('tq'))(plan);
+  expect(unset.approvalUrl).toBeUndefined();
+  expect(unset.signoff.roleGroups).toBeUndefined();
+
+  // The organisation policy's groups take a role over from CUTOVER_ROLE_GROUPS.
+  const file = path.join(tempDir('approval-policy-'), 'policy.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      version: 1,
+      default: {
+        roles: { qa: { approvers: ['bo'], groups: ['qa-leads'] } },
+        commands: { default: [[process.execPath]] },
+        folders: ['/'],
+      },
+    }),
+  );
+  const withPolicy = await createCheckPlan(loadPolicy(file), environmentQueues('tq'), settings)(claimed);
+  expect(withPolicy.signoff.roleGroups).toEqual({ qa: ['qa-leads'], business: ['biz-owners'] });
 });

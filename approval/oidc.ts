@@ -66,12 +66,20 @@ export async function createOidcLogin(oidc: ServeConfig['oidc'], redirectUri: st
     },
 
     async finish(callbackUrl, transaction) {
-      const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
-        pkceCodeVerifier: transaction.verifier,
-        expectedState: transaction.state,
-        expectedNonce: transaction.nonce,
-        idTokenExpected: true,
-      });
+      let tokens: Awaited<ReturnType<Client['authorizationCodeGrant']>>;
+      try {
+        tokens = await client.authorizationCodeGrant(config, callbackUrl, {
+          pkceCodeVerifier: transaction.verifier,
+          expectedState: transaction.state,
+          expectedNonce: transaction.nonce,
+          idTokenExpected: true,
+        });
+      } catch (err) {
+        // openid-client says "invalid response encountered"; what was wrong is in its cause.
+        const cause = (err as { cause?: unknown }).cause;
+        const why = cause instanceof Error ? cause.message : (err as Error).message;
+        throw new Error(`the provider's answer was refused: ${why}`);
+      }
       const idClaims = tokens.claims();
       if (!idClaims) throw new Error('the provider returned no ID token');
       let claims: Record<string, unknown> = { ...idClaims };

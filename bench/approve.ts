@@ -11,7 +11,7 @@
  *   V1 against V2, the rehearsal); the server's render (GET, time to the last byte, BENCH_APPROVE_RENDERS
  *   default 50) and the browser's load with its charts drawn (10 loads).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519';
@@ -22,6 +22,7 @@ import { workerEnv, WORKER_NODE_OPTIONS } from '../common/worker-process';
 import { EXAMPLE_APPROVERS, EXAMPLE_ROLE_GROUPS, examplePassword } from '../examples/portfolio-kpi/approvers';
 import { loadPlan } from '../plan/load';
 import { startDevServer } from '../toolchain/dev-server';
+import { startNodeProcess } from '../toolchain/processes';
 import { chromiumPath, projectRoot } from '../toolchain/tools';
 import { save, spread } from './common';
 import { fmt, quickPlan, table } from './orchestration';
@@ -29,23 +30,6 @@ import { fmt, quickPlan, table } from './orchestration';
 const ROOT = projectRoot();
 const WORK = path.join(ROOT, '.data', 'bench-approve');
 const say = (line: string) => process.stderr.write(`${line}\n`);
-
-function startReady(args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (out.split('\n').some((l) => ready.test(l))) {
-        child.stdout?.off('data', onData);
-        child.stdout?.resume();
-        resolve(child);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code}) before it was ready`)));
-  });
-}
 
 async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -89,7 +73,7 @@ export async function benchApprove(): Promise<void> {
   let c: Cutovers | undefined;
   try {
     children.push(
-      await startReady(
+      await startNodeProcess(
         [...WORKER_NODE_OPTIONS, path.join(ROOT, 'dist', 'worker', 'main.js')],
         {
           ...workerEnv(base),
@@ -104,14 +88,14 @@ export async function benchApprove(): Promise<void> {
       ),
     );
     children.push(
-      await startReady(
+      await startNodeProcess(
         [path.join(ROOT, 'dist', 'scripts', 'idp.js'), '--port', String(idpPort), '--redirect', `${appUrl}/callback`],
         { ...process.env, CUTOVER_OIDC_CLIENT_SECRET: secret },
         /^idp ready /,
       ),
     );
     children.push(
-      await startReady(
+      await startNodeProcess(
         [path.join(ROOT, 'dist', 'client', 'cli.js'), 'serve', '--port', String(appPort)],
         {
           ...base,

@@ -12,6 +12,7 @@ import { connect, startCutover, status, UserError } from '../client/api';
 import { EXAMPLE_APPROVERS, EXAMPLE_LOGINS, EXAMPLE_ROLE_GROUPS } from '../examples/portfolio-kpi/approvers';
 import { loadPlan } from '../plan/load';
 import { startDevServer } from '../toolchain/dev-server';
+import { startNodeProcess } from '../toolchain/processes';
 import { projectRoot } from '../toolchain/tools';
 import { workerEnv, WORKER_NODE_OPTIONS } from '../common/worker-process';
 
@@ -50,26 +51,6 @@ function devApprovalSecrets(dataDir: string): {
   const secrets = JSON.parse(readFileSync(secretsFile, 'utf8')) as { sessionSecret: string; clientSecret: string };
   const privateKey = Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'hex');
   return { ...secrets, keyFile, publicKey: Buffer.from(ed25519.getPublicKey(privateKey)).toString('hex') };
-}
-
-/** Starts `node args…` and resolves once a line of its stdout matches `ready` (rejects if it exits first). */
-function startReady(args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (out.split('\n').some((l) => ready.test(l))) {
-        child.stdout?.off('data', onData);
-        child.stdout?.resume();
-        resolve(child);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) =>
-      reject(new Error(`${path.basename(args[0] ?? '')} exited (${code}) before it was ready`)),
-    );
-  });
 }
 
 async function runDevStack(options: DevStackOptions): Promise<void> {
@@ -136,14 +117,14 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
   // The organisation's login, here a local OpenID provider with the example's users, and the approval app.
   const issuer = `http://127.0.0.1:${IDP_PORT}`;
   children.push(
-    await startReady(
+    await startNodeProcess(
       [path.join(root, 'dist', 'scripts', 'idp.js'), '--port', String(IDP_PORT), '--redirect', `${approvals}/callback`],
       { ...process.env, CUTOVER_OIDC_CLIENT_SECRET: secrets.clientSecret },
       /^idp ready /,
     ),
   );
   say(`OpenID provider (local): ${issuer}`);
-  const app = await startReady(
+  const app = await startNodeProcess(
     [path.join(root, 'dist', 'client', 'cli.js'), 'serve', '--port', String(APPROVALS_PORT)],
     {
       ...process.env,

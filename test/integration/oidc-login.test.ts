@@ -4,10 +4,11 @@
  * the configured user claim, the groups claim, and the refusals (a wrong password, a callback whose state is
  * not the one this login started). The browser test drives the same flow through `cutover serve`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createOidcLogin, type OidcLogin } from '../../approval/oidc';
 import { freePort } from '../../common/net';
+import { startNodeProcess } from '../../toolchain/processes';
 import { stopProcess } from '../helpers/harness';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -19,15 +20,11 @@ let issuer: string;
 beforeAll(async () => {
   const port = await freePort();
   issuer = `http://127.0.0.1:${port}`;
-  idp = spawn(
-    process.execPath,
+  idp = await startNodeProcess(
     [path.join(ROOT, 'dist', 'scripts', 'idp.js'), '--port', String(port), '--redirect', REDIRECT],
-    { env: { ...process.env, CUTOVER_OIDC_CLIENT_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'inherit'] },
+    { ...process.env, CUTOVER_OIDC_CLIENT_SECRET: SECRET },
+    /^idp ready /,
   );
-  await new Promise<void>((resolve, reject) => {
-    idp.stdout?.on('data', (d: Buffer) => d.toString().includes('idp ready') && resolve());
-    idp.once('exit', (code) => reject(new Error(`idp exited ${code}`)));
-  });
 });
 
 afterAll(() => stopProcess(idp));

@@ -20,6 +20,7 @@ import { renderStatus } from '../../client/format';
 import { freePort } from '../../common/net';
 import { EXAMPLE_ROLE_GROUPS, examplePassword } from '../../examples/portfolio-kpi/approvers';
 import type { DevServer } from '../../toolchain/dev-server';
+import { startNodeProcess } from '../../toolchain/processes';
 import { chromiumPath, temporalCliPath } from '../../toolchain/tools';
 import type { CutoverStatus } from '../../workflows/status';
 import { stopProcess, tempDir, uniqueId } from '../helpers/harness';
@@ -41,26 +42,6 @@ const notifications: { event: string; link?: string; text: string }[] = [];
 let appUrl: string;
 let issuer: string;
 let workflowId: string;
-
-/** Starts `node args…` and resolves with the process once a line of its stdout matches `ready`. */
-function startReady(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  ready: RegExp,
-): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const line = out.split('\n').find((l) => ready.test(l));
-      if (line) resolve({ child, line });
-    });
-    child.once('exit', (code) => reject(new Error(`${args[0]} exited ${code}: ${err}${out}`)));
-  });
-}
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -100,14 +81,14 @@ beforeAll(async () => {
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  ({ child: idp } = await startReady(
+  idp = await startNodeProcess(
     [path.join(ROOT, 'dist', 'scripts', 'idp.js'), '--port', String(idpPort), '--redirect', `${appUrl}/callback`],
     { ...process.env, CUTOVER_OIDC_CLIENT_SECRET: CLIENT_SECRET },
     /^idp ready /,
-  ));
+  );
   issuer = `http://127.0.0.1:${idpPort}`;
   // Not dev mode: every secret is given, as in production.
-  ({ child: app } = await startReady(
+  app = await startNodeProcess(
     [path.join(ROOT, 'dist', 'client', 'cli.js'), 'serve', '--port', String(appPort)],
     {
       ...base,
@@ -120,7 +101,7 @@ beforeAll(async () => {
       CUTOVER_APPROVAL_URL: appUrl,
     },
     /^approvals ready /,
-  ));
+  );
 
   cutovers = await connect(base);
   const plan = makePlan({
@@ -341,4 +322,21 @@ test('bad input is answered with the field and what is wrong, and a stale digest
   expect(text).toContain('stale-evidence');
   expect(text).toContain('The evidence changed after this page showed it');
   expect((await status(cutovers, workflowId)).gate.status).toBe('open');
+});
+
+test('a rejection with its comment is counted, rejects the cutover, and the page says so', async () => {
+  const cy = await signedIn('cy', link);
+  await cy.page.getByLabel('Comment').fill('the PAR90 shift needs an explanation');
+  await cy.page.getByRole('button', { name: 'Reject' }).click();
+  await cy.page.locator('#answer').getByText('Counted: your reject for architecture. Gate rejected').waitFor();
+  const s = await waitFor('the cutover rejected', async () => {
+    const now = await status(cutovers, workflowId);
+    return now.state === 'rejected' ? now : undefined;
+  });
+  expect(s.gate.rejectedBy).toMatchObject({
+    role: 'architecture',
+    approver: 'cy',
+    comment: 'the PAR90 shift needs an explanation',
+  });
+  await cy.context.close();
 });

@@ -60,7 +60,14 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
   const uiPort = options.uiPort ?? 8233;
   const say = (line: string) => process.stdout.write(`${line}\n`);
   say(`starting the Temporal dev server on 127.0.0.1:${port} (state: ${path.join(dataDir, 'temporal.sqlite')})…`);
-  const server = await startDevServer({ port, uiPort, dbFile: path.join(dataDir, 'temporal.sqlite') });
+  // Ctrl-C reaches every process of the terminal's group at once: the server is kept out of it, so that it
+  // stops after the worker has finished its activities and said so to it.
+  const server = await startDevServer({
+    port,
+    uiPort,
+    dbFile: path.join(dataDir, 'temporal.sqlite'),
+    ownProcessGroup: true,
+  });
   const ui = `http://127.0.0.1:${uiPort}`;
   say(`Temporal UI: ${ui}`);
 

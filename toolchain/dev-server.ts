@@ -20,6 +20,11 @@ export interface DevServerOptions {
   logLevel?: string;
   /** Where the server's output goes. @default ignored */
   stdio?: 'inherit' | 'ignore';
+  /**
+   * In a process group of its own, so that a terminal's Ctrl-C (sent to the whole foreground group) leaves it
+   * to its starter to stop, after the workers that still talk to it. Killed when the starter exits.
+   */
+  ownProcessGroup?: boolean;
 }
 
 export interface DevServer {
@@ -67,9 +72,17 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   for (const [key, value] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG))
     args.push('--dynamic-config-value', `${key}=${value}`);
   for (const name of SEARCH_ATTRIBUTE_NAMES) args.push('--search-attribute', `${name}=Keyword`);
-  const child = spawn(cli, args, { stdio: ['ignore', options.stdio ?? 'ignore', options.stdio ?? 'ignore'] });
+  const child = spawn(cli, args, {
+    stdio: ['ignore', options.stdio ?? 'ignore', options.stdio ?? 'ignore'],
+    detached: options.ownProcessGroup ?? false,
+  });
   let exited = false;
-  child.once('exit', () => (exited = true));
+  const orphaned = () => child.kill('SIGKILL');
+  if (options.ownProcessGroup) process.once('exit', orphaned);
+  child.once('exit', () => {
+    exited = true;
+    process.off('exit', orphaned);
+  });
   const stop = async (): Promise<void> => {
     if (exited) return;
     const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -39,6 +39,8 @@ import { cutoverPage, esc, gateSection, isTerminal, liveVersion, listPage, messa
 const SESSION_COOKIE = 'cutover_session';
 const LOGIN_COOKIE = 'cutover_login';
 const SESSION_HOURS = 8;
+/** The session cookie's value at most, leaving room for its name, signature and attributes in 4,096 bytes. */
+const MAX_SESSION_COOKIE = 3_800;
 
 const sessionSchema = z.object({
   issuer: z.string().min(1),
@@ -235,6 +237,19 @@ export async function createApprovalApp(options: {
     const session = Buffer.from(
       JSON.stringify({ ...login, expiresAt: Date.now() + SESSION_HOURS * 3600_000 }),
     ).toString('base64url');
+    // Browsers keep a cookie of up to 4,096 bytes with its name and attributes, and drop a larger one
+    // silently (the user would be sent to the login again and again): say so instead.
+    if (session.length > MAX_SESSION_COOKIE) {
+      req.log.warn({ subject: login.subject, groups: login.groups.length }, 'sign-in refused: too many groups');
+      return html(
+        reply,
+        400,
+        messagePage(
+          'Sign-in failed',
+          `your login carries ${login.groups.length} groups, too many to keep in a session cookie: have the provider send only the groups given to this app (Entra ID: "groups assigned to the application"; Okta: a filter on the groups claim)`,
+        ),
+      );
+    }
     void reply.clearCookie(LOGIN_COOKIE, { path: '/' });
     void reply.setCookie(SESSION_COOKIE, session, cookieOptions('strict', SESSION_HOURS * 3600));
     req.log.info({ issuer: login.issuer, subject: login.subject, user: login.user }, 'signed in');

@@ -15,8 +15,9 @@ export const EXAMPLE_ROLE_GROUPS =
   'engineering=eng-leads,qa=risk-qa,architecture=arch-board,operations=ops-oncall,business=biz-owners';
 
 /**
- * The local OpenID provider's users (`npm start`): the five approvers in their role's group, and two who are
- * not approvers of the example (fay in no group that holds a role; gus in risk-qa but not in the plan).
+ * The local OpenID provider's users (`npm start`): the five approvers in their role's group, and three who are
+ * not approvers of the example (fay in no group that holds a role; gus in risk-qa but not in the plan; hal in
+ * more groups than the approval app's session cookie can hold).
  * Their password is `<login>-pass`: a local stand-in for the organisation's directory.
  */
 export const EXAMPLE_LOGINS: readonly { login: string; name: string; groups: string[] }[] = [
@@ -27,6 +28,12 @@ export const EXAMPLE_LOGINS: readonly { login: string; name: string; groups: str
   { login: 'ed', name: 'Ed Eze', groups: ['biz-owners'] },
   { login: 'fay', name: 'Fay Fox', groups: ['staff'] },
   { login: 'gus', name: 'Gus Gray', groups: ['risk-qa'] },
+  // In 120 groups, as people in large organisations are: more than a session cookie holds.
+  {
+    login: 'hal',
+    name: 'Hal Hill',
+    groups: Array.from({ length: 120 }, (_, i) => `org-unit-${String(i).padStart(3, '0')}-members`),
+  },
 ];
 
 export const examplePassword = (login: string) => `${login}-pass`;

@@ -324,6 +324,21 @@ test('bad input is answered with the field and what is wrong, and a stale digest
   expect((await status(cutovers, workflowId)).gate.status).toBe('open');
 });
 
+test('a login with more groups than a session cookie holds is refused with what to change', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(link);
+  await page.waitForURL(`${issuer}/interaction/**`);
+  await page.getByLabel('Login').fill('hal');
+  await page.getByLabel('Password').fill(examplePassword('hal'));
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page
+    .getByText('your login carries 120 groups, too many to keep in a session cookie')
+    .waitFor({ timeout: 30_000 });
+  expect(await context.cookies(appUrl)).not.toContainEqual(expect.objectContaining({ name: 'cutover_session' }));
+  await context.close();
+});
+
 test('a rejection with its comment is counted, rejects the cutover, and the page says so', async () => {
   const cy = await signedIn('cy', link);
   await cy.page.getByLabel('Comment').fill('the PAR90 shift needs an explanation');

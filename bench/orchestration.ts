@@ -154,7 +154,8 @@ async function startStack(workerEnv: NodeJS.ProcessEnv = {}, layout: Layout = 'o
         TEMPORAL_ADDRESS: server.address,
         CUTOVER_TASK_QUEUE: taskQueue,
         CUTOVER_DATA_DIR: path.join(WORK, `data-${role}`),
-        CUTOVER_ENVIRONMENT: role,
+        // BENCH_WORKER_ENVIRONMENT: what the one worker serves (default all), to weigh the environments' workers.
+        CUTOVER_ENVIRONMENT: role === 'all' ? (process.env.BENCH_WORKER_ENVIRONMENT ?? 'all') : role,
         ...(role === 'orchestrator' || role === 'all' ? workerEnv : {}),
       }),
     ),

@@ -30,11 +30,12 @@ import {
   type SignOff,
   type SignOffAnswer,
 } from '../workflows/messages';
-import type { CutoverStatus, RoleView } from '../workflows/status';
+import { isFinal, type CutoverStatus, type RoleView } from '../workflows/status';
 import type { ServeConfig } from './config';
 import { rolesFor, type Login } from './identity';
 import type { LoginTransaction, OidcLogin } from './oidc';
-import { cutoverPage, esc, gateSection, isTerminal, liveVersion, listPage, messagePage, type Answer } from './pages';
+import { esc } from '../common/html';
+import { cutoverPage, gateSection, liveVersion, listPage, messagePage, type Answer } from './pages';
 
 const SESSION_COOKIE = 'cutover_session';
 const LOGIN_COOKIE = 'cutover_login';
@@ -346,7 +347,7 @@ export async function createApprovalApp(options: {
     if (!s) return reply.code(404).send({ error: `no cutover with id ${id.data}` });
     return reply
       .header('cache-control', 'no-store')
-      .send({ version: liveVersion(s), phase: s.phase, state: s.state, gate: s.gate.status, final: isTerminal(s) });
+      .send({ version: liveVersion(s), phase: s.phase, state: s.state, gate: s.gate.status, final: isFinal(s.state) });
   });
 
   app.post('/cutovers/:id/signoff', { preHandler: app.csrfProtection }, async (req, reply) => {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ed25519 } from '@noble/curves/ed25519';
 import { z } from 'zod';
+import { envIssueLine } from '../common/env-issue';
 import { decodeBytes } from '../plan/keys';
 
 const intFrom = (min: number, max: number) =>
@@ -95,14 +96,7 @@ export class ServeConfigError extends Error {
 
 export function loadServeConfig(env: NodeJS.ProcessEnv, options: { dev?: boolean } = {}): ServeConfig {
   const parsed = serveEnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const name = String(issue?.path[0] ?? 'environment');
-    const shape = serveEnvSchema.shape[name as keyof typeof serveEnvSchema.shape];
-    throw new ServeConfigError(
-      `${name}=${JSON.stringify(env[name] ?? '')}: ${issue?.message ?? 'invalid'}${shape?.description ? ` (${shape.description})` : ''}`,
-    );
-  }
+  if (!parsed.success) throw new ServeConfigError(envIssueLine(serveEnvSchema, env, parsed.error));
   const e = parsed.data;
   const dev = options.dev ?? false;
   const generated: string[] = [];

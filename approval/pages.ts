@@ -3,13 +3,10 @@
  * a plan, a cutover or a login is escaped; the only scripts are the report's charts and the live refresh.
  */
 import { reportParts, REPORT_STYLE } from '../client/html-report';
+import { esc } from '../common/html';
 import type { SignOffAnswer } from '../workflows/messages';
 import { isFinal, type CutoverStatus } from '../workflows/status';
 import type { Login, RoleAnswer } from './identity';
-
-export function esc(text: unknown): string {
-  return String(text ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 const STYLE = `${REPORT_STYLE}
 header.bar{display:flex;justify-content:space-between;align-items:center;border-bottom:1px solid #d0d7de;padding-bottom:.5rem;margin-bottom:1rem}
@@ -85,10 +82,6 @@ export function liveVersion(s: CutoverStatus): string {
   return [s.phase, s.state, s.evidenceDigest ?? '', s.gate.status, signed, s.phases.length].join('|');
 }
 
-export function isTerminal(s: CutoverStatus): boolean {
-  return isFinal(s.state);
-}
-
 /**
  * The gate's part of the cutover page: the answer to a sign-off, who has signed and who is missing, and the
  * form. The form posts in place (a fetch that swaps this section) so that the answer shows without loading
@@ -106,7 +99,7 @@ export function gateSection(
   const open = s.gate.status === 'open';
   let signing: string;
   if (!open) {
-    signing = `<p class="muted">The gate is ${esc(s.gate.status)}: there is nothing to sign${s.gate.status === 'closed' && !isTerminal(s) ? ' yet; this page follows the cutover and shows the form when the gate opens' : ''}.</p>`;
+    signing = `<p class="muted">The gate is ${esc(s.gate.status)}: there is nothing to sign${s.gate.status === 'closed' && !isFinal(s.state) ? ' yet; this page follows the cutover and shows the form when the gate opens' : ''}.</p>`;
   } else if (!s.evidenceDigest) {
     signing = '<p class="muted">The gate has no evidence yet.</p>';
   } else if (may.length === 0) {
@@ -193,7 +186,7 @@ document.addEventListener('submit', async (event) => {
 });
 </script>`;
   // Follow the cutover: reload when it moves on, unless the approver is writing a comment.
-  const live = isTerminal(s)
+  const live = isFinal(s.state)
     ? ''
     : `<script>
 (() => {

@@ -4,15 +4,12 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { esc } from '../common/html';
 import type { MetricComparison, OutputDiff } from '../activities/types';
 import { cell, dryRunLines, sampleKey } from '../workflows/output-lines';
 import { relativeGroups } from './format';
 import { formatMs } from '../plan/duration';
 import { phaseResult, type CutoverStatus } from '../workflows/status';
-
-function esc(text: unknown): string {
-  return String(text ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 /** JSON safe to embed in a <script> element. */
 function scriptJson(value: unknown): string {

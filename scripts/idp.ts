@@ -13,11 +13,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Command } from 'commander';
 import type { Configuration, default as ProviderType } from 'oidc-provider';
+import { esc } from '../common/html';
 import { EXAMPLE_LOGINS, examplePassword } from '../examples/portfolio-kpi/approvers';
 
 export const IDP_CLIENT_ID = 'cutover-approvals';
-
-const esc = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 function loginPage(uid: string, error?: string, login = ''): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in: example organisation</title>

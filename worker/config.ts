@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { envIssueLine } from '../common/env-issue';
 import { DEFAULT_TASK_QUEUE } from '../workflows/messages';
 import { toMs } from '../plan/duration';
 import { ENVIRONMENTS, environmentQueues, type Environment, type EnvironmentQueues } from '../plan/environments';
@@ -112,14 +113,7 @@ export class ConfigError extends Error {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const name = String(issue?.path[0] ?? 'environment');
-    const shape = envSchema.shape[name as keyof typeof envSchema.shape];
-    throw new ConfigError(
-      `${name}=${JSON.stringify(env[name] ?? '')}: ${issue?.message ?? 'invalid'}${shape?.description ? ` (${shape.description})` : ''}`,
-    );
-  }
+  if (!parsed.success) throw new ConfigError(envIssueLine(envSchema, env, parsed.error));
   let policy: ResolvedPolicy | undefined;
   if (parsed.data.CUTOVER_POLICY !== undefined) {
     try {

@@ -20,8 +20,20 @@ import type { ProbeInput, ProbeResult, ReconcileInput, ReconcileResult, StepInpu
  * Runs the probe and evaluates the triggers. A probe that fails or prints nonsense is a failed sample
  * (counted towards `failedProbes`), not a failed activity: only infrastructure errors are retried.
  */
-export const createProbe = (deps: { dataDir: string; policy?: ResolvedPolicy }) =>
-  async function probe(input: ProbeInput): Promise<ProbeResult> {
+export const createProbe = (deps: { dataDir: string; policy?: ResolvedPolicy }) => {
+  const sample = probeSampler(deps);
+  // A local probe is the reference reading of cutovers started before it moved into deployProduction.
+  return async function probe(input: ProbeInput): Promise<ProbeResult> {
+    return sample(input, Context.current().info.isLocal);
+  };
+};
+
+/**
+ * One sample: `urgent` for the reference reading before the deploy, which is on the approval's path (its process
+ * is not lowered with the other actions').
+ */
+const probeSampler = (deps: { dataDir: string; policy?: ResolvedPolicy }) =>
+  async function sampleProbe(input: ProbeInput, urgent: boolean): Promise<ProbeResult> {
     assertSamePolicy(deps.policy, input.policyDigest);
     const ctx = Context.current();
     const workdir = workdirFor(deps.dataDir, input.workflowId);
@@ -33,10 +45,9 @@ export const createProbe = (deps: { dataDir: string; policy?: ResolvedPolicy }) 
         action: input.probe,
         idempotencyKey: input.key,
         signal: ctx.cancellationSignal,
-        // A local activity (the reference reading before the deploy) has no heartbeat to send.
+        // A local activity has no heartbeat to send.
         ...(ctx.info.isLocal ? {} : { onTick: () => ctx.heartbeat() }),
-        // The reference reading (a local activity) is in the workflow task that schedules the deploy.
-        urgent: ctx.info.isLocal,
+        urgent,
         placeholders: { release: input.release, workdir },
         ...(input.baseDir ? { baseDir: input.baseDir } : {}),
         ...guarded(deps.policy, input.release),
@@ -88,23 +99,24 @@ export interface DeployProductionResult {
 }
 
 /**
- * The production deploy of a plan with a production environment: the reference reading of V1, then the
- * deploy, in one activity on production's queue. The orchestrator cannot reach production, and a reading as
- * an activity of its own would put a round trip through the orchestrator between the last approval and the
- * deploy (bench/README.md, layouts).
+ * The production deploy: the reference reading of V1, then the deploy, in one activity (on production's queue
+ * when the plan names one). The orchestrator cannot reach production, and a reading as an activity of its own
+ * would put a round trip through the orchestrator between the last approval and the deploy (bench/README.md,
+ * layouts); on one queue, a local activity in the approval's workflow task held up both the deploy and the
+ * approver's answer under load (bench/README.md, lean under load).
  *
  * The reading must be V1's: a retry after a crash mid-deploy must not read again (it could read V2). So the
  * reading is recorded as the attempt's heartbeat details, and the server has acknowledged it before the deploy
  * starts; a later attempt takes it from there. An attempt that finds none knows that no deploy began.
  */
 export const createDeployProduction = (deps: { dataDir: string; policy?: ResolvedPolicy }) => {
-  const probe = createProbe(deps);
+  const sampleProbe = probeSampler(deps);
   return async function deployProduction(input: DeployProductionInput): Promise<DeployProductionResult> {
     assertSamePolicy(deps.policy, input.deploy.policyDigest);
     const ctx = Context.current();
     let reference = (ctx.info.heartbeatDetails as { reference?: ProbeResult } | undefined)?.reference;
     if (!reference) {
-      reference = await probe(input.reference);
+      reference = await sampleProbe(input.reference, true);
       if (!reference.ok || !reference.metrics) {
         throw ApplicationFailure.create({
           type: FailureType.ActionFailed,

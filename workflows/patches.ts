@@ -28,4 +28,12 @@ export const Patch = {
    * sign-off refused as malformed. Deprecate when no cutover started before this is open.
    */
   SignOffAttestation: 'signoff-attestation',
+  /**
+   * On one queue too, the V1 reference reading is taken inside the production deploy's activity
+   * (`deployProduction`), as with a production environment, instead of as a local activity in the last
+   * approval's workflow task (2026-11-26, session 10: the busy sign-off reaction, bench/README.md). Old branch:
+   * ReferenceProbeLocal's. Replayed by the `.2026-11-26-deploy` fixtures. Deprecate when no cutover started
+   * before this is open.
+   */
+  ReferenceInDeploy: 'reference-in-deploy',
 } as const;

@@ -6,6 +6,7 @@
  * behind `patched()`. The `.2026-11` generation takes the plan check by activity and the local reference probe;
  * `.2026-11-policy` holds cutovers under a workers' policy: one refused at the plan check, and one whose policy
  * was swapped mid-cutover (refusals, the waits after them, the reference probe's fall-back to an activity).
+ * `.2026-11-26-deploy` takes the reference reading inside the deploy's activity (deployProduction) on one queue.
  */
 import { quietRuntime } from '../helpers/harness';
 import { recordedHistories, replayAll } from '../helpers/histories';

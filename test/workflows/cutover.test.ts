@@ -209,25 +209,24 @@ describe('happy path', () => {
         ['CutoverRelease', 'test-release'],
       ]),
     );
-    // The reference reading before the deploy is a local activity: the last approval, the reading's marker and
-    // the deploy's scheduling all come from one workflow task, with no activity task between them.
+    // The reference reading is taken inside the deploy's activity: the last approval's workflow task schedules
+    // deployProduction itself, with no local activity and no other workflow task before it.
     const events = (await handle.fetchHistory()).events ?? [];
     const lastApproval = events.findLastIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
     const deployScheduled = events.findIndex(
-      (e, i) => i > lastApproval && e.activityTaskScheduledEventAttributes?.activityType?.name === 'runStep',
+      (e, i) => i > lastApproval && e.activityTaskScheduledEventAttributes?.activityType?.name === 'deployProduction',
     );
+    expect(deployScheduled).toBeGreaterThan(lastApproval);
     const between = events.slice(lastApproval, deployScheduled);
-    expect(between.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(
-      1,
-    );
     expect(
       between.filter(
         (e) =>
+          e.markerRecordedEventAttributes?.markerName === 'core_local_activity' ||
           e.activityTaskScheduledEventAttributes ||
-          e.workflowTaskScheduledEventAttributes ||
-          e.workflowTaskCompletedEventAttributes,
+          e.workflowTaskScheduledEventAttributes,
       ),
     ).toEqual([]);
+    expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toEqual([]);
     await recordHistory(handle, 'happy-path');
   });
 });

@@ -135,45 +135,52 @@ test('no worker on production: the wait is shown, noWorkerAlert escalates once, 
   });
 }, 180_000);
 
-test('with a production environment a failed reference reading fails the cutover before any deploy, and its undo is dropped', async () => {
-  const ledger = new Ledger();
-  const { worker, taskQueue } = await makeWorker(env);
-  const production = `${taskQueue}-production`;
-  const activities = createActivities({ dataDir: tempDir('prod-') });
-  const productionWorker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueue: production,
-    activities: Object.fromEntries(ENVIRONMENT_ACTIVITIES.production.map((name) => [name, activities[name]])),
-  });
-  const base = makePlanInput();
-  const plan = makePlan({
-    production: {
-      ...base.production,
-      deploy: ledger.action('deploy'),
-      undo: ledger.action('undo'),
-      monitor: { ...base.production.monitor, probe: ledger.action('probe', { exitCode: 3 }) },
-    },
-    environments: { production: { taskQueue: production } },
-  });
-  await worker.runUntil(
-    productionWorker.runUntil(async () => {
-      const handle = await env.client.workflow.start(cutoverWorkflow, {
-        taskQueue,
-        workflowId: uniqueId(),
-        args: [plan],
-      });
-      await waitForStatus(handle, (s) => s.state === 'awaiting-signoff');
-      await approveAll(handle);
-      await expect(handle.result()).rejects.toThrow();
-      const status = await handle.query(statusQuery);
-      expect(status.state).toBe('failed');
-      expect(status.error?.message).toMatch(/the reference probe before deploy failed/);
-      expect(status.audit.map((a) => a.message)).toEqual(
-        expect.arrayContaining(['dropped: undo production deploy (the deploy never started)']),
-      );
-    }),
-  );
-  // The probe read (and failed); nothing was deployed or undone in production.
-  expect(ledger.names()).toEqual(['probe']);
-}, 120_000);
+test.each([
+  ['with a production environment', true],
+  ['on one queue', false],
+])(
+  '%s a failed reference reading fails the cutover before any deploy, and its undo is dropped',
+  async (_, routed) => {
+    const ledger = new Ledger();
+    const { worker, taskQueue } = await makeWorker(env);
+    const production = `${taskQueue}-production`;
+    const activities = createActivities({ dataDir: tempDir('prod-') });
+    const productionWorker = await Worker.create({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue: production,
+      activities: Object.fromEntries(ENVIRONMENT_ACTIVITIES.production.map((name) => [name, activities[name]])),
+    });
+    const base = makePlanInput();
+    const plan = makePlan({
+      production: {
+        ...base.production,
+        deploy: ledger.action('deploy'),
+        undo: ledger.action('undo'),
+        monitor: { ...base.production.monitor, probe: ledger.action('probe', { exitCode: 3 }) },
+      },
+      ...(routed ? { environments: { production: { taskQueue: production } } } : {}),
+    });
+    await worker.runUntil(
+      productionWorker.runUntil(async () => {
+        const handle = await env.client.workflow.start(cutoverWorkflow, {
+          taskQueue,
+          workflowId: uniqueId(),
+          args: [plan],
+        });
+        await waitForStatus(handle, (s) => s.state === 'awaiting-signoff');
+        await approveAll(handle);
+        await expect(handle.result()).rejects.toThrow();
+        const status = await handle.query(statusQuery);
+        expect(status.state).toBe('failed');
+        expect(status.error?.message).toMatch(/the reference probe before deploy failed/);
+        expect(status.audit.map((a) => a.message)).toEqual(
+          expect.arrayContaining(['dropped: undo production deploy (the deploy never started)']),
+        );
+      }),
+    );
+    // The probe read (and failed); nothing was deployed or undone in production.
+    expect(ledger.names()).toEqual(['probe']);
+  },
+  120_000,
+);

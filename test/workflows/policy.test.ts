@@ -147,11 +147,11 @@ test("a policy swapped mid-cutover: the new policy's worker refuses the actions,
     }
     const waiting = await waitForStatus(handle, (s) => s.waitingForPolicy !== undefined);
     expect(waiting.waitingForPolicy).toMatchObject({
-      what: 'reference probe',
+      what: 'production: deploy',
       message: `this worker holds policy ${swapped.digest.slice(0, 12)}…, the cutover was checked against ${original.digest.slice(0, 12)}…`,
     });
     expect(waiting.audit.filter((a) => a.rule === 'policy-mismatch')).toEqual([
-      expect.objectContaining({ accepted: false, message: expect.stringContaining('reference probe refused') }),
+      expect.objectContaining({ accepted: false, message: expect.stringContaining('production: deploy refused') }),
     ]);
     expect(waiting.state).toBe('running');
     expect(waiting.phase).toBe('production');
@@ -167,7 +167,7 @@ test("a policy swapped mid-cutover: the new policy's worker refuses the actions,
     const done = await handle.query(statusQuery);
     expect(done.waitingForPolicy).toBeUndefined();
     expect(done.audit.map((a) => a.message)).toContainEqual(
-      expect.stringMatching(/^reference probe: taken by a worker with the cutover's policy after \d+ refusal/),
+      expect.stringMatching(/^production: deploy: taken by a worker with the cutover's policy after \d+ refusal/),
     );
     await recordHistory(handle, 'policy-swapped');
   });

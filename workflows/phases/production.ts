@@ -24,7 +24,10 @@ export const production: PhaseModule<'production'> = {
       ...(baseDir ? { baseDir } : {}),
       ...(plan.policyDigest !== undefined ? { policyDigest: plan.policyDigest } : {}),
     };
-    if (plan.environments?.production) return deployWithReference(ctx, probeInput);
+    // The reading and the deploy are one activity (deployProduction), with a production environment always, and
+    // on one queue since 2026-11-26: the last approval's workflow task then only schedules it, and the approver's
+    // answer does not wait for the reading. Cutovers started before took the reading first (below).
+    if (plan.environments?.production || patched(Patch.ReferenceInDeploy)) return deployWithReference(ctx, probeInput);
     const asActivity = () =>
       ctx.routed('production', 'reference probe', (route) =>
         steps.probe.executeWithOptions({ ...route, summary: 'reference probe (before deploy)' }, [probeInput]),
@@ -57,10 +60,10 @@ export const production: PhaseModule<'production'> = {
 const UNDO_LABEL = 'undo production deploy';
 
 /**
- * With a production environment, the reference reading and the deploy are one activity on production's queue
- * (activities/production.ts: deployProduction), so that no round trip through the orchestrator stands between
- * the last approval and the deploy. The undo is registered first, as the deploy may start inside; a failed
- * reading (nothing deployed) takes it back.
+ * The reference reading and the deploy as one activity (activities/production.ts: deployProduction), on
+ * production's queue when the plan names one, so that no round trip through the orchestrator (or, on one queue,
+ * no local activity inside the approval's workflow task) stands between the last approval and the deploy. The
+ * undo is registered first, as the deploy may start inside; a failed reading (nothing deployed) takes it back.
  */
 async function deployWithReference(
   ctx: PhaseContext,

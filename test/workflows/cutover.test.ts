@@ -223,7 +223,8 @@ describe('happy path', () => {
         (e) =>
           e.markerRecordedEventAttributes?.markerName === 'core_local_activity' ||
           e.activityTaskScheduledEventAttributes ||
-          e.workflowTaskScheduledEventAttributes,
+          e.workflowTaskScheduledEventAttributes ||
+          e.workflowTaskCompletedEventAttributes,
       ),
     ).toEqual([]);
     expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toEqual([]);

@@ -32,8 +32,9 @@ export const Patch = {
    * On one queue too, the V1 reference reading is taken inside the production deploy's activity
    * (`deployProduction`), as with a production environment, instead of as a local activity in the last
    * approval's workflow task (2026-11-26, session 10: the busy sign-off reaction, bench/README.md). Old branch:
-   * ReferenceProbeLocal's. Replayed by the `.2026-11-26-deploy` fixtures. Deprecate when no cutover started
-   * before this is open.
+   * ReferenceProbeLocal's. Replayed by the `.2026-11-26-deploy` fixtures. A cutover that reaches production
+   * after this shipped takes the new branch, wherever it started; deprecate when no cutover that reached production
+   * before it is open.
    */
   ReferenceInDeploy: 'reference-in-deploy',
 } as const;

@@ -16,7 +16,6 @@
 'use strict';
 
 const { spawn } = require('node:child_process');
-const { setPriority } = require('node:os');
 const { parentPort } = require('node:worker_threads');
 const { Tail } = require('./tail.cjs');
 
@@ -28,7 +27,7 @@ const { Tail } = require('./tail.cjs');
  * @property {string} cwd
  * @property {Record<string, string>} env
  * @property {number} outputLimit bytes kept per stream (the tail)
- * @property {number | null} nice the child's absolute nice value, or null to leave it at the worker's
+ * @property {number | null} nice steps below the worker's priority the child starts at, or null to leave it there
  * @property {{ shared: SharedArrayBuffer, pidIndex: number, countIndex: number }} [sampler] the memory
  *   sampler's slot for the child (activities/memory.ts): its pid goes there the moment it exists
  *
@@ -46,8 +45,15 @@ port.on('message', (/** @type {Launch} */ launch) => {
   const stdout = new Tail(launch.outputLimit);
   const stderr = new Tail(launch.outputLimit);
   const started = process.hrtime.bigint();
+  // A lowered child starts lowered: coreutils' `nice` sets the value and then execs the program (same pid), so
+  // not one instruction of it, nor of anything it forks at once, runs at the worker's priority. Lowering it
+  // after spawn returned (setPriority on its pid) raced the child: a short step had forked and finished first.
+  const lowered = launch.nice !== null;
+  const [command, args] = lowered
+    ? ['nice', ['-n', String(launch.nice), '--', launch.command, ...launch.args]]
+    : [launch.command, launch.args];
   // detached: the child leads its own process group, so a kill reaches everything it started.
-  const child = spawn(launch.command, launch.args, {
+  const child = spawn(command, args, {
     cwd: launch.cwd,
     env: launch.env,
     detached: true,
@@ -56,13 +62,6 @@ port.on('message', (/** @type {Launch} */ launch) => {
   child.stdout.on('data', (/** @type {Buffer} */ chunk) => stdout.push(chunk));
   child.stderr.on('data', (/** @type {Buffer} */ chunk) => stderr.push(chunk));
   if (child.pid !== undefined) {
-    if (launch.nice !== null) {
-      try {
-        setPriority(child.pid, launch.nice);
-      } catch {
-        // Gone already (it ran in less time than the call took): nothing to lower.
-      }
-    }
     if (launch.sampler) {
       const cells = new Int32Array(launch.sampler.shared);
       Atomics.store(cells, launch.sampler.pidIndex, child.pid);
@@ -75,6 +74,11 @@ port.on('message', (/** @type {Launch} */ launch) => {
     port.postMessage(/** @type {Failed} */ ({ type: 'failed', id, code: err.code, message: err.message }));
   });
   child.on('close', (code, signal) => {
+    const notStarted = lowered ? niceStartFailure(code, stderr.text()) : undefined;
+    if (notStarted) {
+      port.postMessage(/** @type {Failed} */ ({ type: 'failed', id, ...notStarted }));
+      return;
+    }
     port.postMessage(
       /** @type {Ended} */ ({
         type: 'ended',
@@ -90,3 +94,16 @@ port.on('message', (/** @type {Launch} */ launch) => {
     );
   });
 });
+
+/**
+ * `nice` could not exec the program: it exits 127 (not found) or 126 (found, not runnable) and says why on stderr,
+ * prefixed with its own name. The runner then reports the same ENOENT or EACCES as an unlowered spawn would.
+ *
+ * @param {number | null} code
+ * @param {string} stderr
+ * @returns {{ code: string, message: string } | undefined}
+ */
+function niceStartFailure(code, stderr) {
+  if ((code !== 127 && code !== 126) || !stderr.startsWith('nice: ')) return undefined;
+  return { code: code === 127 ? 'ENOENT' : 'EACCES', message: stderr.trim() };
+}

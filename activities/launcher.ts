@@ -14,7 +14,7 @@ export interface LaunchRequest {
   env: NodeJS.ProcessEnv;
   /** Bytes kept per stream (the tail). */
   outputLimit: number;
-  /** The child's absolute nice value; null leaves it at the worker's. */
+  /** Nice steps below the worker's priority the child starts at (through `nice -n`); null leaves it there. */
   nice: number | null;
   /** A memory sampler's slot the thread hands the child's pid to as soon as it exists. */
   sampler?: SamplerSlot;

@@ -8,7 +8,6 @@
  *   any other failure is not.
  */
 import path from 'node:path';
-import { getPriority } from 'node:os';
 import { Context } from '@temporalio/activity';
 import { FailureType } from '../plan/failures';
 import type { ActionGuard } from './policy-guard';
@@ -169,8 +168,8 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
     cwd,
     env: childEnv(action, options.idempotencyKey, placeholders, options.cutoverEnv),
     outputLimit: options.outputLimit ?? DEFAULT_OUTPUT_LIMIT,
-    // Relative to the worker's own (nice values stop at 19).
-    nice: actionNice !== 0 && !options.urgent ? Math.min(19, getPriority() + actionNice) : null,
+    // Relative to the worker's own (nice values stop at 19; `nice` clamps).
+    nice: actionNice !== 0 && !options.urgent ? actionNice : null,
     ...(sampler ? { sampler } : {}),
   };
 

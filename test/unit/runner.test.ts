@@ -3,7 +3,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -126,6 +126,23 @@ describe('processes', () => {
     const err = await failure(runAction({ action: { run: ['/no/such/binary'] }, idempotencyKey: key }));
     expect(err.message).toBe('binary: program not found: /no/such/binary');
     expect(err.retryable).toBe(false);
+  });
+
+  test('a missing or unrunnable binary says the same when the worker lowers its actions (started through nice)', async () => {
+    const dir = tempDir();
+    const notExecutable = path.join(dir, 'not-executable');
+    writeFileSync(notExecutable, '#!/bin/sh\n');
+    setActionNice(5);
+    try {
+      const missing = await failure(runAction({ action: { run: ['/no/such/binary'] }, idempotencyKey: key }));
+      expect(missing.message).toBe('binary: program not found: /no/such/binary');
+      expect(missing.retryable).toBe(false);
+      const denied = await failure(runAction({ action: { run: [notExecutable] }, idempotencyKey: key }));
+      expect(denied.message).toBe(`not-executable: permission denied: ${notExecutable}`);
+      expect(denied.retryable).toBe(false);
+    } finally {
+      setActionNice(0);
+    }
   });
 
   test('a timeout kills the whole process group, even a child that ignores SIGTERM', async () => {

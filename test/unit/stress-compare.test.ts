@@ -87,8 +87,10 @@ test('PORTFOLIO_KPI_SLOW=1.3: V2 takes 1.3 × V1’s time and the phase fails wi
   expect(err).toBeInstanceOf(ApplicationFailure);
   const failure = err as ApplicationFailure;
   expect(failure.type).toBe(FailureType.ThresholdFailed);
+  // What the judge promises: V2 fails on latency, with the ratio, its interval and the limit. Which statistic
+  // decides first (the median or the p95 tail) depends on the machine's noise, not on the judge.
   expect(failure.message).toMatch(
-    /3000 rows: latency median V2\/V1 1\.\d{3} \[1\.\d{3}, \d\.\d{3}\] at \d+\.\d{2} %, limit 1\.100 after \d+ pairs/,
+    /3000 rows: latency (median|p95) V2\/V1 1\.\d{3} \[1\.\d{3}, \d\.\d{3}\] at \d+\.\d{2} %, limit 1\.100 after \d+ pairs/,
   );
   const evidence = failure.details?.[0] as StressResult;
   const time = evidence.sizes[0]?.relative?.comparisons.find(

@@ -72,6 +72,8 @@ export interface RunOutcome {
   /** Bytes dropped from the start of each stream to keep within the bound. */
   stdoutCut: number;
   stderrCut: number;
+  /** Processes the step started were still running when it ended: they were killed with its group. */
+  strayKilled?: true;
 }
 
 /**
@@ -112,6 +114,25 @@ export function childEnv(
   if (queue !== undefined) env.CUTOVER_ACTIVITY_QUEUE = queue;
   else delete env.CUTOVER_ACTIVITY_QUEUE;
   return env;
+}
+
+/** Whether any process of `group` still exists. */
+function groupAlive(group: number): boolean {
+  try {
+    process.kill(-group, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The activity's logger, when the action runs inside an activity (not in a unit test's direct call). */
+function activityLog(): Context['log'] | undefined {
+  try {
+    return Context.current().log;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The task queue of the activity running this action, if it runs in one (not in a unit test's direct call). */
@@ -191,6 +212,10 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
 
   function outcomeOf(end: LaunchEnd): RunOutcome {
     const { code, signal } = end;
+    // What a step starts is part of the step: nothing of it outlives it (a daemonised child would go on using
+    // the machine, and its memory would escape the step's measurement).
+    const strays = pid !== undefined && groupAlive(pid);
+    if (strays) killGroup(pid as number, 'SIGKILL');
     const outcome: RunOutcome = {
       kind: 'run',
       durationMs: end.durationMs,
@@ -199,7 +224,9 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
       stdoutCut: end.stdoutCut,
       stderrCut: end.stderrCut,
       ...(code !== null ? { exitCode: code } : {}),
+      ...(strays ? { strayKilled: true as const } : {}),
     };
+    if (strays) activityLog()?.warn('the step left processes running; killed with its group', { command, pid });
     const context = {
       command,
       cwd,

@@ -12,7 +12,7 @@ import { FailureType } from '../plan/failures';
 import type { CutoverPlan } from '../plan/schema';
 import { generate, workdirFor } from './datasets';
 import { toFailure, verdictFailure } from './errors';
-import { PeakMemory } from './memory';
+import { MEMORY_METHOD, PeakMemory } from './memory';
 import { outputFormats, runPipeline } from './pipeline';
 import { actionGuard, isPolicyRefusal, type ActionGuard, assertSamePolicy } from './policy-guard';
 import type { ResolvedPolicy } from '../plan/policy';
@@ -300,7 +300,13 @@ function judge(
     (plan.stress.compare?.dryRun ? wouldFail : failures).unshift(...judged.failures);
     compared = judged.verdict;
   }
-  const result: StressResult = { verdict: failures.length === 0 ? 'pass' : 'fail', sizes, failures, attempt };
+  const result: StressResult = {
+    verdict: failures.length === 0 ? 'pass' : 'fail',
+    sizes,
+    failures,
+    attempt,
+    memoryMethod: MEMORY_METHOD,
+  };
   if (wouldFail.length > 0) result.wouldFail = wouldFail;
   if (settings) result.compare = { settings, family, verdict: compared };
   if (sustained) result.sustained = sustained;

@@ -238,6 +238,8 @@ export interface StressResult {
   attempt: number;
   /** With `stress.compare`: the settings, how many decisions shared the confidence, and the overall verdict. */
   compare?: { settings: CompareSettings; family: number; verdict: RelativeVerdict };
+  /** How peak memory was measured: the process group (everything a run starts) or the leader alone. */
+  memoryMethod?: string;
 }
 
 /** Progress a stress attempt heartbeats, so a retried attempt resumes instead of starting over. */

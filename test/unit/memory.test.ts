@@ -56,3 +56,20 @@ test('through the runner, the launcher thread hands the new pid to the sampler: 
   expect(ownMb).toBeGreaterThan(100);
   expect(Math.abs(memory.stop() / 2 ** 20 - ownMb) / ownMb).toBeLessThan(0.05);
 });
+
+test('what the process starts counts: a shell whose child holds 150 MB is measured with its child, and sequential children do not add up', async () => {
+  // The leader (sh) is small; its children do the work one after the other, as a wrapper or a launcher would.
+  const child = (mb: number) => `"${process.execPath}" -e "${script(mb, 200).replace(/"/g, '\\"')}"`;
+  const memory = new PeakMemory();
+  const out = await runAction({
+    action: { run: ['sh', '-c', `${child(150)}; echo; ${child(150)}`] },
+    idempotencyKey: 'k',
+    memory,
+  });
+  const ownMb = Math.max(...out.stdout.split('\n').map((line) => Number(line.split(' ')[0]) / 1024));
+  const seenMb = memory.stop() / 2 ** 20;
+  expect(ownMb).toBeGreaterThan(150);
+  // At least the child's own peak (the leader alone read about 3 MB), at most the child's and a shell's.
+  expect(seenMb).toBeGreaterThan(ownMb * 0.97);
+  expect(seenMb).toBeLessThan(ownMb + 20);
+});

@@ -128,6 +128,26 @@ describe('processes', () => {
     expect(err.retryable).toBe(false);
   });
 
+  test('a step whose child outlives it (its output detached) is killed with its group and reported', async () => {
+    const out = await runAction({
+      action: { run: ['sh', '-c', 'sleep 60 >/dev/null 2>&1 & echo $!'] },
+      idempotencyKey: key,
+    });
+    const stray = Number(out.stdout.trim());
+    expect(out.exitCode).toBe(0);
+    expect(out.strayKilled).toBe(true);
+    // Killed: gone, or a zombie waiting for whoever adopted it to reap it. Never still sleeping.
+    const state = () => (existsSync(`/proc/${stray}/stat`) ? readFileSync(`/proc/${stray}/stat`, 'utf8') : '');
+    const deadline = Date.now() + 5000;
+    while (!/^\d+ \(sleep\) Z|^$/.test(state()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(state()).toMatch(/^$|^\d+ \(sleep\) Z/);
+  });
+
+  test('a step that leaves nothing behind reports no strays', async () => {
+    const out = await runAction({ action: { run: ['sh', '-c', 'sleep 0.1 & wait'] }, idempotencyKey: key });
+    expect(out.strayKilled).toBeUndefined();
+  });
+
   test('a missing or unrunnable binary says the same when the worker lowers its actions (started through nice)', async () => {
     const dir = tempDir();
     const notExecutable = path.join(dir, 'not-executable');

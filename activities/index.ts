@@ -68,7 +68,7 @@ export function createCheckPlan(
     // (routes, attesters, the digest) comes after.
     const bound = bindEnvironments(plan, queues, routed);
     const checked = policy ? checkPlanAgainstPolicy(plan, policy, fileSystemResolver) : undefined;
-    const problems = [...bound.problems, ...(checked?.problems ?? [])];
+    const problems = [...bound.problems, ...(checked?.problems ?? []), ...ownKeysProblems(plan, attestation, policy)];
     if (problems.length === 0) {
       const effective = policy && checked ? { ...checked.effective, policyDigest: policy.digest } : plan;
       const routedPlan = bound.plan.environments ? { ...effective, environments: bound.plan.environments } : effective;
@@ -83,6 +83,28 @@ export function createCheckPlan(
       details: [problems],
     });
   };
+}
+
+/**
+ * Where sign-offs must be attested, a key the plan names proves nothing about who signed: whoever wrote the plan
+ * could list their own key for every approver. Only the policy's `approverKeys` count there, so a plan's own
+ * `signoff.keys` are refused (the policy's, which the policy check put in their place, are not the plan's).
+ */
+function ownKeysProblems(
+  plan: CutoverPlan,
+  attestation: AttestationSettings | undefined,
+  policy: ResolvedPolicy | undefined,
+): { path: string; message: string }[] {
+  const required = plan.signoff.requireAttested === true || attestation?.require === true;
+  const pinned = policy ? rulesFor(policy.policy, plan.release)?.approverKeys : undefined;
+  if (!required || pinned !== undefined || Object.keys(plan.signoff.keys ?? {}).length === 0) return [];
+  return [
+    {
+      path: 'signoff.keys',
+      message:
+        "sign-offs must be attested here: a plan's own approver keys do not count (the workers' policy pins approvers' keys as approverKeys)",
+    },
+  ];
 }
 
 /**

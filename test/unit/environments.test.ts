@@ -19,6 +19,7 @@ import { makePlan, makePlanInput } from '../helpers/plans';
 
 const DIR = mkdtempSync(path.join(tmpdir(), 'environments-'));
 const queues = environmentQueues('tq');
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 function policyFile(name: string, policy: unknown): string {
   const file = path.join(DIR, `${name}.yaml`);
@@ -159,7 +160,6 @@ describe('the worker', () => {
 
 test('a signed plan still verifies when the workers route its environments and add their attesters', async () => {
   const rmKey = ed25519.utils.randomPrivateKey();
-  const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
   const file = policyFile('signed', {
     version: 1,
     releaseManagers: { 'rm-2026': { signer: 'rm', publicKey: hex(ed25519.getPublicKey(rmKey)) } },
@@ -185,5 +185,38 @@ test('a signed plan still verifies when the workers route its environments and a
     attesters: { 'app-1': attester },
     attestationMaxAge: '5m',
     requireAttested: true,
+  });
+});
+
+describe("a plan's own approver keys where sign-offs must be attested", () => {
+  const initiatorKey = hex(ed25519.getPublicKey(ed25519.utils.randomPrivateKey()));
+  const everyone = { ana: initiatorKey, bo: initiatorKey, cy: initiatorKey, di: initiatorKey, ed: initiatorKey };
+  const planWithKeys = (requireAttested?: boolean) => {
+    const base = makePlanInput();
+    return makePlan({ signoff: { ...base.signoff, keys: everyone, ...(requireAttested ? { requireAttested } : {}) } });
+  };
+  const refusal = async (promise: Promise<unknown>) => {
+    const err = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).type).toBe(FailureType.PolicyViolation);
+    return (err as ApplicationFailure).message;
+  };
+
+  test('are refused by path when the workers require attestation (CUTOVER_REQUIRE_ATTESTED)', async () => {
+    const check = createCheckPlan(undefined, queues, { keys: {}, require: true, maxAge: '5m' });
+    expect(await refusal(check(planWithKeys()))).toMatch(/signoff\.keys: sign-offs must be attested here/);
+  });
+
+  test('are refused by path when the plan itself requires attestation', async () => {
+    const check = createCheckPlan(undefined, queues, { keys: {}, require: false, maxAge: '5m' });
+    expect(await refusal(check(planWithKeys(true)))).toMatch(/signoff\.keys: /);
+  });
+
+  test('still count where attestation is not required (the plan author vouches for them)', async () => {
+    const check = createCheckPlan(undefined, queues, { keys: {}, require: false, maxAge: '5m' });
+    expect((await check(planWithKeys())).signoff.keys).toEqual(everyone);
   });
 });

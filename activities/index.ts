@@ -1,6 +1,8 @@
 /**
  * The activities of a cutover, built from their dependencies so tests can pass their own.
  */
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../plan/failures';
 import { DEFAULT_TASK_QUEUE } from '../workflows/messages';
@@ -11,7 +13,8 @@ import {
   type Environment,
   type EnvironmentQueues,
 } from '../plan/environments';
-import { checkPlanAgainstPolicy, rulesFor, type ResolvedPolicy } from '../plan/policy';
+import { checkPlanAgainstPolicy, rulesFor, type Reach, type ResolvedPolicy } from '../plan/policy';
+import { workdirFor } from './datasets';
 import { fileSystemResolver } from '../plan/policy-load';
 import { planOrFailure, type CutoverPlan } from '../plan/schema';
 import { createDeployProduction, createProbe, createReconcile } from './production';
@@ -59,6 +62,7 @@ export function createCheckPlan(
   queues: EnvironmentQueues,
   attestation?: AttestationSettings,
   approvalUrl?: string,
+  dataDir?: string,
 ) {
   const routed = ENVIRONMENTS.filter((environment) => policy?.policy.environments[environment] !== undefined);
   return async function checkPlan(input: unknown): Promise<CutoverPlan> {
@@ -67,7 +71,8 @@ export function createCheckPlan(
     // The policy sees the plan as it was written (its signature covers exactly that); what the workers add
     // (routes, attesters, the digest) comes after.
     const bound = bindEnvironments(plan, queues, routed);
-    const checked = policy ? checkPlanAgainstPolicy(plan, policy, fileSystemResolver) : undefined;
+    const reach = dataDir !== undefined ? reachOf(dataDir) : undefined;
+    const checked = policy ? checkPlanAgainstPolicy(plan, policy, fileSystemResolver, new Date(), reach) : undefined;
     const problems = [...bound.problems, ...(checked?.problems ?? []), ...ownKeysProblems(plan, attestation, policy)];
     if (problems.length === 0) {
       const effective = policy && checked ? { ...checked.effective, policyDigest: policy.digest } : plan;
@@ -83,6 +88,21 @@ export function createCheckPlan(
       details: [problems],
     });
   };
+}
+
+/**
+ * The folders the checked cutover's actions may reach: its own work folder (of the workflow this activity
+ * runs for) and nothing else of the workers' work root. Undefined outside an activity (a unit test's call).
+ */
+function reachOf(dataDir: string): Reach | undefined {
+  let workflowId: string | undefined;
+  try {
+    workflowId = Context.current().info.workflowExecution?.workflowId;
+  } catch {
+    // Not in an activity.
+  }
+  if (workflowId === undefined) return undefined;
+  return { workdir: workdirFor(dataDir, workflowId), workRoot: path.join(dataDir, 'work') };
 }
 
 /**
@@ -151,6 +171,7 @@ export function createActivities(deps: ActivityDeps) {
       deps.queues ?? environmentQueues(DEFAULT_TASK_QUEUE),
       deps.attestation,
       deps.approvalUrl,
+      deps.dataDir,
     ),
     runStep: createRunStep(deps),
     checkHealth: createCheckHealth(deps),

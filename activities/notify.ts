@@ -99,7 +99,7 @@ export const createNotify = (deps: NotifyDeps) =>
         signal: ctx.cancellationSignal,
         placeholders: { ...values, workdir: workdirFor(deps.dataDir, input.workflowId) },
         ...(input.baseDir ? { baseDir: input.baseDir } : {}),
-        ...guarded(deps.policy, input.release),
+        ...guarded(deps.policy, input, deps.dataDir),
       });
     } catch (err) {
       throw toFailure(err);

@@ -3,11 +3,14 @@
  * expand, just before the runner starts it. The plan check already refused what it could see; this is what
  * catches a placeholder that expands into something else, or a file swapped after the check.
  */
+import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import {
-  allowedCommand,
+  allowedPrefix,
   allowedUrl,
-  insideFolders,
+  outOfReach,
+  pathArguments,
+  reachedPath,
   rulesFor,
   type PathResolver,
   type ResolvedPolicy,
@@ -15,6 +18,7 @@ import {
 import { FailureType } from '../plan/failures';
 import { fileSystemResolver } from '../plan/policy-load';
 import { ActionError } from './errors';
+import { workdirFor } from './datasets';
 
 /** Says why an action may not run, or nothing when it may. */
 export interface ActionGuard {
@@ -22,23 +26,41 @@ export interface ActionGuard {
   http(url: string): string | undefined;
 }
 
-/** The guard for one release's actions, or none when the worker has no policy. */
+/** Whose actions a guard watches: the cutover (its work folder) and the release (its pipeline's rules). */
+export interface GuardedCutover {
+  workflowId: string;
+  release: string;
+}
+
+/**
+ * The guard for one cutover's actions, or none when the worker has no policy. Besides the policy's commands,
+ * env and URLs, it bounds the folders an action reaches (its cwd and every argument that names a file, after
+ * placeholders, `..` and symlinks): its own work folder and the policy's folders, never another cutover's.
+ */
 export function actionGuard(
   policy: ResolvedPolicy | undefined,
-  release: string,
+  cutover: GuardedCutover,
+  dataDir: string,
   resolver: PathResolver = fileSystemResolver,
 ): ActionGuard | undefined {
   if (!policy) return undefined;
+  const { release } = cutover;
   const rules = rulesFor(policy.policy, release);
+  const reach = { workdir: workdirFor(dataDir, cutover.workflowId), workRoot: path.join(dataDir, 'work') };
   return {
     run(argv, cwd, envKeys) {
       if (!rules) return `no rules for release "${release}"`;
       const real = resolver.real(cwd, policy.policyDir);
-      if (real === undefined || !insideFolders(real, rules, policy.policyDir, resolver)) {
-        return `cwd ${cwd} is outside the folders the policy allows`;
-      }
-      if (!allowedCommand(argv, cwd, rules.commands.default ?? [], policy.policyDir, resolver)) {
+      const cwdReach =
+        real === undefined ? 'it does not exist' : outOfReach(real, reach, rules, policy.policyDir, resolver);
+      if (cwdReach !== undefined) return `cwd ${cwd} is outside the folders the policy allows: ${cwdReach}`;
+      const prefix = allowedPrefix(argv, cwd, rules.commands.default ?? [], policy.policyDir, resolver);
+      if (prefix === undefined) {
         return `${JSON.stringify(argv.slice(0, 3))} is not a command the policy allows`;
+      }
+      for (const file of pathArguments(argv, prefix)) {
+        const why = outOfReach(reachedPath(file, cwd, resolver), reach, rules, policy.policyDir, resolver);
+        if (why !== undefined) return `${JSON.stringify(file)}: ${why}`;
       }
       const refused = envKeys.filter((key) => !rules.env.includes(key));
       if (refused.length > 0) return `the policy does not allow actions to set ${refused.join(', ')}`;
@@ -66,8 +88,12 @@ export function assertSamePolicy(policy: ResolvedPolicy | undefined, cutoverDige
 }
 
 /** `{ guard }` for runAction's options, or nothing when the worker has no policy. */
-export function guarded(policy: ResolvedPolicy | undefined, release: string): { guard?: ActionGuard } {
-  const guard = actionGuard(policy, release);
+export function guarded(
+  policy: ResolvedPolicy | undefined,
+  cutover: GuardedCutover,
+  dataDir: string,
+): { guard?: ActionGuard } {
+  const guard = actionGuard(policy, cutover, dataDir);
   return guard ? { guard } : {};
 }
 

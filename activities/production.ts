@@ -50,7 +50,7 @@ const probeSampler = (deps: { dataDir: string; policy?: ResolvedPolicy }) =>
         urgent,
         placeholders: { release: input.release, workdir },
         ...(input.baseDir ? { baseDir: input.baseDir } : {}),
-        ...guarded(deps.policy, input.release),
+        ...guarded(deps.policy, input, deps.dataDir),
       });
       const output = parseOutput(outcome, probeOutputSchema, 'probe');
       if (input.reference && !output.metrics) {
@@ -164,7 +164,7 @@ export function createReconcile(deps: ReconcileDeps) {
     const { plan } = input;
     const workdir = workdirFor(deps.dataDir, input.workflowId);
     const tick = () => ctx.heartbeat();
-    const guard = actionGuard(deps.policy, plan.release);
+    const guard = actionGuard(deps.policy, input, deps.dataDir);
     const spec = plan.production.reconcile.dataset ?? plan.shadow.datasets[0];
     try {
       const ref =

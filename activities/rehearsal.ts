@@ -32,7 +32,7 @@ export const createRehearseRollback = (deps: RehearsalDeps) =>
       onTick: () => ctx.heartbeat(),
       placeholders: { release: plan.release, workdir },
       ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
-      ...guarded(deps.policy, plan.release),
+      ...guarded(deps.policy, input, deps.dataDir),
     };
     const failures: string[] = [];
     try {

@@ -248,22 +248,39 @@ export function allowedCommand(
   policyDir: string,
   resolver: PathResolver,
 ): boolean {
+  return allowedPrefix(argv, cwd, prefixes, policyDir, resolver) !== undefined;
+}
+
+/**
+ * The length of the longest of `prefixes` that `argv` starts with (as `allowedCommand` compares them), or
+ * undefined when none: the arguments past it are the plan's own, whose folders the policy's reach bounds.
+ */
+export function allowedPrefix(
+  argv: readonly string[],
+  cwd: string,
+  prefixes: readonly (readonly string[])[],
+  policyDir: string,
+  resolver: PathResolver,
+): number | undefined {
   const program = argv[0];
-  if (program === undefined || PLACEHOLDER.test(program)) return false;
+  if (program === undefined || PLACEHOLDER.test(program)) return undefined;
   const real = resolver.command(program, cwd);
-  if (!real) return false;
-  return prefixes.some((prefix) => {
-    if (prefix.length > argv.length) return false;
+  if (!real) return undefined;
+  let longest: number | undefined;
+  for (const prefix of prefixes) {
+    if (prefix.length > argv.length) continue;
     const allowedProgram = resolver.command(prefix[0] as string, policyDir);
-    if (allowedProgram !== real) return false;
-    return prefix.slice(1).every((element, i) => {
+    if (allowedProgram !== real) continue;
+    const matches = prefix.slice(1).every((element, i) => {
       const arg = argv[i + 1] as string;
       if (PLACEHOLDER.test(arg)) return false;
       if (!element.includes('/')) return element === arg;
       const allowed = resolver.real(element, policyDir);
       return allowed !== undefined && resolver.real(arg, cwd) === allowed;
     });
-  });
+    if (matches && (longest === undefined || prefix.length > longest)) longest = prefix.length;
+  }
+  return longest;
 }
 
 /** Whether `folder` (real path) lies inside one of the policy's folders. */
@@ -272,6 +289,71 @@ export function insideFolders(folder: string, rules: PolicyRules, policyDir: str
     const root = resolver.real(allowed, policyDir);
     return root !== undefined && (folder === root || folder.startsWith(root.endsWith('/') ? root : `${root}/`));
   });
+}
+
+/**
+ * Where one cutover's actions may reach: its own work folder, and the policy's folders, but never the workers'
+ * work root outside its own folder (another cutover's folder is not "inside" the data folder for this purpose,
+ * even where a policy folder contains the data folder).
+ */
+export interface Reach {
+  /** The cutover's own work folder (`{workdir}`), as an absolute path. */
+  workdir: string;
+  /** The folder every cutover's work folder lies in (`<data folder>/work`), as an absolute path. */
+  workRoot: string;
+}
+
+/** The arguments of `argv` past its first `from` that name files: with a `/`, or `.`/`..` (the value of `--x=V` too). */
+export function pathArguments(argv: readonly string[], from = 1): string[] {
+  const out: string[] = [];
+  for (const arg of argv.slice(from)) {
+    const value = /^--?[A-Za-z0-9][\w-]*=/.test(arg) ? arg.slice(arg.indexOf('=') + 1) : arg;
+    if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(value) || PLACEHOLDER.test(value)) continue;
+    if (value.includes('/') || value === '.' || value === '..') out.push(value);
+  }
+  return out;
+}
+
+/**
+ * The real path `file` (relative to `cwd`) names, or would name once created: the longest part that exists with
+ * its symlinks resolved (a link planted in a work folder counts as where it points), then the rest.
+ */
+export function reachedPath(file: string, cwd: string, resolver: PathResolver): string {
+  const absolute = joinPath(cwd, file);
+  const parts = absolute.split('/').filter((part) => part !== '');
+  for (let i = parts.length; i > 0; i--) {
+    const real = resolver.real(`/${parts.slice(0, i).join('/')}`, '/');
+    if (real !== undefined) return joinPath(real, parts.slice(i).join('/'));
+  }
+  return absolute;
+}
+
+/** Why `folder` (a real path) is out of a cutover's reach, or nothing when it is within. */
+export function outOfReach(
+  folder: string,
+  reach: Reach,
+  rules: PolicyRules,
+  policyDir: string,
+  resolver: PathResolver,
+): string | undefined {
+  const within = (root: string) => folder === root || folder.startsWith(root.endsWith('/') ? root : `${root}/`);
+  const workdir = resolver.real(reach.workdir, '/') ?? reach.workdir;
+  if (within(workdir)) return undefined;
+  const workRoot = resolver.real(reach.workRoot, '/') ?? reach.workRoot;
+  if (within(workRoot)) return `${folder} is another cutover's work folder (only ${workdir} is this cutover's)`;
+  if (insideFolders(folder, rules, policyDir, resolver)) return undefined;
+  return `${folder} is outside this cutover's work folder and the folders the policy allows`;
+}
+
+/** `file` against `base` with `.` and `..` resolved, POSIX style (no I/O: this module is pure). */
+function joinPath(base: string, file: string): string {
+  const parts: string[] = [];
+  for (const part of (file.startsWith('/') ? file : `${base}/${file}`).split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') parts.pop();
+    else parts.push(part);
+  }
+  return `/${parts.join('/')}`;
 }
 
 /** Whether `url` starts with one of the URL prefixes the policy allows. */
@@ -288,6 +370,7 @@ export function checkPlanAgainstPolicy(
   resolved: ResolvedPolicy,
   resolver: PathResolver,
   now: Date = new Date(),
+  reach?: Reach,
 ): PolicyCheck {
   const { policy, policyDir } = resolved;
   const problems: PlanProblem[] = [];
@@ -335,12 +418,26 @@ export function checkPlanAgainstPolicy(
       problem(`${path}.cwd`, `${action.cwd} is outside the folders the policy allows`);
     }
     const prefixes = r.commands.default ?? [];
-    if (!allowedCommand(action.run, cwd, prefixes, policyDir, resolver)) {
+    const prefix = allowedPrefix(action.run, cwd, prefixes, policyDir, resolver);
+    if (prefix === undefined) {
       problem(`${path}.run`, `${describeArgv(action.run)} is not a command the policy allows`);
     }
     for (const key of Object.keys(action.env ?? {})) {
       if (!r.env.includes(key)) problem(`${path}.env.${key}`, `the policy does not allow actions to set ${key}`);
     }
+    if (!reach) return;
+    // The folders it names, as the workers will see them: {workdir} is known now; other placeholders are
+    // checked when they expand, just before the action runs (activities/policy-guard.ts).
+    const argv = action.run.map((arg) => arg.replaceAll('{workdir}', reach.workdir));
+    const cwdProblem = outOfReach(reachedPath(cwd, '/', resolver), reach, r, policyDir, resolver);
+    if (cwdProblem) problem(`${path}.cwd`, cwdProblem);
+    argv.forEach((arg, i) => {
+      if (i < (prefix ?? 1)) return;
+      for (const file of pathArguments([arg], 0)) {
+        const why = outOfReach(reachedPath(file, cwd, resolver), reach, r, policyDir, resolver);
+        if (why) problem(`${path}.run[${i}]`, why);
+      }
+    });
   }
 
   // Sign-off.

@@ -67,6 +67,16 @@ function writePolicy(
 
 const step = scriptStep;
 
+/** The workers' data folder, inside the policy's folder (as a data folder often is): every cutover's work root. */
+const DATA = path.join(APP, 'data');
+const CUTOVER = { workflowId: 'cutover-test-a', release: 'test-release' };
+const OWN = path.join(DATA, 'work', 'cutover-test-a');
+const OTHER = path.join(DATA, 'work', 'cutover-test-b');
+mkdirSync(OWN, { recursive: true });
+mkdirSync(path.join(OTHER, 'production'), { recursive: true });
+// A symlink planted in the cutover's own work folder, pointing at the other cutover's folder.
+symlinkSync(OTHER, path.join(OWN, 'link'));
+
 /** A plan whose every action runs `node step.js` in the app folder: within the policy. */
 function planInput(overrides: Partial<CutoverPlanInput> = {}): CutoverPlanInput {
   return scriptPlanInput(APP, '', overrides);
@@ -336,7 +346,7 @@ describe('at run time', () => {
   test('a placeholder that expands into another script is refused before anything runs', async () => {
     const marker = path.join(ROOT, 'ran.txt');
     writeFileSync(path.join(OUTSIDE, 'marker.js'), `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran')`);
-    const guard = actionGuard(writePolicy(), 'test-release');
+    const guard = actionGuard(writePolicy(), CUTOVER, DATA);
     const err = await runAction({
       action: { name: 'deploy', run: ['node', '{dataset}'] },
       idempotencyKey: 'k',
@@ -354,7 +364,7 @@ describe('at run time', () => {
   });
 
   test('the allowed command runs; an http action outside the prefixes does not', async () => {
-    const guard = actionGuard(writePolicy(), 'test-release');
+    const guard = actionGuard(writePolicy(), CUTOVER, DATA);
     const outcome = await runAction({
       action: step('x'),
       idempotencyKey: 'k',
@@ -365,6 +375,63 @@ describe('at run time', () => {
     await expect(
       runAction({ action: { http: 'http://127.0.0.1:9/x' }, idempotencyKey: 'k', ...(guard ? { guard } : {}) }),
     ).rejects.toMatchObject({ type: FailureType.PolicyViolation });
+  });
+});
+
+describe("a cutover's reach: its own work folder and the policy's folders, never another cutover's", () => {
+  const reach = { workdir: OWN, workRoot: path.join(DATA, 'work') };
+  const reachProblems = (run: string[]) =>
+    checkPlanAgainstPolicy(
+      makePlan(planInput({ staging: { deploy: [{ name: 'x', run }], tests: step('tests'), healthChecks: [] } })),
+      writePolicy(),
+      fileSystemResolver,
+      new Date(),
+      reach,
+    ).problems;
+
+  test.each([
+    ["another cutover's folder by absolute path", path.join(OTHER, 'production')],
+    ["another cutover's folder through {workdir}/..", '{workdir}/../cutover-test-b/production'],
+    ["another cutover's folder in --flag=VALUE form", `--target=${path.join(OTHER, 'production')}`],
+    ['the work root itself', '{workdir}/..'],
+    ['a folder outside the policy', path.join(OUTSIDE, 'x')],
+    ["a symlink planted in the own work folder, pointing at another cutover's", '{workdir}/link/production'],
+  ])('the plan check refuses %s, by path', (_what, target) => {
+    const problems = reachProblems(['node', 'step.js', '--target', target]);
+    expect(problems).toEqual([{ path: 'staging.deploy[0].run[3]', message: expect.stringMatching(/outside|another/) }]);
+  });
+
+  test('its own work folder, a file in the policy folder and non-path arguments pass', () => {
+    expect(reachProblems(['node', 'step.js', '--target', '{workdir}/production', './step.js', 'v2'])).toEqual([]);
+  });
+
+  test("at run time, after placeholders expand, another cutover's folder is refused and nothing runs", async () => {
+    const marker = path.join(OTHER, 'production', 'touched');
+    const guard = actionGuard(writePolicy(), CUTOVER, DATA);
+    for (const target of [path.join(OTHER, 'production'), `${OWN}/link/production`, `${OWN}/../cutover-test-b`]) {
+      const err = await runAction({
+        action: { name: 'deploy', run: ['node', 'step.js', '--target', '{dataset}'] },
+        idempotencyKey: 'k',
+        baseDir: APP,
+        placeholders: { dataset: target },
+        ...(guard ? { guard } : {}),
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ type: FailureType.PolicyViolation, retryable: false });
+      expect((err as Error).message).toContain("another cutover's work folder");
+    }
+    expect(existsSync(marker)).toBe(false);
+    // The same step with its own folder runs.
+    const outcome = await runAction({
+      action: { name: 'deploy', run: ['node', 'step.js', '--target', '{dataset}'] },
+      idempotencyKey: 'k',
+      baseDir: APP,
+      placeholders: { dataset: path.join(OWN, 'production') },
+      ...(guard ? { guard } : {}),
+    });
+    expect(outcome.stdout).toBe('{}');
   });
 });
 

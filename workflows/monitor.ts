@@ -4,8 +4,10 @@
  * stays far below the event limit in every run.
  */
 import {
+  ApplicationFailure,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -14,9 +16,10 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Breach, Metrics, ProbeResult } from '../activities/types';
-import { NON_RETRYABLE_TYPES } from '../plan/failures';
+import { FailureType, NON_RETRYABLE_TYPES } from '../plan/failures';
 import type { Action, Triggers } from '../plan/schema';
 import { monitorStatusQuery } from './messages';
+import { Patch } from './patches';
 import { untilPolicyHolds } from './policy-wait';
 import { watched } from './queue-watch';
 import { describeWaitingForWorker, type MonitorOutcome, type MonitorStatus, type WaitingForWorker } from './status';
@@ -69,7 +72,29 @@ export interface MonitorInput {
   state: MonitorState;
 }
 
+/**
+ * Whoever can start a workflow is untrusted: a monitor's input names an action, a queue and a cutover's work
+ * folder, and only its cutover's plan check may vouch for those. So it runs only as the child of the cutover its
+ * input names (which checked the plan and started it); otherwise it ends at once, before any probe.
+ */
+function refuseWithoutItsCutover(input: MonitorInput): void {
+  const parent = workflowInfo().parent;
+  const why =
+    parent === undefined
+      ? 'it was started on its own, not by a cutover'
+      : parent.workflowId !== input?.parentWorkflowId
+        ? `its parent ${parent.workflowId} is not the cutover its input names (${String(input?.parentWorkflowId)})`
+        : undefined;
+  if (why === undefined) return;
+  throw ApplicationFailure.create({
+    type: FailureType.PolicyViolation,
+    nonRetryable: true,
+    message: `monitorWorkflow runs only as the monitoring child of a checked cutover: ${why}; nothing was run`,
+  });
+}
+
 export async function monitorWorkflow(input: MonitorInput): Promise<MonitorOutcome> {
+  if (patched(Patch.MonitorNeedsParent)) refuseWithoutItsCutover(input);
   const state: MonitorState = { ...input.state };
   setHandler(monitorStatusQuery, (): MonitorStatus => {
     const status: MonitorStatus = {

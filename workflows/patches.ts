@@ -37,4 +37,11 @@ export const Patch = {
    * before it is open.
    */
   ReferenceInDeploy: 'reference-in-deploy',
+  /**
+   * monitorWorkflow runs only as the monitoring child of the cutover its input names (2026-12-01, the workers'
+   * doors): started on its own, its probe (any action, any queue, any cutover's work folder) was run with no
+   * plan check. Old branch: no check (a monitor that continues as new takes the new one, and passes it, since
+   * a continued child keeps its parent). Deprecate when no monitor started before this is open.
+   */
+  MonitorNeedsParent: 'monitor-needs-parent',
 } as const;

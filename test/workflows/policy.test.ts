@@ -11,7 +11,7 @@ import { stringify } from 'yaml';
 import { FailureType } from '../../plan/failures';
 import { loadPolicy } from '../../plan/policy-load';
 import type { CutoverPlanInput } from '../../plan/schema';
-import { cutoverWorkflow } from '../../workflows';
+import { cutoverWorkflow, monitorWorkflow } from '../../workflows';
 import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
 import { Ledger, makeWorker, quietRuntime, recordHistory, tempDir, uniqueId, waitForStatus } from '../helpers/harness';
 import { makePlan, scriptPlanInput, scriptStep } from '../helpers/plans';
@@ -104,6 +104,56 @@ test('a plan past the policy fails at the plan check with every violation by pat
   });
   expect(ledger.entries().length).toBe(before);
 });
+
+test.each([
+  ['with a deploy as its probe, naming a running cutover', { probe: step('deploy-from-monitor') }],
+  ['with a rogue production queue', { probe: step('probe'), taskQueue: 'rogue-production' }],
+])(
+  'a monitorWorkflow started on its own (%s) ends at once with PolicyViolation; no probe runs',
+  async (_what, extra) => {
+    // Whoever may start workflows starts the child directly, claiming a cutover's id and the workers' digest.
+    const policy = writePolicy();
+    const { worker, taskQueue } = await makeWorker(env, { policy });
+    const before = ledger.entries().length;
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(monitorWorkflow, {
+        taskQueue,
+        workflowId: uniqueId('rogue-monitor'),
+        args: [
+          {
+            parentWorkflowId: 'cutover-portfolio-kpi-v2',
+            release: 'test-release',
+            keyPrefix: 'cutover-portfolio-kpi-v2/x',
+            triggers: {},
+            reference: {},
+            intervalMs: 1000,
+            windowEndsAt: Date.now() + 3_600_000,
+            baseDir: APP,
+            policyDigest: policy.digest,
+            state: { samples: 0, consecutiveFailures: 0, runs: 1, startedAt: new Date().toISOString() },
+            ...extra,
+          },
+        ],
+      });
+      const err = await handle.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      const cause = (err as WorkflowFailedError).cause;
+      expect(cause).toBeInstanceOf(ApplicationFailure);
+      expect((cause as ApplicationFailure).type).toBe(FailureType.PolicyViolation);
+      expect(cause?.message).toBe(
+        'monitorWorkflow runs only as the monitoring child of a checked cutover: it was started on its own, not by a cutover; nothing was run',
+      );
+      const scheduled = ((await handle.fetchHistory()).events ?? []).filter(
+        (e) => e.activityTaskScheduledEventAttributes,
+      );
+      expect(scheduled).toEqual([]);
+    });
+    expect(ledger.entries().length).toBe(before);
+  },
+);
 
 test('a plan within the policy runs as the policy tightens it: the quorum it raised shows at the gate', async () => {
   const { worker, taskQueue } = await makeWorker(env, { policy: writePolicy() });

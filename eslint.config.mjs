@@ -33,6 +33,7 @@ export default tseslint.config(
       'jest.config.js',
       'test/summary-reporter.js',
       'jest.chaos.config.js',
+      'test/jest-base.js',
       'test/chaos/*.js',
       'test-artifacts/**',
     ],

@@ -1,23 +1,34 @@
 /**
- * openid-client and its two dependencies ship only ES modules; jest runs CommonJS, so swc turns them into
- * CommonJS too (the built app loads them with a real import(); approval/oidc.ts).
+ * The test tiers, one jest project each (`npm run test:<tier>`; `npm test` runs them all, then the chaos suite,
+ * and prints each tier's time: scripts/test-tiers.ts):
+ *
+ * - fast: plan, policy, verdicts, gate, formats, message checks: no server, no process, no browser.
+ * - workflows: the workflows on the real time-skipping server, and the replay of recorded histories.
+ * - integration: real processes (the action runner, DuckDB diffs, the codec server, the pipelines) and the
+ *   dev server with the real CLI and workers.
+ * - simulations: the stress judge's promises over 1,000 seeded phases each (CPU-bound, about 3 minutes).
+ * - ui: the approval app and the Temporal UI in Debian's chromium.
  */
-const ESM_ONLY = ['openid-client', 'oauth4webapi', 'jose'];
+const base = require('./test/jest-base.js');
+
+/** The project of one tier: the test files under `folders` of test/. */
+const tier = (displayName, folders) => ({
+  ...base,
+  displayName,
+  testMatch: folders.map((folder) => `<rootDir>/test/${folder}/**/*.test.ts`),
+});
+
+/** The tiers in the order `npm test` runs them: the quickest answer first. */
+const TIERS = {
+  fast: ['unit'],
+  workflows: ['workflows', 'replay'],
+  integration: ['processes', 'integration'],
+  simulations: ['simulations'],
+  ui: ['ui'],
+};
 
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
-  transform: {
-    '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' } }],
-    [`node_modules/(${ESM_ONLY.join('|')})/.+\\.js$`]: [
-      '@swc/jest',
-      { jsc: { parser: { syntax: 'ecmascript' }, target: 'es2022' }, module: { type: 'commonjs' } },
-    ],
-  },
-  transformIgnorePatterns: [`/node_modules/(?!(${ESM_ONLY.join('|')})/)`],
-  testMatch: ['<rootDir>/test/**/*.test.ts'],
-  moduleFileExtensions: ['ts', 'js', 'json'],
-  testTimeout: 120000,
-  setupFilesAfterEnv: ['<rootDir>/test/helpers/stop-launcher.ts'],
+  projects: Object.entries(TIERS).map(([name, folders]) => tier(name, folders)),
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
 };

@@ -1,90 +1,18 @@
 /**
  * The organisation policy against plans that try to get past it, on the real file system (scripts, a
  * symlink, folders): each attempt is refused by path, and what the policy tightens shows in the effective plan.
+ * The same policy at run time, with real processes: test/processes/policy-guard.test.ts.
  */
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { ActionError } from '../../activities/errors';
-import { actionGuard } from '../../activities/policy-guard';
-import { runAction } from '../../activities/runner';
-import { FailureType } from '../../plan/failures';
-import { checkPlanAgainstPolicy, type ResolvedPolicy } from '../../plan/policy';
+import { checkPlanAgainstPolicy } from '../../plan/policy';
 import { fileSystemResolver, loadPolicy, PolicyError } from '../../plan/policy-load';
 import type { CutoverPlan, CutoverPlanInput } from '../../plan/schema';
 import { signPlan } from '../../plan/signing';
 import { ed25519 } from '@noble/curves/ed25519';
-import { tempDir } from '../helpers/harness';
-import { makePlan, scriptPlanInput, scriptStep } from '../helpers/plans';
-
-const ROOT = tempDir('policy-');
-const APP = path.join(ROOT, 'app');
-const OUTSIDE = path.join(ROOT, 'outside');
-mkdirSync(APP);
-mkdirSync(OUTSIDE);
-writeFileSync(path.join(APP, 'step.js'), 'process.stdout.write("{}")');
-writeFileSync(path.join(OUTSIDE, 'evil.js'), 'process.stdout.write("{}")');
-// A symlink inside the allowed folder whose target lies outside it.
-symlinkSync(path.join(OUTSIDE, 'evil.js'), path.join(APP, 'link.js'));
-
-/** The policy file of these tests: node with app/step.js only, the app folder, one URL prefix. */
-function writePolicy(
-  extra: Record<string, unknown> = {},
-  releaseManagers: Record<string, unknown> = {},
-): ResolvedPolicy {
-  const file = path.join(ROOT, `policy-${Math.random().toString(36).slice(2)}.yaml`);
-  writeFileSync(
-    file,
-    stringify({
-      version: 1,
-      releaseManagers,
-      pipelines: [
-        {
-          match: 'test-*',
-          roles: Object.fromEntries(
-            ['engineering', 'qa', 'architecture', 'operations', 'business'].map((role, i) => [
-              role,
-              { approvers: [['ana', 'bo', 'cy', 'di', 'ed'][i]] },
-            ]),
-          ),
-          commands: { default: [['node', 'app/step.js']] },
-          env: ['LEDGER'],
-          folders: ['app'],
-          urls: ['http://127.0.0.1:8080/'],
-          ceilings: {
-            tolerances: { '*': { relative: 1e-9 }, PAR30: { relative: 0.05 } },
-            stress: { latencyP99: '500ms', errorRate: 0.01 },
-            rollbackTarget: '300s',
-            triggers: { errorRate: 0.01, kpiDrift: 0.05, failedProbes: 3 },
-          },
-          ...extra,
-        },
-      ],
-    }),
-  );
-  return loadPolicy(file);
-}
-
-const step = scriptStep;
-
-/** The workers' data folder, inside the policy's folder (as a data folder often is): every cutover's work root. */
-const DATA = path.join(APP, 'data');
-const CUTOVER = { workflowId: 'cutover-test-a', release: 'test-release' };
-const OWN = path.join(DATA, 'work', 'cutover-test-a');
-const OTHER = path.join(DATA, 'work', 'cutover-test-b');
-mkdirSync(OWN, { recursive: true });
-mkdirSync(path.join(OTHER, 'production'), { recursive: true });
-// A symlink planted in the cutover's own work folder, pointing at the other cutover's folder.
-symlinkSync(OTHER, path.join(OWN, 'link'));
-
-/** A plan whose every action runs `node step.js` in the app folder: within the policy. */
-function planInput(overrides: Partial<CutoverPlanInput> = {}): CutoverPlanInput {
-  return scriptPlanInput(APP, '', overrides);
-}
-
-function check(overrides: Partial<CutoverPlanInput> = {}, policy = writePolicy()) {
-  return checkPlanAgainstPolicy(makePlan(planInput(overrides)), policy, fileSystemResolver);
-}
+import { makePlan } from '../helpers/plans';
+import { APP, check, DATA, OTHER, OUTSIDE, OWN, planInput, ROOT, step, writePolicy } from '../helpers/policy-fixture';
 
 /** The problems of a plan that differs from the good one in its first staging deploy step. */
 function deployProblems(deploy: CutoverPlanInput['staging']['deploy'][number]) {
@@ -342,42 +270,6 @@ test('a bad policy file names every problem by path', () => {
   ]);
 });
 
-describe('at run time', () => {
-  test('a placeholder that expands into another script is refused before anything runs', async () => {
-    const marker = path.join(ROOT, 'ran.txt');
-    writeFileSync(path.join(OUTSIDE, 'marker.js'), `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran')`);
-    const guard = actionGuard(writePolicy(), CUTOVER, DATA);
-    const err = await runAction({
-      action: { name: 'deploy', run: ['node', '{dataset}'] },
-      idempotencyKey: 'k',
-      baseDir: APP,
-      placeholders: { dataset: path.join(OUTSIDE, 'marker.js') },
-      ...(guard ? { guard } : {}),
-    }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(ActionError);
-    expect(err).toMatchObject({ type: FailureType.PolicyViolation, retryable: false });
-    expect((err as Error).message).toContain("deploy: refused by the workers' policy");
-    expect(existsSync(marker)).toBe(false);
-  });
-
-  test('the allowed command runs; an http action outside the prefixes does not', async () => {
-    const guard = actionGuard(writePolicy(), CUTOVER, DATA);
-    const outcome = await runAction({
-      action: step('x'),
-      idempotencyKey: 'k',
-      baseDir: APP,
-      ...(guard ? { guard } : {}),
-    });
-    expect(outcome.stdout).toBe('{}');
-    await expect(
-      runAction({ action: { http: 'http://127.0.0.1:9/x' }, idempotencyKey: 'k', ...(guard ? { guard } : {}) }),
-    ).rejects.toMatchObject({ type: FailureType.PolicyViolation });
-  });
-});
-
 describe("a cutover's reach: its own work folder and the policy's folders, never another cutover's", () => {
   const reach = { workdir: OWN, workRoot: path.join(DATA, 'work') };
   const reachProblems = (run: string[]) =>
@@ -403,35 +295,6 @@ describe("a cutover's reach: its own work folder and the policy's folders, never
 
   test('its own work folder, a file in the policy folder and non-path arguments pass', () => {
     expect(reachProblems(['node', 'step.js', '--target', '{workdir}/production', './step.js', 'v2'])).toEqual([]);
-  });
-
-  test("at run time, after placeholders expand, another cutover's folder is refused and nothing runs", async () => {
-    const marker = path.join(OTHER, 'production', 'touched');
-    const guard = actionGuard(writePolicy(), CUTOVER, DATA);
-    for (const target of [path.join(OTHER, 'production'), `${OWN}/link/production`, `${OWN}/../cutover-test-b`]) {
-      const err = await runAction({
-        action: { name: 'deploy', run: ['node', 'step.js', '--target', '{dataset}'] },
-        idempotencyKey: 'k',
-        baseDir: APP,
-        placeholders: { dataset: target },
-        ...(guard ? { guard } : {}),
-      }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(err).toMatchObject({ type: FailureType.PolicyViolation, retryable: false });
-      expect((err as Error).message).toContain("another cutover's work folder");
-    }
-    expect(existsSync(marker)).toBe(false);
-    // The same step with its own folder runs.
-    const outcome = await runAction({
-      action: { name: 'deploy', run: ['node', 'step.js', '--target', '{dataset}'] },
-      idempotencyKey: 'k',
-      baseDir: APP,
-      placeholders: { dataset: path.join(OWN, 'production') },
-      ...(guard ? { guard } : {}),
-    });
-    expect(outcome.stdout).toBe('{}');
   });
 });
 

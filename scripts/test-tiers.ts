@@ -1,0 +1,95 @@
+/**
+ * `npm test`'s last step: every tier of jest.config.js, then the chaos suite, one jest run each (in band: the
+ * workflow and integration tests start servers and processes that two cores share), and at the end a table of
+ * each tier's time and counts, then one closing line `tests: N passed, N failed, N skipped`. A failing tier does
+ * not stop the others (one run tells everything that is broken); the exit code is 1 if any failed.
+ *
+ * `node dist/scripts/test-tiers.js fast workflows` runs only the tiers named (chaos among them).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Table from 'cli-table3';
+import { projectRoot } from '../toolchain/tools';
+
+interface TierRun {
+  tier: string;
+  seconds: number;
+  passed: number;
+  failed: number;
+  skipped: number;
+  /** jest's exit code: a suite that failed to load fails the tier though it counted no failed test. */
+  exitCode: number;
+}
+
+/** jest's --json output, as far as it is read here. */
+interface JestJson {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTodoTests: number;
+}
+
+function runTier(root: string, tier: string, args: string[], outDir: string): TierRun {
+  const outputFile = path.join(outDir, `${tier}.json`);
+  const started = process.hrtime.bigint();
+  const jest = spawnSync(
+    process.execPath,
+    [
+      require.resolve('jest/bin/jest', { paths: [root] }),
+      ...args,
+      '--runInBand',
+      '--json',
+      `--outputFile=${outputFile}`,
+    ],
+    { cwd: root, stdio: 'inherit' },
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  let counts = { passed: 0, failed: 0, skipped: 0 };
+  try {
+    const json = JSON.parse(readFileSync(outputFile, 'utf8')) as JestJson;
+    counts = {
+      passed: json.numPassedTests,
+      failed: json.numFailedTests,
+      skipped: json.numPendingTests + json.numTodoTests,
+    };
+  } catch {
+    // jest died before writing its results: the exit code says so.
+  }
+  return { tier, seconds, ...counts, exitCode: jest.status ?? 1 };
+}
+
+function main(): void {
+  const root = projectRoot();
+  // jest's own configuration file (CommonJS) is where the tiers and their order are written once.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const config = require(path.join(root, 'jest.config.js')) as { projects: { displayName: string }[] };
+  const outDir = mkdtempSync(path.join(tmpdir(), 'cutover-tiers-'));
+  const runs: TierRun[] = [];
+  const named = process.argv.slice(2);
+  const wanted = (tier: string) => named.length === 0 || named.includes(tier);
+  try {
+    for (const { displayName } of config.projects) {
+      if (wanted(displayName)) runs.push(runTier(root, displayName, ['--selectProjects', displayName], outDir));
+    }
+    if (wanted('chaos')) runs.push(runTier(root, 'chaos', ['--config', 'jest.chaos.config.js'], outDir));
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
+  const table = new Table({
+    head: ['tier', 'time', 'passed', 'failed', 'skipped', 'exit'],
+    style: { head: [], border: [] },
+  });
+  const minutes = (s: number) => `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, '0')}`;
+  for (const run of runs) {
+    table.push([run.tier, minutes(run.seconds), run.passed, run.failed, run.skipped, run.exitCode]);
+  }
+  const sum = (key: 'passed' | 'failed' | 'skipped' | 'seconds') => runs.reduce((n, run) => n + run[key], 0);
+  table.push(['all', minutes(sum('seconds')), sum('passed'), sum('failed'), sum('skipped'), '']);
+  console.log(`\n${table.toString()}`);
+  console.log(`tests: ${sum('passed')} passed, ${sum('failed')} failed, ${sum('skipped')} skipped`);
+  process.exit(runs.every((run) => run.exitCode === 0 && run.failed === 0) ? 0 : 1);
+}
+
+main();

@@ -30,5 +30,7 @@ const TIERS = {
 /** @type {import('jest').Config} */
 module.exports = {
   projects: Object.entries(TIERS).map(([name, folders]) => tier(name, folders)),
+  // A global option: jest ignores it inside a project.
+  testTimeout: base.testTimeout,
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
 };

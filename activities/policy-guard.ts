@@ -8,11 +8,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import {
   allowedPrefix,
   allowedUrl,
+  commandsFor,
   outOfReach,
   pathArguments,
   reachedPath,
   rulesFor,
   type PathResolver,
+  type PolicyEnvironment,
   type ResolvedPolicy,
 } from '../plan/policy';
 import { FailureType } from '../plan/failures';
@@ -41,6 +43,7 @@ export function actionGuard(
   policy: ResolvedPolicy | undefined,
   cutover: GuardedCutover,
   dataDir: string,
+  environment: PolicyEnvironment = 'default',
   resolver: PathResolver = fileSystemResolver,
 ): ActionGuard | undefined {
   if (!policy) return undefined;
@@ -54,9 +57,9 @@ export function actionGuard(
       const cwdReach =
         real === undefined ? 'it does not exist' : outOfReach(real, reach, rules, policy.policyDir, resolver);
       if (cwdReach !== undefined) return `cwd ${cwd} is outside the folders the policy allows: ${cwdReach}`;
-      const prefix = allowedPrefix(argv, cwd, rules.commands.default ?? [], policy.policyDir, resolver);
+      const prefix = allowedPrefix(argv, cwd, commandsFor(rules, environment), policy.policyDir, resolver);
       if (prefix === undefined) {
-        return `${JSON.stringify(argv.slice(0, 3))} is not a command the policy allows`;
+        return `${JSON.stringify(argv.slice(0, 3))} is not a command the policy allows in ${environment}`;
       }
       for (const file of pathArguments(argv, prefix)) {
         const why = outOfReach(reachedPath(file, cwd, resolver), reach, rules, policy.policyDir, resolver);
@@ -92,8 +95,9 @@ export function guarded(
   policy: ResolvedPolicy | undefined,
   cutover: GuardedCutover,
   dataDir: string,
+  environment: PolicyEnvironment = 'default',
 ): { guard?: ActionGuard } {
-  const guard = actionGuard(policy, cutover, dataDir);
+  const guard = actionGuard(policy, cutover, dataDir, environment);
   return guard ? { guard } : {};
 }
 

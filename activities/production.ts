@@ -50,7 +50,7 @@ const probeSampler = (deps: { dataDir: string; policy?: ResolvedPolicy }) =>
         urgent,
         placeholders: { release: input.release, workdir },
         ...(input.baseDir ? { baseDir: input.baseDir } : {}),
-        ...guarded(deps.policy, input, deps.dataDir),
+        ...guarded(deps.policy, input, deps.dataDir, 'production'),
       });
       const output = parseOutput(outcome, probeOutputSchema, 'probe');
       if (input.reference && !output.metrics) {
@@ -134,7 +134,8 @@ export const createDeployProduction = (deps: { dataDir: string; policy?: Resolve
       log.info('reference reading taken by an earlier attempt', { at: reference.at, attempt: ctx.info.attempt });
     }
     const recorded = reference;
-    const deployed = await runStepIn(deps, input.deploy, () => ctx.heartbeat({ reference: recorded }));
+    const deploy = { ...input.deploy, environment: 'production' as const };
+    const deployed = await runStepIn(deps, deploy, () => ctx.heartbeat({ reference: recorded }));
     return { reference: recorded, deployed };
   };
 };
@@ -164,7 +165,7 @@ export function createReconcile(deps: ReconcileDeps) {
     const { plan } = input;
     const workdir = workdirFor(deps.dataDir, input.workflowId);
     const tick = () => ctx.heartbeat();
-    const guard = actionGuard(deps.policy, input, deps.dataDir);
+    const guard = actionGuard(deps.policy, input, deps.dataDir, 'compute');
     const spec = plan.production.reconcile.dataset ?? plan.shadow.datasets[0];
     try {
       const ref =

@@ -32,7 +32,7 @@ export const createRehearseRollback = (deps: RehearsalDeps) =>
       onTick: () => ctx.heartbeat(),
       placeholders: { release: plan.release, workdir },
       ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
-      ...guarded(deps.policy, input, deps.dataDir),
+      ...guarded(deps.policy, input, deps.dataDir, 'staging'),
     };
     const failures: string[] = [];
     try {

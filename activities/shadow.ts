@@ -63,7 +63,7 @@ export function createShadow(deps: ShadowDeps) {
     const { plan } = input;
     const workdir = workdirFor(deps.dataDir, input.workflowId);
     const tick = () => ctx.heartbeat();
-    const guard = actionGuard(deps.policy, input, deps.dataDir);
+    const guard = actionGuard(deps.policy, input, deps.dataDir, 'compute');
     const common = pipelineContext(plan, workdir, ctx.cancellationSignal, tick, guard);
     const datasets: DatasetComparison[] = [];
     const failures: string[] = [];

@@ -38,7 +38,7 @@ export async function runStepIn(deps: StepDeps, input: StepInput, heartbeat: () 
       // Deploys and undos are what an approval or a rollback waits for.
       urgent: true,
       ...(input.baseDir ? { baseDir: input.baseDir } : {}),
-      ...guarded(deps.policy, input, deps.dataDir),
+      ...guarded(deps.policy, input, deps.dataDir, input.environment),
     });
     const result: StepResult = {
       label: input.label,
@@ -82,7 +82,7 @@ export const createCheckHealth = (deps: StepDeps) =>
             signal: ctx.cancellationSignal,
             placeholders: { release: input.release, workdir },
             ...(input.baseDir ? { baseDir: input.baseDir } : {}),
-            ...guarded(deps.policy, input, deps.dataDir),
+            ...guarded(deps.policy, input, deps.dataDir, 'staging'),
           });
           check.ok = true;
           check.lastError = undefined;

@@ -67,7 +67,7 @@ export function createStress(deps: StressDeps) {
     const beat = () =>
       ctx.heartbeat({ completedSizes: completed, ...(current ? { current } : {}) } satisfies StressProgress);
 
-    const guard = actionGuard(deps.policy, input, deps.dataDir);
+    const guard = actionGuard(deps.policy, input, deps.dataDir, 'compute');
     const formats = outputFormats(plan);
     const measure: Measure = async (version, dataset, key) => {
       const memory = new PeakMemory();

@@ -4,6 +4,7 @@
  */
 import type { Action, ColumnTolerance, CutoverPlan, OutputFormat, Tolerance, Triggers } from '../plan/schema';
 import type { Placeholders } from '../plan/placeholders';
+import type { Environment } from '../plan/environments';
 import type { CompareSettings, PairedSamples, RelativeComparison, RelativeVerdict } from '../verdicts/relative';
 
 export type Metrics = Record<string, number>;
@@ -18,6 +19,11 @@ export interface StepIdentity {
 
 export interface StepInput extends StepIdentity {
   label: string;
+  /**
+   * The environment whose worker runs the step (its phase's): the policy's `commands.<environment>` bound it.
+   * Absent: the orchestrator's own (an escalation), bound by `commands.default`.
+   */
+  environment?: Environment;
   /** The digest of the policy the cutover was checked against: a worker holding another refuses the step. */
   policyDigest?: string;
   action: Action;

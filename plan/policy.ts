@@ -31,6 +31,7 @@ const metricOrAll = z.string().regex(/^(\*|[A-Za-z][A-Za-z0-9_]{0,63})$/, { erro
 
 /** The environments whose commands a policy lists; `default` serves every environment not named. */
 export const POLICY_ENVIRONMENTS = ['default', 'staging', 'production', 'compute'] as const;
+export type PolicyEnvironment = (typeof POLICY_ENVIRONMENTS)[number];
 const environment = z.enum(POLICY_ENVIRONMENTS);
 
 const roleRuleSchema = z.strictObject({
@@ -63,9 +64,12 @@ const rulesSchema = z.strictObject({
   /** Approvers' ed25519 keys: when present, the plan's `signoff.keys` are these (and sign-offs must be signed). */
   approverKeys: z.record(personName, publicKey).optional(),
   /**
-   * The commands actions may run, per environment, as argv prefixes. A path in a prefix is resolved
-   * against the policy file's folder; the first element may be a program on the worker's PATH. An
-   * interpreter alone is no boundary (`node -e …` runs anything): list it with the scripts it may run.
+   * The commands actions may run, per environment, as argv prefixes: `staging` binds the staging steps and the
+   * rehearsed rollback, `production` production's deploy, undo, probe and decommission, `compute` the pipeline
+   * runs (generator, baseline, candidate); `default` serves an environment not listed and the orchestrator's
+   * own actions (escalation, notifications). A path in a prefix is resolved against the policy file's folder;
+   * the first element may be a program on the worker's PATH. An interpreter alone is no boundary (`node -e …`
+   * runs anything): list it with the scripts it may run.
    */
   commands: z.partialRecord(environment, z.array(z.array(z.string().min(1)).min(1).max(20)).max(200)).default({}),
   /** Environment variables an action may set; every other key is refused (NODE_OPTIONS, LD_*, PATH…). */
@@ -214,6 +218,24 @@ export interface PolicyCheck {
 }
 
 const PLACEHOLDER = new RegExp(`\\{(${PLACEHOLDER_NAMES.join('|')}|output:[^}]*)\\}`);
+
+/**
+ * Which environment's worker runs the action at a plan path (the phases' environments: workflows/queue-watch.ts),
+ * and so which of the policy's `commands` lists bound it: the pipelines run on compute, the staging steps and the
+ * rehearsed rollback on staging, production's steps on production; escalations and notifications on the
+ * orchestrator (`default`).
+ */
+export function environmentOfPath(path: string): PolicyEnvironment {
+  if (/^(generator|baseline|candidate)$/.test(path)) return 'compute';
+  if (path.startsWith('staging.') || path === 'rollback') return 'staging';
+  if (path.startsWith('production.')) return 'production';
+  return 'default';
+}
+
+/** The command prefixes the policy allows in `environment`: its own list, else `default`'s. */
+export function commandsFor(rules: PolicyRules, environment: PolicyEnvironment): readonly (readonly string[])[] {
+  return rules.commands[environment] ?? rules.commands.default ?? [];
+}
 
 /** Every action of a plan with its path, so a violation names where it is. */
 export function actionsOf(plan: CutoverPlan): { path: string; action: Action }[] {
@@ -417,7 +439,7 @@ export function checkPlanAgainstPolicy(
     if (action.cwd !== undefined && !insideFolders(cwd, r, policyDir, resolver)) {
       problem(`${path}.cwd`, `${action.cwd} is outside the folders the policy allows`);
     }
-    const prefixes = r.commands.default ?? [];
+    const prefixes = commandsFor(r, environmentOfPath(path));
     const prefix = allowedPrefix(action.run, cwd, prefixes, policyDir, resolver);
     if (prefix === undefined) {
       problem(`${path}.run`, `${describeArgv(action.run)} is not a command the policy allows`);
@@ -431,8 +453,10 @@ export function checkPlanAgainstPolicy(
     const argv = action.run.map((arg) => arg.replaceAll('{workdir}', reach.workdir));
     const cwdProblem = outOfReach(reachedPath(cwd, '/', resolver), reach, r, policyDir, resolver);
     if (cwdProblem) problem(`${path}.cwd`, cwdProblem);
+    // A refused command is one problem, not one more per path it names.
+    if (prefix === undefined) return;
     argv.forEach((arg, i) => {
-      if (i < (prefix ?? 1)) return;
+      if (i < prefix) return;
       for (const file of pathArguments([arg], 0)) {
         const why = outOfReach(reachedPath(file, cwd, resolver), reach, r, policyDir, resolver);
         if (why) problem(`${path}.run[${i}]`, why);

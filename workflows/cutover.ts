@@ -379,10 +379,12 @@ class Cutover {
 
   /** Runs a user's action as one activity, with an idempotency key stable across its retries. */
   private async step(phase: Phase, label: string, action: Action): Promise<StepResult> {
+    const environment = PHASE_ENVIRONMENT[phase];
     const input = {
       ...this.identity(`${phase}/${label.replace(/\s+/g, '-')}`),
       label,
       action,
+      ...(environment ? { environment } : {}),
       ...(this.plan.policyDigest !== undefined ? { policyDigest: this.plan.policyDigest } : {}),
     };
     return this.routed(phase, `${phase}: ${label}`, (route) =>

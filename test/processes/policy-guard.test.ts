@@ -74,4 +74,19 @@ describe('at run time', () => {
     });
     expect(outcome.stdout).toBe('{}');
   });
+
+  test("production's worker runs only production's commands: the same step allowed by default is refused there", async () => {
+    const production = ['deploy', 'undo', 'probe', 'decommission'].map((name) => ['node', 'app/step.js', name]);
+    const policy = writePolicy({ commands: { default: [['node', 'app/step.js']], production } });
+    const run = (environment: 'production' | 'staging', name: string) => {
+      const guard = actionGuard(policy, CUTOVER, DATA, environment);
+      return runAction({ action: step(name), idempotencyKey: 'k', baseDir: APP, ...(guard ? { guard } : {}) });
+    };
+    await expect(run('production', 'migrate')).rejects.toMatchObject({
+      type: FailureType.PolicyViolation,
+      message: expect.stringContaining('is not a command the policy allows in production'),
+    });
+    expect((await run('production', 'probe')).stdout).toBe('{}');
+    expect((await run('staging', 'migrate')).stdout).toBe('{}');
+  });
 });

@@ -270,6 +270,31 @@ test('a bad policy file names every problem by path', () => {
   ]);
 });
 
+describe("per environment: the policy's commands.staging|production|compute bound each environment's worker", () => {
+  // Production's worker runs only the four production commands; the other environments keep `default`.
+  const production = ['deploy', 'undo', 'probe', 'decommission'].map((name) => ['node', 'app/step.js', name]);
+  const perEnvironment = () => writePolicy({ commands: { default: [['node', 'app/step.js']], production } });
+
+  test("the plan's production steps within production's list pass; the rest keep default's", () => {
+    expect(check({}, perEnvironment()).problems).toEqual([]);
+  });
+
+  test.each([
+    ['a probe whose command production does not list', { probe: step('migrate') }, 'production.monitor.probe.run'],
+    ['a deploy that runs another script name', { deploy: step('switch') }, 'production.deploy.run'],
+  ])('%s is refused by argv, by path', (_what, change, where) => {
+    const base = planInput();
+    const productionInput = {
+      ...base.production,
+      ...('deploy' in change ? { deploy: change.deploy } : {}),
+      ...('probe' in change ? { monitor: { ...base.production.monitor, probe: change.probe } } : {}),
+    };
+    expect(check({ production: productionInput }, perEnvironment()).problems).toEqual([
+      { path: where, message: expect.stringContaining('is not a command the policy allows') },
+    ]);
+  });
+});
+
 describe("a cutover's reach: its own work folder and the policy's folders, never another cutover's", () => {
   const reach = { workdir: OWN, workRoot: path.join(DATA, 'work') };
   const reachProblems = (run: string[]) =>

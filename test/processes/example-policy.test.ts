@@ -1,0 +1,47 @@
+/**
+ * The example's own plans under the example's policy (with the built CLI the policy names), as the workers check
+ * them: both pass; the attacks the example was tried with are refused by path.
+ */
+import path from 'node:path';
+import { loadPlan } from '../../plan/load';
+import { checkPlanAgainstPolicy } from '../../plan/policy';
+import { fileSystemResolver, loadPolicy } from '../../plan/policy-load';
+import type { CutoverPlan } from '../../plan/schema';
+import { tempDir } from '../helpers/harness';
+
+const EXAMPLE = path.resolve(__dirname, '..', '..', 'examples', 'portfolio-kpi');
+const policy = loadPolicy(path.join(EXAMPLE, 'policy.yaml'));
+const DATA = tempDir('example-policy-');
+const reach = { workdir: path.join(DATA, 'work', 'cutover-portfolio-kpi-evil-a'), workRoot: path.join(DATA, 'work') };
+const problemsOf = (plan: CutoverPlan) =>
+  checkPlanAgainstPolicy(plan, policy, fileSystemResolver, new Date(), reach).problems;
+
+test.each(['plan.yaml', 'plan.production.yaml'])('the example %s passes the example policy', async (file) => {
+  expect(problemsOf(await loadPlan(path.join(EXAMPLE, file)))).toEqual([]);
+});
+
+test("a plan whose staging deploy targets the example cutover's production is refused, however it is spelled", async () => {
+  const plan = await loadPlan(path.join(EXAMPLE, 'plan.yaml'));
+  const victim = path.join(DATA, 'work', 'cutover-portfolio-kpi-v2', 'production');
+  for (const target of [victim, '{workdir}/../cutover-portfolio-kpi-v2/production']) {
+    const deploy = plan.staging.deploy[0] as { run: string[] };
+    const run = deploy.run.map((arg) => (arg === '{workdir}/staging' ? target : arg));
+    const evil = {
+      ...plan,
+      release: 'portfolio-kpi-evil-a',
+      staging: { ...plan.staging, deploy: [{ ...deploy, run }] },
+    };
+    expect(problemsOf(evil as CutoverPlan)).toEqual([
+      { path: 'staging.deploy[0].run[4]', message: expect.stringContaining("another cutover's work folder") },
+    ]);
+  }
+});
+
+test("production's worker runs no pipeline: a probe that generates a tape is refused by argv", async () => {
+  const plan = await loadPlan(path.join(EXAMPLE, 'plan.yaml'));
+  const probe = { run: ['node', '../../dist/examples/portfolio-kpi/cli.js', 'generate', '--rows', '10'] };
+  const evil = { ...plan, production: { ...plan.production, monitor: { ...plan.production.monitor, probe } } };
+  expect(problemsOf(evil)).toEqual([
+    { path: 'production.monitor.probe.run', message: expect.stringContaining('is not a command the policy allows') },
+  ]);
+});

@@ -5,6 +5,7 @@
  * among the role's approvers. The plan can only narrow the organisation's word, never widen it; the user
  * never chooses who they are.
  */
+import { canonicalName } from '../workflows/gate';
 import type { RoleView } from '../workflows/status';
 
 /** A login as the OpenID provider vouched for it. */
@@ -40,7 +41,8 @@ export function rolesFor(
         why: `${login.user} is not in a group that holds ${role} (${holders.join(' or ')})`,
       };
     }
-    if (!approvers.includes(login.user)) {
+    // As the gate compares them: Ana@Example.org at the login is the plan's ana@example.org.
+    if (!approvers.some((name) => canonicalName(name) === canonicalName(login.user))) {
       return {
         role,
         may: false,

@@ -8,7 +8,7 @@ import { FailureType } from '../plan/failures';
 import type { CutoverPlan } from '../plan/schema';
 import type { Bookkeeping } from './bookkeeping';
 import { GateRejected } from './endings';
-import { applySignOff, decideSignOff, gateView, RefusalRule, type GateConfig } from './gate';
+import { applySignOff, canonicalMatters, decideSignOff, gateView, RefusalRule, type GateConfig } from './gate';
 import { checkSignOff } from './message-checks';
 import { Patch } from './patches';
 import type { SignOff, SignOffAnswer } from './messages';
@@ -53,7 +53,11 @@ export class SignOffGate {
   }
 
   private decide(payload: SignOff, via: 'signal' | 'update'): SignOffAnswer {
-    const decision = decideSignOff(this.config, this.state, payload, Date.now());
+    // Cutovers started before canonical names compared them as typed; asked only where it decides otherwise.
+    const canonical = canonicalMatters(this.config, this.state, payload.approver)
+      ? patched(Patch.CanonicalIdentity)
+      : true;
+    const decision = decideSignOff(this.config, this.state, payload, Date.now(), canonical);
     metrics.signoff(payload.role, decision.accepted, decision.accepted ? '' : decision.rule);
     if (!decision.accepted) {
       this.books.audit({
@@ -72,7 +76,7 @@ export class SignOffGate {
     }
     this.state = applySignOff(this.config, this.state, {
       role: payload.role,
-      approver: payload.approver,
+      approver: decision.approver,
       decision: payload.decision,
       digest: this.state.evidenceDigest ?? '',
       signed: decision.signed,

@@ -58,7 +58,13 @@ export interface AttestedIdentity {
 }
 
 export type Decision =
-  | { accepted: true; signed: boolean; attested?: AttestedIdentity }
+  | {
+      accepted: true;
+      signed: boolean;
+      attested?: AttestedIdentity;
+      /** Who signed, as the plan spells them (the sign-off may spell them otherwise: canonicalName). */
+      approver: string;
+    }
   | { accepted: false; rule: RefusalRule; reason: string };
 
 /**
@@ -93,14 +99,54 @@ export function attestationMessage(
   ].join('\n');
 }
 
+/**
+ * A person's name as the gate compares it: Unicode NFC, and lower case where it is e-mail-like (holds an @), the
+ * way organisations write logins: `Ana@Example.org` is `ana@example.org`. Plain names stay case-sensitive. The
+ * sign-off's own spelling is what its signature and attestation cover; the record keeps the plan's.
+ */
+export function canonicalName(name: string): string {
+  const nfc = name.normalize('NFC');
+  return nfc.includes('@') ? nfc.toLowerCase() : nfc;
+}
+
+/**
+ * Whether comparing `approver` by canonical form would decide otherwise than comparing it as typed: it matches a
+ * listed approver, the initiator or someone who signed only in canonical form. Workflow code asks this before it
+ * asks `patched()`, so cutovers whose sign-offs never needed it replay without the patch's marker.
+ */
+export function canonicalMatters(config: GateConfig, gate: GateState, approver: string): boolean {
+  const canonical = canonicalName(approver);
+  const names = [...Object.values(config.roles).flat(), ...gate.signoffs.map((s) => s.approver)];
+  if (config.initiator !== undefined) names.push(config.initiator);
+  return names.some((name) => name !== approver && canonicalName(name) === canonical);
+}
+
 /** The sign-offs that count now: those made against the current evidence. */
 export function countingSignOffs(gate: GateState): SignOffRecord[] {
   return gate.signoffs.filter((s) => s.digest === gate.evidenceDigest);
 }
 
-/** Decides whether `signOff` counts. Never throws; every refusal names its rule. */
-export function decideSignOff(config: GateConfig, gate: GateState, signOff: SignOff, now = 0): Decision {
-  const { role, approver, decision } = signOff;
+/**
+ * Decides whether `signOff` counts. Never throws; every refusal names its rule. With `canonical`, names are
+ * compared by canonicalName (one person however the sign-off spells them); without it, as typed (cutovers
+ * started before canonical names replay that way: workflows/patches.ts).
+ */
+export function decideSignOff(
+  config: GateConfig,
+  gate: GateState,
+  signOff: SignOff,
+  now = 0,
+  canonical = true,
+): Decision {
+  const { role, decision } = signOff;
+  const same = canonical
+    ? (a: string, b: string) => a === b || canonicalName(a) === canonicalName(b)
+    : (a: string, b: string) => a === b;
+  // The plan's spelling of the signer, when the plan lists them: what the gate records and counts.
+  const listed = Object.values(config.roles).flat();
+  const approver = listed.includes(signOff.approver)
+    ? signOff.approver
+    : (listed.find((name) => same(name, signOff.approver)) ?? signOff.approver);
   if (gate.status === 'closed') {
     return refuse(RefusalRule.GateNotOpen, 'the sign-off gate is not open yet: the evidence phases are still running');
   }
@@ -116,15 +162,15 @@ export function decideSignOff(config: GateConfig, gate: GateState, signOff: Sign
     );
   }
   const rolesOfApprover = Object.entries(config.roles)
-    .filter(([, names]) => names.includes(approver))
+    .filter(([, names]) => names.some((name) => same(name, approver)))
     .map(([r]) => r);
   if (rolesOfApprover.length === 0) {
     return refuse(RefusalRule.UnknownApprover, `"${approver}" is not an approver in this plan`);
   }
-  if (!approvers.includes(approver)) {
+  if (!approvers.some((name) => same(name, approver))) {
     return refuse(RefusalRule.WrongRole, `"${approver}" may sign for ${rolesOfApprover.join(', ')}, not for ${role}`);
   }
-  if (config.initiator !== undefined && approver === config.initiator && !config.allowInitiator) {
+  if (config.initiator !== undefined && same(approver, config.initiator) && !config.allowInitiator) {
     return refuse(RefusalRule.Initiator, `"${approver}" started this cutover and may not sign it off`);
   }
   const digest = gate.evidenceDigest ?? '';
@@ -134,7 +180,8 @@ export function decideSignOff(config: GateConfig, gate: GateState, signOff: Sign
       `signed against evidence ${signOff.evidenceDigest.slice(0, 12)}…, but the evidence is now ${digest.slice(0, 12)}…`,
     );
   }
-  const message = signOffMessage(config.workflowId, role, approver, decision, digest);
+  // What the approver signed, and the app attested: the sign-off as it was sent.
+  const message = signOffMessage(config.workflowId, role, signOff.approver, decision, digest);
   let attested: AttestedIdentity | undefined;
   if (signOff.attestation) {
     const a = signOff.attestation;
@@ -182,7 +229,7 @@ export function decideSignOff(config: GateConfig, gate: GateState, signOff: Sign
   }
   // One person: the same typed name, or the same login where the app attested one.
   const samePerson = (s: SignOffRecord) =>
-    s.approver === approver ||
+    same(s.approver, approver) ||
     (attested !== undefined && s.attested?.issuer === attested.issuer && s.attested.subject === attested.subject);
   const counting = countingSignOffs(gate);
   const duplicate = counting.find((s) => samePerson(s) && s.role === role);
@@ -198,7 +245,7 @@ export function decideSignOff(config: GateConfig, gate: GateState, signOff: Sign
       );
     }
   }
-  return { accepted: true, signed, ...(attested ? { attested } : {}) };
+  return { accepted: true, signed, approver, ...(attested ? { attested } : {}) };
 }
 
 function refuse(rule: RefusalRule, reason: string): Decision {

@@ -44,4 +44,11 @@ export const Patch = {
    * a continued child keeps its parent). Deprecate when no monitor started before this is open.
    */
   MonitorNeedsParent: 'monitor-needs-parent',
+  /**
+   * The gate compares approvers' names by canonical form (NFC; lower case where e-mail-like: gate.ts
+   * canonicalName) (2026-12-01). Asked only when a sign-off's spelling differs from a name it is compared with,
+   * so a cutover's history has the marker only if one did. Old branch: names compared as typed. Deprecate when
+   * no cutover started before this is open.
+   */
+  CanonicalIdentity: 'canonical-identity',
 } as const;

@@ -171,3 +171,11 @@ test("the workers' plan check gives the cutover its role groups and the app's ad
   const withPolicy = await createCheckPlan(loadPolicy(file), environmentQueues('tq'), settings)(claimed);
   expect(withPolicy.signoff.roleGroups).toEqual({ qa: ['qa-leads'], business: ['biz-owners'] });
 });
+
+test('the login’s user is compared with the plan’s approvers as the gate compares names (Ana@Example.org is ana@example.org)', () => {
+  const mailRoles: RoleView[] = [
+    { role: 'qa', required: 1, approvers: ['ana@example.org'], approvedBy: [], missing: 1 },
+  ];
+  expect(rolesFor(login('Ana@Example.org', ['risk-qa']), groups, mailRoles)).toEqual([{ role: 'qa', may: true }]);
+  expect(rolesFor(login('anna@example.org', ['risk-qa']), groups, mailRoles)[0]).toMatchObject({ may: false });
+});

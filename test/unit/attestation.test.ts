@@ -43,6 +43,7 @@ test('a trusted attestation counts, and names the login behind it', () => {
   expect(decideSignOff(config, open(), attested('qa', 'bo'), NOW)).toEqual({
     accepted: true,
     signed: false,
+    approver: 'bo',
     attested: { keyId: 'app-1', ...login },
   });
 });

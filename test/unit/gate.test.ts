@@ -91,6 +91,7 @@ test('a sign-off signed by the CLI verifies under the gate, and only for what wa
   expect(decideSignOff(keyed, open(digest), { role: 'qa', approver: 'bo', decision: 'approve', signature })).toEqual({
     accepted: true,
     signed: true,
+    approver: 'bo',
   });
   expect(
     decideSignOff(keyed, open(digest), { role: 'qa', approver: 'bo', decision: 'reject', signature }),
@@ -103,4 +104,46 @@ test('a sign-off signed by the CLI verifies under the gate, and only for what wa
       signature,
     }),
   ).toMatchObject({ rule: 'bad-signature' });
+});
+
+describe('identity as the organisation writes it: names compared after NFC, e-mail-like ones case-insensitively', () => {
+  const mail: GateConfig = {
+    workflowId: 'cutover-x',
+    roles: { engineering: ['ana@example.org'], qa: ['bo@example.org'], business: ['Zoë'] },
+    quorum: { engineering: 1, qa: 1, business: 1 },
+    separationOfDuties: true,
+    allowInitiator: false,
+    initiator: 'rm@example.org',
+  };
+  const sign = (role: string, approver: string, gate = open(), canonical = true) =>
+    decideSignOff(mail, gate, { role, approver, decision: 'approve' }, 0, canonical);
+
+  test('Ana@Example.org signs for a plan that lists ana@example.org, recorded as the plan spells her', () => {
+    expect(sign('engineering', 'Ana@Example.org')).toEqual({
+      accepted: true,
+      signed: false,
+      approver: 'ana@example.org',
+    });
+  });
+
+  test('a decomposed Zoë (e + U+0308) is the plan’s Zoë; plain names stay case-sensitive', () => {
+    expect(sign('business', 'Zoe\u0308')).toMatchObject({ accepted: true, approver: 'Zoë' });
+    expect(sign('business', 'zoë')).toMatchObject({ accepted: false, rule: 'unknown-approver' });
+  });
+
+  test('two spellings of one person are one for duplicates and the initiator', () => {
+    const gate = { ...open(), signoffs: [record('engineering', 'ana@example.org')] };
+    expect(sign('engineering', 'ANA@example.org', gate)).toMatchObject({ accepted: false, rule: 'duplicate' });
+    const initiatorConfig = { ...mail, roles: { ...mail.roles, qa: ['rm@example.org'] } };
+    expect(
+      decideSignOff(initiatorConfig, open(), { role: 'qa', approver: 'RM@example.org', decision: 'approve' }),
+    ).toMatchObject({ accepted: false, rule: 'initiator' });
+  });
+
+  test('cutovers started before canonical names compare them as typed (their replay)', () => {
+    expect(sign('engineering', 'Ana@Example.org', open(), false)).toMatchObject({
+      accepted: false,
+      rule: 'unknown-approver',
+    });
+  });
 });

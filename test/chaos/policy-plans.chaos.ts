@@ -33,6 +33,8 @@ const DIR = tempDir('policy-plans-');
 const APP = path.join(DIR, 'app');
 const OUTSIDE = path.join(DIR, 'outside');
 const LEDGER = path.join(DIR, 'ledger.txt');
+/** The work folder of the control cutover (running beside the attempts): no other cutover may reach it. */
+const VICTIM = path.join(DIR, 'data', 'work', 'cutover-test-control');
 const rmKey = ed25519.utils.randomPrivateKey();
 const otherKey = ed25519.utils.randomPrivateKey();
 
@@ -257,6 +259,26 @@ const HOSTILE: Hostile[] = [
     plan: (release) => signedBy(otherKey, makePlan(goodInput(release)), 'mallory-1'),
     names: 'signature.keyId',
   },
+  {
+    name: "another cutover's work folder by absolute path",
+    plan: withDeploy({ ...step('x'), run: [...step('x').run, path.join(VICTIM, 'production')] }),
+    names: 'staging.deploy[0].run[3]',
+  },
+  {
+    name: "another cutover's work folder through {workdir}/..",
+    plan: withDeploy({ ...step('x'), run: [...step('x').run, `{workdir}/../${path.basename(VICTIM)}/production`] }),
+    names: 'staging.deploy[0].run[3]',
+  },
+  {
+    name: "the plan's own approver keys where it requires attested sign-offs",
+    plan: (release) => {
+      const input = goodInput(release);
+      const own = Buffer.from(ed25519.getPublicKey(otherKey)).toString('hex');
+      const keys = Object.fromEntries(Object.values(APPROVERS).map((name) => [name, own]));
+      return signedBy(rmKey, makePlan({ ...input, signoff: { ...input.signoff, requireAttested: true, keys } }));
+    },
+    names: 'signoff.keys',
+  },
 ];
 
 /** The cutover's end: refused by the policy (its message naming `names`) with only the plan check scheduled. */
@@ -370,3 +392,58 @@ test("hostile plans against the workers' policy: all refused before any action, 
   expect(gate.policyDigest).toMatch(/^[0-9a-f]{64}$/);
   expect(ledger).toEqual(expect.arrayContaining(['test-control-switch', 'test-control-v1', 'test-control-v2']));
 }, 600_000);
+
+test('a monitorWorkflow started on its own through the raw temporal CLI, with a deploy as its probe and a rogue queue, ends at once with PolicyViolation; nothing runs', async () => {
+  const workflowId = uniqueId('rogue-monitor');
+  const input = path.join(DIR, 'rogue-monitor.json');
+  writeFileSync(
+    input,
+    JSON.stringify({
+      parentWorkflowId: 'cutover-test-control',
+      release: 'test-control',
+      keyPrefix: 'cutover-test-control/x',
+      probe: step('rogue-deploy'),
+      triggers: {},
+      reference: {},
+      intervalMs: 1000,
+      windowEndsAt: Date.now() + 3_600_000,
+      baseDir: APP,
+      taskQueue: 'rogue-production',
+      state: { samples: 0, consecutiveFailures: 0, runs: 1, startedAt: new Date().toISOString() },
+    }),
+  );
+  await run(temporalCliPath(), [
+    'workflow',
+    'start',
+    '--type',
+    'monitorWorkflow',
+    '--task-queue',
+    taskQueue,
+    '--workflow-id',
+    workflowId,
+    '--input-file',
+    input,
+    '--address',
+    server.address,
+  ]);
+  const handle = client.workflow.getHandle(workflowId);
+  const err = await handle.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  expect((cause as ApplicationFailure).type).toBe(FailureType.PolicyViolation);
+  expect(cause?.message).toContain('started on its own, not by a cutover; nothing was run');
+  const scheduled = ((await handle.fetchHistory()).events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
+  expect(scheduled).toEqual([]);
+  const ledger = existsSync(LEDGER) ? readFileSync(LEDGER, 'utf8') : '';
+  expect(ledger).not.toContain('rogue-deploy');
+  report({
+    area: 'a child workflow started on its own',
+    faults: 'monitorWorkflow through the temporal CLI: a deploy as probe, a rogue queue',
+    refused: 'ended with PolicyViolation, no activity scheduled',
+    wronglyAccepted: 0,
+  });
+}, 120_000);

@@ -502,7 +502,7 @@ program
     'after',
     '\nConfiguration from the environment: CUTOVER_OIDC_ISSUER, CUTOVER_OIDC_CLIENT_ID, CUTOVER_OIDC_CLIENT_SECRET,\n' +
       'CUTOVER_SESSION_SECRET, CUTOVER_ATTESTER_KEY_ID, CUTOVER_ATTESTER_KEY_FILE, CUTOVER_OIDC_USER_CLAIM,\n' +
-      'CUTOVER_APPROVAL_URL (see the README, "The approval app"), and TEMPORAL_* for the cluster.\n' +
+      'CUTOVER_APPROVAL_URL (see docs/approval.md), and TEMPORAL_* for the cluster.\n' +
       '\nExample:\n  CUTOVER_OIDC_ISSUER=https://login.example.org CUTOVER_OIDC_CLIENT_ID=cutover ... cutover serve',
   )
   .action(async (o: { port?: string; dev?: boolean }) => {

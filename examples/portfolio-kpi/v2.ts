@@ -599,7 +599,7 @@ async function scanParallel(
   fault: boolean,
 ): Promise<ScanResult> {
   // The worker thread starts some 40 ms after this thread and warms up its own compiled code, so it takes the
-  // smaller part: at 1M rows 0.4 beat 0.5 and 0.35 (bench notes in the README).
+  // smaller part: at 1M rows 0.4 beat 0.5 and 0.35 (bench/README.md).
   const split = nextLineStart(fd, size - Math.floor((size - layout.dataStart) * WORKER_SHARE), size);
   const worker = new Worker(workerScript() as string, { workerData: { file, start: split, end: size, layout, fault } });
   const second = new Promise<ScanResult>((resolve, reject) => {

@@ -65,7 +65,9 @@ test('V2, faster than V1, passes at one of its looks; the evidence recomputes to
   const time = relative?.comparisons.find((c) => c.measure === 'latency' && c.statistic === 'median');
   expect(time?.ratio).toBeLessThan(0.8);
   expect(time?.high).toBeLessThanOrEqual(1.1);
-  expect(time?.cliffsDelta).toBe(-1);
+  // A large effect in V2's favour (Cliff's delta past -0.474, Romano's "large"): -1 on a quiet machine (every V2
+  // run faster than every V1 run); beside two spinning shells one slow V2 run made it -0.94.
+  expect(time?.cliffsDelta).toBeLessThan(-0.474);
   // From the recorded samples alone, the judge gives the very same comparisons.
   const settings = compareSettings(p);
   const again = compareGroup(relative!.samples, settings!, familySize(settings!, 1));

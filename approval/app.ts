@@ -21,7 +21,7 @@ import Fastify, {
 } from 'fastify';
 import type pino from 'pino';
 import { z } from 'zod';
-import { attestSignOff, list, status, UserError, type Cutovers } from '../client/api';
+import { attestSignOff, list, reportAppRefusal, status, UserError, type Cutovers } from '../client/api';
 import { chartJsSource } from '../client/html-report';
 import {
   MAX_COMMENT_LENGTH,
@@ -399,17 +399,29 @@ export async function createApprovalApp(options: {
         (fragment ? gateSection : cutoverPage)(shown, login, csrfFor(reply, login), roleAnswers, answer),
       );
     };
+    // Refused here, never relayed as a sign-off: reported to the cutover (attested) so that its audit holds the
+    // attempt too, and kept in the app's log. A report that cannot be sent does not change the answer.
+    const refused = async (attempt: { role: string; decision: string }, reason: string) => {
+      req.log.warn(
+        { workflowId, ...attempt, issuer: login.issuer, subject: login.subject, user: login.user, reason },
+        'sign-off refused by the approval app',
+      );
+      await reportAppRefusal(c, config.attester, workflowId, { ...attempt, user: login.user, reason }, login).catch(
+        (err: unknown) =>
+          req.log.warn({ workflowId, err: (err as Error).message }, 'refusal not reported to the cutover'),
+      );
+    };
     const form = signOffFormSchema.safeParse(req.body ?? {});
-    if (!form.success) return page(400, { kind: 'app', message: issueMessage(form.error) });
+    if (!form.success) {
+      const message = issueMessage(form.error);
+      await refused(attemptOf(req.body), `a bad form: ${message}`);
+      return page(400, { kind: 'app', message });
+    }
     const { role, decision, comment, evidenceDigest } = form.data;
     const allowed = roles.find((r) => r.role === role);
     if (!allowed || !allowed.may) {
       const why = allowed && !allowed.may ? allowed.why : `the plan has no role ${role}`;
-      // Refused here, never relayed: the app's log is where this refusal is kept.
-      req.log.warn(
-        { workflowId, role, decision, issuer: login.issuer, subject: login.subject, user: login.user, why },
-        'sign-off refused by the approval app',
-      );
+      await refused({ role, decision }, why);
       return page(403, { kind: 'app', message: `you cannot sign for ${role}: ${why}` });
     }
     const signOff = { role, approver: login.user, decision, ...(comment ? { comment } : {}) };
@@ -458,4 +470,13 @@ export async function createApprovalApp(options: {
       return baseUrl;
     },
   };
+}
+
+/** The role and decision a refused form named, as short strings ('' where it named none or something else). */
+function attemptOf(body: unknown): { role: string; decision: string } {
+  const field = (name: string) => {
+    const value = body && typeof body === 'object' ? (body as Record<string, unknown>)[name] : undefined;
+    return typeof value === 'string' ? value.slice(0, 100) : '';
+  };
+  return { role: field('role'), decision: field('decision').slice(0, 20) };
 }

@@ -22,8 +22,9 @@ import {
   type References,
 } from '../workflows/references';
 import { utf8 } from '../plan/canonical';
-import { attestationMessage, signOffMessage } from '../workflows/gate';
+import { appRefusalMessage, attestationMessage, signOffMessage } from '../workflows/gate';
 import {
+  appRefusalSignal,
   DEFAULT_TASK_QUEUE,
   phaseSearchAttribute,
   releaseSearchAttribute,
@@ -33,6 +34,7 @@ import {
   statusQuery,
   submitSignOffUpdate,
   workflowIdFor,
+  type AppRefusal,
   type Attestation,
   type SignOff,
   type SignOffAnswer,
@@ -223,6 +225,26 @@ export function attestSignOff(
     fields,
   );
   return { ...fields, signature: Buffer.from(ed25519.sign(utf8(message), attester.privateKey)).toString('hex') };
+}
+
+/**
+ * Reports to a cutover a sign-off the approval app refused before relaying it, attested with the app's key, so
+ * that the cutover's audit holds the attempt (the workers keep it only if they trust the key).
+ */
+export async function reportAppRefusal(
+  c: Cutovers,
+  attester: { keyId: string; privateKey: Uint8Array },
+  workflowId: string,
+  refusal: Omit<AppRefusal, 'attestation'>,
+  login: { issuer: string; subject: string },
+  issuedAt: Date = new Date(),
+): Promise<void> {
+  const fields = { keyId: attester.keyId, ...login, issuedAt: issuedAt.toISOString() };
+  const message = appRefusalMessage(workflowId, refusal, fields);
+  const signature = Buffer.from(ed25519.sign(utf8(message), attester.privateKey)).toString('hex');
+  await c.client.workflow
+    .getHandle(workflowId)
+    .signal(appRefusalSignal, { ...refusal, attestation: { ...fields, signature } });
 }
 
 /**

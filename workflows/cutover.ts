@@ -30,6 +30,7 @@ import { GateRejected, RollbackNeeded } from './endings';
 import { actorOf, SignOffGate } from './gate-wait';
 import { checkRollbackRequest } from './message-checks';
 import {
+  appRefusalSignal,
   requestRollbackSignal,
   signOffSignal,
   statusQuery,
@@ -221,6 +222,7 @@ class Cutover {
       validator: refuseOversizedSignOff,
     });
     setHandler(requestRollbackSignal, (payload: unknown) => this.receiveRollbackRequest(payload));
+    setHandler(appRefusalSignal, (payload: unknown) => this.gate.receiveAppRefusal(payload));
   }
 
   /** A sign-off from a signal or an update, handed to the gate. */

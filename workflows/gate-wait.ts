@@ -2,16 +2,24 @@
  * The sign-off gate of one cutover: its state, the sign-offs it receives (from the signal or the update,
  * decided by gate.ts's pure rules) and the wait for a decision, with its deadline and escalation.
  */
-import { ApplicationFailure, condition, patched, proxySinks } from '@temporalio/workflow';
+import { ApplicationFailure, condition, log, patched, proxySinks } from '@temporalio/workflow';
 import { toMs } from '../plan/duration';
 import { FailureType } from '../plan/failures';
 import type { CutoverPlan } from '../plan/schema';
 import type { Bookkeeping } from './bookkeeping';
 import { GateRejected } from './endings';
-import { applySignOff, canonicalMatters, decideSignOff, gateView, RefusalRule, type GateConfig } from './gate';
+import {
+  appRefusalProblem,
+  applySignOff,
+  canonicalMatters,
+  decideSignOff,
+  gateView,
+  RefusalRule,
+  type GateConfig,
+} from './gate';
 import { checkSignOff } from './message-checks';
 import { Patch } from './patches';
-import type { SignOff, SignOffAnswer } from './messages';
+import type { AppRefusal, SignOff, SignOffAnswer } from './messages';
 import type { CutoverSinks } from './sinks';
 import type { GateState, GateView } from './status';
 
@@ -50,6 +58,33 @@ export class SignOffGate {
     });
     this.books.notify('signoff-refused', `${this.books.status.release}: a malformed sign-off was refused: ${reason}`);
     return { accepted: false, rule: RefusalRule.Malformed, reason, gate: this.view() };
+  }
+
+  /**
+   * A sign-off the approval app refused before relaying it: kept in the audit (and the approvers told) when an
+   * attester the workers trust vouches for the report; anything else is dropped, since anyone may send a signal.
+   */
+  receiveAppRefusal(payload: unknown): void {
+    const refusal = appRefusalOf(payload);
+    const problem = refusal ? appRefusalProblem(this.config, refusal, Date.now()) : 'a malformed report';
+    if (!refusal || problem) {
+      log.warn('an approval app refusal report was dropped', { problem });
+      return;
+    }
+    const { role, decision, user, reason, attestation } = refusal;
+    const attempt = `${decision || 'a sign-off'} for ${role || 'no role'}`;
+    this.books.audit({
+      kind: 'signoff',
+      accepted: false,
+      rule: RefusalRule.RefusedByApp,
+      actor: user,
+      identity: { issuer: attestation.issuer, subject: attestation.subject },
+      message: `${attempt} refused by the approval app: ${reason}`,
+    });
+    this.books.notify(
+      'signoff-refused',
+      `${this.books.status.release}: ${attempt} by ${user} refused by the approval app: ${reason}`,
+    );
   }
 
   private decide(payload: SignOff, via: 'signal' | 'update'): SignOffAnswer {
@@ -176,6 +211,31 @@ export class SignOffGate {
 }
 
 /** The name a payload claims, for the audit trail of a refusal (kept short). */
+/** The report's fields if it has the shape of an AppRefusal (strings, bounded), else undefined. */
+function appRefusalOf(payload: unknown): AppRefusal | undefined {
+  const text = (value: unknown, max: number): value is string => typeof value === 'string' && value.length <= max;
+  if (!payload || typeof payload !== 'object') return undefined;
+  const p = payload as Record<string, unknown>;
+  const a = p.attestation as Record<string, unknown> | undefined;
+  if (!text(p.role, 100) || !text(p.decision, 20) || !text(p.user, 200) || !text(p.reason, 1000)) return undefined;
+  if (!a || typeof a !== 'object') return undefined;
+  if (
+    !text(a.keyId, 100) ||
+    !text(a.issuer, 500) ||
+    !text(a.subject, 500) ||
+    !text(a.issuedAt, 40) ||
+    !text(a.signature, 200)
+  )
+    return undefined;
+  return {
+    role: p.role,
+    decision: p.decision,
+    user: p.user,
+    reason: p.reason,
+    attestation: { keyId: a.keyId, issuer: a.issuer, subject: a.subject, issuedAt: a.issuedAt, signature: a.signature },
+  };
+}
+
 export function actorOf(payload: unknown): string | undefined {
   if (payload && typeof payload === 'object') {
     const value = (payload as Record<string, unknown>).approver ?? (payload as Record<string, unknown>).requestedBy;

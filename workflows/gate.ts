@@ -5,7 +5,7 @@
  */
 import { utf8 } from '../plan/canonical';
 import { curve, decodeBytes, decodePublicKey } from '../plan/keys';
-import type { SignOff } from './messages';
+import type { AppRefusal, SignOff } from './messages';
 import type { GateState, GateView, SignOffRecord } from './status';
 
 /** The plan's gate settings, as the decision needs them. */
@@ -47,6 +47,8 @@ export const RefusalRule = {
   Unattested: 'unattested',
   /** An attestation by an unknown key, that does not verify, or that is too old. */
   BadAttestation: 'bad-attestation',
+  /** Refused by the approval app before it was relayed (a user without the role, a bad form). */
+  RefusedByApp: 'refused-by-app',
 } as const;
 export type RefusalRule = (typeof RefusalRule)[keyof typeof RefusalRule];
 
@@ -119,6 +121,40 @@ export function canonicalMatters(config: GateConfig, gate: GateState, approver: 
   const names = [...Object.values(config.roles).flat(), ...gate.signoffs.map((s) => s.approver)];
   if (config.initiator !== undefined) names.push(config.initiator);
   return names.some((name) => name !== approver && canonicalName(name) === canonical);
+}
+
+/** The exact text an approval app signs when it reports a refusal: the cutover, the attempt, the login, the time. */
+export function appRefusalMessage(
+  workflowId: string,
+  refusal: Omit<AppRefusal, 'attestation'>,
+  a: Omit<AppRefusal['attestation'], 'signature'>,
+): string {
+  return [
+    'cutover-app-refusal/v1',
+    workflowId,
+    refusal.role,
+    refusal.decision,
+    refusal.user,
+    refusal.reason,
+    a.keyId,
+    a.issuer,
+    a.subject,
+    a.issuedAt,
+  ].join('\n');
+}
+
+/** Why an app's refusal report is not one to keep (unknown attester, bad signature, too old), or nothing. */
+export function appRefusalProblem(config: GateConfig, refusal: AppRefusal, now: number): string | undefined {
+  const a = refusal.attestation;
+  const key = config.attesters?.[a.keyId];
+  if (!key) return `attester key "${a.keyId}" is not one the workers trust`;
+  if (!verifySignature(key, a.signature, appRefusalMessage(config.workflowId, refusal, a))) {
+    return `the report does not verify with key "${a.keyId}"`;
+  }
+  const age = now - Date.parse(a.issuedAt);
+  const maxAge = config.attestationMaxAgeMs ?? DEFAULT_ATTESTATION_MAX_AGE_MS;
+  if (!(age >= -ATTESTATION_SKEW_MS && age <= maxAge)) return `reported at ${a.issuedAt}: outside the attestation age`;
+  return undefined;
 }
 
 /** The sign-offs that count now: those made against the current evidence. */

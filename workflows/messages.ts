@@ -57,6 +57,22 @@ export interface RollbackRequest {
   reason: string;
 }
 
+/**
+ * A sign-off the approval app refused before relaying it (a user without the role, a bad form), reported to the
+ * cutover so that its audit holds every attempt on it. The app attests it like a sign-off: only a report an
+ * attester the workers trust signed, recently, is written to the audit (anyone may send a signal).
+ */
+export interface AppRefusal {
+  /** The role and decision as the form gave them ('' where it gave none). */
+  role: string;
+  decision: string;
+  /** The login's user claim: the name the user would have signed as. */
+  user: string;
+  /** Why the app refused. */
+  reason: string;
+  attestation: { keyId: string; issuer: string; subject: string; issuedAt: string; signature: string };
+}
+
 /** What `submitSignOff` answers. */
 export interface SignOffAnswer {
   accepted: boolean;
@@ -69,6 +85,8 @@ export interface SignOffAnswer {
 export const signOffSignal = defineSignal<[SignOff]>('signOff');
 export const submitSignOffUpdate = defineUpdate<SignOffAnswer, [SignOff]>('submitSignOff');
 export const requestRollbackSignal = defineSignal<[RollbackRequest]>('requestRollback');
+/** The approval app reports a sign-off it refused before relaying it (kept in the audit when attested). */
+export const appRefusalSignal = defineSignal<[AppRefusal]>('signOffRefusedByApp');
 export const statusQuery = defineQuery<CutoverStatus>('status');
 export const monitorStatusQuery = defineQuery<MonitorStatus>('monitorStatus');
 

@@ -234,7 +234,81 @@ test('a signed-in user who is not an approver for the role sees the refusal, and
     'you cannot sign for qa: the plan does not list gus among the approvers for qa',
   );
   expect(gateOf(await status(cutovers, workflowId), 'qa')).toMatchObject({ approvedBy: [], missing: 1 });
+
+  // A bad form (a decision the form does not offer) is refused too.
+  const bad = await gus.page.request.post(`${link}/signoff`, {
+    form: { _csrf: csrf, role: 'qa', decision: 'maybe', evidenceDigest: digest },
+  });
+  expect(bad.status()).toBe(400);
+
+  // Both attempts are in the cutover's audit, with gus's login, not only in the app's log.
+  const audited = await waitFor('the app refusals in the audit', async () => {
+    const now = await status(cutovers, workflowId);
+    const refusals = now.audit.filter((a) => a.rule === 'refused-by-app');
+    return refusals.length >= 2 ? refusals : undefined;
+  });
+  expect(audited).toEqual([
+    expect.objectContaining({
+      kind: 'signoff',
+      accepted: false,
+      actor: 'gus',
+      identity: { issuer: expect.any(String), subject: expect.any(String) },
+      message: expect.stringContaining(
+        'approve for qa refused by the approval app: the plan does not list gus among the approvers for qa',
+      ),
+    }),
+    expect.objectContaining({
+      actor: 'gus',
+      message: expect.stringContaining('maybe for qa refused by the approval app: a bad form'),
+    }),
+  ]);
   await gus.context.close();
+});
+
+test('a refusal report not attested by an app the workers trust is dropped: the audit keeps only what the app vouched for', async () => {
+  const before = (await status(cutovers, workflowId)).audit.filter((a) => a.rule === 'refused-by-app').length;
+  await promisify(execFile)(temporalCliPath(), [
+    'workflow',
+    'signal',
+    '--address',
+    server.address,
+    '--workflow-id',
+    workflowId,
+    '--name',
+    'signOffRefusedByApp',
+    '--input',
+    JSON.stringify({
+      role: 'qa',
+      decision: 'approve',
+      user: 'bo',
+      reason: 'made up',
+      attestation: { keyId: 'dev-app', issuer: 'x', subject: 'y', issuedAt: new Date().toISOString(), signature: '00' },
+    }),
+  ]);
+  // Signals are handled in order: once a raw sign-off sent after it is audited (refused as unattested), the
+  // report has been handled too.
+  const marker = `after the forged report ${Date.now()}`;
+  await promisify(execFile)(temporalCliPath(), [
+    'workflow',
+    'signal',
+    '--address',
+    server.address,
+    '--workflow-id',
+    workflowId,
+    '--name',
+    'signOff',
+    '--input',
+    JSON.stringify({ role: 'qa', approver: 'bo', decision: 'reject', comment: marker }),
+  ]);
+  const now = await waitFor('the later signal handled', async () => {
+    const s = await status(cutovers, workflowId);
+    return s.audit.some((a) => a.rule === 'unattested' && a.actor === 'bo' && a.message.includes('reject'))
+      ? s
+      : undefined;
+  });
+  const after = now.audit.filter((a) => a.rule === 'refused-by-app');
+  expect(after).toHaveLength(before);
+  expect(after.some((a) => a.message.includes('made up'))).toBe(false);
 });
 
 test('with attested sign-offs required, a raw temporal workflow signal for the role is refused as unattested', async () => {

@@ -197,3 +197,38 @@ describe('the plan schema', () => {
     expect(parse(compare).join('\n')).toMatch(message);
   });
 });
+
+test('a V2 that does its work in a child process is measured with it: a 300 MB child fails peakRssMb 200, and the comparison sees the memory', async () => {
+  // The candidate is a shell (a few MB) that first runs a child holding 300 MB for a moment, then the real V2:
+  // the way a wrapper, a shell script or a JVM launcher hides what it costs when only its own RSS is read.
+  const hog = `"${process.execPath}" -e "const b = Buffer.alloc(300 * 2 ** 20, 1); const t = Date.now(); while (Date.now() - t < 150) {} process.exit(b[9] - 1)"`;
+  const v2 = example.candidate as { run: string[] };
+  const quoted = v2.run
+    .slice(1)
+    .map((arg) => `"${arg}"`)
+    .join(' ');
+  const candidate = { ...v2, run: ['sh', '-c', `${hog} && exec "${process.execPath}" ${quoted}`] };
+  const p = planSchema.parse({
+    ...plan({}, { maxRuns: 12 }),
+    candidate,
+    stress: { ...plan().stress, thresholds: { peakRssMb: 200 } },
+  });
+  const err = await new MockActivityEnvironment()
+    .run(createActivities({ dataDir: tempDir('compare-fork-') }).runStress, { ...identity('compare-fork'), plan: p })
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  const failure = err as ApplicationFailure;
+  expect(failure.type).toBe(FailureType.ThresholdFailed);
+  expect(failure.message).toMatch(/3000 rows: peak RSS \d{3} MB > 200 MB/);
+  const evidence = failure.details?.[0] as StressResult;
+  expect(evidence.memoryMethod).toMatch(/^process group/);
+  const memory = evidence.sizes[0]?.relative?.comparisons.find(
+    (c) => c.measure === 'memory' && c.statistic === 'median',
+  );
+  // V2's median memory is the child's 300 MB against V1's own tens of MB: far past the 20 % allowed.
+  expect(memory?.ratio).toBeGreaterThan(2);
+  expect(memory?.verdict).toBe('fail');
+}, 120_000);

@@ -9,7 +9,7 @@
  */
 export const Patch = {
   /**
-   * The plan is checked by the `checkPlan` activity, not by zod inside the workflow (2026-11, session 3).
+   * The plan is checked by the `checkPlan` activity, not by zod inside the workflow (2026-11).
    * Old branch: the lazy `require('../plan/shape-check')` in cutover.ts (zod's check until 2026-11-26; the
    * zod-free twin is held to it by test/unit/shape-check.test.ts), replayed by the ungenerated fixtures
    * (`happy-path.json`…). Deprecate when no cutover started before 2026-11 is open; retire, with those
@@ -18,12 +18,12 @@ export const Patch = {
    */
   PlanCheckedByActivity: 'plan-checked-by-activity',
   /**
-   * The V1 reference probe before the production deploy runs as a local activity (2026-11, session 3).
+   * The V1 reference probe before the production deploy runs as a local activity (2026-11).
    * Old branch: a normal `probe` activity. Same retirement as PlanCheckedByActivity (same fixtures).
    */
   ReferenceProbeLocal: 'reference-probe-local',
   /**
-   * A sign-off may carry an `attestation` (2026-11-26, session 8). Asked only when a payload has one, so a
+   * A sign-off may carry an `attestation` (2026-11-26). Asked only when a payload has one, so a
    * cutover's history has the marker only if someone sent one. Old branch: the field is unknown and the
    * sign-off refused as malformed. Deprecate when no cutover started before this is open.
    */
@@ -31,7 +31,7 @@ export const Patch = {
   /**
    * On one queue too, the V1 reference reading is taken inside the production deploy's activity
    * (`deployProduction`), as with a production environment, instead of as a local activity in the last
-   * approval's workflow task (2026-11-26, session 10: the busy sign-off reaction, bench/README.md). Old branch:
+   * approval's workflow task (2026-11-26: the busy sign-off reaction, bench/README.md). Old branch:
    * ReferenceProbeLocal's. Replayed by the `.2026-11-26-deploy` fixtures. A cutover that reaches production
    * after this shipped takes the new branch, wherever it started; deprecate when no cutover that reached production
    * before it is open.

@@ -20,7 +20,7 @@ import { signPlan } from '../../plan/signing';
 import type { DevServer } from '../../toolchain/dev-server';
 import { temporalCliPath } from '../../toolchain/tools';
 import { statusQuery } from '../../workflows/messages';
-import { tempDir, uniqueId, stopProcess } from '../helpers/harness';
+import { failureOf, scheduledActivities, tempDir, uniqueId, stopProcess } from '../helpers/harness';
 import { makePlan, scriptPlanInput, scriptStep } from '../helpers/plans';
 import { startTestDevServer } from '../helpers/temporal';
 import { report } from './report';
@@ -427,17 +427,9 @@ test('a monitorWorkflow started on its own through the raw temporal CLI, with a 
     server.address,
   ]);
   const handle = client.workflow.getHandle(workflowId);
-  const err = await handle.result().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  const cause = (err as WorkflowFailedError).cause;
-  expect(cause).toBeInstanceOf(ApplicationFailure);
-  expect((cause as ApplicationFailure).type).toBe(FailureType.PolicyViolation);
-  expect(cause?.message).toContain('started on its own, not by a cutover; nothing was run');
-  const scheduled = ((await handle.fetchHistory()).events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
-  expect(scheduled).toEqual([]);
+  const cause = await failureOf(handle, FailureType.PolicyViolation);
+  expect(cause.message).toContain('started on its own, not by a cutover; nothing was run');
+  expect(await scheduledActivities(handle)).toEqual([]);
   const ledger = existsSync(LEDGER) ? readFileSync(LEDGER, 'utf8') : '';
   expect(ledger).not.toContain('rogue-deploy');
   report({

@@ -5,7 +5,8 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
@@ -210,4 +211,27 @@ export function timeSkippingWorker(options: WorkerOptions = {}): {
     await ctx.env?.teardown();
   });
   return ctx;
+}
+
+/**
+ * How a workflow ended that must have failed, held to the whole chain: WorkflowFailedError whose cause is an
+ * ApplicationFailure of `type` (a failure of another kind fails the test here, naming what it was).
+ */
+export async function failureOf(handle: WorkflowHandle, type: string): Promise<ApplicationFailure> {
+  const err = await handle.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  expect((cause as ApplicationFailure).type).toBe(type);
+  return cause as ApplicationFailure;
+}
+
+/** The activity types a workflow scheduled, in order, from its history. */
+export async function scheduledActivities(handle: WorkflowHandle): Promise<string[]> {
+  return ((await handle.fetchHistory()).events ?? []).flatMap((e) =>
+    e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name ?? ''] : [],
+  );
 }

@@ -4,10 +4,11 @@
  */
 import { createTimeSkippingEnv, registerSearchAttributes } from '../../toolchain/time-skipping';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { ensureTemporalCli } from '../../toolchain/tools';
+import { ensureTemporalCli, temporalCliPath } from '../../toolchain/tools';
 import { freePort } from '../../common/net';
 import { startDevServer, type DevServer } from '../../toolchain/dev-server';
-import type { ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 
 export { ensureTemporalCli };
@@ -87,3 +88,15 @@ export const quietLogger = {
   error: (m: string) => console.error(m),
   log: noop,
 };
+
+/**
+ * Sends a signal the way anyone with start permission can, through the raw `temporal workflow signal`: `input` is
+ * the JSON text as typed (so a test can send what no client library would).
+ */
+export async function temporalSignal(address: string, workflowId: string, name: string, input: string): Promise<void> {
+  await promisify(execFile)(
+    temporalCliPath(),
+    ['workflow', 'signal', '--address', address, '--workflow-id', workflowId, '--name', name, '--input', input],
+    { timeout: 30_000 },
+  );
+}

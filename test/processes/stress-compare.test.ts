@@ -47,6 +47,18 @@ function plan(
 
 const identity = (workflowId: string) => ({ workflowId, release: 'portfolio-kpi-v2', key: `${workflowId}/stress` });
 
+/** The stress phase of `p` that must fail on its thresholds: its ApplicationFailure (ThresholdFailed). */
+async function stressFailure(p: CutoverPlan, workflowId: string): Promise<ApplicationFailure> {
+  const activities = createActivities({ dataDir: tempDir(`${workflowId}-`) });
+  const err = await new MockActivityEnvironment().run(activities.runStress, { ...identity(workflowId), plan: p }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  expect((err as ApplicationFailure).type).toBe(FailureType.ThresholdFailed);
+  return err as ApplicationFailure;
+}
+
 test('V2, faster than V1, passes at one of its looks; the evidence recomputes to the same verdict', async () => {
   // 20,000 rows: long enough that V2's lead over V1 is not lost in process start-up on a busy machine.
   const p = plan({}, {}, 20000);
@@ -75,20 +87,8 @@ test('V2, faster than V1, passes at one of its looks; the evidence recomputes to
 }, 120_000);
 
 test('PORTFOLIO_KPI_SLOW=1.3: V2 takes 1.3 × V1’s time and the phase fails with the interval in the reason', async () => {
-  const activities = createActivities({ dataDir: tempDir('compare-slow-') });
-  const err = await new MockActivityEnvironment()
-    // Up to 30 pairs: a busy machine widens the interval, and more pairs narrow it again.
-    .run(activities.runStress, {
-      ...identity('compare-slow'),
-      plan: plan({ PORTFOLIO_KPI_SLOW: '1.3' }, { maxRuns: 30 }),
-    })
-    .then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  const failure = err as ApplicationFailure;
-  expect(failure.type).toBe(FailureType.ThresholdFailed);
+  // Up to 30 pairs: a busy machine widens the interval, and more pairs narrow it again.
+  const failure = await stressFailure(plan({ PORTFOLIO_KPI_SLOW: '1.3' }, { maxRuns: 30 }), 'compare-slow');
   // What the judge promises: a V2 1.3 × slower never passes. It fails on latency, with the ratio, its interval
   // and the limit: decided (after N pairs), or, where a busy machine's noise keeps the interval across the limit
   // for all 30 pairs, as inconclusive, which fails the phase (onInconclusive: fail). Which statistic decides
@@ -213,15 +213,7 @@ test('a V2 that does its work in a child process is measured with it: a 300 MB c
     candidate,
     stress: { ...plan().stress, thresholds: { peakRssMb: 200 } },
   });
-  const err = await new MockActivityEnvironment()
-    .run(createActivities({ dataDir: tempDir('compare-fork-') }).runStress, { ...identity('compare-fork'), plan: p })
-    .then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  const failure = err as ApplicationFailure;
-  expect(failure.type).toBe(FailureType.ThresholdFailed);
+  const failure = await stressFailure(p, 'compare-fork');
   expect(failure.message).toMatch(/3000 rows: peak RSS \d{3} MB > 200 MB/);
   const evidence = failure.details?.[0] as StressResult;
   expect(evidence.memoryMethod).toMatch(/^process group/);

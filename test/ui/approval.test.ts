@@ -7,12 +7,11 @@
  * a raw `temporal workflow signal` is refused as unattested; a form without its CSRF token is refused.
  * Screenshots go to test-artifacts/approval/ (not in git). Needs `npm run build` and `npm run provision`.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { ed25519 } from '@noble/curves/ed25519';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { connect, startCutover, status, type Cutovers } from '../../client/api';
@@ -21,11 +20,11 @@ import { freePort } from '../../common/net';
 import { EXAMPLE_ROLE_GROUPS, examplePassword } from '../../examples/portfolio-kpi/approvers';
 import type { DevServer } from '../../toolchain/dev-server';
 import { startNodeProcess } from '../../toolchain/processes';
-import { chromiumPath, temporalCliPath } from '../../toolchain/tools';
+import { chromiumPath } from '../../toolchain/tools';
 import type { CutoverStatus } from '../../workflows/status';
 import { stopProcess, tempDir, uniqueId } from '../helpers/harness';
 import { makePlan, nodeRun, ok } from '../helpers/plans';
-import { startTestDevServer } from '../helpers/temporal';
+import { startTestDevServer, temporalSignal } from '../helpers/temporal';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'approval');
@@ -267,16 +266,10 @@ test('a signed-in user who is not an approver for the role sees the refusal, and
 
 test('a refusal report not attested by an app the workers trust is dropped: the audit keeps only what the app vouched for', async () => {
   const before = (await status(cutovers, workflowId)).audit.filter((a) => a.rule === 'refused-by-app').length;
-  await promisify(execFile)(temporalCliPath(), [
-    'workflow',
-    'signal',
-    '--address',
+  await temporalSignal(
     server.address,
-    '--workflow-id',
     workflowId,
-    '--name',
     'signOffRefusedByApp',
-    '--input',
     JSON.stringify({
       role: 'qa',
       decision: 'approve',
@@ -284,22 +277,16 @@ test('a refusal report not attested by an app the workers trust is dropped: the 
       reason: 'made up',
       attestation: { keyId: 'dev-app', issuer: 'x', subject: 'y', issuedAt: new Date().toISOString(), signature: '00' },
     }),
-  ]);
+  );
   // Signals are handled in order: once a raw sign-off sent after it is audited (refused as unattested), the
   // report has been handled too.
   const marker = `after the forged report ${Date.now()}`;
-  await promisify(execFile)(temporalCliPath(), [
-    'workflow',
-    'signal',
-    '--address',
+  await temporalSignal(
     server.address,
-    '--workflow-id',
     workflowId,
-    '--name',
     'signOff',
-    '--input',
     JSON.stringify({ role: 'qa', approver: 'bo', decision: 'reject', comment: marker }),
-  ]);
+  );
   const now = await waitFor('the later signal handled', async () => {
     const s = await status(cutovers, workflowId);
     return s.audit.some((a) => a.rule === 'unattested' && a.actor === 'bo' && a.message.includes('reject'))
@@ -313,18 +300,12 @@ test('a refusal report not attested by an app the workers trust is dropped: the 
 
 test('with attested sign-offs required, a raw temporal workflow signal for the role is refused as unattested', async () => {
   const digest = (await status(cutovers, workflowId)).evidenceDigest ?? '';
-  await promisify(execFile)(temporalCliPath(), [
-    'workflow',
-    'signal',
-    '--address',
+  await temporalSignal(
     server.address,
-    '--workflow-id',
     workflowId,
-    '--name',
     'signOff',
-    '--input',
     JSON.stringify({ role: 'qa', approver: 'bo', decision: 'approve', evidenceDigest: digest }),
-  ]);
+  );
   const s = await waitFor('the signal refused', async () => {
     const now = await status(cutovers, workflowId);
     return now.audit.some((a) => a.kind === 'signoff' && a.accepted === false && a.rule === 'unattested')

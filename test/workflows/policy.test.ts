@@ -4,8 +4,6 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { stringify } from 'yaml';
 import { FailureType } from '../../plan/failures';
@@ -13,7 +11,17 @@ import { loadPolicy } from '../../plan/policy-load';
 import type { CutoverPlanInput } from '../../plan/schema';
 import { cutoverWorkflow, monitorWorkflow } from '../../workflows';
 import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
-import { Ledger, makeWorker, quietRuntime, recordHistory, tempDir, uniqueId, waitForStatus } from '../helpers/harness';
+import {
+  failureOf,
+  Ledger,
+  makeWorker,
+  quietRuntime,
+  recordHistory,
+  scheduledActivities,
+  tempDir,
+  uniqueId,
+  waitForStatus,
+} from '../helpers/harness';
 import { makePlan, scriptPlanInput, scriptStep } from '../helpers/plans';
 import { createTimeSkippingEnv } from '../helpers/temporal';
 
@@ -84,22 +92,12 @@ test('a plan past the policy fails at the plan check with every violation by pat
       workflowId: uniqueId(),
       args: [hostile],
     });
-    const err = await handle.result().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    const cause = (err as WorkflowFailedError).cause;
-    expect(cause).toBeInstanceOf(ApplicationFailure);
-    expect((cause as ApplicationFailure).type).toBe(FailureType.PolicyViolation);
-    expect(cause?.message).toMatch(/^refused by the workers' policy \([0-9a-f]{12}\): /);
+    const cause = await failureOf(handle, FailureType.PolicyViolation);
+    expect(cause.message).toMatch(/^refused by the workers' policy \([0-9a-f]{12}\): /);
     for (const where of ['staging.deploy[0].run', 'shadow.tolerances.PAR30.relative', 'signoff.allowInitiator']) {
-      expect(cause?.message).toContain(where);
+      expect(cause.message).toContain(where);
     }
-    const scheduled = ((await handle.fetchHistory()).events ?? []).flatMap((e) =>
-      e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : [],
-    );
-    expect(scheduled).toEqual(['checkPlan']);
+    expect(await scheduledActivities(handle)).toEqual(['checkPlan']);
     await recordHistory(handle, 'policy-refused');
   });
   expect(ledger.entries().length).toBe(before);
@@ -135,21 +133,11 @@ test.each([
           },
         ],
       });
-      const err = await handle.result().then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(err).toBeInstanceOf(WorkflowFailedError);
-      const cause = (err as WorkflowFailedError).cause;
-      expect(cause).toBeInstanceOf(ApplicationFailure);
-      expect((cause as ApplicationFailure).type).toBe(FailureType.PolicyViolation);
-      expect(cause?.message).toBe(
+      const cause = await failureOf(handle, FailureType.PolicyViolation);
+      expect(cause.message).toBe(
         'monitorWorkflow runs only as the monitoring child of a checked cutover: it was started on its own, not by a cutover; nothing was run',
       );
-      const scheduled = ((await handle.fetchHistory()).events ?? []).filter(
-        (e) => e.activityTaskScheduledEventAttributes,
-      );
-      expect(scheduled).toEqual([]);
+      expect(await scheduledActivities(handle)).toEqual([]);
     });
     expect(ledger.entries().length).toBe(before);
   },

@@ -1,6 +1,5 @@
 /**
- * `npm test`'s last step: every tier of jest.config.js, then the chaos suite, one jest run each (in band: the
- * workflow and integration tests start servers and processes that two cores share), and at the end a table of
+ * `npm test`'s last step: every tier of jest.config.js, then the chaos suite, one jest run each, and at the end a table of
  * each tier's time and counts, then one closing line `tests: N passed, N failed, N skipped`. A failing tier does
  * not stop the others (one run tells everything that is broken); the exit code is 1 if any failed.
  *
@@ -31,6 +30,12 @@ interface JestJson {
   numTodoTests: number;
 }
 
+/**
+ * The tiers whose files only compute (no server, no process) run their files side by side on the machine's cores;
+ * the rest run in band: they start servers and processes that two cores share, and their timeouts assume it.
+ */
+const PARALLEL_TIERS = new Set(['fast', 'simulations']);
+
 function runTier(root: string, tier: string, args: string[], outDir: string): TierRun {
   const outputFile = path.join(outDir, `${tier}.json`);
   const started = process.hrtime.bigint();
@@ -39,7 +44,7 @@ function runTier(root: string, tier: string, args: string[], outDir: string): Ti
     [
       require.resolve('jest/bin/jest', { paths: [root] }),
       ...args,
-      '--runInBand',
+      ...(PARALLEL_TIERS.has(tier) ? [] : ['--runInBand']),
       '--json',
       `--outputFile=${outputFile}`,
     ],

@@ -1,7 +1,7 @@
 /**
  * The relative stress judge's parts: defined verdicts where samples are degenerate (constant, tied, missing,
  * apart) and the intervals it decides by. Its promises over whole phases are held by seeded simulation in
- * test/simulations/relative-judge.test.ts.
+ * test/simulations/ (judge-aa, judge-power).
  */
 import { prng } from '../../examples/portfolio-kpi/generate';
 import {

@@ -76,9 +76,14 @@ function hwm(pid) {
   }
 }
 // Field 5 of /proc/<pid>/stat is the process group; the name before it may hold spaces, so read after ')'.
+// Each look rebuilds the members from what is in the group now, so a pid that left it (or was reused by another
+// process after its member exited) is not counted past the next look.
 function discover() {
   const leaders = new Map();
-  for (const [slot, g] of groups) leaders.set(g.leader, g);
+  for (const [slot, g] of groups) {
+    g.members = new Set([g.leader]);
+    leaders.set(g.leader, g);
+  }
   let entries;
   try {
     entries = readdirSync('/proc');

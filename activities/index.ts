@@ -136,7 +136,13 @@ function withAttestation(
   attestation: AttestationSettings | undefined,
   policy: ResolvedPolicy | undefined,
 ): CutoverPlan {
-  const { attesters: _attesters, attestationMaxAge: _maxAge, roleGroups: _claimedGroups, ...signoff } = plan.signoff;
+  const {
+    attesters: _attesters,
+    attestationMaxAge: _maxAge,
+    roleGroups: _claimedGroups,
+    keysBy: _claimedKeysBy,
+    ...signoff
+  } = plan.signoff;
   // The groups of the plan's roles: the policy's where it names some, else the workers' CUTOVER_ROLE_GROUPS.
   const roleGroups: Record<string, string[]> = {};
   const rules = policy ? rulesFor(policy.policy, plan.release) : undefined;
@@ -145,10 +151,14 @@ function withAttestation(
     const groups = fromPolicy.length > 0 ? fromPolicy : attestation?.roleGroups?.[role];
     if (groups?.length) roleGroups[role] = groups;
   }
+  // Whose word the approvers' keys are: the policy's pins them; otherwise they are the plan author's, which the
+  // audit and the report say (a signature then proves the key, not who holds it).
+  const keysBy = rules?.approverKeys !== undefined ? 'policy' : 'plan';
   return {
     ...plan,
     signoff: {
       ...signoff,
+      ...(Object.keys(signoff.keys ?? {}).length > 0 ? { keysBy } : {}),
       ...(attestation && Object.keys(attestation.keys).length > 0 ? { attesters: attestation.keys } : {}),
       ...(attestation ? { attestationMaxAge: attestation.maxAge } : {}),
       ...(signoff.requireAttested || attestation?.require ? { requireAttested: true } : {}),

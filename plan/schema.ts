@@ -283,6 +283,12 @@ const signoffSchema = z.strictObject({
     .record(personName, publicKeySchema)
     .optional()
     .describe('Public keys per approver; when present, unsigned sign-offs do not count.'),
+  keysBy: z
+    .enum(['policy', 'plan'])
+    .optional()
+    .describe(
+      "Whose word `keys` are: the workers' policy (approverKeys) or the plan's author; set by the workers' plan check, a plan's own is dropped.",
+    ),
   requireAttested: z
     .boolean()
     .optional()

@@ -160,6 +160,13 @@ export class SignOffGate {
       kind: 'gate',
       message: `gate open for evidence ${digest.slice(0, 12)}…; deadline ${this.state.deadline}`,
     });
+    if (signoff.keysBy === 'plan') {
+      this.books.audit({
+        kind: 'note',
+        message:
+          "approvers' keys are the plan author's (signoff.keys; the workers' policy pins none): a signed sign-off proves the key, not who holds it",
+      });
+    }
     this.books.notify(
       'gate-open',
       `${this.books.status.release}: sign-off open (${this.missingRoles().join(', ')}); deadline ${this.state.deadline}`,

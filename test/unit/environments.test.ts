@@ -215,8 +215,13 @@ describe("a plan's own approver keys where sign-offs must be attested", () => {
     expect(await refusal(check(planWithKeys(true)))).toMatch(/signoff\.keys: /);
   });
 
-  test('still count where attestation is not required (the plan author vouches for them)', async () => {
+  test("still count where attestation is not required, recorded as the plan author's (a plan's own claim dropped)", async () => {
     const check = createCheckPlan(undefined, queues, { keys: {}, require: false, maxAge: '5m' });
-    expect((await check(planWithKeys())).signoff.keys).toEqual(everyone);
+    const effective = await check(planWithKeys());
+    expect(effective.signoff.keys).toEqual(everyone);
+    expect(effective.signoff.keysBy).toBe('plan');
+    const claimed = planWithKeys();
+    const claiming = { ...claimed, signoff: { ...claimed.signoff, keysBy: 'policy' as const } };
+    expect((await check(claiming)).signoff.keysBy).toBe('plan');
   });
 });

@@ -378,7 +378,11 @@ describe('refused sign-offs', () => {
         keys,
       },
     });
-    const { evidenceDigest } = await waitForStatus(handle, atGate);
+    const { evidenceDigest, audit } = await waitForStatus(handle, atGate);
+    // No policy pins approvers' keys here: they are the plan author's word, and the audit (so the report) says so.
+    expect(audit.map((a) => a.message)).toContain(
+      "approvers' keys are the plan author's (signoff.keys; the workers' policy pins none): a signed sign-off proves the key, not who holds it",
+    );
     const digest = evidenceDigest as string;
     const sign = (name: string, role: string, decision: string, d = digest, workflowId = handle.workflowId) =>
       Buffer.from(

@@ -93,8 +93,22 @@ function refuseWithoutItsCutover(input: MonitorInput): void {
   });
 }
 
+/**
+ * Time to the next sample: the next multiple of the interval since the window started (or the window's end), so
+ * the time each probe takes never drifts the cadence. Sleeping a whole interval after each probe did: at a
+ * 1-minute interval a busy machine's round trips added up to over a minute in 24 h, and the window closed a
+ * sample short. A probe slower than the interval skips the ticks it missed rather than firing back to back.
+ */
+function untilNextTick(input: MonitorInput, state: MonitorState): number {
+  const start = Date.parse(state.startedAt);
+  const now = Date.now();
+  const tick = Math.floor((now - start) / input.intervalMs) + 1;
+  return Math.min(start + tick * input.intervalMs, input.windowEndsAt) - now;
+}
+
 export async function monitorWorkflow(input: MonitorInput): Promise<MonitorOutcome> {
   if (patched(Patch.MonitorNeedsParent)) refuseWithoutItsCutover(input);
+  const onCadence = patched(Patch.MonitorCadence);
   const state: MonitorState = { ...input.state };
   setHandler(monitorStatusQuery, (): MonitorStatus => {
     const status: MonitorStatus = {
@@ -115,7 +129,7 @@ export async function monitorWorkflow(input: MonitorInput): Promise<MonitorOutco
 
   let samplesThisRun = 0;
   while (Date.now() < input.windowEndsAt) {
-    await sleep(Math.min(input.intervalMs, input.windowEndsAt - Date.now()));
+    await sleep(onCadence ? untilNextTick(input, state) : Math.min(input.intervalMs, input.windowEndsAt - Date.now()));
     const taskQueue = input.taskQueue;
     const sample = () =>
       untilPolicyHolds(undefined, 'monitoring probe', () =>

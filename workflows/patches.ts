@@ -51,4 +51,11 @@ export const Patch = {
    * no cutover started before this is open.
    */
   CanonicalIdentity: 'canonical-identity',
+  /**
+   * The monitor samples on a fixed cadence, at multiples of the interval since its window started, instead of
+   * sleeping a whole interval after each probe (2026-12-01: the probes' round trips drifted a 24 h window a sample
+   * short on a busy machine). Old branch: the interval after each probe. Deprecate when no monitor started
+   * before this is open.
+   */
+  MonitorCadence: 'monitor-cadence',
 } as const;

@@ -86,7 +86,7 @@ export const signOffSignal = defineSignal<[SignOff]>('signOff');
 export const submitSignOffUpdate = defineUpdate<SignOffAnswer, [SignOff]>('submitSignOff');
 export const requestRollbackSignal = defineSignal<[RollbackRequest]>('requestRollback');
 /** The approval app reports a sign-off it refused before relaying it (kept in the audit when attested). */
-export const appRefusalSignal = defineSignal<[AppRefusal]>('signOffRefusedByApp');
+export const appRefusalSignal = defineSignal<[AppRefusal]>('approvalAppRefusal');
 export const statusQuery = defineQuery<CutoverStatus>('status');
 export const monitorStatusQuery = defineQuery<MonitorStatus>('monitorStatus');
 

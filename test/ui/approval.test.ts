@@ -269,7 +269,7 @@ test('a refusal report not attested by an app the workers trust is dropped: the 
   await temporalSignal(
     server.address,
     workflowId,
-    'signOffRefusedByApp',
+    'approvalAppRefusal',
     JSON.stringify({
       role: 'qa',
       decision: 'approve',

@@ -128,7 +128,7 @@ test("a signOff sent through the UI's signal form is counted by the gate", async
   await page.getByRole('button', { name: 'More Actions' }).click();
   await page.getByText('Send a Signal', { exact: true }).filter({ visible: true }).click();
   await page.getByTestId('signal-select-button').filter({ visible: true }).click();
-  await page.getByRole('option', { name: 'signOff' }).click();
+  await page.getByRole('option', { name: 'signOff', exact: true }).click();
   const input = page.getByRole('dialog').locator('[role="textbox"][data-language="json"]');
   await input.fill(
     JSON.stringify({ role: 'engineering', approver: 'ana', decision: 'approve', comment: 'from the UI' }),

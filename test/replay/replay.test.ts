@@ -7,6 +7,8 @@
  * `.2026-11-policy` holds cutovers under a workers' policy: one refused at the plan check, and one whose policy
  * was swapped mid-cutover (refusals, the waits after them, the reference probe's fall-back to an activity).
  * `.2026-11-26-deploy` takes the reference reading inside the deploy's activity (deployProduction) on one queue.
+ * `.2026-12-01` is recorded with the monitor's parent check and fixed cadence, the app's refusal signal and the
+ * approvers' keys marked as whose word they are.
  */
 import { quietRuntime } from '../helpers/harness';
 import { recordedHistories, replayAll } from '../helpers/histories';

@@ -24,6 +24,7 @@ import { createRehearseRollback } from './rehearsal';
 import { createShadow } from './shadow';
 import { createCheckHealth, createRunStep } from './staging';
 import { createStress } from './stress';
+import { sealPlan, type SealKeys } from './seal';
 
 export interface ActivityDeps {
   /** Where datasets and working files live (one folder per cutover under `work/`). */
@@ -38,6 +39,11 @@ export interface ActivityDeps {
   approvalUrl?: string;
   /** DuckDB's bounds for output diffs (CUTOVER_DIFF_MEMORY, CUTOVER_DIFF_THREADS). @default DuckDB's own */
   diff?: { memoryLimit?: string; threads?: number };
+  /**
+   * The workers' keys (CUTOVER_WORKER_KEY_FILE, CUTOVER_WORKER_KEYS): the plan check seals what it accepts, and
+   * no action runs without that seal. @default none: actions are checked against the policy only
+   */
+  seals?: SealKeys;
 }
 
 /**
@@ -63,22 +69,26 @@ export function createCheckPlan(
   attestation?: AttestationSettings,
   approvalUrl?: string,
   dataDir?: string,
+  seals?: SealKeys,
 ) {
   const routed = ENVIRONMENTS.filter((environment) => policy?.policy.environments[environment] !== undefined);
   return async function checkPlan(input: unknown): Promise<CutoverPlan> {
     // A digest only the workers' plan check sets: a plan's own claim is never taken.
-    const { policyDigest: _claimed, approvalUrl: _claimedUrl, ...plan } = planOrFailure(input);
+    const { policyDigest: _claimed, approvalUrl: _claimedUrl, seal: _claimedSeal, ...plan } = planOrFailure(input);
     // The policy sees the plan as it was written (its signature covers exactly that); what the workers add
     // (routes, attesters, the digest) comes after.
     const bound = bindEnvironments(plan, queues, routed);
-    const reach = dataDir !== undefined ? reachOf(dataDir) : undefined;
+    const run = askingRun();
+    const reach = dataDir !== undefined && run ? reachOf(dataDir, run.workflowId) : undefined;
     const checked = policy ? checkPlanAgainstPolicy(plan, policy, fileSystemResolver, new Date(), reach) : undefined;
     const problems = [...bound.problems, ...(checked?.problems ?? []), ...ownKeysProblems(plan, attestation, policy)];
     if (problems.length === 0) {
       const effective = policy && checked ? { ...checked.effective, policyDigest: policy.digest } : plan;
       const routedPlan = bound.plan.environments ? { ...effective, environments: bound.plan.environments } : effective;
       const attested = withAttestation(routedPlan, attestation, policy);
-      return approvalUrl ? { ...attested, approvalUrl } : attested;
+      const linked = approvalUrl ? { ...attested, approvalUrl } : attested;
+      const seal = run ? sealPlan(seals, linked, run) : undefined;
+      return seal ? { ...linked, seal } : linked;
     }
     const whose = policy ? `the workers' policy (${policy.digest.slice(0, 12)})` : "the workers' task queues";
     throw ApplicationFailure.create({
@@ -90,18 +100,21 @@ export function createCheckPlan(
   };
 }
 
+/** The cutover run this plan check runs for; undefined outside an activity (a unit test's call). */
+function askingRun(): { workflowId: string; runId: string } | undefined {
+  try {
+    const execution = Context.current().info.workflowExecution;
+    return execution ? { workflowId: execution.workflowId, runId: execution.runId } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The folders the checked cutover's actions may reach: its own work folder (of the workflow this activity
- * runs for) and nothing else of the workers' work root. Undefined outside an activity (a unit test's call).
+ * runs for) and nothing else of the workers' work root.
  */
-function reachOf(dataDir: string): Reach | undefined {
-  let workflowId: string | undefined;
-  try {
-    workflowId = Context.current().info.workflowExecution?.workflowId;
-  } catch {
-    // Not in an activity.
-  }
-  if (workflowId === undefined) return undefined;
+function reachOf(dataDir: string, workflowId: string): Reach {
   return { workdir: workdirFor(dataDir, workflowId), workRoot: path.join(dataDir, 'work') };
 }
 
@@ -182,6 +195,7 @@ export function createActivities(deps: ActivityDeps) {
       deps.attestation,
       deps.approvalUrl,
       deps.dataDir,
+      deps.seals,
     ),
     runStep: createRunStep(deps),
     checkHealth: createCheckHealth(deps),

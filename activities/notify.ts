@@ -4,10 +4,9 @@
  * http target, CUTOVER_IDEMPOTENCY_KEY of a process), so a receiver can count each event once.
  */
 import { Context } from '@temporalio/activity';
-import type { ResolvedPolicy } from '../plan/policy';
 import type { Action, NotifyEvent } from '../plan/schema';
 import { toFailure } from './errors';
-import { guarded, assertSamePolicy } from './policy-guard';
+import { guarded, assertSamePolicy, type GuardDeps } from './policy-guard';
 import { runAction } from './runner';
 import { workdirFor } from './datasets';
 import type { StepIdentity } from './types';
@@ -30,9 +29,7 @@ export interface NotifyResult {
   attempt: number;
 }
 
-export interface NotifyDeps {
-  dataDir: string;
-  policy?: ResolvedPolicy;
+export interface NotifyDeps extends GuardDeps {
   /** Where the approval app serves a cutover's page (CUTOVER_APPROVAL_URL); without it, no link. */
   approvalUrl?: string;
 }
@@ -89,6 +86,7 @@ export const createNotify = (deps: NotifyDeps) =>
     try {
       await runAction({
         action,
+        sealedAs: input.target,
         cutoverEnv: {
           CUTOVER_EVENT: input.event,
           CUTOVER_STATE: input.state,
@@ -99,7 +97,7 @@ export const createNotify = (deps: NotifyDeps) =>
         signal: ctx.cancellationSignal,
         placeholders: { ...values, workdir: workdirFor(deps.dataDir, input.workflowId) },
         ...(input.baseDir ? { baseDir: input.baseDir } : {}),
-        ...guarded(deps.policy, input, deps.dataDir),
+        ...guarded(deps, input),
       });
     } catch (err) {
       throw toFailure(err);

@@ -18,12 +18,17 @@ import {
   type ResolvedPolicy,
 } from '../plan/policy';
 import { FailureType } from '../plan/failures';
+import type { PlanSeal } from '../plan/seal';
+import type { Action } from '../plan/schema';
 import { fileSystemResolver } from '../plan/policy-load';
 import { ActionError } from './errors';
 import { workdirFor } from './datasets';
+import { sealProblem, type SealKeys } from './seal';
 
 /** Says why an action may not run, or nothing when it may. */
 export interface ActionGuard {
+  /** Whether the workers' plan check sealed the action as the plan wrote it (before placeholders expand). */
+  sealed(action: Action): Promise<string | undefined>;
   run(argv: readonly string[], cwd: string, envKeys: readonly string[]): string | undefined;
   http(url: string): string | undefined;
 }
@@ -32,6 +37,15 @@ export interface ActionGuard {
 export interface GuardedCutover {
   workflowId: string;
   release: string;
+  /** The workers' seal on the cutover's checked plan (the part the step needs). */
+  seal?: PlanSeal;
+}
+
+/** What the guard knows of the worker: its policy, its data folder and the keys of the workers' seals. */
+export interface GuardDeps {
+  policy?: ResolvedPolicy;
+  dataDir: string;
+  seals?: SealKeys;
 }
 
 /**
@@ -40,18 +54,22 @@ export interface GuardedCutover {
  * placeholders, `..` and symlinks): its own work folder and the policy's folders, never another cutover's.
  */
 export function actionGuard(
-  policy: ResolvedPolicy | undefined,
+  deps: GuardDeps,
   cutover: GuardedCutover,
-  dataDir: string,
   environment: PolicyEnvironment = 'default',
   resolver: PathResolver = fileSystemResolver,
 ): ActionGuard | undefined {
-  if (!policy) return undefined;
+  const { policy, dataDir, seals } = deps;
+  if (!policy && !seals) return undefined;
   const { release } = cutover;
-  const rules = rulesFor(policy.policy, release);
+  const rules = policy ? rulesFor(policy.policy, release) : undefined;
   const reach = { workdir: workdirFor(dataDir, cutover.workflowId), workRoot: path.join(dataDir, 'work') };
   return {
+    async sealed(action) {
+      return seals ? sealProblem(seals, cutover.seal, action, cutover, policy?.digest) : undefined;
+    },
     run(argv, cwd, envKeys) {
+      if (!policy) return undefined;
       if (!rules) return `no rules for release "${release}"`;
       const real = resolver.real(cwd, policy.policyDir);
       const cwdReach =
@@ -70,6 +88,7 @@ export function actionGuard(
       return undefined;
     },
     http(url) {
+      if (!policy) return undefined;
       if (!rules) return `no rules for release "${release}"`;
       return allowedUrl(url, rules) ? undefined : `${url} is not under a URL prefix the policy allows`;
     },
@@ -92,12 +111,11 @@ export function assertSamePolicy(policy: ResolvedPolicy | undefined, cutoverDige
 
 /** `{ guard }` for runAction's options, or nothing when the worker has no policy. */
 export function guarded(
-  policy: ResolvedPolicy | undefined,
+  deps: GuardDeps,
   cutover: GuardedCutover,
-  dataDir: string,
   environment: PolicyEnvironment = 'default',
 ): { guard?: ActionGuard } {
-  const guard = actionGuard(policy, cutover, dataDir, environment);
+  const guard = actionGuard(deps, cutover, environment);
   return guard ? { guard } : {};
 }
 

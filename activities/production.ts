@@ -10,7 +10,7 @@ import { generate, materialise, workdirFor } from './datasets';
 import { toFailure } from './errors';
 import { parseOutput, pipelineContext, probeOutputSchema, runSideBySide } from './pipeline';
 import type { ResolvedPolicy } from '../plan/policy';
-import { actionGuard, guarded, isPolicyRefusal, assertSamePolicy } from './policy-guard';
+import { actionGuard, guarded, isPolicyRefusal, assertSamePolicy, type GuardDeps } from './policy-guard';
 import { runAction } from './runner';
 import { evaluateTriggers } from '../verdicts/triggers';
 import { runStepIn } from './staging';
@@ -50,7 +50,7 @@ const probeSampler = (deps: { dataDir: string; policy?: ResolvedPolicy }) =>
         urgent,
         placeholders: { release: input.release, workdir },
         ...(input.baseDir ? { baseDir: input.baseDir } : {}),
-        ...guarded(deps.policy, input, deps.dataDir, 'production'),
+        ...guarded(deps, input, 'production'),
       });
       const output = parseOutput(outcome, probeOutputSchema, 'probe');
       if (input.reference && !output.metrics) {
@@ -152,10 +152,7 @@ async function recordHeartbeat(details: unknown): Promise<void> {
   });
 }
 
-export interface ReconcileDeps {
-  dataDir: string;
-  policy?: ResolvedPolicy;
-}
+export type ReconcileDeps = GuardDeps;
 
 /** V2 against V1 on the day's data, with the shadow tolerances. Each day gets its own data (seed + day). */
 export function createReconcile(deps: ReconcileDeps) {
@@ -165,7 +162,7 @@ export function createReconcile(deps: ReconcileDeps) {
     const { plan } = input;
     const workdir = workdirFor(deps.dataDir, input.workflowId);
     const tick = () => ctx.heartbeat();
-    const guard = actionGuard(deps.policy, input, deps.dataDir, 'compute');
+    const guard = actionGuard(deps, input, 'compute');
     const spec = plan.production.reconcile.dataset ?? plan.shadow.datasets[0];
     try {
       const ref =

@@ -6,18 +6,14 @@ import { Context, log } from '@temporalio/activity';
 import { toMs } from '../plan/duration';
 import { FailureType } from '../plan/failures';
 import { toFailure, verdictFailure } from './errors';
-import type { ResolvedPolicy } from '../plan/policy';
-import { guarded, isPolicyRefusal, assertSamePolicy } from './policy-guard';
+import { guarded, isPolicyRefusal, assertSamePolicy, type GuardDeps } from './policy-guard';
 import { runAction } from './runner';
 import { workdirFor } from './datasets';
 import { rehearsalTimeFailure } from '../verdicts/rehearsal';
 import { rehearseTriggers } from '../verdicts/triggers';
 import type { PhaseInput, RehearsalResult } from './types';
 
-export interface RehearsalDeps {
-  dataDir: string;
-  policy?: ResolvedPolicy;
-}
+export type RehearsalDeps = GuardDeps;
 
 export const createRehearseRollback = (deps: RehearsalDeps) =>
   async function rehearseRollback(input: PhaseInput): Promise<RehearsalResult> {
@@ -32,7 +28,7 @@ export const createRehearseRollback = (deps: RehearsalDeps) =>
       onTick: () => ctx.heartbeat(),
       placeholders: { release: plan.release, workdir },
       ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
-      ...guarded(deps.policy, input, deps.dataDir, 'staging'),
+      ...guarded(deps, input, 'staging'),
     };
     const failures: string[] = [];
     try {

@@ -56,8 +56,13 @@ export interface RunOptions {
   onSpawn?: (pid: number) => void;
   /** Samples the process's peak memory from the moment it exists (stress). */
   memory?: PeakMemory;
-  /** The workers' policy, asked about the action as it is after placeholders expand. @default none */
+  /**
+   * The workers' policy, asked about the action as it is after placeholders expand, and their seal, about the
+   * action as the plan wrote it. @default none
+   */
   guard?: ActionGuard;
+  /** The plan's action, where `action` is what the runner makes of it (a notification's body). @default action */
+  sealedAs?: Action;
   /** Variables cutover itself gives the process (not the plan's: the policy's env list does not bind them). */
   cutoverEnv?: Readonly<Record<string, string>>;
 }
@@ -89,6 +94,17 @@ export function setActionNice(nice: number): void {
 
 /** Runs an action; resolves on success, throws `ActionError` on failure. */
 export async function runAction(options: RunOptions): Promise<RunOutcome> {
+  const unsealed = await options.guard?.sealed(options.sealedAs ?? options.action);
+  if (unsealed !== undefined) {
+    const { action } = options;
+    const label = action.name ?? ('run' in action ? path.basename(action.run[0] ?? 'action') : action.http);
+    throw new ActionError(
+      `${label}: refused by the workers' seal: ${unsealed}; nothing was run`,
+      FailureType.PolicyViolation,
+      false,
+      'run' in action ? { command: action.run[0] } : { url: action.http },
+    );
+  }
   return 'run' in options.action ? runProcess(options.action, options) : runHttp(options.action, options);
 }
 

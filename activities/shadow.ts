@@ -10,15 +10,12 @@ import { ActionError, toFailure, verdictFailure } from './errors';
 import path from 'node:path';
 import { diffOutput, DiffInputError, withDiffEngine, type DiffEngineOptions } from './diff';
 import { outputPaths, pipelineContext, runPipeline, runSideBySide } from './pipeline';
-import type { ResolvedPolicy } from '../plan/policy';
-import { actionGuard, assertSamePolicy } from './policy-guard';
+import { actionGuard, assertSamePolicy, type GuardDeps } from './policy-guard';
 import type { CutoverPlan } from '../plan/schema';
 import { loadReference } from './reference';
 import type { DatasetComparison, Metrics, OutputDiff, PhaseInput, ShadowReference, ShadowResult } from './types';
 
-export interface ShadowDeps {
-  dataDir: string;
-  policy?: ResolvedPolicy;
+export interface ShadowDeps extends GuardDeps {
   diff?: { memoryLimit?: string; threads?: number };
 }
 
@@ -63,7 +60,7 @@ export function createShadow(deps: ShadowDeps) {
     const { plan } = input;
     const workdir = workdirFor(deps.dataDir, input.workflowId);
     const tick = () => ctx.heartbeat();
-    const guard = actionGuard(deps.policy, input, deps.dataDir, 'compute');
+    const guard = actionGuard(deps, input, 'compute');
     const common = pipelineContext(plan, workdir, ctx.cancellationSignal, tick, guard);
     const datasets: DatasetComparison[] = [];
     const failures: string[] = [];

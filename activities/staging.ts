@@ -5,16 +5,12 @@ import { Context, log } from '@temporalio/activity';
 import { FailureType } from '../plan/failures';
 import type { Action } from '../plan/schema';
 import { toFailure, verdictFailure } from './errors';
-import type { ResolvedPolicy } from '../plan/policy';
-import { guarded, isPolicyRefusal, assertSamePolicy } from './policy-guard';
+import { guarded, isPolicyRefusal, assertSamePolicy, type GuardDeps } from './policy-guard';
 import { runAction, tailLines } from './runner';
 import { workdirFor } from './datasets';
 import type { HealthInput, HealthResult, StepInput, StepResult } from './types';
 
-export interface StepDeps {
-  dataDir: string;
-  policy?: ResolvedPolicy;
-}
+export type StepDeps = GuardDeps;
 
 /** Runs one action of the plan; heartbeats while it runs; cancellation kills its process group. */
 export const createRunStep = (deps: StepDeps) =>
@@ -38,7 +34,7 @@ export async function runStepIn(deps: StepDeps, input: StepInput, heartbeat: () 
       // Deploys and undos are what an approval or a rollback waits for.
       urgent: true,
       ...(input.baseDir ? { baseDir: input.baseDir } : {}),
-      ...guarded(deps.policy, input, deps.dataDir, input.environment),
+      ...guarded(deps, input, input.environment),
     });
     const result: StepResult = {
       label: input.label,
@@ -82,7 +78,7 @@ export const createCheckHealth = (deps: StepDeps) =>
             signal: ctx.cancellationSignal,
             placeholders: { release: input.release, workdir },
             ...(input.baseDir ? { baseDir: input.baseDir } : {}),
-            ...guarded(deps.policy, input, deps.dataDir, 'staging'),
+            ...guarded(deps, input, 'staging'),
           });
           check.ok = true;
           check.lastError = undefined;

@@ -14,8 +14,7 @@ import { generate, workdirFor } from './datasets';
 import { toFailure, verdictFailure } from './errors';
 import { MEMORY_METHOD, PeakMemory } from './memory';
 import { outputFormats, runPipeline } from './pipeline';
-import { actionGuard, isPolicyRefusal, type ActionGuard, assertSamePolicy } from './policy-guard';
-import type { ResolvedPolicy } from '../plan/policy';
+import { actionGuard, isPolicyRefusal, type ActionGuard, assertSamePolicy, type GuardDeps } from './policy-guard';
 import { latencyStats, variation } from './stats';
 import { compareSettings, comparisonFailures, thresholdVerdicts } from '../verdicts/stress';
 import {
@@ -38,10 +37,7 @@ import type {
   SustainedResult,
 } from './types';
 
-export interface StressDeps {
-  dataDir: string;
-  policy?: ResolvedPolicy;
-}
+export type StressDeps = GuardDeps;
 
 type Measured = StressRun;
 
@@ -67,7 +63,7 @@ export function createStress(deps: StressDeps) {
     const beat = () =>
       ctx.heartbeat({ completedSizes: completed, ...(current ? { current } : {}) } satisfies StressProgress);
 
-    const guard = actionGuard(deps.policy, input, deps.dataDir, 'compute');
+    const guard = actionGuard(deps, input, 'compute');
     const formats = outputFormats(plan);
     const measure: Measure = async (version, dataset, key) => {
       const memory = new PeakMemory();

@@ -4,6 +4,7 @@
  */
 import type { Action, ColumnTolerance, CutoverPlan, OutputFormat, Tolerance, Triggers } from '../plan/schema';
 import type { Placeholders } from '../plan/placeholders';
+import type { PlanSeal } from '../plan/seal';
 import type { Environment } from '../plan/environments';
 import type { CompareSettings, PairedSamples, RelativeComparison, RelativeVerdict } from '../verdicts/relative';
 
@@ -15,6 +16,8 @@ export interface StepIdentity {
   release: string;
   /** `<workflowId>/<firstRunId>/<phase>/<step>`: given to the action as CUTOVER_IDEMPOTENCY_KEY. */
   key: string;
+  /** The workers' seal on the cutover's checked plan: no action runs that it does not cover (plan/seal.ts). */
+  seal?: PlanSeal;
 }
 
 export interface StepInput extends StepIdentity {

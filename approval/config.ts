@@ -4,11 +4,10 @@
  * an app that could not say who signed, or whose sessions anyone could forge, must not relay sign-offs.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { ed25519 } from '@noble/curves/ed25519';
 import { z } from 'zod';
 import { envIssueLine } from '../common/env-issue';
-import { decodeBytes } from '../plan/keys';
+import { readPrivateKeyFile } from '../common/key-file';
 
 const intFrom = (min: number, max: number) =>
   z.string().regex(/^\d+$/, { error: 'expected a whole number' }).transform(Number).pipe(z.int().min(min).max(max));
@@ -153,17 +152,7 @@ export function loadServeConfig(env: NodeJS.ProcessEnv, options: { dev?: boolean
 }
 
 function readAttester(file: string, keyId: string): Attester {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8').trim();
-  } catch {
-    throw new ServeConfigError(`CUTOVER_ATTESTER_KEY_FILE=${JSON.stringify(file)}: cannot read the file`);
-  }
-  const privateKey = decodeBytes(text, 32);
-  if (!privateKey) {
-    throw new ServeConfigError(
-      `CUTOVER_ATTESTER_KEY_FILE=${JSON.stringify(file)}: expected an ed25519 private key (32 bytes, hex or base64)`,
-    );
-  }
-  return { keyId, privateKey, publicKey: Buffer.from(ed25519.getPublicKey(privateKey)).toString('hex') };
+  const read = readPrivateKeyFile('CUTOVER_ATTESTER_KEY_FILE', file);
+  if ('problem' in read) throw new ServeConfigError(read.problem);
+  return { keyId, privateKey: read.key, publicKey: Buffer.from(ed25519.getPublicKey(read.key)).toString('hex') };
 }

@@ -416,6 +416,18 @@ export const planSchema = z
       .describe(
         "The approval app's address, set by the workers' plan check (CUTOVER_APPROVAL_URL; a plan's own is dropped): the Temporal UI's current details link to the cutover's page there.",
       ),
+    seal: z
+      .strictObject({
+        keyId: z.string().max(64),
+        workflowId: z.string().max(300),
+        runId: z.string().max(100),
+        policyDigest: z.string().max(64).optional(),
+        actions: z.record(z.string().max(100), z.string().max(200)),
+      })
+      .optional()
+      .describe(
+        "The workers' seal on the checked plan, set by their plan check (a plan's own is dropped): their signature over each action, for the cutover run that asked; the runner starts no action it does not cover.",
+      ),
     reference: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,299}$/, { error: 'expected a workflow id' })

@@ -4,8 +4,8 @@
  * plan's own `signature` field so that a plan started from the raw `temporal` CLI carries it too.
  *
  * What is signed is the validated plan (defaults applied, `baseDir` absolute), the form the workflow
- * receives from `cutover start` and from `temporal workflow start --input-file` alike, without three fields:
- * `signature` itself, `initiator` (the signer becomes the initiator) and `policyDigest` (the workers set it).
+ * receives from `cutover start` and from `temporal workflow start --input-file` alike, without four fields:
+ * `signature` itself, `initiator` (the signer becomes the initiator), `policyDigest` and `seal` (the workers set them).
  * The key id, the signer and the expiry are signed with it, and the release is part of the plan: a signature
  * cannot be moved to another plan or release, or used after it expires.
  */
@@ -15,7 +15,7 @@ import type { CutoverPlan, PlanSignature } from './schema';
 
 /** The exact bytes a release manager signs for `plan` under `signature`'s key id, signer and expiry. */
 export function planSigningMessage(plan: CutoverPlan, signature: Omit<PlanSignature, 'value'>): Uint8Array {
-  const { signature: _signature, initiator: _initiator, policyDigest: _policyDigest, ...signed } = plan;
+  const { signature: _signature, initiator: _initiator, policyDigest: _policyDigest, seal: _seal, ...signed } = plan;
   return utf8(
     ['cutover-plan/v1', signature.keyId, signature.signer, signature.expiresAt, canonicalJson(signed)].join('\n'),
   );
@@ -27,7 +27,7 @@ export function signPlan(
   privateKey: Uint8Array,
   by: Omit<PlanSignature, 'value'>,
 ): CutoverPlan & { signature: PlanSignature } {
-  const { signature: _old, initiator: _initiator, policyDigest: _policyDigest, ...rest } = plan;
+  const { signature: _old, initiator: _initiator, policyDigest: _policyDigest, seal: _seal, ...rest } = plan;
   const value = Buffer.from(curve().sign(planSigningMessage(rest as CutoverPlan, by), privateKey)).toString('hex');
   return { ...rest, signature: { ...by, value } };
 }

@@ -53,6 +53,17 @@ function devApprovalSecrets(dataDir: string): {
   return { ...secrets, keyFile, publicKey: Buffer.from(ed25519.getPublicKey(privateKey)).toString('hex') };
 }
 
+/** The workers' seal key of the dev stack, made once in the data folder (mode 600), like the app's key. */
+function devWorkerKey(dataDir: string): string {
+  const dir = path.join(dataDir, 'workers');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const keyFile = path.join(dir, 'seal.key');
+  if (!existsSync(keyFile)) {
+    writeFileSync(keyFile, `${Buffer.from(ed25519.utils.randomPrivateKey()).toString('hex')}\n`, { mode: 0o600 });
+  }
+  return keyFile;
+}
+
 async function runDevStack(options: DevStackOptions): Promise<void> {
   const root = projectRoot();
   const dataDir = path.resolve(process.env.CUTOVER_DATA_DIR ?? path.join(root, '.data'));
@@ -86,6 +97,9 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
     // The workers trust the app's attestations; the CLI's sign-offs still count too (set
     // CUTOVER_REQUIRE_ATTESTED=true to count only the app's).
     CUTOVER_ATTESTER_KEYS: `dev-app=${secrets.publicKey}`,
+    // The workers' seal on every plan their check accepts (a file of your own wins).
+    CUTOVER_WORKER_KEY_FILE: process.env.CUTOVER_WORKER_KEY_FILE ?? devWorkerKey(dataDir),
+    CUTOVER_WORKER_KEY_ID: process.env.CUTOVER_WORKER_KEY_ID ?? 'dev-workers',
     // Which of the local provider's groups hold which role (the example's policy names them too).
     CUTOVER_ROLE_GROUPS: process.env.CUTOVER_ROLE_GROUPS ?? EXAMPLE_ROLE_GROUPS,
     ...(policy ? { CUTOVER_POLICY: policy } : {}),

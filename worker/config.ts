@@ -9,7 +9,9 @@ import { DEFAULT_TASK_QUEUE } from '../workflows/messages';
 import { toMs } from '../plan/duration';
 import { ENVIRONMENTS, environmentQueues, type Environment, type EnvironmentQueues } from '../plan/environments';
 import type { AttestationSettings } from '../activities';
-import { decodePublicKey } from '../plan/keys';
+import { curve, decodePublicKey } from '../plan/keys';
+import { readPrivateKeyFile } from '../common/key-file';
+import type { SealKeys } from '../activities/seal';
 import { parseRoleGroups, type RoleGroups } from '../plan/role-groups';
 import type { ResolvedPolicy } from '../plan/policy';
 import { loadPolicy, PolicyError } from '../plan/policy-load';
@@ -62,6 +64,24 @@ export const envSchema = z.object({
     .describe(
       'The approval apps whose attestations count: KEYID=PUBLICKEY pairs, comma-separated (ed25519, hex or base64)',
     ),
+  CUTOVER_WORKER_KEY_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "The workers' ed25519 private key (32 bytes, hex or base64): the plan check seals each plan it accepts with it; required with CUTOVER_POLICY on a worker that runs the workflows",
+    ),
+  CUTOVER_WORKER_KEY_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, { error: 'expected a key id (letters, digits, . _ : -)' })
+    .default('workers')
+    .describe('The key id of CUTOVER_WORKER_KEY_FILE, named in every seal (a new id for a new key)'),
+  CUTOVER_WORKER_KEYS: z
+    .string()
+    .optional()
+    .describe(
+      "Other workers' keys whose seals count: KEYID=PUBLICKEY pairs, comma-separated (the previous key while cutovers sealed with it run; an environment worker that holds no private key)",
+    ),
   CUTOVER_REQUIRE_ATTESTED: z
     .enum(['true', 'false'])
     .default('false')
@@ -104,6 +124,8 @@ export type WorkerConfig = Readonly<z.infer<typeof envSchema>> & {
   attestation: AttestationSettings;
   /** The policy of CUTOVER_POLICY, read and checked at start. */
   policy?: ResolvedPolicy;
+  /** The workers' seal keys (CUTOVER_WORKER_KEY_FILE, CUTOVER_WORKER_KEYS); none when neither is set. */
+  seals?: SealKeys;
 };
 
 /** A variable with a bad value. */
@@ -132,23 +154,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
       );
     }
   }
-  const attesterKeys: Record<string, string> = {};
-  for (const pair of (parsed.data.CUTOVER_ATTESTER_KEYS ?? '').split(',').filter((p) => p.trim() !== '')) {
-    const [id, key] = pair.split('=').map((part) => part.trim());
-    if (!id || !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(id) || !key || decodePublicKey(key) === undefined) {
-      throw new ConfigError(
-        `CUTOVER_ATTESTER_KEYS: "${pair.trim().slice(0, 80)}": expected KEYID=PUBLICKEY (an ed25519 public key, hex or base64)`,
-      );
-    }
-    attesterKeys[id] = key;
-  }
+  const attesterKeys = keyPairs('CUTOVER_ATTESTER_KEYS', parsed.data.CUTOVER_ATTESTER_KEYS);
   const roleGroups = parseRoleGroups(parsed.data.CUTOVER_ROLE_GROUPS);
   if ('error' in roleGroups) throw new ConfigError(`CUTOVER_ROLE_GROUPS: ${String(roleGroups.error)}`);
   const served = parsed.data.CUTOVER_ENVIRONMENT.split(',');
   const all = served.includes('all');
+  const orchestrator = all || served.includes('orchestrator');
+  const seals = sealKeys(parsed.data, orchestrator && policy !== undefined, policy !== undefined);
   return Object.freeze({
     ...parsed.data,
-    orchestrator: all || served.includes('orchestrator'),
+    orchestrator,
     environments: ENVIRONMENTS.filter((environment) => all || served.includes(environment)),
     queues,
     attestation: {
@@ -159,5 +174,51 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     },
     dataDir: path.resolve(parsed.data.CUTOVER_DATA_DIR),
     ...(policy ? { policy } : {}),
+    ...(seals ? { seals } : {}),
   });
+}
+
+/** KEYID=PUBLICKEY pairs, comma-separated, as `variable` holds them. */
+function keyPairs(variable: string, text: string | undefined): Record<string, string> {
+  const keys: Record<string, string> = {};
+  for (const pair of (text ?? '').split(',').filter((p) => p.trim() !== '')) {
+    const [id, key] = pair.split('=').map((part) => part.trim());
+    if (!id || !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(id) || !key || decodePublicKey(key) === undefined) {
+      throw new ConfigError(
+        `${variable}: "${pair.trim().slice(0, 80)}": expected KEYID=PUBLICKEY (an ed25519 public key, hex or base64)`,
+      );
+    }
+    keys[id] = key;
+  }
+  return keys;
+}
+
+/**
+ * The workers' seal keys. A worker that holds a policy must seal (when it checks plans) and check seals (when it
+ * runs actions): without them, whoever can start a workflow or poll the orchestrator's queue could hand an
+ * environment's worker an action no plan check saw.
+ */
+function sealKeys(env: z.infer<typeof envSchema>, mustSign: boolean, mustVerify: boolean): SealKeys | undefined {
+  const trusted: Record<string, Uint8Array> = {};
+  for (const [id, key] of Object.entries(keyPairs('CUTOVER_WORKER_KEYS', env.CUTOVER_WORKER_KEYS))) {
+    trusted[id] = decodePublicKey(key) as Uint8Array;
+  }
+  let signer: SealKeys['signer'];
+  if (env.CUTOVER_WORKER_KEY_FILE !== undefined) {
+    const read = readPrivateKeyFile('CUTOVER_WORKER_KEY_FILE', env.CUTOVER_WORKER_KEY_FILE);
+    if ('problem' in read) throw new ConfigError(read.problem);
+    signer = { keyId: env.CUTOVER_WORKER_KEY_ID, privateKey: read.key };
+    trusted[env.CUTOVER_WORKER_KEY_ID] = curve().getPublicKey(read.key);
+  }
+  if (mustSign && !signer) {
+    throw new ConfigError(
+      "CUTOVER_WORKER_KEY_FILE: required with CUTOVER_POLICY on a worker that runs the workflows: its plan check seals every plan it accepts, and the environments' workers run nothing unsealed (docs/security.md)",
+    );
+  }
+  if (mustVerify && Object.keys(trusted).length === 0) {
+    throw new ConfigError(
+      "CUTOVER_WORKER_KEY_FILE or CUTOVER_WORKER_KEYS: required with CUTOVER_POLICY: the worker runs only actions the workers' plan check sealed (docs/security.md)",
+    );
+  }
+  return Object.keys(trusted).length > 0 ? { ...(signer ? { signer } : {}), trusted } : undefined;
 }

@@ -51,6 +51,7 @@ export async function createWorker(
     ...(config.CUTOVER_APPROVAL_URL ? { approvalUrl: config.CUTOVER_APPROVAL_URL } : {}),
     diff: { memoryLimit: config.CUTOVER_DIFF_MEMORY, threads: config.CUTOVER_DIFF_THREADS },
     ...(config.policy ? { policy: config.policy } : {}),
+    ...(config.seals ? { seals: config.seals } : {}),
   });
   const common = {
     connection: conn,

@@ -459,6 +459,7 @@ class Cutover {
   }
 
   private identity(step: string): StepIdentity {
-    return { workflowId: this.info.workflowId, release: this.plan.release, key: `${this.keyPrefix()}/${step}` };
+    const { release, seal } = this.plan;
+    return { workflowId: this.info.workflowId, release, key: `${this.keyPrefix()}/${step}`, ...(seal ? { seal } : {}) };
   }
 }

@@ -17,6 +17,7 @@ import {
 import type { Activities } from '../activities';
 import type { Breach, Metrics, ProbeResult } from '../activities/types';
 import { FailureType, NON_RETRYABLE_TYPES } from '../plan/failures';
+import type { PlanSeal } from '../plan/seal';
 import type { Action, Triggers } from '../plan/schema';
 import { monitorStatusQuery } from './messages';
 import { Patch } from './patches';
@@ -69,6 +70,8 @@ export interface MonitorInput {
   policyDigest?: string;
   /** Production's task queue (plan `environments.production`): the probes run there, watched for a worker. */
   taskQueue?: string;
+  /** The workers' seal on the probe (plan/seal.ts): production's worker runs no probe it does not cover. */
+  seal?: PlanSeal;
   state: MonitorState;
 }
 
@@ -151,6 +154,7 @@ export async function monitorWorkflow(input: MonitorInput): Promise<MonitorOutco
               consecutiveFailures: state.consecutiveFailures,
               ...(input.baseDir ? { baseDir: input.baseDir } : {}),
               ...(input.policyDigest !== undefined ? { policyDigest: input.policyDigest } : {}),
+              ...(input.seal ? { seal: input.seal } : {}),
             },
           ],
         ),

@@ -80,6 +80,8 @@ beforeAll(async () => {
       },
     }),
   );
+  const sealKey = path.join(DIR, 'workers.key');
+  writeFileSync(sealKey, Buffer.from(ed25519.utils.randomPrivateKey()).toString('hex'), { mode: 0o600 });
   server = await startTestDevServer();
   const metricsPort = await freePort();
   worker = spawn(process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], {
@@ -89,6 +91,7 @@ beforeAll(async () => {
       CUTOVER_TASK_QUEUE: taskQueue,
       CUTOVER_DATA_DIR: path.join(DIR, 'data'),
       CUTOVER_POLICY: policy,
+      CUTOVER_WORKER_KEY_FILE: sealKey,
       CUTOVER_LOG_LEVEL: 'warn',
       CUTOVER_METRICS_PORT: String(metricsPort),
     },

@@ -14,6 +14,8 @@ import { createActivities, type Activities, type AttestationSettings } from '../
 import { createMetrics } from '../../worker/metrics';
 import { environmentQueues, type EnvironmentQueues } from '../../plan/environments';
 import type { ResolvedPolicy } from '../../plan/policy';
+import type { SealKeys } from '../../activities/seal';
+import { ed25519 } from '@noble/curves/ed25519';
 import type { CutoverPlan } from '../../plan/schema';
 import type { cutoverWorkflow } from '../../workflows';
 import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
@@ -80,7 +82,18 @@ export interface WorkerOptions {
   queues?: EnvironmentQueues;
   /** 0: no workflow cache, so no sticky queue (a test that replaces workers mid-cutover). */
   maxCachedWorkflows?: number;
+  /** The workers' seal keys. @default with a policy, the suite's own key (a worker holding one must seal) */
+  seals?: SealKeys;
 }
+
+/** One workers' key for the suite's in-process workers: a worker that holds a policy seals what it checks. */
+export const TEST_SEAL_KEYS: SealKeys = (() => {
+  const privateKey = ed25519.utils.randomPrivateKey();
+  return {
+    signer: { keyId: 'test-workers', privateKey },
+    trusted: { 'test-workers': ed25519.getPublicKey(privateKey) },
+  };
+})();
 
 /** A worker on `env` with the real activities (any replaced by `options.activities`). */
 export async function makeWorker(
@@ -90,7 +103,8 @@ export async function makeWorker(
   const taskQueue = options.taskQueue ?? uniqueId('tq');
   const dataDir = options.dataDir ?? tempDir('data-');
   mkdirSync(dataDir, { recursive: true });
-  const policy = options.policy ? { policy: options.policy } : {};
+  const seals = options.seals ?? (options.policy ? TEST_SEAL_KEYS : undefined);
+  const policy = { ...(options.policy ? { policy: options.policy } : {}), ...(seals ? { seals } : {}) };
   const queues = options.queues ?? environmentQueues(taskQueue);
   const approvalUrl = {
     ...(options.approvalUrl ? { approvalUrl: options.approvalUrl } : {}),

@@ -15,7 +15,7 @@ describe('at run time', () => {
   test('a placeholder that expands into another script is refused before anything runs', async () => {
     const marker = path.join(ROOT, 'ran.txt');
     writeFileSync(path.join(OUTSIDE, 'marker.js'), `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran')`);
-    const guard = actionGuard(writePolicy(), CUTOVER, DATA);
+    const guard = actionGuard({ policy: writePolicy(), dataDir: DATA }, CUTOVER);
     const err = await runAction({
       action: { name: 'deploy', run: ['node', '{dataset}'] },
       idempotencyKey: 'k',
@@ -33,7 +33,7 @@ describe('at run time', () => {
   });
 
   test('the allowed command runs; an http action outside the prefixes does not', async () => {
-    const guard = actionGuard(writePolicy(), CUTOVER, DATA);
+    const guard = actionGuard({ policy: writePolicy(), dataDir: DATA }, CUTOVER);
     const outcome = await runAction({
       action: step('x'),
       idempotencyKey: 'k',
@@ -48,7 +48,7 @@ describe('at run time', () => {
 
   test("at run time, after placeholders expand, another cutover's folder is refused and nothing runs", async () => {
     const marker = path.join(OTHER, 'production', 'touched');
-    const guard = actionGuard(writePolicy(), CUTOVER, DATA);
+    const guard = actionGuard({ policy: writePolicy(), dataDir: DATA }, CUTOVER);
     for (const target of [path.join(OTHER, 'production'), `${OWN}/link/production`, `${OWN}/../cutover-test-b`]) {
       const err = await runAction({
         action: { name: 'deploy', run: ['node', 'step.js', '--target', '{dataset}'] },
@@ -79,7 +79,7 @@ describe('at run time', () => {
     const production = ['deploy', 'undo', 'probe', 'decommission'].map((name) => ['node', 'app/step.js', name]);
     const policy = writePolicy({ commands: { default: [['node', 'app/step.js']], production } });
     const run = (environment: 'production' | 'staging', name: string) => {
-      const guard = actionGuard(policy, CUTOVER, DATA, environment);
+      const guard = actionGuard({ policy, dataDir: DATA }, CUTOVER, environment);
       return runAction({ action: step(name), idempotencyKey: 'k', baseDir: APP, ...(guard ? { guard } : {}) });
     };
     await expect(run('production', 'migrate')).rejects.toMatchObject({

@@ -6,6 +6,7 @@ import { ApplicationFailure, proxySinks, startChild } from '@temporalio/workflow
 import type { Metrics } from '../../activities/types';
 import { toMs } from '../../plan/duration';
 import { FailureType } from '../../plan/failures';
+import { sealFor } from '../../plan/seal';
 import { RollbackNeeded } from '../endings';
 import { monitorWorkflow } from '../monitor';
 import type { CutoverSinks } from '../sinks';
@@ -76,6 +77,7 @@ async function monitor(ctx: PhaseContext, reference: Metrics): Promise<MonitorOu
         windowEndsAt,
         ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
         ...(plan.policyDigest !== undefined ? { policyDigest: plan.policyDigest } : {}),
+        ...(plan.seal ? { seal: sealFor(plan.seal, 'production.monitor.probe') } : {}),
         ...(plan.environments?.production ? { taskQueue: plan.environments.production.taskQueue } : {}),
         state: { samples: 0, consecutiveFailures: 0, runs: 1, startedAt: new Date().toISOString() },
       },

@@ -1,0 +1,123 @@
+/**
+ * Sealing and checking the workers' seal (plan/seal.ts): the plan check signs every action of the plan it
+ * accepted for the run that asked; before anything starts, the runner checks that the action carries such a
+ * signature by a key the workers trust, for the cutover whose work folder it names, under the policy this
+ * worker holds, and that the workflow asking is that cutover's run or a child of it (the server says which,
+ * not the input).
+ */
+import { Context } from '@temporalio/activity';
+import { curve } from '../plan/keys';
+import { actionsOf } from '../plan/policy';
+import { sealMessage, type PlanSeal } from '../plan/seal';
+import type { Action, CutoverPlan } from '../plan/schema';
+
+/** The workers' keys: the one their plan check signs with, and every key whose seals they accept. */
+export interface SealKeys {
+  /** Present on a worker that checks plans (the orchestrator): CUTOVER_WORKER_KEY_FILE, CUTOVER_WORKER_KEY_ID. */
+  signer?: { keyId: string; privateKey: Uint8Array };
+  /** Public keys by key id: the signer's own and CUTOVER_WORKER_KEYS (other workers', or the previous key). */
+  trusted: Record<string, Uint8Array>;
+}
+
+/** The seal over every action of `plan`, for `workflowId`'s run `runId`; nothing without a signing key. */
+export function sealPlan(
+  keys: SealKeys | undefined,
+  plan: CutoverPlan,
+  cutover: { workflowId: string; runId: string },
+): PlanSeal | undefined {
+  if (!keys?.signer) return undefined;
+  const ed25519 = curve();
+  const actions: Record<string, string> = {};
+  for (const { path, action } of actionsOf(plan)) {
+    const message = sealMessage({ ...cutover, policyDigest: plan.policyDigest, path, action });
+    actions[path] = Buffer.from(ed25519.sign(message, keys.signer.privateKey)).toString('hex');
+  }
+  return {
+    keyId: keys.signer.keyId,
+    ...cutover,
+    ...(plan.policyDigest !== undefined ? { policyDigest: plan.policyDigest } : {}),
+    actions,
+  };
+}
+
+/** The run an activity was scheduled by, as the server tells it. */
+export interface ExecutingRun {
+  workflowId: string;
+  runId: string;
+  /** The run's parent, asked of the server only when the run is not the sealed one. */
+  parent(): Promise<{ workflowId: string; runId: string } | undefined>;
+}
+
+/**
+ * Why `action` may not run for `cutover` under `seal`, or nothing when the workers sealed it: the seal's key is
+ * trusted, it is this cutover's and this policy's, one of its signatures covers exactly this action, and the
+ * workflow asking is the sealed run or its child (a seal copied into another workflow's input is refused).
+ */
+export async function sealProblem(
+  keys: SealKeys,
+  seal: PlanSeal | undefined,
+  action: Action,
+  cutover: { workflowId: string },
+  policyDigest: string | undefined,
+  executing: ExecutingRun | undefined = executingRun(),
+): Promise<string | undefined> {
+  if (!seal) return "it carries no seal of the workers' plan check: only a checked cutover's actions run";
+  const key = keys.trusted[seal.keyId];
+  if (!key) return `its seal is by key "${String(seal.keyId)}", which these workers do not trust`;
+  if (seal.workflowId !== cutover.workflowId) {
+    return `its seal is cutover ${String(seal.workflowId)}'s, the step names ${cutover.workflowId}'s work folder`;
+  }
+  if ((seal.policyDigest ?? '') !== (policyDigest ?? '')) {
+    return `it was sealed under policy ${short(seal.policyDigest)}, this worker holds ${short(policyDigest)}`;
+  }
+  const ed25519 = curve();
+  const covered = Object.entries(seal.actions ?? {}).some(([path, signature]) => {
+    try {
+      const message = sealMessage({ workflowId: seal.workflowId, runId: seal.runId, policyDigest, path, action });
+      return ed25519.verify(signature, message, key);
+    } catch {
+      return false;
+    }
+  });
+  if (!covered) return 'it is not an action of the plan the workers checked for this cutover (no seal covers it)';
+  if (!executing || (executing.workflowId === seal.workflowId && executing.runId === seal.runId)) return undefined;
+  const parent = await executing.parent();
+  if (parent?.workflowId === seal.workflowId && parent.runId === seal.runId) return undefined;
+  return `its seal is run ${seal.runId} of ${seal.workflowId}'s, and ${executing.workflowId} (run ${executing.runId}) is neither that run nor its child: a seal copied from another workflow`;
+}
+
+const short = (digest: string | undefined) => (digest ? `${digest.slice(0, 12)}…` : 'none');
+
+/** Children's parents by run id: a monitor asks for hundreds of probes, and its parent never changes. */
+const parents = new Map<string, { workflowId: string; runId: string } | undefined>();
+const PARENTS_KEPT = 1000;
+
+/** The run the current activity was scheduled by; undefined outside an activity (a unit test's call). */
+function executingRun(): ExecutingRun | undefined {
+  let context: Context;
+  try {
+    context = Context.current();
+  } catch {
+    return undefined;
+  }
+  const { workflowExecution, workflowNamespace } = context.info;
+  if (!workflowExecution) return undefined;
+  const { workflowId, runId } = workflowExecution;
+  return {
+    workflowId,
+    runId,
+    async parent() {
+      if (parents.has(runId)) return parents.get(runId);
+      const described = await context.client.workflowService.describeWorkflowExecution({
+        namespace: workflowNamespace,
+        execution: { workflowId, runId },
+      });
+      const found = described.workflowExecutionInfo?.parentExecution;
+      const parent =
+        found?.workflowId && found.runId ? { workflowId: found.workflowId, runId: found.runId } : undefined;
+      if (parents.size >= PARENTS_KEPT) parents.delete(parents.keys().next().value as string);
+      parents.set(runId, parent);
+      return parent;
+    },
+  };
+}

@@ -35,7 +35,10 @@ const SIGNALS_PER_RUN = 500;
 const text = (value: unknown, max = 500) =>
   typeof value === 'string' && value.length > 0 ? value.slice(0, max) : undefined;
 
-export async function referencesWorkflow(state: References = { pinned: {}, bad: {} }): Promise<void> {
+export async function referencesWorkflow(input: References = { pinned: {}, bad: {} }): Promise<void> {
+  // Whoever can start a workflow could start the registry with pins and marks of their own in its input: only a
+  // run the registry continued itself carries state over; a fresh start begins empty, whatever it was given.
+  const state: References = workflowInfo().continuedFromExecutionRunId !== undefined ? input : { pinned: {}, bad: {} };
   let received = 0;
   setHandler(referencesQuery, () => state);
   // Payloads come from any client: anything malformed is ignored rather than stored.

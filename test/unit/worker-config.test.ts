@@ -1,3 +1,4 @@
+import { ed25519 } from '@noble/curves/ed25519';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -49,12 +50,19 @@ test('`npm run worker` starts the worker with the Node options and environment t
   expect(pkg.scripts.worker).toBe(`${env.join(' ')} node ${WORKER_NODE_OPTIONS.join(' ')} dist/worker/main.js`);
 });
 
+/** A file holding a fresh workers' private key (hex), as CUTOVER_WORKER_KEY_FILE names it. */
+function keyFile(): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'key-')), 'workers.key');
+  writeFileSync(file, Buffer.from(ed25519.utils.randomPrivateKey()).toString('hex'), { mode: 0o600 });
+  return file;
+}
+
 describe('the organisation policy', () => {
   const example = path.resolve(__dirname, '..', '..', 'examples', 'portfolio-kpi', 'policy.yaml');
 
   test('without CUTOVER_POLICY there is none; with it, the policy is read at start with its digest', () => {
     expect(loadConfig({}).policy).toBeUndefined();
-    const config = loadConfig({ CUTOVER_POLICY: example });
+    const config = loadConfig({ CUTOVER_POLICY: example, CUTOVER_WORKER_KEY_FILE: keyFile() });
     expect(config.policy?.policyDir).toBe(path.dirname(example));
     expect(config.policy?.digest).toMatch(/^[0-9a-f]{64}$/);
     expect(config.policy?.policy.pipelines[0]?.match).toBe('portfolio-kpi-*');
@@ -67,6 +75,52 @@ describe('the organisation policy', () => {
     const bad = path.join(mkdtempSync(path.join(tmpdir(), 'policy-')), 'policy.yaml');
     writeFileSync(bad, 'version: 1\npipelines: [{ match: "x", env: [NODE OPTIONS] }]\n');
     expect(() => loadConfig({ CUTOVER_POLICY: bad })).toThrow(/^CUTOVER_POLICY=".*": pipelines\[0\]\.env\[0\]: /);
+  });
+});
+
+describe("the workers' seal keys", () => {
+  const example = path.resolve(__dirname, '..', '..', 'examples', 'portfolio-kpi', 'policy.yaml');
+
+  test('a worker that holds a policy and runs the workflows must have the signing key, named in the error', () => {
+    expect(() => loadConfig({ CUTOVER_POLICY: example })).toThrow(
+      /^CUTOVER_WORKER_KEY_FILE: required with CUTOVER_POLICY on a worker that runs the workflows/,
+    );
+    // An environment's worker only checks seals: the public keys are enough, and one of the two is required.
+    expect(() => loadConfig({ CUTOVER_POLICY: example, CUTOVER_ENVIRONMENT: 'production' })).toThrow(
+      /^CUTOVER_WORKER_KEY_FILE or CUTOVER_WORKER_KEYS: required with CUTOVER_POLICY/,
+    );
+    const publicKey = Buffer.from(ed25519.getPublicKey(ed25519.utils.randomPrivateKey())).toString('hex');
+    const production = loadConfig({
+      CUTOVER_POLICY: example,
+      CUTOVER_ENVIRONMENT: 'production',
+      CUTOVER_WORKER_KEYS: `workers-2026=${publicKey}`,
+    });
+    expect(production.seals?.signer).toBeUndefined();
+    expect(Buffer.from(production.seals?.trusted['workers-2026'] ?? []).toString('hex')).toBe(publicKey);
+  });
+
+  test('the signing key is trusted under its key id, beside the previous keys of a rotation', () => {
+    const previous = Buffer.from(ed25519.getPublicKey(ed25519.utils.randomPrivateKey())).toString('hex');
+    const config = loadConfig({
+      CUTOVER_POLICY: example,
+      CUTOVER_WORKER_KEY_FILE: keyFile(),
+      CUTOVER_WORKER_KEY_ID: 'workers-2027',
+      CUTOVER_WORKER_KEYS: `workers-2026=${previous}`,
+    });
+    expect(config.seals?.signer?.keyId).toBe('workers-2027');
+    expect(Object.keys(config.seals?.trusted ?? {}).sort()).toEqual(['workers-2026', 'workers-2027']);
+  });
+
+  test('an unreadable or malformed key file, or a bad pair, stops the worker naming the variable', () => {
+    expect(() => loadConfig({ CUTOVER_WORKER_KEY_FILE: '/nowhere/key' })).toThrow(
+      'CUTOVER_WORKER_KEY_FILE="/nowhere/key": cannot read the file',
+    );
+    const bad = path.join(mkdtempSync(path.join(tmpdir(), 'key-')), 'key');
+    writeFileSync(bad, 'not a key\n');
+    expect(() => loadConfig({ CUTOVER_WORKER_KEY_FILE: bad })).toThrow(/expected an ed25519 private key/);
+    expect(() => loadConfig({ CUTOVER_WORKER_KEYS: 'workers=zz' })).toThrow(
+      /^CUTOVER_WORKER_KEYS: "workers=zz": expected KEYID=PUBLICKEY/,
+    );
   });
 });
 

@@ -8,7 +8,12 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { stringify } from 'yaml';
 import { FailureType } from '../../plan/failures';
 import { loadPolicy } from '../../plan/policy-load';
-import type { CutoverPlanInput } from '../../plan/schema';
+import type { Action, CutoverPlan, CutoverPlanInput } from '../../plan/schema';
+import type { StepInput } from '../../activities/types';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { WorkflowHandle } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { rogueStepWorkflow } from './rogue/rogue-workflows';
 import { cutoverWorkflow, monitorWorkflow } from '../../workflows';
 import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
 import {
@@ -211,3 +216,61 @@ test("a policy swapped mid-cutover: the new policy's worker refuses the actions,
   });
   expect(deploys()).toBe(before + 1);
 });
+
+test("a rogue workflow hands the workers a step with no seal, or with the seal copied from a running cutover's history: refused, nothing runs", async () => {
+  const { worker, taskQueue } = await makeWorker(env, { policy: writePolicy() });
+  const rogueQueue = uniqueId('tq-rogue');
+  const rogue = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: rogueQueue,
+    workflowsPath: require.resolve('./rogue/rogue-workflows'),
+  });
+  await worker.runUntil(
+    rogue.runUntil(async () => {
+      const handle = await env.client.workflow.start(cutoverWorkflow, {
+        taskQueue,
+        workflowId: uniqueId(),
+        args: [makePlan(goodPlan())],
+      });
+      await waitForStatus(handle, (s) => s.state === 'awaiting-signoff');
+      const checked = await checkedPlan(handle);
+      expect(checked.seal?.keyId).toBe('test-workers');
+      const before = ledger.entries().length;
+      const deploy = {
+        workflowId: handle.workflowId,
+        release: checked.release,
+        key: `${handle.workflowId}/rogue/deploy`,
+        label: 'deploy',
+        environment: 'staging' as const,
+        policyDigest: checked.policyDigest,
+        action: step('rogue-deploy'),
+        baseDir: checked.baseDir,
+      };
+      const asked = (input: StepInput) =>
+        env.client.workflow.execute(rogueStepWorkflow, {
+          taskQueue: rogueQueue,
+          workflowId: uniqueId('rogue'),
+          args: [taskQueue, input],
+        });
+      // A step the plan does not have, unsealed; then the plan's own deploy under the cutover's copied seal.
+      expect(await asked(deploy)).toMatch(/^PolicyViolation: .*carries no seal of the workers' plan check/);
+      const copied = { ...deploy, action: checked.staging.deploy[0] as Action, seal: checked.seal };
+      expect(await asked(copied)).toMatch(
+        /^PolicyViolation: .*is neither that run nor its child: a seal copied from another workflow; nothing was run/,
+      );
+      // The copied seal does not cover an action the plan does not have either, wherever it runs.
+      expect(await asked({ ...copied, action: step('rogue-deploy') })).toMatch(/no seal covers it/);
+      expect(ledger.entries().length).toBe(before);
+      await handle.terminate('seen');
+    }),
+  );
+});
+
+/** The plan the workers' plan check returned to a cutover, read from its history as anyone may read it. */
+async function checkedPlan(handle: WorkflowHandle): Promise<CutoverPlan> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const completed = events.find((e) => e.activityTaskCompletedEventAttributes)?.activityTaskCompletedEventAttributes;
+  const payload = completed?.result?.payloads?.[0];
+  if (!payload) throw new Error('no plan check result in the history');
+  return defaultPayloadConverter.fromPayload<CutoverPlan>(payload);
+}

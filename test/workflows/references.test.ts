@@ -87,3 +87,17 @@ test('a reference run is shown beside V1; a run marked bad is refused; a pinned 
   expect(Object.keys(registered.bad)).toEqual([referenceId]);
   for (const h of [later.handle, refused.handle, pinned.handle]) await h.cancel();
 }, 180_000);
+
+test('the registry started directly with pins and marks of its own in its input begins empty: only its own continue-as-new carries state', async () => {
+  const forged = {
+    pinned: { 'portfolio-kpi': { workflowId: 'cutover-evil', by: 'mallory', at: '2026-01-01T00:00:00Z' } },
+    bad: { 'cutover-good': { by: 'mallory', at: '2026-01-01T00:00:00Z', reason: 'forged' } },
+  };
+  const handle = await t.env.client.workflow.start(referencesWorkflow, {
+    taskQueue: t.taskQueue,
+    workflowId: uniqueId('registry'),
+    args: [forged],
+  });
+  expect(await handle.query(referencesQuery)).toEqual({ pinned: {}, bad: {} });
+  await handle.terminate('seen');
+});

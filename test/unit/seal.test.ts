@@ -1,0 +1,120 @@
+/**
+ * The workers' seal on a checked plan (plan/seal.ts, activities/seal.ts): what it covers, and each way an action
+ * without the workers' word for it is refused, before anything starts.
+ */
+import { ed25519 } from '@noble/curves/ed25519';
+import { sealPlan, sealProblem, type ExecutingRun, type SealKeys } from '../../activities/seal';
+import { actionsOf } from '../../plan/policy';
+import { sealFor } from '../../plan/seal';
+import type { Action } from '../../plan/schema';
+import { makePlan } from '../helpers/plans';
+
+const keyPair = (keyId: string): SealKeys => {
+  const privateKey = ed25519.utils.randomPrivateKey();
+  return { signer: { keyId, privateKey }, trusted: { [keyId]: ed25519.getPublicKey(privateKey) } };
+};
+const KEYS = keyPair('workers-2026');
+const CUTOVER = { workflowId: 'cutover-a', runId: 'run-1' };
+const DIGEST = 'a'.repeat(64);
+const plan = { ...makePlan(), policyDigest: DIGEST };
+const seal = sealPlan(KEYS, plan, CUTOVER)!;
+const deploy = plan.staging.deploy[0] as Action;
+const run = (workflowId: string, runId: string, parent?: { workflowId: string; runId: string }): ExecutingRun => ({
+  workflowId,
+  runId,
+  parent: () => Promise.resolve(parent),
+});
+const inCutover = run(CUTOVER.workflowId, CUTOVER.runId);
+
+test('the seal covers every action of the checked plan, each as the plan wrote it', async () => {
+  expect(Object.keys(seal.actions).sort()).toEqual(
+    actionsOf(plan)
+      .map((a) => a.path)
+      .sort(),
+  );
+  expect(seal).toMatchObject({ keyId: 'workers-2026', ...CUTOVER, policyDigest: DIGEST });
+  for (const { action } of actionsOf(plan)) {
+    expect(await sealProblem(KEYS, seal, action, CUTOVER, DIGEST, inCutover)).toBeUndefined();
+  }
+  // The rollback runs without its target and the decommission without afterCleanDays: the same action.
+  const { target: _target, ...rollback } = plan.rollback;
+  expect(await sealProblem(KEYS, seal, rollback, CUTOVER, DIGEST, inCutover)).toBeUndefined();
+});
+
+test('a worker without a signing key seals nothing', () => {
+  expect(sealPlan({ trusted: KEYS.trusted }, plan, CUTOVER)).toBeUndefined();
+  expect(sealPlan(undefined, plan, CUTOVER)).toBeUndefined();
+});
+
+describe('refused, naming why', () => {
+  test.each<[string, () => Promise<string | undefined>, RegExp]>([
+    [
+      'no seal at all',
+      () => sealProblem(KEYS, undefined, deploy, CUTOVER, DIGEST, inCutover),
+      /carries no seal of the workers' plan check/,
+    ],
+    [
+      'an action the plan does not have (its argv changed)',
+      () => sealProblem(KEYS, seal, { ...deploy, run: ['node', 'deploy.js', '--evil'] }, CUTOVER, DIGEST, inCutover),
+      /not an action of the plan the workers checked/,
+    ],
+    [
+      "another action's signature (the probe's, for a deploy)",
+      () => sealProblem(KEYS, sealFor(seal, 'production.monitor.probe'), deploy, CUTOVER, DIGEST, inCutover),
+      /not an action of the plan the workers checked/,
+    ],
+    [
+      'a forged signature by a key under the same key id',
+      () => sealProblem(KEYS, sealPlan(keyPair('workers-2026'), plan, CUTOVER), deploy, CUTOVER, DIGEST, inCutover),
+      /not an action of the plan the workers checked/,
+    ],
+    [
+      'a key these workers do not trust',
+      () => sealProblem(KEYS, sealPlan(keyPair('rogue'), plan, CUTOVER), deploy, CUTOVER, DIGEST, inCutover),
+      /by key "rogue", which these workers do not trust/,
+    ],
+    [
+      "another cutover's work folder",
+      () => sealProblem(KEYS, seal, deploy, { workflowId: 'cutover-b' }, DIGEST, run('cutover-b', 'r')),
+      /its seal is cutover cutover-a's, the step names cutover-b's work folder/,
+    ],
+    [
+      'another policy than the worker holds',
+      () => sealProblem(KEYS, seal, deploy, CUTOVER, 'b'.repeat(64), inCutover),
+      /sealed under policy aaaaaaaaaaaa…, this worker holds bbbbbbbbbbbb…/,
+    ],
+    [
+      'a seal copied into another workflow (no parent)',
+      () => sealProblem(KEYS, seal, deploy, CUTOVER, DIGEST, run('rogue-monitor', 'r9')),
+      /rogue-monitor \(run r9\) is neither that run nor its child: a seal copied from another workflow/,
+    ],
+    [
+      "a seal copied into the child of another run of the same cutover's id",
+      () =>
+        sealProblem(KEYS, seal, deploy, CUTOVER, DIGEST, run('m', 'r2', { workflowId: 'cutover-a', runId: 'run-0' })),
+      /neither that run nor its child/,
+    ],
+    [
+      'a seal whose fields were edited (the run id)',
+      () => sealProblem(KEYS, { ...seal, runId: 'run-2' }, deploy, CUTOVER, DIGEST, run('cutover-a', 'run-2')),
+      /not an action of the plan the workers checked/,
+    ],
+  ])('%s', async (_name, check, why) => {
+    expect(await check()).toMatch(why);
+  });
+});
+
+test("the cutover's own child (its monitor) runs the probe its parent's seal covers", async () => {
+  const probe = plan.production.monitor.probe;
+  const child = run('cutover-a/monitor', 'run-7', CUTOVER);
+  expect(await sealProblem(KEYS, sealFor(seal, 'production.monitor.probe'), probe, CUTOVER, DIGEST, child)).toBe(
+    undefined,
+  );
+});
+
+test('after a key rotation, the previous key still verifies while it is trusted, and not after', async () => {
+  const next = keyPair('workers-2027');
+  const both: SealKeys = { ...next, trusted: { ...next.trusted, ...KEYS.trusted } };
+  expect(await sealProblem(both, seal, deploy, CUTOVER, DIGEST, inCutover)).toBeUndefined();
+  expect(await sealProblem(next, seal, deploy, CUTOVER, DIGEST, inCutover)).toMatch(/do not trust/);
+});

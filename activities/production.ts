@@ -50,7 +50,7 @@ const probeSampler = (deps: { dataDir: string; policy?: ResolvedPolicy }) =>
         urgent,
         placeholders: { release: input.release, workdir },
         ...(input.baseDir ? { baseDir: input.baseDir } : {}),
-        ...guarded(deps, input, 'production'),
+        ...guarded(deps, input, 'probe'),
       });
       const output = parseOutput(outcome, probeOutputSchema, 'probe');
       if (input.reference && !output.metrics) {

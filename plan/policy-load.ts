@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { canonicalJson } from './canonical';
-import { policySchema, type PathResolver, type ResolvedPolicy } from './policy';
+import { policySchema, type PathResolver, type Policy, type ResolvedPolicy } from './policy';
 import { flattenIssues, type PlanProblem } from './problems';
 
 /** A policy file that cannot be used: every problem by its path. */
@@ -41,6 +41,8 @@ export function loadPolicy(file: string): ResolvedPolicy {
   }
   const result = policySchema.safeParse(doc);
   if (!result.success) throw new PolicyError(file, flattenIssues(result.error.issues));
+  const shared = sharedBetweenPipelines(result.data, path.dirname(absolute), fileSystemResolver);
+  if (shared.length > 0) throw new PolicyError(file, shared);
   const digest = createHash('sha256').update(canonicalJson(result.data)).digest('hex');
   return { policy: result.data, policyDir: path.dirname(absolute), digest };
 }
@@ -64,6 +66,66 @@ export const fileSystemResolver: PathResolver = {
     }
   },
 };
+
+/**
+ * What two pipelines of the policy (the default among them) share: a folder (the same, or one inside the other)
+ * or a command (the same program and scripts, or one's prefix the start of the other's). The release name is the
+ * plan author's word and picks the pipeline: whatever a loose pipeline shares with a strict one, a plan claiming
+ * the loose one's release reaches under the loose rules. So each pipeline's folders and commands are its own.
+ * (The environments' task queues are the workers', one set for every pipeline.)
+ */
+export function sharedBetweenPipelines(policy: Policy, policyDir: string, resolver: PathResolver): PlanProblem[] {
+  const sets = [
+    ...(policy.default ? [{ at: 'default', rules: policy.default }] : []),
+    ...policy.pipelines.map((rules, i) => ({ at: `pipelines[${i}]`, rules })),
+  ];
+  const folderOf = (folder: string) => resolver.real(folder, policyDir) ?? path.resolve(policyDir, folder);
+  const inside = (a: string, b: string) =>
+    a === b || a.startsWith(`${b}${path.sep}`) || b.startsWith(`${a}${path.sep}`);
+  // A prefix as the policy check compares it: the program by its real file, a path element by its real path.
+  const commandOf = (prefix: readonly string[]) =>
+    prefix.map((element, i) =>
+      i === 0
+        ? (resolver.command(element, policyDir) ?? element)
+        : element.includes('/')
+          ? (resolver.real(element, policyDir) ?? path.resolve(policyDir, element))
+          : element,
+    );
+  const startsWith = (a: readonly string[], b: readonly string[]) => b.every((element, i) => a[i] === element);
+  const problems: PlanProblem[] = [];
+  sets.forEach((later, j) => {
+    for (const earlier of sets.slice(0, j)) {
+      later.rules.folders.forEach((folder, k) => {
+        const mine = folderOf(folder);
+        const theirs = earlier.rules.folders.find((other) => inside(mine, folderOf(other)));
+        if (theirs !== undefined) {
+          problems.push({
+            path: `${later.at}.folders[${k}]`,
+            message: `${folder} overlaps ${earlier.at}'s folder ${theirs}: each pipeline's folders must be its own (a plan claiming one pipeline's release would reach the other's)`,
+          });
+        }
+      });
+      for (const [environment, prefixes] of Object.entries(later.rules.commands)) {
+        (prefixes ?? []).forEach((prefix, k) => {
+          const mine = commandOf(prefix);
+          const theirs = Object.values(earlier.rules.commands)
+            .flatMap((list) => list ?? [])
+            .find((other) => {
+              const resolved = commandOf(other);
+              return startsWith(mine, resolved) || startsWith(resolved, mine);
+            });
+          if (theirs !== undefined) {
+            problems.push({
+              path: `${later.at}.commands.${environment}[${k}]`,
+              message: `${JSON.stringify(prefix)} is also ${earlier.at}'s command ${JSON.stringify(theirs)}: each pipeline's commands must be its own`,
+            });
+          }
+        });
+      }
+    }
+  });
+  return problems;
+}
 
 function executable(file: string): string | undefined {
   try {

@@ -29,8 +29,12 @@ const publicKey = z.string().refine((key) => decodePublicKey(key) !== undefined,
 });
 const metricOrAll = z.string().regex(/^(\*|[A-Za-z][A-Za-z0-9_]{0,63})$/, { error: 'expected a metric name or "*"' });
 
-/** The environments whose commands a policy lists; `default` serves every environment not named. */
-export const POLICY_ENVIRONMENTS = ['default', 'staging', 'production', 'compute'] as const;
+/**
+ * The environments whose commands a policy lists; `default` serves every environment not named. `probe` is the
+ * monitoring probe's own list within production (absent: production's): a probe bound only by production's list
+ * could say `deploy`.
+ */
+export const POLICY_ENVIRONMENTS = ['default', 'staging', 'production', 'compute', 'probe'] as const;
 export type PolicyEnvironment = (typeof POLICY_ENVIRONMENTS)[number];
 const environment = z.enum(POLICY_ENVIRONMENTS);
 
@@ -65,8 +69,9 @@ const rulesSchema = z.strictObject({
   approverKeys: z.record(personName, publicKey).optional(),
   /**
    * The commands actions may run, per environment, as argv prefixes: `staging` binds the staging steps and the
-   * rehearsed rollback, `production` production's deploy, undo, probe and decommission, `compute` the pipeline
-   * runs (generator, baseline, candidate); `default` serves an environment not listed and the orchestrator's
+   * rehearsed rollback, `production` production's deploy, undo, probe and decommission, `probe` the monitoring
+   * probe alone (then production's list no longer serves it), `compute` the pipeline runs (generator, baseline,
+   * candidate); `default` serves an environment not listed and the orchestrator's
    * own actions (escalation, notifications). A path in a prefix is resolved against the policy file's folder;
    * the first element may be a program on the worker's PATH. An interpreter alone is no boundary (`node -e …`
    * runs anything): list it with the scripts it may run.
@@ -228,13 +233,15 @@ const PLACEHOLDER = new RegExp(`\\{(${PLACEHOLDER_NAMES.join('|')}|output:[^}]*)
 export function environmentOfPath(path: string): PolicyEnvironment {
   if (/^(generator|baseline|candidate)$/.test(path)) return 'compute';
   if (path.startsWith('staging.') || path === 'rollback') return 'staging';
+  if (path === 'production.monitor.probe') return 'probe';
   if (path.startsWith('production.')) return 'production';
   return 'default';
 }
 
-/** The command prefixes the policy allows in `environment`: its own list, else `default`'s. */
+/** The command prefixes the policy allows in `environment`: its own list, else (a probe) production's, else `default`'s. */
 export function commandsFor(rules: PolicyRules, environment: PolicyEnvironment): readonly (readonly string[])[] {
-  return rules.commands[environment] ?? rules.commands.default ?? [];
+  const probe = environment === 'probe' ? rules.commands.production : undefined;
+  return rules.commands[environment] ?? probe ?? rules.commands.default ?? [];
 }
 
 /** Every action of a plan with its path, so a violation names where it is. */

@@ -45,3 +45,17 @@ test("production's worker runs no pipeline: a probe that generates a tape is ref
     { path: 'production.monitor.probe.run', message: expect.stringContaining('is not a command the policy allows') },
   ]);
 });
+
+test("a probe that says deploy (or undo) is refused by argv: the probe's own list holds only `probe`", async () => {
+  const plan = await loadPlan(path.join(EXAMPLE, 'plan.yaml'));
+  const cli = '../../dist/examples/portfolio-kpi/cli.js';
+  for (const verb of ['deploy', 'undo', 'decommission']) {
+    const probe = { run: ['node', cli, verb, '--target', '{workdir}/production', '--version', 'v2'] };
+    const evil = { ...plan, production: { ...plan.production, monitor: { ...plan.production.monitor, probe } } };
+    expect(problemsOf(evil)).toEqual([
+      { path: 'production.monitor.probe.run', message: expect.stringContaining('is not a command the policy allows') },
+    ]);
+  }
+  // The deploy itself is production's, and stays allowed there.
+  expect(problemsOf(plan).filter((p) => p.path.startsWith('production.deploy'))).toEqual([]);
+});

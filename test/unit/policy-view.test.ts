@@ -46,7 +46,7 @@ test('a plan with every optional action (generator, escalation, decommission, no
   expect(paths.sort()).toEqual(actionPaths(plan).sort());
 });
 
-test("each action is bound by its environment's commands: the pipelines by compute, staging's by staging, production's by production", () => {
+test("each action is bound by its environment's commands: the pipelines by compute, staging's by staging, production's by production, the probe by its own list", () => {
   const plan = planSchema.parse(makePlanInput());
   const byEnvironment = Object.fromEntries(actionsOf(plan).map(({ path }) => [path, environmentOfPath(path)]));
   expect(byEnvironment).toMatchObject({
@@ -58,7 +58,7 @@ test("each action is bound by its environment's commands: the pipelines by compu
     rollback: 'staging',
     'production.deploy': 'production',
     'production.undo': 'production',
-    'production.monitor.probe': 'production',
+    'production.monitor.probe': 'probe',
     'production.decommission': 'production',
   });
 });

@@ -379,3 +379,43 @@ describe('signed plans', () => {
     ]);
   });
 });
+
+describe("each pipeline's folders and commands are its own", () => {
+  const policyWith = (name: string, pipelines: unknown[], defaults?: unknown) => {
+    const file = path.join(ROOT, `${name}.yaml`);
+    writeFileSync(file, stringify({ version: 1, pipelines, ...(defaults ? { default: defaults } : {}) }));
+    return file;
+  };
+  const problemsOf = (file: string) => {
+    try {
+      loadPolicy(file);
+      return [];
+    } catch (err) {
+      return (err as PolicyError).problems;
+    }
+  };
+
+  test("a loose pipeline sharing a strict one's folder (or one inside it) or command is refused at load, by path", () => {
+    const strict = { match: 'prod-*', folders: [APP], commands: { production: [['node', `${APP}/step.js`]] } };
+    const loose = {
+      match: 'sandbox-*',
+      folders: [path.join(APP, 'sub'), OUTSIDE],
+      commands: { default: [['node', 'app/step.js', 'anything']], compute: [['node']] },
+    };
+    expect(problemsOf(policyWith('shared', [strict, loose]))).toEqual([
+      { path: 'pipelines[1].folders[0]', message: expect.stringContaining("overlaps pipelines[0]'s folder") },
+      { path: 'pipelines[1].commands.default[0]', message: expect.stringContaining("is also pipelines[0]'s command") },
+      { path: 'pipelines[1].commands.compute[0]', message: expect.stringContaining("is also pipelines[0]'s command") },
+    ]);
+    // The default is a pipeline like the others.
+    expect(problemsOf(policyWith('shared-default', [strict], { folders: [ROOT] }))).toEqual([
+      { path: 'pipelines[0].folders[0]', message: expect.stringContaining("overlaps default's folder") },
+    ]);
+  });
+
+  test('pipelines with folders and commands of their own load', () => {
+    const a = { match: 'a-*', folders: [APP], commands: { default: [['node', `${APP}/step.js`]] } };
+    const b = { match: 'b-*', folders: [OUTSIDE], commands: { default: [['node', `${OUTSIDE}/evil.js`]] } };
+    expect(problemsOf(policyWith('separate', [a, b]))).toEqual([]);
+  });
+});

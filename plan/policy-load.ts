@@ -2,7 +2,7 @@
  * Reading the organisation policy file on a worker (or for `cutover plan validate --policy`), and the
  * worker's file system as the policy check sees it. Node-side: never imported by workflow code.
  */
-import { accessSync, constants, realpathSync, readFileSync } from 'node:fs';
+import { accessSync, constants, readlinkSync, realpathSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -61,6 +61,13 @@ export const fileSystemResolver: PathResolver = {
   real(file, cwd) {
     try {
       return realpathSync(path.resolve(cwd, file));
+    } catch {
+      return undefined;
+    }
+  },
+  link(file) {
+    try {
+      return readlinkSync(file);
     } catch {
       return undefined;
     }

@@ -193,6 +193,8 @@ export interface PathResolver {
   command(name: string, cwd: string): string | undefined;
   /** The real path (symlinks resolved) of `file` relative to `cwd`, or undefined when it does not exist. */
   real(file: string, cwd: string): string | undefined;
+  /** Where the symlink at the absolute `file` points (its target as written), or undefined when it is none. */
+  link?(file: string): string | undefined;
 }
 
 /** The rules that apply to `release`: the first pipeline whose pattern matches, else the default. */
@@ -347,12 +349,19 @@ export function pathArguments(argv: readonly string[], from = 1): string[] {
  * The real path `file` (relative to `cwd`) names, or would name once created: the longest part that exists with
  * its symlinks resolved (a link planted in a work folder counts as where it points), then the rest.
  */
-export function reachedPath(file: string, cwd: string, resolver: PathResolver): string {
+export function reachedPath(file: string, cwd: string, resolver: PathResolver, depth = 0): string {
   const absolute = joinPath(cwd, file);
   const parts = absolute.split('/').filter((part) => part !== '');
   for (let i = parts.length; i > 0; i--) {
-    const real = resolver.real(`/${parts.slice(0, i).join('/')}`, '/');
+    const prefix = `/${parts.slice(0, i).join('/')}`;
+    const real = resolver.real(prefix, '/');
     if (real !== undefined) return joinPath(real, parts.slice(i).join('/'));
+    // A link whose target does not exist (yet) leads where its target will be: a step could create it there.
+    const target = depth < 40 ? resolver.link?.(prefix) : undefined;
+    if (target !== undefined) {
+      const pointed = joinPath(`/${parts.slice(0, i - 1).join('/')}`, target);
+      return reachedPath(joinPath(pointed, parts.slice(i).join('/')), '/', resolver, depth + 1);
+    }
   }
   return absolute;
 }

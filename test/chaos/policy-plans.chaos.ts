@@ -11,7 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { ed25519 } from '@noble/curves/ed25519';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { stringify } from 'yaml';
 import { waitForPort, freePort } from '../../common/net';
 import { FailureType } from '../../plan/failures';
@@ -20,6 +20,7 @@ import { signPlan } from '../../plan/signing';
 import type { DevServer } from '../../toolchain/dev-server';
 import { temporalCliPath } from '../../toolchain/tools';
 import { statusQuery } from '../../workflows/messages';
+import { REFERENCES_WORKFLOW_ID, referencesQuery } from '../../workflows/references';
 import { failureOf, scheduledActivities, tempDir, uniqueId, stopProcess } from '../helpers/harness';
 import { makePlan, scriptPlanInput, scriptStep } from '../helpers/plans';
 import { startTestDevServer } from '../helpers/temporal';
@@ -60,6 +61,8 @@ beforeAll(async () => {
       'process.stdout.write(JSON.stringify({ metrics: { TotalReceivable: 1000, PAR30: 0.1 }, rows: 10, errorRate: 0 }));',
     ].join('\n'),
   );
+  // The probe's own script: the policy's probe list holds only it (a probe that says deploy is refused).
+  writeFileSync(path.join(APP, 'probe.js'), readFileSync(path.join(APP, 'step.js')));
   writeFileSync(path.join(OUTSIDE, 'evil.js'), touch(0));
   symlinkSync(path.join(OUTSIDE, 'evil.js'), path.join(APP, 'link.js'));
   const policy = path.join(DIR, 'policy.yaml');
@@ -73,7 +76,7 @@ beforeAll(async () => {
       default: {
         requireSignedPlans: true,
         roles: Object.fromEntries(Object.entries(APPROVERS).map(([role, name]) => [role, { approvers: [name] }])),
-        commands: { default: [['node', 'app/step.js']] },
+        commands: { default: [['node', 'app/step.js']], probe: [['node', 'app/probe.js']] },
         folders: ['app'],
         urls: ['http://127.0.0.1:9/ok/'],
         ceilings: { tolerances: { '*': { relative: 0.05 } }, triggers: { errorRate: 0.05 } },
@@ -116,8 +119,10 @@ const signedBy = (key: Uint8Array, plan: CutoverPlan, keyId = 'rm-2026', expires
 /** A plan within the policy: every action `node step.js <release>-NAME` in the app folder. */
 function goodInput(release: string, overrides: Partial<CutoverPlanInput> = {}): CutoverPlanInput {
   const base = scriptPlanInput(APP, `${release}-`);
+  const probe = { name: 'probe', run: ['node', 'probe.js', `${release}-probe`] };
   return {
     ...base,
+    production: { ...base.production, monitor: { ...base.production.monitor, probe } },
     release,
     initiator: 'rm',
     staging: { ...base.staging, healthChecks: [] },
@@ -271,6 +276,27 @@ const HOSTILE: Hostile[] = [
     name: "another cutover's work folder through {workdir}/..",
     plan: withDeploy({ ...step('x'), run: [...step('x').run, `{workdir}/../${path.basename(VICTIM)}/production`] }),
     names: 'staging.deploy[0].run[3]',
+  },
+  {
+    name: "another cutover's work folder through a symlink planted in its own work folder",
+    plan: (release) => {
+      // As if an earlier step had left it there: the own work folder holds a link to the victim's.
+      const own = path.join(DIR, 'data', 'work', `cutover-${release}`);
+      mkdirSync(own, { recursive: true });
+      symlinkSync(VICTIM, path.join(own, 'link'));
+      return withDeploy({ ...step('x'), run: [...step('x').run, '{workdir}/link/production'] })(release);
+    },
+    names: 'staging.deploy[0].run[3]',
+  },
+  {
+    name: "a probe that says deploy (the plan's own deploy script, with a production target)",
+    plan: (release) => {
+      const input = goodInput(release);
+      const probe = { ...step(`${release}-deploy`), run: [...step(`${release}-deploy`).run, '{workdir}/production'] };
+      const production = { ...input.production, monitor: { ...input.production.monitor, probe } };
+      return signedBy(rmKey, makePlan({ ...input, production } as CutoverPlanInput));
+    },
+    names: 'production.monitor.probe.run',
   },
   {
     name: "the plan's own approver keys where it requires attested sign-offs",
@@ -439,6 +465,73 @@ test('a monitorWorkflow started on its own through the raw temporal CLI, with a 
     area: 'a child workflow started on its own',
     faults: 'monitorWorkflow through the temporal CLI: a deploy as probe, a rogue queue',
     refused: 'ended with PolicyViolation, no activity scheduled',
+    wronglyAccepted: 0,
+  });
+}, 120_000);
+
+test("a monitorWorkflow started on its own with the control cutover's id and the seal copied from its history, and the references registry started with forged pins: refused or emptied, nothing runs", async () => {
+  // The control cutover's history is readable by whoever may start workflows: its plan check's result holds the seal.
+  const control = client.workflow.getHandle('cutover-test-control');
+  const events = (await control.fetchHistory()).events ?? [];
+  const checked = events.find((e) => e.activityTaskCompletedEventAttributes)?.activityTaskCompletedEventAttributes;
+  const plan = defaultPayloadConverter.fromPayload<CutoverPlan>(checked?.result?.payloads?.[0] as Payload);
+  expect(plan.seal?.actions['production.monitor.probe']).toMatch(/^[0-9a-f]{128}$/);
+  const workflowId = uniqueId('replayed-seal-monitor');
+  const input = path.join(DIR, 'replayed-seal-monitor.json');
+  writeFileSync(
+    input,
+    JSON.stringify({
+      parentWorkflowId: 'cutover-test-control',
+      release: 'test-control',
+      keyPrefix: 'cutover-test-control/x',
+      probe: plan.production.monitor.probe,
+      seal: plan.seal,
+      policyDigest: plan.policyDigest,
+      triggers: {},
+      reference: {},
+      intervalMs: 1000,
+      windowEndsAt: Date.now() + 3_600_000,
+      baseDir: APP,
+      state: { samples: 0, consecutiveFailures: 0, runs: 1, startedAt: new Date().toISOString() },
+    }),
+  );
+  const before = existsSync(LEDGER) ? readFileSync(LEDGER, 'utf8') : '';
+  const start = (type: string, id: string, file: string) =>
+    run(temporalCliPath(), [
+      'workflow',
+      'start',
+      '--type',
+      type,
+      '--task-queue',
+      taskQueue,
+      '--workflow-id',
+      id,
+      '--input-file',
+      file,
+      '--address',
+      server.address,
+    ]);
+  await start('monitorWorkflow', workflowId, input);
+  const handle = client.workflow.getHandle(workflowId);
+  const cause = await failureOf(handle, FailureType.PolicyViolation);
+  expect(cause.message).toContain('started on its own, not by a cutover; nothing was run');
+  expect(await scheduledActivities(handle)).toEqual([]);
+  expect(existsSync(LEDGER) ? readFileSync(LEDGER, 'utf8') : '').toBe(before);
+
+  // The registry, started directly under its own id with pins of the attacker's: it begins empty.
+  const forged = path.join(DIR, 'forged-registry.json');
+  writeFileSync(
+    forged,
+    JSON.stringify({ pinned: { 'test-*': { workflowId: 'cutover-evil', by: 'mallory', at: '2026-01-01' } }, bad: {} }),
+  );
+  await start('referencesWorkflow', REFERENCES_WORKFLOW_ID, forged);
+  const registry = client.workflow.getHandle(REFERENCES_WORKFLOW_ID);
+  expect(await registry.query(referencesQuery)).toEqual({ pinned: {}, bad: {} });
+  await registry.terminate('seen');
+  report({
+    area: 'a child workflow started on its own; the registry started directly',
+    faults: "monitorWorkflow with the control cutover's id and its copied seal; referencesWorkflow with forged pins",
+    refused: 'the monitor ended with PolicyViolation, no activity scheduled; the registry began empty',
     wronglyAccepted: 0,
   });
 }, 120_000);

@@ -72,6 +72,8 @@ mkdirSync(OWN, { recursive: true });
 mkdirSync(path.join(OTHER, 'production'), { recursive: true });
 // A symlink planted in the cutover's own work folder, pointing at the other cutover's folder.
 symlinkSync(OTHER, path.join(OWN, 'link'));
+// And one whose target does not exist yet: a cutover's folder still to come, which a step could create through it.
+symlinkSync('../cutover-test-c', path.join(OWN, 'future'));
 
 /** A plan whose every action runs `node step.js` in the app folder: within the policy. */
 export function planInput(overrides: Partial<CutoverPlanInput> = {}): CutoverPlanInput {

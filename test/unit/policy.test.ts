@@ -313,6 +313,7 @@ describe("a cutover's reach: its own work folder and the policy's folders, never
     ['the work root itself', '{workdir}/..'],
     ['a folder outside the policy', path.join(OUTSIDE, 'x')],
     ["a symlink planted in the own work folder, pointing at another cutover's", '{workdir}/link/production'],
+    ["a dangling symlink there, pointing at another cutover's folder still to come", '{workdir}/future/production'],
   ])('the plan check refuses %s, by path', (_what, target) => {
     const problems = reachProblems(['node', 'step.js', '--target', target]);
     expect(problems).toEqual([{ path: 'staging.deploy[0].run[3]', message: expect.stringMatching(/outside|another/) }]);

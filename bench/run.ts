@@ -9,6 +9,7 @@
  *   diff    the keyed output diff against DuckDB's bare join and a hand-written Map join (bench/diff.ts).
  *   what-if cutover what-if over 100 completed cutovers on the dev server (bench/orchestration.ts).
  *   signoff, overhead, layout, rollback, concurrent, gate, history, worker-start: the orchestration (bench/orchestration.ts).
+ *   example-stress  the example's stress phase BENCH_RUNS times (10) beside BENCH_SPINNERS busy processes (2).
  *   approve the approval app in chromium: click on Approve → the gate's answer shown, and the cutover page (bench/approve.ts).
  */
 import { existsSync } from 'node:fs';
@@ -26,6 +27,7 @@ import { projectRoot } from '../toolchain/tools';
 import { measure, save, TIME, type Measured } from './common';
 import { benchApprove } from './approve';
 import { benchDiff } from './diff';
+import { benchExampleStress } from './example-stress';
 import {
   benchConcurrent,
   benchGate,
@@ -257,6 +259,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   'worker-start': benchWorkerStart,
   'what-if': benchWhatIf,
   approve: benchApprove,
+  'example-stress': benchExampleStress,
 };
 
 async function main(): Promise<void> {

@@ -6,6 +6,7 @@ import { formatMs } from '../plan/duration';
 import type { OutputDiff, RelativeResult, StressResult } from '../activities/types';
 import { cell, dryRunLines, outputLine, sampleKey } from '../workflows/output-lines';
 import { stressGroups } from '../verdicts/stress';
+import { levels } from '../verdicts/relative';
 import type { WhatIfResult } from './what-if';
 import { describeWaitingForWorker, phaseResult, type CutoverStatus, type PhaseRecord } from '../workflows/status';
 
@@ -190,7 +191,7 @@ export function markdownReport(s: CutoverStatus): string {
         for (const x of relative.comparisons) {
           const unit = x.measure === 'latency' ? 'ms' : 'MB';
           lines.push(
-            `| ${label} | ${relative.pairs} | ${x.measure} | ${x.statistic} | ${x.v1.toFixed(1)} ${unit} | ${x.v2.toFixed(1)} ${unit} | ${ratio(x.ratio)} | [${ratio(x.low)}, ${ratio(x.high)}] at ${(x.level * 100).toFixed(2)} % | ${ratio(x.limit)} | ${x.hodgesLehmann >= 0 ? '+' : ''}${x.hodgesLehmann.toFixed(1)} ${unit} | ${x.cliffsDelta.toFixed(2)} | ${x.pValue < 0.0001 ? '< 0.0001' : x.pValue.toFixed(4)} | ${x.verdict} |`,
+            `| ${label} | ${relative.pairs} | ${x.measure} | ${x.statistic} | ${x.v1.toFixed(1)} ${unit} | ${x.v2.toFixed(1)} ${unit} | ${ratio(x.ratio)} | [${ratio(x.low)}, ${ratio(x.high)}] at ${levels(x)} | ${ratio(x.limit)} | ${x.hodgesLehmann >= 0 ? '+' : ''}${x.hodgesLehmann.toFixed(1)} ${unit} | ${x.cliffsDelta.toFixed(2)} | ${x.pValue < 0.0001 ? '< 0.0001' : x.pValue.toFixed(4)} | ${x.verdict} |`,
           );
         }
       }
@@ -300,7 +301,7 @@ export function relativeLines(label: string, relative: RelativeResult): string[]
     .filter((c) => c.statistic === 'median' || c.verdict !== 'pass')
     .map((c) => {
       const unit = c.measure === 'latency' ? 'ms' : 'MB';
-      return `${label}, ${relative.pairs} pairs: ${c.measure} ${c.statistic} V1 ${c.v1.toFixed(1)} ${unit} → V2 ${c.v2.toFixed(1)} ${unit}, V2/V1 ${ratio(c.ratio)} [${ratio(c.low)}, ${ratio(c.high)}] at ${(c.level * 100).toFixed(2)} %, limit ${ratio(c.limit)} · ${c.verdict}`;
+      return `${label}, ${relative.pairs} pairs: ${c.measure} ${c.statistic} V1 ${c.v1.toFixed(1)} ${unit} → V2 ${c.v2.toFixed(1)} ${unit}, V2/V1 ${ratio(c.ratio)} [${ratio(c.low)}, ${ratio(c.high)}] at ${levels(c)}, limit ${ratio(c.limit)} · ${c.verdict}`;
     });
 }
 

@@ -10,6 +10,7 @@ import { cell, dryRunLines, sampleKey } from '../workflows/output-lines';
 import { relativeGroups } from './format';
 import { formatMs } from '../plan/duration';
 import { phaseResult, type CutoverStatus } from '../workflows/status';
+import { levels } from '../verdicts/relative';
 
 /** JSON safe to embed in a <script> element. */
 function scriptJson(value: unknown): string {
@@ -95,7 +96,7 @@ export function reportParts(s: CutoverStatus): { body: string; script: string } 
       relative.comparisons.map((c) => {
         const unit = c.measure === 'latency' ? 'ms' : 'MB';
         const r = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '∞');
-        return `<tr><td>${esc(label)}</td><td>${relative.pairs}</td><td>${c.measure}</td><td>${c.statistic}</td><td>${c.v1.toFixed(1)} ${unit}</td><td>${c.v2.toFixed(1)} ${unit}</td><td>${r(c.ratio)}</td><td>[${r(c.low)}, ${r(c.high)}] at ${(c.level * 100).toFixed(2)} %</td><td>${r(c.limit)}</td><td>${c.hodgesLehmann.toFixed(1)} ${unit}</td><td>${c.cliffsDelta.toFixed(2)}</td><td>${c.pValue.toFixed(4)}</td><td class="${c.verdict === 'pass' ? 'passed' : 'failed'}">${c.verdict}</td></tr>`;
+        return `<tr><td>${esc(label)}</td><td>${relative.pairs}</td><td>${c.measure}</td><td>${c.statistic}</td><td>${c.v1.toFixed(1)} ${unit}</td><td>${c.v2.toFixed(1)} ${unit}</td><td>${r(c.ratio)}</td><td>[${r(c.low)}, ${r(c.high)}] at ${levels(c)}</td><td>${r(c.limit)}</td><td>${c.hodgesLehmann.toFixed(1)} ${unit}</td><td>${c.cliffsDelta.toFixed(2)}</td><td>${c.pValue.toFixed(4)}</td><td class="${c.verdict === 'pass' ? 'passed' : 'failed'}">${c.verdict}</td></tr>`;
       }),
     )
     .join('\n');

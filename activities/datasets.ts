@@ -6,8 +6,7 @@ import { mkdir, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CutoverPlan, Dataset } from '../plan/schema';
 import { ActionError } from './errors';
-import { runAction } from './runner';
-import type { ActionGuard } from './policy-guard';
+import { runAction, type ActionGuard } from './runner';
 import { FailureType } from '../plan/failures';
 
 export interface DatasetRef {

@@ -8,9 +8,8 @@ import { outputsNamed } from '../plan/placeholders';
 import { FailureType } from '../plan/failures';
 import type { CutoverPlan, OutputFormat, RunAction } from '../plan/schema';
 import { ActionError } from './errors';
-import type { ActionGuard } from './policy-guard';
 import type { PeakMemory } from './memory';
-import { runAction, type RunOutcome } from './runner';
+import { runAction, type ActionGuard, type RunOutcome } from './runner';
 import type { Metrics } from './types';
 
 /** What a pipeline prints: `{"metrics": {...}, "rows": N}`; other keys are ignored. */

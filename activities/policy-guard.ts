@@ -19,19 +19,11 @@ import {
 } from '../plan/policy';
 import { FailureType } from '../plan/failures';
 import type { PlanSeal } from '../plan/seal';
-import type { Action } from '../plan/schema';
 import { fileSystemResolver } from '../plan/policy-load';
 import { ActionError } from './errors';
 import { workdirFor } from './datasets';
+import type { ActionGuard } from './runner';
 import { sealProblem, type SealKeys } from './seal';
-
-/** Says why an action may not run, or nothing when it may. */
-export interface ActionGuard {
-  /** Whether the workers' plan check sealed the action as the plan wrote it (before placeholders expand). */
-  sealed(action: Action): Promise<string | undefined>;
-  run(argv: readonly string[], cwd: string, envKeys: readonly string[]): string | undefined;
-  http(url: string): string | undefined;
-}
 
 /** Whose actions a guard watches: the cutover (its work folder) and the release (its pipeline's rules). */
 export interface GuardedCutover {

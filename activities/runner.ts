@@ -10,7 +10,6 @@
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { FailureType } from '../plan/failures';
-import type { ActionGuard } from './policy-guard';
 import { expand, type Placeholders } from '../plan/placeholders';
 import { actionTimeoutMs } from '../plan/helpers';
 import type { Action, HttpAction, RunAction } from '../plan/schema';
@@ -65,6 +64,17 @@ export interface RunOptions {
   sealedAs?: Action;
   /** Variables cutover itself gives the process (not the plan's: the policy's env list does not bind them). */
   cutoverEnv?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Says why an action may not run, or nothing when it may: the workers' policy and seal, asked by the runner
+ * before it starts anything (activities/policy-guard.ts makes one per cutover).
+ */
+export interface ActionGuard {
+  /** Whether the workers' plan check sealed the action as the plan wrote it (before placeholders expand). */
+  sealed(action: Action): Promise<string | undefined>;
+  run(argv: readonly string[], cwd: string, envKeys: readonly string[]): string | undefined;
+  http(url: string): string | undefined;
 }
 
 export interface RunOutcome {

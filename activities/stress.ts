@@ -14,7 +14,8 @@ import { generate, workdirFor } from './datasets';
 import { toFailure, verdictFailure } from './errors';
 import { MEMORY_METHOD, PeakMemory } from './memory';
 import { outputFormats, runPipeline } from './pipeline';
-import { actionGuard, isPolicyRefusal, type ActionGuard, assertSamePolicy, type GuardDeps } from './policy-guard';
+import { actionGuard, isPolicyRefusal, assertSamePolicy, type GuardDeps } from './policy-guard';
+import type { ActionGuard } from './runner';
 import { latencyStats, variation } from './stats';
 import { compareSettings, comparisonFailures, thresholdVerdicts } from '../verdicts/stress';
 import {

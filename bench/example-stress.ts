@@ -1,7 +1,8 @@
 /**
  * `npm run bench example-stress`: the example plan's stress phase, run by the stress activity as a worker runs it,
  * BENCH_RUNS times (default 10) beside BENCH_SPINNERS busy processes (default 2, each `yes > /dev/null`, as a CI
- * machine shared with other work). V2 is several times faster than V1, so every verdict but a pass is a false
+ * machine shared with other work), BENCH_TOGETHER phases at once (default 1; 2 is a cutover beside another's
+ * stress phase, whose bursts of pipeline runs are a burstier load than a spinning shell). V2 is several times faster than V1, so every verdict but a pass is a false
  * alarm; the table gives each run's verdict, pairs per size and what was left open or failed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,6 +22,7 @@ import { save } from './common';
 export async function benchExampleStress(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 10);
   const spinners = Number(process.env.BENCH_SPINNERS ?? 2);
+  const together = Number(process.env.BENCH_TOGETHER ?? 1);
   const example = await loadPlan(path.join(projectRoot(), 'examples', 'portfolio-kpi', 'plan.yaml'));
   const activities = createActivities({ dataDir: await mkdtemp(path.join(os.tmpdir(), 'bench-example-stress-')) });
   const busy: ChildProcess[] = Array.from({ length: spinners }, () =>
@@ -29,7 +31,7 @@ export async function benchExampleStress(): Promise<void> {
   const table = new Table({ head: ['run', 'wall time', 'pairs per size (sustained)', 'verdict', 'open or failed'] });
   const results: Record<string, unknown>[] = [];
   try {
-    for (let run = 1; run <= runs; run++) {
+    const one = async (run: number) => {
       const started = performance.now();
       // A failed phase throws, with its evidence as the failure's details.
       const phase: Promise<StressResult> = new MockActivityEnvironment().run(activities.runStress, {
@@ -68,13 +70,23 @@ export async function benchExampleStress(): Promise<void> {
       console.log(
         `run ${run}: ${result.verdict} in ${(wallMs / 1000).toFixed(1)} s; ${(result.failures ?? []).join('; ')}`,
       );
+    };
+    for (let run = 1; run <= runs; run += together) {
+      await Promise.all(Array.from({ length: Math.min(together, runs - run + 1) }, (_, i) => one(run + i)));
     }
   } finally {
     for (const child of busy) child.kill('SIGKILL');
   }
   const falseAlarms = results.filter((r) => r.verdict !== 'pass').length;
   console.log(
-    `\nThe example's stress phase beside ${spinners} spinning processes, ${runs} runs: ${falseAlarms} not passed\n${table.toString()}`,
+    `\nThe example's stress phase beside ${spinners} spinning processes, ${together} at once, ${runs} runs: ${falseAlarms} not passed\n${table.toString()}`,
   );
-  await save('example-stress', { runs, spinners, cpus: os.cpus().length, falseAlarms, results });
+  await save(`example-stress-${spinners}-spinning-${together}-together`, {
+    runs,
+    spinners,
+    together,
+    cpus: os.cpus().length,
+    falseAlarms,
+    results,
+  });
 }

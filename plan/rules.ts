@@ -6,7 +6,6 @@
 import { toMs } from './duration';
 import { decodePublicKey } from './keys';
 import { outputsNamed } from './placeholders';
-import type { CutoverPlan } from './schema';
 
 /** Reports one problem at a path of the plan. */
 export type Problem = (path: PropertyKey[], message: string) => void;
@@ -77,8 +76,58 @@ export function allowance(value: number | string): number {
   return typeof value === 'number' ? value : Number.parseFloat(value) / 100;
 }
 
+/** A run action as the rules read it. */
+interface RuledAction {
+  run: readonly string[];
+  env?: Readonly<Record<string, string>> | undefined;
+}
+
+/** What the sign-off rules read: the roles and quorums. */
+type RuledSignoff = {
+  roles: Readonly<Record<string, readonly string[]>>;
+  quorum: number | Readonly<Record<string, number>>;
+};
+
+/** A declared output table as the rules read it. */
+interface RuledOutput {
+  columns?: readonly string[] | undefined;
+  key: readonly string[];
+  tolerances: Readonly<Record<string, unknown>>;
+  ignore: readonly string[];
+}
+
+/**
+ * What the rules across fields read of a plan. The plan schema's output is one (plan/schema.ts applies these
+ * rules in its refinement); written out here so that the rules import nothing of the schema that applies them.
+ */
+export interface RuledPlan {
+  initiator?: string | undefined;
+  generator?: unknown;
+  baseline: RuledAction;
+  candidate: RuledAction;
+  environments?: Partial<Record<'staging' | 'production' | 'compute', { taskQueue: string }>> | undefined;
+  signoff: RuledSignoff & {
+    keys?: Readonly<Record<string, string>> | undefined;
+    separationOfDuties: boolean;
+    allowInitiator: boolean;
+  };
+  production: {
+    monitor: { interval: string; window: string };
+    decommission: { afterCleanDays: number };
+    reconcile: { days: number; dataset?: unknown };
+  };
+  shadow: {
+    metrics?: readonly string[] | undefined;
+    tolerances: Readonly<Record<string, unknown>>;
+    ranges: Readonly<Record<string, unknown>>;
+    datasets: readonly object[];
+    outputs: Readonly<Record<string, RuledOutput>>;
+  };
+  stress: { sizes: readonly number[] };
+}
+
 /** The rules that span fields: every one names the path of the field to fix. */
-export function planProblems(plan: CutoverPlan, problem: Problem): void {
+export function planProblems(plan: RuledPlan, problem: Problem): void {
   // Rules that span fields: every one names the path of the field to fix.
   const { signoff, production, shadow } = plan;
   for (const [role, approvers] of Object.entries(signoff.roles)) {
@@ -188,7 +237,7 @@ export function planProblems(plan: CutoverPlan, problem: Problem): void {
   }
 }
 
-type OutputsView = Pick<CutoverPlan, 'baseline' | 'candidate'> & { shadow: Pick<CutoverPlan['shadow'], 'outputs'> };
+type OutputsView = Pick<RuledPlan, 'baseline' | 'candidate'> & { shadow: Pick<RuledPlan['shadow'], 'outputs'> };
 
 /**
  * The output tables' rules: every `{output:NAME}` names a declared output, every declared output is written by
@@ -235,7 +284,7 @@ function outputProblems(plan: OutputsView, problem: (path: PropertyKey[], messag
  * the places the quorums need (`quorum` per role) go to distinct approvers listed for them: a bipartite
  * matching, found by augmenting paths (a handful of roles and people). Returns how many places are filled.
  */
-export function fillQuorums(signoff: Pick<CutoverPlan['signoff'], 'roles' | 'quorum'>): {
+export function fillQuorums(signoff: RuledSignoff): {
   filled: number;
   needed: number;
 } {

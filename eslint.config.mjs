@@ -64,6 +64,42 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   // Folder boundaries: no folder imports a sibling's internals the other way round.
+  // The shared shapes (evidence, status, the relative verdict's, the default queue) are the bottom layer: every
+  // other folder imports them, and they import nothing but each other and the plan's types.
+  boundary(
+    ['shapes/**/*.ts'],
+    [
+      {
+        group: [
+          '**/activities',
+          '**/activities/*',
+          '**/workflows/*',
+          '**/verdicts/*',
+          '**/client/*',
+          '**/approval/*',
+          '**/worker/*',
+          '**/scripts/*',
+          '**/toolchain/*',
+          '**/codec/*',
+          '**/common/*',
+          '**/bench/*',
+          '**/examples/*',
+        ],
+        message: 'shapes/ is the bottom layer: it imports only shapes/ and plan/ types.',
+      },
+      { group: ['**/plan/*'], allowTypeImports: true, message: 'shapes/ takes the plan by type only.' },
+    ],
+    nodeBuiltins.map((name) => ({ name, message: 'shapes/ is pure: no Node built-ins.' })),
+  ),
+  // The approval app uses the client library (api, reports), never the CLI; the CLI never the app.
+  boundary(
+    ['approval/**/*.ts'],
+    [
+      noScripts,
+      noWorker,
+      { group: ['**/client/cli', '**/toolchain/*'], message: 'The app uses the client library, not the CLI.' },
+    ],
+  ),
   boundary(['common/**/*.ts'], [noScripts, noWorker, noClient, { group: ['**/toolchain/*', '**/activities/*'] }]),
   boundary(
     ['plan/**/*.ts'],
@@ -92,7 +128,14 @@ export default tseslint.config(
     nodeBuiltins.map((name) => ({ name, message: 'Verdicts are pure: no Node built-ins.' })),
   ),
   boundary(['worker/**/*.ts'], [noScripts, noClient, { group: ['**/toolchain/*'] }]),
-  boundary(['client/**/*.ts', 'codec/**/*.ts'], [noScripts, noWorker, { group: ['**/toolchain/*'] }]),
+  boundary(
+    ['client/**/*.ts', 'codec/**/*.ts'],
+    [
+      noScripts,
+      noWorker,
+      { group: ['**/toolchain/*', '**/approval/*'], message: 'The client library is beneath the app.' },
+    ],
+  ),
   boundary(['toolchain/**/*.ts'], [noScripts, noWorker, noClient]),
   boundary(['bench/**/*.ts', 'test/**/*.ts', 'examples/**/*.ts'], [noScripts]),
   // Workflow code runs in Temporal's deterministic sandbox, which evaluates every module a workflow loads

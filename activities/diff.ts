@@ -12,7 +12,7 @@ import type * as DuckDB from '@duckdb/node-api';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ColumnTolerance, OutputFormat, OutputSpec } from '../plan/schema';
 import { outputLimitFailures } from '../verdicts/outputs';
-import type { ColumnDiff, DiffSample, OutputDiff, SampleValue } from './types';
+import type { ColumnDiff, DiffSample, OutputDiff, SampleValue } from '../shapes/evidence';
 
 /** Where the engine may spill and how much memory and how many threads it may take (the worker's config). */
 export interface DiffEngineOptions {

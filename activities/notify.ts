@@ -9,7 +9,7 @@ import { toFailure } from './errors';
 import { guarded, assertSamePolicy, type GuardDeps } from './policy-guard';
 import { runAction } from './runner';
 import { workdirFor } from './datasets';
-import type { StepIdentity } from './types';
+import type { StepIdentity } from '../shapes/evidence';
 
 export interface NotifyInput extends StepIdentity {
   /** The target without its event list: an action. */

@@ -10,7 +10,7 @@ import type { CutoverPlan, OutputFormat, RunAction } from '../plan/schema';
 import { ActionError } from './errors';
 import type { PeakMemory } from './memory';
 import { runAction, type ActionGuard, type RunOutcome } from './runner';
-import type { Metrics } from './types';
+import type { Metrics } from '../shapes/evidence';
 
 /** What a pipeline prints: `{"metrics": {...}, "rows": N}`; other keys are ignored. */
 export const pipelineOutputSchema = z.looseObject({

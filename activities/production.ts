@@ -14,7 +14,14 @@ import { actionGuard, guarded, isPolicyRefusal, assertSamePolicy, type GuardDeps
 import { runAction } from './runner';
 import { evaluateTriggers } from '../verdicts/triggers';
 import { runStepIn } from './staging';
-import type { ProbeInput, ProbeResult, ReconcileInput, ReconcileResult, StepInput, StepResult } from './types';
+import type {
+  ProbeInput,
+  ProbeResult,
+  ReconcileInput,
+  ReconcileResult,
+  StepInput,
+  StepResult,
+} from '../shapes/evidence';
 
 /**
  * Runs the probe and evaluates the triggers. A probe that fails or prints nonsense is a failed sample

@@ -10,7 +10,7 @@ import { codecFromEnv } from '../codec/aes-gcm';
 import type { CutoverPlan } from '../plan/schema';
 import { decoder, recordedFromHistory, type Recorded } from '../verdicts/evidence';
 import { REFERENCES_WORKFLOW_ID, referencesQuery, type References } from '../workflows/references';
-import type { ReferenceNote } from './types';
+import type { ReferenceNote } from '../shapes/evidence';
 
 export interface LoadedReference {
   note: ReferenceNote;

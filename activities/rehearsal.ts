@@ -11,7 +11,7 @@ import { runAction } from './runner';
 import { workdirFor } from './datasets';
 import { rehearsalTimeFailure } from '../verdicts/rehearsal';
 import { rehearseTriggers } from '../verdicts/triggers';
-import type { PhaseInput, RehearsalResult } from './types';
+import type { PhaseInput, RehearsalResult } from '../shapes/evidence';
 
 export type RehearsalDeps = GuardDeps;
 

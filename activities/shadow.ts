@@ -13,7 +13,14 @@ import { outputPaths, pipelineContext, runPipeline, runSideBySide } from './pipe
 import { actionGuard, assertSamePolicy, type GuardDeps } from './policy-guard';
 import type { CutoverPlan } from '../plan/schema';
 import { loadReference } from './reference';
-import type { DatasetComparison, Metrics, OutputDiff, PhaseInput, ShadowReference, ShadowResult } from './types';
+import type {
+  DatasetComparison,
+  Metrics,
+  OutputDiff,
+  PhaseInput,
+  ShadowReference,
+  ShadowResult,
+} from '../shapes/evidence';
 
 export interface ShadowDeps extends GuardDeps {
   diff?: { memoryLimit?: string; threads?: number };

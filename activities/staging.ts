@@ -8,7 +8,7 @@ import { toFailure, verdictFailure } from './errors';
 import { guarded, isPolicyRefusal, assertSamePolicy, type GuardDeps } from './policy-guard';
 import { runAction, tailLines } from './runner';
 import { workdirFor } from './datasets';
-import type { HealthInput, HealthResult, StepInput, StepResult } from './types';
+import type { HealthInput, HealthResult, StepInput, StepResult } from '../shapes/evidence';
 
 export type StepDeps = GuardDeps;
 

@@ -1,6 +1,6 @@
 /** Latency statistics over measured runs (simple-statistics). */
 import { mean, quantileSorted, sampleStandardDeviation } from 'simple-statistics';
-import type { LatencyStats } from './types';
+import type { LatencyStats } from '../shapes/evidence';
 
 export function latencyStats(samples: readonly number[]): LatencyStats {
   if (samples.length === 0) return { n: 0, p50: 0, p95: 0, p99: 0, max: 0, mean: 0, sd: 0 };

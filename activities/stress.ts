@@ -36,7 +36,7 @@ import type {
   StressResult,
   StressRun,
   SustainedResult,
-} from './types';
+} from '../shapes/evidence';
 
 export type StressDeps = GuardDeps;
 

@@ -30,7 +30,7 @@ import {
   type SignOff,
   type SignOffAnswer,
 } from '../workflows/messages';
-import { isFinal, type CutoverStatus, type RoleView } from '../workflows/status';
+import { isFinal, type CutoverStatus, type RoleView } from '../shapes/status';
 import type { ServeConfig } from './config';
 import { rolesFor, type Login } from './identity';
 import type { LoginTransaction, OidcLogin } from './oidc';

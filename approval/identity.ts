@@ -6,7 +6,7 @@
  * never chooses who they are.
  */
 import { canonicalName } from '../workflows/gate';
-import type { RoleView } from '../workflows/status';
+import type { RoleView } from '../shapes/status';
 
 /** A login as the OpenID provider vouched for it. */
 export interface Login {

@@ -5,7 +5,7 @@
 import { reportParts, REPORT_STYLE } from '../client/html-report';
 import { esc } from '../common/html';
 import type { SignOffAnswer } from '../workflows/messages';
-import { isFinal, type CutoverStatus } from '../workflows/status';
+import { isFinal, type CutoverStatus } from '../shapes/status';
 import type { Login, RoleAnswer } from './identity';
 
 const STYLE = `${REPORT_STYLE}

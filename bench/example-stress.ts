@@ -13,7 +13,7 @@ import Table from 'cli-table3';
 import type { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
-import type { StressResult } from '../activities/types';
+import type { StressResult } from '../shapes/evidence';
 import { loadPlan } from '../plan/load';
 import { projectRoot } from '../toolchain/tools';
 import { describeComparison } from '../verdicts/relative';

@@ -38,7 +38,7 @@ import { workerEnv, WORKER_NODE_OPTIONS } from '../common/worker-process';
 import { createMetrics } from '../worker/metrics';
 import { cutoverWorkflow } from '../workflows';
 import { requestRollbackSignal, signOffSignal, statusQuery, submitSignOffUpdate } from '../workflows/messages';
-import type { CutoverState } from '../workflows/status';
+import type { CutoverState } from '../shapes/status';
 import { save, spread, type Spread } from './common';
 
 const ROOT = projectRoot();

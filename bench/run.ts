@@ -19,7 +19,7 @@ import Table from 'cli-table3';
 import { median, mean } from 'simple-statistics';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
-import type { StressResult } from '../activities/types';
+import type { StressResult } from '../shapes/evidence';
 import { generateTape } from '../examples/portfolio-kpi/generate';
 import { loadPlan } from '../plan/load';
 import { planSchema } from '../plan/schema';

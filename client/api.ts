@@ -25,7 +25,6 @@ import { utf8 } from '../plan/canonical';
 import { appRefusalMessage, attestationMessage, signOffMessage } from '../workflows/gate';
 import {
   appRefusalSignal,
-  DEFAULT_TASK_QUEUE,
   phaseSearchAttribute,
   releaseSearchAttribute,
   requestRollbackSignal,
@@ -39,7 +38,8 @@ import {
   type SignOff,
   type SignOffAnswer,
 } from '../workflows/messages';
-import { PHASES, type CutoverStatus } from '../workflows/status';
+import { DEFAULT_TASK_QUEUE } from '../shapes/queues';
+import { PHASES, type CutoverStatus } from '../shapes/status';
 import { codecFromEnv } from '../codec/aes-gcm';
 import { isNotFound } from '../common/not-found';
 import { decoder, EncryptedEvidence, recordedFromHistory, type Recorded } from '../verdicts/evidence';

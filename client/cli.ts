@@ -15,7 +15,7 @@ import { workerEnv, WORKER_NODE_OPTIONS } from '../common/worker-process';
 import { loadPlan, PlanError } from '../plan/load';
 import { validatePlan } from '../plan/schema';
 import { canonicalJson } from '../plan/canonical';
-import { isFinal, PHASES, STATES } from '../workflows/status';
+import { isFinal, PHASES, STATES } from '../shapes/status';
 import {
   awaitPlanCheck,
   cancel,

@@ -3,12 +3,12 @@
  */
 import Table from 'cli-table3';
 import { formatMs } from '../plan/duration';
-import type { OutputDiff, RelativeResult, StressResult } from '../activities/types';
+import type { OutputDiff, RelativeResult, StressResult } from '../shapes/evidence';
 import { cell, dryRunLines, outputLine, sampleKey } from '../workflows/output-lines';
 import { stressGroups } from '../verdicts/stress';
 import { levels } from '../verdicts/relative';
 import type { WhatIfResult } from './what-if';
-import { describeWaitingForWorker, phaseResult, type CutoverStatus, type PhaseRecord } from '../workflows/status';
+import { describeWaitingForWorker, phaseResult, type CutoverStatus, type PhaseRecord } from '../shapes/status';
 
 /** Key figures of a phase's evidence, in a few words. */
 export function keyFigures(record: PhaseRecord): string {

@@ -5,11 +5,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { esc } from '../common/html';
-import type { MetricComparison, OutputDiff } from '../activities/types';
+import type { MetricComparison, OutputDiff } from '../shapes/evidence';
 import { cell, dryRunLines, sampleKey } from '../workflows/output-lines';
 import { relativeGroups } from './format';
 import { formatMs } from '../plan/duration';
-import { phaseResult, type CutoverStatus } from '../workflows/status';
+import { phaseResult, type CutoverStatus } from '../shapes/status';
 import { levels } from '../verdicts/relative';
 
 /** JSON safe to embed in a <script> element. */

@@ -5,7 +5,7 @@
  * Where the evidence lacks what a new check needs (rows a diff did not keep, pairs a comparison did not
  * measure), it says so instead of guessing.
  */
-import type { Metrics, MetricComparison, StressResult } from '../activities/types';
+import type { Metrics, MetricComparison, StressResult } from '../shapes/evidence';
 import { toMs } from '../plan/duration';
 import type { CutoverPlan } from '../plan/schema';
 import type { Recorded } from '../verdicts/evidence';

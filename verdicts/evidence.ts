@@ -14,7 +14,7 @@ import type {
   RehearsalResult,
   ShadowResult,
   StressResult,
-} from '../activities/types';
+} from '../shapes/evidence';
 import type { CutoverPlan } from '../plan/schema';
 
 type History = temporal.api.history.v1.IHistory;

@@ -5,7 +5,7 @@
  * difference between V1 runs on the same data). Exactly at the tolerance passes.
  */
 import type { MetricRange, Tolerance } from '../plan/schema';
-import type { MetricComparison, Metrics } from '../activities/types';
+import type { MetricComparison, Metrics } from '../shapes/evidence';
 
 /** Slack for floating-point error when a difference sits exactly on its tolerance. */
 const BOUNDARY_EPSILON = 1e-12;

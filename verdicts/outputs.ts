@@ -2,7 +2,7 @@
  * An output diff's limits, from its counts: too many differing rows, too many missing on a side. Pure: the
  * keyed diff judges with it, and `cutover what-if` re-judges recorded counts under new limits.
  */
-import type { ColumnDiff, OutputDiff } from '../activities/types';
+import type { ColumnDiff, OutputDiff } from '../shapes/evidence';
 
 export interface OutputLimits {
   maxDifferingRows: number;

@@ -3,7 +3,7 @@
  * V1. Pure: the stress activity judges with these, and `cutover what-if` re-judges recorded figures with them.
  */
 import type { CutoverPlan } from '../plan/schema';
-import type { RelativeResult, SizeResult, SustainedResult } from '../activities/types';
+import type { RelativeResult, SizeResult, SustainedResult } from '../shapes/evidence';
 import { toMs } from '../plan/duration';
 import { describeComparison, type CompareSettings, type RelativeVerdict } from './relative';
 

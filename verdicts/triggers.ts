@@ -3,7 +3,7 @@
  * production monitor and the rollback rehearsal (which feeds it synthetic breaching samples) both use it.
  */
 import type { TRIGGER_NAMES, Triggers } from '../plan/schema';
-import type { Breach, Metrics, TriggerCheck } from '../activities/types';
+import type { Breach, Metrics, TriggerCheck } from '../shapes/evidence';
 
 export interface ProbeSample {
   ok: boolean;

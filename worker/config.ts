@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { envIssueLine } from '../common/env-issue';
-import { DEFAULT_TASK_QUEUE } from '../workflows/messages';
+import { DEFAULT_TASK_QUEUE } from '../shapes/queues';
 import { toMs } from '../plan/duration';
 import { ENVIRONMENTS, environmentQueues, type Environment, type EnvironmentQueues } from '../plan/environments';
 import type { AttestationSettings } from '../activities';

@@ -13,7 +13,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { phaseSearchAttribute, releaseSearchAttribute, stateSearchAttribute } from './messages';
-import type { ShadowResult } from '../activities/types';
+import type { ShadowResult } from '../shapes/evidence';
 import { dryRunLines, outputLine, sampleKey } from './output-lines';
 import type { NotifyEvent } from '../plan/schema';
 import type { CutoverSinks } from './sinks';
@@ -27,7 +27,7 @@ import {
   type Phase,
   type PhaseRecordOf,
   type PhaseResults,
-} from './status';
+} from '../shapes/status';
 
 const { metrics } = proxySinks<CutoverSinks>();
 

@@ -18,7 +18,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { StepIdentity, StepResult } from '../activities/types';
+import type { StepIdentity, StepResult } from '../shapes/evidence';
 import { FailureType } from '../plan/failures';
 import { toMs } from '../plan/duration';
 import { actionTimeoutMs, quorumFor } from '../plan/helpers';
@@ -53,7 +53,7 @@ import {
   type CutoverStatus,
   type Phase,
   type PhaseResults,
-} from './status';
+} from '../shapes/status';
 
 const { metrics } = proxySinks<CutoverSinks>();
 

@@ -21,7 +21,7 @@ import { checkSignOff } from './message-checks';
 import { Patch } from './patches';
 import type { AppRefusal, SignOff, SignOffAnswer } from './messages';
 import type { CutoverSinks } from './sinks';
-import type { GateState, GateView } from './status';
+import type { GateState, GateView } from '../shapes/status';
 
 const { metrics } = proxySinks<CutoverSinks>();
 

@@ -6,7 +6,7 @@
 import { utf8 } from '../plan/canonical';
 import { curve, decodeBytes, decodePublicKey } from '../plan/keys';
 import type { AppRefusal, SignOff } from './messages';
-import type { GateState, GateView, SignOffRecord } from './status';
+import type { GateState, GateView, SignOffRecord } from '../shapes/status';
 
 /** The plan's gate settings, as the decision needs them. */
 export interface GateConfig {

@@ -3,10 +3,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { CutoverStatus, GateView, MonitorStatus } from './status';
-
-/** Task queue the worker polls. Overridden by `CUTOVER_TASK_QUEUE`. */
-export const DEFAULT_TASK_QUEUE = 'cutover';
+import type { CutoverStatus, GateView, MonitorStatus } from '../shapes/status';
 
 /** Largest comment kept with a sign-off. */
 export const MAX_COMMENT_LENGTH = 2000;

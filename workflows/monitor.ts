@@ -15,7 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { Breach, Metrics, ProbeResult } from '../activities/types';
+import type { Breach, Metrics, ProbeResult } from '../shapes/evidence';
 import { FailureType, NON_RETRYABLE_TYPES } from '../plan/failures';
 import type { PlanSeal } from '../plan/seal';
 import type { Action, Triggers } from '../plan/schema';
@@ -23,7 +23,12 @@ import { monitorStatusQuery } from './messages';
 import { Patch } from './patches';
 import { untilPolicyHolds } from './policy-wait';
 import { watched } from './queue-watch';
-import { describeWaitingForWorker, type MonitorOutcome, type MonitorStatus, type WaitingForWorker } from './status';
+import {
+  describeWaitingForWorker,
+  type MonitorOutcome,
+  type MonitorStatus,
+  type WaitingForWorker,
+} from '../shapes/status';
 
 const { probe } = proxyActivities<Activities>({
   startToCloseTimeout: '10m',

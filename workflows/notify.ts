@@ -9,7 +9,7 @@
  */
 import { CancellationScope, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { StepIdentity } from '../activities/types';
+import type { StepIdentity } from '../shapes/evidence';
 import { NON_RETRYABLE_TYPES } from '../plan/failures';
 import type { CutoverPlan, NotifyEvent } from '../plan/schema';
 import { errorMessage, type Bookkeeping } from './bookkeeping';

@@ -2,7 +2,7 @@
  * One line per output diff, as `cutover status`, the reports and the Temporal UI's current details show it.
  * Pure and free of I/O: the workflow and the client both use it.
  */
-import type { ColumnDiff, DiffSample, OutputDiff, SampleValue } from '../activities/types';
+import type { ColumnDiff, DiffSample, OutputDiff, SampleValue } from '../shapes/evidence';
 
 /** The column with the most rows out of tolerance (differing or NULL on one side), if any. */
 export function worstColumn(diff: OutputDiff): ColumnDiff | undefined {

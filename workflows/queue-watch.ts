@@ -12,7 +12,7 @@ import { CancellationScope, isCancellation, proxyActivities, sleep } from '@temp
 import type { Activities } from '../activities';
 import type { QueueView } from '../activities/queues';
 import type { Environment } from '../plan/environments';
-import type { Phase, WaitingForWorker } from './status';
+import type { Phase, WaitingForWorker } from '../shapes/status';
 
 /**
  * The environment of each phase's activities, compensations included: staging (deploy, tests, health, the

@@ -20,7 +20,7 @@ import { freePort } from '../../common/net';
 import { startDevServer, type DevServer } from '../../toolchain/dev-server';
 import { cutoverWorkflow } from '../../workflows';
 import { requestRollbackSignal, signOffSignal } from '../../workflows/messages';
-import type { CutoverState } from '../../workflows/status';
+import type { CutoverState } from '../../shapes/status';
 import { tempDir } from '../helpers/harness';
 import { report } from './report';
 

@@ -6,7 +6,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
-import type { ProbeResult } from '../../activities/types';
+import type { ProbeResult } from '../../shapes/evidence';
 import { tempDir } from '../helpers/harness';
 import { makePlan, makePlanInput, nodeRun } from '../helpers/plans';
 import { report } from './report';

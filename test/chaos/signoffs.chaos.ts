@@ -16,7 +16,7 @@ import { temporalCliPath } from '../../toolchain/tools';
 import { cutoverWorkflow } from '../../workflows';
 import { signOffMessage } from '../../workflows/gate';
 import { signOffSignal, statusQuery, submitSignOffUpdate, type SignOff } from '../../workflows/messages';
-import type { CutoverStatus } from '../../workflows/status';
+import type { CutoverStatus } from '../../shapes/status';
 import { tempDir, uniqueId, stopProcess } from '../helpers/harness';
 import { makePlan, makePlanInput } from '../helpers/plans';
 import { startTestDevServer } from '../helpers/temporal';

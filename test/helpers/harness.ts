@@ -19,7 +19,7 @@ import { ed25519 } from '@noble/curves/ed25519';
 import type { CutoverPlan } from '../../plan/schema';
 import type { cutoverWorkflow } from '../../workflows';
 import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
-import { isFinal, type CutoverStatus } from '../../workflows/status';
+import { isFinal, type CutoverStatus } from '../../shapes/status';
 import { nodeRun } from './plans';
 import { createTimeSkippingEnv, workflowBundle } from './temporal';
 

@@ -11,7 +11,7 @@ import { Worker } from '@temporalio/worker';
 import { freePort, waitForPort } from '../../common/net';
 import { type DevServer } from '../../toolchain/dev-server';
 import { temporalCliPath } from '../../toolchain/tools';
-import type { CutoverStatus } from '../../workflows/status';
+import type { CutoverStatus } from '../../shapes/status';
 import { tempDir, uniqueId, stopProcess } from '../helpers/harness';
 import type { WhatIfResult } from '../../client/what-if';
 import { makePlanInput } from '../helpers/plans';

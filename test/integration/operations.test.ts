@@ -17,7 +17,7 @@ import { AesGcmCodec, ENCRYPTED_ENCODING } from '../../codec/aes-gcm';
 import { freePort, waitForPort } from '../../common/net';
 import { cutoverWorkflow } from '../../workflows';
 import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
-import type { CutoverStatus } from '../../workflows/status';
+import type { CutoverStatus } from '../../shapes/status';
 import { tempDir, uniqueId } from '../helpers/harness';
 import { makePlan, makePlanInput, nodeRun } from '../helpers/plans';
 import { useDevServer } from '../helpers/temporal';

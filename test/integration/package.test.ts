@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { cutoverWorkflow } from '../../workflows';
 import { statusQuery } from '../../workflows/messages';
-import type { CutoverStatus } from '../../workflows/status';
+import type { CutoverStatus } from '../../shapes/status';
 import { approveAll, tempDir, uniqueId } from '../helpers/harness';
 import { makePlan, makePlanInput } from '../helpers/plans';
 import { useDevServer } from '../helpers/temporal';

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
-import type { ShadowResult, StressResult } from '../../activities/types';
+import type { ShadowResult, StressResult } from '../../shapes/evidence';
 import { checkPlanAgainstPolicy } from '../../plan/policy';
 import { fileSystemResolver, loadPolicy } from '../../plan/policy-load';
 import { compareMetrics, counts } from '../../verdicts/metrics';

@@ -21,7 +21,7 @@ import { EXAMPLE_ROLE_GROUPS, examplePassword } from '../../examples/portfolio-k
 import type { DevServer } from '../../toolchain/dev-server';
 import { startNodeProcess } from '../../toolchain/processes';
 import { chromiumPath } from '../../toolchain/tools';
-import type { CutoverStatus } from '../../workflows/status';
+import type { CutoverStatus } from '../../shapes/status';
 import { stopProcess, tempDir, uniqueId } from '../helpers/harness';
 import { makePlan, nodeRun, ok } from '../helpers/plans';
 import { startTestDevServer, temporalSignal } from '../helpers/temporal';

@@ -12,7 +12,7 @@ import { connect, startCutover, status, type Cutovers } from '../../client/api';
 import { loadPlan } from '../../plan/load';
 import type { DevServer } from '../../toolchain/dev-server';
 import { chromiumPath } from '../../toolchain/tools';
-import type { CutoverStatus } from '../../workflows/status';
+import type { CutoverStatus } from '../../shapes/status';
 import { tempDir, uniqueId } from '../helpers/harness';
 import { startTestDevServer } from '../helpers/temporal';
 

@@ -6,7 +6,7 @@
 import { ed25519 } from '@noble/curves/ed25519';
 import { attestSignOff, signSignOff } from '../../client/api';
 import { applySignOff, decideSignOff, type GateConfig } from '../../workflows/gate';
-import type { GateState } from '../../workflows/status';
+import type { GateState } from '../../shapes/status';
 
 const digest = 'a'.repeat(64);
 const appKey = ed25519.utils.randomPrivateKey();

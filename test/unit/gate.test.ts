@@ -3,7 +3,7 @@ import { signSignOff } from '../../client/api';
 import { applySignOff, decideSignOff, gateView, type GateConfig } from '../../workflows/gate';
 import { canonicalJson } from '../../plan/canonical';
 import { evidenceDigest } from '../../workflows/digest';
-import type { GateState } from '../../workflows/status';
+import type { GateState } from '../../shapes/status';
 
 const config: GateConfig = {
   workflowId: 'cutover-x',

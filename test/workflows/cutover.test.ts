@@ -22,7 +22,7 @@ import {
   submitSignOffUpdate,
   type SignOff,
 } from '../../workflows/messages';
-import type { CutoverStatus } from '../../workflows/status';
+import type { CutoverStatus } from '../../shapes/status';
 import { Ledger, makeWorker, recordHistory, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
 import { makePlan, makePlanInput, nodeRun } from '../helpers/plans';
 

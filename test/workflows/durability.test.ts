@@ -4,7 +4,7 @@
 import type { Client } from '@temporalio/client';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { ProbeInput, ProbeResult } from '../../activities/types';
+import type { ProbeInput, ProbeResult } from '../../shapes/evidence';
 import { cutoverWorkflow } from '../../workflows';
 import { submitSignOffUpdate } from '../../workflows/messages';
 import { SAMPLES_PER_RUN } from '../../workflows/monitor';

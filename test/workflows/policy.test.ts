@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { FailureType } from '../../plan/failures';
 import { loadPolicy } from '../../plan/policy-load';
 import type { Action, CutoverPlan, CutoverPlanInput } from '../../plan/schema';
-import type { StepInput } from '../../activities/types';
+import type { StepInput } from '../../shapes/evidence';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';

@@ -3,11 +3,11 @@
  * shown beside V1 in the later cutover's shadow and stress evidence; a run marked bad in the registry is never
  * used (the phase says why); a run pinned for a pipeline is the reference of a plan naming only the pipeline.
  */
-import type { ShadowResult, StressResult } from '../../activities/types';
+import type { ShadowResult, StressResult } from '../../shapes/evidence';
 import type { CutoverPlanInput } from '../../plan/schema';
 import { cutoverWorkflow, referencesWorkflow } from '../../workflows';
 import { markBadSignal, pinReferenceSignal, REFERENCES_WORKFLOW_ID, referencesQuery } from '../../workflows/references';
-import { phaseResult } from '../../workflows/status';
+import { phaseResult } from '../../shapes/status';
 import { approveAll, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
 import { makePlan, nodeRun } from '../helpers/plans';
 

@@ -8,14 +8,14 @@ import path from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { workdirFor } from '../../activities/datasets';
-import type { ShadowResult } from '../../activities/types';
+import type { ShadowResult } from '../../shapes/evidence';
 import { markdownReport, renderStatus } from '../../client/format';
 import { FailureType } from '../../plan/failures';
 import { loadPlan } from '../../plan/load';
 import { planSchema, type CutoverPlan } from '../../plan/schema';
 import { cutoverWorkflow } from '../../workflows';
 import { statusQuery } from '../../workflows/messages';
-import { phaseResult, type CutoverStatus } from '../../workflows/status';
+import { phaseResult, type CutoverStatus } from '../../shapes/status';
 import { tempDir, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
 
 const EXAMPLE = path.resolve(__dirname, '..', '..', 'examples', 'portfolio-kpi', 'plan.yaml');

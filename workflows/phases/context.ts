@@ -2,13 +2,13 @@
  * What a phase module gets from the cutover it runs in, and what it is. A phase is one entry of the ordered
  * table in ./index.ts: `{ phase, run(ctx) }`, returning its typed evidence and a one-line verdict.
  */
-import type { StepIdentity, StepResult } from '../../activities/types';
+import type { StepIdentity, StepResult } from '../../shapes/evidence';
 import type { Action, CutoverPlan } from '../../plan/schema';
 import type { Bookkeeping, PhaseEnd } from '../bookkeeping';
 import type { Compensations } from '../compensations';
 import type { SignOffGate } from '../gate-wait';
 import type { RollbackRequest } from '../messages';
-import type { Phase, PhaseResults } from '../status';
+import type { Phase, PhaseResults } from '../../shapes/status';
 
 export interface PhaseContext {
   readonly plan: CutoverPlan;

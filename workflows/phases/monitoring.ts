@@ -3,14 +3,14 @@
  * history stays bounded; a fired trigger rolls the cutover back.
  */
 import { ApplicationFailure, proxySinks, startChild } from '@temporalio/workflow';
-import type { Metrics } from '../../activities/types';
+import type { Metrics } from '../../shapes/evidence';
 import { toMs } from '../../plan/duration';
 import { FailureType } from '../../plan/failures';
 import { sealFor } from '../../plan/seal';
 import { RollbackNeeded } from '../endings';
 import { monitorWorkflow } from '../monitor';
 import type { CutoverSinks } from '../sinks';
-import type { MonitorOutcome } from '../status';
+import type { MonitorOutcome } from '../../shapes/status';
 import type { PhaseContext, PhaseModule } from './context';
 
 const { metrics } = proxySinks<CutoverSinks>();

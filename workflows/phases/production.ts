@@ -1,12 +1,12 @@
 /** production: a reference reading of V1, then V2 deployed with its undo registered first. */
 import { ActivityFailure, ApplicationFailure, patched } from '@temporalio/workflow';
-import type { ProbeInput } from '../../activities/types';
+import type { ProbeInput } from '../../shapes/evidence';
 import { actionTimeoutMs } from '../../plan/helpers';
 import { FailureType } from '../../plan/failures';
 import { Patch } from '../patches';
 import { isPolicyMismatch } from '../policy-wait';
 import { localProbe, stepOptions, steps } from '../proxies';
-import type { PhaseResults } from '../status';
+import type { PhaseResults } from '../../shapes/status';
 import type { PhaseEnd } from '../bookkeeping';
 import type { PhaseContext, PhaseModule } from './context';
 

@@ -1,5 +1,5 @@
 /** staging: deploy V2 to staging, run its tests and health checks. Its undo is registered before the first deploy step. */
-import type { HealthResult, StepResult } from '../../activities/types';
+import type { HealthResult, StepResult } from '../../shapes/evidence';
 import { toMs } from '../../plan/duration';
 import { stepOptions, steps } from '../proxies';
 import type { PhaseModule } from './context';

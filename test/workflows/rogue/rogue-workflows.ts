@@ -5,7 +5,7 @@
  */
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../../../activities';
-import type { StepInput } from '../../../activities/types';
+import type { StepInput } from '../../../shapes/evidence';
 
 export async function rogueStepWorkflow(taskQueue: string, input: StepInput): Promise<string> {
   const { runStep } = proxyActivities<Activities>({

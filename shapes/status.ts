@@ -11,7 +11,7 @@ import type {
   ShadowResult,
   StepResult,
   StressResult,
-} from '../activities/types';
+} from './evidence';
 
 /** The phases, in the order they run: the one place a phase's name is written. */
 export const PHASES = [

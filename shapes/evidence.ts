@@ -6,7 +6,7 @@ import type { Action, ColumnTolerance, CutoverPlan, OutputFormat, Tolerance, Tri
 import type { Placeholders } from '../plan/placeholders';
 import type { PlanSeal } from '../plan/seal';
 import type { Environment } from '../plan/environments';
-import type { CompareSettings, PairedSamples, RelativeComparison, RelativeVerdict } from '../verdicts/relative';
+import type { CompareSettings, PairedSamples, RelativeComparison, RelativeVerdict } from './relative';
 
 export type Metrics = Record<string, number>;
 

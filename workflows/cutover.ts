@@ -20,14 +20,14 @@ import {
 } from '@temporalio/workflow';
 import type { StepIdentity, StepResult } from '../shapes/evidence';
 import { FailureType } from '../plan/failures';
-import { toMs } from '../plan/duration';
-import { actionTimeoutMs, quorumFor } from '../plan/helpers';
+import { actionTimeoutMs } from '../plan/helpers';
 import type { Action, CutoverPlan } from '../plan/schema';
 import type * as ShapeCheckModule from '../plan/shape-check';
 import { Bookkeeping, describeError, errorMessage } from './bookkeeping';
 import { Compensations } from './compensations';
 import { GateRejected, RollbackNeeded } from './endings';
-import { actorOf, SignOffGate } from './gate-wait';
+import { actorOf, gateRules, SignOffGate } from './gate-wait';
+import { initialStatus, startingStatus } from './starting';
 import { checkRollbackRequest } from './message-checks';
 import {
   appRefusalSignal,
@@ -39,9 +39,8 @@ import {
   type SignOffAnswer,
 } from './messages';
 import { Patch } from './patches';
-import { untilPolicyHolds } from './policy-wait';
 import { Notifier } from './notify';
-import { PHASE_ENVIRONMENT, watched, type Watcher } from './queue-watch';
+import { PHASE_ENVIRONMENT, PhaseRouter } from './queue-watch';
 import { PHASE_TABLE, type PhaseContext, type PhaseModule } from './phases';
 import { checks, stepOptions, steps } from './proxies';
 import type { CutoverSinks } from './sinks';
@@ -126,28 +125,6 @@ function oldPlanCheck(): typeof ShapeCheckModule {
   return require('../plan/shape-check') as typeof ShapeCheckModule;
 }
 
-/** A fresh record of every phase, none started. */
-function pendingPhases(): CutoverStatus['phases'] {
-  return PHASES.map((phase) => ({ phase, outcome: 'pending', attempts: 0 }));
-}
-
-/** What `status` answers while the plan is being checked, before the cutover proper begins. */
-function startingStatus(input: unknown): CutoverStatus {
-  const release = (input as { release?: unknown } | null)?.release;
-  return {
-    workflowId: workflowInfo().workflowId,
-    release: typeof release === 'string' ? release : '',
-    phase: PHASES[0],
-    state: 'running',
-    startedAt: workflowInfo().startTime.toISOString(),
-    phases: pendingPhases(),
-    gate: { status: 'closed', roles: [] },
-    reconciliation: { day: 0, days: 0, cleanDays: 0 },
-    audit: [],
-    auditDropped: 0,
-  };
-}
-
 /** One cutover: its handlers, the run loop over the phase table, and how it ends. */
 class Cutover {
   private readonly info = workflowInfo();
@@ -155,6 +132,7 @@ class Cutover {
   private readonly gate: SignOffGate;
   private readonly compensations: Compensations;
   private readonly notifier: Notifier;
+  private readonly router: PhaseRouter;
   private readonly results: Partial<PhaseResults> = {};
   private readonly evidence: Record<string, unknown> = {};
   private rollbackRequest?: RollbackRequest & { automatic: boolean };
@@ -162,51 +140,28 @@ class Cutover {
   private compensating = false;
 
   constructor(private readonly plan: CutoverPlan) {
-    const status: CutoverStatus = {
-      workflowId: this.info.workflowId,
-      release: plan.release,
-      phase: PHASES[0],
-      state: 'running',
-      startedAt: new Date().toISOString(),
-      phases: pendingPhases(),
-      gate: { status: 'closed', roles: [] },
-      reconciliation: { day: 0, days: plan.production.reconcile.days, cleanDays: 0 },
-      audit: [],
-      auditDropped: 0,
-      ...(plan.initiator !== undefined ? { initiator: plan.initiator } : {}),
-      ...(plan.policyDigest !== undefined ? { policyDigest: plan.policyDigest } : {}),
-      ...(plan.signoff.roleGroups !== undefined ? { roleGroups: plan.signoff.roleGroups } : {}),
-      ...(plan.approvalUrl !== undefined
-        ? {
-            approvalLink: `${plan.approvalUrl.replace(/\/+$/, '')}/cutovers/${encodeURIComponent(this.info.workflowId)}`,
-          }
-        : {}),
-    };
+    const status = initialStatus(plan, this.info.workflowId);
     // The rules it ran under are part of what approvers sign. Plans checked without a policy (and every
     // cutover recorded before policies) have no digest, and their evidence is what it always was.
     if (plan.policyDigest !== undefined) this.evidence.policy = plan.policyDigest;
     this.books = new Bookkeeping(status, () => this.gate.view());
-    this.gate = new SignOffGate(
-      {
-        workflowId: this.info.workflowId,
-        roles: plan.signoff.roles,
-        quorum: Object.fromEntries(Object.keys(plan.signoff.roles).map((role) => [role, quorumFor(plan, role)])),
-        separationOfDuties: plan.signoff.separationOfDuties,
-        allowInitiator: plan.signoff.allowInitiator,
-        ...(plan.initiator !== undefined ? { initiator: plan.initiator } : {}),
-        ...(plan.signoff.keys !== undefined ? { keys: plan.signoff.keys } : {}),
-        ...(plan.signoff.attesters !== undefined ? { attesters: plan.signoff.attesters } : {}),
-        ...(plan.signoff.requireAttested ? { requireAttested: true } : {}),
-        ...(plan.signoff.attestationMaxAge !== undefined
-          ? { attestationMaxAgeMs: toMs(plan.signoff.attestationMaxAge) }
-          : {}),
-      },
-      this.books,
-    );
+    this.gate = new SignOffGate(gateRules(plan, this.info.workflowId), this.books);
     status.gate = this.gate.view();
     this.compensations = new Compensations(this.books);
     this.notifier = new Notifier(plan, this.books, (step) => this.identity(step));
     this.books.notify = (event, text) => this.notifier.emit(event, text);
+    this.router = new PhaseRouter({
+      plan,
+      books: this.books,
+      status,
+      escalate: async (environment) => {
+        const escalate = plan.signoff.escalate;
+        if (!escalate) return;
+        await this.step('signoff', `escalate no worker on ${environment}`, escalate).catch((err: unknown) =>
+          this.books.audit({ kind: 'note', message: `the no-worker escalation failed: ${errorMessage(err)}` }),
+        );
+      },
+    });
     this.installHandlers();
   }
 
@@ -355,7 +310,7 @@ class Cutover {
       step: (phase, label, action) => this.step(phase, label, action),
       identity: (step) => this.identity(step),
       keyPrefix: () => this.keyPrefix(),
-      routed: (phase, what, call) => this.routed(phase, what, call),
+      routed: (phase, what, call) => this.router.routed(phase, what, call),
       requestAutomaticRollback: (request) => {
         this.rollbackRequest = { ...request, automatic: true };
       },
@@ -389,69 +344,12 @@ class Cutover {
       ...(environment ? { environment } : {}),
       ...(this.plan.policyDigest !== undefined ? { policyDigest: this.plan.policyDigest } : {}),
     };
-    return this.routed(phase, `${phase}: ${label}`, (route) =>
+    return this.router.routed(phase, `${phase}: ${label}`, (route) =>
       steps.runStep.executeWithOptions(
         { ...stepOptions(actionTimeoutMs(action)), ...route, summary: `${phase}: ${label}` },
         [this.plan.baseDir ? { ...input, baseDir: this.plan.baseDir } : input],
       ),
     );
-  }
-
-  /**
-   * Runs one activity of `phase` until a worker with the cutover's policy takes it: on the task queue of the
-   * phase's environment when the plan names one (`route` carries it), watched for a missing worker there.
-   * Without `environments` the route is empty and the commands are what they always were.
-   */
-  private routed<T>(phase: Phase, what: string, call: (route: { taskQueue?: string }) => Promise<T>): Promise<T> {
-    const environment = PHASE_ENVIRONMENT[phase];
-    const where = environment ? this.plan.environments?.[environment] : undefined;
-    if (!environment || !where) return untilPolicyHolds(this.books, what, () => call({}));
-    const route = {
-      environment,
-      taskQueue: where.taskQueue,
-      ...(where.noWorkerAlert !== undefined ? { noWorkerAlertMs: toMs(where.noWorkerAlert) } : {}),
-    };
-    return watched(route, what, this.workerWatcher(), () =>
-      untilPolicyHolds(this.books, what, () => call({ taskQueue: where.taskQueue })),
-    );
-  }
-
-  /** How a missing worker shows: the status, one audit line when it starts and one when it ends, the alert. */
-  private workerWatcher(): Watcher {
-    return {
-      report: (waiting) => {
-        const before = this.status.waitingForWorker;
-        if (waiting) {
-          if (!before) {
-            this.books.audit({
-              kind: 'note',
-              message: `${waiting.what}: no live worker polls ${waiting.environment} queue ${waiting.taskQueue}${waiting.lastPoller ? ` (last poller ${waiting.lastPoller.identity} at ${waiting.lastPoller.at})` : ''}; waiting`,
-            });
-          }
-          this.status.waitingForWorker = waiting;
-        } else if (before) {
-          delete this.status.waitingForWorker;
-          this.books.audit({ kind: 'note', message: `${before.what}: a worker polls ${before.taskQueue} again` });
-        }
-        this.books.refreshDetails();
-      },
-      alert: async (waiting) => {
-        this.books.audit({
-          kind: 'note',
-          rule: 'no-worker',
-          message: `no worker has polled ${waiting.environment} queue ${waiting.taskQueue} since ${waiting.lastPoller?.at ?? waiting.waitingSince}: ${waiting.what} waits (noWorkerAlert)`,
-        });
-        this.books.notify(
-          'escalation',
-          `${this.plan.release}: no worker polls ${waiting.environment} queue ${waiting.taskQueue}; ${waiting.what} waits since ${waiting.waitingSince}`,
-        );
-        const escalate = this.plan.signoff.escalate;
-        if (!escalate) return;
-        await this.step('signoff', `escalate no worker on ${waiting.environment}`, escalate).catch((err: unknown) =>
-          this.books.audit({ kind: 'note', message: `the no-worker escalation failed: ${errorMessage(err)}` }),
-        );
-      },
-    };
   }
 
   private keyPrefix(): string {

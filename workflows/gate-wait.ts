@@ -4,6 +4,7 @@
  */
 import { ApplicationFailure, condition, log, patched, proxySinks } from '@temporalio/workflow';
 import { toMs } from '../plan/duration';
+import { quorumFor } from '../plan/helpers';
 import { FailureType } from '../plan/failures';
 import type { CutoverPlan } from '../plan/schema';
 import type { Bookkeeping } from './bookkeeping';
@@ -249,4 +250,22 @@ export function actorOf(payload: unknown): string | undefined {
     if (typeof value === 'string') return value.slice(0, 128);
   }
   return undefined;
+}
+
+/** The sign-off gate's rules, from the checked plan. */
+export function gateRules(plan: CutoverPlan, workflowId: string): ConstructorParameters<typeof SignOffGate>[0] {
+  return {
+    workflowId: workflowId,
+    roles: plan.signoff.roles,
+    quorum: Object.fromEntries(Object.keys(plan.signoff.roles).map((role) => [role, quorumFor(plan, role)])),
+    separationOfDuties: plan.signoff.separationOfDuties,
+    allowInitiator: plan.signoff.allowInitiator,
+    ...(plan.initiator !== undefined ? { initiator: plan.initiator } : {}),
+    ...(plan.signoff.keys !== undefined ? { keys: plan.signoff.keys } : {}),
+    ...(plan.signoff.attesters !== undefined ? { attesters: plan.signoff.attesters } : {}),
+    ...(plan.signoff.requireAttested ? { requireAttested: true } : {}),
+    ...(plan.signoff.attestationMaxAge !== undefined
+      ? { attestationMaxAgeMs: toMs(plan.signoff.attestationMaxAge) }
+      : {}),
+  };
 }

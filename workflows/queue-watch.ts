@@ -13,6 +13,10 @@ import type { Activities } from '../activities';
 import type { QueueView } from '../activities/queues';
 import type { Environment } from '../plan/environments';
 import type { Phase, WaitingForWorker } from '../shapes/status';
+import { toMs } from '../plan/duration';
+import type { CutoverPlan } from '../plan/schema';
+import type { Bookkeeping } from './bookkeeping';
+import { untilPolicyHolds } from './policy-wait';
 
 /**
  * The environment of each phase's activities, compensations included: staging (deploy, tests, health, the
@@ -110,5 +114,77 @@ export async function watched<T>(route: Route, what: string, watcher: Watcher, c
   } finally {
     scope.cancel();
     if (reported) watcher.report(undefined);
+  }
+}
+
+/** What the router reports a missing worker through: the cutover's books and status, and its escalation. */
+export interface RouterHost {
+  plan: Pick<CutoverPlan, 'release' | 'environments'>;
+  books: Bookkeeping;
+  status: { waitingForWorker?: WaitingForWorker };
+  /** Runs the plan's escalation for a queue no worker polls (nothing when the plan has none). */
+  escalate(environment: string): Promise<void>;
+}
+
+/**
+ * Sends each phase's activities to its environment's queue (when the plan names one) and watches for a missing
+ * worker there; every activity waits for a worker with the cutover's policy.
+ */
+export class PhaseRouter {
+  constructor(private readonly host: RouterHost) {}
+
+  /**
+   * Runs one activity of `phase` until a worker with the cutover's policy takes it: on the task queue of the
+   * phase's environment when the plan names one (`route` carries it), watched for a missing worker there.
+   * Without `environments` the route is empty and the commands are what they always were.
+   */
+  routed<T>(phase: Phase, what: string, call: (route: { taskQueue?: string }) => Promise<T>): Promise<T> {
+    const { books, plan } = this.host;
+    const environment = PHASE_ENVIRONMENT[phase];
+    const where = environment ? plan.environments?.[environment] : undefined;
+    if (!environment || !where) return untilPolicyHolds(books, what, () => call({}));
+    const route = {
+      environment,
+      taskQueue: where.taskQueue,
+      ...(where.noWorkerAlert !== undefined ? { noWorkerAlertMs: toMs(where.noWorkerAlert) } : {}),
+    };
+    return watched(route, what, this.watcher(), () =>
+      untilPolicyHolds(books, what, () => call({ taskQueue: where.taskQueue })),
+    );
+  }
+
+  /** How a missing worker shows: the status, one audit line when it starts and one when it ends, the alert. */
+  private watcher(): Watcher {
+    const { books, status, plan } = this.host;
+    return {
+      report: (waiting) => {
+        const before = status.waitingForWorker;
+        if (waiting) {
+          if (!before) {
+            books.audit({
+              kind: 'note',
+              message: `${waiting.what}: no live worker polls ${waiting.environment} queue ${waiting.taskQueue}${waiting.lastPoller ? ` (last poller ${waiting.lastPoller.identity} at ${waiting.lastPoller.at})` : ''}; waiting`,
+            });
+          }
+          status.waitingForWorker = waiting;
+        } else if (before) {
+          delete status.waitingForWorker;
+          books.audit({ kind: 'note', message: `${before.what}: a worker polls ${before.taskQueue} again` });
+        }
+        books.refreshDetails();
+      },
+      alert: async (waiting) => {
+        books.audit({
+          kind: 'note',
+          rule: 'no-worker',
+          message: `no worker has polled ${waiting.environment} queue ${waiting.taskQueue} since ${waiting.lastPoller?.at ?? waiting.waitingSince}: ${waiting.what} waits (noWorkerAlert)`,
+        });
+        books.notify(
+          'escalation',
+          `${plan.release}: no worker polls ${waiting.environment} queue ${waiting.taskQueue}; ${waiting.what} waits since ${waiting.waitingSince}`,
+        );
+        await this.host.escalate(waiting.environment);
+      },
+    };
   }
 }

@@ -9,7 +9,7 @@
  * no side effect done twice for one idempotency key and every compensation exactly once where it is due.
  */
 import { EXAMPLE_APPROVERS as ROLES } from '../../examples/portfolio-kpi/approvers';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -23,6 +23,7 @@ import { requestRollbackSignal, signOffSignal } from '../../workflows/messages';
 import type { CutoverState } from '../../shapes/status';
 import { tempDir } from '../helpers/harness';
 import { report } from './report';
+import { spawnWorker } from '../helpers/worker-process';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const FAULT = path.join(__dirname, 'fault.js');
@@ -82,10 +83,7 @@ afterAll(async () => {
 });
 
 function startWorker(): ChildProcess {
-  const w = spawn(process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], {
-    env: workerEnv,
-    stdio: ['ignore', 'ignore', 'ignore'],
-  });
+  const w = spawnWorker(workerEnv, { stdio: 'ignore' });
   workers.push(w);
   return w;
 }

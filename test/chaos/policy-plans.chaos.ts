@@ -5,7 +5,7 @@
  * refused before any action runs (only the plan check is ever scheduled; no marker file, no ledger line),
  * while a signed plan within the policy reaches the gate (the policy is not simply refusing everything).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -13,7 +13,6 @@ import { ed25519 } from '@noble/curves/ed25519';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { stringify } from 'yaml';
-import { waitForPort, freePort } from '../../common/net';
 import { FailureType } from '../../plan/failures';
 import type { CutoverPlan, CutoverPlanInput } from '../../plan/schema';
 import { signPlan } from '../../plan/signing';
@@ -25,6 +24,7 @@ import { failureOf, scheduledActivities, tempDir, uniqueId, stopProcess } from '
 import { makePlan, scriptPlanInput, scriptStep } from '../helpers/plans';
 import { startTestDevServer } from '../helpers/temporal';
 import { report } from './report';
+import { startWorker } from '../helpers/worker-process';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -86,21 +86,15 @@ beforeAll(async () => {
   const sealKey = path.join(DIR, 'workers.key');
   writeFileSync(sealKey, Buffer.from(ed25519.utils.randomPrivateKey()).toString('hex'), { mode: 0o600 });
   server = await startTestDevServer();
-  const metricsPort = await freePort();
-  worker = spawn(process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: server.address,
-      CUTOVER_TASK_QUEUE: taskQueue,
-      CUTOVER_DATA_DIR: path.join(DIR, 'data'),
-      CUTOVER_POLICY: policy,
-      CUTOVER_WORKER_KEY_FILE: sealKey,
-      CUTOVER_LOG_LEVEL: 'warn',
-      CUTOVER_METRICS_PORT: String(metricsPort),
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+  worker = await startWorker({
+    ...process.env,
+    TEMPORAL_ADDRESS: server.address,
+    CUTOVER_TASK_QUEUE: taskQueue,
+    CUTOVER_DATA_DIR: path.join(DIR, 'data'),
+    CUTOVER_POLICY: policy,
+    CUTOVER_WORKER_KEY_FILE: sealKey,
+    CUTOVER_LOG_LEVEL: 'warn',
   });
-  await waitForPort(metricsPort, 60_000, () => worker.exitCode === null);
   connection = await Connection.connect({ address: server.address });
   client = new Client({ connection });
 }, 120_000);

@@ -5,7 +5,7 @@
  * every one that reaches the workflow must be in its audit trail, and the cutover must neither fail nor stick:
  * the real approvers finish it afterwards.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -21,9 +21,9 @@ import { tempDir, uniqueId, stopProcess } from '../helpers/harness';
 import { makePlan, makePlanInput } from '../helpers/plans';
 import { startTestDevServer } from '../helpers/temporal';
 import { report } from './report';
+import { spawnWorker } from '../helpers/worker-process';
 
 const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '..', '..');
 const PEOPLE = ['ana', 'fay', 'bo', 'cy', 'di', 'ed', 'rm'] as const;
 const keys = Object.fromEntries(PEOPLE.map((p) => [p, ed25519.utils.randomPrivateKey()]));
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -37,15 +37,12 @@ let taskQueue: string;
 beforeAll(async () => {
   server = await startTestDevServer();
   taskQueue = uniqueId('tq-signoffs');
-  worker = spawn(process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: server.address,
-      CUTOVER_TASK_QUEUE: taskQueue,
-      CUTOVER_DATA_DIR: path.join(tempDir('signoffs-'), 'data'),
-      CUTOVER_LOG_LEVEL: 'error',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+  worker = spawnWorker({
+    ...process.env,
+    TEMPORAL_ADDRESS: server.address,
+    CUTOVER_TASK_QUEUE: taskQueue,
+    CUTOVER_DATA_DIR: path.join(tempDir('signoffs-'), 'data'),
+    CUTOVER_LOG_LEVEL: 'error',
   });
   connection = await Connection.connect({ address: server.address });
 }, 120_000);

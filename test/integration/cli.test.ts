@@ -2,7 +2,7 @@
  * The built `cutover` CLI as a real process, against the real dev server and a real worker process; the
  * `temporal` CLI signs off and queries the same cutover. Needs `npm run build` (npm test does it).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +16,7 @@ import { tempDir, uniqueId, stopProcess } from '../helpers/harness';
 import type { WhatIfResult } from '../../client/what-if';
 import { makePlanInput } from '../helpers/plans';
 import { startTestDevServer } from '../helpers/temporal';
+import { spawnWorker } from '../helpers/worker-process';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -40,10 +41,7 @@ beforeAll(async () => {
     CUTOVER_LOG_LEVEL: 'warn',
     CUTOVER_METRICS_PORT: String(metricsPort),
   };
-  worker = spawn(process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], {
-    env,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  worker = spawnWorker(env);
   // Up when it serves /metrics: a test that scrapes first (run alone with -t) must not find nothing there.
   await waitForPort(metricsPort, 60_000, () => worker.exitCode === null);
 }, 120_000);

@@ -4,7 +4,7 @@
  * per environment that records which worker ran each effect); the workflow's history records which worker
  * took each activity from which queue.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import { statusQuery } from '../../workflows/messages';
 import { approveAll, tempDir, uniqueId, waitForStatus } from '../helpers/harness';
 import { makePlan, makePlanInput, ok } from '../helpers/plans';
 import { useDevServer } from '../helpers/temporal';
+import { spawnWorker } from '../helpers/worker-process';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const KPI = path.join(ROOT, 'dist', 'examples', 'portfolio-kpi', 'cli.js');
@@ -33,16 +34,16 @@ interface RunningWorker {
 /** Starts `npm run worker -- --environment ROLE` as the package script does, with its own data folder. */
 function startWorker(role: Role, taskQueue: string, dataDir: string): RunningWorker {
   const child = temporal.track(
-    spawn(process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js'), '--environment', role], {
-      env: {
+    spawnWorker(
+      {
         ...process.env,
         TEMPORAL_ADDRESS: temporal.server.address,
         CUTOVER_TASK_QUEUE: taskQueue,
         CUTOVER_DATA_DIR: dataDir,
         CUTOVER_LOG_LEVEL: 'info',
       },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    }),
+      { args: ['--environment', role], stdio: ['ignore', 'pipe', 'inherit'] },
+    ),
   );
   const lines: string[] = [];
   const polling = new Promise<void>((resolve, reject) => {

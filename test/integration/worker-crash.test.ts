@@ -3,7 +3,7 @@
  * finishes, and the stress phase resumes from its heartbeat instead of measuring again what was done.
  * Real dev server, real worker processes, real time.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { cutoverWorkflow } from '../../workflows';
@@ -13,17 +13,12 @@ import type { StressResult } from '../../shapes/evidence';
 import { tempDir, uniqueId } from '../helpers/harness';
 import { makePlan, makePlanInput, nodeRun } from '../helpers/plans';
 import { useDevServer } from '../helpers/temporal';
+import { spawnWorker } from '../helpers/worker-process';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const temporal = useDevServer();
 
 function startWorker(env: NodeJS.ProcessEnv): ChildProcess {
-  return temporal.track(
-    spawn(process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], {
-      env,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    }),
-  );
+  return temporal.track(spawnWorker(env));
 }
 
 test('SIGKILL mid-stress, a new worker: the stress phase resumes from its heartbeat and the cutover completes', async () => {

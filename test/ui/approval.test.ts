@@ -7,7 +7,7 @@
  * a raw `temporal workflow signal` is refused as unattested; a form without its CSRF token is refused.
  * Screenshots go to test-artifacts/approval/ (not in git). Needs `npm run build` and `npm run provision`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,6 +25,7 @@ import type { CutoverStatus } from '../../shapes/status';
 import { stopProcess, tempDir, uniqueId } from '../helpers/harness';
 import { makePlan, nodeRun, ok } from '../helpers/plans';
 import { startTestDevServer, temporalSignal } from '../helpers/temporal';
+import { spawnWorker } from '../helpers/worker-process';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'approval');
@@ -69,16 +70,13 @@ beforeAll(async () => {
     CUTOVER_TASK_QUEUE: taskQueue,
     CUTOVER_LOG_LEVEL: 'warn',
   };
-  worker = spawn(process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], {
-    env: {
-      ...base,
-      CUTOVER_DATA_DIR: path.join(dir, 'data'),
-      CUTOVER_APPROVAL_URL: appUrl,
-      CUTOVER_ATTESTER_KEYS: `app-1=${Buffer.from(ed25519.getPublicKey(attesterKey)).toString('hex')}`,
-      CUTOVER_REQUIRE_ATTESTED: 'true',
-      CUTOVER_ROLE_GROUPS: EXAMPLE_ROLE_GROUPS,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+  worker = spawnWorker({
+    ...base,
+    CUTOVER_DATA_DIR: path.join(dir, 'data'),
+    CUTOVER_APPROVAL_URL: appUrl,
+    CUTOVER_ATTESTER_KEYS: `app-1=${Buffer.from(ed25519.getPublicKey(attesterKey)).toString('hex')}`,
+    CUTOVER_REQUIRE_ATTESTED: 'true',
+    CUTOVER_ROLE_GROUPS: EXAMPLE_ROLE_GROUPS,
   });
   idp = await startNodeProcess(
     [path.join(ROOT, 'dist', 'scripts', 'idp.js'), '--port', String(idpPort), '--redirect', `${appUrl}/callback`],

@@ -4,7 +4,7 @@
  * search attributes and current details, and signs off through the UI's own signal form; the gate counts it.
  * Screenshots go to test-artifacts/ui/ (not in git). Needs `npm run build` and `npm run provision`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -15,6 +15,7 @@ import { chromiumPath } from '../../toolchain/tools';
 import type { CutoverStatus } from '../../shapes/status';
 import { tempDir, uniqueId } from '../helpers/harness';
 import { startTestDevServer } from '../helpers/temporal';
+import { spawnWorker } from '../helpers/worker-process';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'ui');
@@ -37,10 +38,7 @@ beforeAll(async () => {
     CUTOVER_DATA_DIR: path.join(tempDir('ui-'), 'data'),
     CUTOVER_LOG_LEVEL: 'warn',
   };
-  worker = spawn(process.execPath, [path.join(ROOT, 'dist', 'worker', 'main.js')], {
-    env,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  worker = spawnWorker(env);
   cutovers = await connect(env);
   const example = await loadPlan(path.join(ROOT, 'examples', 'portfolio-kpi', 'plan.yaml'));
   // The UI is this test's subject, not the stress verdict: the example's absolute ceilings (p99 under 1 s at

@@ -19,7 +19,7 @@ import { quorumFor } from './helpers';
 import { PLACEHOLDER_NAMES } from './placeholders';
 import type { PlanProblem } from './problems';
 import { planSignatureProblem } from './signing';
-import type { Action, CutoverPlan, RunAction, Tolerance } from './schema';
+import type { Action, CutoverPlan, RunAction } from './schema';
 
 const duration = z.string().regex(DURATION_PATTERN, { error: 'expected a duration such as "30s", "5m" or "72h"' });
 const roleName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, { error: 'expected a lower-case role name such as qa' });
@@ -399,9 +399,13 @@ export function allowedUrl(url: string, rules: PolicyRules): boolean {
   return rules.urls.some((prefix) => url.startsWith(prefix));
 }
 
+/** Adds one violation, by the path of the plan field to fix. */
+type Problem = (path: string, message: string) => void;
+
 /**
  * Checks `plan` against the policy for its release: every violation by path, and the effective plan (the
- * stricter of plan and policy). Without rules for the release, the plan is refused.
+ * stricter of plan and policy). Without rules for the release, the plan is refused. One concern per function
+ * below: who signed it, what its actions run and reach, who approves, and the ceilings.
  */
 export function checkPlanAgainstPolicy(
   plan: CutoverPlan,
@@ -410,77 +414,135 @@ export function checkPlanAgainstPolicy(
   now: Date = new Date(),
   reach?: Reach,
 ): PolicyCheck {
-  const { policy, policyDir } = resolved;
   const problems: PlanProblem[] = [];
-  const problem = (path: string, message: string) => problems.push({ path, message });
-  const rules = rulesFor(policy, plan.release);
+  const problem: Problem = (path, message) => problems.push({ path, message });
+  const rules = rulesFor(resolved.policy, plan.release);
   if (!rules) {
     problem('release', `the workers' policy has no rules for release "${plan.release}" (and no default)`);
     return { problems, effective: plan };
   }
-  // A signed plan: the key must be a release manager's, the signature hold over this very plan, and the
-  // signer becomes the initiator (so separation of duties rests on the key, not on a name typed at start).
-  let initiator = plan.initiator;
-  if (plan.signature) {
-    const manager = policy.releaseManagers[plan.signature.keyId];
-    if (!manager) problem('signature.keyId', `"${plan.signature.keyId}" is not a release manager's key in the policy`);
-    else if (manager.signer !== plan.signature.signer) {
-      problem(
-        'signature.signer',
-        `key "${plan.signature.keyId}" belongs to ${manager.signer}, not ${plan.signature.signer}`,
-      );
-    } else {
-      const why = planSignatureProblem(plan, manager.publicKey, now);
-      if (why) problem('signature', why);
-      else initiator = plan.signature.signer;
-    }
-  } else if (rules.requireSignedPlans) {
-    problem('signature', 'the policy requires a plan signed by a release manager (cutover plan sign)');
+  const initiator = signerOf(plan, resolved.policy, rules, now, problem);
+  checkActions(plan, rules, { policyDir: resolved.policyDir, resolver, reach }, problem);
+  const signoff = signoffUnder(plan, rules, problem);
+  const { ceilings } = rules;
+  requiredChecks(plan, ceilings, problem);
+  checkTolerances(plan, ceilings, problem);
+  checkOutputs(plan, ceilings, problem);
+  const compare = compareUnder(plan, ceilings, problem);
+  const thresholds = thresholdsUnder(plan, ceilings, problem);
+  if (ceilings.rollbackTarget !== undefined && toMs(plan.rollback.target) > toMs(ceilings.rollbackTarget)) {
+    problem(
+      'rollback.target',
+      `${plan.rollback.target} is longer than the policy's ceiling ${ceilings.rollbackTarget}`,
+    );
   }
+  const triggers = triggersUnder(plan, ceilings, problem);
+  const effective: CutoverPlan = {
+    ...plan,
+    ...(initiator !== undefined ? { initiator } : {}),
+    signoff: {
+      ...signoff,
+      separationOfDuties: plan.signoff.separationOfDuties || rules.separationOfDuties,
+      allowInitiator: plan.signoff.allowInitiator && rules.allowInitiator,
+    },
+    stress: { ...plan.stress, thresholds, ...(compare ? { compare } : {}) },
+    production: { ...plan.production, monitor: { ...plan.production.monitor, triggers } },
+  };
+  return { problems, effective };
+}
+
+/**
+ * Who started the plan: a signed plan's key must be a release manager's and its signature hold over this very
+ * plan, and then the signer is the initiator (so separation of duties rests on the key, not on a name typed at
+ * start).
+ */
+function signerOf(plan: CutoverPlan, policy: Policy, rules: PolicyRules, now: Date, problem: Problem) {
+  if (!plan.signature) {
+    if (rules.requireSignedPlans) {
+      problem('signature', 'the policy requires a plan signed by a release manager (cutover plan sign)');
+    }
+    return plan.initiator;
+  }
+  const manager = policy.releaseManagers[plan.signature.keyId];
+  if (!manager) {
+    problem('signature.keyId', `"${plan.signature.keyId}" is not a release manager's key in the policy`);
+    return plan.initiator;
+  }
+  if (manager.signer !== plan.signature.signer) {
+    problem(
+      'signature.signer',
+      `key "${plan.signature.keyId}" belongs to ${manager.signer}, not ${plan.signature.signer}`,
+    );
+    return plan.initiator;
+  }
+  const why = planSignatureProblem(plan, manager.publicKey, now);
+  if (why) problem('signature', why);
+  return why ? plan.initiator : plan.signature.signer;
+}
+
+/** Where the plan's actions are checked from: the policy's folder, the file system, the cutover's reach. */
+interface ActionContext {
+  policyDir: string;
+  resolver: PathResolver;
+  reach: Reach | undefined;
+}
+
+/** What the actions run and reach: commands per environment, env keys, cwd and folders, URLs. */
+function checkActions(plan: CutoverPlan, rules: PolicyRules, context: ActionContext, problem: Problem): void {
+  const { policyDir, resolver } = context;
   const baseDir = plan.baseDir ?? policyDir;
   const realBase = resolver.real(baseDir, policyDir);
   if (plan.baseDir !== undefined && (!realBase || !insideFolders(realBase, rules, policyDir, resolver))) {
     problem('baseDir', `${plan.baseDir} is outside the folders the policy allows`);
   }
-
-  // Actions: commands, their env and cwd, URLs.
   for (const { path, action } of actionsOf(plan)) {
-    if ('run' in action) checkRun(path, action, rules);
-    else if (!allowedUrl(action.http, rules)) {
+    if ('run' in action) {
+      const cwd = action.cwd !== undefined ? (resolver.real(action.cwd, baseDir) ?? action.cwd) : (realBase ?? baseDir);
+      checkRun(path, action, cwd, rules, context, problem);
+    } else if (!allowedUrl(action.http, rules)) {
       problem(`${path}.http`, `${action.http} is not under a URL prefix the policy allows`);
     }
   }
-  function checkRun(path: string, action: RunAction, r: PolicyRules): void {
-    const cwd = action.cwd !== undefined ? (resolver.real(action.cwd, baseDir) ?? action.cwd) : (realBase ?? baseDir);
-    if (action.cwd !== undefined && !insideFolders(cwd, r, policyDir, resolver)) {
-      problem(`${path}.cwd`, `${action.cwd} is outside the folders the policy allows`);
-    }
-    const prefixes = commandsFor(r, environmentOfPath(path));
-    const prefix = allowedPrefix(action.run, cwd, prefixes, policyDir, resolver);
-    if (prefix === undefined) {
-      problem(`${path}.run`, `${describeArgv(action.run)} is not a command the policy allows`);
-    }
-    for (const key of Object.keys(action.env ?? {})) {
-      if (!r.env.includes(key)) problem(`${path}.env.${key}`, `the policy does not allow actions to set ${key}`);
-    }
-    if (!reach) return;
-    // The folders it names, as the workers will see them: {workdir} is known now; other placeholders are
-    // checked when they expand, just before the action runs (activities/policy-guard.ts).
-    const argv = action.run.map((arg) => arg.replaceAll('{workdir}', reach.workdir));
-    const cwdProblem = outOfReach(reachedPath(cwd, '/', resolver), reach, r, policyDir, resolver);
-    if (cwdProblem) problem(`${path}.cwd`, cwdProblem);
-    // A refused command is one problem, not one more per path it names.
-    if (prefix === undefined) return;
-    argv.forEach((arg, i) => {
-      if (i < prefix) return;
-      for (const file of pathArguments([arg], 0)) {
-        const why = outOfReach(reachedPath(file, cwd, resolver), reach, r, policyDir, resolver);
-        if (why) problem(`${path}.run[${i}]`, why);
-      }
-    });
-  }
+}
 
-  // Sign-off.
+function checkRun(
+  path: string,
+  action: RunAction,
+  cwd: string,
+  rules: PolicyRules,
+  { policyDir, resolver, reach }: ActionContext,
+  problem: Problem,
+): void {
+  if (action.cwd !== undefined && !insideFolders(cwd, rules, policyDir, resolver)) {
+    problem(`${path}.cwd`, `${action.cwd} is outside the folders the policy allows`);
+  }
+  const prefixes = commandsFor(rules, environmentOfPath(path));
+  const prefix = allowedPrefix(action.run, cwd, prefixes, policyDir, resolver);
+  if (prefix === undefined) {
+    problem(`${path}.run`, `${describeArgv(action.run)} is not a command the policy allows`);
+  }
+  for (const key of Object.keys(action.env ?? {})) {
+    if (!rules.env.includes(key)) problem(`${path}.env.${key}`, `the policy does not allow actions to set ${key}`);
+  }
+  if (!reach) return;
+  // The folders it names, as the workers will see them: {workdir} is known now; other placeholders are
+  // checked when they expand, just before the action runs (activities/policy-guard.ts).
+  const argv = action.run.map((arg) => arg.replaceAll('{workdir}', reach.workdir));
+  const cwdProblem = outOfReach(reachedPath(cwd, '/', resolver), reach, rules, policyDir, resolver);
+  if (cwdProblem) problem(`${path}.cwd`, cwdProblem);
+  // A refused command is one problem, not one more per path it names.
+  if (prefix === undefined) return;
+  argv.forEach((arg, i) => {
+    if (i < prefix) return;
+    for (const file of pathArguments([arg], 0)) {
+      const why = outOfReach(reachedPath(file, cwd, resolver), reach, rules, policyDir, resolver);
+      if (why) problem(`${path}.run[${i}]`, why);
+    }
+  });
+}
+
+/** Who approves: the policy's roles, approvers, minimum quorums, separation of duties, initiator, keys. */
+function signoffUnder(plan: CutoverPlan, rules: PolicyRules, problem: Problem): CutoverPlan['signoff'] {
   const signoff = { ...plan.signoff };
   const quorum = Object.fromEntries(Object.keys(signoff.roles).map((role) => [role, quorumFor(plan, role)]));
   for (const [role, rule] of Object.entries(rules.roles)) {
@@ -524,10 +586,13 @@ export function checkPlanAgainstPolicy(
         .flatMap((name) => (rules.approverKeys?.[name] ? [[name, rules.approverKeys[name]]] : [])),
     );
   }
+  return signoff;
+}
 
-  // Ceilings: a looser setting is refused; an absent one takes the ceiling.
-  const { ceilings } = rules;
-  // A check the policy bounds is a check it requires: a plan may not make it a dry run.
+type Ceilings = PolicyRules['ceilings'];
+
+/** A check the policy bounds is a check it requires: a plan may not make it a dry run. */
+function requiredChecks(plan: CutoverPlan, ceilings: Ceilings, problem: Problem): void {
   const required = (path: string) => problem(path, 'the policy requires this check: it cannot be a dry run');
   for (const [metric, tolerance] of Object.entries(plan.shadow.tolerances)) {
     if (tolerance.dryRun && (ceilings.tolerances?.[metric] ?? ceilings.tolerances?.['*']))
@@ -543,80 +608,92 @@ export function checkPlanAgainstPolicy(
   (plan.production.monitor.triggers.dryRun ?? []).forEach((key, i) => {
     if (ceilings.triggers?.[key] !== undefined) required(`production.monitor.triggers.dryRun[${i}]`);
   });
-  const tolerances: Record<string, Tolerance> = { ...plan.shadow.tolerances };
-  if (ceilings.tolerances) {
-    for (const [metric, tolerance] of Object.entries(plan.shadow.tolerances)) {
-      const ceiling = ceilings.tolerances[metric] ?? ceilings.tolerances['*'];
-      if (!ceiling) continue;
-      for (const kind of ['relative', 'absolute'] as const) {
-        const value = tolerance[kind];
-        if (value === undefined) continue;
-        const bound = ceiling[kind];
-        if (bound === undefined)
-          problem(`shadow.tolerances.${metric}.${kind}`, `the policy allows no ${kind} tolerance for ${metric}`);
-        else if (value > bound)
-          problem(`shadow.tolerances.${metric}.${kind}`, `${value} is looser than the policy's ceiling ${bound}`);
-      }
+}
+
+/** The shadow metrics' tolerances: none looser than the policy's, per metric or `*`. */
+function checkTolerances(plan: CutoverPlan, ceilings: Ceilings, problem: Problem): void {
+  if (!ceilings.tolerances) return;
+  for (const [metric, tolerance] of Object.entries(plan.shadow.tolerances)) {
+    const ceiling = ceilings.tolerances[metric] ?? ceilings.tolerances['*'];
+    if (!ceiling) continue;
+    for (const kind of ['relative', 'absolute'] as const) {
+      const value = tolerance[kind];
+      if (value === undefined) continue;
+      const bound = ceiling[kind];
+      if (bound === undefined)
+        problem(`shadow.tolerances.${metric}.${kind}`, `the policy allows no ${kind} tolerance for ${metric}`);
+      else if (value > bound)
+        problem(`shadow.tolerances.${metric}.${kind}`, `${value} is looser than the policy's ceiling ${bound}`);
     }
   }
+}
+
+/** The output diffs: limits, column tolerances, text tolerance and ignored columns within the policy's. */
+function checkOutputs(plan: CutoverPlan, ceilings: Ceilings, problem: Problem): void {
   const outputCeiling = ceilings.outputs;
-  if (outputCeiling) {
-    for (const [name, output] of Object.entries(plan.shadow.outputs)) {
-      const at = `shadow.outputs.${name}`;
-      for (const key of ['maxDifferingRows', 'maxMissingRows'] as const) {
-        const bound = outputCeiling[key];
-        if (bound !== undefined && output[key] > bound)
-          problem(`${at}.${key}`, `${output[key]} is looser than the policy's ceiling ${bound}`);
-      }
-      for (const [column, tolerance] of Object.entries(output.tolerances)) {
-        for (const kind of ['absolute', 'relative'] as const) {
-          const value = tolerance[kind];
-          if (value === undefined || !outputCeiling.tolerance) continue;
-          const bound = outputCeiling.tolerance[kind];
-          if (bound === undefined)
-            problem(`${at}.tolerances.${column}.${kind}`, `the policy allows no ${kind} tolerance on output columns`);
-          else if (value > bound)
-            problem(`${at}.tolerances.${column}.${kind}`, `${value} is looser than the policy's ceiling ${bound}`);
-        }
-        if (outputCeiling.textTolerance === false && (tolerance.trim || tolerance.ignoreCase))
-          problem(`${at}.tolerances.${column}`, 'the policy allows no text tolerance (trim, ignoreCase)');
-      }
-      if (outputCeiling.ignore === false && output.ignore.length > 0)
-        problem(`${at}.ignore`, 'the policy allows no ignored columns: every column is compared');
+  if (!outputCeiling) return;
+  for (const [name, output] of Object.entries(plan.shadow.outputs)) {
+    const at = `shadow.outputs.${name}`;
+    for (const key of ['maxDifferingRows', 'maxMissingRows'] as const) {
+      const bound = outputCeiling[key];
+      if (bound !== undefined && output[key] > bound)
+        problem(`${at}.${key}`, `${output[key]} is looser than the policy's ceiling ${bound}`);
     }
+    for (const [column, tolerance] of Object.entries(output.tolerances)) {
+      for (const kind of ['absolute', 'relative'] as const) {
+        const value = tolerance[kind];
+        if (value === undefined || !outputCeiling.tolerance) continue;
+        const bound = outputCeiling.tolerance[kind];
+        if (bound === undefined)
+          problem(`${at}.tolerances.${column}.${kind}`, `the policy allows no ${kind} tolerance on output columns`);
+        else if (value > bound)
+          problem(`${at}.tolerances.${column}.${kind}`, `${value} is looser than the policy's ceiling ${bound}`);
+      }
+      if (outputCeiling.textTolerance === false && (tolerance.trim || tolerance.ignoreCase))
+        problem(`${at}.tolerances.${column}`, 'the policy allows no text tolerance (trim, ignoreCase)');
+    }
+    if (outputCeiling.ignore === false && output.ignore.length > 0)
+      problem(`${at}.ignore`, 'the policy allows no ignored columns: every column is compared');
   }
+}
+
+/** The V1/V2 comparison within the policy's ceilings; a required one the plan left out, at the ceilings. */
+function compareUnder(plan: CutoverPlan, ceilings: Ceilings, problem: Problem): CutoverPlan['stress']['compare'] {
   let compare = plan.stress.compare;
   const compareCeiling = ceilings.compare;
-  if (compareCeiling) {
-    if (!compare && compareCeiling.required) {
-      // Required but absent: the comparison at the policy's ceilings, the rest at the schema's defaults.
-      compare = {
-        measures: ['latency', 'memory'],
-        maxSlowdown: compareCeiling.maxSlowdown ?? 0.1,
-        maxMemoryGrowth: compareCeiling.maxMemoryGrowth ?? 0.2,
-        confidence: Math.max(0.95, compareCeiling.minConfidence ?? 0.95),
-        minRuns: 10,
-        maxRuns: 40,
-        onInconclusive: 'fail',
-      };
-    }
-    if (compare) {
-      for (const key of ['maxSlowdown', 'maxMemoryGrowth'] as const) {
-        const bound = compareCeiling[key];
-        if (bound !== undefined && compare[key] > bound)
-          problem(`stress.compare.${key}`, `${compare[key]} is looser than the policy's ceiling ${bound}`);
-      }
-      if (compareCeiling.minConfidence !== undefined && compare.confidence < compareCeiling.minConfidence)
-        problem(
-          'stress.compare.confidence',
-          `${compare.confidence} is below the policy's minimum ${compareCeiling.minConfidence}`,
-        );
-      if (compareCeiling.inconclusivePass === false && compare.onInconclusive === 'pass')
-        problem('stress.compare.onInconclusive', 'the policy does not let an inconclusive comparison pass');
-      if (compareCeiling.required && !compare.measures.includes('latency'))
-        problem('stress.compare.measures', 'the policy requires the comparison; it must include latency');
-    }
+  if (!compareCeiling) return compare;
+  if (!compare && compareCeiling.required) {
+    // Required but absent: the comparison at the policy's ceilings, the rest at the schema's defaults.
+    compare = {
+      measures: ['latency', 'memory'],
+      maxSlowdown: compareCeiling.maxSlowdown ?? 0.1,
+      maxMemoryGrowth: compareCeiling.maxMemoryGrowth ?? 0.2,
+      confidence: Math.max(0.95, compareCeiling.minConfidence ?? 0.95),
+      minRuns: 10,
+      maxRuns: 40,
+      onInconclusive: 'fail',
+    };
   }
+  if (!compare) return compare;
+  for (const key of ['maxSlowdown', 'maxMemoryGrowth'] as const) {
+    const bound = compareCeiling[key];
+    if (bound !== undefined && compare[key] > bound)
+      problem(`stress.compare.${key}`, `${compare[key]} is looser than the policy's ceiling ${bound}`);
+  }
+  if (compareCeiling.minConfidence !== undefined && compare.confidence < compareCeiling.minConfidence)
+    problem(
+      'stress.compare.confidence',
+      `${compare.confidence} is below the policy's minimum ${compareCeiling.minConfidence}`,
+    );
+  if (compareCeiling.inconclusivePass === false && compare.onInconclusive === 'pass')
+    problem('stress.compare.onInconclusive', 'the policy does not let an inconclusive comparison pass');
+  if (compareCeiling.required && !compare.measures.includes('latency'))
+    problem('stress.compare.measures', 'the policy requires the comparison; it must include latency');
+  return compare;
+}
+
+/** The stress thresholds: none looser than the policy's; an absent one takes the ceiling. */
+function thresholdsUnder(plan: CutoverPlan, ceilings: Ceilings, problem: Problem): CutoverPlan['stress']['thresholds'] {
   const thresholds = { ...plan.stress.thresholds };
   const stressCeiling = ceilings.stress ?? {};
   if (stressCeiling.latencyP99 !== undefined) {
@@ -636,12 +713,15 @@ export function checkPlanAgainstPolicy(
     else if (value > bound)
       problem(`stress.thresholds.${key}`, `${value} is looser than the policy's ceiling ${bound}`);
   }
-  if (ceilings.rollbackTarget !== undefined && toMs(plan.rollback.target) > toMs(ceilings.rollbackTarget)) {
-    problem(
-      'rollback.target',
-      `${plan.rollback.target} is longer than the policy's ceiling ${ceilings.rollbackTarget}`,
-    );
-  }
+  return thresholds;
+}
+
+/** The monitoring triggers: none looser than the policy's; an absent one takes the ceiling. */
+function triggersUnder(
+  plan: CutoverPlan,
+  ceilings: Ceilings,
+  problem: Problem,
+): CutoverPlan['production']['monitor']['triggers'] {
   const triggers = { ...plan.production.monitor.triggers };
   for (const key of ['errorRate', 'kpiDrift', 'failedProbes'] as const) {
     const bound = ceilings.triggers?.[key];
@@ -651,20 +731,7 @@ export function checkPlanAgainstPolicy(
     else if (value > bound)
       problem(`production.monitor.triggers.${key}`, `${value} is looser than the policy's ceiling ${bound}`);
   }
-
-  const effective: CutoverPlan = {
-    ...plan,
-    ...(initiator !== undefined ? { initiator } : {}),
-    signoff: {
-      ...signoff,
-      separationOfDuties: plan.signoff.separationOfDuties || rules.separationOfDuties,
-      allowInitiator: plan.signoff.allowInitiator && rules.allowInitiator,
-    },
-    shadow: { ...plan.shadow, tolerances },
-    stress: { ...plan.stress, thresholds, ...(compare ? { compare } : {}) },
-    production: { ...plan.production, monitor: { ...plan.production.monitor, triggers } },
-  };
-  return { problems, effective };
+  return triggers;
 }
 
 function describeArgv(argv: readonly string[]): string {

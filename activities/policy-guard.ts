@@ -24,6 +24,7 @@ import { ActionError } from './errors';
 import { workdirFor } from './datasets';
 import type { ActionGuard } from './runner';
 import { sealProblem, type SealKeys } from './seal';
+import type { EnvironmentQueues } from '../plan/environments';
 
 /** Whose actions a guard watches: the cutover (its work folder) and the release (its pipeline's rules). */
 export interface GuardedCutover {
@@ -38,6 +39,8 @@ export interface GuardDeps {
   policy?: ResolvedPolicy;
   dataDir: string;
   seals?: SealKeys;
+  /** The environments' queues: on one of them, only that environment's actions run. */
+  queues?: EnvironmentQueues;
 }
 
 /**
@@ -58,7 +61,9 @@ export function actionGuard(
   const reach = { workdir: workdirFor(dataDir, cutover.workflowId), workRoot: path.join(dataDir, 'work') };
   return {
     async sealed(action) {
-      return seals ? sealProblem(seals, cutover.seal, action, cutover, policy?.digest) : undefined;
+      return seals
+        ? sealProblem(seals, cutover.seal, action, cutover, policy?.digest, undefined, deps.queues)
+        : undefined;
     },
     run(argv, cwd, envKeys) {
       if (!policy) return undefined;

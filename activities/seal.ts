@@ -7,7 +7,8 @@
  */
 import { Context } from '@temporalio/activity';
 import { curve } from '../plan/keys';
-import { actionsOf } from '../plan/policy';
+import { ENVIRONMENTS, type Environment, type EnvironmentQueues } from '../plan/environments';
+import { actionsOf, environmentOfPath } from '../plan/policy';
 import { sealMessage, type PlanSeal } from '../plan/seal';
 import type { Action, CutoverPlan } from '../plan/schema';
 
@@ -44,6 +45,8 @@ export function sealPlan(
 export interface ExecutingRun {
   workflowId: string;
   runId: string;
+  /** The task queue the activity came from. */
+  taskQueue?: string;
   /** The run's parent, asked of the server only when the run is not the sealed one. */
   parent(): Promise<{ workflowId: string; runId: string } | undefined>;
 }
@@ -60,6 +63,7 @@ export async function sealProblem(
   cutover: { workflowId: string },
   policyDigest: string | undefined,
   executing: ExecutingRun | undefined = executingRun(),
+  queues?: EnvironmentQueues,
 ): Promise<string | undefined> {
   if (!seal) return "it carries no seal of the workers' plan check: only a checked cutover's actions run";
   const key = keys.trusted[seal.keyId];
@@ -71,19 +75,39 @@ export async function sealProblem(
     return `it was sealed under policy ${short(seal.policyDigest)}, this worker holds ${short(policyDigest)}`;
   }
   const ed25519 = curve();
-  const covered = Object.entries(seal.actions ?? {}).some(([path, signature]) => {
+  const covered = Object.entries(seal.actions ?? {}).flatMap(([path, signature]) => {
     try {
       const message = sealMessage({ workflowId: seal.workflowId, runId: seal.runId, policyDigest, path, action });
-      return ed25519.verify(signature, message, key);
+      return ed25519.verify(signature, message, key) ? [path] : [];
     } catch {
-      return false;
+      return [];
     }
   });
-  if (!covered) return 'it is not an action of the plan the workers checked for this cutover (no seal covers it)';
+  if (covered.length === 0) {
+    return 'it is not an action of the plan the workers checked for this cutover (no seal covers it)';
+  }
+  // On an environment's queue, only that environment's actions: a staging step handed to production's worker
+  // (or a pipeline run to staging's) is refused, whatever environment the input claims.
+  const taskQueue = executing?.taskQueue;
+  const queueOf =
+    queues && taskQueue !== undefined
+      ? ENVIRONMENTS.find((environment) => queues[environment] === taskQueue)
+      : undefined;
+  if (queueOf !== undefined && !covered.some((path) => environmentOf(path) === queueOf)) {
+    const where = environmentOf(covered[0] as string);
+    return `it is the plan's ${covered.join(', ')}, which runs on ${where ? `${where}'s` : "the orchestrator's"} queue, not on ${queueOf}'s (${taskQueue})`;
+  }
   if (!executing || (executing.workflowId === seal.workflowId && executing.runId === seal.runId)) return undefined;
   const parent = await executing.parent();
   if (parent?.workflowId === seal.workflowId && parent.runId === seal.runId) return undefined;
   return `its seal is run ${seal.runId} of ${seal.workflowId}'s, and ${executing.workflowId} (run ${executing.runId}) is neither that run nor its child: a seal copied from another workflow`;
+}
+
+/** The environment whose queue runs the action at `path` (a probe is production's); none: the orchestrator's. */
+function environmentOf(path: string): Environment | undefined {
+  const environment = environmentOfPath(path);
+  if (environment === 'probe') return 'production';
+  return environment === 'default' ? undefined : environment;
 }
 
 const short = (digest: string | undefined) => (digest ? `${digest.slice(0, 12)}…` : 'none');
@@ -106,6 +130,7 @@ function executingRun(): ExecutingRun | undefined {
   return {
     workflowId,
     runId,
+    taskQueue: context.info.taskQueue,
     async parent() {
       if (parents.has(runId)) return parents.get(runId);
       const described = await context.client.workflowService.describeWorkflowExecution({

@@ -94,7 +94,7 @@ test('PORTFOLIO_KPI_SLOW=1.3: V2 takes 1.3 × V1’s time and the phase fails wi
   // for all 30 pairs, as inconclusive, which fails the phase (onInconclusive: fail). Which statistic decides
   // first (the median or the p95 tail) and whether 30 pairs decide depend on the machine's noise, not on the judge.
   expect(failure.message).toMatch(
-    /3000 rows: (inconclusive after 30 pairs \(onInconclusive: fail\): )?latency (median|p95) V2\/V1 \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\] at \d+\.\d{2} %, limit 1\.100/,
+    /3000 rows: (inconclusive after 30 pairs \(onInconclusive: fail\): )?latency (median|p95) V2\/V1 \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\] at \d+\.\d{2} %\/\d+\.\d{2} %, limit 1\.100/,
   );
   const evidence = failure.details?.[0] as StressResult;
   const time = evidence.sizes[0]?.relative?.comparisons.find(
@@ -123,7 +123,7 @@ test('PORTFOLIO_KPI_SLOW=1.3: V2 takes 1.3 × V1’s time and the phase fails wi
   // The median's line as people read it, its verdict as the judge gave it (fail, or inconclusive on a busy machine).
   expect(renderStatus(status)).toMatch(
     new RegExp(
-      String.raw`3000 rows, \d+ pairs: latency median V1 \d+\.\d ms → V2 \d+\.\d ms, V2/V1 1\.\d{3} \[\d\.\d{3}, \d\.\d{3}\] at \d+\.\d{2} %, limit 1\.100 · ${time?.verdict}`,
+      String.raw`3000 rows, \d+ pairs: latency median V1 \d+\.\d ms → V2 \d+\.\d ms, V2/V1 1\.\d{3} \[\d\.\d{3}, \d\.\d{3}\] at \d+\.\d{2} %/\d+\.\d{2} %, limit 1\.100 · ${time?.verdict}`,
     ),
   );
   expect(['fail', 'inconclusive']).toContain(time?.verdict);

@@ -118,3 +118,21 @@ test('after a key rotation, the previous key still verifies while it is trusted,
   expect(await sealProblem(both, seal, deploy, CUTOVER, DIGEST, inCutover)).toBeUndefined();
   expect(await sealProblem(next, seal, deploy, CUTOVER, DIGEST, inCutover)).toMatch(/do not trust/);
 });
+
+test("on an environment's queue only that environment's actions run; the workers' one queue runs them all", async () => {
+  const queues = { staging: 'q-staging', production: 'q-production', compute: 'q-compute' };
+  const on = (taskQueue: string): ExecutingRun => ({ ...inCutover, taskQueue });
+  const probe = plan.production.monitor.probe;
+  expect(await sealProblem(KEYS, seal, deploy, CUTOVER, DIGEST, on('q-staging'), queues)).toBeUndefined();
+  expect(await sealProblem(KEYS, seal, probe, CUTOVER, DIGEST, on('q-production'), queues)).toBeUndefined();
+  expect(await sealProblem(KEYS, seal, plan.candidate, CUTOVER, DIGEST, on('q-compute'), queues)).toBeUndefined();
+  expect(await sealProblem(KEYS, seal, deploy, CUTOVER, DIGEST, on('q-production'), queues)).toMatch(
+    /it is the plan's staging\.deploy\[0\], which runs on staging's queue, not on production's \(q-production\)/,
+  );
+  expect(await sealProblem(KEYS, seal, plan.candidate, CUTOVER, DIGEST, on('q-staging'), queues)).toMatch(
+    /which runs on compute's queue, not on staging's/,
+  );
+  for (const action of [deploy, probe, plan.candidate]) {
+    expect(await sealProblem(KEYS, seal, action, CUTOVER, DIGEST, on('cutover'), queues)).toBeUndefined();
+  }
+});

@@ -14,15 +14,19 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { rogueStepWorkflow } from './rogue/rogue-workflows';
+import { createActivities, ENVIRONMENT_ACTIVITIES } from '../../activities';
+import { environmentQueues, type Environment } from '../../plan/environments';
 import { cutoverWorkflow, monitorWorkflow } from '../../workflows';
 import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
 import {
+  approveAll,
   failureOf,
   Ledger,
   makeWorker,
   quietRuntime,
   recordHistory,
   scheduledActivities,
+  TEST_SEAL_KEYS,
   tempDir,
   uniqueId,
   waitForStatus,
@@ -265,6 +269,73 @@ test("a rogue workflow hands the workers a step with no seal, or with the seal c
     }),
   );
 });
+
+test("each environment's worker runs only its environment's sealed actions: a routed cutover completes; a staging step handed to production's worker under a copied seal is refused", async () => {
+  const { worker, taskQueue } = await makeWorker(env, { seals: TEST_SEAL_KEYS });
+  const queues = environmentQueues(taskQueue);
+  const environmentWorker = async (environment: Environment) => {
+    const activities = createActivities({ dataDir: tempDir(`${environment}-`), queues, seals: TEST_SEAL_KEYS });
+    return Worker.create({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue: queues[environment],
+      activities: Object.fromEntries(ENVIRONMENT_ACTIVITIES[environment].map((name) => [name, activities[name]])),
+    });
+  };
+  const [staging, production, compute] = await Promise.all(
+    (['staging', 'production', 'compute'] as const).map((e) => environmentWorker(e)),
+  );
+  const rogueQueue = uniqueId('tq-rogue');
+  const rogue = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: rogueQueue,
+    workflowsPath: require.resolve('./rogue/rogue-workflows'),
+  });
+  const routes = Object.fromEntries(Object.entries(queues).map(([name, queue]) => [name, { taskQueue: queue }]));
+  const base = scriptPlanInput(APP);
+  const plan = makePlan({
+    ...base,
+    production: { ...base.production, monitor: { ...base.production.monitor, window: '2m', interval: '1m' } },
+    environments: routes,
+  });
+  const all = [worker, staging, production, compute, rogue] as Worker[];
+  const runAll = (fn: () => Promise<void>): Promise<void> =>
+    all.reduce<() => Promise<void>>((inner, w) => () => w.runUntil(inner()), fn)();
+  await runAll(async () => {
+    const handle = await env.client.workflow.start(cutoverWorkflow, {
+      taskQueue,
+      workflowId: uniqueId(),
+      args: [plan],
+    });
+    await waitForStatus(handle, (s) => s.state === 'awaiting-signoff');
+    const checked = await checkedPlan(handle);
+    expect(checked.seal?.keyId).toBe('test-workers');
+    const before = ledger.entries().length;
+    const answer = await env.client.workflow.execute(rogueStepWorkflow, {
+      taskQueue: rogueQueue,
+      workflowId: uniqueId('rogue'),
+      args: [
+        queues.production,
+        {
+          workflowId: handle.workflowId,
+          release: checked.release,
+          key: `${handle.workflowId}/rogue/switch`,
+          label: 'switch',
+          environment: 'production',
+          action: checked.staging.deploy[0] as Action,
+          seal: checked.seal,
+          ...(checked.baseDir ? { baseDir: checked.baseDir } : {}),
+        },
+      ],
+    });
+    expect(answer).toMatch(
+      /^PolicyViolation: .*it is the plan's staging\.deploy\[0\], which runs on staging's queue, not on production's/,
+    );
+    expect(ledger.entries().length).toBe(before);
+    await approveAll(handle);
+    expect((await handle.result()).state).toBe('completed');
+  });
+}, 180_000);
 
 /** The plan the workers' plan check returned to a cutover, read from its history as anyone may read it. */
 async function checkedPlan(handle: WorkflowHandle): Promise<CutoverPlan> {

@@ -53,8 +53,9 @@ export interface ExecutingRun {
 
 /**
  * Why `action` may not run for `cutover` under `seal`, or nothing when the workers sealed it: the seal's key is
- * trusted, it is this cutover's and this policy's, one of its signatures covers exactly this action, and the
- * workflow asking is the sealed run or its child (a seal copied into another workflow's input is refused).
+ * trusted, it is this cutover's and this policy's, one of its signatures covers exactly this action, on an
+ * environment's queue the action is that environment's, and the workflow asking is the sealed run or its child
+ * (a seal copied into another workflow's input is refused).
  */
 export async function sealProblem(
   keys: SealKeys,

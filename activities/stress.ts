@@ -18,14 +18,8 @@ import { actionGuard, isPolicyRefusal, assertSamePolicy, type GuardDeps } from '
 import type { ActionGuard } from './runner';
 import { latencyStats, variation } from './stats';
 import { compareSettings, comparisonFailures, thresholdVerdicts } from '../verdicts/stress';
-import {
-  compareGroup,
-  familySize,
-  looks,
-  type CompareSettings,
-  type PairedSamples,
-  type RelativeVerdict,
-} from '../verdicts/relative';
+import { compareGroup, familySize, looks } from '../verdicts/relative';
+import type { CompareSettings, PairedSamples, RelativeVerdict } from '../shapes/relative';
 import { loadReference } from './reference';
 import type {
   PhaseInput,

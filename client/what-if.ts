@@ -12,7 +12,8 @@ import type { Recorded } from '../verdicts/evidence';
 import { compareMetrics } from '../verdicts/metrics';
 import { outputLimitFailures } from '../verdicts/outputs';
 import { rehearsalTimeFailure } from '../verdicts/rehearsal';
-import { compareGroup, familySize, looks, type CompareSettings } from '../verdicts/relative';
+import { compareGroup, familySize, looks } from '../verdicts/relative';
+import type { CompareSettings } from '../shapes/relative';
 import { compareSettings, stressGroups, thresholdFailures } from '../verdicts/stress';
 import { evaluateTriggers } from '../verdicts/triggers';
 

@@ -50,9 +50,9 @@ export function sealMessage(sealed: SealedAction): Uint8Array {
 
 /**
  * The plan's fields beside an action that say when or how long, not what runs (`rollback.target`,
- * `decommission.afterCleanDays`, a notification's `events`): the workflow passes the action with or without them.
+ * `decommission.afterCleanDays`): the workflow passes the action with or without them.
  */
-const SCHEDULING = ['target', 'afterCleanDays', 'events'];
+const SCHEDULING = ['target', 'afterCleanDays'];
 
 /** Hex SHA-256 of an action's canonical JSON (without its scheduling fields): what a seal's signature names of it. */
 export function actionDigest(action: unknown): string {

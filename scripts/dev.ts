@@ -38,12 +38,8 @@ function devApprovalSecrets(dataDir: string): {
   publicKey: string;
 } {
   const dir = path.join(dataDir, 'approvals');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const keyFile = path.join(dir, 'attester.key');
+  const keyFile = devKeyFile(dir, 'attester.key');
   const secretsFile = path.join(dir, 'secrets.json');
-  if (!existsSync(keyFile)) {
-    writeFileSync(keyFile, `${Buffer.from(ed25519.utils.randomPrivateKey()).toString('hex')}\n`, { mode: 0o600 });
-  }
   if (!existsSync(secretsFile)) {
     const secrets = { sessionSecret: randomBytes(32).toString('hex'), clientSecret: randomBytes(24).toString('hex') };
     writeFileSync(secretsFile, JSON.stringify(secrets), { mode: 0o600 });
@@ -53,11 +49,10 @@ function devApprovalSecrets(dataDir: string): {
   return { ...secrets, keyFile, publicKey: Buffer.from(ed25519.getPublicKey(privateKey)).toString('hex') };
 }
 
-/** The workers' seal key of the dev stack, made once in the data folder (mode 600), like the app's key. */
-function devWorkerKey(dataDir: string): string {
-  const dir = path.join(dataDir, 'workers');
+/** An ed25519 private key file `name` in `dir` (hex, mode 600), made the first time and kept after. */
+function devKeyFile(dir: string, name: string): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const keyFile = path.join(dir, 'seal.key');
+  const keyFile = path.join(dir, name);
   if (!existsSync(keyFile)) {
     writeFileSync(keyFile, `${Buffer.from(ed25519.utils.randomPrivateKey()).toString('hex')}\n`, { mode: 0o600 });
   }
@@ -98,7 +93,8 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
     // CUTOVER_REQUIRE_ATTESTED=true to count only the app's).
     CUTOVER_ATTESTER_KEYS: `dev-app=${secrets.publicKey}`,
     // The workers' seal on every plan their check accepts (a file of your own wins).
-    CUTOVER_WORKER_KEY_FILE: process.env.CUTOVER_WORKER_KEY_FILE ?? devWorkerKey(dataDir),
+    CUTOVER_WORKER_KEY_FILE:
+      process.env.CUTOVER_WORKER_KEY_FILE ?? devKeyFile(path.join(dataDir, 'workers'), 'seal.key'),
     CUTOVER_WORKER_KEY_ID: process.env.CUTOVER_WORKER_KEY_ID ?? 'dev-workers',
     // Which of the local provider's groups hold which role (the example's policy names them too).
     CUTOVER_ROLE_GROUPS: process.env.CUTOVER_ROLE_GROUPS ?? EXAMPLE_ROLE_GROUPS,

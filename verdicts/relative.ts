@@ -33,15 +33,6 @@ import type {
   Statistic,
 } from '../shapes/relative';
 
-export type {
-  CompareSettings,
-  Measure,
-  PairedSamples,
-  RelativeComparison,
-  RelativeVerdict,
-  Statistic,
-} from '../shapes/relative';
-
 /** log(i!) for i = 0…, grown on demand (gammaln from simple-statistics). */
 const logFactorials: number[] = [0];
 function logFactorial(i: number): number {

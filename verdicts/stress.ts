@@ -5,7 +5,8 @@
 import type { CutoverPlan } from '../plan/schema';
 import type { RelativeResult, SizeResult, SustainedResult } from '../shapes/evidence';
 import { toMs } from '../plan/duration';
-import { describeComparison, type CompareSettings, type RelativeVerdict } from './relative';
+import { describeComparison } from './relative';
+import type { CompareSettings, RelativeVerdict } from '../shapes/relative';
 
 type Thresholds = CutoverPlan['stress']['thresholds'];
 

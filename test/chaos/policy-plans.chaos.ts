@@ -11,7 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { ed25519 } from '@noble/curves/ed25519';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import { stringify } from 'yaml';
 import { FailureType } from '../../plan/failures';
 import type { CutoverPlan, CutoverPlanInput } from '../../plan/schema';
@@ -20,7 +20,7 @@ import type { DevServer } from '../../toolchain/dev-server';
 import { temporalCliPath } from '../../toolchain/tools';
 import { statusQuery } from '../../workflows/messages';
 import { REFERENCES_WORKFLOW_ID, referencesQuery } from '../../workflows/references';
-import { failureOf, scheduledActivities, tempDir, uniqueId, stopProcess } from '../helpers/harness';
+import { checkedPlan, failureOf, scheduledActivities, tempDir, uniqueId, stopProcess } from '../helpers/harness';
 import { makePlan, scriptPlanInput, scriptStep } from '../helpers/plans';
 import { startTestDevServer } from '../helpers/temporal';
 import { report } from './report';
@@ -416,39 +416,49 @@ test("hostile plans against the workers' policy: all refused before any action, 
   expect(ledger).toEqual(expect.arrayContaining(['test-control-switch', 'test-control-v1', 'test-control-v2']));
 }, 600_000);
 
-test('a monitorWorkflow started on its own through the raw temporal CLI, with a deploy as its probe and a rogue queue, ends at once with PolicyViolation; nothing runs', async () => {
-  const workflowId = uniqueId('rogue-monitor');
-  const input = path.join(DIR, 'rogue-monitor.json');
-  writeFileSync(
-    input,
-    JSON.stringify({
-      parentWorkflowId: 'cutover-test-control',
-      release: 'test-control',
-      keyPrefix: 'cutover-test-control/x',
-      probe: step('rogue-deploy'),
-      triggers: {},
-      reference: {},
-      intervalMs: 1000,
-      windowEndsAt: Date.now() + 3_600_000,
-      baseDir: APP,
-      taskQueue: 'rogue-production',
-      state: { samples: 0, consecutiveFailures: 0, runs: 1, startedAt: new Date().toISOString() },
-    }),
-  );
+/** A monitor's input as a cutover would give it, naming the control cutover; `overrides` are the attack. */
+function monitorInput(overrides: Record<string, unknown>): Record<string, unknown> {
+  return {
+    parentWorkflowId: 'cutover-test-control',
+    release: 'test-control',
+    keyPrefix: 'cutover-test-control/x',
+    triggers: {},
+    reference: {},
+    intervalMs: 1000,
+    windowEndsAt: Date.now() + 3_600_000,
+    baseDir: APP,
+    state: { samples: 0, consecutiveFailures: 0, runs: 1, startedAt: new Date().toISOString() },
+    ...overrides,
+  };
+}
+
+/** Starts a workflow of `type` with `input` through the raw `temporal workflow start`, as anyone may. */
+async function startThroughCli(type: string, workflowId: string, input: unknown): Promise<void> {
+  const file = path.join(DIR, `${workflowId}.json`);
+  writeFileSync(file, JSON.stringify(input));
   await run(temporalCliPath(), [
     'workflow',
     'start',
     '--type',
-    'monitorWorkflow',
+    type,
     '--task-queue',
     taskQueue,
     '--workflow-id',
     workflowId,
     '--input-file',
-    input,
+    file,
     '--address',
     server.address,
   ]);
+}
+
+test('a monitorWorkflow started on its own through the raw temporal CLI, with a deploy as its probe and a rogue queue, ends at once with PolicyViolation; nothing runs', async () => {
+  const workflowId = uniqueId('rogue-monitor');
+  await startThroughCli(
+    'monitorWorkflow',
+    workflowId,
+    monitorInput({ probe: step('rogue-deploy'), taskQueue: 'rogue-production' }),
+  );
   const handle = client.workflow.getHandle(workflowId);
   const cause = await failureOf(handle, FailureType.PolicyViolation);
   expect(cause.message).toContain('started on its own, not by a cutover; nothing was run');
@@ -466,46 +476,15 @@ test('a monitorWorkflow started on its own through the raw temporal CLI, with a 
 test("a monitorWorkflow started on its own with the control cutover's id and the seal copied from its history, and the references registry started with forged pins: refused or emptied, nothing runs", async () => {
   // The control cutover's history is readable by whoever may start workflows: its plan check's result holds the seal.
   const control = client.workflow.getHandle('cutover-test-control');
-  const events = (await control.fetchHistory()).events ?? [];
-  const checked = events.find((e) => e.activityTaskCompletedEventAttributes)?.activityTaskCompletedEventAttributes;
-  const plan = defaultPayloadConverter.fromPayload<CutoverPlan>(checked?.result?.payloads?.[0] as Payload);
+  const plan = await checkedPlan(control);
   expect(plan.seal?.actions['production.monitor.probe']).toMatch(/^[0-9a-f]{128}$/);
   const workflowId = uniqueId('replayed-seal-monitor');
-  const input = path.join(DIR, 'replayed-seal-monitor.json');
-  writeFileSync(
-    input,
-    JSON.stringify({
-      parentWorkflowId: 'cutover-test-control',
-      release: 'test-control',
-      keyPrefix: 'cutover-test-control/x',
-      probe: plan.production.monitor.probe,
-      seal: plan.seal,
-      policyDigest: plan.policyDigest,
-      triggers: {},
-      reference: {},
-      intervalMs: 1000,
-      windowEndsAt: Date.now() + 3_600_000,
-      baseDir: APP,
-      state: { samples: 0, consecutiveFailures: 0, runs: 1, startedAt: new Date().toISOString() },
-    }),
-  );
   const before = existsSync(LEDGER) ? readFileSync(LEDGER, 'utf8') : '';
-  const start = (type: string, id: string, file: string) =>
-    run(temporalCliPath(), [
-      'workflow',
-      'start',
-      '--type',
-      type,
-      '--task-queue',
-      taskQueue,
-      '--workflow-id',
-      id,
-      '--input-file',
-      file,
-      '--address',
-      server.address,
-    ]);
-  await start('monitorWorkflow', workflowId, input);
+  await startThroughCli(
+    'monitorWorkflow',
+    workflowId,
+    monitorInput({ probe: plan.production.monitor.probe, seal: plan.seal, policyDigest: plan.policyDigest }),
+  );
   const handle = client.workflow.getHandle(workflowId);
   const cause = await failureOf(handle, FailureType.PolicyViolation);
   expect(cause.message).toContain('started on its own, not by a cutover; nothing was run');
@@ -513,12 +492,10 @@ test("a monitorWorkflow started on its own with the control cutover's id and the
   expect(existsSync(LEDGER) ? readFileSync(LEDGER, 'utf8') : '').toBe(before);
 
   // The registry, started directly under its own id with pins of the attacker's: it begins empty.
-  const forged = path.join(DIR, 'forged-registry.json');
-  writeFileSync(
-    forged,
-    JSON.stringify({ pinned: { 'test-*': { workflowId: 'cutover-evil', by: 'mallory', at: '2026-01-01' } }, bad: {} }),
-  );
-  await start('referencesWorkflow', REFERENCES_WORKFLOW_ID, forged);
+  await startThroughCli('referencesWorkflow', REFERENCES_WORKFLOW_ID, {
+    pinned: { 'test-*': { workflowId: 'cutover-evil', by: 'mallory', at: '2026-01-01' } },
+    bad: {},
+  });
   const registry = client.workflow.getHandle(REFERENCES_WORKFLOW_ID);
   expect(await registry.query(referencesQuery)).toEqual({ pinned: {}, bad: {} });
   await registry.terminate('seen');

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, existsSync, mkdirSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
@@ -248,4 +248,13 @@ export async function scheduledActivities(handle: WorkflowHandle): Promise<strin
   return ((await handle.fetchHistory()).events ?? []).flatMap((e) =>
     e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name ?? ''] : [],
   );
+}
+
+/** The plan the workers' plan check returned to a cutover (its seal included), read from its history as anyone may. */
+export async function checkedPlan(handle: WorkflowHandle): Promise<CutoverPlan> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const completed = events.find((e) => e.activityTaskCompletedEventAttributes)?.activityTaskCompletedEventAttributes;
+  const payload = completed?.result?.payloads?.[0];
+  if (!payload) throw new Error('no plan check result in the history');
+  return defaultPayloadConverter.fromPayload<CutoverPlan>(payload);
 }

@@ -2,7 +2,7 @@
  * Samples for the relative judge's tests: seeded draws of run times (log-normal, spread, heavy-tailed, tied) and
  * the strictest settings, shared by the unit tests of the intervals and the simulations of whole phases.
  */
-import type { CompareSettings } from '../../verdicts/relative';
+import type { CompareSettings } from '../../shapes/relative';
 
 /** Settings as strict as they come: no slowdown and no growth allowed at all. */
 export const STRICT: CompareSettings = {

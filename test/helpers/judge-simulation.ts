@@ -3,14 +3,8 @@
  * the sequential looks to maxRuns) on seeded samples, and the rate at which they end as counted, printed.
  */
 import { prng } from '../../examples/portfolio-kpi/generate';
-import {
-  compareGroup,
-  familySize,
-  looks,
-  type CompareSettings,
-  type PairedSamples,
-  type RelativeComparison,
-} from '../../verdicts/relative';
+import { compareGroup, familySize, looks } from '../../verdicts/relative';
+import type { CompareSettings, PairedSamples, RelativeComparison } from '../../shapes/relative';
 import type { Draw } from './judge-samples';
 
 const TRIALS = 1000;

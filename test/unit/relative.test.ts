@@ -13,8 +13,8 @@ import {
   mannWhitneyP,
   medianRatioInterval,
   tailRatioInterval,
-  type CompareSettings,
 } from '../../verdicts/relative';
+import type { CompareSettings } from '../../shapes/relative';
 import { logNormal, STRICT } from '../helpers/judge-samples';
 
 describe('defined verdicts where samples are degenerate', () => {

@@ -8,10 +8,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { stringify } from 'yaml';
 import { FailureType } from '../../plan/failures';
 import { loadPolicy } from '../../plan/policy-load';
-import type { Action, CutoverPlan, CutoverPlanInput } from '../../plan/schema';
+import type { Action, CutoverPlanInput } from '../../plan/schema';
 import type { StepInput } from '../../shapes/evidence';
-import { defaultPayloadConverter } from '@temporalio/common';
-import type { WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { rogueStepWorkflow } from './rogue/rogue-workflows';
 import { createActivities, ENVIRONMENT_ACTIVITIES } from '../../activities';
@@ -20,6 +18,7 @@ import { cutoverWorkflow, monitorWorkflow } from '../../workflows';
 import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
 import {
   approveAll,
+  checkedPlan,
   failureOf,
   Ledger,
   makeWorker,
@@ -336,12 +335,3 @@ test("each environment's worker runs only its environment's sealed actions: a ro
     expect((await handle.result()).state).toBe('completed');
   });
 }, 180_000);
-
-/** The plan the workers' plan check returned to a cutover, read from its history as anyone may read it. */
-async function checkedPlan(handle: WorkflowHandle): Promise<CutoverPlan> {
-  const events = (await handle.fetchHistory()).events ?? [];
-  const completed = events.find((e) => e.activityTaskCompletedEventAttributes)?.activityTaskCompletedEventAttributes;
-  const payload = completed?.result?.payloads?.[0];
-  if (!payload) throw new Error('no plan check result in the history');
-  return defaultPayloadConverter.fromPayload<CutoverPlan>(payload);
-}

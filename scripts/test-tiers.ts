@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import Table from 'cli-table3';
 import { projectRoot } from '../toolchain/tools';
@@ -31,8 +31,9 @@ interface JestJson {
 }
 
 /**
- * The tiers whose files only compute (no server, no process) run their files side by side on the machine's cores;
- * the rest run in band: they start servers and processes that two cores share, and their timeouts assume it.
+ * The tiers whose files only compute (no server, no process) run their files side by side on every core (jest's
+ * default leaves one free, which on two cores is one file at a time); the rest run in band: they start servers
+ * and processes that two cores share, and their timeouts assume it.
  */
 const PARALLEL_TIERS = new Set(['fast', 'simulations']);
 
@@ -44,7 +45,7 @@ function runTier(root: string, tier: string, args: string[], outDir: string): Ti
     [
       require.resolve('jest/bin/jest', { paths: [root] }),
       ...args,
-      ...(PARALLEL_TIERS.has(tier) ? [] : ['--runInBand']),
+      ...(PARALLEL_TIERS.has(tier) ? [`--maxWorkers=${availableParallelism()}`] : ['--runInBand']),
       '--json',
       `--outputFile=${outputFile}`,
     ],

@@ -140,23 +140,50 @@ export function medianRatioInterval(
   return { low: Math.exp(differences[k - 1] as number), high: Math.exp(differences[n - k] as number) };
 }
 
-/** How many of V2's values are in the pooled top `m`, where V1's values are scaled by `r`: at least, at most (ties). */
+/**
+ * How many of V2's values are in the pooled top `m`, where V1's values are scaled by `r`: at least, at most (ties).
+ * `v1` and `v2` sorted ascending. The bisection of `tailRatioInterval` calls this about 250 times per interval, so
+ * the threshold (the pooled m-th largest) comes from merging the two sorted samples from the top, without the
+ * pooled array and its sort that it was once (a third of the simulations' time, measured with --cpu-prof).
+ */
 function upperCount(
   v1: readonly number[],
   v2: readonly number[],
   r: number,
   m: number,
 ): { least: number; most: number } {
-  const pooled = [...v1.map((x) => x * r), ...v2].sort((a, b) => b - a);
-  const threshold = pooled[m - 1] as number;
-  const above = (values: readonly number[], scale: number) => values.filter((v) => v * scale > threshold).length;
-  const at = (values: readonly number[], scale: number) => values.filter((v) => v * scale === threshold).length;
-  const slots = m - above(v1, r) - above(v2, 1);
-  const v2Above = above(v2, 1);
+  let i = v1.length - 1;
+  let j = v2.length - 1;
+  let threshold = Number.NaN;
+  for (let taken = 0; taken < m; taken++) {
+    const x = i >= 0 ? (v1[i] as number) * r : Number.NEGATIVE_INFINITY;
+    const y = j >= 0 ? (v2[j] as number) : Number.NEGATIVE_INFINITY;
+    if (x >= y) {
+      threshold = x;
+      i--;
+    } else {
+      threshold = y;
+      j--;
+    }
+  }
+  let v1Above = 0;
+  let v1At = 0;
+  for (const v of v1) {
+    const scaled = v * r;
+    if (scaled > threshold) v1Above++;
+    else if (scaled === threshold) v1At++;
+  }
+  let v2Above = 0;
+  let v2At = 0;
+  for (const v of v2) {
+    if (v > threshold) v2Above++;
+    else if (v === threshold) v2At++;
+  }
+  const slots = m - v1Above - v2Above;
   // Ties at the threshold: V1's fill the slots first for "at least", V2's for "at most".
   return {
-    least: v2Above + Math.max(0, slots - at(v1, r)),
-    most: v2Above + Math.min(slots, at(v2, 1)),
+    least: v2Above + Math.max(0, slots - v1At),
+    most: v2Above + Math.min(slots, v2At),
   };
 }
 
@@ -188,8 +215,17 @@ export function tailRatioInterval(
   const n2 = v2.length;
   const total = n1 + n2;
   const m = tailDepth(n1, n2, alpha);
-  const tooHigh = (r: number) => hypergeometricUpper(total, n2, m, upperCount(v1, v2, r, m).least) <= alpha;
-  const tooLow = (r: number) => 1 - hypergeometricUpper(total, n2, m, upperCount(v1, v2, r, m).most + 1) <= alpha;
+  const a = [...v1].sort((x, y) => x - y);
+  const b = [...v2].sort((x, y) => x - y);
+  // P(X ≥ k) depends on the count only: computed once per count, not once per step of the bisection.
+  const upper = new Map<number, number>();
+  const atLeast = (k: number) => {
+    let p = upper.get(k);
+    if (p === undefined) upper.set(k, (p = hypergeometricUpper(total, n2, m, k)));
+    return p;
+  };
+  const tooHigh = (r: number) => atLeast(upperCount(a, b, r, m).least) <= alpha;
+  const tooLow = (r: number) => 1 - atLeast(upperCount(a, b, r, m).most + 1) <= alpha;
   const positive = [...v1, ...v2].filter((v) => v > 0);
   if (positive.length === 0) return { low: 1, high: 1 };
   const span = Math.log(Math.max(...positive) / Math.min(...positive)) + 1;

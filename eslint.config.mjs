@@ -97,7 +97,10 @@ export default tseslint.config(
     [
       noScripts,
       noWorker,
-      { group: ['**/client/cli', '**/toolchain/*'], message: 'The app uses the client library, not the CLI.' },
+      {
+        group: ['**/client/cli', '**/client/commands/*', '**/toolchain/*'],
+        message: 'The app uses the client library, not the CLI.',
+      },
     ],
   ),
   boundary(['common/**/*.ts'], [noScripts, noWorker, noClient, { group: ['**/toolchain/*', '**/activities/*'] }]),

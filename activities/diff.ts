@@ -153,6 +153,18 @@ export async function withDiffEngine<T>(
 /** A marker added to each side's rows: its presence marks the side, even where the key is NULL. */
 const ROW = '__cutover_row';
 
+type Side = 'v1' | 'v2';
+/** One row of the join's aggregate: one combination of presence and column statuses. */
+type Group = Record<string, SampleValue>;
+
+/** The two sides of a request, with the labels that messages use. */
+function sidesOf(request: DiffRequest) {
+  return [
+    { side: 'v1', label: 'V1', file: request.v1File },
+    { side: 'v2', label: 'V2', file: request.v2File },
+  ] as const;
+}
+
 /**
  * Diffs one output of one dataset in one pass: a full outer join on the key straight over both files, whose
  * aggregate counts every class per column, collects the first `sample` differing rows by key (`arg_min` with a
@@ -163,57 +175,119 @@ const ROW = '__cutover_row';
 export async function diffOutput(session: Session, request: DiffRequest): Promise<OutputDiff> {
   const started = performance.now();
   const { output, dataset, spec } = request;
-  const sides = [
-    { side: 'v1', label: 'V1', file: request.v1File },
-    { side: 'v2', label: 'V2', file: request.v2File },
-  ] as const;
-  const where = (label: string, file: string) => `output "${output}", dataset ${dataset}, ${label}'s file ${file}`;
-  const columns: Record<'v1' | 'v2', Column[]> = { v1: [], v2: [] };
+  const columns = await describeSides(session, request);
+  const matched = matchColumns(columns, spec);
+  const { groups, lines } = await runJoin(session, request, joinQuery(request, matched.plans));
+  const tally = new Tally(groups);
+  const result: OutputDiff = {
+    output,
+    dataset,
+    format: spec.format,
+    ...(spec.dryRun ? { dryRun: true } : {}),
+    files: { v1: request.v1File, v2: request.v2File },
+    key: spec.key,
+    rows: tally.rows(matched.plans),
+    limits: { maxDifferingRows: spec.maxDifferingRows, maxMissingRows: spec.maxMissingRows },
+    columns: [],
+    onlyInV1: matched.onlyInV1,
+    onlyInV2: matched.onlyInV2,
+    ignored: [...new Set(spec.ignore)],
+    duplicates: { v1: 0, v2: 0, examples: [] },
+    samples: [],
+    verdict: 'pass',
+    failures: matched.failures,
+    durationMs: 0,
+  };
+  if (tally.fannedOut(await fileRowCounts(session, request, lines))) {
+    // A key appears twice in the join: a duplicate on one side at least, so every count above may be inflated.
+    await explainDuplicates(session, request, result);
+    return finish(result, started);
+  }
+  for (const { side, label, file } of sidesOf(request)) {
+    if (result.rows[side] < spec.minRows)
+      throw new DiffInputError(
+        `${where(request, label, file)}: ${result.rows[side]} row(s), expected at least ${spec.minRows}${result.rows[side] === 0 ? ' (empty output)' : ''}`,
+      );
+  }
+  result.columns = matched.plans.map((p) => tally.column(p));
+  result.samples = samplesOf(groups, spec, matched.plans);
+  const examples = (...presence: DiffSample['presence'][]) => {
+    const keys = result.samples.filter((x) => presence.includes(x.presence)).slice(0, 3);
+    return keys.length > 0
+      ? `; e.g. ${spec.key.join('/')} ${keys.map((x) => spec.key.map((k) => String(x.key[k])).join('/')).join(', ')}`
+      : '';
+  };
+  result.failures.push(
+    ...outputLimitFailures(result, spec, (presence) => (presence === 'both' ? examples('both') : examples('v1', 'v2'))),
+  );
+  return finish(result, started);
+}
+
+const where = (request: DiffRequest, label: string, file: string) =>
+  `output "${request.output}", dataset ${request.dataset}, ${label}'s file ${file}`;
+
+/** Each side's columns (both DESCRIBEs at once: for a CSV each is the sniffer reading the file's start). */
+async function describeSides(session: Session, request: DiffRequest): Promise<Record<Side, Column[]>> {
+  const { output, dataset, spec } = request;
+  const sides = sidesOf(request);
   for (const { label, file } of sides)
     await checkFormat(`output "${output}", dataset ${dataset}, ${label}`, file, spec.format);
-  // Both files' columns at once: for a CSV each is the sniffer reading the file's start.
   const described = await Promise.allSettled(
     sides.map(({ file }, i) => session.rows(`DESCRIBE SELECT * FROM ${readerFor(file, spec.format)}`, i as 0 | 1)),
   );
+  const columns: Record<Side, Column[]> = { v1: [], v2: [] };
   for (const [i, { side, label, file }] of sides.entries()) {
-    const answer = described[i] as PromiseSettledResult<Record<string, SampleValue>[]>;
+    const answer = described[i] as PromiseSettledResult<Group[]>;
     if (answer.status === 'rejected') {
       const err: unknown = answer.reason;
       // Out of memory or an interrupted query is not the file's fault: it goes back to the caller as it is.
       if (err instanceof DiffCancelledError || !isInputError(err)) throw err;
-      throw new DiffInputError(`${where(label, file)}: cannot read as ${spec.format}: ${firstLine(err)}`);
+      throw new DiffInputError(`${where(request, label, file)}: cannot read as ${spec.format}: ${firstLine(err)}`);
     }
     columns[side] = answer.value.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
     for (const key of spec.key) {
       if (!columns[side].some((c) => c.name === key))
         throw new DiffInputError(
-          `${where(label, file)}: no key column "${key}" (columns: ${columns[side].map((c) => c.name).join(', ')})`,
+          `${where(request, label, file)}: no key column "${key}" (columns: ${columns[side].map((c) => c.name).join(', ')})`,
         );
     }
   }
+  return columns;
+}
 
+/** The columns compared and how; those only one side has; the plan's named columns that a side lacks (failures). */
+function matchColumns(
+  columns: Record<Side, Column[]>,
+  spec: OutputSpec,
+): { plans: ColumnPlan[]; onlyInV1: string[]; onlyInV2: string[]; failures: string[] } {
   const names = { v1: new Set(columns.v1.map((c) => c.name)), v2: new Set(columns.v2.map((c) => c.name)) };
   const ignored = new Set(spec.ignore);
   const onlyInV1 = columns.v1.filter((c) => !names.v2.has(c.name) && !ignored.has(c.name)).map((c) => c.name);
   const onlyInV2 = columns.v2.filter((c) => !names.v1.has(c.name) && !ignored.has(c.name)).map((c) => c.name);
   const failures: string[] = [];
-  const named = new Set([...(spec.columns ?? []), ...Object.keys(spec.tolerances)]);
-  for (const column of named) {
+  for (const column of new Set([...(spec.columns ?? []), ...Object.keys(spec.tolerances)])) {
     const in1 = names.v1.has(column);
     const in2 = names.v2.has(column);
     if (!in1 && !in2) failures.push(`column "${column}" is in neither file (the plan names it)`);
     else if (!in1 || !in2) failures.push(`column "${column}" only in ${in1 ? 'V1' : 'V2'}'s file (the plan names it)`);
   }
-
   const compared = columns.v1.filter((c) => names.v2.has(c.name) && !ignored.has(c.name) && !spec.key.includes(c.name));
   const typeOf = (name: string) => ({
     v1: columns.v1.find((c) => c.name === name)?.type ?? '',
     v2: columns.v2.find((c) => c.name === name)?.type ?? '',
   });
   const plans = compared.map((c, i) => columnPlan(c.name, typeOf(c.name), spec.tolerances[c.name], i));
-  // A row of either side seen twice in the join means a duplicate key on the other side: the join fanned out.
-  // So the join's rows per side are held against each file's own row count: Parquet's footer, or for CSV and JSON
-  // lines their line ends counted beside the join. Both avoid a set of every key in memory, which could not spill.
+  return { plans, onlyInV1, onlyInV2, failures };
+}
+
+/**
+ * The one query: the full outer join on the key with each compared column's status per row, grouped by presence
+ * and statuses (a handful of groups: counting them this way costs next to nothing, where a filtered count per
+ * column and class costs a predicate per row each), with the largest differences, the NULL keys, the distinct
+ * unmatched keys, and the first `sample` rows by key that differ.
+ */
+function joinQuery(request: DiffRequest, plans: ColumnPlan[]): string {
+  const { spec } = request;
   const source = (file: string) => `(SELECT *, 1 AS ${ident(ROW)} FROM ${readerFor(file, spec.format)})`;
   const on = spec.key.map((k) => `a.${ident(k)} = b.${ident(k)}`).join(' AND ');
   const keyParts = spec.key.map((k, i) => `coalesce(a.${ident(k)}, b.${ident(k)}) AS k${i}`);
@@ -236,8 +310,6 @@ export async function diffOutput(session: Session, request: DiffRequest): Promis
     'in2',
     ...plans.flatMap((p) => [`s${p.i}`, `a${p.i}`, `b${p.i}`]),
   ];
-  // One group per combination of presence and column statuses (a handful): counting them this way costs
-  // next to nothing, where a filtered count per column and class costs a predicate per row each.
   const aggregates = [
     'count(*) AS n',
     `count(*) FILTER (WHERE ${anyKeyNull}) AS nullKeys`,
@@ -252,132 +324,99 @@ export async function diffOutput(session: Session, request: DiffRequest): Promis
       : []),
   ];
   const groupBy = ['in1', 'in2', ...plans.map((p) => `s${p.i}`)];
-  let groups: Record<string, SampleValue>[] = [];
-  // CSV and JSON lines: their records are counted by newlines here while DuckDB joins (undefined: not countable so).
-  const lineCounts =
+  return `WITH j AS (${joined}) SELECT ${[...groupBy, ...aggregates].join(', ')} FROM j GROUP BY ${groupBy.join(', ')}`;
+}
+
+type LineCounts = [number | undefined, number | undefined];
+
+/** Runs the join; a CSV's or JSON lines' records are counted by their line ends beside it (undefined: not so). */
+async function runJoin(
+  session: Session,
+  request: DiffRequest,
+  sql: string,
+): Promise<{ groups: Group[]; lines: LineCounts }> {
+  const { spec } = request;
+  const lineCounts: Promise<LineCounts> =
     spec.format === 'parquet'
       ? Promise.resolve([undefined, undefined])
       : Promise.all([countLines(request.v1File, spec.format), countLines(request.v2File, spec.format)]);
   try {
-    [groups] = await Promise.all([
-      session.rows(
-        `WITH j AS (${joined}) SELECT ${[...groupBy, ...aggregates].join(', ')} FROM j GROUP BY ${groupBy.join(', ')}`,
-      ),
-      lineCounts,
-    ]);
+    const [groups, lines] = await Promise.all([session.rows(sql), lineCounts]);
+    return { groups, lines };
   } catch (err) {
     if (err instanceof DiffCancelledError || !isInputError(err)) throw err;
     throw new DiffInputError(
-      `output "${output}", dataset ${dataset}: cannot read ${request.v1File} or ${request.v2File} as ${spec.format}: ${firstLine(err)}`,
+      `output "${request.output}", dataset ${request.dataset}: cannot read ${request.v1File} or ${request.v2File} as ${spec.format}: ${firstLine(err)}`,
     );
   }
-  const num = (v: SampleValue | undefined) => (v === null || v === undefined ? 0 : Number(v));
-  const sum = (pick: (g: Record<string, SampleValue>) => boolean, field = 'n') =>
-    groups.filter(pick).reduce((total, g) => total + num(g[field]), 0);
-  const both = (g: Record<string, SampleValue>) => g.in1 === true && g.in2 === true;
-  const counts = {
-    n1: sum((g) => g.in1 === true),
-    n2: sum((g) => g.in2 === true),
-    null1: sum((g) => g.in1 === true && g.in2 !== true, 'nullKeys'),
-    null2: sum((g) => g.in2 === true && g.in1 !== true, 'nullKeys'),
-    unmatched: sum((g) => !both(g)) - sum((g) => !both(g), 'nullKeys'),
-    unmatchedKeys: sum((g) => !both(g), 'keys'),
-    rows1: 0,
-    rows2: 0,
-  };
-  if (spec.format === 'parquet') {
-    // Parquet keeps its row count in its footer: no scan.
-    const [row] = await session.rows(
-      `SELECT (SELECT count(*) FROM ${readerFor(request.v1File, 'parquet')}) AS v1, (SELECT count(*) FROM ${readerFor(request.v2File, 'parquet')}) AS v2`,
+}
+
+/**
+ * Each file's own record count, to hold the join's rows per side against: a row of either side seen twice in the
+ * join means a duplicate key on the other side. Parquet's footer, or the counted line ends; where lines and
+ * records may differ, DuckDB's own count. None needs a set of every key in memory, which could not spill.
+ */
+async function fileRowCounts(session: Session, request: DiffRequest, lines: LineCounts): Promise<Record<Side, number>> {
+  const { format } = request.spec;
+  const [lines1, lines2] = lines;
+  if (format !== 'parquet' && lines1 !== undefined && lines2 !== undefined) return { v1: lines1, v2: lines2 };
+  const [row] = await session.rows(
+    `SELECT (SELECT count(*) FROM ${readerFor(request.v1File, format)}) AS v1, (SELECT count(*) FROM ${readerFor(request.v2File, format)}) AS v2`,
+  );
+  return { v1: count(row?.v1), v2: count(row?.v2) };
+}
+
+const count = (v: SampleValue | undefined) => (v === null || v === undefined ? 0 : Number(v));
+
+/** The join's groups summed: rows per presence, the fan-out check, and each column's classes. */
+class Tally {
+  constructor(private readonly groups: Group[]) {}
+
+  sum(pick: (g: Group) => boolean, field = 'n'): number {
+    return this.groups.filter(pick).reduce((total, g) => total + count(g[field]), 0);
+  }
+
+  static both(g: Group): boolean {
+    return g.in1 === true && g.in2 === true;
+  }
+
+  rows(plans: ColumnPlan[]): OutputDiff['rows'] {
+    const differs = (g: Group) => Tally.both(g) && plans.some((p) => count(g[`s${p.i}`]) >= 2);
+    return {
+      v1: this.sum((g) => g.in1 === true),
+      v2: this.sum((g) => g.in2 === true),
+      both: this.sum(Tally.both),
+      onlyV1: this.sum((g) => g.in1 === true && g.in2 !== true),
+      onlyV2: this.sum((g) => g.in2 === true && g.in1 !== true),
+      differing: this.sum(differs),
+    };
+  }
+
+  /** Whether some key is on a side twice (or NULL): the join's rows differ from the files', or keys repeat. */
+  fannedOut(fileRows: Record<Side, number>): boolean {
+    const unmatched = (g: Group) => !Tally.both(g);
+    const nullKeys =
+      this.sum((g) => g.in1 === true && g.in2 !== true, 'nullKeys') +
+      this.sum((g) => g.in2 === true && g.in1 !== true, 'nullKeys');
+    return (
+      this.sum((g) => g.in1 === true) !== fileRows.v1 ||
+      this.sum((g) => g.in2 === true) !== fileRows.v2 ||
+      this.sum(unmatched) - this.sum(unmatched, 'nullKeys') !== this.sum(unmatched, 'keys') ||
+      nullKeys > 0
     );
-    counts.rows1 = num(row?.v1);
-    counts.rows2 = num(row?.v2);
-  } else {
-    const [lines1, lines2] = await lineCounts;
-    if (lines1 !== undefined && lines2 !== undefined) {
-      counts.rows1 = lines1;
-      counts.rows2 = lines2;
-    } else {
-      // Quotes or blank lines: only DuckDB's own reading counts the records exactly.
-      const [row] = await session.rows(
-        `SELECT (SELECT count(*) FROM ${readerFor(request.v1File, spec.format)}) AS v1, (SELECT count(*) FROM ${readerFor(request.v2File, spec.format)}) AS v2`,
-      );
-      counts.rows1 = num(row?.v1);
-      counts.rows2 = num(row?.v2);
-    }
-  }
-  const differs = (g: Record<string, SampleValue>) => both(g) && plans.some((p) => num(g[`s${p.i}`]) >= 2);
-  const result: OutputDiff = {
-    output,
-    dataset,
-    format: spec.format,
-    ...(spec.dryRun ? { dryRun: true } : {}),
-    files: { v1: request.v1File, v2: request.v2File },
-    key: spec.key,
-    rows: {
-      v1: counts.n1,
-      v2: counts.n2,
-      both: sum(both),
-      onlyV1: sum((g) => g.in1 === true && g.in2 !== true),
-      onlyV2: sum((g) => g.in2 === true && g.in1 !== true),
-      differing: sum(differs),
-    },
-    limits: { maxDifferingRows: spec.maxDifferingRows, maxMissingRows: spec.maxMissingRows },
-    columns: [],
-    onlyInV1,
-    onlyInV2,
-    ignored: [...ignored],
-    duplicates: { v1: 0, v2: 0, examples: [] },
-    samples: [],
-    verdict: 'pass',
-    failures,
-    durationMs: 0,
-  };
-
-  const fannedOut = counts.n1 !== counts.rows1 || counts.n2 !== counts.rows2;
-  if (fannedOut || counts.unmatched !== counts.unmatchedKeys || counts.null1 + counts.null2 > 0) {
-    // A key appears twice in the join: a duplicate on one side at least, so every count above may be inflated.
-    // Read each side again to say which, how many, and a few examples, and stop here.
-    result.rows = { v1: 0, v2: 0, both: 0, onlyV1: 0, onlyV2: 0, differing: 0 };
-    const keyList = spec.key.map(ident).join(', ');
-    for (const { side, label, file } of sides) {
-      const from = readerFor(file, spec.format);
-      const nullKey = spec.key.map((k) => `${ident(k)} IS NULL`).join(' OR ');
-      const [row] = await session.rows(
-        `SELECT (SELECT count(*) FROM ${from}) AS total, (SELECT count(*) FROM ${from} WHERE ${nullKey}) AS nulls,
-                (SELECT count(*) FROM (SELECT 1 FROM ${from} WHERE NOT (${nullKey}) GROUP BY ${keyList} HAVING count(*) > 1)) AS groups`,
-      );
-      result.rows[side] = Number(row?.total);
-      result.duplicates[side] = Number(row?.groups);
-      if (result.duplicates[side] > 0) {
-        const examples = await session.rows(
-          `SELECT ${keyList}, count(*) AS copies FROM ${from} WHERE NOT (${nullKey}) GROUP BY ${keyList} HAVING count(*) > 1 ORDER BY ${keyList} LIMIT 5`,
-        );
-        for (const e of examples) result.duplicates.examples.push({ side, ...e });
-        failures.push(`${result.duplicates[side]} duplicate key(s) in ${label}'s file (the join would fan out)`);
-      }
-      if (Number(row?.nulls) > 0) failures.push(`${Number(row?.nulls)} row(s) with a NULL key in ${label}'s file`);
-    }
-    return finish(result, started);
   }
 
-  for (const { side, label, file } of sides) {
-    if (result.rows[side] < spec.minRows)
-      throw new DiffInputError(
-        `${where(label, file)}: ${result.rows[side]} row(s), expected at least ${spec.minRows}${result.rows[side] === 0 ? ' (empty output)' : ''}`,
-      );
-  }
-  const maxOf = (field: string) => {
-    const values = groups
-      .filter(both)
-      .map((g) => g[field])
-      .filter((v) => v !== null && v !== undefined);
-    return values.length > 0 ? Math.max(...values.map(Number)) : undefined;
-  };
-  result.columns = plans.map((p): ColumnDiff => {
+  column(p: ColumnPlan): ColumnDiff {
+    const maxOf = (field: string) => {
+      const values = this.groups
+        .filter(Tally.both)
+        .map((g) => g[field])
+        .filter((v) => v !== null && v !== undefined);
+      return values.length > 0 ? Math.max(...values.map(Number)) : undefined;
+    };
     const maxAbsolute = p.numeric ? maxOf(`d${p.i}`) : undefined;
     const maxRelative = p.numeric ? maxOf(`r${p.i}`) : undefined;
-    const of = (code: number) => sum((g) => both(g) && num(g[`s${p.i}`]) === code);
+    const of = (code: number) => this.sum((g) => Tally.both(g) && count(g[`s${p.i}`]) === code);
     return {
       column: p.name,
       type: p.types.v1 === p.types.v2 ? p.types.v1 : `${p.types.v1} / ${p.types.v2}`,
@@ -389,15 +428,43 @@ export async function diffOutput(session: Session, request: DiffRequest): Promis
       ...(maxRelative !== undefined ? { maxRelative } : {}),
       ...(p.tolerance ? { tolerance: p.tolerance } : {}),
     };
-  });
-  // Each group kept its first rows by key: the first of all of them are the sample.
-  const candidates = groups.flatMap((g) => (Array.isArray(g.samples) ? g.samples : [])) as Record<
-    string,
-    SampleValue
-  >[];
-  const keyTuple = (row: Record<string, SampleValue>) => spec.key.map((_, i) => row[`k${i}`] ?? null);
+  }
+}
+
+/**
+ * Where the join fanned out: each side read again to say how many rows, duplicate keys (with a few examples)
+ * and NULL keys it has. The join's counts are dropped (they may be inflated); the failures say why.
+ */
+async function explainDuplicates(session: Session, request: DiffRequest, result: OutputDiff): Promise<void> {
+  const { spec } = request;
+  result.rows = { v1: 0, v2: 0, both: 0, onlyV1: 0, onlyV2: 0, differing: 0 };
+  const keyList = spec.key.map(ident).join(', ');
+  const nullKey = spec.key.map((k) => `${ident(k)} IS NULL`).join(' OR ');
+  for (const { side, label, file } of sidesOf(request)) {
+    const from = readerFor(file, spec.format);
+    const [row] = await session.rows(
+      `SELECT (SELECT count(*) FROM ${from}) AS total, (SELECT count(*) FROM ${from} WHERE ${nullKey}) AS nulls,
+              (SELECT count(*) FROM (SELECT 1 FROM ${from} WHERE NOT (${nullKey}) GROUP BY ${keyList} HAVING count(*) > 1)) AS groups`,
+    );
+    result.rows[side] = Number(row?.total);
+    result.duplicates[side] = Number(row?.groups);
+    if (result.duplicates[side] > 0) {
+      const examples = await session.rows(
+        `SELECT ${keyList}, count(*) AS copies FROM ${from} WHERE NOT (${nullKey}) GROUP BY ${keyList} HAVING count(*) > 1 ORDER BY ${keyList} LIMIT 5`,
+      );
+      for (const e of examples) result.duplicates.examples.push({ side, ...e });
+      result.failures.push(`${result.duplicates[side]} duplicate key(s) in ${label}'s file (the join would fan out)`);
+    }
+    if (Number(row?.nulls) > 0) result.failures.push(`${Number(row?.nulls)} row(s) with a NULL key in ${label}'s file`);
+  }
+}
+
+/** The first `sample` differing rows by key, side by side: each group kept its first; the first of all of them. */
+function samplesOf(groups: Group[], spec: OutputSpec, plans: ColumnPlan[]): DiffSample[] {
+  const candidates = groups.flatMap((g) => (Array.isArray(g.samples) ? g.samples : [])) as Group[];
+  const keyTuple = (row: Group) => spec.key.map((_, i) => row[`k${i}`] ?? null);
   candidates.sort((x, y) => compareKeys(keyTuple(x), keyTuple(y)));
-  result.samples = candidates.slice(0, spec.sample).map((row) => {
+  return candidates.slice(0, spec.sample).map((row) => {
     const key = Object.fromEntries(spec.key.map((k, i) => [k, row[`k${i}`] ?? null]));
     const presence = row.in1 && row.in2 ? 'both' : row.in1 ? 'v1' : 'v2';
     const side = (prefix: 'a' | 'b') => Object.fromEntries(plans.map((p) => [p.name, row[`${prefix}${p.i}`] ?? null]));
@@ -409,17 +476,6 @@ export async function diffOutput(session: Session, request: DiffRequest): Promis
       differs: presence === 'both' ? plans.filter((p) => Number(row[`s${p.i}`]) >= 2).map((p) => p.name) : [],
     };
   });
-
-  const examples = (...presence: DiffSample['presence'][]) => {
-    const keys = result.samples.filter((x) => presence.includes(x.presence)).slice(0, 3);
-    return keys.length > 0
-      ? `; e.g. ${spec.key.join('/')} ${keys.map((x) => spec.key.map((k) => String(x.key[k])).join('/')).join(', ')}`
-      : '';
-  };
-  failures.push(
-    ...outputLimitFailures(result, spec, (presence) => (presence === 'both' ? examples('both') : examples('v1', 'v2'))),
-  );
-  return finish(result, started);
 }
 
 /** Orders key tuples as DuckDB does for the usual key types: numbers by value, text by code point, NULL last. */

@@ -21,6 +21,7 @@ import type { cutoverWorkflow } from '../../workflows';
 import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
 import { isFinal, type CutoverStatus } from '../../shapes/status';
 import { nodeRun } from './plans';
+import { pollUntil } from './poll';
 import { createTimeSkippingEnv, workflowBundle } from './temporal';
 
 let runtimeInstalled = false;
@@ -127,29 +128,22 @@ export async function makeWorker(
   return { worker, taskQueue };
 }
 
-/** Polls the status query until `predicate` holds. */
+/** Polls the status query until `predicate` holds; fails at once if the cutover ends first. */
 export async function waitForStatus(
   handle: WorkflowHandle<typeof cutoverWorkflow>,
   predicate: (status: CutoverStatus) => boolean,
   timeoutMs = 60_000,
 ): Promise<CutoverStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let last: CutoverStatus | undefined;
-  while (Date.now() < deadline) {
-    try {
-      last = await handle.query(statusQuery);
-    } catch {
-      // Not started yet.
-    }
-    if (last && predicate(last)) return last;
-    if (last && isFinal(last.state)) {
-      throw new Error(
-        `the cutover ended ${last.state} (${last.error?.message ?? 'no error'}) before the awaited status`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`status never matched; last: ${last ? `${last.phase}/${last.state}` : 'none'}`);
+  return pollUntil(() => handle.query(statusQuery), predicate, {
+    what: 'the awaited status',
+    timeoutMs,
+    everyMs: 100,
+    // Not started yet.
+    retryErrors: true,
+    hopeless: (s) =>
+      isFinal(s.state) ? `the cutover ended ${s.state} (${s.error?.message ?? 'no error'})` : undefined,
+    show: (s) => `${s.phase}/${s.state}`,
+  });
 }
 
 /**
@@ -192,10 +186,30 @@ export const APPROVERS = {
   business: 'ed',
 } as const;
 
-/** Every role approves through the update, as five approvers would. */
+/** Every role approves through the update, as five approvers would; each sign-off must be accepted. */
 export async function approveAll(handle: WorkflowHandle<typeof cutoverWorkflow>): Promise<void> {
-  for (const [role, approver] of Object.entries(APPROVERS))
-    await handle.executeUpdate(submitSignOffUpdate, { args: [{ role, approver, decision: 'approve' }] });
+  for (const [role, approver] of Object.entries(APPROVERS)) {
+    const answer = await handle.executeUpdate(submitSignOffUpdate, { args: [{ role, approver, decision: 'approve' }] });
+    expect(answer).toMatchObject({ accepted: true });
+  }
+}
+
+/**
+ * A real time-skipping server for a test file: started before its tests, torn down after (`beforeTeardown`
+ * first: jest runs afterAll hooks in the order they were declared, so what uses the server stops in this one).
+ * Read `.env` inside tests (it is set once `beforeAll` has run).
+ */
+export function timeSkippingServer(beforeTeardown?: () => Promise<void>): { readonly env: TestWorkflowEnvironment } {
+  const ctx = {} as { env: TestWorkflowEnvironment };
+  beforeAll(async () => {
+    quietRuntime();
+    ctx.env = await createTimeSkippingEnv();
+  }, 120_000);
+  afterAll(async () => {
+    await beforeTeardown?.();
+    await ctx.env?.teardown();
+  });
+  return ctx;
 }
 
 /**
@@ -203,27 +217,27 @@ export async function approveAll(handle: WorkflowHandle<typeof cutoverWorkflow>)
  * The fields are set once `beforeAll` has run.
  */
 export function timeSkippingWorker(options: WorkerOptions = {}): {
-  env: TestWorkflowEnvironment;
+  readonly env: TestWorkflowEnvironment;
   worker: Worker;
   taskQueue: string;
 } {
-  const ctx = {} as { env: TestWorkflowEnvironment; worker: Worker; taskQueue: string };
+  const server = timeSkippingServer(async () => {
+    if (!ctx.worker) return;
+    ctx.worker.shutdown();
+    await new Promise<void>((resolve) => {
+      const check = () => (ctx.worker.getState() === 'STOPPED' ? resolve() : setTimeout(check, 50));
+      check();
+    });
+  });
+  const ctx = {
+    get env() {
+      return server.env;
+    },
+  } as { readonly env: TestWorkflowEnvironment; worker: Worker; taskQueue: string };
   beforeAll(async () => {
-    quietRuntime();
-    ctx.env = await createTimeSkippingEnv();
-    ({ worker: ctx.worker, taskQueue: ctx.taskQueue } = await makeWorker(ctx.env, options));
+    ({ worker: ctx.worker, taskQueue: ctx.taskQueue } = await makeWorker(server.env, options));
     void ctx.worker.run();
   }, 120_000);
-  afterAll(async () => {
-    if (ctx.worker) {
-      ctx.worker.shutdown();
-      await new Promise<void>((resolve) => {
-        const check = () => (ctx.worker.getState() === 'STOPPED' ? resolve() : setTimeout(check, 50));
-        check();
-      });
-    }
-    await ctx.env?.teardown();
-  });
   return ctx;
 }
 

@@ -13,6 +13,7 @@ import { type DevServer } from '../../toolchain/dev-server';
 import { temporalCliPath } from '../../toolchain/tools';
 import type { CutoverStatus } from '../../shapes/status';
 import { tempDir, uniqueId, stopProcess } from '../helpers/harness';
+import { pollUntil } from '../helpers/poll';
 import type { WhatIfResult } from '../../client/what-if';
 import { makePlanInput } from '../helpers/plans';
 import { startTestDevServer } from '../helpers/temporal';
@@ -106,15 +107,13 @@ async function waitFor(
   predicate: (s: CutoverStatus) => boolean,
   timeoutMs = 90_000,
 ): Promise<CutoverStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let last: CutoverStatus | undefined;
-  while (Date.now() < deadline) {
-    // A failing `cutover status` fails the test here: it is never taken for "not yet".
-    last = await statusOf(id);
-    if (predicate(last)) return last;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`never matched; last ${last?.phase}/${last?.state}`);
+  // A failing `cutover status` fails the test here: it is never taken for "not yet".
+  return pollUntil(() => statusOf(id), predicate, {
+    what: `${id} to match`,
+    timeoutMs,
+    everyMs: 500,
+    show: (s) => `${s.phase}/${s.state}`,
+  });
 }
 
 const APPROVERS: [string, string][] = [
@@ -133,8 +132,8 @@ async function startAtGate(overrides: Record<string, unknown> = {}): Promise<{ i
   return { id, gate: await waitFor(id, (s) => s.state === 'awaiting-signoff') };
 }
 
-/** Every approver of `approvers` approves `id` through the CLI; each is counted. */
-async function approveAll(id: string, approvers: [string, string][] = ALL_APPROVERS): Promise<void> {
+/** Every approver of `approvers` approves `id` through the CLI (`cutover approve`); each is counted. */
+async function approveThroughCli(id: string, approvers: [string, string][] = ALL_APPROVERS): Promise<void> {
   for (const [role, name] of approvers) {
     expect((await cutover(['approve', id, '--role', role, '--as', name])).code).toBe(0);
   }
@@ -155,7 +154,7 @@ function longMonitoring(): Record<string, unknown> {
 
 /** All five approve `id`, then di rolls it back by hand during monitoring. */
 async function approveThenRollBack(id: string): Promise<CutoverStatus> {
-  await approveAll(id);
+  await approveThroughCli(id);
   await waitFor(id, (s) => s.state === 'monitoring');
   expect((await cutover(['rollback', id, '--reason', 'dashboard shows a PAR30 spike', '--as', 'di'])).code).toBe(0);
   return waitFor(id, (x) => x.state === 'rolled-back');
@@ -352,7 +351,7 @@ test('the worker serves /metrics: sign-offs counted and refused, phase durations
   const before = await scrape();
   await Promise.all([
     startAtGate().then(async ({ id }) => {
-      await approveAll(id);
+      await approveThroughCli(id);
       await waitFor(id, (s) => s.state === 'completed');
     }),
     startAtGate().then(async ({ id }) => expect((await refuseThenReject(id)).wrong.code).toBe(1)),

@@ -23,6 +23,7 @@ import { startNodeProcess } from '../../toolchain/processes';
 import { chromiumPath } from '../../toolchain/tools';
 import type { CutoverStatus } from '../../shapes/status';
 import { stopProcess, tempDir, uniqueId } from '../helpers/harness';
+import { pollFor } from '../helpers/poll';
 import { makePlan, nodeRun, ok } from '../helpers/plans';
 import { startTestDevServer, temporalSignal } from '../helpers/temporal';
 import { spawnWorker } from '../helpers/worker-process';
@@ -127,14 +128,9 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+/** Waits until `probe` gives a value (its errors mean "not yet"). */
+function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  return pollFor(probe, { what, timeoutMs, everyMs: 250, retryErrors: true });
 }
 
 /** A browser of one user, signed in at the provider on the way to `url`. */

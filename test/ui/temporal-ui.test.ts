@@ -14,6 +14,7 @@ import type { DevServer } from '../../toolchain/dev-server';
 import { chromiumPath } from '../../toolchain/tools';
 import type { CutoverStatus } from '../../shapes/status';
 import { tempDir, uniqueId } from '../helpers/harness';
+import { pollUntil } from '../helpers/poll';
 import { startTestDevServer } from '../helpers/temporal';
 import { spawnWorker } from '../helpers/worker-process';
 
@@ -80,16 +81,13 @@ afterAll(async () => {
 });
 
 async function waitForStatus(predicate: (s: CutoverStatus) => boolean, timeoutMs: number): Promise<CutoverStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let last: CutoverStatus | undefined;
-  while (Date.now() < deadline) {
-    last = await status(cutovers, workflowId).catch(() => undefined);
-    if (last && predicate(last)) return last;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(
-    `the cutover never got there; last seen ${last?.phase}/${last?.state}, audit ${JSON.stringify(last?.audit.slice(-2))}`,
-  );
+  return pollUntil(() => status(cutovers, workflowId), predicate, {
+    what: 'the cutover to get there',
+    timeoutMs,
+    everyMs: 500,
+    retryErrors: true,
+    show: (s) => `${s.phase}/${s.state}, audit ${JSON.stringify(s.audit.slice(-2))}`,
+  });
 }
 
 const ui = () => `http://127.0.0.1:${server.uiPort}/namespaces/default`;

@@ -23,10 +23,19 @@ import {
   type SignOff,
 } from '../../workflows/messages';
 import type { CutoverStatus } from '../../shapes/status';
-import { Ledger, makeWorker, recordHistory, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
+import {
+  approveAll,
+  APPROVERS,
+  Ledger,
+  makeWorker,
+  recordHistory,
+  timeSkippingWorker,
+  uniqueId,
+  waitForStatus,
+} from '../helpers/harness';
 import { makePlan, makePlanInput, nodeRun } from '../helpers/plans';
 
-const ROLES = { engineering: 'ana', qa: 'bo', architecture: 'cy', operations: 'di', business: 'ed' } as const;
+const ROLES = APPROVERS;
 
 const t = timeSkippingWorker();
 
@@ -42,13 +51,6 @@ async function start(overrides: Partial<CutoverPlanInput> = {}, queue = t.taskQu
 
 function signOff(role: keyof typeof ROLES, extra: Partial<SignOff> = {}): SignOff {
   return { role, approver: ROLES[role], decision: 'approve', ...extra };
-}
-
-async function approveAll(handle: Handle): Promise<void> {
-  for (const role of Object.keys(ROLES) as (keyof typeof ROLES)[]) {
-    const answer = await handle.executeUpdate(submitSignOffUpdate, { args: [signOff(role)] });
-    expect(answer).toMatchObject({ accepted: true });
-  }
 }
 
 const atGate = (s: CutoverStatus) => s.state === 'awaiting-signoff';

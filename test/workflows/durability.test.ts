@@ -3,27 +3,13 @@
  */
 import type { Client } from '@temporalio/client';
 import type { History } from '@temporalio/common/lib/proto-utils';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { ProbeInput, ProbeResult } from '../../shapes/evidence';
 import { cutoverWorkflow } from '../../workflows';
-import { submitSignOffUpdate } from '../../workflows/messages';
 import { SAMPLES_PER_RUN } from '../../workflows/monitor';
-import { makeWorker, quietRuntime, uniqueId, waitForStatus } from '../helpers/harness';
+import { approveAll, makeWorker, timeSkippingServer, uniqueId, waitForStatus } from '../helpers/harness';
 import { makePlan, makePlanInput } from '../helpers/plans';
-import { createTimeSkippingEnv } from '../helpers/temporal';
 
-let env: TestWorkflowEnvironment;
-
-beforeAll(async () => {
-  quietRuntime();
-  env = await createTimeSkippingEnv();
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
-
-const APPROVERS = { engineering: 'ana', qa: 'bo', architecture: 'cy', operations: 'di', business: 'ed' };
+const server = timeSkippingServer();
 
 /** Events in each run of a workflow id, following continue-as-new from `firstRunId`. */
 async function eventsPerRun(client: Client, workflowId: string, firstRunId: string): Promise<number[]> {
@@ -51,7 +37,7 @@ test('a 24 h monitoring window at a 1-minute interval keeps every run of history
       errorRate: 0,
     };
   };
-  const { worker, taskQueue } = await makeWorker(env, { activities: { probe } });
+  const { worker, taskQueue } = await makeWorker(server.env, { activities: { probe } });
   const plan = makePlan({
     production: {
       ...makePlanInput().production,
@@ -62,18 +48,16 @@ test('a 24 h monitoring window at a 1-minute interval keeps every run of history
   });
   const workflowId = uniqueId();
   await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(cutoverWorkflow, { taskQueue, workflowId, args: [plan] });
+    const handle = await server.env.client.workflow.start(cutoverWorkflow, { taskQueue, workflowId, args: [plan] });
     await waitForStatus(handle, (s) => s.state === 'awaiting-signoff');
-    for (const [role, approver] of Object.entries(APPROVERS)) {
-      await handle.executeUpdate(submitSignOffUpdate, { args: [{ role, approver, decision: 'approve' }] });
-    }
+    await approveAll(handle);
     const result = await handle.result();
     expect(result.state).toBe('completed');
 
     const parent = await handle.fetchHistory();
     const started = parent.events?.find((e) => e.childWorkflowExecutionStartedEventAttributes);
     const child = started?.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
-    const counts = await eventsPerRun(env.client, child?.workflowId as string, child?.runId as string);
+    const counts = await eventsPerRun(server.env.client, child?.workflowId as string, child?.runId as string);
     // 1440 one-minute samples; the reference reading before the deploy is taken inside deployProduction.
     expect(probes).toBe(1440);
     expect(counts.length).toBe(Math.ceil(1440 / SAMPLES_PER_RUN));

@@ -7,7 +7,6 @@
  * The queue is described by a stand-in for the `describeQueue` activity here (it reports no live poller):
  * the real one, against the dev server's pollers, is in test/integration/environments.test.ts.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities, ENVIRONMENT_ACTIVITIES } from '../../activities';
 import type { QueueView } from '../../activities/queues';
@@ -16,38 +15,19 @@ import { statusQuery } from '../../workflows/messages';
 import {
   Ledger,
   makeWorker,
-  quietRuntime,
+  timeSkippingServer,
   approveAll,
   tempDir,
   uniqueId,
   waitForStatus,
   recordHistory,
 } from '../helpers/harness';
+import { pollUntil } from '../helpers/poll';
 import { makePlan, makePlanInput } from '../helpers/plans';
-import { createTimeSkippingEnv } from '../helpers/temporal';
 import { status as cutoverStatus, type Cutovers } from '../../client/api';
 import { renderStatus } from '../../client/format';
 
-let env: TestWorkflowEnvironment;
-
-beforeAll(async () => {
-  quietRuntime();
-  env = await createTimeSkippingEnv();
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
-
-/** Polls `read` until `done` holds (60 s at most). */
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const server = timeSkippingServer();
 
 test('no worker on production: the wait is shown, noWorkerAlert escalates once, a production worker then completes it; a probe waiting in monitoring is shown too', async () => {
   const escalations = new Ledger();
@@ -56,7 +36,7 @@ test('no worker on production: the wait is shown, noWorkerAlert escalates once, 
     described.push(taskQueue);
     return { taskQueue, checkedAt: new Date().toISOString(), live: 0 };
   };
-  const { worker, taskQueue } = await makeWorker(env, { activities: { describeQueue } });
+  const { worker, taskQueue } = await makeWorker(server.env, { activities: { describeQueue } });
   const production = `${taskQueue}-production`;
   const base = makePlanInput();
   const plan = makePlan({
@@ -69,7 +49,7 @@ test('no worker on production: the wait is shown, noWorkerAlert escalates once, 
     environments: { production: { taskQueue: production, noWorkerAlert: '20s' } },
   });
   await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(cutoverWorkflow, {
+    const handle = await server.env.client.workflow.start(cutoverWorkflow, {
       taskQueue,
       workflowId: uniqueId(),
       args: [plan],
@@ -89,9 +69,10 @@ test('no worker on production: the wait is shown, noWorkerAlert escalates once, 
     });
     // alertedAt is shown as the escalation starts; its action then runs on the orchestrator's queue.
     expect(
-      await until(
+      await pollUntil(
         async () => escalations.names(),
         (names) => names.length > 0,
+        { what: 'the escalation' },
       ),
     ).toEqual(['escalated']);
     expect(alerted.audit.filter((a) => a.rule === 'no-worker')).toHaveLength(1);
@@ -102,18 +83,19 @@ test('no worker on production: the wait is shown, noWorkerAlert escalates once, 
     const productionWorker = async () => {
       const activities = createActivities({ dataDir: tempDir('prod-') });
       return Worker.create({
-        connection: env.nativeConnection,
-        namespace: env.namespace ?? 'default',
+        connection: server.env.nativeConnection,
+        namespace: server.env.namespace ?? 'default',
         taskQueue: production,
         activities: Object.fromEntries(ENVIRONMENT_ACTIVITIES.production.map((name) => [name, activities[name]])),
       });
     };
     await (await productionWorker()).runUntil(waitForStatus(handle, (s) => s.state === 'monitoring'));
     // The next probe waits for a production worker: the monitoring child knows, and the CLI's status says so.
-    const cutovers = { client: env.client } as unknown as Cutovers;
-    const monitoring = await until(
+    const cutovers = { client: server.env.client } as unknown as Cutovers;
+    const monitoring = await pollUntil(
       () => cutoverStatus(cutovers, handle.workflowId),
       (s) => s.waitingForWorker !== undefined,
+      { what: 'the monitoring probe waiting for a worker' },
     );
     expect(monitoring.state).toBe('monitoring');
     expect(monitoring.waitingForWorker).toMatchObject({
@@ -142,12 +124,12 @@ test.each([
   '%s a failed reference reading fails the cutover before any deploy, and its undo is dropped',
   async (_, routed) => {
     const ledger = new Ledger();
-    const { worker, taskQueue } = await makeWorker(env);
+    const { worker, taskQueue } = await makeWorker(server.env);
     const production = `${taskQueue}-production`;
     const activities = createActivities({ dataDir: tempDir('prod-') });
     const productionWorker = await Worker.create({
-      connection: env.nativeConnection,
-      namespace: env.namespace ?? 'default',
+      connection: server.env.nativeConnection,
+      namespace: server.env.namespace ?? 'default',
       taskQueue: production,
       activities: Object.fromEntries(ENVIRONMENT_ACTIVITIES.production.map((name) => [name, activities[name]])),
     });
@@ -163,7 +145,7 @@ test.each([
     });
     await worker.runUntil(
       productionWorker.runUntil(async () => {
-        const handle = await env.client.workflow.start(cutoverWorkflow, {
+        const handle = await server.env.client.workflow.start(cutoverWorkflow, {
           taskQueue,
           workflowId: uniqueId(),
           args: [plan],

@@ -4,7 +4,6 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { stringify } from 'yaml';
 import { FailureType } from '../../plan/failures';
 import { loadPolicy } from '../../plan/policy-load';
@@ -18,11 +17,12 @@ import { cutoverWorkflow, monitorWorkflow } from '../../workflows';
 import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
 import {
   approveAll,
+  APPROVERS,
   checkedPlan,
   failureOf,
   Ledger,
   makeWorker,
-  quietRuntime,
+  timeSkippingServer,
   recordHistory,
   scheduledActivities,
   TEST_SEAL_KEYS,
@@ -31,17 +31,13 @@ import {
   waitForStatus,
 } from '../helpers/harness';
 import { makePlan, scriptPlanInput, scriptStep } from '../helpers/plans';
-import { createTimeSkippingEnv } from '../helpers/temporal';
 
-let env: TestWorkflowEnvironment;
-const APPROVERS = { engineering: 'ana', qa: 'bo', architecture: 'cy', operations: 'di', business: 'ed' };
+const server = timeSkippingServer();
 const DIR = tempDir('policy-wf-');
 const APP = path.join(DIR, 'app');
 const ledger = new Ledger();
 
 beforeAll(async () => {
-  quietRuntime();
-  env = await createTimeSkippingEnv();
   mkdirSync(APP);
   // Every action of the good plan: records itself in the ledger, prints what a pipeline or probe prints.
   writeFileSync(
@@ -54,10 +50,6 @@ beforeAll(async () => {
     ].join('\n'),
   );
 }, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
 
 /** The policy of these tests; another `ceiling` makes another policy (another digest). */
 function writePolicy(ceiling = 0.05): ReturnType<typeof loadPolicy> {
@@ -86,7 +78,7 @@ function goodPlan(): CutoverPlanInput {
 }
 
 test('a plan past the policy fails at the plan check with every violation by path; no action runs', async () => {
-  const { worker, taskQueue } = await makeWorker(env, { policy: writePolicy() });
+  const { worker, taskQueue } = await makeWorker(server.env, { policy: writePolicy() });
   const before = ledger.entries().length;
   const hostile = makePlan({
     ...goodPlan(),
@@ -95,7 +87,7 @@ test('a plan past the policy fails at the plan check with every violation by pat
     signoff: { ...goodPlan().signoff, allowInitiator: true },
   });
   await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(cutoverWorkflow, {
+    const handle = await server.env.client.workflow.start(cutoverWorkflow, {
       taskQueue,
       workflowId: uniqueId(),
       args: [hostile],
@@ -119,10 +111,10 @@ test.each([
   async (_what, extra) => {
     // Whoever may start workflows starts the child directly, claiming a cutover's id and the workers' digest.
     const policy = writePolicy();
-    const { worker, taskQueue } = await makeWorker(env, { policy });
+    const { worker, taskQueue } = await makeWorker(server.env, { policy });
     const before = ledger.entries().length;
     await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start(monitorWorkflow, {
+      const handle = await server.env.client.workflow.start(monitorWorkflow, {
         taskQueue,
         workflowId: uniqueId('rogue-monitor'),
         args: [
@@ -152,9 +144,9 @@ test.each([
 );
 
 test('a plan within the policy runs as the policy tightens it: the quorum it raised shows at the gate', async () => {
-  const { worker, taskQueue } = await makeWorker(env, { policy: writePolicy() });
+  const { worker, taskQueue } = await makeWorker(server.env, { policy: writePolicy() });
   await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(cutoverWorkflow, {
+    const handle = await server.env.client.workflow.start(cutoverWorkflow, {
       taskQueue,
       workflowId: uniqueId(),
       args: [makePlan(goodPlan())],
@@ -174,19 +166,19 @@ test("a policy swapped mid-cutover: the new policy's worker refuses the actions,
   const workflowId = uniqueId();
   const deploys = () => ledger.entries().filter((line) => line === 'deploy').length;
   const before = deploys();
-  const handle = env.client.workflow.getHandle<typeof cutoverWorkflow>(workflowId);
+  const handle = server.env.client.workflow.getHandle<typeof cutoverWorkflow>(workflowId);
 
   // Checked against the original policy, the cutover reaches the gate.
   // No workflow cache: each worker takes the cutover's next task from the queue (no sticky queue to wait out).
-  const first = await makeWorker(env, { policy: original, taskQueue, maxCachedWorkflows: 0 });
+  const first = await makeWorker(server.env, { policy: original, taskQueue, maxCachedWorkflows: 0 });
   await first.worker.runUntil(async () => {
-    await env.client.workflow.start(cutoverWorkflow, { taskQueue, workflowId, args: [makePlan(goodPlan())] });
+    await server.env.client.workflow.start(cutoverWorkflow, { taskQueue, workflowId, args: [makePlan(goodPlan())] });
     const gate = await waitForStatus(handle, (s) => s.state === 'awaiting-signoff');
     expect(gate.policyDigest).toBe(original.digest);
   });
 
   // The workers now hold another policy: the gate still decides (workflow code), production's actions wait.
-  const second = await makeWorker(env, { policy: swapped, taskQueue, maxCachedWorkflows: 0 });
+  const second = await makeWorker(server.env, { policy: swapped, taskQueue, maxCachedWorkflows: 0 });
   await second.worker.runUntil(async () => {
     for (const [role, approver] of [...Object.entries(APPROVERS), ['qa', 'bea']] as [string, string][]) {
       await handle.executeUpdate(submitSignOffUpdate, { args: [{ role, approver, decision: 'approve' }] });
@@ -205,7 +197,7 @@ test("a policy swapped mid-cutover: the new policy's worker refuses the actions,
   expect(deploys()).toBe(before);
 
   // A worker with the cutover's policy takes the actions again, and the cutover completes.
-  const third = await makeWorker(env, { policy: original, taskQueue, maxCachedWorkflows: 0 });
+  const third = await makeWorker(server.env, { policy: original, taskQueue, maxCachedWorkflows: 0 });
   await third.worker.runUntil(async () => {
     const result = await handle.result();
     expect(result.state).toBe('completed');
@@ -221,16 +213,16 @@ test("a policy swapped mid-cutover: the new policy's worker refuses the actions,
 });
 
 test("a rogue workflow hands the workers a step with no seal, or with the seal copied from a running cutover's history: refused, nothing runs", async () => {
-  const { worker, taskQueue } = await makeWorker(env, { policy: writePolicy() });
+  const { worker, taskQueue } = await makeWorker(server.env, { policy: writePolicy() });
   const rogueQueue = uniqueId('tq-rogue');
   const rogue = await Worker.create({
-    connection: env.nativeConnection,
+    connection: server.env.nativeConnection,
     taskQueue: rogueQueue,
     workflowsPath: require.resolve('./rogue/rogue-workflows'),
   });
   await worker.runUntil(
     rogue.runUntil(async () => {
-      const handle = await env.client.workflow.start(cutoverWorkflow, {
+      const handle = await server.env.client.workflow.start(cutoverWorkflow, {
         taskQueue,
         workflowId: uniqueId(),
         args: [makePlan(goodPlan())],
@@ -250,7 +242,7 @@ test("a rogue workflow hands the workers a step with no seal, or with the seal c
         baseDir: checked.baseDir,
       };
       const asked = (input: StepInput) =>
-        env.client.workflow.execute(rogueStepWorkflow, {
+        server.env.client.workflow.execute(rogueStepWorkflow, {
           taskQueue: rogueQueue,
           workflowId: uniqueId('rogue'),
           args: [taskQueue, input],
@@ -270,13 +262,13 @@ test("a rogue workflow hands the workers a step with no seal, or with the seal c
 });
 
 test("each environment's worker runs only its environment's sealed actions: a routed cutover completes; a staging step handed to production's worker under a copied seal is refused", async () => {
-  const { worker, taskQueue } = await makeWorker(env, { seals: TEST_SEAL_KEYS });
+  const { worker, taskQueue } = await makeWorker(server.env, { seals: TEST_SEAL_KEYS });
   const queues = environmentQueues(taskQueue);
   const environmentWorker = async (environment: Environment) => {
     const activities = createActivities({ dataDir: tempDir(`${environment}-`), queues, seals: TEST_SEAL_KEYS });
     return Worker.create({
-      connection: env.nativeConnection,
-      namespace: env.namespace ?? 'default',
+      connection: server.env.nativeConnection,
+      namespace: server.env.namespace ?? 'default',
       taskQueue: queues[environment],
       activities: Object.fromEntries(ENVIRONMENT_ACTIVITIES[environment].map((name) => [name, activities[name]])),
     });
@@ -286,7 +278,7 @@ test("each environment's worker runs only its environment's sealed actions: a ro
   );
   const rogueQueue = uniqueId('tq-rogue');
   const rogue = await Worker.create({
-    connection: env.nativeConnection,
+    connection: server.env.nativeConnection,
     taskQueue: rogueQueue,
     workflowsPath: require.resolve('./rogue/rogue-workflows'),
   });
@@ -301,7 +293,7 @@ test("each environment's worker runs only its environment's sealed actions: a ro
   const runAll = (fn: () => Promise<void>): Promise<void> =>
     all.reduce<() => Promise<void>>((inner, w) => () => w.runUntil(inner()), fn)();
   await runAll(async () => {
-    const handle = await env.client.workflow.start(cutoverWorkflow, {
+    const handle = await server.env.client.workflow.start(cutoverWorkflow, {
       taskQueue,
       workflowId: uniqueId(),
       args: [plan],
@@ -310,7 +302,7 @@ test("each environment's worker runs only its environment's sealed actions: a ro
     const checked = await checkedPlan(handle);
     expect(checked.seal?.keyId).toBe('test-workers');
     const before = ledger.entries().length;
-    const answer = await env.client.workflow.execute(rogueStepWorkflow, {
+    const answer = await server.env.client.workflow.execute(rogueStepWorkflow, {
       taskQueue: rogueQueue,
       workflowId: uniqueId('rogue'),
       args: [

@@ -257,6 +257,32 @@ export async function failureOf(handle: WorkflowHandle, type: string): Promise<A
   return cause as ApplicationFailure;
 }
 
+/**
+ * Terminates a workflow a test is done with, once none of its workflow tasks or activities is in flight: the
+ * time-skipping server keeps the time-skipping lock of a task in flight at termination (temporalio/sdk-java#1138),
+ * after which every later timer on that server waits in real time (a routed cutover's 2-minute monitoring window
+ * then took 2 real minutes, and its test timed out beside two spinning shells).
+ */
+export async function endQuietly(handle: WorkflowHandle): Promise<void> {
+  const taskEvent = /^workflowTask(Scheduled|Started|Completed|Failed|TimedOut)EventAttributes$/;
+  await pollUntil(
+    async () => {
+      const [history, description] = await Promise.all([handle.fetchHistory(), handle.describe()]);
+      const lastTask = [...(history.events ?? [])]
+        .reverse()
+        .flatMap((e) => Object.keys(e).filter((k) => taskEvent.test(k) && e[k as keyof typeof e]))[0];
+      const activities = description.raw.pendingActivities?.length ?? 0;
+      return { lastTask, activities, running: description.status.name === 'RUNNING' };
+    },
+    ({ lastTask, activities, running }) =>
+      !running || (lastTask !== undefined && !/Scheduled|Started/.test(lastTask) && activities === 0),
+    { what: 'no workflow task or activity in flight', timeoutMs: 30_000, everyMs: 50 },
+  ).then(async ({ running }) => {
+    // Time skipped while the test awaited another workflow may have ended it already (a gate's deadline).
+    if (running) await handle.terminate('the test is done with it');
+  });
+}
+
 /** The activity types a workflow scheduled, in order, from its history. */
 export async function scheduledActivities(handle: WorkflowHandle): Promise<string[]> {
   return ((await handle.fetchHistory()).events ?? []).flatMap((e) =>

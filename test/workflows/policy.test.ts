@@ -17,6 +17,7 @@ import { cutoverWorkflow, monitorWorkflow } from '../../workflows';
 import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
 import {
   approveAll,
+  endQuietly,
   APPROVERS,
   checkedPlan,
   failureOf,
@@ -154,7 +155,7 @@ test('a plan within the policy runs as the policy tightens it: the quorum it rai
     const gate = await waitForStatus(handle, (s) => s.state === 'awaiting-signoff');
     expect(gate.gate.roles.find((r) => r.role === 'qa')).toMatchObject({ required: 2, missing: 2 });
     expect(gate.phases.slice(0, 4).map((p) => p.outcome)).toEqual(['passed', 'passed', 'passed', 'passed']);
-    await handle.terminate('seen');
+    await endQuietly(handle);
   });
   expect(ledger.entries()).toEqual(expect.arrayContaining(['switch', 'tests', 'health', 'v1', 'v2', 'rollback']));
 });
@@ -256,7 +257,7 @@ test("a rogue workflow hands the workers a step with no seal, or with the seal c
       // The copied seal does not cover an action the plan does not have either, wherever it runs.
       expect(await asked({ ...copied, action: step('rogue-deploy') })).toMatch(/no seal covers it/);
       expect(ledger.entries().length).toBe(before);
-      await handle.terminate('seen');
+      await endQuietly(handle);
     }),
   );
 });

@@ -8,7 +8,7 @@ import type { CutoverPlanInput } from '../../plan/schema';
 import { cutoverWorkflow, referencesWorkflow } from '../../workflows';
 import { markBadSignal, pinReferenceSignal, REFERENCES_WORKFLOW_ID, referencesQuery } from '../../workflows/references';
 import { phaseResult } from '../../shapes/status';
-import { approveAll, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
+import { approveAll, endQuietly, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
 import { makePlan, nodeRun } from '../helpers/plans';
 
 const t = timeSkippingWorker();
@@ -99,5 +99,5 @@ test('the registry started directly with pins and marks of its own in its input 
     args: [forged],
   });
   expect(await handle.query(referencesQuery)).toEqual({ pinned: {}, bad: {} });
-  await handle.terminate('seen');
+  await endQuietly(handle);
 });

@@ -1,0 +1,58 @@
+/**
+ * The pages approvers read: the list of cutovers (`/`), one cutover's evidence and gate (`/cutovers/:id`), and
+ * its live version (`/cutovers/:id/live`, which the page polls to know when to reload).
+ */
+import type { FastifyInstance } from 'fastify';
+import { list, UserError, type Cutovers } from '../client/api';
+import { isFinal } from '../shapes/status';
+import { rolesFor } from './identity';
+import { workflowIdSchema, type CutoverReader } from './cutover-reader';
+import { cutoverPage, listPage, liveVersion } from './pages';
+import { html, issueMessage, type Sessions } from './session';
+
+export interface CutoverRoutesOptions {
+  sessions: Sessions;
+  cutovers: Cutovers;
+  reader: CutoverReader;
+}
+
+export async function cutoverRoutes(app: FastifyInstance, options: CutoverRoutesOptions): Promise<void> {
+  const { sessions, cutovers: c, reader } = options;
+
+  app.get('/', async (req, reply) => {
+    const login = sessions.require(req, reply);
+    if (!login) return reply;
+    const [waiting, running] = await Promise.all([
+      list(c, { state: 'awaiting-signoff' }),
+      list(c).then((all) => all.filter((x) => x.status === 'RUNNING' && x.state !== 'awaiting-signoff')),
+    ]);
+    return html(reply, 200, listPage(login, sessions.csrfFor(reply, login), waiting, running));
+  });
+
+  app.get('/cutovers/:id', async (req, reply) => {
+    const login = sessions.require(req, reply);
+    if (!login) return reply;
+    const s = await reader.statusOr404(req, reply, login);
+    if (!s) return reply;
+    return html(
+      reply,
+      200,
+      cutoverPage(s, login, sessions.csrfFor(reply, login), rolesFor(login, s.roleGroups, s.gate.roles)),
+    );
+  });
+
+  app.get('/cutovers/:id/live', async (req, reply) => {
+    const login = sessions.of(req);
+    if (!login) return reply.code(401).send({ error: 'signed out' });
+    const id = workflowIdSchema.safeParse((req.params as { id?: string }).id);
+    if (!id.success) return reply.code(400).send({ error: issueMessage(id.error) });
+    const s = await reader.quickStatus(id.data).catch((err: unknown) => {
+      if (err instanceof UserError) return undefined;
+      throw err;
+    });
+    if (!s) return reply.code(404).send({ error: `no cutover with id ${id.data}` });
+    return reply
+      .header('cache-control', 'no-store')
+      .send({ version: liveVersion(s), phase: s.phase, state: s.state, gate: s.gate.status, final: isFinal(s.state) });
+  });
+}

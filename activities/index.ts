@@ -6,6 +6,8 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../plan/failures';
 import { DEFAULT_TASK_QUEUE } from '../shapes/queues';
+import { PHASE_DECLARATIONS, type PhaseActivity } from '../shapes/phases';
+import { PHASES } from '../shapes/status';
 import {
   bindEnvironments,
   ENVIRONMENTS,
@@ -210,11 +212,22 @@ export function createActivities(deps: ActivityDeps) {
   };
 }
 
-/** The activities each environment's workers register: only the work of that environment. */
-export const ENVIRONMENT_ACTIVITIES = {
-  staging: ['runStep', 'checkHealth', 'rehearseRollback'],
-  production: ['runStep', 'probe', 'deployProduction'],
-  compute: ['runShadow', 'runStress', 'reconcile'],
-} as const satisfies Record<Environment, readonly (keyof Activities)[]>;
+/**
+ * The activities each environment's workers register: only the work of that environment, the activities of the
+ * phases that declare it (shapes/phases.ts).
+ */
+export const ENVIRONMENT_ACTIVITIES: Readonly<Record<Environment, readonly (PhaseActivity & keyof Activities)[]>> =
+  Object.fromEntries(
+    ENVIRONMENTS.map((environment) => [
+      environment,
+      [
+        ...new Set(
+          PHASES.flatMap((phase) =>
+            PHASE_DECLARATIONS[phase].environment === environment ? PHASE_DECLARATIONS[phase].activities : [],
+          ),
+        ),
+      ],
+    ]),
+  ) as Record<Environment, PhaseActivity[]>;
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -20,6 +20,8 @@ import { PLACEHOLDER_NAMES } from './placeholders';
 import type { PlanProblem } from './problems';
 import { planSignatureProblem } from './signing';
 import type { Action, CutoverPlan, RunAction } from './schema';
+import { CUTOVER_ACTIONS, PHASE_DECLARATIONS, type ActionSlot, type CommandList } from '../shapes/phases';
+import { PHASES } from '../shapes/status';
 
 const duration = z.string().regex(DURATION_PATTERN, { error: 'expected a duration such as "30s", "5m" or "72h"' });
 const roleName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, { error: 'expected a lower-case role name such as qa' });
@@ -34,7 +36,13 @@ const metricOrAll = z.string().regex(/^(\*|[A-Za-z][A-Za-z0-9_]{0,63})$/, { erro
  * monitoring probe's own list within production (absent: production's): a probe bound only by production's list
  * could say `deploy`.
  */
-export const POLICY_ENVIRONMENTS = ['default', 'staging', 'production', 'compute', 'probe'] as const;
+export const POLICY_ENVIRONMENTS = [
+  'default',
+  'staging',
+  'production',
+  'compute',
+  'probe',
+] as const satisfies readonly CommandList[];
 export type PolicyEnvironment = (typeof POLICY_ENVIRONMENTS)[number];
 const environment = z.enum(POLICY_ENVIRONMENTS);
 
@@ -226,18 +234,20 @@ export interface PolicyCheck {
 
 const PLACEHOLDER = new RegExp(`\\{(${PLACEHOLDER_NAMES.join('|')}|output:[^}]*)\\}`);
 
+/** Every place a plan holds actions: the phases' own, in the order of the phases, then the cutover's. */
+const ACTION_SLOTS: readonly ActionSlot[] = [
+  ...PHASES.flatMap((phase) => PHASE_DECLARATIONS[phase].actions),
+  ...CUTOVER_ACTIONS,
+];
+const SLOT_BY_PATH = new Map(ACTION_SLOTS.map((slot) => [slot.path, slot]));
+
 /**
- * Which environment's worker runs the action at a plan path (the phases' environments: workflows/queue-watch.ts),
- * and so which of the policy's `commands` lists bound it: the pipelines run on compute, the staging steps and the
- * rehearsed rollback on staging, production's steps on production; escalations and notifications on the
- * orchestrator (`default`).
+ * Which of the policy's `commands` lists binds the action at a plan path, as its phase declares it
+ * (shapes/phases.ts): the pipelines compute's, the staging steps and the rehearsed rollback staging's,
+ * production's steps production's, the probe its own; escalations and notifications (the orchestrator's) `default`.
  */
 export function environmentOfPath(path: string): PolicyEnvironment {
-  if (/^(generator|baseline|candidate)$/.test(path)) return 'compute';
-  if (path.startsWith('staging.') || path === 'rollback') return 'staging';
-  if (path === 'production.monitor.probe') return 'probe';
-  if (path.startsWith('production.')) return 'production';
-  return 'default';
+  return SLOT_BY_PATH.get(path.replace(/\[\d+\]$/, ''))?.commands ?? 'default';
 }
 
 /** The command prefixes the policy allows in `environment`: its own list, else (a probe) production's, else `default`'s. */
@@ -246,24 +256,14 @@ export function commandsFor(rules: PolicyRules, environment: PolicyEnvironment):
   return rules.commands[environment] ?? probe ?? rules.commands.default ?? [];
 }
 
-/** Every action of a plan with its path, so a violation names where it is. */
+/** Every action of a plan with its path, so a violation names where it is (a list's items as `path[i]`). */
 export function actionsOf(plan: CutoverPlan): { path: string; action: Action }[] {
-  const out: { path: string; action: Action }[] = [];
-  if (plan.generator) out.push({ path: 'generator', action: plan.generator });
-  out.push({ path: 'baseline', action: plan.baseline }, { path: 'candidate', action: plan.candidate });
-  plan.staging.deploy.forEach((action, i) => out.push({ path: `staging.deploy[${i}]`, action }));
-  if (plan.staging.tests) out.push({ path: 'staging.tests', action: plan.staging.tests });
-  plan.staging.healthChecks.forEach((action, i) => out.push({ path: `staging.healthChecks[${i}]`, action }));
-  out.push({ path: 'rollback', action: plan.rollback as Action });
-  if (plan.signoff.escalate) out.push({ path: 'signoff.escalate', action: plan.signoff.escalate });
-  out.push(
-    { path: 'production.deploy', action: plan.production.deploy },
-    { path: 'production.undo', action: plan.production.undo },
-    { path: 'production.monitor.probe', action: plan.production.monitor.probe },
-    { path: 'production.decommission', action: plan.production.decommission as Action },
-  );
-  (plan.notify ?? []).forEach(({ events: _events, ...action }, i) => out.push({ path: `notify[${i}]`, action }));
-  return out;
+  return ACTION_SLOTS.flatMap((slot) => {
+    const found = slot.of(plan);
+    if (found === undefined) return [];
+    if (Array.isArray(found)) return found.map((action: Action, i) => ({ path: `${slot.path}[${i}]`, action }));
+    return [{ path: slot.path, action: found as Action }];
+  });
 }
 
 /**

@@ -12,29 +12,17 @@ import { CancellationScope, isCancellation, proxyActivities, sleep } from '@temp
 import type { Activities } from '../activities';
 import type { QueueView } from '../activities/queues';
 import type { Environment } from '../plan/environments';
-import type { Phase, WaitingForWorker } from '../shapes/status';
+import { PHASE_DECLARATIONS } from '../shapes/phases';
+import { PHASES, type Phase, type WaitingForWorker } from '../shapes/status';
 import { toMs } from '../plan/duration';
 import type { CutoverPlan } from '../plan/schema';
 import type { Bookkeeping } from './bookkeeping';
 import { untilPolicyHolds } from './policy-wait';
 
-/**
- * The environment of each phase's activities, compensations included: staging (deploy, tests, health, the
- * rollback rehearsal), production (reference probe, deploy, undo, monitoring probes, decommission), compute
- * (datasets, shadow runs and diffs, stress, reconciliation). The sign-off's escalation and the plan check
- * run on the orchestrator's queue.
- */
-export const PHASE_ENVIRONMENT: Readonly<Record<Phase, Environment | undefined>> = {
-  staging: 'staging',
-  shadow: 'compute',
-  stress: 'compute',
-  'rollback-rehearsal': 'staging',
-  signoff: undefined,
-  production: 'production',
-  monitoring: 'production',
-  reconciliation: 'compute',
-  decommission: 'production',
-};
+/** The environment of each phase's activities, compensations included, as the phase declares it (shapes/phases.ts). */
+export const PHASE_ENVIRONMENT: Readonly<Record<Phase, Environment | undefined>> = Object.fromEntries(
+  PHASES.map((phase) => [phase, PHASE_DECLARATIONS[phase].environment]),
+) as Record<Phase, Environment | undefined>;
 
 /** Work done within this never costs a describe. */
 export const FIRST_CHECK_MS = 10_000;

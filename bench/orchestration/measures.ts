@@ -97,3 +97,16 @@ export function taskTroubles(events: temporal.api.history.v1.IHistoryEvent[]): n
   }
   return n;
 }
+
+/** BENCH_TIMELINE=1: each event of the last cutover with its time since the start, to see where time goes. */
+export function printTimeline(events: temporal.api.history.v1.IHistoryEvent[]): void {
+  const start = eventMs(events[0]!);
+  let previous = start;
+  for (const e of events) {
+    const at = eventMs(e);
+    process.stderr.write(
+      `${(at - start).toFixed(1).padStart(8)} ms  +${(at - previous).toFixed(1).padStart(6)}  ${eventKind(e)}\n`,
+    );
+    previous = at;
+  }
+}

@@ -7,18 +7,7 @@ import type { Layout } from './stack';
 import { fmt, say, startCutovers, startStack, table, waitForState } from './stack';
 import type { SignoffLoad } from './signoff';
 import { measureSignoffs } from './signoff';
-import { eventKind, eventMs } from './measures';
-
-/** BENCH_TIMELINE=1: each event of the last cutover with its time since the start, to see where time goes. */
-export function printTimeline(events: temporal.api.history.v1.IHistoryEvent[]): void {
-  const start = eventMs(events[0]!);
-  let previous = start;
-  for (const e of events) {
-    const at = eventMs(e);
-    say(`${(at - start).toFixed(1).padStart(8)} ms  +${(at - previous).toFixed(1).padStart(6)}  ${eventKind(e)}`);
-    previous = at;
-  }
-}
+import { eventMs, printTimeline } from './measures';
 
 /** Scheduled → started, for every workflow and activity task. */
 function dispatchGaps(events: temporal.api.history.v1.IHistoryEvent[]): number[] {

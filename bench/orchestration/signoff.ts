@@ -7,8 +7,7 @@ import { signOffSignal } from '../../workflows/messages';
 import { save, spread } from '../common';
 import type { Layout } from './stack';
 import { fmt, markOf, ms, nowNs, say, signOffAll, startCutovers, startStack, table, waitForState } from './stack';
-import { eventKind, eventMs, histogramLine, summaryOf } from './measures';
-import { printTimeline } from './overhead';
+import { eventKind, eventMs, histogramLine, printTimeline, summaryOf } from './measures';
 
 export type SignoffLoad = 'quiet' | 'busy';
 

@@ -1,0 +1,109 @@
+/**
+ * What each phase is, declared once: the environment whose queue runs its activities, the activities it
+ * schedules, and the plan's actions it runs, each with the policy's list of commands that binds it. The workflow's
+ * routing (workflows/queue-watch.ts), the environments' workers (activities/index.ts `ENVIRONMENT_ACTIVITIES`),
+ * the policy's view of a plan (plan/policy.ts `actionsOf`, `environmentOfPath`) and the seal's queue binding
+ * (activities/seal.ts) are all read from here, so a new phase is declared in this table and nowhere else of theirs.
+ *
+ * Pure data and plan types only: the workflow sandbox loads it too.
+ */
+import type { Environment } from '../plan/environments';
+import type { Action, CutoverPlan } from '../plan/schema';
+import type { Phase } from './status';
+
+/** The activities a phase may schedule on its environment's queue (activities/index.ts makes each of them). */
+export type PhaseActivity =
+  | 'runStep'
+  | 'checkHealth'
+  | 'runShadow'
+  | 'runStress'
+  | 'rehearseRollback'
+  | 'probe'
+  | 'deployProduction'
+  | 'reconcile';
+
+/**
+ * The policy's `commands` lists: `default` serves every environment a policy does not name; `probe` is the
+ * monitoring probe's own within production (plan/policy.ts `POLICY_ENVIRONMENTS`, the policy file's keys).
+ */
+export type CommandList = 'default' | Environment | 'probe';
+
+/** Where a plan holds actions: one, a list (`path[i]`), or none; and which of the policy's lists binds them. */
+export interface ActionSlot {
+  /** Its path in the plan, as problems and seals name it (a list's items get `[i]`). */
+  path: string;
+  /** The policy's `commands` list the action must be in (`probe`: the monitoring probe's own). */
+  commands: CommandList;
+  /** The action, the list of them, or undefined where the plan has none. */
+  of(plan: CutoverPlan): Action | readonly Action[] | undefined;
+}
+
+export interface PhaseDeclaration {
+  /** The environment whose queue runs its activities, compensations included; none: the orchestrator's queue. */
+  environment?: Environment;
+  /** The activities it schedules there: that environment's workers register them. */
+  activities: readonly PhaseActivity[];
+  /** The plan's actions it runs (an action other phases run too is declared by the first of them). */
+  actions: readonly ActionSlot[];
+}
+
+export const PHASE_DECLARATIONS: { readonly [P in Phase]: PhaseDeclaration } = {
+  staging: {
+    environment: 'staging',
+    activities: ['runStep', 'checkHealth'],
+    actions: [
+      { path: 'staging.deploy', commands: 'staging', of: (plan) => plan.staging.deploy },
+      { path: 'staging.tests', commands: 'staging', of: (plan) => plan.staging.tests },
+      { path: 'staging.healthChecks', commands: 'staging', of: (plan) => plan.staging.healthChecks },
+      // Staging's undo: its compensation, and what the rollback rehearsal times.
+      { path: 'rollback', commands: 'staging', of: (plan) => plan.rollback as Action },
+    ],
+  },
+  shadow: {
+    environment: 'compute',
+    activities: ['runShadow'],
+    // The pipelines (and the datasets' generator), which stress and reconciliation run too.
+    actions: [
+      { path: 'generator', commands: 'compute', of: (plan) => plan.generator },
+      { path: 'baseline', commands: 'compute', of: (plan) => plan.baseline },
+      { path: 'candidate', commands: 'compute', of: (plan) => plan.candidate },
+    ],
+  },
+  stress: { environment: 'compute', activities: ['runStress'], actions: [] },
+  'rollback-rehearsal': { environment: 'staging', activities: ['rehearseRollback'], actions: [] },
+  signoff: {
+    // The gate is the workflow's own; its escalation runs on the orchestrator's queue.
+    activities: [],
+    actions: [{ path: 'signoff.escalate', commands: 'default', of: (plan) => plan.signoff.escalate }],
+  },
+  production: {
+    environment: 'production',
+    activities: ['deployProduction', 'runStep'],
+    actions: [
+      { path: 'production.deploy', commands: 'production', of: (plan) => plan.production.deploy },
+      { path: 'production.undo', commands: 'production', of: (plan) => plan.production.undo },
+    ],
+  },
+  monitoring: {
+    environment: 'production',
+    activities: ['probe'],
+    actions: [{ path: 'production.monitor.probe', commands: 'probe', of: (plan) => plan.production.monitor.probe }],
+  },
+  reconciliation: { environment: 'compute', activities: ['reconcile'], actions: [] },
+  decommission: {
+    environment: 'production',
+    activities: ['runStep'],
+    actions: [
+      { path: 'production.decommission', commands: 'production', of: (plan) => plan.production.decommission as Action },
+    ],
+  },
+};
+
+/** The actions no phase runs: notifications, sent from the orchestrator's queue whatever the phase. */
+export const CUTOVER_ACTIONS: readonly ActionSlot[] = [
+  {
+    path: 'notify',
+    commands: 'default',
+    of: (plan) => (plan.notify ?? []).map(({ events: _events, ...action }) => action),
+  },
+];

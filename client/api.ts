@@ -44,11 +44,9 @@ import { codecFromEnv } from '../codec/aes-gcm';
 import { isNotFound } from '../common/not-found';
 import { decoder, EncryptedEvidence, recordedFromHistory, type Recorded } from '../verdicts/evidence';
 import { temporalTarget } from '../common/temporal-env';
+import { UserError } from './errors';
 
-/** A mistake of the user's: printed as one line, exit code 1, no stack trace. */
-export class UserError extends Error {
-  override readonly name = 'UserError';
-}
+export { UserError };
 
 export interface Cutovers {
   client: Client;

@@ -10,7 +10,7 @@
 import { Command, CommanderError } from 'commander';
 import { PlanError } from '../plan/load';
 import { PHASES } from '../shapes/status';
-import { UserError } from './api';
+import { UserError } from './errors';
 import { cutoverCommands } from './commands/cutover';
 import { planCommands } from './commands/plan';
 import { referenceCommands } from './commands/reference';

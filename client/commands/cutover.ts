@@ -5,21 +5,14 @@ import { writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { loadPlan } from '../../plan/load';
 import { isFinal, STATES } from '../../shapes/status';
-import {
-  awaitPlanCheck,
-  cancel,
-  list,
-  readPrivateKey,
-  requestRollback,
-  startCutover,
-  status,
-  submitSignOff,
-  UserError,
-} from '../api';
+import { UserError } from '../errors';
 import { markdownReport, renderStatus, renderWhatIf } from '../format';
 import { htmlReport } from '../html-report';
 import type { WhatIfResult } from '../what-if';
 import { me, print, uiLink, withClient } from './common';
+
+/** The client library, loaded by the commands that connect (a refused plan never loads the Temporal client). */
+const api = () => import('../api.js');
 
 export function cutoverCommands(program: Command): void {
   program
@@ -42,6 +35,7 @@ export function cutoverCommands(program: Command): void {
         );
         return;
       }
+      const { awaitPlanCheck, startCutover } = await api();
       await withClient(async (c) => {
         const handle = await startCutover(c, p, o.id ? { workflowId: o.id } : {});
         const link = uiLink(c.namespace, handle.workflowId);
@@ -74,6 +68,7 @@ export function cutoverCommands(program: Command): void {
     .description('phases, the gate and the latest audit entries')
     .addHelpText('after', '\nExample:\n  cutover status cutover-portfolio-kpi-v2 --watch')
     .action(async (id: string, o: { watch?: boolean; json?: boolean }) => {
+      const { status } = await api();
       await withClient(async (c) => {
         let last = '';
         for (;;) {
@@ -107,6 +102,7 @@ export function cutoverCommands(program: Command): void {
         `\nExample:\n  cutover ${decision} cutover-portfolio-kpi-v2 --role qa --as bo${decision === 'reject' ? ' --comment "PAR90 moved"' : ''}`,
       )
       .action(async (id: string, o: { role: string; as: string; comment?: string; key?: string; json?: boolean }) => {
+        const { readPrivateKey, submitSignOff } = await api();
         const privateKey = o.key ? await readPrivateKey(o.key) : undefined;
         await withClient(async (c) => {
           const answer = await submitSignOff(
@@ -136,6 +132,7 @@ export function cutoverCommands(program: Command): void {
       '\nExample:\n  cutover rollback cutover-portfolio-kpi-v2 --reason "PAR30 spike in the dashboard"',
     )
     .action(async (id: string, o: { reason: string; as?: string }) => {
+      const { requestRollback } = await api();
       await withClient(async (c) => {
         await requestRollback(c, id, o.as ?? me(), o.reason);
         process.stdout.write(`rollback requested for ${id}; follow it with: cutover status ${id} --watch\n`);
@@ -159,7 +156,7 @@ export function cutoverCommands(program: Command): void {
       const next = await loadPlan(o.plan);
       const { whatIf } = await import('../what-if.js');
       await withClient(async (c) => {
-        const { cutoversMatching, recordedEvidence } = await import('../api.js');
+        const { cutoversMatching, recordedEvidence } = await api();
         let targets = ids;
         if (o.all || o.query !== undefined) targets = [...ids, ...(await cutoversMatching(c, o.query))];
         if (targets.length === 0)
@@ -178,6 +175,7 @@ export function cutoverCommands(program: Command): void {
     .description('cancel a cutover (its compensations still run)')
     .addHelpText('after', '\nExample:\n  cutover cancel cutover-portfolio-kpi-v2')
     .action(async (id: string) => {
+      const { cancel } = await api();
       await withClient(async (c) => {
         await cancel(c, id);
         process.stdout.write(`cancellation requested for ${id}\n`);
@@ -192,6 +190,7 @@ export function cutoverCommands(program: Command): void {
     .description('cutovers, found by their search attributes')
     .addHelpText('after', '\nExample:\n  cutover list --state awaiting-signoff')
     .action(async (o: { state?: string; release?: string; json?: boolean }) => {
+      const { list } = await api();
       await withClient(async (c) => {
         const rows = await list(c, {
           ...(o.state ? { state: o.state } : {}),
@@ -218,6 +217,7 @@ export function cutoverCommands(program: Command): void {
     .description('the evidence of every phase')
     .addHelpText('after', '\nExample:\n  cutover report cutover-portfolio-kpi-v2 --format html --out report.html')
     .action(async (id: string, o: { format: 'md' | 'json' | 'html'; out?: string }) => {
+      const { status } = await api();
       await withClient(async (c) => {
         const s = await status(c, id);
         const text =

@@ -14,7 +14,8 @@ if (failN && before < Number(failN[1])) {
   process.stderr.write(`injected transient failure ${before + 1} of ${failN[1]}\n`);
   process.exit(75);
 }
-if (mode === 'hang-once' && before === 0) setInterval(() => {}, 1000);
+// A hang ends by itself after a minute: one orphaned when its worker is killed must not outlive the test.
+if (mode === 'hang-once' && before === 0) setTimeout(() => process.exit(1), 60_000);
 else if (mode === 'crash-once' && before === 0) process.kill(process.pid, 'SIGKILL');
 else if (mode === 'fail-hard') {
   process.stderr.write('injected permanent failure\n');

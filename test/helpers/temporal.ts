@@ -29,11 +29,25 @@ export interface DevServerFixture {
   readonly server: DevServer;
   readonly connection: Connection;
   readonly client: Client;
-  /** Kills `child` with SIGKILL at the file's end if it still runs; returns it. */
+  /** Stops `child` at the file's end if it still runs (SIGTERM, then SIGKILL); returns it. */
   track<T extends ChildProcess>(child: T): T;
 }
 
-/** A dev server and a client for the whole test file; the processes it tracks are killed, then both stop. */
+/**
+ * Stops a process a test file tracked, whatever the test left it doing: SIGTERM first, which a `cutover worker`
+ * passes on to the worker it runs (SIGKILL would orphan that worker, and its open pipes would keep jest from
+ * exiting after a failed test), then SIGKILL after 10 s.
+ */
+async function stopTracked(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const hard = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await gone;
+  clearTimeout(hard);
+}
+
+/** A dev server and a client for the whole test file; the processes it tracks are stopped, then both stop. */
 export function useDevServer(): DevServerFixture {
   let server: DevServer | undefined;
   let connection: Connection | undefined;
@@ -45,7 +59,7 @@ export function useDevServer(): DevServerFixture {
     client = new Client({ connection });
   }, 120_000);
   afterAll(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await Promise.all(children.map(stopTracked));
     await connection?.close();
     await server?.stop();
   });

@@ -179,7 +179,7 @@ test('four workers: every activity runs on a worker of its environment and none 
   // Each says in its first line which queues and activities it serves.
   const first = (role: Role) => JSON.parse(workers[role].lines[0] ?? '{}') as { queues?: Record<string, string> };
   expect(first('production').queues).toEqual({
-    [`${taskQueue}-production`]: 'production: runStep, probe, deployProduction',
+    [`${taskQueue}-production`]: 'production: deployProduction, runStep, probe',
   });
   expect(first('compute').queues).toEqual({ [`${taskQueue}-compute`]: 'compute: runShadow, runStress, reconcile' });
   expect(Object.keys(first('orchestrator').queues ?? {})).toEqual([taskQueue]);

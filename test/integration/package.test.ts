@@ -120,7 +120,7 @@ test('the packed tarball installs without dev dependencies and its `cutover work
     `${taskQueue}-compute`,
   ]);
   expect(firstLine(production.log).queues).toEqual({
-    [`${taskQueue}-production`]: 'production: runStep, probe, deployProduction',
+    [`${taskQueue}-production`]: 'production: deployProduction, runStep, probe',
   });
 
   for (const worker of [main.child, production.child]) {

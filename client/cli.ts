@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * cutover: the release manager's and approver's command line. Its commands are in commands/, one file per
- * concern: plan files (plan.ts), a cutover's life (cutover.ts), references (reference.ts), and what runs here
+ * concern: plan files (plan.ts), a cutover's life (cutover.ts), references (reference.ts), the auditor's record
+ * (record.ts: export, verify), and what runs here
  * (services.ts: keygen, the codec server, the approval app, the dev stack, a worker).
  *
  * Exit codes: 0 done; 1 refused or failed (a bad plan, a refused sign-off, an unknown cutover, a server
@@ -13,6 +14,7 @@ import { PHASES } from '../shapes/status';
 import { UserError } from './errors';
 import { cutoverCommands } from './commands/cutover';
 import { planCommands } from './commands/plan';
+import { recordCommands } from './commands/record';
 import { referenceCommands } from './commands/reference';
 import { serviceCommands } from './commands/services';
 
@@ -23,6 +25,7 @@ const program = new Command('cutover')
 planCommands(program);
 cutoverCommands(program);
 referenceCommands(program);
+recordCommands(program);
 serviceCommands(program);
 
 async function main(): Promise<void> {

@@ -26,13 +26,15 @@ import type * as ShapeCheckModule from '../plan/shape-check';
 import { Bookkeeping, describeError, errorMessage } from './bookkeeping';
 import { Compensations } from './compensations';
 import { GateRejected, RollbackNeeded } from './endings';
-import { actorOf, gateRules, SignOffGate } from './gate-wait';
+import { gateRules } from './gate';
+import { actorOf, SignOffGate } from './gate-wait';
 import { initialStatus, startingStatus } from './starting';
 import { checkRollbackRequest } from './message-checks';
 import {
   appRefusalSignal,
   requestRollbackSignal,
   signOffSignal,
+  recordQuery,
   statusQuery,
   submitSignOffUpdate,
   type RollbackRequest,
@@ -171,6 +173,7 @@ class Cutover {
 
   private installHandlers(): void {
     setHandler(statusQuery, () => ({ ...this.status, gate: this.gate.view() }));
+    setHandler(recordQuery, () => ({ plan: this.plan, evidence: this.evidence, received: this.gate.received() }));
     // A signal cannot answer: its refusal is told in the audit trail, like every refusal.
     setHandler(signOffSignal, (payload: unknown) => void this.receiveSignOff(payload, 'signal'));
     setHandler(submitSignOffUpdate, (payload: unknown) => this.receiveSignOff(payload, 'update'), {

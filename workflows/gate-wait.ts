@@ -4,7 +4,6 @@
  */
 import { ApplicationFailure, condition, log, patched, proxySinks } from '@temporalio/workflow';
 import { toMs } from '../plan/duration';
-import { quorumFor } from '../plan/helpers';
 import { FailureType } from '../plan/failures';
 import type { CutoverPlan } from '../plan/schema';
 import type { Bookkeeping } from './bookkeeping';
@@ -20,7 +19,7 @@ import {
 } from './gate';
 import { checkSignOff } from './message-checks';
 import { Patch } from './patches';
-import type { AppRefusal, SignOff, SignOffAnswer } from './messages';
+import type { AppRefusal, ReceivedSignOff, SignOff, SignOffAnswer } from './messages';
 import type { CutoverSinks } from './sinks';
 import type { GateState, GateView } from '../shapes/status';
 
@@ -28,11 +27,18 @@ const { metrics } = proxySinks<CutoverSinks>();
 
 export class SignOffGate {
   private state: GateState = { status: 'closed', signoffs: [] };
+  /** Every well-formed sign-off, in the order it came, for the record (`recordQuery`): state only, no commands. */
+  private readonly log: ReceivedSignOff[] = [];
 
   constructor(
     private readonly config: GateConfig,
     private readonly books: Bookkeeping,
   ) {}
+
+  /** The well-formed sign-offs received so far, in order, as they were sent. */
+  received(): ReceivedSignOff[] {
+    return [...this.log];
+  }
 
   /** The gate as people read it. */
   view(): GateView {
@@ -94,6 +100,13 @@ export class SignOffGate {
       ? patched(Patch.CanonicalIdentity)
       : true;
     const decision = decideSignOff(this.config, this.state, payload, Date.now(), canonical);
+    this.log.push({
+      signOff: payload,
+      via,
+      at: new Date().toISOString(),
+      accepted: decision.accepted,
+      ...(decision.accepted ? {} : { rule: decision.rule }),
+    });
     metrics.signoff(payload.role, decision.accepted, decision.accepted ? '' : decision.rule);
     if (!decision.accepted) {
       this.books.audit({
@@ -250,22 +263,4 @@ export function actorOf(payload: unknown): string | undefined {
     if (typeof value === 'string') return value.slice(0, 128);
   }
   return undefined;
-}
-
-/** The sign-off gate's rules, from the checked plan. */
-export function gateRules(plan: CutoverPlan, workflowId: string): ConstructorParameters<typeof SignOffGate>[0] {
-  return {
-    workflowId: workflowId,
-    roles: plan.signoff.roles,
-    quorum: Object.fromEntries(Object.keys(plan.signoff.roles).map((role) => [role, quorumFor(plan, role)])),
-    separationOfDuties: plan.signoff.separationOfDuties,
-    allowInitiator: plan.signoff.allowInitiator,
-    ...(plan.initiator !== undefined ? { initiator: plan.initiator } : {}),
-    ...(plan.signoff.keys !== undefined ? { keys: plan.signoff.keys } : {}),
-    ...(plan.signoff.attesters !== undefined ? { attesters: plan.signoff.attesters } : {}),
-    ...(plan.signoff.requireAttested ? { requireAttested: true } : {}),
-    ...(plan.signoff.attestationMaxAge !== undefined
-      ? { attestationMaxAgeMs: toMs(plan.signoff.attestationMaxAge) }
-      : {}),
-  };
 }

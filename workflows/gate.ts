@@ -4,7 +4,10 @@
  * time (to judge an attestation's age) is the caller's workflow clock.
  */
 import { utf8 } from '../plan/canonical';
+import { toMs } from '../plan/duration';
+import { quorumFor } from '../plan/helpers';
 import { curve, decodeBytes, decodePublicKey } from '../plan/keys';
+import type { CutoverPlan } from '../plan/schema';
 import type { AppRefusal, SignOff } from './messages';
 import type { GateState, GateView, SignOffRecord } from '../shapes/status';
 
@@ -329,4 +332,22 @@ export function gateView(config: GateConfig, gate: GateState): GateView {
     if (gate.rejectedBy.comment !== undefined) view.rejectedBy.comment = gate.rejectedBy.comment;
   }
   return view;
+}
+
+/** The sign-off gate's rules, from the checked plan. */
+export function gateRules(plan: CutoverPlan, workflowId: string): GateConfig {
+  return {
+    workflowId: workflowId,
+    roles: plan.signoff.roles,
+    quorum: Object.fromEntries(Object.keys(plan.signoff.roles).map((role) => [role, quorumFor(plan, role)])),
+    separationOfDuties: plan.signoff.separationOfDuties,
+    allowInitiator: plan.signoff.allowInitiator,
+    ...(plan.initiator !== undefined ? { initiator: plan.initiator } : {}),
+    ...(plan.signoff.keys !== undefined ? { keys: plan.signoff.keys } : {}),
+    ...(plan.signoff.attesters !== undefined ? { attesters: plan.signoff.attesters } : {}),
+    ...(plan.signoff.requireAttested ? { requireAttested: true } : {}),
+    ...(plan.signoff.attestationMaxAge !== undefined
+      ? { attestationMaxAgeMs: toMs(plan.signoff.attestationMaxAge) }
+      : {}),
+  };
 }

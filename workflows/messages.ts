@@ -4,6 +4,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { CutoverStatus, GateView, MonitorStatus } from '../shapes/status';
+import type { CutoverPlan } from '../plan/schema';
 
 /** Largest comment kept with a sign-off. */
 export const MAX_COMMENT_LENGTH = 2000;
@@ -30,6 +31,26 @@ export interface SignOff {
    * (the sign-off's meaning plus the token's issuer and subject and the time of signing), with its key id.
    */
   attestation?: Attestation;
+}
+
+/** A well-formed sign-off as the gate received it, in order (accepted or not): what a recount of the gate replays. */
+export interface ReceivedSignOff {
+  signOff: SignOff;
+  via: 'signal' | 'update';
+  /** The workflow's clock when it arrived: an attestation's age is judged against it. */
+  at: string;
+  /** Whether the gate counted it, and if not, by which rule it refused it. */
+  accepted: boolean;
+  rule?: string;
+}
+
+/** The cutover's own word for its record: the plan it checked, the evidence the approvers signed, the sign-offs. */
+export interface RecordState {
+  /** The effective plan (the workers' plan check's result); absent while the plan is being checked. */
+  plan?: CutoverPlan;
+  /** What the evidence digest is computed over: the policy's digest and the results of the phases before the gate. */
+  evidence: Record<string, unknown>;
+  received: ReceivedSignOff[];
 }
 
 /** An attestation of who signed, by an attester the workers trust (`CUTOVER_ATTESTER_KEYS`). */
@@ -85,6 +106,8 @@ export const requestRollbackSignal = defineSignal<[RollbackRequest]>('requestRol
 /** The approval app reports a sign-off it refused before relaying it (kept in the audit when attested). */
 export const appRefusalSignal = defineSignal<[AppRefusal]>('approvalAppRefusal');
 export const statusQuery = defineQuery<CutoverStatus>('status');
+/** What an auditor's record needs beyond the status (`cutover export`): see RecordState. */
+export const recordQuery = defineQuery<RecordState>('record');
 export const monitorStatusQuery = defineQuery<MonitorStatus>('monitorStatus');
 
 export const releaseSearchAttribute = defineSearchAttributeKey('CutoverRelease', SearchAttributeType.KEYWORD);

@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { ed25519 } from '@noble/curves/ed25519';
 import { Worker } from '@temporalio/worker';
 import { freePort, waitForPort } from '../../common/net';
 import { type DevServer } from '../../toolchain/dev-server';
@@ -253,6 +254,38 @@ test('reject → rejected; a refused sign-off names its rule and exits 1', async
     'cutover: sign-off refused (wrong-role): "ana" may sign for engineering, not for qa',
   );
   expect(rejected.gate.rejectedBy).toEqual({ role: 'qa', approver: 'bo', comment: 'PAR90 unexplained' });
+
+  // The auditor's record of it, through the CLI: export signs it with the workers' key, verify checks it offline.
+  const secret = ed25519.utils.randomPrivateKey();
+  const keyFile = path.join(dir, 'workers.key');
+  writeFileSync(keyFile, Buffer.from(secret).toString('hex'), { mode: 0o600 });
+  const record = path.join(dir, `${id}.record.json`);
+  const exported = await cutover(['export', id, '--out', record], {
+    CUTOVER_WORKER_KEY_FILE: keyFile,
+    CUTOVER_WORKER_KEY_ID: 'workers-cli',
+  });
+  expect(exported.stderr).toBe('');
+  expect(exported.code).toBe(0);
+  const publicKey = Buffer.from(ed25519.getPublicKey(secret)).toString('hex');
+  const verified = await cutover(['verify', record, '--worker-key', `workers-cli=${publicKey}`]);
+  expect(verified.code).toBe(0);
+  // The wrong-role refusal is recounted as a refusal, qa's rejection as the gate's end.
+  expect(verified.stdout).toMatch(/^ok {3}sign-offs: 2 sign-off\(s\) recounted: gate rejected$/m);
+  expect(verified.stdout.trim().split('\n').at(-1)).toBe(`${record}: verified`);
+  const envelope = JSON.parse(readFileSync(record, 'utf8')) as { payload: string };
+  const changed = Buffer.from(envelope.payload, 'base64')
+    .toString('utf8')
+    .replace('PAR90 unexplained', 'PAR90 explained');
+  writeFileSync(record, JSON.stringify({ ...envelope, payload: Buffer.from(changed).toString('base64') }));
+  const tampered = await cutover(['verify', record, '--worker-key', `workers-cli=${publicKey}`]);
+  expect(tampered.code).toBe(1);
+  expect(tampered.stdout).toMatch(/^FAIL envelope: envelope: signatures\[0\]: does not verify with key "workers-cli"/m);
+  // No trusted key named: a usage mistake, one line.
+  const untrusted = await cutover(['verify', record]);
+  expect(untrusted.code).toBe(1);
+  expect(untrusted.stderr.trim()).toBe(
+    "cutover: name the workers' key you trust: --worker-key ID=PUBLICKEY or --trust FILE",
+  );
 }, 120_000);
 
 test('rollback during monitoring → rolled-back', async () => {

@@ -1,0 +1,60 @@
+/**
+ * `cutover export`: a cutover's record, read from Temporal (its status, its own record query and its history) and
+ * signed with the workers' key (client/record.ts). A cutover in any state; a finished one needs a worker to answer
+ * its queries, as `cutover status` does.
+ */
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { sha256 } from '@noble/hashes/sha256';
+import { bytesToHex } from '@noble/hashes/utils';
+import { utf8 } from '../plan/canonical';
+import { recordQuery } from '../workflows/messages';
+import { cutover, status, type Cutovers } from './api';
+import { UserError } from './errors';
+import { chainAudit, chainStart, signRecord, type CutoverRecord, type Envelope } from './record';
+
+export async function exportRecord(
+  c: Cutovers,
+  workflowId: string,
+  options: { signer: { keyId: string; privateKey: Uint8Array }; withHistory?: boolean },
+): Promise<Envelope> {
+  const handle = await cutover(c, workflowId);
+  const s = await status(c, workflowId);
+  const own = await handle.query(recordQuery).catch((err: unknown) => {
+    throw new UserError(
+      `${workflowId}: its record query did not answer (${(err as Error).message.split('\n')[0]}): is it a cutover of this release, and a worker running?`,
+    );
+  });
+  if (!own.plan) throw new UserError(`${workflowId}: its plan is still being checked; export it once it is`);
+  const description = await handle.describe();
+  const history = await handle.fetchHistory();
+  const json = historyToJSON(history);
+  const bytes = utf8(json);
+  const runId = description.runId;
+  const record: CutoverRecord = {
+    recordVersion: 1,
+    workflowId,
+    runId,
+    release: s.release,
+    plan: own.plan,
+    ...(s.policyDigest !== undefined ? { policyDigest: s.policyDigest } : {}),
+    evidence: own.evidence,
+    ...(s.evidenceDigest !== undefined ? { evidenceDigest: s.evidenceDigest } : {}),
+    gate: { view: s.gate, received: own.received },
+    audit: { dropped: s.auditDropped, ...chainAudit(s.audit, chainStart(workflowId, runId)) },
+    outcome: {
+      state: s.state,
+      phases: s.phases,
+      startedAt: s.startedAt,
+      ...(s.endedAt !== undefined ? { endedAt: s.endedAt } : {}),
+      ...(s.error ? { error: s.error.message } : {}),
+    },
+    history: {
+      sha256: bytesToHex(sha256(bytes)),
+      events: history.events?.length ?? 0,
+      bytes: bytes.length,
+      ...(options.withHistory ? { json } : {}),
+    },
+    exportedAt: new Date().toISOString(),
+  };
+  return signRecord(record, options.signer);
+}

@@ -1,0 +1,241 @@
+/**
+ * The record an auditor verifies offline (`cutover export`, `cutover verify`), from real cutovers on the
+ * time-skipping server: a completed cutover with attested sign-offs and a rejected one export and verify; the
+ * DSSE signature verifies with an independent implementation of the spec's PAE (node:crypto, written here); a
+ * record changed after its export fails at the envelope; a record signed by a key the auditor does not trust fails;
+ * and where the signer itself lies (re-signed), the evidence digest, the gate's recount and the audit chain name
+ * what was changed.
+ */
+import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519';
+import type { Client } from '@temporalio/client';
+import { attestSignOff, type Cutovers } from '../../client/api';
+import { signRecord, verifyRecord, type Check, type Envelope, type Statement, type Trust } from '../../client/record';
+import { exportRecord } from '../../client/record-export';
+import { cutoverWorkflow } from '../../workflows';
+import { submitSignOffUpdate } from '../../workflows/messages';
+import { APPROVERS, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
+import { makePlan } from '../helpers/plans';
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+const appKey = ed25519.utils.randomPrivateKey();
+const workersKey = ed25519.utils.randomPrivateKey();
+const strangerKey = ed25519.utils.randomPrivateKey();
+const signer = { keyId: 'workers-2026', privateKey: workersKey };
+const trust: Trust = {
+  workers: { 'workers-2026': hex(ed25519.getPublicKey(workersKey)) },
+  attesters: { 'app-1': hex(ed25519.getPublicKey(appKey)) },
+};
+const t = timeSkippingWorker({ attestation: { keys: trust.attesters ?? {}, require: true, maxAge: '10m' } });
+const ISSUER = 'https://login.example';
+
+const cutoversOf = (client: Client) => ({ client, namespace: 'default' }) as unknown as Cutovers;
+
+/** Runs a cutover to its end: every role attested and approving, or qa rejecting once the others approved. */
+async function runCutover(end: 'approve' | 'reject'): Promise<string> {
+  const handle = await t.env.client.workflow.start(cutoverWorkflow, {
+    taskQueue: t.taskQueue,
+    workflowId: uniqueId('record'),
+    args: [makePlan()],
+  });
+  const gate = await waitForStatus(handle, (s) => s.state === 'awaiting-signoff');
+  const digest = gate.evidenceDigest as string;
+  for (const [role, approver] of Object.entries(APPROVERS)) {
+    const decision = end === 'reject' && role === 'qa' ? ('reject' as const) : ('approve' as const);
+    const signOff = { role, approver, decision };
+    // Attested at the server's time: time skipped through the first cutover's windows is days ahead of ours.
+    const now = new Date(await t.env.currentTimeMs());
+    const attestation = attestSignOff(
+      { keyId: 'app-1', privateKey: appKey },
+      handle.workflowId,
+      signOff,
+      digest,
+      { issuer: ISSUER, subject: `sub-${approver}` },
+      now,
+    );
+    const answer = await handle.executeUpdate(submitSignOffUpdate, {
+      args: [{ ...signOff, evidenceDigest: digest, attestation }],
+    });
+    expect(answer).toMatchObject({ accepted: true });
+    if (decision === 'reject') break;
+  }
+  await handle.result();
+  return handle.workflowId;
+}
+
+let completed: Envelope;
+let rejected: Envelope;
+
+beforeAll(async () => {
+  const completedId = await runCutover('approve');
+  const rejectedId = await runCutover('reject');
+  // A finished cutover answers its queries through a worker, as `cutover status` does.
+  completed = await exportRecord(cutoversOf(t.env.client), completedId, { signer, withHistory: true });
+  rejected = await exportRecord(cutoversOf(t.env.client), rejectedId, { signer });
+}, 180_000);
+
+const statementOf = (e: Envelope) => JSON.parse(Buffer.from(e.payload, 'base64').toString('utf8')) as Statement;
+const failed = (checks: Check[]) => checks.filter((c) => !c.ok).map((c) => `${c.check}: ${c.detail}`);
+
+/** The record changed by `change`, then signed again by the workers' own key: only the inner checks can tell. */
+function reSigned(change: (s: Statement) => void): Envelope {
+  const statement = statementOf(completed);
+  change(statement);
+  return signRecord(statement.predicate, signer);
+}
+
+test('a completed and a rejected cutover export and verify: every check holds', () => {
+  for (const envelope of [completed, rejected]) {
+    const checks = verifyRecord(envelope, trust);
+    expect(failed(checks)).toEqual([]);
+    expect(checks.map((c) => c.check)).toEqual(['envelope', 'statement', 'evidence', 'sign-offs', 'audit chain']);
+  }
+  const record = statementOf(completed).predicate;
+  expect(record.outcome.state).toBe('completed');
+  expect(record.gate.received).toHaveLength(5);
+  expect(record.gate.received[0]?.signOff.attestation?.keyId).toBe('app-1');
+  expect(record.audit.entries.length).toBeGreaterThan(5);
+  expect(record.history.events).toBeGreaterThan(20);
+  expect(statementOf(rejected).predicate.outcome.state).toBe('rejected');
+  expect(verifyRecord(rejected, trust).find((c) => c.check === 'sign-offs')?.detail).toMatch(/gate rejected/);
+});
+
+test('the DSSE signature verifies with an independent PAE and node:crypto, as any DSSE tool would', () => {
+  // PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body, lengths in bytes as ASCII decimals.
+  const body = Buffer.from(completed.payload, 'base64');
+  const type = Buffer.from(completed.payloadType, 'utf8');
+  const pae = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${body.length} `), body]);
+  // An ed25519 public key as SPKI DER: the fixed 12-byte prefix, then the 32 raw bytes.
+  const spki = Buffer.concat([
+    Buffer.from('302a300506032b6570032100', 'hex'),
+    Buffer.from(ed25519.getPublicKey(workersKey)),
+  ]);
+  const key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+  const sig = Buffer.from(completed.signatures[0]?.sig as string, 'base64');
+  expect(completed.payloadType).toBe('application/vnd.in-toto+json');
+  expect(completed.signatures[0]?.keyid).toBe('workers-2026');
+  expect(cryptoVerify(null, pae, key, sig)).toBe(true);
+  expect(cryptoVerify(null, Buffer.concat([pae, Buffer.from(' ')]), key, sig)).toBe(false);
+  expect(statementOf(completed)).toMatchObject({
+    _type: 'https://in-toto.io/Statement/v1',
+    predicateType: 'https://cutover.dev/record/v1',
+    subject: [{ digest: { sha256: statementOf(completed).predicate.history.sha256 } }],
+  });
+});
+
+test.each([
+  ['the plan', (s: Statement) => void (s.predicate.plan.release = 'another-release')],
+  ['the policy digest', (s: Statement) => void (s.predicate.policyDigest = 'f'.repeat(64))],
+  [
+    'a sign-off’s approver',
+    (s: Statement) =>
+      void ((s.predicate.gate.received[1] as { signOff: { approver: string } }).signOff.approver = 'mallory'),
+  ],
+  [
+    'a sign-off’s decision',
+    (s: Statement) =>
+      void ((s.predicate.gate.received[1] as { signOff: { decision: string } }).signOff.decision = 'reject'),
+  ],
+  ['an audit entry removed', (s: Statement) => void s.predicate.audit.entries.splice(2, 1)],
+  ['the outcome', (s: Statement) => void (s.predicate.outcome.state = 'rolled-back')],
+])('%s changed after the export: the envelope’s signature fails, and nothing else is believed', (_name, change) => {
+  const statement = statementOf(completed);
+  change(statement);
+  const tampered = { ...completed, payload: Buffer.from(JSON.stringify(statement)).toString('base64') };
+  const checks = verifyRecord(tampered, trust);
+  expect(checks).toEqual([
+    expect.objectContaining({ check: 'envelope', ok: false, detail: expect.stringMatching(/does not verify/) }),
+  ]);
+});
+
+test('one byte of the payload changed, or the key id: the envelope fails; a key the auditor does not trust fails', () => {
+  const bytes = Buffer.from(completed.payload, 'base64');
+  bytes.writeUInt8(bytes.readUInt8(bytes.length - 10) ^ 1, bytes.length - 10);
+  expect(failed(verifyRecord({ ...completed, payload: bytes.toString('base64') }, trust))[0]).toMatch(/^envelope: /);
+  const renamed = { ...completed, signatures: [{ ...completed.signatures[0]!, keyid: 'workers-2025' }] };
+  expect(failed(verifyRecord(renamed, trust))[0]).toMatch(/key id "workers-2025" is not a workers' key you trust/);
+  const stranger = signRecord(statementOf(completed).predicate, { keyId: 'workers-2026', privateKey: strangerKey });
+  expect(failed(verifyRecord(stranger, trust))[0]).toMatch(/does not verify with key "workers-2026"/);
+});
+
+test.each<[string, (s: Statement) => void, RegExp]>([
+  [
+    'a metric of the evidence',
+    (s) => {
+      // The first number in the shadow phase's evidence, one more.
+      const bump = (value: unknown): boolean => {
+        if (!value || typeof value !== 'object') return false;
+        const record = value as Record<string, unknown>;
+        for (const key of Object.keys(record)) {
+          if (typeof record[key] === 'number') {
+            record[key] += 1;
+            return true;
+          }
+          if (bump(record[key])) return true;
+        }
+        return false;
+      };
+      expect(bump(s.predicate.evidence.shadow)).toBe(true);
+    },
+    /^evidence: predicate\.evidence: its digest is/,
+  ],
+  ['the policy digest', (s) => void (s.predicate.policyDigest = 'f'.repeat(64)), /^evidence: predicate\.policyDigest/],
+  [
+    'a sign-off’s approver',
+    (s) => void (s.predicate.gate.received[1]!.signOff.approver = 'mallory'),
+    /^sign-offs: predicate\.gate\.received\[1\] \(qa, mallory\): counted in the record, refused on recount \(unknown-approver/,
+  ],
+  [
+    'a sign-off’s attestation',
+    (s) => void (s.predicate.gate.received[2]!.signOff.attestation!.subject = 'sub-mallory'),
+    /^sign-offs: predicate\.gate\.received\[2\] \(architecture, cy\): counted in the record, refused on recount \(bad-attestation/,
+  ],
+  [
+    'a sign-off’s digest',
+    (s) => void (s.predicate.gate.received[0]!.signOff.evidenceDigest = '0'.repeat(64)),
+    /^sign-offs: predicate\.gate\.received\[0\] \(engineering, ana\): counted in the record, refused on recount \(stale-evidence/,
+  ],
+  [
+    'a sign-off’s decision',
+    (s) => void (s.predicate.gate.received[4]!.signOff.decision = 'reject'),
+    /^sign-offs: predicate\.gate\.received\[4\] \(business, ed\): counted in the record, refused on recount \(bad-attestation/,
+  ],
+  [
+    'a sign-off removed (the gate would not have opened under its own plan)',
+    (s) => void s.predicate.gate.received.splice(3, 1),
+    /^sign-offs: predicate\.gate\.view\.status: the record says approved, the recount under the plan's rules gives open/,
+  ],
+  [
+    'an audit entry removed',
+    (s) => void s.predicate.audit.entries.splice(2, 1),
+    /^audit chain: predicate\.audit\.entries\[2\]: its prev hash/,
+  ],
+  [
+    'two audit entries swapped',
+    (s) => {
+      const e = s.predicate.audit.entries;
+      [e[3], e[4]] = [e[4]!, e[3]!];
+    },
+    /^audit chain: predicate\.audit\.entries\[3\]: its prev hash/,
+  ],
+  [
+    'the last audit entry changed',
+    (s) => void (s.predicate.audit.entries.at(-1)!.message = 'nothing happened'),
+    /^audit chain: predicate\.audit\.head/,
+  ],
+  [
+    'the history',
+    (s) => void (s.predicate.history.json = `${s.predicate.history.json} `),
+    /^statement: predicate\.history\.json/,
+  ],
+])('re-signed by the workers’ own key, %s is named by the check that holds it', (_name, change, named) => {
+  const checks = verifyRecord(reSigned(change), trust);
+  expect(failed(checks)[0]).toMatch(named);
+});
+
+test('an attester the auditor does not trust: the attested sign-offs do not recount', () => {
+  const checks = verifyRecord(completed, { ...trust, attesters: {} });
+  expect(failed(checks)[0]).toMatch(
+    /^sign-offs: predicate\.gate\.received\[0\] \(engineering, ana\): counted in the record, refused on recount \(bad-attestation/,
+  );
+});

@@ -12,7 +12,7 @@ import { connect, startCutover, status, UserError } from '../client/api';
 import { EXAMPLE_APPROVERS, EXAMPLE_LOGINS, EXAMPLE_ROLE_GROUPS } from '../examples/portfolio-kpi/approvers';
 import { loadPlan } from '../plan/load';
 import { startDevServer } from '../toolchain/dev-server';
-import { startNodeProcess } from '../toolchain/processes';
+import { startNodeProcess, stopChild } from '../toolchain/processes';
 import { projectRoot } from '../toolchain/tools';
 import { workerEnv, WORKER_NODE_OPTIONS } from '../common/worker-process';
 
@@ -117,7 +117,8 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
     if (stopping) process.exit(code);
     stopping = true;
     say('stopping the approval app, the OpenID provider, the worker and the dev server…');
-    await Promise.all(children.map(stopChild));
+    // A worker drains for up to its shutdown grace (30 s): 40 s before SIGKILL.
+    await Promise.all(children.map((child) => stopChild(child, 40_000)));
     await server.stop();
     say('stopped.');
     process.exit(code);
@@ -197,15 +198,6 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
   }
   say('Ctrl-C stops them all.');
   await new Promise(() => undefined);
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-  await gone;
-  clearTimeout(timer);
 }
 
 runDevStack({ example: process.argv.includes('--example') }).catch((err: unknown) => {

@@ -1,6 +1,6 @@
 /**
  * Starting the project's own Node entry points as processes (the local OpenID provider, `cutover serve`, a
- * worker) for the dev stack, the tests and the benches: each says on stdout when it is ready.
+ * worker) for the dev stack, the tests and the benches: each says on stdout when it is ready; and stopping them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -25,4 +25,17 @@ export function startNodeProcess(args: string[], env: NodeJS.ProcessEnv, ready: 
     child.stdout?.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it was ready: ${out.slice(-500)}`)));
   });
+}
+
+/**
+ * Stops a child whatever it is doing: SIGTERM first (a worker drains, and a `cutover worker` passes it on to the
+ * worker it runs, which SIGKILL would orphan), then SIGKILL after `graceMs`. At once if it has exited.
+ */
+export async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const hard = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await gone;
+  clearTimeout(hard);
 }

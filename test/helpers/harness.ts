@@ -23,6 +23,7 @@ import { isFinal, type CutoverStatus } from '../../shapes/status';
 import { nodeRun } from './plans';
 import { pollUntil } from './poll';
 import { createTimeSkippingEnv, workflowBundle } from './temporal';
+import { stopChild } from '../../toolchain/processes';
 
 let runtimeInstalled = false;
 /** Keeps the SDK's own logs to warnings and errors in test output. */
@@ -169,12 +170,9 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
 
 export type { CutoverPlan };
 
-/** Stops a worker process a test started: SIGTERM, then waits for it to exit (at once if it already has). */
+/** Stops a process a test started: SIGTERM, then waits for it to exit (SIGKILL after 30 s; at once if it has). */
 export async function stopProcess(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await gone;
+  if (child) await stopChild(child, 30_000);
 }
 
 /** The example's approvers, one per role, as `[role, approver]` pairs. */

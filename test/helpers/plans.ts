@@ -150,3 +150,13 @@ export function planVariety(): [string, unknown][] {
     ],
   ];
 }
+
+/** The test plan with every optional action filled: the datasets' generator, an escalation, a notification. */
+export function planWithEveryAction(): CutoverPlan {
+  const input = makePlanInput();
+  return planSchema.parse({
+    ...input,
+    signoff: { ...input.signoff, escalate: { run: ['notify.sh', 'overdue'] } },
+    notify: [{ run: ['notify.sh', '{event}'], events: ['rollback'] }],
+  });
+}

@@ -7,6 +7,7 @@ import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporali
 import { ensureTemporalCli, temporalCliPath } from '../../toolchain/tools';
 import { freePort } from '../../common/net';
 import { startDevServer, type DevServer } from '../../toolchain/dev-server';
+import { stopChild } from '../../toolchain/processes';
 import { execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -33,20 +34,6 @@ export interface DevServerFixture {
   track<T extends ChildProcess>(child: T): T;
 }
 
-/**
- * Stops a process a test file tracked, whatever the test left it doing: SIGTERM first, which a `cutover worker`
- * passes on to the worker it runs (SIGKILL would orphan that worker, and its open pipes would keep jest from
- * exiting after a failed test), then SIGKILL after 10 s.
- */
-async function stopTracked(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const hard = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await gone;
-  clearTimeout(hard);
-}
-
 /** A dev server and a client for the whole test file; the processes it tracks are stopped, then both stop. */
 export function useDevServer(): DevServerFixture {
   let server: DevServer | undefined;
@@ -59,7 +46,9 @@ export function useDevServer(): DevServerFixture {
     client = new Client({ connection });
   }, 120_000);
   afterAll(async () => {
-    await Promise.all(children.map(stopTracked));
+    // SIGTERM first, which a `cutover worker` passes on (SIGKILL would orphan its worker, whose open pipes keep
+    // jest from exiting after a failed test); SIGKILL after 10 s.
+    await Promise.all(children.map((child) => stopChild(child, 10_000)));
     await connection?.close();
     await server?.stop();
   });

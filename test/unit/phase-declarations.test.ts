@@ -7,12 +7,11 @@
 import { createActivities, ENVIRONMENT_ACTIVITIES } from '../../activities';
 import { ENVIRONMENTS } from '../../plan/environments';
 import { actionsOf, environmentOfPath, POLICY_ENVIRONMENTS } from '../../plan/policy';
-import { planSchema } from '../../plan/schema';
 import { CUTOVER_ACTIONS, PHASE_DECLARATIONS } from '../../shapes/phases';
 import { PHASES } from '../../shapes/status';
 import { PHASE_ENVIRONMENT } from '../../workflows/queue-watch';
 import { tempDir } from '../helpers/harness';
-import { makePlanInput } from '../helpers/plans';
+import { planWithEveryAction } from '../helpers/plans';
 
 /** The activities that run on the cutover's own queue whatever the phase: the plan check, queue watch, notices. */
 const ORCHESTRATOR_ACTIVITIES = ['checkPlan', 'describeQueue', 'notify'];
@@ -68,12 +67,7 @@ test("a phase's actions are bound by the commands of the environment whose queue
 });
 
 test('every declared slot is found in a plan that fills it, under its path and its commands', () => {
-  const input = makePlanInput();
-  const plan = planSchema.parse({
-    ...input,
-    signoff: { ...input.signoff, escalate: { run: ['notify.sh', 'overdue'] } },
-    notify: [{ run: ['notify.sh', '{event}'], events: ['rollback'] }],
-  });
+  const plan = planWithEveryAction();
   const paths = actionsOf(plan).map(({ path }) => path.replace(/\[\d+\]$/, ''));
   const slots = [...PHASES.flatMap((phase) => PHASE_DECLARATIONS[phase].actions), ...CUTOVER_ACTIONS];
   expect(new Set(paths)).toEqual(new Set(slots.map((slot) => slot.path)));

@@ -6,7 +6,7 @@
  */
 import { actionsOf, environmentOfPath } from '../../plan/policy';
 import { planSchema } from '../../plan/schema';
-import { makePlanInput, planVariety } from '../helpers/plans';
+import { makePlanInput, planVariety, planWithEveryAction } from '../helpers/plans';
 
 /** The paths (in actionsOf's notation) of everything in `value` that has the shape of an action. */
 function actionPaths(value: unknown, at = ''): string[] {
@@ -33,12 +33,7 @@ test.each(planVariety())('every action of %s is in the policy’s view', (_name,
 });
 
 test('a plan with every optional action (generator, escalation, decommission, notifications) is seen whole', () => {
-  const input = makePlanInput();
-  const plan = planSchema.parse({
-    ...input,
-    signoff: { ...input.signoff, escalate: { run: ['notify.sh', 'overdue'] } },
-    notify: [{ run: ['notify.sh', '{event}'], events: ['rollback'] }],
-  });
+  const plan = planWithEveryAction();
   const paths = actionsOf(plan).map((a) => a.path);
   expect(paths).toEqual(
     expect.arrayContaining(['generator', 'signoff.escalate', 'production.decommission', 'notify[0]']),

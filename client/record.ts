@@ -150,6 +150,12 @@ export function verifyRecord(envelope: unknown, trust: Trust): Check[] {
   return checks;
 }
 
+/** The record inside an envelope, unchecked: for a caller that has verified it (verifyRecord). */
+export function recordOf(envelope: unknown): CutoverRecord {
+  const payload = Buffer.from((envelope as Envelope).payload, 'base64').toString('utf8');
+  return (JSON.parse(payload) as Statement).predicate;
+}
+
 function openEnvelope(value: unknown, trust: Trust): Statement {
   const e = value as Partial<Envelope> | null;
   if (!e || typeof e !== 'object') broken('envelope', 'not a JSON object');

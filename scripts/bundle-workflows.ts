@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { writeBundle } from '../worker/bundle';
+import { writeBundle } from '../common/workflow-bundle';
 
 async function main(): Promise<void> {
   const { code } = await bundleWorkflowCode({

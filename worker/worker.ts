@@ -11,7 +11,7 @@ import { createActivities, ENVIRONMENT_ACTIVITIES } from '../activities';
 import type { Environment } from '../plan/environments';
 import { setActionNice } from '../activities/runner';
 import { temporalTarget } from '../common/temporal-env';
-import { loadBundle } from './bundle';
+import { loadBundle } from '../common/workflow-bundle';
 import type { WorkerConfig } from './config';
 
 /** The prebuilt bundle next to the compiled worker (dist/workflow-bundle.js), if there is one. */

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { createTimeSkippingEnv } from '../../toolchain/time-skipping';
-import { loadBundle } from '../../worker/bundle';
+import { loadBundle } from '../../common/workflow-bundle';
 import { defaultBundlePath } from '../../worker/worker';
 import { createMetrics } from '../../worker/metrics';
 import { cutoverWorkflow } from '../../workflows';

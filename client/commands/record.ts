@@ -91,6 +91,8 @@ export function recordCommands(program: Command): void {
     .option('--worker-key <id=key>', "a workers' key you trust (repeatable)", collect)
     .option('--attester-key <id=key>', "an approval app's key you trust (repeatable)", collect)
     .option('--approver-key <name=key>', "an approver's own key you trust (repeatable)", collect)
+    .option('--history <file>', 'the Temporal history the record names (JSON); default: the one in the record')
+    .option('--replay', "also replay the history on this release's workflow code and hold the record to it")
     .option('--json', 'print JSON')
     .description('check a record offline: its signature, evidence digest, sign-offs recounted by the gate, audit chain')
     .addHelpText(
@@ -101,7 +103,15 @@ export function recordCommands(program: Command): void {
     .action(
       async (
         file: string,
-        o: { trust?: string; workerKey?: string[]; attesterKey?: string[]; approverKey?: string[]; json?: boolean },
+        o: {
+          trust?: string;
+          workerKey?: string[];
+          attesterKey?: string[];
+          approverKey?: string[];
+          history?: string;
+          replay?: boolean;
+          json?: boolean;
+        },
       ) => {
         const trust = await trustOf(o);
         let envelope: unknown;
@@ -110,8 +120,22 @@ export function recordCommands(program: Command): void {
         } catch (err) {
           throw new UserError(`${file}: ${(err as Error).message}`);
         }
-        const { verifyRecord } = await import('../record.js');
+        const { verifyRecord, recordOf } = await import('../record.js');
         const checks = verifyRecord(envelope, trust);
+        // The replay holds the record to its history: only a record whose signature held is worth replaying.
+        if (o.replay && checks.every((c) => c.ok)) {
+          const record = recordOf(envelope);
+          let historyText = record.history.json;
+          if (o.history !== undefined) {
+            try {
+              historyText = await readFile(o.history, 'utf8');
+            } catch (err) {
+              throw new UserError(`--history ${o.history}: ${(err as Error).message}`);
+            }
+          }
+          const { replayChecks } = await import('../record-replay.js');
+          checks.push(...(await replayChecks(record, historyText)));
+        }
         const failed = checks.find((c) => !c.ok);
         print(!!o.json, { verified: !failed, checks }, () =>
           [

@@ -260,15 +260,19 @@ test('reject → rejected; a refused sign-off names its rule and exits 1', async
   const keyFile = path.join(dir, 'workers.key');
   writeFileSync(keyFile, Buffer.from(secret).toString('hex'), { mode: 0o600 });
   const record = path.join(dir, `${id}.record.json`);
-  const exported = await cutover(['export', id, '--out', record], {
+  const exported = await cutover(['export', id, '--out', record, '--with-history'], {
     CUTOVER_WORKER_KEY_FILE: keyFile,
     CUTOVER_WORKER_KEY_ID: 'workers-cli',
   });
   expect(exported.stderr).toBe('');
   expect(exported.code).toBe(0);
   const publicKey = Buffer.from(ed25519.getPublicKey(secret)).toString('hex');
-  const verified = await cutover(['verify', record, '--worker-key', `workers-cli=${publicKey}`]);
+  const verified = await cutover(['verify', record, '--worker-key', `workers-cli=${publicKey}`, '--replay']);
+  expect(verified.stdout).not.toContain('FAIL');
   expect(verified.code).toBe(0);
+  // Its history, exported with it, replays on this release's prebuilt workflow bundle and agrees with it.
+  expect(verified.stdout).toContain("ok   replay: the history replays on this release's workflow code");
+  expect(verified.stdout).toContain('ok   history outcome: ended rejected');
   // The wrong-role refusal is recounted as a refusal, qa's rejection as the gate's end.
   expect(verified.stdout).toMatch(/^ok {3}sign-offs: 2 sign-off\(s\) recounted: gate rejected$/m);
   expect(verified.stdout.trim().split('\n').at(-1)).toBe(`${record}: verified`);

@@ -12,12 +12,16 @@ import type { Client } from '@temporalio/client';
 import { attestSignOff, type Cutovers } from '../../client/api';
 import { signRecord, verifyRecord, type Check, type Envelope, type Statement, type Trust } from '../../client/record';
 import { exportRecord } from '../../client/record-export';
+import { replayChecks } from '../../client/record-replay';
+import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { createHash } from 'node:crypto';
 import { cutoverWorkflow } from '../../workflows';
 import { submitSignOffUpdate } from '../../workflows/messages';
 import { APPROVERS, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
 import { makePlan } from '../helpers/plans';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 const appKey = ed25519.utils.randomPrivateKey();
 const workersKey = ed25519.utils.randomPrivateKey();
 const strangerKey = ed25519.utils.randomPrivateKey();
@@ -238,4 +242,47 @@ test('an attester the auditor does not trust: the attested sign-offs do not reco
   expect(failed(checks)[0]).toMatch(
     /^sign-offs: predicate\.gate\.received\[0\] \(engineering, ana\): counted in the record, refused on recount \(bad-attestation/,
   );
+});
+
+describe('--replay: the record held to its history, and the history to this release’s workflow code', () => {
+  const recordOf = (e: Envelope) => statementOf(e).predicate;
+
+  test('the completed cutover’s own history (exported with it) replays and agrees with the record', async () => {
+    const checks = await replayChecks(recordOf(completed), recordOf(completed).history.json);
+    expect(failed(checks)).toEqual([]);
+    expect(checks.map((c) => c.check)).toEqual(['history', 'replay', 'history sign-offs', 'history outcome']);
+  }, 60_000);
+
+  test('another cutover’s history is not the one the record names', async () => {
+    const other = await t.env.client.workflow.getHandle(recordOf(rejected).workflowId).fetchHistory();
+    const checks = await replayChecks(recordOf(completed), historyToJSON(other));
+    expect(failed(checks)).toEqual([expect.stringMatching(/^history: its SHA-256 is .*another history$/)]);
+  });
+
+  test('a record whose sign-off or end differs from its history (signed again by a lying worker) names it', async () => {
+    const commented = recordOf(reSigned((s) => void (s.predicate.gate.received[1]!.signOff.comment = 'looks fine')));
+    // The comment is not what the attestation covers, so the recount holds; the history does not.
+    expect(failed(verifyRecord(signRecord(commented, signer), trust))).toEqual([]);
+    expect(failed(await replayChecks(commented, commented.history.json))).toEqual([
+      'history sign-offs: predicate.gate.received[1] (qa, bo): not in the history as the record has it',
+    ]);
+    const rolledBack = recordOf(reSigned((s) => void (s.predicate.outcome.state = 'rolled-back')));
+    expect(failed(await replayChecks(rolledBack, rolledBack.history.json))).toEqual([
+      'history outcome: predicate.outcome.state is rolled-back, the history ended completed',
+    ]);
+  }, 60_000);
+
+  test('a history that this workflow code would not have made does not replay', async () => {
+    const record = recordOf(completed);
+    const json = JSON.parse(record.history.json as string) as { events: Record<string, unknown>[] };
+    // The first activity the cutover scheduled (the plan check), renamed: this code schedules another.
+    const scheduled = json.events.find((e) => e.activityTaskScheduledEventAttributes) as {
+      activityTaskScheduledEventAttributes: { activityType: { name: string } };
+    };
+    scheduled.activityTaskScheduledEventAttributes.activityType.name = 'approveEverything';
+    const text = historyToJSON(historyFromJSON(json));
+    const forged = { ...record, history: { ...record.history, json: text, sha256: sha256Hex(text) } };
+    const checks = await replayChecks(forged, text);
+    expect(failed(checks)[0]).toMatch(/^replay: the history does not replay on this release's workflow code: /);
+  }, 60_000);
 });

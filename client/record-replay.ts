@@ -1,0 +1,127 @@
+/**
+ * `cutover verify FILE --replay [--history HISTORY.json]`: holds a record to the Temporal history it names, and
+ * the history to this release's workflow code. The history (given, or the one `export --with-history` put in the
+ * record) must be the one the record's digest names; it must replay on the workflow code without nondeterminism,
+ * so the record's cutover is this code's decisions; and what the record says of it must be in it: every sign-off
+ * received, in order, as it was sent, and the way the cutover ended.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { sha256 } from '@noble/hashes/sha256';
+import { bytesToHex } from '@noble/hashes/utils';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { historyFromJSON, historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
+import { loadBundle } from '../common/workflow-bundle';
+import { canonicalJson, utf8 } from '../plan/canonical';
+import type { Check, CutoverRecord } from './record';
+
+/** The workflow code to replay on: the release's prebuilt bundle (as the worker loads it), or the workflows' source. */
+async function workflowCode(): Promise<{ workflowBundle: { code: string } } | { workflowsPath: string }> {
+  const bundle = path.join(__dirname, '..', 'workflow-bundle.js');
+  return existsSync(bundle)
+    ? { workflowBundle: { code: await loadBundle(bundle) } }
+    : { workflowsPath: require.resolve('../workflows') };
+}
+
+const decode = (payload: unknown) => defaultPayloadConverter.fromPayload(payload as Payload);
+
+/** The sign-offs in a history, in order: the `signOff` signals' and the `submitSignOff` updates' inputs. */
+function signOffsIn(history: History): unknown[] {
+  const out: unknown[] = [];
+  for (const e of history.events ?? []) {
+    const signal = e.workflowExecutionSignaledEventAttributes;
+    if (signal?.signalName === 'signOff' && signal.input?.payloads?.[0]) out.push(decode(signal.input.payloads[0]));
+    const update = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input;
+    if (update?.name === 'submitSignOff' && update.args?.payloads?.[0]) out.push(decode(update.args.payloads[0]));
+  }
+  return out;
+}
+
+/** How the history ended: the cutover's result state, `failed`, `cancelled`, or undefined while it runs. */
+function endOf(history: History): string | undefined {
+  const last = history.events?.at(-1);
+  const completed = last?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0];
+  if (completed) return (decode(completed) as { state?: string }).state;
+  if (last?.workflowExecutionFailedEventAttributes || last?.workflowExecutionTimedOutEventAttributes) return 'failed';
+  if (last?.workflowExecutionCanceledEventAttributes) return 'cancelled';
+  if (last?.workflowExecutionTerminatedEventAttributes) return 'terminated';
+  if (last?.workflowExecutionContinuedAsNewEventAttributes) return 'continued';
+  return undefined;
+}
+
+const FINAL = ['completed', 'rolled-back', 'rejected', 'failed', 'cancelled'];
+
+export async function replayChecks(record: CutoverRecord, historyText: string | undefined): Promise<Check[]> {
+  const checks: Check[] = [];
+  const fail = (check: string, detail: string) => checks.push({ check, ok: false, detail });
+  if (historyText === undefined) {
+    fail('history', 'no history to replay: give --history FILE, or export the record with --with-history');
+    return checks;
+  }
+  let history: History;
+  try {
+    history = historyFromJSON(JSON.parse(historyText));
+  } catch (err) {
+    fail('history', `not a Temporal history: ${(err as Error).message.split('\n')[0]}`);
+    return checks;
+  }
+  // Hashed as the export wrote it: the history read back and written out again, whoever wrote the file given.
+  const digest = bytesToHex(sha256(utf8(historyToJSON(history))));
+  if (digest !== record.history.sha256) {
+    fail(
+      'history',
+      `its SHA-256 is ${digest.slice(0, 12)}…, the record's predicate.history.sha256 ${record.history.sha256.slice(0, 12)}…: another history`,
+    );
+    return checks;
+  }
+  checks.push({
+    check: 'history',
+    ok: true,
+    detail: `${history.events?.length ?? 0} events, the digest the record names`,
+  });
+
+  try {
+    // The SDK's replay worker: a nondeterminism error means this code would not have made these decisions.
+    const { Worker } = await import('@temporalio/worker');
+    await Worker.runReplayHistory((await workflowCode()) as never, history, record.workflowId);
+    checks.push({ check: 'replay', ok: true, detail: "the history replays on this release's workflow code" });
+  } catch (err) {
+    fail(
+      'replay',
+      `the history does not replay on this release's workflow code: ${(err as Error).message.split('\n')[0]}`,
+    );
+  }
+
+  const sent = signOffsIn(history).map((s) => canonicalJson(s));
+  let at = 0;
+  const missing = record.gate.received.findIndex(({ signOff }) => {
+    const found = sent.indexOf(canonicalJson(signOff), at);
+    if (found < 0) return true;
+    at = found + 1;
+    return false;
+  });
+  if (missing >= 0) {
+    const s = record.gate.received[missing]?.signOff;
+    fail(
+      'history sign-offs',
+      `predicate.gate.received[${missing}] (${s?.role}, ${s?.approver}): not in the history as the record has it`,
+    );
+  } else {
+    checks.push({
+      check: 'history sign-offs',
+      ok: true,
+      detail: `${record.gate.received.length} sign-off(s), in order, as the history has them`,
+    });
+  }
+
+  const end = endOf(history);
+  const state = record.outcome.state;
+  const agrees = end === undefined ? !FINAL.includes(state) : end === state || (end === 'failed' && state === 'failed');
+  if (agrees) checks.push({ check: 'history outcome', ok: true, detail: end ? `ended ${end}` : 'still running' });
+  else
+    fail(
+      'history outcome',
+      `predicate.outcome.state is ${state}, the history ${end ? `ended ${end}` : 'is still running'}`,
+    );
+  return checks;
+}

@@ -100,7 +100,12 @@ export async function createApprovalApp(options: {
 
   const reader = new CutoverReader(cutovers, sessions);
   await app.register(loginRoutes, { sessions, oidc: () => oidc, baseUrl: () => baseUrl });
-  await app.register(cutoverRoutes, { sessions, cutovers, reader });
+  await app.register(cutoverRoutes, {
+    sessions,
+    cutovers,
+    reader,
+    ...(config.record ? { record: config.record } : {}),
+  });
   await app.register(signOffRoute, { sessions, cutovers, reader, attester: config.attester });
 
   return {

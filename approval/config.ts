@@ -38,6 +38,24 @@ export const serveEnvSchema = z.object({
     .min(1)
     .optional()
     .describe("The attester's ed25519 private key (32 bytes, hex or base64); required outside dev mode"),
+  CUTOVER_WORKER_KEY_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "The workers' ed25519 private key: with it, a cutover's page shows its record's digest and whether it verified",
+    ),
+  CUTOVER_WORKER_KEY_ID: z
+    .string()
+    .regex(KEY_ID, { error: 'expected a key id (letters, digits, . _ : -)' })
+    .default('workers')
+    .describe('The key id of CUTOVER_WORKER_KEY_FILE, as the workers name it'),
+  CUTOVER_ATTESTER_KEYS: z
+    .string()
+    .optional()
+    .describe(
+      "Other approval apps' keys whose attestations the record check trusts: KEYID=PUBLICKEY pairs, comma-separated",
+    ),
   CUTOVER_OIDC_ISSUER: z
     .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
     .optional()
@@ -84,6 +102,11 @@ export interface ServeConfig {
     userClaim: string;
     groupsClaim: string;
   };
+  /**
+   * The workers' key and the attesters to trust, where the page shows the record's line (client/record-export.ts
+   * recordLine reads them as these variables).
+   */
+  record?: { CUTOVER_WORKER_KEY_FILE: string; CUTOVER_WORKER_KEY_ID: string; CUTOVER_ATTESTER_KEYS: string };
   /** What dev mode made up, to say so at start. */
   generated: string[];
 }
@@ -147,6 +170,18 @@ export function loadServeConfig(env: NodeJS.ProcessEnv, options: { dev?: boolean
       userClaim: e.CUTOVER_OIDC_USER_CLAIM,
       groupsClaim: e.CUTOVER_OIDC_GROUPS_CLAIM,
     },
+    ...(e.CUTOVER_WORKER_KEY_FILE
+      ? {
+          record: {
+            CUTOVER_WORKER_KEY_FILE: e.CUTOVER_WORKER_KEY_FILE,
+            CUTOVER_WORKER_KEY_ID: e.CUTOVER_WORKER_KEY_ID,
+            // This app's own attestations are trusted, and those of the apps the variable names.
+            CUTOVER_ATTESTER_KEYS: [`${attester.keyId}=${attester.publicKey}`, e.CUTOVER_ATTESTER_KEYS ?? '']
+              .filter(Boolean)
+              .join(','),
+          },
+        }
+      : {}),
     generated,
   };
 }

@@ -4,6 +4,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { list, UserError, type Cutovers } from '../client/api';
+import { recordLine } from '../client/record-export';
+import type { ServeConfig } from './config';
 import { isFinal } from '../shapes/status';
 import { rolesFor } from './identity';
 import { workflowIdSchema, type CutoverReader } from './cutover-reader';
@@ -14,6 +16,8 @@ export interface CutoverRoutesOptions {
   sessions: Sessions;
   cutovers: Cutovers;
   reader: CutoverReader;
+  /** The workers' key and trusted attesters, where pages show the record's line. */
+  record?: ServeConfig['record'];
 }
 
 export async function cutoverRoutes(app: FastifyInstance, options: CutoverRoutesOptions): Promise<void> {
@@ -34,10 +38,26 @@ export async function cutoverRoutes(app: FastifyInstance, options: CutoverRoutes
     if (!login) return reply;
     const s = await reader.statusOr404(req, reply, login);
     if (!s) return reply;
+    // With the workers' key configured, the record's digest and whether it verified, as an auditor would see it.
+    const record = options.record
+      ? await recordLine(c, s.workflowId, options.record).catch((err: unknown) => ({
+          digest: '(not exported)',
+          keyId: options.record?.CUTOVER_WORKER_KEY_ID ?? 'workers',
+          verified: false,
+          detail: (err as Error).message.split('\n')[0] ?? 'the export failed',
+        }))
+      : undefined;
     return html(
       reply,
       200,
-      cutoverPage(s, login, sessions.csrfFor(reply, login), rolesFor(login, s.roleGroups, s.gate.roles)),
+      cutoverPage(
+        s,
+        login,
+        sessions.csrfFor(reply, login),
+        rolesFor(login, s.roleGroups, s.gate.roles),
+        undefined,
+        record,
+      ),
     );
   });
 

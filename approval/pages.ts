@@ -2,7 +2,8 @@
  * The approval app's pages, rendered on the server as plain HTML (no build step). Everything that comes from
  * a plan, a cutover or a login is escaped; the only scripts are the report's charts and the live refresh.
  */
-import { reportParts, REPORT_STYLE } from '../client/html-report';
+import { recordLineHtml, reportParts, REPORT_STYLE } from '../client/html-report';
+import type { RecordLine } from '../client/record';
 import { esc } from '../common/html';
 import type { SignOffAnswer } from '../workflows/messages';
 import { isFinal, type CutoverStatus } from '../shapes/status';
@@ -145,6 +146,7 @@ export function cutoverPage(
   csrf: string,
   roles: RoleAnswer[],
   answer?: Answer,
+  record?: RecordLine,
 ): string {
   const { body, script } = reportParts(s);
   const id = encodeURIComponent(s.workflowId);
@@ -216,6 +218,7 @@ document.addEventListener('submit', async (event) => {
     `<h1>${esc(s.release)}</h1>
 <p>Cutover <code>${esc(s.workflowId)}</code> · state <b id="state">${esc(s.state)}</b> (phase ${esc(s.phase)}) · started ${esc(s.startedAt)}${s.endedAt ? ` · ended ${esc(s.endedAt)}` : ''}${s.initiator ? ` · by ${esc(s.initiator)}` : ''}</p>
 <p class="live" id="live" hidden></p>
+${record ? recordLineHtml(record) : ''}
 ${gateSection(s, login, csrf, roles, answer)}
 ${body}`,
     // After a plain post, reloading shows the cutover, not the form's answer again.

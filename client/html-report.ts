@@ -11,6 +11,7 @@ import { relativeGroups } from './format';
 import { formatMs } from '../plan/duration';
 import { phaseResult, type CutoverStatus } from '../shapes/status';
 import { levels } from '../verdicts/relative';
+import type { RecordLine } from './record';
 
 /** JSON safe to embed in a <script> element. */
 function scriptJson(value: unknown): string {
@@ -27,7 +28,16 @@ table{border-collapse:collapse;margin:.5rem 0 1.5rem;width:100%}td,th{border:1px
 th{background:#f3f5f7}.passed{color:#137333}.failed,.cancelled{color:#b3261e}.charts{display:grid;grid-template-columns:1fr 1fr;gap:1.5rem}
 code{font-size:12px}canvas{max-height:320px}mark{background:#fde7e4;color:#b3261e}`;
 
-export function htmlReport(s: CutoverStatus): string {
+/** The record's line (client/record-export.ts recordLine): its digest and whether it verified. */
+export function recordLineHtml(line: RecordLine): string {
+  return `<p class="record">Record <code>${esc(line.digest)}</code> · ${
+    line.verified
+      ? `<b>verified</b> with workers' key ${esc(line.keyId)} (${esc(line.detail)})`
+      : `<b>not verified</b>: ${esc(line.detail)}`
+  }</p>`;
+}
+
+export function htmlReport(s: CutoverStatus, record?: RecordLine): string {
   const { body, script } = reportParts(s);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Cutover report: ${esc(s.release)}</title>
@@ -37,6 +47,7 @@ ${REPORT_STYLE}
 <h1>Cutover report: ${esc(s.release)}</h1>
 <p>Workflow <code>${esc(s.workflowId)}</code> · state <b>${esc(s.state)}</b> (phase ${esc(s.phase)}) · started ${esc(s.startedAt)}${s.endedAt ? ` · ended ${esc(s.endedAt)}` : ''}</p>
 ${s.evidenceDigest ? `<p>Evidence digest <code>${esc(s.evidenceDigest)}</code></p>` : ''}
+${record ? recordLineHtml(record) : ''}
 ${body}
 <script>${chartJsSource()}</script>
 <script>

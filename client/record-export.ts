@@ -8,9 +8,18 @@ import { sha256 } from '@noble/hashes/sha256';
 import { bytesToHex } from '@noble/hashes/utils';
 import { utf8 } from '../plan/canonical';
 import { recordQuery } from '../workflows/messages';
-import { cutover, status, type Cutovers } from './api';
+import { curve } from '../plan/keys';
+import { cutover, readPrivateKey, status, type Cutovers } from './api';
 import { UserError } from './errors';
-import { chainAudit, chainStart, signRecord, type CutoverRecord, type Envelope } from './record';
+import {
+  chainAudit,
+  chainStart,
+  signRecord,
+  verifyRecord,
+  type CutoverRecord,
+  type Envelope,
+  type RecordLine,
+} from './record';
 
 export async function exportRecord(
   c: Cutovers,
@@ -57,4 +66,36 @@ export async function exportRecord(
     exportedAt: new Date().toISOString(),
   };
   return signRecord(record, options.signer);
+}
+
+/**
+ * The record line, where the workers' key is configured (`CUTOVER_WORKER_KEY_FILE`, `CUTOVER_WORKER_KEY_ID`): the
+ * record exported and verified with the key's public half and the attesters of `CUTOVER_ATTESTER_KEYS`, as an
+ * auditor would. Undefined without the key.
+ */
+export async function recordLine(
+  c: Cutovers,
+  workflowId: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RecordLine | undefined> {
+  const keyFile = env.CUTOVER_WORKER_KEY_FILE;
+  if (!keyFile) return undefined;
+  const privateKey = await readPrivateKey(keyFile);
+  const keyId = env.CUTOVER_WORKER_KEY_ID ?? 'workers';
+  const envelope = await exportRecord(c, workflowId, { signer: { keyId, privateKey } });
+  const attesters = Object.fromEntries(
+    (env.CUTOVER_ATTESTER_KEYS ?? '')
+      .split(',')
+      .map((pair) => pair.trim().split('='))
+      .filter((pair): pair is [string, string] => pair.length === 2 && !!pair[0] && !!pair[1]),
+  );
+  const publicKey = Buffer.from(curve().getPublicKey(privateKey)).toString('hex');
+  const checks = verifyRecord(envelope, { workers: { [keyId]: publicKey }, attesters });
+  const broken = checks.find((check) => !check.ok);
+  return {
+    digest: bytesToHex(sha256(new Uint8Array(Buffer.from(envelope.payload, 'base64')))),
+    keyId,
+    verified: !broken,
+    detail: broken ? `${broken.check}: ${broken.detail}` : `${checks.length} checks held`,
+  };
 }

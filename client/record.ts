@@ -49,6 +49,16 @@ export interface CutoverRecord {
   exportedAt: string;
 }
 
+/** What a report or the approval app shows of a cutover's record: its digest, and whether it verified. */
+export interface RecordLine {
+  /** SHA-256 of the signed statement (the envelope's payload). */
+  digest: string;
+  keyId: string;
+  verified: boolean;
+  /** The checks that held, or the first broken link. */
+  detail: string;
+}
+
 export interface Statement {
   _type: string;
   subject: { name: string; digest: { sha256: string } }[];

@@ -154,6 +154,9 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
       CUTOVER_OIDC_ISSUER: issuer,
       CUTOVER_OIDC_CLIENT_ID: 'cutover-approvals',
       CUTOVER_OIDC_CLIENT_SECRET: secrets.clientSecret,
+      // With the workers' key, each cutover's page shows its record's digest and whether it verified.
+      CUTOVER_WORKER_KEY_FILE: env.CUTOVER_WORKER_KEY_FILE,
+      CUTOVER_WORKER_KEY_ID: env.CUTOVER_WORKER_KEY_ID,
       CUTOVER_LOG_LEVEL: process.env.CUTOVER_LOG_LEVEL ?? 'warn',
     },
     /^approvals ready /,

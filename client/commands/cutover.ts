@@ -220,11 +220,21 @@ export function cutoverCommands(program: Command): void {
       const { status } = await api();
       await withClient(async (c) => {
         const s = await status(c, id);
+        // Where the workers' key is configured, the html report says the record's digest and whether it verified.
+        const record =
+          o.format === 'html'
+            ? await (await import('../record-export.js')).recordLine(c, id).catch((err: unknown) => ({
+                digest: '(not exported)',
+                keyId: process.env.CUTOVER_WORKER_KEY_ID ?? 'workers',
+                verified: false,
+                detail: (err as Error).message.split('\n')[0] ?? 'the export failed',
+              }))
+            : undefined;
         const text =
           o.format === 'json'
             ? JSON.stringify(s, null, 2) + '\n'
             : o.format === 'html'
-              ? htmlReport(s)
+              ? htmlReport(s, record)
               : markdownReport(s);
         if (o.out) {
           await writeFile(o.out, text);

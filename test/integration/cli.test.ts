@@ -276,6 +276,16 @@ test('reject → rejected; a refused sign-off names its rule and exits 1', async
   // The wrong-role refusal is recounted as a refusal, qa's rejection as the gate's end.
   expect(verified.stdout).toMatch(/^ok {3}sign-offs: 2 sign-off\(s\) recounted: gate rejected$/m);
   expect(verified.stdout.trim().split('\n').at(-1)).toBe(`${record}: verified`);
+  // The html report says the record's digest and that it verified, where the workers' key is configured.
+  const report = path.join(dir, `${id}.html`);
+  const reported = await cutover(['report', id, '--format', 'html', '--out', report], {
+    CUTOVER_WORKER_KEY_FILE: keyFile,
+    CUTOVER_WORKER_KEY_ID: 'workers-cli',
+  });
+  expect(reported.code).toBe(0);
+  expect(readFileSync(report, 'utf8')).toMatch(
+    /<p class="record">Record <code>[0-9a-f]{64}<\/code> · <b>verified<\/b> with workers' key workers-cli \(5 checks held\)<\/p>/,
+  );
   const envelope = JSON.parse(readFileSync(record, 'utf8')) as { payload: string };
   const changed = Buffer.from(envelope.payload, 'base64')
     .toString('utf8')

@@ -51,6 +51,9 @@ beforeAll(async () => {
   const attesterKey = ed25519.utils.randomPrivateKey();
   const keyFile = path.join(dir, 'attester.key');
   writeFileSync(keyFile, Buffer.from(attesterKey).toString('hex'));
+  // The workers' key: with it, the app's cutover page shows the record's digest and whether it verified.
+  const workersKeyFile = path.join(dir, 'workers.key');
+  writeFileSync(workersKeyFile, Buffer.from(ed25519.utils.randomPrivateKey()).toString('hex'));
   const [idpPort, appPort] = [await freePort(), await freePort()];
   appUrl = `http://127.0.0.1:${appPort}`;
 
@@ -97,6 +100,8 @@ beforeAll(async () => {
       CUTOVER_OIDC_CLIENT_ID: 'cutover-approvals',
       CUTOVER_OIDC_CLIENT_SECRET: CLIENT_SECRET,
       CUTOVER_APPROVAL_URL: appUrl,
+      CUTOVER_WORKER_KEY_FILE: workersKeyFile,
+      CUTOVER_WORKER_KEY_ID: 'workers-ui',
     },
     /^approvals ready /,
   );
@@ -180,6 +185,8 @@ test('an approver signs in at the provider, sees the evidence and approves; the 
   await page.getByRole('heading', { name: 'Phases' }).waitFor();
   await page.getByRole('heading', { name: 'Shadow: V1 vs V2' }).waitFor();
   await page.getByText('You sign as ana for engineering.').waitFor();
+  // The record as an auditor would check it: exported, signed with the workers' key, every check held.
+  await page.locator('p.record').getByText("verified with workers' key workers-ui").waitFor();
   await page.screenshot({ path: path.join(ARTIFACTS, 'cutover-page.png'), fullPage: true });
 
   await page.getByLabel('Comment').fill('checked the shadow diffs');
@@ -402,5 +409,12 @@ test('a rejection with its comment is counted, rejects the cutover, and the page
     approver: 'cy',
     comment: 'the PAR90 shift needs an explanation',
   });
+  // Its record recounts the attested sign-offs and the raw signal refused as unattested, and still verifies.
+  await cy.page.goto(link);
+  const line = cy.page.locator('p.record');
+  await line.getByText("verified with workers' key workers-ui").waitFor();
+  expect(await line.textContent()).toMatch(
+    /^Record [0-9a-f]{64} · verified with workers' key workers-ui \(5 checks held\)$/,
+  );
   await cy.context.close();
 });

@@ -14,6 +14,8 @@ import { historyFromJSON, historyToJSON, type History } from '@temporalio/common
 import { loadBundle } from '../common/workflow-bundle';
 import { canonicalJson, utf8 } from '../plan/canonical';
 import type { Check, CutoverRecord } from './record';
+import type { InjectedSinks } from '@temporalio/worker';
+import type { CutoverSinks } from '../workflows/sinks';
 
 /** The workflow code to replay on: the release's prebuilt bundle (as the worker loads it), or the workflows' source. */
 async function workflowCode(): Promise<{ workflowBundle: { code: string } } | { workflowsPath: string }> {
@@ -22,6 +24,12 @@ async function workflowCode(): Promise<{ workflowBundle: { code: string } } | { 
     ? { workflowBundle: { code: await loadBundle(bundle) } }
     : { workflowsPath: require.resolve('../workflows') };
 }
+
+/** The workflow's metrics sink, answered by nothing: a replay reports no metrics (workflows/sinks.ts). */
+const ignored = { fn: () => undefined, callDuringReplay: false };
+const REPLAY_SINKS: InjectedSinks<CutoverSinks> = {
+  metrics: { phase: ignored, signoff: ignored, rollback: ignored, breach: ignored },
+};
 
 const decode = (payload: unknown) => defaultPayloadConverter.fromPayload(payload as Payload);
 
@@ -82,8 +90,18 @@ export async function replayChecks(record: CutoverRecord, historyText: string | 
 
   try {
     // The SDK's replay worker: a nondeterminism error means this code would not have made these decisions.
-    const { Worker } = await import('@temporalio/worker');
-    await Worker.runReplayHistory((await workflowCode()) as never, history, record.workflowId);
+    const { DefaultLogger, Runtime, Worker } = await import('@temporalio/worker');
+    // The SDK's own lines (its replay worker starting and stopping) are not the auditor's to read.
+    try {
+      Runtime.install({ logger: new DefaultLogger('WARN') });
+    } catch {
+      // A runtime is installed already (a test, a bench): its logger stays.
+    }
+    await Worker.runReplayHistory(
+      { ...(await workflowCode()), sinks: REPLAY_SINKS } as never,
+      history,
+      record.workflowId,
+    );
     checks.push({ check: 'replay', ok: true, detail: "the history replays on this release's workflow code" });
   } catch (err) {
     fail(

@@ -410,8 +410,10 @@ test('a rejection with its comment is counted, rejects the cutover, and the page
     comment: 'the PAR90 shift needs an explanation',
   });
   // Its record recounts the attested sign-offs and the raw signal refused as unattested, and still verifies.
-  await cy.page.goto(link);
-  const line = cy.page.locator('p.record');
+  // A page of its own: the old one reloads itself as the cutover moves on, and would abort a navigation.
+  const fresh = await cy.context.newPage();
+  await fresh.goto(link);
+  const line = fresh.locator('p.record');
   await line.getByText("verified with workers' key workers-ui").waitFor();
   expect(await line.textContent()).toMatch(
     /^Record [0-9a-f]{64} · verified with workers' key workers-ui \(5 checks held\)$/,

@@ -8,7 +8,7 @@ import { sha256 } from '@noble/hashes/sha256';
 import { bytesToHex } from '@noble/hashes/utils';
 import { utf8 } from '../plan/canonical';
 import { recordQuery } from '../workflows/messages';
-import { curve } from '../plan/keys';
+import { curve, parseKeyPairs } from '../plan/keys';
 import { cutover, readPrivateKey, status, type Cutovers } from './api';
 import { UserError } from './errors';
 import {
@@ -83,12 +83,7 @@ export async function recordLine(
   const privateKey = await readPrivateKey(keyFile);
   const keyId = env.CUTOVER_WORKER_KEY_ID ?? 'workers';
   const envelope = await exportRecord(c, workflowId, { signer: { keyId, privateKey } });
-  const attesters = Object.fromEntries(
-    (env.CUTOVER_ATTESTER_KEYS ?? '')
-      .split(',')
-      .map((pair) => pair.trim().split('='))
-      .filter((pair): pair is [string, string] => pair.length === 2 && !!pair[0] && !!pair[1]),
-  );
+  const attesters = parseKeyPairs('CUTOVER_ATTESTER_KEYS', env.CUTOVER_ATTESTER_KEYS);
   const publicKey = Buffer.from(curve().getPublicKey(privateKey)).toString('hex');
   const checks = verifyRecord(envelope, { workers: { [keyId]: publicKey }, attesters });
   const broken = checks.find((check) => !check.ok);

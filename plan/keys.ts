@@ -54,3 +54,22 @@ export function curve(): typeof Ed25519 {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (require('@noble/curves/ed25519') as { ed25519: typeof Ed25519 }).ed25519;
 }
+
+/**
+ * KEYID=PUBLICKEY pairs, comma-separated, as the variable `variable` holds them (CUTOVER_ATTESTER_KEYS,
+ * CUTOVER_WORKER_KEYS): the workers read them, and so does the record check of the report and the app. A pair
+ * that is not a key id and an ed25519 public key throws, naming it.
+ */
+export function parseKeyPairs(variable: string, text: string | undefined): Record<string, string> {
+  const keys: Record<string, string> = {};
+  for (const pair of (text ?? '').split(',').filter((p) => p.trim() !== '')) {
+    const [id, key] = pair.split('=').map((part) => part.trim());
+    if (!id || !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(id) || !key || decodePublicKey(key) === undefined) {
+      throw new Error(
+        `${variable}: "${pair.trim().slice(0, 80)}": expected KEYID=PUBLICKEY (an ed25519 public key, hex or base64)`,
+      );
+    }
+    keys[id] = key;
+  }
+  return keys;
+}

@@ -9,7 +9,7 @@ import { DEFAULT_TASK_QUEUE } from '../shapes/queues';
 import { toMs } from '../plan/duration';
 import { ENVIRONMENTS, environmentQueues, type Environment, type EnvironmentQueues } from '../plan/environments';
 import type { AttestationSettings } from '../activities';
-import { curve, decodePublicKey } from '../plan/keys';
+import { curve, decodePublicKey, parseKeyPairs } from '../plan/keys';
 import { readPrivateKeyFile } from '../common/key-file';
 import type { SealKeys } from '../activities/seal';
 import { parseRoleGroups, type RoleGroups } from '../plan/role-groups';
@@ -178,19 +178,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   });
 }
 
-/** KEYID=PUBLICKEY pairs, comma-separated, as `variable` holds them. */
+/** KEYID=PUBLICKEY pairs, comma-separated, as `variable` holds them; a bad pair is a ConfigError. */
 function keyPairs(variable: string, text: string | undefined): Record<string, string> {
-  const keys: Record<string, string> = {};
-  for (const pair of (text ?? '').split(',').filter((p) => p.trim() !== '')) {
-    const [id, key] = pair.split('=').map((part) => part.trim());
-    if (!id || !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(id) || !key || decodePublicKey(key) === undefined) {
-      throw new ConfigError(
-        `${variable}: "${pair.trim().slice(0, 80)}": expected KEYID=PUBLICKEY (an ed25519 public key, hex or base64)`,
-      );
-    }
-    keys[id] = key;
+  try {
+    return parseKeyPairs(variable, text);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
   }
-  return keys;
 }
 
 /**

@@ -7,38 +7,33 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { sha256 } from '@noble/hashes/sha256';
 import { bytesToHex } from '@noble/hashes/utils';
 import { utf8 } from '../plan/canonical';
-import { recordQuery } from '../workflows/messages';
+import { recordQuery, statusQuery } from '../workflows/messages';
+import { chainStart } from '../workflows/digest';
+import type { ChainedEntry, CutoverStatus } from '../shapes/status';
 import { curve, parseKeyPairs } from '../plan/keys';
-import { cutover, readPrivateKey, status, type Cutovers } from './api';
+import { cutover, readPrivateKey, type Cutovers } from './api';
 import { UserError } from './errors';
-import {
-  chainAudit,
-  chainStart,
-  signRecord,
-  verifyRecord,
-  type CutoverRecord,
-  type Envelope,
-  type RecordLine,
-} from './record';
+import { chainAudit, signRecord, verifyRecord, type CutoverRecord, type Envelope, type RecordLine } from './record';
 
 export async function exportRecord(
   c: Cutovers,
   workflowId: string,
   options: { signer: { keyId: string; privateKey: Uint8Array }; withHistory?: boolean },
 ): Promise<Envelope> {
-  const handle = await cutover(c, workflowId);
-  const s = await status(c, workflowId);
+  // Every read of one run: the latest when the export starts.
+  const { runId } = await (await cutover(c, workflowId)).describe();
+  const handle = c.client.workflow.getHandle(workflowId, runId);
+  const s = await handle.query(statusQuery);
   const own = await handle.query(recordQuery).catch((err: unknown) => {
     throw new UserError(
       `${workflowId}: its record query did not answer (${(err as Error).message.split('\n')[0]}): is it a cutover of this release, and a worker running?`,
     );
   });
   if (!own.plan) throw new UserError(`${workflowId}: its plan is still being checked; export it once it is`);
-  const description = await handle.describe();
+  // Read after the status: the history holds every entry the status had, and perhaps a few more.
   const history = await handle.fetchHistory();
   const json = historyToJSON(history);
   const bytes = utf8(json);
-  const runId = description.runId;
   const record: CutoverRecord = {
     recordVersion: 1,
     workflowId,
@@ -49,7 +44,7 @@ export async function exportRecord(
     evidence: own.evidence,
     ...(s.evidenceDigest !== undefined ? { evidenceDigest: s.evidenceDigest } : {}),
     gate: { view: s.gate, received: own.received },
-    audit: { dropped: s.auditDropped, ...chainAudit(s.audit, chainStart(workflowId, runId)) },
+    audit: { dropped: s.auditDropped, ...auditChain(s, workflowId, runId) },
     outcome: {
       state: s.state,
       phases: s.phases,
@@ -66,6 +61,14 @@ export async function exportRecord(
     exportedAt: new Date().toISOString(),
   };
   return signRecord(record, options.signer);
+}
+
+/** The status's audit trail as the workflow chained it; chained here if a worker of an older release answered. */
+function auditChain(s: CutoverStatus, workflowId: string, runId: string): { entries: ChainedEntry[]; head: string } {
+  const entries = s.audit;
+  if (s.auditHead !== undefined && entries.every((e) => e.prev !== undefined))
+    return { entries: entries as ChainedEntry[], head: s.auditHead };
+  return chainAudit(entries, chainStart(workflowId, runId));
 }
 
 /**

@@ -13,6 +13,8 @@ import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { historyFromJSON, historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { loadBundle } from '../common/workflow-bundle';
 import { canonicalJson, utf8 } from '../plan/canonical';
+import { chainStart, entryHash } from '../workflows/digest';
+import type { ChainedEntry } from '../shapes/status';
 import type { Check, CutoverRecord } from './record';
 import type { InjectedSinks } from '@temporalio/worker';
 import type { CutoverSinks } from '../workflows/sinks';
@@ -25,11 +27,24 @@ async function workflowCode(): Promise<{ workflowBundle: { code: string } } | { 
     : { workflowsPath: require.resolve('../workflows') };
 }
 
-/** The workflow's metrics sink, answered by nothing: a replay reports no metrics (workflows/sinks.ts). */
-const ignored = { fn: () => undefined, callDuringReplay: false };
-const REPLAY_SINKS: InjectedSinks<CutoverSinks> = {
-  metrics: { phase: ignored, signoff: ignored, rollback: ignored, breach: ignored },
-};
+/**
+ * The workflow's sinks for a replay (workflows/sinks.ts): no metrics; every audit entry the replay writes, chained,
+ * into `audit`.
+ */
+function replaySinks(audit: ChainedEntry[]): InjectedSinks<CutoverSinks> {
+  const ignored = { fn: () => undefined, callDuringReplay: false };
+  return {
+    metrics: { phase: ignored, signoff: ignored, rollback: ignored, breach: ignored },
+    record: {
+      audit: {
+        fn: (_info, entry) => {
+          audit.push(entry);
+        },
+        callDuringReplay: true,
+      },
+    },
+  };
+}
 
 const decode = (payload: unknown) => defaultPayloadConverter.fromPayload(payload as Payload);
 
@@ -55,6 +70,41 @@ function endOf(history: History): string | undefined {
   if (last?.workflowExecutionTerminatedEventAttributes) return 'terminated';
   if (last?.workflowExecutionContinuedAsNewEventAttributes) return 'continued';
   return undefined;
+}
+
+/**
+ * The record's audit trail against the one the replay wrote: the record's entries are the replay's from the
+ * `dropped`-th on, each with the same link, and the record's head is the hash of its last; the history may hold
+ * a few entries more (written after the export read the status).
+ */
+export function auditCheck(record: CutoverRecord, replayed: readonly ChainedEntry[]): Check {
+  const check = 'history audit';
+  const { dropped, entries, head } = record.audit;
+  if (replayed.length < dropped + entries.length) {
+    return {
+      check,
+      ok: false,
+      detail: `predicate.audit has ${dropped} dropped and ${entries.length} kept entries, the replay wrote ${replayed.length}`,
+    };
+  }
+  const differs = entries.findIndex((entry, i) => canonicalJson(entry) !== canonicalJson(replayed[dropped + i]));
+  if (differs >= 0) {
+    return {
+      check,
+      ok: false,
+      detail: `predicate.audit.entries[${differs}] is not the entry the replay wrote there (${replayed[dropped + differs]?.kind}: ${replayed[dropped + differs]?.message})`,
+    };
+  }
+  const last = replayed[dropped + entries.length - 1];
+  const expected = last ? entryHash(last) : chainStart(record.workflowId, record.runId);
+  if (head !== expected)
+    return { check, ok: false, detail: "predicate.audit.head is not the replayed chain's head there" };
+  const more = replayed.length - dropped - entries.length;
+  return {
+    check,
+    ok: true,
+    detail: `the ${replayed.length - more} entries the replay wrote, chained as the record has them${more ? ` (and ${more} written after the export read the status)` : ''}`,
+  };
 }
 
 const FINAL = ['completed', 'rolled-back', 'rejected', 'failed', 'cancelled'];
@@ -88,6 +138,7 @@ export async function replayChecks(record: CutoverRecord, historyText: string | 
     detail: `${history.events?.length ?? 0} events, the digest the record names`,
   });
 
+  const replayed: ChainedEntry[] = [];
   try {
     // The SDK's replay worker: a nondeterminism error means this code would not have made these decisions.
     const { DefaultLogger, Runtime, Worker } = await import('@temporalio/worker');
@@ -98,7 +149,7 @@ export async function replayChecks(record: CutoverRecord, historyText: string | 
       // A runtime is installed already (a test, a bench): its logger stays.
     }
     await Worker.runReplayHistory(
-      { ...(await workflowCode()), sinks: REPLAY_SINKS } as never,
+      { ...(await workflowCode()), sinks: replaySinks(replayed) } as never,
       history,
       record.workflowId,
     );
@@ -131,6 +182,8 @@ export async function replayChecks(record: CutoverRecord, historyText: string | 
       detail: `${record.gate.received.length} sign-off(s), in order, as the history has them`,
     });
   }
+
+  checks.push(auditCheck(record, replayed));
 
   const end = endOf(history);
   const state = record.outcome.state;

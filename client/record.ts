@@ -7,11 +7,11 @@
  */
 import { sha256 } from '@noble/hashes/sha256';
 import { bytesToHex } from '@noble/hashes/utils';
-import { canonicalJson, utf8 } from '../plan/canonical';
+import { utf8 } from '../plan/canonical';
 import { curve, decodePublicKey } from '../plan/keys';
 import type { CutoverPlan } from '../plan/schema';
-import type { AuditEntry, CutoverState, GateState, GateView, PhaseRecord } from '../shapes/status';
-import { evidenceDigest } from '../workflows/digest';
+import type { AuditEntry, ChainedEntry, CutoverState, GateState, GateView, PhaseRecord } from '../shapes/status';
+import { chainStart, entryHash, evidenceDigest } from '../workflows/digest';
 import { applySignOff, decideSignOff, gateRules, gateView } from '../workflows/gate';
 import type { ReceivedSignOff } from '../workflows/messages';
 
@@ -26,9 +26,6 @@ export interface Envelope {
   signatures: { keyid: string; sig: string }[];
 }
 
-/** An audit entry with the hash of the one before it: a removed or reordered entry breaks the chain. */
-export type ChainedEntry = AuditEntry & { prev: string };
-
 export interface CutoverRecord {
   recordVersion: 1;
   workflowId: string;
@@ -40,7 +37,11 @@ export interface CutoverRecord {
   evidence: Record<string, unknown>;
   evidenceDigest?: string;
   gate: { view: GateView; received: ReceivedSignOff[] };
-  /** The status's audit trail, chained; `head` is the hash of its last entry (so the last cannot change either). */
+  /**
+   * The status's audit trail as the workflow chained it, from its first entry (the `dropped` oldest are no longer
+   * in the status: the first kept entry's `prev` links to them); `head` is the hash of the last entry, so the last
+   * cannot change either.
+   */
   audit: { dropped: number; entries: ChainedEntry[]; head: string };
   outcome: { state: CutoverState; phases: PhaseRecord[]; startedAt: string; endedAt?: string; error?: string };
   /** The Temporal history the record came from: the SHA-256 of its JSON (as `temporal workflow show --output json`
@@ -78,17 +79,15 @@ export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
 
 const hex = (bytes: Uint8Array) => bytesToHex(sha256(bytes));
 
-/** The hash an audit chain starts from: the cutover's run, so a chain cannot be moved onto another cutover. */
-export function chainStart(workflowId: string, runId: string): string {
-  return hex(utf8(`cutover-audit/v1\n${workflowId}\n${runId}`));
-}
-
-/** Each entry with the hash of the canonical JSON of the entry before it (its own `prev` included), and the head. */
+/**
+ * The entries chained from `start` (each with the hash of the entry before it, workflows/digest.ts entryHash), and
+ * the head: for a status whose entries carry no chain (written by workers before the workflow chained them).
+ */
 export function chainAudit(entries: readonly AuditEntry[], start: string): { entries: ChainedEntry[]; head: string } {
   let prev = start;
   const chained = entries.map((entry) => {
     const linked = { ...entry, prev };
-    prev = hex(utf8(canonicalJson(linked)));
+    prev = entryHash(linked);
     return linked;
   });
   return { entries: chained, head: prev };
@@ -317,7 +316,7 @@ function checkChain(r: CutoverRecord): string {
         `its prev hash is not the hash of entry ${i - 1}: an entry before it was changed, removed or moved`,
       );
     }
-    prev = hex(utf8(canonicalJson(entry)));
+    prev = entryHash(entry);
   }
   if (r.audit.head !== prev)
     broken('predicate.audit.head', 'is not the hash of the last entry: the last entry was changed or removed');

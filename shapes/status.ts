@@ -157,7 +157,15 @@ export interface AuditEntry {
   identity?: { issuer: string; subject: string };
   rule?: string;
   message: string;
+  /**
+   * The hash of the entry before it (workflows/digest.ts entryHash), or of the run for the first (chainStart):
+   * written by the workflow as it goes, so a removed, changed or reordered entry breaks the chain.
+   */
+  prev?: string;
 }
+
+/** An audit entry with its link to the one before it. */
+export type ChainedEntry = AuditEntry & { prev: string };
 
 /** Work on an environment's queue that no live worker polls: which queue, since when, what was seen last. */
 export interface WaitingForWorker {
@@ -213,6 +221,8 @@ export interface CutoverStatus {
   audit: AuditEntry[];
   /** Audit entries dropped to keep the status bounded (the oldest go first). */
   auditDropped: number;
+  /** The hash of the last audit entry written (dropped or kept): the chain's head. */
+  auditHead?: string;
 }
 
 /** What the workflow returns when it ends without failing. */

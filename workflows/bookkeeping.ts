@@ -11,7 +11,9 @@ import {
   proxySinks,
   setCurrentDetails,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
+import { chainStart, entryHash } from './digest';
 import { phaseSearchAttribute, releaseSearchAttribute, stateSearchAttribute } from './messages';
 import type { ShadowResult } from '../shapes/evidence';
 import { dryRunLines, outputLine, sampleKey } from './output-lines';
@@ -21,6 +23,7 @@ import {
   describeWaitingForWorker,
   isFinal,
   type AuditEntry,
+  type ChainedEntry,
   type CutoverState,
   type CutoverStatus,
   type GateView,
@@ -29,7 +32,7 @@ import {
   type PhaseResults,
 } from '../shapes/status';
 
-const { metrics } = proxySinks<CutoverSinks>();
+const { metrics, record: recordSink } = proxySinks<CutoverSinks>();
 
 /** Most audit entries kept in the status; older ones are counted and dropped. */
 export const MAX_AUDIT = 500;
@@ -176,8 +179,17 @@ export class Bookkeeping {
     setCurrentDetails(lines.join('\n'));
   }
 
-  audit(entry: Omit<AuditEntry, 'at'>): void {
-    this.status.audit.push({ at: new Date().toISOString(), ...entry });
+  /** Writes an audit entry, chained to the one before it (dropped from the status or not). */
+  audit(entry: Omit<AuditEntry, 'at' | 'prev'>): void {
+    const { workflowId, runId } = workflowInfo();
+    const linked: ChainedEntry = {
+      at: new Date().toISOString(),
+      ...entry,
+      prev: this.status.auditHead ?? chainStart(workflowId, runId),
+    };
+    this.status.auditHead = entryHash(linked);
+    this.status.audit.push(linked);
+    recordSink.audit(linked);
     if (this.status.audit.length > MAX_AUDIT) {
       this.status.audit.shift();
       this.status.auditDropped++;

@@ -1,10 +1,11 @@
 /**
- * What workflow code reports to the worker process for its metrics. Sinks are fire-and-forget and add
- * nothing to history; the worker does not call them again during replay.
+ * What workflow code reports to the worker process. Sinks are fire-and-forget and add nothing to history.
  */
 import type { Sinks } from '@temporalio/workflow';
+import type { ChainedEntry } from '../shapes/status';
 
 export interface CutoverSinks extends Sinks {
+  /** The worker's metrics; not called again during replay. */
   metrics: {
     /** A phase ended: how long it took and how. */
     phase(phase: string, outcome: string, seconds: number): void;
@@ -14,5 +15,13 @@ export interface CutoverSinks extends Sinks {
     rollback(automatic: boolean): void;
     /** A production trigger fired. */
     breach(trigger: string): void;
+  };
+  record: {
+    /**
+     * An audit entry, chained, as the workflow wrote it. The worker keeps nothing of it (the status holds the
+     * entries); `cutover verify --replay` collects every call of a replay, to hold a record's chain to the
+     * chain its history rebuilds (client/record-replay.ts).
+     */
+    audit(entry: ChainedEntry): void;
   };
 }

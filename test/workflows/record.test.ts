@@ -1,6 +1,7 @@
 /**
  * The record an auditor verifies offline (`cutover export`, `cutover verify`), from real cutovers on the
- * time-skipping server: a completed cutover with attested sign-offs and a rejected one export and verify; the
+ * time-skipping server: a completed cutover with attested sign-offs, a rejected and a rolled-back one export and
+ * verify, with the audit trail the workflow chained as it went; the
  * DSSE signature verifies with an independent implementation of the spec's PAE (node:crypto, written here); a
  * record changed after its export fails at the envelope; a record signed by a key the auditor does not trust fails;
  * and where the signer itself lies (re-signed), the evidence digest, the gate's recount and the audit chain name
@@ -10,15 +11,24 @@ import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519';
 import type { Client } from '@temporalio/client';
 import { attestSignOff, type Cutovers } from '../../client/api';
-import { signRecord, verifyRecord, type Check, type Envelope, type Statement, type Trust } from '../../client/record';
+import {
+  chainAudit,
+  signRecord,
+  verifyRecord,
+  type Check,
+  type Envelope,
+  type Statement,
+  type Trust,
+} from '../../client/record';
 import { exportRecord } from '../../client/record-export';
 import { replayChecks } from '../../client/record-replay';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { createHash } from 'node:crypto';
 import { cutoverWorkflow } from '../../workflows';
-import { submitSignOffUpdate } from '../../workflows/messages';
+import { requestRollbackSignal, statusQuery, submitSignOffUpdate } from '../../workflows/messages';
+import { chainStart } from '../../workflows/digest';
 import { APPROVERS, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
-import { makePlan } from '../helpers/plans';
+import { makePlan, makePlanInput } from '../helpers/plans';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -35,12 +45,20 @@ const ISSUER = 'https://login.example';
 
 const cutoversOf = (client: Client) => ({ client, namespace: 'default' }) as unknown as Cutovers;
 
-/** Runs a cutover to its end: every role attested and approving, or qa rejecting once the others approved. */
-async function runCutover(end: 'approve' | 'reject'): Promise<string> {
+/**
+ * Runs a cutover to its end: every role attested and approving, or qa rejecting once the others approved, or every
+ * role approving and operations rolling production back while it is monitored.
+ */
+async function runCutover(end: 'approve' | 'reject' | 'roll back'): Promise<string> {
+  const { production } = makePlanInput();
+  const plan =
+    end === 'roll back'
+      ? makePlan({ production: { ...production, monitor: { ...production.monitor, window: '24h' } } })
+      : makePlan();
   const handle = await t.env.client.workflow.start(cutoverWorkflow, {
     taskQueue: t.taskQueue,
     workflowId: uniqueId('record'),
-    args: [makePlan()],
+    args: [plan],
   });
   const gate = await waitForStatus(handle, (s) => s.state === 'awaiting-signoff');
   const digest = gate.evidenceDigest as string;
@@ -63,20 +81,28 @@ async function runCutover(end: 'approve' | 'reject'): Promise<string> {
     expect(answer).toMatchObject({ accepted: true });
     if (decision === 'reject') break;
   }
+  if (end === 'roll back') {
+    await waitForStatus(handle, (s) => s.state === 'monitoring');
+    await handle.signal(requestRollbackSignal, { requestedBy: 'di', reason: 'customer complaints' });
+  }
   await handle.result();
   return handle.workflowId;
 }
 
 let completed: Envelope;
 let rejected: Envelope;
+let rolledBack: Envelope;
+let completedId: string;
 
 beforeAll(async () => {
-  const completedId = await runCutover('approve');
+  completedId = await runCutover('approve');
   const rejectedId = await runCutover('reject');
+  const rolledBackId = await runCutover('roll back');
   // A finished cutover answers its queries through a worker, as `cutover status` does.
   completed = await exportRecord(cutoversOf(t.env.client), completedId, { signer, withHistory: true });
   rejected = await exportRecord(cutoversOf(t.env.client), rejectedId, { signer });
-}, 180_000);
+  rolledBack = await exportRecord(cutoversOf(t.env.client), rolledBackId, { signer, withHistory: true });
+}, 240_000);
 
 const statementOf = (e: Envelope) => JSON.parse(Buffer.from(e.payload, 'base64').toString('utf8')) as Statement;
 const failed = (checks: Check[]) => checks.filter((c) => !c.ok).map((c) => `${c.check}: ${c.detail}`);
@@ -88,8 +114,8 @@ function reSigned(change: (s: Statement) => void): Envelope {
   return signRecord(statement.predicate, signer);
 }
 
-test('a completed and a rejected cutover export and verify: every check holds', () => {
-  for (const envelope of [completed, rejected]) {
+test('a completed, a rejected and a rolled-back cutover export and verify: every check holds', () => {
+  for (const envelope of [completed, rejected, rolledBack]) {
     const checks = verifyRecord(envelope, trust);
     expect(failed(checks)).toEqual([]);
     expect(checks.map((c) => c.check)).toEqual(['envelope', 'statement', 'evidence', 'sign-offs', 'audit chain']);
@@ -102,6 +128,24 @@ test('a completed and a rejected cutover export and verify: every check holds', 
   expect(record.history.events).toBeGreaterThan(20);
   expect(statementOf(rejected).predicate.outcome.state).toBe('rejected');
   expect(verifyRecord(rejected, trust).find((c) => c.check === 'sign-offs')?.detail).toMatch(/gate rejected/);
+  const back = statementOf(rolledBack).predicate;
+  expect(back.outcome.state).toBe('rolled-back');
+  expect(back.audit.entries.map((e) => e.message)).toContainEqual('rolling back (by di): customer complaints');
+  expect(verifyRecord(rolledBack, trust).find((c) => c.check === 'sign-offs')?.detail).toMatch(/gate approved/);
+});
+
+test('the audit chain is the workflow’s own, written as it went: the status carries it, the export copies it', async () => {
+  const status = await t.env.client.workflow.getHandle(completedId).query(statusQuery);
+  const record = statementOf(completed).predicate;
+  expect(status.auditHead).toBe(record.audit.head);
+  expect(record.audit.entries).toEqual(status.audit);
+  expect(record.audit.entries[0]?.prev).toBe(chainStart(record.workflowId, record.runId));
+  // The same links the export would compute from the entries alone: nothing was chained after the fact.
+  const plain = status.audit.map(({ prev: _prev, ...entry }) => entry);
+  expect(chainAudit(plain, chainStart(record.workflowId, record.runId))).toEqual({
+    entries: status.audit,
+    head: status.auditHead,
+  });
 });
 
 test('the DSSE signature verifies with an independent PAE and node:crypto, as any DSSE tool would', () => {
@@ -250,7 +294,44 @@ describe('--replay: the record held to its history, and the history to this rele
   test('the completed cutover’s own history (exported with it) replays and agrees with the record', async () => {
     const checks = await replayChecks(recordOf(completed), recordOf(completed).history.json);
     expect(failed(checks)).toEqual([]);
-    expect(checks.map((c) => c.check)).toEqual(['history', 'replay', 'history sign-offs', 'history outcome']);
+    expect(checks.map((c) => c.check)).toEqual([
+      'history',
+      'replay',
+      'history sign-offs',
+      'history audit',
+      'history outcome',
+    ]);
+    expect(checks.find((c) => c.check === 'history audit')?.detail).toMatch(
+      new RegExp(
+        `^the ${recordOf(completed).audit.entries.length} entries the replay wrote, chained as the record has them`,
+      ),
+    );
+  }, 60_000);
+
+  test('the rolled-back cutover’s history replays and agrees with its record', async () => {
+    const checks = await replayChecks(recordOf(rolledBack), recordOf(rolledBack).history.json);
+    expect(failed(checks)).toEqual([]);
+    expect(checks.at(-1)?.detail).toBe('ended rolled-back');
+  }, 60_000);
+
+  test('an audit entry rewritten and the chain linked anew (a lying worker) holds offline, and the replay names it', async () => {
+    const record = recordOf(completed);
+    const index = record.audit.entries.findIndex((e) => e.kind === 'signoff' && e.actor === 'bo');
+    const rewritten = recordOf(
+      reSigned((s) => {
+        const plain = s.predicate.audit.entries.map(({ prev: _prev, ...entry }) => entry);
+        plain[index]!.message = 'approve for qa counted (reviewed twice)';
+        Object.assign(s.predicate.audit, chainAudit(plain, chainStart(record.workflowId, record.runId)));
+      }),
+    );
+    expect(failed(verifyRecord(signRecord(rewritten, signer), trust))).toEqual([]);
+    expect(failed(await replayChecks(rewritten, rewritten.history.json))).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^history audit: predicate\\.audit\\.entries\\[${index}\\] is not the entry the replay wrote there \\(signoff: approve for qa counted`,
+        ),
+      ),
+    ]);
   }, 60_000);
 
   test('another cutover’s history is not the one the record names', async () => {

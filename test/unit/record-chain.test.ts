@@ -1,0 +1,64 @@
+/**
+ * The record's audit trail held to the one a replay rebuilds (client/record-replay.ts auditCheck), on chains made
+ * here: a status that dropped its oldest entries, a history with entries written after the export read the status,
+ * and the links a rewrite breaks.
+ */
+import { chainAudit, type CutoverRecord } from '../../client/record';
+import { auditCheck } from '../../client/record-replay';
+import type { AuditEntry } from '../../shapes/status';
+import { chainStart } from '../../workflows/digest';
+
+const START = chainStart('wf-1', 'run-1');
+const entries: AuditEntry[] = Array.from({ length: 10 }, (_, i) => ({
+  at: `2026-12-02T00:00:0${i}.000Z`,
+  kind: 'note',
+  message: `entry ${i}`,
+}));
+const replayed = chainAudit(entries, START).entries;
+
+/** A record that kept `kept` entries after dropping `dropped`, chained as the workflow chained them. */
+function recordOf(dropped: number, kept: number): CutoverRecord {
+  const chain = chainAudit(entries.slice(0, dropped + kept), START);
+  return {
+    workflowId: 'wf-1',
+    runId: 'run-1',
+    audit: { dropped, entries: chain.entries.slice(dropped), head: chain.head },
+  } as CutoverRecord;
+}
+
+test('a record that kept the newest entries of a chain the replay rebuilt whole holds', () => {
+  expect(auditCheck(recordOf(3, 7), replayed)).toEqual({
+    check: 'history audit',
+    ok: true,
+    detail: 'the 10 entries the replay wrote, chained as the record has them',
+  });
+});
+
+test('entries written after the export read the status are named, not counted against the record', () => {
+  expect(auditCheck(recordOf(0, 8), replayed).detail).toBe(
+    'the 8 entries the replay wrote, chained as the record has them (and 2 written after the export read the status)',
+  );
+  expect(auditCheck(recordOf(0, 0), replayed).ok).toBe(true);
+});
+
+test('a record with more entries than the replay wrote, a changed entry or a head of its own fails, naming it', () => {
+  expect(auditCheck(recordOf(3, 7), replayed.slice(0, 9))).toMatchObject({
+    ok: false,
+    detail: 'predicate.audit has 3 dropped and 7 kept entries, the replay wrote 9',
+  });
+  const changed = recordOf(3, 7);
+  changed.audit.entries[2] = { ...changed.audit.entries[2]!, message: 'entry five, reviewed' };
+  expect(auditCheck(changed, replayed)).toMatchObject({
+    ok: false,
+    detail: 'predicate.audit.entries[2] is not the entry the replay wrote there (note: entry 5)',
+  });
+  // Dropped miscounted: every kept entry sits one place off its own.
+  const shifted = { ...recordOf(3, 7), audit: { ...recordOf(3, 7).audit, dropped: 2 } } as CutoverRecord;
+  expect(auditCheck(shifted, replayed).detail).toMatch(/^predicate\.audit\.entries\[0\] is not/);
+  const head = recordOf(3, 7);
+  head.audit.head = START;
+  expect(auditCheck(head, replayed)).toMatchObject({
+    ok: false,
+    detail: "predicate.audit.head is not the replayed chain's head there",
+  });
+});

@@ -273,6 +273,10 @@ test('reject → rejected; a refused sign-off names its rule and exits 1', async
   // Its history, exported with it, replays on this release's prebuilt workflow bundle and agrees with it.
   expect(verified.stdout).toContain("ok   replay: the history replays on this release's workflow code");
   expect(verified.stdout).toContain('ok   history outcome: ended rejected');
+  // The audit trail the replay writes is the one the workflow chained and the record holds.
+  expect(verified.stdout).toMatch(
+    /^ok {3}history audit: the \d+ entries the replay wrote, chained as the record has them/m,
+  );
   // The wrong-role refusal is recounted as a refusal, qa's rejection as the gate's end.
   expect(verified.stdout).toMatch(/^ok {3}sign-offs: 2 sign-off\(s\) recounted: gate rejected$/m);
   expect(verified.stdout.trim().split('\n').at(-1)).toBe(`${record}: verified`);

@@ -2,8 +2,8 @@
  * `cutover verify FILE --replay [--history HISTORY.json]`: holds a record to the Temporal history it names, and
  * the history to this release's workflow code. The history (given, or the one `export --with-history` put in the
  * record) must be the one the record's digest names; it must replay on the workflow code without nondeterminism,
- * so the record's cutover is this code's decisions; and what the record says of it must be in it: every sign-off
- * received, in order, as it was sent, and the way the cutover ended.
+ * so the record's cutover is this code's decisions; and what the record says of it must be in it: the effective
+ * plan, every sign-off received, in order, as it was sent, the audit trail, and the way the cutover ended.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -58,6 +58,21 @@ function signOffsIn(history: History): unknown[] {
     if (update?.name === 'submitSignOff' && update.args?.payloads?.[0]) out.push(decode(update.args.payloads[0]));
   }
   return out;
+}
+
+/**
+ * The effective plan in a history: the result of the workers' plan check (the `checkPlan` activity), or undefined
+ * where there is none (a cutover from before the check ran as an activity, or one refused before it completed).
+ */
+function checkedPlanIn(history: History): unknown {
+  const scheduled = new Set<string>();
+  for (const e of history.events ?? []) {
+    if (e.activityTaskScheduledEventAttributes?.activityType?.name === 'checkPlan') scheduled.add(String(e.eventId));
+    const completed = e.activityTaskCompletedEventAttributes;
+    if (completed && scheduled.has(String(completed.scheduledEventId)) && completed.result?.payloads?.[0])
+      return decode(completed.result.payloads[0]);
+  }
+  return undefined;
 }
 
 /** How the history ended: the cutover's result state, `failed`, `cancelled`, or undefined while it runs. */
@@ -159,6 +174,19 @@ export async function replayChecks(record: CutoverRecord, historyText: string | 
       'replay',
       `the history does not replay on this release's workflow code: ${(err as Error).message.split('\n')[0]}`,
     );
+  }
+
+  const checked = checkedPlanIn(history);
+  if (checked === undefined) {
+    checks.push({
+      check: 'history plan',
+      ok: true,
+      detail: 'no plan check completed in the history: nothing to compare',
+    });
+  } else if (canonicalJson(checked) !== canonicalJson(record.plan)) {
+    fail('history plan', "predicate.plan is not the effective plan the workers' plan check returned in the history");
+  } else {
+    checks.push({ check: 'history plan', ok: true, detail: "the effective plan the workers' plan check returned" });
   }
 
   const sent = signOffsIn(history).map((s) => canonicalJson(s));

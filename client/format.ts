@@ -8,36 +8,8 @@ import { cell, dryRunLines, outputLine, sampleKey } from '../workflows/output-li
 import { stressGroups } from '../verdicts/stress';
 import { levels } from '../verdicts/relative';
 import type { WhatIfResult } from './what-if';
-import { describeWaitingForWorker, phaseResult, type CutoverStatus, type PhaseRecord } from '../shapes/status';
-
-/** Key figures of a phase's evidence, in a few words. */
-export function keyFigures(record: PhaseRecord): string {
-  if (!record.result) return '';
-  switch (record.phase) {
-    case 'shadow': {
-      const metrics = record.result.datasets.flatMap((d) => d.metrics);
-      return `${metrics.filter((m) => m.verdict === 'pass').length}/${metrics.length} metrics within tolerance`;
-    }
-    case 'stress': {
-      const compared = record.result.compare;
-      if (compared) {
-        const ratios = record.result.sizes
-          .flatMap((z) => z.relative?.comparisons ?? [])
-          .filter((c) => c.measure === 'latency' && c.statistic === 'median')
-          .map((c) => c.ratio.toFixed(2));
-        return `V2/V1 median time ${ratios.join(', ')} by size: ${compared.verdict}`;
-      }
-      const last = record.result.sizes[record.result.sizes.length - 1];
-      return last
-        ? `${last.rows} rows: p99 ${last.latencyMs.p99.toFixed(0)} ms, ${Math.round(last.rowsPerSecond)} rows/s`
-        : '';
-    }
-    case 'rollback-rehearsal':
-      return `${formatMs(record.result.durationMs)} of ${formatMs(record.result.targetMs)}`;
-    default:
-      return '';
-  }
-}
+import { describeWaitingForWorker, phaseResult, type CutoverStatus } from '../shapes/status';
+import { keyFigures } from './phase-views';
 
 /** No colour codes when the output is not a terminal (pipes, files, tests). */
 const PLAIN = process.stdout.isTTY ? {} : { head: [], border: [] };

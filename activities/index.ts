@@ -1,6 +1,7 @@
 /**
  * The activities of a cutover, built from their dependencies so tests can pass their own.
  */
+import { createChangeWindow } from './change-window';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -209,6 +210,7 @@ export function createActivities(deps: ActivityDeps) {
     reconcile: createReconcile(deps),
     describeQueue,
     notify: createNotify(deps),
+    changeWindow: createChangeWindow(deps),
   };
 }
 

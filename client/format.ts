@@ -8,7 +8,7 @@ import { cell, dryRunLines, outputLine, sampleKey } from '../workflows/output-li
 import { stressGroups } from '../verdicts/stress';
 import { levels } from '../verdicts/relative';
 import type { WhatIfResult } from './what-if';
-import { describeWaitingForWorker, phaseResult, type CutoverStatus } from '../shapes/status';
+import { describeWaitingForWindow, describeWaitingForWorker, phaseResult, type CutoverStatus } from '../shapes/status';
 import { keyFigures } from './phase-views';
 
 /** No colour codes when the output is not a terminal (pipes, files, tests). */
@@ -25,6 +25,7 @@ export function renderStatus(s: CutoverStatus, auditLines = 8): string {
     );
   }
   if (s.waitingForWorker) out.push(`waiting: ${describeWaitingForWorker(s.waitingForWorker)}`);
+  if (s.waitingForWindow) out.push(`waiting since ${s.waitingForWindow.since}: ${describeWaitingForWindow(s.waitingForWindow)}`);
   out.push(
     s.policyDigest
       ? `policy: ${s.policyDigest.slice(0, 12)}… (the workers' policy this plan was checked against)`

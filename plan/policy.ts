@@ -11,6 +11,7 @@
  * ceiling under `ceilings`, an allow-list beside `commands`/`urls`, or a `require…` flag) and its check to
  * `checkPlanAgainstPolicy`, with a test that a plan past the bound is refused by path.
  */
+import { calendarSchema, wideningWindows } from './calendar';
 import { z } from 'zod';
 import { DURATION_PATTERN, toMs } from './duration';
 import { ENVIRONMENTS } from './environments';
@@ -97,6 +98,8 @@ const rulesSchema = z.strictObject({
     .array(z.url({ protocol: /^https?$/ }))
     .max(100)
     .default([]),
+  /** When production may change (plan/calendar.ts): without one, at any time. */
+  calendar: calendarSchema.optional(),
   /** Upper bounds on how loose a plan may make its checks. */
   ceilings: z
     .strictObject({
@@ -407,6 +410,20 @@ type Problem = (path: string, message: string) => void;
  * stricter of plan and policy). Without rules for the release, the plan is refused. One concern per function
  * below: who signed it, what its actions run and reach, who approves, and the ceilings.
  */
+/** A plan's `production.window` narrows the pipeline's calendar, in its zone; it never widens it. */
+function checkWindow(plan: CutoverPlan, rules: PolicyRules, problem: Problem): void {
+  const window = plan.production.window;
+  if (!window) return;
+  if (rules.calendar && window.zone !== undefined && window.zone !== rules.calendar.zone) {
+    problem(
+      'production.window.zone',
+      `${window.zone}: the plan's windows are in the policy's zone, ${rules.calendar.zone}; leave zone out`,
+    );
+  }
+  for (const { index, message } of wideningWindows(rules.calendar, window))
+    problem(`production.window.windows[${index}]`, message);
+}
+
 export function checkPlanAgainstPolicy(
   plan: CutoverPlan,
   resolved: ResolvedPolicy,
@@ -437,6 +454,7 @@ export function checkPlanAgainstPolicy(
     );
   }
   const triggers = triggersUnder(plan, ceilings, problem);
+  checkWindow(plan, rules, problem);
   const effective: CutoverPlan = {
     ...plan,
     ...(initiator !== undefined ? { initiator } : {}),

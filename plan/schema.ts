@@ -4,6 +4,7 @@
  * workflow code replay that check with plan/shape-check.ts, a zod-free walk of the shape generated from here.
  */
 import { z } from 'zod';
+import { planWindowSchema } from './calendar';
 import { DURATION_PATTERN } from './duration';
 import { flattenIssues, invalidPlan, type PlanProblem } from './problems';
 import { allowance, FIELD_RULES, OUTPUT_NAME, planProblems, type FieldRule, type RuleName } from './rules';
@@ -89,6 +90,7 @@ export const NOTIFY_EVENTS = [
   'completed',
   'failed',
   'rejected',
+  'window-wait',
 ] as const;
 
 const notifyEvents = z
@@ -358,6 +360,11 @@ const environmentSchema = z.strictObject({
 
 const productionSchema = z.strictObject({
   deploy: actionSchema,
+  window: planWindowSchema
+    .optional()
+    .describe(
+      "When production may change, narrowing the workers' calendar (its windows, more freezes): the deploy and the decommission wait for the next open window; a rollback never waits.",
+    ),
   undo: actionSchema.describe('The rollback of production; registered before deploy runs.'),
   monitor: monitorSchema,
   reconcile: z

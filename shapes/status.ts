@@ -207,6 +207,18 @@ export interface CutoverStatus {
   roleGroups?: Record<string, string[]>;
   /** An activity refused by workers holding another policy, waiting for one with the cutover's. */
   waitingForPolicy?: { what: string; since: string; refusals: number; message: string };
+  /**
+   * A change to production waiting for the calendar's next open window (plan/calendar.ts): what waits, why, and
+   * when it opens (UTC, and as people in the calendar's zone read it); absent when no window opens within a year.
+   */
+  waitingForWindow?: {
+    what: string;
+    since: string;
+    reason: string;
+    opensAt?: string;
+    local?: string;
+    zone: string;
+  };
   /** Work waiting on an environment's task queue that no live worker polls (plan `environments`). */
   waitingForWorker?: WaitingForWorker;
   startedAt: string;
@@ -223,6 +235,13 @@ export interface CutoverStatus {
   auditDropped: number;
   /** The hash of the last audit entry written (dropped or kept): the chain's head. */
   auditHead?: string;
+}
+
+/** The words status, the Temporal UI and the approval page use for a change waiting for its window. */
+export function describeWaitingForWindow(w: NonNullable<CutoverStatus['waitingForWindow']>): string {
+  return w.opensAt
+    ? `${w.what} is waiting for the change window: opens ${w.local} (${w.zone}), ${w.opensAt} (${w.reason})`
+    : `${w.what} is waiting for the change window: none opens within a year (${w.reason})`;
 }
 
 /** What the workflow returns when it ends without failing. */

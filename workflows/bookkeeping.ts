@@ -20,6 +20,7 @@ import { dryRunLines, outputLine, sampleKey } from './output-lines';
 import type { NotifyEvent } from '../plan/schema';
 import type { CutoverSinks } from './sinks';
 import {
+  describeWaitingForWindow,
   describeWaitingForWorker,
   isFinal,
   type AuditEntry,
@@ -165,6 +166,9 @@ export class Bookkeeping {
     }
     if (this.status.waitingForWorker) {
       lines.push('', `**Waiting**: ${describeWaitingForWorker(this.status.waitingForWorker)}`);
+    }
+    if (this.status.waitingForWindow) {
+      lines.push('', `**Waiting**: ${describeWaitingForWindow(this.status.waitingForWindow)}`);
     }
     if (view.status !== 'closed') {
       lines.push('', `**Gate** ${view.status}${view.deadline ? ` · deadline ${view.deadline}` : ''}`, '');

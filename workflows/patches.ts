@@ -58,4 +58,11 @@ export const Patch = {
    * before this is open.
    */
   MonitorCadence: 'monitor-cadence',
+  /**
+   * The production deploy and the decommission wait for the change calendar's next open window (2026-12-02:
+   * plan/calendar.ts, workflows/change-window.ts). Asked only where a calendar can apply (the workers hold a
+   * policy, or the plan has `production.window`), so other cutovers' histories carry no marker. Old branch: no
+   * wait. Deprecate when no cutover that reached production before this shipped is open.
+   */
+  ChangeWindows: 'change-windows',
 } as const;

@@ -13,8 +13,8 @@ import { PHASE_ENVIRONMENT } from '../../workflows/queue-watch';
 import { tempDir } from '../helpers/harness';
 import { planWithEveryAction } from '../helpers/plans';
 
-/** The activities that run on the cutover's own queue whatever the phase: the plan check, queue watch, notices. */
-const ORCHESTRATOR_ACTIVITIES = ['checkPlan', 'describeQueue', 'notify'];
+/** The activities that run on the cutover's own queue whatever the phase: the plan check, queue watch, notices, and the change calendar's answer. */
+const ORCHESTRATOR_ACTIVITIES = ['checkPlan', 'describeQueue', 'notify', 'changeWindow'];
 
 test('every activity the workers make is declared by a phase, or is the orchestrator’s own', () => {
   const made = Object.keys(createActivities({ dataDir: tempDir('phases-') })).sort();

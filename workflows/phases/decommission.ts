@@ -1,4 +1,7 @@
 /** decommission: V1 removed after enough clean days of reconciliation; kept otherwise. */
+import { patched } from '@temporalio/workflow';
+import { awaitChangeWindow, windowApplies } from '../change-window';
+import { Patch } from '../patches';
 import type { PhaseModule } from './context';
 
 export const decommission: PhaseModule<'decommission'> = {
@@ -13,6 +16,7 @@ export const decommission: PhaseModule<'decommission'> = {
         outcome: 'skipped',
       };
     }
+    if (windowApplies(ctx.plan) && patched(Patch.ChangeWindows)) await awaitChangeWindow(ctx, 'the decommission');
     // From here V1 is being removed: nothing can roll back to it, so the compensations are dropped first
     // (a failing decommission must not switch production back to a half-removed V1), and a rollback
     // request is refused.

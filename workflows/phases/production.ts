@@ -5,6 +5,7 @@ import { actionTimeoutMs } from '../../plan/helpers';
 import { FailureType } from '../../plan/failures';
 import { Patch } from '../patches';
 import { isPolicyMismatch } from '../policy-wait';
+import { awaitChangeWindow, windowApplies } from '../change-window';
 import { localProbe, stepOptions, steps } from '../proxies';
 import type { PhaseResults } from '../../shapes/status';
 import type { PhaseEnd } from '../bookkeeping';
@@ -14,6 +15,7 @@ export const production: PhaseModule<'production'> = {
   phase: 'production',
   async run(ctx) {
     const { plan } = ctx;
+    if (windowApplies(plan) && patched(Patch.ChangeWindows)) await awaitChangeWindow(ctx, 'the production deploy');
     const { monitor } = plan.production;
     const baseDir = plan.baseDir;
     const probeInput = {

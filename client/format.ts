@@ -25,7 +25,8 @@ export function renderStatus(s: CutoverStatus, auditLines = 8): string {
     );
   }
   if (s.waitingForWorker) out.push(`waiting: ${describeWaitingForWorker(s.waitingForWorker)}`);
-  if (s.waitingForWindow) out.push(`waiting since ${s.waitingForWindow.since}: ${describeWaitingForWindow(s.waitingForWindow)}`);
+  if (s.waitingForWindow)
+    out.push(`waiting since ${s.waitingForWindow.since}: ${describeWaitingForWindow(s.waitingForWindow)}`);
   out.push(
     s.policyDigest
       ? `policy: ${s.policyDigest.slice(0, 12)}… (the workers' policy this plan was checked against)`

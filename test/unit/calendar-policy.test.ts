@@ -5,7 +5,7 @@
  */
 import { createChangeWindow } from '../../activities/change-window';
 import { check, planInput, writePolicy } from '../helpers/policy-fixture';
-import { makePlanInput } from '../helpers/plans';
+import type { makePlanInput } from '../helpers/plans';
 
 const calendar = {
   zone: 'Europe/London',

@@ -6,7 +6,7 @@ import { recordLineHtml, reportParts, REPORT_STYLE } from '../client/html-report
 import type { RecordLine } from '../client/record';
 import { esc } from '../common/html';
 import type { SignOffAnswer } from '../workflows/messages';
-import { isFinal, type CutoverStatus } from '../shapes/status';
+import { describeWaitingForWindow, isFinal, type CutoverStatus } from '../shapes/status';
 import type { Login, RoleAnswer } from './identity';
 
 const STYLE = `${REPORT_STYLE}
@@ -80,7 +80,15 @@ export type Answer =
 /** What changes the page when it changes: the live refresh compares it. */
 export function liveVersion(s: CutoverStatus): string {
   const signed = s.gate.roles.map((r) => `${r.role}:${r.approvedBy.join('+')}`).join(',');
-  return [s.phase, s.state, s.evidenceDigest ?? '', s.gate.status, signed, s.phases.length].join('|');
+  return [
+    s.phase,
+    s.state,
+    s.evidenceDigest ?? '',
+    s.gate.status,
+    signed,
+    s.phases.length,
+    s.waitingForWindow?.opensAt ?? '',
+  ].join('|');
 }
 
 /**
@@ -218,6 +226,7 @@ document.addEventListener('submit', async (event) => {
     `<h1>${esc(s.release)}</h1>
 <p>Cutover <code>${esc(s.workflowId)}</code> · state <b id="state">${esc(s.state)}</b> (phase ${esc(s.phase)}) · started ${esc(s.startedAt)}${s.endedAt ? ` · ended ${esc(s.endedAt)}` : ''}${s.initiator ? ` · by ${esc(s.initiator)}` : ''}</p>
 <p class="live" id="live" hidden></p>
+${s.waitingForWindow ? `<p class="waiting" id="window">${esc(describeWaitingForWindow(s.waitingForWindow))}</p>` : ''}
 ${record ? recordLineHtml(record) : ''}
 ${gateSection(s, login, csrf, roles, answer)}
 ${body}`,

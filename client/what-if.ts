@@ -7,6 +7,7 @@
  */
 import type { Metrics, MetricComparison, StressResult } from '../shapes/evidence';
 import { toMs } from '../plan/duration';
+import { decideWindow, describeWindows, effectiveCalendar, type Calendar } from '../plan/calendar';
 import type { CutoverPlan } from '../plan/schema';
 import type { Recorded } from '../verdicts/evidence';
 import { compareMetrics } from '../verdicts/metrics';
@@ -39,8 +40,12 @@ const verdictOf = (failed: boolean) => (failed ? 'fail' : 'pass');
 /** A KPI's verdict as people read it: a failing dry-run tolerance only would have failed. */
 const label = (m: MetricComparison) => (m.verdict === 'fail' && m.dryRun ? 'fail (dry run)' : m.verdict);
 
-/** The recorded evidence, judged under `plan` and under the plan it ran with; every verdict that differs. */
-export function whatIf(recorded: Recorded, plan: CutoverPlan): WhatIfResult {
+/**
+ * The recorded evidence, judged under `plan` and under the plan it ran with; every verdict that differs. With
+ * `calendar` (a policy's calendar for the release, `--policy`), and the plan's `production.window`, also when the
+ * production deploy would have gone ahead.
+ */
+export function whatIf(recorded: Recorded, plan: CutoverPlan, calendar?: Calendar): WhatIfResult {
   const before = recorded.plan;
   const out: WhatIfResult = { workflowId: recorded.workflowId, changes: [], unchanged: 0, notes: [] };
   const judge = (check: string, was: string, now: string, figure: string, limit: string) => {
@@ -147,6 +152,8 @@ export function whatIf(recorded: Recorded, plan: CutoverPlan): WhatIfResult {
     out.notes.push('monitoring: no probe samples found in the monitor histories');
   }
 
+  judgeDeployTime(recorded, plan, calendar, out, judge);
+
   // Reconciliation: each day's KPIs against the new tolerances.
   for (const day of recorded.reconciliation) {
     const now = day.comparisons.map((m) => judgeMetric(m, plan.shadow.tolerances, plan.shadow.ranges));
@@ -160,6 +167,45 @@ export function whatIf(recorded: Recorded, plan: CutoverPlan): WhatIfResult {
     );
   }
   return out;
+}
+
+/**
+ * When the deploy would have gone ahead under the new calendar, from the moment the gate let it (the first
+ * change-window answer's time, or the deploy's): at once, or at the window's opening. The calendar's answer at that
+ * moment, as the workers would give it; a freeze lifted or added since counts as the new calendar says.
+ */
+function judgeDeployTime(
+  recorded: Recorded,
+  plan: CutoverPlan,
+  calendar: Calendar | undefined,
+  out: WhatIfResult,
+  judge: (check: string, was: string, now: string, figure: string, limit: string) => void,
+): void {
+  const effective = effectiveCalendar(calendar, plan.production.window);
+  if (!effective) return;
+  const deploy = recorded.deploy;
+  if (!deploy) {
+    out.notes.push('change window: the cutover never reached the production deploy');
+    return;
+  }
+  const ready = Date.parse(deploy.readyAt);
+  const decision = decideWindow(effective, ready);
+  const would = decision.open ? ready : decision.opensAt ? Date.parse(decision.opensAt) : undefined;
+  const now =
+    would === undefined
+      ? 'not within a year'
+      : `at ${new Date(would).toISOString()}${decision.open ? '' : ` (${decision.local}, ${decision.zone})`}`;
+  const deployed = deploy.deployedAt ? Date.parse(deploy.deployedAt) : undefined;
+  // Within a minute of each other is the same time: a workflow task, an activity's start.
+  const same = deployed !== undefined && would !== undefined && Math.abs(deployed - would) < 60_000;
+  const was = deployed === undefined ? 'not yet' : same ? now : `at ${deploy.deployedAt}`;
+  judge(
+    'production deploy time',
+    was,
+    now,
+    `ready ${deploy.readyAt}`,
+    decision.open ? describeWindows(effective) : decision.reason,
+  );
 }
 
 function judgeComparison(

@@ -32,6 +32,11 @@ export interface Recorded {
   probes: { result: ProbeResult; reference?: Metrics }[];
   /** The monitor child workflows whose histories hold the probes. */
   monitors: string[];
+  /**
+   * When production could first have been deployed (the approved gate: the first change-window answer's time, or
+   * the deploy's where there was none), and when the deploy was scheduled; absent before production.
+   */
+  deploy?: { readyAt: string; deployedAt?: string };
 }
 
 /** Decodes a payload as the default converter does; an encrypted one needs the codec (see api.ts). */
@@ -67,7 +72,18 @@ export async function recordedFromHistory(workflowId: string, history: History, 
     const child = event.startChildWorkflowExecutionInitiatedEventAttributes;
     if (child?.workflowId) recorded.monitors.push(child.workflowId);
     const s = event.activityTaskScheduledEventAttributes;
-    if (s) scheduled.set(id, { type: s.activityType?.name ?? '', input: await first(decode, s.input) });
+    if (s) {
+      const type = s.activityType?.name ?? '';
+      const input = await first(decode, s.input);
+      scheduled.set(id, { type, input });
+      const at = eventMs(event.eventTime);
+      if (type === 'changeWindow' && !recorded.deploy && isObject(input, 'at'))
+        recorded.deploy = { readyAt: new Date((input as { at: number }).at).toISOString() };
+      if (type === 'deployProduction' && at !== undefined) {
+        const deployedAt = new Date(at).toISOString();
+        recorded.deploy = { readyAt: recorded.deploy?.readyAt ?? deployedAt, deployedAt };
+      }
+    }
     const done = event.activityTaskCompletedEventAttributes;
     const failed = event.activityTaskFailedEventAttributes;
     if (!done && !failed) continue;
@@ -93,6 +109,12 @@ export async function recordedFromHistory(workflowId: string, history: History, 
     }
   }
   return recorded;
+}
+
+/** An event's time in ms: its seconds come as a number or a Long, depending on how the history was read. */
+function eventMs(time: temporal.api.history.v1.IHistoryEvent['eventTime']): number | undefined {
+  if (!time) return undefined;
+  return Number(String(time.seconds ?? 0)) * 1000 + Math.floor((time.nanos ?? 0) / 1e6);
 }
 
 function isObject(value: unknown, key: string): boolean {

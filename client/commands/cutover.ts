@@ -143,6 +143,7 @@ export function cutoverCommands(program: Command): void {
     .command('what-if')
     .argument('[ids...]', 'workflow ids of finished or running cutovers')
     .requiredOption('--plan <file>', 'the plan whose checks to judge the recorded evidence by')
+    .option('--policy <file>', "a workers' policy whose change calendar says when the deploy would have gone ahead")
     .option('--all', 'every cutover (with --query: every one it finds)')
     .option('--query <query>', 'a visibility query, such as \'CutoverState = "completed"\'')
     .option('--json', 'print JSON')
@@ -152,22 +153,28 @@ export function cutoverCommands(program: Command): void {
       '\nExamples:\n  cutover what-if cutover-portfolio-kpi-v2 --plan tighter.yaml\n' +
         '  cutover what-if --all --query \'CutoverState = "completed"\' --plan tighter.yaml --json',
     )
-    .action(async (ids: string[], o: { plan: string; all?: boolean; query?: string; json?: boolean }) => {
-      const next = await loadPlan(o.plan);
-      const { whatIf } = await import('../what-if.js');
-      await withClient(async (c) => {
-        const { cutoversMatching, recordedEvidence } = await api();
-        let targets = ids;
-        if (o.all || o.query !== undefined) targets = [...ids, ...(await cutoversMatching(c, o.query))];
-        if (targets.length === 0)
-          throw new UserError(
-            o.query !== undefined ? `no cutover matches ${o.query}` : 'name at least one workflow id, or --all',
-          );
-        const results: WhatIfResult[] = [];
-        for (const id of targets) results.push(whatIf(await recordedEvidence(c, id), next));
-        print(!!o.json, results, () => renderWhatIf(results, o.plan));
-      });
-    });
+    .action(
+      async (ids: string[], o: { plan: string; policy?: string; all?: boolean; query?: string; json?: boolean }) => {
+        const next = await loadPlan(o.plan);
+        const policy = o.policy ? (await import('../../plan/policy-load.js')).loadPolicy(o.policy) : undefined;
+        const calendar = policy
+          ? (await import('../../plan/policy.js')).rulesFor(policy.policy, next.release)?.calendar
+          : undefined;
+        const { whatIf } = await import('../what-if.js');
+        await withClient(async (c) => {
+          const { cutoversMatching, recordedEvidence } = await api();
+          let targets = ids;
+          if (o.all || o.query !== undefined) targets = [...ids, ...(await cutoversMatching(c, o.query))];
+          if (targets.length === 0)
+            throw new UserError(
+              o.query !== undefined ? `no cutover matches ${o.query}` : 'name at least one workflow id, or --all',
+            );
+          const results: WhatIfResult[] = [];
+          for (const id of targets) results.push(whatIf(await recordedEvidence(c, id), next, calendar));
+          print(!!o.json, results, () => renderWhatIf(results, o.plan));
+        });
+      },
+    );
 
   program
     .command('cancel')

@@ -90,3 +90,46 @@ test('tighter reconciliation tolerances are judged on each recorded day', async 
   expect(days.length).toBe(recorded.reconciliation.length);
   expect(days.every((d) => d.before === 'clean' && d.after === 'not clean')).toBe(true);
 });
+
+describe('the production deploy’s time under a new change calendar', () => {
+  // Approved on a Friday at 15:30 UTC, deployed when Monday's 09:00 London window opened (08:00 UTC, in summer time).
+  const FIXTURE = 'change-window.2026-12-02.json';
+
+  test('the history says when the deploy was ready and when it ran; the same plan changes nothing', async () => {
+    const recorded = await load(FIXTURE);
+    expect(recorded.deploy?.readyAt).toMatch(/^2027-03-26T15:3/);
+    expect(recorded.deploy?.deployedAt).toMatch(/^2027-03-29T08:0/);
+    expect(whatIf(recorded, recorded.plan as CutoverPlan).changes).toEqual([]);
+  });
+
+  test('without the window it would have gone at once; a policy freeze on Monday moves it to Tuesday', async () => {
+    const recorded = await load(FIXTURE);
+    const open = replan(recorded, (input) => ({
+      ...input,
+      production: { ...input.production, window: undefined },
+    }));
+    expect(whatIf(recorded, open, { zone: 'Europe/London', freezes: [], holidays: [] }).changes).toEqual([
+      {
+        check: 'production deploy time',
+        before: `at ${recorded.deploy?.deployedAt}`,
+        after: `at ${recorded.deploy?.readyAt}`,
+        figure: `ready ${recorded.deploy?.readyAt}`,
+        limit: 'any time Europe/London',
+      },
+    ]);
+    const easter = { zone: 'Europe/London', freezes: [{ name: 'Easter Monday', dates: ['2027-03-29'] }], holidays: [] };
+    expect(whatIf(recorded, recorded.plan as CutoverPlan, easter).changes).toEqual([
+      expect.objectContaining({
+        before: `at ${recorded.deploy?.deployedAt}`,
+        after: 'at 2027-03-30T08:00:00.000Z (Tue 30 Mar 2027, 09:00, Europe/London)',
+        limit: 'outside the change windows (mon,tue,wed,thu,fri 09:00–15:00 Europe/London)',
+      }),
+    ]);
+  });
+
+  test('a cutover that never reached production says so', async () => {
+    const recorded = await load('failure-shadow.2026-12-01.json');
+    const result = whatIf(recorded, recorded.plan as CutoverPlan, { zone: 'UTC', freezes: [], holidays: [] });
+    expect(result.notes).toContain('change window: the cutover never reached the production deploy');
+  });
+});

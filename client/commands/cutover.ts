@@ -156,10 +156,7 @@ export function cutoverCommands(program: Command): void {
     .action(
       async (ids: string[], o: { plan: string; policy?: string; all?: boolean; query?: string; json?: boolean }) => {
         const next = await loadPlan(o.plan);
-        const policy = o.policy ? (await import('../../plan/policy-load.js')).loadPolicy(o.policy) : undefined;
-        const calendar = policy
-          ? (await import('../../plan/policy.js')).rulesFor(policy.policy, next.release)?.calendar
-          : undefined;
+        const calendar = o.policy ? await policyCalendar(o.policy, next.release) : undefined;
         const { whatIf } = await import('../what-if.js');
         await withClient(async (c) => {
           const { cutoversMatching, recordedEvidence } = await api();
@@ -249,4 +246,16 @@ export function cutoverCommands(program: Command): void {
         } else process.stdout.write(text);
       });
     });
+}
+
+/** The change calendar a policy file gives `release` (what-if's `--policy`); a file that does not load is named. */
+async function policyCalendar(file: string, release: string) {
+  const { loadPolicy, PolicyError } = await import('../../plan/policy-load.js');
+  const { rulesFor } = await import('../../plan/policy.js');
+  try {
+    return rulesFor(loadPolicy(file).policy, release)?.calendar;
+  } catch (err) {
+    if (err instanceof PolicyError) throw new UserError(err.message);
+    throw err;
+  }
 }

@@ -369,7 +369,7 @@ describe('user mistakes print one line and exit non-zero', () => {
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['release', 'shadow', 'stress', 'signoff']));
   });
 
-  test('what-if: an unknown id, a query that finds nothing, a plan that does not validate: one line, exit 1', async () => {
+  test('what-if: an unknown id, a query that finds nothing, a plan or a policy that does not validate: one line, exit 1', async () => {
     const good = planFile(uniqueId('wi'));
     const unknown = await cutover(['what-if', 'cutover-no-such', '--plan', good]);
     expect(unknown.code).toBe(1);
@@ -382,6 +382,13 @@ describe('user mistakes print one line and exit non-zero', () => {
     const invalid = await cutover(['what-if', 'cutover-anything', '--plan', bad]);
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toContain('baseline');
+    const badPolicy = path.join(dir, 'bad-calendar-policy.yaml');
+    writeFileSync(badPolicy, 'version: 1\npipelines:\n  - match: "x*"\n    calendar: { zone: Mars/Base }\n');
+    const refused = await cutover(['what-if', 'cutover-anything', '--plan', good, '--policy', badPolicy]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toBe(
+      `cutover: policy ${badPolicy}: pipelines[0].calendar.zone: expected an IANA time zone such as Europe/London`,
+    );
   });
 
   test('a usage error exits 2', async () => {

@@ -1,7 +1,9 @@
 /** The change-window tests' plan and clock (test/workflows/change-window*.test.ts). */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { CutoverStatus } from '../../shapes/status';
-import { uniqueId } from './harness';
+import { cutoverWorkflow } from '../../workflows';
+import { approveAll, uniqueId, waitForStatus } from './harness';
 import { makePlan, makePlanInput } from './plans';
 
 const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri'] as const;
@@ -38,3 +40,18 @@ export async function skipTo(env: TestWorkflowEnvironment, iso: string): Promise
 
 /** The first audit entry that starts with `start`. */
 export const auditEntry = (s: CutoverStatus, start: string) => s.audit.find((a) => a.message.startsWith(start));
+
+/** Starts a cutover of `plan`, approves it at the gate, and returns it once its change waits for the window. */
+export async function approvedAndWaiting(
+  t: { env: TestWorkflowEnvironment; taskQueue: string },
+  plan: ReturnType<typeof windowPlan>,
+): Promise<{ handle: WorkflowHandle<typeof cutoverWorkflow>; waiting: CutoverStatus }> {
+  const handle = await t.env.client.workflow.start(cutoverWorkflow, {
+    taskQueue: t.taskQueue,
+    workflowId: uniqueId('window'),
+    args: [plan],
+  });
+  await waitForStatus(handle, (s) => s.state === 'awaiting-signoff');
+  await approveAll(handle);
+  return { handle, waiting: await waitForStatus(handle, (s) => s.waitingForWindow !== undefined) };
+}

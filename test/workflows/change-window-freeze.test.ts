@@ -3,23 +3,18 @@
  * approved on the second-last business day of April waits out the last 2 business days and the first 3 of May,
  * then deploys at the next window's opening. The server's clock is moved to that day first.
  */
-import { cutoverWorkflow } from '../../workflows';
 import { statusQuery } from '../../workflows/messages';
-import { approveAll, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
-import { auditEntry, skipTo, windowPlan } from '../helpers/windows';
+import { timeSkippingWorker } from '../helpers/harness';
+import { approvedAndWaiting, auditEntry, skipTo, windowPlan } from '../helpers/windows';
 
 const t = timeSkippingWorker();
 
 test('approved at month end, the deploy waits out the month-end freeze: the last 2 business days and the first 3', async () => {
   await skipTo(t.env, '2027-04-29T10:00:00Z');
-  const handle = await t.env.client.workflow.start(cutoverWorkflow, {
-    taskQueue: t.taskQueue,
-    workflowId: uniqueId('window'),
-    args: [windowPlan({ freezes: [{ name: 'month-end close', lastBusinessDays: 2, firstBusinessDays: 3 }] })],
-  });
-  await waitForStatus(handle, (s) => s.state === 'awaiting-signoff');
-  await approveAll(handle);
-  const waiting = await waitForStatus(handle, (s) => s.waitingForWindow !== undefined);
+  const { handle, waiting } = await approvedAndWaiting(
+    t,
+    windowPlan({ freezes: [{ name: 'month-end close', lastBusinessDays: 2, firstBusinessDays: 3 }] }),
+  );
   // Thu 29 and Fri 30 April, then Mon 3, Tue 4 and Wed 5 May: Thursday 6 May at 09:00 BST.
   expect(waiting.waitingForWindow).toMatchObject({
     reason: 'the freeze "month-end close" (2027-04-29)',

@@ -6,12 +6,11 @@
  * first (this file's server only). The month-end freeze: change-window-freeze.test.ts.
  */
 import { renderStatus } from '../../client/format';
-import { cutoverWorkflow } from '../../workflows';
 import { statusQuery } from '../../workflows/messages';
-import { approveAll, makeWorker, recordHistory, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
+import { makeWorker, recordHistory, timeSkippingWorker } from '../helpers/harness';
 import { pollUntil } from '../helpers/poll';
 import { Receiver } from '../helpers/receiver';
-import { auditEntry, skipTo, windowPlan } from '../helpers/windows';
+import { approvedAndWaiting, auditEntry, skipTo, windowPlan } from '../helpers/windows';
 
 // No sticky cache: a workflow task the stopped worker's sticky queue held would wait for it on this server.
 const t = timeSkippingWorker({ maxCachedWorkflows: 0 });
@@ -24,14 +23,7 @@ afterAll(() => hook.stop());
 
 test('approved on a Friday evening, the deploy waits over the spring change for Monday 09:00 BST and goes ahead then, its worker down at the opening', async () => {
   await skipTo(t.env, '2027-03-26T15:30:00Z');
-  const handle = await t.env.client.workflow.start(cutoverWorkflow, {
-    taskQueue: t.taskQueue,
-    workflowId: uniqueId('window'),
-    args: [windowPlan({ notify: hookUrl })],
-  });
-  await waitForStatus(handle, (s) => s.state === 'awaiting-signoff');
-  await approveAll(handle);
-  const waiting = await waitForStatus(handle, (s) => s.waitingForWindow !== undefined);
+  const { handle, waiting } = await approvedAndWaiting(t, windowPlan({ notify: hookUrl }));
   expect(waiting.waitingForWindow).toMatchObject({
     what: 'the production deploy',
     opensAt: '2027-03-29T08:00:00.000Z',

@@ -92,12 +92,12 @@ test('tighter reconciliation tolerances are judged on each recorded day', async 
 });
 
 describe('the production deploy’s time under a new change calendar', () => {
-  // Approved on a Friday at 15:30 UTC, deployed when Monday's 09:00 London window opened (08:00 UTC, in summer time).
+  // Approved on a Sunday at 00:30 UTC, deployed when Monday's 09:00 London window opened (08:00 UTC, in summer time).
   const FIXTURE = 'change-window.2026-12-02.json';
 
   test('the history says when the deploy was ready and when it ran; the same plan changes nothing', async () => {
     const recorded = await load(FIXTURE);
-    expect(recorded.deploy?.readyAt).toMatch(/^2027-03-26T15:3/);
+    expect(recorded.deploy?.readyAt).toMatch(/^2027-03-28T00:3/);
     expect(recorded.deploy?.deployedAt).toMatch(/^2027-03-29T08:0/);
     expect(whatIf(recorded, recorded.plan as CutoverPlan).changes).toEqual([]);
   });

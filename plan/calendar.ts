@@ -161,8 +161,7 @@ function offsetAt(zoneName: string, instant: number): number {
 function instantOf(zoneName: string, day: LocalDay, minute: number): number {
   const wall = Date.UTC(day.y, day.m - 1, day.d) + minute * MINUTE;
   const first = wall - offsetAt(zoneName, wall);
-  const second = wall - offsetAt(zoneName, first);
-  return second;
+  return wall - offsetAt(zoneName, first);
 }
 
 const dayKey = (day: LocalDay) => `${day.y}-${String(day.m).padStart(2, '0')}-${String(day.d).padStart(2, '0')}`;
@@ -314,7 +313,7 @@ export function wideningWindows(
   plan: PlanWindow | undefined,
 ): { index: number; message: string }[] {
   if (!policy?.windows || !plan?.windows) return [];
-  const policyOnly = effectiveCalendar({ ...policy, windows: policy.windows }, undefined) as EffectiveCalendar;
+  const policyOnly = effectiveCalendar(policy, undefined) as EffectiveCalendar;
   const problems: { index: number; message: string }[] = [];
   for (const [index, w] of plan.windows.entries()) {
     for (const day of w.days) {

@@ -11,12 +11,14 @@ export interface ChangeWindowInput {
   release: string;
   /** The workflow's time, ms since the epoch. */
   at: number;
+  /** When the gate approved, ms since the epoch: the calendar's notice counts from it. */
+  approvedAt?: number;
   window?: PlanWindow;
 }
 
 export function createChangeWindow(deps: { policy?: ResolvedPolicy }) {
   return async function changeWindow(input: ChangeWindowInput): Promise<WindowDecision> {
     const calendar = deps.policy ? rulesFor(deps.policy.policy, input.release)?.calendar : undefined;
-    return decideWindow(effectiveCalendar(calendar, input.window), input.at);
+    return decideWindow(effectiveCalendar(calendar, input.window), input.at, input.approvedAt);
   };
 }

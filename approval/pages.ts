@@ -88,6 +88,7 @@ export function liveVersion(s: CutoverStatus): string {
     signed,
     s.phases.length,
     s.waitingForWindow?.opensAt ?? '',
+    s.breakGlass?.length ?? 0,
   ].join('|');
 }
 

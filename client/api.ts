@@ -22,6 +22,7 @@ import {
   type References,
 } from '../workflows/references';
 import { utf8 } from '../plan/canonical';
+import { breakGlassMessage } from '../workflows/break-glass';
 import { appRefusalMessage, attestationMessage, signOffMessage } from '../workflows/gate';
 import {
   appRefusalSignal,
@@ -31,10 +32,13 @@ import {
   stateSearchAttribute,
   monitorStatusQuery,
   statusQuery,
+  submitBreakGlassUpdate,
   submitSignOffUpdate,
   workflowIdFor,
   type AppRefusal,
   type Attestation,
+  type BreakGlass,
+  type BreakGlassAnswer,
   type SignOff,
   type SignOffAnswer,
 } from '../workflows/messages';
@@ -223,6 +227,74 @@ export function attestSignOff(
     fields,
   );
   return { ...fields, signature: Buffer.from(ed25519.sign(utf8(message), attester.privateKey)).toString('hex') };
+}
+
+/** What a break-glass sign-off covers besides its fields: the cutover, the change it lets through, the evidence. */
+export interface GlassTarget {
+  workflowId: string;
+  change: string;
+  digest: string;
+}
+
+/** Signs a break-glass sign-off the way the cutover verifies it (workflows/break-glass.ts). */
+export function signBreakGlass(
+  privateKey: Uint8Array,
+  target: GlassTarget,
+  request: Pick<BreakGlass, 'role' | 'approver' | 'reason'>,
+): string {
+  const message = breakGlassMessage(
+    target.workflowId,
+    target.change,
+    request.role,
+    request.approver,
+    target.digest,
+    request.reason,
+  );
+  return Buffer.from(ed25519.sign(utf8(message), privateKey)).toString('hex');
+}
+
+/** An attester's word on a break-glass sign-off, after its login, the way the cutover verifies it. */
+export function attestBreakGlass(
+  attester: { keyId: string; privateKey: Uint8Array },
+  target: GlassTarget,
+  request: Pick<BreakGlass, 'role' | 'approver' | 'reason'>,
+  login: { issuer: string; subject: string },
+  issuedAt: Date = new Date(),
+): Attestation {
+  const fields = { keyId: attester.keyId, ...login, issuedAt: issuedAt.toISOString() };
+  const message = attestationMessage(
+    breakGlassMessage(target.workflowId, target.change, request.role, request.approver, target.digest, request.reason),
+    fields,
+  );
+  return { ...fields, signature: Buffer.from(ed25519.sign(utf8(message), attester.privateKey)).toString('hex') };
+}
+
+/**
+ * Sends a break-glass sign-off through the `submitBreakGlass` update for the change waiting now, signed when a key
+ * is given (or attested, as the approval app does). The answer says whether it counted and whether the glass broke.
+ */
+export async function submitBreakGlass(
+  c: Cutovers,
+  workflowId: string,
+  request: Pick<BreakGlass, 'role' | 'approver' | 'reason'>,
+  options: {
+    privateKey?: Uint8Array;
+    attest?: (target: GlassTarget) => Attestation;
+  } = {},
+): Promise<BreakGlassAnswer> {
+  const handle = await cutover(c, workflowId);
+  const s = await handle.query(statusQuery);
+  const target = { workflowId, change: s.waitingForWindow?.change ?? '', digest: s.evidenceDigest ?? '' };
+  const payload: BreakGlass = { ...request };
+  if (s.evidenceDigest) payload.evidenceDigest = s.evidenceDigest;
+  if (options.privateKey) payload.signature = signBreakGlass(options.privateKey, target, request);
+  if (options.attest) payload.attestation = options.attest(target);
+  try {
+    return await handle.executeUpdate(submitBreakGlassUpdate, { args: [payload] });
+  } catch (err) {
+    const cause = (err as { cause?: Error }).cause;
+    throw new UserError(`break-glass refused: ${firstLine(cause?.message ?? (err as Error).message)}`);
+  }
 }
 
 /**

@@ -8,7 +8,13 @@ import { cell, dryRunLines, outputLine, sampleKey } from '../workflows/output-li
 import { stressGroups } from '../verdicts/stress';
 import { levels } from '../verdicts/relative';
 import type { WhatIfResult } from './what-if';
-import { describeWaitingForWindow, describeWaitingForWorker, phaseResult, type CutoverStatus } from '../shapes/status';
+import {
+  describeBreakGlass,
+  describeWaitingForWindow,
+  describeWaitingForWorker,
+  phaseResult,
+  type CutoverStatus,
+} from '../shapes/status';
 import { keyFigures } from './phase-views';
 
 /** No colour codes when the output is not a terminal (pipes, files, tests). */
@@ -27,6 +33,7 @@ export function renderStatus(s: CutoverStatus, auditLines = 8): string {
   if (s.waitingForWorker) out.push(`waiting: ${describeWaitingForWorker(s.waitingForWorker)}`);
   if (s.waitingForWindow)
     out.push(`waiting since ${s.waitingForWindow.since}: ${describeWaitingForWindow(s.waitingForWindow)}`);
+  for (const b of s.breakGlass ?? []) out.push(`BREAK-GLASS: ${describeBreakGlass(b)}`);
   out.push(
     s.policyDigest
       ? `policy: ${s.policyDigest.slice(0, 12)}… (the workers' policy this plan was checked against)`
@@ -105,6 +112,7 @@ export function markdownReport(s: CutoverStatus): string {
   ];
   if (s.evidenceDigest) lines.push(`- evidence digest: \`${s.evidenceDigest}\``);
   lines.push(s.policyDigest ? `- policy digest: \`${s.policyDigest}\`` : '- policy: none');
+  for (const b of s.breakGlass ?? []) lines.push(`- **break-glass**: ${describeBreakGlass(b)}`);
   lines.push(
     '',
     '## Phases',

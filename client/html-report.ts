@@ -9,7 +9,7 @@ import type { MetricComparison, OutputDiff } from '../shapes/evidence';
 import { cell, dryRunLines, sampleKey } from '../workflows/output-lines';
 import { relativeGroups } from './format';
 import { formatMs } from '../plan/duration';
-import { phaseResult, type CutoverStatus } from '../shapes/status';
+import { describeBreakGlass, phaseResult, type CutoverStatus } from '../shapes/status';
 import { levels } from '../verdicts/relative';
 import type { RecordLine } from './record';
 
@@ -146,6 +146,7 @@ ${
 }
 ${stress?.scaling ? `<p>${esc(stress.scaling.note)}</p>` : ''}
 <h2>Sign-off</h2><table><tr><th>role</th><th>signed by</th><th>missing</th></tr>${gate}</table>
+${(s.breakGlass ?? []).map((b) => `<p class="break-glass"><strong>Break-glass</strong>: ${esc(describeBreakGlass(b))}</p>`).join('')}
 <h2>Audit trail</h2><ul>${audit}</ul>`;
   const script = `const data = ${scriptJson(data)};
 const labels = data.sizes.map((z) => z.rows.toLocaleString('en') + ' rows');

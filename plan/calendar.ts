@@ -8,8 +8,13 @@
  * 09:00–15:00 Europe/London window is 08:00–14:00 UTC in summer and 09:00–15:00 in winter. Freezes are whole local
  * days. Pure: the workers compute a decision for an instant the workflow gives (its own clock), and the workflow
  * records the answer, so a replay never computes it again.
+ *
+ * A calendar may also ask for notice (production changes no sooner than that after the gate's approval, so the
+ * people told see it coming) and name who may break the glass: move production while the calendar says no
+ * (workflows/break-glass.ts).
  */
 import { z } from 'zod';
+import { DURATION_PATTERN, formatMs, toMs } from './duration';
 
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
@@ -29,6 +34,11 @@ const clock = z
   .regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, { error: 'expected a local time such as "09:00" (24:00 ends a day)' });
 const localDate = z.iso.date({ error: 'expected a date such as 2026-12-25' });
 const zone = z.string().refine(isTimeZone, { error: 'expected an IANA time zone such as Europe/London' });
+const notice = z
+  .string()
+  .regex(DURATION_PATTERN, { error: 'expected a duration such as 1m, 2h or 1d' })
+  .describe("How long after the gate's approval production may change at the earliest: the change board's notice.");
+const personName = z.string().min(1).max(128);
 
 const windowSchema = z
   .strictObject({
@@ -75,7 +85,28 @@ export const calendarSchema = z.strictObject({
     .max(1000)
     .default([])
     .describe('Days that are not business days (for the business-day rules), frozen as well.'),
+  notice: notice.optional(),
+  breakGlass: z
+    .strictObject({
+      role: z
+        .string()
+        .regex(/^[a-z][a-z0-9-]{0,31}$/, { error: 'expected a lower-case role name such as incident-commander' })
+        .describe('The role one of the two must hold (incident-commander, say).'),
+      approvers: z.array(personName).min(1).max(50).describe('Who holds it, as they sign.'),
+      groups: z
+        .array(z.string().min(1).max(200))
+        .max(50)
+        .default([])
+        .describe("The login's groups whose members hold it in the approval app."),
+    })
+    .optional()
+    .describe(
+      'Who may move production while the calendar says no: one of this role and a second person, attested, with a reason. Without it, nobody.',
+    ),
 });
+
+/** Whom a policy lets break the glass (calendarSchema's `breakGlass`). */
+export type BreakGlassGrant = { role: string; approvers: string[]; groups?: string[] };
 
 /** What a plan may add to its pipeline's calendar: narrower windows and more freezes, in the calendar's zone. */
 export const planWindowSchema = z.strictObject({
@@ -84,6 +115,7 @@ export const planWindowSchema = z.strictObject({
     .describe("Where the workers' policy has no calendar, the zone of these windows (default UTC); else its zone."),
   windows: z.array(windowSchema).max(50).optional().describe("Within the policy's windows: narrows them."),
   freezes: z.array(freezeSchema).max(100).default([]).describe('More freezes.'),
+  notice: notice.optional().describe("The notice after the gate's approval; no shorter than the policy's."),
 });
 
 export type Calendar = z.infer<typeof calendarSchema>;
@@ -102,6 +134,8 @@ export type WindowDecision =
       /** `opensAt` as people there read it: "Mon 29 Mar 2027, 09:00". */
       local?: string;
       zone: string;
+      /** Whom the policy lets move production now all the same; absent: nobody. */
+      breakGlass?: BreakGlassGrant;
     };
 
 function minutes(clockTime: string): number {
@@ -181,6 +215,9 @@ export interface EffectiveCalendar {
   windowLists: ChangeWindow[][];
   freezes: z.infer<typeof freezeSchema>[];
   holidays: string[];
+  /** How long after the gate's approval production may change at the earliest (the longer of policy and plan). */
+  noticeMs: number;
+  breakGlass?: BreakGlassGrant;
 }
 
 /** The policy's calendar narrowed by the plan's `production.window`; undefined when neither has one. */
@@ -194,6 +231,8 @@ export function effectiveCalendar(
     windowLists: [policy?.windows, plan?.windows].filter((w): w is ChangeWindow[] => w !== undefined),
     freezes: [...(policy?.freezes ?? []), ...(plan?.freezes ?? [])],
     holidays: policy?.holidays ?? [],
+    noticeMs: Math.max(toMs(policy?.notice ?? '0s'), toMs(plan?.notice ?? '0s')),
+    ...(policy?.breakGlass ? { breakGlass: policy.breakGlass } : {}),
   };
 }
 
@@ -266,17 +305,40 @@ export function localTime(zoneName: string, instant: number): string {
   return `${w[0]?.toUpperCase()}${w.slice(1)} ${p.d} ${month} ${p.y}, ${String(p.hh).padStart(2, '0')}:${String(p.mm).padStart(2, '0')}`;
 }
 
-/** Whether production may change at `at` (ms since the epoch) under `calendar`, and if not, when it next may. */
-export function decideWindow(calendar: EffectiveCalendar | undefined, at: number): WindowDecision {
-  if (!calendar) return { open: true };
+/** Whether the calendar lets production change at `at` (ms since the epoch), and if not, why not. */
+function closedBecause(calendar: EffectiveCalendar, at: number): string | undefined {
   const today = partsIn(calendar.zone, at);
   const frozen = freezeOn(calendar, today);
+  if (frozen) return `the freeze "${frozen}" (${dayKey(today)})`;
   const nowMinute = today.hh * 60 + today.mm;
   const insideWindow = openMinutes(calendar, weekday(today)).some(([a, b]) => a <= nowMinute && nowMinute < b);
-  if (!frozen && insideWindow) return { open: true };
-  const reason = frozen
-    ? `the freeze "${frozen}" (${dayKey(today)})`
-    : `outside the change windows (${describeWindows(calendar)})`;
+  return insideWindow ? undefined : `outside the change windows (${describeWindows(calendar)})`;
+}
+
+/**
+ * Whether production may change at `at` (ms since the epoch) under `calendar`, and if not, when it next may.
+ * `approvedAt`: when the gate approved (the notice counts from it).
+ */
+export function decideWindow(calendar: EffectiveCalendar | undefined, at: number, approvedAt?: number): WindowDecision {
+  if (!calendar) return { open: true };
+  const noticeEnds = approvedAt !== undefined ? approvedAt + calendar.noticeMs : at;
+  const closed = closedBecause(calendar, at);
+  if (closed === undefined && noticeEnds <= at) return { open: true };
+  const reason =
+    closed ??
+    `the notice of ${formatMs(calendar.noticeMs)} after the gate's approval (${new Date(approvedAt ?? at).toISOString()})`;
+  const decision = nextOpening(calendar, Math.max(at, noticeEnds), reason);
+  return calendar.breakGlass ? { ...decision, breakGlass: calendar.breakGlass } : decision;
+}
+
+/** The first open minute at or after `from`, as a closed decision for `reason`. */
+function nextOpening(
+  calendar: EffectiveCalendar,
+  from: number,
+  reason: string,
+): Extract<WindowDecision, { open: false }> {
+  const at = from;
+  const today = partsIn(calendar.zone, at);
   for (let n = 0; n <= HORIZON_DAYS; n++) {
     const day = addDays(today, n);
     if (freezeOn(calendar, day)) continue;
@@ -302,6 +364,14 @@ export function decideWindow(calendar: EffectiveCalendar | undefined, at: number
 export function describeWindows(calendar: EffectiveCalendar): string {
   const lists = calendar.windowLists.map((list) => list.map((w) => `${w.days.join(',')} ${w.from}–${w.to}`).join('; '));
   return `${lists.length ? lists.join(' within ') : 'any time'} ${calendar.zone}`;
+}
+
+/** Where a plan asks for less notice than its policy: the problem, or undefined. */
+export function shorterNotice(policy: Calendar | undefined, plan: PlanWindow | undefined): string | undefined {
+  if (!policy?.notice || !plan?.notice) return undefined;
+  return toMs(plan.notice) < toMs(policy.notice)
+    ? `${plan.notice} is less notice than the policy's ${policy.notice}: a plan may ask for more, never less`
+    : undefined;
 }
 
 /**

@@ -43,8 +43,30 @@ export function loadPolicy(file: string): ResolvedPolicy {
   if (!result.success) throw new PolicyError(file, flattenIssues(result.error.issues));
   const shared = sharedBetweenPipelines(result.data, path.dirname(absolute), fileSystemResolver);
   if (shared.length > 0) throw new PolicyError(file, shared);
-  const digest = createHash('sha256').update(canonicalJson(result.data)).digest('hex');
+  const digest = createHash('sha256')
+    .update(canonicalJson(withoutCalendars(result.data)))
+    .digest('hex');
   return { policy: result.data, policyDir: path.dirname(absolute), digest };
+}
+
+/**
+ * The policy as its digest covers it: without the change calendars. A plan is checked against the rules (who
+ * approves, what may run, the ceilings), and a running cutover's activities go only to workers holding the
+ * same rules; the calendar says *when*, changes more often (a freeze, a holiday), and is asked again at every
+ * wait (workflows/change-window.ts), each answer recorded in history. So adding a freeze reaches the cutovers
+ * already waiting, instead of leaving them waiting for workers with the old file. A policy without a calendar
+ * has the digest it always had.
+ */
+function withoutCalendars(policy: Policy): Policy {
+  const strip = <R extends { calendar?: unknown }>(rules: R): R => {
+    const { calendar: _calendar, ...rest } = rules;
+    return rest as R;
+  };
+  return {
+    ...policy,
+    ...(policy.default ? { default: strip(policy.default) } : {}),
+    pipelines: policy.pipelines.map(strip),
+  };
 }
 
 /** The worker's file system: a command as `spawn` finds it (PATH for a bare name), real paths of files. */

@@ -11,7 +11,7 @@
  * ceiling under `ceilings`, an allow-list beside `commands`/`urls`, or a `require…` flag) and its check to
  * `checkPlanAgainstPolicy`, with a test that a plan past the bound is refused by path.
  */
-import { calendarSchema, wideningWindows } from './calendar';
+import { calendarSchema, shorterNotice, wideningWindows } from './calendar';
 import { z } from 'zod';
 import { DURATION_PATTERN, toMs } from './duration';
 import { ENVIRONMENTS } from './environments';
@@ -422,6 +422,8 @@ function checkWindow(plan: CutoverPlan, rules: PolicyRules, problem: Problem): v
   }
   for (const { index, message } of wideningWindows(rules.calendar, window))
     problem(`production.window.windows[${index}]`, message);
+  const notice = shorterNotice(rules.calendar, window);
+  if (notice) problem('production.window.notice', notice);
 }
 
 export function checkPlanAgainstPolicy(

@@ -91,6 +91,7 @@ export const NOTIFY_EVENTS = [
   'failed',
   'rejected',
   'window-wait',
+  'break-glass',
 ] as const;
 
 const notifyEvents = z

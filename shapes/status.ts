@@ -149,7 +149,7 @@ export interface GateView {
 
 export interface AuditEntry {
   at: string;
-  kind: 'phase' | 'signoff' | 'rollback' | 'compensation' | 'gate' | 'trigger' | 'state' | 'note';
+  kind: 'phase' | 'signoff' | 'rollback' | 'compensation' | 'gate' | 'trigger' | 'state' | 'note' | 'break-glass';
   /** Whether a sign-off or request was accepted; absent for plain events. */
   accepted?: boolean;
   actor?: string;
@@ -162,6 +162,21 @@ export interface AuditEntry {
    * written by the workflow as it goes, so a removed, changed or reordered entry breaks the chain.
    */
   prev?: string;
+}
+
+/** A change to production that went ahead by break-glass: what, when, why the calendar said no, and who said go. */
+export interface BreakGlassView {
+  what: string;
+  at: string;
+  /** Why the calendar was closed (the freeze, outside the windows, the notice). */
+  closed: string;
+  by: { role: string; approver: string; reason: string; attested?: { issuer: string; subject: string } }[];
+}
+
+/** One line for a break-glass: "the production deploy went ahead by break-glass at …: ivy (incident-commander): …". */
+export function describeBreakGlass(b: BreakGlassView): string {
+  const who = b.by.map((p) => `${p.approver} (${p.role}): ${p.reason}`).join('; ');
+  return `${b.what} went ahead by break-glass at ${b.at}, inside ${b.closed}; ${who}`;
 }
 
 /** An audit entry with its link to the one before it. */
@@ -213,12 +228,18 @@ export interface CutoverStatus {
    */
   waitingForWindow?: {
     what: string;
+    /** The change's name in a break-glass sign-off: 'production' or 'decommission' (absent before break-glass). */
+    change?: string;
     since: string;
     reason: string;
     opensAt?: string;
     local?: string;
     zone: string;
+    /** The policy's break-glass role, where it allows one to move production now with a second person. */
+    breakGlass?: string;
   };
+  /** Changes to production that went ahead while the calendar said no, by break-glass (workflows/break-glass.ts). */
+  breakGlass?: BreakGlassView[];
   /** Work waiting on an environment's task queue that no live worker polls (plan `environments`). */
   waitingForWorker?: WaitingForWorker;
   startedAt: string;
@@ -239,9 +260,10 @@ export interface CutoverStatus {
 
 /** The words status, the Temporal UI and the approval page use for a change waiting for its window. */
 export function describeWaitingForWindow(w: NonNullable<CutoverStatus['waitingForWindow']>): string {
+  const glass = w.breakGlass ? `; break-glass: the ${w.breakGlass} and a second person may let it go now` : '';
   return w.opensAt
-    ? `${w.what} is waiting for the change window: opens ${w.local} (${w.zone}), ${w.opensAt} (${w.reason})`
-    : `${w.what} is waiting for the change window: none opens within a year (${w.reason})`;
+    ? `${w.what} is waiting for the change window: opens ${w.local} (${w.zone}), ${w.opensAt} (${w.reason})${glass}`
+    : `${w.what} is waiting for the change window: none opens within a year (${w.reason})${glass}`;
 }
 
 /** What the workflow returns when it ends without failing. */

@@ -20,6 +20,7 @@ import { dryRunLines, outputLine, sampleKey } from './output-lines';
 import type { NotifyEvent } from '../plan/schema';
 import type { CutoverSinks } from './sinks';
 import {
+  describeBreakGlass,
   describeWaitingForWindow,
   describeWaitingForWorker,
   isFinal,
@@ -170,6 +171,7 @@ export class Bookkeeping {
     if (this.status.waitingForWindow) {
       lines.push('', `**Waiting**: ${describeWaitingForWindow(this.status.waitingForWindow)}`);
     }
+    for (const b of this.status.breakGlass ?? []) lines.push('', `**Break-glass**: ${describeBreakGlass(b)}`);
     if (view.status !== 'closed') {
       lines.push('', `**Gate** ${view.status}${view.deadline ? ` · deadline ${view.deadline}` : ''}`, '');
       for (const role of view.roles) {

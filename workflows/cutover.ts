@@ -28,14 +28,17 @@ import { Compensations } from './compensations';
 import { GateRejected, RollbackNeeded } from './endings';
 import { gateRules } from './gate';
 import { actorOf, SignOffGate } from './gate-wait';
+import { BreakGlassDesk } from './break-glass-desk';
 import { initialStatus, startingStatus } from './starting';
 import { checkRollbackRequest } from './message-checks';
 import {
   appRefusalSignal,
+  breakGlassSignal,
   requestRollbackSignal,
   signOffSignal,
   recordQuery,
   statusQuery,
+  submitBreakGlassUpdate,
   submitSignOffUpdate,
   type RollbackRequest,
   type SignOffAnswer,
@@ -132,6 +135,7 @@ class Cutover {
   private readonly info = workflowInfo();
   private readonly books: Bookkeeping;
   private readonly gate: SignOffGate;
+  private readonly breakGlass: BreakGlassDesk;
   private readonly compensations: Compensations;
   private readonly notifier: Notifier;
   private readonly router: PhaseRouter;
@@ -148,6 +152,7 @@ class Cutover {
     if (plan.policyDigest !== undefined) this.evidence.policy = plan.policyDigest;
     this.books = new Bookkeeping(status, () => this.gate.view());
     this.gate = new SignOffGate(gateRules(plan, this.info.workflowId), this.books);
+    this.breakGlass = new BreakGlassDesk(gateRules(plan, this.info.workflowId), this.books);
     status.gate = this.gate.view();
     this.compensations = new Compensations(this.books);
     this.notifier = new Notifier(plan, this.books, (step) => this.identity(step));
@@ -173,7 +178,15 @@ class Cutover {
 
   private installHandlers(): void {
     setHandler(statusQuery, () => ({ ...this.status, gate: this.gate.view() }));
-    setHandler(recordQuery, () => ({ plan: this.plan, evidence: this.evidence, received: this.gate.received() }));
+    setHandler(recordQuery, () => {
+      const breakGlass = this.breakGlass.received();
+      return {
+        plan: this.plan,
+        evidence: this.evidence,
+        received: this.gate.received(),
+        ...(breakGlass.length > 0 ? { breakGlass } : {}),
+      };
+    });
     // A signal cannot answer: its refusal is told in the audit trail, like every refusal.
     setHandler(signOffSignal, (payload: unknown) => void this.receiveSignOff(payload, 'signal'));
     setHandler(submitSignOffUpdate, (payload: unknown) => this.receiveSignOff(payload, 'update'), {
@@ -181,6 +194,10 @@ class Cutover {
     });
     setHandler(requestRollbackSignal, (payload: unknown) => this.receiveRollbackRequest(payload));
     setHandler(appRefusalSignal, (payload: unknown) => this.gate.receiveAppRefusal(payload));
+    setHandler(breakGlassSignal, (payload: unknown) => void this.breakGlass.receive(payload, 'signal'));
+    setHandler(submitBreakGlassUpdate, (payload: unknown) => this.breakGlass.receive(payload, 'update'), {
+      validator: refuseOversizedSignOff,
+    });
   }
 
   /** A sign-off from a signal or an update, handed to the gate. */
@@ -307,6 +324,7 @@ class Cutover {
       plan: this.plan,
       books: this.books,
       gate: this.gate,
+      breakGlass: this.breakGlass,
       compensations: this.compensations,
       results: this.results,
       evidence: this.evidence,

@@ -221,51 +221,14 @@ export function decideSignOff(
   }
   // What the approver signed, and the app attested: the sign-off as it was sent.
   const message = signOffMessage(config.workflowId, role, signOff.approver, decision, digest);
-  let attested: AttestedIdentity | undefined;
-  if (signOff.attestation) {
-    const a = signOff.attestation;
-    const key = config.attesters?.[a.keyId];
-    if (!key) {
-      return refuse(RefusalRule.BadAttestation, `attester key "${a.keyId}" is not one the workers trust`);
-    }
-    if (!verifySignature(key, a.signature, attestationMessage(message, a))) {
-      return refuse(
-        RefusalRule.BadAttestation,
-        `the attestation does not verify with key "${a.keyId}" for this cutover, role, approver, decision, evidence and login`,
-      );
-    }
-    const maxAge = config.attestationMaxAgeMs ?? DEFAULT_ATTESTATION_MAX_AGE_MS;
-    const age = now - Date.parse(a.issuedAt);
-    if (!(age >= -ATTESTATION_SKEW_MS && age <= maxAge)) {
-      return refuse(
-        RefusalRule.BadAttestation,
-        age < 0
-          ? `attested at ${a.issuedAt}, ahead of the workflow's clock`
-          : `attested at ${a.issuedAt}: older than ${Math.round(maxAge / 1000)} s`,
-      );
-    }
-    attested = { keyId: a.keyId, issuer: a.issuer, subject: a.subject };
-  }
-  let signed = false;
-  if (config.keys) {
-    const key = config.keys[approver];
-    if (signOff.signature === undefined) {
-      return refuse(RefusalRule.MissingSignature, 'this plan requires signed sign-offs (cutover approve --key FILE)');
-    }
-    if (!key || !verifySignature(key, signOff.signature, message)) {
-      return refuse(
-        RefusalRule.BadSignature,
-        `the signature does not verify with ${approver}'s key for this cutover, role, decision and evidence`,
-      );
-    }
-    signed = true;
-  }
-  if (config.requireAttested && !attested && !signed) {
-    return refuse(
-      RefusalRule.Unattested,
-      "the workers require sign-offs attested by the approval app's login or signed with the approver's own key",
-    );
-  }
+  const proof = checkProof(config, signOff, approver, message, now, {
+    covers: 'this cutover, role, approver, decision, evidence and login',
+    signs: 'this cutover, role, decision and evidence',
+    required: config.requireAttested === true,
+    how: 'cutover approve --key FILE',
+  });
+  if (!proof.ok) return refuse(proof.rule, proof.reason);
+  const { signed, attested } = proof;
   // One person: the same typed name, or the same login where the app attested one.
   const samePerson = (s: SignOffRecord) =>
     same(s.approver, approver) ||
@@ -289,6 +252,69 @@ export function decideSignOff(
 
 function refuse(rule: RefusalRule, reason: string): Decision {
   return { accepted: false, rule, reason };
+}
+
+/** What a sign-off (or a break-glass sign-off) brings to show who sent it. */
+export interface Proof {
+  signature?: string;
+  attestation?: { keyId: string; issuer: string; subject: string; issuedAt: string; signature: string };
+}
+
+/**
+ * Checks a message's proof of who sent it: an attestation by an attester the workers trust, recent against the
+ * workflow's clock, and the approver's signature where the plan has keys. `required`: one of the two must be
+ * there. The words say what the message covers in a refusal; `how` is the command that signs.
+ */
+export function checkProof(
+  config: GateConfig,
+  proof: Proof,
+  approver: string,
+  message: string,
+  now: number,
+  words: { covers: string; signs: string; required: boolean; how: string },
+): { ok: true; signed: boolean; attested?: AttestedIdentity } | { ok: false; rule: RefusalRule; reason: string } {
+  const no = (rule: RefusalRule, reason: string) => ({ ok: false as const, rule, reason });
+  let attested: AttestedIdentity | undefined;
+  if (proof.attestation) {
+    const a = proof.attestation;
+    const key = config.attesters?.[a.keyId];
+    if (!key) return no(RefusalRule.BadAttestation, `attester key "${a.keyId}" is not one the workers trust`);
+    if (!verifySignature(key, a.signature, attestationMessage(message, a))) {
+      return no(
+        RefusalRule.BadAttestation,
+        `the attestation does not verify with key "${a.keyId}" for ${words.covers}`,
+      );
+    }
+    const maxAge = config.attestationMaxAgeMs ?? DEFAULT_ATTESTATION_MAX_AGE_MS;
+    const age = now - Date.parse(a.issuedAt);
+    if (!(age >= -ATTESTATION_SKEW_MS && age <= maxAge)) {
+      return no(
+        RefusalRule.BadAttestation,
+        age < 0
+          ? `attested at ${a.issuedAt}, ahead of the workflow's clock`
+          : `attested at ${a.issuedAt}: older than ${Math.round(maxAge / 1000)} s`,
+      );
+    }
+    attested = { keyId: a.keyId, issuer: a.issuer, subject: a.subject };
+  }
+  let signed = false;
+  if (config.keys) {
+    const key = config.keys[approver];
+    if (proof.signature === undefined) {
+      return no(RefusalRule.MissingSignature, `this plan requires signed sign-offs (${words.how})`);
+    }
+    if (!key || !verifySignature(key, proof.signature, message)) {
+      return no(RefusalRule.BadSignature, `the signature does not verify with ${approver}'s key for ${words.signs}`);
+    }
+    signed = true;
+  }
+  if (words.required && !attested && !signed) {
+    return no(
+      RefusalRule.Unattested,
+      "the workers require sign-offs attested by the approval app's login or signed with the approver's own key",
+    );
+  }
+  return { ok: true, signed, ...(attested ? { attested } : {}) };
 }
 
 function verifySignature(publicKey: string, signature: string, message: string): boolean {

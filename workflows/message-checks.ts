@@ -3,7 +3,7 @@
  * evaluates every module a workflow loads once per workflow, and zod alone is over a megabyte per cutover.
  * test/unit/message-checks.test.ts holds them to a zod twin (test/unit/message-schemas.ts) on thousands of payloads.
  */
-import { MAX_COMMENT_LENGTH, type Attestation, type RollbackRequest, type SignOff } from './messages';
+import { MAX_COMMENT_LENGTH, type Attestation, type BreakGlass, type RollbackRequest, type SignOff } from './messages';
 
 export interface MessageProblem {
   path: string;
@@ -95,6 +95,19 @@ export function checkSignOff(payload: unknown, options: { attestation?: boolean 
       evidenceDigest: text(64, 64, /^[0-9a-f]{64}$/, 'expected the 64-character hex evidence digest'),
       signature: text(0, 200),
       ...(options.attestation === false ? {} : { attestation: attestationRule }),
+    },
+  );
+}
+
+/** Checks a break-glass sign-off: a sign-off's fields, with a reason in place of the decision and comment. */
+export function checkBreakGlass(payload: unknown): Checked<BreakGlass> {
+  return check<BreakGlass>(
+    payload,
+    { role: text(1, 64), approver: text(1, 128), reason: text(1, MAX_COMMENT_LENGTH) },
+    {
+      evidenceDigest: text(64, 64, /^[0-9a-f]{64}$/, 'expected the 64-character hex evidence digest'),
+      signature: text(0, 200),
+      attestation: attestationRule,
     },
   );
 }

@@ -51,6 +51,8 @@ export interface RecordState {
   /** What the evidence digest is computed over: the policy's digest and the results of the phases before the gate. */
   evidence: Record<string, unknown>;
   received: ReceivedSignOff[];
+  /** Break-glass sign-offs received, in order; absent when none came. */
+  breakGlass?: ReceivedBreakGlass[];
 }
 
 /** An attestation of who signed, by an attester the workers trust (`CUTOVER_ATTESTER_KEYS`). */
@@ -91,6 +93,42 @@ export interface AppRefusal {
   attestation: { keyId: string; issuer: string; subject: string; issuedAt: string; signature: string };
 }
 
+/**
+ * A break-glass sign-off (workflows/break-glass.ts): while a change to production waits for the calendar, one
+ * person who holds the policy's break-glass role and a second person let it go ahead now, each with a reason and
+ * attested (or signed) like a sign-off, over breakGlassMessage(...).
+ */
+export interface BreakGlass {
+  /** The policy's break-glass role (incident-commander, say), or the second person's role in the plan. */
+  role: string;
+  /** Who signs; 1 to 128 characters. */
+  approver: string;
+  /** Why production must move now; 1 to `MAX_COMMENT_LENGTH` characters. */
+  reason: string;
+  evidenceDigest?: string;
+  signature?: string;
+  attestation?: Attestation;
+}
+
+/** What `submitBreakGlass` answers: whether it counted, and whether the glass is broken (the pair is complete). */
+export interface BreakGlassAnswer {
+  accepted: boolean;
+  rule?: string;
+  reason?: string;
+  broken: boolean;
+}
+
+/** A well-formed break-glass sign-off as the cutover received it, in order (counted or not): for the record. */
+export interface ReceivedBreakGlass {
+  breakGlass: BreakGlass;
+  /** The change it was for: 'production' or 'decommission' ('' when nothing waited). */
+  change: string;
+  via: 'signal' | 'update';
+  at: string;
+  accepted: boolean;
+  rule?: string;
+}
+
 /** What `submitSignOff` answers. */
 export interface SignOffAnswer {
   accepted: boolean;
@@ -103,6 +141,9 @@ export interface SignOffAnswer {
 export const signOffSignal = defineSignal<[SignOff]>('signOff');
 export const submitSignOffUpdate = defineUpdate<SignOffAnswer, [SignOff]>('submitSignOff');
 export const requestRollbackSignal = defineSignal<[RollbackRequest]>('requestRollback');
+/** A break-glass sign-off; its refusal is told in the audit trail. */
+export const breakGlassSignal = defineSignal<[BreakGlass]>('breakGlass');
+export const submitBreakGlassUpdate = defineUpdate<BreakGlassAnswer, [BreakGlass]>('submitBreakGlass');
 /** The approval app reports a sign-off it refused before relaying it (kept in the audit when attested). */
 export const appRefusalSignal = defineSignal<[AppRefusal]>('approvalAppRefusal');
 export const statusQuery = defineQuery<CutoverStatus>('status');

@@ -7,6 +7,7 @@ import {
   decideWindow,
   effectiveCalendar,
   planWindowSchema,
+  shorterNotice,
   wideningWindows,
   type Calendar,
 } from '../../plan/calendar';
@@ -163,4 +164,52 @@ test('a bad calendar names what is wrong, where', () => {
   expect(problems({ zone: 'UTC', freezes: [{ name: 'x', from: '2027-01-02', to: '2027-01-01' }] })).toEqual([
     'freezes.0.to: expected from on or before to',
   ]);
+});
+
+describe("the notice: production changes no sooner than the calendar's notice after the gate's approval", () => {
+  const NOTICE = calendarSchema.parse({ zone: 'Europe/London', notice: '1m' });
+  const approved = at('2027-06-01T10:00:20Z');
+
+  test('closed until a minute after the approval, then open; a closed window after it counts from there', () => {
+    const calendar = effectiveCalendar(NOTICE, undefined);
+    expect(decideWindow(calendar, at('2027-06-01T10:00:30Z'), approved)).toEqual({
+      open: false,
+      reason: "the notice of 1m 0s after the gate's approval (2027-06-01T10:00:20.000Z)",
+      opensAt: '2027-06-01T10:01:20.000Z',
+      local: 'Tue 1 Jun 2027, 11:01',
+      zone: 'Europe/London',
+    });
+    expect(decideWindow(calendar, at('2027-06-01T10:01:20Z'), approved)).toEqual({ open: true });
+    // Without an approval time (an older worker's question), the notice cannot count: only the windows do.
+    expect(decideWindow(calendar, at('2027-06-01T10:00:30Z'))).toEqual({ open: true });
+    // Approved at 14:59:30 London time (BST) in a window that ends at 15:00: the notice runs past it, so Wednesday.
+    const windowed = effectiveCalendar({ ...LONDON_DAYS, notice: '1m' }, undefined);
+    expect(decideWindow(windowed, at('2027-06-01T13:59:45Z'), at('2027-06-01T13:59:30Z'))).toMatchObject({
+      open: false,
+      opensAt: '2027-06-02T08:00:00.000Z',
+    });
+  });
+
+  test('a plan may ask for more notice, never less (by path at the plan check)', () => {
+    expect(effectiveCalendar(NOTICE, planWindowSchema.parse({ notice: '1h' }))?.noticeMs).toBe(3_600_000);
+    expect(shorterNotice(NOTICE, planWindowSchema.parse({ notice: '30s' }))).toBe(
+      "30s is less notice than the policy's 1m: a plan may ask for more, never less",
+    );
+    expect(shorterNotice(NOTICE, planWindowSchema.parse({ notice: '2m' }))).toBeUndefined();
+    expect(calendarSchema.safeParse({ zone: 'UTC', notice: 'a minute' }).error?.issues[0]?.message).toBe(
+      'expected a duration such as 1m, 2h or 1d',
+    );
+  });
+
+  test("a closed decision names whom the policy lets break the glass, and only a policy's calendar can", () => {
+    const glass = calendarSchema.parse({
+      ...LONDON_DAYS,
+      breakGlass: { role: 'incident-commander', approvers: ['ivy'] },
+    });
+    expect(decideWindow(effectiveCalendar(glass, undefined), at('2027-06-05T10:00:00Z'))).toMatchObject({
+      open: false,
+      breakGlass: { role: 'incident-commander', approvers: ['ivy'], groups: [] },
+    });
+    expect(planWindowSchema.safeParse({ breakGlass: { role: 'x', approvers: ['me'] } }).success).toBe(false);
+  });
 });

@@ -6,6 +6,7 @@ import type { StepIdentity, StepResult } from '../../shapes/evidence';
 import type { Action, CutoverPlan } from '../../plan/schema';
 import type { Bookkeeping, PhaseEnd } from '../bookkeeping';
 import type { Compensations } from '../compensations';
+import type { BreakGlassDesk } from '../break-glass-desk';
 import type { SignOffGate } from '../gate-wait';
 import type { RollbackRequest } from '../messages';
 import type { Phase, PhaseResults } from '../../shapes/status';
@@ -14,6 +15,8 @@ export interface PhaseContext {
   readonly plan: CutoverPlan;
   readonly books: Bookkeeping;
   readonly gate: SignOffGate;
+  /** Where break-glass sign-offs arrive while a change to production waits for the calendar. */
+  readonly breakGlass: BreakGlassDesk;
   readonly compensations: Compensations;
   /** The results of the phases that have passed so far. */
   readonly results: Partial<PhaseResults>;

@@ -16,7 +16,8 @@ export const decommission: PhaseModule<'decommission'> = {
         outcome: 'skipped',
       };
     }
-    if (windowApplies(ctx.plan) && patched(Patch.ChangeWindows)) await awaitChangeWindow(ctx, 'the decommission');
+    if (windowApplies(ctx.plan) && patched(Patch.ChangeWindows))
+      await awaitChangeWindow(ctx, 'decommission', 'the decommission');
     // From here V1 is being removed: nothing can roll back to it, so the compensations are dropped first
     // (a failing decommission must not switch production back to a half-removed V1), and a rollback
     // request is refused.

@@ -15,7 +15,8 @@ export const production: PhaseModule<'production'> = {
   phase: 'production',
   async run(ctx) {
     const { plan } = ctx;
-    if (windowApplies(plan) && patched(Patch.ChangeWindows)) await awaitChangeWindow(ctx, 'the production deploy');
+    if (windowApplies(plan) && patched(Patch.ChangeWindows))
+      await awaitChangeWindow(ctx, 'production', 'the production deploy');
     const { monitor } = plan.production;
     const baseDir = plan.baseDir;
     const probeInput = {

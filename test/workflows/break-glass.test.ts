@@ -1,0 +1,199 @@
+/**
+ * Break-glass on the real time-skipping server (workflows/break-glass.ts, workflows/change-window.ts): workers
+ * whose policy freezes month-end and names an incident-commander. A cutover approved inside the freeze waits;
+ * an unattested break-glass, the commander twice and a stranger are refused (in the audit, nothing moves); the
+ * commander and a second person, attested by the app's key, let the production deploy go at once, marked as
+ * break-glass in status, report, audit and notifications. The decommission, later and still inside the freeze,
+ * waits again: a break-glass lets one change through.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ed25519 } from '@noble/curves/ed25519';
+import { stringify } from 'yaml';
+import { attestBreakGlass } from '../../client/api';
+import { markdownReport, renderStatus } from '../../client/format';
+import { loadPolicy } from '../../plan/policy-load';
+import { cutoverWorkflow } from '../../workflows';
+import { breakGlassSignal, recordQuery, statusQuery, submitBreakGlassUpdate } from '../../workflows/messages';
+import { approveAll, recordHistory, tempDir, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
+import { makePlan, scriptPlanInput } from '../helpers/plans';
+import { pollUntil } from '../helpers/poll';
+import { Receiver } from '../helpers/receiver';
+import { auditEntry, skipTo } from '../helpers/windows';
+
+const DIR = tempDir('break-glass-');
+const APP = path.join(DIR, 'app');
+mkdirSync(APP);
+// Every action: writes the dataset it is given (the generator), prints what a pipeline or probe prints.
+writeFileSync(
+  path.join(APP, 'step.js'),
+  [
+    "if (process.argv[3]) require('fs').writeFileSync(process.argv[3], 'x');",
+    'process.stdout.write(JSON.stringify({ metrics: { TotalReceivable: 1000, PAR30: 0.1 }, rows: 10, errorRate: 0 }));',
+  ].join('\n'),
+);
+writeFileSync(
+  path.join(DIR, 'policy.yaml'),
+  stringify({
+    version: 1,
+    default: {
+      commands: { default: [['node', 'app/step.js']] },
+      folders: ['app'],
+      // The notification receiver of this test, on loopback.
+      urls: ['http://127.0.0.1:'],
+      calendar: {
+        zone: 'Europe/London',
+        windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '09:00', to: '15:00' }],
+        freezes: [{ name: 'month-end close', lastBusinessDays: 2, firstBusinessDays: 3 }],
+        breakGlass: { role: 'incident-commander', approvers: ['ivy', 'ike'] },
+      },
+    },
+  }),
+);
+const appKey = ed25519.utils.randomPrivateKey();
+const t = timeSkippingWorker({
+  policy: loadPolicy(path.join(DIR, 'policy.yaml')),
+  attestation: {
+    keys: { 'app-1': Buffer.from(ed25519.getPublicKey(appKey)).toString('hex') },
+    require: false,
+    maxAge: '10m',
+  },
+});
+const hook = new Receiver();
+let hookUrl: string;
+beforeAll(async () => {
+  hookUrl = await hook.start();
+});
+afterAll(() => hook.stop());
+
+const ISSUER = 'https://login.example';
+const REASON = 'INC-4711: V1 double-counts PAR90 since the rate change; V2 is the fix';
+
+test('inside the month-end freeze, the commander and a second person break the glass: the deploy goes at once, marked; the decommission waits again', async () => {
+  // Thursday 29 April 2027, the second-last business day: frozen until Thursday 6 May.
+  await skipTo(t.env, '2027-04-29T10:00:00Z');
+  const base = scriptPlanInput(APP);
+  const plan = makePlan({
+    ...base,
+    release: uniqueId('test-glass'),
+    notify: [{ name: 'ops', http: hookUrl, events: ['window-wait', 'break-glass', 'signoff-refused'] }],
+  });
+  const handle = await t.env.client.workflow.start(cutoverWorkflow, {
+    taskQueue: t.taskQueue,
+    workflowId: uniqueId('glass'),
+    args: [plan],
+  });
+  await waitForStatus(handle, (s) => s.state === 'awaiting-signoff');
+  await approveAll(handle);
+  const waiting = await waitForStatus(handle, (s) => s.waitingForWindow !== undefined);
+  expect(waiting.waitingForWindow).toMatchObject({
+    what: 'the production deploy',
+    change: 'production',
+    reason: 'the freeze "month-end close" (2027-04-29)',
+    opensAt: '2027-05-06T08:00:00.000Z',
+    breakGlass: 'incident-commander',
+  });
+  expect(renderStatus(waiting)).toContain('break-glass: the incident-commander and a second person may let it go now');
+  const target = { workflowId: handle.workflowId, change: 'production', digest: waiting.evidenceDigest as string };
+  // As the approval app attests after its login, at the time of the workflows' clock (the server's, skipped ahead).
+  const attested = async (role: string, approver: string) => {
+    const request = { role, approver, reason: REASON };
+    const login = { issuer: ISSUER, subject: `sub-${approver}` };
+    const now = new Date(await t.env.currentTimeMs());
+    const attestation = attestBreakGlass({ keyId: 'app-1', privateKey: appKey }, target, request, login, now);
+    return { ...request, evidenceDigest: target.digest, attestation };
+  };
+
+  // Refused, each by its rule, in the audit; nothing moves.
+  await handle.signal(breakGlassSignal, { role: 'incident-commander', approver: 'ivy', reason: REASON });
+  const commander = await handle.executeUpdate(submitBreakGlassUpdate, {
+    args: [await attested('incident-commander', 'ivy')],
+  });
+  expect(commander).toEqual({ accepted: true, broken: false });
+  const twice = await handle.executeUpdate(submitBreakGlassUpdate, {
+    args: [await attested('incident-commander', 'ivy')],
+  });
+  expect(twice).toMatchObject({ accepted: false, rule: 'second-person', broken: false });
+  const stranger = await handle.executeUpdate(submitBreakGlassUpdate, {
+    args: [await attested('incident-commander', 'mal')],
+  });
+  expect(stranger).toMatchObject({
+    accepted: false,
+    rule: 'wrong-role',
+    reason: '"mal" does not hold incident-commander',
+  });
+  const still = await handle.query(statusQuery);
+  expect(still.waitingForWindow).toBeDefined();
+  expect(still.phases.find((p) => p.phase === 'production')?.outcome).toBe('running');
+  expect(still.audit.filter((a) => a.kind === 'break-glass').map((a) => [a.actor, a.accepted, a.rule ?? ''])).toEqual([
+    ['ivy', false, 'unattested'],
+    ['ivy', true, ''],
+    ['ivy', false, 'second-person'],
+    ['mal', false, 'wrong-role'],
+  ]);
+
+  // The second person: operations' approver. The glass breaks; the deploy goes now, inside the freeze.
+  const second = await handle.executeUpdate(submitBreakGlassUpdate, { args: [await attested('operations', 'di')] });
+  expect(second).toEqual({ accepted: true, broken: true });
+  const deployed = await waitForStatus(handle, (s) => s.phase !== 'production' || s.state !== 'running', 60_000);
+  const production = deployed.phases.find((p) => p.phase === 'production');
+  expect(production?.outcome).toBe('passed');
+  expect(production?.endedAt && production.endedAt < '2027-04-30T00:00:00Z').toBe(true);
+  expect(deployed.breakGlass).toEqual([
+    {
+      what: 'the production deploy',
+      at: expect.stringMatching(/^2027-04-29T10:/),
+      closed: 'the freeze "month-end close" (2027-04-29)',
+      by: [
+        {
+          role: 'incident-commander',
+          approver: 'ivy',
+          reason: REASON,
+          attested: { issuer: ISSUER, subject: 'sub-ivy' },
+        },
+        { role: 'operations', approver: 'di', reason: REASON, attested: { issuer: ISSUER, subject: 'sub-di' } },
+      ],
+    },
+  ]);
+  expect(auditEntry(deployed, 'break-glass: the production deploy goes ahead')?.message).toBe(
+    'break-glass: the production deploy goes ahead inside the freeze "month-end close" (2027-04-29), by ivy (incident-commander) and di (operations)',
+  );
+  expect(renderStatus(deployed)).toContain('BREAK-GLASS: the production deploy went ahead by break-glass');
+  expect(markdownReport(deployed)).toContain(
+    '- **break-glass**: the production deploy went ahead by break-glass at 2027-04-29T10:',
+  );
+  // Each is delivered by an activity of its own: in any order.
+  const told = await pollUntil(
+    async () => hook.requests.map((r) => r.body),
+    (bodies) => bodies.filter((b) => b.event === 'break-glass').length >= 3,
+    { what: 'the three break-glass notifications' },
+  );
+  expect(told.filter((b) => b.event === 'break-glass').map((b) => String(b.text).replace(/^[^:]+: /, ''))).toEqual(
+    expect.arrayContaining([
+      `break-glass by ivy (incident-commander) for the production deploy: ${REASON}`,
+      `break-glass by di (operations) for the production deploy: ${REASON}`,
+      'break-glass: the production deploy goes ahead inside the freeze "month-end close" (2027-04-29), by ivy (incident-commander) and di (operations)',
+    ]),
+  );
+  expect(told.filter((b) => b.event === 'signoff-refused')).toHaveLength(3);
+
+  // The decommission, days later and still inside the freeze, waits for Thursday's window: the glass was for the deploy.
+  const result = await handle.result();
+  expect(result.state).toBe('completed');
+  const status = await handle.query(statusQuery);
+  expect(auditEntry(status, 'the decommission waits for the change window')?.message).toMatch(
+    /^the decommission waits for the change window: opens Thu 6 May 2027, 09:00 \(Europe\/London\); /,
+  );
+  expect(status.phases.find((p) => p.phase === 'decommission')?.endedAt?.startsWith('2027-05-06T08:00')).toBe(true);
+  expect(status.breakGlass).toHaveLength(1);
+  // The record keeps every well-formed break-glass as it was sent, counted or not.
+  const record = await handle.query(recordQuery);
+  expect(record.breakGlass?.map((b) => [b.breakGlass.approver, b.change, b.accepted, b.rule ?? ''])).toEqual([
+    ['ivy', 'production', false, 'unattested'],
+    ['ivy', 'production', true, ''],
+    ['ivy', 'production', false, 'second-person'],
+    ['mal', 'production', false, 'wrong-role'],
+    ['di', 'production', true, ''],
+  ]);
+  await recordHistory(handle, 'break-glass');
+}, 180_000);

@@ -36,39 +36,60 @@ interface JestJson {
 }
 
 /**
- * The tiers whose files only compute (no server, no process) run their files side by side on every core (jest's
- * default leaves one free, which on two cores is one file at a time); the rest run in band: they start servers
- * and processes that two cores share, and their timeouts assume it.
+ * How each tier's files share the cores: one jest run per lane, one after the other, counted as the tier.
+ * `workers: 'all'`: every core. The tiers that only compute (fast, simulations) use every core. The others start
+ * servers and processes: their files run two at a time where they mostly wait (a dev server's timers, a killed
+ * worker's heartbeat timeout: the integration files and the chaos suite idled at 70–100 % CPU free when run alone),
+ * and one at a time where a figure is measured or a process's scheduling is the subject (test/processes: nice
+ * values, a process tree's memory, the stress judge on real pipelines), and in the browser tier.
  */
-const PARALLEL_TIERS = new Set(['fast', 'simulations']);
+interface Lane {
+  /** Path patterns of the tier's files this lane runs (all when absent). */
+  paths?: string[];
+  workers: number | 'all';
+}
+const LANES: Record<string, Lane[]> = {
+  fast: [{ workers: 'all' }],
+  simulations: [{ workers: 'all' }],
+  workflows: [{ workers: 2 }],
+  integration: [
+    { paths: ['test/processes/'], workers: 1 },
+    { paths: ['test/integration/'], workers: 2 },
+  ],
+  ui: [{ workers: 1 }],
+  chaos: [{ workers: 2 }],
+};
 
 function runTier(root: string, tier: string, args: string[], outDir: string): TierRun {
-  const outputFile = path.join(outDir, `${tier}.json`);
   const started = process.hrtime.bigint();
-  const jest = spawnSync(
-    process.execPath,
-    [
-      require.resolve('jest/bin/jest', { paths: [root] }),
-      ...args,
-      ...(PARALLEL_TIERS.has(tier) ? [`--maxWorkers=${availableParallelism()}`] : ['--runInBand']),
-      '--json',
-      `--outputFile=${outputFile}`,
-    ],
-    { cwd: root, stdio: 'inherit' },
-  );
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  let counts = { passed: 0, failed: 0, skipped: 0 };
-  try {
-    const json = JSON.parse(readFileSync(outputFile, 'utf8')) as JestJson;
-    counts = {
-      passed: json.numPassedTests,
-      failed: json.numFailedTests,
-      skipped: json.numPendingTests + json.numTodoTests,
-    };
-  } catch {
-    // jest died before writing its results: the exit code says so.
+  const total: TierRun = { tier, seconds: 0, passed: 0, failed: 0, skipped: 0, exitCode: 0 };
+  for (const [index, lane] of (LANES[tier] ?? [{ workers: 1 }]).entries()) {
+    const outputFile = path.join(outDir, `${tier}-${index}.json`);
+    const workers = lane.workers === 'all' ? availableParallelism() : lane.workers;
+    const jest = spawnSync(
+      process.execPath,
+      [
+        require.resolve('jest/bin/jest', { paths: [root] }),
+        ...args,
+        ...(lane.paths ? ['--testPathPatterns', ...lane.paths] : []),
+        ...(workers > 1 ? [`--maxWorkers=${workers}`] : ['--runInBand']),
+        '--json',
+        `--outputFile=${outputFile}`,
+      ],
+      { cwd: root, stdio: 'inherit' },
+    );
+    try {
+      const json = JSON.parse(readFileSync(outputFile, 'utf8')) as JestJson;
+      total.passed += json.numPassedTests;
+      total.failed += json.numFailedTests;
+      total.skipped += json.numPendingTests + json.numTodoTests;
+    } catch {
+      // jest died before writing its results: the exit code says so.
+    }
+    if (jest.status !== 0) total.exitCode = jest.status ?? 1;
   }
-  return { tier, seconds, ...counts, exitCode: jest.status ?? 1 };
+  total.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return total;
 }
 
 /** A check or provisioning: one npm script, its output held back and printed whole when it ends. */

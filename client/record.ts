@@ -14,6 +14,7 @@ import type { AuditEntry, ChainedEntry, CutoverState, GateState, GateView, Phase
 import { chainStart, entryHash, evidenceDigest } from '../workflows/digest';
 import { applySignOff, decideSignOff, gateRules, gateView } from '../workflows/gate';
 import type { ReceivedSignOff } from '../workflows/messages';
+import type { EvidenceReview } from '../workflows/change-window';
 
 export const DSSE_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
@@ -246,9 +247,24 @@ function checkSignOffs(r: CutoverRecord, trust: Trust): string {
     ...(rules.attesters ? { attesters: trusted(trust.attesters, rules.attesters) ?? {} } : {}),
     ...(rules.keys ? { keys: trusted(trust.approvers, rules.keys) ?? {} } : {}),
   };
-  let state: GateState = { status: 'open', evidenceDigest: r.evidenceDigest, signoffs: [] };
+  // The gate's rounds: the first on the evidence as the phases left it, one more per review (the evidence expired
+  // while the deploy waited for its window: workflows/change-window.ts), each on the evidence with its reviews so far.
+  const { reviews: recordedReviews, ...phasesEvidence } = r.evidence;
+  const reviews = Array.isArray(recordedReviews) ? (recordedReviews as EvidenceReview[]) : [];
+  const digests = [
+    evidenceDigest(phasesEvidence),
+    ...reviews.map((_, k) => evidenceDigest({ ...phasesEvidence, reviews: reviews.slice(0, k + 1) })),
+  ];
+  let round = 0;
+  let state: GateState = { status: 'open', evidenceDigest: digests[0], signoffs: [] };
   for (const [i, { signOff, via, at, accepted }] of r.gate.received.entries()) {
     const where = `predicate.gate.received[${i}] (${signOff.role}, ${signOff.approver})`;
+    // A sign-off that arrived after a review reopened the gate counts in that round (one handled in the same
+    // workflow task came before it: handlers run first).
+    while (round < reviews.length && at > (reviews[round] as EvidenceReview).reopenedAt) {
+      round++;
+      state = { ...state, status: 'open', evidenceDigest: digests[round] as string };
+    }
     const decision =
       state.status === 'open'
         ? decideSignOff(config, state, signOff, Date.parse(at))
@@ -266,7 +282,7 @@ function checkSignOffs(r: CutoverRecord, trust: Trust): string {
       role: signOff.role,
       approver: decision.approver,
       decision: signOff.decision,
-      digest: r.evidenceDigest,
+      digest: state.evidenceDigest as string,
       signed: decision.signed,
       ...(decision.attested ? { attested: decision.attested } : {}),
       at,

@@ -280,6 +280,11 @@ const signoffSchema = z.strictObject({
   deadline: durationSchema.default('72h').describe('How long the gate waits before escalating.'),
   escalate: actionSchema.optional().describe('Run when the deadline passes (a notification).'),
   escalationWindow: durationSchema.default('24h').describe('How long after escalation the gate expires.'),
+  evidenceValidFor: durationSchema
+    .optional()
+    .describe(
+      "How long the approved evidence stays good: a production deploy still waiting for its change window then reopens the gate for a review (the approvers sign again). Without it, the evidence does not expire.",
+    ),
   separationOfDuties: z.boolean().default(true).describe('One person signs for one role only.'),
   allowInitiator: z.boolean().default(false).describe('May the person who started the cutover sign?'),
   keys: z

@@ -194,6 +194,7 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
       say('  or from the command line, when it waits at the gate (any order):');
       for (const [role, name] of EXAMPLE_APPROVERS) say(`    npx cutover approve ${id} --role ${role} --as ${name}`);
       say(`  or stop it:  npx cutover reject ${id} --role qa --as bo --comment "not yet"`);
+      say("  after the last approval the deploy waits a minute for its change window (the example policy's notice)");
       say(`  roll back any time after deploy:  npx cutover rollback ${id} --reason "why"`);
     } finally {
       await c.close();

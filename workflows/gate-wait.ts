@@ -162,8 +162,10 @@ export class SignOffGate {
     escalate: (() => Promise<unknown>) | undefined,
   ): Promise<void> {
     const now = Date.now();
+    // A review opens the gate again: a fresh deadline, no escalation of the round before.
+    const { escalatedAt: _escalated, expiresAt: _expires, ...before } = this.state;
     this.state = {
-      ...this.state,
+      ...before,
       status: 'open',
       evidenceDigest: digest,
       openedAt: new Date(now).toISOString(),

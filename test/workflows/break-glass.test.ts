@@ -6,53 +6,25 @@
  * break-glass in status, report, audit and notifications. The decommission, later and still inside the freeze,
  * waits again: a break-glass lets one change through.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519';
-import { stringify } from 'yaml';
 import { attestBreakGlass } from '../../client/api';
 import { markdownReport, renderStatus } from '../../client/format';
-import { loadPolicy } from '../../plan/policy-load';
 import { cutoverWorkflow } from '../../workflows';
 import { breakGlassSignal, recordQuery, statusQuery, submitBreakGlassUpdate } from '../../workflows/messages';
 import { approveAll, recordHistory, tempDir, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
-import { makePlan, scriptPlanInput } from '../helpers/plans';
 import { pollUntil } from '../helpers/poll';
 import { Receiver } from '../helpers/receiver';
-import { auditEntry, skipTo } from '../helpers/windows';
+import { auditEntry, LONDON_WEEKDAYS, skipTo, windowPolicy, windowPolicyPlan } from '../helpers/windows';
 
 const DIR = tempDir('break-glass-');
-const APP = path.join(DIR, 'app');
-mkdirSync(APP);
-// Every action: writes the dataset it is given (the generator), prints what a pipeline or probe prints.
-writeFileSync(
-  path.join(APP, 'step.js'),
-  [
-    "if (process.argv[3]) require('fs').writeFileSync(process.argv[3], 'x');",
-    'process.stdout.write(JSON.stringify({ metrics: { TotalReceivable: 1000, PAR30: 0.1 }, rows: 10, errorRate: 0 }));',
-  ].join('\n'),
-);
-writeFileSync(
-  path.join(DIR, 'policy.yaml'),
-  stringify({
-    version: 1,
-    default: {
-      commands: { default: [['node', 'app/step.js']] },
-      folders: ['app'],
-      // The notification receiver of this test, on loopback.
-      urls: ['http://127.0.0.1:'],
-      calendar: {
-        zone: 'Europe/London',
-        windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '09:00', to: '15:00' }],
-        freezes: [{ name: 'month-end close', lastBusinessDays: 2, firstBusinessDays: 3 }],
-        breakGlass: { role: 'incident-commander', approvers: ['ivy', 'ike'] },
-      },
-    },
-  }),
-);
+const policy = windowPolicy(DIR, 'policy', {
+  ...LONDON_WEEKDAYS,
+  freezes: [{ name: 'month-end close', lastBusinessDays: 2, firstBusinessDays: 3 }],
+  breakGlass: { role: 'incident-commander', approvers: ['ivy', 'ike'] },
+});
 const appKey = ed25519.utils.randomPrivateKey();
 const t = timeSkippingWorker({
-  policy: loadPolicy(path.join(DIR, 'policy.yaml')),
+  policy,
   attestation: {
     keys: { 'app-1': Buffer.from(ed25519.getPublicKey(appKey)).toString('hex') },
     require: false,
@@ -72,12 +44,7 @@ const REASON = 'INC-4711: V1 double-counts PAR90 since the rate change; V2 is th
 test('inside the month-end freeze, the commander and a second person break the glass: the deploy goes at once, marked; the decommission waits again', async () => {
   // Thursday 29 April 2027, the second-last business day: frozen until Thursday 6 May.
   await skipTo(t.env, '2027-04-29T10:00:00Z');
-  const base = scriptPlanInput(APP);
-  const plan = makePlan({
-    ...base,
-    release: uniqueId('test-glass'),
-    notify: [{ name: 'ops', http: hookUrl, events: ['window-wait', 'break-glass', 'signoff-refused'] }],
-  });
+  const plan = windowPolicyPlan(DIR, hookUrl, ['window-wait', 'break-glass', 'signoff-refused']);
   const handle = await t.env.client.workflow.start(cutoverWorkflow, {
     taskQueue: t.taskQueue,
     workflowId: uniqueId('glass'),

@@ -6,7 +6,7 @@
  * Sessions live in signed, HttpOnly, SameSite=Strict cookies (Secure when the app's address is https);
  * every form carries a CSRF token tied to the login (`@fastify/csrf-protection`); every input is checked with
  * zod. One fastify plugin per concern: the login (login-routes.ts), the pages (cutover-routes.ts), the sign-off
- * relay (signoff-route.ts); the session and its cookie in session.ts.
+ * relay (signoff-route.ts), the break-glass relay (break-glass-route.ts); the session and its cookie in session.ts.
  */
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
@@ -23,6 +23,7 @@ import type { OidcLogin } from './oidc';
 import { messagePage } from './pages';
 import { html, Sessions } from './session';
 import { signOffRoute } from './signoff-route';
+import { breakGlassRoute } from './break-glass-route';
 
 export { signOffFormSchema } from './signoff-route';
 
@@ -107,6 +108,7 @@ export async function createApprovalApp(options: {
     ...(config.record ? { record: config.record } : {}),
   });
   await app.register(signOffRoute, { sessions, cutovers, reader, attester: config.attester });
+  await app.register(breakGlassRoute, { sessions, cutovers, reader, attester: config.attester });
 
   return {
     app,

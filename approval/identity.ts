@@ -6,7 +6,7 @@
  * never chooses who they are.
  */
 import { canonicalName } from '../workflows/gate';
-import type { RoleView } from '../shapes/status';
+import type { CutoverStatus, RoleView } from '../shapes/status';
 
 /** A login as the OpenID provider vouched for it. */
 export interface Login {
@@ -51,4 +51,16 @@ export function rolesFor(
     }
     return { role, may: true };
   });
+}
+
+/**
+ * Who a signed-in user may break the glass as, while a change waits for the calendar: the policy's break-glass role
+ * (its groups at the login, and its names), and the plan's roles as the second person (as for a sign-off).
+ */
+export function glassRolesFor(login: Login, s: CutoverStatus): RoleAnswer[] {
+  const w = s.waitingForWindow;
+  if (!w?.breakGlass) return [];
+  const by = w.breakGlassBy ?? { approvers: [], groups: [] };
+  const glass: RoleView = { role: w.breakGlass, required: 1, approvers: by.approvers, approvedBy: [], missing: 1 };
+  return rolesFor(login, { ...s.roleGroups, [w.breakGlass]: by.groups }, [glass, ...s.gate.roles]);
 }

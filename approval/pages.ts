@@ -5,9 +5,9 @@
 import { recordLineHtml, reportParts, REPORT_STYLE } from '../client/html-report';
 import type { RecordLine } from '../client/record';
 import { esc } from '../common/html';
-import type { SignOffAnswer } from '../workflows/messages';
+import type { BreakGlassAnswer, SignOffAnswer } from '../workflows/messages';
 import { describeWaitingForWindow, isFinal, type CutoverStatus } from '../shapes/status';
-import type { Login, RoleAnswer } from './identity';
+import { glassRolesFor, type Login, type RoleAnswer } from './identity';
 
 const STYLE = `${REPORT_STYLE}
 header.bar{display:flex;justify-content:space-between;align-items:center;border-bottom:1px solid #d0d7de;padding-bottom:.5rem;margin-bottom:1rem}
@@ -75,7 +75,8 @@ export function listPage(
 /** The gate's or the app's answer to a sign-off, shown above the cutover. */
 export type Answer =
   | { kind: 'gate'; decision: 'approve' | 'reject'; role: string; answer: SignOffAnswer }
-  | { kind: 'app'; message: string };
+  | { kind: 'glass'; role: string; answer: BreakGlassAnswer }
+  | { kind: 'app'; message: string; glass?: boolean };
 
 /** What changes the page when it changes: the live refresh compares it. */
 export function liveVersion(s: CutoverStatus): string {
@@ -228,15 +229,44 @@ document.addEventListener('submit', async (event) => {
 <p>Cutover <code>${esc(s.workflowId)}</code> · state <b id="state">${esc(s.state)}</b> (phase ${esc(s.phase)}) · started ${esc(s.startedAt)}${s.endedAt ? ` · ended ${esc(s.endedAt)}` : ''}${s.initiator ? ` · by ${esc(s.initiator)}` : ''}</p>
 <p class="live" id="live" hidden></p>
 ${s.waitingForWindow ? `<p class="waiting" id="window">${esc(describeWaitingForWindow(s.waitingForWindow))}</p>` : ''}
+${glassSection(s, login, csrf, answer && isGlass(answer) ? answer : undefined)}
 ${record ? recordLineHtml(record) : ''}
-${gateSection(s, login, csrf, roles, answer)}
+${gateSection(s, login, csrf, roles, answer && !isGlass(answer) ? answer : undefined)}
 ${body}`,
     // After a plain post, reloading shows the cutover, not the form's answer again.
     `${answer ? `<script>history.replaceState(null, '', '/cutovers/${id}');</script>` : ''}${charts}${inPlace}${live}`,
   );
 }
 
+const isGlass = (answer: Answer) => answer.kind === 'glass' || (answer.kind === 'app' && answer.glass === true);
+
+/**
+ * The break-glass form, while a change waits for the calendar and the policy names a break-glass role: for whoever
+ * holds that role or a role of the plan (the second person), with a reason. The app attests it like a sign-off.
+ */
+function glassSection(s: CutoverStatus, login: Login, csrf: string, answer?: Answer): string {
+  const w = s.waitingForWindow;
+  if (!w?.breakGlass || !s.evidenceDigest) return answer ? answerBanner(answer) : '';
+  const may = glassRolesFor(login, s).filter((r) => r.may);
+  const form = may.length
+    ? `<form method="post" action="/cutovers/${encodeURIComponent(s.workflowId)}/break-glass" class="signoff" id="break-glass">
+<input type="hidden" name="_csrf" value="${esc(csrf)}">
+<input type="hidden" name="evidenceDigest" value="${esc(s.evidenceDigest)}">
+<input type="hidden" name="change" value="${esc(w.change ?? '')}">
+<p>You break the glass as <b>${esc(login.user)}</b> for <select name="role">${may.map((r) => `<option>${esc(r.role)}</option>`).join('')}</select>: ${esc(w.what)} goes now, inside ${esc(w.reason)}, once the ${esc(w.breakGlass)} and a second person have.</p>
+<label>Reason <textarea name="reason" maxlength="2000" required placeholder="The incident, and why it cannot wait"></textarea></label>
+<p><button type="submit" class="reject">Break the glass</button></p></form>`
+    : `<p class="muted" id="no-glass">Only the ${esc(w.breakGlass)} (${esc((w.breakGlassBy?.approvers ?? []).join(', '))}) and a second person of this cutover may break the glass.</p>`;
+  return `<section id="glass"><h2>Break-glass</h2>${answer ? answerBanner(answer) : ''}${form}</section>`;
+}
+
 function answerBanner(answer: Answer): string {
+  if (answer.kind === 'glass') {
+    const a = answer.answer;
+    return a.accepted
+      ? `<div class="answer ok" id="glass-answer" role="status"><b>Counted:</b> your break-glass as ${esc(answer.role)}. ${a.broken ? 'The glass is broken: the change goes now.' : 'It takes a second person too.'}</div>`
+      : `<div class="answer refused" id="glass-answer" role="alert"><b>Refused</b> (rule <code>${esc(a.rule)}</code>): ${esc(a.reason)}</div>`;
+  }
   if (answer.kind === 'app') {
     return `<div class="answer refused" id="answer" role="alert"><b>Not submitted.</b> ${esc(answer.message)}</div>`;
   }

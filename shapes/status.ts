@@ -237,6 +237,8 @@ export interface CutoverStatus {
     zone: string;
     /** The policy's break-glass role, where it allows one to move production now with a second person. */
     breakGlass?: string;
+    /** Who holds that role: by name, and by the login's groups (the approval app's break-glass form). */
+    breakGlassBy?: { approvers: string[]; groups: string[] };
   };
   /** Changes to production that went ahead while the calendar said no, by break-glass (workflows/break-glass.ts). */
   breakGlass?: BreakGlassView[];

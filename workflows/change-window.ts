@@ -97,7 +97,12 @@ async function waitForWindow(
       ...(opensAt !== undefined ? { opensAt } : {}),
       ...(local !== undefined ? { local } : {}),
       zone,
-      ...(decision.breakGlass ? { breakGlass: decision.breakGlass.role } : {}),
+      ...(decision.breakGlass
+        ? {
+            breakGlass: decision.breakGlass.role,
+            breakGlassBy: { approvers: decision.breakGlass.approvers, groups: decision.breakGlass.groups ?? [] },
+          }
+        : {}),
     };
     if (announced !== (opensAt ?? 'never')) {
       announced = opensAt ?? 'never';

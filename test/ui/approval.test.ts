@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { connect, startCutover, status, type Cutovers } from '../../client/api';
+import { connect, startCutover, status, submitSignOff, type Cutovers } from '../../client/api';
 import { renderStatus } from '../../client/format';
 import { freePort } from '../../common/net';
 import { EXAMPLE_ROLE_GROUPS, examplePassword } from '../../examples/portfolio-kpi/approvers';
@@ -27,6 +27,7 @@ import { pollFor } from '../helpers/poll';
 import { makePlan, nodeRun, ok } from '../helpers/plans';
 import { startTestDevServer, temporalSignal } from '../helpers/temporal';
 import { spawnWorker } from '../helpers/worker-process';
+import { windowPolicy, windowPolicyPlan } from '../helpers/windows';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'approval');
@@ -43,6 +44,9 @@ const notifications: { event: string; link?: string; text: string }[] = [];
 let appUrl: string;
 let issuer: string;
 let workflowId: string;
+let glassWorker: ChildProcess;
+let glassCutovers: Cutovers;
+let glassId: string;
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -107,6 +111,38 @@ beforeAll(async () => {
   );
 
   cutovers = await connect(base);
+
+  // A second worker, whose policy lets an incident-commander (di, of group ops-oncall) break the glass, and a
+  // cutover under it whose plan freezes production around today: its deploy will wait.
+  const glassDir = tempDir('glass-');
+  windowPolicy(glassDir, 'policy', {
+    zone: 'UTC',
+    breakGlass: { role: 'incident-commander', approvers: ['di'], groups: ['ops-oncall'] },
+  });
+  const glassEnv = { ...base, CUTOVER_TASK_QUEUE: uniqueId('tq-glass') };
+  glassWorker = spawnWorker({
+    ...glassEnv,
+    CUTOVER_DATA_DIR: path.join(glassDir, 'data'),
+    CUTOVER_APPROVAL_URL: appUrl,
+    CUTOVER_ATTESTER_KEYS: `app-1=${Buffer.from(ed25519.getPublicKey(attesterKey)).toString('hex')}`,
+    CUTOVER_ROLE_GROUPS: EXAMPLE_ROLE_GROUPS,
+    CUTOVER_POLICY: path.join(glassDir, 'policy.yaml'),
+    CUTOVER_WORKER_KEY_FILE: workersKeyFile,
+  });
+  glassCutovers = await connect(glassEnv);
+  const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+  const glassPlan = windowPolicyPlan(glassDir, `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, [
+    'break-glass',
+  ]);
+  glassId = (
+    await startCutover(glassCutovers, {
+      ...glassPlan,
+      production: {
+        ...glassPlan.production,
+        window: { freezes: [{ name: 'the test freeze', from: day(-1), to: day(1) }] },
+      },
+    })
+  ).workflowId;
   const plan = makePlan({
     release: uniqueId('approval'),
     notify: [
@@ -128,7 +164,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await cutovers?.close();
-  await Promise.all([stopProcess(app), stopProcess(idp), stopProcess(worker)]);
+  await glassCutovers?.close();
+  await Promise.all([stopProcess(app), stopProcess(idp), stopProcess(worker), stopProcess(glassWorker)]);
   await new Promise((r) => receiver?.close(r));
   await server?.stop();
 });
@@ -419,4 +456,69 @@ test('a rejection with its comment is counted, rejects the cutover, and the page
     /^Record [0-9a-f]{64} · verified with workers' key workers-ui \(5 checks held\)$/,
   );
   await cy.context.close();
+});
+
+test('inside a freeze, the incident-commander and a second person break the glass in the app: the deploy goes, marked', async () => {
+  // The cutover under the break-glass policy: approved at the gate, its deploy waits for the freeze to end.
+  await waitFor(
+    'the break-glass cutover at its gate',
+    async () => ((await status(glassCutovers, glassId)).state === 'awaiting-signoff' ? true : undefined),
+    120_000,
+  );
+  for (const [role, approver] of Object.entries({
+    engineering: 'ana',
+    qa: 'bo',
+    architecture: 'cy',
+    operations: 'di',
+    business: 'ed',
+  })) {
+    expect(await submitSignOff(glassCutovers, glassId, { role, approver, decision: 'approve' })).toMatchObject({
+      accepted: true,
+    });
+  }
+  await waitFor('the deploy waiting for its window', async () =>
+    (await status(glassCutovers, glassId)).waitingForWindow?.breakGlass ? true : undefined,
+  );
+  const url = `${appUrl}/cutovers/${encodeURIComponent(glassId)}`;
+
+  const di = await signedIn('di', url);
+  await di.page
+    .locator('#window')
+    .getByText('break-glass: the incident-commander and a second person may let it go now')
+    .waitFor();
+  await di.page.locator('#break-glass select[name=role]').selectOption('incident-commander');
+  await di.page.getByLabel('Reason').fill('INC-4711: V1 double-counts PAR90; the fix cannot wait for the freeze');
+  await di.page.getByRole('button', { name: 'Break the glass' }).click();
+  await di.page
+    .locator('#glass-answer')
+    .getByText('Counted: your break-glass as incident-commander. It takes a second person too.')
+    .waitFor();
+  await di.page.screenshot({ path: path.join(ARTIFACTS, 'break-glass-first.png'), fullPage: true });
+  await di.context.close();
+
+  const ana = await signedIn('ana', url);
+  // ana holds no break-glass role: she may only be the second person, for engineering.
+  expect(await ana.page.locator('#break-glass select[name=role] option').allTextContents()).toEqual(['engineering']);
+  await ana.page.getByLabel('Reason').fill('INC-4711: seen the numbers; agreed');
+  await ana.page.getByRole('button', { name: 'Break the glass' }).click();
+  await ana.page.locator('#glass-answer').getByText('The glass is broken: the change goes now.').waitFor();
+  await ana.context.close();
+
+  const s = await waitFor('the deploy past its wait', async () => {
+    const now = await status(glassCutovers, glassId);
+    return now.breakGlass?.length ? now : undefined;
+  });
+  expect(s.breakGlass?.[0]?.by.map((b) => [b.approver, b.role, b.attested?.subject])).toEqual([
+    ['di', 'incident-commander', expect.any(String)],
+    ['ana', 'engineering', expect.any(String)],
+  ]);
+  expect(s.breakGlass?.[0]?.closed).toMatch(/^the freeze "the test freeze"/);
+  expect(s.waitingForWindow).toBeUndefined();
+  const told = await waitFor('the break-glass notifications', async () => {
+    const glass = notifications.filter((n) => n.event === 'break-glass');
+    return glass.length >= 3 ? glass : undefined;
+  });
+  expect(told.some((n) => n.text.includes('break-glass: the production deploy goes ahead inside the freeze'))).toBe(
+    true,
+  );
 });

@@ -189,7 +189,8 @@ function judgeDeployTime(
     return;
   }
   const ready = Date.parse(deploy.readyAt);
-  const decision = decideWindow(effective, ready);
+  // The gate let it at `ready`: the calendar's notice counts from then.
+  const decision = decideWindow(effective, ready, ready);
   const would = decision.open ? ready : decision.opensAt ? Date.parse(decision.opensAt) : undefined;
   const now =
     would === undefined

@@ -127,6 +127,16 @@ describe('the production deploy’s time under a new change calendar', () => {
     ]);
   });
 
+  test("a calendar's notice counts from the gate's approval", async () => {
+    const recorded = await load(FIXTURE);
+    const open = replan(recorded, (input) => ({ ...input, production: { ...input.production, window: undefined } }));
+    const ready = Date.parse(recorded.deploy?.readyAt as string);
+    const notice = { zone: 'Europe/London', freezes: [], holidays: [], notice: '2h' };
+    expect(whatIf(recorded, open, notice).changes).toEqual([
+      expect.objectContaining({ after: expect.stringContaining(`at ${new Date(ready + 7_200_000).toISOString()}`) }),
+    ]);
+  });
+
   test('a cutover that never reached production says so', async () => {
     const recorded = await load('failure-shadow.2026-12-01.json');
     const result = whatIf(recorded, recorded.plan as CutoverPlan, { zone: 'UTC', freezes: [], holidays: [] });

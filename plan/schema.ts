@@ -283,7 +283,7 @@ const signoffSchema = z.strictObject({
   evidenceValidFor: durationSchema
     .optional()
     .describe(
-      "How long the approved evidence stays good: a production deploy still waiting for its change window then reopens the gate for a review (the approvers sign again). Without it, the evidence does not expire.",
+      'How long the approved evidence stays good: a production deploy still waiting for its change window then reopens the gate for a review (the approvers sign again). Without it, the evidence does not expire.',
     ),
   separationOfDuties: z.boolean().default(true).describe('One person signs for one role only.'),
   allowInitiator: z.boolean().default(false).describe('May the person who started the cutover sign?'),

@@ -8,13 +8,13 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { attestBreakGlass, reportAppRefusal, type Cutovers } from '../client/api';
+import { attestBreakGlass, reportAppRefusal } from '../client/api';
 import { MAX_COMMENT_LENGTH, submitBreakGlassUpdate, type BreakGlassAnswer } from '../workflows/messages';
-import type { ServeConfig } from './config';
-import { workflowIdSchema, type CutoverReader } from './cutover-reader';
+import { addressedId } from './cutover-reader';
+import type { RelayOptions } from './signoff-route';
 import { glassRolesFor, rolesFor } from './identity';
-import { cutoverPage, messagePage, type Answer } from './pages';
-import { html, issueMessage, type Sessions } from './session';
+import { cutoverPage, type Answer } from './pages';
+import { html, issueMessage } from './session';
 
 export const breakGlassFormSchema = z.object({
   _csrf: z.string().min(1),
@@ -28,22 +28,13 @@ export const breakGlassFormSchema = z.object({
   evidenceDigest: z.string().regex(/^[0-9a-f]{64}$/, { error: 'expected the 64-character evidence digest' }),
 });
 
-export interface BreakGlassRouteOptions {
-  sessions: Sessions;
-  cutovers: Cutovers;
-  reader: CutoverReader;
-  attester: ServeConfig['attester'];
-}
-
-export async function breakGlassRoute(app: FastifyInstance, options: BreakGlassRouteOptions): Promise<void> {
+export async function breakGlassRoute(app: FastifyInstance, options: RelayOptions): Promise<void> {
   const { sessions, cutovers: c, reader } = options;
   app.post('/cutovers/:id/break-glass', { preHandler: app.csrfProtection }, async (req, reply) => {
     const login = sessions.require(req, reply);
     if (!login) return reply;
-    const id = workflowIdSchema.safeParse((req.params as { id?: string }).id);
-    if (!id.success)
-      return html(reply, 400, messagePage('Bad address', `cutover id: ${issueMessage(id.error)}`, login));
-    const workflowId = id.data;
+    const workflowId = addressedId(req, reply, login);
+    if (workflowId === undefined) return reply;
     const s = await reader.quickStatus(workflowId);
     const page = (code: number, answer: Answer, shown = s) =>
       html(

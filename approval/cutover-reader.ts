@@ -18,6 +18,14 @@ export const workflowIdSchema = z
   .max(255)
   .regex(/^[\x21-\x7e]+$/, { error: 'expected a workflow id (printable characters, no spaces)' });
 
+/** The cutover id the address names (`/cutovers/:id/…`), or a 400 page sent and undefined. */
+export function addressedId(req: FastifyRequest, reply: FastifyReply, login: Login): string | undefined {
+  const id = workflowIdSchema.safeParse((req.params as { id?: string }).id);
+  if (id.success) return id.data;
+  html(reply, 400, messagePage('Bad address', `cutover id: ${issueMessage(id.error)}`, login));
+  return undefined;
+}
+
 export class CutoverReader {
   /**
    * The plan's approvers and the groups per role of the cutovers seen lately: fixed for a run, so kept
@@ -56,13 +64,10 @@ export class CutoverReader {
 
   /** The status of the cutover the address names, or a 400/404 page sent and undefined. */
   async statusOr404(req: FastifyRequest, reply: FastifyReply, login: Login): Promise<CutoverStatus | undefined> {
-    const id = workflowIdSchema.safeParse((req.params as { id?: string }).id);
-    if (!id.success) {
-      html(reply, 400, messagePage('Bad address', `cutover id: ${issueMessage(id.error)}`, login));
-      return undefined;
-    }
+    const id = addressedId(req, reply, login);
+    if (id === undefined) return undefined;
     try {
-      return this.remember(await status(this.cutovers, id.data));
+      return this.remember(await status(this.cutovers, id));
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       html(reply, 404, messagePage('No such cutover', err.message, login, this.sessions.csrfFor(reply, login)));

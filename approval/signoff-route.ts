@@ -10,7 +10,7 @@ import { attestSignOff, reportAppRefusal, UserError, type Cutovers } from '../cl
 import { MAX_COMMENT_LENGTH, submitSignOffUpdate, type SignOff, type SignOffAnswer } from '../workflows/messages';
 import type { CutoverStatus } from '../shapes/status';
 import type { ServeConfig } from './config';
-import { workflowIdSchema, type CutoverReader } from './cutover-reader';
+import { addressedId, type CutoverReader } from './cutover-reader';
 import { rolesFor } from './identity';
 import { cutoverPage, gateSection, messagePage, type Answer } from './pages';
 import { html, issueMessage, type Sessions } from './session';
@@ -27,22 +27,21 @@ export const signOffFormSchema = z.object({
   evidenceDigest: z.string().regex(/^[0-9a-f]{64}$/, { error: 'expected the 64-character evidence digest' }),
 });
 
-export interface SignOffRouteOptions {
+/** What a relay of the app (a sign-off, a break-glass) works with. */
+export interface RelayOptions {
   sessions: Sessions;
   cutovers: Cutovers;
   reader: CutoverReader;
   attester: ServeConfig['attester'];
 }
 
-export async function signOffRoute(app: FastifyInstance, options: SignOffRouteOptions): Promise<void> {
+export async function signOffRoute(app: FastifyInstance, options: RelayOptions): Promise<void> {
   const { sessions, cutovers: c, reader } = options;
   app.post('/cutovers/:id/signoff', { preHandler: app.csrfProtection }, async (req, reply) => {
     const login = sessions.require(req, reply);
     if (!login) return reply;
-    const id = workflowIdSchema.safeParse((req.params as { id?: string }).id);
-    if (!id.success)
-      return html(reply, 400, messagePage('Bad address', `cutover id: ${issueMessage(id.error)}`, login));
-    const workflowId = id.data;
+    const workflowId = addressedId(req, reply, login);
+    if (workflowId === undefined) return reply;
     // Server-Timing: where an approver's wait goes (the browser's devtools and the bench read it).
     const t0 = performance.now();
     let queriedAt = 0;

@@ -39,3 +39,19 @@ export class Receiver {
     res.end();
   }
 }
+
+/** A receiver for a test file: started before its tests, stopped after them; `url` once started. */
+export function useReceiver(failFirst = 0): { readonly receiver: Receiver; readonly url: string } {
+  const receiver = new Receiver(failFirst);
+  let url = '';
+  beforeAll(async () => {
+    url = await receiver.start();
+  });
+  afterAll(() => receiver.stop());
+  return {
+    receiver,
+    get url() {
+      return url;
+    },
+  };
+}

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadPolicy } from '../../plan/policy-load';
+import type { CutoverPlan } from '../../plan/schema';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { CutoverStatus } from '../../shapes/status';
 import { cutoverWorkflow } from '../../workflows';
@@ -48,7 +49,7 @@ export const auditEntry = (s: CutoverStatus, start: string) => s.audit.find((a) 
 /** Starts a cutover of `plan`, approves it at the gate, and returns it once its change waits for the window. */
 export async function approvedAndWaiting(
   t: { env: TestWorkflowEnvironment; taskQueue: string },
-  plan: ReturnType<typeof windowPlan>,
+  plan: CutoverPlan,
 ): Promise<{ handle: WorkflowHandle<typeof cutoverWorkflow>; waiting: CutoverStatus }> {
   const handle = await t.env.client.workflow.start(cutoverWorkflow, {
     taskQueue: t.taskQueue,

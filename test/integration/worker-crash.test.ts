@@ -7,10 +7,10 @@ import { type ChildProcess } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { cutoverWorkflow } from '../../workflows';
-import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
+import { statusQuery } from '../../workflows/messages';
 import type { CutoverStatus } from '../../shapes/status';
 import type { StressResult } from '../../shapes/evidence';
-import { tempDir, uniqueId } from '../helpers/harness';
+import { approveAll, tempDir, uniqueId } from '../helpers/harness';
 import { makePlan, makePlanInput, nodeRun } from '../helpers/plans';
 import { useDevServer } from '../helpers/temporal';
 import { spawnWorker } from '../helpers/worker-process';
@@ -91,14 +91,6 @@ test('SIGKILL mid-stress, a new worker: the stress phase resumes from its heartb
     [10, 4],
     [20, 4],
   ]);
-  for (const [role, approver] of Object.entries({
-    engineering: 'ana',
-    qa: 'bo',
-    architecture: 'cy',
-    operations: 'di',
-    business: 'ed',
-  })) {
-    await handle.executeUpdate(submitSignOffUpdate, { args: [{ role, approver, decision: 'approve' }] });
-  }
+  await approveAll(handle);
   expect((await handle.result()).state).toBe('completed');
 }, 240_000);

@@ -9,12 +9,18 @@
 import { ed25519 } from '@noble/curves/ed25519';
 import { attestBreakGlass } from '../../client/api';
 import { markdownReport, renderStatus } from '../../client/format';
-import { cutoverWorkflow } from '../../workflows';
 import { breakGlassSignal, recordQuery, statusQuery, submitBreakGlassUpdate } from '../../workflows/messages';
-import { approveAll, recordHistory, tempDir, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
+import { recordHistory, tempDir, timeSkippingWorker, waitForStatus } from '../helpers/harness';
 import { pollUntil } from '../helpers/poll';
-import { Receiver } from '../helpers/receiver';
-import { auditEntry, LONDON_WEEKDAYS, skipTo, windowPolicy, windowPolicyPlan } from '../helpers/windows';
+import { useReceiver } from '../helpers/receiver';
+import {
+  approvedAndWaiting,
+  auditEntry,
+  LONDON_WEEKDAYS,
+  skipTo,
+  windowPolicy,
+  windowPolicyPlan,
+} from '../helpers/windows';
 
 const DIR = tempDir('break-glass-');
 const policy = windowPolicy(DIR, 'policy', {
@@ -31,12 +37,7 @@ const t = timeSkippingWorker({
     maxAge: '10m',
   },
 });
-const hook = new Receiver();
-let hookUrl: string;
-beforeAll(async () => {
-  hookUrl = await hook.start();
-});
-afterAll(() => hook.stop());
+const hook = useReceiver();
 
 const ISSUER = 'https://login.example';
 const REASON = 'INC-4711: V1 double-counts PAR90 since the rate change; V2 is the fix';
@@ -44,15 +45,8 @@ const REASON = 'INC-4711: V1 double-counts PAR90 since the rate change; V2 is th
 test('inside the month-end freeze, the commander and a second person break the glass: the deploy goes at once, marked; the decommission waits again', async () => {
   // Thursday 29 April 2027, the second-last business day: frozen until Thursday 6 May.
   await skipTo(t.env, '2027-04-29T10:00:00Z');
-  const plan = windowPolicyPlan(DIR, hookUrl, ['window-wait', 'break-glass', 'signoff-refused']);
-  const handle = await t.env.client.workflow.start(cutoverWorkflow, {
-    taskQueue: t.taskQueue,
-    workflowId: uniqueId('glass'),
-    args: [plan],
-  });
-  await waitForStatus(handle, (s) => s.state === 'awaiting-signoff');
-  await approveAll(handle);
-  const waiting = await waitForStatus(handle, (s) => s.waitingForWindow !== undefined);
+  const plan = windowPolicyPlan(DIR, hook.url, ['window-wait', 'break-glass', 'signoff-refused']);
+  const { handle, waiting } = await approvedAndWaiting(t, plan);
   expect(waiting.waitingForWindow).toMatchObject({
     what: 'the production deploy',
     change: 'production',
@@ -131,7 +125,7 @@ test('inside the month-end freeze, the commander and a second person break the g
   );
   // Each is delivered by an activity of its own: in any order.
   const told = await pollUntil(
-    async () => hook.requests.map((r) => r.body),
+    async () => hook.receiver.requests.map((r) => r.body),
     (bodies) => bodies.filter((b) => b.event === 'break-glass').length >= 3,
     { what: 'the three break-glass notifications' },
   );

@@ -5,12 +5,11 @@
  * said in status, audit and a second `window-wait`. Then a rollback asked during a wait ends it at once: a
  * rollback never waits, and nothing of production ran.
  */
-import { cutoverWorkflow } from '../../workflows';
 import { requestRollbackSignal, statusQuery } from '../../workflows/messages';
-import { approveAll, makeWorker, tempDir, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
+import { makeWorker, tempDir, timeSkippingWorker } from '../helpers/harness';
 import { pollUntil } from '../helpers/poll';
-import { Receiver } from '../helpers/receiver';
-import { LONDON_WEEKDAYS, skipTo, windowPolicy, windowPolicyPlan } from '../helpers/windows';
+import { useReceiver } from '../helpers/receiver';
+import { approvedAndWaiting, LONDON_WEEKDAYS, skipTo, windowPolicy, windowPolicyPlan } from '../helpers/windows';
 
 const DIR = tempDir('window-policy-');
 const before = windowPolicy(DIR, 'before', LONDON_WEEKDAYS);
@@ -18,32 +17,16 @@ const after = windowPolicy(DIR, 'after', {
   ...LONDON_WEEKDAYS,
   freezes: [{ name: 'release freeze', dates: ['2027-06-07'] }],
 });
-// No sticky cache: the workers are replaced mid-cutover.
+// No sticky cache for the worker that is stopped mid-cutover: a task its sticky queue held would wait for it.
 const t = timeSkippingWorker({ policy: before, maxCachedWorkflows: 0 });
-const hook = new Receiver();
-let hookUrl: string;
-beforeAll(async () => {
-  hookUrl = await hook.start();
-});
-afterAll(() => hook.stop());
-
-async function startApproved(plan: ReturnType<typeof windowPolicyPlan>) {
-  const handle = await t.env.client.workflow.start(cutoverWorkflow, {
-    taskQueue: t.taskQueue,
-    workflowId: uniqueId('window-policy'),
-    args: [plan],
-  });
-  await waitForStatus(handle, (s) => s.state === 'awaiting-signoff');
-  await approveAll(handle);
-  return { handle, waiting: await waitForStatus(handle, (s) => s.waitingForWindow !== undefined) };
-}
+const hook = useReceiver();
 
 test('a freeze added to the policy while a cutover waits extends the wait at the workers next answer', async () => {
   // The calendar is not in the policy's digest: the restarted workers take the waiting cutover's activities.
   expect(after.digest).toBe(before.digest);
   // Sunday 6 June 2027, 06:00 UTC.
   await skipTo(t.env, '2027-06-06T06:00:00Z');
-  const { handle, waiting } = await startApproved(windowPolicyPlan(DIR, hookUrl, ['window-wait']));
+  const { handle, waiting } = await approvedAndWaiting(t, windowPolicyPlan(DIR, hook.url, ['window-wait']));
   expect(waiting.waitingForWindow).toMatchObject({ opensAt: '2027-06-07T08:00:00.000Z' });
 
   t.worker.shutdown();
@@ -52,7 +35,7 @@ test('a freeze added to the policy while a cutover waits extends the wait at the
     (state) => state === 'STOPPED',
     { what: 'the worker stopped' },
   );
-  ({ worker: t.worker } = await makeWorker(t.env, { taskQueue: t.taskQueue, policy: after, maxCachedWorkflows: 0 }));
+  ({ worker: t.worker } = await makeWorker(t.env, { taskQueue: t.taskQueue, policy: after }));
   void t.worker.run();
 
   expect((await handle.result()).state).toBe('completed');
@@ -66,7 +49,7 @@ test('a freeze added to the policy while a cutover waits extends the wait at the
   expect(waits[1]?.at.slice(0, 10)).toBe('2027-06-06');
   expect(status.phases.find((p) => p.phase === 'production')?.endedAt?.startsWith('2027-06-08T08:00')).toBe(true);
   const told = await pollUntil(
-    async () => hook.requests.filter((r) => r.body.event === 'window-wait').map((r) => String(r.body.text)),
+    async () => hook.receiver.requests.filter((r) => r.body.event === 'window-wait').map((r) => String(r.body.text)),
     (texts) => new Set(texts).size >= 2,
     { what: 'two window-wait notifications' },
   );
@@ -80,12 +63,12 @@ test('a rollback asked while the deploy waits for its window ends the wait at on
   // Whatever the server's clock reads now (it skips on after a test's last workflow): a plan freeze around it.
   const now = new Date(await t.env.currentTimeMs());
   const day = (offset: number) => new Date(now.getTime() + offset * 86_400_000).toISOString().slice(0, 10);
-  const base = windowPolicyPlan(DIR, hookUrl, ['rollback']);
+  const base = windowPolicyPlan(DIR, hook.url, ['rollback']);
   const plan = {
     ...base,
     production: { ...base.production, window: { freezes: [{ name: 'test freeze', from: day(-1), to: day(2) }] } },
   };
-  const { handle, waiting } = await startApproved(plan);
+  const { handle, waiting } = await approvedAndWaiting(t, plan);
   expect(waiting.waitingForWindow?.reason).toMatch(/^the freeze "test freeze"/);
   await handle.signal(requestRollbackSignal, { requestedBy: 'di', reason: 'the freeze will not end in time' });
   const result = await handle.result();

@@ -9,22 +9,17 @@ import { renderStatus } from '../../client/format';
 import { statusQuery } from '../../workflows/messages';
 import { makeWorker, recordHistory, timeSkippingWorker } from '../helpers/harness';
 import { pollUntil } from '../helpers/poll';
-import { Receiver } from '../helpers/receiver';
+import { useReceiver } from '../helpers/receiver';
 import { approvedAndWaiting, auditEntry, skipTo, windowPlan } from '../helpers/windows';
 
 // No sticky cache: a workflow task the stopped worker's sticky queue held would wait for it on this server.
 const t = timeSkippingWorker({ maxCachedWorkflows: 0 });
-const hook = new Receiver();
-let hookUrl: string;
-beforeAll(async () => {
-  hookUrl = await hook.start();
-});
-afterAll(() => hook.stop());
+const hook = useReceiver();
 
 test('approved in the small hours of the Sunday the clocks go forward, the deploy waits over the change for Monday 09:00 BST and goes ahead then, its worker down at the opening', async () => {
   // Sunday 28 March 2027, 00:30 UTC (00:30 GMT): clocks go forward at 01:00 UTC.
   await skipTo(t.env, '2027-03-28T00:30:00Z');
-  const { handle, waiting } = await approvedAndWaiting(t, windowPlan({ notify: hookUrl }));
+  const { handle, waiting } = await approvedAndWaiting(t, windowPlan({ notify: hook.url }));
   expect(waiting.waitingForWindow).toMatchObject({
     what: 'the production deploy',
     opensAt: '2027-03-29T08:00:00.000Z',
@@ -39,7 +34,7 @@ test('approved in the small hours of the Sunday the clocks go forward, the deplo
     'the production deploy waits for the change window: opens Mon 29 Mar 2027, 09:00 (Europe/London); outside the change windows (mon,tue,wed,thu,fri 09:00–15:00 Europe/London)',
   );
   const told = await pollUntil(
-    async () => hook.requests.map((r) => r.body),
+    async () => hook.receiver.requests.map((r) => r.body),
     (bodies) => bodies.some((b) => b.event === 'window-wait'),
     { what: 'the window-wait notification' },
   );

@@ -11,28 +11,23 @@ import { verifyRecord, type Trust } from '../../client/record';
 import { exportRecord } from '../../client/record-export';
 import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
 import { approveAll, recordHistory, timeSkippingWorker, waitForStatus } from '../helpers/harness';
-import { Receiver } from '../helpers/receiver';
+import { useReceiver } from '../helpers/receiver';
 import { approvedAndWaiting, auditEntry, skipTo, windowPlan } from '../helpers/windows';
 
 const workersKey = ed25519.utils.randomPrivateKey();
 const signer = { keyId: 'workers-2026', privateKey: workersKey };
 const trust: Trust = { workers: { 'workers-2026': Buffer.from(ed25519.getPublicKey(workersKey)).toString('hex') } };
 const t = timeSkippingWorker();
-const hook = new Receiver();
-let hookUrl: string;
-beforeAll(async () => {
-  hookUrl = await hook.start();
-});
-afterAll(() => hook.stop());
+const hook = useReceiver();
 
 test('evidence good for 48 h expires over the weekend: the gate reopens for a review, the approvers sign again, the deploy goes on Monday', async () => {
   // Friday 4 June 2027, 16:00 UTC (17:00 BST): the window closed at 15:00.
   await skipTo(t.env, '2027-06-04T16:00:00Z');
-  const base = windowPlan({ notify: hookUrl });
+  const base = windowPlan({ notify: hook.url });
   const plan = {
     ...base,
     signoff: { ...base.signoff, evidenceValidFor: '48h' },
-    notify: [{ name: 'ops', http: hookUrl, events: ['gate-open' as const] }],
+    notify: [{ name: 'ops', http: hook.url, events: ['gate-open' as const] }],
   };
   const { handle, waiting } = await approvedAndWaiting(t, plan);
   expect(waiting.waitingForWindow?.opensAt).toBe('2027-06-07T08:00:00.000Z');
@@ -62,7 +57,7 @@ test('evidence good for 48 h expires over the weekend: the gate reopens for a re
     'the review approved the evidence again: the production deploy waits for its window',
   );
   expect(status.phases.find((p) => p.phase === 'production')?.endedAt?.startsWith('2027-06-07T08:00')).toBe(true);
-  const opened = hook.requests.filter((r) => r.body.event === 'gate-open');
+  const opened = hook.receiver.requests.filter((r) => r.body.event === 'gate-open');
   expect(new Set(opened.map((r) => r.key)).size).toBe(2);
 
   // The record: ten counted sign-offs in two rounds, the second on the reviewed evidence; every check holds.

@@ -39,9 +39,10 @@ interface JestJson {
  * How each tier's files share the cores: one jest run per lane, one after the other, counted as the tier.
  * `workers: 'all'`: every core. The tiers that only compute (fast, simulations) use every core. The others start
  * servers and processes: their files run two at a time where they mostly wait (a dev server's timers, a killed
- * worker's heartbeat timeout: the integration files and the chaos suite idled at 70–100 % CPU free when run alone),
- * and one at a time where a figure is measured or a process's scheduling is the subject (test/processes: nice
- * values, a process tree's memory, the stress judge on real pipelines), and in the browser tier.
+ * worker's 15 s heartbeat timeout: the environments, operations and worker-crash files left the CPU 70–100 % idle
+ * when run alone, vmstat 2026-12-02), and one at a time where a figure is measured or a process's scheduling is
+ * the subject (test/processes: nice values, a process tree's memory, the stress judge on real pipelines), and in
+ * the browser tier.
  */
 interface Lane {
   /** Path patterns of the tier's files this lane runs (all when absent). */

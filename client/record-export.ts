@@ -44,6 +44,7 @@ export async function exportRecord(
     evidence: own.evidence,
     ...(s.evidenceDigest !== undefined ? { evidenceDigest: s.evidenceDigest } : {}),
     gate: { view: s.gate, received: own.received },
+    ...(own.breakGlass ? { breakGlass: { received: own.breakGlass, view: s.breakGlass ?? [] } } : {}),
     audit: { dropped: s.auditDropped, ...auditChain(s, workflowId, runId) },
     outcome: {
       state: s.state,

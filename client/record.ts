@@ -10,10 +10,19 @@ import { bytesToHex } from '@noble/hashes/utils';
 import { utf8 } from '../plan/canonical';
 import { curve, decodePublicKey } from '../plan/keys';
 import type { CutoverPlan } from '../plan/schema';
-import type { AuditEntry, ChainedEntry, CutoverState, GateState, GateView, PhaseRecord } from '../shapes/status';
+import type {
+  AuditEntry,
+  BreakGlassView,
+  ChainedEntry,
+  CutoverState,
+  GateState,
+  GateView,
+  PhaseRecord,
+} from '../shapes/status';
 import { chainStart, entryHash, evidenceDigest } from '../workflows/digest';
-import { applySignOff, decideSignOff, gateRules, gateView } from '../workflows/gate';
-import type { ReceivedSignOff } from '../workflows/messages';
+import { applySignOff, canonicalName, checkProof, decideSignOff, gateRules, gateView } from '../workflows/gate';
+import type { ReceivedBreakGlass, ReceivedSignOff } from '../workflows/messages';
+import { breakGlassMessage } from '../workflows/break-glass';
 import type { EvidenceReview } from '../workflows/change-window';
 
 export const DSSE_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
@@ -38,6 +47,11 @@ export interface CutoverRecord {
   evidence: Record<string, unknown>;
   evidenceDigest?: string;
   gate: { view: GateView; received: ReceivedSignOff[] };
+  /**
+   * Break-glass (workflows/break-glass.ts): every well-formed break-glass sign-off received, as sent, and each
+   * change that went ahead by one; absent when none came.
+   */
+  breakGlass?: { received: ReceivedBreakGlass[]; view: BreakGlassView[] };
   /**
    * The status's audit trail as the workflow chained it, from its first entry (the `dropped` oldest are no longer
    * in the status: the first kept entry's `prev` links to them); `head` is the hash of the last entry, so the last
@@ -157,6 +171,7 @@ export function verifyRecord(envelope: unknown, trust: Trust): Check[] {
   run('evidence', () => checkEvidence(record));
   run('sign-offs', () => checkSignOffs(record, trust));
   run('audit chain', () => checkChain(record));
+  if (record.breakGlass) run('break-glass', () => checkBreakGlass(record, trust));
   return checks;
 }
 
@@ -318,6 +333,52 @@ function checkSignOffs(r: CutoverRecord, trust: Trust): string {
     broken('predicate.outcome.state', `rejected, but the recounted gate is ${recounted.status}`);
   }
   return `${r.gate.received.length} sign-off(s) recounted: gate ${recounted.status}`;
+}
+
+/**
+ * Break-glass: every counted break-glass sign-off verifies with the attesters' or approvers' keys the auditor
+ * trusts, over what it claims (the cutover, the change, the role, the person, the evidence, the reason), and every
+ * change that went ahead by break-glass was let through by counted sign-offs of the people the record names.
+ */
+function checkBreakGlass(r: CutoverRecord, trust: Trust): string {
+  const glass = r.breakGlass as NonNullable<CutoverRecord['breakGlass']>;
+  const config = {
+    workflowId: r.workflowId,
+    roles: {},
+    quorum: {},
+    separationOfDuties: false,
+    allowInitiator: true,
+    attesters: trust.attesters ?? {},
+  };
+  const counted = glass.received.filter((g) => g.accepted);
+  for (const [i, { breakGlass: b, change, at, accepted }] of glass.received.entries()) {
+    if (!accepted) continue;
+    const digest = b.evidenceDigest ?? r.evidenceDigest ?? '';
+    const message = breakGlassMessage(r.workflowId, change, b.role, b.approver, digest, b.reason);
+    const keys = b.signature !== undefined ? { keys: trust.approvers ?? {} } : {};
+    const proof = checkProof({ ...config, ...keys }, b, b.approver, message, Date.parse(at), {
+      covers: 'this cutover, change, role, approver, evidence, reason and login',
+      signs: 'this cutover, change, role, evidence and reason',
+      required: true,
+      how: 'cutover break-glass --key FILE',
+    });
+    if (!proof.ok) broken(`predicate.breakGlass.received[${i}] (${b.role}, ${b.approver})`, proof.reason);
+  }
+  for (const [i, view] of glass.view.entries()) {
+    for (const person of view.by) {
+      const theirs = (g: ReceivedBreakGlass) =>
+        g.breakGlass.role === person.role &&
+        g.breakGlass.reason === person.reason &&
+        canonicalName(g.breakGlass.approver) === canonicalName(person.approver);
+      if (!counted.some(theirs)) {
+        broken(
+          `predicate.breakGlass.view[${i}]`,
+          `${person.approver} (${person.role}) let ${view.what} through, but no counted break-glass sign-off of theirs says so`,
+        );
+      }
+    }
+  }
+  return `${counted.length} break-glass sign-off(s) verified; ${glass.view.length} change(s) let through by them`;
 }
 
 function checkChain(r: CutoverRecord): string {

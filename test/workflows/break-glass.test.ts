@@ -7,7 +7,9 @@
  * waits again: a break-glass lets one change through.
  */
 import { ed25519 } from '@noble/curves/ed25519';
-import { attestBreakGlass } from '../../client/api';
+import { attestBreakGlass, type Cutovers } from '../../client/api';
+import { signRecord, verifyRecord, type Statement, type Trust } from '../../client/record';
+import { exportRecord } from '../../client/record-export';
 import { markdownReport, renderStatus } from '../../client/format';
 import { breakGlassSignal, recordQuery, statusQuery, submitBreakGlassUpdate } from '../../workflows/messages';
 import { recordHistory, tempDir, timeSkippingWorker, waitForStatus } from '../helpers/harness';
@@ -29,6 +31,13 @@ const policy = windowPolicy(DIR, 'policy', {
   breakGlass: { role: 'incident-commander', approvers: ['ivy', 'ike'] },
 });
 const appKey = ed25519.utils.randomPrivateKey();
+const workersKey = ed25519.utils.randomPrivateKey();
+const signer = { keyId: 'workers-2026', privateKey: workersKey };
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+const trust: Trust = {
+  workers: { 'workers-2026': hex(ed25519.getPublicKey(workersKey)) },
+  attesters: { 'app-1': hex(ed25519.getPublicKey(appKey)) },
+};
 const t = timeSkippingWorker({
   policy,
   attestation: {
@@ -157,4 +166,29 @@ test('inside the month-end freeze, the commander and a second person break the g
     ['di', 'production', true, ''],
   ]);
   await recordHistory(handle, 'break-glass');
+
+  // The auditor's record: the two counted break-glass sign-offs verify with the app's key, offline; a reason
+  // changed after the fact (and the record signed again by a worker holding its key) does not.
+  const envelope = await exportRecord(
+    { client: t.env.client, namespace: 'default' } as unknown as Cutovers,
+    handle.workflowId,
+    {
+      signer,
+    },
+  );
+  const checks = verifyRecord(envelope, trust);
+  expect(checks.filter((c) => !c.ok)).toEqual([]);
+  expect(checks.find((c) => c.check === 'break-glass')?.detail).toBe(
+    '2 break-glass sign-off(s) verified; 1 change(s) let through by them',
+  );
+  const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as Statement;
+  const forged = structuredClone(statement.predicate);
+  const ivys = forged.breakGlass?.received.find((g) => g.accepted && g.breakGlass.approver === 'ivy');
+  if (ivys) ivys.breakGlass.reason = 'a quieter reason';
+  expect(verifyRecord(signRecord(forged, signer), trust).find((c) => c.check === 'break-glass')).toMatchObject({
+    ok: false,
+    detail: expect.stringMatching(
+      /^predicate\.breakGlass\.received\[1\] \(incident-commander, ivy\): the attestation does not verify/,
+    ),
+  });
 }, 180_000);

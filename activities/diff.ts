@@ -93,7 +93,7 @@ async function checkFormat(where: string, file: string, format: OutputFormat): P
     throw new DiffInputError(`${where}: looks like JSON lines, declared csv: ${file}`);
 }
 
-interface Column {
+export interface Column {
   name: string;
   type: string;
 }
@@ -153,9 +153,9 @@ export async function withDiffEngine<T>(
 /** A marker added to each side's rows: its presence marks the side, even where the key is NULL. */
 const ROW = '__cutover_row';
 
-type Side = 'v1' | 'v2';
+export type Side = 'v1' | 'v2';
 /** One row of the join's aggregate: one combination of presence and column statuses. */
-type Group = Record<string, SampleValue>;
+export type Group = Record<string, SampleValue>;
 
 /** The two sides of a request, with the labels that messages use. */
 function sidesOf(request: DiffRequest) {
@@ -256,9 +256,10 @@ async function describeSides(session: Session, request: DiffRequest): Promise<Re
 }
 
 /** The columns compared and how; those only one side has; the plan's named columns that a side lacks (failures). */
-function matchColumns(
+export function matchColumns(
   columns: Record<Side, Column[]>,
   spec: OutputSpec,
+  noun = 'file',
 ): { plans: ColumnPlan[]; onlyInV1: string[]; onlyInV2: string[]; failures: string[] } {
   const names = { v1: new Set(columns.v1.map((c) => c.name)), v2: new Set(columns.v2.map((c) => c.name)) };
   const ignored = new Set(spec.ignore);
@@ -268,8 +269,8 @@ function matchColumns(
   for (const column of new Set([...(spec.columns ?? []), ...Object.keys(spec.tolerances)])) {
     const in1 = names.v1.has(column);
     const in2 = names.v2.has(column);
-    if (!in1 && !in2) failures.push(`column "${column}" is in neither file (the plan names it)`);
-    else if (!in1 || !in2) failures.push(`column "${column}" only in ${in1 ? 'V1' : 'V2'}'s file (the plan names it)`);
+    if (!in1 && !in2) failures.push(`column "${column}" is in neither ${noun} (the plan names it)`);
+    else if (!in1 || !in2) failures.push(`column "${column}" only in ${in1 ? 'V1' : 'V2'}'s ${noun} (the plan names it)`);
   }
   const compared = columns.v1.filter((c) => names.v2.has(c.name) && !ignored.has(c.name) && !spec.key.includes(c.name));
   const typeOf = (name: string) => ({
@@ -366,10 +367,10 @@ async function fileRowCounts(session: Session, request: DiffRequest, lines: Line
   return { v1: count(row?.v1), v2: count(row?.v2) };
 }
 
-const count = (v: SampleValue | undefined) => (v === null || v === undefined ? 0 : Number(v));
+export const count = (v: SampleValue | undefined) => (v === null || v === undefined ? 0 : Number(v));
 
 /** The join's groups summed: rows per presence, the fan-out check, and each column's classes. */
-class Tally {
+export class Tally {
   constructor(private readonly groups: Group[]) {}
 
   sum(pick: (g: Group) => boolean, field = 'n'): number {
@@ -460,7 +461,7 @@ async function explainDuplicates(session: Session, request: DiffRequest, result:
 }
 
 /** The first `sample` differing rows by key, side by side: each group kept its first; the first of all of them. */
-function samplesOf(groups: Group[], spec: OutputSpec, plans: ColumnPlan[]): DiffSample[] {
+export function samplesOf(groups: Group[], spec: OutputSpec, plans: ColumnPlan[]): DiffSample[] {
   const candidates = groups.flatMap((g) => (Array.isArray(g.samples) ? g.samples : [])) as Group[];
   const keyTuple = (row: Group) => spec.key.map((_, i) => row[`k${i}`] ?? null);
   candidates.sort((x, y) => compareKeys(keyTuple(x), keyTuple(y)));
@@ -496,13 +497,13 @@ function compareKeys(a: SampleValue[], b: SampleValue[]): number {
   return 0;
 }
 
-function finish(result: OutputDiff, started: number): OutputDiff {
+export function finish(result: OutputDiff, started: number): OutputDiff {
   result.verdict = result.failures.length === 0 ? 'pass' : 'fail';
   result.durationMs = Math.round(performance.now() - started);
   return result;
 }
 
-interface ColumnPlan {
+export interface ColumnPlan {
   i: number;
   name: string;
   types: { v1: string; v2: string };
@@ -530,8 +531,9 @@ export function columnPlan(
   const numeric = NUMERIC.test(types.v1) && NUMERIC.test(types.v2);
   const nullOneSide = `((${a} IS NULL) <> (${b} IS NULL))`;
   if (numeric) {
-    const x = `${a}::DOUBLE`;
-    const y = `${b}::DOUBLE`;
+    // FLOAT8: DuckDB's DOUBLE, PostgreSQL's double precision (the same plan serves both: activities/db-diff.ts).
+    const x = `${a}::FLOAT8`;
+    const y = `${b}::FLOAT8`;
     const absolute = `abs(${y} - ${x})`;
     const relative = `CASE WHEN ${x} <> 0 THEN abs(${y} - ${x}) / abs(${x}) END`;
     const within: string[] = [];

@@ -1,8 +1,9 @@
 /**
- * `npm run provision`: makes sure both real Temporal servers are built and cached, and that Debian's chromium
- * is installed for the UI test (idempotent; a warm run takes well under a second).
+ * `npm run provision`: makes sure both real Temporal servers are built and cached, that Debian's chromium is
+ * installed for the UI test and PostgreSQL's server programs for the database diffs (idempotent; a warm run takes
+ * well under a second).
  */
-import { ensureChromium, ensureTemporalCli, ensureTestServer, MissingToolError } from '../toolchain/tools';
+import { ensureChromium, ensurePostgres, ensureTemporalCli, ensureTestServer, MissingToolError } from '../toolchain/tools';
 
 function main(): void {
   const started = Date.now();
@@ -11,7 +12,10 @@ function main(): void {
     const cli = ensureTemporalCli(log);
     const testServer = ensureTestServer(log);
     const browser = ensureChromium(log);
-    log(`temporal CLI ${cli}; test server ${testServer}; browser ${browser} (${Date.now() - started} ms)`);
+    const postgres = ensurePostgres(log);
+    log(
+      `temporal CLI ${cli}; test server ${testServer}; browser ${browser}; PostgreSQL ${postgres} (${Date.now() - started} ms)`,
+    );
   } catch (err) {
     if (err instanceof MissingToolError) {
       console.error(`provision: ${err.message}`);

@@ -125,7 +125,8 @@ export interface DiffSample {
 export interface OutputDiff {
   output: string;
   dataset: string;
-  format: OutputFormat;
+  /** Where the two sides were read: files of a format, or tables of one PostgreSQL database (`postgres`). */
+  format: OutputFormat | 'postgres';
   files: { v1: string; v2: string };
   key: string[];
   rows: { v1: number; v2: number; both: number; onlyV1: number; onlyV2: number; differing: number };

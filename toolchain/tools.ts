@@ -5,7 +5,7 @@
  * outside the checkout, once per machine: the SDK's own download of them cannot work without internet.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 
@@ -47,7 +47,7 @@ export class MissingToolError extends Error {
     readonly tool: string,
     readonly hint: string,
   ) {
-    super(`cutover needs '${tool}' to build the Temporal servers, and it is not on PATH: ${hint}`);
+    super(`cutover needs '${tool}' for its servers, and it is not on this machine: ${hint}`);
   }
 }
 
@@ -56,6 +56,8 @@ const HINTS: Record<string, string> = {
   java: 'install Java 17 or newer (`apt-get install openjdk-17-jre-headless`)',
   mvn: 'install Maven (`apt-get install maven`)',
   chromium: "install Debian's chromium (`sudo apt-get install chromium`), or set CUTOVER_CHROMIUM to a Chromium binary",
+  postgres:
+    "install PostgreSQL's server programs (Debian: `sudo apt-get install postgresql-15`; elsewhere your system's package, or https://www.postgresql.org/download/), or set CUTOVER_POSTGRES_BIN to the folder of its initdb and pg_ctl",
 };
 
 function requireTool(tool: string): void {
@@ -167,18 +169,49 @@ export function chromiumPath(): string {
 export function ensureChromium(log: (line: string) => void = () => {}): string {
   const target = chromiumPath();
   if (existsSync(target)) return target;
+  aptInstall('chromium', 'chromium', log);
+  if (!existsSync(target)) throw new MissingToolError('chromium', HINTS.chromium!);
+  return target;
+}
+
+/** Debian's PostgreSQL programs (initdb, pg_ctl): CUTOVER_POSTGRES_BIN, or the newest /usr/lib/postgresql/N/bin. */
+export function postgresBin(): string | undefined {
+  if (process.env.CUTOVER_POSTGRES_BIN) return process.env.CUTOVER_POSTGRES_BIN;
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root)
+    .filter((v) => /^\d+$/.test(v) && existsSync(path.join(root, v, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] === undefined ? undefined : path.join(root, versions[0], 'bin');
+}
+
+/**
+ * Installs Debian's postgresql-15 package unless a PostgreSQL server is there already (its initdb and pg_ctl):
+ * the real database the output diffs read and the example's V1 writes to. Only the programs are needed; no
+ * cluster of the system's is started (cutover starts a private server in its data folder: toolchain/postgres.ts).
+ * @returns the folder of its programs
+ */
+export function ensurePostgres(log: (line: string) => void = () => {}): string {
+  const found = postgresBin();
+  if (found) return found;
+  aptInstall('postgresql-15', 'postgres', log);
+  const installed = postgresBin();
+  if (!installed) throw new MissingToolError('postgres', HINTS.postgres!);
+  return installed;
+}
+
+/** `apt-get install` of one Debian package, as root or through passwordless sudo; otherwise says how. */
+function aptInstall(pkg: string, tool: string, log: (line: string) => void): void {
   const isRoot = process.getuid?.() === 0;
   const sudo = !isRoot && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0;
-  if (!isRoot && !sudo) throw new MissingToolError('chromium', HINTS.chromium!);
+  if (!isRoot && !sudo) throw new MissingToolError(tool, HINTS[tool] ?? `install ${pkg}`);
   requireTool('apt-get');
-  log("installing Debian's chromium with apt-get (once per machine, a minute or two)…");
+  log(`installing Debian's ${pkg} with apt-get (once per machine, a minute or two)…`);
   const apt = (args: string[]) =>
     execFileSync(sudo ? 'sudo' : 'apt-get', sudo ? ['-n', 'apt-get', ...args] : args, {
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
   apt(['update', '-q']);
-  apt(['install', '-y', '-q', '--no-install-recommends', 'chromium']);
-  if (!existsSync(target)) throw new MissingToolError('chromium', HINTS.chromium!);
-  return target;
+  apt(['install', '-y', '-q', '--no-install-recommends', pkg]);
 }

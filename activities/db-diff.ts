@@ -1,0 +1,254 @@
+/**
+ * The keyed diff of V1's and V2's output tables where both live in one PostgreSQL database, pushed down: the
+ * whole comparison (the full outer join on the key, the per-column tolerances, the counts, the samples, the
+ * duplicate and NULL keys) runs as SQL in the database, and only counts and sample rows come back. The same
+ * column plans as the file diff (activities/diff.ts `columnPlan`), so a row is equal, within tolerance or
+ * differing by the same rules whichever engine judged it.
+ *
+ * Read only, and never a write to either database: every query runs in one `READ ONLY` transaction at
+ * `REPEATABLE READ` (one snapshot for all of them), rolled back at the end. A connection refused or dropped is
+ * transient (the activity retries it); a missing table, schema or key column is bad input (DiffInputError, named
+ * by output, dataset, side and table).
+ */
+import type { ClientBase } from 'pg';
+import type { OutputSpec } from '../plan/schema';
+import type { DiffSample, OutputDiff, SampleValue } from '../shapes/evidence';
+import { outputLimitFailures } from '../verdicts/outputs';
+import {
+  columnPlan,
+  count,
+  DiffInputError,
+  finish,
+  ident,
+  matchColumns,
+  samplesOf,
+  Tally,
+  type Column,
+  type ColumnPlan,
+  type Group,
+  type Side,
+} from './diff';
+
+/** A table (or view) in the database: `schema.table`. */
+export interface TableRef {
+  schema: string;
+  table: string;
+}
+
+export interface DbDiffRequest {
+  output: string;
+  dataset: string;
+  spec: OutputSpec;
+  v1: TableRef;
+  v2: TableRef;
+}
+
+const qualified = (t: TableRef) => `${ident(t.schema)}.${ident(t.table)}`;
+const shown = (t: TableRef) => `${t.schema}.${t.table}`;
+
+/**
+ * PostgreSQL's type names as the column plans read them (DuckDB's): numbers are compared by value, text and
+ * booleans as they are, anything else, or two different kinds, as text.
+ */
+export function planType(dataType: string): string {
+  const t = dataType.toLowerCase();
+  if (t === 'smallint') return 'SMALLINT';
+  if (t === 'integer') return 'INTEGER';
+  if (t === 'bigint') return 'BIGINT';
+  if (t === 'numeric') return 'DECIMAL';
+  if (t === 'real') return 'FLOAT';
+  if (t === 'double precision') return 'DOUBLE';
+  if (t === 'text' || t === 'character varying' || t === 'character') return 'VARCHAR';
+  if (t === 'boolean') return 'BOOLEAN';
+  return dataType.toUpperCase();
+}
+
+/** Runs the diff of `request` on `client` (a connection to the database both tables are in). */
+export async function diffInPostgres(client: ClientBase, request: DbDiffRequest): Promise<OutputDiff> {
+  const started = performance.now();
+  await client.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    return await diffInSnapshot(client, request, started);
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
+  }
+}
+
+async function diffInSnapshot(client: ClientBase, request: DbDiffRequest, started: number): Promise<OutputDiff> {
+  const { output, dataset, spec } = request;
+  const columns = await describeTables(client, request);
+  const matched = matchColumns(columns, spec, 'table');
+  const groups = await rows(client, joinQuery(request, matched.plans));
+  const tally = new Tally(groups);
+  const result: OutputDiff = {
+    output,
+    dataset,
+    format: 'postgres',
+    ...(spec.dryRun ? { dryRun: true } : {}),
+    files: { v1: `postgres:${shown(request.v1)}`, v2: `postgres:${shown(request.v2)}` },
+    key: spec.key,
+    rows: tally.rows(matched.plans),
+    limits: { maxDifferingRows: spec.maxDifferingRows, maxMissingRows: spec.maxMissingRows },
+    columns: [],
+    onlyInV1: matched.onlyInV1,
+    onlyInV2: matched.onlyInV2,
+    ignored: [...new Set(spec.ignore)],
+    duplicates: { v1: 0, v2: 0, examples: [] },
+    samples: [],
+    verdict: 'pass',
+    failures: matched.failures,
+    durationMs: 0,
+  };
+  const counted = await rows(
+    client,
+    `SELECT (SELECT count(*) FROM ${qualified(request.v1)}) AS v1, (SELECT count(*) FROM ${qualified(request.v2)}) AS v2`,
+  );
+  const tableRows = { v1: count(counted[0]?.v1), v2: count(counted[0]?.v2) };
+  if (tally.fannedOut(tableRows)) {
+    await explainKeys(client, request, result, tableRows);
+    return finish(result, started);
+  }
+  for (const side of ['v1', 'v2'] as const) {
+    if (result.rows[side] < spec.minRows)
+      throw new DiffInputError(
+        `${where(request, side)}: ${result.rows[side]} row(s), expected at least ${spec.minRows}${result.rows[side] === 0 ? ' (empty output)' : ''}`,
+      );
+  }
+  result.columns = matched.plans.map((p) => tally.column(p));
+  result.samples = spec.sample > 0 ? await samples(client, request, matched.plans) : [];
+  const examples = (...presence: DiffSample['presence'][]) => {
+    const keys = result.samples.filter((x) => presence.includes(x.presence)).slice(0, 3);
+    return keys.length > 0
+      ? `; e.g. ${spec.key.join('/')} ${keys.map((x) => spec.key.map((k) => String(x.key[k])).join('/')).join(', ')}`
+      : '';
+  };
+  result.failures.push(
+    ...outputLimitFailures(result, spec, (presence) => (presence === 'both' ? examples('both') : examples('v1', 'v2'))),
+  );
+  return finish(result, started);
+}
+
+const where = (request: DbDiffRequest, side: Side) =>
+  `output "${request.output}", dataset ${request.dataset}, ${side === 'v1' ? 'V1' : 'V2'}'s table ${shown(request[side])}`;
+
+async function rows(client: ClientBase, sql: string, values: unknown[] = []): Promise<Group[]> {
+  return (await client.query(sql, values)).rows as Group[];
+}
+
+/** Each side's columns and their types, from the catalog; a missing table or key column is bad input. */
+async function describeTables(client: ClientBase, request: DbDiffRequest): Promise<Record<Side, Column[]>> {
+  const columns: Record<Side, Column[]> = { v1: [], v2: [] };
+  for (const side of ['v1', 'v2'] as const) {
+    const t = request[side];
+    const found = await rows(
+      client,
+      `SELECT a.attname AS name, format_type(a.atttypid, NULL) AS type
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
+          AND a.attnum > 0 AND NOT a.attisdropped
+        ORDER BY a.attnum`,
+      [t.schema, t.table],
+    );
+    if (found.length === 0) throw new DiffInputError(`${where(request, side)}: no such table or view`);
+    columns[side] = found.map((r) => ({ name: String(r.name), type: planType(String(r.type)) }));
+    for (const key of request.spec.key) {
+      if (!columns[side].some((c) => c.name === key))
+        throw new DiffInputError(
+          `${where(request, side)}: no key column "${key}" (columns: ${columns[side].map((c) => c.name).join(', ')})`,
+        );
+    }
+  }
+  return columns;
+}
+
+/**
+ * The full outer join on the key with each compared column's status per row, grouped by presence and statuses (a
+ * handful of groups), with the largest differences, the NULL keys and the distinct unmatched keys: the file
+ * diff's one query, in PostgreSQL's SQL. The samples come from a second query (PostgreSQL has no arg_min with n).
+ */
+function joinedRows(request: DbDiffRequest, plans: ColumnPlan[], withValues: boolean): string {
+  const { spec } = request;
+  const source = (t: TableRef) => `(SELECT *, 1 AS "__cutover_row" FROM ${qualified(t)})`;
+  const on = spec.key.map((k) => `a.${ident(k)} = b.${ident(k)}`).join(' AND ');
+  const keyParts = spec.key.map((k, i) => `coalesce(a.${ident(k)}, b.${ident(k)}) AS k${i}`);
+  const matched = `a."__cutover_row" IS NOT NULL AND b."__cutover_row" IS NOT NULL`;
+  const perRow = plans.flatMap((p) => [
+    `CASE WHEN ${matched} THEN ${p.status} END AS s${p.i}`,
+    ...(p.numeric ? [`${p.absolute} AS d${p.i}`, `${p.relative} AS r${p.i}`] : []),
+    ...(withValues ? [`a.${ident(p.name)} AS a${p.i}`, `b.${ident(p.name)} AS b${p.i}`] : []),
+  ]);
+  return `SELECT a."__cutover_row" IS NOT NULL AS in1, b."__cutover_row" IS NOT NULL AS in2, ${[...keyParts, ...perRow].join(', ')}
+    FROM ${source(request.v1)} a FULL OUTER JOIN ${source(request.v2)} b ON ${on}`;
+}
+
+function joinQuery(request: DbDiffRequest, plans: ColumnPlan[]): string {
+  const { spec } = request;
+  const keyOf = spec.key.length === 1 ? 'k0' : `(${spec.key.map((_, i) => `k${i}`).join(', ')})`;
+  const anyKeyNull = spec.key.map((_, i) => `k${i} IS NULL`).join(' OR ');
+  const aggregates = [
+    'count(*) AS n',
+    `count(*) FILTER (WHERE ${anyKeyNull}) AS "nullKeys"`,
+    `count(DISTINCT ${keyOf}) FILTER (WHERE NOT (in1 AND in2) AND NOT (${anyKeyNull})) AS keys`,
+    ...plans.flatMap((p) => (p.numeric ? [`max(d${p.i}) AS d${p.i}`, `max(r${p.i}) AS r${p.i}`] : [])),
+  ];
+  const groupBy = ['in1', 'in2', ...plans.map((p) => `s${p.i}`)];
+  return `WITH j AS (${joinedRows(request, plans, false)}) SELECT ${[...groupBy, ...aggregates].join(', ')} FROM j GROUP BY ${groupBy.join(', ')}`;
+}
+
+/** The first `sample` rows by key that are on one side only or differ, side by side. */
+async function samples(client: ClientBase, request: DbDiffRequest, plans: ColumnPlan[]): Promise<DiffSample[]> {
+  const { spec } = request;
+  const anyDiffers = plans.length > 0 ? plans.map((p) => `s${p.i} >= 2`).join(' OR ') : 'false';
+  const order = spec.key.map((_, i) => `k${i}`).join(', ');
+  const found = await rows(
+    client,
+    `WITH j AS (${joinedRows(request, plans, true)}) SELECT * FROM j WHERE NOT in1 OR NOT in2 OR ${anyDiffers}
+      ORDER BY ${order} LIMIT ${spec.sample}`,
+  );
+  return samplesOf([{ samples: found.map(plain) as unknown as SampleValue }], spec, plans);
+}
+
+/** A row as JSON holds it: bigints and numerics (which `pg` gives as text) stay text, dates become ISO text. */
+function plain(row: Group): Group {
+  return Object.fromEntries(
+    Object.entries(row).map(([k, v]) => [k, (v as unknown) instanceof Date ? (v as unknown as Date).toISOString() : v]),
+  );
+}
+
+/**
+ * Where the join fanned out: each side's rows, duplicate keys (with a few examples) and NULL keys, counted in the
+ * database. The join's counts are dropped (they may be inflated); the failures say why.
+ */
+async function explainKeys(
+  client: ClientBase,
+  request: DbDiffRequest,
+  result: OutputDiff,
+  tableRows: Record<Side, number>,
+): Promise<void> {
+  const { spec } = request;
+  result.rows = { v1: tableRows.v1, v2: tableRows.v2, both: 0, onlyV1: 0, onlyV2: 0, differing: 0 };
+  const keyList = spec.key.map(ident).join(', ');
+  const nullKey = spec.key.map((k) => `${ident(k)} IS NULL`).join(' OR ');
+  for (const side of ['v1', 'v2'] as const) {
+    const from = qualified(request[side]);
+    const label = side === 'v1' ? 'V1' : 'V2';
+    const [row] = await rows(
+      client,
+      `SELECT (SELECT count(*) FROM ${from} WHERE ${nullKey}) AS nulls,
+              (SELECT count(*) FROM (SELECT 1 FROM ${from} WHERE NOT (${nullKey}) GROUP BY ${keyList} HAVING count(*) > 1) d) AS groups`,
+    );
+    result.duplicates[side] = count(row?.groups);
+    if (result.duplicates[side] > 0) {
+      const examples = await rows(
+        client,
+        `SELECT ${keyList}, count(*) AS copies FROM ${from} WHERE NOT (${nullKey}) GROUP BY ${keyList} HAVING count(*) > 1 ORDER BY ${keyList} LIMIT 5`,
+      );
+      for (const e of examples) result.duplicates.examples.push({ side, ...plain(e), copies: count(e.copies) });
+      result.failures.push(
+        `${result.duplicates[side]} duplicate key(s) in ${label}'s table ${shown(request[side])} (the join would fan out)`,
+      );
+    }
+    const nulls = count(row?.nulls);
+    if (nulls > 0) result.failures.push(`${nulls} row(s) with a NULL key in ${label}'s table ${shown(request[side])}`);
+  }
+}

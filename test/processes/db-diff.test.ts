@@ -1,0 +1,175 @@
+/**
+ * The keyed diff pushed down into a real PostgreSQL server (toolchain/postgres.ts starts a private one on loopback;
+ * activities/db-diff.ts): V1's and V2's tables in one database, compared there with the file diff's rules. The
+ * counts, the tolerances and the samples match the file diff's on the same rows exported to CSV; duplicate and
+ * NULL keys are counted, sampled and fail; a type mismatch is named; a missing table or key column is bad input
+ * named by side and table; and the diff writes nothing (the tables' insert/update/delete counters stay as they
+ * were) and runs in a read-only transaction.
+ */
+import { chmodSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client } from 'pg';
+import { diffInPostgres, type DbDiffRequest } from '../../activities/db-diff';
+import { DiffInputError, diffOutput, withDiffEngine } from '../../activities/diff';
+import type { OutputSpec } from '../../plan/schema';
+import { startPostgres, type PostgresServer } from '../../toolchain/postgres';
+import { tempDir } from '../helpers/harness';
+
+const DIR = tempDir('db-diff-');
+// The server runs as nobody when the tests run as root: its folder must be one nobody can enter.
+chmodSync(DIR, 0o755);
+let server: PostgresServer;
+let client: Client;
+
+const SPEC: OutputSpec = {
+  format: 'csv',
+  key: ['loan_id'],
+  tolerances: { par30: { relative: 1e-4 }, balance: { absolute: 0.01 } },
+  ignore: [],
+  maxDifferingRows: 0,
+  maxMissingRows: 0,
+  minRows: 1,
+  sample: 20,
+};
+
+const request = (v1: string, v2: string, spec: OutputSpec = SPEC): DbDiffRequest => ({
+  output: 'loan_kpis',
+  dataset: 'd1',
+  spec,
+  v1: { schema: 'legacy', table: v1 },
+  v2: { schema: 'v2', table: v2 },
+});
+
+beforeAll(async () => {
+  server = await startPostgres({ dir: path.join(DIR, 'pg') });
+  client = new Client({ connectionString: server.url });
+  await client.connect();
+  await client.query(`
+    CREATE SCHEMA legacy; CREATE SCHEMA v2;
+    CREATE TABLE legacy.loan_kpis (loan_id integer, par30 numeric(12, 6), balance double precision, status text);
+    INSERT INTO legacy.loan_kpis
+      SELECT i, round((i % 97) / 1000.0, 6), i * 10.5, CASE WHEN i % 3 = 0 THEN 'current' ELSE 'late' END
+      FROM generate_series(1, 1000) i;
+    CREATE TABLE v2.loan_kpis AS SELECT * FROM legacy.loan_kpis WHERE loan_id <> 1000;
+    INSERT INTO v2.loan_kpis VALUES (1001, 0.001, 10510.5, 'late');
+    -- within tolerance, differing beyond it, and a text that differs
+    UPDATE v2.loan_kpis SET par30 = par30 + 0.000001 WHERE loan_id = 96;
+    UPDATE v2.loan_kpis SET balance = balance + 10 WHERE loan_id = 7;
+    UPDATE v2.loan_kpis SET status = 'Current' WHERE loan_id = 9;
+  `);
+}, 120_000);
+
+afterAll(async () => {
+  await client?.end();
+  await server?.stop();
+});
+
+test('in one PostgreSQL: the counts, tolerances and samples the file diff gives on the same rows', async () => {
+  const result = await diffInPostgres(client, request('loan_kpis', 'loan_kpis'));
+  expect(result.format).toBe('postgres');
+  expect(result.files).toEqual({ v1: 'postgres:legacy.loan_kpis', v2: 'postgres:v2.loan_kpis' });
+  expect(result.rows).toEqual({ v1: 1000, v2: 1000, both: 999, onlyV1: 1, onlyV2: 1, differing: 2 });
+  const column = (name: string) => result.columns.find((c) => c.column === name);
+  expect(column('par30')).toMatchObject({ type: 'DECIMAL', equal: 998, withinTolerance: 1, differing: 0 });
+  expect(column('balance')).toMatchObject({ type: 'DOUBLE', equal: 998, differing: 1, maxAbsolute: 10 });
+  expect(column('status')).toMatchObject({ type: 'VARCHAR', equal: 998, differing: 1 });
+  expect(result.samples.map((s) => [s.key.loan_id, s.presence, s.differs])).toEqual([
+    [7, 'both', ['balance']],
+    [9, 'both', ['status']],
+    [1000, 'v1', []],
+    [1001, 'v2', []],
+  ]);
+  expect(result.verdict).toBe('fail');
+  expect(result.failures).toEqual([
+    '2 differing row(s), limit 0 (by column: balance 1, status 1); e.g. loan_id 7, 9',
+    'rows missing: 1 only in V1, 1 only in V2, limit 0 per side; e.g. loan_id 1000, 1001',
+  ]);
+
+  // The same rows as CSV through the file diff on DuckDB: the same verdicts, row for row.
+  const csv = async (table: string) => {
+    const { rows } = await client.query(`SELECT * FROM ${table} ORDER BY loan_id`);
+    const file = path.join(DIR, `${table}.csv`);
+    writeFileSync(
+      file,
+      ['loan_id,par30,balance,status', ...rows.map((r) => [r.loan_id, r.par30, r.balance, r.status].join(','))].join(
+        '\n',
+      ),
+    );
+    return file;
+  };
+  const [v1File, v2File] = [await csv('legacy.loan_kpis'), await csv('v2.loan_kpis')];
+  const onFiles = await withDiffEngine({ tempDirectory: path.join(DIR, 'spill'), threads: 1 }, (session) =>
+    diffOutput(session, { output: 'loan_kpis', dataset: 'd1', spec: SPEC, v1File, v2File }),
+  );
+  expect(onFiles.rows).toEqual(result.rows);
+  const classes = (r: typeof result) => r.columns.map((c) => [c.column, c.equal, c.withinTolerance, c.differing]);
+  expect(classes(onFiles)).toEqual(classes(result));
+  expect(onFiles.failures).toEqual(result.failures);
+});
+
+test('the diff writes nothing: a read-only snapshot, the tables’ write counters unchanged', async () => {
+  const counters = async () => {
+    await client.query('SELECT pg_stat_force_next_flush()');
+    const { rows } = await client.query(
+      `SELECT schemaname || '.' || relname AS t, n_tup_ins, n_tup_upd, n_tup_del, seq_scan
+         FROM pg_stat_user_tables WHERE relname = 'loan_kpis' ORDER BY 1`,
+    );
+    return rows as { t: string; n_tup_ins: string; n_tup_upd: string; n_tup_del: string; seq_scan: string }[];
+  };
+  const before = await counters();
+  await diffInPostgres(client, request('loan_kpis', 'loan_kpis'));
+  const after = await counters();
+  const writes = (rows: typeof before) => rows.map((r) => [r.t, r.n_tup_ins, r.n_tup_upd, r.n_tup_del]);
+  expect(writes(after)).toEqual(writes(before));
+  // It did read them.
+  expect(after.every((r, i) => Number(r.seq_scan) > Number(before[i]?.seq_scan))).toBe(true);
+  // And the connection is left as it was found: no transaction open.
+  expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+});
+
+test('duplicate and NULL keys are counted, sampled and fail; the join’s counts are not trusted then', async () => {
+  await client.query(`
+    CREATE TABLE legacy.dups AS SELECT * FROM legacy.loan_kpis WHERE loan_id <= 10;
+    INSERT INTO legacy.dups VALUES (NULL, 0.1, 1, 'late');
+    CREATE TABLE v2.dups AS SELECT * FROM legacy.loan_kpis WHERE loan_id <= 10;
+    INSERT INTO v2.dups SELECT * FROM legacy.loan_kpis WHERE loan_id IN (3, 4);
+    INSERT INTO v2.dups SELECT * FROM legacy.loan_kpis WHERE loan_id = 4;
+  `);
+  const result = await diffInPostgres(client, request('dups', 'dups'));
+  expect(result.verdict).toBe('fail');
+  expect(result.rows).toMatchObject({ v1: 11, v2: 13 });
+  expect(result.duplicates).toEqual({
+    v1: 0,
+    v2: 2,
+    examples: [
+      { side: 'v2', loan_id: 3, copies: 2 },
+      { side: 'v2', loan_id: 4, copies: 3 },
+    ],
+  });
+  expect(result.failures).toEqual([
+    "1 row(s) with a NULL key in V1's table legacy.dups",
+    "2 duplicate key(s) in V2's table v2.dups (the join would fan out)",
+  ]);
+});
+
+test('a column of another type on each side is named and compared as text', async () => {
+  await client.query(`
+    CREATE TABLE legacy.typed AS SELECT loan_id, balance FROM legacy.loan_kpis WHERE loan_id <= 5;
+    CREATE TABLE v2.typed AS SELECT loan_id, balance::text AS balance FROM legacy.loan_kpis WHERE loan_id <= 5;
+  `);
+  const result = await diffInPostgres(client, request('typed', 'typed', { ...SPEC, tolerances: {} }));
+  expect(result.columns).toEqual([
+    expect.objectContaining({ column: 'balance', type: 'DOUBLE / VARCHAR', equal: 5, differing: 0 }),
+  ]);
+});
+
+test('a missing table, a missing key column: bad input named by output, dataset, side and table', async () => {
+  await expect(diffInPostgres(client, request('loan_kpis', 'nope'))).rejects.toThrow(
+    new DiffInputError('output "loan_kpis", dataset d1, V2\'s table v2.nope: no such table or view'),
+  );
+  await expect(diffInPostgres(client, request('loan_kpis', 'loan_kpis', { ...SPEC, key: ['loan'] }))).rejects.toThrow(
+    'output "loan_kpis", dataset d1, V1\'s table legacy.loan_kpis: no key column "loan" (columns: loan_id, par30, balance, status)',
+  );
+  // The connection is usable after a refusal: its transaction was rolled back.
+  expect((await client.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }]);
+});

@@ -10,13 +10,15 @@
  * transient (the activity retries it); a missing table, schema or key column is bad input (DiffInputError, named
  * by output, dataset, side and table).
  */
-import type { ClientBase } from 'pg';
+import { Client, type ClientBase } from 'pg';
+import { FailureType } from '../plan/failures';
+import { ActionError } from './errors';
 import type { OutputSpec } from '../plan/schema';
 import type { DiffSample, OutputDiff, SampleValue } from '../shapes/evidence';
 import { outputLimitFailures } from '../verdicts/outputs';
 import {
-  columnPlan,
   count,
+  DiffCancelledError,
   DiffInputError,
   finish,
   ident,
@@ -251,4 +253,75 @@ async function explainKeys(
     const nulls = count(row?.nulls);
     if (nulls > 0) result.failures.push(`${nulls} row(s) with a NULL key in ${label}'s table ${shown(request[side])}`);
   }
+}
+
+/** The SQLSTATE classes a connection gets for who it is: the workers' credentials or the database's name. */
+const REFUSED_LOGIN = new Set(['28P01', '28000', '3D000']);
+
+/**
+ * Connects to `database` (the workers' name for it: its URL in `databases`), diffs `request` there, and
+ * disconnects. A database the workers do not know, or that refuses their credentials, is bad input (final, named);
+ * a refused or dropped connection is transient (ActionError, retried by the activity); a cancellation ends the
+ * session (its query with it) and throws DiffCancelledError.
+ */
+export async function diffInDatabase(
+  databases: Record<string, string>,
+  database: string,
+  request: DbDiffRequest,
+  options: { signal?: AbortSignal; onTick?: () => void; tickMs?: number } = {},
+): Promise<OutputDiff> {
+  const url = databases[database];
+  if (url === undefined) {
+    throw new DiffInputError(
+      `output "${request.output}": the workers have no database "${database}" (CUTOVER_DATABASE_${database.toUpperCase()} on the compute workers; they have ${Object.keys(databases).join(', ') || 'none'})`,
+    );
+  }
+  const client = new Client({
+    connectionString: url,
+    application_name: 'cutover diff',
+    connectionTimeoutMillis: 10_000,
+  });
+  const host = (() => {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '5432'}`;
+  })();
+  try {
+    await client.connect();
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const message = (err as Error).message;
+    if (code !== undefined && REFUSED_LOGIN.has(code)) {
+      throw new DiffInputError(
+        `output "${request.output}": database ${database} at ${host} refused the workers: ${message}`,
+      );
+    }
+    throw new ActionError(
+      `output "${request.output}": cannot reach database ${database} at ${host}: ${message}`,
+      FailureType.ActionTransient,
+      true,
+    );
+  }
+  let cancelled = false;
+  const cancel = () => {
+    cancelled = true;
+    void client.end();
+  };
+  options.signal?.addEventListener('abort', cancel, { once: true });
+  const ticker = options.onTick ? setInterval(options.onTick, options.tickMs ?? 5000) : undefined;
+  try {
+    return await diffInPostgres(client, request);
+  } catch (err) {
+    if (cancelled) throw new DiffCancelledError('diff cancelled: the database session was ended');
+    throw err;
+  } finally {
+    options.signal?.removeEventListener('abort', cancel);
+    if (ticker) clearInterval(ticker);
+    if (!cancelled) await client.end().catch(() => undefined);
+  }
+}
+
+/** `schema.table` as a reference. */
+export function tableRef(qualifiedName: string): TableRef {
+  const [schema, table] = qualifiedName.split('.') as [string, string];
+  return { schema, table };
 }

@@ -270,7 +270,8 @@ export function matchColumns(
     const in1 = names.v1.has(column);
     const in2 = names.v2.has(column);
     if (!in1 && !in2) failures.push(`column "${column}" is in neither ${noun} (the plan names it)`);
-    else if (!in1 || !in2) failures.push(`column "${column}" only in ${in1 ? 'V1' : 'V2'}'s ${noun} (the plan names it)`);
+    else if (!in1 || !in2)
+      failures.push(`column "${column}" only in ${in1 ? 'V1' : 'V2'}'s ${noun} (the plan names it)`);
   }
   const compared = columns.v1.filter((c) => names.v2.has(c.name) && !ignored.has(c.name) && !spec.key.includes(c.name));
   const typeOf = (name: string) => ({

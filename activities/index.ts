@@ -42,6 +42,8 @@ export interface ActivityDeps {
   approvalUrl?: string;
   /** DuckDB's bounds for output diffs (CUTOVER_DIFF_MEMORY, CUTOVER_DIFF_THREADS). @default DuckDB's own */
   diff?: { memoryLimit?: string; threads?: number };
+  /** The databases output tables may live in, by the name plans use: their URLs (CUTOVER_DATABASE_<NAME>). */
+  databases?: Record<string, string>;
   /**
    * The workers' keys (CUTOVER_WORKER_KEY_FILE, CUTOVER_WORKER_KEYS): the plan check seals what it accepts, and
    * no action runs without that seal. @default none: actions are checked against the policy only

@@ -1,6 +1,6 @@
 /**
  * Shadow mode: V1 and V2 on the same datasets, side by side, KPI by KPI against tolerances and noise, and
- * their output tables diffed row by row on their keys (DuckDB).
+ * their output tables diffed row by row on their keys (files on DuckDB, tables in their database).
  */
 import { Context, log } from '@temporalio/activity';
 import { FailureType } from '../plan/failures';
@@ -9,6 +9,7 @@ import { materialise, workdirFor } from './datasets';
 import { ActionError, toFailure, verdictFailure } from './errors';
 import path from 'node:path';
 import { diffOutput, DiffInputError, withDiffEngine, type DiffEngineOptions } from './diff';
+import { diffInDatabase, tableRef } from './db-diff';
 import { outputPaths, pipelineContext, runPipeline, runSideBySide } from './pipeline';
 import { actionGuard, assertSamePolicy, type GuardDeps } from './policy-guard';
 import type { CutoverPlan } from '../plan/schema';
@@ -24,36 +25,56 @@ import type {
 
 export interface ShadowDeps extends GuardDeps {
   diff?: { memoryLimit?: string; threads?: number };
+  /** The databases output tables may live in (CUTOVER_DATABASE_<NAME>). */
+  databases?: Record<string, string>;
 }
 
 /**
- * Diffs every declared output of one dataset, in one bounded DuckDB engine. Bad input (a missing file, another
- * format, a missing key column, an empty output) is a final InvalidOutput naming the output, dataset and file.
+ * Diffs every declared output of one dataset: files in one bounded DuckDB engine, tables in their database
+ * (pushed down: activities/db-diff.ts). Bad input (a missing file or table, another format, a missing key
+ * column, an empty output, a database the workers do not know) is a final InvalidOutput naming the output,
+ * dataset and where; an unreachable database is transient.
  */
 async function diffOutputs(
   plan: CutoverPlan,
   dataset: string,
   files: { v1: Record<string, string>; v2: Record<string, string> },
   engine: DiffEngineOptions,
+  databases: Record<string, string>,
 ): Promise<OutputDiff[]> {
   const outputs = Object.entries(plan.shadow.outputs);
   if (outputs.length === 0) return [];
   try {
-    return await withDiffEngine(engine, async (session) => {
-      const diffs: OutputDiff[] = [];
-      for (const [output, spec] of outputs) {
-        diffs.push(
-          await diffOutput(session, {
+    const inFiles = outputs.filter(([, spec]) => spec.v1 === undefined);
+    const diffs = new Map<string, OutputDiff>();
+    if (inFiles.length > 0) {
+      await withDiffEngine(engine, async (session) => {
+        for (const [output, spec] of inFiles) {
+          diffs.set(
             output,
-            dataset,
-            spec,
-            v1File: files.v1[output] as string,
-            v2File: files.v2[output] as string,
-          }),
-        );
-      }
-      return diffs;
-    });
+            await diffOutput(session, {
+              output,
+              dataset,
+              spec,
+              v1File: files.v1[output] as string,
+              v2File: files.v2[output] as string,
+            }),
+          );
+        }
+      });
+    }
+    for (const [output, spec] of outputs) {
+      if (spec.v1 === undefined || spec.v2 === undefined) continue;
+      const request = { output, dataset, spec, v1: tableRef(spec.v1.table), v2: tableRef(spec.v2.table) };
+      diffs.set(
+        output,
+        await diffInDatabase(databases, spec.v1.database, request, {
+          ...(engine.signal ? { signal: engine.signal } : {}),
+          ...(engine.onTick ? { onTick: engine.onTick } : {}),
+        }),
+      );
+    }
+    return outputs.map(([output]) => diffs.get(output) as OutputDiff);
   } catch (err) {
     if (err instanceof DiffInputError) throw new ActionError(err.message, FailureType.InvalidOutput, false);
     throw err;
@@ -115,12 +136,18 @@ export function createShadow(deps: ShadowDeps) {
             });
           }
         }
-        const outputs = await diffOutputs(plan, ref.label, written, {
-          ...deps.diff,
-          tempDirectory: path.join(outputsDir, 'duckdb-spill'),
-          signal: ctx.cancellationSignal,
-          onTick: tick,
-        });
+        const outputs = await diffOutputs(
+          plan,
+          ref.label,
+          written,
+          {
+            ...deps.diff,
+            tempDirectory: path.join(outputsDir, 'duckdb-spill'),
+            signal: ctx.cancellationSignal,
+            onTick: tick,
+          },
+          deps.databases ?? {},
+        );
         for (const diff of outputs) {
           for (const failure of diff.failures)
             (diff.dryRun ? wouldFail : failures).push(`${ref.label}: output ${diff.output}: ${failure}`);

@@ -100,6 +100,22 @@ const rulesSchema = z.strictObject({
     .default([]),
   /** When production may change (plan/calendar.ts): without one, at any time. */
   calendar: calendarSchema.optional(),
+  /**
+   * The databases (the workers' names for them) whose tables a plan's outputs may read, and in which schemas: a
+   * plan naming another, or another schema, is refused by path. Without it, no database.
+   */
+  databases: z
+    .record(
+      z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, { error: 'expected a database name such as warehouse' }),
+      z.strictObject({
+        schemas: z
+          .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { error: 'expected a schema name' }))
+          .min(1)
+          .max(100),
+      }),
+    )
+    // Optional, not defaulted: a policy without it keeps the digest it had before databases existed.
+    .optional(),
   /** Upper bounds on how loose a plan may make its checks. */
   ceilings: z
     .strictObject({
@@ -410,6 +426,30 @@ type Problem = (path: string, message: string) => void;
  * stricter of plan and policy). Without rules for the release, the plan is refused. One concern per function
  * below: who signed it, what its actions run and reach, who approves, and the ceilings.
  */
+/** A plan's database outputs read only the databases and schemas the policy names. */
+function checkDatabases(plan: CutoverPlan, rules: PolicyRules, problem: Problem): void {
+  for (const [name, output] of Object.entries(plan.shadow.outputs)) {
+    for (const side of ['v1', 'v2'] as const) {
+      const ref = output[side];
+      if (!ref) continue;
+      const allowed = rules.databases?.[ref.database];
+      const schema = ref.table.split('.')[0] as string;
+      if (!allowed) {
+        const known = Object.keys(rules.databases ?? {});
+        problem(
+          `shadow.outputs.${name}.${side}.database`,
+          `${ref.database} is not a database the policy lets a plan read (${known.length ? known.join(', ') : 'it names none'})`,
+        );
+      } else if (!allowed.schemas.includes(schema)) {
+        problem(
+          `shadow.outputs.${name}.${side}.table`,
+          `${ref.table}: schema ${schema} of ${ref.database} is not one the policy lets a plan read (${allowed.schemas.join(', ')})`,
+        );
+      }
+    }
+  }
+}
+
 /** A plan's `production.window` narrows the pipeline's calendar, in its zone; it never widens it. */
 function checkWindow(plan: CutoverPlan, rules: PolicyRules, problem: Problem): void {
   const window = plan.production.window;
@@ -457,6 +497,7 @@ export function checkPlanAgainstPolicy(
   }
   const triggers = triggersUnder(plan, ceilings, problem);
   checkWindow(plan, rules, problem);
+  checkDatabases(plan, rules, problem);
   const effective: CutoverPlan = {
     ...plan,
     ...(initiator !== undefined ? { initiator } : {}),

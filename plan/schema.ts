@@ -210,43 +210,87 @@ const compareSchema = ruled(
   'compareRuns',
 );
 
-/** One output table that V1 and V2 both write (to `{output:NAME}`), diffed row by row on its key. */
-const outputSchema = z.strictObject({
-  format: z
-    .enum(OUTPUT_FORMATS, { error: 'expected csv, parquet or jsonl' })
-    .default('csv')
-    .describe('The file format; the path given to the pipelines ends in `.csv`, `.parquet` or `.jsonl`.'),
-  key: z
-    .array(columnName)
-    .min(1, { error: 'expected at least one key column' })
-    .max(16)
-    .describe('The column(s) that identify a row on both sides.'),
-  columns: z
-    .array(columnName)
-    .min(1)
-    .max(1000)
-    .optional()
-    .describe('The columns both sides must have (optional): a key, tolerance or ignore naming another is refused.'),
-  tolerances: z
-    .record(columnName, columnToleranceSchema)
-    .default({})
-    .describe('Per column; numbers without one must be equal, text and booleans exactly equal.'),
-  ignore: z.array(columnName).max(1000).default([]).describe('Columns not compared.'),
-  maxDifferingRows: z.int().min(0).default(0).describe('Rows present on both sides with a column out of tolerance.'),
-  maxMissingRows: z.int().min(0).default(0).describe('Rows present on one side only, per side.'),
-  minRows: z
-    .int()
-    .min(0)
-    .default(1)
-    .describe('Fewer rows than this on either side fails: an empty output is a broken pipeline.'),
-  sample: z.int().min(0).max(1000).default(20).describe('Differing or missing rows kept as examples in the evidence.'),
-  dryRun: z
-    .boolean()
-    .optional()
-    .describe(
-      'Measured and shown as "would have passed/failed"; never fails the phase (a check the workers\' policy requires may not be a dry run).',
-    ),
+/** A database the workers know by name (`CUTOVER_DATABASE_<NAME>`: its URL and credentials never in the plan). */
+export const DATABASE_NAME = /^[a-z][a-z0-9_]{0,31}$/;
+
+/** Where one side of an output lives when it is a table: a database of the workers' and `schema.table` in it. */
+const tableRefSchema = z.strictObject({
+  database: z
+    .string()
+    .regex(DATABASE_NAME, { error: 'expected a database name such as warehouse (the workers name its URL)' })
+    .describe("The workers' name for the database (they hold its URL: CUTOVER_DATABASE_<NAME>)."),
+  table: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}\.[A-Za-z_][A-Za-z0-9_]{0,62}$/, {
+      error: 'expected schema.table, such as legacy.loan_kpis',
+    })
+    .describe('The table or view, as schema.table.'),
 });
+
+/**
+ * One output table that V1 and V2 both write (to `{output:NAME}`, or to a table of a database: `v1`, `v2`), diffed
+ * row by row on its key.
+ */
+const outputSchema = z
+  .strictObject({
+    format: z
+      .enum(OUTPUT_FORMATS, { error: 'expected csv, parquet or jsonl' })
+      .default('csv')
+      .describe('The file format; the path given to the pipelines ends in `.csv`, `.parquet` or `.jsonl`.'),
+    key: z
+      .array(columnName)
+      .min(1, { error: 'expected at least one key column' })
+      .max(16)
+      .describe('The column(s) that identify a row on both sides.'),
+    columns: z
+      .array(columnName)
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe('The columns both sides must have (optional): a key, tolerance or ignore naming another is refused.'),
+    tolerances: z
+      .record(columnName, columnToleranceSchema)
+      .default({})
+      .describe('Per column; numbers without one must be equal, text and booleans exactly equal.'),
+    ignore: z.array(columnName).max(1000).default([]).describe('Columns not compared.'),
+    maxDifferingRows: z.int().min(0).default(0).describe('Rows present on both sides with a column out of tolerance.'),
+    maxMissingRows: z.int().min(0).default(0).describe('Rows present on one side only, per side.'),
+    minRows: z
+      .int()
+      .min(0)
+      .default(1)
+      .describe('Fewer rows than this on either side fails: an empty output is a broken pipeline.'),
+    sample: z
+      .int()
+      .min(0)
+      .max(1000)
+      .default(20)
+      .describe('Differing or missing rows kept as examples in the evidence.'),
+    dryRun: z
+      .boolean()
+      .optional()
+      .describe(
+        'Measured and shown as "would have passed/failed"; never fails the phase (a check the workers\' policy requires may not be a dry run).',
+      ),
+    v1: tableRefSchema.optional().describe("V1's table, where V1 writes this output to a database (not a file)."),
+    v2: tableRefSchema.optional().describe("V2's table, in the same database: the diff runs there, pushed down."),
+  })
+  .superRefine((o, ctx) => {
+    if ((o.v1 === undefined) !== (o.v2 === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [o.v1 ? 'v2' : 'v1'],
+        message:
+          'expected both sides in a database, or neither (a file on one side and a table on the other is not diffed yet)',
+      });
+    } else if (o.v1 && o.v2 && DATABASE_NAME.test(o.v1.database) && o.v1.database !== o.v2.database) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['v2', 'database'],
+        message: `expected V2's table in V1's database (${o.v1.database}): the diff across two databases is not built yet`,
+      });
+    }
+  });
 
 const datasetSchema = z.union([
   z.strictObject({

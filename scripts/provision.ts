@@ -3,7 +3,13 @@
  * installed for the UI test and PostgreSQL's server programs for the database diffs (idempotent; a warm run takes
  * well under a second).
  */
-import { ensureChromium, ensurePostgres, ensureTemporalCli, ensureTestServer, MissingToolError } from '../toolchain/tools';
+import {
+  ensureChromium,
+  ensurePostgres,
+  ensureTemporalCli,
+  ensureTestServer,
+  MissingToolError,
+} from '../toolchain/tools';
 
 function main(): void {
   const started = Date.now();

@@ -126,6 +126,8 @@ export type WorkerConfig = Readonly<z.infer<typeof envSchema>> & {
   policy?: ResolvedPolicy;
   /** The workers' seal keys (CUTOVER_WORKER_KEY_FILE, CUTOVER_WORKER_KEYS); none when neither is set. */
   seals?: SealKeys;
+  /** The databases plans' outputs may name, by name: their URLs (CUTOVER_DATABASE_<NAME>), never in a plan. */
+  databases: Record<string, string>;
 };
 
 /** A variable with a bad value. */
@@ -173,9 +175,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
       roleGroups: roleGroups as RoleGroups,
     },
     dataDir: path.resolve(parsed.data.CUTOVER_DATA_DIR),
+    databases: databasesFrom(env),
     ...(policy ? { policy } : {}),
     ...(seals ? { seals } : {}),
   });
+}
+
+/**
+ * The databases of CUTOVER_DATABASE_<NAME>=postgres://user:password@host:port/db: a plan names one as `name`
+ * (lower case), and only the workers hold its URL and credentials.
+ */
+export function databasesFrom(env: NodeJS.ProcessEnv): Record<string, string> {
+  const databases: Record<string, string> = {};
+  for (const [variable, value] of Object.entries(env)) {
+    const match = /^CUTOVER_DATABASE_([A-Z][A-Z0-9_]{0,31})$/.exec(variable);
+    if (!match || value === undefined) continue;
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new ConfigError(`${variable}: expected a PostgreSQL URL such as postgres://user:password@host:5432/db`);
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+      throw new ConfigError(`${variable}: expected a postgres:// URL, not ${url.protocol}//`);
+    }
+    databases[(match[1] as string).toLowerCase()] = value;
+  }
+  return databases;
 }
 
 /** KEYID=PUBLICKEY pairs, comma-separated, as `variable` holds them; a bad pair is a ConfigError. */

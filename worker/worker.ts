@@ -50,6 +50,7 @@ export async function createWorker(
     attestation: config.attestation,
     ...(config.CUTOVER_APPROVAL_URL ? { approvalUrl: config.CUTOVER_APPROVAL_URL } : {}),
     diff: { memoryLimit: config.CUTOVER_DIFF_MEMORY, threads: config.CUTOVER_DIFF_THREADS },
+    databases: config.databases,
     ...(config.policy ? { policy: config.policy } : {}),
     ...(config.seals ? { seals: config.seals } : {}),
   });

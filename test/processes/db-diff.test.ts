@@ -12,8 +12,13 @@ import { Client } from 'pg';
 import { diffInPostgres, type DbDiffRequest } from '../../activities/db-diff';
 import { DiffInputError, diffOutput, withDiffEngine } from '../../activities/diff';
 import type { OutputSpec } from '../../plan/schema';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import { freePort } from '../../common/net';
+import type { ShadowResult } from '../../shapes/evidence';
 import { startPostgres, type PostgresServer } from '../../toolchain/postgres';
 import { tempDir } from '../helpers/harness';
+import { makePlan, nodeRun } from '../helpers/plans';
 
 const DIR = tempDir('db-diff-');
 // The server runs as nobody when the tests run as root: its folder must be one nobody can enter.
@@ -172,4 +177,97 @@ test('a missing table, a missing key column: bad input named by output, dataset,
   );
   // The connection is usable after a refusal: its transaction was rolled back.
   expect((await client.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }]);
+});
+
+describe('the shadow activity with outputs in the database', () => {
+  const dataDir = path.join(DIR, 'data');
+  /** A pipeline that writes its output table into the database with `pg`, and prints its KPIs. */
+  const pipeline = (table: string, amount: string) => ({
+    run: [
+      ...nodeRun(
+        `const { Client } = require(${JSON.stringify(require.resolve('pg'))});
+         (async () => {
+           const c = new Client({ connectionString: process.env.PIPELINE_DB }); await c.connect();
+           await c.query('DROP TABLE IF EXISTS ${table}');
+           await c.query('CREATE TABLE ${table} AS SELECT i AS loan_id, ${amount} AS amount FROM generate_series(1, 500) i');
+           await c.end();
+           process.stdout.write(JSON.stringify({ metrics: { TotalReceivable: 1000, PAR30: 0.1 }, rows: 500 }));
+         })().catch((e) => { console.error(e.message); process.exit(1); });`,
+      ),
+    ],
+    env: { PIPELINE_DB: server.url },
+  });
+  const plan = () =>
+    makePlan({
+      baseline: pipeline('legacy.shadow_kpis', 'i * 1.5'),
+      candidate: pipeline('v2.shadow_kpis', 'CASE WHEN i = 250 THEN i * 1.5 + 1 ELSE i * 1.5 END'),
+      shadow: {
+        datasets: [{ generate: { rows: 10, seed: 1 } }],
+        noiseRuns: 0,
+        tolerances: { PAR30: { relative: 0.05 } },
+        outputs: {
+          kpis: {
+            key: ['loan_id'],
+            maxDifferingRows: 1,
+            v1: { database: 'warehouse', table: 'legacy.shadow_kpis' },
+            v2: { database: 'warehouse', table: 'v2.shadow_kpis' },
+          },
+        },
+      },
+    });
+  const run = (databases: Record<string, string>, workflowId: string) =>
+    new MockActivityEnvironment().run(createActivities({ dataDir, databases }).runShadow, {
+      workflowId,
+      release: 'test-db',
+      key: `${workflowId}/shadow`,
+      plan: plan(),
+    });
+
+  test('V1 and V2 write their tables; the diff runs in the database and is the evidence', async () => {
+    const result = (await run({ warehouse: server.url }, 'db-shadow-ok')) as ShadowResult;
+    expect(result.verdict).toBe('pass');
+    expect(result.datasets[0]?.outputs?.[0]).toMatchObject({
+      format: 'postgres',
+      files: { v1: 'postgres:legacy.shadow_kpis', v2: 'postgres:v2.shadow_kpis' },
+      rows: { v1: 500, v2: 500, both: 500, differing: 1 },
+      samples: [expect.objectContaining({ key: { loan_id: 250 }, differs: ['amount'] })],
+      verdict: 'pass',
+    });
+  }, 60_000);
+
+  test('a database the workers do not know, bad credentials: final and named; a refused connection: retried', async () => {
+    const failure = (databases: Record<string, string>, id: string) =>
+      run(databases, id).then(
+        () => undefined,
+        (err: Error & { type?: string; nonRetryable?: boolean }) => ({
+          type: err.type,
+          nonRetryable: err.nonRetryable,
+          message: err.message,
+        }),
+      );
+    expect(await failure({}, 'db-shadow-unknown')).toEqual({
+      type: 'InvalidOutput',
+      nonRetryable: true,
+      message:
+        'output "kpis": the workers have no database "warehouse" (CUTOVER_DATABASE_WAREHOUSE on the compute workers; they have none)',
+    });
+    const wrong = new URL(server.url);
+    wrong.password = 'not-the-password';
+    expect(await failure({ warehouse: wrong.toString() }, 'db-shadow-credentials')).toMatchObject({
+      type: 'InvalidOutput',
+      nonRetryable: true,
+      message: expect.stringMatching(
+        /^output "kpis": database warehouse at 127\.0\.0\.1:\d+ refused the workers: password authentication failed/,
+      ),
+    });
+    const closed = new URL(server.url);
+    closed.port = String(await freePort());
+    expect(await failure({ warehouse: closed.toString() }, 'db-shadow-refused')).toMatchObject({
+      type: 'ActionTransient',
+      nonRetryable: false,
+      message: expect.stringMatching(
+        /^output "kpis": cannot reach database warehouse at 127\.0\.0\.1:\d+: connect ECONNREFUSED/,
+      ),
+    });
+  }, 60_000);
 });

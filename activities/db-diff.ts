@@ -45,8 +45,8 @@ export interface DbDiffRequest {
   v2: TableRef;
 }
 
-const qualified = (t: TableRef) => `${ident(t.schema)}.${ident(t.table)}`;
-const shown = (t: TableRef) => `${t.schema}.${t.table}`;
+export const qualified = (t: TableRef) => `${ident(t.schema)}.${ident(t.table)}`;
+export const shown = (t: TableRef) => `${t.schema}.${t.table}`;
 
 /**
  * PostgreSQL's type names as the column plans read them (DuckDB's): numbers are compared by value, text and
@@ -133,7 +133,7 @@ async function diffInSnapshot(client: ClientBase, request: DbDiffRequest, starte
 const where = (request: DbDiffRequest, side: Side) =>
   `output "${request.output}", dataset ${request.dataset}, ${side === 'v1' ? 'V1' : 'V2'}'s table ${shown(request[side])}`;
 
-async function rows(client: ClientBase, sql: string, values: unknown[] = []): Promise<Group[]> {
+export async function rows(client: ClientBase, sql: string, values: unknown[] = []): Promise<Group[]> {
   return (await client.query(sql, values)).rows as Group[];
 }
 
@@ -141,24 +141,30 @@ async function rows(client: ClientBase, sql: string, values: unknown[] = []): Pr
 async function describeTables(client: ClientBase, request: DbDiffRequest): Promise<Record<Side, Column[]>> {
   const columns: Record<Side, Column[]> = { v1: [], v2: [] };
   for (const side of ['v1', 'v2'] as const) {
-    const t = request[side];
-    const found = await rows(
-      client,
-      `SELECT a.attname AS name, format_type(a.atttypid, NULL) AS type
-         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
-          AND a.attnum > 0 AND NOT a.attisdropped
-        ORDER BY a.attnum`,
-      [t.schema, t.table],
-    );
-    if (found.length === 0) throw new DiffInputError(`${where(request, side)}: no such table or view`);
-    columns[side] = found.map((r) => ({ name: String(r.name), type: planType(String(r.type)) }));
-    for (const key of request.spec.key) {
-      if (!columns[side].some((c) => c.name === key))
-        throw new DiffInputError(
-          `${where(request, side)}: no key column "${key}" (columns: ${columns[side].map((c) => c.name).join(', ')})`,
-        );
-    }
+    columns[side] = await describeTable(client, request[side], request.spec, where(request, side));
+  }
+  return columns;
+}
+
+/**
+ * A table's or view's columns, with their types as the column plans read them; a missing table or key column is
+ * bad input named by `at` (the output, dataset, side and table).
+ */
+export async function describeTable(client: ClientBase, t: TableRef, spec: OutputSpec, at: string): Promise<Column[]> {
+  const found = await rows(
+    client,
+    `SELECT a.attname AS name, format_type(a.atttypid, NULL) AS type
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
+        AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attnum`,
+    [t.schema, t.table],
+  );
+  if (found.length === 0) throw new DiffInputError(`${at}: no such table or view`);
+  const columns = found.map((r) => ({ name: String(r.name), type: planType(String(r.type)) }));
+  for (const key of spec.key) {
+    if (!columns.some((c) => c.name === key))
+      throw new DiffInputError(`${at}: no key column "${key}" (columns: ${columns.map((c) => c.name).join(', ')})`);
   }
   return columns;
 }
@@ -211,7 +217,7 @@ async function samples(client: ClientBase, request: DbDiffRequest, plans: Column
 }
 
 /** A row as JSON holds it: bigints and numerics (which `pg` gives as text) stay text, dates become ISO text. */
-function plain(row: Group): Group {
+export function plain(row: Group): Group {
   return Object.fromEntries(
     Object.entries(row).map(([k, v]) => [k, (v as unknown) instanceof Date ? (v as unknown as Date).toISOString() : v]),
   );
@@ -259,10 +265,8 @@ async function explainKeys(
 const REFUSED_LOGIN = new Set(['28P01', '28000', '3D000']);
 
 /**
- * Connects to `database` (the workers' name for it: its URL in `databases`), diffs `request` there, and
- * disconnects. A database the workers do not know, or that refuses their credentials, is bad input (final, named);
- * a refused or dropped connection is transient (ActionError, retried by the activity); a cancellation ends the
- * session (its query with it) and throws DiffCancelledError.
+ * Connects to `database`, diffs `request` there, and disconnects (connectDatabase says how a connection fails); a
+ * cancellation ends the session (its query with it) and throws DiffCancelledError.
  */
 export async function diffInDatabase(
   databases: Record<string, string>,
@@ -270,37 +274,7 @@ export async function diffInDatabase(
   request: DbDiffRequest,
   options: { signal?: AbortSignal; onTick?: () => void; tickMs?: number } = {},
 ): Promise<OutputDiff> {
-  const url = databases[database];
-  if (url === undefined) {
-    throw new DiffInputError(
-      `output "${request.output}": the workers have no database "${database}" (CUTOVER_DATABASE_${database.toUpperCase()} on the compute workers; they have ${Object.keys(databases).join(', ') || 'none'})`,
-    );
-  }
-  const client = new Client({
-    connectionString: url,
-    application_name: 'cutover diff',
-    connectionTimeoutMillis: 10_000,
-  });
-  const host = (() => {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || '5432'}`;
-  })();
-  try {
-    await client.connect();
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    const message = (err as Error).message;
-    if (code !== undefined && REFUSED_LOGIN.has(code)) {
-      throw new DiffInputError(
-        `output "${request.output}": database ${database} at ${host} refused the workers: ${message}`,
-      );
-    }
-    throw new ActionError(
-      `output "${request.output}": cannot reach database ${database} at ${host}: ${message}`,
-      FailureType.ActionTransient,
-      true,
-    );
-  }
+  const client = await connectDatabase(databases, database, request.output);
   let cancelled = false;
   const cancel = () => {
     cancelled = true;
@@ -317,6 +291,46 @@ export async function diffInDatabase(
     options.signal?.removeEventListener('abort', cancel);
     if (ticker) clearInterval(ticker);
     if (!cancelled) await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * A session with `database` (the workers' name for it: its URL in `databases`). A database the workers do not
+ * know, or that refuses their credentials, is bad input (final, named); a refused or dropped connection is
+ * transient (ActionError, retried by the activity).
+ */
+export async function connectDatabase(
+  databases: Record<string, string>,
+  database: string,
+  output: string,
+): Promise<Client> {
+  const url = databases[database];
+  if (url === undefined) {
+    throw new DiffInputError(
+      `output "${output}": the workers have no database "${database}" (CUTOVER_DATABASE_${database.toUpperCase()} on the compute workers; they have ${Object.keys(databases).join(', ') || 'none'})`,
+    );
+  }
+  const client = new Client({
+    connectionString: url,
+    application_name: 'cutover diff',
+    connectionTimeoutMillis: 10_000,
+  });
+  const u = new URL(url);
+  const host = `${u.hostname}:${u.port || '5432'}`;
+  try {
+    await client.connect();
+    return client;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const message = (err as Error).message;
+    if (code !== undefined && REFUSED_LOGIN.has(code)) {
+      throw new DiffInputError(`output "${output}": database ${database} at ${host} refused the workers: ${message}`);
+    }
+    throw new ActionError(
+      `output "${output}": cannot reach database ${database} at ${host}: ${message}`,
+      FailureType.ActionTransient,
+      true,
+    );
   }
 }
 

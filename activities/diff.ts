@@ -177,7 +177,8 @@ export async function diffOutput(session: Session, request: DiffRequest): Promis
   const { output, dataset, spec } = request;
   const columns = await describeSides(session, request);
   const matched = matchColumns(columns, spec);
-  const { groups, lines } = await runJoin(session, request, joinQuery(request, matched.plans));
+  const sources = { v1: readerFor(request.v1File, spec.format), v2: readerFor(request.v2File, spec.format) };
+  const { groups, lines } = await runJoin(session, request, joinQuery(spec, matched.plans, sources));
   const tally = new Tally(groups);
   const result: OutputDiff = {
     output,
@@ -286,11 +287,11 @@ export function matchColumns(
  * The one query: the full outer join on the key with each compared column's status per row, grouped by presence
  * and statuses (a handful of groups: counting them this way costs next to nothing, where a filtered count per
  * column and class costs a predicate per row each), with the largest differences, the NULL keys, the distinct
- * unmatched keys, and the first `sample` rows by key that differ.
+ * unmatched keys, and the first `sample` rows by key that differ. `sources`: each side's table expression (a file's
+ * reader, or a table of rows brought from elsewhere: activities/cross-diff.ts).
  */
-function joinQuery(request: DiffRequest, plans: ColumnPlan[]): string {
-  const { spec } = request;
-  const source = (file: string) => `(SELECT *, 1 AS ${ident(ROW)} FROM ${readerFor(file, spec.format)})`;
+export function joinQuery(spec: OutputSpec, plans: ColumnPlan[], sources: Record<Side, string>): string {
+  const source = (from: string) => `(SELECT *, 1 AS ${ident(ROW)} FROM ${from})`;
   const on = spec.key.map((k) => `a.${ident(k)} = b.${ident(k)}`).join(' AND ');
   const keyParts = spec.key.map((k, i) => `coalesce(a.${ident(k)}, b.${ident(k)}) AS k${i}`);
   const keyOf = spec.key.length === 1 ? 'k0' : `row(${spec.key.map((_, i) => `k${i}`).join(', ')})`;
@@ -304,7 +305,7 @@ function joinQuery(request: DiffRequest, plans: ColumnPlan[]): string {
     `b.${ident(p.name)} AS b${p.i}`,
   ]);
   const joined = `SELECT a.${ident(ROW)} IS NOT NULL AS in1, b.${ident(ROW)} IS NOT NULL AS in2, ${[...keyParts, ...perRow].join(', ')}
-    FROM ${source(request.v1File)} a FULL OUTER JOIN ${source(request.v2File)} b ON ${on}`;
+    FROM ${source(sources.v1)} a FULL OUTER JOIN ${source(sources.v2)} b ON ${on}`;
   const anyDiffers = plans.length > 0 ? plans.map((p) => `s${p.i} >= 2`).join(' OR ') : 'false';
   const sampleFields = [
     ...spec.key.map((_, i) => `k${i}`),

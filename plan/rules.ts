@@ -254,8 +254,9 @@ function outputProblems(plan: OutputsView, problem: (path: PropertyKey[], messag
       else if (!(name in declared)) problem([side, 'run'], `{output:${name}}: no output "${name}" in shadow.outputs`);
     }
     for (const [name, output] of Object.entries(declared)) {
-      // An output in a database is written where the plan says (v1, v2), not to a file the run is given.
-      if (!named.includes(name) && (output as { v1?: unknown }).v1 === undefined)
+      // A side in a database writes where the plan says (v1, v2), not to a file its run is given.
+      const inDatabase = (output as { v1?: unknown; v2?: unknown })[side === 'baseline' ? 'v1' : 'v2'] !== undefined;
+      if (!named.includes(name) && !inDatabase)
         problem(['shadow', 'outputs', name], `the ${side} never writes it (no {output:${name}} in its run or env)`);
     }
   }

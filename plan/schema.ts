@@ -231,66 +231,56 @@ const tableRefSchema = z.strictObject({
  * One output table that V1 and V2 both write (to `{output:NAME}`, or to a table of a database: `v1`, `v2`), diffed
  * row by row on its key.
  */
-const outputSchema = z
-  .strictObject({
-    format: z
-      .enum(OUTPUT_FORMATS, { error: 'expected csv, parquet or jsonl' })
-      .default('csv')
-      .describe('The file format; the path given to the pipelines ends in `.csv`, `.parquet` or `.jsonl`.'),
-    key: z
-      .array(columnName)
-      .min(1, { error: 'expected at least one key column' })
-      .max(16)
-      .describe('The column(s) that identify a row on both sides.'),
-    columns: z
-      .array(columnName)
-      .min(1)
-      .max(1000)
-      .optional()
-      .describe('The columns both sides must have (optional): a key, tolerance or ignore naming another is refused.'),
-    tolerances: z
-      .record(columnName, columnToleranceSchema)
-      .default({})
-      .describe('Per column; numbers without one must be equal, text and booleans exactly equal.'),
-    ignore: z.array(columnName).max(1000).default([]).describe('Columns not compared.'),
-    maxDifferingRows: z.int().min(0).default(0).describe('Rows present on both sides with a column out of tolerance.'),
-    maxMissingRows: z.int().min(0).default(0).describe('Rows present on one side only, per side.'),
-    minRows: z
-      .int()
-      .min(0)
-      .default(1)
-      .describe('Fewer rows than this on either side fails: an empty output is a broken pipeline.'),
-    sample: z
-      .int()
-      .min(0)
-      .max(1000)
-      .default(20)
-      .describe('Differing or missing rows kept as examples in the evidence.'),
-    dryRun: z
-      .boolean()
-      .optional()
-      .describe(
-        'Measured and shown as "would have passed/failed"; never fails the phase (a check the workers\' policy requires may not be a dry run).',
-      ),
-    v1: tableRefSchema.optional().describe("V1's table, where V1 writes this output to a database (not a file)."),
-    v2: tableRefSchema.optional().describe("V2's table, in the same database: the diff runs there, pushed down."),
-  })
-  .superRefine((o, ctx) => {
-    if ((o.v1 === undefined) !== (o.v2 === undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [o.v1 ? 'v2' : 'v1'],
-        message:
-          'expected both sides in a database, or neither (a file on one side and a table on the other is not diffed yet)',
-      });
-    } else if (o.v1 && o.v2 && DATABASE_NAME.test(o.v1.database) && o.v1.database !== o.v2.database) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['v2', 'database'],
-        message: `expected V2's table in V1's database (${o.v1.database}): the diff across two databases is not built yet`,
-      });
-    }
-  });
+const outputSchema = z.strictObject({
+  format: z
+    .enum(OUTPUT_FORMATS, { error: 'expected csv, parquet or jsonl' })
+    .default('csv')
+    .describe('The file format; the path given to the pipelines ends in `.csv`, `.parquet` or `.jsonl`.'),
+  key: z
+    .array(columnName)
+    .min(1, { error: 'expected at least one key column' })
+    .max(16)
+    .describe('The column(s) that identify a row on both sides.'),
+  columns: z
+    .array(columnName)
+    .min(1)
+    .max(1000)
+    .optional()
+    .describe('The columns both sides must have (optional): a key, tolerance or ignore naming another is refused.'),
+  tolerances: z
+    .record(columnName, columnToleranceSchema)
+    .default({})
+    .describe('Per column; numbers without one must be equal, text and booleans exactly equal.'),
+  ignore: z.array(columnName).max(1000).default([]).describe('Columns not compared.'),
+  maxDifferingRows: z.int().min(0).default(0).describe('Rows present on both sides with a column out of tolerance.'),
+  maxMissingRows: z.int().min(0).default(0).describe('Rows present on one side only, per side.'),
+  minRows: z
+    .int()
+    .min(0)
+    .default(1)
+    .describe('Fewer rows than this on either side fails: an empty output is a broken pipeline.'),
+  sample: z.int().min(0).max(1000).default(20).describe('Differing or missing rows kept as examples in the evidence.'),
+  dryRun: z
+    .boolean()
+    .optional()
+    .describe(
+      'Measured and shown as "would have passed/failed"; never fails the phase (a check the workers\' policy requires may not be a dry run).',
+    ),
+  scale: z
+    .int()
+    .min(0)
+    .max(12)
+    .optional()
+    .describe(
+      'Across two places (a database and a file, or two databases): numbers are checksummed at this many decimal places (default 6); a difference below it is not seen.',
+    ),
+  v1: tableRefSchema.optional().describe("V1's table, where V1 writes this output to a database (not a file)."),
+  v2: tableRefSchema
+    .optional()
+    .describe(
+      "V2's table. In V1's database the diff runs there, pushed down; elsewhere (another database, or V2 in a file: `format`) each side checksums segments of its rows and only differing ones cross.",
+    ),
+});
 
 const datasetSchema = z.union([
   z.strictObject({

@@ -143,6 +143,11 @@ export interface OutputDiff {
   failures: string[];
   /** A dry-run output: a failing verdict only "would have failed". */
   dryRun?: boolean;
+  /**
+   * Across two places (activities/cross-diff.ts): the rows brought over from a database to be compared, of all the
+   * rows of both sides; the segments checksummed, the leaf segments whose rows were compared, the levels descended.
+   */
+  transfer?: { rows: number; of: number; segments: number; leaves: number; levels: number };
   durationMs: number;
 }
 

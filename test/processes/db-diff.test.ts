@@ -9,6 +9,7 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
+import { crossDiff } from '../../activities/cross-diff';
 import { diffInPostgres, type DbDiffRequest } from '../../activities/db-diff';
 import { DiffInputError, diffOutput, withDiffEngine } from '../../activities/diff';
 import type { OutputSpec } from '../../plan/schema';
@@ -235,6 +236,38 @@ describe('the shadow activity with outputs in the database', () => {
     });
   }, 60_000);
 
+  test('V1 in the database and V2 in a file: the shadow diffs them across, by segments', async () => {
+    const base = plan();
+    const writesCsv = nodeRun(
+      `const rows = ['loan_id,amount'];
+       for (let i = 1; i <= 500; i++) rows.push(i + ',' + (i === 250 ? i * 1.5 + 1 : i * 1.5));
+       require('fs').writeFileSync(process.argv[1], rows.join('\\n'));
+       process.stdout.write(JSON.stringify({ metrics: { TotalReceivable: 1000, PAR30: 0.1 }, rows: 500 }));`,
+    );
+    const mixed = makePlan({
+      ...base,
+      candidate: { run: [...writesCsv, '{output:kpis}'] },
+      shadow: {
+        ...base.shadow,
+        outputs: {
+          kpis: { key: ['loan_id'], maxDifferingRows: 1, v1: { database: 'warehouse', table: 'legacy.shadow_kpis' } },
+        },
+      },
+    } as never);
+    const result = (await new MockActivityEnvironment().run(
+      createActivities({ dataDir, databases: { warehouse: server.url } }).runShadow,
+      { workflowId: 'db-shadow-across', release: 'test-db', key: 'db-shadow-across/shadow', plan: mixed },
+    )) as ShadowResult;
+    expect(result.datasets[0]?.outputs?.[0]).toMatchObject({
+      format: 'csv',
+      files: { v1: 'postgres:warehouse:legacy.shadow_kpis' },
+      rows: { v1: 500, v2: 500, both: 500, differing: 1 },
+      samples: [expect.objectContaining({ key: { loan_id: 250 }, differs: ['amount'] })],
+      transfer: expect.objectContaining({ of: 1000 }),
+      verdict: 'pass',
+    });
+  }, 60_000);
+
   test('a database the workers do not know, bad credentials: final and named; a refused connection: retried', async () => {
     const failure = (databases: Record<string, string>, id: string) =>
       run(databases, id).then(
@@ -269,5 +302,95 @@ describe('the shadow activity with outputs in the database', () => {
         /^output "kpis": cannot reach database warehouse at 127\.0\.0\.1:\d+: connect ECONNREFUSED/,
       ),
     });
+  }, 60_000);
+});
+
+describe('across two places: V1 in PostgreSQL, V2 in a Parquet file', () => {
+  /** V2's rows written by DuckDB, with `edits` applied: the same generator as V1's table. */
+  async function parquet(name: string, rows: number, edits: string, extra = ''): Promise<string> {
+    const file = path.join(DIR, `${name}.parquet`);
+    await withDiffEngine({ tempDirectory: path.join(DIR, 'spill'), threads: 1 }, async (session) => {
+      await session.rows(
+        `COPY (SELECT loan_id, par30, balance, status FROM (
+            SELECT i AS loan_id, round((i % 97) / 1000.0, 6)::DECIMAL(12, 6) AS par30, i * 10.5 AS balance,
+                   CASE WHEN i % 3 = 0 THEN 'current' ELSE 'late' END AS status
+              FROM range(1, ${rows + 1}) t(i)) ${edits} ${extra}) TO '${file}' (FORMAT parquet)`,
+      );
+    });
+    return file;
+  }
+  const across = (v1: string, file: string, spec: OutputSpec = SPEC) =>
+    withDiffEngine({ tempDirectory: path.join(DIR, 'spill-cross'), threads: 1 }, async (session) => {
+      await client.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      try {
+        return await crossDiff(session, {
+          output: 'loan_kpis',
+          dataset: 'd1',
+          spec,
+          v1: { kind: 'postgres', database: 'warehouse', client, table: { schema: 'legacy', table: v1 } },
+          v2: { kind: 'file', file, format: 'parquet' },
+          workDir: DIR,
+        });
+      } finally {
+        await client.query('ROLLBACK');
+      }
+    });
+
+  test('the same verdicts as the diff in one database; only the differing segments’ rows cross', async () => {
+    const file = await parquet(
+      'v2-small',
+      1000,
+      `WHERE loan_id <> 1000`,
+      `UNION ALL SELECT 1001, 0.001, 10510.5, 'late'`,
+    );
+    // The same edits as V2's table in the database: within tolerance, beyond it, a text.
+    const edited = path.join(DIR, 'v2-small-edited.parquet');
+    await withDiffEngine({ tempDirectory: path.join(DIR, 'spill'), threads: 1 }, (session) =>
+      session.rows(
+        `COPY (SELECT loan_id,
+                      CASE WHEN loan_id = 96 THEN par30 + 0.000001 ELSE par30 END AS par30,
+                      CASE WHEN loan_id = 7 THEN balance + 10 ELSE balance END AS balance,
+                      CASE WHEN loan_id = 9 THEN 'Current' ELSE status END AS status
+                 FROM read_parquet('${file}')) TO '${edited}' (FORMAT parquet)`,
+      ),
+    );
+    const result = await across('loan_kpis', edited);
+    const inOne = await diffInPostgres(client, request('loan_kpis', 'loan_kpis'));
+    expect(result.rows).toEqual(inOne.rows);
+    const classes = (r: typeof result) =>
+      r.columns.map((c) => [c.column, c.equal, c.withinTolerance, c.differing, c.nullOneSide]);
+    expect(classes(result)).toEqual(classes(inOne));
+    expect(result.samples.map((s) => [s.key.loan_id, s.presence, s.differs])).toEqual(
+      inOne.samples.map((s) => [s.key.loan_id, s.presence, s.differs]),
+    );
+    expect(result.failures).toEqual(inOne.failures);
+    expect(result.files).toEqual({ v1: 'postgres:warehouse:legacy.loan_kpis', v2: edited });
+    // Five rows differ or are missing: their segments' rows crossed, a few of the 2,000.
+    expect(result.transfer?.rows).toBeGreaterThanOrEqual(4);
+    expect(result.transfer?.rows).toBeLessThan(100);
+  });
+
+  test('100,000 rows, 0.1 % differing: every difference found, under 5 % of the rows transferred', async () => {
+    await client.query(`
+      CREATE TABLE legacy.big AS
+        SELECT i AS loan_id, round((i % 97) / 1000.0, 6)::numeric(12, 6) AS par30, i * 10.5 AS balance,
+               CASE WHEN i % 3 = 0 THEN 'current' ELSE 'late' END AS status
+          FROM generate_series(1, 100000) i`);
+    const file = await parquet('v2-big', 100_000, '', '');
+    const edited = path.join(DIR, 'v2-big-edited.parquet');
+    await withDiffEngine({ tempDirectory: path.join(DIR, 'spill'), threads: 1 }, (session) =>
+      session.rows(
+        `COPY (SELECT loan_id, par30,
+                      CASE WHEN loan_id % 1000 = 0 THEN balance + 1 ELSE balance END AS balance, status
+                 FROM read_parquet('${file}')) TO '${edited}' (FORMAT parquet)`,
+      ),
+    );
+    const result = await across('big', edited, { ...SPEC, maxDifferingRows: 1000 });
+    expect(result.rows).toEqual({ v1: 100_000, v2: 100_000, both: 100_000, onlyV1: 0, onlyV2: 0, differing: 100 });
+    expect(result.columns.find((c) => c.column === 'balance')).toMatchObject({ differing: 100, equal: 99_900 });
+    expect(result.verdict).toBe('pass');
+    const transferred = result.transfer as NonNullable<typeof result.transfer>;
+    expect(transferred.of).toBe(200_000);
+    expect(transferred.rows / 100_000).toBeLessThan(0.05);
   }, 60_000);
 });

@@ -1,0 +1,425 @@
+/**
+ * The keyed diff across two places (V1 in PostgreSQL, V2 in a Parquet file, say), without moving the tables: each
+ * side checksums its rows by segments of the key's hash, in its own engine (PostgreSQL's SQL, DuckDB's), and only
+ * segments whose checksums differ are split further; the rows of the differing leaf segments alone are brought to
+ * DuckDB and compared there with the file diff's column plans (activities/diff.ts), tolerances and all.
+ *
+ * Segments are the leading hex digits of md5 of the key's canonical text (256 per level, on any key type); a
+ * segment's checksum is its row count and the sum of the first 60 bits of md5 of each row's canonical text. Both
+ * engines compute md5 alike; the canonical forms are written so that equal values give equal text in both: numbers
+ * as integers at the output's `scale` (by default 6 decimal places: a difference below that is not seen),
+ * timestamps as microseconds since the epoch, NULL apart from any value, everything else as its text. Where two
+ * engines' texts still differ for equal values, the segment is drilled and its rows compared: the verdicts never
+ * rest on the checksums agreeing, only the amount transferred does.
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ClientBase } from 'pg';
+import type { OutputSpec } from '../plan/schema';
+import type { DiffSample, OutputDiff, SampleValue } from '../shapes/evidence';
+import { outputLimitFailures } from '../verdicts/outputs';
+import { describeTable, plain, qualified, rows as pgRows, shown, type TableRef } from './db-diff';
+import {
+  columnPlan,
+  count,
+  DiffInputError,
+  finish,
+  ident,
+  joinQuery,
+  literal,
+  matchColumns,
+  readerFor,
+  samplesOf,
+  Tally,
+  type Column,
+  type ColumnPlan,
+  type Group,
+  type Session,
+  type Side,
+} from './diff';
+
+/** One side: a table of a PostgreSQL database (in a read-only snapshot), or a file DuckDB reads. */
+export type CrossSide =
+  | { kind: 'postgres'; database: string; client: ClientBase; table: TableRef }
+  | { kind: 'file'; file: string; format: OutputSpec['format'] };
+
+export interface CrossDiffRequest {
+  output: string;
+  dataset: string;
+  spec: OutputSpec;
+  v1: CrossSide;
+  v2: CrossSide;
+  /** Where the leaf rows brought from a database are written for DuckDB to read (the dataset's outputs folder). */
+  workDir: string;
+  /**
+   * A segment with at most this many rows on either side is compared row by row. With a fraction d of rows
+   * differing, about d × leafRows of all rows cross: 32 keeps 0.1 % differing under 5 % transferred. @default 32
+   */
+  leafRows?: number;
+}
+
+const NUMERIC =
+  /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL)/;
+const TIMESTAMP = /^TIMESTAMP/;
+const MAX_LEVEL = 8;
+/** Past this many differing segments a level's rows are compared as they are: the differences are everywhere. */
+const MAX_PENDING = 4096;
+
+/** What one side holds per segment: rows, distinct keys, NULL keys and the rows' checksum. */
+interface Segment {
+  n: number;
+  keys: number;
+  nulls: number;
+  sum: string;
+}
+
+/** A side as the algorithm drives it: its SQL dialect, its rows, and how to run a query there. */
+interface Engine {
+  side: Side;
+  label: string;
+  at: string;
+  dialect: 'postgres' | 'duckdb';
+  from: string;
+  query(sql: string): Promise<Group[]>;
+}
+
+export async function crossDiff(session: Session, request: CrossDiffRequest): Promise<OutputDiff> {
+  const started = performance.now();
+  const { output, dataset, spec } = request;
+  const engines = { v1: engineOf(session, request, 'v1'), v2: engineOf(session, request, 'v2') };
+  const columns = { v1: await describe(engines.v1, request), v2: await describe(engines.v2, request) };
+  const matched = matchColumns(columns, spec, 'table');
+  const typeOf = (side: Side, name: string) => columns[side].find((c) => c.name === name)?.type ?? 'VARCHAR';
+  const compared = matched.plans.map((p) => p.name);
+  const canon = (engine: Engine) => canonical(engine, spec, compared, (name) => typeOf(engine.side, name));
+  const result: OutputDiff = {
+    output,
+    dataset,
+    format: request.v2.kind === 'file' ? request.v2.format : 'postgres',
+    ...(spec.dryRun ? { dryRun: true } : {}),
+    files: { v1: where(request.v1), v2: where(request.v2) },
+    key: spec.key,
+    rows: { v1: 0, v2: 0, both: 0, onlyV1: 0, onlyV2: 0, differing: 0 },
+    limits: { maxDifferingRows: spec.maxDifferingRows, maxMissingRows: spec.maxMissingRows },
+    columns: [],
+    onlyInV1: matched.onlyInV1,
+    onlyInV2: matched.onlyInV2,
+    ignored: [...new Set(spec.ignore)],
+    duplicates: { v1: 0, v2: 0, examples: [] },
+    samples: [],
+    verdict: 'pass',
+    failures: matched.failures,
+    durationMs: 0,
+  };
+  const forms = { v1: canon(engines.v1), v2: canon(engines.v2) };
+
+  // Level 1 over everything, then deeper only where the two sides' segments differ.
+  let level = 1;
+  let pending: string[] | undefined;
+  let identical = 0;
+  let segments = 0;
+  const leaves: string[] = [];
+  const totals = { v1: 0, v2: 0 };
+  const keyProblems = { v1: 0, v2: 0 };
+  for (;;) {
+    const [a, b] = await Promise.all([
+      segmentsOf(engines.v1, forms.v1, level, pending, level === 1),
+      segmentsOf(engines.v2, forms.v2, level, pending, level === 1),
+    ]);
+    if (level === 1) {
+      for (const [side, found] of [
+        ['v1', a],
+        ['v2', b],
+      ] as const) {
+        for (const s of found.values()) {
+          totals[side] += s.n;
+          keyProblems[side] += s.n - s.keys + s.nulls;
+        }
+      }
+      if (keyProblems.v1 > 0 || keyProblems.v2 > 0) {
+        result.rows = { ...result.rows, v1: totals.v1, v2: totals.v2 };
+        await explainKeys(engines, forms, result);
+        return finish(result, started);
+      }
+    }
+    const deeper: string[] = [];
+    for (const prefix of new Set([...a.keys(), ...b.keys()])) {
+      segments++;
+      const x = a.get(prefix);
+      const y = b.get(prefix);
+      if (x && y && x.n === y.n && x.sum === y.sum) {
+        identical += x.n;
+        continue;
+      }
+      const size = Math.max(x?.n ?? 0, y?.n ?? 0);
+      if (size > (request.leafRows ?? 32) && level < MAX_LEVEL && x && y) deeper.push(prefix);
+      else leaves.push(prefix);
+    }
+    if (deeper.length === 0) break;
+    if (deeper.length > MAX_PENDING) {
+      leaves.push(...deeper);
+      break;
+    }
+    pending = deeper;
+    level++;
+  }
+  for (const side of ['v1', 'v2'] as const) {
+    if (totals[side] < spec.minRows)
+      throw new DiffInputError(
+        `${at(request, side)}: ${totals[side]} row(s), expected at least ${spec.minRows}${totals[side] === 0 ? ' (empty output)' : ''}`,
+      );
+  }
+
+  // The rows of the differing leaves, side by side in DuckDB, compared by the file diff's one query.
+  const { transferred, plans } = await bringLeaves(session, request, engines, leaves, columns, compared);
+  const groups = leaves.length > 0 ? await session.rows(joinQuery(spec, plans, { v1: 'leaf_v1', v2: 'leaf_v2' })) : [];
+  const tally = new Tally(groups);
+  const leafRows = tally.rows(plans);
+  result.rows = {
+    v1: totals.v1,
+    v2: totals.v2,
+    both: identical + leafRows.both,
+    onlyV1: leafRows.onlyV1,
+    onlyV2: leafRows.onlyV2,
+    differing: leafRows.differing,
+  };
+  result.columns = plans.map((p) => {
+    const column = tally.column(p);
+    const original = { v1: typeOf('v1', p.name), v2: typeOf('v2', p.name) };
+    return {
+      ...column,
+      type: original.v1 === original.v2 ? original.v1 : `${original.v1} / ${original.v2}`,
+      equal: column.equal + identical,
+    };
+  });
+  result.samples = samplesOf(groups, spec, plans);
+  result.transfer = { rows: transferred, of: totals.v1 + totals.v2, segments, leaves: leaves.length, levels: level };
+  const examples = (...presence: DiffSample['presence'][]) => {
+    const keys = result.samples.filter((x) => presence.includes(x.presence)).slice(0, 3);
+    return keys.length > 0
+      ? `; e.g. ${spec.key.join('/')} ${keys.map((x) => spec.key.map((k) => String(x.key[k])).join('/')).join(', ')}`
+      : '';
+  };
+  result.failures.push(
+    ...outputLimitFailures(result, spec, (presence) => (presence === 'both' ? examples('both') : examples('v1', 'v2'))),
+  );
+  return finish(result, started);
+}
+
+const where = (side: CrossSide) =>
+  side.kind === 'postgres' ? `postgres:${side.database}:${shown(side.table)}` : side.file;
+
+const at = (request: CrossDiffRequest, side: Side) => {
+  const s = request[side];
+  const label = side === 'v1' ? 'V1' : 'V2';
+  return `output "${request.output}", dataset ${request.dataset}, ${label}'s ${s.kind === 'postgres' ? `table ${shown(s.table)} in ${s.database}` : `file ${s.file}`}`;
+};
+
+function engineOf(session: Session, request: CrossDiffRequest, side: Side): Engine {
+  const s = request[side];
+  const label = side === 'v1' ? 'V1' : 'V2';
+  if (s.kind === 'postgres') {
+    return {
+      side,
+      label,
+      at: at(request, side),
+      dialect: 'postgres',
+      from: qualified(s.table),
+      query: (sql) => pgRows(s.client, sql),
+    };
+  }
+  return {
+    side,
+    label,
+    at: at(request, side),
+    dialect: 'duckdb',
+    from: readerFor(s.file, s.format),
+    query: (sql) => session.rows(sql, side === 'v1' ? 0 : 1),
+  };
+}
+
+async function describe(engine: Engine, request: CrossDiffRequest): Promise<Column[]> {
+  const s = request[engine.side];
+  if (s.kind === 'postgres') return describeTable(s.client, s.table, request.spec, engine.at);
+  let described: Group[];
+  try {
+    described = await engine.query(`DESCRIBE SELECT * FROM ${engine.from}`);
+  } catch (err) {
+    throw new DiffInputError(`${engine.at}: cannot read as ${s.format}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const columns = described.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
+  for (const key of request.spec.key) {
+    if (!columns.some((c) => c.name === key))
+      throw new DiffInputError(
+        `${engine.at}: no key column "${key}" (columns: ${columns.map((c) => c.name).join(', ')})`,
+      );
+  }
+  return columns;
+}
+
+/** A side's canonical texts: of the key (`kt`), of the whole row compared (`rt`), and whether a key is NULL. */
+interface Forms {
+  kt: string;
+  rt: string;
+  nullKey: string;
+}
+
+function canonical(engine: Engine, spec: OutputSpec, compared: string[], typeOf: (name: string) => string): Forms {
+  const scale = 10 ** (spec.scale ?? 6);
+  const one = (name: string) => {
+    const c = ident(name);
+    const type = typeOf(name);
+    const text = NUMERIC.test(type)
+      ? `round(${c}::FLOAT8 * ${scale})::BIGINT::VARCHAR`
+      : TIMESTAMP.test(type)
+        ? engine.dialect === 'postgres'
+          ? `(extract(epoch from ${c}) * 1000000)::BIGINT::VARCHAR`
+          : `epoch_us(${c})::VARCHAR`
+        : `${c}::VARCHAR`;
+    // NULL apart from every value: 'n', and every value prefixed 'v'.
+    return `(CASE WHEN ${c} IS NULL THEN 'n' ELSE 'v' || ${text} END)`;
+  };
+  const kt = spec.key.map(one).join(' || chr(31) || ');
+  const rt = [kt, ...compared.map(one)].join(' || chr(30) || ');
+  const nullKey = spec.key.map((k) => `${ident(k)} IS NULL`).join(' OR ');
+  return { kt, rt, nullKey };
+}
+
+/** The first 60 bits of md5 of `text`, as a BIGINT, in either engine. */
+const hash60 = (dialect: Engine['dialect'], text: string) =>
+  dialect === 'postgres'
+    ? `('x' || substr(md5(${text}), 1, 15))::bit(60)::bigint`
+    : `('0x' || substr(md5(${text}), 1, 15))::BIGINT`;
+
+/** The segments of one level on one side: within the `pending` segments of the level above (all at level 1). */
+async function segmentsOf(
+  engine: Engine,
+  forms: Forms,
+  level: number,
+  pending: string[] | undefined,
+  withKeys: boolean,
+): Promise<Map<string, Segment>> {
+  const within = pending
+    ? `WHERE substr(md5(${forms.kt}), 1, ${2 * (level - 1)}) IN (${pending.map(literal).join(', ')})`
+    : '';
+  const found = await engine.query(
+    `SELECT p, count(*) AS n, ${withKeys ? 'count(DISTINCT kt)' : 'count(*)'} AS keys, count(*) FILTER (WHERE nk) AS nulls, sum(h)::VARCHAR AS s
+       FROM (SELECT substr(md5(${forms.kt}), 1, ${2 * level}) AS p, ${forms.kt} AS kt, (${forms.nullKey}) AS nk,
+                    ${hash60(engine.dialect, forms.rt)} AS h
+               FROM ${engine.from} ${within}) t
+      GROUP BY p`,
+  );
+  return new Map(
+    found.map((r) => [
+      String(r.p),
+      { n: count(r.n), keys: count(r.keys), nulls: count(r.nulls), sum: String(r.s ?? '0') },
+    ]),
+  );
+}
+
+/** The predicate of rows in any of `leaves` (segments of any level). */
+function inLeaves(forms: Forms, leaves: string[]): string {
+  const byLength = new Map<number, string[]>();
+  for (const leaf of leaves) byLength.set(leaf.length, [...(byLength.get(leaf.length) ?? []), leaf]);
+  return [...byLength.entries()]
+    .map(([length, list]) => `substr(md5(${forms.kt}), 1, ${length}) IN (${list.map(literal).join(', ')})`)
+    .join(' OR ');
+}
+
+/**
+ * The leaves' rows of both sides as DuckDB tables `leaf_v1`, `leaf_v2`, in one typing for both (numbers as DOUBLE,
+ * timestamps as microseconds, booleans as they are, the rest as text), and the column plans over them. A file's
+ * rows are selected where they lie; a database's are fetched (the rows transferred) and written as JSON lines.
+ */
+async function bringLeaves(
+  session: Session,
+  request: CrossDiffRequest,
+  engines: Record<Side, Engine>,
+  leaves: string[],
+  columns: Record<Side, Column[]>,
+  compared: string[],
+): Promise<{ transferred: number; plans: ColumnPlan[] }> {
+  const { spec } = request;
+  const needed = [...spec.key, ...compared];
+  const kindOf = (name: string) => {
+    const types = [columns.v1, columns.v2].map((list) => list.find((c) => c.name === name)?.type ?? 'VARCHAR');
+    if (types.every((t) => NUMERIC.test(t))) return 'DOUBLE';
+    if (types.every((t) => TIMESTAMP.test(t))) return 'BIGINT';
+    if (types.every((t) => t === 'BOOLEAN')) return 'BOOLEAN';
+    return 'VARCHAR';
+  };
+  const plans = compared.map((name, i) =>
+    columnPlan(name, { v1: kindOf(name), v2: kindOf(name) }, spec.tolerances[name], i),
+  );
+  let transferred = 0;
+  for (const side of ['v1', 'v2'] as const) {
+    const engine = engines[side];
+    const forms = canonical(engine, spec, compared, (name) => columns[side].find((c) => c.name === name)?.type ?? '');
+    const select = needed.map((name) => {
+      const c = ident(name);
+      const kind = kindOf(name);
+      const value =
+        kind === 'DOUBLE'
+          ? `${c}::FLOAT8`
+          : kind === 'BIGINT'
+            ? engine.dialect === 'postgres'
+              ? `(extract(epoch from ${c}) * 1000000)::BIGINT`
+              : `epoch_us(${c})`
+            : kind === 'BOOLEAN'
+              ? c
+              : `${c}::VARCHAR`;
+      return `${value} AS ${c}`;
+    });
+    const filter = leaves.length > 0 ? inLeaves(forms, leaves) : 'false';
+    const sql = `SELECT ${select.join(', ')} FROM ${engine.from} WHERE ${filter}`;
+    if (engine.dialect === 'duckdb') {
+      await session.rows(`CREATE OR REPLACE TEMP TABLE leaf_${side} AS ${sql}`);
+      continue;
+    }
+    const fetched = (await engine.query(sql)).map(plain);
+    transferred += fetched.length;
+    const file = path.join(request.workDir, `${request.output}-leaf-${side}.jsonl`);
+    await writeFile(
+      file,
+      fetched
+        .map((row) =>
+          JSON.stringify(
+            Object.fromEntries(
+              needed.map((name) => {
+                const v = row[name];
+                return [name, kindOf(name) === 'BIGINT' && v !== null ? Number(v) : (v as SampleValue)];
+              }),
+            ),
+          ),
+        )
+        .join('\n'),
+    );
+    const types = needed.map((name) => `${literal(name)}: ${literal(kindOf(name))}`).join(', ');
+    await session.rows(
+      `CREATE OR REPLACE TEMP TABLE leaf_${side} AS SELECT * FROM read_json(${literal(file)}, format = 'newline_delimited', columns = {${types}})`,
+    );
+  }
+  return { transferred, plans };
+}
+
+/** Duplicate or NULL keys on a side: counted and sampled there; the counts of a join would not be trusted. */
+async function explainKeys(engines: Record<Side, Engine>, forms: Record<Side, Forms>, result: OutputDiff) {
+  const keyList = result.key.map(ident).join(', ');
+  for (const side of ['v1', 'v2'] as const) {
+    const engine = engines[side];
+    const [row] = await engine.query(
+      `SELECT (SELECT count(*) FROM ${engine.from} WHERE ${forms[side].nullKey}) AS nulls,
+              (SELECT count(*) FROM (SELECT 1 FROM ${engine.from} WHERE NOT (${forms[side].nullKey}) GROUP BY ${keyList} HAVING count(*) > 1) d) AS groups`,
+    );
+    result.duplicates[side] = count(row?.groups);
+    if (result.duplicates[side] > 0) {
+      const examples = await engine.query(
+        `SELECT ${keyList}, count(*) AS copies FROM ${engine.from} WHERE NOT (${forms[side].nullKey}) GROUP BY ${keyList} HAVING count(*) > 1 ORDER BY ${keyList} LIMIT 5`,
+      );
+      for (const e of examples) result.duplicates.examples.push({ side, ...plain(e), copies: count(e.copies) });
+      result.failures.push(`${result.duplicates[side]} duplicate key(s) in ${engine.at.split(', ').pop()}`);
+    }
+    const nulls = count(row?.nulls);
+    if (nulls > 0) result.failures.push(`${nulls} row(s) with a NULL key in ${engine.at.split(', ').pop()}`);
+  }
+}

@@ -8,6 +8,8 @@ import { FailureType } from '../plan/failures';
 import { compareMetrics, counts } from '../verdicts/metrics';
 import { generate, materialise, workdirFor } from './datasets';
 import { toFailure } from './errors';
+import { diffOutputs } from './output-diffs';
+import path from 'node:path';
 import { parseOutput, pipelineContext, probeOutputSchema, runSideBySide } from './pipeline';
 import type { ResolvedPolicy } from '../plan/policy';
 import { actionGuard, guarded, isPolicyRefusal, assertSamePolicy, type GuardDeps } from './policy-guard';
@@ -159,9 +161,17 @@ async function recordHeartbeat(details: unknown): Promise<void> {
   });
 }
 
-export type ReconcileDeps = GuardDeps;
+export interface ReconcileDeps extends GuardDeps {
+  diff?: { memoryLimit?: string; threads?: number };
+  /** The databases output tables live in (CUTOVER_DATABASE_<NAME>). */
+  databases?: Record<string, string>;
+}
 
-/** V2 against V1 on the day's data, with the shadow tolerances. Each day gets its own data (seed + day). */
+/**
+ * V2 against V1 on the day's data, with the shadow tolerances, and the outputs whose both sides are tables in
+ * databases diffed there, in place (a file output is a scratch path outside shadow). Each day gets its own data
+ * (seed + day).
+ */
 export function createReconcile(deps: ReconcileDeps) {
   return async function reconcile(input: ReconcileInput): Promise<ReconcileResult> {
     assertSamePolicy(deps.policy, input.plan.policyDigest);
@@ -205,10 +215,31 @@ export function createReconcile(deps: ReconcileDeps) {
       });
       const failures = comparisons.filter(counts).map((c) => `${c.metric}: ${c.reason}`);
       const wouldFail = comparisons.filter((c) => c.dryRun).map((c) => `${c.metric}: ${c.reason}`);
+      const inDatabases = Object.entries(plan.shadow.outputs).filter(([, o]) => o.v1 && o.v2);
+      const outputs =
+        inDatabases.length > 0
+          ? await diffOutputs(
+              { ...plan, shadow: { ...plan.shadow, outputs: Object.fromEntries(inDatabases) } },
+              `day ${input.day}`,
+              { v1: {}, v2: {} },
+              {
+                ...deps.diff,
+                tempDirectory: path.join(workdir, 'reconcile', `day-${input.day}-spill`),
+                signal: ctx.cancellationSignal,
+                onTick: tick,
+              },
+              deps.databases ?? {},
+            )
+          : [];
+      for (const diff of outputs) {
+        for (const failure of diff.failures)
+          (diff.dryRun ? wouldFail : failures).push(`output ${diff.output}: ${failure}`);
+      }
       return {
         day: input.day,
         clean: failures.length === 0,
         comparisons,
+        ...(outputs.length > 0 ? { outputs } : {}),
         failures,
         ...(wouldFail.length > 0 ? { wouldFail } : {}),
       };

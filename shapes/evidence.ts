@@ -324,6 +324,8 @@ export interface ReconcileResult {
   day: number;
   clean: boolean;
   comparisons: MetricComparison[];
+  /** The outputs whose both sides are tables in databases, diffed where they are (files are scratch here). */
+  outputs?: OutputDiff[];
   failures: string[];
   /** Dry-run tolerances that would have failed the day. */
   wouldFail?: string[];

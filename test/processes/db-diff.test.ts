@@ -16,7 +16,7 @@ import type { OutputSpec } from '../../plan/schema';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { freePort } from '../../common/net';
-import type { ShadowResult } from '../../shapes/evidence';
+import type { ReconcileResult, ShadowResult } from '../../shapes/evidence';
 import { startPostgres, type PostgresServer } from '../../toolchain/postgres';
 import { tempDir } from '../helpers/harness';
 import { makePlan, nodeRun } from '../helpers/plans';
@@ -266,6 +266,40 @@ describe('the shadow activity with outputs in the database', () => {
       transfer: expect.objectContaining({ of: 1000 }),
       verdict: 'pass',
     });
+  }, 60_000);
+
+  test('daily reconciliation diffs the tables where they are: a row beyond the limit makes the day unclean', async () => {
+    const reconcile = (maxDifferingRows: number, day: number) => {
+      const base = plan();
+      const strict = makePlan({
+        ...base,
+        shadow: {
+          ...base.shadow,
+          outputs: { kpis: { ...base.shadow.outputs.kpis, maxDifferingRows } },
+        },
+      } as never);
+      return new MockActivityEnvironment().run(
+        createActivities({ dataDir, databases: { warehouse: server.url } }).reconcile,
+        {
+          workflowId: 'db-reconcile',
+          release: 'test-db',
+          key: `db-reconcile/day-${day}`,
+          plan: strict,
+          day,
+        },
+      );
+    };
+    const tolerated = await reconcile(1, 1);
+    expect(tolerated).toMatchObject({
+      day: 1,
+      clean: true,
+      outputs: [expect.objectContaining({ format: 'postgres', rows: expect.objectContaining({ differing: 1 }) })],
+    });
+    const strict = (await reconcile(0, 2)) as ReconcileResult;
+    expect(strict).toMatchObject({ day: 2, clean: false });
+    expect(strict.failures).toEqual([
+      'output kpis: 1 differing row(s), limit 0 (by column: amount 1); e.g. loan_id 250',
+    ]);
   }, 60_000);
 
   test('a database the workers do not know, bad credentials: final and named; a refused connection: retried', async () => {

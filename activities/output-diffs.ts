@@ -1,0 +1,110 @@
+/**
+ * The output diffs of one dataset, wherever the outputs live: files in one bounded DuckDB engine, both tables in
+ * one database pushed down there (./db-diff.ts), a table and a file or two databases checksummed across
+ * (./cross-diff.ts). Shared by shadow (every output) and reconciliation (the outputs in databases).
+ */
+import { mkdir } from 'node:fs/promises';
+import type { Client } from 'pg';
+import { FailureType } from '../plan/failures';
+import type { CutoverPlan, OutputSpec } from '../plan/schema';
+import type { OutputDiff } from '../shapes/evidence';
+import { crossDiff, type CrossSide } from './cross-diff';
+import { connectDatabase, diffInDatabase, tableRef } from './db-diff';
+import { diffOutput, DiffInputError, withDiffEngine, type DiffEngineOptions, type Session } from './diff';
+import { ActionError } from './errors';
+
+/**
+ * Diffs every declared output of one dataset: files in one bounded DuckDB engine, tables in their database
+ * (pushed down: activities/db-diff.ts). Bad input (a missing file or table, another format, a missing key
+ * column, an empty output, a database the workers do not know) is a final InvalidOutput naming the output,
+ * dataset and where; an unreachable database is transient.
+ */
+export async function diffOutputs(
+  plan: CutoverPlan,
+  dataset: string,
+  files: { v1: Record<string, string>; v2: Record<string, string> },
+  engine: DiffEngineOptions,
+  databases: Record<string, string>,
+): Promise<OutputDiff[]> {
+  const outputs = Object.entries(plan.shadow.outputs);
+  if (outputs.length === 0) return [];
+  try {
+    const inOneDatabase = (spec: OutputSpec) =>
+      spec.v1 !== undefined && spec.v2 !== undefined && spec.v1.database === spec.v2.database;
+    const diffs = new Map<string, OutputDiff>();
+    const elsewhere = outputs.filter(([, spec]) => !inOneDatabase(spec));
+    if (elsewhere.length > 0) {
+      await withDiffEngine(engine, async (session) => {
+        for (const [output, spec] of elsewhere) {
+          diffs.set(
+            output,
+            spec.v1 === undefined && spec.v2 === undefined
+              ? await diffOutput(session, {
+                  output,
+                  dataset,
+                  spec,
+                  v1File: files.v1[output] as string,
+                  v2File: files.v2[output] as string,
+                })
+              : await diffAcross(session, databases, { output, dataset, spec, files, workDir: engine.tempDirectory }),
+          );
+        }
+      });
+    }
+    for (const [output, spec] of outputs) {
+      if (!inOneDatabase(spec) || !spec.v1 || !spec.v2) continue;
+      const request = { output, dataset, spec, v1: tableRef(spec.v1.table), v2: tableRef(spec.v2.table) };
+      diffs.set(
+        output,
+        await diffInDatabase(databases, spec.v1.database, request, {
+          ...(engine.signal ? { signal: engine.signal } : {}),
+          ...(engine.onTick ? { onTick: engine.onTick } : {}),
+        }),
+      );
+    }
+    return outputs.map(([output]) => diffs.get(output) as OutputDiff);
+  } catch (err) {
+    if (err instanceof DiffInputError) throw new ActionError(err.message, FailureType.InvalidOutput, false);
+    throw err;
+  }
+}
+
+/**
+ * One output across two places (a database and a file, or two databases): each database side in a read-only
+ * snapshot of its own, the file side where it lies (activities/cross-diff.ts).
+ */
+async function diffAcross(
+  session: Session,
+  databases: Record<string, string>,
+  request: {
+    output: string;
+    dataset: string;
+    spec: OutputSpec;
+    files: { v1: Record<string, string>; v2: Record<string, string> };
+    workDir: string;
+  },
+): Promise<OutputDiff> {
+  const { output, spec } = request;
+  const clients: Client[] = [];
+  try {
+    const sideOf = async (side: 'v1' | 'v2'): Promise<CrossSide> => {
+      const ref = spec[side];
+      if (!ref) return { kind: 'file', file: request.files[side][output] as string, format: spec.format };
+      const client = await connectDatabase(databases, ref.database, output);
+      clients.push(client);
+      await client.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      return { kind: 'postgres', database: ref.database, client, table: tableRef(ref.table) };
+    };
+    await mkdir(request.workDir, { recursive: true });
+    return await crossDiff(session, {
+      output,
+      dataset: request.dataset,
+      spec,
+      v1: await sideOf('v1'),
+      v2: await sideOf('v2'),
+      workDir: request.workDir,
+    });
+  } finally {
+    for (const client of clients) await client.end().catch(() => undefined);
+  }
+}

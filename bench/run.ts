@@ -7,6 +7,7 @@
  *   stress  the stress phase's own figures for V1 and V2 against /usr/bin/time on the same commands, in the same
  *           run; the example's stress phase with its comparison against V2 alone.
  *   diff    the keyed output diff against DuckDB's bare join and a hand-written Map join (bench/diff.ts).
+ *   db-diff output tables in PostgreSQL: cutover's pushed-down and cross-database diffs against reladiff (bench/db-diff.ts).
  *   what-if cutover what-if over 100 completed cutovers on the dev server (bench/orchestration.ts).
  *   signoff, overhead, layout, rollback, concurrent, gate, history, worker-start: the orchestration (bench/orchestration.ts).
  *   example-stress  the example's stress phase BENCH_RUNS times (10) beside BENCH_SPINNERS busy processes (2).
@@ -27,6 +28,7 @@ import { projectRoot } from '../toolchain/tools';
 import { measure, save, TIME, type Measured } from './common';
 import { benchApprove } from './approve';
 import { benchDiff } from './diff';
+import { benchDbDiff } from './db-diff';
 import { benchExampleStress } from './example-stress';
 import {
   benchConcurrent,
@@ -248,6 +250,7 @@ async function benchStress(): Promise<void> {
 const BENCHES: Record<string, () => Promise<void>> = {
   stress: benchStress,
   diff: benchDiff,
+  'db-diff': benchDbDiff,
   kpi: benchKpi,
   signoff: benchSignoff,
   overhead: benchOverhead,

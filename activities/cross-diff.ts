@@ -12,7 +12,7 @@
  * engines' texts still differ for equal values, the segment is drilled and its rows compared: the verdicts never
  * rest on the checksums agreeing, only the amount transferred does.
  */
-import { writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import type { ClientBase } from 'pg';
 import type { OutputSpec } from '../plan/schema';
@@ -60,10 +60,13 @@ export interface CrossDiffRequest {
 
 const NUMERIC =
   /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL)/;
+const INTEGER = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT)$/;
 const TIMESTAMP = /^TIMESTAMP/;
 const MAX_LEVEL = 8;
 /** Past this many differing segments a level's rows are compared as they are: the differences are everywhere. */
 const MAX_PENDING = 4096;
+/** Rows per fetch from a database's cursor. */
+const FETCH_ROWS = 20_000;
 
 /** What one side holds per segment: rows, distinct keys, NULL keys and the rows' checksum. */
 interface Segment {
@@ -143,23 +146,29 @@ export async function crossDiff(session: Session, request: CrossDiffRequest): Pr
       }
     }
     const deeper: string[] = [];
+    const levelLeaves: string[] = [];
+    let identicalHere = 0;
     for (const prefix of new Set([...a.keys(), ...b.keys()])) {
       segments++;
       const x = a.get(prefix);
       const y = b.get(prefix);
       if (x && y && x.n === y.n && x.sum === y.sum) {
-        identical += x.n;
+        identicalHere += x.n;
         continue;
       }
       const size = Math.max(x?.n ?? 0, y?.n ?? 0);
       if (size > (request.leafRows ?? 32) && level < MAX_LEVEL && x && y) deeper.push(prefix);
-      else leaves.push(prefix);
+      else levelLeaves.push(prefix);
     }
-    if (deeper.length === 0) break;
     if (deeper.length > MAX_PENDING) {
-      leaves.push(...deeper);
+      // Differences everywhere: the segments of the level above are compared whole (a few predicates, where
+      // thousands of children would make every query a long list), this level's findings set aside.
+      leaves.push(...(pending ?? ['']));
       break;
     }
+    identical += identicalHere;
+    leaves.push(...levelLeaves);
+    if (deeper.length === 0) break;
     pending = deeper;
     level++;
   }
@@ -171,8 +180,9 @@ export async function crossDiff(session: Session, request: CrossDiffRequest): Pr
   }
 
   // The rows of the differing leaves, side by side in DuckDB, compared by the file diff's one query.
-  const { transferred, plans } = await bringLeaves(session, request, engines, leaves, columns, compared);
-  const groups = leaves.length > 0 ? await session.rows(joinQuery(spec, plans, { v1: 'leaf_v1', v2: 'leaf_v2' })) : [];
+  const { transferred, plans, integers } = await bringLeaves(session, request, engines, leaves, columns, compared);
+  const joined = leaves.length > 0 ? await session.rows(joinQuery(spec, plans, { v1: 'leaf_v1', v2: 'leaf_v2' })) : [];
+  const groups = joined.map((g) => ({ ...g, samples: wholeNumbers(g.samples, spec.key, plans, integers) }));
   const tally = new Tally(groups);
   const leafRows = tally.rows(plans);
   result.rows = {
@@ -265,17 +275,20 @@ interface Forms {
 }
 
 function canonical(engine: Engine, spec: OutputSpec, compared: string[], typeOf: (name: string) => string): Forms {
-  const scale = 10 ** (spec.scale ?? 6);
+  const scale = spec.scale ?? 6;
   const one = (name: string) => {
     const c = ident(name);
     const type = typeOf(name);
-    const text = NUMERIC.test(type)
-      ? `round(${c}::FLOAT8 * ${scale})::BIGINT::VARCHAR`
-      : TIMESTAMP.test(type)
-        ? engine.dialect === 'postgres'
-          ? `(extract(epoch from ${c}) * 1000000)::BIGINT::VARCHAR`
-          : `epoch_us(${c})::VARCHAR`
-        : `${c}::VARCHAR`;
+    // Whole numbers as they are; other numbers at a fixed scale, which both engines print with every digit.
+    const text = INTEGER.test(type)
+      ? `${c}::VARCHAR`
+      : NUMERIC.test(type)
+        ? `${c}::DECIMAL(38, ${scale})::VARCHAR`
+        : TIMESTAMP.test(type)
+          ? engine.dialect === 'postgres'
+            ? `(extract(epoch from ${c}) * 1000000)::BIGINT::VARCHAR`
+            : `epoch_us(${c})::VARCHAR`
+          : `${c}::VARCHAR`;
     // NULL apart from every value: 'n', and every value prefixed 'v'.
     return `(CASE WHEN ${c} IS NULL THEN 'n' ELSE 'v' || ${text} END)`;
   };
@@ -319,6 +332,7 @@ async function segmentsOf(
 
 /** The predicate of rows in any of `leaves` (segments of any level). */
 function inLeaves(forms: Forms, leaves: string[]): string {
+  if (leaves.includes('')) return 'true';
   const byLength = new Map<number, string[]>();
   for (const leaf of leaves) byLength.set(leaf.length, [...(byLength.get(leaf.length) ?? []), leaf]);
   return [...byLength.entries()]
@@ -338,18 +352,21 @@ async function bringLeaves(
   leaves: string[],
   columns: Record<Side, Column[]>,
   compared: string[],
-): Promise<{ transferred: number; plans: ColumnPlan[] }> {
+): Promise<{ transferred: number; plans: ColumnPlan[]; integers: Set<string> }> {
   const { spec } = request;
   const needed = [...spec.key, ...compared];
   const kindOf = (name: string) => {
     const types = [columns.v1, columns.v2].map((list) => list.find((c) => c.name === name)?.type ?? 'VARCHAR');
+    if (types.every((t) => INTEGER.test(t))) return 'BIGINT';
     if (types.every((t) => NUMERIC.test(t))) return 'DOUBLE';
-    if (types.every((t) => TIMESTAMP.test(t))) return 'BIGINT';
+    if (types.every((t) => TIMESTAMP.test(t))) return 'TIMESTAMP';
     if (types.every((t) => t === 'BOOLEAN')) return 'BOOLEAN';
     return 'VARCHAR';
   };
+  // Timestamps travel as microseconds since the epoch.
+  const duckType = (name: string) => (kindOf(name) === 'TIMESTAMP' ? 'BIGINT' : kindOf(name));
   const plans = compared.map((name, i) =>
-    columnPlan(name, { v1: kindOf(name), v2: kindOf(name) }, spec.tolerances[name], i),
+    columnPlan(name, { v1: duckType(name), v2: duckType(name) }, spec.tolerances[name], i),
   );
   let transferred = 0;
   for (const side of ['v1', 'v2'] as const) {
@@ -362,12 +379,14 @@ async function bringLeaves(
         kind === 'DOUBLE'
           ? `${c}::FLOAT8`
           : kind === 'BIGINT'
-            ? engine.dialect === 'postgres'
-              ? `(extract(epoch from ${c}) * 1000000)::BIGINT`
-              : `epoch_us(${c})`
-            : kind === 'BOOLEAN'
-              ? c
-              : `${c}::VARCHAR`;
+            ? `${c}::BIGINT`
+            : kind === 'TIMESTAMP'
+              ? engine.dialect === 'postgres'
+                ? `(extract(epoch from ${c}) * 1000000)::BIGINT`
+                : `epoch_us(${c})`
+              : kind === 'BOOLEAN'
+                ? c
+                : `${c}::VARCHAR`;
       return `${value} AS ${c}`;
     });
     const filter = leaves.length > 0 ? inLeaves(forms, leaves) : 'false';
@@ -376,30 +395,62 @@ async function bringLeaves(
       await session.rows(`CREATE OR REPLACE TEMP TABLE leaf_${side} AS ${sql}`);
       continue;
     }
-    const fetched = (await engine.query(sql)).map(plain);
-    transferred += fetched.length;
+    // Through a cursor, a batch at a time, into a JSON-lines file: the rows brought over never sit in memory at once.
     const file = path.join(request.workDir, `${request.output}-leaf-${side}.jsonl`);
-    await writeFile(
-      file,
-      fetched
-        .map((row) =>
-          JSON.stringify(
-            Object.fromEntries(
-              needed.map((name) => {
-                const v = row[name];
-                return [name, kindOf(name) === 'BIGINT' && v !== null ? Number(v) : (v as SampleValue)];
-              }),
-            ),
-          ),
-        )
-        .join('\n'),
-    );
-    const types = needed.map((name) => `${literal(name)}: ${literal(kindOf(name))}`).join(', ');
+    const out = createWriteStream(file);
+    const line = (row: Group) =>
+      JSON.stringify(
+        Object.fromEntries(
+          needed.map((name) => {
+            const v = row[name] ?? null;
+            return [name, kindOf(name) === 'TIMESTAMP' && v !== null ? Number(v) : v];
+          }),
+        ),
+      );
+    await engine.query(`DECLARE cutover_leaf NO SCROLL CURSOR FOR ${sql}`);
+    try {
+      for (;;) {
+        const batch = await engine.query(`FETCH FORWARD ${FETCH_ROWS} FROM cutover_leaf`);
+        if (batch.length === 0) break;
+        transferred += batch.length;
+        const text = `${batch.map((row) => line(plain(row))).join('\n')}\n`;
+        if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      }
+    } finally {
+      await engine.query('CLOSE cutover_leaf').catch(() => undefined);
+      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    }
+    const types = needed.map((name) => `${literal(name)}: ${literal(duckType(name))}`).join(', ');
     await session.rows(
       `CREATE OR REPLACE TEMP TABLE leaf_${side} AS SELECT * FROM read_json(${literal(file)}, format = 'newline_delimited', columns = {${types}})`,
     );
   }
-  return { transferred, plans };
+  return { transferred, plans, integers: new Set(needed.filter((name) => kindOf(name) === 'BIGINT')) };
+}
+
+/**
+ * DuckDB hands BIGINTs over as text (they may pass 2^53): in the samples, the whole numbers that fit a double
+ * exactly become numbers again, so keys sort and show as the file diff's do.
+ */
+function wholeNumbers(
+  samples: SampleValue | undefined,
+  key: string[],
+  plans: ColumnPlan[],
+  integers: Set<string>,
+): SampleValue {
+  if (!Array.isArray(samples)) return samples ?? null;
+  const fields = [
+    ...key.flatMap((name, i) => (integers.has(name) ? [`k${i}`] : [])),
+    ...plans.flatMap((p) => (integers.has(p.name) ? [`a${p.i}`, `b${p.i}`] : [])),
+  ];
+  return samples.map((row) => {
+    const copy = { ...(row as Record<string, SampleValue>) };
+    for (const f of fields) {
+      const v = copy[f];
+      if (typeof v === 'string' && /^-?\d+$/.test(v) && Number.isSafeInteger(Number(v))) copy[f] = Number(v);
+    }
+    return copy;
+  }) as unknown as SampleValue;
 }
 
 /** Duplicate or NULL keys on a side: counted and sampled there; the counts of a join would not be trusted. */

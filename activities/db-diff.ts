@@ -80,7 +80,12 @@ async function diffInSnapshot(client: ClientBase, request: DbDiffRequest, starte
   const { output, dataset, spec } = request;
   const columns = await describeTables(client, request);
   const matched = matchColumns(columns, spec, 'table');
-  const groups = await rows(client, joinQuery(request, matched.plans));
+  // Keys a unique index holds, NOT NULL, on both sides cannot fan the join out: no scan is spent checking them.
+  const keyed = (await uniqueKey(client, request.v1, spec.key)) && (await uniqueKey(client, request.v2, spec.key));
+  const groups = (await rows(client, joinQuery(request, matched.plans, !keyed))).map((g) => ({
+    ...g,
+    samples: parsedSamples(g.samples),
+  }));
   const tally = new Tally(groups);
   const result: OutputDiff = {
     output,
@@ -101,14 +106,16 @@ async function diffInSnapshot(client: ClientBase, request: DbDiffRequest, starte
     failures: matched.failures,
     durationMs: 0,
   };
-  const counted = await rows(
-    client,
-    `SELECT (SELECT count(*) FROM ${qualified(request.v1)}) AS v1, (SELECT count(*) FROM ${qualified(request.v2)}) AS v2`,
-  );
-  const tableRows = { v1: count(counted[0]?.v1), v2: count(counted[0]?.v2) };
-  if (tally.fannedOut(tableRows)) {
-    await explainKeys(client, request, result, tableRows);
-    return finish(result, started);
+  if (!keyed) {
+    const counted = await rows(
+      client,
+      `SELECT (SELECT count(*) FROM ${qualified(request.v1)}) AS v1, (SELECT count(*) FROM ${qualified(request.v2)}) AS v2`,
+    );
+    const tableRows = { v1: count(counted[0]?.v1), v2: count(counted[0]?.v2) };
+    if (tally.fannedOut(tableRows)) {
+      await explainKeys(client, request, result, tableRows);
+      return finish(result, started);
+    }
   }
   for (const side of ['v1', 'v2'] as const) {
     if (result.rows[side] < spec.minRows)
@@ -117,7 +124,7 @@ async function diffInSnapshot(client: ClientBase, request: DbDiffRequest, starte
       );
   }
   result.columns = matched.plans.map((p) => tally.column(p));
-  result.samples = spec.sample > 0 ? await samples(client, request, matched.plans) : [];
+  result.samples = samplesOf(groups, spec, matched.plans);
   const examples = (...presence: DiffSample['presence'][]) => {
     const keys = result.samples.filter((x) => presence.includes(x.presence)).slice(0, 3);
     return keys.length > 0
@@ -189,31 +196,62 @@ function joinedRows(request: DbDiffRequest, plans: ColumnPlan[], withValues: boo
     FROM ${source(request.v1)} a FULL OUTER JOIN ${source(request.v2)} b ON ${on}`;
 }
 
-function joinQuery(request: DbDiffRequest, plans: ColumnPlan[]): string {
+function joinQuery(request: DbDiffRequest, plans: ColumnPlan[], checkKeys: boolean): string {
   const { spec } = request;
   const keyOf = spec.key.length === 1 ? 'k0' : `(${spec.key.map((_, i) => `k${i}`).join(', ')})`;
   const anyKeyNull = spec.key.map((_, i) => `k${i} IS NULL`).join(' OR ');
-  const aggregates = [
-    'count(*) AS n',
-    `count(*) FILTER (WHERE ${anyKeyNull}) AS "nullKeys"`,
-    `count(DISTINCT ${keyOf}) FILTER (WHERE NOT (in1 AND in2) AND NOT (${anyKeyNull})) AS keys`,
-    ...plans.flatMap((p) => (p.numeric ? [`max(d${p.i}) AS d${p.i}`, `max(r${p.i}) AS r${p.i}`] : [])),
-  ];
-  const groupBy = ['in1', 'in2', ...plans.map((p) => `s${p.i}`)];
-  return `WITH j AS (${joinedRows(request, plans, false)}) SELECT ${[...groupBy, ...aggregates].join(', ')} FROM j GROUP BY ${groupBy.join(', ')}`;
-}
-
-/** The first `sample` rows by key that are on one side only or differ, side by side. */
-async function samples(client: ClientBase, request: DbDiffRequest, plans: ColumnPlan[]): Promise<DiffSample[]> {
-  const { spec } = request;
   const anyDiffers = plans.length > 0 ? plans.map((p) => `s${p.i} >= 2`).join(' OR ') : 'false';
   const order = spec.key.map((_, i) => `k${i}`).join(', ');
-  const found = await rows(
+  const sampleFields = [
+    ...spec.key.map((_, i) => `k${i}`),
+    'in1',
+    'in2',
+    ...plans.flatMap((p) => [`s${p.i}`, `a${p.i}`, `b${p.i}`]),
+  ];
+  const aggregates = [
+    'count(*) AS n',
+    ...(checkKeys
+      ? [
+          `count(*) FILTER (WHERE ${anyKeyNull}) AS "nullKeys"`,
+          `count(DISTINCT ${keyOf}) FILTER (WHERE NOT (in1 AND in2) AND NOT (${anyKeyNull})) AS keys`,
+        ]
+      : []),
+    ...plans.flatMap((p) => (p.numeric ? [`max(d${p.i}) AS d${p.i}`, `max(r${p.i}) AS r${p.i}`] : [])),
+    // The first rows by key that differ or are on one side only, in the same pass: sorted are only those rows.
+    ...(spec.sample > 0
+      ? [
+          `(array_agg(json_build_object(${sampleFields.map((f) => `'${f}', ${f}`).join(', ')}) ORDER BY ${order})
+             FILTER (WHERE NOT in1 OR NOT in2 OR ${anyDiffers}))[1:${spec.sample}] AS samples`,
+        ]
+      : []),
+  ];
+  const groupBy = ['in1', 'in2', ...plans.map((p) => `s${p.i}`)];
+  return `WITH j AS (${joinedRows(request, plans, spec.sample > 0)}) SELECT ${[...groupBy, ...aggregates].join(', ')} FROM j GROUP BY ${groupBy.join(', ')}`;
+}
+
+/** The samples of a group as `pg` gives them (json[]: parsed, or text to parse). */
+function parsedSamples(value: unknown): SampleValue {
+  if (!Array.isArray(value)) return null;
+  return value.map((v) => (typeof v === 'string' ? (JSON.parse(v) as unknown) : v)) as unknown as SampleValue;
+}
+
+/** Whether a unique index on exactly `key` holds `t`, every key column NOT NULL: no duplicate or NULL key. */
+async function uniqueKey(client: ClientBase, t: TableRef, key: string[]): Promise<boolean> {
+  const [row] = await rows(
     client,
-    `WITH j AS (${joinedRows(request, plans, true)}) SELECT * FROM j WHERE NOT in1 OR NOT in2 OR ${anyDiffers}
-      ORDER BY ${order} LIMIT ${spec.sample}`,
+    `SELECT EXISTS (
+        SELECT 1 FROM pg_index i
+         WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
+           AND (SELECT array_agg(a.attname::text ORDER BY a.attname)
+                  FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum = ANY(i.indkey)) = $3::text[]
+      ) AND NOT EXISTS (
+        SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = ANY($3::text[]) AND NOT a.attnotnull
+      ) AS keyed
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2`,
+    [t.schema, t.table, [...key].sort()],
   );
-  return samplesOf([{ samples: found.map(plain) as unknown as SampleValue }], spec, plans);
+  return row?.keyed === true;
 }
 
 /** A row as JSON holds it: bigints and numerics (which `pg` gives as text) stay text, dates become ISO text. */

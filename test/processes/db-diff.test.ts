@@ -404,6 +404,32 @@ describe('across two places: V1 in PostgreSQL, V2 in a Parquet file', () => {
     expect(result.transfer?.rows).toBeLessThan(100);
   });
 
+  test('timestamps, NULLs and whole-number keys past 2^53 cross exactly', async () => {
+    await client.query(`
+      CREATE TABLE legacy.events (id bigint, seen_at timestamp, note text);
+      INSERT INTO legacy.events VALUES
+        (9007199254740993, '2026-12-01 09:00:00.123456', NULL),
+        (9007199254740995, '2026-12-01 09:00:01', 'a'),
+        (9007199254740997, NULL, 'b')`);
+    const file = path.join(DIR, 'events.parquet');
+    await withDiffEngine({ tempDirectory: path.join(DIR, 'spill'), threads: 1 }, (session) =>
+      session.rows(
+        `COPY (SELECT * FROM (VALUES
+            (9007199254740993::BIGINT, TIMESTAMP '2026-12-01 09:00:00.123456', NULL::VARCHAR),
+            (9007199254740995::BIGINT, TIMESTAMP '2026-12-01 09:00:02', 'a'),
+            (9007199254740997::BIGINT, NULL, 'b')) t(id, seen_at, note)) TO '${file}' (FORMAT parquet)`,
+      ),
+    );
+    const result = await across('events', file, { ...SPEC, key: ['id'], tolerances: {} });
+    // Keys 2^53 + 1 and 2^53 + 3 stay apart; one timestamp differs by a second; NULL equals NULL.
+    expect(result.rows).toEqual({ v1: 3, v2: 3, both: 3, onlyV1: 0, onlyV2: 0, differing: 1 });
+    expect(result.samples.map((x) => [String(x.key.id), x.differs])).toEqual([['9007199254740995', ['seen_at']]]);
+    expect(result.columns.map((c) => [c.column, c.equal, c.differing])).toEqual([
+      ['seen_at', 2, 1],
+      ['note', 3, 0],
+    ]);
+  });
+
   test('100,000 rows, 0.1 % differing: every difference found, under 5 % of the rows transferred', async () => {
     await client.query(`
       CREATE TABLE legacy.big AS

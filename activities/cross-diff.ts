@@ -16,18 +16,19 @@ import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import type { ClientBase } from 'pg';
 import type { OutputSpec } from '../plan/schema';
-import type { DiffSample, OutputDiff, SampleValue } from '../shapes/evidence';
-import { outputLimitFailures } from '../verdicts/outputs';
+import type { OutputDiff, SampleValue } from '../shapes/evidence';
 import { describeTable, plain, qualified, rows as pgRows, shown, type TableRef } from './db-diff';
 import {
   columnPlan,
   count,
   DiffInputError,
   finish,
+  finishWithLimits,
   ident,
   joinQuery,
   literal,
   matchColumns,
+  newResult,
   readerFor,
   samplesOf,
   Tally,
@@ -88,32 +89,15 @@ interface Engine {
 
 export async function crossDiff(session: Session, request: CrossDiffRequest): Promise<OutputDiff> {
   const started = performance.now();
-  const { output, dataset, spec } = request;
+  const { spec } = request;
   const engines = { v1: engineOf(session, request, 'v1'), v2: engineOf(session, request, 'v2') };
   const columns = { v1: await describe(engines.v1, request), v2: await describe(engines.v2, request) };
   const matched = matchColumns(columns, spec, 'table');
   const typeOf = (side: Side, name: string) => columns[side].find((c) => c.name === name)?.type ?? 'VARCHAR';
   const compared = matched.plans.map((p) => p.name);
   const canon = (engine: Engine) => canonical(engine, spec, compared, (name) => typeOf(engine.side, name));
-  const result: OutputDiff = {
-    output,
-    dataset,
-    format: request.v2.kind === 'file' ? request.v2.format : 'postgres',
-    ...(spec.dryRun ? { dryRun: true } : {}),
-    files: { v1: where(request.v1), v2: where(request.v2) },
-    key: spec.key,
-    rows: { v1: 0, v2: 0, both: 0, onlyV1: 0, onlyV2: 0, differing: 0 },
-    limits: { maxDifferingRows: spec.maxDifferingRows, maxMissingRows: spec.maxMissingRows },
-    columns: [],
-    onlyInV1: matched.onlyInV1,
-    onlyInV2: matched.onlyInV2,
-    ignored: [...new Set(spec.ignore)],
-    duplicates: { v1: 0, v2: 0, examples: [] },
-    samples: [],
-    verdict: 'pass',
-    failures: matched.failures,
-    durationMs: 0,
-  };
+  const format = request.v2.kind === 'file' ? request.v2.format : 'postgres';
+  const result = newResult(request, format, { v1: where(request.v1), v2: where(request.v2) }, matched);
   const forms = { v1: canon(engines.v1), v2: canon(engines.v2) };
 
   // Level 1 over everything, then deeper only where the two sides' segments differ.
@@ -204,16 +188,7 @@ export async function crossDiff(session: Session, request: CrossDiffRequest): Pr
   });
   result.samples = samplesOf(groups, spec, plans);
   result.transfer = { rows: transferred, of: totals.v1 + totals.v2, segments, leaves: leaves.length, levels: level };
-  const examples = (...presence: DiffSample['presence'][]) => {
-    const keys = result.samples.filter((x) => presence.includes(x.presence)).slice(0, 3);
-    return keys.length > 0
-      ? `; e.g. ${spec.key.join('/')} ${keys.map((x) => spec.key.map((k) => String(x.key[k])).join('/')).join(', ')}`
-      : '';
-  };
-  result.failures.push(
-    ...outputLimitFailures(result, spec, (presence) => (presence === 'both' ? examples('both') : examples('v1', 'v2'))),
-  );
-  return finish(result, started);
+  return finishWithLimits(result, spec, started);
 }
 
 const where = (side: CrossSide) =>

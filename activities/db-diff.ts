@@ -14,15 +14,17 @@ import { Client, type ClientBase } from 'pg';
 import { FailureType } from '../plan/failures';
 import { ActionError } from './errors';
 import type { OutputSpec } from '../plan/schema';
-import type { DiffSample, OutputDiff, SampleValue } from '../shapes/evidence';
-import { outputLimitFailures } from '../verdicts/outputs';
+import type { OutputDiff, SampleValue } from '../shapes/evidence';
 import {
   count,
   DiffCancelledError,
   DiffInputError,
   finish,
+  finishWithLimits,
   ident,
   matchColumns,
+  newResult,
+  sampleParts,
   samplesOf,
   Tally,
   type Column,
@@ -77,7 +79,7 @@ export async function diffInPostgres(client: ClientBase, request: DbDiffRequest)
 }
 
 async function diffInSnapshot(client: ClientBase, request: DbDiffRequest, started: number): Promise<OutputDiff> {
-  const { output, dataset, spec } = request;
+  const { spec } = request;
   const columns = await describeTables(client, request);
   const matched = matchColumns(columns, spec, 'table');
   // Keys a unique index holds, NOT NULL, on both sides cannot fan the join out: no scan is spent checking them.
@@ -87,25 +89,9 @@ async function diffInSnapshot(client: ClientBase, request: DbDiffRequest, starte
     samples: parsedSamples(g.samples),
   }));
   const tally = new Tally(groups);
-  const result: OutputDiff = {
-    output,
-    dataset,
-    format: 'postgres',
-    ...(spec.dryRun ? { dryRun: true } : {}),
-    files: { v1: `postgres:${shown(request.v1)}`, v2: `postgres:${shown(request.v2)}` },
-    key: spec.key,
-    rows: tally.rows(matched.plans),
-    limits: { maxDifferingRows: spec.maxDifferingRows, maxMissingRows: spec.maxMissingRows },
-    columns: [],
-    onlyInV1: matched.onlyInV1,
-    onlyInV2: matched.onlyInV2,
-    ignored: [...new Set(spec.ignore)],
-    duplicates: { v1: 0, v2: 0, examples: [] },
-    samples: [],
-    verdict: 'pass',
-    failures: matched.failures,
-    durationMs: 0,
-  };
+  const files = { v1: `postgres:${shown(request.v1)}`, v2: `postgres:${shown(request.v2)}` };
+  const result = newResult(request, 'postgres', files, matched);
+  result.rows = tally.rows(matched.plans);
   if (!keyed) {
     const counted = await rows(
       client,
@@ -125,16 +111,7 @@ async function diffInSnapshot(client: ClientBase, request: DbDiffRequest, starte
   }
   result.columns = matched.plans.map((p) => tally.column(p));
   result.samples = samplesOf(groups, spec, matched.plans);
-  const examples = (...presence: DiffSample['presence'][]) => {
-    const keys = result.samples.filter((x) => presence.includes(x.presence)).slice(0, 3);
-    return keys.length > 0
-      ? `; e.g. ${spec.key.join('/')} ${keys.map((x) => spec.key.map((k) => String(x.key[k])).join('/')).join(', ')}`
-      : '';
-  };
-  result.failures.push(
-    ...outputLimitFailures(result, spec, (presence) => (presence === 'both' ? examples('both') : examples('v1', 'v2'))),
-  );
-  return finish(result, started);
+  return finishWithLimits(result, spec, started);
 }
 
 const where = (request: DbDiffRequest, side: Side) =>
@@ -200,14 +177,8 @@ function joinQuery(request: DbDiffRequest, plans: ColumnPlan[], checkKeys: boole
   const { spec } = request;
   const keyOf = spec.key.length === 1 ? 'k0' : `(${spec.key.map((_, i) => `k${i}`).join(', ')})`;
   const anyKeyNull = spec.key.map((_, i) => `k${i} IS NULL`).join(' OR ');
-  const anyDiffers = plans.length > 0 ? plans.map((p) => `s${p.i} >= 2`).join(' OR ') : 'false';
+  const { anyDiffers, sampleFields } = sampleParts(spec, plans);
   const order = spec.key.map((_, i) => `k${i}`).join(', ');
-  const sampleFields = [
-    ...spec.key.map((_, i) => `k${i}`),
-    'in1',
-    'in2',
-    ...plans.flatMap((p) => [`s${p.i}`, `a${p.i}`, `b${p.i}`]),
-  ];
   const aggregates = [
     'count(*) AS n',
     ...(checkKeys

@@ -180,25 +180,8 @@ export async function diffOutput(session: Session, request: DiffRequest): Promis
   const sources = { v1: readerFor(request.v1File, spec.format), v2: readerFor(request.v2File, spec.format) };
   const { groups, lines } = await runJoin(session, request, joinQuery(spec, matched.plans, sources));
   const tally = new Tally(groups);
-  const result: OutputDiff = {
-    output,
-    dataset,
-    format: spec.format,
-    ...(spec.dryRun ? { dryRun: true } : {}),
-    files: { v1: request.v1File, v2: request.v2File },
-    key: spec.key,
-    rows: tally.rows(matched.plans),
-    limits: { maxDifferingRows: spec.maxDifferingRows, maxMissingRows: spec.maxMissingRows },
-    columns: [],
-    onlyInV1: matched.onlyInV1,
-    onlyInV2: matched.onlyInV2,
-    ignored: [...new Set(spec.ignore)],
-    duplicates: { v1: 0, v2: 0, examples: [] },
-    samples: [],
-    verdict: 'pass',
-    failures: matched.failures,
-    durationMs: 0,
-  };
+  const result = newResult({ output, dataset, spec }, spec.format, { v1: request.v1File, v2: request.v2File }, matched);
+  result.rows = tally.rows(matched.plans);
   if (tally.fannedOut(await fileRowCounts(session, request, lines))) {
     // A key appears twice in the join: a duplicate on one side at least, so every count above may be inflated.
     await explainDuplicates(session, request, result);
@@ -212,6 +195,40 @@ export async function diffOutput(session: Session, request: DiffRequest): Promis
   }
   result.columns = matched.plans.map((p) => tally.column(p));
   result.samples = samplesOf(groups, spec, matched.plans);
+  return finishWithLimits(result, spec, started);
+}
+
+/** A diff's result before anything is counted: the output, where its sides are, the columns matched. */
+export function newResult(
+  request: { output: string; dataset: string; spec: OutputSpec },
+  format: OutputDiff['format'],
+  files: { v1: string; v2: string },
+  matched: { onlyInV1: string[]; onlyInV2: string[]; failures: string[] },
+): OutputDiff {
+  const { spec } = request;
+  return {
+    output: request.output,
+    dataset: request.dataset,
+    format,
+    ...(spec.dryRun ? { dryRun: true } : {}),
+    files,
+    key: spec.key,
+    rows: { v1: 0, v2: 0, both: 0, onlyV1: 0, onlyV2: 0, differing: 0 },
+    limits: { maxDifferingRows: spec.maxDifferingRows, maxMissingRows: spec.maxMissingRows },
+    columns: [],
+    onlyInV1: matched.onlyInV1,
+    onlyInV2: matched.onlyInV2,
+    ignored: [...new Set(spec.ignore)],
+    duplicates: { v1: 0, v2: 0, examples: [] },
+    samples: [],
+    verdict: 'pass',
+    failures: matched.failures,
+    durationMs: 0,
+  };
+}
+
+/** The output's limits held to the counts (with a few sample keys in each failure), then the verdict. */
+export function finishWithLimits(result: OutputDiff, spec: OutputSpec, started: number): OutputDiff {
   const examples = (...presence: DiffSample['presence'][]) => {
     const keys = result.samples.filter((x) => presence.includes(x.presence)).slice(0, 3);
     return keys.length > 0
@@ -306,13 +323,7 @@ export function joinQuery(spec: OutputSpec, plans: ColumnPlan[], sources: Record
   ]);
   const joined = `SELECT a.${ident(ROW)} IS NOT NULL AS in1, b.${ident(ROW)} IS NOT NULL AS in2, ${[...keyParts, ...perRow].join(', ')}
     FROM ${source(sources.v1)} a FULL OUTER JOIN ${source(sources.v2)} b ON ${on}`;
-  const anyDiffers = plans.length > 0 ? plans.map((p) => `s${p.i} >= 2`).join(' OR ') : 'false';
-  const sampleFields = [
-    ...spec.key.map((_, i) => `k${i}`),
-    'in1',
-    'in2',
-    ...plans.flatMap((p) => [`s${p.i}`, `a${p.i}`, `b${p.i}`]),
-  ];
+  const { anyDiffers, sampleFields } = sampleParts(spec, plans);
   const aggregates = [
     'count(*) AS n',
     `count(*) FILTER (WHERE ${anyKeyNull}) AS nullKeys`,
@@ -328,6 +339,22 @@ export function joinQuery(spec: OutputSpec, plans: ColumnPlan[], sources: Record
   ];
   const groupBy = ['in1', 'in2', ...plans.map((p) => `s${p.i}`)];
   return `WITH j AS (${joined}) SELECT ${[...groupBy, ...aggregates].join(', ')} FROM j GROUP BY ${groupBy.join(', ')}`;
+}
+
+/**
+ * What a sample is made of in the join (either engine's): whether a row differs, and the fields kept of it (its
+ * key, its presence, and per compared column the status and both values).
+ */
+export function sampleParts(spec: OutputSpec, plans: ColumnPlan[]): { anyDiffers: string; sampleFields: string[] } {
+  return {
+    anyDiffers: plans.length > 0 ? plans.map((p) => `s${p.i} >= 2`).join(' OR ') : 'false',
+    sampleFields: [
+      ...spec.key.map((_, i) => `k${i}`),
+      'in1',
+      'in2',
+      ...plans.flatMap((p) => [`s${p.i}`, `a${p.i}`, `b${p.i}`]),
+    ],
+  };
 }
 
 type LineCounts = [number | undefined, number | undefined];

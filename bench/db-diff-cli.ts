@@ -16,21 +16,12 @@ import { Client } from 'pg';
 import { crossDiff } from '../activities/cross-diff';
 import { diffInPostgres } from '../activities/db-diff';
 import { literal, withDiffEngine } from '../activities/diff';
-import type { OutputSpec } from '../plan/schema';
+import { outputSpec } from '../plan/schema';
 
 /** How V2 differs from V1 per variant: every Nth loan's provision (none for 0). */
 export const VARIANTS = { v2_0: 0, v2_1: 1000, v2_100: 10 } as const;
 
-const SPEC: OutputSpec = {
-  format: 'parquet',
-  key: ['loan_id'],
-  tolerances: {},
-  ignore: [],
-  maxDifferingRows: 0,
-  maxMissingRows: 0,
-  minRows: 1,
-  sample: 20,
-};
+const SPEC = outputSpec({ format: 'parquet', key: ['loan_id'] });
 
 /**
  * One per-loan table: the same rows in PostgreSQL's and DuckDB's SQL (`every` > 0: that loan's provision differs).

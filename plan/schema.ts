@@ -601,6 +601,11 @@ export type HttpAction = z.infer<typeof httpActionSchema>;
 export type Dataset = z.infer<typeof datasetSchema>;
 export type Tolerance = z.infer<typeof toleranceSchema>;
 export type OutputSpec = z.infer<typeof outputSchema>;
+
+/** An output's settings with the plan's defaults filled in (for code that builds one: benches, tests). */
+export function outputSpec(input: z.input<typeof outputSchema>): OutputSpec {
+  return outputSchema.parse(input);
+}
 export type CompareSpec = z.infer<typeof compareSchema>;
 export type ColumnTolerance = z.infer<typeof columnToleranceSchema>;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];

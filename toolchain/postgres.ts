@@ -14,6 +14,7 @@ import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, write
 import path from 'node:path';
 import { Client } from 'pg';
 import { freePort, waitForPort } from '../common/net';
+import { stopChild } from './processes';
 import { ensurePostgres } from './tools';
 
 export interface PostgresOptions {
@@ -101,15 +102,8 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
     exited = true;
     process.off('exit', orphaned);
   });
-  const stop = async (): Promise<void> => {
-    if (exited) return;
-    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    // SIGINT: PostgreSQL's fast shutdown (open transactions rolled back, the cluster left clean).
-    child.kill('SIGINT');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await gone;
-    clearTimeout(timer);
-  };
+  // SIGINT: PostgreSQL's fast shutdown (open transactions rolled back, the cluster left clean).
+  const stop = () => stopChild(child, 10_000, 'SIGINT');
   const url = `postgres://${SUPERUSER}:${password}@127.0.0.1:${port}/postgres`;
   try {
     await waitForPort(port, 60_000, () => !exited);

@@ -28,13 +28,18 @@ export function startNodeProcess(args: string[], env: NodeJS.ProcessEnv, ready: 
 }
 
 /**
- * Stops a child whatever it is doing: SIGTERM first (a worker drains, and a `cutover worker` passes it on to the
- * worker it runs, which SIGKILL would orphan), then SIGKILL after `graceMs`. At once if it has exited.
+ * Stops a child whatever it is doing: `signal` first (SIGTERM: a worker drains, and a `cutover worker` passes it
+ * on to the worker it runs, which SIGKILL would orphan; SIGINT: PostgreSQL's fast shutdown), then SIGKILL after
+ * `graceMs`. At once if it has exited.
  */
-export async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+export async function stopChild(
+  child: ChildProcess,
+  graceMs: number,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
+  child.kill(signal);
   const hard = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await gone;
   clearTimeout(hard);

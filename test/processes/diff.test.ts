@@ -16,7 +16,7 @@ import {
   withDiffEngine,
   type DiffEngineOptions,
 } from '../../activities/diff';
-import { planSchema, type OutputSpec } from '../../plan/schema';
+import { outputSpec, planSchema, type OutputSpec } from '../../plan/schema';
 import { makePlanInput } from '../helpers/plans';
 
 let dir: string;
@@ -28,16 +28,7 @@ afterEach(async () => {
 });
 
 function spec(partial: Partial<OutputSpec> & { key: string[] }): OutputSpec {
-  return {
-    format: 'csv',
-    tolerances: {},
-    ignore: [],
-    maxDifferingRows: 0,
-    maxMissingRows: 0,
-    minRows: 1,
-    sample: 20,
-    ...partial,
-  };
+  return { ...outputSpec({ key: partial.key }), ...partial };
 }
 
 async function csv(name: string, lines: string[]): Promise<string> {

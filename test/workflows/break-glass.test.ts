@@ -7,13 +7,13 @@
  * waits again: a break-glass lets one change through.
  */
 import { ed25519 } from '@noble/curves/ed25519';
-import { attestBreakGlass, type Cutovers } from '../../client/api';
-import { signRecord, verifyRecord, type Statement, type Trust } from '../../client/record';
-import { exportRecord } from '../../client/record-export';
+import { attestBreakGlass } from '../../client/api';
+import { signRecord, verifyRecord, type Statement } from '../../client/record';
 import { markdownReport, renderStatus } from '../../client/format';
 import { breakGlassSignal, recordQuery, statusQuery, submitBreakGlassUpdate } from '../../workflows/messages';
 import { recordHistory, tempDir, timeSkippingWorker, waitForStatus } from '../helpers/harness';
 import { pollUntil } from '../helpers/poll';
+import { exportVerified, recordKeys } from '../helpers/records';
 import { useReceiver } from '../helpers/receiver';
 import {
   approvedAndWaiting,
@@ -31,17 +31,12 @@ const policy = windowPolicy(DIR, 'policy', {
   breakGlass: { role: 'incident-commander', approvers: ['ivy', 'ike'] },
 });
 const appKey = ed25519.utils.randomPrivateKey();
-const workersKey = ed25519.utils.randomPrivateKey();
-const signer = { keyId: 'workers-2026', privateKey: workersKey };
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
-const trust: Trust = {
-  workers: { 'workers-2026': hex(ed25519.getPublicKey(workersKey)) },
-  attesters: { 'app-1': hex(ed25519.getPublicKey(appKey)) },
-};
+const attesters = { 'app-1': Buffer.from(ed25519.getPublicKey(appKey)).toString('hex') };
+const keys = recordKeys(attesters);
 const t = timeSkippingWorker({
   policy,
   attestation: {
-    keys: { 'app-1': Buffer.from(ed25519.getPublicKey(appKey)).toString('hex') },
+    keys: attesters,
     require: false,
     maxAge: '10m',
   },
@@ -169,15 +164,7 @@ test('inside the month-end freeze, the commander and a second person break the g
 
   // The auditor's record: the two counted break-glass sign-offs verify with the app's key, offline; a reason
   // changed after the fact (and the record signed again by a worker holding its key) does not.
-  const envelope = await exportRecord(
-    { client: t.env.client, namespace: 'default' } as unknown as Cutovers,
-    handle.workflowId,
-    {
-      signer,
-    },
-  );
-  const checks = verifyRecord(envelope, trust);
-  expect(checks.filter((c) => !c.ok)).toEqual([]);
+  const { envelope, checks } = await exportVerified(t.env.client, handle.workflowId, keys);
   expect(checks.find((c) => c.check === 'break-glass')?.detail).toBe(
     '2 break-glass sign-off(s) verified; 1 change(s) let through by them',
   );
@@ -185,7 +172,9 @@ test('inside the month-end freeze, the commander and a second person break the g
   const forged = structuredClone(statement.predicate);
   const ivys = forged.breakGlass?.received.find((g) => g.accepted && g.breakGlass.approver === 'ivy');
   if (ivys) ivys.breakGlass.reason = 'a quieter reason';
-  expect(verifyRecord(signRecord(forged, signer), trust).find((c) => c.check === 'break-glass')).toMatchObject({
+  expect(
+    verifyRecord(signRecord(forged, keys.signer), keys.trust).find((c) => c.check === 'break-glass'),
+  ).toMatchObject({
     ok: false,
     detail: expect.stringMatching(
       /^predicate\.breakGlass\.received\[1\] \(incident-commander, ivy\): the attestation does not verify/,

@@ -5,18 +5,13 @@
  * review on new evidence (the old sign-offs stop counting, a sign-off on the old evidence is refused); the
  * approvers sign again, and the deploy goes at Monday's opening. The auditor's record recounts both rounds.
  */
-import { ed25519 } from '@noble/curves/ed25519';
-import type { Cutovers } from '../../client/api';
-import { verifyRecord, type Trust } from '../../client/record';
-import { exportRecord } from '../../client/record-export';
 import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
 import { approveAll, recordHistory, timeSkippingWorker, waitForStatus } from '../helpers/harness';
+import { exportVerified, recordKeys } from '../helpers/records';
 import { useReceiver } from '../helpers/receiver';
 import { approvedAndWaiting, auditEntry, skipTo, windowPlan } from '../helpers/windows';
 
-const workersKey = ed25519.utils.randomPrivateKey();
-const signer = { keyId: 'workers-2026', privateKey: workersKey };
-const trust: Trust = { workers: { 'workers-2026': Buffer.from(ed25519.getPublicKey(workersKey)).toString('hex') } };
+const keys = recordKeys();
 const t = timeSkippingWorker();
 const hook = useReceiver();
 
@@ -61,15 +56,7 @@ test('evidence good for 48 h expires over the weekend: the gate reopens for a re
   expect(new Set(opened.map((r) => r.key)).size).toBe(2);
 
   // The record: ten counted sign-offs in two rounds, the second on the reviewed evidence; every check holds.
-  const envelope = await exportRecord(
-    { client: t.env.client, namespace: 'default' } as unknown as Cutovers,
-    handle.workflowId,
-    {
-      signer,
-    },
-  );
-  const checks = verifyRecord(envelope, trust);
-  expect(checks.filter((c) => !c.ok)).toEqual([]);
+  const { checks } = await exportVerified(t.env.client, handle.workflowId, keys);
   expect(checks.find((c) => c.check === 'sign-offs')?.detail).toBe('11 sign-off(s) recounted: gate approved');
   await recordHistory(handle, 'evidence-review');
 }, 180_000);

@@ -136,11 +136,13 @@ export interface EvidenceReview {
  * have approved; a rejection or an expired gate ends the cutover as at the first gate.
  */
 async function reviewExpiredEvidence(
-  ctx: Pick<PhaseContext, 'plan' | 'books' | 'gate' | 'evidence' | 'step'>,
+  ctx: Pick<PhaseContext, 'plan' | 'books' | 'breakGlass' | 'gate' | 'evidence' | 'step'>,
   what: string,
   expiredAt: number,
 ): Promise<void> {
   const { plan, books, gate, evidence } = ctx;
+  // Nothing waits for the window while the gate reviews: a break-glass then is refused (not-waiting).
+  ctx.breakGlass.close();
   const reviews = (evidence.reviews as EvidenceReview[] | undefined) ?? [];
   const review = { expiredAt: new Date(expiredAt).toISOString(), reopenedAt: new Date().toISOString() };
   evidence.reviews = [...reviews, review];

@@ -5,7 +5,7 @@
  * review on new evidence (the old sign-offs stop counting, a sign-off on the old evidence is refused); the
  * approvers sign again, and the deploy goes at Monday's opening. The auditor's record recounts both rounds.
  */
-import { statusQuery, submitSignOffUpdate } from '../../workflows/messages';
+import { statusQuery, submitBreakGlassUpdate, submitSignOffUpdate } from '../../workflows/messages';
 import { approveAll, recordHistory, timeSkippingWorker, waitForStatus } from '../helpers/harness';
 import { exportVerified, recordKeys } from '../helpers/records';
 import { useReceiver } from '../helpers/receiver';
@@ -44,6 +44,11 @@ test('evidence good for 48 h expires over the weekend: the gate reopens for a re
     args: [{ role: 'qa', approver: 'bo', decision: 'approve', evidenceDigest: first }],
   });
   expect(stale).toMatchObject({ accepted: false, rule: 'stale-evidence' });
+  // Nothing waits for the window while the gate reviews: there is no glass to break.
+  const glass = await handle.executeUpdate(submitBreakGlassUpdate, {
+    args: [{ role: 'operations', approver: 'di', reason: 'the weekend' }],
+  });
+  expect(glass).toMatchObject({ accepted: false, rule: 'not-waiting' });
 
   await approveAll(handle);
   expect((await handle.result()).state).toBe('completed');

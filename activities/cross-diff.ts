@@ -17,7 +17,7 @@ import path from 'node:path';
 import type { ClientBase } from 'pg';
 import type { OutputSpec } from '../plan/schema';
 import type { OutputDiff, SampleValue } from '../shapes/evidence';
-import { describeTable, plain, qualified, rows as pgRows, shown, type TableRef } from './db-diff';
+import { countKeyProblems, describeTable, plain, qualified, rows as pgRows, shown, type TableRef } from './db-diff';
 import {
   columnPlan,
   count,
@@ -125,7 +125,10 @@ export async function crossDiff(session: Session, request: CrossDiffRequest): Pr
       }
       if (keyProblems.v1 > 0 || keyProblems.v2 > 0) {
         result.rows = { ...result.rows, v1: totals.v1, v2: totals.v2 };
-        await explainKeys(engines, forms, result);
+        await countKeyProblems(
+          result,
+          (['v1', 'v2'] as const).map((side) => ({ ...engines[side], name: engines[side].at.split(', ').pop() ?? '' })),
+        );
         return finish(result, started);
       }
     }
@@ -426,26 +429,4 @@ function wholeNumbers(
     }
     return copy;
   }) as unknown as SampleValue;
-}
-
-/** Duplicate or NULL keys on a side: counted and sampled there; the counts of a join would not be trusted. */
-async function explainKeys(engines: Record<Side, Engine>, forms: Record<Side, Forms>, result: OutputDiff) {
-  const keyList = result.key.map(ident).join(', ');
-  for (const side of ['v1', 'v2'] as const) {
-    const engine = engines[side];
-    const [row] = await engine.query(
-      `SELECT (SELECT count(*) FROM ${engine.from} WHERE ${forms[side].nullKey}) AS nulls,
-              (SELECT count(*) FROM (SELECT 1 FROM ${engine.from} WHERE NOT (${forms[side].nullKey}) GROUP BY ${keyList} HAVING count(*) > 1) d) AS groups`,
-    );
-    result.duplicates[side] = count(row?.groups);
-    if (result.duplicates[side] > 0) {
-      const examples = await engine.query(
-        `SELECT ${keyList}, count(*) AS copies FROM ${engine.from} WHERE NOT (${forms[side].nullKey}) GROUP BY ${keyList} HAVING count(*) > 1 ORDER BY ${keyList} LIMIT 5`,
-      );
-      for (const e of examples) result.duplicates.examples.push({ side, ...plain(e), copies: count(e.copies) });
-      result.failures.push(`${result.duplicates[side]} duplicate key(s) in ${engine.at.split(', ').pop()}`);
-    }
-    const nulls = count(row?.nulls);
-    if (nulls > 0) result.failures.push(`${nulls} row(s) with a NULL key in ${engine.at.split(', ').pop()}`);
-  }
 }

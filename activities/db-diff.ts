@@ -242,31 +242,45 @@ async function explainKeys(
   result: OutputDiff,
   tableRows: Record<Side, number>,
 ): Promise<void> {
-  const { spec } = request;
   result.rows = { v1: tableRows.v1, v2: tableRows.v2, both: 0, onlyV1: 0, onlyV2: 0, differing: 0 };
-  const keyList = spec.key.map(ident).join(', ');
-  const nullKey = spec.key.map((k) => `${ident(k)} IS NULL`).join(' OR ');
-  for (const side of ['v1', 'v2'] as const) {
-    const from = qualified(request[side]);
-    const label = side === 'v1' ? 'V1' : 'V2';
-    const [row] = await rows(
-      client,
+  await countKeyProblems(
+    result,
+    (['v1', 'v2'] as const).map((side) => ({
+      side,
+      from: qualified(request[side]),
+      name: `${side === 'v1' ? 'V1' : 'V2'}'s table ${shown(request[side])}`,
+      query: (sql: string) => rows(client, sql),
+    })),
+    ' (the join would fan out)',
+  );
+}
+
+/**
+ * Each side's duplicate keys (with a few examples) and NULL keys, counted where the side lives (`query` runs in its
+ * engine: PostgreSQL, or DuckDB for a file), each kind a failure naming the side. Shared with ./cross-diff.ts.
+ */
+export async function countKeyProblems(
+  result: OutputDiff,
+  sides: { side: Side; from: string; name: string; query: (sql: string) => Promise<Group[]> }[],
+  duplicateNote = '',
+): Promise<void> {
+  const keyList = result.key.map(ident).join(', ');
+  const nullKey = result.key.map((k) => `${ident(k)} IS NULL`).join(' OR ');
+  for (const { side, from, name, query } of sides) {
+    const [row] = await query(
       `SELECT (SELECT count(*) FROM ${from} WHERE ${nullKey}) AS nulls,
               (SELECT count(*) FROM (SELECT 1 FROM ${from} WHERE NOT (${nullKey}) GROUP BY ${keyList} HAVING count(*) > 1) d) AS groups`,
     );
     result.duplicates[side] = count(row?.groups);
     if (result.duplicates[side] > 0) {
-      const examples = await rows(
-        client,
+      const examples = await query(
         `SELECT ${keyList}, count(*) AS copies FROM ${from} WHERE NOT (${nullKey}) GROUP BY ${keyList} HAVING count(*) > 1 ORDER BY ${keyList} LIMIT 5`,
       );
       for (const e of examples) result.duplicates.examples.push({ side, ...plain(e), copies: count(e.copies) });
-      result.failures.push(
-        `${result.duplicates[side]} duplicate key(s) in ${label}'s table ${shown(request[side])} (the join would fan out)`,
-      );
+      result.failures.push(`${result.duplicates[side]} duplicate key(s) in ${name}${duplicateNote}`);
     }
     const nulls = count(row?.nulls);
-    if (nulls > 0) result.failures.push(`${nulls} row(s) with a NULL key in ${label}'s table ${shown(request[side])}`);
+    if (nulls > 0) result.failures.push(`${nulls} row(s) with a NULL key in ${name}`);
   }
 }
 

@@ -334,10 +334,9 @@ export function decideWindow(calendar: EffectiveCalendar | undefined, at: number
 /** The first open minute at or after `from`, as a closed decision for `reason`. */
 function nextOpening(
   calendar: EffectiveCalendar,
-  from: number,
+  at: number,
   reason: string,
 ): Extract<WindowDecision, { open: false }> {
-  const at = from;
   const today = partsIn(calendar.zone, at);
   for (let n = 0; n <= HORIZON_DAYS; n++) {
     const day = addDays(today, n);

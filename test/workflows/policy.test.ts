@@ -9,6 +9,7 @@ import { FailureType } from '../../plan/failures';
 import { loadPolicy } from '../../plan/policy-load';
 import type { Action, CutoverPlanInput } from '../../plan/schema';
 import type { StepInput } from '../../shapes/evidence';
+import { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { rogueStepWorkflow } from './rogue/rogue-workflows';
 import { createActivities, ENVIRONMENT_ACTIVITIES } from '../../activities';
@@ -242,8 +243,11 @@ test("a rogue workflow hands the workers a step with no seal, or with the seal c
         action: step('rogue-deploy'),
         baseDir: checked.baseDir,
       };
+      // Through a plain client: the environment's own would let the server skip time while it awaits the answer,
+      // past the gate's deadline and escalation window, and the expired cutover's compensations would run.
+      const plain = new Client({ connection: server.env.connection });
       const asked = (input: StepInput) =>
-        server.env.client.workflow.execute(rogueStepWorkflow, {
+        plain.workflow.execute(rogueStepWorkflow, {
           taskQueue: rogueQueue,
           workflowId: uniqueId('rogue'),
           args: [taskQueue, input],

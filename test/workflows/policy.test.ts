@@ -73,6 +73,13 @@ function writePolicy(ceiling = 0.05): ReturnType<typeof loadPolicy> {
 
 const step = scriptStep;
 
+/**
+ * A plain client on the test server, for the rogue workflows run while a cutover waits at its gate: the
+ * environment's own client lets the server skip time while it awaits an answer, past the gate's deadline and
+ * escalation window, and the expired cutover's compensations would then run.
+ */
+const untimed = () => new Client({ connection: server.env.connection });
+
 /** The test plan with every action a `node step.js` the policy allows, and a second qa approver. */
 function goodPlan(): CutoverPlanInput {
   const base = scriptPlanInput(APP);
@@ -243,11 +250,8 @@ test("a rogue workflow hands the workers a step with no seal, or with the seal c
         action: step('rogue-deploy'),
         baseDir: checked.baseDir,
       };
-      // Through a plain client: the environment's own would let the server skip time while it awaits the answer,
-      // past the gate's deadline and escalation window, and the expired cutover's compensations would run.
-      const plain = new Client({ connection: server.env.connection });
       const asked = (input: StepInput) =>
-        plain.workflow.execute(rogueStepWorkflow, {
+        untimed().workflow.execute(rogueStepWorkflow, {
           taskQueue: rogueQueue,
           workflowId: uniqueId('rogue'),
           args: [taskQueue, input],
@@ -307,7 +311,7 @@ test("each environment's worker runs only its environment's sealed actions: a ro
     const checked = await checkedPlan(handle);
     expect(checked.seal?.keyId).toBe('test-workers');
     const before = ledger.entries().length;
-    const answer = await server.env.client.workflow.execute(rogueStepWorkflow, {
+    const answer = await untimed().workflow.execute(rogueStepWorkflow, {
       taskQueue: rogueQueue,
       workflowId: uniqueId('rogue'),
       args: [

@@ -19,6 +19,7 @@ import type { OutputSpec } from '../plan/schema';
 import type { OutputDiff, SampleValue } from '../shapes/evidence';
 import { countKeyProblems, describeTable, plain, qualified, rows as pgRows, shown, type TableRef } from './db-diff';
 import {
+  checkFormat,
   columnPlan,
   count,
   DiffInputError,
@@ -229,6 +230,8 @@ function engineOf(session: Session, request: CrossDiffRequest, side: Side): Engi
 async function describe(engine: Engine, request: CrossDiffRequest): Promise<Column[]> {
   const s = request[engine.side];
   if (s.kind === 'postgres') return describeTable(s.client, s.table, request.spec, engine.at);
+  // A missing file, or one in another format, named as the file diff names it.
+  await checkFormat(`output "${request.output}", dataset ${request.dataset}, ${engine.label}`, s.file, s.format);
   let described: Group[];
   try {
     described = await engine.query(`DESCRIBE SELECT * FROM ${engine.from}`);

@@ -62,7 +62,7 @@ export function readerFor(file: string, format: OutputFormat): string {
 }
 
 /** Checks the first bytes, so a file in another format than declared is named as such, not as a parse error. */
-async function checkFormat(where: string, file: string, format: OutputFormat): Promise<void> {
+export async function checkFormat(where: string, file: string, format: OutputFormat): Promise<void> {
   let head: Buffer;
   try {
     const handle = await open(file, 'r');

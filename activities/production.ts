@@ -10,7 +10,7 @@ import { generate, materialise, workdirFor } from './datasets';
 import { toFailure } from './errors';
 import { diffOutputs } from './output-diffs';
 import path from 'node:path';
-import { parseOutput, pipelineContext, probeOutputSchema, runSideBySide } from './pipeline';
+import { outputPaths, parseOutput, pipelineContext, probeOutputSchema, runSideBySide } from './pipeline';
 import type { ResolvedPolicy } from '../plan/policy';
 import { actionGuard, guarded, isPolicyRefusal, assertSamePolicy, type GuardDeps } from './policy-guard';
 import { runAction } from './runner';
@@ -168,9 +168,9 @@ export interface ReconcileDeps extends GuardDeps {
 }
 
 /**
- * V2 against V1 on the day's data, with the shadow tolerances, and the outputs whose both sides are tables in
- * databases diffed there, in place (a file output is a scratch path outside shadow). Each day gets its own data
- * (seed + day).
+ * V2 against V1 on the day's data, with the shadow tolerances, and their output tables diffed as in shadow: tables
+ * in a database where they lie (in place, pushed down when both share one), files in the day's folder
+ * (`reconcile/day-N/`). Each day gets its own data (seed + day).
  */
 export function createReconcile(deps: ReconcileDeps) {
   return async function reconcile(input: ReconcileInput): Promise<ReconcileResult> {
@@ -203,11 +203,17 @@ export function createReconcile(deps: ReconcileDeps) {
               tick,
               guard,
             );
+      const dayDir = path.join(workdir, 'reconcile', `day-${input.day}`);
+      const written = {
+        v1: outputPaths(plan, path.join(dayDir, 'v1')),
+        v2: outputPaths(plan, path.join(dayDir, 'v2')),
+      };
       const [v1, v2] = await runSideBySide(
         plan,
         ref.path,
         pipelineContext(plan, workdir, ctx.cancellationSignal, tick, guard),
         input.key,
+        written,
       );
       const comparisons = compareMetrics(v1.metrics, v2.metrics, {
         tolerances: plan.shadow.tolerances,
@@ -215,22 +221,18 @@ export function createReconcile(deps: ReconcileDeps) {
       });
       const failures = comparisons.filter(counts).map((c) => `${c.metric}: ${c.reason}`);
       const wouldFail = comparisons.filter((c) => c.dryRun).map((c) => `${c.metric}: ${c.reason}`);
-      const inDatabases = Object.entries(plan.shadow.outputs).filter(([, o]) => o.v1 && o.v2);
-      const outputs =
-        inDatabases.length > 0
-          ? await diffOutputs(
-              { ...plan, shadow: { ...plan.shadow, outputs: Object.fromEntries(inDatabases) } },
-              `day ${input.day}`,
-              { v1: {}, v2: {} },
-              {
-                ...deps.diff,
-                tempDirectory: path.join(workdir, 'reconcile', `day-${input.day}-spill`),
-                signal: ctx.cancellationSignal,
-                onTick: tick,
-              },
-              deps.databases ?? {},
-            )
-          : [];
+      const outputs = await diffOutputs(
+        plan,
+        `day ${input.day}`,
+        written,
+        {
+          ...deps.diff,
+          tempDirectory: path.join(dayDir, 'duckdb-spill'),
+          signal: ctx.cancellationSignal,
+          onTick: tick,
+        },
+        deps.databases ?? {},
+      );
       for (const diff of outputs) {
         for (const failure of diff.failures)
           (diff.dryRun ? wouldFail : failures).push(`output ${diff.output}: ${failure}`);

@@ -25,9 +25,12 @@ export const DEFAULT_OUTPUT_LIMIT = 64 * 1024;
 /** Time between SIGTERM and SIGKILL. @default 5 s */
 export const DEFAULT_KILL_GRACE_MS = 5000;
 
-/** Worker variables never passed to a user's action: credentials for Temporal and the payload codec. */
+/**
+ * Worker variables never passed to a user's action: credentials for Temporal, the payload codec and the databases the
+ * diffs read (a pipeline that writes to one has a login of its own).
+ */
 const SECRET_ENV =
-  /^(TEMPORAL_API_KEY|TEMPORAL_TLS_.*|CUTOVER_CODEC_.*|CUTOVER_ENCRYPTION_.*)$|(SECRET|PASSWORD|TOKEN)/i;
+  /^(TEMPORAL_API_KEY|TEMPORAL_TLS_.*|CUTOVER_CODEC_.*|CUTOVER_ENCRYPTION_.*|CUTOVER_DATABASE_.*)$|(SECRET|PASSWORD|TOKEN)/i;
 
 export interface RunOptions {
   action: Action;

@@ -65,7 +65,8 @@ export async function runEngine(
     return result;
   }
   const result = await runV2(input, { fault: process.env[FAULT_ENV] === '1', ...v2Options });
-  if (out.loans || out.segments) outputs().writeV2Outputs(input, out, { fault: process.env[FAULT_ENV] === 'segment' });
+  if (out.loans || out.segments)
+    await outputs().writeV2Outputs(input, out, { fault: process.env[FAULT_ENV] === 'segment' });
   return result;
 }
 
@@ -77,8 +78,8 @@ const program = new Command('portfolio-kpi')
   .description('Lending-portfolio KPIs (V1 legacy, V2 new) and the loan-tape generator')
   .addOption(new Option('--engine <engine>', 'which engine computes the KPIs').choices(['v1', 'v2']))
   .option('--input <file>', 'loan tape (CSV with a header)')
-  .option('--loans-out <file>', 'also write the per-loan table (.csv or .jsonl)')
-  .option('--segments-out <file>', 'also write the per-segment table (.csv or .jsonl)')
+  .option('--loans-out <file>', 'also write the per-loan table (.csv, .jsonl, .parquet or postgres:schema.table)')
+  .option('--segments-out <file>', 'also write the per-segment table (.csv, .jsonl, .parquet or postgres:schema.table)')
   .option('--threads <n>', 'V2 threads on large files (default 2)', positiveInt)
   .option(
     '--parallel-min-mb <n>',

@@ -10,12 +10,15 @@ import { parse } from 'csv-parse';
 import {
   bucketOf,
   LOAN_COLUMNS,
+  isTableTarget,
+  openFile,
   PROVISION_RATE,
-  TableWriter,
+  SEGMENT_COLUMNS,
   writeSegments,
   type OutputFiles,
   type SegmentSums,
 } from './outputs';
+import { Warehouse, type RowSink } from './warehouse';
 import { emptyTotals, metricsFrom, parseEligible, REQUIRED_COLUMNS, TapeError, type PortfolioMetrics } from './kpis';
 
 function amount(text: string | undefined, row: number, column: string): number {
@@ -27,8 +30,29 @@ function amount(text: string | undefined, row: number, column: string): number {
 }
 
 export async function runV1(file: string, out: OutputFiles = {}): Promise<{ metrics: PortfolioMetrics; rows: number }> {
+  // A table in the warehouse (postgres:legacy.loan_kpis) is refilled in one transaction, committed at the end.
+  const warehouse = [out.loans, out.segments].some((t) => t && isTableTarget(t)) ? await Warehouse.open() : undefined;
+  try {
+    const result = await computeV1(file, out, warehouse);
+    await warehouse?.commit();
+    return result;
+  } catch (err) {
+    await warehouse?.abort();
+    throw err;
+  }
+}
+
+async function sinkFor(target: string, columns: readonly string[], warehouse?: Warehouse): Promise<RowSink> {
+  return isTableTarget(target) && warehouse ? warehouse.table(target, columns) : openFile(target, columns);
+}
+
+async function computeV1(
+  file: string,
+  out: OutputFiles,
+  warehouse: Warehouse | undefined,
+): Promise<{ metrics: PortfolioMetrics; rows: number }> {
   // The output tables, V1's way: amounts as the floats it read, provision as a float product, sums in floats.
-  const loans = out.loans ? new TableWriter(out.loans, LOAN_COLUMNS) : undefined;
+  const loans = out.loans ? await sinkFor(out.loans, LOAN_COLUMNS, warehouse) : undefined;
   const segments = new Map<string, SegmentSums>();
   const parser = createReadStream(file).pipe(parse({ bom: true, relax_column_count: true, skip_empty_lines: true }));
   const totals = emptyTotals();
@@ -67,7 +91,10 @@ export async function runV1(file: string, out: OutputFiles = {}): Promise<{ metr
         const month = (get('origination_date') ?? '').trim().slice(0, 7);
         const bucket = bucketOf(dpd);
         const provision = outstanding * PROVISION_RATE[bucket];
-        loans?.row([(get('loan_id') ?? '').trim(), segment, month, bucket, eligible, outstanding, provision]);
+        if (loans) {
+          loans.row([(get('loan_id') ?? '').trim(), segment, month, bucket, eligible, outstanding, provision]);
+          if (loans.full) await loans.flush();
+        }
         const key = `${segment}|${month}|${bucket}`;
         const sums = segments.get(key) ?? { loans: 0, outstanding: 0, provision: 0 };
         sums.loans++;
@@ -80,10 +107,9 @@ export async function runV1(file: string, out: OutputFiles = {}): Promise<{ metr
     if (err instanceof TapeError) throw err;
     const e = err as { code?: string; lines?: number; message: string };
     throw new TapeError(`malformed CSV: ${e.message.split('\n')[0]}`, e.lines);
-  } finally {
-    loans?.close();
   }
+  await loans?.close();
   if (!header) throw new TapeError('empty file: expected a header row');
-  if (out.segments) writeSegments(out.segments, segments, (value) => value);
+  if (out.segments) await writeSegments(await sinkFor(out.segments, SEGMENT_COLUMNS, warehouse), segments, (v) => v);
   return { metrics: metricsFrom(totals, 1, 1), rows: totals.rows };
 }

@@ -86,6 +86,8 @@ export interface WorkerOptions {
   maxCachedWorkflows?: number;
   /** The workers' seal keys. @default with a policy, the suite's own key (a worker holding one must seal) */
   seals?: SealKeys;
+  /** The databases outputs may name (CUTOVER_DATABASE_<NAME>): read when a diff runs, so filled in by then will do. */
+  databases?: Record<string, string>;
 }
 
 /** One workers' key for the suite's in-process workers: a worker that holds a policy seals what it checks. */
@@ -113,7 +115,13 @@ export async function makeWorker(
     ...(options.attestation ? { attestation: options.attestation } : {}),
   };
   const activities = {
-    ...createActivities({ dataDir, queues, ...policy, ...approvalUrl }),
+    ...createActivities({
+      dataDir,
+      queues,
+      ...policy,
+      ...approvalUrl,
+      ...(options.databases ? { databases: options.databases } : {}),
+    }),
     ...(options.activities ?? {}),
   };
   const worker = await Worker.create({

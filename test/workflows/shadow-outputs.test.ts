@@ -17,11 +17,14 @@ import { cutoverWorkflow } from '../../workflows';
 import { statusQuery } from '../../workflows/messages';
 import { phaseResult, type CutoverStatus } from '../../shapes/status';
 import { tempDir, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
+import { exampleWarehouse } from '../helpers/warehouse';
 
 const EXAMPLE = path.resolve(__dirname, '..', '..', 'examples', 'portfolio-kpi', 'plan.yaml');
 
 const dataDir = tempDir('shadow-outputs-');
-const t = timeSkippingWorker({ dataDir });
+// V1 writes its tables to the example's warehouse (PostgreSQL), V2 to Parquet: the diff runs across the two.
+const warehouse = exampleWarehouse();
+const t = timeSkippingWorker({ dataDir, databases: warehouse.databases });
 let example: CutoverPlan;
 
 beforeAll(async () => {
@@ -117,17 +120,26 @@ test('the real V2 passes both tables (provision within its half-cent tolerance),
   ]);
   const loans = outputs[0];
   expect(loans?.rows).toEqual({ v1: 20000, v2: 20000, both: 20000, onlyV1: 0, onlyV2: 0, differing: 0 });
-  // V1 multiplies floats, V2 rounds each loan's provision to the cent: the tolerance is what lets them agree.
+  // V1's table in the warehouse, V2's Parquet file: diffed across the two, by checksummed segments.
+  expect(loans?.files).toEqual({
+    v1: 'postgres:warehouse:legacy.loan_kpis',
+    v2: expect.stringMatching(/dataset-0\/v2\/loans\.parquet$/),
+  });
+  // V1 multiplies floats, V2 rounds each loan's provision to the cent: at the plan's 2 decimals most rows checksum
+  // alike; a row whose float rounds the other way puts its segment's rows on the wire, where the half-cent
+  // tolerance lets it pass. Only those cross: far fewer than the table.
+  expect(loans?.transfer?.of).toBe(40000);
+  expect(loans?.transfer?.rows).toBeLessThan(40000);
   const provision = loans?.columns.find((c) => c.column === 'provision');
-  expect(provision?.withinTolerance).toBeGreaterThan(1000);
-  expect(provision?.maxAbsolute).toBeLessThanOrEqual(0.006);
-  expect(loans?.columns.find((c) => c.column === 'outstanding')).toMatchObject({ equal: 20000 });
+  expect(provision?.differing).toBe(0);
+  expect(provision?.maxAbsolute ?? 0).toBeLessThanOrEqual(0.006);
+  expect(loans?.columns.find((c) => c.column === 'outstanding')).toMatchObject({ equal: 20000, differing: 0 });
   expect(outputs[1]?.rows.both).toBeGreaterThan(100);
   // The evidence digest the approvers sign covers the diff.
   expect(status.evidenceDigest).toMatch(/^[0-9a-f]{64}$/);
 
   const work = workdirFor(dataDir, handle.workflowId);
-  expect(existsSync(path.join(work, 'outputs', 'dataset-0', 'v1', 'loans.csv'))).toBe(true);
+  expect(existsSync(path.join(work, 'outputs', 'dataset-0', 'v2', 'loans.parquet'))).toBe(true);
   expect(existsSync(path.join(work, 'outputs', 'dataset-0', 'duckdb-spill'))).toBe(false);
   expect(readdirSync(work).filter((f) => f.startsWith('scratch-'))).toEqual([]);
   await handle.cancel();
@@ -141,7 +153,7 @@ test('an output V2 never wrote fails the shadow phase once, naming the output, d
   expect(failure.type).toBe(FailureType.InvalidOutput);
   expect(failure.nonRetryable).toBe(true);
   expect(failure.message).toMatch(
-    /output "segments", dataset 20000 rows \(seed 7\), V2: no such file \(the pipeline did not write it\): .*dataset-0\/v2\/segments\.csv/,
+    /output "segments", dataset 20000 rows \(seed 7\), V2: no such file \(the pipeline did not write it\): .*dataset-0\/v2\/segments\.parquet/,
   );
   const status: CutoverStatus = await handle.query(statusQuery);
   const record = status.phases.find((p) => p.phase === 'shadow');

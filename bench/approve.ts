@@ -21,6 +21,7 @@ import { freePort } from '../common/net';
 import { workerEnv, WORKER_NODE_OPTIONS } from '../common/worker-process';
 import { EXAMPLE_APPROVERS, EXAMPLE_ROLE_GROUPS, examplePassword } from '../examples/portfolio-kpi/approvers';
 import { loadPlan } from '../plan/load';
+import { withFileOutputs } from '../examples/portfolio-kpi/file-outputs';
 import { startDevServer } from '../toolchain/dev-server';
 import { startNodeProcess } from '../toolchain/processes';
 import { chromiumPath, projectRoot } from '../toolchain/tools';
@@ -116,7 +117,8 @@ export async function benchApprove(): Promise<void> {
 
     // The example first: its evidence is the full set the render measurement needs.
     say('the example cutover to its gate…');
-    const example = await loadPlan(path.join(ROOT, 'examples', 'portfolio-kpi', 'plan.yaml'));
+    // The approvals are the subject: V1's tables in files (the bench's stack runs no warehouse).
+    const example = withFileOutputs(await loadPlan(path.join(ROOT, 'examples', 'portfolio-kpi', 'plan.yaml')));
     const exampleId = (
       await startCutover(cutovers, { ...example, release: `bench-approve-example-${Date.now().toString(36)}` })
     ).workflowId;

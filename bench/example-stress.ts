@@ -15,6 +15,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
 import type { StressResult } from '../shapes/evidence';
 import { loadPlan } from '../plan/load';
+import { withFileOutputs } from '../examples/portfolio-kpi/file-outputs';
 import { projectRoot } from '../toolchain/tools';
 import { describeComparison } from '../verdicts/relative';
 import { save } from './common';
@@ -23,7 +24,8 @@ export async function benchExampleStress(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 10);
   const spinners = Number(process.env.BENCH_SPINNERS ?? 2);
   const together = Number(process.env.BENCH_TOGETHER ?? 1);
-  const example = await loadPlan(path.join(projectRoot(), 'examples', 'portfolio-kpi', 'plan.yaml'));
+  // Several phases at once (BENCH_TOGETHER): V1's tables in files, each run its own.
+  const example = withFileOutputs(await loadPlan(path.join(projectRoot(), 'examples', 'portfolio-kpi', 'plan.yaml')));
   const activities = createActivities({ dataDir: await mkdtemp(path.join(os.tmpdir(), 'bench-example-stress-')) });
   const busy: ChildProcess[] = Array.from({ length: spinners }, () =>
     spawn('sh', ['-c', 'exec yes > /dev/null'], { stdio: 'ignore' }),

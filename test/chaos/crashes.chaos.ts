@@ -22,6 +22,7 @@ import { cutoverWorkflow } from '../../workflows';
 import { requestRollbackSignal, signOffSignal } from '../../workflows/messages';
 import type { CutoverState } from '../../shapes/status';
 import { tempDir } from '../helpers/harness';
+import { withFileOutputs } from '../../examples/portfolio-kpi/file-outputs';
 import { report } from './report';
 import { spawnWorker } from '../helpers/worker-process';
 
@@ -149,7 +150,8 @@ function ledgerOf(workflowId: string, environment: 'staging' | 'production'): Le
 
 test('SIGKILLed and frozen workers, a restarted server and failing actions: every cutover ends as it should, no side effect twice', async () => {
   mkdirSync(path.join(dir, 'data'), { recursive: true });
-  const base = await loadPlan(path.join(ROOT, 'examples', 'portfolio-kpi', 'plan.yaml'));
+  // Twenty example cutovers at once: V1's tables in files, each cutover its own (the warehouse holds one V1's).
+  const base = withFileOutputs(await loadPlan(path.join(ROOT, 'examples', 'portfolio-kpi', 'plan.yaml')));
   let connection = await Connection.connect({ address: `127.0.0.1:${port}` });
   let client = new Client({ connection });
   let worker = startWorker();

@@ -59,3 +59,24 @@ test("a probe that says deploy (or undo) is refused by argv: the probe's own lis
   // The deploy itself is production's, and stays allowed there.
   expect(problemsOf(plan).filter((p) => p.path.startsWith('production.deploy'))).toEqual([]);
 });
+
+test("an output that reads another database, or another schema of the warehouse, is refused by path: the policy's databases", async () => {
+  const plan = await loadPlan(path.join(EXAMPLE, 'plan.yaml'));
+  const loans = plan.shadow.outputs.loans as CutoverPlan['shadow']['outputs'][string];
+  const reading = (v1: { database: string; table: string }) => ({
+    ...plan,
+    shadow: { ...plan.shadow, outputs: { ...plan.shadow.outputs, loans: { ...loans, v1 } } },
+  });
+  expect(problemsOf(reading({ database: 'warehouse', table: 'pg_catalog.pg_authid' }))).toEqual([
+    {
+      path: 'shadow.outputs.loans.v1.table',
+      message: expect.stringContaining('schema pg_catalog of warehouse is not one the policy lets a plan read (legacy)'),
+    },
+  ]);
+  expect(problemsOf(reading({ database: 'payroll', table: 'legacy.loan_kpis' }))).toEqual([
+    {
+      path: 'shadow.outputs.loans.v1.database',
+      message: expect.stringContaining('payroll is not a database the policy lets a plan read (warehouse)'),
+    },
+  ]);
+});

@@ -73,26 +73,26 @@ describe('processes', () => {
     });
     expect(JSON.parse(out.stdout)).toEqual([dir, 'hi r1', key, '$HOME;r1']);
     expect(out.exitCode).toBe(0);
+  });
 
-    test("the workers' secrets stay with the workers: no database URL, codec key or API key reaches an action", async () => {
-      const secrets = {
-        CUTOVER_DATABASE_WAREHOUSE: 'postgres://reader:pw@127.0.0.1:5432/portfolio',
-        CUTOVER_CODEC_KEY: 'k',
-        TEMPORAL_API_KEY: 'a',
-        PORTFOLIO_KPI_WAREHOUSE: 'postgres://v1:pw@127.0.0.1:5432/portfolio',
-      };
-      Object.assign(process.env, secrets);
-      try {
-        const out = await runAction({
-          action: { run: nodeRun('process.stdout.write(JSON.stringify(process.env))') },
-          idempotencyKey: key,
-        });
-        const seen = JSON.parse(out.stdout) as Record<string, string>;
-        expect(Object.keys(seen).filter((name) => name in secrets)).toEqual(['PORTFOLIO_KPI_WAREHOUSE']);
-      } finally {
-        for (const name of Object.keys(secrets)) delete process.env[name];
-      }
-    });
+  test("the workers' secrets stay with the workers: no database URL, codec key or API key reaches an action", async () => {
+    const secrets = {
+      CUTOVER_DATABASE_WAREHOUSE: 'postgres://reader:pw@127.0.0.1:5432/portfolio',
+      CUTOVER_CODEC_KEY: 'k',
+      TEMPORAL_API_KEY: 'a',
+      PORTFOLIO_KPI_WAREHOUSE: 'postgres://v1:pw@127.0.0.1:5432/portfolio',
+    };
+    Object.assign(process.env, secrets);
+    try {
+      const out = await runAction({
+        action: { run: nodeRun('process.stdout.write(JSON.stringify(process.env))') },
+        idempotencyKey: key,
+      });
+      const seen = JSON.parse(out.stdout) as Record<string, string>;
+      expect(Object.keys(seen).filter((name) => name in secrets)).toEqual(['PORTFOLIO_KPI_WAREHOUSE']);
+    } finally {
+      for (const name of Object.keys(secrets)) delete process.env[name];
+    }
   });
 
   test('a non-zero exit is not retryable and names the exit code and stderr', async () => {

@@ -19,11 +19,14 @@ import { loadPlan } from '../../plan/load';
 import { planSchema, type CutoverPlan } from '../../plan/schema';
 import { tempDir } from '../helpers/harness';
 import { makePlanInput } from '../helpers/plans';
+import { exampleWarehouse } from '../helpers/warehouse';
 
 const EXAMPLE = path.resolve(__dirname, '..', '..', 'examples', 'portfolio-kpi', 'plan.yaml');
 const ROWS = 3000;
 
 let example: CutoverPlan;
+// The stress phase runs the example's V1 as the plan says: writing its tables to the warehouse.
+exampleWarehouse();
 beforeAll(async () => {
   example = await loadPlan(EXAMPLE);
 });

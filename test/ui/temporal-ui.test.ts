@@ -16,6 +16,7 @@ import type { CutoverStatus } from '../../shapes/status';
 import { tempDir, uniqueId } from '../helpers/harness';
 import { pollUntil } from '../helpers/poll';
 import { startTestDevServer } from '../helpers/temporal';
+import { exampleWarehouse } from '../helpers/warehouse';
 import { spawnWorker } from '../helpers/worker-process';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -28,6 +29,7 @@ let cutovers: Cutovers;
 let page: Page;
 let workflowId: string;
 let runId: string;
+const warehouse = exampleWarehouse();
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -38,6 +40,8 @@ beforeAll(async () => {
     CUTOVER_TASK_QUEUE: uniqueId('tq-ui'),
     CUTOVER_DATA_DIR: path.join(tempDir('ui-'), 'data'),
     CUTOVER_LOG_LEVEL: 'warn',
+    // V1 writes to the example's warehouse, which the diff reads (a worker of its own: the variables it is given).
+    ...warehouse.env,
   };
   worker = spawnWorker(env);
   cutovers = await connect(env);

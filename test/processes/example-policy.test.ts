@@ -70,7 +70,9 @@ test("an output that reads another database, or another schema of the warehouse,
   expect(problemsOf(reading({ database: 'warehouse', table: 'pg_catalog.pg_authid' }))).toEqual([
     {
       path: 'shadow.outputs.loans.v1.table',
-      message: expect.stringContaining('schema pg_catalog of warehouse is not one the policy lets a plan read (legacy)'),
+      message: expect.stringContaining(
+        'schema pg_catalog of warehouse is not one the policy lets a plan read (legacy)',
+      ),
     },
   ]);
   expect(problemsOf(reading({ database: 'payroll', table: 'legacy.loan_kpis' }))).toEqual([

@@ -201,7 +201,8 @@ class Checker {
     if (typeof input !== 'number' || !Number.isFinite(input)) {
       return this.fail(path, `expected number, received ${kind(input)}`, true);
     }
-    if (shape.type === 'integer' && !Number.isInteger(input)) this.fail(path, 'expected an integer');
+    // zod's z.int() fails a fraction as a wrong type: it aborts (no bounds after it, and a union's branch is out).
+    if (shape.type === 'integer' && !Number.isInteger(input)) return this.fail(path, 'expected an integer', true);
     if (shape.minimum !== undefined && input < shape.minimum) this.fail(path, `expected at least ${shape.minimum}`);
     if (shape.maximum !== undefined && input > shape.maximum) this.fail(path, `expected at most ${shape.maximum}`);
     if (shape.exclusiveMinimum !== undefined && input <= shape.exclusiveMinimum) {

@@ -1,7 +1,8 @@
 /**
  * The local stack: the Temporal dev server (state in a SQLite file under the data folder, UI on 8233), a
- * worker process, the local OpenID provider (4455) and the approval app (4400), optionally with the example
- * cutover started. Ctrl-C stops them all cleanly.
+ * PostgreSQL server (the example's warehouse, its cluster under the data folder), a worker process, the local
+ * OpenID provider (4455) and the approval app (4400), optionally with the example cutover started. Ctrl-C stops
+ * them all cleanly.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,7 +12,9 @@ import { ed25519 } from '@noble/curves/ed25519';
 import { connect, startCutover, status, UserError } from '../client/api';
 import { EXAMPLE_APPROVERS, EXAMPLE_LOGINS, EXAMPLE_ROLE_GROUPS } from '../examples/portfolio-kpi/approvers';
 import { loadPlan } from '../plan/load';
+import { setUpWarehouse, WAREHOUSE_ENV } from '../examples/portfolio-kpi/warehouse';
 import { startDevServer } from '../toolchain/dev-server';
+import { startPostgres } from '../toolchain/postgres';
 import { startNodeProcess, stopChild } from '../toolchain/processes';
 import { projectRoot } from '../toolchain/tools';
 import { workerEnv, WORKER_NODE_OPTIONS } from '../common/worker-process';
@@ -76,6 +79,12 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
   });
   const ui = `http://127.0.0.1:${uiPort}`;
   say(`Temporal UI: ${ui}`);
+  // The example's warehouse: V1 writes its tables there with a login of its own, the workers read them with one
+  // that may only read. A server of the stack's own, on loopback, its cluster kept in the data folder.
+  say(`starting PostgreSQL on loopback (cluster: ${path.join(dataDir, 'postgres')})…`);
+  const postgres = await startPostgres({ dir: path.join(dataDir, 'postgres'), ownProcessGroup: true });
+  const warehouse = await setUpWarehouse(postgres.url);
+  say(`PostgreSQL: 127.0.0.1:${postgres.port}, database portfolio (the example's warehouse)`);
 
   // With the example, the worker runs under the example's organisation policy (unless one is given).
   const policy =
@@ -99,6 +108,10 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
     // Which of the local provider's groups hold which role (the example's policy names them too).
     CUTOVER_ROLE_GROUPS: process.env.CUTOVER_ROLE_GROUPS ?? EXAMPLE_ROLE_GROUPS,
     ...(policy ? { CUTOVER_POLICY: policy } : {}),
+    // The database the example's outputs name (`warehouse`): the read-only login. Never passed to an action.
+    CUTOVER_DATABASE_WAREHOUSE: warehouse.reader,
+    // V1's own login, which its process reads (the worker passes its environment to actions, less its secrets).
+    [WAREHOUSE_ENV]: warehouse.writer,
   };
   const worker = spawn(process.execPath, [...WORKER_NODE_OPTIONS, path.join(root, 'dist', 'worker', 'main.js')], {
     env,
@@ -119,7 +132,7 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
     say('stopping the approval app, the OpenID provider, the worker and the dev server…');
     // A worker drains for up to its shutdown grace (30 s): 40 s before SIGKILL.
     await Promise.all(children.map((child) => stopChild(child, 40_000)));
-    await server.stop();
+    await Promise.all([server.stop(), postgres.stop()]);
     say('stopped.');
     process.exit(code);
   };

@@ -10,7 +10,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { freePort, waitForPort } from '../common/net';
@@ -23,6 +23,11 @@ export interface PostgresOptions {
   /** @default a free port */
   port?: number;
   log?: (line: string) => void;
+  /**
+   * In a process group of its own, so that a terminal's Ctrl-C (sent to the whole foreground group) leaves it to
+   * its starter to stop, after the workers that read it. It still stops when its starter dies.
+   */
+  ownProcessGroup?: boolean;
 }
 
 export interface PostgresServer {
@@ -92,9 +97,18 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
     '-c',
     'logging_collector=off',
   ]);
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(command, args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: options.ownProcessGroup ?? false,
+  });
+  // The server's own log goes to server.log; its start-up lines are also kept for the error if it fails to start.
   const errors: string[] = [];
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => errors.push(chunk));
+  const log = createWriteStream(logFile, { flags: 'a' });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    if (errors.length < 100) errors.push(chunk);
+    log.write(chunk);
+  });
+  child.stderr?.once('end', () => log.end());
   let exited = false;
   const orphaned = () => child.kill('SIGKILL');
   process.once('exit', orphaned);
@@ -115,11 +129,30 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
   return { url, port, user: SUPERUSER, password, stop };
 }
 
-/** The program and its arguments, as `nobody` when cutover runs as root. */
+/**
+ * The program and its arguments, as `nobody` when cutover runs as root, and (where util-linux's setpriv is, as on
+ * Debian) with a parent-death signal: SIGINT, PostgreSQL's fast shutdown, when its starter dies, even by SIGKILL,
+ * so that no server outlives the test or `npm start` that started it.
+ */
 function serverCommand(asRoot: boolean, program: string, args: string[]): [string, string[]] {
-  return asRoot
-    ? ['setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--', program, ...args]]
+  const user = asRoot ? [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'] : [];
+  return asRoot || hasSetpriv()
+    ? ['setpriv', [...user, '--pdeathsig', 'INT', '--', program, ...args]]
     : [program, args];
+}
+
+let setprivFound: boolean | undefined;
+
+function hasSetpriv(): boolean {
+  if (setprivFound === undefined) {
+    try {
+      execFileSync('setpriv', ['--version'], { stdio: 'ignore' });
+      setprivFound = true;
+    } catch {
+      setprivFound = false;
+    }
+  }
+  return setprivFound;
 }
 
 /** Every folder above `dir` must let `nobody` pass (the execute bit for others), or the server cannot open it. */

@@ -14,7 +14,10 @@ export function worstColumn(diff: OutputDiff): ColumnDiff | undefined {
   return worst;
 }
 
-/** `loans · 20000 rows: 19988 matched, 0 only V1, 0 only V2, 12 differing (worst: bucket 12) · fail` */
+/**
+ * `loans · 20000 rows: 19988 matched, 0 only V1, 0 only V2, 12 differing (worst: bucket 12) · fail`, and across two
+ * places `…, 12 differing (worst: bucket 12), 640 of 40000 rows transferred · fail`.
+ */
 export function outputLine(diff: OutputDiff): string {
   const { rows } = diff;
   const worst = worstColumn(diff);
@@ -26,6 +29,8 @@ export function outputLine(diff: OutputDiff): string {
     `${rows.differing} differing${worst ? ` (worst: ${worst.column} ${worst.differing + worst.nullOneSide})` : ''}`,
   ];
   if (duplicates > 0) parts.push(`${duplicates} duplicate key(s)`);
+  // Across two places (a database and a file, or two databases): how many rows crossed to be compared.
+  if (diff.transfer) parts.push(`${diff.transfer.rows} of ${diff.transfer.of} rows transferred`);
   return `${diff.output} · ${diff.dataset}: ${parts.join(', ')} · ${diff.verdict}`;
 }
 

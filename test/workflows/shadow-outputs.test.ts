@@ -97,7 +97,7 @@ test('a V2 that puts one segment in the wrong bucket passes every KPI and fails 
   // Seen by people: the status lines, the report's per-column table with the differing cells marked.
   const text = renderStatus(status);
   expect(text).toMatch(
-    /loans · 20000 rows \(seed 7\): \d+ matched, 0 only V1, 0 only V2, \d+ differing \(worst: bucket \d+\) · fail/,
+    /loans · 20000 rows \(seed 7\): \d+ matched, 0 only V1, 0 only V2, \d+ differing \(worst: bucket \d+\), \d+ of 40000 rows transferred · fail/,
   );
   const report = markdownReport(status);
   expect(report).toMatch(/\| bucket \| VARCHAR \| \d+ \| 0 \| \d+ \| 0 \|/);

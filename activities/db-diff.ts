@@ -14,7 +14,7 @@ import { Client, type ClientBase } from 'pg';
 import { FailureType } from '../plan/failures';
 import { ActionError } from './errors';
 import type { OutputSpec } from '../plan/schema';
-import type { OutputDiff, SampleValue } from '../shapes/evidence';
+import type { ColumnDiff, OutputDiff, SampleValue } from '../shapes/evidence';
 import {
   count,
   DiffCancelledError,
@@ -26,7 +26,6 @@ import {
   newResult,
   sampleParts,
   samplesOf,
-  Tally,
   type Column,
   type ColumnPlan,
   type Group,
@@ -84,14 +83,12 @@ async function diffInSnapshot(client: ClientBase, request: DbDiffRequest, starte
   const matched = matchColumns(columns, spec, 'table');
   // Keys a unique index holds, NOT NULL, on both sides cannot fan the join out: no scan is spent checking them.
   const keyed = (await uniqueKey(client, request.v1, spec.key)) && (await uniqueKey(client, request.v2, spec.key));
-  const groups = (await rows(client, joinQuery(request, matched.plans, !keyed))).map((g) => ({
-    ...g,
-    samples: parsedSamples(g.samples),
-  }));
-  const tally = new Tally(groups);
+  const [totals = {}] = await rows(client, joinQuery(request, matched.plans, !keyed));
+  const groups = [{ samples: parsedSamples(totals.samples) }];
+  const tally = new Totals(totals);
   const files = { v1: `postgres:${shown(request.v1)}`, v2: `postgres:${shown(request.v2)}` };
   const result = newResult(request, 'postgres', files, matched);
-  result.rows = tally.rows(matched.plans);
+  result.rows = tally.rows();
   if (!keyed) {
     const counted = await rows(
       client,
@@ -154,11 +151,11 @@ export async function describeTable(client: ClientBase, t: TableRef, spec: Outpu
 }
 
 /**
- * The full outer join on the key with each compared column's status per row, grouped by presence and statuses (a
- * handful of groups), with the largest differences, the NULL keys and the distinct unmatched keys: the file
- * diff's one query, in PostgreSQL's SQL. The samples come from a second query (PostgreSQL has no arg_min with n).
+ * The full outer join on the key with each compared column's status per row (and, for the samples, both sides'
+ * values): the file diff's join, in PostgreSQL's SQL.
  */
 function joinedRows(request: DbDiffRequest, plans: ColumnPlan[], withValues: boolean): string {
+  const same = (p: ColumnPlan) => `CASE WHEN a.${ident(p.name)} IS NOT DISTINCT FROM b.${ident(p.name)}`;
   const { spec } = request;
   const source = (t: TableRef) => `(SELECT *, 1 AS "__cutover_row" FROM ${qualified(t)})`;
   const on = spec.key.map((k) => `a.${ident(k)} = b.${ident(k)}`).join(' AND ');
@@ -166,38 +163,110 @@ function joinedRows(request: DbDiffRequest, plans: ColumnPlan[], withValues: boo
   const matched = `a."__cutover_row" IS NOT NULL AND b."__cutover_row" IS NOT NULL`;
   const perRow = plans.flatMap((p) => [
     `CASE WHEN ${matched} THEN ${p.status} END AS s${p.i}`,
-    ...(p.numeric ? [`${p.absolute} AS d${p.i}`, `${p.relative} AS r${p.i}`] : []),
+    // Equal values differ by 0 (as the file diff finds them) without the casts to FLOAT8: PostgreSQL turns a numeric
+    // into a double through its text, and most rows are equal (measured at 1M rows: 0.5 s of the join's 1.1 s).
+    ...(p.numeric
+      ? [
+          `${same(p)} THEN CASE WHEN a.${ident(p.name)} IS NOT NULL THEN 0::FLOAT8 END ELSE ${p.absolute} END AS d${p.i}`,
+          `${same(p)} THEN CASE WHEN a.${ident(p.name)} <> 0 THEN 0::FLOAT8 END ELSE ${p.relative} END AS r${p.i}`,
+        ]
+      : []),
     ...(withValues ? [`a.${ident(p.name)} AS a${p.i}`, `b.${ident(p.name)} AS b${p.i}`] : []),
   ]);
   return `SELECT a."__cutover_row" IS NOT NULL AS in1, b."__cutover_row" IS NOT NULL AS in2, ${[...keyParts, ...perRow].join(', ')}
     FROM ${source(request.v1)} a FULL OUTER JOIN ${source(request.v2)} b ON ${on}`;
 }
 
+/**
+ * One row of counts over the join, not a GROUP BY: an ordered aggregate (the samples, first by key) makes
+ * PostgreSQL sort every joined row by the groups first (measured at 1M rows: a 100 MB external sort, three times
+ * the join itself); ungrouped, only the rows that differ or are on one side only are sorted, for the samples.
+ */
 function joinQuery(request: DbDiffRequest, plans: ColumnPlan[], checkKeys: boolean): string {
   const { spec } = request;
   const keyOf = spec.key.length === 1 ? 'k0' : `(${spec.key.map((_, i) => `k${i}`).join(', ')})`;
   const anyKeyNull = spec.key.map((_, i) => `k${i} IS NULL`).join(' OR ');
   const { anyDiffers, sampleFields } = sampleParts(spec, plans);
   const order = spec.key.map((_, i) => `k${i}`).join(', ');
+  const where = (condition: string) => `FILTER (WHERE ${condition})`;
+  const both = 'in1 AND in2';
   const aggregates = [
-    'count(*) AS n',
+    `count(*) ${where('in1')} AS v1`,
+    `count(*) ${where('in2')} AS v2`,
+    `count(*) ${where(both)} AS both`,
+    `count(*) ${where(`${both} AND (${anyDiffers})`)} AS differing`,
     ...(checkKeys
       ? [
-          `count(*) FILTER (WHERE ${anyKeyNull}) AS "nullKeys"`,
-          `count(DISTINCT ${keyOf}) FILTER (WHERE NOT (in1 AND in2) AND NOT (${anyKeyNull})) AS keys`,
+          `count(*) ${where(`NOT (${both})`)} AS unmatched`,
+          `count(*) ${where(`NOT (${both}) AND (${anyKeyNull})`)} AS "nullKeys"`,
+          `count(DISTINCT ${keyOf}) ${where(`NOT (${both}) AND NOT (${anyKeyNull})`)} AS keys`,
         ]
       : []),
-    ...plans.flatMap((p) => (p.numeric ? [`max(d${p.i}) AS d${p.i}`, `max(r${p.i}) AS r${p.i}`] : [])),
-    // The first rows by key that differ or are on one side only, in the same pass: sorted are only those rows.
+    ...plans.flatMap((p) => [
+      // Equal: the matched rows that are none of these (one filter fewer per column, on every row).
+      ...[1, 2, 3].map((code) => `count(*) ${where(`s${p.i} = ${code}`)} AS s${p.i}_${code}`),
+      ...(p.numeric ? [`max(d${p.i}) ${where(both)} AS d${p.i}`, `max(r${p.i}) ${where(both)} AS r${p.i}`] : []),
+    ]),
     ...(spec.sample > 0
       ? [
           `(array_agg(json_build_object(${sampleFields.map((f) => `'${f}', ${f}`).join(', ')}) ORDER BY ${order})
-             FILTER (WHERE NOT in1 OR NOT in2 OR ${anyDiffers}))[1:${spec.sample}] AS samples`,
+             ${where(`NOT in1 OR NOT in2 OR ${anyDiffers}`)})[1:${spec.sample}] AS samples`,
         ]
       : []),
   ];
-  const groupBy = ['in1', 'in2', ...plans.map((p) => `s${p.i}`)];
-  return `WITH j AS (${joinedRows(request, plans, spec.sample > 0)}) SELECT ${[...groupBy, ...aggregates].join(', ')} FROM j GROUP BY ${groupBy.join(', ')}`;
+  // OFFSET 0 keeps the join a subquery of its own: a row's statuses computed once, not once per aggregate naming them.
+  return `SELECT ${aggregates.join(', ')} FROM (${joinedRows(request, plans, spec.sample > 0)} OFFSET 0) j`;
+}
+
+/** The counts of joinQuery's one row, read as the file diff's Tally reads its groups. */
+class Totals {
+  constructor(private readonly row: Group) {}
+
+  private n(field: string): number {
+    return count(this.row[field]);
+  }
+
+  rows(): OutputDiff['rows'] {
+    const both = this.n('both');
+    return {
+      v1: this.n('v1'),
+      v2: this.n('v2'),
+      both,
+      onlyV1: this.n('v1') - both,
+      onlyV2: this.n('v2') - both,
+      differing: this.n('differing'),
+    };
+  }
+
+  /** As Tally.fannedOut: the join's rows are not the tables', an unmatched key repeats, or a key is NULL. */
+  fannedOut(tableRows: Record<Side, number>): boolean {
+    return (
+      this.n('v1') !== tableRows.v1 ||
+      this.n('v2') !== tableRows.v2 ||
+      this.n('unmatched') - this.n('nullKeys') !== this.n('keys') ||
+      this.n('nullKeys') > 0
+    );
+  }
+
+  column(p: ColumnPlan): ColumnDiff {
+    const max = (field: string) => {
+      const value = this.row[field];
+      return value === null || value === undefined ? undefined : Number(value);
+    };
+    const maxAbsolute = p.numeric ? max(`d${p.i}`) : undefined;
+    const maxRelative = p.numeric ? max(`r${p.i}`) : undefined;
+    return {
+      column: p.name,
+      type: p.types.v1 === p.types.v2 ? p.types.v1 : `${p.types.v1} / ${p.types.v2}`,
+      equal: this.n('both') - this.n(`s${p.i}_1`) - this.n(`s${p.i}_2`) - this.n(`s${p.i}_3`),
+      withinTolerance: this.n(`s${p.i}_1`),
+      differing: this.n(`s${p.i}_2`),
+      nullOneSide: this.n(`s${p.i}_3`),
+      ...(maxAbsolute !== undefined ? { maxAbsolute } : {}),
+      ...(maxRelative !== undefined ? { maxRelative } : {}),
+      ...(p.tolerance ? { tolerance: p.tolerance } : {}),
+    };
+  }
 }
 
 /** The samples of a group as `pg` gives them (json[]: parsed, or text to parse). */

@@ -276,7 +276,7 @@ function parsedSamples(value: unknown): SampleValue {
 }
 
 /** Whether a unique index on exactly `key` holds `t`, every key column NOT NULL: no duplicate or NULL key. */
-async function uniqueKey(client: ClientBase, t: TableRef, key: string[]): Promise<boolean> {
+export async function uniqueKey(client: ClientBase, t: TableRef, key: string[]): Promise<boolean> {
   const [row] = await rows(
     client,
     `SELECT EXISTS (

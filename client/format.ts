@@ -78,6 +78,11 @@ export function renderStatus(s: CutoverStatus, auditLines = 8): string {
     out.push('outputs (keyed diff, V1 vs V2):');
     for (const diff of diffs) out.push(`  ${outputLine(diff)}`);
   }
+  const days = (phaseResult(s.phases, 'reconciliation')?.days ?? []).filter((d) => (d.outputs ?? []).length > 0);
+  if (days.length > 0) {
+    out.push('reconciliation outputs (keyed diff, V1 vs V2, by day):');
+    for (const day of days) for (const diff of day.outputs ?? []) out.push(`  ${outputLine(diff)}`);
+  }
   const g = s.gate;
   out.push(
     `gate: ${g.status}${g.deadline ? `  deadline ${g.deadline}` : ''}${g.escalatedAt ? `  escalated ${g.escalatedAt}` : ''}${g.expiresAt ? `  expires ${g.expiresAt}` : ''}`,

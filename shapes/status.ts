@@ -6,6 +6,7 @@ import type {
   Breach,
   HealthResult,
   Metrics,
+  OutputDiff,
   ProbeResult,
   RehearsalResult,
   ShadowResult,
@@ -67,7 +68,9 @@ export interface PhaseResults {
   signoff: GateView;
   production: { reference: Metrics; deployed: StepResult };
   monitoring: MonitorOutcome;
-  reconciliation: { days: { day: number; clean: boolean; failures: string[]; wouldFail?: string[] }[] };
+  reconciliation: {
+    days: { day: number; clean: boolean; failures: string[]; wouldFail?: string[]; outputs?: OutputDiff[] }[];
+  };
   decommission: StepResult | { skipped: true };
 }
 

@@ -16,7 +16,7 @@ import { planSchema, type CutoverPlan } from '../../plan/schema';
 import { cutoverWorkflow } from '../../workflows';
 import { statusQuery } from '../../workflows/messages';
 import { phaseResult, type CutoverStatus } from '../../shapes/status';
-import { tempDir, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
+import { approveAll, tempDir, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
 import { exampleWarehouse } from '../helpers/warehouse';
 
 const EXAMPLE = path.resolve(__dirname, '..', '..', 'examples', 'portfolio-kpi', 'plan.yaml');
@@ -144,6 +144,54 @@ test('the real V2 passes both tables (provision within its half-cent tolerance),
   expect(readdirSync(work).filter((f) => f.startsWith('scratch-'))).toEqual([]);
   await handle.cancel();
 }, 180_000);
+
+test("through production: each reconciliation day diffs V1's warehouse tables against V2's files, kept by day", async () => {
+  const example = examplePlan();
+  const plan = planSchema.parse({
+    ...example,
+    production: {
+      ...example.production,
+      reconcile: { every: '1h', days: 2 },
+      decommission: { ...example.production.decommission, afterCleanDays: 2 },
+    },
+  });
+  const handle = await start(plan);
+  await waitForStatus(handle, (s) => s.state === 'awaiting-signoff', 170_000);
+  await approveAll(handle);
+  await handle.result();
+  const status: CutoverStatus = await handle.query(statusQuery);
+  const days = phaseResult(status.phases, 'reconciliation')?.days ?? [];
+  expect(days.map((d) => [d.day, d.clean, (d.outputs ?? []).map((o) => [o.output, o.verdict])])).toEqual([
+    [
+      1,
+      true,
+      [
+        ['loans', 'pass'],
+        ['segments', 'pass'],
+      ],
+    ],
+    [
+      2,
+      true,
+      [
+        ['loans', 'pass'],
+        ['segments', 'pass'],
+      ],
+    ],
+  ]);
+  const loans = days[1]?.outputs?.[0];
+  expect(loans).toMatchObject({
+    dataset: 'day 2',
+    files: {
+      v1: 'postgres:warehouse:legacy.loan_kpis',
+      v2: expect.stringMatching(/reconcile\/day-2\/v2\/loans\.parquet$/),
+    },
+    rows: { v1: 20000, v2: 20000, both: 20000, differing: 0 },
+  });
+  expect(renderStatus(status)).toMatch(
+    /reconciliation outputs \(keyed diff, V1 vs V2, by day\):\n {2}loans · day 1: 20000 matched, 0 only V1, 0 only V2, 0 differing, \d+ of 40000 rows transferred · pass/,
+  );
+}, 240_000);
 
 test('an output V2 never wrote fails the shadow phase once, naming the output, dataset and file; compensations run', async () => {
   // V2 names {output:segments} (so the plan is valid) but only in an environment variable it never reads.

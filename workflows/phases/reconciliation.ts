@@ -24,6 +24,8 @@ export const reconciliation: PhaseModule<'reconciliation'> = {
         clean: result.clean,
         failures: result.failures,
         ...(result.wouldFail ? { wouldFail: result.wouldFail } : {}),
+        // The day's output diffs (where V1's and V2's tables live), kept as the evidence of the day.
+        ...(result.outputs ? { outputs: result.outputs } : {}),
       });
       books.refreshDetails();
     }

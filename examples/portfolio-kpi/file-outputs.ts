@@ -4,11 +4,11 @@
  * would share V1's tables (a real pipeline's, one run at a time), and each would diff the last one's rows.
  */
 import { planSchema, type CutoverPlan } from '../../plan/schema';
+import { LEGACY_TABLES } from './warehouse';
 
 export function withFileOutputs(plan: CutoverPlan): CutoverPlan {
-  const run = plan.baseline.run.map((arg) =>
-    arg.startsWith('postgres:legacy.') ? `{output:${arg.endsWith('segment_kpis') ? 'segments' : 'loans'}}` : arg,
-  );
+  const byTarget = new Map(Object.entries(LEGACY_TABLES).map(([output, table]) => [`postgres:${table}`, output]));
+  const run = plan.baseline.run.map((arg) => (byTarget.has(arg) ? `{output:${byTarget.get(arg)}}` : arg));
   const outputs = Object.fromEntries(
     Object.entries(plan.shadow.outputs).map(([name, spec]) => {
       const { v1: _v1, ...rest } = spec;

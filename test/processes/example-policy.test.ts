@@ -7,6 +7,7 @@ import { loadPlan } from '../../plan/load';
 import { checkPlanAgainstPolicy } from '../../plan/policy';
 import { fileSystemResolver, loadPolicy } from '../../plan/policy-load';
 import type { CutoverPlan } from '../../plan/schema';
+import { withFileOutputs } from '../../examples/portfolio-kpi/file-outputs';
 import { tempDir } from '../helpers/harness';
 
 const EXAMPLE = path.resolve(__dirname, '..', '..', 'examples', 'portfolio-kpi');
@@ -81,4 +82,12 @@ test("an output that reads another database, or another schema of the warehouse,
       message: expect.stringContaining('payroll is not a database the policy lets a plan read (warehouse)'),
     },
   ]);
+});
+
+test("the example with V1's tables in files (the chaos test's and the benches'): no database left, and the policy passes it", async () => {
+  const plan = withFileOutputs(await loadPlan(path.join(EXAMPLE, 'plan.yaml')));
+  expect(plan.baseline.run.filter((arg) => arg.startsWith('postgres:'))).toEqual([]);
+  expect(plan.baseline.run).toEqual(expect.arrayContaining(['{output:loans}', '{output:segments}']));
+  expect(Object.values(plan.shadow.outputs).map((o) => o.v1)).toEqual([undefined, undefined]);
+  expect(problemsOf(plan)).toEqual([]);
 });

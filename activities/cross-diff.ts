@@ -105,6 +105,7 @@ export async function crossDiff(session: Session, request: CrossDiffRequest): Pr
   const format = request.v2.kind === 'file' ? request.v2.format : 'postgres';
   const result = newResult(request, format, { v1: where(request.v1), v2: where(request.v2) }, matched);
   const forms = { v1: canon(engines.v1), v2: canon(engines.v2) };
+  await allowParallelScans(request);
   // A table whose key a unique index holds, NOT NULL, has no duplicate or NULL key: its distinct keys are not
   // counted (at 1M rows, 0.85 s of PostgreSQL's 2.1 s for the first level).
   const unique = {
@@ -359,6 +360,20 @@ async function inPrefixes(
         `substr(md5(${forms.kt}), 1, ${length}) IN (${table ? `SELECT p FROM ${table} WHERE length(p) = ${length}` : list.map(literal).join(', ')})`,
     )
     .join(' OR ');
+}
+
+/**
+ * Lets PostgreSQL spread the checksum scans over its parallel workers, as many as its own settings allow
+ * (max_parallel_workers_per_gather): its planner does not count md5's cost and would scan alone. For this
+ * transaction only (SET LOCAL: read-only transactions may).
+ */
+async function allowParallelScans(request: CrossDiffRequest): Promise<void> {
+  for (const side of [request.v1, request.v2]) {
+    if (side.kind !== 'postgres') continue;
+    await side.client.query(
+      'SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0; SET LOCAL min_parallel_table_scan_size = 0',
+    );
+  }
 }
 
 /** The most rows a PostgreSQL side holds by its statistics (0 when none says: never analysed, a view, files). */

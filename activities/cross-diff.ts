@@ -61,7 +61,7 @@ export interface CrossDiffRequest {
    */
   leafRows?: number;
   /**
-   * Past this many rows (PostgreSQL's estimate of the larger side) the first level is level 2, 65,536 segments.
+   * Past this many rows (PostgreSQL's estimate of the larger side) the first level has 65,536 segments, not 256.
    * @default 4,000,000
    */
   deepStartRows?: number;
@@ -71,9 +71,18 @@ const NUMERIC =
   /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL)/;
 const INTEGER = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT)$/;
 const TIMESTAMP = /^TIMESTAMP/;
-const MAX_LEVEL = 8;
-/** Past this many differing segments a level's rows are compared as they are: the differences are everywhere. */
-const MAX_PENDING = 65_536;
+/** The longest prefix, in hex digits of md5 (a level adds one or two). */
+const MAX_DIGITS = 16;
+/**
+ * Past this many differing segments to split, they are compared whole: the differences are everywhere, and
+ * splitting them would bring millions of checksums over (at 10M rows with 10 % differing, every one of 65,536).
+ */
+const MAX_PENDING = 16_384;
+/**
+ * A level's segments are split 256 ways (two hex digits) unless that would make more checksums than this: then
+ * 16 ways (one digit). 10,000 differing segments of 150 rows make 160,000 checksums a side, not 2.5M.
+ */
+const MAX_CHECKSUMS = 262_144;
 
 /** What one side holds per segment: rows, distinct keys, NULL keys and the rows' checksum. */
 interface Segment {
@@ -114,11 +123,12 @@ export async function crossDiff(session: Session, request: CrossDiffRequest): Pr
   };
 
   // The first level over everything, then deeper only where the two sides' segments differ. A table of more than
-  // 4M rows (by PostgreSQL's estimate) starts at level 2, 65,536 segments: a few thousand differences touch every
+  // 4M rows (by PostgreSQL's estimate) starts at 65,536 segments (4 digits): a few thousand differences touch every
   // one of level 1's 256, and the scan that level 2 would take again costs more than bringing 65,536 checksums
   // over (measured at 1M rows: a scan 2 s, 65,536 checksums 0.8 s).
-  let level = (await estimatedRows(request)) > (request.deepStartRows ?? 4_000_000) ? 2 : 1;
-  const firstLevel = level;
+  let digits = (await estimatedRows(request)) > (request.deepStartRows ?? 4_000_000) ? 4 : 2;
+  const firstDigits = digits;
+  let level = 1;
   let pending: string[] | undefined;
   let identical = 0;
   let segments = 0;
@@ -127,10 +137,10 @@ export async function crossDiff(session: Session, request: CrossDiffRequest): Pr
   const keyProblems = { v1: 0, v2: 0 };
   for (;;) {
     const [a, b] = await Promise.all([
-      segmentsOf(engines.v1, forms.v1, level, pending, level === firstLevel && !unique.v1),
-      segmentsOf(engines.v2, forms.v2, level, pending, level === firstLevel && !unique.v2),
+      segmentsOf(engines.v1, forms.v1, digits, pending, digits === firstDigits && !unique.v1),
+      segmentsOf(engines.v2, forms.v2, digits, pending, digits === firstDigits && !unique.v2),
     ]);
-    if (level === firstLevel) {
+    if (digits === firstDigits) {
       for (const [side, found] of [
         ['v1', a],
         ['v2', b],
@@ -152,7 +162,9 @@ export async function crossDiff(session: Session, request: CrossDiffRequest): Pr
     const deeper: string[] = [];
     const levelLeaves: string[] = [];
     let identicalHere = 0;
-    for (const prefix of new Set([...a.keys(), ...b.keys()])) {
+    const prefixes = new Set(a.keys());
+    for (const prefix of b.keys()) prefixes.add(prefix);
+    for (const prefix of prefixes) {
       segments++;
       const x = a.get(prefix);
       const y = b.get(prefix);
@@ -161,19 +173,19 @@ export async function crossDiff(session: Session, request: CrossDiffRequest): Pr
         continue;
       }
       const size = Math.max(x?.n ?? 0, y?.n ?? 0);
-      if (size > (request.leafRows ?? 32) && level < MAX_LEVEL && x && y) deeper.push(prefix);
+      if (size > (request.leafRows ?? 32) && digits < MAX_DIGITS && x && y) deeper.push(prefix);
       else levelLeaves.push(prefix);
     }
+    identical += identicalHere;
+    for (const leaf of levelLeaves) leaves.push(leaf);
     if (deeper.length > MAX_PENDING) {
-      // Differences everywhere: the segments of the level above are compared whole (a few predicates, where
-      // thousands of children would make every query a long list), this level's findings set aside.
-      leaves.push(...(pending ?? ['']));
+      // Differences everywhere: the differing segments are compared whole, not split.
+      for (const segment of deeper) leaves.push(segment);
       break;
     }
-    identical += identicalHere;
-    leaves.push(...levelLeaves);
     if (deeper.length === 0) break;
     pending = deeper;
+    digits += deeper.length * 256 > MAX_CHECKSUMS ? 1 : 2;
     level++;
   }
   for (const side of ['v1', 'v2'] as const) {
@@ -306,18 +318,21 @@ const hash60 = (dialect: Engine['dialect'], text: string) =>
     ? `('x' || substr(md5(${text}), 1, 15))::bit(60)::bigint`
     : `('0x' || substr(md5(${text}), 1, 15))::BIGINT`;
 
-/** The segments of one level on one side: within the `pending` segments of the level above (all at level 1). */
+/**
+ * The segments of one level on one side, by the first `digits` hex digits of md5 of the key: within the `pending`
+ * segments of the level above (everything at the first level).
+ */
 async function segmentsOf(
   engine: Engine,
   forms: Forms,
-  level: number,
+  digits: number,
   pending: string[] | undefined,
   withKeys: boolean,
 ): Promise<Map<string, Segment>> {
   const within = pending ? `WHERE ${await inPrefixes(engine, forms, pending, `pending_${engine.side}`)}` : '';
   const found = await engine.query(
     `SELECT p, count(*) AS n, ${withKeys ? 'count(DISTINCT kt)' : 'count(*)'} AS keys, count(*) FILTER (WHERE nk) AS nulls, sum(h)::VARCHAR AS s
-       FROM (SELECT substr(md5(${forms.kt}), 1, ${2 * level}) AS p, ${forms.kt} AS kt, (${forms.nullKey}) AS nk,
+       FROM (SELECT substr(md5(${forms.kt}), 1, ${digits}) AS p, ${forms.kt} AS kt, (${forms.nullKey}) AS nk,
                     ${hash60(engine.dialect, forms.rt)} AS h
                FROM ${engine.from} ${within}) t
       GROUP BY p`,

@@ -65,6 +65,10 @@ export interface CrossDiffRequest {
    * @default 4,000,000
    */
   deepStartRows?: number;
+  /** Past this many differing segments to split, they are compared whole. @default 16,384 */
+  maxPending?: number;
+  /** A level splits 16 ways, not 256, where 256 would make more checksums than this. @default 262,144 */
+  maxChecksums?: number;
 }
 
 const NUMERIC =
@@ -178,14 +182,14 @@ export async function crossDiff(session: Session, request: CrossDiffRequest): Pr
     }
     identical += identicalHere;
     for (const leaf of levelLeaves) leaves.push(leaf);
-    if (deeper.length > MAX_PENDING) {
+    if (deeper.length > (request.maxPending ?? MAX_PENDING)) {
       // Differences everywhere: the differing segments are compared whole, not split.
       for (const segment of deeper) leaves.push(segment);
       break;
     }
     if (deeper.length === 0) break;
     pending = deeper;
-    digits += deeper.length * 256 > MAX_CHECKSUMS ? 1 : 2;
+    digits += deeper.length * 256 > (request.maxChecksums ?? MAX_CHECKSUMS) ? 1 : 2;
     level++;
   }
   for (const side of ['v1', 'v2'] as const) {

@@ -9,7 +9,7 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
-import { crossDiff } from '../../activities/cross-diff';
+import { crossDiff, type CrossDiffRequest } from '../../activities/cross-diff';
 import { diffInPostgres, type DbDiffRequest } from '../../activities/db-diff';
 import { DiffInputError, diffOutput, withDiffEngine } from '../../activities/diff';
 import type { OutputSpec } from '../../plan/schema';
@@ -368,7 +368,12 @@ describe('across two places: V1 in PostgreSQL, V2 in a Parquet file', () => {
     });
     return file;
   }
-  const across = (v1: string, file: string, spec: OutputSpec = SPEC, options: { deepStartRows?: number } = {}) =>
+  const across = (
+    v1: string,
+    file: string,
+    spec: OutputSpec = SPEC,
+    options: Pick<CrossDiffRequest, 'deepStartRows' | 'leafRows' | 'maxPending' | 'maxChecksums'> = {},
+  ) =>
     withDiffEngine({ tempDirectory: path.join(DIR, 'spill-cross'), threads: 1 }, async (session) => {
       await client.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
       try {
@@ -525,5 +530,21 @@ describe('across two places: V1 in PostgreSQL, V2 in a Parquet file', () => {
     expect(fromTwo.transfer?.levels).toBe(1);
     expect(fromTwo.transfer?.segments).toBeLessThan(fromOne.transfer?.segments ?? 0);
     expect(fromTwo.transfer?.rows).toBe(fromOne.transfer?.rows);
+    // Small segments split 16 ways where 256 would make too many checksums: the same answer, by 3 digits at level 2.
+    const sixteen = await across('wide', file, spec, { leafRows: 4, maxChecksums: 1000 });
+    const twoFiftySix = await across('wide', file, spec, { leafRows: 4 });
+    expect(sixteen.rows).toEqual(expected);
+    // 256 level-1 segments split 16 ways (4,096 checksums), then again: more levels, far fewer checksums.
+    expect(sixteen.transfer?.levels).toBeGreaterThan(twoFiftySix.transfer?.levels ?? 0);
+    expect(sixteen.transfer?.segments).toBeLessThan((twoFiftySix.transfer?.segments ?? 0) * 0.7);
+    expect(sixteen.columns).toEqual(fromOne.columns);
+    // Differences everywhere: past maxPending, the differing segments are compared whole, every row crossing.
+    const whole = await across('wide', file, spec, { maxPending: 100 });
+    expect(whole.rows).toEqual(expected);
+    expect(whole.columns).toEqual(fromOne.columns);
+    // (All but the odd level-1 segment that holds no changed row: those cross whole, nothing is split.)
+    expect(whole.transfer?.levels).toBe(1);
+    expect(whole.transfer?.leaves).toBeGreaterThan(250);
+    expect(whole.transfer?.rows).toBeGreaterThan(19_000);
   }, 60_000);
 });

@@ -272,7 +272,7 @@ class ParquetTable implements RowSink {
       type: PARQUET_TYPES[name] ?? 'STRING',
       nullable: false,
     }));
-    // ESM-only, loaded when a Parquet file is written (Node 20.19+ requires ES modules).
+    // An ES module only, loaded when a Parquet file is written (Node 20.19 and later can require() ES modules).
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const parquet = require('hyparquet-writer') as HyparquetWriter;
     this.writer ??= new parquet.ParquetWriter({

@@ -4,7 +4,7 @@
  * segments whose checksums differ are split further; the rows of the differing leaf segments alone are brought to
  * DuckDB and compared there with the file diff's column plans (activities/diff.ts), tolerances and all.
  *
- * Segments are the leading hex digits of md5 of the key's canonical text (256 per level, on any key type); a
+ * Segments are the leading hex digits of md5 of the key's canonical text (256 or 16 per level, any key type); a
  * segment's checksum is its row count and the sum of the first 60 bits of md5 of each row's canonical text. Both
  * engines compute md5 alike; the canonical forms are written so that equal values give equal text in both: numbers
  * as integers at the output's `scale` (by default 6 decimal places: a difference below that is not seen),
@@ -412,7 +412,7 @@ async function estimatedRows(request: CrossDiffRequest): Promise<number> {
 /**
  * The leaves' rows of both sides as DuckDB tables `leaf_v1`, `leaf_v2`, in one typing for both (numbers as DOUBLE,
  * timestamps as microseconds, booleans as they are, the rest as text), and the column plans over them. A file's
- * rows are selected where they lie; a database's are fetched (the rows transferred) and written as JSON lines.
+ * rows are selected where they lie; a database's are copied out (the rows transferred) as CSV for DuckDB to read.
  */
 async function bringLeaves(
   session: Session,

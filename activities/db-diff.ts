@@ -16,6 +16,7 @@ import { ActionError } from './errors';
 import type { OutputSpec } from '../plan/schema';
 import type { ColumnDiff, OutputDiff, SampleValue } from '../shapes/evidence';
 import {
+  columnDiff,
   count,
   DiffCancelledError,
   DiffInputError,
@@ -253,19 +254,15 @@ class Totals {
       const value = this.row[field];
       return value === null || value === undefined ? undefined : Number(value);
     };
-    const maxAbsolute = p.numeric ? max(`d${p.i}`) : undefined;
-    const maxRelative = p.numeric ? max(`r${p.i}`) : undefined;
-    return {
-      column: p.name,
-      type: p.types.v1 === p.types.v2 ? p.types.v1 : `${p.types.v1} / ${p.types.v2}`,
-      equal: this.n('both') - this.n(`s${p.i}_1`) - this.n(`s${p.i}_2`) - this.n(`s${p.i}_3`),
-      withinTolerance: this.n(`s${p.i}_1`),
-      differing: this.n(`s${p.i}_2`),
-      nullOneSide: this.n(`s${p.i}_3`),
-      ...(maxAbsolute !== undefined ? { maxAbsolute } : {}),
-      ...(maxRelative !== undefined ? { maxRelative } : {}),
-      ...(p.tolerance ? { tolerance: p.tolerance } : {}),
-    };
+    const [within, differing, nullOneSide] = [1, 2, 3].map((code) => this.n(`s${p.i}_${code}`)) as [
+      number,
+      number,
+      number,
+    ];
+    return columnDiff(p, [this.n('both') - within - differing - nullOneSide, within, differing, nullOneSide], {
+      absolute: p.numeric ? max(`d${p.i}`) : undefined,
+      relative: p.numeric ? max(`r${p.i}`) : undefined,
+    });
   }
 }
 

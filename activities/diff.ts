@@ -444,21 +444,34 @@ export class Tally {
         .filter((v) => v !== null && v !== undefined);
       return values.length > 0 ? Math.max(...values.map(Number)) : undefined;
     };
-    const maxAbsolute = p.numeric ? maxOf(`d${p.i}`) : undefined;
-    const maxRelative = p.numeric ? maxOf(`r${p.i}`) : undefined;
     const of = (code: number) => this.sum((g) => Tally.both(g) && count(g[`s${p.i}`]) === code);
-    return {
-      column: p.name,
-      type: p.types.v1 === p.types.v2 ? p.types.v1 : `${p.types.v1} / ${p.types.v2}`,
-      equal: of(0),
-      withinTolerance: of(1),
-      differing: of(2),
-      nullOneSide: of(3),
-      ...(maxAbsolute !== undefined ? { maxAbsolute } : {}),
-      ...(maxRelative !== undefined ? { maxRelative } : {}),
-      ...(p.tolerance ? { tolerance: p.tolerance } : {}),
-    };
+    return columnDiff(p, [of(0), of(1), of(2), of(3)], {
+      absolute: p.numeric ? maxOf(`d${p.i}`) : undefined,
+      relative: p.numeric ? maxOf(`r${p.i}`) : undefined,
+    });
   }
+}
+
+/**
+ * One column's line of the evidence from its counts of matched rows, by status (equal, within tolerance,
+ * differing, NULL on one side), and its largest differences: however the counts were taken.
+ */
+export function columnDiff(
+  p: ColumnPlan,
+  [equal, withinTolerance, differing, nullOneSide]: [number, number, number, number],
+  max: { absolute: number | undefined; relative: number | undefined },
+): ColumnDiff {
+  return {
+    column: p.name,
+    type: p.types.v1 === p.types.v2 ? p.types.v1 : `${p.types.v1} / ${p.types.v2}`,
+    equal,
+    withinTolerance,
+    differing,
+    nullOneSide,
+    ...(max.absolute !== undefined ? { maxAbsolute: max.absolute } : {}),
+    ...(max.relative !== undefined ? { maxRelative: max.relative } : {}),
+    ...(p.tolerance ? { tolerance: p.tolerance } : {}),
+  };
 }
 
 /**

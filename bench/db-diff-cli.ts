@@ -99,8 +99,8 @@ async function cross(url: string, parquet: string): Promise<unknown> {
   const client = new Client({ connectionString: url });
   await client.connect();
   await client.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  const workDir = path.join(path.dirname(parquet), `cross-${process.pid}`);
   try {
-    const workDir = path.join(path.dirname(parquet), `cross-${process.pid}`);
     await mkdir(workDir, { recursive: true });
     // DuckDB's memory as a worker sets it (CUTOVER_DIFF_MEMORY): 128 MB here, spilling past it to the work folder,
     // so that a diff where every row crosses stays within the issue's 600 MB (measured at 10M rows, 10 % differing:
@@ -121,7 +121,7 @@ async function cross(url: string, parquet: string): Promise<unknown> {
     await client.query('ROLLBACK').catch(() => undefined);
     await client.end();
     // The leaves' rows and DuckDB's spill: a 10M-row table's take gigabytes.
-    await rm(path.join(path.dirname(parquet), `cross-${process.pid}`), { recursive: true, force: true });
+    await rm(workDir, { recursive: true, force: true });
   }
 }
 

@@ -567,9 +567,10 @@ export function columnPlan(
   types: { v1: string; v2: string },
   tolerance: ColumnTolerance | undefined,
   i: number,
+  /** How the expressions name the two sides' values. @default a."name" and b."name" */
+  sides: { a: string; b: string } = { a: `a.${ident(name)}`, b: `b.${ident(name)}` },
 ): ColumnPlan {
-  const a = `a.${ident(name)}`;
-  const b = `b.${ident(name)}`;
+  const { a, b } = sides;
   const numeric = NUMERIC.test(types.v1) && NUMERIC.test(types.v2);
   const nullOneSide = `((${a} IS NULL) <> (${b} IS NULL))`;
   if (numeric) {

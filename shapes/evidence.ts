@@ -147,7 +147,15 @@ export interface OutputDiff {
    * Across two places (activities/cross-diff.ts): the rows brought over from a database to be compared, of all the
    * rows of both sides; the segments checksummed, the leaf segments whose rows were compared, the levels descended.
    */
-  transfer?: { rows: number; of: number; segments: number; leaves: number; levels: number };
+  transfer?: {
+    rows: number;
+    of: number;
+    segments: number;
+    leaves: number;
+    levels: number;
+    /** How rows fell into segments: by a whole-number key's range, or by md5 of the key's text (absent before). */
+    segmentedBy?: 'range' | 'md5';
+  };
   durationMs: number;
 }
 

@@ -108,7 +108,8 @@ test('in one PostgreSQL: the counts, tolerances and samples the file diff gives 
     diffOutput(session, { output: 'loan_kpis', dataset: 'd1', spec: SPEC, v1File, v2File }),
   );
   expect(onFiles.rows).toEqual(result.rows);
-  const classes = (r: typeof result) => r.columns.map((c) => [c.column, c.equal, c.withinTolerance, c.differing]);
+  const classes = (r: typeof result) =>
+    r.columns.map((c) => [c.column, c.equal, c.withinTolerance, c.differing, c.maxAbsolute, c.maxRelative]);
   expect(classes(onFiles)).toEqual(classes(result));
   expect(onFiles.failures).toEqual(result.failures);
 });
@@ -372,7 +373,7 @@ describe('across two places: V1 in PostgreSQL, V2 in a Parquet file', () => {
     v1: string,
     file: string,
     spec: OutputSpec = SPEC,
-    options: Pick<CrossDiffRequest, 'deepStartRows' | 'leafRows' | 'maxPending' | 'maxChecksums'> = {},
+    options: Pick<CrossDiffRequest, 'deepStartRows' | 'leafRows' | 'maxPending' | 'maxChecksums' | 'segmentBy'> = {},
   ) =>
     withDiffEngine({ tempDirectory: path.join(DIR, 'spill-cross'), threads: 1 }, async (session) => {
       await client.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -500,7 +501,7 @@ describe('across two places: V1 in PostgreSQL, V2 in a Parquet file', () => {
     ]);
   });
 
-  test('10 % differing: every row compared, through tables of the leaves on both sides; the same counts from level 2', async () => {
+  test('10 % differing, segments by md5: every row compared, through tables of the leaves on both sides; the same counts from level 2', async () => {
     await client.query(`
       CREATE TABLE legacy.wide AS
         SELECT i AS loan_id, round((i % 97) / 1000.0, 6)::numeric(12, 6) AS par30, i * 10.5 AS balance,
@@ -517,34 +518,109 @@ describe('across two places: V1 in PostgreSQL, V2 in a Parquet file', () => {
       ),
     );
     const spec = { ...SPEC, maxDifferingRows: 100_000 };
+    const md5 = { segmentBy: 'md5' } as const;
     const expected = { v1: 20_000, v2: 20_000, both: 20_000, onlyV1: 0, onlyV2: 0, differing: 2000 };
-    const fromOne = await across('wide', file, spec);
+    const fromOne = await across('wide', file, spec, md5);
     expect(fromOne.rows).toEqual(expected);
     expect(fromOne.transfer?.leaves).toBeGreaterThan(64);
     // Started at level 2 (as a table past deepStartRows is): the same answer, in one level fewer.
-    const fromTwo = await across('wide', file, spec, { deepStartRows: 10_000 });
+    const fromTwo = await across('wide', file, spec, { ...md5, deepStartRows: 10_000 });
     expect(fromTwo.rows).toEqual(expected);
     expect(fromTwo.columns).toEqual(fromOne.columns);
-    // 256 segments and then their 65,536, or the 65,536 at once: one level fewer, the same rows crossing.
-    expect(fromOne.transfer?.levels).toBe(2);
-    expect(fromTwo.transfer?.levels).toBe(1);
+    // The whole table, its 256 segments and then their 65,536; or the whole table and the 65,536: one level fewer,
+    // the same rows crossing.
+    expect(fromOne.transfer).toMatchObject({ levels: 3, segmentedBy: 'md5' });
+    expect(fromTwo.transfer?.levels).toBe(2);
     expect(fromTwo.transfer?.segments).toBeLessThan(fromOne.transfer?.segments ?? 0);
     expect(fromTwo.transfer?.rows).toBe(fromOne.transfer?.rows);
     // Small segments split 16 ways where 256 would make too many checksums: the same answer, by 3 digits at level 2.
-    const sixteen = await across('wide', file, spec, { leafRows: 4, maxChecksums: 1000 });
-    const twoFiftySix = await across('wide', file, spec, { leafRows: 4 });
+    const sixteen = await across('wide', file, spec, { ...md5, leafRows: 4, maxChecksums: 1000 });
+    const twoFiftySix = await across('wide', file, spec, { ...md5, leafRows: 4 });
     expect(sixteen.rows).toEqual(expected);
-    // 256 level-1 segments split 16 ways (4,096 checksums), then again: more levels, far fewer checksums.
+    // 256 segments split 16 ways (4,096 checksums), then again: more levels, far fewer checksums.
     expect(sixteen.transfer?.levels).toBeGreaterThan(twoFiftySix.transfer?.levels ?? 0);
     expect(sixteen.transfer?.segments).toBeLessThan((twoFiftySix.transfer?.segments ?? 0) * 0.7);
     expect(sixteen.columns).toEqual(fromOne.columns);
     // Differences everywhere: past maxPending, the differing segments are compared whole, every row crossing.
-    const whole = await across('wide', file, spec, { maxPending: 100 });
+    const whole = await across('wide', file, spec, { ...md5, maxPending: 100 });
     expect(whole.rows).toEqual(expected);
     expect(whole.columns).toEqual(fromOne.columns);
-    // (All but the odd level-1 segment that holds no changed row: those cross whole, nothing is split.)
-    expect(whole.transfer?.levels).toBe(1);
+    // (All but the odd segment of 256 that holds no changed row: those cross whole, nothing is split.)
+    expect(whole.transfer?.levels).toBe(2);
     expect(whole.transfer?.leaves).toBeGreaterThan(250);
     expect(whole.transfer?.rows).toBeGreaterThan(19_000);
   }, 60_000);
+
+  test('a whole-number key is segmented by its range: negative, sparse keys give the verdicts md5 gives; equal tables end at one checksum a side', async () => {
+    // Keys from -39,992,081 to 118,340,000, 7,919 apart; V2 loses one, gains one, and 41 rows differ.
+    await client.query(`
+      CREATE TABLE legacy.sparse AS
+        SELECT i * 7919 - 40000000 AS loan_id, round((i % 97) / 1000.0, 6)::numeric(12, 6) AS par30,
+               i * 10.5 AS balance, CASE WHEN i % 3 = 0 THEN 'current' ELSE 'late' END AS status
+          FROM generate_series(1, 20000) i;
+      ANALYZE legacy.sparse`);
+    const rows = (edits: string) => `
+      SELECT i * 7919 - 40000000 AS loan_id, round((i % 97) / 1000.0, 6)::DECIMAL(12, 6) AS par30,
+             i * 10.5 ${edits ? '+ CASE WHEN i % 500 = 0 THEN 1 ELSE 0 END' : ''} AS balance,
+             CASE WHEN i % 3 = 0 ${edits ? 'AND i <> 78' : ''} THEN 'current' ELSE 'late' END AS status
+        FROM range(1, 20001) t(i) ${edits}`;
+    const edited = path.join(DIR, 'v2-sparse-edited.parquet');
+    const same = path.join(DIR, 'v2-sparse.parquet');
+    await withDiffEngine({ tempDirectory: path.join(DIR, 'spill'), threads: 1 }, async (session) => {
+      await session.rows(
+        `COPY (${rows('WHERE i <> 5')} UNION ALL SELECT 3, 0.001, 1.5, 'late') TO '${edited}' (FORMAT parquet)`,
+      );
+      await session.rows(`COPY (${rows('')}) TO '${same}' (FORMAT parquet)`);
+    });
+    const spec = { ...SPEC, maxDifferingRows: 1000 };
+    const byRange = await across('sparse', edited, spec);
+    const byMd5 = await across('sparse', edited, spec, { segmentBy: 'md5' });
+    expect(byRange.rows).toEqual({ v1: 20_000, v2: 20_000, both: 19_999, onlyV1: 1, onlyV2: 1, differing: 41 });
+    expect(byRange.transfer?.segmentedBy).toBe('range');
+    expect(byMd5.transfer?.segmentedBy).toBe('md5');
+    expect(byMd5.rows).toEqual(byRange.rows);
+    expect(byMd5.columns).toEqual(byRange.columns);
+    expect(byMd5.samples.map((x) => x.key)).toEqual(byRange.samples.map((x) => x.key));
+    expect(byRange.samples.map((x) => x.key.loan_id)).toEqual(expect.arrayContaining([3, 5 * 7919 - 40_000_000]));
+    // 43 rows differ or are missing: their segments' rows crossed, under 5 % of the 40,000.
+    expect(byRange.transfer?.rows).toBeGreaterThanOrEqual(43);
+    expect(byRange.transfer?.rows).toBeLessThan(2000);
+
+    // Equal tables: the whole table's checksum agrees on both sides, nothing is split and nothing crosses.
+    const equal = await across('sparse', same, spec);
+    expect(equal.rows).toEqual({ v1: 20_000, v2: 20_000, both: 20_000, onlyV1: 0, onlyV2: 0, differing: 0 });
+    expect(equal.transfer).toMatchObject({ rows: 0, segments: 1, leaves: 0, levels: 1, segmentedBy: 'range' });
+  }, 60_000);
+
+  test('by range too, NULL and duplicate keys stop the diff and fail it; keys 2^62 or more apart are segmented by md5', async () => {
+    await client.query(`
+      CREATE TABLE legacy.dirtykeys (id bigint, note text);
+      INSERT INTO legacy.dirtykeys VALUES (1, 'a'), (2, 'b'), (3, 'c');
+      CREATE TABLE legacy.far (id bigint, note text);
+      INSERT INTO legacy.far VALUES (-4611686018427387904, 'a'), (1, 'b'), (4611686018427387904, 'c')`);
+    const dirty = path.join(DIR, 'keyed-dirty.parquet');
+    const far = path.join(DIR, 'far.parquet');
+    await withDiffEngine({ tempDirectory: path.join(DIR, 'spill'), threads: 1 }, async (session) => {
+      await session.rows(
+        `COPY (SELECT * FROM (VALUES (1::BIGINT, 'a'), (2, 'b'), (2, 'b'), (NULL, 'c')) t(id, note)) TO '${dirty}' (FORMAT parquet)`,
+      );
+      await session.rows(
+        `COPY (SELECT * FROM (VALUES (-4611686018427387904::BIGINT, 'a'), (1, 'B'), (4611686018427387904, 'c')) t(id, note))
+           TO '${far}' (FORMAT parquet)`,
+      );
+    });
+    const spec = { ...SPEC, key: ['id'], tolerances: {} };
+    const problems = await across('dirtykeys', dirty, spec);
+    expect(problems.verdict).toBe('fail');
+    expect(problems.duplicates.v2).toBe(1);
+    expect(problems.failures).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^1 duplicate key/),
+        expect.stringMatching(/^1 row\(s\) with a NULL key/),
+      ]),
+    );
+    const wide = await across('far', far, spec);
+    expect(wide.transfer?.segmentedBy).toBe('md5');
+    expect(wide.rows).toEqual({ v1: 3, v2: 3, both: 3, onlyV1: 0, onlyV2: 0, differing: 1 });
+  });
 });

@@ -129,7 +129,7 @@ export async function crossDiff(session: Session, request: CrossDiffRequest): Pr
   const format = request.v2.kind === 'file' ? request.v2.format : 'postgres';
   const result = newResult(request, format, { v1: where(request.v1), v2: where(request.v2) }, matched);
   const forms = { v1: canon(engines.v1), v2: canon(engines.v2) };
-  await allowParallelScans(request);
+  await planChecksumScans(request);
   // A table whose key a unique index holds, NOT NULL, has no duplicate or NULL key: its distinct keys are not
   // counted (at 1M rows, 0.85 s of PostgreSQL's 2.1 s for the first level).
   const unique = {
@@ -517,7 +517,7 @@ async function inPrefixes(
  * compiling the queries (JIT): its rows/cost guesses at 10M rows bring 0.35 s of compiling a process, for scans
  * that spend their time in md5. For this transaction only (SET LOCAL: read-only transactions may).
  */
-async function allowParallelScans(request: CrossDiffRequest): Promise<void> {
+async function planChecksumScans(request: CrossDiffRequest): Promise<void> {
   for (const side of [request.v1, request.v2]) {
     if (side.kind !== 'postgres') continue;
     await side.client.query(

@@ -460,17 +460,19 @@ async function segmentsOf(
   withKeys: boolean,
 ): Promise<Map<string, Segment>> {
   const within = pending ? `WHERE ${await inPrefixes(engine, by, forms, pending, `pending_${engine.side}`)}` : '';
+  // The whole table (0 digits) is the one segment '': nothing to group by.
+  const grouped = digits > 0;
   const found = await engine.query(
-    `SELECT ${digits > 0 ? 'p' : "''"} AS p, count(*) AS n, ${withKeys ? 'count(DISTINCT kd)' : 'count(*)'} AS keys,
+    `SELECT ${grouped ? 'p, ' : ''}count(*) AS n, ${withKeys ? 'count(DISTINCT kd)' : 'count(*)'} AS keys,
             count(*) FILTER (WHERE nk) AS nulls, sum(h)::VARCHAR AS s
-       FROM (SELECT ${digits > 0 ? by.of(forms, digits) : 'NULL'} AS p, ${withKeys ? by.distinct(forms) : 'NULL'} AS kd,
+       FROM (SELECT ${grouped ? `${by.of(forms, digits)} AS p, ` : ''}${withKeys ? by.distinct(forms) : 'NULL'} AS kd,
                     (${forms.nullKey}) AS nk, ${hash60(engine.dialect, forms.rt)} AS h
                FROM ${engine.from} ${within}) t
-      ${digits > 0 ? 'GROUP BY p' : ''}`,
+      ${grouped ? 'GROUP BY p' : ''}`,
   );
   return new Map(
     found.map((r) => [
-      digits > 0 ? by.name(r.p, digits) : '',
+      grouped ? by.name(r.p, digits) : '',
       { n: count(r.n), keys: count(r.keys), nulls: count(r.nulls), sum: String(r.s ?? '0') },
     ]),
   );

@@ -1,5 +1,6 @@
 // ESLint flat config: typed rules for the whole project, the workflow sandbox rules, and the folder
-// boundaries (README "Architecture": which folder may import which).
+// boundaries (docs/architecture.md: which folder may import which). These rules see static imports only;
+// test/unit/import-cycles.test.ts holds every import, dynamic and type imports included, to the same floors.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
@@ -11,9 +12,12 @@ const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}
 const noScripts = { group: ['**/scripts/*'], message: 'scripts/ holds entry points; import the library they use.' };
 const noWorker = { group: ['**/worker/*'], message: 'The worker process is not a library: share through common/.' };
 const noClient = {
-  group: ['**/client/*'],
-  message: 'The CLI is not a library for this folder: share through common/.',
+  group: ['**/client/*', '**/client/commands/*'],
+  message: 'The CLI is the top floor: share through lib/ (the client library) or common/.',
 };
+const noApp = { group: ['**/approval/*'], message: 'The approval app is above this folder: share through lib/.' };
+const noPolicy = { group: ['**/policy/*'], message: 'The policy check is above this folder.' };
+const noLib = { group: ['../lib/*', '../../lib/*'], message: 'The client library is above this folder.' };
 
 /** `no-restricted-imports` for `files`, with the given patterns (a later block replaces, not merges, the rule). */
 const boundary = (files, patterns, paths = []) => ({
@@ -76,6 +80,8 @@ export default tseslint.config(
           '**/workflows/*',
           '**/verdicts/*',
           '**/client/*',
+          '../lib/*',
+          '**/policy/*',
           '**/approval/*',
           '**/worker/*',
           '**/scripts/*',
@@ -91,32 +97,55 @@ export default tseslint.config(
     ],
     nodeBuiltins.map((name) => ({ name, message: 'shapes/ is pure: no Node built-ins.' })),
   ),
-  // The approval app uses the client library (api, reports), never the CLI; the CLI never the app.
+  // The approval app uses the client library (lib/), never the CLI; the CLI (client/) is above both.
   boundary(
     ['approval/**/*.ts'],
-    [
-      noScripts,
-      noWorker,
-      {
-        group: ['**/client/cli', '**/client/commands/*', '**/toolchain/*'],
-        message: 'The app uses the client library, not the CLI.',
-      },
-    ],
+    [noScripts, noWorker, noClient, { group: ['**/toolchain/*'], message: 'The app uses the client library.' }],
   ),
-  boundary(['common/**/*.ts'], [noScripts, noWorker, noClient, { group: ['**/toolchain/*', '**/activities/*'] }]),
+  boundary(
+    ['common/**/*.ts'],
+    [noScripts, noWorker, noClient, noApp, noPolicy, noLib, { group: ['**/toolchain/*', '**/activities/*'] }],
+  ),
+  // plan/ is the ground floor: the plan's schema and words, which every other floor reads.
   boundary(
     ['plan/**/*.ts'],
     [
       noScripts,
       noWorker,
       noClient,
+      noApp,
+      noPolicy,
+      noLib,
       {
-        group: ['**/toolchain/*', '**/activities/*', '**/workflows/*'],
-        message: 'plan/ is beneath workflows/: share through plan/.',
+        group: ['**/toolchain/*', '**/activities/*', '**/workflows/*', '**/shapes/*', '**/verdicts/*'],
+        message: 'plan/ is the ground floor: it imports only plan/.',
       },
     ],
   ),
-  boundary(['activities/**/*.ts'], [noScripts, noWorker, noClient, { group: ['**/toolchain/*'] }]),
+  // The policy check reads the plan and the phases' declarations; the activities and the CLI use it.
+  boundary(
+    ['policy/**/*.ts'],
+    [
+      noScripts,
+      noWorker,
+      noClient,
+      noApp,
+      noLib,
+      { group: ['**/toolchain/*', '**/activities/*', '**/workflows/*', '**/verdicts/*'] },
+    ],
+  ),
+  boundary(
+    ['activities/**/*.ts'],
+    [
+      noScripts,
+      noWorker,
+      noClient,
+      noApp,
+      noLib,
+      { group: ['**/toolchain/*'] },
+      { group: ['**/workflows/*'], message: 'Activities never import workflow code: share through shapes/.' },
+    ],
+  ),
   // The verdicts are pure: the activities judge with them, and the CLI's what-if judges recorded evidence with
   // them, so the two can never disagree. Evidence shapes come in as types.
   boundary(
@@ -125,21 +154,26 @@ export default tseslint.config(
       noScripts,
       noWorker,
       noClient,
+      noApp,
+      noPolicy,
+      noLib,
       { group: ['**/toolchain/*', '**/workflows/*', '**/codec/*'] },
       { group: ['**/activities/*'], allowTypeImports: true, message: 'Verdicts take evidence types only.' },
     ],
     nodeBuiltins.map((name) => ({ name, message: 'Verdicts are pure: no Node built-ins.' })),
   ),
-  boundary(['worker/**/*.ts'], [noScripts, noClient, { group: ['**/toolchain/*'] }]),
+  boundary(['worker/**/*.ts'], [noScripts, noClient, noApp, noLib, { group: ['**/toolchain/*'] }]),
+  // The client library: beneath the CLI and the app, above the workflows' definitions it calls.
   boundary(
-    ['client/**/*.ts', 'codec/**/*.ts'],
-    [
-      noScripts,
-      noWorker,
-      { group: ['**/toolchain/*', '**/approval/*'], message: 'The client library is beneath the app.' },
-    ],
+    ['lib/**/*.ts'],
+    [noScripts, noWorker, noClient, noApp, { group: ['**/toolchain/*'], message: 'The client library is a library.' }],
   ),
-  boundary(['toolchain/**/*.ts'], [noScripts, noWorker, noClient]),
+  boundary(['client/**/*.ts'], [noScripts, noWorker, { group: ['**/toolchain/*'] }]),
+  boundary(
+    ['codec/**/*.ts'],
+    [noScripts, noWorker, noClient, noApp, noLib, noPolicy, { group: ['**/toolchain/*', '**/plan/*'] }],
+  ),
+  boundary(['toolchain/**/*.ts'], [noScripts, noWorker, noClient, noApp, noLib]),
   boundary(['bench/**/*.ts', 'test/**/*.ts', 'examples/**/*.ts'], [noScripts]),
   // Workflow code runs in Temporal's deterministic sandbox, which evaluates every module a workflow loads
   // once per running cutover: no Node built-ins, no Node-side values, and no zod (a megabyte of the bundle and,
@@ -157,12 +191,21 @@ export default tseslint.config(
         message: 'Import activities by type only.',
       },
       {
-        group: ['**/worker/*', '**/client/*', '**/toolchain/*', '**/scripts/*', '**/codec/*'],
+        group: [
+          '**/worker/*',
+          '**/client/*',
+          '../lib/*',
+          '**/approval/*',
+          '**/policy/*',
+          '**/toolchain/*',
+          '**/scripts/*',
+          '**/codec/*',
+        ],
         message: 'Workflow code must not import Node-side modules.',
       },
       { group: ['zod', 'zod/*'], message: 'No zod in workflow code: it costs every running cutover over a megabyte.' },
       {
-        group: ['**/plan/schema', '**/plan/load', '**/plan/policy', '**/plan/policy-load'],
+        group: ['**/plan/schema', '**/plan/load'],
         allowTypeImports: true,
         message: 'Plan schemas and loading stay out of workflow code (zod): import their types only.',
       },

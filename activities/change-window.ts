@@ -5,7 +5,7 @@
  * again, and the workflow records the answer, so a replay never computes it.
  */
 import { decideWindow, effectiveCalendar, type PlanWindow, type WindowDecision } from '../plan/calendar';
-import { rulesFor, type ResolvedPolicy } from '../plan/policy';
+import { rulesFor, type ResolvedPolicy } from '../policy/schema';
 
 export interface ChangeWindowInput {
   release: string;

@@ -16,9 +16,11 @@ import {
   type Environment,
   type EnvironmentQueues,
 } from '../plan/environments';
-import { checkPlanAgainstPolicy, rulesFor, type Reach, type ResolvedPolicy } from '../plan/policy';
+import { checkPlanAgainstPolicy } from '../policy/check';
+import { rulesFor, type ResolvedPolicy } from '../policy/schema';
+import { type Reach } from '../policy/reach';
 import { workdirFor } from './datasets';
-import { fileSystemResolver } from '../plan/policy-load';
+import { fileSystemResolver } from '../policy/load';
 import { planOrFailure, type CutoverPlan } from '../plan/schema';
 import { createDeployProduction, createProbe, createReconcile } from './production';
 import { createNotify } from './notify';

@@ -5,21 +5,12 @@
  */
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import {
-  allowedPrefix,
-  allowedUrl,
-  commandsFor,
-  outOfReach,
-  pathArguments,
-  reachedPath,
-  rulesFor,
-  type PathResolver,
-  type PolicyEnvironment,
-  type ResolvedPolicy,
-} from '../plan/policy';
+import { allowedPrefix, allowedUrl, outOfReach, pathArguments, reachedPath, type PathResolver } from '../policy/reach';
+import { commandsFor } from '../policy/actions';
+import { rulesFor, type PolicyEnvironment, type ResolvedPolicy } from '../policy/schema';
 import { FailureType } from '../plan/failures';
 import type { PlanSeal } from '../plan/seal';
-import { fileSystemResolver } from '../plan/policy-load';
+import { fileSystemResolver } from '../policy/load';
 import { ActionError } from './errors';
 import { workdirFor } from './datasets';
 import type { ActionGuard } from './runner';

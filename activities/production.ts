@@ -11,7 +11,7 @@ import { toFailure } from './errors';
 import { diffOutputs } from './output-diffs';
 import path from 'node:path';
 import { outputPaths, parseOutput, pipelineContext, probeOutputSchema, runSideBySide } from './pipeline';
-import type { ResolvedPolicy } from '../plan/policy';
+import type { ResolvedPolicy } from '../policy/schema';
 import { actionGuard, guarded, isPolicyRefusal, assertSamePolicy, type GuardDeps } from './policy-guard';
 import { runAction } from './runner';
 import { evaluateTriggers } from '../verdicts/triggers';

@@ -9,7 +9,7 @@ import { isNotFound } from '../common/not-found';
 import { codecFromEnv } from '../codec/aes-gcm';
 import type { CutoverPlan } from '../plan/schema';
 import { decoder, recordedFromHistory, type Recorded } from '../verdicts/evidence';
-import { REFERENCES_WORKFLOW_ID, referencesQuery, type References } from '../workflows/references';
+import { REFERENCES_WORKFLOW_ID, referencesQuery, type References } from '../shapes/references';
 import type { ReferenceNote } from '../shapes/evidence';
 
 export interface LoadedReference {

@@ -8,7 +8,7 @@
 import { Context } from '@temporalio/activity';
 import { curve } from '../plan/keys';
 import { ENVIRONMENTS, type Environment, type EnvironmentQueues } from '../plan/environments';
-import { actionsOf, environmentOfPath } from '../plan/policy';
+import { actionsOf, environmentOfPath } from '../policy/actions';
 import { sealMessage, type PlanSeal } from '../plan/seal';
 import type { Action, CutoverPlan } from '../plan/schema';
 

@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { attestBreakGlass, reportAppRefusal } from '../client/api';
+import { attestBreakGlass, reportAppRefusal } from '../lib/api';
 import { MAX_COMMENT_LENGTH, submitBreakGlassUpdate, type BreakGlassAnswer } from '../workflows/messages';
 import { addressedId } from './cutover-reader';
 import type { RelayOptions } from './signoff-route';

@@ -103,7 +103,7 @@ export interface ServeConfig {
     groupsClaim: string;
   };
   /**
-   * The workers' key and the attesters to trust, where the page shows the record's line (client/record-export.ts
+   * The workers' key and the attesters to trust, where the page shows the record's line (lib/record-export.ts
    * recordLine reads them as these variables).
    */
   record?: { CUTOVER_WORKER_KEY_FILE: string; CUTOVER_WORKER_KEY_ID: string; CUTOVER_ATTESTER_KEYS: string };

@@ -5,7 +5,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { status, UserError, type Cutovers } from '../client/api';
+import { status, UserError, type Cutovers } from '../lib/api';
 import { statusQuery } from '../workflows/messages';
 import type { CutoverStatus, RoleView } from '../shapes/status';
 import type { Login } from './identity';

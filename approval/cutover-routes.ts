@@ -3,8 +3,8 @@
  * its live version (`/cutovers/:id/live`, which the page polls to know when to reload).
  */
 import type { FastifyInstance } from 'fastify';
-import { list, UserError, type Cutovers } from '../client/api';
-import { recordLine } from '../client/record-export';
+import { list, UserError, type Cutovers } from '../lib/api';
+import { recordLine } from '../lib/record-export';
 import type { ServeConfig } from './config';
 import { isFinal } from '../shapes/status';
 import { rolesFor } from './identity';

@@ -2,8 +2,8 @@
  * The approval app's pages, rendered on the server as plain HTML (no build step). Everything that comes from
  * a plan, a cutover or a login is escaped; the only scripts are the report's charts and the live refresh.
  */
-import { recordLineHtml, reportParts, REPORT_STYLE } from '../client/html-report';
-import type { RecordLine } from '../client/record';
+import { recordLineHtml, reportParts, REPORT_STYLE } from '../lib/html-report';
+import type { RecordLine } from '../lib/record';
 import { esc } from '../common/html';
 import type { BreakGlassAnswer, SignOffAnswer } from '../workflows/messages';
 import { describeWaitingForWindow, isFinal, type CutoverStatus } from '../shapes/status';

@@ -3,7 +3,7 @@
  * the OpenID login, and a clean stop on SIGTERM / SIGINT.
  */
 import pino from 'pino';
-import { connect } from '../client/api';
+import { connect } from '../lib/api';
 import { createApprovalApp } from './app';
 import { loadServeConfig } from './config';
 import { createOidcLogin } from './oidc';

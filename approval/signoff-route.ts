@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { attestSignOff, reportAppRefusal, UserError, type Cutovers } from '../client/api';
+import { attestSignOff, reportAppRefusal, UserError, type Cutovers } from '../lib/api';
 import { MAX_COMMENT_LENGTH, submitSignOffUpdate, type SignOff, type SignOffAnswer } from '../workflows/messages';
 import type { CutoverStatus } from '../shapes/status';
 import type { ServeConfig } from './config';

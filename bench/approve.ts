@@ -16,7 +16,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { connect, startCutover, status, type Cutovers } from '../client/api';
+import { connect, startCutover, status, type Cutovers } from '../lib/api';
 import { freePort } from '../common/net';
 import { workerEnv, WORKER_NODE_OPTIONS } from '../common/worker-process';
 import { EXAMPLE_APPROVERS, EXAMPLE_ROLE_GROUPS, examplePassword } from '../examples/portfolio-kpi/approvers';

@@ -11,7 +11,7 @@
 import { Command, CommanderError } from 'commander';
 import { PlanError } from '../plan/load';
 import { PHASES } from '../shapes/status';
-import { UserError } from './errors';
+import { UserError } from '../lib/errors';
 import { cutoverCommands } from './commands/cutover';
 import { planCommands } from './commands/plan';
 import { recordCommands } from './commands/record';

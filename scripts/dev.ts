@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519';
-import { connect, startCutover, status, UserError } from '../client/api';
+import { connect, startCutover, status, UserError } from '../lib/api';
 import { EXAMPLE_APPROVERS, EXAMPLE_LOGINS, EXAMPLE_ROLE_GROUPS } from '../examples/portfolio-kpi/approvers';
 import { loadPlan } from '../plan/load';
 import { setUpWarehouse, WAREHOUSE_ENV } from '../examples/portfolio-kpi/warehouse';

@@ -2,7 +2,7 @@
  * What each phase is, declared once: the environment whose queue runs its activities, the activities it
  * schedules, and the plan's actions it runs, each with the policy's list of commands that binds it. The workflow's
  * routing (workflows/queue-watch.ts), the environments' workers (activities/index.ts `ENVIRONMENT_ACTIVITIES`),
- * the policy's view of a plan (plan/policy.ts `actionsOf`, `environmentOfPath`) and the seal's queue binding
+ * the policy's view of a plan (policy/actions.ts `actionsOf`, `environmentOfPath`) and the seal's queue binding
  * (activities/seal.ts) are all read from here, so a new phase is declared in this table and nowhere else of theirs.
  *
  * Pure data and plan types only: the workflow sandbox loads it too.
@@ -24,7 +24,7 @@ export type PhaseActivity =
 
 /**
  * The policy's `commands` lists: `default` serves every environment a policy does not name; `probe` is the
- * monitoring probe's own within production (plan/policy.ts `POLICY_ENVIRONMENTS`, the policy file's keys).
+ * monitoring probe's own within production (policy/schema.ts `POLICY_ENVIRONMENTS`, the policy file's keys).
  */
 export type CommandList = 'default' | Environment | 'probe';
 

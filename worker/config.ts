@@ -13,8 +13,8 @@ import { curve, decodePublicKey, parseKeyPairs } from '../plan/keys';
 import { readPrivateKeyFile } from '../common/key-file';
 import type { SealKeys } from '../activities/seal';
 import { parseRoleGroups, type RoleGroups } from '../plan/role-groups';
-import type { ResolvedPolicy } from '../plan/policy';
-import { loadPolicy, PolicyError } from '../plan/policy-load';
+import type { ResolvedPolicy } from '../policy/schema';
+import { loadPolicy, PolicyError } from '../policy/load';
 
 const duration = z.string().refine((v) => toMs(v) > 0, { error: 'expected a duration such as 30s' });
 const intFrom = (min: number, max: number) =>

@@ -58,7 +58,7 @@ export function createMetrics(): CutoverMetrics {
       breach: { fn: (_info, trigger) => breaches.inc({ trigger }), callDuringReplay: false },
     },
     // The workflow's chained audit entries: the status keeps them, the worker nothing; only a replay collects them
-    // (client/record-replay.ts). Registered so that the SDK does not log each call as an unknown sink.
+    // (lib/record-replay.ts). Registered so that the SDK does not log each call as an unknown sink.
     record: { audit: { fn: () => undefined, callDuringReplay: false } },
   };
   return { registry, sinks };

@@ -8,26 +8,8 @@
  * who pinned or marked what and when, every client and worker reads the same answer, and nothing it holds can
  * be edited except through its signals. It continues as new before its history grows long.
  */
-import { condition, continueAsNew, defineQuery, defineSignal, setHandler, workflowInfo } from '@temporalio/workflow';
-
-export const REFERENCES_WORKFLOW_ID = 'cutover-references';
-
-export interface ReferenceMark {
-  by: string;
-  at: string;
-  reason?: string;
-}
-
-export interface References {
-  /** Per pipeline: the reference run's workflow id, and who pinned it. */
-  pinned: Record<string, ReferenceMark & { workflowId: string }>;
-  /** Runs never to be used as a reference, by workflow id. */
-  bad: Record<string, ReferenceMark>;
-}
-
-export const pinReferenceSignal = defineSignal<[{ pipeline: string; workflowId: string; by: string }]>('pinReference');
-export const markBadSignal = defineSignal<[{ workflowId: string; reason: string; by: string }]>('markBad');
-export const referencesQuery = defineQuery<References>('references');
+import { condition, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
+import { markBadSignal, pinReferenceSignal, referencesQuery, type References } from '../shapes/references';
 
 /** Signals per run before continuing as new: each is a few events. */
 const SIGNALS_PER_RUN = 500;

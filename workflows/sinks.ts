@@ -20,7 +20,7 @@ export interface CutoverSinks extends Sinks {
     /**
      * An audit entry, chained, as the workflow wrote it. The worker keeps nothing of it (the status holds the
      * entries); `cutover verify --replay` collects every call of a replay, to hold a record's chain to the
-     * chain its history rebuilds (client/record-replay.ts).
+     * chain its history rebuilds (lib/record-replay.ts).
      */
     audit(entry: ChainedEntry): void;
   };

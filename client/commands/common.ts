@@ -2,7 +2,7 @@
  * What the CLI's commands share: who is running it, a client for one command, and printing text or JSON.
  */
 import { userInfo } from 'node:os';
-import type { Cutovers } from '../api';
+import type { Cutovers } from '../../lib/api';
 
 const UI_URL = process.env.CUTOVER_UI_URL ?? 'http://127.0.0.1:8233';
 
@@ -22,7 +22,7 @@ export function me(): string {
 
 /** A client for one command, closed when it is done (the Temporal client is loaded only by commands that connect). */
 export async function withClient<T>(fn: (c: Cutovers) => Promise<T>): Promise<T> {
-  const { connect } = await import('../api.js');
+  const { connect } = await import('../../lib/api.js');
   const c = await connect();
   try {
     return await fn(c);

@@ -5,14 +5,14 @@ import { writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { loadPlan } from '../../plan/load';
 import { isFinal, STATES } from '../../shapes/status';
-import { UserError } from '../errors';
-import { markdownReport, renderStatus, renderWhatIf } from '../format';
-import { htmlReport } from '../html-report';
-import type { WhatIfResult } from '../what-if';
+import { UserError } from '../../lib/errors';
+import { markdownReport, renderStatus, renderWhatIf } from '../../lib/format';
+import { htmlReport } from '../../lib/html-report';
+import type { WhatIfResult } from '../../lib/what-if';
 import { me, print, uiLink, withClient } from './common';
 
 /** The client library, loaded by the commands that connect (a refused plan never loads the Temporal client). */
-const api = () => import('../api.js');
+const api = () => import('../../lib/api.js');
 
 export function cutoverCommands(program: Command): void {
   program
@@ -192,7 +192,7 @@ export function cutoverCommands(program: Command): void {
       async (ids: string[], o: { plan: string; policy?: string; all?: boolean; query?: string; json?: boolean }) => {
         const next = await loadPlan(o.plan);
         const calendar = o.policy ? await policyCalendar(o.policy, next.release) : undefined;
-        const { whatIf } = await import('../what-if.js');
+        const { whatIf } = await import('../../lib/what-if.js');
         await withClient(async (c) => {
           const { cutoversMatching, recordedEvidence } = await api();
           let targets = ids;
@@ -262,7 +262,7 @@ export function cutoverCommands(program: Command): void {
         // Where the workers' key is configured, the html report says the record's digest and whether it verified.
         const record =
           o.format === 'html'
-            ? await (await import('../record-export.js')).recordLine(c, id).catch((err: unknown) => ({
+            ? await (await import('../../lib/record-export.js')).recordLine(c, id).catch((err: unknown) => ({
                 digest: '(not exported)',
                 keyId: process.env.CUTOVER_WORKER_KEY_ID ?? 'workers',
                 verified: false,
@@ -285,8 +285,8 @@ export function cutoverCommands(program: Command): void {
 
 /** The change calendar a policy file gives `release` (what-if's `--policy`); a file that does not load is named. */
 async function policyCalendar(file: string, release: string) {
-  const { loadPolicy, PolicyError } = await import('../../plan/policy-load.js');
-  const { rulesFor } = await import('../../plan/policy.js');
+  const { loadPolicy, PolicyError } = await import('../../policy/load.js');
+  const { rulesFor } = await import('../../policy/schema.js');
   try {
     return rulesFor(loadPolicy(file).policy, release)?.calendar;
   } catch (err) {

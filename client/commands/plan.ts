@@ -7,7 +7,7 @@ import { canonicalJson } from '../../plan/canonical';
 import { toMs } from '../../plan/duration';
 import { loadPlan, PlanError } from '../../plan/load';
 import { validatePlan } from '../../plan/schema';
-import { UserError } from '../errors';
+import { UserError } from '../../lib/errors';
 import { me, print } from './common';
 
 /** A signed plan read back as the workflow will read it must be exactly what was signed. */
@@ -35,8 +35,8 @@ export function planCommands(program: Command): void {
       const p = await loadPlan(file);
       let digest: string | undefined;
       if (o.policy !== undefined) {
-        const { checkPlanAgainstPolicy } = await import('../../plan/policy.js');
-        const { fileSystemResolver, loadPolicy, PolicyError } = await import('../../plan/policy-load.js');
+        const { checkPlanAgainstPolicy } = await import('../../policy/check.js');
+        const { fileSystemResolver, loadPolicy, PolicyError } = await import('../../policy/load.js');
         let policy;
         try {
           policy = loadPolicy(o.policy);
@@ -122,7 +122,7 @@ export function planCommands(program: Command): void {
       const ms = toMs(o.expires);
       if (!(ms > 0)) throw new UserError(`--expires ${o.expires}: expected a duration such as 3d or 12h`);
       const loaded = await loadPlan(file);
-      const { readPrivateKey } = await import('../api.js');
+      const { readPrivateKey } = await import('../../lib/api.js');
       const privateKey = await readPrivateKey(o.key);
       const by = { keyId: o.keyId, signer: o.signer, expiresAt: new Date(Date.now() + ms).toISOString() };
       const signed = signPlan(loaded, privateKey, by);

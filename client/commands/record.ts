@@ -1,13 +1,13 @@
 /**
  * `cutover export` and `cutover verify`: the record an auditor receives (signed with the workers' key) and its
- * check, offline, with the keys the auditor trusts (client/record.ts).
+ * check, offline, with the keys the auditor trusts (lib/record.ts).
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { ed25519 } from '@noble/curves/ed25519';
 import type { Command } from 'commander';
 import { decodePublicKey } from '../../plan/keys';
-import { UserError } from '../errors';
-import type { Trust } from '../record';
+import { UserError } from '../../lib/errors';
+import type { Trust } from '../../lib/record';
 import { print, withClient } from './common';
 
 /** `ID=PUBLICKEY` pairs from repeated flags, each key checked. */
@@ -69,8 +69,8 @@ export function recordCommands(program: Command): void {
       const keyFile = process.env.CUTOVER_WORKER_KEY_FILE;
       if (!keyFile)
         throw new UserError("CUTOVER_WORKER_KEY_FILE is not set: the record is signed with the workers' key");
-      const { readPrivateKey } = await import('../api.js');
-      const { exportRecord } = await import('../record-export.js');
+      const { readPrivateKey } = await import('../../lib/api.js');
+      const { exportRecord } = await import('../../lib/record-export.js');
       const privateKey = await readPrivateKey(keyFile);
       const keyId = process.env.CUTOVER_WORKER_KEY_ID ?? 'workers';
       await withClient(async (c) => {
@@ -120,7 +120,7 @@ export function recordCommands(program: Command): void {
         } catch (err) {
           throw new UserError(`${file}: ${(err as Error).message}`);
         }
-        const { verifyRecord, recordOf } = await import('../record.js');
+        const { verifyRecord, recordOf } = await import('../../lib/record.js');
         const checks = verifyRecord(envelope, trust);
         // The replay holds the record to its history: only a record whose signature held is worth replaying.
         if (o.replay && checks.every((c) => c.ok)) {
@@ -133,7 +133,7 @@ export function recordCommands(program: Command): void {
               throw new UserError(`--history ${o.history}: ${(err as Error).message}`);
             }
           }
-          const { replayChecks } = await import('../record-replay.js');
+          const { replayChecks } = await import('../../lib/record-replay.js');
           checks.push(...(await replayChecks(record, historyText)));
         }
         const failed = checks.find((c) => !c.ok);

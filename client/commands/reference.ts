@@ -19,7 +19,7 @@ export function referenceCommands(program: Command): void {
     .addHelpText('after', '\nExample:\n  cutover reference set cutover-portfolio-kpi-v2 --pipeline portfolio-kpi')
     .action(async (id: string, o: { pipeline: string; as: string }) => {
       await withClient(async (c) => {
-        const { pinReference } = await import('../api.js');
+        const { pinReference } = await import('../../lib/api.js');
         await pinReference(c, o.pipeline, id, o.as);
         process.stdout.write(`${id} is the reference of pipeline ${o.pipeline}\n`);
       });
@@ -32,7 +32,7 @@ export function referenceCommands(program: Command): void {
     .description('mark a run as bad: it is never used as a reference')
     .action(async (id: string, o: { reason: string; as: string }) => {
       await withClient(async (c) => {
-        const { markBad } = await import('../api.js');
+        const { markBad } = await import('../../lib/api.js');
         await markBad(c, id, o.reason, o.as);
         process.stdout.write(`${id} is marked bad: never a reference\n`);
       });
@@ -43,7 +43,7 @@ export function referenceCommands(program: Command): void {
     .description('the pinned references and the runs marked bad')
     .action(async (o: { json?: boolean }) => {
       await withClient(async (c) => {
-        const { references } = await import('../api.js');
+        const { references } = await import('../../lib/api.js');
         const r = await references(c);
         print(
           !!o.json,

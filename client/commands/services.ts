@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { ed25519 } from '@noble/curves/ed25519';
 import { workerEnv, WORKER_NODE_OPTIONS } from '../../common/worker-process';
-import { UserError } from '../errors';
+import { UserError } from '../../lib/errors';
 
 export function serviceCommands(program: Command): void {
   program

@@ -19,7 +19,7 @@ import { signPlan } from '../../plan/signing';
 import type { DevServer } from '../../toolchain/dev-server';
 import { temporalCliPath } from '../../toolchain/tools';
 import { statusQuery } from '../../workflows/messages';
-import { REFERENCES_WORKFLOW_ID, referencesQuery } from '../../workflows/references';
+import { REFERENCES_WORKFLOW_ID, referencesQuery } from '../../shapes/references';
 import { checkedPlan, failureOf, scheduledActivities, tempDir, uniqueId, stopProcess } from '../helpers/harness';
 import { makePlan, scriptPlanInput, scriptStep } from '../helpers/plans';
 import { startTestDevServer } from '../helpers/temporal';

@@ -13,7 +13,7 @@ import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import { createActivities, type Activities, type AttestationSettings } from '../../activities';
 import { createMetrics } from '../../worker/metrics';
 import { environmentQueues, type EnvironmentQueues } from '../../plan/environments';
-import type { ResolvedPolicy } from '../../plan/policy';
+import type { ResolvedPolicy } from '../../policy/schema';
 import type { SealKeys } from '../../activities/seal';
 import { ed25519 } from '@noble/curves/ed25519';
 import type { CutoverPlan } from '../../plan/schema';

@@ -6,9 +6,9 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import type { ResolvedPolicy } from '../../plan/policy';
-import { fileSystemResolver, loadPolicy } from '../../plan/policy-load';
-import { checkPlanAgainstPolicy } from '../../plan/policy';
+import type { ResolvedPolicy } from '../../policy/schema';
+import { fileSystemResolver, loadPolicy } from '../../policy/load';
+import { checkPlanAgainstPolicy } from '../../policy/check';
 import type { CutoverPlanInput } from '../../plan/schema';
 import { tempDir } from './harness';
 import { makePlan, scriptPlanInput, scriptStep } from './plans';

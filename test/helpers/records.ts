@@ -1,9 +1,9 @@
 /** The auditor's record in tests: the workers' key that signs it, and an export checked by `cutover verify`'s code. */
 import { ed25519 } from '@noble/curves/ed25519';
 import type { Client } from '@temporalio/client';
-import type { Cutovers } from '../../client/api';
-import { verifyRecord, type Check, type Envelope, type Trust } from '../../client/record';
-import { exportRecord } from '../../client/record-export';
+import type { Cutovers } from '../../lib/api';
+import { verifyRecord, type Check, type Envelope, type Trust } from '../../lib/record';
+import { exportRecord } from '../../lib/record-export';
 
 /** A workers' signing key and the trust that verifies with it (plus `attesters`, when given). */
 export function recordKeys(attesters?: Record<string, string>) {

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { loadPolicy } from '../../plan/policy-load';
+import { loadPolicy } from '../../policy/load';
 import type { CutoverPlan } from '../../plan/schema';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { CutoverStatus } from '../../shapes/status';

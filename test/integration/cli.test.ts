@@ -15,7 +15,7 @@ import { temporalCliPath } from '../../toolchain/tools';
 import type { CutoverStatus } from '../../shapes/status';
 import { tempDir, uniqueId, stopProcess } from '../helpers/harness';
 import { pollUntil } from '../helpers/poll';
-import type { WhatIfResult } from '../../client/what-if';
+import type { WhatIfResult } from '../../lib/what-if';
 import { makePlanInput } from '../helpers/plans';
 import { startTestDevServer } from '../helpers/temporal';
 import { spawnWorker } from '../helpers/worker-process';

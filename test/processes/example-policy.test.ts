@@ -4,8 +4,8 @@
  */
 import path from 'node:path';
 import { loadPlan } from '../../plan/load';
-import { checkPlanAgainstPolicy } from '../../plan/policy';
-import { fileSystemResolver, loadPolicy } from '../../plan/policy-load';
+import { checkPlanAgainstPolicy } from '../../policy/check';
+import { fileSystemResolver, loadPolicy } from '../../policy/load';
 import type { CutoverPlan } from '../../plan/schema';
 import { withFileOutputs } from '../../examples/portfolio-kpi/file-outputs';
 import { tempDir } from '../helpers/harness';

@@ -8,7 +8,7 @@ import { type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { connect, startCutover, status, type Cutovers } from '../../client/api';
+import { connect, startCutover, status, type Cutovers } from '../../lib/api';
 import { loadPlan } from '../../plan/load';
 import type { DevServer } from '../../toolchain/dev-server';
 import { chromiumPath } from '../../toolchain/tools';

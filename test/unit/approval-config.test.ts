@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { createCheckPlan } from '../../activities';
 import { loadServeConfig } from '../../approval/config';
 import { environmentQueues } from '../../plan/environments';
-import { loadPolicy } from '../../plan/policy-load';
+import { loadPolicy } from '../../policy/load';
 import { parseRoleGroups, type RoleGroups } from '../../plan/role-groups';
 import { ConfigError, loadConfig } from '../../worker/config';
 import { makePlan } from '../helpers/plans';

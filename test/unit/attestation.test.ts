@@ -4,7 +4,7 @@
  * and separates duties by login, not by typed name.
  */
 import { ed25519 } from '@noble/curves/ed25519';
-import { attestSignOff, signSignOff } from '../../client/api';
+import { attestSignOff, signSignOff } from '../../lib/api';
 import { applySignOff, decideSignOff, type GateConfig } from '../../workflows/gate';
 import type { GateState } from '../../shapes/status';
 

@@ -3,7 +3,7 @@
  * attested or signed over the change, the evidence and the reason, only while a change waits for the calendar.
  */
 import { ed25519 } from '@noble/curves/ed25519';
-import { attestBreakGlass, signBreakGlass } from '../../client/api';
+import { attestBreakGlass, signBreakGlass } from '../../lib/api';
 import { decideBreakGlass, glassBroken, type BreakGlassRecord, type GlassCase } from '../../workflows/break-glass';
 import type { GateConfig } from '../../workflows/gate';
 import { checkBreakGlass } from '../../workflows/message-checks';

@@ -11,7 +11,7 @@ import { stringify } from 'yaml';
 import { createCheckPlan } from '../../activities';
 import { FailureType } from '../../plan/failures';
 import { bindEnvironments, environmentQueues } from '../../plan/environments';
-import { loadPolicy } from '../../plan/policy-load';
+import { loadPolicy } from '../../policy/load';
 import { signPlan } from '../../plan/signing';
 import { validatePlan } from '../../plan/schema';
 import { ConfigError, loadConfig } from '../../worker/config';

@@ -1,5 +1,5 @@
 import { ed25519 } from '@noble/curves/ed25519';
-import { signSignOff } from '../../client/api';
+import { signSignOff } from '../../lib/api';
 import { applySignOff, decideSignOff, gateView, type GateConfig } from '../../workflows/gate';
 import { canonicalJson } from '../../plan/canonical';
 import { evidenceDigest } from '../../workflows/digest';

@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import { createCheckPlan } from '../../activities';
 import { approvalLink } from '../../activities/notify';
 import { environmentQueues } from '../../plan/environments';
-import { loadPolicy } from '../../plan/policy-load';
+import { loadPolicy } from '../../policy/load';
 import { validatePlan } from '../../plan/schema';
 import { makePlan, makePlanInput } from '../helpers/plans';
 

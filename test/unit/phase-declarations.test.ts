@@ -6,7 +6,8 @@
  */
 import { createActivities, ENVIRONMENT_ACTIVITIES } from '../../activities';
 import { ENVIRONMENTS } from '../../plan/environments';
-import { actionsOf, environmentOfPath, POLICY_ENVIRONMENTS } from '../../plan/policy';
+import { actionsOf, environmentOfPath } from '../../policy/actions';
+import { POLICY_ENVIRONMENTS } from '../../policy/schema';
 import { CUTOVER_ACTIONS, PHASE_DECLARATIONS } from '../../shapes/phases';
 import { PHASES } from '../../shapes/status';
 import { PHASE_ENVIRONMENT } from '../../workflows/queue-watch';

@@ -1,8 +1,8 @@
 /**
- * The key figures each phase's view declares (client/phase-views.ts), as `cutover status` shows them beside the
+ * The key figures each phase's view declares (lib/phase-views.ts), as `cutover status` shows them beside the
  * verdict: read from the phase's own evidence, and nothing for a phase without evidence yet or without figures.
  */
-import { keyFigures } from '../../client/phase-views';
+import { keyFigures } from '../../lib/phase-views';
 import type { PhaseRecord } from '../../shapes/status';
 
 const record = (phase: string, result?: unknown) => ({ phase, outcome: 'passed', attempts: 1, result }) as PhaseRecord;

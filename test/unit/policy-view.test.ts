@@ -4,7 +4,7 @@
  * `http` URL), so a new phase or field whose actions are left out of the policy's view fails here. Each listed
  * action has the environment whose commands bind it.
  */
-import { actionsOf, environmentOfPath } from '../../plan/policy';
+import { actionsOf, environmentOfPath } from '../../policy/actions';
 import { planSchema } from '../../plan/schema';
 import { makePlanInput, planVariety, planWithEveryAction } from '../helpers/plans';
 

@@ -6,8 +6,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { checkPlanAgainstPolicy } from '../../plan/policy';
-import { fileSystemResolver, loadPolicy, PolicyError } from '../../plan/policy-load';
+import { checkPlanAgainstPolicy } from '../../policy/check';
+import { fileSystemResolver, loadPolicy, PolicyError } from '../../policy/load';
 import type { CutoverPlan, CutoverPlanInput } from '../../plan/schema';
 import { signPlan } from '../../plan/signing';
 import { ed25519 } from '@noble/curves/ed25519';

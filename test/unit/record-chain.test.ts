@@ -1,10 +1,10 @@
 /**
- * The record's audit trail held to the one a replay rebuilds (client/record-replay.ts auditCheck), on chains made
+ * The record's audit trail held to the one a replay rebuilds (lib/record-replay.ts auditCheck), on chains made
  * here: a status that dropped its oldest entries, a history with entries written after the export read the status,
  * and the links a rewrite breaks.
  */
-import { chainAudit, type CutoverRecord } from '../../client/record';
-import { auditCheck } from '../../client/record-replay';
+import { chainAudit, type CutoverRecord } from '../../lib/record';
+import { auditCheck } from '../../lib/record-replay';
 import type { AuditEntry } from '../../shapes/status';
 import { chainStart } from '../../workflows/digest';
 

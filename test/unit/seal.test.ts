@@ -4,7 +4,7 @@
  */
 import { ed25519 } from '@noble/curves/ed25519';
 import { sealPlan, sealProblem, type ExecutingRun, type SealKeys } from '../../activities/seal';
-import { actionsOf } from '../../plan/policy';
+import { actionsOf } from '../../policy/actions';
 import { sealFor } from '../../plan/seal';
 import type { Action } from '../../plan/schema';
 import { makePlan } from '../helpers/plans';

@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { judgeMetric, whatIf } from '../../client/what-if';
+import { judgeMetric, whatIf } from '../../lib/what-if';
 import { decoder, recordedFromHistory, type Recorded } from '../../verdicts/evidence';
 import { planSchema, type CutoverPlan, type CutoverPlanInput } from '../../plan/schema';
 

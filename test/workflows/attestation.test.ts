@@ -5,8 +5,8 @@
  * report; a plan cannot bring its own attester keys.
  */
 import { ed25519 } from '@noble/curves/ed25519';
-import { attestSignOff } from '../../client/api';
-import { markdownReport } from '../../client/format';
+import { attestSignOff } from '../../lib/api';
+import { markdownReport } from '../../lib/format';
 import { cutoverWorkflow } from '../../workflows';
 import { signOffSignal, statusQuery, submitSignOffUpdate } from '../../workflows/messages';
 import { timeSkippingWorker, uniqueId, waitForStatus, recordHistory } from '../helpers/harness';

@@ -7,9 +7,9 @@
  * waits again: a break-glass lets one change through.
  */
 import { ed25519 } from '@noble/curves/ed25519';
-import { attestBreakGlass } from '../../client/api';
-import { signRecord, verifyRecord, type Statement } from '../../client/record';
-import { markdownReport, renderStatus } from '../../client/format';
+import { attestBreakGlass } from '../../lib/api';
+import { signRecord, verifyRecord, type Statement } from '../../lib/record';
+import { markdownReport, renderStatus } from '../../lib/format';
 import { breakGlassSignal, recordQuery, statusQuery, submitBreakGlassUpdate } from '../../workflows/messages';
 import { recordHistory, tempDir, timeSkippingWorker, waitForStatus } from '../helpers/harness';
 import { pollUntil } from '../helpers/poll';

@@ -5,7 +5,7 @@
  * when the window opens although its worker was down at that moment. The server's clock is moved to that Sunday
  * first (this file's server only). The month-end freeze: change-window-freeze.test.ts.
  */
-import { renderStatus } from '../../client/format';
+import { renderStatus } from '../../lib/format';
 import { statusQuery } from '../../workflows/messages';
 import { makeWorker, recordHistory, timeSkippingWorker } from '../helpers/harness';
 import { pollUntil } from '../helpers/poll';

@@ -24,8 +24,8 @@ import {
 } from '../helpers/harness';
 import { pollUntil } from '../helpers/poll';
 import { makePlan, makePlanInput } from '../helpers/plans';
-import { status as cutoverStatus, type Cutovers } from '../../client/api';
-import { renderStatus } from '../../client/format';
+import { status as cutoverStatus, type Cutovers } from '../../lib/api';
+import { renderStatus } from '../../lib/format';
 
 const server = timeSkippingServer();
 

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { FailureType } from '../../plan/failures';
-import { loadPolicy } from '../../plan/policy-load';
+import { loadPolicy } from '../../policy/load';
 import type { Action, CutoverPlanInput } from '../../plan/schema';
 import type { StepInput } from '../../shapes/evidence';
 import { Client } from '@temporalio/client';

@@ -10,7 +10,7 @@
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519';
 import type { Client } from '@temporalio/client';
-import { attestSignOff, type Cutovers } from '../../client/api';
+import { attestSignOff, type Cutovers } from '../../lib/api';
 import {
   chainAudit,
   signRecord,
@@ -19,9 +19,9 @@ import {
   type Envelope,
   type Statement,
   type Trust,
-} from '../../client/record';
-import { exportRecord } from '../../client/record-export';
-import { replayChecks } from '../../client/record-replay';
+} from '../../lib/record';
+import { exportRecord } from '../../lib/record-export';
+import { replayChecks } from '../../lib/record-replay';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { createHash } from 'node:crypto';
 import { cutoverWorkflow } from '../../workflows';

@@ -6,7 +6,7 @@
 import type { ShadowResult, StressResult } from '../../shapes/evidence';
 import type { CutoverPlanInput } from '../../plan/schema';
 import { cutoverWorkflow, referencesWorkflow } from '../../workflows';
-import { markBadSignal, pinReferenceSignal, REFERENCES_WORKFLOW_ID, referencesQuery } from '../../workflows/references';
+import { markBadSignal, pinReferenceSignal, REFERENCES_WORKFLOW_ID, referencesQuery } from '../../shapes/references';
 import { phaseResult } from '../../shapes/status';
 import { approveAll, endQuietly, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
 import { makePlan, nodeRun } from '../helpers/plans';

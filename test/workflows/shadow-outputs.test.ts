@@ -9,7 +9,7 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { workdirFor } from '../../activities/datasets';
 import type { ShadowResult } from '../../shapes/evidence';
-import { markdownReport, renderStatus } from '../../client/format';
+import { markdownReport, renderStatus } from '../../lib/format';
 import { FailureType } from '../../plan/failures';
 import { loadPlan } from '../../plan/load';
 import { planSchema, type CutoverPlan } from '../../plan/schema';

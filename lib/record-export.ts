@@ -1,6 +1,6 @@
 /**
  * `cutover export`: a cutover's record, read from Temporal (its status, its own record query and its history) and
- * signed with the workers' key (client/record.ts). A cutover in any state; a finished one needs a worker to answer
+ * signed with the workers' key (lib/record.ts). A cutover in any state; a finished one needs a worker to answer
  * its queries, as `cutover status` does.
  */
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';

@@ -1,8 +1,8 @@
 /**
  * The project's import graph, type imports included (`import type`, `export … from`), from TypeScript's own
  * pre-processor: eslint's import-x/no-cycle never counts type imports, and a cycle of types is still two
- * modules that cannot be read, or moved, one without the other. Used by a unit test that holds the graph free
- * of cycles.
+ * modules that cannot be read, or moved, one without the other. Dynamic `import()` and `require()` count too
+ * (the pre-processor reports them). Used by the unit test that holds the house's floors.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -76,4 +76,37 @@ export function importCycles(graph: Map<string, string[]>): string[][] {
   };
   for (const file of graph.keys()) if (!indexOf.has(file)) visit(file);
   return cycles;
+}
+
+/** One import from a file of one top-level folder into another folder. */
+export interface FolderEdge {
+  from: string;
+  to: string;
+  /** The first importing file found, relative to the root: where to look. */
+  file: string;
+}
+
+/** The imports across top-level folders of `root`, one edge per pair of folders. */
+export function folderEdges(root: string, graph: Map<string, string[]>): FolderEdge[] {
+  const folderOf = (file: string) => path.relative(root, file).split(path.sep)[0] as string;
+  const edges = new Map<string, FolderEdge>();
+  for (const [file, targets] of graph) {
+    for (const target of targets) {
+      const from = folderOf(file);
+      const to = folderOf(target);
+      if (from !== to && !edges.has(`${from}>${to}`))
+        edges.set(`${from}>${to}`, { from, to, file: path.relative(root, file) });
+    }
+  }
+  return [...edges.values()];
+}
+
+/** The folders that import each other, directly or round a longer loop: each cycle's folders, sorted. */
+export function folderCycles(edges: readonly FolderEdge[]): string[][] {
+  const graph = new Map<string, string[]>();
+  for (const { from, to } of edges) {
+    graph.set(from, [...(graph.get(from) ?? []), to]);
+    if (!graph.has(to)) graph.set(to, []);
+  }
+  return importCycles(graph);
 }

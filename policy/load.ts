@@ -6,9 +6,10 @@ import { accessSync, constants, readlinkSync, realpathSync, readFileSync } from 
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { canonicalJson } from './canonical';
-import { policySchema, type PathResolver, type Policy, type ResolvedPolicy } from './policy';
-import { flattenIssues, type PlanProblem } from './problems';
+import { canonicalJson } from '../plan/canonical';
+import type { PathResolver } from './reach';
+import { policySchema, type Policy, type ResolvedPolicy } from './schema';
+import { flattenIssues, type PlanProblem } from '../plan/problems';
 
 /** A policy file that cannot be used: every problem by its path. */
 export class PolicyError extends Error {

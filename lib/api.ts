@@ -20,7 +20,7 @@ import {
   REFERENCES_WORKFLOW_ID,
   referencesQuery,
   type References,
-} from '../workflows/references';
+} from '../shapes/references';
 import { utf8 } from '../plan/canonical';
 import { breakGlassMessage } from '../workflows/break-glass';
 import { appRefusalMessage, attestationMessage, signOffMessage } from '../workflows/gate';

@@ -28,7 +28,7 @@ table{border-collapse:collapse;margin:.5rem 0 1.5rem;width:100%}td,th{border:1px
 th{background:#f3f5f7}.passed{color:#137333}.failed,.cancelled{color:#b3261e}.charts{display:grid;grid-template-columns:1fr 1fr;gap:1.5rem}
 code{font-size:12px}canvas{max-height:320px}mark{background:#fde7e4;color:#b3261e}`;
 
-/** The record's line (client/record-export.ts recordLine): its digest and whether it verified. */
+/** The record's line (lib/record-export.ts recordLine): its digest and whether it verified. */
 export function recordLineHtml(line: RecordLine): string {
   return `<p class="record">Record <code>${esc(line.digest)}</code> · ${
     line.verified

@@ -122,6 +122,16 @@ export default tseslint.config(
       },
     ],
   ),
+  // dbt/ reads a dbt project's artifacts and runs dbt: a library of its own, beneath the activities.
+  boundary(
+    ['dbt/**/*.ts'],
+    [
+      {
+        group: ['../*', '!../dbt'],
+        message: 'dbt/ imports nothing of the project: it runs dbt and reads what dbt writes.',
+      },
+    ],
+  ),
   // The policy check reads the plan and the phases' declarations; the activities and the CLI use it.
   boundary(
     ['policy/**/*.ts'],

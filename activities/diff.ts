@@ -33,8 +33,14 @@ export interface DiffRequest {
   output: string;
   dataset: string;
   spec: OutputSpec;
+  /** Where each side is: a file of `spec.format`, or (with `tables`) how messages name the table. */
   v1File: string;
   v2File: string;
+  /**
+   * Each side as a table the session already reads (a DuckDB database attached read-only: `"v1"."main"."t"`)
+   * instead of a file: a dbt model diffed where it lives. Then nothing is read as a file.
+   */
+  tables?: Record<Side, string>;
 }
 
 /** Bad input (a missing file, another format, a missing key column, too few rows): final, names what and where. */
@@ -157,11 +163,12 @@ export type Side = 'v1' | 'v2';
 /** One row of the join's aggregate: one combination of presence and column statuses. */
 export type Group = Record<string, SampleValue>;
 
-/** The two sides of a request, with the labels that messages use. */
+/** The two sides of a request, with the labels that messages use and the relation a query reads. */
 function sidesOf(request: DiffRequest) {
+  const from = (side: Side, file: string) => request.tables?.[side] ?? readerFor(file, request.spec.format);
   return [
-    { side: 'v1', label: 'V1', file: request.v1File },
-    { side: 'v2', label: 'V2', file: request.v2File },
+    { side: 'v1', label: 'V1', file: request.v1File, from: from('v1', request.v1File) },
+    { side: 'v2', label: 'V2', file: request.v2File, from: from('v2', request.v2File) },
   ] as const;
 }
 
@@ -177,10 +184,15 @@ export async function diffOutput(session: Session, request: DiffRequest): Promis
   const { output, dataset, spec } = request;
   const columns = await describeSides(session, request);
   const matched = matchColumns(columns, spec);
-  const sources = { v1: readerFor(request.v1File, spec.format), v2: readerFor(request.v2File, spec.format) };
-  const { groups, lines } = await runJoin(session, request, joinQuery(spec, matched.plans, sources));
+  const [v1, v2] = sidesOf(request);
+  const { groups, lines } = await runJoin(
+    session,
+    request,
+    joinQuery(spec, matched.plans, { v1: v1.from, v2: v2.from }),
+  );
   const tally = new Tally(groups);
-  const result = newResult({ output, dataset, spec }, spec.format, { v1: request.v1File, v2: request.v2File }, matched);
+  const format = request.tables ? 'duckdb' : spec.format;
+  const result = newResult({ output, dataset, spec }, format, { v1: request.v1File, v2: request.v2File }, matched);
   result.rows = tally.rows(matched.plans);
   if (tally.fannedOut(await fileRowCounts(session, request, lines))) {
     // A key appears twice in the join: a duplicate on one side at least, so every count above may be inflated.
@@ -242,16 +254,17 @@ export function finishWithLimits(result: OutputDiff, spec: OutputSpec, started: 
 }
 
 const where = (request: DiffRequest, label: string, file: string) =>
-  `output "${request.output}", dataset ${request.dataset}, ${label}'s file ${file}`;
+  `output "${request.output}", dataset ${request.dataset}, ${label}'s ${request.tables ? 'table' : 'file'} ${file}`;
 
 /** Each side's columns (both DESCRIBEs at once: for a CSV each is the sniffer reading the file's start). */
 async function describeSides(session: Session, request: DiffRequest): Promise<Record<Side, Column[]>> {
   const { output, dataset, spec } = request;
   const sides = sidesOf(request);
-  for (const { label, file } of sides)
-    await checkFormat(`output "${output}", dataset ${dataset}, ${label}`, file, spec.format);
+  if (!request.tables)
+    for (const { label, file } of sides)
+      await checkFormat(`output "${output}", dataset ${dataset}, ${label}`, file, spec.format);
   const described = await Promise.allSettled(
-    sides.map(({ file }, i) => session.rows(`DESCRIBE SELECT * FROM ${readerFor(file, spec.format)}`, i as 0 | 1)),
+    sides.map(({ from }, i) => session.rows(`DESCRIBE SELECT * FROM ${from}`, i as 0 | 1)),
   );
   const columns: Record<Side, Column[]> = { v1: [], v2: [] };
   for (const [i, { side, label, file }] of sides.entries()) {
@@ -367,7 +380,7 @@ async function runJoin(
 ): Promise<{ groups: Group[]; lines: LineCounts }> {
   const { spec } = request;
   const lineCounts: Promise<LineCounts> =
-    spec.format === 'parquet'
+    spec.format === 'parquet' || request.tables
       ? Promise.resolve([undefined, undefined])
       : Promise.all([countLines(request.v1File, spec.format), countLines(request.v2File, spec.format)]);
   try {
@@ -387,11 +400,11 @@ async function runJoin(
  * records may differ, DuckDB's own count. None needs a set of every key in memory, which could not spill.
  */
 async function fileRowCounts(session: Session, request: DiffRequest, lines: LineCounts): Promise<Record<Side, number>> {
-  const { format } = request.spec;
   const [lines1, lines2] = lines;
-  if (format !== 'parquet' && lines1 !== undefined && lines2 !== undefined) return { v1: lines1, v2: lines2 };
+  if (lines1 !== undefined && lines2 !== undefined) return { v1: lines1, v2: lines2 };
+  const [v1, v2] = sidesOf(request);
   const [row] = await session.rows(
-    `SELECT (SELECT count(*) FROM ${readerFor(request.v1File, format)}) AS v1, (SELECT count(*) FROM ${readerFor(request.v2File, format)}) AS v2`,
+    `SELECT (SELECT count(*) FROM ${v1.from}) AS v1, (SELECT count(*) FROM ${v2.from}) AS v2`,
   );
   return { v1: count(row?.v1), v2: count(row?.v2) };
 }
@@ -481,10 +494,10 @@ export function columnDiff(
 async function explainDuplicates(session: Session, request: DiffRequest, result: OutputDiff): Promise<void> {
   const { spec } = request;
   result.rows = { v1: 0, v2: 0, both: 0, onlyV1: 0, onlyV2: 0, differing: 0 };
+  const noun = request.tables ? 'table' : 'file';
   const keyList = spec.key.map(ident).join(', ');
   const nullKey = spec.key.map((k) => `${ident(k)} IS NULL`).join(' OR ');
-  for (const { side, label, file } of sidesOf(request)) {
-    const from = readerFor(file, spec.format);
+  for (const { side, label, from } of sidesOf(request)) {
     const [row] = await session.rows(
       `SELECT (SELECT count(*) FROM ${from}) AS total, (SELECT count(*) FROM ${from} WHERE ${nullKey}) AS nulls,
               (SELECT count(*) FROM (SELECT 1 FROM ${from} WHERE NOT (${nullKey}) GROUP BY ${keyList} HAVING count(*) > 1)) AS groups`,
@@ -496,9 +509,12 @@ async function explainDuplicates(session: Session, request: DiffRequest, result:
         `SELECT ${keyList}, count(*) AS copies FROM ${from} WHERE NOT (${nullKey}) GROUP BY ${keyList} HAVING count(*) > 1 ORDER BY ${keyList} LIMIT 5`,
       );
       for (const e of examples) result.duplicates.examples.push({ side, ...e });
-      result.failures.push(`${result.duplicates[side]} duplicate key(s) in ${label}'s file (the join would fan out)`);
+      result.failures.push(
+        `${result.duplicates[side]} duplicate key(s) in ${label}'s ${noun} (the join would fan out)`,
+      );
     }
-    if (Number(row?.nulls) > 0) result.failures.push(`${Number(row?.nulls)} row(s) with a NULL key in ${label}'s file`);
+    if (Number(row?.nulls) > 0)
+      result.failures.push(`${Number(row?.nulls)} row(s) with a NULL key in ${label}'s ${noun}`);
   }
 }
 

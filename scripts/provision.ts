@@ -1,10 +1,12 @@
 /**
- * `npm run provision`: makes sure both real Temporal servers are built and cached, that Debian's chromium is
- * installed for the UI test and PostgreSQL's server programs for the database diffs (idempotent; a warm run takes
+ * `npm run provision`: makes sure both real Temporal servers are installed in the cache, dbt in a virtual
+ * environment of the cache, that Debian's chromium is installed for the UI test and PostgreSQL's server programs
+ * for the database diffs (idempotent; a warm run takes
  * well under a second).
  */
 import {
   ensureChromium,
+  ensureDbt,
   ensurePostgres,
   ensureTemporalCli,
   ensureTestServer,
@@ -19,8 +21,9 @@ function main(): void {
     const testServer = ensureTestServer(log);
     const browser = ensureChromium(log);
     const postgres = ensurePostgres(log);
+    const dbt = ensureDbt(log);
     log(
-      `temporal CLI ${cli}; test server ${testServer}; browser ${browser}; PostgreSQL ${postgres} (${Date.now() - started} ms)`,
+      `temporal CLI ${cli}; test server ${testServer}; browser ${browser}; PostgreSQL ${postgres}; dbt ${dbt} (${Date.now() - started} ms)`,
     );
   } catch (err) {
     if (err instanceof MissingToolError) {

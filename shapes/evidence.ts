@@ -125,8 +125,8 @@ export interface DiffSample {
 export interface OutputDiff {
   output: string;
   dataset: string;
-  /** Where the two sides were read: files of a format, or tables of one PostgreSQL database (`postgres`). */
-  format: OutputFormat | 'postgres';
+  /** Where the two sides were read: files of a format, tables of one PostgreSQL database (`postgres`), or tables of DuckDB databases (`duckdb`: dbt models where they live). */
+  format: OutputFormat | 'postgres' | 'duckdb';
   files: { v1: string; v2: string };
   key: string[];
   rows: { v1: number; v2: number; both: number; onlyV1: number; onlyV2: number; differing: number };

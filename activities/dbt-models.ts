@@ -1,0 +1,282 @@
+/**
+ * A dbt project's shadow, model by model, where the models live: V1 and V2 built from the same sources (two DuckDB
+ * files, or two schemas of one PostgreSQL database), each selected model diffed in place with the keyed diff the
+ * outputs use (activities/diff.ts on DuckDB, activities/db-diff.ts pushed down into PostgreSQL), and what changed
+ * said for the approvers: columns added, removed or retyped, a broken contract, the models and exposures
+ * downstream, the rows and columns that differ. A model with no key in the manifest is compared unkeyed: as a
+ * multiset of rows (EXCEPT ALL both ways) and by its numeric columns' sums, and says so.
+ */
+import type { ClientBase } from 'pg';
+import { outputSpec, type ColumnTolerance } from '../plan/schema';
+import type { OutputDiff } from '../shapes/evidence';
+import { downstreamOf, modelsOf, modifiedModels, type DbtModel, type KeySource, type Manifest } from '../dbt/manifest';
+import { diffInPostgres, planType } from './db-diff';
+import {
+  DiffInputError,
+  diffOutput,
+  ident,
+  literal,
+  withDiffEngine,
+  type Column,
+  type DiffEngineOptions,
+  type Session,
+} from './diff';
+
+/** A model's tolerances, as an output's: per column, and the rows allowed to differ or be missing. */
+export interface ModelTolerance {
+  tolerances?: Record<string, ColumnTolerance>;
+  ignore?: string[];
+  maxDifferingRows?: number;
+  maxMissingRows?: number;
+}
+
+export interface ModelDiffRequest {
+  v1: Manifest;
+  v2: Manifest;
+  /** The changed models and everything downstream (dbt's `state:modified+`), or every model. @default 'modified' */
+  select?: 'modified' | 'all';
+  /** By model name. */
+  tolerances?: Record<string, ModelTolerance>;
+  /** Differing rows shown per model. @default 5 */
+  sample?: number;
+}
+
+/** What changed in one model, and its diff. */
+export interface ModelReport {
+  model: string;
+  /** Why it was diffed: V2 changes it, or it is downstream of a change (or `--all`). */
+  reason: 'modified' | 'downstream' | 'all';
+  key?: string[];
+  keySource?: KeySource;
+  unkeyed: boolean;
+  columns: { added: string[]; removed: string[]; retyped: { column: string; v1: string; v2: string }[] };
+  /** An enforced contract V2 breaks: columns removed or retyped. */
+  contractBroken: string[];
+  downstream: { models: string[]; exposures: string[] };
+  diff?: OutputDiff;
+  unkeyedRows?: { v1: number; v2: number; onlyV1: number; onlyV2: number; sumsDiffer: string[] };
+  verdict: 'pass' | 'fail';
+  failures: string[];
+}
+
+export interface ModelsShadow {
+  models: ModelReport[];
+  verdict: 'pass' | 'fail';
+}
+
+/** The models to diff, V2's, each with its V1 counterpart (by name) and why. */
+export function selectModels(request: ModelDiffRequest) {
+  const v1 = new Map([...modelsOf(request.v1).values()].map((m) => [m.name, m]));
+  const v2 = modelsOf(request.v2);
+  const { changed, downstream } = modifiedModels(request.v1, request.v2);
+  const picked =
+    request.select === 'all'
+      ? [...v2.keys()].sort().map((id) => ({ id, reason: 'all' as const }))
+      : [
+          ...changed.map((id) => ({ id, reason: 'modified' as const })),
+          ...downstream.map((id) => ({ id, reason: 'downstream' as const })),
+        ];
+  return picked.map(({ id, reason }) => {
+    const model = v2.get(id) as DbtModel;
+    return { model, before: v1.get(model.name), reason, lineage: downstreamOf(request.v2, [id]) };
+  });
+}
+
+/** One model's columns on each side, compared: added, removed, retyped, and the contract V2 breaks. */
+function columnChanges(model: DbtModel, v1: Column[], v2: Column[]): Pick<ModelReport, 'columns' | 'contractBroken'> {
+  const before = new Map(v1.map((c) => [c.name, c.type]));
+  const after = new Map(v2.map((c) => [c.name, c.type]));
+  const added = v2.filter((c) => !before.has(c.name)).map((c) => c.name);
+  const removed = v1.filter((c) => !after.has(c.name)).map((c) => c.name);
+  const retyped = v2
+    .filter((c) => before.has(c.name) && before.get(c.name) !== c.type)
+    .map((c) => ({ column: c.name, v1: before.get(c.name) as string, v2: c.type }));
+  const contractBroken = model.contract ? [...removed, ...retyped.map((r) => r.column)] : [];
+  return { columns: { added, removed, retyped }, contractBroken };
+}
+
+function report(picked: ReturnType<typeof selectModels>[number], columns: Record<'v1' | 'v2', Column[]>): ModelReport {
+  const { model, reason, lineage } = picked;
+  const changes = columnChanges(model, columns.v1, columns.v2);
+  const failures = [
+    ...changes.columns.removed.map((c) => `column ${c} removed`),
+    ...changes.columns.retyped.map((r) => `column ${r.column} retyped ${r.v1} → ${r.v2}`),
+    ...(changes.contractBroken.length > 0 ? [`contract broken: ${changes.contractBroken.join(', ')}`] : []),
+  ];
+  return {
+    model: model.name,
+    reason,
+    ...(model.key ? { key: model.key, keySource: model.keySource } : {}),
+    unkeyed: model.key === undefined,
+    ...changes,
+    downstream: lineage,
+    verdict: 'pass',
+    failures,
+  };
+}
+
+/** The report's verdict from its failures and its diff's, each diff failure named with the model and its columns. */
+function judged(result: ModelReport): ModelReport {
+  const diff = result.diff;
+  if (diff) {
+    const differing = diff.columns.filter((c) => c.differing > 0 || c.nullOneSide > 0).map((c) => c.column);
+    for (const failure of diff.failures)
+      result.failures.push(differing.length > 0 ? `${failure} (columns ${differing.join(', ')})` : failure);
+  }
+  result.verdict = result.failures.length > 0 ? 'fail' : 'pass';
+  return result;
+}
+
+function specFor(model: DbtModel, request: ModelDiffRequest, common: string[]) {
+  const own = request.tolerances?.[model.name] ?? {};
+  return outputSpec({
+    key: model.key ?? common.slice(0, 1),
+    format: 'csv',
+    tolerances: own.tolerances ?? {},
+    ignore: own.ignore ?? [],
+    maxDifferingRows: own.maxDifferingRows ?? 0,
+    maxMissingRows: own.maxMissingRows ?? 0,
+    minRows: 0,
+    sample: request.sample ?? 5,
+  });
+}
+
+/**
+ * Every selected model of two DuckDB builds (V1's file, V2's file) diffed in place: both files attached read-only
+ * to one bounded engine, each model's table read where dbt built it. Each file is attached under its own database
+ * name (its file name, as dbt names it in the manifest), because the views dbt builds name their sources by it;
+ * the two files' names must therefore differ.
+ */
+export async function diffModelsInDuckdb(
+  request: ModelDiffRequest & { v1File: string; v2File: string },
+  engine: DiffEngineOptions,
+): Promise<ModelsShadow> {
+  return withDiffEngine(engine, async (session) => {
+    const selected = selectModels(request);
+    const names = { v1: databaseOf(request.v1), v2: databaseOf(request.v2) };
+    if (names.v1 === names.v2)
+      throw new DiffInputError(
+        `V1's and V2's DuckDB files are both named ${names.v1}: build them into files of two names`,
+      );
+    await session.rows(`ATTACH ${literal(request.v1File)} AS ${ident(names.v1)} (READ_ONLY)`);
+    await session.rows(`ATTACH ${literal(request.v2File)} AS ${ident(names.v2)} (READ_ONLY)`);
+    const models: ModelReport[] = [];
+    for (const picked of selected) {
+      const before = picked.before ?? picked.model;
+      const tables = {
+        v1: `${ident(names.v1)}.${ident(before.schema)}.${ident(before.relation)}`,
+        v2: `${ident(names.v2)}.${ident(picked.model.schema)}.${ident(picked.model.relation)}`,
+      };
+      const columns = {
+        v1: picked.before ? await describe(session, tables.v1) : [],
+        v2: await describe(session, tables.v2),
+      };
+      const result = report(picked, columns);
+      if (!picked.before) {
+        result.failures.push('new in V2: nothing to compare it with');
+        models.push(judged(result));
+        continue;
+      }
+      const common = columns.v1.filter((c) => columns.v2.some((d) => d.name === c.name)).map((c) => c.name);
+      if (picked.model.key) {
+        result.diff = await diffOutput(session, {
+          output: picked.model.name,
+          dataset: 'dbt',
+          spec: specFor(picked.model, request, common),
+          v1File: `${request.v1File}:${before.schema}.${before.relation}`,
+          v2File: `${request.v2File}:${picked.model.schema}.${picked.model.relation}`,
+          tables,
+        });
+      } else {
+        result.unkeyedRows = await unkeyed(session, tables, common, columns.v1);
+        const { onlyV1, onlyV2, sumsDiffer } = result.unkeyedRows;
+        if (onlyV1 + onlyV2 > 0)
+          result.failures.push(
+            `unkeyed: ${onlyV1} row(s) only in V1, ${onlyV2} only in V2${sumsDiffer.length > 0 ? ` (sums differ: ${sumsDiffer.join(', ')})` : ''}`,
+          );
+      }
+      models.push(judged(result));
+    }
+    return { models, verdict: models.some((m) => m.verdict === 'fail') ? 'fail' : 'pass' };
+  });
+}
+
+/** The database a build's models are in (a DuckDB file's name without its extension). */
+function databaseOf(manifest: Manifest): string {
+  const first = [...modelsOf(manifest).values()][0];
+  if (!first?.database) throw new DiffInputError('the manifest has no model with a database: nothing to diff');
+  return first.database;
+}
+
+async function describe(session: Session, table: string): Promise<Column[]> {
+  const rows = await session.rows(`DESCRIBE SELECT * FROM ${table}`);
+  return rows.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
+}
+
+/** An unkeyed model compared as a multiset of rows over the common columns, and by each numeric column's sum. */
+async function unkeyed(
+  session: Session,
+  tables: Record<'v1' | 'v2', string>,
+  common: string[],
+  columns: Column[],
+): Promise<NonNullable<ModelReport['unkeyedRows']>> {
+  const list = common.map(ident).join(', ');
+  const numeric = columns.filter((c) => common.includes(c.name) && /INT|DECIMAL|DOUBLE|FLOAT|REAL/.test(c.type));
+  const sums = numeric.map(
+    (c, i) =>
+      `(SELECT sum(${ident(c.name)}) FROM ${tables.v1}) IS DISTINCT FROM (SELECT sum(${ident(c.name)}) FROM ${tables.v2}) AS s${i}`,
+  );
+  const [row] = await session.rows(
+    `SELECT (SELECT count(*) FROM ${tables.v1}) AS v1, (SELECT count(*) FROM ${tables.v2}) AS v2,
+            (SELECT count(*) FROM (SELECT ${list} FROM ${tables.v1} EXCEPT ALL SELECT ${list} FROM ${tables.v2})) AS only_v1,
+            (SELECT count(*) FROM (SELECT ${list} FROM ${tables.v2} EXCEPT ALL SELECT ${list} FROM ${tables.v1})) AS only_v2
+            ${sums.length > 0 ? `, ${sums.join(', ')}` : ''}`,
+  );
+  return {
+    v1: Number(row?.v1),
+    v2: Number(row?.v2),
+    onlyV1: Number(row?.only_v1),
+    onlyV2: Number(row?.only_v2),
+    sumsDiffer: numeric.filter((_, i) => row?.[`s${i}`] === true).map((c) => c.name),
+  };
+}
+
+/**
+ * Every selected model of two builds in one PostgreSQL database (V1's schema, V2's schema) diffed pushed down, one
+ * model at a time on the given connection (read only: diffInPostgres runs in a READ ONLY transaction).
+ */
+export async function diffModelsInPostgres(client: ClientBase, request: ModelDiffRequest): Promise<ModelsShadow> {
+  const models: ModelReport[] = [];
+  for (const picked of selectModels(request)) {
+    const before = picked.before ?? picked.model;
+    const columns = {
+      v1: picked.before ? await pgColumns(client, before.schema, before.relation) : [],
+      v2: await pgColumns(client, picked.model.schema, picked.model.relation),
+    };
+    const result = report(picked, columns);
+    if (!picked.before) {
+      result.failures.push('new in V2: nothing to compare it with');
+    } else if (!picked.model.key) {
+      result.failures.push('unkeyed: give the model a key (a primary-key constraint, or unique + not_null tests)');
+    } else {
+      const common = columns.v1.filter((c) => columns.v2.some((d) => d.name === c.name)).map((c) => c.name);
+      result.diff = await diffInPostgres(client, {
+        output: picked.model.name,
+        dataset: 'dbt',
+        spec: specFor(picked.model, request, common),
+        v1: { schema: before.schema, table: before.relation },
+        v2: { schema: picked.model.schema, table: picked.model.relation },
+      });
+    }
+    models.push(judged(result));
+  }
+  return { models, verdict: models.some((m) => m.verdict === 'fail') ? 'fail' : 'pass' };
+}
+
+async function pgColumns(client: ClientBase, schema: string, table: string): Promise<Column[]> {
+  const { rows } = await client.query<{ column_name: string; data_type: string }>(
+    'SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position',
+    [schema, table],
+  );
+  return rows.map((r) => ({ name: r.column_name, type: planType(r.data_type) }));
+}

@@ -1,0 +1,48 @@
+/**
+ * dbt projects for tests: dbt Labs' jaffle shop (../shared/dbt/jaffle-shop-classic, beside the checkout, never
+ * edited) and V2s of it made by copying it and editing named files, each edit required to match.
+ */
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ensureDbt } from '../../toolchain/tools';
+
+/** The public jaffle shop project the dbt tests cut over. */
+export const JAFFLE_SHOP = path.resolve(__dirname, '..', '..', '..', 'shared', 'dbt', 'jaffle-shop-classic');
+
+/** dbt's python, installed by provisioning (a no-op once it is there). */
+export const dbtPython = (): string => ensureDbt((line) => console.error(line));
+
+/** One edit of a copy: in `file` (relative to the project), `from` (which must occur) becomes `to`. */
+export interface Edit {
+  file: string;
+  from: string | RegExp;
+  to: string;
+}
+
+/** A copy of `project` in `dir` with `edits` applied; throws when an edit finds nothing to change. */
+export function projectVariant(project: string, dir: string, edits: readonly Edit[]): string {
+  cpSync(project, dir, { recursive: true });
+  for (const edit of edits) {
+    const file = path.join(dir, edit.file);
+    const text = readFileSync(file, 'utf8');
+    const changed = text.replace(edit.from, edit.to);
+    if (changed === text) throw new Error(`edit of ${edit.file}: ${String(edit.from)} not found`);
+    writeFileSync(file, changed);
+  }
+  return dir;
+}
+
+/** jaffle shop's V2 that refactors `customers` (its CTEs renamed and reordered) with the same results. */
+export const REFACTOR: Edit[] = [
+  { file: 'models/customers.sql', from: /customer_payments/g, to: 'payments_per_customer' },
+  { file: 'models/customers.sql', from: 'count(order_id) as number_of_orders', to: 'count(*) as number_of_orders' },
+];
+
+/** jaffle shop's V2 that changes `customers.customer_lifetime_value` (net of a 10 % fee) and adds a column. */
+export const CHANGED_CLV: Edit[] = [
+  {
+    file: 'models/customers.sql',
+    from: 'customer_payments.total_amount as customer_lifetime_value',
+    to: 'round(customer_payments.total_amount * 0.9, 2) as customer_lifetime_value,\n        customer_payments.total_amount as gross_lifetime_value',
+  },
+];

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
  * cutover: the release manager's and approver's command line. Its commands are in commands/, one file per
- * concern: plan files (plan.ts), a cutover's life (cutover.ts), references (reference.ts), the auditor's record
- * (record.ts: export, verify), and what runs here
- * (services.ts: keygen, the codec server, the approval app, the dev stack, a worker).
+ * command in a folder per group: plan files (plan/), a cutover's life (cutover/), references (reference/), the
+ * auditor's record (record/: export, verify), and what runs here (services/: keygen, the codec server, the
+ * approval app, the dev stack, a worker).
  *
  * Exit codes: 0 done; 1 refused or failed (a bad plan, a refused sign-off, an unknown cutover, a server
  * that does not answer); 2 usage.
@@ -12,21 +12,13 @@ import { Command, CommanderError } from 'commander';
 import { PlanError } from '../plan/load';
 import { PHASES } from '../shapes/status';
 import { UserError } from '../lib/errors';
-import { cutoverCommands } from './commands/cutover';
-import { planCommands } from './commands/plan';
-import { recordCommands } from './commands/record';
-import { referenceCommands } from './commands/reference';
-import { serviceCommands } from './commands/services';
+import { registerCommands } from './commands';
 
 const program = new Command('cutover')
   .description(`Durable V1 → V2 cutovers on Temporal: ${PHASES.join(', ')}`)
   .showHelpAfterError()
   .exitOverride();
-planCommands(program);
-cutoverCommands(program);
-referenceCommands(program);
-recordCommands(program);
-serviceCommands(program);
+registerCommands(program);
 
 async function main(): Promise<void> {
   try {

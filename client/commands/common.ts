@@ -35,3 +35,6 @@ export async function withClient<T>(fn: (c: Cutovers) => Promise<T>): Promise<T>
 export function print(json: boolean, value: unknown, text: () => string): void {
   process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : text() + '\n');
 }
+
+/** The client library, loaded by the commands that connect (a refused plan never loads the Temporal client). */
+export const api = () => import('../../lib/api.js');

@@ -188,10 +188,7 @@ export default tseslint.config(
   // Workflow code runs in Temporal's deterministic sandbox, which evaluates every module a workflow loads
   // once per running cutover: no Node built-ins, no Node-side values, and no zod (a megabyte of the bundle and,
   // when it was loaded, over a megabyte per cutover: bench/README.md). Plan shapes come in as types; the plan is
-  // checked by the checkPlan activity. The one exception: the lazy `require('../plan/shape-check')` in
-  // workflows/cutover.ts, taken only by cutovers started before Patch.PlanCheckedByActivity (their histories
-  // must replay the in-workflow check); @typescript-eslint/no-require-imports is disabled on that one line.
-  // Retire it with the patch (workflows/patches.ts). test/unit/workflow-bundle.test.ts checks the built bundle.
+  // checked by the checkPlan activity. test/unit/workflow-bundle.test.ts checks the built bundle.
   boundary(
     ['workflows/**/*.ts'],
     [
@@ -219,18 +216,6 @@ export default tseslint.config(
         allowTypeImports: true,
         message: 'Plan schemas and loading stay out of workflow code (zod): import their types only.',
       },
-    ],
-    nodeBuiltins.map((name) => ({ name, message: 'Workflow code must not import Node built-ins.' })),
-  ),
-  // The zod-free plan check and the rules it shares with the zod schema run in workflow code too.
-  boundary(
-    ['plan/shape-check.ts', 'plan/rules.ts'],
-    [
-      noScripts,
-      noWorker,
-      noClient,
-      { group: ['**/toolchain/*', '**/activities/*', '**/workflows/*'] },
-      { group: ['zod', 'zod/*', '**/plan/schema'], allowTypeImports: true, message: 'No zod here: workflow code.' },
     ],
     nodeBuiltins.map((name) => ({ name, message: 'Workflow code must not import Node built-ins.' })),
   ),

@@ -5,8 +5,6 @@
  * across fields (quorums against approvers, tolerances against declared metrics, outputs against the
  * pipelines' placeholders…) are zod's alone, checked by `cutover plan validate` and the workers.
  *
- * The same generation gives the plan's shape (plan/plan-shape.json) for the workflow's zod-free plan check of
- * old cutovers (plan/shape-check.ts): no descriptions, every default, and the name of each field's rules.
  */
 import { z } from 'zod';
 import { planSchema } from './schema';
@@ -22,7 +20,7 @@ function generate(override: Override): Record<string, unknown> {
 }
 
 export function planJsonSchema(): Record<string, unknown> {
-  // The rules' names are for plan/shape-check.ts; editors would only see an unknown keyword.
+  // The rules' names (plan/rules.ts) are zod's business; editors would only see an unknown keyword.
   const schema = generate((ctx) => void delete (ctx.jsonSchema as { rules?: unknown }).rules);
   return {
     ...schema,
@@ -31,27 +29,4 @@ export function planJsonSchema(): Record<string, unknown> {
     description:
       'A cutover plan: V1 (baseline) and V2 (candidate), the staging, shadow, stress, rollback, sign-off and production sections. Rules across fields are checked by `cutover plan validate`.',
   };
-}
-
-/** The plan's shape for plan/shape-check.ts (committed as plan/plan-shape.json; a test holds them equal). */
-export function planShape(): Record<string, unknown> {
-  const schema = generate((ctx) => {
-    const def = ctx.zodSchema._zod.def;
-    // zod leaves out the default of a field whose input is a union piped to its output (`maxSlowdown`).
-    if (def.type === 'default' && !('default' in ctx.jsonSchema)) {
-      ctx.jsonSchema.default = (def as unknown as { defaultValue: unknown }).defaultValue;
-    }
-  });
-  // Keywords only: a property may itself be called `description` (the plan's is).
-  const strip = (node: unknown, names = false): unknown => {
-    if (Array.isArray(node)) return node.map((item) => strip(item));
-    if (!node || typeof node !== 'object') return node;
-    return Object.fromEntries(
-      Object.entries(node)
-        .filter(([key]) => names || (key !== 'description' && key !== '$schema'))
-        // A default is a value, not a schema: kept as it is.
-        .map(([key, value]) => [key, key === 'default' ? value : strip(value, !names && key === 'properties')]),
-    );
-  };
-  return strip(schema) as Record<string, unknown>;
 }

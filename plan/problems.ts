@@ -1,6 +1,6 @@
 /**
  * A plan's problems as people read them: `signoff.roles.qa: expected at least 1 approver`. Used by the plan
- * schema, its zod-free twin (shape-check.ts) and the loader; zod appears here as a type only.
+ * schema and the loader; zod appears here as a type only.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';

@@ -1,7 +1,6 @@
 /**
  * The plan's rules that a JSON Schema cannot say (a duration's range, a key that is a point on the curve, rules
- * across fields), without zod. The zod schema (plan/schema.ts) applies them; so does the workflow's zod-free plan
- * check of old cutovers (plan/shape-check.ts), which finds them by name in the shape's `rules` keyword.
+ * across fields), kept apart from zod's schema (plan/schema.ts), which applies them, so that each reads alone.
  */
 import { toMs } from './duration';
 import { decodePublicKey } from './keys';

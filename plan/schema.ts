@@ -1,7 +1,6 @@
 /**
  * The cutover plan: one zod schema, the only definition of its shape. Pure (no Node built-ins): the CLI and the
- * checkPlan activity validate with it. Workflow code never loads it; cutovers that checked their plan in
- * workflow code replay that check with plan/shape-check.ts, a zod-free walk of the shape generated from here.
+ * checkPlan activity validate with it. Workflow code never loads it.
  */
 import { z } from 'zod';
 import { planWindowSchema } from './calendar';
@@ -11,10 +10,7 @@ import { allowance, FIELD_RULES, OUTPUT_NAME, planProblems, type FieldRule, type
 
 export { fillQuorums, OUTPUT_NAME } from './rules';
 
-/**
- * `schema` with the rules FIELD_RULES names for it, and the name in its JSON Schema (`rules`), so that the
- * zod-free check of old cutovers (plan/shape-check.ts) applies the same ones.
- */
+/** `schema` with the rules FIELD_RULES names for it (their name kept in its metadata as `rules`). */
 function ruled<T extends z.ZodType>(schema: T, name: RuleName): T {
   let out = schema;
   for (const rule of FIELD_RULES[name] as readonly FieldRule[]) {
@@ -606,13 +602,11 @@ export type OutputSpec = z.infer<typeof outputSchema>;
 export function outputSpec(input: z.input<typeof outputSchema>): OutputSpec {
   return outputSchema.parse(input);
 }
-export type CompareSpec = z.infer<typeof compareSchema>;
 export type ColumnTolerance = z.infer<typeof columnToleranceSchema>;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 export type Triggers = z.infer<typeof triggersSchema>;
 export type MetricRange = z.infer<typeof metricRangeSchema>;
 export type PlanSignature = z.infer<typeof planSignatureSchema>;
-export type NotifyTarget = z.infer<typeof notifyTargetSchema>;
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 
 /** The plan with its defaults, or an `InvalidPlan` failure (non-retryable) listing every problem by path. */

@@ -22,7 +22,6 @@ import type { StepIdentity, StepResult } from '../shapes/evidence';
 import { FailureType } from '../plan/failures';
 import { actionTimeoutMs } from '../plan/helpers';
 import type { Action, CutoverPlan } from '../plan/schema';
-import type * as ShapeCheckModule from '../plan/shape-check';
 import { Bookkeeping, describeError, errorMessage } from './bookkeeping';
 import { Compensations } from './compensations';
 import { GateRejected, RollbackNeeded } from './endings';
@@ -43,7 +42,6 @@ import {
   type RollbackRequest,
   type SignOffAnswer,
 } from './messages';
-import { Patch } from './patches';
 import { Notifier } from './notify';
 import { PHASE_ENVIRONMENT, PhaseRouter } from './queue-watch';
 import { PHASE_TABLE, type PhaseContext, type PhaseModule } from './phases';
@@ -70,9 +68,8 @@ const MAX_SIGNOFF_CHARS = 16_384;
  * (after running its compensations) when a phase fails; ends cancelled when cancelled.
  */
 export async function cutoverWorkflow(input: CutoverPlan): Promise<CutoverResult> {
-  // The client validated the plan; a start from elsewhere (the temporal CLI, another SDK) is checked too.
-  // Cutovers started before this change checked it in workflow code; they replay that way.
-  if (!patched(Patch.PlanCheckedByActivity)) return new Cutover(oldPlanCheck().planOrFailure(input)).run();
+  // The client validated the plan; a start from elsewhere (the temporal CLI, another SDK) is checked too, by the
+  // checkPlan activity below.
   setHandler(statusQuery, () => startingStatus(input));
   // A sign-off sent as an update while the plan is checked waits for the cutover, then meets its gate (not
   // open yet: refused, answered and audited like any other). Without a handler the SDK would reject it
@@ -116,18 +113,6 @@ function refuseOversizedSignOff(payload: unknown): void {
       message: `a sign-off of ${size} characters is refused (at most ${MAX_SIGNOFF_CHARS})`,
     });
   }
-}
-
-/**
- * The plan check of cutovers started before Patch.PlanCheckedByActivity, loaded only on their path: the sandbox
- * evaluates a module once per workflow that loads it, so no newer cutover pays for it. It was zod's; it is now
- * plan/shape-check.ts, held to zod's verdicts and outputs (test/unit/shape-check.test.ts), so that zod is out
- * of the bundle and those histories still replay (test/replay).
- */
-function oldPlanCheck(): typeof ShapeCheckModule {
-  // The one exception to the workflow lint rule against require (see eslint.config.mjs).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('../plan/shape-check') as typeof ShapeCheckModule;
 }
 
 /** One cutover: its handlers, the run loop over the phase table, and how it ends. */

@@ -2,23 +2,14 @@
  * The sign-off gate of one cutover: its state, the sign-offs it receives (from the signal or the update,
  * decided by gate.ts's pure rules) and the wait for a decision, with its deadline and escalation.
  */
-import { ApplicationFailure, condition, log, patched, proxySinks } from '@temporalio/workflow';
+import { ApplicationFailure, condition, log, proxySinks } from '@temporalio/workflow';
 import { toMs } from '../plan/duration';
 import { FailureType } from '../plan/failures';
 import type { CutoverPlan } from '../plan/schema';
 import type { Bookkeeping } from './bookkeeping';
 import { GateRejected } from './endings';
-import {
-  appRefusalProblem,
-  applySignOff,
-  canonicalMatters,
-  decideSignOff,
-  gateView,
-  RefusalRule,
-  type GateConfig,
-} from './gate';
+import { appRefusalProblem, applySignOff, decideSignOff, gateView, RefusalRule, type GateConfig } from './gate';
 import { checkSignOff } from './message-checks';
-import { Patch } from './patches';
 import type { AppRefusal, ReceivedSignOff, SignOff, SignOffAnswer } from './messages';
 import type { CutoverSinks } from './sinks';
 import type { GateState, GateView } from '../shapes/status';
@@ -47,12 +38,7 @@ export class SignOffGate {
 
   /** A sign-off from a signal or an update: checked, decided by the gate, audited, answered. */
   receive(payload: unknown, via: 'signal' | 'update'): SignOffAnswer {
-    // Cutovers started before attestations refused the field as unknown; they replay that way.
-    const withAttestation =
-      typeof payload === 'object' && payload !== null && 'attestation' in payload
-        ? patched(Patch.SignOffAttestation)
-        : true;
-    const parsed = checkSignOff(payload, { attestation: withAttestation });
+    const parsed = checkSignOff(payload);
     if (parsed.ok) return this.decide(parsed.value, via);
     const reason = parsed.problems.map((p) => `${p.path}: ${p.message}`).join('; ');
     metrics.signoff('(malformed)', false, RefusalRule.Malformed);
@@ -95,11 +81,7 @@ export class SignOffGate {
   }
 
   private decide(payload: SignOff, via: 'signal' | 'update'): SignOffAnswer {
-    // Cutovers started before canonical names compared them as typed; asked only where it decides otherwise.
-    const canonical = canonicalMatters(this.config, this.state, payload.approver)
-      ? patched(Patch.CanonicalIdentity)
-      : true;
-    const decision = decideSignOff(this.config, this.state, payload, Date.now(), canonical);
+    const decision = decideSignOff(this.config, this.state, payload, Date.now());
     this.log.push({
       signOff: payload,
       via,

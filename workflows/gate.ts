@@ -114,18 +114,6 @@ export function canonicalName(name: string): string {
   return nfc.includes('@') ? nfc.toLowerCase() : nfc;
 }
 
-/**
- * Whether comparing `approver` by canonical form would decide otherwise than comparing it as typed: it matches a
- * listed approver, the initiator or someone who signed only in canonical form. Workflow code asks this before it
- * asks `patched()`, so cutovers whose sign-offs never needed it replay without the patch's marker.
- */
-export function canonicalMatters(config: GateConfig, gate: GateState, approver: string): boolean {
-  const canonical = canonicalName(approver);
-  const names = [...Object.values(config.roles).flat(), ...gate.signoffs.map((s) => s.approver)];
-  if (config.initiator !== undefined) names.push(config.initiator);
-  return names.some((name) => name !== approver && canonicalName(name) === canonical);
-}
-
 /** The exact text an approval app signs when it reports a refusal: the cutover, the attempt, the login, the time. */
 export function appRefusalMessage(
   workflowId: string,
@@ -166,21 +154,12 @@ export function countingSignOffs(gate: GateState): SignOffRecord[] {
 }
 
 /**
- * Decides whether `signOff` counts. Never throws; every refusal names its rule. With `canonical`, names are
- * compared by canonicalName (one person however the sign-off spells them); without it, as typed (cutovers
- * started before canonical names replay that way: workflows/patches.ts).
+ * Decides whether `signOff` counts. Never throws; every refusal names its rule. Names are compared by
+ * canonicalName: one person however the sign-off spells them.
  */
-export function decideSignOff(
-  config: GateConfig,
-  gate: GateState,
-  signOff: SignOff,
-  now = 0,
-  canonical = true,
-): Decision {
+export function decideSignOff(config: GateConfig, gate: GateState, signOff: SignOff, now = 0): Decision {
   const { role, decision } = signOff;
-  const same = canonical
-    ? (a: string, b: string) => a === b || canonicalName(a) === canonicalName(b)
-    : (a: string, b: string) => a === b;
+  const same = (a: string, b: string) => a === b || canonicalName(a) === canonicalName(b);
   // The plan's spelling of the signer, when the plan lists them: what the gate records and counts.
   const listed = Object.values(config.roles).flat();
   const approver = listed.includes(signOff.approver)

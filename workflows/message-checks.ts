@@ -82,11 +82,8 @@ const attestationRule = object({
   signature: text(1, 200),
 });
 
-/**
- * Checks a sign-off. `attestation: false` is how cutovers started before attestations check one: the field
- * is unknown to them (workflows/patches.ts, SignOffAttestation).
- */
-export function checkSignOff(payload: unknown, options: { attestation?: boolean } = {}): Checked<SignOff> {
+/** Checks a sign-off: its fields, and nothing else. */
+export function checkSignOff(payload: unknown): Checked<SignOff> {
   return check<SignOff>(
     payload,
     { role: text(1, 64), approver: text(1, 128), decision: oneOf('approve', 'reject') },
@@ -94,7 +91,7 @@ export function checkSignOff(payload: unknown, options: { attestation?: boolean 
       comment: text(0, MAX_COMMENT_LENGTH),
       evidenceDigest: text(64, 64, /^[0-9a-f]{64}$/, 'expected the 64-character hex evidence digest'),
       signature: text(0, 200),
-      ...(options.attestation === false ? {} : { attestation: attestationRule }),
+      attestation: attestationRule,
     },
   );
 }

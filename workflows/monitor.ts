@@ -7,7 +7,6 @@ import {
   ApplicationFailure,
   continueAsNew,
   log,
-  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -20,7 +19,6 @@ import { FailureType, NON_RETRYABLE_TYPES } from '../plan/failures';
 import type { PlanSeal } from '../plan/seal';
 import type { Action, Triggers } from '../plan/schema';
 import { monitorStatusQuery } from './messages';
-import { Patch } from './patches';
 import { untilPolicyHolds } from './policy-wait';
 import { watched } from './queue-watch';
 import {
@@ -115,8 +113,7 @@ function untilNextTick(input: MonitorInput, state: MonitorState): number {
 }
 
 export async function monitorWorkflow(input: MonitorInput): Promise<MonitorOutcome> {
-  if (patched(Patch.MonitorNeedsParent)) refuseWithoutItsCutover(input);
-  const onCadence = patched(Patch.MonitorCadence);
+  refuseWithoutItsCutover(input);
   const state: MonitorState = { ...input.state };
   setHandler(monitorStatusQuery, (): MonitorStatus => {
     const status: MonitorStatus = {
@@ -137,7 +134,7 @@ export async function monitorWorkflow(input: MonitorInput): Promise<MonitorOutco
 
   let samplesThisRun = 0;
   while (Date.now() < input.windowEndsAt) {
-    await sleep(onCadence ? untilNextTick(input, state) : Math.min(input.intervalMs, input.windowEndsAt - Date.now()));
+    await sleep(untilNextTick(input, state));
     const taskQueue = input.taskQueue;
     const sample = () =>
       untilPolicyHolds(undefined, 'monitoring probe', () =>

@@ -2,10 +2,8 @@
  * The cutover's activities as workflow code calls them, grouped by timeout profile. Activities are imported
  * by type only: their code runs in the worker, never in the sandbox.
  */
-import { proxyActivities, proxyLocalActivities, type ActivityOptions } from '@temporalio/workflow';
+import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { actionTimeoutMs } from '../plan/helpers';
-import type { Action } from '../plan/schema';
 import { NON_RETRYABLE_TYPES } from '../plan/failures';
 
 // Ten attempts: a worker that dies mid-activity costs one each time (the chaos suite kills workers every few
@@ -38,11 +36,6 @@ export const long = proxyActivities<Activities>({
 
 /** The plan check: quick, no heartbeat. */
 export const checks = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry });
-
-/** The probe as a local activity, bounded by the probe action's own time limit. */
-export function localProbe(probe: Action): Activities['probe'] {
-  return proxyLocalActivities<Activities>({ startToCloseTimeout: actionTimeoutMs(probe) + 10_000, retry }).probe;
-}
 
 /** Options for one action's activity: the runner enforces the action's own timeout; this adds room to clean up. */
 export function stepOptions(actionMs: number): ActivityOptions {

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { judgeMetric, whatIf } from '../../lib/what-if';
-import { decoder, recordedFromHistory, type Recorded } from '../../verdicts/evidence';
+import { decoder, recordedFromHistory, type Recorded } from '../../verdicts/recorded';
 import { planSchema, type CutoverPlan, type CutoverPlanInput } from '../../plan/schema';
 
 const DIR = path.resolve(__dirname, '..', 'replay', 'histories');
@@ -41,7 +41,7 @@ describe.each(fixtures)('%s', (file) => {
 });
 
 test('the evidence of a full run: shadow, stress, the rehearsal and reconciliation are all read back', async () => {
-  const recorded = await load('happy-path.2026-11.json');
+  const recorded = await load('happy-path.1.0.json');
   expect(recorded.shadow?.datasets.length).toBeGreaterThan(0);
   expect(recorded.stress?.sizes.length).toBeGreaterThan(0);
   expect(recorded.rehearsal?.durationMs).toBeGreaterThanOrEqual(0);
@@ -50,7 +50,7 @@ test('the evidence of a full run: shadow, stress, the rehearsal and reconciliati
 });
 
 test('a looser tolerance turns the failed shadow phase into a pass, naming the metric, its figure and the limit', async () => {
-  const recorded = await load('failure-shadow.2026-11.json');
+  const recorded = await load('failure-shadow.1.0.json');
   const looser = replan(recorded, (p) => ({ ...p, shadow: { ...p.shadow, tolerances: { PAR30: { relative: 2 } } } }));
   const result = whatIf(recorded, looser);
   expect(result.changes).toEqual([
@@ -65,7 +65,7 @@ test('a looser tolerance turns the failed shadow phase into a pass, naming the m
 });
 
 test('a tighter rehearsal target and stress threshold fail a run that passed; a comparison it never measured is said', async () => {
-  const recorded = await load('happy-path.2026-11.json');
+  const recorded = await load('happy-path.1.0.json');
   const tighter = replan(recorded, (p) => ({
     ...p,
     rollback: { ...p.rollback, target: '1ms' },
@@ -82,7 +82,7 @@ test('a tighter rehearsal target and stress threshold fail a run that passed; a 
 });
 
 test('tighter reconciliation tolerances are judged on each recorded day', async () => {
-  const recorded = await load('happy-path.2026-11.json');
+  const recorded = await load('happy-path.1.0.json');
   // The recorded days compare equal figures: only a range that excludes them can turn a day.
   const ranged = replan(recorded, (p) => ({ ...p, shadow: { ...p.shadow, ranges: { TotalReceivable: { max: 1 } } } }));
   const result = whatIf(recorded, ranged);
@@ -93,7 +93,7 @@ test('tighter reconciliation tolerances are judged on each recorded day', async 
 
 describe('the production deploy’s time under a new change calendar', () => {
   // Approved on a Sunday at 00:30 UTC, deployed when Monday's 09:00 London window opened (08:00 UTC, in summer time).
-  const FIXTURE = 'change-window.2026-12-02.json';
+  const FIXTURE = 'change-window.1.0.json';
 
   test('the history says when the deploy was ready and when it ran; the same plan changes nothing', async () => {
     const recorded = await load(FIXTURE);
@@ -138,7 +138,7 @@ describe('the production deploy’s time under a new change calendar', () => {
   });
 
   test('a cutover that never reached production says so', async () => {
-    const recorded = await load('failure-shadow.2026-12-01.json');
+    const recorded = await load('failure-shadow.1.0.json');
     const result = whatIf(recorded, recorded.plan as CutoverPlan, { zone: 'UTC', freezes: [], holidays: [] });
     expect(result.notes).toContain('change window: the cutover never reached the production deploy');
   });

@@ -1,8 +1,7 @@
 /**
  * The workflow bundle as the build writes it (worker/bundle.ts): the code without zod and without an inline
  * map, the source map beside it without the sources' text; loaded back with its map for the SDK, it replays
- * the recorded cutovers of every generation, the oldest of which check their plan in workflow code
- * (plan/shape-check.ts now, zod before).
+ * the recorded cutovers of every generation.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,7 +38,6 @@ test('the code names its map beside it and carries none inline; the map has the 
   expect(map.sourcesContent).toBeUndefined();
   expect(map.mappings.length).toBeGreaterThan(10_000);
   expect(map.sources.some((s) => s.endsWith('workflows/cutover.ts'))).toBe(true);
-  expect(map.sources.some((s) => s.endsWith('plan/shape-check.ts'))).toBe(true);
 });
 
 test('zod is not in the bundle', () => {

@@ -9,6 +9,7 @@ import type { Compensations } from '../compensations';
 import type { BreakGlassDesk } from '../break-glass-desk';
 import type { SignOffGate } from '../gate-wait';
 import type { RollbackRequest } from '../messages';
+import type { PatchId } from '../patches';
 import type { Phase, PhaseResults } from '../../shapes/status';
 
 export interface PhaseContext {
@@ -47,10 +48,10 @@ export interface PhaseModule<P extends Phase> {
   /** A measuring phase fails with its own evidence (the figures that missed), kept as the phase's result. */
   readonly keepsEvidenceOnFailure?: boolean;
   /**
-   * For a phase added after cutovers were already running: its patch id (workflows/patches.ts). The run
+   * For a phase added after the 1.0 baseline: its patch id (workflows/patches.ts). The run
    * loop asks `patched(since)` before the phase starts, so a cutover started earlier skips it on replay
    * without a single new command (not even the phase's search attribute upsert).
    */
-  readonly since?: string;
+  readonly since?: PatchId;
   run(ctx: PhaseContext): Promise<PhaseEnd<PhaseResults[P]>>;
 }

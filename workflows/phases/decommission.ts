@@ -1,7 +1,5 @@
 /** decommission: V1 removed after enough clean days of reconciliation; kept otherwise. */
-import { patched } from '@temporalio/workflow';
 import { awaitChangeWindow, windowApplies } from '../change-window';
-import { Patch } from '../patches';
 import type { PhaseModule } from './context';
 
 export const decommission: PhaseModule<'decommission'> = {
@@ -16,8 +14,7 @@ export const decommission: PhaseModule<'decommission'> = {
         outcome: 'skipped',
       };
     }
-    if (windowApplies(ctx.plan) && patched(Patch.ChangeWindows))
-      await awaitChangeWindow(ctx, 'decommission', 'the decommission');
+    if (windowApplies(ctx.plan)) await awaitChangeWindow(ctx, 'decommission', 'the decommission');
     // From here V1 is being removed: nothing can roll back to it, so the compensations are dropped first
     // (a failing decommission must not switch production back to a half-removed V1), and a rollback
     // request is refused.

@@ -12,6 +12,14 @@ import { crossDiff, type CrossSide } from './cross-diff';
 import { connectDatabase, diffInDatabase, tableRef } from './db-diff';
 import { diffOutput, DiffInputError, withDiffEngine, type DiffEngineOptions, type Session } from './diff';
 import { ActionError } from './errors';
+import type { GuardDeps } from './policy-guard';
+
+/** What the activities that diff outputs need beside their guard: the diff engine's bounds and the databases. */
+export interface DiffDeps extends GuardDeps {
+  diff?: { memoryLimit?: string; threads?: number };
+  /** The databases output tables may live in (CUTOVER_DATABASE_<NAME>). */
+  databases?: Record<string, string>;
+}
 
 /**
  * Diffs every declared output of one dataset: files in one bounded DuckDB engine, tables in their database

@@ -1,29 +1,19 @@
 /**
- * Production: probes evaluated against the rollback triggers, and daily reconciliation of V2 against V1.
+ * Production: probes evaluated against the rollback triggers, and V2's deploy with the reference reading before it.
  */
 import { CancelledFailure, Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { FailureType } from '../plan/failures';
-import { compareMetrics, counts } from '../verdicts/metrics';
-import { generate, materialise, workdirFor } from './datasets';
+import { workdirFor } from './datasets';
 import { toFailure } from './errors';
-import { diffOutputs } from './output-diffs';
-import path from 'node:path';
-import { outputPaths, parseOutput, pipelineContext, probeOutputSchema, runSideBySide } from './pipeline';
+import { parseOutput, probeOutputSchema } from './pipeline';
 import type { ResolvedPolicy } from '../policy/schema';
-import { actionGuard, guarded, isPolicyRefusal, assertSamePolicy, type GuardDeps } from './policy-guard';
+import { guarded, isPolicyRefusal, assertSamePolicy } from './policy-guard';
 import { runAction } from './runner';
 import { evaluateTriggers } from '../verdicts/triggers';
 import { runStepIn } from './staging';
-import type {
-  ProbeInput,
-  ProbeResult,
-  ReconcileInput,
-  ReconcileResult,
-  StepInput,
-  StepResult,
-} from '../shapes/evidence';
+import type { ProbeInput, ProbeResult, StepInput, StepResult } from '../shapes/evidence';
 
 /**
  * Runs the probe and evaluates the triggers. A probe that fails or prints nonsense is a failed sample
@@ -31,9 +21,9 @@ import type {
  */
 export const createProbe = (deps: { dataDir: string; policy?: ResolvedPolicy }) => {
   const sample = probeSampler(deps);
-  // A local probe is the reference reading of cutovers started before it moved into deployProduction.
+  // The monitor's samples; the reference reading before the deploy is taken inside deployProduction (urgent).
   return async function probe(input: ProbeInput): Promise<ProbeResult> {
-    return sample(input, Context.current().info.isLocal);
+    return sample(input, false);
   };
 };
 
@@ -54,8 +44,7 @@ const probeSampler = (deps: { dataDir: string; policy?: ResolvedPolicy }) =>
         action: input.probe,
         idempotencyKey: input.key,
         signal: ctx.cancellationSignal,
-        // A local activity has no heartbeat to send.
-        ...(ctx.info.isLocal ? {} : { onTick: () => ctx.heartbeat() }),
+        onTick: () => ctx.heartbeat(),
         urgent,
         placeholders: { release: input.release, workdir },
         ...(input.baseDir ? { baseDir: input.baseDir } : {}),
@@ -159,94 +148,4 @@ async function recordHeartbeat(details: unknown): Promise<void> {
     details: { payloads: (await encodeToPayloads(client.options.loadedDataConverter, details)) ?? [] },
     identity: client.options.identity,
   });
-}
-
-export interface ReconcileDeps extends GuardDeps {
-  diff?: { memoryLimit?: string; threads?: number };
-  /** The databases output tables live in (CUTOVER_DATABASE_<NAME>). */
-  databases?: Record<string, string>;
-}
-
-/**
- * V2 against V1 on the day's data, with the shadow tolerances, and their output tables diffed as in shadow: tables
- * in a database where they lie (in place, pushed down when both share one), files in the day's folder
- * (`reconcile/day-N/`). Each day gets its own data (seed + day).
- */
-export function createReconcile(deps: ReconcileDeps) {
-  return async function reconcile(input: ReconcileInput): Promise<ReconcileResult> {
-    assertSamePolicy(deps.policy, input.plan.policyDigest);
-    const ctx = Context.current();
-    const { plan } = input;
-    const workdir = workdirFor(deps.dataDir, input.workflowId);
-    const tick = () => ctx.heartbeat();
-    const guard = actionGuard(deps, input, 'compute');
-    const spec = plan.production.reconcile.dataset ?? plan.shadow.datasets[0];
-    try {
-      const ref =
-        spec && 'generate' in spec
-          ? await generate(
-              plan,
-              spec.generate.rows,
-              spec.generate.seed + input.day,
-              workdir,
-              `${input.key}/data`,
-              ctx.cancellationSignal,
-              tick,
-              guard,
-            )
-          : await materialise(
-              plan,
-              spec as NonNullable<typeof spec>,
-              workdir,
-              `${input.key}/data`,
-              ctx.cancellationSignal,
-              tick,
-              guard,
-            );
-      const dayDir = path.join(workdir, 'reconcile', `day-${input.day}`);
-      const written = {
-        v1: outputPaths(plan, path.join(dayDir, 'v1')),
-        v2: outputPaths(plan, path.join(dayDir, 'v2')),
-      };
-      const [v1, v2] = await runSideBySide(
-        plan,
-        ref.path,
-        pipelineContext(plan, workdir, ctx.cancellationSignal, tick, guard),
-        input.key,
-        written,
-      );
-      const comparisons = compareMetrics(v1.metrics, v2.metrics, {
-        tolerances: plan.shadow.tolerances,
-        ranges: plan.shadow.ranges,
-      });
-      const failures = comparisons.filter(counts).map((c) => `${c.metric}: ${c.reason}`);
-      const wouldFail = comparisons.filter((c) => c.dryRun).map((c) => `${c.metric}: ${c.reason}`);
-      const outputs = await diffOutputs(
-        plan,
-        `day ${input.day}`,
-        written,
-        {
-          ...deps.diff,
-          tempDirectory: path.join(dayDir, 'duckdb-spill'),
-          signal: ctx.cancellationSignal,
-          onTick: tick,
-        },
-        deps.databases ?? {},
-      );
-      for (const diff of outputs) {
-        for (const failure of diff.failures)
-          (diff.dryRun ? wouldFail : failures).push(`output ${diff.output}: ${failure}`);
-      }
-      return {
-        day: input.day,
-        clean: failures.length === 0,
-        comparisons,
-        ...(outputs.length > 0 ? { outputs } : {}),
-        failures,
-        ...(wouldFail.length > 0 ? { wouldFail } : {}),
-      };
-    } catch (err) {
-      throw toFailure(err);
-    }
-  };
 }

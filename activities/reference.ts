@@ -8,7 +8,7 @@ import type { Client } from '@temporalio/client';
 import { isNotFound } from '../common/not-found';
 import { codecFromEnv } from '../codec/aes-gcm';
 import type { CutoverPlan } from '../plan/schema';
-import { decoder, recordedFromHistory, type Recorded } from '../verdicts/evidence';
+import { decoder, recordedFromHistory, type Recorded } from '../verdicts/recorded';
 import { REFERENCES_WORKFLOW_ID, referencesQuery, type References } from '../shapes/references';
 import type { ReferenceNote } from '../shapes/evidence';
 

@@ -8,20 +8,14 @@ import { compareMetrics } from '../verdicts/metrics';
 import { materialise, workdirFor } from './datasets';
 import { toFailure, verdictFailure } from './errors';
 import path from 'node:path';
-import { diffOutputs } from './output-diffs';
+import { diffOutputs, type DiffDeps } from './output-diffs';
 import { outputPaths, pipelineContext, runPipeline, runSideBySide } from './pipeline';
-import { actionGuard, assertSamePolicy, type GuardDeps } from './policy-guard';
+import { actionGuard, assertSamePolicy } from './policy-guard';
 import type { CutoverPlan } from '../plan/schema';
 import { loadReference } from './reference';
 import type { DatasetComparison, Metrics, PhaseInput, ShadowReference, ShadowResult } from '../shapes/evidence';
 
-export interface ShadowDeps extends GuardDeps {
-  diff?: { memoryLimit?: string; threads?: number };
-  /** The databases output tables may live in (CUTOVER_DATABASE_<NAME>). */
-  databases?: Record<string, string>;
-}
-
-export function createShadow(deps: ShadowDeps) {
+export function createShadow(deps: DiffDeps) {
   return async function runShadow(input: PhaseInput): Promise<ShadowResult> {
     assertSamePolicy(deps.policy, input.plan.policyDigest);
     const ctx = Context.current();

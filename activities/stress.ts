@@ -17,7 +17,7 @@ import { outputFormats, runPipeline } from './pipeline';
 import { actionGuard, isPolicyRefusal, assertSamePolicy, type GuardDeps } from './policy-guard';
 import type { ActionGuard } from './runner';
 import { latencyStats, variation } from './stats';
-import { compareSettings, comparisonFailures, thresholdVerdicts } from '../verdicts/stress';
+import { compareSettings, comparisonFailures, thresholdVerdicts } from '../verdicts/thresholds';
 import { compareGroup, familySize, looks } from '../verdicts/relative';
 import type { CompareSettings, PairedSamples, RelativeVerdict } from '../shapes/relative';
 import { loadReference } from './reference';

@@ -46,7 +46,7 @@ import { DEFAULT_TASK_QUEUE } from '../shapes/queues';
 import { PHASES, type CutoverStatus } from '../shapes/status';
 import { codecFromEnv } from '../codec/aes-gcm';
 import { isNotFound } from '../common/not-found';
-import { decoder, EncryptedEvidence, recordedFromHistory, type Recorded } from '../verdicts/evidence';
+import { decoder, EncryptedEvidence, recordedFromHistory, type Recorded } from '../verdicts/recorded';
 import { temporalTarget } from '../common/temporal-env';
 import { UserError } from './errors';
 

@@ -5,7 +5,7 @@ import Table from 'cli-table3';
 import { formatMs } from '../plan/duration';
 import type { OutputDiff, RelativeResult, StressResult } from '../shapes/evidence';
 import { cell, dryRunLines, outputLine, sampleKey } from '../workflows/output-lines';
-import { stressGroups } from '../verdicts/stress';
+import { stressGroups } from '../verdicts/thresholds';
 import { levels } from '../verdicts/relative';
 import type { WhatIfResult } from './what-if';
 import {

@@ -9,13 +9,12 @@ import type { Metrics, MetricComparison, StressResult } from '../shapes/evidence
 import { toMs } from '../plan/duration';
 import { decideWindow, describeWindows, effectiveCalendar, type Calendar } from '../plan/calendar';
 import type { CutoverPlan } from '../plan/schema';
-import type { Recorded } from '../verdicts/evidence';
+import type { Recorded } from '../verdicts/recorded';
 import { compareMetrics } from '../verdicts/metrics';
 import { outputLimitFailures } from '../verdicts/outputs';
-import { rehearsalTimeFailure } from '../verdicts/rehearsal';
 import { compareGroup, familySize, looks } from '../verdicts/relative';
 import type { CompareSettings } from '../shapes/relative';
-import { compareSettings, stressGroups, thresholdFailures } from '../verdicts/stress';
+import { compareSettings, rehearsalTimeFailure, stressGroups, thresholdFailures } from '../verdicts/thresholds';
 import { evaluateTriggers } from '../verdicts/triggers';
 
 /** One verdict that would change: before → after, with the figure and the limit. */

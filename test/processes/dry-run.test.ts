@@ -10,7 +10,7 @@ import type { ShadowResult, StressResult } from '../../shapes/evidence';
 import { checkPlanAgainstPolicy } from '../../policy/check';
 import { fileSystemResolver, loadPolicy } from '../../policy/load';
 import { compareMetrics, counts } from '../../verdicts/metrics';
-import { thresholdVerdicts } from '../../verdicts/stress';
+import { thresholdVerdicts } from '../../verdicts/thresholds';
 import { evaluateTriggers, rehearseTriggers } from '../../verdicts/triggers';
 import { tempDir } from '../helpers/harness';
 import { makePlan, makePlanInput, nodeRun } from '../helpers/plans';

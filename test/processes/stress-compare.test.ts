@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { compareGroup, familySize, looks } from '../../verdicts/relative';
-import { compareSettings } from '../../verdicts/stress';
+import { compareSettings } from '../../verdicts/thresholds';
 import type { StressProgress, StressResult, StressRun } from '../../shapes/evidence';
 import { htmlReport } from '../../lib/html-report';
 import { markdownReport, renderStatus } from '../../lib/format';

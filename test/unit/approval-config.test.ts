@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519';
 import { stringify } from 'yaml';
-import { createCheckPlan } from '../../activities';
+import { createCheckPlan } from '../../activities/plan-check';
 import { loadServeConfig } from '../../approval/config';
 import { environmentQueues } from '../../plan/environments';
 import { loadPolicy } from '../../policy/load';

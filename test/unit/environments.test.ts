@@ -8,7 +8,7 @@ import path from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519';
 import { ApplicationFailure } from '@temporalio/common';
 import { stringify } from 'yaml';
-import { createCheckPlan } from '../../activities';
+import { createCheckPlan } from '../../activities/plan-check';
 import { FailureType } from '../../plan/failures';
 import { bindEnvironments, environmentQueues } from '../../plan/environments';
 import { loadPolicy } from '../../policy/load';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { stringify } from 'yaml';
-import { createCheckPlan } from '../../activities';
+import { createCheckPlan } from '../../activities/plan-check';
 import { approvalLink } from '../../activities/notify';
 import { environmentQueues } from '../../plan/environments';
 import { loadPolicy } from '../../policy/load';

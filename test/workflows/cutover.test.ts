@@ -10,7 +10,13 @@ import {
 } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { ed25519 } from '@noble/curves/ed25519';
-import { checkPlan as realCheckPlan, type Activities } from '../../activities';
+import type { Activities } from '../../activities';
+import { createCheckPlan } from '../../activities/plan-check';
+import { environmentQueues } from '../../plan/environments';
+import { DEFAULT_TASK_QUEUE } from '../../shapes/queues';
+
+/** The workers' plan check with no policy, on the default queues. */
+const realCheckPlan = createCheckPlan(undefined, environmentQueues(DEFAULT_TASK_QUEUE));
 import { FailureType } from '../../plan/failures';
 import type { CutoverPlan, CutoverPlanInput } from '../../plan/schema';
 import { cutoverWorkflow } from '../../workflows';

@@ -9,7 +9,7 @@ import { toFailure, verdictFailure } from './errors';
 import { guarded, isPolicyRefusal, assertSamePolicy, type GuardDeps } from './policy-guard';
 import { runAction } from './runner';
 import { workdirFor } from './datasets';
-import { rehearsalTimeFailure } from '../verdicts/rehearsal';
+import { rehearsalTimeFailure } from '../verdicts/thresholds';
 import { rehearseTriggers } from '../verdicts/triggers';
 import type { PhaseInput, RehearsalResult } from '../shapes/evidence';
 

@@ -1,6 +1,7 @@
 /**
- * The stress phase's verdicts from its figures: the plan's absolute thresholds on V2, and the comparison with
- * V1. Pure: the stress activity judges with these, and `cutover what-if` re-judges recorded figures with them.
+ * The thresholds' verdicts from measured figures: the stress phase's (the plan's absolute thresholds on V2, and the
+ * comparison with V1) and the rollback rehearsal's (its time against its target). Pure: the activities judge with
+ * these, and `cutover what-if` re-judges recorded figures with them.
  */
 import type { CutoverPlan } from '../plan/schema';
 import type { RelativeResult, SizeResult, SustainedResult } from '../shapes/evidence';
@@ -122,4 +123,9 @@ export function compareSettings(plan: CutoverPlan): CompareSettings | undefined 
     maxRuns: c.maxRuns,
     onInconclusive: c.onInconclusive,
   };
+}
+
+/** The rollback rehearsal's timing verdict: the rehearsal and `cutover what-if` use it. */
+export function rehearsalTimeFailure(durationMs: number, targetMs: number): string | undefined {
+  return durationMs > targetMs ? `rollback took ${durationMs} ms, target ${targetMs} ms` : undefined;
 }

@@ -1,0 +1,96 @@
+/**
+ * The reconciliation phase's activity: V2 against V1 again, on each day's own data, while V2 is in production.
+ */
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import { compareMetrics, counts } from '../verdicts/metrics';
+import type { ReconcileInput, ReconcileResult } from '../shapes/evidence';
+import { generate, materialise, workdirFor } from './datasets';
+import { toFailure } from './errors';
+import { diffOutputs, type DiffDeps } from './output-diffs';
+import { outputPaths, pipelineContext, runSideBySide } from './pipeline';
+import { actionGuard, assertSamePolicy } from './policy-guard';
+
+/**
+ * V2 against V1 on the day's data, with the shadow tolerances, and their output tables diffed as in shadow: tables
+ * in a database where they lie (in place, pushed down when both share one), files in the day's folder
+ * (`reconcile/day-N/`). Each day gets its own data (seed + day).
+ */
+export function createReconcile(deps: DiffDeps) {
+  return async function reconcile(input: ReconcileInput): Promise<ReconcileResult> {
+    assertSamePolicy(deps.policy, input.plan.policyDigest);
+    const ctx = Context.current();
+    const { plan } = input;
+    const workdir = workdirFor(deps.dataDir, input.workflowId);
+    const tick = () => ctx.heartbeat();
+    const guard = actionGuard(deps, input, 'compute');
+    const spec = plan.production.reconcile.dataset ?? plan.shadow.datasets[0];
+    try {
+      const ref =
+        spec && 'generate' in spec
+          ? await generate(
+              plan,
+              spec.generate.rows,
+              spec.generate.seed + input.day,
+              workdir,
+              `${input.key}/data`,
+              ctx.cancellationSignal,
+              tick,
+              guard,
+            )
+          : await materialise(
+              plan,
+              spec as NonNullable<typeof spec>,
+              workdir,
+              `${input.key}/data`,
+              ctx.cancellationSignal,
+              tick,
+              guard,
+            );
+      const dayDir = path.join(workdir, 'reconcile', `day-${input.day}`);
+      const written = {
+        v1: outputPaths(plan, path.join(dayDir, 'v1')),
+        v2: outputPaths(plan, path.join(dayDir, 'v2')),
+      };
+      const [v1, v2] = await runSideBySide(
+        plan,
+        ref.path,
+        pipelineContext(plan, workdir, ctx.cancellationSignal, tick, guard),
+        input.key,
+        written,
+      );
+      const comparisons = compareMetrics(v1.metrics, v2.metrics, {
+        tolerances: plan.shadow.tolerances,
+        ranges: plan.shadow.ranges,
+      });
+      const failures = comparisons.filter(counts).map((c) => `${c.metric}: ${c.reason}`);
+      const wouldFail = comparisons.filter((c) => c.dryRun).map((c) => `${c.metric}: ${c.reason}`);
+      const outputs = await diffOutputs(
+        plan,
+        `day ${input.day}`,
+        written,
+        {
+          ...deps.diff,
+          tempDirectory: path.join(dayDir, 'duckdb-spill'),
+          signal: ctx.cancellationSignal,
+          onTick: tick,
+        },
+        deps.databases ?? {},
+      );
+      for (const diff of outputs) {
+        for (const failure of diff.failures)
+          (diff.dryRun ? wouldFail : failures).push(`output ${diff.output}: ${failure}`);
+      }
+      return {
+        day: input.day,
+        clean: failures.length === 0,
+        comparisons,
+        ...(outputs.length > 0 ? { outputs } : {}),
+        failures,
+        ...(wouldFail.length > 0 ? { wouldFail } : {}),
+      };
+    } catch (err) {
+      throw toFailure(err);
+    }
+  };
+}

@@ -190,14 +190,16 @@ export function downstreamOf(manifest: Manifest, ids: Iterable<string>): { model
 
 /**
  * The models V2 changes (dbt's `state:modified`, from the two manifests): new in V2, or whose file or settings
- * (materialisation, key, contract, declared columns) differ from V1's; then everything downstream of them in V2.
+ * (materialisation, key, contract, declared columns, relation name) differ from V1's; then everything downstream
+ * of them in V2.
  * @returns unique ids of V2's models, the changed first
  */
 export function modifiedModels(v1: Manifest, v2: Manifest): { changed: string[]; downstream: string[] } {
   const before = modelsOf(v1);
   const after = modelsOf(v2);
+  // Where a version is built (its database and schema) is not a change to the model: each version has its own.
   const settings = (m: DbtModel) =>
-    JSON.stringify([m.checksum, m.materialized, m.key, m.contract, m.declared, m.schema, m.relation]);
+    JSON.stringify([m.checksum, m.materialized, m.key, m.contract, m.declared, m.relation]);
   const changed = [...after.values()]
     .filter((model) => {
       const old = before.get(model.id);

@@ -38,11 +38,23 @@ export const REFACTOR: Edit[] = [
   { file: 'models/customers.sql', from: 'count(order_id) as number_of_orders', to: 'count(*) as number_of_orders' },
 ];
 
-/** jaffle shop's V2 that changes `customers.customer_lifetime_value` (net of a 10 % fee) and adds a column. */
+/**
+ * jaffle shop's V2 that changes `customers.customer_lifetime_value` (net of a 10 % fee, in the column's own type on
+ * either warehouse) and adds a column, `gross_lifetime_value`.
+ */
 export const CHANGED_CLV: Edit[] = [
   {
     file: 'models/customers.sql',
     from: 'customer_payments.total_amount as customer_lifetime_value',
-    to: 'round(customer_payments.total_amount * 0.9, 2) as customer_lifetime_value,\n        customer_payments.total_amount as gross_lifetime_value',
+    to: '(customer_payments.total_amount * 9) / 10 as customer_lifetime_value,\n        customer_payments.total_amount as gross_lifetime_value',
+  },
+];
+
+/** jaffle shop's V2 that rounds `customer_lifetime_value` to cents: on PostgreSQL a bigint becomes a numeric. */
+export const RETYPED_CLV: Edit[] = [
+  {
+    file: 'models/customers.sql',
+    from: 'customer_payments.total_amount as customer_lifetime_value',
+    to: 'round(customer_payments.total_amount * 0.9, 2) as customer_lifetime_value',
   },
 ];

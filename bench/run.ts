@@ -8,6 +8,7 @@
  *           run; the example's stress phase with its comparison against V2 alone.
  *   diff    the keyed output diff against DuckDB's bare join and a hand-written Map join (bench/diff.ts).
  *   db-diff output tables in PostgreSQL: cutover's pushed-down and cross-database diffs against reladiff (bench/db-diff.ts).
+ *   dbt     every model of a generated dbt project diffed in place against the two dbt builds (bench/dbt.ts).
  *   what-if cutover what-if over 100 completed cutovers on the dev server (bench/orchestration.ts).
  *   signoff, overhead, layout, rollback, concurrent, gate, history, worker-start: the orchestration (bench/orchestration.ts).
  *   example-stress  the example's stress phase BENCH_RUNS times (10) beside BENCH_SPINNERS busy processes (2).
@@ -30,6 +31,7 @@ import { measure, save, TIME, type Measured } from './common';
 import { benchApprove } from './approve';
 import { benchDiff } from './diff';
 import { benchDbDiff } from './db-diff';
+import { benchDbt } from './dbt';
 import { benchExampleStress } from './example-stress';
 import {
   benchConcurrent,
@@ -253,6 +255,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   stress: benchStress,
   diff: benchDiff,
   'db-diff': benchDbDiff,
+  dbt: benchDbt,
   kpi: benchKpi,
   signoff: benchSignoff,
   overhead: benchOverhead,

@@ -5,11 +5,13 @@
  */
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
 import { allowedPrefix, allowedUrl, outOfReach, pathArguments, reachedPath, type PathResolver } from '../policy/reach';
 import { commandsFor } from '../policy/actions';
 import { rulesFor, type PolicyEnvironment, type ResolvedPolicy } from '../policy/schema';
 import { FailureType } from '../plan/failures';
 import type { PlanSeal } from '../plan/seal';
+import type { CutoverPlan } from '../plan/schema';
 import { fileSystemResolver } from '../policy/load';
 import { ActionError } from './errors';
 import { workdirFor } from './datasets';
@@ -110,4 +112,27 @@ export function guarded(
 /** Whether `err` is the policy refusing an action: never a sample, an error run or a retry, always final. */
 export function isPolicyRefusal(err: unknown): boolean {
   return err instanceof ActionError && err.type === FailureType.PolicyViolation;
+}
+
+/**
+ * What a phase activity opens with: the refusal of a worker whose policy is not the one the cutover was checked
+ * under, then its context, its plan, its own work folder, its heartbeat and the guard its actions run under.
+ */
+export function openPhase<T extends GuardedCutover & { plan: CutoverPlan }>(
+  deps: GuardDeps,
+  input: T,
+  environment: PolicyEnvironment = 'compute',
+) {
+  assertSamePolicy(deps.policy, input.plan.policyDigest);
+  const ctx = Context.current();
+  return {
+    ctx,
+    plan: input.plan,
+    workdir: workdirFor(deps.dataDir, input.workflowId),
+    tick: () => ctx.heartbeat(),
+    /** Computed when asked for: the rehearsal guards its actions its own way (`guarded`). */
+    get guard() {
+      return actionGuard(deps, input, environment);
+    },
+  };
 }

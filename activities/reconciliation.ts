@@ -2,14 +2,13 @@
  * The reconciliation phase's activity: V2 against V1 again, on each day's own data, while V2 is in production.
  */
 import path from 'node:path';
-import { Context } from '@temporalio/activity';
 import { compareMetrics, counts } from '../verdicts/metrics';
 import type { ReconcileInput, ReconcileResult } from '../shapes/evidence';
-import { generate, materialise, workdirFor } from './datasets';
+import { generate, materialise } from './datasets';
 import { toFailure } from './errors';
 import { diffOutputs, type DiffDeps } from './output-diffs';
 import { outputPaths, pipelineContext, runSideBySide } from './pipeline';
-import { actionGuard, assertSamePolicy } from './policy-guard';
+import { openPhase } from './policy-guard';
 
 /**
  * V2 against V1 on the day's data, with the shadow tolerances, and their output tables diffed as in shadow: tables
@@ -18,12 +17,7 @@ import { actionGuard, assertSamePolicy } from './policy-guard';
  */
 export function createReconcile(deps: DiffDeps) {
   return async function reconcile(input: ReconcileInput): Promise<ReconcileResult> {
-    assertSamePolicy(deps.policy, input.plan.policyDigest);
-    const ctx = Context.current();
-    const { plan } = input;
-    const workdir = workdirFor(deps.dataDir, input.workflowId);
-    const tick = () => ctx.heartbeat();
-    const guard = actionGuard(deps, input, 'compute');
+    const { ctx, plan, workdir, tick, guard } = openPhase(deps, input);
     const spec = plan.production.reconcile.dataset ?? plan.shadow.datasets[0];
     try {
       const ref =

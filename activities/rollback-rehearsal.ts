@@ -2,13 +2,12 @@
  * Rollback rehearsal: the rollback run against staging and timed against its target, staging checked
  * healthy afterwards, V2 redeployed to staging, and every production trigger shown to fire.
  */
-import { Context, log } from '@temporalio/activity';
+import { log } from '@temporalio/activity';
 import { toMs } from '../plan/duration';
 import { FailureType } from '../plan/failures';
 import { toFailure, verdictFailure } from './errors';
-import { guarded, isPolicyRefusal, assertSamePolicy, type GuardDeps } from './policy-guard';
+import { guarded, isPolicyRefusal, openPhase, type GuardDeps } from './policy-guard';
 import { runAction } from './runner';
-import { workdirFor } from './datasets';
 import { rehearsalTimeFailure } from '../verdicts/thresholds';
 import { rehearseTriggers } from '../verdicts/triggers';
 import type { PhaseInput, RehearsalResult } from '../shapes/evidence';
@@ -17,10 +16,7 @@ export type RehearsalDeps = GuardDeps;
 
 export const createRehearseRollback = (deps: RehearsalDeps) =>
   async function rehearseRollback(input: PhaseInput): Promise<RehearsalResult> {
-    assertSamePolicy(deps.policy, input.plan.policyDigest);
-    const ctx = Context.current();
-    const workdir = workdirFor(deps.dataDir, input.workflowId);
-    const { plan } = input;
+    const { ctx, plan, workdir } = openPhase(deps, input, 'staging');
     const { target: _target, ...rollback } = plan.rollback;
     const targetMs = toMs(plan.rollback.target);
     const common = {

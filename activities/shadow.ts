@@ -2,27 +2,22 @@
  * Shadow mode: V1 and V2 on the same datasets, side by side, KPI by KPI against tolerances and noise, and
  * their output tables diffed row by row on their keys (files on DuckDB, tables in their database).
  */
-import { Context, log } from '@temporalio/activity';
+import { log } from '@temporalio/activity';
 import { FailureType } from '../plan/failures';
 import { compareMetrics } from '../verdicts/metrics';
-import { materialise, workdirFor } from './datasets';
+import { materialise } from './datasets';
 import { toFailure, verdictFailure } from './errors';
 import path from 'node:path';
 import { diffOutputs, type DiffDeps } from './output-diffs';
 import { outputPaths, pipelineContext, runPipeline, runSideBySide } from './pipeline';
-import { actionGuard, assertSamePolicy } from './policy-guard';
+import { openPhase } from './policy-guard';
 import type { CutoverPlan } from '../plan/schema';
 import { loadReference } from './reference';
 import type { DatasetComparison, Metrics, PhaseInput, ShadowReference, ShadowResult } from '../shapes/evidence';
 
 export function createShadow(deps: DiffDeps) {
   return async function runShadow(input: PhaseInput): Promise<ShadowResult> {
-    assertSamePolicy(deps.policy, input.plan.policyDigest);
-    const ctx = Context.current();
-    const { plan } = input;
-    const workdir = workdirFor(deps.dataDir, input.workflowId);
-    const tick = () => ctx.heartbeat();
-    const guard = actionGuard(deps, input, 'compute');
+    const { ctx, plan, workdir, tick, guard } = openPhase(deps, input);
     const common = pipelineContext(plan, workdir, ctx.cancellationSignal, tick, guard);
     const datasets: DatasetComparison[] = [];
     const failures: string[] = [];

@@ -5,16 +5,16 @@
  * Progress is heartbeated after every size, so an attempt retried after a worker crash resumes from the
  * sizes already measured instead of starting over.
  */
-import { Context, log } from '@temporalio/activity';
+import { log } from '@temporalio/activity';
 import { linearRegression } from 'simple-statistics';
 import { toMs } from '../plan/duration';
 import { FailureType } from '../plan/failures';
 import type { CutoverPlan } from '../plan/schema';
-import { generate, workdirFor } from './datasets';
+import { generate } from './datasets';
 import { toFailure, verdictFailure } from './errors';
 import { MEMORY_METHOD, PeakMemory } from './memory';
 import { outputFormats, runPipeline } from './pipeline';
-import { actionGuard, isPolicyRefusal, assertSamePolicy, type GuardDeps } from './policy-guard';
+import { isPolicyRefusal, openPhase, type GuardDeps } from './policy-guard';
 import type { ActionGuard } from './runner';
 import { latencyStats, variation } from './stats';
 import { compareSettings, comparisonFailures, thresholdVerdicts } from '../verdicts/thresholds';
@@ -41,10 +41,7 @@ type Measure = (version: Version, dataset: string, key: string) => Promise<Measu
 
 export function createStress(deps: StressDeps) {
   return async function runStress(input: PhaseInput): Promise<StressResult> {
-    assertSamePolicy(deps.policy, input.plan.policyDigest);
-    const ctx = Context.current();
-    const { plan } = input;
-    const workdir = workdirFor(deps.dataDir, input.workflowId);
+    const { ctx, plan, workdir, guard } = openPhase(deps, input);
     const resumed = ctx.info.heartbeatDetails as StressProgress | undefined;
     const completed: SizeResult[] = resumed?.completedSizes ? [...resumed.completedSizes] : [];
     let current = resumed?.current;
@@ -58,7 +55,6 @@ export function createStress(deps: StressDeps) {
     const beat = () =>
       ctx.heartbeat({ completedSizes: completed, ...(current ? { current } : {}) } satisfies StressProgress);
 
-    const guard = actionGuard(deps, input, 'compute');
     const formats = outputFormats(plan);
     const measure: Measure = async (version, dataset, key) => {
       const memory = new PeakMemory();

@@ -62,12 +62,23 @@ function devKeyFile(dir: string, name: string): string {
   return keyFile;
 }
 
-async function runDevStack(options: DevStackOptions): Promise<void> {
-  const root = projectRoot();
-  const dataDir = path.resolve(process.env.CUTOVER_DATA_DIR ?? path.join(root, '.data'));
-  const port = options.port ?? 7233;
-  const uiPort = options.uiPort ?? 8233;
-  const say = (line: string) => process.stdout.write(`${line}\n`);
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/** What the stack's steps share: where it keeps its state, its ports, and the processes it has started. */
+interface Stack {
+  root: string;
+  dataDir: string;
+  port: number;
+  ui: string;
+  approvals: string;
+  secrets: ReturnType<typeof devApprovalSecrets>;
+  children: ChildProcess[];
+  stopping: boolean;
+  stopAll(code: number): Promise<never>;
+}
+
+/** The Temporal dev server and the example's warehouse, each in a process group of its own. */
+async function startServers(dataDir: string, port: number, uiPort: number) {
   say(`starting the Temporal dev server on 127.0.0.1:${port} (state: ${path.join(dataDir, 'temporal.sqlite')})…`);
   // Ctrl-C reaches every process of the terminal's group at once: the server is kept out of it, so that it
   // stops after the worker has finished its activities and said so to it.
@@ -77,33 +88,34 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
     dbFile: path.join(dataDir, 'temporal.sqlite'),
     ownProcessGroup: true,
   });
-  const ui = `http://127.0.0.1:${uiPort}`;
-  say(`Temporal UI: ${ui}`);
+  say(`Temporal UI: http://127.0.0.1:${uiPort}`);
   // The example's warehouse: V1 writes its tables there with a login of its own, the workers read them with one
   // that may only read. A server of the stack's own, on loopback, its cluster kept in the data folder.
   say(`starting PostgreSQL on loopback (cluster: ${path.join(dataDir, 'postgres')})…`);
   const postgres = await startPostgres({ dir: path.join(dataDir, 'postgres'), ownProcessGroup: true });
   const warehouse = await setUpWarehouse(postgres.url);
   say(`PostgreSQL: 127.0.0.1:${postgres.port}, database portfolio (the example's warehouse)`);
+  return { server, postgres, warehouse };
+}
 
+/** The worker's environment: the stack's server, data folder, keys and logins, and the example's policy. */
+function workerEnvironment(stack: Stack, example: boolean, warehouse: { reader: string; writer: string }) {
   // With the example, the worker runs under the example's organisation policy (unless one is given).
   const policy =
     process.env.CUTOVER_POLICY ??
-    (options.example ? path.join(root, 'examples', 'portfolio-kpi', 'policy.yaml') : undefined);
+    (example ? path.join(stack.root, 'examples', 'portfolio-kpi', 'policy.yaml') : undefined);
   say(`worker policy: ${policy ?? 'none (set CUTOVER_POLICY to bind plans to an organisation policy)'}`);
-  const approvals = `http://127.0.0.1:${APPROVALS_PORT}`;
-  const secrets = devApprovalSecrets(dataDir);
-  const env = {
+  return {
     ...workerEnv(process.env),
-    TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
-    CUTOVER_DATA_DIR: dataDir,
-    CUTOVER_APPROVAL_URL: approvals,
+    TEMPORAL_ADDRESS: `127.0.0.1:${stack.port}`,
+    CUTOVER_DATA_DIR: stack.dataDir,
+    CUTOVER_APPROVAL_URL: stack.approvals,
     // The workers trust the app's attestations; the CLI's sign-offs still count too (set
     // CUTOVER_REQUIRE_ATTESTED=true to count only the app's).
-    CUTOVER_ATTESTER_KEYS: `dev-app=${secrets.publicKey}`,
+    CUTOVER_ATTESTER_KEYS: `dev-app=${stack.secrets.publicKey}`,
     // The workers' seal on every plan their check accepts (a file of your own wins).
     CUTOVER_WORKER_KEY_FILE:
-      process.env.CUTOVER_WORKER_KEY_FILE ?? devKeyFile(path.join(dataDir, 'workers'), 'seal.key'),
+      process.env.CUTOVER_WORKER_KEY_FILE ?? devKeyFile(path.join(stack.dataDir, 'workers'), 'seal.key'),
     CUTOVER_WORKER_KEY_ID: process.env.CUTOVER_WORKER_KEY_ID ?? 'dev-workers',
     // Which of the local provider's groups hold which role (the example's policy names them too).
     CUTOVER_ROLE_GROUPS: process.env.CUTOVER_ROLE_GROUPS ?? EXAMPLE_ROLE_GROUPS,
@@ -113,50 +125,47 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
     // V1's own login, which its process reads (the worker passes its environment to actions, less its secrets).
     [WAREHOUSE_ENV]: warehouse.writer,
   };
-  const worker = spawn(process.execPath, [...WORKER_NODE_OPTIONS, path.join(root, 'dist', 'worker', 'main.js')], {
+}
+
+/** The worker process, its JSON lines pretty-printed here (the dev stack only); the stack stops if it exits. */
+async function startWorker(stack: Stack, env: NodeJS.ProcessEnv): Promise<void> {
+  const worker = spawn(process.execPath, [...WORKER_NODE_OPTIONS, path.join(stack.root, 'dist', 'worker', 'main.js')], {
     env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  // Pretty logs in the dev stack only; the worker itself always writes JSON lines.
   const pretty = (await import('pino-pretty')).default({
     colorize: process.stdout.isTTY,
     translateTime: 'HH:MM:ss',
     ignore: 'pid,hostname,service',
   });
   worker.stdout?.pipe(pretty);
-  const children: ChildProcess[] = [worker];
-  let stopping = false;
-  const stopAll = async (code: number): Promise<never> => {
-    if (stopping) process.exit(code);
-    stopping = true;
-    say('stopping the approval app, the OpenID provider, the worker and the dev server…');
-    // A worker drains for up to its shutdown grace (30 s): 40 s before SIGKILL.
-    await Promise.all(children.map((child) => stopChild(child, 40_000)));
-    await Promise.all([server.stop(), postgres.stop()]);
-    say('stopped.');
-    process.exit(code);
-  };
-  process.on('SIGINT', () => void stopAll(0));
-  process.on('SIGTERM', () => void stopAll(0));
+  stack.children.push(worker);
   worker.once('exit', (code) => {
-    if (!stopping) {
+    if (!stack.stopping) {
       process.stderr.write(`the worker exited (${code}); stopping\n`);
-      void stopAll(1);
+      void stack.stopAll(1);
     }
   });
+}
 
-  // The organisation's login, here a local OpenID provider with the example's users, and the approval app.
+/** The organisation's login, here a local OpenID provider with the example's users, and the approval app. */
+async function startLogin(stack: Stack, env: Record<string, string>): Promise<void> {
   const issuer = `http://127.0.0.1:${IDP_PORT}`;
-  children.push(
-    await startNodeProcess(
-      [path.join(root, 'dist', 'scripts', 'idp.js'), '--port', String(IDP_PORT), '--redirect', `${approvals}/callback`],
-      { ...process.env, CUTOVER_OIDC_CLIENT_SECRET: secrets.clientSecret },
-      /^idp ready /,
-    ),
+  const { secrets, approvals } = stack;
+  const idp = await startNodeProcess(
+    [
+      path.join(stack.root, 'dist', 'scripts', 'idp.js'),
+      '--port',
+      String(IDP_PORT),
+      '--redirect',
+      `${approvals}/callback`,
+    ],
+    { ...process.env, CUTOVER_OIDC_CLIENT_SECRET: secrets.clientSecret },
+    /^idp ready /,
   );
   say(`OpenID provider (local): ${issuer}`);
   const app = await startNodeProcess(
-    [path.join(root, 'dist', 'client', 'cli.js'), 'serve', '--port', String(APPROVALS_PORT)],
+    [path.join(stack.root, 'dist', 'client', 'cli.js'), 'serve', '--port', String(APPROVALS_PORT)],
     {
       ...process.env,
       TEMPORAL_ADDRESS: env.TEMPORAL_ADDRESS,
@@ -174,45 +183,81 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
     },
     /^approvals ready /,
   );
-  children.push(app);
   say(`approvals: ${approvals} (sign in as ${EXAMPLE_LOGINS.map((u) => u.login).join(', ')}; password <login>-pass)`);
-  for (const child of children.slice(1)) {
+  for (const child of [idp, app]) {
+    stack.children.push(child);
     child.once('exit', (code) => {
-      if (!stopping) {
+      if (!stack.stopping) {
         process.stderr.write(`a dev stack process exited (${code}); stopping\n`);
-        void stopAll(1);
+        void stack.stopAll(1);
       }
     });
   }
+}
 
-  if (options.example) {
-    process.env.TEMPORAL_ADDRESS = env.TEMPORAL_ADDRESS;
-    const plan = await loadPlan(path.join(root, 'examples', 'portfolio-kpi', 'plan.yaml'));
-    const c = await connect(process.env);
+/** The example cutover, started unless it is running already, and how to follow and approve it. */
+async function startExample(stack: Stack, address: string): Promise<void> {
+  process.env.TEMPORAL_ADDRESS = address;
+  const plan = await loadPlan(path.join(stack.root, 'examples', 'portfolio-kpi', 'plan.yaml'));
+  const c = await connect(process.env);
+  try {
+    let id: string;
     try {
-      let id: string;
-      try {
-        const handle = await startCutover(c, { ...plan, initiator: plan.initiator ?? 'rm' });
-        id = handle.workflowId;
-        say(`started the example cutover ${id}`);
-      } catch (err) {
-        if (!(err instanceof UserError)) throw err;
-        id = `cutover-${plan.release}`;
-        say(`the example cutover ${id} is already running: ${(await status(c, id)).phase}`);
-      }
-      say(`  UI:     ${ui}/namespaces/default/workflows/${id}`);
-      say(`  watch:  npx cutover status ${id} --watch`);
-      say(`  approve in the browser: ${approvals}/cutovers/${encodeURIComponent(id)}`);
-      say('    (ana engineering, bo qa, cy architecture, di operations, ed business; password <login>-pass)');
-      say('  or from the command line, when it waits at the gate (any order):');
-      for (const [role, name] of EXAMPLE_APPROVERS) say(`    npx cutover approve ${id} --role ${role} --as ${name}`);
-      say(`  or stop it:  npx cutover reject ${id} --role qa --as bo --comment "not yet"`);
-      say("  after the last approval the deploy waits a minute for its change window (the example policy's notice)");
-      say(`  roll back any time after deploy:  npx cutover rollback ${id} --reason "why"`);
-    } finally {
-      await c.close();
+      const handle = await startCutover(c, { ...plan, initiator: plan.initiator ?? 'rm' });
+      id = handle.workflowId;
+      say(`started the example cutover ${id}`);
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      id = `cutover-${plan.release}`;
+      say(`the example cutover ${id} is already running: ${(await status(c, id)).phase}`);
     }
+    say(`  UI:     ${stack.ui}/namespaces/default/workflows/${id}`);
+    say(`  watch:  npx cutover status ${id} --watch`);
+    say(`  approve in the browser: ${stack.approvals}/cutovers/${encodeURIComponent(id)}`);
+    say('    (ana engineering, bo qa, cy architecture, di operations, ed business; password <login>-pass)');
+    say('  or from the command line, when it waits at the gate (any order):');
+    for (const [role, name] of EXAMPLE_APPROVERS) say(`    npx cutover approve ${id} --role ${role} --as ${name}`);
+    say(`  or stop it:  npx cutover reject ${id} --role qa --as bo --comment "not yet"`);
+    say("  after the last approval the deploy waits a minute for its change window (the example policy's notice)");
+    say(`  roll back any time after deploy:  npx cutover rollback ${id} --reason "why"`);
+  } finally {
+    await c.close();
   }
+}
+
+/** The stack, step by step: the servers, the worker, the login and the app, then the example; Ctrl-C stops all. */
+async function runDevStack(options: DevStackOptions): Promise<void> {
+  const root = projectRoot();
+  const dataDir = path.resolve(process.env.CUTOVER_DATA_DIR ?? path.join(root, '.data'));
+  const port = options.port ?? 7233;
+  const uiPort = options.uiPort ?? 8233;
+  const { server, postgres, warehouse } = await startServers(dataDir, port, uiPort);
+  const stack: Stack = {
+    root,
+    dataDir,
+    port,
+    ui: `http://127.0.0.1:${uiPort}`,
+    approvals: `http://127.0.0.1:${APPROVALS_PORT}`,
+    secrets: devApprovalSecrets(dataDir),
+    children: [],
+    stopping: false,
+    async stopAll(code: number): Promise<never> {
+      if (stack.stopping) process.exit(code);
+      stack.stopping = true;
+      say('stopping the approval app, the OpenID provider, the worker and the dev server…');
+      // A worker drains for up to its shutdown grace (30 s): 40 s before SIGKILL.
+      await Promise.all(stack.children.map((child) => stopChild(child, 40_000)));
+      await Promise.all([server.stop(), postgres.stop()]);
+      say('stopped.');
+      process.exit(code);
+    },
+  };
+  process.on('SIGINT', () => void stack.stopAll(0));
+  process.on('SIGTERM', () => void stack.stopAll(0));
+  const env = workerEnvironment(stack, options.example, warehouse);
+  await startWorker(stack, env);
+  await startLogin(stack, env);
+  if (options.example) await startExample(stack, env.TEMPORAL_ADDRESS);
   say('Ctrl-C stops them all.');
   await new Promise(() => undefined);
 }

@@ -52,20 +52,15 @@ function passwordMatches(login: string, password: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-export async function startIdp(options: {
-  port: number;
-  host?: string;
-  redirectUris: string[];
-  clientSecret: string;
-}): Promise<{ issuer: string; close(): Promise<void> }> {
-  const { default: Provider } = (await import('oidc-provider')) as { default: typeof ProviderType };
-  const host = options.host ?? '127.0.0.1';
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(options.port, host, resolve));
-  const issuer = `http://${host}:${(server.address() as AddressInfo).port}`;
+type Users = Map<string, (typeof EXAMPLE_LOGINS)[number]>;
+
+/**
+ * The provider's configuration: one confidential client (the approval app) with PKCE, the example's users and
+ * their groups as claims, no consent screen (the app is the organisation's own), short-lived codes.
+ */
+function providerConfiguration(options: IdpOptions, users: Users): Configuration {
   const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
-  const users = new Map(EXAMPLE_LOGINS.map((u) => [u.login, u]));
-  const configuration: Configuration = {
+  return {
     clients: [
       {
         client_id: IDP_CLIENT_ID,
@@ -130,10 +125,12 @@ export async function startIdp(options: {
       ctx.body = `<!doctype html><title>Sign-in error</title><h1>Sign-in error</h1><p>${esc(String(out.error))}: ${esc(String(out.error_description ?? ''))}</p>`;
     },
   };
-  const provider = new Provider(issuer, configuration);
-  const callback = provider.callback();
+}
 
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+/** The login pages: the form, its check of the password, and the answer to the provider; the rest is the provider's. */
+function requestHandler(provider: ProviderType, issuer: string, users: Users) {
+  const callback = provider.callback();
+  return (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const url = new URL(req.url ?? '/', issuer);
     const match = /^\/interaction\/([A-Za-z0-9_-]+)(\/login|\/abort)?$/.exec(url.pathname);
     if (!match) {
@@ -171,8 +168,26 @@ export async function startIdp(options: {
         answer(400, `sign-in failed: ${esc((err as Error).message)}`);
       }
     })();
-  });
+  };
+}
 
+export interface IdpOptions {
+  port: number;
+  host?: string;
+  redirectUris: string[];
+  clientSecret: string;
+}
+
+/** The local provider on `options.port` (0: a free one) until `close()`. */
+export async function startIdp(options: IdpOptions): Promise<{ issuer: string; close(): Promise<void> }> {
+  const { default: Provider } = (await import('oidc-provider')) as { default: typeof ProviderType };
+  const host = options.host ?? '127.0.0.1';
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(options.port, host, resolve));
+  const issuer = `http://${host}:${(server.address() as AddressInfo).port}`;
+  const users: Users = new Map(EXAMPLE_LOGINS.map((u) => [u.login, u]));
+  const provider = new Provider(issuer, providerConfiguration(options, users));
+  server.on('request', requestHandler(provider, issuer, users));
   return {
     issuer,
     close: () =>

@@ -4,6 +4,7 @@
  * (./cross-diff.ts). Shared by shadow (every output) and reconciliation (the outputs in databases).
  */
 import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import type { Client } from 'pg';
 import { FailureType } from '../plan/failures';
 import type { CutoverPlan, OutputSpec } from '../plan/schema';
@@ -19,6 +20,34 @@ export interface DiffDeps extends GuardDeps {
   diff?: { memoryLimit?: string; threads?: number };
   /** The databases output tables may live in (CUTOVER_DATABASE_<NAME>). */
   databases?: Record<string, string>;
+}
+
+/**
+ * One dataset's outputs diffed for a phase (shadow, a reconciliation day) by the worker's bounds, spilling into
+ * `dir`, each failure added to the phase's `failures` (to `wouldFail` for a dry-run output) as `<prefix>output
+ * NAME: …`.
+ */
+export async function diffAndJudge(
+  plan: CutoverPlan,
+  dataset: string,
+  files: { v1: Record<string, string>; v2: Record<string, string> },
+  run: { deps: DiffDeps; dir: string; signal: AbortSignal; onTick: () => void },
+  judged: { failures: string[]; wouldFail: string[]; prefix?: string },
+): Promise<OutputDiff[]> {
+  const engine = {
+    ...run.deps.diff,
+    tempDirectory: path.join(run.dir, 'duckdb-spill'),
+    signal: run.signal,
+    onTick: run.onTick,
+  };
+  const outputs = await diffOutputs(plan, dataset, files, engine, run.deps.databases ?? {});
+  for (const diff of outputs) {
+    for (const failure of diff.failures)
+      (diff.dryRun ? judged.wouldFail : judged.failures).push(
+        `${judged.prefix ?? ''}output ${diff.output}: ${failure}`,
+      );
+  }
+  return outputs;
 }
 
 /**

@@ -6,7 +6,7 @@ import { compareMetrics, counts } from '../verdicts/metrics';
 import type { ReconcileInput, ReconcileResult } from '../shapes/evidence';
 import { generate, materialise } from './datasets';
 import { toFailure } from './errors';
-import { diffOutputs, type DiffDeps } from './output-diffs';
+import { diffAndJudge, type DiffDeps } from './output-diffs';
 import { outputPaths, pipelineContext, runSideBySide } from './pipeline';
 import { openPhase } from './policy-guard';
 
@@ -59,22 +59,13 @@ export function createReconcile(deps: DiffDeps) {
       });
       const failures = comparisons.filter(counts).map((c) => `${c.metric}: ${c.reason}`);
       const wouldFail = comparisons.filter((c) => c.dryRun).map((c) => `${c.metric}: ${c.reason}`);
-      const outputs = await diffOutputs(
+      const outputs = await diffAndJudge(
         plan,
         `day ${input.day}`,
         written,
-        {
-          ...deps.diff,
-          tempDirectory: path.join(dayDir, 'duckdb-spill'),
-          signal: ctx.cancellationSignal,
-          onTick: tick,
-        },
-        deps.databases ?? {},
+        { deps, dir: dayDir, signal: ctx.cancellationSignal, onTick: tick },
+        { failures, wouldFail },
       );
-      for (const diff of outputs) {
-        for (const failure of diff.failures)
-          (diff.dryRun ? wouldFail : failures).push(`output ${diff.output}: ${failure}`);
-      }
       return {
         day: input.day,
         clean: failures.length === 0,

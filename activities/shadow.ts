@@ -8,7 +8,7 @@ import { compareMetrics } from '../verdicts/metrics';
 import { materialise } from './datasets';
 import { toFailure, verdictFailure } from './errors';
 import path from 'node:path';
-import { diffOutputs, type DiffDeps } from './output-diffs';
+import { diffAndJudge, type DiffDeps } from './output-diffs';
 import { outputPaths, pipelineContext, runPipeline, runSideBySide } from './pipeline';
 import { openPhase } from './policy-guard';
 import type { CutoverPlan } from '../plan/schema';
@@ -65,22 +65,13 @@ export function createShadow(deps: DiffDeps) {
             });
           }
         }
-        const outputs = await diffOutputs(
+        const outputs = await diffAndJudge(
           plan,
           ref.label,
           written,
-          {
-            ...deps.diff,
-            tempDirectory: path.join(outputsDir, 'duckdb-spill'),
-            signal: ctx.cancellationSignal,
-            onTick: tick,
-          },
-          deps.databases ?? {},
+          { deps, dir: outputsDir, signal: ctx.cancellationSignal, onTick: tick },
+          { failures, wouldFail, prefix: `${ref.label}: ` },
         );
-        for (const diff of outputs) {
-          for (const failure of diff.failures)
-            (diff.dryRun ? wouldFail : failures).push(`${ref.label}: output ${diff.output}: ${failure}`);
-        }
         const rows = v1.rows ?? v2.rows ?? ref.rows;
         datasets.push({
           dataset: ref.label,

@@ -17,6 +17,27 @@ export type DbtTarget =
   | { type: 'duckdb'; path: string; schema?: string }
   | { type: 'postgres'; host: string; port: number; user: string; dbname: string; schema: string; password?: string };
 
+/** A PostgreSQL target from a warehouse URL (`postgres://user:password@host:port/database`) and a schema. */
+export function postgresTarget(url: string, schema: string): DbtTarget {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new DbtProjectError('the warehouse URL is not a URL (expected postgres://user:password@host:port/database)');
+  }
+  if (!/^postgres(ql)?:$/.test(parsed.protocol))
+    throw new DbtProjectError(`the warehouse URL is ${parsed.protocol}//…, expected postgres://`);
+  return {
+    type: 'postgres',
+    host: parsed.hostname,
+    port: Number(parsed.port || 5432),
+    user: decodeURIComponent(parsed.username),
+    password: decodeURIComponent(parsed.password),
+    dbname: decodeURIComponent(parsed.pathname.slice(1)) || 'postgres',
+    schema,
+  };
+}
+
 export interface DbtInvocation {
   /** The virtual environment's python, whose `dbt` package runs (toolchain/tools.ts `ensureDbt`). */
   python: string;

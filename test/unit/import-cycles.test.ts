@@ -31,7 +31,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   toolchain: ['common', 'workflows'],
   lib: ['codec', 'common', 'plan', 'shapes', 'verdicts', 'workflows'],
   approval: ['common', 'lib', 'shapes', 'workflows'],
-  client: ['approval', 'codec', 'common', 'lib', 'plan', 'policy', 'shapes'],
+  client: ['approval', 'codec', 'common', 'dbt', 'lib', 'plan', 'policy', 'shapes'],
   examples: ['plan'],
   scripts: ['common', 'examples', 'lib', 'plan', 'toolchain'],
 };

@@ -1,0 +1,104 @@
+/** `cutover dbt build`: a version of a dbt project built into a schema of its own, as a plan's pipeline. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { Client } from 'pg';
+import { dbtPythonPath } from '../../../common/cache';
+import { modelsOf } from '../../../dbt/manifest';
+import { postgresTarget, runDbt } from '../../../dbt/run';
+import { checkoutVersion } from '../../../dbt/versions';
+import { UserError } from '../../../lib/errors';
+import { warehouseUrl } from './warehouse';
+
+export function register(dbt: Command): void {
+  dbt
+    .command('build')
+    .description(
+      'build a version of a dbt project into a schema of its own (dbt build: seeds, models, tests) and print {"metrics": …}: models built, tests passed, each model\'s rows',
+    )
+    .requiredOption('--project <dir>', "the dbt project's folder")
+    .option('--ref <ref>', "a git ref of the project's repository (default: the folder as it is)")
+    .requiredOption('--schema <name>', 'the schema to build into')
+    .option('--warehouse-env <var>', "the environment variable with the warehouse's URL", 'CUTOVER_DBT_WAREHOUSE')
+    .option('--vars <json>', "dbt's --vars, as JSON")
+    .option('--select <selector...>', "dbt's --select")
+    .addHelpText(
+      'after',
+      '\nExample:\n  CUTOVER_DBT_WAREHOUSE=postgres://dbt:…@127.0.0.1:5432/analytics \\\n' +
+        '    cutover dbt build --project ./jaffle-shop --ref v2 --schema jaffle_v2',
+    )
+    .action(
+      async (o: {
+        project: string;
+        ref?: string;
+        schema: string;
+        warehouseEnv: string;
+        vars?: string;
+        select?: string[];
+      }) => {
+        const url = warehouseUrl(o.warehouseEnv);
+        const work = await mkdtemp(path.join(tmpdir(), 'cutover-dbt-'));
+        try {
+          const project = await checkoutVersion(path.resolve(o.project), o.ref, path.join(work, 'project'));
+          let vars: Record<string, unknown> | undefined;
+          try {
+            vars = o.vars === undefined ? undefined : (JSON.parse(o.vars) as Record<string, unknown>);
+          } catch {
+            throw new UserError(`--vars ${o.vars}: not JSON`);
+          }
+          const built = await runDbt(['build'], {
+            python: dbtPythonPath(),
+            project,
+            runDir: path.join(work, 'run'),
+            target: postgresTarget(url, o.schema),
+            ...(vars ? { vars } : {}),
+            ...(o.select ? { select: o.select } : {}),
+          });
+          const failed = built.steps.filter((s) => !s.ok && s.status !== 'skipped');
+          if (built.code !== 0 || failed.length > 0)
+            throw new UserError(
+              `dbt build of ${o.ref ?? o.project} into ${o.schema}: ${failed.map((s) => `${s.id} ${s.status}: ${oneLine(s.message)}`).join('; ') || `exit ${built.code}`}`,
+            );
+          const models = [...modelsOf(built.manifest).values()];
+          const rows = await rowCounts(url, models);
+          const metrics: Record<string, number> = {
+            models: built.steps.filter((s) => s.kind === 'model').length,
+            tests: built.steps.filter((s) => s.kind === 'test').length,
+            ...Object.fromEntries(models.map((m, i) => [`rows_${m.name}`, rows[i] as number])),
+          };
+          process.stdout.write(`${JSON.stringify({ metrics, rows: rows.reduce((a, b) => a + b, 0) })}\n`);
+        } finally {
+          await rm(work, { recursive: true, force: true });
+        }
+      },
+    );
+}
+
+/** dbt's message on one line, without the compiled file's path (in this run's folder, removed when it ends). */
+function oneLine(message = ''): string {
+  return message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && line !== '^' && !line.startsWith('compiled code at '))
+    .join(' ');
+}
+
+/** Each model's rows where it was built, in the order given. */
+async function rowCounts(url: string, models: { schema: string; relation: string }[]): Promise<number[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const counts: number[] = [];
+    for (const m of models) {
+      const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
+      const { rows } = await client.query<{ n: string }>(
+        `SELECT count(*)::text AS n FROM ${ident(m.schema)}.${ident(m.relation)}`,
+      );
+      counts.push(Number(rows[0]?.n));
+    }
+    return counts;
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The built `cutover dbt` commands, the actions a dbt cutover's plan runs, as real processes: jaffle shop in a git
+ * repository with a tag per version, each tag built by real dbt-postgres into a schema of its own (its metrics
+ * printed as a pipeline's), V2 published over V1 and V1 again as the undo, the build that fails named, and V1's
+ * schema dropped only once nothing published reads it.
+ */
+import { execFile } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+import { startPostgres, type PostgresServer } from '../../toolchain/postgres';
+import { CHANGED_CLV, dbtPython, JAFFLE_SHOP, projectVariant, type Edit } from '../helpers/dbt';
+import { tempDir } from '../helpers/harness';
+
+jest.setTimeout(300_000);
+
+const run = promisify(execFile);
+const CLI = path.resolve(__dirname, '..', '..', 'dist', 'client', 'cli.js');
+const work = tempDir('cutover-dbt-cli-');
+let server: PostgresServer;
+let admin: Client;
+let env: NodeJS.ProcessEnv;
+const repo = path.join(work, 'repo');
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cutover(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Result> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
+      env: { ...env, ...extra },
+      timeout: 240_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const git = (...args: string[]) => run('git', ['-C', repo, ...args]);
+
+/** Applies `edits` to the repository's working tree and commits them as tag `tag`. */
+async function commitVersion(tag: string, edits: Edit[]): Promise<void> {
+  const variant = projectVariant(JAFFLE_SHOP, path.join(work, `variant-${tag}`), edits);
+  await run('cp', ['-r', `${variant}/.`, repo]);
+  await git('add', '-A');
+  await git('commit', '-q', '-m', tag, '--allow-empty');
+  await git('tag', tag);
+}
+
+beforeAll(async () => {
+  dbtPython();
+  chmodSync(work, 0o755);
+  server = await startPostgres({ dir: path.join(work, 'pg') });
+  admin = new Client({ connectionString: server.url });
+  await admin.connect();
+  env = { ...process.env, CUTOVER_DBT_WAREHOUSE: server.url };
+  await run('mkdir', ['-p', repo]);
+  await git('init', '-q');
+  await git('config', 'user.email', 'release@example.org');
+  await git('config', 'user.name', 'release manager');
+  await commitVersion('v1', []);
+  await commitVersion('v2', CHANGED_CLV);
+  await commitVersion('broken', [{ file: 'models/orders.sql', from: 'orders.status,', to: 'orders.no_such_column,' }]);
+  // The working tree moves on after the tags: a ref's build must not see it.
+  writeFileSync(path.join(repo, 'models', 'customers.sql'), 'select 1 as customer_id -- uncommitted\n');
+});
+
+afterAll(async () => {
+  await admin?.end();
+  await server?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+test("each tag is built into its own schema, and prints a pipeline's metrics: models, tests, each model's rows", async () => {
+  const v1 = await cutover(['dbt', 'build', '--project', repo, '--ref', 'v1', '--schema', 'jaffle_v1']);
+  expect(v1.stderr).toBe('');
+  expect(v1.code).toBe(0);
+  const printed = JSON.parse(v1.stdout) as { metrics: Record<string, number>; rows: number };
+  expect(printed.metrics).toMatchObject({ models: 5, tests: 20, rows_customers: 100, rows_orders: 99 });
+  const v2 = await cutover(['dbt', 'build', '--project', repo, '--ref', 'v2', '--schema', 'jaffle_v2']);
+  expect(v2.code).toBe(0);
+  const { rows } = await admin.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM information_schema.columns WHERE table_schema = 'jaffle_v2' AND column_name = 'gross_lifetime_value'`,
+  );
+  expect(rows[0]?.n).toBe('1');
+});
+
+test('a build that fails exits 1 naming the model and what the database said; a missing warehouse is named', async () => {
+  const broken = await cutover(['dbt', 'build', '--project', repo, '--ref', 'broken', '--schema', 'jaffle_broken']);
+  expect(broken.code).toBe(1);
+  expect(broken.stderr).toMatch(
+    /^cutover: dbt build of broken into jaffle_broken: model\.jaffle_shop\.orders error: .*no_such_column/,
+  );
+  const unknown = await cutover(['dbt', 'build', '--project', repo, '--ref', 'v9', '--schema', 'x']);
+  expect(unknown.code).toBe(1);
+  expect(unknown.stderr).toMatch(/no git ref "v9"/);
+  const nowhere = await cutover(['dbt', 'build', '--project', repo, '--schema', 'x'], { CUTOVER_DBT_WAREHOUSE: '' });
+  expect(nowhere.code).toBe(1);
+  expect(nowhere.stderr).toMatch(/CUTOVER_DBT_WAREHOUSE is not set/);
+});
+
+test('publish is the deploy and the undo; drop refuses the live build, then drops V1 at decommission', async () => {
+  const read = async () =>
+    (await admin.query<{ n: string }>('SELECT sum(customer_lifetime_value)::text AS n FROM jaffle.customers')).rows[0]
+      ?.n;
+  const publish = (build: string) => cutover(['dbt', 'publish', '--published', 'jaffle', '--build', build]);
+  const first = await publish('jaffle_v1');
+  expect(first.code).toBe(0);
+  // jaffle shop's 3 seeds and 5 models.
+  expect(JSON.parse(first.stdout)).toMatchObject({ published: 'jaffle', live: 'jaffle_v1', relations: 8 });
+  const onV1 = await read();
+  expect((await publish('jaffle_v2')).code).toBe(0);
+  const onV2 = await read();
+  expect(onV2).not.toBe(onV1);
+  // The undo: consumers read V1's rows again.
+  expect((await publish('jaffle_v1')).code).toBe(0);
+  expect(await read()).toBe(onV1);
+  expect((await publish('jaffle_v2')).code).toBe(0);
+  const refused = await cutover(['dbt', 'drop', '--published', 'jaffle', '--build', 'jaffle_v2']);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toMatch(/jaffle_v2 is live: jaffle\.customers/);
+  const dropped = await cutover(['dbt', 'drop', '--published', 'jaffle', '--build', 'jaffle_v1']);
+  expect(JSON.parse(dropped.stdout)).toEqual({ dropped: 'jaffle_v1' });
+  expect(await read()).toBe(onV2);
+  const gone = await publish('jaffle_v1');
+  expect(gone.code).toBe(1);
+  expect(gone.stderr).toMatch(/jaffle_v1: no such schema, or nothing built in it/);
+});

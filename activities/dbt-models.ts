@@ -188,12 +188,9 @@ export async function diffModelsInDuckdb(
           tables,
         });
       } else {
-        result.unkeyedRows = await unkeyed(session, tables, common, columns.v1);
-        const { onlyV1, onlyV2, sumsDiffer } = result.unkeyedRows;
-        if (onlyV1 + onlyV2 > 0)
-          result.failures.push(
-            `unkeyed: ${onlyV1} row(s) only in V1, ${onlyV2} only in V2${sumsDiffer.length > 0 ? ` (sums differ: ${sumsDiffer.join(', ')})` : ''}`,
-          );
+        result.unkeyedRows = await unkeyed(async (sql) => (await session.rows(sql))[0], tables, common, columns.v1);
+        const failure = unkeyedFailure(result.unkeyedRows);
+        if (failure) result.failures.push(failure);
       }
       models.push(judged(result));
     }
@@ -213,9 +210,12 @@ async function describe(session: Session, table: string): Promise<Column[]> {
   return rows.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
 }
 
-/** An unkeyed model compared as a multiset of rows over the common columns, and by each numeric column's sum. */
+/**
+ * An unkeyed model compared as a multiset of rows over the common columns (EXCEPT ALL both ways) and by each
+ * numeric column's sum: one query that DuckDB and PostgreSQL both answer, run by `query`.
+ */
 async function unkeyed(
-  session: Session,
+  query: (sql: string) => Promise<Record<string, unknown> | undefined>,
   tables: Record<'v1' | 'v2', string>,
   common: string[],
   columns: Column[],
@@ -226,10 +226,10 @@ async function unkeyed(
     (c, i) =>
       `(SELECT sum(${ident(c.name)}) FROM ${tables.v1}) IS DISTINCT FROM (SELECT sum(${ident(c.name)}) FROM ${tables.v2}) AS s${i}`,
   );
-  const [row] = await session.rows(
+  const row = await query(
     `SELECT (SELECT count(*) FROM ${tables.v1}) AS v1, (SELECT count(*) FROM ${tables.v2}) AS v2,
-            (SELECT count(*) FROM (SELECT ${list} FROM ${tables.v1} EXCEPT ALL SELECT ${list} FROM ${tables.v2})) AS only_v1,
-            (SELECT count(*) FROM (SELECT ${list} FROM ${tables.v2} EXCEPT ALL SELECT ${list} FROM ${tables.v1})) AS only_v2
+            (SELECT count(*) FROM (SELECT ${list} FROM ${tables.v1} EXCEPT ALL SELECT ${list} FROM ${tables.v2}) a) AS only_v1,
+            (SELECT count(*) FROM (SELECT ${list} FROM ${tables.v2} EXCEPT ALL SELECT ${list} FROM ${tables.v1}) b) AS only_v2
             ${sums.length > 0 ? `, ${sums.join(', ')}` : ''}`,
   );
   return {
@@ -241,36 +241,75 @@ async function unkeyed(
   };
 }
 
+/** An unkeyed model's failure: the rows only one side has, and the sums that differ. */
+function unkeyedFailure(rows: NonNullable<ModelReport['unkeyedRows']>): string | undefined {
+  if (rows.onlyV1 + rows.onlyV2 === 0) return undefined;
+  const sums = rows.sumsDiffer.length > 0 ? ` (sums differ: ${rows.sumsDiffer.join(', ')})` : '';
+  return `unkeyed: ${rows.onlyV1} row(s) only in V1, ${rows.onlyV2} only in V2${sums}`;
+}
+
 /**
- * Every selected model of two builds in one PostgreSQL database (V1's schema, V2's schema) diffed pushed down, one
- * model at a time on the given connection (read only: diffInPostgres runs in a READ ONLY transaction).
+ * Every selected model of two builds in one PostgreSQL database (V1's schema, V2's schema) diffed pushed down,
+ * `connections` models at a time, each on a connection of its own from `connect` (read only: diffInPostgres runs
+ * in a READ ONLY transaction), the reports in the selection's order.
  */
-export async function diffModelsInPostgres(client: ClientBase, request: ModelDiffRequest): Promise<ModelsShadow> {
-  const models: ModelReport[] = [];
-  for (const picked of selectModels(request)) {
-    const before = picked.before ?? picked.model;
-    const columns = {
-      v1: picked.before ? await pgColumns(client, before.schema, before.relation) : [],
-      v2: await pgColumns(client, picked.model.schema, picked.model.relation),
-    };
-    const result = report(picked, columns);
-    if (!picked.before) {
-      result.failures.push('new in V2: nothing to compare it with');
-    } else if (!picked.model.key) {
-      result.failures.push('unkeyed: give the model a key (a primary-key constraint, or unique + not_null tests)');
-    } else {
-      const common = columns.v1.filter((c) => columns.v2.some((d) => d.name === c.name)).map((c) => c.name);
-      result.diff = await diffInPostgres(client, {
-        output: picked.model.name,
-        dataset: 'dbt',
-        spec: specFor(picked.model, request, common),
-        v1: { schema: before.schema, table: before.relation },
-        v2: { schema: picked.model.schema, table: picked.model.relation },
-      });
+export async function diffModelsInPostgres(
+  connect: () => Promise<ClientBase & { end(): Promise<void> }>,
+  request: ModelDiffRequest & { connections?: number },
+): Promise<ModelsShadow> {
+  const selected = selectModels(request);
+  const models: ModelReport[] = new Array<ModelReport>(selected.length);
+  let next = 0;
+  const worker = async () => {
+    const client = await connect();
+    try {
+      for (let i = next++; i < selected.length; i = next++)
+        models[i] = await diffModelInPostgres(client, request, selected[i] as ReturnType<typeof selectModels>[number]);
+    } finally {
+      await client.end();
     }
-    models.push(judged(result));
-  }
+  };
+  const connections = Math.max(1, Math.min(request.connections ?? 2, selected.length));
+  await Promise.all(Array.from({ length: connections }, worker));
   return { models, verdict: models.some((m) => m.verdict === 'fail') ? 'fail' : 'pass' };
+}
+
+async function diffModelInPostgres(
+  client: ClientBase,
+  request: ModelDiffRequest,
+  picked: ReturnType<typeof selectModels>[number],
+): Promise<ModelReport> {
+  const before = picked.before ?? picked.model;
+  const columns = {
+    v1: picked.before ? await pgColumns(client, before.schema, before.relation) : [],
+    v2: await pgColumns(client, picked.model.schema, picked.model.relation),
+  };
+  const result = report(picked, columns);
+  if (!picked.before) {
+    result.failures.push('new in V2: nothing to compare it with');
+    return judged(result);
+  }
+  const common = columns.v1.filter((c) => columns.v2.some((d) => d.name === c.name)).map((c) => c.name);
+  if (!picked.model.key) {
+    const qualified = (schema: string, table: string) => `${ident(schema)}.${ident(table)}`;
+    result.unkeyedRows = await unkeyed(
+      async (sql) => (await client.query<Record<string, unknown>>(sql)).rows[0],
+      { v1: qualified(before.schema, before.relation), v2: qualified(picked.model.schema, picked.model.relation) },
+      common,
+      columns.v1,
+    );
+    const failure = unkeyedFailure(result.unkeyedRows);
+    if (failure) result.failures.push(failure);
+    return judged(result);
+  }
+  result.diff = await diffInPostgres(client, {
+    output: picked.model.name,
+    dataset: 'dbt',
+    spec: specFor(picked.model, request, common),
+    v1: { schema: before.schema, table: before.relation },
+    v2: { schema: picked.model.schema, table: picked.model.relation },
+  });
+  return judged(result);
 }
 
 async function pgColumns(client: ClientBase, schema: string, table: string): Promise<Column[]> {

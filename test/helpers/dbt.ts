@@ -58,3 +58,13 @@ export const RETYPED_CLV: Edit[] = [
     to: 'round(customer_payments.total_amount * 0.9, 2) as customer_lifetime_value',
   },
 ];
+
+/** jaffle shop's changed V2 with `customers` left without its key (no unique / not_null tests): compared unkeyed. */
+export const UNKEYED_CHANGED: Edit[] = [
+  ...CHANGED_CLV,
+  {
+    file: 'models/schema.yml',
+    from: '        description: This is a unique identifier for a customer\n        tests:\n          - unique\n          - not_null\n',
+    to: '        description: This is a unique identifier for a customer\n',
+  },
+];

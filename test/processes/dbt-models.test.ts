@@ -11,7 +11,7 @@ import { modelsOf } from '../../dbt/manifest';
 import { DbtProjectError, runDbt, type DbtRunResult } from '../../dbt/run';
 import { diffModelsInDuckdb, selectModels, type ModelDiffRequest } from '../../activities/dbt-models';
 import { tempDir } from '../helpers/harness';
-import { CHANGED_CLV, dbtPython, JAFFLE_SHOP, projectVariant, REFACTOR } from '../helpers/dbt';
+import { CHANGED_CLV, dbtPython, JAFFLE_SHOP, projectVariant, REFACTOR, UNKEYED_CHANGED } from '../helpers/dbt';
 
 jest.setTimeout(300_000);
 
@@ -122,6 +122,20 @@ test("a tolerance for the model's column lets the change through, as the plan ma
     engine(),
   );
   expect(shadow.models.find((m) => m.model === 'customers')?.failures).toEqual([]);
+});
+
+test('a model without a key in V2 is compared unkeyed on DuckDB too, naming the sums that differ', async () => {
+  const unkeyedBuild = await build(
+    projectVariant(JAFFLE_SHOP, path.join(work, 'unkeyed'), UNKEYED_CHANGED),
+    'v2_unkeyed',
+  );
+  const shadow = await diffModelsInDuckdb(request(unkeyedBuild), engine());
+  const customers = shadow.models.find((m) => m.model === 'customers');
+  expect(customers?.unkeyed).toBe(true);
+  expect(customers?.unkeyedRows).toMatchObject({ v1: 100, v2: 100, sumsDiffer: ['customer_lifetime_value'] });
+  expect(customers?.failures[0]).toMatch(
+    /^unkeyed: \d+ row\(s\) only in V1, \d+ only in V2 \(sums differ: customer_lifetime_value\)$/,
+  );
 });
 
 test('the lineage of a staging model names the models downstream of it', async () => {

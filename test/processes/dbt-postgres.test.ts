@@ -13,7 +13,15 @@ import { modelsOf } from '../../dbt/manifest';
 import { dropBuild, liveBuilds, publish, PublishError } from '../../dbt/publish';
 import { runDbt, type DbtRunResult } from '../../dbt/run';
 import { startPostgres, type PostgresServer } from '../../toolchain/postgres';
-import { CHANGED_CLV, dbtPython, JAFFLE_SHOP, projectVariant, REFACTOR, RETYPED_CLV } from '../helpers/dbt';
+import {
+  CHANGED_CLV,
+  dbtPython,
+  JAFFLE_SHOP,
+  projectVariant,
+  REFACTOR,
+  RETYPED_CLV,
+  UNKEYED_CHANGED,
+} from '../helpers/dbt';
 import { tempDir } from '../helpers/harness';
 
 jest.setTimeout(300_000);
@@ -26,6 +34,14 @@ let v1: DbtRunResult;
 let refactor: DbtRunResult;
 let changed: DbtRunResult;
 let retyped: DbtRunResult;
+let unkeyedBuild: DbtRunResult;
+
+/** A connection of the diff's own, as the workers open one per model at a time. */
+async function connect(): Promise<Client> {
+  const client = new Client({ connectionString: server.url });
+  await client.connect();
+  return client;
+}
 
 /** Builds `project` into `schema` of the server's database with dbt build. */
 async function build(project: string, schema: string): Promise<DbtRunResult> {
@@ -64,6 +80,10 @@ beforeAll(async () => {
   refactor = await build(projectVariant(JAFFLE_SHOP, path.join(work, 'refactor'), REFACTOR), 'jaffle_refactor');
   changed = await build(projectVariant(JAFFLE_SHOP, path.join(work, 'changed'), CHANGED_CLV), 'jaffle_v2');
   retyped = await build(projectVariant(JAFFLE_SHOP, path.join(work, 'retyped'), RETYPED_CLV), 'jaffle_retyped');
+  unkeyedBuild = await build(
+    projectVariant(JAFFLE_SHOP, path.join(work, 'unkeyed'), UNKEYED_CHANGED),
+    'jaffle_unkeyed',
+  );
   // A consumer: reads the published schema only, and keeps a view of its own over it.
   await admin.query(`CREATE ROLE analyst LOGIN PASSWORD 'analyst-pass'`);
   await admin.query(`CREATE SCHEMA reporting AUTHORIZATION analyst`);
@@ -76,7 +96,7 @@ afterAll(async () => {
 });
 
 test('dbt-postgres builds each version into its own schema, every node passing', () => {
-  for (const build of [v1, refactor, changed, retyped]) {
+  for (const build of [v1, refactor, changed, retyped, unkeyedBuild]) {
     expect(build.code).toBe(0);
     expect(build.steps.filter((s) => !s.ok)).toEqual([]);
   }
@@ -84,12 +104,12 @@ test('dbt-postgres builds each version into its own schema, every node passing',
 });
 
 test('pushed down between the two schemas: the refactor passes, the change fails naming customers and its column', async () => {
-  const same = await diffModelsInPostgres(admin, { v1: v1.manifest, v2: refactor.manifest });
+  const same = await diffModelsInPostgres(connect, { v1: v1.manifest, v2: refactor.manifest });
   expect(same.models.map((m) => [m.model, m.verdict])).toEqual([['customers', 'pass']]);
   expect(same.models[0]?.diff?.format).toBe('postgres');
   expect(same.models[0]?.diff?.rows).toMatchObject({ v1: 100, v2: 100, both: 100, differing: 0 });
 
-  const differs = await diffModelsInPostgres(admin, { v1: v1.manifest, v2: changed.manifest });
+  const differs = await diffModelsInPostgres(connect, { v1: v1.manifest, v2: changed.manifest });
   const customers = differs.models.find((m) => m.model === 'customers');
   expect(differs.verdict).toBe('fail');
   expect(customers?.failures.join('\n')).toMatch(/customer_lifetime_value/);
@@ -97,8 +117,44 @@ test('pushed down between the two schemas: the refactor passes, the change fails
   expect(customers?.columns.added).toEqual(['gross_lifetime_value']);
 });
 
+test('every model diffed over three connections at once reports as over one, in the same order', async () => {
+  const one = await diffModelsInPostgres(connect, {
+    v1: v1.manifest,
+    v2: changed.manifest,
+    select: 'all',
+    connections: 1,
+  });
+  const three = await diffModelsInPostgres(connect, {
+    v1: v1.manifest,
+    v2: changed.manifest,
+    select: 'all',
+    connections: 3,
+  });
+  const summary = (shadow: typeof one) => shadow.models.map((m) => [m.model, m.verdict, m.diff?.rows.differing]);
+  expect(summary(three)).toEqual(summary(one));
+  expect(summary(one).map(([model]) => model)).toEqual([
+    'customers',
+    'orders',
+    'stg_customers',
+    'stg_orders',
+    'stg_payments',
+  ]);
+});
+
+test('a model without a key is compared unkeyed, as a multiset of rows and by its sums, and says so', async () => {
+  const shadow = await diffModelsInPostgres(connect, { v1: v1.manifest, v2: unkeyedBuild.manifest });
+  const customers = shadow.models.find((m) => m.model === 'customers');
+  expect(customers?.unkeyed).toBe(true);
+  expect(customers?.diff).toBeUndefined();
+  expect(customers?.unkeyedRows).toMatchObject({ v1: 100, v2: 100, sumsDiffer: ['customer_lifetime_value'] });
+  expect(customers?.failures).toEqual([
+    `unkeyed: ${customers?.unkeyedRows?.onlyV1} row(s) only in V1, ${customers?.unkeyedRows?.onlyV2} only in V2 (sums differ: customer_lifetime_value)`,
+  ]);
+  expect(customers?.unkeyedRows?.onlyV1).toBeGreaterThan(0);
+});
+
 test("a V2 that retypes a column fails shadow saying so, and PostgreSQL refuses to publish it over V1's view", async () => {
-  const shadow = await diffModelsInPostgres(admin, { v1: v1.manifest, v2: retyped.manifest });
+  const shadow = await diffModelsInPostgres(connect, { v1: v1.manifest, v2: retyped.manifest });
   const customers = shadow.models.find((m) => m.model === 'customers');
   expect(customers?.columns.retyped).toEqual([{ column: 'customer_lifetime_value', v1: 'BIGINT', v2: 'DECIMAL' }]);
   expect(customers?.failures).toContain('column customer_lifetime_value retyped BIGINT → DECIMAL');

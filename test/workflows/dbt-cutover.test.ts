@@ -9,7 +9,7 @@ import { chmodSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import type { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { Client } from 'pg';
 import { FailureType } from '../../plan/failures';
 import { planSchema, type CutoverPlan } from '../../plan/schema';

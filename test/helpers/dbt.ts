@@ -2,8 +2,11 @@
  * dbt projects for tests: dbt Labs' jaffle shop (../shared/dbt/jaffle-shop-classic, beside the checkout, never
  * edited) and V2s of it made by copying it and editing named files, each edit required to match.
  */
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { Client } from 'pg';
+import { startPostgres, type PostgresServer } from '../../toolchain/postgres';
 import { ensureDbt } from '../../toolchain/tools';
 
 /** The public jaffle shop project the dbt tests cut over. */
@@ -68,3 +71,25 @@ export const UNKEYED_CHANGED: Edit[] = [
     to: '        description: This is a unique identifier for a customer\n',
   },
 ];
+
+/**
+ * A warehouse for one test file's dbt builds: dbt installed, a PostgreSQL server of the file's own in `work` (the
+ * file's temporary folder, removed after) and a superuser client to it. Read `.server` and `.admin` inside tests.
+ */
+export function dbtWarehouse(work: string): { readonly server: PostgresServer; readonly admin: Client } {
+  const state = {} as { server: PostgresServer; admin: Client };
+  beforeAll(async () => {
+    dbtPython();
+    // The server runs as nobody when the tests run as root: its folder must be one nobody can enter.
+    chmodSync(work, 0o755);
+    state.server = await startPostgres({ dir: path.join(work, 'pg') });
+    state.admin = new Client({ connectionString: state.server.url });
+    await state.admin.connect();
+  }, 120_000);
+  afterAll(async () => {
+    await state.admin?.end();
+    await state.server?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+  return state;
+}

@@ -5,13 +5,10 @@
  * schema dropped only once nothing published reads it.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Client } from 'pg';
-import { startPostgres, type PostgresServer } from '../../toolchain/postgres';
-import { CHANGED_CLV, dbtPython, JAFFLE_SHOP, projectVariant, type Edit } from '../helpers/dbt';
+import { CHANGED_CLV, dbtWarehouse, JAFFLE_SHOP, projectVariant, type Edit } from '../helpers/dbt';
 import { tempDir } from '../helpers/harness';
 
 jest.setTimeout(300_000);
@@ -19,8 +16,7 @@ jest.setTimeout(300_000);
 const run = promisify(execFile);
 const CLI = path.resolve(__dirname, '..', '..', 'dist', 'client', 'cli.js');
 const work = tempDir('cutover-dbt-cli-');
-let server: PostgresServer;
-let admin: Client;
+const warehouse = dbtWarehouse(work);
 let env: NodeJS.ProcessEnv;
 const repo = path.join(work, 'repo');
 
@@ -55,12 +51,7 @@ async function commitVersion(tag: string, edits: Edit[]): Promise<void> {
 }
 
 beforeAll(async () => {
-  dbtPython();
-  chmodSync(work, 0o755);
-  server = await startPostgres({ dir: path.join(work, 'pg') });
-  admin = new Client({ connectionString: server.url });
-  await admin.connect();
-  env = { ...process.env, CUTOVER_DBT_WAREHOUSE: server.url };
+  env = { ...process.env, CUTOVER_DBT_WAREHOUSE: warehouse.server.url };
   await run('mkdir', ['-p', repo]);
   await git('init', '-q');
   await git('config', 'user.email', 'release@example.org');
@@ -72,12 +63,6 @@ beforeAll(async () => {
   writeFileSync(path.join(repo, 'models', 'customers.sql'), 'select 1 as customer_id -- uncommitted\n');
 });
 
-afterAll(async () => {
-  await admin?.end();
-  await server?.stop();
-  await rm(work, { recursive: true, force: true });
-});
-
 test("each tag is built into its own schema, and prints a pipeline's metrics: models, tests, each model's rows", async () => {
   const v1 = await cutover(['dbt', 'build', '--project', repo, '--ref', 'v1', '--schema', 'jaffle_v1']);
   expect(v1.stderr).toBe('');
@@ -86,7 +71,7 @@ test("each tag is built into its own schema, and prints a pipeline's metrics: mo
   expect(printed.metrics).toMatchObject({ models: 5, tests: 20, rows_customers: 100, rows_orders: 99 });
   const v2 = await cutover(['dbt', 'build', '--project', repo, '--ref', 'v2', '--schema', 'jaffle_v2']);
   expect(v2.code).toBe(0);
-  const { rows } = await admin.query<{ n: string }>(
+  const { rows } = await warehouse.admin.query<{ n: string }>(
     `SELECT count(*)::text AS n FROM information_schema.columns WHERE table_schema = 'jaffle_v2' AND column_name = 'gross_lifetime_value'`,
   );
   expect(rows[0]?.n).toBe('1');
@@ -108,8 +93,8 @@ test('a build that fails exits 1 naming the model and what the database said; a 
 
 test('publish is the deploy and the undo; drop refuses the live build, then drops V1 at decommission', async () => {
   const read = async () =>
-    (await admin.query<{ n: string }>('SELECT sum(customer_lifetime_value)::text AS n FROM jaffle.customers')).rows[0]
-      ?.n;
+    (await warehouse.admin.query<{ n: string }>('SELECT sum(customer_lifetime_value)::text AS n FROM jaffle.customers'))
+      .rows[0]?.n;
   const publish = (build: string) => cutover(['dbt', 'publish', '--published', 'jaffle', '--build', build]);
   const first = await publish('jaffle_v1');
   expect(first.code).toBe(0);

@@ -4,18 +4,16 @@
  * published schema of views, V2 goes live and rolls back in one transaction each, a consumer's own view and its
  * grants follow, a publish that fails changes nothing, and V1's schema cannot be dropped while it is live.
  */
-import { chmodSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from 'pg';
 import { diffModelsInPostgres } from '../../activities/dbt-models';
 import { modelsOf } from '../../dbt/manifest';
 import { dropBuild, liveBuilds, publish, PublishError } from '../../dbt/publish';
 import { runDbt, type DbtRunResult } from '../../dbt/run';
-import { startPostgres, type PostgresServer } from '../../toolchain/postgres';
 import {
   CHANGED_CLV,
   dbtPython,
+  dbtWarehouse,
   JAFFLE_SHOP,
   projectVariant,
   REFACTOR,
@@ -27,8 +25,7 @@ import { tempDir } from '../helpers/harness';
 jest.setTimeout(300_000);
 
 const work = tempDir('cutover-dbt-pg-');
-let server: PostgresServer;
-let admin: Client;
+const warehouse = dbtWarehouse(work);
 let python: string;
 let v1: DbtRunResult;
 let refactor: DbtRunResult;
@@ -38,14 +35,14 @@ let unkeyedBuild: DbtRunResult;
 
 /** A connection of the diff's own, as the workers open one per model at a time. */
 async function connect(): Promise<Client> {
-  const client = new Client({ connectionString: server.url });
+  const client = new Client({ connectionString: warehouse.server.url });
   await client.connect();
   return client;
 }
 
 /** Builds `project` into `schema` of the server's database with dbt build. */
 async function build(project: string, schema: string): Promise<DbtRunResult> {
-  const url = new URL(server.url);
+  const url = new URL(warehouse.server.url);
   return runDbt(['build'], {
     python,
     project,
@@ -54,8 +51,8 @@ async function build(project: string, schema: string): Promise<DbtRunResult> {
       type: 'postgres',
       host: url.hostname,
       port: Number(url.port),
-      user: server.user,
-      password: server.password,
+      user: warehouse.server.user,
+      password: warehouse.server.password,
       dbname: 'postgres',
       schema,
     },
@@ -64,7 +61,7 @@ async function build(project: string, schema: string): Promise<DbtRunResult> {
 
 /** A client logged in as `user`. */
 async function as(user: string, password: string): Promise<Client> {
-  const url = new URL(server.url);
+  const url = new URL(warehouse.server.url);
   const client = new Client({ host: url.hostname, port: Number(url.port), user, password, database: 'postgres' });
   await client.connect();
   return client;
@@ -72,10 +69,6 @@ async function as(user: string, password: string): Promise<Client> {
 
 beforeAll(async () => {
   python = dbtPython();
-  chmodSync(work, 0o755);
-  server = await startPostgres({ dir: path.join(work, 'pg') });
-  admin = new Client({ connectionString: server.url });
-  await admin.connect();
   v1 = await build(JAFFLE_SHOP, 'jaffle_v1');
   refactor = await build(projectVariant(JAFFLE_SHOP, path.join(work, 'refactor'), REFACTOR), 'jaffle_refactor');
   changed = await build(projectVariant(JAFFLE_SHOP, path.join(work, 'changed'), CHANGED_CLV), 'jaffle_v2');
@@ -85,14 +78,8 @@ beforeAll(async () => {
     'jaffle_unkeyed',
   );
   // A consumer: reads the published schema only, and keeps a view of its own over it.
-  await admin.query(`CREATE ROLE analyst LOGIN PASSWORD 'analyst-pass'`);
-  await admin.query(`CREATE SCHEMA reporting AUTHORIZATION analyst`);
-});
-
-afterAll(async () => {
-  await admin?.end();
-  await server?.stop();
-  await rm(work, { recursive: true, force: true });
+  await warehouse.admin.query(`CREATE ROLE analyst LOGIN PASSWORD 'analyst-pass'`);
+  await warehouse.admin.query(`CREATE SCHEMA reporting AUTHORIZATION analyst`);
 });
 
 test('dbt-postgres builds each version into its own schema, every node passing', () => {
@@ -158,21 +145,21 @@ test("a V2 that retypes a column fails shadow saying so, and PostgreSQL refuses 
   const customers = shadow.models.find((m) => m.model === 'customers');
   expect(customers?.columns.retyped).toEqual([{ column: 'customer_lifetime_value', v1: 'BIGINT', v2: 'DECIMAL' }]);
   expect(customers?.failures).toContain('column customer_lifetime_value retyped BIGINT → DECIMAL');
-  await publish(admin, { published: 'jaffle_typed', build: 'jaffle_v1', relations: ['customers'] });
-  const refused = await publish(admin, {
+  await publish(warehouse.admin, { published: 'jaffle_typed', build: 'jaffle_v1', relations: ['customers'] });
+  const refused = await publish(warehouse.admin, {
     published: 'jaffle_typed',
     build: 'jaffle_retyped',
     relations: ['customers'],
   }).catch((e: unknown) => e);
   expect((refused as Error).message).toMatch(/cannot change data type of view column "customer_lifetime_value"/);
-  expect(await liveBuilds(admin, 'jaffle_typed')).toEqual({ customers: 'jaffle_v1' });
+  expect(await liveBuilds(warehouse.admin, 'jaffle_typed')).toEqual({ customers: 'jaffle_v1' });
 });
 
 test('V2 goes live in one transaction and rolls back in one: consumers, their views and grants follow', async () => {
   const relations = [...modelsOf(v1.manifest).values()].map((m) => m.relation).sort();
-  await publish(admin, { published: 'jaffle', build: 'jaffle_v1', relations });
-  await admin.query('GRANT USAGE ON SCHEMA jaffle TO analyst');
-  await admin.query('GRANT SELECT ON ALL TABLES IN SCHEMA jaffle TO analyst');
+  await publish(warehouse.admin, { published: 'jaffle', build: 'jaffle_v1', relations });
+  await warehouse.admin.query('GRANT USAGE ON SCHEMA jaffle TO analyst');
+  await warehouse.admin.query('GRANT SELECT ON ALL TABLES IN SCHEMA jaffle TO analyst');
   const analyst = await as('analyst', 'analyst-pass');
   try {
     await analyst.query(
@@ -191,15 +178,17 @@ test('V2 goes live in one transaction and rolls back in one: consumers, their vi
     // The consumer may not read the builds themselves: only the published views.
     await expect(analyst.query('SELECT 1 FROM jaffle_v2.customers LIMIT 1')).rejects.toThrow(/permission denied/);
 
-    const live = await publish(admin, { published: 'jaffle', build: 'jaffle_v2', relations });
+    const live = await publish(warehouse.admin, { published: 'jaffle', build: 'jaffle_v2', relations });
     expect(live.live).toBe('jaffle_v2');
-    expect(Object.values(await liveBuilds(admin, 'jaffle'))).toEqual(Array(relations.length).fill('jaffle_v2'));
+    expect(Object.values(await liveBuilds(warehouse.admin, 'jaffle'))).toEqual(
+      Array(relations.length).fill('jaffle_v2'),
+    );
     const onV2 = await read();
     expect(onV2[0]).not.toBe(onV1[0]);
     expect(onV2).toEqual([onV2[0], onV2[0]]);
 
     // Back to V1, which lacks the column V2 added: the view keeps it, as NULL, and nothing the consumer built breaks.
-    await publish(admin, { published: 'jaffle', build: 'jaffle_v1', relations });
+    await publish(warehouse.admin, { published: 'jaffle', build: 'jaffle_v1', relations });
     expect(await read()).toEqual(onV1);
     const added = await analyst.query('SELECT count(gross_lifetime_value)::int AS n FROM jaffle.customers');
     expect(added.rows).toEqual([{ n: 0 }]);
@@ -210,24 +199,28 @@ test('V2 goes live in one transaction and rolls back in one: consumers, their vi
 
 test('a publish that fails part-way publishes nothing, and says which relation and why', async () => {
   const relations = ['customers', 'orders', 'no_such_model'];
-  await publish(admin, { published: 'jaffle', build: 'jaffle_v1', relations: ['customers', 'orders'] });
-  const err = await publish(admin, { published: 'jaffle', build: 'jaffle_v2', relations }).catch((e: unknown) => e);
+  await publish(warehouse.admin, { published: 'jaffle', build: 'jaffle_v1', relations: ['customers', 'orders'] });
+  const err = await publish(warehouse.admin, { published: 'jaffle', build: 'jaffle_v2', relations }).catch(
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(PublishError);
   expect((err as Error).message).toMatch(/jaffle_v2\.no_such_model.*does not exist.*nothing was published/);
-  const live = await liveBuilds(admin, 'jaffle');
+  const live = await liveBuilds(warehouse.admin, 'jaffle');
   expect([live.customers, live.orders]).toEqual(['jaffle_v1', 'jaffle_v1']);
 });
 
 test("V1's schema is dropped only once nothing published reads it", async () => {
   const relations = [...modelsOf(v1.manifest).values()].map((m) => m.relation);
-  await publish(admin, { published: 'jaffle', build: 'jaffle_v1', relations });
-  const refused = await dropBuild(admin, { published: 'jaffle', build: 'jaffle_v1' }).catch((e: unknown) => e);
+  await publish(warehouse.admin, { published: 'jaffle', build: 'jaffle_v1', relations });
+  const refused = await dropBuild(warehouse.admin, { published: 'jaffle', build: 'jaffle_v1' }).catch(
+    (e: unknown) => e,
+  );
   expect(refused).toBeInstanceOf(PublishError);
   expect((refused as Error).message).toMatch(/jaffle_v1 is live: jaffle\.customers/);
-  await publish(admin, { published: 'jaffle', build: 'jaffle_refactor', relations });
-  await dropBuild(admin, { published: 'jaffle', build: 'jaffle_v1' });
-  const { rows } = await admin.query("SELECT 1 FROM pg_namespace WHERE nspname = 'jaffle_v1'");
+  await publish(warehouse.admin, { published: 'jaffle', build: 'jaffle_refactor', relations });
+  await dropBuild(warehouse.admin, { published: 'jaffle', build: 'jaffle_v1' });
+  const { rows } = await warehouse.admin.query("SELECT 1 FROM pg_namespace WHERE nspname = 'jaffle_v1'");
   expect(rows).toEqual([]);
-  const count = await admin.query<{ n: string }>('SELECT count(*)::text AS n FROM jaffle.customers');
+  const count = await warehouse.admin.query<{ n: string }>('SELECT count(*)::text AS n FROM jaffle.customers');
   expect(count.rows[0]?.n).toBe('100');
 });

@@ -5,20 +5,16 @@
  * `customer_lifetime_value` changes fails shadow naming `customers` and the column; within a tolerance the plan
  * gives (the 10 % fee moves no customer's value by more than 10), it reaches production, consumers read V2's rows, and after a rollback they read V1's again.
  */
-import { chmodSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ActivityFailure, ApplicationFailure } from '@temporalio/common';
-import { Client } from 'pg';
 import { FailureType } from '../../plan/failures';
 import { planSchema, type CutoverPlan } from '../../plan/schema';
 import type { ShadowResult } from '../../shapes/evidence';
 import { phaseResult } from '../../shapes/status';
-import { startPostgres, type PostgresServer } from '../../toolchain/postgres';
 import { cutoverWorkflow } from '../../workflows';
 import { requestRollbackSignal } from '../../workflows/messages';
-import { CHANGED_CLV, dbtPython, JAFFLE_SHOP, projectVariant } from '../helpers/dbt';
+import { CHANGED_CLV, dbtWarehouse, JAFFLE_SHOP, projectVariant } from '../helpers/dbt';
 import { approveAll, tempDir, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
 import { makePlanInput, nodeRun } from '../helpers/plans';
 
@@ -28,27 +24,18 @@ const CLI = path.resolve(__dirname, '..', '..', 'dist', 'client', 'cli.js');
 /** The variable the plan's `cutover dbt` actions read the warehouse from (the worker passes it on to them). */
 const WAREHOUSE = 'JAFFLE_WAREHOUSE';
 const work = tempDir('dbt-cutover-');
-let server: PostgresServer;
-let admin: Client;
+const warehouse = dbtWarehouse(work);
 const databases: Record<string, string> = {};
 const t = timeSkippingWorker({ dataDir: path.join(work, 'data'), databases });
 const v2 = projectVariant(JAFFLE_SHOP, path.join(work, 'v2'), CHANGED_CLV);
 
 beforeAll(async () => {
-  dbtPython();
-  chmodSync(work, 0o755);
-  server = await startPostgres({ dir: path.join(work, 'pg') });
-  admin = new Client({ connectionString: server.url });
-  await admin.connect();
-  databases.warehouse = server.url;
-  process.env[WAREHOUSE] = server.url;
+  databases.warehouse = warehouse.server.url;
+  process.env[WAREHOUSE] = warehouse.server.url;
 }, 120_000);
 
-afterAll(async () => {
+afterAll(() => {
   delete process.env[WAREHOUSE];
-  await admin?.end();
-  await server?.stop();
-  await rm(work, { recursive: true, force: true });
 });
 
 /** `cutover dbt …` as a plan action. */
@@ -117,7 +104,7 @@ test('a V2 that changes customer_lifetime_value fails shadow, naming customers a
     ['orders', 'pass'],
   ]);
   // Nothing reached production: the published schema was never made.
-  const { rows } = await admin.query("SELECT 1 FROM pg_namespace WHERE nspname = 'jaffle_strict'");
+  const { rows } = await warehouse.admin.query("SELECT 1 FROM pg_namespace WHERE nspname = 'jaffle_strict'");
   expect(rows).toEqual([]);
 });
 
@@ -125,10 +112,12 @@ test('within its tolerance V2 goes to production by publish; after a rollback co
   const handle = await start(jafflePlan('jaffle', { customer_lifetime_value: { absolute: 10 } }));
   await waitForStatus(handle, (s) => s.state === 'awaiting-signoff', 300_000);
   const total = async () =>
-    (await admin.query<{ n: string }>('SELECT sum(customer_lifetime_value)::text AS n FROM jaffle.customers')).rows[0]
-      ?.n;
+    (await warehouse.admin.query<{ n: string }>('SELECT sum(customer_lifetime_value)::text AS n FROM jaffle.customers'))
+      .rows[0]?.n;
   const v1 = (
-    await admin.query<{ n: string }>('SELECT sum(customer_lifetime_value)::text AS n FROM jaffle_v1.customers')
+    await warehouse.admin.query<{ n: string }>(
+      'SELECT sum(customer_lifetime_value)::text AS n FROM jaffle_v1.customers',
+    )
   ).rows[0]?.n;
   await approveAll(handle);
   await waitForStatus(handle, (s) => s.phase === 'monitoring', 300_000);

@@ -1,9 +1,7 @@
 /** `cutover dbt drop`: a build's schema dropped (V1's, at decommission), never while it is live. */
 import type { Command } from 'commander';
-import { Client } from 'pg';
-import { dropBuild, PublishError } from '../../../dbt/publish';
-import { UserError } from '../../../lib/errors';
-import { warehouseUrl } from './warehouse';
+import { dropBuild } from '../../../dbt/publish';
+import { withWarehouse } from './warehouse';
 
 export function register(dbt: Command): void {
   dbt
@@ -14,16 +12,9 @@ export function register(dbt: Command): void {
     .option('--warehouse-env <var>', "the environment variable with the warehouse's URL", 'CUTOVER_DBT_WAREHOUSE')
     .addHelpText('after', '\nExample:\n  cutover dbt drop --published jaffle --build jaffle_v1')
     .action(async (o: { published: string; build: string; warehouseEnv: string }) => {
-      const client = new Client({ connectionString: warehouseUrl(o.warehouseEnv) });
-      await client.connect();
-      try {
+      await withWarehouse(o.warehouseEnv, async (client) => {
         await dropBuild(client, { published: o.published, build: o.build });
         process.stdout.write(`${JSON.stringify({ dropped: o.build })}\n`);
-      } catch (err) {
-        if (err instanceof PublishError) throw new UserError(err.message);
-        throw err;
-      } finally {
-        await client.end();
-      }
+      });
     });
 }

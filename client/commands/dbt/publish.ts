@@ -1,9 +1,8 @@
 /** `cutover dbt publish`: the published schema's views re-pointed at a build, in one transaction. */
 import type { Command } from 'commander';
-import { Client } from 'pg';
-import { publish, PublishError } from '../../../dbt/publish';
+import { publish } from '../../../dbt/publish';
 import { UserError } from '../../../lib/errors';
-import { warehouseUrl } from './warehouse';
+import { withWarehouse } from './warehouse';
 
 export function register(dbt: Command): void {
   dbt
@@ -16,27 +15,21 @@ export function register(dbt: Command): void {
     .option('--warehouse-env <var>', "the environment variable with the warehouse's URL", 'CUTOVER_DBT_WAREHOUSE')
     .addHelpText('after', '\nExample:\n  cutover dbt publish --published jaffle --build jaffle_v2')
     .action(async (o: { published: string; build: string; warehouseEnv: string }) => {
-      const client = new Client({ connectionString: warehouseUrl(o.warehouseEnv) });
-      await client.connect();
-      try {
+      await withWarehouse(o.warehouseEnv, async (client) => {
         const { rows } = await client.query<{ name: string }>(
           'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1',
           [o.build],
         );
         if (rows.length === 0) throw new UserError(`${o.build}: no such schema, or nothing built in it`);
-        const done = await publish(client, {
+        const relations = rows.map((r) => r.name);
+        const done = await publish(client, { published: o.published, build: o.build, relations });
+        const answer = {
           published: o.published,
-          build: o.build,
-          relations: rows.map((r) => r.name),
-        });
-        process.stdout.write(
-          `${JSON.stringify({ published: o.published, live: done.live, relations: done.relations.length, ms: Math.round(done.ms) })}\n`,
-        );
-      } catch (err) {
-        if (err instanceof PublishError) throw new UserError(err.message);
-        throw err;
-      } finally {
-        await client.end();
-      }
+          live: done.live,
+          relations: relations.length,
+          ms: Math.round(done.ms),
+        };
+        process.stdout.write(`${JSON.stringify(answer)}\n`);
+      });
     });
 }

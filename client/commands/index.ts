@@ -22,6 +22,8 @@ import { register as referenceList } from './reference/list';
 import { register as recordExport } from './record/export';
 import { register as recordVerify } from './record/verify';
 import { register as dbtBuild } from './dbt/build';
+import { register as dbtDataset } from './dbt/dataset';
+import { register as dbtProbe } from './dbt/probe';
 import { register as dbtDrop } from './dbt/drop';
 import { register as dbtPublish } from './dbt/publish';
 import { register as servicesKeygen } from './services/keygen';
@@ -61,6 +63,8 @@ export function registerCommands(program: Command): void {
   dbtBuild(dbt);
   dbtPublish(dbt);
   dbtDrop(dbt);
+  dbtDataset(dbt);
+  dbtProbe(dbt);
   servicesKeygen(program);
   servicesCodecServer(program);
   servicesServe(program);

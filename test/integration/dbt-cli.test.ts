@@ -5,9 +5,10 @@
  * schema dropped only once nothing published reads it.
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { parse } from 'yaml';
 import { CHANGED_CLV, dbtWarehouse, JAFFLE_SHOP, projectVariant, type Edit } from '../helpers/dbt';
 import { tempDir } from '../helpers/harness';
 
@@ -117,4 +118,66 @@ test('publish is the deploy and the undo; drop refuses the live build, then drop
   const gone = await publish('jaffle_v1');
   expect(gone.code).toBe(1);
   expect(gone.stderr).toMatch(/jaffle_v1: no such schema, or nothing built in it/);
+});
+
+test('plan init --dbt writes a plan that validates: the changed model an output on its key, every step a cutover dbt command', async () => {
+  const out = path.join(work, 'jaffle.yaml');
+  const init = await cutover(['plan', 'init', '--dbt', repo, '--v1', 'v1', '--v2', 'v2', '--out', out]);
+  expect(init.stderr).toBe('');
+  expect(init.stdout).toMatch(/a dbt cutover plan for jaffle_shop-v2; models diffed: customers\n$/);
+  const validated = await cutover(['plan', 'validate', out]);
+  expect(validated.code).toBe(0);
+  const plan = parse(readFileSync(out, 'utf8')) as {
+    baseline: { run: string[] };
+    shadow: { outputs: Record<string, unknown> };
+    production: { deploy: { run: string[] }; undo: { run: string[] } };
+  };
+  expect(plan.shadow.outputs).toEqual({
+    customers: {
+      key: ['customer_id'],
+      v1: { database: 'warehouse', table: 'jaffle_shop_v1.customers' },
+      v2: { database: 'warehouse', table: 'jaffle_shop_v2.customers' },
+      maxDifferingRows: 0,
+      maxMissingRows: 0,
+    },
+  });
+  expect(plan.baseline.run).toEqual([
+    'cutover',
+    'dbt',
+    'build',
+    '--project',
+    'repo',
+    '--ref',
+    'v1',
+    '--schema',
+    'jaffle_shop_v1',
+    '--dataset',
+    '{dataset}',
+  ]);
+  expect(plan.production.deploy.run.slice(2)).toEqual([
+    'publish',
+    '--published',
+    'jaffle_shop',
+    '--build',
+    'jaffle_shop_v2',
+  ]);
+  expect(plan.production.undo.run.slice(2)).toEqual([
+    'publish',
+    '--published',
+    'jaffle_shop',
+    '--build',
+    'jaffle_shop_v1',
+  ]);
+  const missing = await cutover(['plan', 'init', '--dbt', repo, '--v1', 'v1', '--out', path.join(work, 'x.yaml')]);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toMatch(/--dbt needs --v2/);
+});
+
+test('the generator writes the scale a build passes to dbt, and the probe counts what consumers read', async () => {
+  const dataset = path.join(work, 'dataset.json');
+  expect((await cutover(['dbt', 'dataset', '--rows', '1000', '--seed', '7', '--out', dataset])).code).toBe(0);
+  expect(JSON.parse(readFileSync(dataset, 'utf8'))).toEqual({ rows: 1000, seed: 7 });
+  const probe = await cutover(['dbt', 'probe', '--published', 'jaffle']);
+  expect(probe.code).toBe(0);
+  expect(JSON.parse(probe.stdout)).toMatchObject({ metrics: { rows_customers: 100, rows_orders: 99 }, errorRate: 0 });
 });

@@ -1,5 +1,5 @@
 /** `cutover dbt build`: a version of a dbt project built into a schema of its own, as a plan's pipeline. */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -22,6 +22,10 @@ export function register(dbt: Command): void {
     .requiredOption('--schema <name>', 'the schema to build into')
     .option('--warehouse-env <var>', "the environment variable with the warehouse's URL", 'CUTOVER_DBT_WAREHOUSE')
     .option('--vars <json>', "dbt's --vars, as JSON")
+    .option(
+      '--dataset <file>',
+      'what `cutover dbt dataset` wrote: its rows and seed go to dbt as cutover_rows and cutover_seed',
+    )
     .option('--select <selector...>', "dbt's --select")
     .addHelpText(
       'after',
@@ -36,23 +40,19 @@ export function register(dbt: Command): void {
         warehouseEnv: string;
         vars?: string;
         select?: string[];
+        dataset?: string;
       }) => {
         const url = warehouseUrl(o.warehouseEnv);
         const work = await mkdtemp(path.join(tmpdir(), 'cutover-dbt-'));
         try {
           const project = await checkoutVersion(path.resolve(o.project), o.ref, path.join(work, 'project'));
-          let vars: Record<string, unknown> | undefined;
-          try {
-            vars = o.vars === undefined ? undefined : (JSON.parse(o.vars) as Record<string, unknown>);
-          } catch {
-            throw new UserError(`--vars ${o.vars}: not JSON`);
-          }
+          const vars = { ...(await datasetVars(o.dataset)), ...parsedVars(o.vars) };
           const built = await runDbt(['build'], {
             python: dbtPythonPath(),
             project,
             runDir: path.join(work, 'run'),
             target: postgresTarget(url, o.schema),
-            ...(vars ? { vars } : {}),
+            ...(Object.keys(vars).length > 0 ? { vars } : {}),
             ...(o.select ? { select: o.select } : {}),
           });
           const failed = built.steps.filter((s) => !s.ok && s.status !== 'skipped');
@@ -73,6 +73,29 @@ export function register(dbt: Command): void {
         }
       },
     );
+}
+
+/** `--vars` as dbt takes them, or a one-line refusal. */
+function parsedVars(text: string | undefined): Record<string, unknown> {
+  if (text === undefined) return {};
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new UserError(`--vars ${text}: not JSON`);
+  }
+}
+
+/** The scale `cutover dbt dataset` wrote, as dbt vars; none without a dataset. */
+async function datasetVars(file: string | undefined): Promise<Record<string, number>> {
+  if (file === undefined) return {};
+  const text = await readFile(file, 'utf8').catch(() => {
+    throw new UserError(`--dataset ${file}: cannot read it`);
+  });
+  const { rows, seed } = JSON.parse(text) as { rows?: number; seed?: number };
+  return {
+    ...(rows !== undefined ? { cutover_rows: rows } : {}),
+    ...(seed !== undefined ? { cutover_seed: seed } : {}),
+  };
 }
 
 /** dbt's message on one line, without the compiled file's path (in this run's folder, removed when it ends). */

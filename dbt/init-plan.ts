@@ -1,0 +1,103 @@
+/**
+ * The plan `cutover plan init --dbt` writes for a dbt project: every step a `cutover dbt` command, every model V2
+ * changes (and those downstream of it) an output diffed between V1's and V2's schemas on its key from the
+ * manifest, production a publish and its undo the publish back. Nothing in it is for the release manager to write
+ * but the approvers' names.
+ */
+import { stringify } from 'yaml';
+import { modelsOf, modifiedModels, type Manifest } from './manifest';
+
+export interface DbtPlanOptions {
+  release: string;
+  /** The project's folder, as the workers will find it (relative to the plan's folder, or absolute). */
+  project: string;
+  /** V1's and V2's versions: a git ref of the project's repository each, or a folder. */
+  v1: { ref?: string; project?: string };
+  v2: { ref?: string; project?: string };
+  /** The schema consumers read; the builds are `<schema>_v1`, `_v2`, `_staging`. */
+  schema: string;
+  /** The database the workers name the warehouse by (CUTOVER_DATABASE_<NAME>). @default warehouse */
+  database?: string;
+  v1Manifest: Manifest;
+  v2Manifest: Manifest;
+}
+
+/** The plan, as YAML with a comment on what to change, and the models left out for want of a key. */
+export function dbtPlan(options: DbtPlanOptions): { text: string; unkeyed: string[]; outputs: string[] } {
+  const database = options.database ?? 'warehouse';
+  const v1Models = new Map([...modelsOf(options.v1Manifest).values()].map((m) => [m.name, m]));
+  const v2Models = modelsOf(options.v2Manifest);
+  const { changed, downstream } = modifiedModels(options.v1Manifest, options.v2Manifest);
+  const selected = [...changed, ...downstream].map((id) => v2Models.get(id)).filter((m) => m !== undefined);
+  const keyed = selected.filter((m) => m.key && v1Models.get(m.name)?.key);
+  const unkeyed = selected.filter((m) => !keyed.includes(m)).map((m) => m.name);
+  const dbt = (...args: string[]) => ({ run: ['cutover', 'dbt', ...args] });
+  const version = (v: DbtPlanOptions['v1']) =>
+    v.ref !== undefined ? ['--project', options.project, '--ref', v.ref] : ['--project', v.project ?? options.project];
+  const build = (v: DbtPlanOptions['v1'], schema: string) =>
+    dbt('build', ...version(v), '--schema', schema, '--dataset', '{dataset}');
+  const publish = (published: string, build: string) => dbt('publish', '--published', published, '--build', build);
+  const s = options.schema;
+  const plan = {
+    release: options.release,
+    description: `dbt project ${options.project}: ${options.v1.ref ?? options.v1.project} → ${options.v2.ref ?? options.v2.project}`,
+    generator: dbt('dataset', '--rows', '{rows}', '--seed', '{seed}', '--out', '{dataset}'),
+    baseline: build(options.v1, `${s}_v1`),
+    candidate: build(options.v2, `${s}_v2`),
+    staging: { deploy: [build(options.v2, `${s}_staging`)], tests: publish(`${s}_staging_live`, `${s}_staging`) },
+    shadow: {
+      datasets: [{ generate: { rows: 1, seed: 1 } }],
+      noiseRuns: 0,
+      outputs: Object.fromEntries(
+        keyed.map((m) => [
+          m.name,
+          {
+            key: m.key,
+            v1: { database, table: `${s}_v1.${v1Models.get(m.name)?.relation ?? m.relation}` },
+            v2: { database, table: `${s}_v2.${m.relation}` },
+            maxDifferingRows: 0,
+            maxMissingRows: 0,
+          },
+        ]),
+      ),
+    },
+    stress: { sizes: [1], warmup: 0, iterations: 3 },
+    rollback: { ...publish(`${s}_staging_live`, `${s}_v1`), target: '60s' },
+    signoff: {
+      roles: {
+        engineering: ['an-engineer'],
+        qa: ['a-tester'],
+        architecture: ['an-architect'],
+        operations: ['an-operator'],
+        business: ['a-business-owner'],
+      },
+      quorum: 1,
+      deadline: '72h',
+      separationOfDuties: true,
+    },
+    production: {
+      deploy: publish(s, `${s}_v2`),
+      undo: publish(s, `${s}_v1`),
+      monitor: {
+        window: '24h',
+        interval: '5m',
+        // What consumers read: each published model's rows (dbt tests and freshness as probes are to come).
+        probe: dbt('probe', '--published', s),
+        triggers: { errorRate: 0.01, kpiDrift: 0.05, failedProbes: 3 },
+      },
+      reconcile: { every: '24h', days: 3 },
+      decommission: { ...dbt('drop', '--published', s, '--build', `${s}_v1`), afterCleanDays: 3 },
+    },
+  };
+  const header = [
+    '# A dbt cutover plan written by `cutover plan init --dbt`: V1 and V2 are built into schemas of their own, each',
+    `# model V2 changes (and each downstream of one) is diffed on its key, production publishes ${s}_v2 as ${s}.`,
+    '# Replace the approvers with your own; the workers read the warehouse from CUTOVER_DBT_WAREHOUSE.',
+    ...(unkeyed.length > 0 ? [`# Not diffed, for want of a key in the manifest: ${unkeyed.join(', ')}.`] : []),
+  ];
+  return {
+    text: `${header.join('\n')}\n${stringify(plan, { lineWidth: 0 })}`,
+    unkeyed,
+    outputs: keyed.map((m) => m.name),
+  };
+}

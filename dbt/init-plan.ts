@@ -34,8 +34,9 @@ export function dbtPlan(options: DbtPlanOptions): { text: string; unkeyed: strin
   const dbt = (...args: string[]) => ({ run: ['cutover', 'dbt', ...args] });
   const version = (v: DbtPlanOptions['v1']) =>
     v.ref !== undefined ? ['--project', options.project, '--ref', v.ref] : ['--project', v.project ?? options.project];
-  const build = (v: DbtPlanOptions['v1'], schema: string) =>
-    dbt('build', ...version(v), '--schema', schema, '--dataset', '{dataset}');
+  // The pipelines get the dataset's scale ({dataset} is theirs alone); staging builds the project as it is.
+  const build = (v: DbtPlanOptions['v1'], schema: string, scaled = true) =>
+    dbt('build', ...version(v), '--schema', schema, ...(scaled ? ['--dataset', '{dataset}'] : []));
   const publish = (published: string, build: string) => dbt('publish', '--published', published, '--build', build);
   const s = options.schema;
   const plan = {
@@ -44,7 +45,10 @@ export function dbtPlan(options: DbtPlanOptions): { text: string; unkeyed: strin
     generator: dbt('dataset', '--rows', '{rows}', '--seed', '{seed}', '--out', '{dataset}'),
     baseline: build(options.v1, `${s}_v1`),
     candidate: build(options.v2, `${s}_v2`),
-    staging: { deploy: [build(options.v2, `${s}_staging`)], tests: publish(`${s}_staging_live`, `${s}_staging`) },
+    staging: {
+      deploy: [build(options.v2, `${s}_staging`, false)],
+      tests: publish(`${s}_staging_live`, `${s}_staging`),
+    },
     shadow: {
       datasets: [{ generate: { rows: 1, seed: 1 } }],
       noiseRuns: 0,

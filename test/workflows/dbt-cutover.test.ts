@@ -1,28 +1,34 @@
 /**
- * dbt Labs' jaffle shop cut over end to end on the real time-skipping server, its actions the built `cutover dbt`
- * commands on a real PostgreSQL: V1 and V2 built by dbt into schemas of their own, each model an output diffed
+ * dbt Labs' jaffle shop cut over end to end on the real time-skipping server, with the plan `cutover plan init
+ * --dbt` writes, its actions the built `cutover dbt` commands on a real PostgreSQL: V1 and V2 built by dbt into schemas of their own, each model an output diffed
  * pushed down between them; production is V2's publish and the rollback publishes V1 again. A V2 whose
  * `customer_lifetime_value` changes fails shadow naming `customers` and the column; within a tolerance the plan
  * gives (the 10 % fee moves no customer's value by more than 10), it reaches production, consumers read V2's rows, and after a rollback they read V1's again.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'yaml';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../plan/failures';
-import { planSchema, type CutoverPlan } from '../../plan/schema';
+import { planSchema, type CutoverPlan, type CutoverPlanInput } from '../../plan/schema';
+import { dbtPythonPath } from '../../common/cache';
+import { dbtPlan } from '../../dbt/init-plan';
+import type { Manifest } from '../../dbt/manifest';
+import { postgresTarget, runDbt } from '../../dbt/run';
 import type { ShadowResult } from '../../shapes/evidence';
 import { phaseResult } from '../../shapes/status';
 import { cutoverWorkflow } from '../../workflows';
 import { requestRollbackSignal } from '../../workflows/messages';
 import { CHANGED_CLV, dbtWarehouse, JAFFLE_SHOP, projectVariant } from '../helpers/dbt';
 import { approveAll, tempDir, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
-import { makePlanInput, nodeRun } from '../helpers/plans';
+import { makePlanInput } from '../helpers/plans';
 
 jest.setTimeout(600_000);
 
 const CLI = path.resolve(__dirname, '..', '..', 'dist', 'client', 'cli.js');
 /** The variable the plan's `cutover dbt` actions read the warehouse from (the worker passes it on to them). */
-const WAREHOUSE = 'JAFFLE_WAREHOUSE';
+const WAREHOUSE = 'CUTOVER_DBT_WAREHOUSE';
 const work = tempDir('dbt-cutover-');
 const warehouse = dbtWarehouse(work);
 const databases: Record<string, string> = {};
@@ -38,49 +44,55 @@ afterAll(() => {
   delete process.env[WAREHOUSE];
 });
 
-/** `cutover dbt …` as a plan action. */
-const dbt = (...args: string[]) => ({ run: [process.execPath, CLI, 'dbt', ...args, '--warehouse-env', WAREHOUSE] });
+/** Each version's manifest, parsed by dbt as `cutover plan init --dbt` parses them. */
+const manifests = {} as Record<'v1' | 'v2', Manifest>;
 
-/** The plan a release manager writes for jaffle shop today: every step a `cutover dbt` command. */
+beforeAll(async () => {
+  for (const [side, project] of [
+    ['v1', JAFFLE_SHOP],
+    ['v2', v2],
+  ] as const) {
+    manifests[side] = (
+      await runDbt(['parse'], {
+        python: dbtPythonPath(),
+        project,
+        runDir: path.join(work, `parse-${side}`),
+        target: postgresTarget('postgres://parse@127.0.0.1:1/parse', 'parse'),
+      })
+    ).manifest;
+  }
+  // The plan's actions run `cutover` from the PATH, as on a worker that has the package installed.
+  const bin = path.join(work, 'bin');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(path.join(bin, 'cutover'), `#!/bin/sh\nexec '${process.execPath}' '${CLI}' "$@"\n`, { mode: 0o755 });
+  process.env.PATH = `${bin}:${process.env.PATH ?? ''}`;
+});
+
+/**
+ * The plan `cutover plan init --dbt` writes for jaffle shop (dbt/init-plan.ts), with the harness's approvers and
+ * a short monitoring window; `tolerances` for customers where a test gives them.
+ */
 function jafflePlan(schema: string, tolerances: Record<string, { absolute: number }> = {}): CutoverPlan {
+  const written = parse(
+    dbtPlan({
+      release: 'jaffle',
+      project: JAFFLE_SHOP,
+      v1: { project: JAFFLE_SHOP },
+      v2: { project: v2 },
+      schema,
+      v1Manifest: manifests.v1,
+      v2Manifest: manifests.v2,
+    }).text,
+  ) as CutoverPlanInput & { shadow: { outputs: Record<string, { tolerances?: unknown }> } };
+  const customers = written.shadow.outputs.customers as { tolerances?: unknown };
+  customers.tolerances = tolerances;
   const base = makePlanInput();
-  const build = (project: string, suffix: string) =>
-    dbt('build', '--project', project, '--schema', `${schema}_${suffix}`);
-  const model = (name: string, key: string, withTolerances = false) => ({
-    key: [key],
-    tolerances: withTolerances ? tolerances : {},
-    v1: { database: 'warehouse', table: `${schema}_v1.${name}` },
-    v2: { database: 'warehouse', table: `${schema}_v2.${name}` },
-  });
   return planSchema.parse({
-    ...base,
+    ...written,
     release: uniqueId('jaffle'),
-    baseline: build(JAFFLE_SHOP, 'v1'),
-    candidate: build(v2, 'v2'),
-    staging: {
-      deploy: [build(v2, 'staging')],
-      tests: dbt('publish', '--published', `${schema}_staging_live`, '--build', `${schema}_staging`),
-    },
-    shadow: {
-      datasets: [{ generate: { rows: 1, seed: 1 } }],
-      noiseRuns: 0,
-      outputs: { customers: model('customers', 'customer_id', true), orders: model('orders', 'order_id') },
-    },
-    stress: { sizes: [1], iterations: 1, warmup: 0 },
-    rollback: { ...dbt('publish', '--published', `${schema}_staging_live`, '--build', `${schema}_v1`), target: '300s' },
-    production: {
-      ...base.production,
-      deploy: dbt('publish', '--published', schema, '--build', `${schema}_v2`),
-      undo: dbt('publish', '--published', schema, '--build', `${schema}_v1`),
-      monitor: {
-        window: '10m',
-        interval: '1m',
-        // The monitor's probe is not this test's subject (dbt tests as probes are still to come).
-        probe: { run: nodeRun(`process.stdout.write(JSON.stringify({ metrics: { models: 5 }, errorRate: 0 }))`) },
-        triggers: { errorRate: 0.01, kpiDrift: 0.05, failedProbes: 3 },
-      },
-      decommission: { ...dbt('drop', '--published', schema, '--build', `${schema}_v1`), afterCleanDays: 2 },
-    },
+    initiator: 'rm',
+    signoff: base.signoff,
+    production: { ...written.production, monitor: { ...written.production.monitor, window: '10m', interval: '1m' } },
   });
 }
 
@@ -99,10 +111,8 @@ test('a V2 that changes customer_lifetime_value fails shadow, naming customers a
   const status = await waitForStatus(handle, (s) => s.state === 'failed');
   const shadow = phaseResult(status.phases, 'shadow') as ShadowResult;
   const outputs = shadow.datasets[0]?.outputs ?? [];
-  expect(outputs.map((o) => [o.output, o.verdict])).toEqual([
-    ['customers', 'fail'],
-    ['orders', 'pass'],
-  ]);
+  // Only the model V2 changes is diffed (nothing is downstream of customers in jaffle shop).
+  expect(outputs.map((o) => [o.output, o.verdict])).toEqual([['customers', 'fail']]);
   // Nothing reached production: the published schema was never made.
   const { rows } = await warehouse.admin.query("SELECT 1 FROM pg_namespace WHERE nspname = 'jaffle_strict'");
   expect(rows).toEqual([]);

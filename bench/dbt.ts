@@ -14,7 +14,7 @@ import { median } from 'simple-statistics';
 import { diffModelsInDuckdb } from '../activities/dbt-models';
 import { runDbt } from '../dbt/run';
 import { ensureDbt, projectRoot } from '../toolchain/tools';
-import { save } from './common';
+import { measure, save } from './common';
 
 const JAFFLE = path.resolve(projectRoot(), '..', 'shared', 'dbt', 'jaffle-shop-classic');
 
@@ -34,8 +34,8 @@ function scaledSeed(file: string, scale: number, idColumns: string[]): string {
   return `${out.join('\n')}\n`;
 }
 
-/** The generated project in `dir`: jaffle shop's files, scaled seeds, `models` models in all. */
-function generateProject(dir: string, models: number, scale: number, changed: boolean): void {
+/** The generated project in `dir`: jaffle shop's files, scaled seeds, `models` models in all (plan init's figure uses it too). */
+export function generateProject(dir: string, models: number, scale: number, changed: boolean): void {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(path.join(dir, 'models', 'staging'), { recursive: true });
   mkdirSync(path.join(dir, 'models', 'generated'), { recursive: true });
@@ -140,5 +140,51 @@ export async function benchDbt(): Promise<void> {
   console.log(
     `\ndbt: every model diffed in place on DuckDB against two dbt builds (median of ${runs})\n${table.toString()}`,
   );
-  await save('dbt', { models, scale, runs, samples, medianBuildsMs: builds, medianDiffMs: diffs, medianRatio: ratio });
+  const planInit = await benchPlanInit(work, Number(process.env.BENCH_DBT_INIT_MODELS ?? 1000), runs);
+  await save('dbt', {
+    models,
+    scale,
+    runs,
+    samples,
+    medianBuildsMs: builds,
+    medianDiffMs: diffs,
+    medianRatio: ratio,
+    planInit,
+  });
+}
+
+/**
+ * `cutover plan init --dbt` of a generated project of `models` models (one changed), as a user runs it: the built
+ * CLI, timed from outside by /usr/bin/time. Goal (#43): < 10 s for 1,000 models.
+ */
+async function benchPlanInit(work: string, models: number, runs: number) {
+  const dir = path.join(work, 'init');
+  generateProject(path.join(dir, 'v1'), models, 1, false);
+  generateProject(path.join(dir, 'v2'), models, 1, true);
+  const cli = path.join(projectRoot(), 'dist', 'client', 'cli.js');
+  const ms: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    const out = path.join(dir, `plan-${run}.yaml`);
+    rmSync(out, { force: true });
+    const args = [
+      'plan',
+      'init',
+      '--dbt',
+      path.join(dir, 'v1'),
+      '--v1',
+      path.join(dir, 'v1'),
+      '--v2',
+      path.join(dir, 'v2'),
+    ];
+    ms.push((await measure([process.execPath, cli, ...args, '--out', out])).wallMs);
+  }
+  const table = new Table({ head: ['models', 'plan init --dbt (median)', 'min–max', 'goal'] });
+  table.push([
+    String(models),
+    `${(median(ms) / 1000).toFixed(2)} s`,
+    `${(Math.min(...ms) / 1000).toFixed(2)}–${(Math.max(...ms) / 1000).toFixed(2)} s`,
+    '< 10 s',
+  ]);
+  console.log(`\ndbt: cutover plan init --dbt of a generated project\n${table.toString()}`);
+  return { models, runs, ms, medianMs: median(ms) };
 }

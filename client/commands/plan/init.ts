@@ -94,6 +94,8 @@ async function dbtInit(o: InitOptions, project: string) {
         })
       ).manifest;
     };
+    // The two parses side by side: each is a single-threaded dbt, and a 1,000-model project takes seconds each.
+    const [v1Manifest, v2Manifest] = await Promise.all([manifest(v1, 'v1'), manifest(v2, 'v2')]);
     const schema = o.schema ?? name.toLowerCase().replace(/[^a-z0-9_]/g, '_');
     const release =
       o.release ?? `${name}-${(v2.ref ?? path.basename(v2.project ?? 'v2')).replace(/[^A-Za-z0-9._-]/g, '-')}`;
@@ -103,8 +105,8 @@ async function dbtInit(o: InitOptions, project: string) {
       v1: v1.project ? { project: path.relative(path.dirname(path.resolve(o.out)), path.resolve(v1.project)) } : v1,
       v2: v2.project ? { project: path.relative(path.dirname(path.resolve(o.out)), path.resolve(v2.project)) } : v2,
       schema,
-      v1Manifest: await manifest(v1, 'v1'),
-      v2Manifest: await manifest(v2, 'v2'),
+      v1Manifest,
+      v2Manifest,
     });
     const models = written.outputs.length > 0 ? written.outputs.join(', ') : 'none (V2 changes no model)';
     const unkeyed = written.unkeyed.length > 0 ? `; not diffed, no key: ${written.unkeyed.join(', ')}` : '';

@@ -5,7 +5,7 @@
  * but the approvers' names.
  */
 import { stringify } from 'yaml';
-import { modelsOf, modifiedModels, type Manifest } from './manifest';
+import { modelsOf, modifiedModels, type DbtModel, type Manifest } from './manifest';
 
 export interface DbtPlanOptions {
   release: string;
@@ -52,18 +52,7 @@ export function dbtPlan(options: DbtPlanOptions): { text: string; unkeyed: strin
     shadow: {
       datasets: [{ generate: { rows: 1, seed: 1 } }],
       noiseRuns: 0,
-      outputs: Object.fromEntries(
-        keyed.map((m) => [
-          m.name,
-          {
-            key: m.key,
-            v1: { database, table: `${s}_v1.${v1Models.get(m.name)?.relation ?? m.relation}` },
-            v2: { database, table: `${s}_v2.${m.relation}` },
-            maxDifferingRows: 0,
-            maxMissingRows: 0,
-          },
-        ]),
-      ),
+      outputs: outputsOf(keyed, v1Models, database, s),
     },
     stress: { sizes: [1], warmup: 0, iterations: 3 },
     rollback: { ...publish(`${s}_staging_live`, `${s}_v1`), target: '60s' },
@@ -104,4 +93,20 @@ export function dbtPlan(options: DbtPlanOptions): { text: string; unkeyed: strin
     unkeyed,
     outputs: keyed.map((m) => m.name),
   };
+}
+
+/** Each keyed model an output: its key, and V1's and V2's relations in their schemas, no difference allowed. */
+function outputsOf(keyed: DbtModel[], v1Models: Map<string, DbtModel>, database: string, schema: string) {
+  return Object.fromEntries(
+    keyed.map((m) => [
+      m.name,
+      {
+        key: m.key,
+        v1: { database, table: `${schema}_v1.${v1Models.get(m.name)?.relation ?? m.relation}` },
+        v2: { database, table: `${schema}_v2.${m.relation}` },
+        maxDifferingRows: 0,
+        maxMissingRows: 0,
+      },
+    ]),
+  );
 }

@@ -127,10 +127,11 @@ function judged(result: ModelReport): ModelReport {
   return result;
 }
 
-function specFor(model: DbtModel, request: ModelDiffRequest, common: string[]) {
+/** A keyed model's diff settings: its key, and the plan's tolerances for it. */
+function specFor(model: DbtModel, key: string[], request: ModelDiffRequest) {
   const own = request.tolerances?.[model.name] ?? {};
   return outputSpec({
-    key: model.key ?? common.slice(0, 1),
+    key,
     format: 'csv',
     tolerances: own.tolerances ?? {},
     ignore: own.ignore ?? [],
@@ -177,18 +178,17 @@ export async function diffModelsInDuckdb(
         models.push(judged(result));
         continue;
       }
-      const common = columns.v1.filter((c) => columns.v2.some((d) => d.name === c.name)).map((c) => c.name);
       if (picked.model.key) {
         result.diff = await diffOutput(session, {
           output: picked.model.name,
           dataset: 'dbt',
-          spec: specFor(picked.model, request, common),
+          spec: specFor(picked.model, picked.model.key, request),
           v1File: `${request.v1File}:${before.schema}.${before.relation}`,
           v2File: `${request.v2File}:${picked.model.schema}.${picked.model.relation}`,
           tables,
         });
       } else {
-        result.unkeyedRows = await unkeyed(async (sql) => (await session.rows(sql))[0], tables, common, columns.v1);
+        result.unkeyedRows = await unkeyed(async (sql) => (await session.rows(sql))[0], tables, columns);
         const failure = unkeyedFailure(result.unkeyedRows);
         if (failure) result.failures.push(failure);
       }
@@ -217,11 +217,11 @@ async function describe(session: Session, table: string): Promise<Column[]> {
 async function unkeyed(
   query: (sql: string) => Promise<Record<string, unknown> | undefined>,
   tables: Record<'v1' | 'v2', string>,
-  common: string[],
-  columns: Column[],
+  columns: Record<'v1' | 'v2', Column[]>,
 ): Promise<NonNullable<ModelReport['unkeyedRows']>> {
-  const list = common.map(ident).join(', ');
-  const numeric = columns.filter((c) => common.includes(c.name) && /INT|DECIMAL|DOUBLE|FLOAT|REAL/.test(c.type));
+  const common = columns.v1.filter((c) => columns.v2.some((d) => d.name === c.name));
+  const list = common.map((c) => ident(c.name)).join(', ');
+  const numeric = common.filter((c) => /INT|DECIMAL|DOUBLE|FLOAT|REAL/.test(c.type));
   const sums = numeric.map(
     (c, i) =>
       `(SELECT sum(${ident(c.name)}) FROM ${tables.v1}) IS DISTINCT FROM (SELECT sum(${ident(c.name)}) FROM ${tables.v2}) AS s${i}`,
@@ -289,14 +289,12 @@ async function diffModelInPostgres(
     result.failures.push('new in V2: nothing to compare it with');
     return judged(result);
   }
-  const common = columns.v1.filter((c) => columns.v2.some((d) => d.name === c.name)).map((c) => c.name);
   if (!picked.model.key) {
     const qualified = (schema: string, table: string) => `${ident(schema)}.${ident(table)}`;
     result.unkeyedRows = await unkeyed(
       async (sql) => (await client.query<Record<string, unknown>>(sql)).rows[0],
       { v1: qualified(before.schema, before.relation), v2: qualified(picked.model.schema, picked.model.relation) },
-      common,
-      columns.v1,
+      columns,
     );
     const failure = unkeyedFailure(result.unkeyedRows);
     if (failure) result.failures.push(failure);
@@ -305,7 +303,7 @@ async function diffModelInPostgres(
   result.diff = await diffInPostgres(client, {
     output: picked.model.name,
     dataset: 'dbt',
-    spec: specFor(picked.model, request, common),
+    spec: specFor(picked.model, picked.model.key, request),
     v1: { schema: before.schema, table: before.relation },
     v2: { schema: picked.model.schema, table: picked.model.relation },
   });

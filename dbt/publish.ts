@@ -15,7 +15,8 @@
  */
 import type { ClientBase } from 'pg';
 
-const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+/** A PostgreSQL identifier, quoted. */
+export const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 /** A publish or drop that PostgreSQL refused: nothing changed; names the relation and the database's reason. */
 export class PublishError extends Error {

@@ -13,6 +13,7 @@ import { freePort, waitForPort } from '../../common/net';
 import { type DevServer } from '../../toolchain/dev-server';
 import { temporalCliPath } from '../../toolchain/tools';
 import type { CutoverStatus } from '../../shapes/status';
+import { runCli, type CliResult } from '../helpers/cli';
 import { tempDir, uniqueId, stopProcess } from '../helpers/harness';
 import { pollUntil } from '../helpers/poll';
 import type { WhatIfResult } from '../../lib/what-if';
@@ -21,8 +22,6 @@ import { startTestDevServer } from '../helpers/temporal';
 import { spawnWorker } from '../helpers/worker-process';
 
 const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '..', '..');
-const CLI = path.join(ROOT, 'dist', 'client', 'cli.js');
 
 let server: DevServer;
 let worker: ChildProcess;
@@ -53,23 +52,8 @@ afterAll(async () => {
   await server?.stop();
 });
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cutover(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Result> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      env: { ...env, ...extraEnv },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function cutover(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runCli(args, { ...env, ...extraEnv }, 60_000);
 }
 
 async function temporal(args: string[]): Promise<string> {
@@ -141,7 +125,7 @@ async function approveThroughCli(id: string, approvers: [string, string][] = ALL
 }
 
 /** A rejection after a wrong-role refusal: ana tries to sign for qa, then bo rejects. */
-async function refuseThenReject(id: string): Promise<{ wrong: Result; rejected: CutoverStatus }> {
+async function refuseThenReject(id: string): Promise<{ wrong: CliResult; rejected: CutoverStatus }> {
   const wrong = await cutover(['approve', id, '--role', 'qa', '--as', 'ana']);
   expect((await cutover(['reject', id, '--role', 'qa', '--as', 'bo', '--comment', 'PAR90 unexplained'])).code).toBe(0);
   return { wrong, rejected: await waitFor(id, (x) => x.state === 'rejected') };

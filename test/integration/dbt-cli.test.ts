@@ -10,34 +10,19 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { CHANGED_CLV, dbtWarehouse, JAFFLE_SHOP, projectVariant, type Edit } from '../helpers/dbt';
+import { runCli, type CliResult } from '../helpers/cli';
 import { tempDir } from '../helpers/harness';
 
 jest.setTimeout(300_000);
 
 const run = promisify(execFile);
-const CLI = path.resolve(__dirname, '..', '..', 'dist', 'client', 'cli.js');
 const work = tempDir('cutover-dbt-cli-');
 const warehouse = dbtWarehouse(work);
 let env: NodeJS.ProcessEnv;
 const repo = path.join(work, 'repo');
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cutover(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Result> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      env: { ...env, ...extra },
-      timeout: 240_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function cutover(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runCli(args, { ...env, ...extra }, 240_000);
 }
 
 const git = (...args: string[]) => run('git', ['-C', repo, ...args]);

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { Client } from 'pg';
 import { dbtPythonPath } from '../../../common/cache';
 import { modelsOf } from '../../../dbt/manifest';
+import { ident } from '../../../dbt/publish';
 import { postgresTarget, runDbt } from '../../../dbt/run';
 import { checkoutVersion } from '../../../dbt/versions';
 import { UserError } from '../../../lib/errors';
@@ -114,7 +115,6 @@ async function rowCounts(url: string, models: { schema: string; relation: string
   try {
     const counts: number[] = [];
     for (const m of models) {
-      const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
       const { rows } = await client.query<{ n: string }>(
         `SELECT count(*)::text AS n FROM ${ident(m.schema)}.${ident(m.relation)}`,
       );

@@ -1,5 +1,6 @@
 /** `cutover dbt probe`: what consumers read, counted, as a plan's monitoring probe. */
 import type { Command } from 'commander';
+import { ident } from '../../../dbt/publish';
 import { withWarehouse } from './warehouse';
 
 export function register(dbt: Command): void {
@@ -18,7 +19,6 @@ export function register(dbt: Command): void {
         );
         const metrics: Record<string, number> = {};
         for (const { name } of rows) {
-          const ident = (text: string) => `"${text.replace(/"/g, '""')}"`;
           const counted = await client.query<{ n: string }>(
             `SELECT count(*)::text AS n FROM ${ident(o.published)}.${ident(name)}`,
           );

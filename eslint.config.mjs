@@ -1,6 +1,6 @@
 // ESLint flat config: typed rules for the whole project, the workflow sandbox rules, and the folder
 // boundaries (docs/architecture.md: which folder may import which). These rules see static imports only;
-// test/unit/import-cycles.test.ts holds every import, dynamic and type imports included, to the same floors.
+// test/fast/import-cycles.test.ts holds every import, dynamic and type imports included, to the same floors.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
@@ -188,7 +188,7 @@ export default tseslint.config(
   // Workflow code runs in Temporal's deterministic sandbox, which evaluates every module a workflow loads
   // once per running cutover: no Node built-ins, no Node-side values, and no zod (a megabyte of the bundle and,
   // when it was loaded, over a megabyte per cutover: bench/README.md). Plan shapes come in as types; the plan is
-  // checked by the checkPlan activity. test/unit/workflow-bundle.test.ts checks the built bundle.
+  // checked by the checkPlan activity. test/fast/workflow-bundle.test.ts checks the built bundle.
   boundary(
     ['workflows/**/*.ts'],
     [

@@ -41,7 +41,7 @@ interface JestJson {
  * servers and processes: their files run two at a time where they mostly wait (a dev server's timers, a killed
  * worker's 15 s heartbeat timeout: the environments, operations and worker-crash files left the CPU 70–100 % idle
  * when run alone, vmstat 2026-12-02), and one at a time where a figure is measured or a process's scheduling is
- * the subject (test/processes: nice values, a process tree's memory, the stress judge on real pipelines), and in
+ * the subject (test/integration/processes: nice values, a process tree's memory, the stress judge on real pipelines), and in
  * the browser tier.
  */
 interface Lane {
@@ -54,8 +54,8 @@ const LANES: Record<string, Lane[]> = {
   simulations: [{ workers: 'all' }],
   workflows: [{ workers: 2 }],
   integration: [
-    { paths: ['test/processes/'], workers: 1 },
-    { paths: ['test/integration/'], workers: 2 },
+    { paths: ['test/integration/processes/'], workers: 1 },
+    { paths: ['test/integration/[^/]+\\.test\\.ts$'], workers: 2 },
   ],
   ui: [{ workers: 1 }],
   chaos: [{ workers: 2 }],

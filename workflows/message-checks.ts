@@ -1,7 +1,7 @@
 /**
  * The sign-off and rollback-request rules, without zod, for the workflow: the sandbox
  * evaluates every module a workflow loads once per workflow, and zod alone is over a megabyte per cutover.
- * test/unit/message-checks.test.ts holds them to a zod twin (test/unit/message-schemas.ts) on thousands of payloads.
+ * test/fast/message-checks.test.ts holds them to a zod twin (test/fast/message-schemas.ts) on thousands of payloads.
  */
 import { MAX_COMMENT_LENGTH, type Attestation, type BreakGlass, type RollbackRequest, type SignOff } from './messages';
 

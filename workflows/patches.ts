@@ -2,7 +2,7 @@
  * The `patched()` ids of the workflows, each defined once, with when it may be retired. None since 1.0.0.
  *
  * 1.0.0 is the history baseline: the compatibility code for cutovers started before it (0.x, never released) is
- * gone, and the replay fixtures were recorded anew at it (test/replay/histories/*.1.0.json). From then on, every
+ * gone, and the replay fixtures were recorded anew at it (test/workflows/replay/histories/*.1.0.json). From then on, every
  * change to workflow code that a running cutover would replay differently goes behind a patch id here (or a
  * worker version), with a new generation of fixtures beside the older ones; every generation from the baseline
  * on must still replay (docs/operating.md, "Upgrading workflow code").

@@ -164,7 +164,7 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
   const tag = process.env.RECORD_HISTORIES;
   if (!tag) return;
   const file = tag === '1' ? `${name}.json` : `${name}.${tag}.json`;
-  const dir = path.join(__dirname, '..', 'replay', 'histories');
+  const dir = path.join(__dirname, '..', 'workflows', 'replay', 'histories');
   // A fixture keeps the history of the code that recorded it: that is what later code must replay.
   if (existsSync(path.join(dir, file))) return;
   const history = await handle.fetchHistory();

@@ -1,5 +1,5 @@
 /**
- * The recorded cutover histories (test/replay/histories) and replaying them on a worker: the replay suite
+ * The recorded cutover histories (test/workflows/replay/histories) and replaying them on a worker: the replay suite
  * replays them on the workflow code, the bundle test on the built bundle, the shape check reads their plans.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -7,7 +7,7 @@ import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 
-export const HISTORIES = path.join(__dirname, '..', 'replay', 'histories');
+export const HISTORIES = path.join(__dirname, '..', 'workflows', 'replay', 'histories');
 
 export interface Recorded {
   file: string;

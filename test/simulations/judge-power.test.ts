@@ -2,7 +2,7 @@
  * The relative stress judge's power, by seeded simulation: a true 20 % slowdown fails at least 90 % of 1,000
  * phases at 30 pairs, a V2 at the limit passes at most 5 %, and a spread-only regression is caught by the tail
  * check at least 80 %. Its false alarms
- * are in judge-aa.test.ts; the judge's unit tests in test/unit/relative.test.ts.
+ * are in judge-aa.test.ts; the judge's unit tests in test/fast/relative.test.ts.
  */
 import { logNormal, spread, STRICT } from '../helpers/judge-samples';
 import { rate, type PhaseOutcome } from '../helpers/judge-simulation';

@@ -39,7 +39,7 @@ function examplePlan(candidate: Partial<CutoverPlan['candidate']> = {}): Cutover
     initiator: 'rm',
     candidate: { ...example.candidate, ...candidate },
     shadow: { ...example.shadow, datasets: [{ generate: { rows: 20000, seed: 7 } }] },
-    // A short stress: its comparison is another test's subject (test/processes/stress-compare.test.ts).
+    // A short stress: its comparison is another test's subject (test/integration/processes/stress-compare.test.ts).
     stress: { ...example.stress, sizes: [2000], iterations: 2, warmup: 0, sustained: undefined, compare: undefined },
   });
 }

@@ -3,14 +3,14 @@
  * them: both pass; the attacks the example was tried with are refused by path.
  */
 import path from 'node:path';
-import { loadPlan } from '../../plan/load';
-import { checkPlanAgainstPolicy } from '../../policy/check';
-import { fileSystemResolver, loadPolicy } from '../../policy/load';
-import type { CutoverPlan } from '../../plan/schema';
-import { withFileOutputs } from '../../examples/portfolio-kpi/file-outputs';
-import { tempDir } from '../helpers/harness';
+import { loadPlan } from '../../../plan/load';
+import { checkPlanAgainstPolicy } from '../../../policy/check';
+import { fileSystemResolver, loadPolicy } from '../../../policy/load';
+import type { CutoverPlan } from '../../../plan/schema';
+import { withFileOutputs } from '../../../examples/portfolio-kpi/file-outputs';
+import { tempDir } from '../../helpers/harness';
 
-const EXAMPLE = path.resolve(__dirname, '..', '..', 'examples', 'portfolio-kpi');
+const EXAMPLE = path.resolve(__dirname, '..', '..', '..', 'examples', 'portfolio-kpi');
 const policy = loadPolicy(path.join(EXAMPLE, 'policy.yaml'));
 const DATA = tempDir('example-policy-');
 const reach = { workdir: path.join(DATA, 'work', 'cutover-portfolio-kpi-evil-a'), workRoot: path.join(DATA, 'work') };

@@ -5,15 +5,15 @@
  */
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../activities';
-import type { ShadowResult, StressResult } from '../../shapes/evidence';
-import { checkPlanAgainstPolicy } from '../../policy/check';
-import { fileSystemResolver, loadPolicy } from '../../policy/load';
-import { compareMetrics, counts } from '../../verdicts/metrics';
-import { thresholdVerdicts } from '../../verdicts/thresholds';
-import { evaluateTriggers, rehearseTriggers } from '../../verdicts/triggers';
-import { tempDir } from '../helpers/harness';
-import { makePlan, makePlanInput, nodeRun } from '../helpers/plans';
+import { createActivities } from '../../../activities';
+import type { ShadowResult, StressResult } from '../../../shapes/evidence';
+import { checkPlanAgainstPolicy } from '../../../policy/check';
+import { fileSystemResolver, loadPolicy } from '../../../policy/load';
+import { compareMetrics, counts } from '../../../verdicts/metrics';
+import { thresholdVerdicts } from '../../../verdicts/thresholds';
+import { evaluateTriggers, rehearseTriggers } from '../../../verdicts/triggers';
+import { tempDir } from '../../helpers/harness';
+import { makePlan, makePlanInput, nodeRun } from '../../helpers/plans';
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 

@@ -15,9 +15,9 @@ import {
   diffOutput,
   withDiffEngine,
   type DiffEngineOptions,
-} from '../../activities/diff';
-import { outputSpec, planSchema, type OutputSpec } from '../../plan/schema';
-import { makePlanInput } from '../helpers/plans';
+} from '../../../activities/diff';
+import { outputSpec, planSchema, type OutputSpec } from '../../../plan/schema';
+import { makePlanInput } from '../../helpers/plans';
 
 let dir: string;
 beforeEach(async () => {

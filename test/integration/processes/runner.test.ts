@@ -7,15 +7,15 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { runAction, EXIT_TEMPFAIL, setActionNice } from '../../activities/runner';
-import { ActionError } from '../../activities/errors';
-import { stopLauncher } from '../../activities/launcher';
-import { createActivities } from '../../activities';
-import type { StressResult } from '../../shapes/evidence';
-import { FailureType } from '../../plan/failures';
-import { nodeRun, makePlan } from '../helpers/plans';
-import { tempDir } from '../helpers/harness';
-import { freePort } from '../../common/net';
+import { runAction, EXIT_TEMPFAIL, setActionNice } from '../../../activities/runner';
+import { ActionError } from '../../../activities/errors';
+import { stopLauncher } from '../../../activities/launcher';
+import { createActivities } from '../../../activities';
+import type { StressResult } from '../../../shapes/evidence';
+import { FailureType } from '../../../plan/failures';
+import { nodeRun, makePlan } from '../../helpers/plans';
+import { tempDir } from '../../helpers/harness';
+import { freePort } from '../../../common/net';
 
 const key = 'wf/run/staging/step';
 

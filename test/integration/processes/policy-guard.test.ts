@@ -5,11 +5,11 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ActionError } from '../../activities/errors';
-import { actionGuard } from '../../activities/policy-guard';
-import { runAction } from '../../activities/runner';
-import { FailureType } from '../../plan/failures';
-import { APP, CUTOVER, DATA, OTHER, OUTSIDE, OWN, ROOT, step, writePolicy } from '../helpers/policy-fixture';
+import { ActionError } from '../../../activities/errors';
+import { actionGuard } from '../../../activities/policy-guard';
+import { runAction } from '../../../activities/runner';
+import { FailureType } from '../../../plan/failures';
+import { APP, CUTOVER, DATA, OTHER, OUTSIDE, OWN, ROOT, step, writePolicy } from '../../helpers/policy-fixture';
 
 describe('at run time', () => {
   test('a placeholder that expands into another script is refused before anything runs', async () => {

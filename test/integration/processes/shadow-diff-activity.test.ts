@@ -6,11 +6,11 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../activities';
-import { workdirFor } from '../../activities/datasets';
-import type { ShadowResult } from '../../shapes/evidence';
-import { tempDir } from '../helpers/harness';
-import { makePlan, nodeRun } from '../helpers/plans';
+import { createActivities } from '../../../activities';
+import { workdirFor } from '../../../activities/datasets';
+import type { ShadowResult } from '../../../shapes/evidence';
+import { tempDir } from '../../helpers/harness';
+import { makePlan, nodeRun } from '../../helpers/plans';
 
 const ROWS = 2_000_000;
 const dir = tempDir('shadow-diff-');

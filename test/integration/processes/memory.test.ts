@@ -3,8 +3,8 @@
  * often is), held to the child's own reading of its high-water mark just before it exits.
  */
 import { spawn } from 'node:child_process';
-import { PeakMemory } from '../../activities/memory';
-import { runAction } from '../../activities/runner';
+import { PeakMemory } from '../../../activities/memory';
+import { runAction } from '../../../activities/runner';
 
 /** A node process that touches `mb` MB, holds it for `holdMs`, prints its own VmHWM in kB and exits. */
 const script = (mb: number, holdMs: number) =>

@@ -6,10 +6,10 @@
  */
 import path from 'node:path';
 import { Client } from 'pg';
-import { diffModelsInPostgres } from '../../activities/dbt-models';
-import { modelsOf } from '../../dbt/manifest';
-import { dropBuild, liveBuilds, publish, PublishError } from '../../dbt/publish';
-import { runDbt, type DbtRunResult } from '../../dbt/run';
+import { diffModelsInPostgres } from '../../../activities/dbt-models';
+import { modelsOf } from '../../../dbt/manifest';
+import { dropBuild, liveBuilds, publish, PublishError } from '../../../dbt/publish';
+import { runDbt, type DbtRunResult } from '../../../dbt/run';
 import {
   CHANGED_CLV,
   dbtPython,
@@ -19,8 +19,8 @@ import {
   REFACTOR,
   RETYPED_CLV,
   UNKEYED_CHANGED,
-} from '../helpers/dbt';
-import { tempDir } from '../helpers/harness';
+} from '../../helpers/dbt';
+import { tempDir } from '../../helpers/harness';
 
 jest.setTimeout(300_000);
 

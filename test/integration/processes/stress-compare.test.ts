@@ -7,21 +7,21 @@
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../activities';
-import { compareGroup, familySize, looks } from '../../verdicts/relative';
-import { compareSettings } from '../../verdicts/thresholds';
-import type { StressProgress, StressResult, StressRun } from '../../shapes/evidence';
-import { htmlReport } from '../../lib/html-report';
-import { markdownReport, renderStatus } from '../../lib/format';
-import { FailureType } from '../../plan/failures';
-import type { CutoverStatus } from '../../shapes/status';
-import { loadPlan } from '../../plan/load';
-import { planSchema, type CutoverPlan } from '../../plan/schema';
-import { tempDir } from '../helpers/harness';
-import { makePlanInput } from '../helpers/plans';
-import { exampleWarehouse } from '../helpers/warehouse';
+import { createActivities } from '../../../activities';
+import { compareGroup, familySize, looks } from '../../../verdicts/relative';
+import { compareSettings } from '../../../verdicts/thresholds';
+import type { StressProgress, StressResult, StressRun } from '../../../shapes/evidence';
+import { htmlReport } from '../../../lib/html-report';
+import { markdownReport, renderStatus } from '../../../lib/format';
+import { FailureType } from '../../../plan/failures';
+import type { CutoverStatus } from '../../../shapes/status';
+import { loadPlan } from '../../../plan/load';
+import { planSchema, type CutoverPlan } from '../../../plan/schema';
+import { tempDir } from '../../helpers/harness';
+import { makePlanInput } from '../../helpers/plans';
+import { exampleWarehouse } from '../../helpers/warehouse';
 
-const EXAMPLE = path.resolve(__dirname, '..', '..', 'examples', 'portfolio-kpi', 'plan.yaml');
+const EXAMPLE = path.resolve(__dirname, '..', '..', '..', 'examples', 'portfolio-kpi', 'plan.yaml');
 const ROWS = 3000;
 
 let example: CutoverPlan;

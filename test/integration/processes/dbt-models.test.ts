@@ -7,11 +7,11 @@
 import { writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { modelsOf } from '../../dbt/manifest';
-import { DbtProjectError, runDbt, type DbtRunResult } from '../../dbt/run';
-import { diffModelsInDuckdb, selectModels, type ModelDiffRequest } from '../../activities/dbt-models';
-import { tempDir } from '../helpers/harness';
-import { CHANGED_CLV, dbtPython, JAFFLE_SHOP, projectVariant, REFACTOR, UNKEYED_CHANGED } from '../helpers/dbt';
+import { modelsOf } from '../../../dbt/manifest';
+import { DbtProjectError, runDbt, type DbtRunResult } from '../../../dbt/run';
+import { diffModelsInDuckdb, selectModels, type ModelDiffRequest } from '../../../activities/dbt-models';
+import { tempDir } from '../../helpers/harness';
+import { CHANGED_CLV, dbtPython, JAFFLE_SHOP, projectVariant, REFACTOR, UNKEYED_CHANGED } from '../../helpers/dbt';
 
 jest.setTimeout(300_000);
 

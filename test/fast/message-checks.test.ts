@@ -1,6 +1,6 @@
 /**
  * The workflow's zod-free message checks (workflows/message-checks.ts) give the same verdict as the zod
- * schemas of its zod twin (test/unit/message-schemas.ts), on valid payloads and on thousands of mutations.
+ * schemas of its zod twin (test/fast/message-schemas.ts), on valid payloads and on thousands of mutations.
  */
 import { checkRollbackRequest, checkSignOff } from '../../workflows/message-checks';
 import { rollbackRequestSchema, signOffSchema } from './message-schemas';

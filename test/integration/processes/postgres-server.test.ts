@@ -6,9 +6,9 @@ import { spawn } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { projectRoot } from '../../toolchain/tools';
-import { tempDir } from '../helpers/harness';
-import { pollUntil } from '../helpers/poll';
+import { projectRoot } from '../../../toolchain/tools';
+import { tempDir } from '../../helpers/harness';
+import { pollUntil } from '../../helpers/poll';
 
 const accepts = (port: number) =>
   new Promise<boolean>((resolve) => {

@@ -9,17 +9,17 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
-import { crossDiff, type CrossDiffRequest } from '../../activities/cross-diff';
-import { diffInPostgres, type DbDiffRequest } from '../../activities/db-diff';
-import { DiffInputError, diffOutput, withDiffEngine } from '../../activities/diff';
-import type { OutputSpec } from '../../plan/schema';
+import { crossDiff, type CrossDiffRequest } from '../../../activities/cross-diff';
+import { diffInPostgres, type DbDiffRequest } from '../../../activities/db-diff';
+import { DiffInputError, diffOutput, withDiffEngine } from '../../../activities/diff';
+import type { OutputSpec } from '../../../plan/schema';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../activities';
-import { freePort } from '../../common/net';
-import type { ReconcileResult, ShadowResult } from '../../shapes/evidence';
-import { startPostgres, type PostgresServer } from '../../toolchain/postgres';
-import { tempDir } from '../helpers/harness';
-import { makePlan, nodeRun } from '../helpers/plans';
+import { createActivities } from '../../../activities';
+import { freePort } from '../../../common/net';
+import type { ReconcileResult, ShadowResult } from '../../../shapes/evidence';
+import { startPostgres, type PostgresServer } from '../../../toolchain/postgres';
+import { tempDir } from '../../helpers/harness';
+import { makePlan, nodeRun } from '../../helpers/plans';
 
 const DIR = tempDir('db-diff-');
 // The server runs as nobody when the tests run as root: its folder must be one nobody can enter.

@@ -4,9 +4,9 @@
  * break running cutovers fails here. 1.0.0 is the baseline (`<name>.1.0.json`, docs/operating.md): record a new
  * generation beside it with `RECORD_HISTORIES=<tag>` after a change behind `patched()`; every generation replays.
  */
-import { quietRuntime } from '../helpers/harness';
-import { recordedHistories, replayAll } from '../helpers/histories';
-import { quietLogger } from '../helpers/temporal';
+import { quietRuntime } from '../../helpers/harness';
+import { recordedHistories, replayAll } from '../../helpers/histories';
+import { quietLogger } from '../../helpers/temporal';
 
 const files = recordedHistories().map((r) => r.file);
 
@@ -18,7 +18,7 @@ test('there are recorded histories to replay', () => {
 
 test('every recorded cutover replays without nondeterminism', async () => {
   const { replayed, failures } = await replayAll({
-    workflowsPath: require.resolve('../../workflows'),
+    workflowsPath: require.resolve('../../../workflows'),
     bundlerOptions: { logger: quietLogger },
   } as never);
   expect(failures).toEqual([]);

@@ -1,7 +1,7 @@
 /**
  * The organisation policy against plans that try to get past it, on the real file system (scripts, a
  * symlink, folders): each attempt is refused by path, and what the policy tightens shows in the effective plan.
- * The same policy at run time, with real processes: test/processes/policy-guard.test.ts.
+ * The same policy at run time, with real processes: test/integration/processes/policy-guard.test.ts.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';

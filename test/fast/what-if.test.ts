@@ -11,7 +11,7 @@ import { judgeMetric, whatIf } from '../../lib/what-if';
 import { decoder, recordedFromHistory, type Recorded } from '../../verdicts/recorded';
 import { planSchema, type CutoverPlan, type CutoverPlanInput } from '../../plan/schema';
 
-const DIR = path.resolve(__dirname, '..', 'replay', 'histories');
+const DIR = path.resolve(__dirname, '..', 'workflows', 'replay', 'histories');
 
 async function load(file: string): Promise<Recorded> {
   const recorded = JSON.parse(readFileSync(path.join(DIR, file), 'utf8')) as { workflowId: string; history: unknown };

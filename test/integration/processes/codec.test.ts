@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { AesGcmCodec, CodecError, ENCRYPTED_ENCODING, KEY_ID_METADATA, codecFromEnv } from '../../codec/aes-gcm';
-import { serveCodec } from '../../codec/server';
+import { AesGcmCodec, CodecError, ENCRYPTED_ENCODING, KEY_ID_METADATA, codecFromEnv } from '../../../codec/aes-gcm';
+import { serveCodec } from '../../../codec/server';
 
 const keyA = randomBytes(32);
 const keyB = randomBytes(32);

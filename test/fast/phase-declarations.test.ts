@@ -2,7 +2,7 @@
  * The phase declarations (shapes/phases.ts) are what the routing, the environments' workers, the policy's view
  * and the seal read: each activity is declared by a phase (or is the orchestrator's own), each environment's
  * workers register what its phases schedule, and each action is bound by the commands of the environment whose
- * queue runs it. The policy's view of whole plans is test/unit/policy-view.test.ts.
+ * queue runs it. The policy's view of whole plans is test/fast/policy-view.test.ts.
  */
 import { createActivities, ENVIRONMENT_ACTIVITIES } from '../../activities';
 import { ENVIRONMENTS } from '../../plan/environments';

@@ -4,7 +4,7 @@
 import { createChangeWindow } from './change-window';
 import { DEFAULT_TASK_QUEUE } from '../shapes/queues';
 import { PHASE_DECLARATIONS, type PhaseActivity } from '../shapes/phases';
-import { PHASES } from '../shapes/status';
+import { PHASES } from '../shapes/phases';
 import { ENVIRONMENTS, environmentQueues, type Environment, type EnvironmentQueues } from '../plan/environments';
 import { type ResolvedPolicy } from '../policy/schema';
 import { createDeployProduction, createProbe } from './production';

@@ -6,7 +6,8 @@
  * never chooses who they are.
  */
 import { canonicalName } from '../workflows/gate';
-import type { CutoverStatus, RoleView } from '../shapes/status';
+import type { CutoverStatus } from '../shapes/status';
+import type { RoleView } from '../shapes/evidence';
 
 /** A login as the OpenID provider vouched for it. */
 export interface Login {

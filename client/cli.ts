@@ -10,7 +10,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { PlanError } from '../plan/load';
-import { PHASES } from '../shapes/status';
+import { PHASES } from '../shapes/phases';
 import { UserError } from '../lib/errors';
 import { registerCommands } from './commands';
 

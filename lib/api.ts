@@ -43,7 +43,8 @@ import {
   type SignOffAnswer,
 } from '../workflows/messages';
 import { DEFAULT_TASK_QUEUE } from '../shapes/queues';
-import { PHASES, type CutoverStatus } from '../shapes/status';
+import { type CutoverStatus } from '../shapes/status';
+import { PHASES } from '../shapes/phases';
 import { codecFromEnv } from '../codec/aes-gcm';
 import { isNotFound } from '../common/not-found';
 import { decoder, EncryptedEvidence, recordedFromHistory, type Recorded } from '../verdicts/recorded';

@@ -4,7 +4,8 @@
  * (docs/architecture.md, "Adding a phase").
  */
 import { formatMs } from '../plan/duration';
-import type { Phase, PhaseRecord, PhaseResults } from '../shapes/status';
+import type { PhaseRecord } from '../shapes/status';
+import type { Phase, PhaseResults } from '../shapes/phases';
 
 export interface PhaseView<P extends Phase> {
   /** Its key figures, or nothing where the verdict says it all. */

@@ -10,15 +10,8 @@ import { bytesToHex } from '@noble/hashes/utils';
 import { utf8 } from '../plan/canonical';
 import { curve, decodePublicKey } from '../plan/keys';
 import type { CutoverPlan } from '../plan/schema';
-import type {
-  AuditEntry,
-  BreakGlassView,
-  ChainedEntry,
-  CutoverState,
-  GateState,
-  GateView,
-  PhaseRecord,
-} from '../shapes/status';
+import type { AuditEntry, BreakGlassView, ChainedEntry, CutoverState, GateState, PhaseRecord } from '../shapes/status';
+import type { GateView } from '../shapes/evidence';
 import { chainStart, entryHash, evidenceDigest } from '../workflows/digest';
 import { applySignOff, canonicalName, checkProof, decideSignOff, gateRules, gateView } from '../workflows/gate';
 import type { ReceivedBreakGlass, ReceivedSignOff } from '../workflows/messages';

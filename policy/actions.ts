@@ -4,7 +4,7 @@
  */
 import type { Action, CutoverPlan } from '../plan/schema';
 import { CUTOVER_ACTIONS, PHASE_DECLARATIONS, type ActionSlot } from '../shapes/phases';
-import { PHASES } from '../shapes/status';
+import { PHASES } from '../shapes/phases';
 import type { PolicyEnvironment, PolicyRules } from './schema';
 
 /** Every place a plan holds actions: the phases' own, in the order of the phases, then the cutover's. */

@@ -338,3 +338,35 @@ export interface ReconcileResult {
   /** Dry-run tolerances that would have failed the day. */
   wouldFail?: string[];
 }
+
+/** How the monitoring child workflow ended: the window passed clean, or a trigger fired. */
+export interface MonitorOutcome {
+  outcome: 'clean' | 'breach';
+  samples: number;
+  runs: number;
+  breach?: Breach;
+  last?: ProbeResult;
+  /** A dry-run trigger's first breach: it would have rolled back at probe number `probe`. */
+  wouldBreach?: Breach & { probe: number };
+}
+
+export type GateStatus = 'closed' | 'open' | 'approved' | 'rejected' | 'expired';
+
+export interface RoleView {
+  role: string;
+  required: number;
+  approvers: string[];
+  approvedBy: string[];
+  missing: number;
+}
+
+/** The gate as people read it: per role, who signed and how many are still missing. */
+export interface GateView {
+  status: GateStatus;
+  evidenceDigest?: string;
+  deadline?: string;
+  escalatedAt?: string;
+  expiresAt?: string;
+  roles: RoleView[];
+  rejectedBy?: { role: string; approver: string; comment?: string };
+}

@@ -9,7 +9,47 @@
  */
 import type { Environment } from '../plan/environments';
 import type { Action, CutoverPlan } from '../plan/schema';
-import type { Phase } from './status';
+import type {
+  GateView,
+  HealthResult,
+  Metrics,
+  MonitorOutcome,
+  OutputDiff,
+  RehearsalResult,
+  ShadowResult,
+  StepResult,
+  StressResult,
+} from './evidence';
+
+/** The phases, in the order they run: where a phase's name and order are written. */
+export const PHASES = [
+  'staging',
+  'shadow',
+  'stress',
+  'rollback-rehearsal',
+  'signoff',
+  'production',
+  'monitoring',
+  'reconciliation',
+  'decommission',
+] as const;
+
+export type Phase = (typeof PHASES)[number];
+
+/** What each phase returns as its evidence when it ends. */
+export interface PhaseResults {
+  staging: { deployed: StepResult[]; tests?: StepResult; health?: HealthResult };
+  shadow: ShadowResult;
+  stress: StressResult;
+  'rollback-rehearsal': RehearsalResult;
+  signoff: GateView;
+  production: { reference: Metrics; deployed: StepResult };
+  monitoring: MonitorOutcome;
+  reconciliation: {
+    days: { day: number; clean: boolean; failures: string[]; wouldFail?: string[]; outputs?: OutputDiff[] }[];
+  };
+  decommission: StepResult | { skipped: true };
+}
 
 /** The activities a phase may schedule on its environment's queue (activities/index.ts makes each of them). */
 export type PhaseActivity =

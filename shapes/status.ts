@@ -2,31 +2,8 @@
  * The shapes a cutover reports: plain JSON (no Maps, classes or Dates), so they survive history, queries
  * and continue-as-new unchanged. Pure and free of the workflow SDK: the CLI, reports and tests import it.
  */
-import type {
-  Breach,
-  HealthResult,
-  Metrics,
-  OutputDiff,
-  ProbeResult,
-  RehearsalResult,
-  ShadowResult,
-  StepResult,
-  StressResult,
-} from './evidence';
-
-/** The phases, in the order they run: the one place a phase's name is written. */
-export const PHASES = [
-  'staging',
-  'shadow',
-  'stress',
-  'rollback-rehearsal',
-  'signoff',
-  'production',
-  'monitoring',
-  'reconciliation',
-  'decommission',
-] as const;
-export type Phase = (typeof PHASES)[number];
+import type { GateStatus, GateView } from './evidence';
+import type { Phase, PhaseResults } from './phases';
 
 export const STATES = [
   'running',
@@ -46,32 +23,6 @@ export const FINAL_STATES: readonly CutoverState[] = ['completed', 'rolled-back'
 /** Whether a cutover in `state` has ended. */
 export function isFinal(state: CutoverState): boolean {
   return FINAL_STATES.includes(state);
-}
-
-/** How the monitoring child workflow ended: the window passed clean, or a trigger fired. */
-export interface MonitorOutcome {
-  outcome: 'clean' | 'breach';
-  samples: number;
-  runs: number;
-  breach?: Breach;
-  last?: ProbeResult;
-  /** A dry-run trigger's first breach: it would have rolled back at probe number `probe`. */
-  wouldBreach?: Breach & { probe: number };
-}
-
-/** What each phase returns as its evidence when it ends. */
-export interface PhaseResults {
-  staging: { deployed: StepResult[]; tests?: StepResult; health?: HealthResult };
-  shadow: ShadowResult;
-  stress: StressResult;
-  'rollback-rehearsal': RehearsalResult;
-  signoff: GateView;
-  production: { reference: Metrics; deployed: StepResult };
-  monitoring: MonitorOutcome;
-  reconciliation: {
-    days: { day: number; clean: boolean; failures: string[]; wouldFail?: string[]; outputs?: OutputDiff[] }[];
-  };
-  decommission: StepResult | { skipped: true };
 }
 
 export type PhaseOutcome = 'pending' | 'running' | 'passed' | 'failed' | 'skipped' | 'cancelled';
@@ -118,8 +69,6 @@ export interface SignOffRecord {
   via: 'signal' | 'update';
 }
 
-export type GateStatus = 'closed' | 'open' | 'approved' | 'rejected' | 'expired';
-
 export interface GateState {
   status: GateStatus;
   evidenceDigest?: string;
@@ -129,25 +78,6 @@ export interface GateState {
   expiresAt?: string;
   signoffs: SignOffRecord[];
   rejectedBy?: SignOffRecord;
-}
-
-export interface RoleView {
-  role: string;
-  required: number;
-  approvers: string[];
-  approvedBy: string[];
-  missing: number;
-}
-
-/** The gate as people read it: per role, who signed and how many are still missing. */
-export interface GateView {
-  status: GateStatus;
-  evidenceDigest?: string;
-  deadline?: string;
-  escalatedAt?: string;
-  expiresAt?: string;
-  roles: RoleView[];
-  rejectedBy?: { role: string; approver: string; comment?: string };
 }
 
 export interface AuditEntry {

@@ -28,11 +28,10 @@ import {
   type ChainedEntry,
   type CutoverState,
   type CutoverStatus,
-  type GateView,
-  type Phase,
   type PhaseRecordOf,
-  type PhaseResults,
 } from '../shapes/status';
+import { type Phase, type PhaseResults } from '../shapes/phases';
+import { type GateView } from '../shapes/evidence';
 
 const { metrics, record: recordSink } = proxySinks<CutoverSinks>();
 

@@ -5,7 +5,7 @@
 import { CancellationScope, log } from '@temporalio/workflow';
 import type { Action } from '../plan/schema';
 import { errorMessage, type Bookkeeping } from './bookkeeping';
-import type { Phase } from '../shapes/status';
+import type { Phase } from '../shapes/phases';
 
 export interface Compensation {
   label: string;

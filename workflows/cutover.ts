@@ -47,15 +47,8 @@ import { PHASE_ENVIRONMENT, PhaseRouter } from './queue-watch';
 import { PHASE_TABLE, type PhaseContext, type PhaseModule } from './phases';
 import { checks, stepOptions, steps } from './proxies';
 import type { CutoverSinks } from './sinks';
-import {
-  isFinal,
-  PHASES,
-  type CutoverResult,
-  type CutoverState,
-  type CutoverStatus,
-  type Phase,
-  type PhaseResults,
-} from '../shapes/status';
+import { isFinal, type CutoverResult, type CutoverState, type CutoverStatus } from '../shapes/status';
+import { PHASES, type Phase, type PhaseResults } from '../shapes/phases';
 
 const { metrics } = proxySinks<CutoverSinks>();
 

@@ -12,7 +12,8 @@ import { appRefusalProblem, applySignOff, decideSignOff, gateView, RefusalRule, 
 import { checkSignOff } from './message-checks';
 import type { AppRefusal, ReceivedSignOff, SignOff, SignOffAnswer } from './messages';
 import type { CutoverSinks } from './sinks';
-import type { GateState, GateView } from '../shapes/status';
+import type { GateState } from '../shapes/status';
+import type { GateView } from '../shapes/evidence';
 
 const { metrics } = proxySinks<CutoverSinks>();
 

@@ -9,7 +9,8 @@ import { quorumFor } from '../plan/helpers';
 import { curve, decodeBytes, decodePublicKey } from '../plan/keys';
 import type { CutoverPlan } from '../plan/schema';
 import type { AppRefusal, SignOff } from './messages';
-import type { GateState, GateView, SignOffRecord } from '../shapes/status';
+import type { GateState, SignOffRecord } from '../shapes/status';
+import type { GateView } from '../shapes/evidence';
 
 /** The plan's gate settings, as the decision needs them. */
 export interface GateConfig {

@@ -3,7 +3,8 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { CutoverStatus, GateView, MonitorStatus } from '../shapes/status';
+import type { CutoverStatus, MonitorStatus } from '../shapes/status';
+import type { GateView } from '../shapes/evidence';
 import type { CutoverPlan } from '../plan/schema';
 
 /** Largest comment kept with a sign-off. */

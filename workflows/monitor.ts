@@ -21,12 +21,8 @@ import type { Action, Triggers } from '../plan/schema';
 import { monitorStatusQuery } from './messages';
 import { untilPolicyHolds } from './policy-wait';
 import { watched } from './queue-watch';
-import {
-  describeWaitingForWorker,
-  type MonitorOutcome,
-  type MonitorStatus,
-  type WaitingForWorker,
-} from '../shapes/status';
+import { describeWaitingForWorker, type MonitorStatus, type WaitingForWorker } from '../shapes/status';
+import { type MonitorOutcome } from '../shapes/evidence';
 
 const { probe } = proxyActivities<Activities>({
   startToCloseTimeout: '10m',

@@ -4,7 +4,8 @@
  */
 import { workflowInfo } from '@temporalio/workflow';
 import type { CutoverPlan } from '../plan/schema';
-import { PHASES, type CutoverStatus } from '../shapes/status';
+import { type CutoverStatus } from '../shapes/status';
+import { PHASES } from '../shapes/phases';
 
 /** A fresh record of every phase, none started. */
 function pendingPhases(): CutoverStatus['phases'] {

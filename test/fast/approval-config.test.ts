@@ -15,7 +15,7 @@ import { ConfigError, loadConfig } from '../../worker/config';
 import { makePlan } from '../helpers/plans';
 import { rolesFor, type Login } from '../../approval/identity';
 import { signOffFormSchema } from '../../approval/app';
-import type { RoleView } from '../../shapes/status';
+import type { RoleView } from '../../shapes/evidence';
 import { tempDir } from '../helpers/harness';
 
 const keyFile = path.join(tempDir('approval-config-'), 'attester.key');

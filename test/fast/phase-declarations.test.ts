@@ -9,7 +9,7 @@ import { ENVIRONMENTS } from '../../plan/environments';
 import { actionsOf, environmentOfPath } from '../../policy/actions';
 import { POLICY_ENVIRONMENTS } from '../../policy/schema';
 import { CUTOVER_ACTIONS, PHASE_DECLARATIONS } from '../../shapes/phases';
-import { PHASES } from '../../shapes/status';
+import { PHASES } from '../../shapes/phases';
 import { PHASE_ENVIRONMENT } from '../../workflows/queue-watch';
 import { tempDir } from '../helpers/harness';
 import { planWithEveryAction } from '../helpers/plans';

@@ -10,7 +10,7 @@ import type { BreakGlassDesk } from '../break-glass-desk';
 import type { SignOffGate } from '../gate-wait';
 import type { RollbackRequest } from '../messages';
 import type { PatchId } from '../patches';
-import type { Phase, PhaseResults } from '../../shapes/status';
+import type { Phase, PhaseResults } from '../../shapes/phases';
 
 export interface PhaseContext {
   readonly plan: CutoverPlan;

@@ -2,8 +2,8 @@
  * The phase table: every phase's module, in the order of `PHASES`. The mapped type makes a phase without a
  * module (or a module for no phase) a compile error, so the names stay written once, in status.ts.
  */
-import type { Phase } from '../../shapes/status';
-import { PHASES } from '../../shapes/status';
+import type { Phase } from '../../shapes/phases';
+import { PHASES } from '../../shapes/phases';
 import type { PhaseModule } from './context';
 import { decommission } from './decommission';
 import { monitoring } from './monitoring';

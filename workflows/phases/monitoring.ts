@@ -10,7 +10,7 @@ import { sealFor } from '../../plan/seal';
 import { RollbackNeeded } from '../endings';
 import { monitorWorkflow } from '../monitor';
 import type { CutoverSinks } from '../sinks';
-import type { MonitorOutcome } from '../../shapes/status';
+import type { MonitorOutcome } from '../../shapes/evidence';
 import type { PhaseContext, PhaseModule } from './context';
 
 const { metrics } = proxySinks<CutoverSinks>();

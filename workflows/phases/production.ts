@@ -4,7 +4,7 @@ import type { ProbeInput } from '../../shapes/evidence';
 import { actionTimeoutMs } from '../../plan/helpers';
 import { awaitChangeWindow, windowApplies } from '../change-window';
 import { stepOptions, steps } from '../proxies';
-import type { PhaseResults } from '../../shapes/status';
+import type { PhaseResults } from '../../shapes/phases';
 import type { PhaseEnd } from '../bookkeeping';
 import type { PhaseContext, PhaseModule } from './context';
 

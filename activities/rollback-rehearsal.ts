@@ -8,7 +8,7 @@ import { FailureType } from '../plan/failures';
 import { toFailure, verdictFailure } from './errors';
 import { guarded, isPolicyRefusal, openPhase, type GuardDeps } from './policy-guard';
 import { runAction } from './runner';
-import { rehearsalTimeFailure } from '../verdicts/thresholds';
+import { timeFailure } from '../verdicts/thresholds';
 import { rehearseTriggers } from '../verdicts/triggers';
 import type { PhaseInput, RehearsalResult } from '../shapes/evidence';
 
@@ -30,7 +30,7 @@ export const createRehearseRollback = (deps: RehearsalDeps) =>
     try {
       const outcome = await runAction({ ...common, action: rollback, idempotencyKey: `${input.key}/rollback` });
       const durationMs = Math.round(outcome.durationMs);
-      const late = rehearsalTimeFailure(durationMs, targetMs);
+      const late = timeFailure('rollback', durationMs, targetMs);
       if (late) failures.push(late);
 
       let healthy = true;

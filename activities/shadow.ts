@@ -13,6 +13,7 @@ import { outputPaths, pipelineContext, runPipeline, runSideBySide } from './pipe
 import { openPhase } from './policy-guard';
 import type { CutoverPlan } from '../plan/schema';
 import { loadReference } from './reference';
+import { lastRecorded } from '../verdicts/recorded';
 import type { DatasetComparison, Metrics, PhaseInput, ShadowReference, ShadowResult } from '../shapes/evidence';
 
 export function createShadow(deps: DiffDeps) {
@@ -119,7 +120,7 @@ async function againstReference(
   if (!loaded) return undefined;
   const metrics: ShadowReference['metrics'] = [];
   for (const dataset of datasets) {
-    const theirs = loaded.recorded?.shadow?.datasets.find((d) => d.dataset === dataset.dataset);
+    const theirs = (loaded.recorded && lastRecorded(loaded.recorded, 'shadow'))?.datasets.find((d) => d.dataset === dataset.dataset);
     for (const m of dataset.metrics) {
       const ref = theirs?.metrics.find((x) => x.metric === m.metric)?.v2;
       if (ref === undefined || m.v2 === undefined) continue;

@@ -21,6 +21,7 @@ import { compareSettings, comparisonFailures, thresholdVerdicts } from '../verdi
 import { compareGroup, familySize, looks } from '../verdicts/relative';
 import type { CompareSettings, PairedSamples, RelativeVerdict } from '../shapes/relative';
 import { loadReference } from './reference';
+import { lastRecorded } from '../verdicts/recorded';
 import type {
   PhaseInput,
   RelativeResult,
@@ -324,7 +325,7 @@ async function againstReference(
   if (!loaded) return undefined;
   const rows: StressReference['sizes'] = [];
   for (const size of sizes) {
-    const theirs = loaded.recorded?.stress?.sizes.find((s) => s.rows === size.rows);
+    const theirs = (loaded.recorded && lastRecorded(loaded.recorded, 'stress'))?.sizes.find((s) => s.rows === size.rows);
     if (!theirs || theirs.latencyMs.n === 0 || size.latencyMs.n === 0) continue;
     rows.push({
       rows: size.rows,

@@ -415,8 +415,8 @@ export async function recordedEvidence(c: Cutovers, workflowId: string): Promise
       // Oldest run first: the probes in the order they were taken.
       for (const runId of runs.reverse()) {
         const child = await c.client.workflow.getHandle(monitor, runId).fetchHistory();
-        const probes = await recordedFromHistory(monitor, child, decode);
-        recorded.probes.push(...probes.probes);
+        const { phases } = await recordedFromHistory(monitor, child, decode);
+        (recorded.phases.monitoring ??= []).push(...(phases.monitoring ?? []));
       }
     }
   } catch (err) {

@@ -15,6 +15,8 @@ import type {
   Metrics,
   MonitorOutcome,
   OutputDiff,
+  ProbeResult,
+  ReconcileResult,
   RehearsalResult,
   ShadowResult,
   StepResult,
@@ -78,6 +80,19 @@ export interface ActionSlot {
   of(plan: CutoverPlan): Action | readonly Action[] | undefined;
 }
 
+/**
+ * What the activity a phase `records` returns, as a history keeps it: one per run of it (a reconciliation day, a
+ * monitoring probe). `cutover what-if` and a reference run read a phase's evidence back through these.
+ */
+export interface RecordedResults {
+  shadow: ShadowResult;
+  stress: StressResult;
+  'rollback-rehearsal': RehearsalResult;
+  monitoring: ProbeResult;
+  reconciliation: ReconcileResult;
+}
+export type RecordingPhase = keyof RecordedResults;
+
 export interface PhaseDeclaration {
   /** The environment whose queue runs its activities, compensations included; none: the orchestrator's queue. */
   environment?: Environment;
@@ -85,9 +100,17 @@ export interface PhaseDeclaration {
   activities: readonly PhaseActivity[];
   /** The plan's actions it runs (an action other phases run too is declared by the first of them). */
   actions: readonly ActionSlot[];
+  /**
+   * The activity whose results are its recorded evidence (RecordedResults), each known by a field it has; a
+   * measuring phase's verdict failure carries the same result in its details.
+   */
+  records?: { activity: PhaseActivity; has: string };
 }
 
-export const PHASE_DECLARATIONS: { readonly [P in Phase]: PhaseDeclaration } = {
+/** Every phase declared; a phase with RecordedResults must say which activity records them. */
+export const PHASE_DECLARATIONS: {
+  readonly [P in Phase]: PhaseDeclaration & (P extends RecordingPhase ? Required<Pick<PhaseDeclaration, 'records'>> : unknown);
+} = {
   staging: {
     environment: 'staging',
     activities: ['runStep', 'checkHealth'],
@@ -102,6 +125,7 @@ export const PHASE_DECLARATIONS: { readonly [P in Phase]: PhaseDeclaration } = {
   shadow: {
     environment: 'compute',
     activities: ['runShadow'],
+    records: { activity: 'runShadow', has: 'datasets' },
     // The pipelines (and the datasets' generator), which stress and reconciliation run too.
     actions: [
       { path: 'generator', commands: 'compute', of: (plan) => plan.generator },
@@ -109,8 +133,18 @@ export const PHASE_DECLARATIONS: { readonly [P in Phase]: PhaseDeclaration } = {
       { path: 'candidate', commands: 'compute', of: (plan) => plan.candidate },
     ],
   },
-  stress: { environment: 'compute', activities: ['runStress'], actions: [] },
-  'rollback-rehearsal': { environment: 'staging', activities: ['rehearseRollback'], actions: [] },
+  stress: {
+    environment: 'compute',
+    activities: ['runStress'],
+    actions: [],
+    records: { activity: 'runStress', has: 'sizes' },
+  },
+  'rollback-rehearsal': {
+    environment: 'staging',
+    activities: ['rehearseRollback'],
+    actions: [],
+    records: { activity: 'rehearseRollback', has: 'durationMs' },
+  },
   signoff: {
     // The gate is the workflow's own; its escalation runs on the orchestrator's queue.
     activities: [],
@@ -127,9 +161,15 @@ export const PHASE_DECLARATIONS: { readonly [P in Phase]: PhaseDeclaration } = {
   monitoring: {
     environment: 'production',
     activities: ['probe'],
+    records: { activity: 'probe', has: 'consecutiveFailures' },
     actions: [{ path: 'production.monitor.probe', commands: 'probe', of: (plan) => plan.production.monitor.probe }],
   },
-  reconciliation: { environment: 'compute', activities: ['reconcile'], actions: [] },
+  reconciliation: {
+    environment: 'compute',
+    activities: ['reconcile'],
+    actions: [],
+    records: { activity: 'reconcile', has: 'comparisons' },
+  },
   decommission: {
     environment: 'production',
     activities: ['runStep'],

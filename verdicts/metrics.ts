@@ -4,7 +4,7 @@
  * A V2 difference fails only when it is past its tolerance AND past the noise floor (the largest
  * difference between V1 runs on the same data). Exactly at the tolerance passes.
  */
-import type { MetricRange, Tolerance } from '../plan/schema';
+import type { CutoverPlan, MetricRange, Tolerance } from '../plan/schema';
 import type { MetricComparison, Metrics } from '../shapes/evidence';
 
 /** Slack for floating-point error when a difference sits exactly on its tolerance. */
@@ -102,4 +102,18 @@ function fmt(n: number): string {
 /** Whether a comparison fails its phase: a failing dry-run check only "would have failed". */
 export function counts(m: MetricComparison): boolean {
   return m.verdict === 'fail' && !m.dryRun;
+}
+
+/**
+ * A recorded KPI comparison judged again: the same values and V1's noise then, the given tolerances now
+ * (`cutover what-if`).
+ */
+export function judgeMetric(
+  m: MetricComparison,
+  tolerances: CutoverPlan['shadow']['tolerances'],
+  ranges: CutoverPlan['shadow']['ranges'],
+): MetricComparison {
+  const v1: Metrics = m.v1 !== undefined ? { [m.metric]: m.v1 } : {};
+  const v2: Metrics = m.v2 !== undefined ? { [m.metric]: m.v2 } : {};
+  return compareMetrics(v1, v2, { tolerances, ranges, noise: { [m.metric]: m.noise } })[0] as MetricComparison;
 }

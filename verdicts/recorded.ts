@@ -6,30 +6,24 @@
 import type { Payload } from '@temporalio/common';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import type {
-  Metrics,
-  ProbeInput,
-  ProbeResult,
-  ReconcileResult,
-  RehearsalResult,
-  ShadowResult,
-  StressResult,
-} from '../shapes/evidence';
 import type { CutoverPlan } from '../plan/schema';
+import { PHASE_DECLARATIONS, PHASES, type RecordedResults, type RecordingPhase } from '../shapes/phases';
 
 type History = temporal.api.history.v1.IHistory;
 export type Decode = (payload: Payload) => Promise<unknown>;
+
+/** One result a phase's activity recorded, with the input it was given (a probe's reference, a day). */
+export interface RecordedRun<P extends RecordingPhase> {
+  result: RecordedResults[P];
+  input: unknown;
+}
 
 /** What a cutover recorded: the plan it ran and the evidence of each phase that got that far. */
 export interface Recorded {
   workflowId: string;
   plan?: CutoverPlan;
-  shadow?: ShadowResult;
-  stress?: StressResult;
-  rehearsal?: RehearsalResult;
-  reconciliation: ReconcileResult[];
-  /** Monitoring probes in order, each with the reference and the failures in a row it was judged with. */
-  probes: { result: ProbeResult; reference?: Metrics }[];
+  /** Each phase's recorded results in order, read by its declaration's `records` (shapes/phases.ts). */
+  phases: { [P in RecordingPhase]?: RecordedRun<P>[] };
   /** The monitor child workflows whose histories hold the probes. */
   monitors: string[];
   /**
@@ -58,12 +52,30 @@ export class EncryptedEvidence extends Error {
   }
 }
 
+/** The activities whose results are a phase's evidence, by activity type. */
+const RECORDERS = new Map(
+  PHASES.flatMap((phase) => {
+    const records = (PHASE_DECLARATIONS[phase] as { records?: { activity: string; has: string } }).records;
+    return records ? [[records.activity, { phase: phase as RecordingPhase, has: records.has }] as const] : [];
+  }),
+);
+
+/** The runs of `phase` a cutover recorded, in order (none before the phase ran). */
+export function recordedRuns<P extends RecordingPhase>(recorded: Recorded, phase: P): RecordedRun<P>[] {
+  return (recorded.phases[phase] ?? []) as RecordedRun<P>[];
+}
+
+/** The last result of `phase` a cutover recorded: the evidence of a phase that runs once. */
+export function lastRecorded<P extends RecordingPhase>(recorded: Recorded, phase: P): RecordedResults[P] | undefined {
+  return recordedRuns(recorded, phase).at(-1)?.result;
+}
+
 const first = async (decode: Decode, payloads: temporal.api.common.v1.IPayloads | null | undefined) =>
   payloads?.payloads?.[0] ? decode(payloads.payloads[0] as Payload) : undefined;
 
 /** The evidence of a cutover's history (its activities' results, and the evidence their verdict failures carry). */
 export async function recordedFromHistory(workflowId: string, history: History, decode: Decode): Promise<Recorded> {
-  const recorded: Recorded = { workflowId, reconciliation: [], probes: [], monitors: [] };
+  const recorded: Recorded = { workflowId, phases: {}, monitors: [] };
   const scheduled = new Map<string, { type: string; input: unknown }>();
   for (const event of history.events ?? []) {
     const id = String(event.eventId);
@@ -94,18 +106,10 @@ export async function recordedFromHistory(workflowId: string, history: History, 
       : await first(decode, failed?.failure?.applicationFailureInfo?.details);
     if (value === undefined || value === null) continue;
     if (of.type === 'checkPlan' && done) recorded.plan = value as CutoverPlan;
-    else if (of.type === 'runShadow' && isObject(value, 'datasets')) recorded.shadow = value as ShadowResult;
-    else if (of.type === 'runStress' && isObject(value, 'sizes')) recorded.stress = value as StressResult;
-    else if (of.type === 'rehearseRollback' && isObject(value, 'durationMs'))
-      recorded.rehearsal = value as RehearsalResult;
-    else if (of.type === 'reconcile' && isObject(value, 'comparisons'))
-      recorded.reconciliation.push(value as ReconcileResult);
-    else if (of.type === 'probe' && done) {
-      const input = of.input as ProbeInput | undefined;
-      recorded.probes.push({
-        result: value as ProbeResult,
-        ...(input?.reference ? { reference: input.reference } : {}),
-      });
+    const recorder = RECORDERS.get(of.type);
+    if (recorder && isObject(value, recorder.has)) {
+      const runs = (recorded.phases[recorder.phase] ??= []) as { result: unknown; input: unknown }[];
+      runs.push({ result: value, input: of.input });
     }
   }
   return recorded;

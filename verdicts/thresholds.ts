@@ -125,7 +125,7 @@ export function compareSettings(plan: CutoverPlan): CompareSettings | undefined 
   };
 }
 
-/** The rollback rehearsal's timing verdict: the rehearsal and `cutover what-if` use it. */
-export function rehearsalTimeFailure(durationMs: number, targetMs: number): string | undefined {
-  return durationMs > targetMs ? `rollback took ${durationMs} ms, target ${targetMs} ms` : undefined;
+/** A timed action against its target (the rollback rehearsal's verdict, and `cutover what-if`'s of it). */
+export function timeFailure(what: string, durationMs: number, targetMs: number): string | undefined {
+  return durationMs > targetMs ? `${what} took ${durationMs} ms, target ${targetMs} ms` : undefined;
 }

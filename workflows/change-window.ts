@@ -157,7 +157,7 @@ async function reviewExpiredEvidence(
   await gate.awaitDecision(
     digest,
     plan.signoff,
-    escalation ? () => ctx.step('production', 'escalate the review', escalation) : undefined,
+    escalation ? () => ctx.step('escalate the review', escalation) : undefined,
   );
   books.audit({ kind: 'gate', message: `the review approved the evidence again: ${what} waits for its window` });
 }

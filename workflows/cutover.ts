@@ -282,10 +282,9 @@ class Cutover {
 
   /** The run loop: every phase of the table in order, each result kept for the phases after it. */
   private async phases(): Promise<void> {
-    const ctx = this.context();
     for (const module of PHASE_TABLE) {
       if (module.since !== undefined && !patched(module.since)) continue;
-      await this.runPhase(module, ctx);
+      await this.runPhase(module, this.context(module.phase));
     }
   }
 
@@ -297,8 +296,9 @@ class Cutover {
     if (module.evidenceKey) this.evidence[module.evidenceKey] = result;
   }
 
-  private context(): PhaseContext {
+  private context(phase: Phase): PhaseContext {
     return {
+      phase,
       plan: this.plan,
       books: this.books,
       gate: this.gate,
@@ -306,10 +306,10 @@ class Cutover {
       compensations: this.compensations,
       results: this.results,
       evidence: this.evidence,
-      step: (phase, label, action) => this.step(phase, label, action),
+      step: (label, action) => this.step(phase, label, action),
       identity: (step) => this.identity(step),
       keyPrefix: () => this.keyPrefix(),
-      routed: (phase, what, call) => this.router.routed(phase, what, call),
+      routed: (what, call) => this.router.routed(phase, what, call),
       requestAutomaticRollback: (request) => {
         this.rollbackRequest = { ...request, automatic: true };
       },

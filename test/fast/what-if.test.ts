@@ -7,8 +7,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { judgeMetric, whatIf } from '../../lib/what-if';
-import { decoder, recordedFromHistory, type Recorded } from '../../verdicts/recorded';
+import { whatIf } from '../../lib/what-if';
+import { judgeMetric } from '../../verdicts/metrics';
+import { decoder, lastRecorded, recordedFromHistory, recordedRuns, type Recorded } from '../../verdicts/recorded';
 import { planSchema, type CutoverPlan, type CutoverPlanInput } from '../../plan/schema';
 
 const DIR = path.resolve(__dirname, '..', 'workflows', 'replay', 'histories');
@@ -29,7 +30,7 @@ describe.each(fixtures)('%s', (file) => {
   test('the recorded verdicts are what the shared functions say, so the same plan changes nothing', async () => {
     const recorded = await load(file);
     expect(recorded.plan?.release).toBeTruthy();
-    for (const dataset of recorded.shadow?.datasets ?? []) {
+    for (const dataset of lastRecorded(recorded, 'shadow')?.datasets ?? []) {
       for (const m of dataset.metrics) {
         const plan = recorded.plan as CutoverPlan;
         expect(judgeMetric(m, plan.shadow.tolerances, plan.shadow.ranges).verdict).toBe(m.verdict);
@@ -42,10 +43,10 @@ describe.each(fixtures)('%s', (file) => {
 
 test('the evidence of a full run: shadow, stress, the rehearsal and reconciliation are all read back', async () => {
   const recorded = await load('happy-path.1.0.json');
-  expect(recorded.shadow?.datasets.length).toBeGreaterThan(0);
-  expect(recorded.stress?.sizes.length).toBeGreaterThan(0);
-  expect(recorded.rehearsal?.durationMs).toBeGreaterThanOrEqual(0);
-  expect(recorded.reconciliation.length).toBeGreaterThan(0);
+  expect(lastRecorded(recorded, 'shadow')?.datasets.length).toBeGreaterThan(0);
+  expect(lastRecorded(recorded, 'stress')?.sizes.length).toBeGreaterThan(0);
+  expect(lastRecorded(recorded, 'rollback-rehearsal')?.durationMs).toBeGreaterThanOrEqual(0);
+  expect(recordedRuns(recorded, 'reconciliation').length).toBeGreaterThan(0);
   expect(recorded.monitors.length).toBe(1);
 });
 
@@ -87,7 +88,7 @@ test('tighter reconciliation tolerances are judged on each recorded day', async 
   const ranged = replan(recorded, (p) => ({ ...p, shadow: { ...p.shadow, ranges: { TotalReceivable: { max: 1 } } } }));
   const result = whatIf(recorded, ranged);
   const days = result.changes.filter((c) => c.check.startsWith('reconciliation day'));
-  expect(days.length).toBe(recorded.reconciliation.length);
+  expect(days.length).toBe(recordedRuns(recorded, 'reconciliation').length);
   expect(days.every((d) => d.before === 'clean' && d.after === 'not clean')).toBe(true);
 });
 

@@ -23,18 +23,20 @@ export interface PhaseContext {
   readonly results: Partial<PhaseResults>;
   /** What the approvers sign: the results of the phases before the gate, under their `evidenceKey`s. */
   readonly evidence: Record<string, unknown>;
-  /** Runs a user's action as one activity, with an idempotency key stable across its retries. */
-  step(phase: Phase, label: string, action: Action): Promise<StepResult>;
+  /** The phase this context is for: `step` and `routed` run in it. */
+  readonly phase: Phase;
+  /** Runs a user's action as one activity of the phase, with an idempotency key stable across its retries. */
+  step(label: string, action: Action): Promise<StepResult>;
   /** The workflow id, the release and the idempotency key of `step` (`<workflowId>/<firstRunId>/<step>`). */
   identity(step: string): StepIdentity;
   /** `<workflowId>/<firstRunId>`: the prefix of every idempotency key of this cutover. */
   keyPrefix(): string;
   /**
-   * Runs one activity of `phase` until a worker with the cutover's policy takes it (see policy-wait.ts), on
+   * Runs one activity of the phase until a worker with the cutover's policy takes it (see policy-wait.ts), on
    * the task queue of the phase's environment when the plan has one: spread `route` into the activity's
    * options. A missing worker there is watched for (queue-watch.ts).
    */
-  routed<T>(phase: Phase, what: string, call: (route: { taskQueue?: string }) => Promise<T>): Promise<T>;
+  routed<T>(what: string, call: (route: { taskQueue?: string }) => Promise<T>): Promise<T>;
   /** Asks for a rollback on the cutover's own account (a trigger fired). */
   requestAutomaticRollback(request: RollbackRequest): void;
   /** From now on nothing can roll back to V1: rollback requests are refused. */

@@ -21,7 +21,7 @@ export const decommission: PhaseModule<'decommission'> = {
     ctx.markDecommissioning();
     ctx.compensations.dropAll('V1 is being decommissioned, nothing to roll back to');
     const { afterCleanDays: _unused, ...action } = decommission;
-    const result = await ctx.step('decommission', 'decommission V1', action);
+    const result = await ctx.step('decommission V1', action);
     return { result, verdict: `V1 decommissioned after ${clean} clean day(s)` };
   },
 };

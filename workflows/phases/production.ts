@@ -54,7 +54,7 @@ async function deployWithReference(
   };
   const timeoutMs = actionTimeoutMs(plan.production.monitor.probe) + actionTimeoutMs(action);
   try {
-    const { reference, deployed } = await ctx.routed('production', 'production: deploy', (route) =>
+    const { reference, deployed } = await ctx.routed('production: deploy', (route) =>
       steps.deployProduction.executeWithOptions(
         { ...stepOptions(timeoutMs), ...route, summary: 'production: deploy' },
         [{ reference: probeInput, deploy }],

@@ -12,7 +12,7 @@ export const reconciliation: PhaseModule<'reconciliation'> = {
     for (let day = 1; day <= reconcile.days; day++) {
       await sleep(reconcile.every);
       books.status.reconciliation.day = day;
-      const result = await ctx.routed('reconciliation', `reconciliation day ${day}`, (route) =>
+      const result = await ctx.routed(`reconciliation day ${day}`, (route) =>
         long.reconcile.executeWithOptions({ ...route, summary: `reconcile day ${day}` }, [
           { ...ctx.identity(`reconciliation/day-${day}`), plan, day },
         ]),

@@ -8,7 +8,7 @@ export const rollbackRehearsal: PhaseModule<'rollback-rehearsal'> = {
   evidenceKey: 'rehearsal',
   keepsEvidenceOnFailure: true,
   async run(ctx) {
-    const result = await ctx.routed('rollback-rehearsal', 'rollback rehearsal', (route) =>
+    const result = await ctx.routed('rollback rehearsal', (route) =>
       long.rehearseRollback.executeWithOptions({ ...route, summary: 'rehearse rollback on staging' }, [
         { ...ctx.identity('rollback-rehearsal'), plan: ctx.plan },
       ]),

@@ -7,7 +7,7 @@ export const shadow: PhaseModule<'shadow'> = {
   evidenceKey: 'shadow',
   keepsEvidenceOnFailure: true,
   async run(ctx) {
-    const result = await ctx.routed('shadow', 'shadow', (route) =>
+    const result = await ctx.routed('shadow', (route) =>
       long.runShadow.executeWithOptions({ ...route, summary: 'shadow: V1 vs V2 on every dataset' }, [
         { ...ctx.identity('shadow'), plan: ctx.plan },
       ]),

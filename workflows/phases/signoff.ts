@@ -11,7 +11,7 @@ export const signoff: PhaseModule<'signoff'> = {
     await ctx.gate.awaitDecision(
       digest,
       ctx.plan.signoff,
-      escalation ? () => ctx.step('signoff', 'escalate', escalation) : undefined,
+      escalation ? () => ctx.step('escalate', escalation) : undefined,
     );
     return { result: ctx.gate.view(), verdict: `approved by ${ctx.gate.approversOf(digest).join(', ')}` };
   },

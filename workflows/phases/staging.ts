@@ -13,9 +13,9 @@ export const staging: PhaseModule<'staging'> = {
     ctx.compensations.register({ label: 'rollback staging', action: plan.rollback, phase: 'staging' });
     const deployed: StepResult[] = [];
     for (const [index, action] of plan.staging.deploy.entries()) {
-      deployed.push(await ctx.step('staging', `deploy ${action.name ?? index + 1}`, action));
+      deployed.push(await ctx.step(`deploy ${action.name ?? index + 1}`, action));
     }
-    const tests = plan.staging.tests ? await ctx.step('staging', 'tests', plan.staging.tests) : undefined;
+    const tests = plan.staging.tests ? await ctx.step('tests', plan.staging.tests) : undefined;
     let health: HealthResult | undefined;
     if (plan.staging.healthChecks.length > 0) {
       const input = {
@@ -25,7 +25,7 @@ export const staging: PhaseModule<'staging'> = {
         ...(baseDir ? { baseDir } : {}),
         ...(plan.policyDigest !== undefined ? { policyDigest: plan.policyDigest } : {}),
       };
-      health = await ctx.routed('staging', 'staging health checks', (route) =>
+      health = await ctx.routed('staging health checks', (route) =>
         steps.checkHealth.executeWithOptions(
           { ...stepOptions(toMs(plan.staging.healthTimeout)), ...route, summary: 'staging health checks' },
           [input],

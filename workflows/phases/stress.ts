@@ -8,7 +8,7 @@ export const stress: PhaseModule<'stress'> = {
   keepsEvidenceOnFailure: true,
   async run(ctx) {
     const { plan } = ctx;
-    const result = await ctx.routed('stress', 'stress', (route) =>
+    const result = await ctx.routed('stress', (route) =>
       long.runStress.executeWithOptions({ ...route, summary: `stress: ${plan.stress.sizes.join(', ')} rows` }, [
         { ...ctx.identity('stress'), plan },
       ]),

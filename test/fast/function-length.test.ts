@@ -31,7 +31,6 @@ const PRODUCT = [
 /** The functions over the limit when the rule came in (2026-12-07), by `file:name`, with their lines then. */
 const SHRINKING: Record<string, number> = {
   'activities/cross-diff.ts:crossDiff': 132,
-  'lib/what-if.ts:whatIf': 123,
   'activities/runner.ts:runProcess': 115,
   'activities/stress.ts:createStress': 109,
   'activities/stress.ts:runStress': 107,

@@ -20,16 +20,20 @@ export function workdirFor(dataDir: string, workflowId: string): string {
   return path.join(dataDir, 'work', workflowId.replace(/[^A-Za-z0-9._-]/g, '_'));
 }
 
+/** How a phase activity makes its datasets: its plan, working folder, idempotency key, signal and guard. */
+export interface DatasetRun {
+  plan: CutoverPlan;
+  workdir: string;
+  /** The prefix of the generator's idempotency key. */
+  key: string;
+  signal?: AbortSignal;
+  onTick?: () => void;
+  guard?: ActionGuard;
+}
+
 /** Makes sure `dataset` exists on disk and returns where. */
-export async function materialise(
-  plan: CutoverPlan,
-  dataset: Dataset,
-  workdir: string,
-  key: string,
-  signal?: AbortSignal,
-  onTick?: () => void,
-  guard?: ActionGuard,
-): Promise<DatasetRef> {
+export async function materialise(dataset: Dataset, run: DatasetRun): Promise<DatasetRef> {
+  const { plan } = run;
   if ('file' in dataset) {
     const file = path.resolve(plan.baseDir ?? process.cwd(), dataset.file);
     try {
@@ -39,19 +43,13 @@ export async function materialise(
     }
     return { label: path.basename(file), path: file };
   }
-  const { rows, seed } = dataset.generate;
-  return generate(plan, rows, seed, workdir, key, signal, onTick, guard);
+  return generate(dataset.generate, run);
 }
 
+/** The plan's generator's dataset of `rows` rows from `seed`: made once, then found on disk. */
 export async function generate(
-  plan: CutoverPlan,
-  rows: number,
-  seed: number,
-  workdir: string,
-  key: string,
-  signal?: AbortSignal,
-  onTick?: () => void,
-  guard?: ActionGuard,
+  { rows, seed }: { rows: number; seed: number },
+  { plan, workdir, key, signal, onTick, guard }: DatasetRun,
 ): Promise<DatasetRef> {
   if (!plan.generator) throw new ActionError('the plan has no generator action', FailureType.InvalidPlan, false);
   const dir = path.join(workdir, 'datasets');

@@ -20,27 +20,12 @@ export function createReconcile(deps: DiffDeps) {
     const { ctx, plan, workdir, tick, guard } = openPhase(deps, input);
     const spec = plan.production.reconcile.dataset ?? plan.shadow.datasets[0];
     try {
+      const run = { plan, workdir, key: `${input.key}/data`, signal: ctx.cancellationSignal, onTick: tick, guard };
+      // Each day its own data: a generated dataset's seed moves on by the day.
       const ref =
         spec && 'generate' in spec
-          ? await generate(
-              plan,
-              spec.generate.rows,
-              spec.generate.seed + input.day,
-              workdir,
-              `${input.key}/data`,
-              ctx.cancellationSignal,
-              tick,
-              guard,
-            )
-          : await materialise(
-              plan,
-              spec as NonNullable<typeof spec>,
-              workdir,
-              `${input.key}/data`,
-              ctx.cancellationSignal,
-              tick,
-              guard,
-            );
+          ? await generate({ rows: spec.generate.rows, seed: spec.generate.seed + input.day }, run)
+          : await materialise(spec as NonNullable<typeof spec>, run);
       const dayDir = path.join(workdir, 'reconcile', `day-${input.day}`);
       const written = {
         v1: outputPaths(plan, path.join(dayDir, 'v1')),

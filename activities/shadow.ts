@@ -25,15 +25,14 @@ export function createShadow(deps: DiffDeps) {
     const wouldFail: string[] = [];
     try {
       for (const [index, dataset] of plan.shadow.datasets.entries()) {
-        const ref = await materialise(
+        const ref = await materialise(dataset, {
           plan,
-          dataset,
           workdir,
-          `${input.key}/dataset-${index}`,
-          ctx.cancellationSignal,
-          tick,
+          key: `${input.key}/dataset-${index}`,
+          signal: ctx.cancellationSignal,
+          onTick: tick,
           guard,
-        );
+        });
         const outputsDir = path.join(workdir, 'outputs', `dataset-${index}`);
         const written = {
           v1: outputPaths(plan, path.join(outputsDir, 'v1')),
@@ -120,7 +119,9 @@ async function againstReference(
   if (!loaded) return undefined;
   const metrics: ShadowReference['metrics'] = [];
   for (const dataset of datasets) {
-    const theirs = (loaded.recorded && lastRecorded(loaded.recorded, 'shadow'))?.datasets.find((d) => d.dataset === dataset.dataset);
+    const theirs = (loaded.recorded && lastRecorded(loaded.recorded, 'shadow'))?.datasets.find(
+      (d) => d.dataset === dataset.dataset,
+    );
     for (const m of dataset.metrics) {
       const ref = theirs?.metrics.find((x) => x.metric === m.metric)?.v2;
       if (ref === undefined || m.v2 === undefined) continue;

@@ -89,14 +89,8 @@ export function createStress(deps: StressDeps) {
       for (const rows of plan.stress.sizes) {
         if (completed.some((s) => s.rows === rows)) continue;
         const dataset = await generate(
-          plan,
-          rows,
-          1,
-          workdir,
-          `${input.key}/data`,
-          ctx.cancellationSignal,
-          beat,
-          guard,
+          { rows, seed: 1 },
+          { plan, workdir, key: `${input.key}/data`, signal: ctx.cancellationSignal, onTick: beat, guard },
         );
         if (!settings) {
           for (let i = 0; i < plan.stress.warmup; i++)
@@ -216,7 +210,7 @@ async function sustain(
 ): Promise<SustainedResult> {
   const sustained = plan.stress.sustained as NonNullable<CutoverPlan['stress']['sustained']>;
   const rows = sustained.rows ?? Math.min(...plan.stress.sizes);
-  const dataset = await generate(plan, rows, 1, workdir, `${key}/data`, undefined, undefined, guard);
+  const dataset = await generate({ rows, seed: 1 }, { plan, workdir, key: `${key}/data`, guard });
   const durationMs = toMs(sustained.duration);
   const started = Date.now();
   const runs: Measured[] = [];
@@ -325,7 +319,9 @@ async function againstReference(
   if (!loaded) return undefined;
   const rows: StressReference['sizes'] = [];
   for (const size of sizes) {
-    const theirs = (loaded.recorded && lastRecorded(loaded.recorded, 'stress'))?.sizes.find((s) => s.rows === size.rows);
+    const theirs = (loaded.recorded && lastRecorded(loaded.recorded, 'stress'))?.sizes.find(
+      (s) => s.rows === size.rows,
+    );
     if (!theirs || theirs.latencyMs.n === 0 || size.latencyMs.n === 0) continue;
     rows.push({
       rows: size.rows,

@@ -117,6 +117,32 @@ interface Engine {
   query(sql: string): Promise<Group[]>;
 }
 
+/** One cross diff as its steps share it: both sides' engines, columns, canonical forms and segmenting. */
+interface Crossing {
+  session: Session;
+  request: CrossDiffRequest;
+  engines: Record<Side, Engine>;
+  columns: Record<Side, Column[]>;
+  /** The columns compared (both sides have them, none ignored). */
+  compared: string[];
+  forms: Record<Side, Forms>;
+  by: Segmenting;
+  /** Per side: whether a unique index holds its key, NOT NULL (its distinct keys are not counted). */
+  unique: Record<Side, boolean>;
+}
+
+/** Where the descent through the segments ended: the differing leaves, and what the levels above counted. */
+interface Descent {
+  leaves: string[];
+  /** Rows in segments equal on both sides. */
+  identical: number;
+  segments: number;
+  levels: number;
+  totals: Record<Side, number>;
+  /** Duplicate or NULL keys per side, found at the first level: the diff stops there and counts them. */
+  keyProblems: Record<Side, number>;
+}
+
 export async function crossDiff(session: Session, request: CrossDiffRequest): Promise<OutputDiff> {
   const started = performance.now();
   const { spec } = request;
@@ -128,85 +154,28 @@ export async function crossDiff(session: Session, request: CrossDiffRequest): Pr
   const canon = (engine: Engine) => canonical(engine, spec, compared, (name) => typeOf(engine.side, name));
   const format = request.v2.kind === 'file' ? request.v2.format : 'postgres';
   const result = newResult(request, format, { v1: where(request.v1), v2: where(request.v2) }, matched);
-  const forms = { v1: canon(engines.v1), v2: canon(engines.v2) };
   await planChecksumScans(request);
-  // A table whose key a unique index holds, NOT NULL, has no duplicate or NULL key: its distinct keys are not
-  // counted (at 1M rows, 0.85 s of PostgreSQL's 2.1 s for the first level).
-  const unique = {
-    v1: await keyHeldUnique(request.v1, spec.key),
-    v2: await keyHeldUnique(request.v2, spec.key),
+  const crossing: Crossing = {
+    session,
+    request,
+    engines,
+    columns,
+    compared,
+    forms: { v1: canon(engines.v1), v2: canon(engines.v2) },
+    by: await segmentingOf(request, engines, typeOf),
+    // A table whose key a unique index holds, NOT NULL, has no duplicate or NULL key: its distinct keys are not
+    // counted (at 1M rows, 0.85 s of PostgreSQL's 2.1 s for the first level).
+    unique: { v1: await keyHeldUnique(request.v1, spec.key), v2: await keyHeldUnique(request.v2, spec.key) },
   };
-  const by = await segmentingOf(request, engines, typeOf);
-
-  // The first level is the whole table, one checksum a side and no grouping: equal tables end there (measured at
-  // 10M rows in PostgreSQL: 5.3 s, where grouping by 39,063 segments took 6.7 s). Then deeper only where the two
-  // sides' segments differ. A table of more than 4M rows (by PostgreSQL's estimate) goes on at 65,536 segments (4
-  // digits): a few thousand differences touch every one of 256, and the scan the next level would take again costs
-  // more than bringing 65,536 checksums over (measured at 1M rows: a scan 2 s, 65,536 checksums 0.8 s).
-  const second = Math.min(by.maxDigits, (await estimatedRows(request)) > (request.deepStartRows ?? 4_000_000) ? 4 : 2);
-  let digits = 0;
-  let level = 1;
-  let pending: string[] | undefined;
-  let identical = 0;
-  let segments = 0;
-  const leaves: string[] = [];
-  const totals = { v1: 0, v2: 0 };
-  const keyProblems = { v1: 0, v2: 0 };
-  for (;;) {
-    const [a, b] = await Promise.all([
-      segmentsOf(engines.v1, by, forms.v1, digits, pending, level === 1 && !unique.v1),
-      segmentsOf(engines.v2, by, forms.v2, digits, pending, level === 1 && !unique.v2),
-    ]);
-    if (level === 1) {
-      for (const [side, found] of [
-        ['v1', a],
-        ['v2', b],
-      ] as const) {
-        for (const s of found.values()) {
-          totals[side] += s.n;
-          keyProblems[side] += s.n - s.keys + s.nulls;
-        }
-      }
-      if (keyProblems.v1 > 0 || keyProblems.v2 > 0) {
-        result.rows = { ...result.rows, v1: totals.v1, v2: totals.v2 };
-        await countKeyProblems(
-          result,
-          (['v1', 'v2'] as const).map((side) => ({ ...engines[side], name: engines[side].at.split(', ').pop() ?? '' })),
-        );
-        return finish(result, started);
-      }
-    }
-    const deeper: string[] = [];
-    const levelLeaves: string[] = [];
-    let identicalHere = 0;
-    const prefixes = new Set(a.keys());
-    for (const prefix of b.keys()) prefixes.add(prefix);
-    for (const prefix of prefixes) {
-      segments++;
-      const x = a.get(prefix);
-      const y = b.get(prefix);
-      if (x && y && x.n === y.n && x.sum === y.sum) {
-        identicalHere += x.n;
-        continue;
-      }
-      const size = Math.max(x?.n ?? 0, y?.n ?? 0);
-      if (size > (request.leafRows ?? 32) && digits < by.maxDigits && x && y) deeper.push(prefix);
-      else levelLeaves.push(prefix);
-    }
-    identical += identicalHere;
-    for (const leaf of levelLeaves) leaves.push(leaf);
-    if (deeper.length > (request.maxPending ?? MAX_PENDING)) {
-      // Differences everywhere: the differing segments are compared whole, not split.
-      for (const segment of deeper) leaves.push(segment);
-      break;
-    }
-    if (deeper.length === 0) break;
-    pending = deeper;
-    digits =
-      level === 1
-        ? second
-        : Math.min(by.maxDigits, digits + (deeper.length * 256 > (request.maxChecksums ?? MAX_CHECKSUMS) ? 1 : 2));
-    level++;
+  const descent = await descend(crossing);
+  const { totals, leaves, identical } = descent;
+  if (descent.keyProblems.v1 > 0 || descent.keyProblems.v2 > 0) {
+    result.rows = { ...result.rows, v1: totals.v1, v2: totals.v2 };
+    await countKeyProblems(
+      result,
+      (['v1', 'v2'] as const).map((side) => ({ ...engines[side], name: engines[side].at.split(', ').pop() ?? '' })),
+    );
+    return finish(result, started);
   }
   for (const side of ['v1', 'v2'] as const) {
     if (totals[side] < spec.minRows)
@@ -216,7 +185,7 @@ export async function crossDiff(session: Session, request: CrossDiffRequest): Pr
   }
 
   // The rows of the differing leaves, side by side in DuckDB, compared by the file diff's one query.
-  const { transferred, plans, integers } = await bringLeaves(session, request, engines, by, leaves, columns, compared);
+  const { transferred, plans, integers } = await bringLeaves(crossing, leaves);
   const joined = leaves.length > 0 ? await session.rows(joinQuery(spec, plans, { v1: 'leaf_v1', v2: 'leaf_v2' })) : [];
   const groups = joined.map((g) => ({ ...g, samples: wholeNumbers(g.samples, spec.key, plans, integers) }));
   const tally = new Tally(groups);
@@ -242,12 +211,76 @@ export async function crossDiff(session: Session, request: CrossDiffRequest): Pr
   result.transfer = {
     rows: transferred,
     of: totals.v1 + totals.v2,
-    segments,
+    segments: descent.segments,
     leaves: leaves.length,
-    levels: level,
-    segmentedBy: by.kind,
+    levels: descent.levels,
+    segmentedBy: crossing.by.kind,
   };
   return finishWithLimits(result, spec, started);
+}
+
+/**
+ * The descent: the first level is the whole table, one checksum a side and no grouping: equal tables end there
+ * (measured at 10M rows in PostgreSQL: 5.3 s, where grouping by 39,063 segments took 6.7 s). Then deeper only where
+ * the two sides' segments differ. A table of more than 4M rows (by PostgreSQL's estimate) goes on at 65,536
+ * segments (4 digits): a few thousand differences touch every one of 256, and the scan the next level would take
+ * again costs more than bringing 65,536 checksums over (measured at 1M rows: a scan 2 s, 65,536 checksums 0.8 s).
+ */
+async function descend(crossing: Crossing): Promise<Descent> {
+  const { request, by } = crossing;
+  const second = Math.min(by.maxDigits, (await estimatedRows(request)) > (request.deepStartRows ?? 4_000_000) ? 4 : 2);
+  const descent: Descent = {
+    leaves: [],
+    identical: 0,
+    segments: 0,
+    levels: 1,
+    totals: { v1: 0, v2: 0 },
+    keyProblems: { v1: 0, v2: 0 },
+  };
+  let digits = 0;
+  let pending: string[] | undefined;
+  for (;;) {
+    const first = descent.levels === 1;
+    const [a, b] = await Promise.all([
+      segmentsOf(crossing, 'v1', { digits, pending, first }),
+      segmentsOf(crossing, 'v2', { digits, pending, first }),
+    ]);
+    if (first) {
+      for (const [side, found] of [['v1', a] as const, ['v2', b] as const]) {
+        for (const s of found.values()) {
+          descent.totals[side] += s.n;
+          descent.keyProblems[side] += s.n - s.keys + s.nulls;
+        }
+      }
+      if (descent.keyProblems.v1 > 0 || descent.keyProblems.v2 > 0) return descent;
+    }
+    const deeper: string[] = [];
+    const prefixes = new Set(a.keys());
+    for (const prefix of b.keys()) prefixes.add(prefix);
+    for (const prefix of prefixes) {
+      descent.segments++;
+      const x = a.get(prefix);
+      const y = b.get(prefix);
+      if (x && y && x.n === y.n && x.sum === y.sum) {
+        descent.identical += x.n;
+        continue;
+      }
+      const size = Math.max(x?.n ?? 0, y?.n ?? 0);
+      if (size > (request.leafRows ?? 32) && digits < by.maxDigits && x && y) deeper.push(prefix);
+      else descent.leaves.push(prefix);
+    }
+    if (deeper.length > (request.maxPending ?? MAX_PENDING)) {
+      // Differences everywhere: the differing segments are compared whole, not split.
+      descent.leaves.push(...deeper);
+      return descent;
+    }
+    if (deeper.length === 0) return descent;
+    pending = deeper;
+    digits = first
+      ? second
+      : Math.min(by.maxDigits, digits + (deeper.length * 256 > (request.maxChecksums ?? MAX_CHECKSUMS) ? 1 : 2));
+    descent.levels++;
+  }
 }
 
 /** Whether a side is a table whose key a unique index holds, every key column NOT NULL (a file never is). */
@@ -449,17 +482,18 @@ async function segmentingOf(
 
 /**
  * The segments of one level on one side, by `digits` hex digits (0: the whole table, the one segment ''): within the
- * `pending` segments of the level above (everything at the first level).
+ * `pending` segments of the level above (everything at the `first` level).
  */
 async function segmentsOf(
-  engine: Engine,
-  by: Segmenting,
-  forms: Forms,
-  digits: number,
-  pending: string[] | undefined,
-  withKeys: boolean,
+  { engines, forms: both, by, unique }: Crossing,
+  side: Side,
+  { digits, pending, first }: { digits: number; pending: string[] | undefined; first: boolean },
 ): Promise<Map<string, Segment>> {
-  const within = pending ? `WHERE ${await inPrefixes(engine, by, forms, pending, `pending_${engine.side}`)}` : '';
+  const engine = engines[side];
+  const forms = both[side];
+  // Distinct keys are counted at the first level only, and not where a unique index holds them.
+  const withKeys = first && !unique[side];
+  const within = pending ? `WHERE ${await inPrefixes({ engine, forms }, by, pending, `pending_${side}`)}` : '';
   // The whole table (0 digits) is the one segment '': nothing to group by.
   const grouped = digits > 0;
   const found = await engine.query(
@@ -484,9 +518,8 @@ async function segmentsOf(
  * long IN list per row: 51,238 leaves took 22 s at 1M rows).
  */
 async function inPrefixes(
-  engine: Pick<Engine, 'dialect' | 'query'>,
+  { engine, forms }: { engine: Pick<Engine, 'dialect' | 'query'>; forms: Forms },
   by: Segmenting,
-  forms: Forms,
   prefixes: string[],
   name: string,
 ): Promise<string> {
@@ -549,14 +582,10 @@ async function estimatedRows(request: CrossDiffRequest): Promise<number> {
  * rows are selected where they lie; a database's are copied out (the rows transferred) as CSV for DuckDB to read.
  */
 async function bringLeaves(
-  session: Session,
-  request: CrossDiffRequest,
-  engines: Record<Side, Engine>,
-  by: Segmenting,
+  crossing: Crossing,
   leaves: string[],
-  columns: Record<Side, Column[]>,
-  compared: string[],
 ): Promise<{ transferred: number; plans: ColumnPlan[]; integers: Set<string> }> {
+  const { session, request, engines, by, columns, compared } = crossing;
   const { spec } = request;
   const needed = [...spec.key, ...compared];
   const kindOf = (name: string) => {
@@ -596,7 +625,8 @@ async function bringLeaves(
     // A file's leaves are selected on the connection the join then reads (DuckDB's temporary tables are its own).
     const here =
       engine.dialect === 'duckdb' ? { dialect: engine.dialect, query: (sql: string) => session.rows(sql) } : engine;
-    const filter = leaves.length > 0 ? await inPrefixes(here, by, forms, leaves, `leaves_${side}`) : 'false';
+    const filter =
+      leaves.length > 0 ? await inPrefixes({ engine: here, forms }, by, leaves, `leaves_${side}`) : 'false';
     const sql = `SELECT ${select.join(', ')} FROM ${engine.from} WHERE ${filter}`;
     if (engine.dialect === 'duckdb') {
       await session.rows(`CREATE OR REPLACE TEMP TABLE leaf_${side} AS ${sql}`);

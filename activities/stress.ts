@@ -40,95 +40,55 @@ type Measured = StressRun;
 type Version = 'v1' | 'v2';
 type Measure = (version: Version, dataset: string, key: string) => Promise<Measured>;
 
+/** What the measuring of one stress phase shares: its plan, folder, key, heartbeat, guard and comparison. */
+interface Stressing {
+  plan: CutoverPlan;
+  workdir: string;
+  /** The activity's idempotency key: each run's key starts with it. */
+  key: string;
+  measure: Measure;
+  beat: () => void;
+  signal: AbortSignal;
+  guard?: ActionGuard;
+  /** With `stress.compare`: the judge's settings and the family of comparisons it corrects for. */
+  comparison?: { settings: CompareSettings; family: number };
+}
+
+/** The sizes measured so far and the pairs of the size in progress: what the heartbeat carries. */
+interface Progress {
+  completed: SizeResult[];
+  current?: { rows: number; v1: Measured[]; v2: Measured[] };
+}
+
 export function createStress(deps: StressDeps) {
   return async function runStress(input: PhaseInput): Promise<StressResult> {
     const { ctx, plan, workdir, guard } = openPhase(deps, input);
-    const resumed = ctx.info.heartbeatDetails as StressProgress | undefined;
-    const completed: SizeResult[] = resumed?.completedSizes ? [...resumed.completedSizes] : [];
-    let current = resumed?.current;
-    if (current) {
-      // A crash mid-pair leaves one side a run ahead: keep whole pairs only, so ABBA order holds.
-      const whole = Math.min(current.v1.length, current.v2.length);
-      current = { rows: current.rows, v1: current.v1.slice(0, whole), v2: current.v2.slice(0, whole) };
-    }
-    if (completed.length > 0 || current)
-      log.info('stress resuming', { completedSizes: completed.map((s) => s.rows), pairs: current?.v2.length ?? 0 });
+    const progress = resumed(ctx.info.heartbeatDetails as StressProgress | undefined);
     const beat = () =>
-      ctx.heartbeat({ completedSizes: completed, ...(current ? { current } : {}) } satisfies StressProgress);
-
-    const formats = outputFormats(plan);
-    const measure: Measure = async (version, dataset, key) => {
-      const memory = new PeakMemory();
-      const label = version === 'v1' ? 'baseline (V1)' : 'candidate (V2)';
-      try {
-        const run = await runPipeline(label, version === 'v1' ? plan.baseline : plan.candidate, dataset, {
-          key,
-          release: plan.release,
-          workdir,
-          signal: ctx.cancellationSignal,
-          onTick: beat,
-          memory,
-          outputFormats: formats,
-          ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
-          ...(guard ? { guard } : {}),
-        });
-        return { ok: true, durationMs: run.durationMs, peakBytes: memory.stop() };
-      } catch (err) {
-        const peakBytes = memory.stop();
-        if (ctx.cancellationSignal.aborted || isPolicyRefusal(err)) throw err;
-        const error = (err as Error).message;
-        log.warn('stress run failed', { version, error });
-        return { ok: false, durationMs: Number.NaN, peakBytes, error };
-      }
-    };
-
+      ctx.heartbeat({
+        completedSizes: progress.completed,
+        ...(progress.current ? { current: progress.current } : {}),
+      } satisfies StressProgress);
     const settings = compareSettings(plan);
     const groups = plan.stress.sizes.length + (plan.stress.sustained ? 1 : 0);
-    const family = settings ? familySize(settings, groups) : 0;
+    const signal = ctx.cancellationSignal;
+    const stressing: Stressing = {
+      plan,
+      workdir,
+      key: input.key,
+      beat,
+      signal,
+      measure: measurer({ plan, workdir, signal, beat, ...(guard ? { guard } : {}) }),
+      ...(guard ? { guard } : {}),
+      ...(settings ? { comparison: { settings, family: familySize(settings, groups) } } : {}),
+    };
     try {
       for (const rows of plan.stress.sizes) {
-        if (completed.some((s) => s.rows === rows)) continue;
-        const dataset = await generate(
-          { rows, seed: 1 },
-          { plan, workdir, key: `${input.key}/data`, signal: ctx.cancellationSignal, onTick: beat, guard },
-        );
-        if (!settings) {
-          for (let i = 0; i < plan.stress.warmup; i++)
-            await measure('v2', dataset.path, `${input.key}/warmup-${rows}-${i}`);
-          const runs: Measured[] = [];
-          for (let i = 0; i < plan.stress.iterations; i++) {
-            runs.push(await measure('v2', dataset.path, `${input.key}/run-${rows}-${i}`));
-            beat();
-          }
-          completed.push(summariseSize(rows, runs));
-          beat();
-          continue;
-        }
-        // V1 and V2 together: warm-up runs of both, then pairs in ABBA order until the verdict is decided.
-        if (current?.rows !== rows) {
-          for (let i = 0; i < plan.stress.warmup; i++) {
-            await measure('v1', dataset.path, `${input.key}/warmup-${rows}-${i}/v1`);
-            await measure('v2', dataset.path, `${input.key}/warmup-${rows}-${i}/v2`);
-          }
-          current = { rows, v1: [], v2: [] };
-          beat();
-        }
-        const pairs = current;
-        const relative = await comparePairs(settings, family, looks(settings), pairs, async (p) => {
-          for (const version of abba(p)) {
-            pairs[version].push(await measure(version, dataset.path, `${input.key}/pair-${rows}-${p}/${version}`));
-          }
-          beat();
-        });
-        completed.push({ ...summariseSize(rows, pairs.v2), relative });
-        current = undefined;
-        beat();
+        if (!progress.completed.some((s) => s.rows === rows)) await measureSize(stressing, rows, progress);
       }
-      const sustained = plan.stress.sustained
-        ? await sustain(plan, workdir, input.key, measure, beat, guard, settings, family)
-        : undefined;
-      const result = judge(plan, completed, sustained, ctx.info.attempt, settings, family);
-      const reference = await againstReference(plan, input.workflowId, completed);
+      const sustained = plan.stress.sustained ? await sustain(stressing) : undefined;
+      const result = judge(plan, { sizes: progress.completed, sustained }, ctx.info.attempt, stressing.comparison);
+      const reference = await againstReference(plan, input.workflowId, progress.completed);
       if (reference) result.reference = reference;
       if (result.verdict === 'fail') {
         throw verdictFailure(
@@ -144,6 +104,100 @@ export function createStress(deps: StressDeps) {
   };
 }
 
+/** The progress a retried attempt resumes from; a crash mid-pair leaves one side a run ahead: whole pairs only. */
+function resumed(details: StressProgress | undefined): Progress {
+  const progress: Progress = { completed: details?.completedSizes ? [...details.completedSizes] : [] };
+  const current = details?.current;
+  if (current) {
+    // Whole pairs only, so ABBA order holds.
+    const whole = Math.min(current.v1.length, current.v2.length);
+    progress.current = { rows: current.rows, v1: current.v1.slice(0, whole), v2: current.v2.slice(0, whole) };
+  }
+  if (progress.completed.length > 0 || progress.current)
+    log.info('stress resuming', {
+      completedSizes: progress.completed.map((s) => s.rows),
+      pairs: progress.current?.v2.length ?? 0,
+    });
+  return progress;
+}
+
+/** One run of a version as a whole process: its time and the peak memory of its process tree; a failure kept. */
+function measurer(run: {
+  plan: CutoverPlan;
+  workdir: string;
+  signal: AbortSignal;
+  beat: () => void;
+  guard?: ActionGuard;
+}): Measure {
+  const { plan, workdir, signal, beat, guard } = run;
+  const formats = outputFormats(plan);
+  return async (version, dataset, key) => {
+    const memory = new PeakMemory();
+    const label = version === 'v1' ? 'baseline (V1)' : 'candidate (V2)';
+    try {
+      const measured = await runPipeline(label, version === 'v1' ? plan.baseline : plan.candidate, dataset, {
+        key,
+        release: plan.release,
+        workdir,
+        signal,
+        onTick: beat,
+        memory,
+        outputFormats: formats,
+        ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
+        ...(guard ? { guard } : {}),
+      });
+      return { ok: true, durationMs: measured.durationMs, peakBytes: memory.stop() };
+    } catch (err) {
+      const peakBytes = memory.stop();
+      if (signal.aborted || isPolicyRefusal(err)) throw err;
+      const error = (err as Error).message;
+      log.warn('stress run failed', { version, error });
+      return { ok: false, durationMs: Number.NaN, peakBytes, error };
+    }
+  };
+}
+
+/**
+ * One size: V2's runs against the thresholds, or with a comparison V1 and V2 together: warm-up runs of both,
+ * then pairs in ABBA order until the verdict is decided. Its result joins `progress.completed`.
+ */
+async function measureSize(stressing: Stressing, rows: number, progress: Progress): Promise<void> {
+  const { plan, workdir, key, measure, beat, signal, guard, comparison } = stressing;
+  const dataset = await generate(
+    { rows, seed: 1 },
+    { plan, workdir, key: `${key}/data`, signal, onTick: beat, ...(guard ? { guard } : {}) },
+  );
+  if (!comparison) {
+    for (let i = 0; i < plan.stress.warmup; i++) await measure('v2', dataset.path, `${key}/warmup-${rows}-${i}`);
+    const runs: Measured[] = [];
+    for (let i = 0; i < plan.stress.iterations; i++) {
+      runs.push(await measure('v2', dataset.path, `${key}/run-${rows}-${i}`));
+      beat();
+    }
+    progress.completed.push(summariseSize(rows, runs));
+    beat();
+    return;
+  }
+  if (progress.current?.rows !== rows) {
+    for (let i = 0; i < plan.stress.warmup; i++) {
+      await measure('v1', dataset.path, `${key}/warmup-${rows}-${i}/v1`);
+      await measure('v2', dataset.path, `${key}/warmup-${rows}-${i}/v2`);
+    }
+    progress.current = { rows, v1: [], v2: [] };
+    beat();
+  }
+  const pairs = progress.current;
+  const relative = await comparePairs(comparison, looks(comparison.settings), pairs, async (p) => {
+    for (const version of abba(p)) {
+      pairs[version].push(await measure(version, dataset.path, `${key}/pair-${rows}-${p}/${version}`));
+    }
+    beat();
+  });
+  progress.completed.push({ ...summariseSize(rows, pairs.v2), relative });
+  delete progress.current;
+  beat();
+}
+
 /** The order of pair `p`: V1 first in even pairs, V2 first in odd ones (ABBA), so drift hurts both alike. */
 export function abba(p: number): [Version, Version] {
   return p % 2 === 0 ? ['v1', 'v2'] : ['v2', 'v1'];
@@ -154,8 +208,7 @@ export function abba(p: number): [Version, Version] {
  * last look is taken. Runs that failed are left out of the samples (the error rate threshold sees them).
  */
 async function comparePairs(
-  settings: CompareSettings,
-  family: number,
+  { settings, family }: NonNullable<Stressing['comparison']>,
   at: number[],
   pairs: { v1: Measured[]; v2: Measured[] },
   measurePair: (p: number) => Promise<void>,
@@ -198,25 +251,16 @@ function relativeResult(
   };
 }
 
-async function sustain(
-  plan: CutoverPlan,
-  workdir: string,
-  key: string,
-  measure: Measure,
-  beat: () => void,
-  guard: ActionGuard | undefined,
-  settings: CompareSettings | undefined,
-  family: number,
-): Promise<SustainedResult> {
+async function sustain({ plan, workdir, key, measure, beat, guard, comparison }: Stressing): Promise<SustainedResult> {
   const sustained = plan.stress.sustained as NonNullable<CutoverPlan['stress']['sustained']>;
   const rows = sustained.rows ?? Math.min(...plan.stress.sizes);
-  const dataset = await generate({ rows, seed: 1 }, { plan, workdir, key: `${key}/data`, guard });
+  const dataset = await generate({ rows, seed: 1 }, { plan, workdir, key: `${key}/data`, ...(guard ? { guard } : {}) });
   const durationMs = toMs(sustained.duration);
   const started = Date.now();
   const runs: Measured[] = [];
   const baseline: Measured[] = [];
   while (Date.now() - started < durationMs) {
-    if (settings) {
+    if (comparison) {
       // Alternated through the run, ABBA, so V1 and V2 see the same minutes of the machine.
       const p = runs.length;
       for (const version of abba(p)) {
@@ -242,9 +286,9 @@ async function sustain(
     peakRssMb: Math.max(0, ...peaks) / 2 ** 20,
     rssVariation: variation(peaks),
   };
-  if (settings) {
+  if (comparison) {
     const pairs = { v1: baseline, v2: runs };
-    result.relative = relativeResult(pairs, compareGroup(samplesOf(pairs), settings, family));
+    result.relative = relativeResult(pairs, compareGroup(samplesOf(pairs), comparison.settings, comparison.family));
   }
   return result;
 }
@@ -268,16 +312,14 @@ function summariseSize(rows: number, runs: Measured[]): SizeResult {
 /** Applies the plan's thresholds and comparison; the result lists every figure that missed. */
 function judge(
   plan: CutoverPlan,
-  sizes: SizeResult[],
-  sustained: SustainedResult | undefined,
+  { sizes, sustained }: { sizes: SizeResult[]; sustained: SustainedResult | undefined },
   attempt: number,
-  settings: CompareSettings | undefined,
-  family: number,
+  comparison: Stressing['comparison'],
 ): StressResult {
   const { failures, wouldFail } = thresholdVerdicts(plan.stress.thresholds, sizes, sustained);
   let compared: RelativeVerdict = 'pass';
-  if (settings) {
-    const judged = comparisonFailures(settings, sizes, sustained);
+  if (comparison) {
+    const judged = comparisonFailures(comparison.settings, sizes, sustained);
     // A dry-run comparison is measured and shown; it never fails the phase.
     (plan.stress.compare?.dryRun ? wouldFail : failures).unshift(...judged.failures);
     compared = judged.verdict;
@@ -290,7 +332,7 @@ function judge(
     memoryMethod: MEMORY_METHOD,
   };
   if (wouldFail.length > 0) result.wouldFail = wouldFail;
-  if (settings) result.compare = { settings, family, verdict: compared };
+  if (comparison) result.compare = { ...comparison, verdict: compared };
   if (sustained) result.sustained = sustained;
   const measured = sizes.filter((s) => s.latencyMs.n > 0);
   if (measured.length >= 2) {

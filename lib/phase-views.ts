@@ -19,7 +19,13 @@ import { compareSettings, stressGroups, thresholdFailures, timeFailure } from '.
 import { evaluateTriggers } from '../verdicts/triggers';
 
 /** One check judged again: its verdict under the plan it ran with and under the new one, the figure, the limit. */
-export type Judge = (check: string, was: string, now: string, figure: string, limit: string) => void;
+export interface Judgement {
+  check: string;
+  before: string;
+  after: string;
+  figure: string;
+  limit: string;
+}
 
 /** What a phase's what-if judgement gets: its recorded runs, both plans, and where to put what it finds. */
 export interface WhatIfContext<P extends Phase> {
@@ -32,7 +38,8 @@ export interface WhatIfContext<P extends Phase> {
   before?: CutoverPlan;
   /** A policy's calendar for the release (`--policy`). */
   calendar?: Calendar;
-  judge: Judge;
+  /** Counts a verdict that holds, and keeps one that changes. */
+  judge(judgement: Judgement): void;
   /** What the evidence cannot say under the new plan. */
   note(text: string): void;
 }
@@ -80,9 +87,15 @@ export const PHASE_VIEWS: { readonly [P in Phase]: PhaseView<P> } = {
       const { plan, before, judge } = ctx;
       const was = new Set(before ? thresholdFailures(before.stress.thresholds, stress.sizes, stress.sustained) : []);
       const now = new Set(thresholdFailures(plan.stress.thresholds, stress.sizes, stress.sustained));
-      for (const f of now) if (!was.has(f)) judge(`stress threshold`, 'pass', 'fail', f, thresholdText(plan));
-      for (const f of was) if (!now.has(f)) judge(`stress threshold`, 'fail', 'pass', f, thresholdText(plan));
-      for (const f of now) if (was.has(f)) judge(`stress threshold`, 'fail', 'fail', f, thresholdText(plan));
+      for (const f of now)
+        if (!was.has(f))
+          judge({ check: `stress threshold`, before: 'pass', after: 'fail', figure: f, limit: thresholdText(plan) });
+      for (const f of was)
+        if (!now.has(f))
+          judge({ check: `stress threshold`, before: 'fail', after: 'pass', figure: f, limit: thresholdText(plan) });
+      for (const f of now)
+        if (was.has(f))
+          judge({ check: `stress threshold`, before: 'fail', after: 'fail', figure: f, limit: thresholdText(plan) });
       judgeComparison(stress, ctx);
     },
   },
@@ -95,13 +108,13 @@ export const PHASE_VIEWS: { readonly [P in Phase]: PhaseView<P> } = {
       const targetMs = toMs(plan.rollback.target);
       const was = timeFailure('rollback', rehearsal.durationMs, rehearsal.targetMs);
       const now = timeFailure('rollback', rehearsal.durationMs, targetMs);
-      judge(
-        'rollback rehearsal time',
-        verdictOf(!!was),
-        verdictOf(!!now),
-        `${rehearsal.durationMs} ms`,
-        `${targetMs} ms`,
-      );
+      judge({
+        check: 'rollback rehearsal time',
+        before: verdictOf(!!was),
+        after: verdictOf(!!now),
+        figure: `${rehearsal.durationMs} ms`,
+        limit: `${targetMs} ms`,
+      });
     },
   },
   signoff: {},
@@ -130,7 +143,13 @@ export const PHASE_VIEWS: { readonly [P in Phase]: PhaseView<P> } = {
       };
       const was = before ? firstBreach(before.production.monitor.triggers) : 'unknown';
       const now = firstBreach(plan.production.monitor.triggers);
-      judge('monitoring', was, now, `${runs.length} probe samples`, JSON.stringify(plan.production.monitor.triggers));
+      judge({
+        check: 'monitoring',
+        before: was,
+        after: now,
+        figure: `${runs.length} probe samples`,
+        limit: JSON.stringify(plan.production.monitor.triggers),
+      });
     },
   },
   reconciliation: {
@@ -139,13 +158,13 @@ export const PHASE_VIEWS: { readonly [P in Phase]: PhaseView<P> } = {
       for (const { result: day } of runs) {
         const now = day.comparisons.map((m) => judgeMetric(m, plan.shadow.tolerances, plan.shadow.ranges));
         const clean = now.every((m) => m.verdict === 'pass');
-        judge(
-          `reconciliation day ${day.day}`,
-          day.clean ? 'clean' : 'not clean',
-          clean ? 'clean' : 'not clean',
-          `${day.comparisons.length} KPIs`,
-          'shadow tolerances',
-        );
+        judge({
+          check: `reconciliation day ${day.day}`,
+          before: day.clean ? 'clean' : 'not clean',
+          after: clean ? 'clean' : 'not clean',
+          figure: `${day.comparisons.length} KPIs`,
+          limit: 'shadow tolerances',
+        });
       }
     },
   },
@@ -166,13 +185,14 @@ function judgeDataset(
   for (const m of dataset.metrics) {
     const now = judgeMetric(m, plan.shadow.tolerances, plan.shadow.ranges);
     const was = before ? judgeMetric(m, before.shadow.tolerances, before.shadow.ranges) : m;
-    judge(
-      `shadow ${dataset.dataset}: ${m.metric}`,
-      label(was),
-      label(now),
-      m.relative !== undefined ? `relative ${m.relative.toPrecision(4)}` : `difference ${m.difference ?? 'n/a'}`,
-      describeTolerance(now.tolerance),
-    );
+    judge({
+      check: `shadow ${dataset.dataset}: ${m.metric}`,
+      before: label(was),
+      after: label(now),
+      figure:
+        m.relative !== undefined ? `relative ${m.relative.toPrecision(4)}` : `difference ${m.difference ?? 'n/a'}`,
+      limit: describeTolerance(now.tolerance),
+    });
   }
   // Output diffs: the limits from the recorded counts; other changes need rows the diff did not keep.
   for (const diff of dataset.outputs ?? []) {
@@ -195,13 +215,13 @@ function judgeDataset(
     const limitsThen = outputLimitFailures(diff, diff.limits);
     const others = diff.failures.filter((f) => !limitsThen.some((l) => f.startsWith(l.split(';')[0] as string)));
     const now = [...others, ...outputLimitFailures(diff, spec)];
-    judge(
-      `shadow ${dataset.dataset}: output ${diff.output}`,
-      diff.verdict,
-      verdictOf(now.length > 0),
-      `${diff.rows.differing} differing, ${diff.rows.onlyV1} / ${diff.rows.onlyV2} missing`,
-      `${spec.maxDifferingRows} differing, ${spec.maxMissingRows} missing`,
-    );
+    judge({
+      check: `shadow ${dataset.dataset}: output ${diff.output}`,
+      before: diff.verdict,
+      after: verdictOf(now.length > 0),
+      figure: `${diff.rows.differing} differing, ${diff.rows.onlyV1} / ${diff.rows.onlyV2} missing`,
+      limit: `${spec.maxDifferingRows} differing, ${spec.maxMissingRows} missing`,
+    });
   }
 }
 
@@ -230,13 +250,13 @@ function judgeDeployTime({ recorded, plan, calendar, judge, note }: WhatIfContex
   // Within a minute of each other is the same time: a workflow task, an activity's start.
   const same = deployed !== undefined && would !== undefined && Math.abs(deployed - would) < 60_000;
   const was = deployed === undefined ? 'not yet' : same ? now : `at ${deploy.deployedAt}`;
-  judge(
-    'production deploy time',
-    was,
-    now,
-    `ready ${deploy.readyAt}`,
-    decision.open ? describeWindows(effective) : decision.reason,
-  );
+  judge({
+    check: 'production deploy time',
+    before: was,
+    after: now,
+    figure: `ready ${deploy.readyAt}`,
+    limit: decision.open ? describeWindows(effective) : decision.reason,
+  });
 }
 
 function judgeComparison(stress: StressResult, { plan, judge, note }: WhatIfContext<'stress'>): void {
@@ -270,13 +290,13 @@ function judgeComparison(stress: StressResult, { plan, judge, note }: WhatIfCont
         `stress ${label}: inconclusive on the ${relative.pairs} pairs measured; a run would have measured up to ${settings.maxRuns}`,
       );
     const time = judged.comparisons.find((c) => c.measure === 'latency' && c.statistic === 'median');
-    judge(
-      `stress ${label}: V2 against V1`,
-      relative.verdict,
-      judged.verdict,
-      time ? `time ×${time.ratio.toFixed(3)} [${time.low.toFixed(3)}, ${time.high.toFixed(3)}]` : '',
-      `${(settings.maxSlowdown * 100).toFixed(0)} % slower, ${(settings.maxMemoryGrowth * 100).toFixed(0)} % more memory`,
-    );
+    judge({
+      check: `stress ${label}: V2 against V1`,
+      before: relative.verdict,
+      after: judged.verdict,
+      figure: time ? `time ×${time.ratio.toFixed(3)} [${time.low.toFixed(3)}, ${time.high.toFixed(3)}]` : '',
+      limit: `${(settings.maxSlowdown * 100).toFixed(0)} % slower, ${(settings.maxMemoryGrowth * 100).toFixed(0)} % more memory`,
+    });
   }
 }
 

@@ -9,20 +9,12 @@ import type { Calendar } from '../plan/calendar';
 import type { CutoverPlan } from '../plan/schema';
 import { PHASES, type Phase } from '../shapes/phases';
 import { recordedRuns, type Recorded } from '../verdicts/recorded';
-import { PHASE_VIEWS, type WhatIfContext } from './phase-views';
-
-/** One verdict that would change: before → after, with the figure and the limit. */
-export interface VerdictChange {
-  check: string;
-  before: string;
-  after: string;
-  figure: string;
-  limit: string;
-}
+import { PHASE_VIEWS, type Judgement, type WhatIfContext } from './phase-views';
 
 export interface WhatIfResult {
   workflowId: string;
-  changes: VerdictChange[];
+  /** The verdicts that would change: before → after, with the figure and the limit. */
+  changes: Judgement[];
   /** Checks judged again whose verdict holds. */
   unchanged: number;
   /** What the evidence could not say under the new plan. */
@@ -42,9 +34,9 @@ export function whatIf(recorded: Recorded, plan: CutoverPlan, calendar?: Calenda
     plan,
     ...(recorded.plan ? { before: recorded.plan } : {}),
     ...(calendar ? { calendar } : {}),
-    judge: (check: string, was: string, now: string, figure: string, limit: string) => {
-      if (was === now) out.unchanged++;
-      else out.changes.push({ check, before: was, after: now, figure, limit });
+    judge: (judgement: Judgement) => {
+      if (judgement.before === judgement.after) out.unchanged++;
+      else out.changes.push(judgement);
     },
     note: (text: string) => out.notes.push(text),
   };

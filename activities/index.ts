@@ -2,10 +2,8 @@
  * The activities of a cutover, built from their dependencies so tests can pass their own.
  */
 import { createChangeWindow } from './change-window';
-import { DEFAULT_TASK_QUEUE } from '../shapes/queues';
-import { PHASE_DECLARATIONS, type PhaseActivity } from '../shapes/phases';
-import { PHASES } from '../shapes/phases';
-import { ENVIRONMENTS, environmentQueues, type Environment, type EnvironmentQueues } from '../plan/environments';
+import { PHASE_DECLARATIONS, PHASES, type PhaseActivity } from '../shapes/phases';
+import { ENVIRONMENTS, type Environment, type EnvironmentQueues } from '../plan/environments';
 import { type ResolvedPolicy } from '../policy/schema';
 import { createDeployProduction, createProbe } from './production';
 import { createReconcile } from './reconciliation';
@@ -45,14 +43,7 @@ export interface ActivityDeps {
 
 export function createActivities(deps: ActivityDeps) {
   return {
-    checkPlan: createCheckPlan(
-      deps.policy,
-      deps.queues ?? environmentQueues(DEFAULT_TASK_QUEUE),
-      deps.attestation,
-      deps.approvalUrl,
-      deps.dataDir,
-      deps.seals,
-    ),
+    checkPlan: createCheckPlan(deps),
     runStep: createRunStep(deps),
     checkHealth: createCheckHealth(deps),
     runShadow: createShadow(deps),

@@ -22,6 +22,12 @@ export interface DiffDeps extends GuardDeps {
   databases?: Record<string, string>;
 }
 
+/** What one dataset's runs wrote: the dataset's name, and each version's output files by output name. */
+export interface WrittenOutputs {
+  dataset: string;
+  files: { v1: Record<string, string>; v2: Record<string, string> };
+}
+
 /**
  * One dataset's outputs diffed for a phase (shadow, a reconciliation day) by the worker's bounds, spilling into
  * `dir`, each failure added to the phase's `failures` (to `wouldFail` for a dry-run output) as `<prefix>output
@@ -29,8 +35,7 @@ export interface DiffDeps extends GuardDeps {
  */
 export async function diffAndJudge(
   plan: CutoverPlan,
-  dataset: string,
-  files: { v1: Record<string, string>; v2: Record<string, string> },
+  written: WrittenOutputs,
   run: { deps: DiffDeps; dir: string; signal: AbortSignal; onTick: () => void },
   judged: { failures: string[]; wouldFail: string[]; prefix?: string },
 ): Promise<OutputDiff[]> {
@@ -40,7 +45,7 @@ export async function diffAndJudge(
     signal: run.signal,
     onTick: run.onTick,
   };
-  const outputs = await diffOutputs(plan, dataset, files, engine, run.deps.databases ?? {});
+  const outputs = await diffOutputs(plan, written, engine, run.deps.databases ?? {});
   for (const diff of outputs) {
     for (const failure of diff.failures)
       (diff.dryRun ? judged.wouldFail : judged.failures).push(
@@ -58,8 +63,7 @@ export async function diffAndJudge(
  */
 export async function diffOutputs(
   plan: CutoverPlan,
-  dataset: string,
-  files: { v1: Record<string, string>; v2: Record<string, string> },
+  { dataset, files }: WrittenOutputs,
   engine: DiffEngineOptions,
   databases: Record<string, string>,
 ): Promise<OutputDiff[]> {

@@ -88,10 +88,7 @@ export function outputFormats(plan: CutoverPlan): Record<string, OutputFormat> {
 /** The pipeline context of a phase activity: its plan, working folder and the activity's signal. */
 export function pipelineContext(
   plan: CutoverPlan,
-  workdir: string,
-  signal: AbortSignal,
-  onTick: () => void,
-  guard?: ActionGuard,
+  { workdir, signal, onTick, guard }: { workdir: string; signal: AbortSignal; onTick: () => void; guard?: ActionGuard },
 ): PipelineContext {
   return {
     release: plan.release,
@@ -105,15 +102,18 @@ export function pipelineContext(
 }
 
 /**
- * Baseline and candidate at the same time on the same file, as they would run in production. With `outputs`,
- * each writes its output tables where `outputs.v1` / `outputs.v2` say; without, to scratch paths.
+ * Baseline and candidate at the same time on the same file, as they would run in production, each under
+ * `<key>/v1`, `<key>/v2`. With `outputs`, each writes its output tables where `outputs.v1` / `outputs.v2` say;
+ * without, to scratch paths.
  */
 export function runSideBySide(
   plan: CutoverPlan,
   dataset: string,
-  context: PipelineContext,
-  keyPrefix: string,
-  outputs?: { v1: Record<string, string>; v2: Record<string, string> },
+  {
+    context,
+    key: keyPrefix,
+    outputs,
+  }: { context: PipelineContext; key: string; outputs?: Record<'v1' | 'v2', Record<string, string>> },
 ): Promise<[PipelineRun, PipelineRun]> {
   return Promise.all([
     runPipeline('baseline (V1)', plan.baseline, dataset, {
@@ -169,19 +169,20 @@ export async function runPipeline(
     );
   }
   try {
-    return await runOnce(label, action, dataset, options, outputs);
+    return await runOnce(label, action, dataset, { ...options, ...(outputs ? { outputs } : {}) });
   } finally {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   }
 }
 
+/** One run of a pipeline, its outputs where `options.outputs` says. */
 async function runOnce(
   label: string,
   action: RunAction,
   dataset: string,
   options: Parameters<typeof runPipeline>[3],
-  outputs: Record<string, string> | undefined,
 ): Promise<PipelineRun> {
+  const { outputs } = options;
   const outcome = await runAction({
     action,
     idempotencyKey: options.key,

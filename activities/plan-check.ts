@@ -7,7 +7,8 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../plan/failures';
-import { bindEnvironments, ENVIRONMENTS, type EnvironmentQueues } from '../plan/environments';
+import { bindEnvironments, ENVIRONMENTS, environmentQueues, type EnvironmentQueues } from '../plan/environments';
+import { DEFAULT_TASK_QUEUE } from '../shapes/queues';
 import { checkPlanAgainstPolicy } from '../policy/check';
 import { rulesFor, type ResolvedPolicy } from '../policy/schema';
 import { type Reach } from '../policy/reach';
@@ -27,20 +28,35 @@ export interface AttestationSettings {
   roleGroups?: Record<string, string[]>;
 }
 
+/** What the plan check holds a plan to, from the worker's settings (activities/index.ts `ActivityDeps`). */
+export interface PlanCheckDeps {
+  /** The organisation policy (`CUTOVER_POLICY`); without one, plans are their own judge. */
+  policy?: ResolvedPolicy;
+  /** The workers' task queue per environment. @default `cutover-<name>` */
+  queues?: EnvironmentQueues;
+  attestation?: AttestationSettings;
+  /** Where the approval app serves a cutover's page: the link notifications carry. */
+  approvalUrl?: string;
+  /** Where the cutovers' working folders are: the reach the policy bounds paths to. */
+  dataDir?: string;
+  /** The workers' keys: what the check accepts, it seals. */
+  seals?: SealKeys;
+}
+
 /**
  * The plan check of the workers: the schema first, then the policy and the environments' queues. Every
  * violation is listed by its path in one non-retryable `PolicyViolation` (nothing has run yet); a plan within
  * the policy comes back as the policy tightens it (the stricter of the two), and that is the plan the
  * cutover runs.
  */
-export function createCheckPlan(
-  policy: ResolvedPolicy | undefined,
-  queues: EnvironmentQueues,
-  attestation?: AttestationSettings,
-  approvalUrl?: string,
-  dataDir?: string,
-  seals?: SealKeys,
-) {
+export function createCheckPlan({
+  policy,
+  queues = environmentQueues(DEFAULT_TASK_QUEUE),
+  attestation,
+  approvalUrl,
+  dataDir,
+  seals,
+}: PlanCheckDeps) {
   const routed = ENVIRONMENTS.filter((environment) => policy?.policy.environments[environment] !== undefined);
   return async function checkPlan(input: unknown): Promise<CutoverPlan> {
     // A digest only the workers' plan check sets: a plan's own claim is never taken.

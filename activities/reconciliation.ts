@@ -31,13 +31,8 @@ export function createReconcile(deps: DiffDeps) {
         v1: outputPaths(plan, path.join(dayDir, 'v1')),
         v2: outputPaths(plan, path.join(dayDir, 'v2')),
       };
-      const [v1, v2] = await runSideBySide(
-        plan,
-        ref.path,
-        pipelineContext(plan, workdir, ctx.cancellationSignal, tick, guard),
-        input.key,
-        written,
-      );
+      const context = pipelineContext(plan, { workdir, signal: ctx.cancellationSignal, onTick: tick, guard });
+      const [v1, v2] = await runSideBySide(plan, ref.path, { context, key: input.key, outputs: written });
       const comparisons = compareMetrics(v1.metrics, v2.metrics, {
         tolerances: plan.shadow.tolerances,
         ranges: plan.shadow.ranges,
@@ -46,8 +41,7 @@ export function createReconcile(deps: DiffDeps) {
       const wouldFail = comparisons.filter((c) => c.dryRun).map((c) => `${c.metric}: ${c.reason}`);
       const outputs = await diffAndJudge(
         plan,
-        `day ${input.day}`,
-        written,
+        { dataset: `day ${input.day}`, files: written },
         { deps, dir: dayDir, signal: ctx.cancellationSignal, onTick: tick },
         { failures, wouldFail },
       );

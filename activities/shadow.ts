@@ -9,85 +9,53 @@ import { materialise } from './datasets';
 import { toFailure, verdictFailure } from './errors';
 import path from 'node:path';
 import { diffAndJudge, type DiffDeps } from './output-diffs';
-import { outputPaths, pipelineContext, runPipeline, runSideBySide } from './pipeline';
+import { outputPaths, pipelineContext, runPipeline, runSideBySide, type PipelineContext } from './pipeline';
+import type { ActionGuard } from './runner';
 import { openPhase } from './policy-guard';
-import type { CutoverPlan } from '../plan/schema';
+import type { CutoverPlan, Dataset } from '../plan/schema';
 import { loadReference } from './reference';
 import { lastRecorded } from '../verdicts/recorded';
 import type { DatasetComparison, Metrics, PhaseInput, ShadowReference, ShadowResult } from '../shapes/evidence';
 
+/** What a shadow phase's datasets share: the activity's plan, folder, key and pipeline context, its verdicts so far. */
+interface Shadowing {
+  deps: DiffDeps;
+  plan: CutoverPlan;
+  workdir: string;
+  key: string;
+  ctx: ReturnType<typeof openPhase>['ctx'];
+  tick: () => void;
+  guard?: ActionGuard;
+  common: PipelineContext;
+  failures: string[];
+  wouldFail: string[];
+}
+
 export function createShadow(deps: DiffDeps) {
   return async function runShadow(input: PhaseInput): Promise<ShadowResult> {
     const { ctx, plan, workdir, tick, guard } = openPhase(deps, input);
-    const common = pipelineContext(plan, workdir, ctx.cancellationSignal, tick, guard);
+    const shadowing: Shadowing = {
+      deps,
+      plan,
+      workdir,
+      key: input.key,
+      ctx,
+      tick,
+      ...(guard ? { guard } : {}),
+      common: pipelineContext(plan, { workdir, signal: ctx.cancellationSignal, onTick: tick, guard }),
+      failures: [],
+      wouldFail: [],
+    };
     const datasets: DatasetComparison[] = [];
-    const failures: string[] = [];
-    const wouldFail: string[] = [];
     try {
       for (const [index, dataset] of plan.shadow.datasets.entries()) {
-        const ref = await materialise(dataset, {
-          plan,
-          workdir,
-          key: `${input.key}/dataset-${index}`,
-          signal: ctx.cancellationSignal,
-          onTick: tick,
-          guard,
-        });
-        const outputsDir = path.join(workdir, 'outputs', `dataset-${index}`);
-        const written = {
-          v1: outputPaths(plan, path.join(outputsDir, 'v1')),
-          v2: outputPaths(plan, path.join(outputsDir, 'v2')),
-        };
-        const [v1, v2] = await runSideBySide(plan, ref.path, common, `${input.key}/${index}`, written);
-        const noiseRuns: Metrics[] = [];
-        for (let run = 0; run < plan.shadow.noiseRuns; run++) {
-          noiseRuns.push(
-            (
-              await runPipeline('baseline (V1, noise run)', plan.baseline, ref.path, {
-                ...common,
-                key: `${input.key}/noise-${index}-${run}`,
-              })
-            ).metrics,
-          );
-        }
-        const metrics = compareMetrics(v1.metrics, v2.metrics, {
-          tolerances: plan.shadow.tolerances,
-          ranges: plan.shadow.ranges,
-          noiseRuns,
-        });
-        for (const metric of Object.keys(plan.shadow.tolerances)) {
-          if (!(metric in v1.metrics) && !(metric in v2.metrics)) {
-            metrics.push({
-              metric,
-              noise: 0,
-              verdict: 'fail',
-              reason: 'has a tolerance, but neither version produced it',
-            });
-          }
-        }
-        const outputs = await diffAndJudge(
-          plan,
-          ref.label,
-          written,
-          { deps, dir: outputsDir, signal: ctx.cancellationSignal, onTick: tick },
-          { failures, wouldFail, prefix: `${ref.label}: ` },
-        );
-        const rows = v1.rows ?? v2.rows ?? ref.rows;
-        datasets.push({
-          dataset: ref.label,
-          ...(rows !== undefined ? { rows } : {}),
-          v1Ms: Math.round(v1.durationMs),
-          v2Ms: Math.round(v2.durationMs),
-          metrics,
-          ...(outputs.length > 0 ? { outputs } : {}),
-        });
-        for (const m of metrics.filter((m) => m.verdict === 'fail'))
-          (m.dryRun ? wouldFail : failures).push(`${ref.label}: ${m.metric}: ${m.reason}`);
+        datasets.push(await compareDataset(shadowing, dataset, index));
         ctx.heartbeat({ datasets: index + 1, of: plan.shadow.datasets.length });
       }
     } catch (err) {
       throw toFailure(err);
     }
+    const { failures, wouldFail } = shadowing;
     const reference = await againstReference(plan, input.workflowId, datasets);
     const result: ShadowResult = {
       verdict: failures.length === 0 ? 'pass' : 'fail',
@@ -106,6 +74,62 @@ export function createShadow(deps: DiffDeps) {
       );
     }
     return result;
+  };
+}
+
+/**
+ * One dataset: V1 and V2 side by side on it (and V1 again for its noise), their KPIs compared, their outputs
+ * diffed; what failed joins the phase's failures, a dry-run tolerance's its would-fail list.
+ */
+async function compareDataset(shadowing: Shadowing, dataset: Dataset, index: number): Promise<DatasetComparison> {
+  const { deps, plan, workdir, key, ctx, tick, guard, common, failures, wouldFail } = shadowing;
+  const ref = await materialise(dataset, {
+    plan,
+    workdir,
+    key: `${key}/dataset-${index}`,
+    signal: ctx.cancellationSignal,
+    onTick: tick,
+    ...(guard ? { guard } : {}),
+  });
+  const outputsDir = path.join(workdir, 'outputs', `dataset-${index}`);
+  const written = {
+    v1: outputPaths(plan, path.join(outputsDir, 'v1')),
+    v2: outputPaths(plan, path.join(outputsDir, 'v2')),
+  };
+  const [v1, v2] = await runSideBySide(plan, ref.path, { context: common, key: `${key}/${index}`, outputs: written });
+  const noiseRuns: Metrics[] = [];
+  for (let run = 0; run < plan.shadow.noiseRuns; run++) {
+    const noise = await runPipeline('baseline (V1, noise run)', plan.baseline, ref.path, {
+      ...common,
+      key: `${key}/noise-${index}-${run}`,
+    });
+    noiseRuns.push(noise.metrics);
+  }
+  const metrics = compareMetrics(v1.metrics, v2.metrics, {
+    tolerances: plan.shadow.tolerances,
+    ranges: plan.shadow.ranges,
+    noiseRuns,
+  });
+  for (const metric of Object.keys(plan.shadow.tolerances)) {
+    if (!(metric in v1.metrics) && !(metric in v2.metrics))
+      metrics.push({ metric, noise: 0, verdict: 'fail', reason: 'has a tolerance, but neither version produced it' });
+  }
+  const outputs = await diffAndJudge(
+    plan,
+    { dataset: ref.label, files: written },
+    { deps, dir: outputsDir, signal: ctx.cancellationSignal, onTick: tick },
+    { failures, wouldFail, prefix: `${ref.label}: ` },
+  );
+  for (const m of metrics.filter((m) => m.verdict === 'fail'))
+    (m.dryRun ? wouldFail : failures).push(`${ref.label}: ${m.metric}: ${m.reason}`);
+  const rows = v1.rows ?? v2.rows ?? ref.rows;
+  return {
+    dataset: ref.label,
+    ...(rows !== undefined ? { rows } : {}),
+    v1Ms: Math.round(v1.durationMs),
+    v2Ms: Math.round(v2.durationMs),
+    metrics,
+    ...(outputs.length > 0 ? { outputs } : {}),
   };
 }
 

@@ -3,8 +3,7 @@
  * (shapes/phases.ts), and which of the policy's `commands` lists binds each.
  */
 import type { Action, CutoverPlan } from '../plan/schema';
-import { CUTOVER_ACTIONS, PHASE_DECLARATIONS, type ActionSlot } from '../shapes/phases';
-import { PHASES } from '../shapes/phases';
+import { CUTOVER_ACTIONS, PHASE_DECLARATIONS, PHASES, type ActionSlot } from '../shapes/phases';
 import type { PolicyEnvironment, PolicyRules } from './schema';
 
 /** Every place a plan holds actions: the phases' own, in the order of the phases, then the cutover's. */

@@ -12,9 +12,8 @@ import { CancellationScope, isCancellation, proxyActivities, sleep } from '@temp
 import type { Activities } from '../activities';
 import type { QueueView } from '../activities/queues';
 import type { Environment } from '../plan/environments';
-import { PHASE_DECLARATIONS } from '../shapes/phases';
+import { PHASE_DECLARATIONS, PHASES, type Phase } from '../shapes/phases';
 import { type WaitingForWorker } from '../shapes/status';
-import { PHASES, type Phase } from '../shapes/phases';
 import { toMs } from '../plan/duration';
 import type { CutoverPlan } from '../plan/schema';
 import type { Bookkeeping } from './bookkeeping';

@@ -143,15 +143,14 @@ test("the workers' plan check gives the cutover its role groups and the app's ad
     approvalUrl: 'https://evil.example.org',
     signoff: { ...claimed.signoff, roleGroups: { qa: ['everyone'], engineering: ['everyone'] } },
   };
-  const effective = await createCheckPlan(
-    undefined,
-    environmentQueues('tq'),
-    settings,
-    'https://cutover.example.org',
-  )(plan);
+  const effective = await createCheckPlan({
+    queues: environmentQueues('tq'),
+    attestation: settings,
+    approvalUrl: 'https://cutover.example.org',
+  })(plan);
   expect(effective.approvalUrl).toBe('https://cutover.example.org');
   expect(effective.signoff.roleGroups).toEqual({ qa: ['risk-qa'], business: ['biz-owners'] });
-  const unset = await createCheckPlan(undefined, environmentQueues('tq'))(plan);
+  const unset = await createCheckPlan({ queues: environmentQueues('tq') })(plan);
   expect(unset.approvalUrl).toBeUndefined();
   expect(unset.signoff.roleGroups).toBeUndefined();
 
@@ -168,7 +167,11 @@ test("the workers' plan check gives the cutover its role groups and the app's ad
       },
     }),
   );
-  const withPolicy = await createCheckPlan(loadPolicy(file), environmentQueues('tq'), settings)(claimed);
+  const withPolicy = await createCheckPlan({
+    policy: loadPolicy(file),
+    queues: environmentQueues('tq'),
+    attestation: settings,
+  })(claimed);
   expect(withPolicy.signoff.roleGroups).toEqual({ qa: ['qa-leads'], business: ['biz-owners'] });
 });
 

@@ -73,7 +73,7 @@ describe('the plan', () => {
 
 describe("the workers' plan check", () => {
   test("a queue other than the workers' for that environment is refused by path, before anything runs", async () => {
-    const check = createCheckPlan(undefined, queues);
+    const check = createCheckPlan({ queues });
     const plan = makePlan({ environments: { production: { taskQueue: 'anyone-can-poll-this' } } });
     expect(await refusal(check(plan))).toEqual({
       type: FailureType.PolicyViolation,
@@ -83,7 +83,7 @@ describe("the workers' plan check", () => {
   });
 
   test("the workers' own queues pass, and a plan without environments stays on the one queue", async () => {
-    const check = createCheckPlan(undefined, queues);
+    const check = createCheckPlan({ queues });
     const routed = makePlan({ environments: { production: { taskQueue: 'tq-production', noWorkerAlert: '10m' } } });
     expect((await check(routed)).environments).toEqual({
       production: { taskQueue: 'tq-production', noWorkerAlert: '10m' },
@@ -100,7 +100,7 @@ describe("the workers' plan check", () => {
     const policy = loadPolicy(file);
     const policyQueues = environmentQueues('tq', policy.policy.environments);
     expect(policyQueues).toEqual({ staging: 'tq-staging', production: 'prod-only', compute: 'compute-farm' });
-    const check = createCheckPlan(policy, policyQueues);
+    const check = createCheckPlan({ policy, queues: policyQueues });
     const effective = await check(makePlan());
     expect(effective.environments).toEqual({
       production: { taskQueue: 'prod-only' },
@@ -168,10 +168,14 @@ test('a signed plan still verifies when the workers route its environments and a
   });
   const policy = loadPolicy(file);
   const attester = hex(ed25519.getPublicKey(ed25519.utils.randomPrivateKey()));
-  const check = createCheckPlan(policy, environmentQueues('tq', policy.policy.environments), {
-    keys: { 'app-1': attester },
-    require: true,
-    maxAge: '5m',
+  const check = createCheckPlan({
+    policy,
+    queues: environmentQueues('tq', policy.policy.environments),
+    attestation: {
+      keys: { 'app-1': attester },
+      require: true,
+      maxAge: '5m',
+    },
   });
   const signed = signPlan(makePlan(), rmKey, {
     keyId: 'rm-2026',
@@ -206,17 +210,17 @@ describe("a plan's own approver keys where sign-offs must be attested", () => {
   };
 
   test('are refused by path when the workers require attestation (CUTOVER_REQUIRE_ATTESTED)', async () => {
-    const check = createCheckPlan(undefined, queues, { keys: {}, require: true, maxAge: '5m' });
+    const check = createCheckPlan({ queues, attestation: { keys: {}, require: true, maxAge: '5m' } });
     expect(await refusal(check(planWithKeys()))).toMatch(/signoff\.keys: sign-offs must be attested here/);
   });
 
   test('are refused by path when the plan itself requires attestation', async () => {
-    const check = createCheckPlan(undefined, queues, { keys: {}, require: false, maxAge: '5m' });
+    const check = createCheckPlan({ queues, attestation: { keys: {}, require: false, maxAge: '5m' } });
     expect(await refusal(check(planWithKeys(true)))).toMatch(/signoff\.keys: /);
   });
 
   test("still count where attestation is not required, recorded as the plan author's (a plan's own claim dropped)", async () => {
-    const check = createCheckPlan(undefined, queues, { keys: {}, require: false, maxAge: '5m' });
+    const check = createCheckPlan({ queues, attestation: { keys: {}, require: false, maxAge: '5m' } });
     const effective = await check(planWithKeys());
     expect(effective.signoff.keys).toEqual(everyone);
     expect(effective.signoff.keysBy).toBe('plan');

@@ -40,7 +40,7 @@ test("the workers' policy bounds a target's URL and command like any action's", 
       default: { commands: { default: [[process.execPath]] }, folders: ['/'], urls: ['https://hooks.example/'] },
     }),
   );
-  const check = createCheckPlan(loadPolicy(file), environmentQueues('tq'));
+  const check = createCheckPlan({ policy: loadPolicy(file), queues: environmentQueues('tq') });
   const allowed = makePlan({ notify: [{ http: 'https://hooks.example/chat', events: ['gate-open'] }] });
   await expect(check(allowed)).resolves.toMatchObject({ notify: allowed.notify });
   const outside = makePlan({

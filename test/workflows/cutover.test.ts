@@ -16,7 +16,7 @@ import { environmentQueues } from '../../plan/environments';
 import { DEFAULT_TASK_QUEUE } from '../../shapes/queues';
 
 /** The workers' plan check with no policy, on the default queues. */
-const realCheckPlan = createCheckPlan(undefined, environmentQueues(DEFAULT_TASK_QUEUE));
+const realCheckPlan = createCheckPlan({ queues: environmentQueues(DEFAULT_TASK_QUEUE) });
 import { FailureType } from '../../plan/failures';
 import type { CutoverPlan, CutoverPlanInput } from '../../plan/schema';
 import { cutoverWorkflow } from '../../workflows';

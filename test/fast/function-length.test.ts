@@ -38,8 +38,6 @@ const SHRINKING: Record<string, number> = {
   'lib/record-replay.ts:replayChecks': 100,
   'lib/html-report.ts:reportParts': 98,
   'workflows/monitor.ts:monitorWorkflow': 98,
-  'activities/shadow.ts:createShadow': 93,
-  'activities/shadow.ts:runShadow': 91,
   'codec/server.ts:serveCodec': 93,
   'worker/main.ts:main': 93,
   'approval/app.ts:createApprovalApp': 88,

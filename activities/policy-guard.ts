@@ -55,7 +55,12 @@ export function actionGuard(
   return {
     async sealed(action) {
       return seals
-        ? sealProblem(seals, cutover.seal, action, cutover, policy?.digest, undefined, deps.queues)
+        ? sealProblem(
+            seals,
+            action,
+            { seal: cutover.seal, workflowId: cutover.workflowId, policyDigest: policy?.digest },
+            { queues: deps.queues },
+          )
         : undefined;
     },
     run(argv, cwd, envKeys) {

@@ -51,6 +51,13 @@ export interface ExecutingRun {
   parent(): Promise<{ workflowId: string; runId: string } | undefined>;
 }
 
+/** What an activity's input claims for an action: the seal it carries, the cutover and the policy it names. */
+export interface SealClaim {
+  seal: PlanSeal | undefined;
+  workflowId: string;
+  policyDigest: string | undefined;
+}
+
 /**
  * Why `action` may not run for `cutover` under `seal`, or nothing when the workers sealed it: the seal's key is
  * trusted, it is this cutover's and this policy's, one of its signatures covers exactly this action, on an
@@ -59,13 +66,13 @@ export interface ExecutingRun {
  */
 export async function sealProblem(
   keys: SealKeys,
-  seal: PlanSeal | undefined,
   action: Action,
-  cutover: { workflowId: string },
-  policyDigest: string | undefined,
-  executing: ExecutingRun | undefined = executingRun(),
-  queues?: EnvironmentQueues,
+  claim: SealClaim,
+  where: { executing?: ExecutingRun | undefined; queues?: EnvironmentQueues | undefined } = {},
 ): Promise<string | undefined> {
+  const { seal, policyDigest } = claim;
+  const cutover = { workflowId: claim.workflowId };
+  const { executing = executingRun(), queues } = where;
   if (!seal) return "it carries no seal of the workers' plan check: only a checked cutover's actions run";
   const key = keys.trusted[seal.keyId];
   if (!key) return `its seal is by key "${String(seal.keyId)}", which these workers do not trust`;

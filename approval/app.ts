@@ -87,7 +87,8 @@ export async function createApprovalApp(options: {
         ),
       );
     }
-    if (err instanceof UserError) return html(reply, 404, messagePage('Not found', err.message, sessions.of(req)));
+    if (err instanceof UserError)
+      return html(reply, 404, messagePage('Not found', err.message, { login: sessions.of(req) }));
     req.log.error({ err, url: req.url }, 'request failed');
     return html(reply, err.statusCode ?? 500, messagePage('Something went wrong', err.message));
   });

@@ -40,13 +40,10 @@ export async function breakGlassRoute(app: FastifyInstance, options: RelayOption
       html(
         reply,
         code,
-        cutoverPage(
-          shown,
-          login,
-          sessions.csrfFor(reply, login),
-          rolesFor(login, shown.roleGroups, shown.gate.roles),
+        cutoverPage(shown, sessions.viewer(reply, login), {
+          roles: rolesFor(login, shown.roleGroups, shown.gate.roles),
           answer,
-        ),
+        }),
       );
     const form = breakGlassFormSchema.safeParse(req.body ?? {});
     if (!form.success) return page(400, { kind: 'app', message: issueMessage(form.error), glass: true });

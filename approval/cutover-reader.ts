@@ -23,7 +23,7 @@ export const workflowIdSchema = z
 export function addressedId(req: FastifyRequest, reply: FastifyReply, login: Login): string | undefined {
   const id = workflowIdSchema.safeParse((req.params as { id?: string }).id);
   if (id.success) return id.data;
-  html(reply, 400, messagePage('Bad address', `cutover id: ${issueMessage(id.error)}`, login));
+  html(reply, 400, messagePage('Bad address', `cutover id: ${issueMessage(id.error)}`, { login }));
   return undefined;
 }
 
@@ -71,7 +71,7 @@ export class CutoverReader {
       return this.remember(await status(this.cutovers, id));
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
-      html(reply, 404, messagePage('No such cutover', err.message, login, this.sessions.csrfFor(reply, login)));
+      html(reply, 404, messagePage('No such cutover', err.message, this.sessions.viewer(reply, login)));
       return undefined;
     }
   }

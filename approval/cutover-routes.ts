@@ -30,7 +30,7 @@ export async function cutoverRoutes(app: FastifyInstance, options: CutoverRoutes
       list(c, { state: 'awaiting-signoff' }),
       list(c).then((all) => all.filter((x) => x.status === 'RUNNING' && x.state !== 'awaiting-signoff')),
     ]);
-    return html(reply, 200, listPage(login, sessions.csrfFor(reply, login), waiting, running));
+    return html(reply, 200, listPage(sessions.viewer(reply, login), waiting, running));
   });
 
   app.get('/cutovers/:id', async (req, reply) => {
@@ -50,14 +50,7 @@ export async function cutoverRoutes(app: FastifyInstance, options: CutoverRoutes
     return html(
       reply,
       200,
-      cutoverPage(
-        s,
-        login,
-        sessions.csrfFor(reply, login),
-        rolesFor(login, s.roleGroups, s.gate.roles),
-        undefined,
-        record,
-      ),
+      cutoverPage(s, sessions.viewer(reply, login), { roles: rolesFor(login, s.roleGroups, s.gate.roles), record }),
     );
   });
 

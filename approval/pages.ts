@@ -18,13 +18,14 @@ button.approve{background:#137333;color:#fff;border-color:#137333}button.reject{
 .signoff{border:1px solid #d0d7de;border-radius:6px;padding:1rem;margin:1rem 0;background:#fbfcfd}
 textarea{width:100%;min-height:4rem;font:inherit;box-sizing:border-box}.muted{color:#57606a}`;
 
-export function layout(
-  title: string,
-  login: Login | undefined,
-  csrf: string | undefined,
-  body: string,
-  script = '',
-): string {
+/** Who is looking, signed in, and the form token of their session (posts carry it). */
+export interface Viewer {
+  login: Login;
+  csrf: string;
+}
+
+export function layout(title: string, viewer: Partial<Viewer> | undefined, body: string, script = ''): string {
+  const { login, csrf } = viewer ?? {};
   const who = login
     ? `<span>Signed in as <b>${esc(login.user)}</b>${login.name ? ` (${esc(login.name)})` : ''} · <span class="muted">${esc(login.issuer)}</span></span>
 <form method="post" action="/logout"><input type="hidden" name="_csrf" value="${esc(csrf)}"><button type="submit">Sign out</button></form>`
@@ -47,12 +48,7 @@ export interface ListedForApprover {
   startTime: string;
 }
 
-export function listPage(
-  login: Login,
-  csrf: string,
-  waiting: ListedForApprover[],
-  running: ListedForApprover[],
-): string {
+export function listPage(viewer: Viewer, waiting: ListedForApprover[], running: ListedForApprover[]): string {
   const rows = (items: ListedForApprover[]) =>
     items.length
       ? `<table><tr><th>release</th><th>cutover</th><th>phase</th><th>state</th><th>started</th></tr>${items
@@ -64,8 +60,7 @@ export function listPage(
       : '<p class="muted">None.</p>';
   return layout(
     'Cutovers waiting for sign-off',
-    login,
-    csrf,
+    viewer,
     `<h1>Waiting for sign-off</h1>${rows(waiting)}<h2>Running</h2>${rows(running)}`,
     // The list follows the cutovers as they reach or leave their gates.
     `<script>setTimeout(() => location.reload(), 10000);</script>`,
@@ -98,13 +93,7 @@ export function liveVersion(s: CutoverStatus): string {
  * form. The form posts in place (a fetch that swaps this section) so that the answer shows without loading
  * the evidence again; without scripts it posts as a plain form and the whole page comes back.
  */
-export function gateSection(
-  s: CutoverStatus,
-  login: Login,
-  csrf: string,
-  roles: RoleAnswer[],
-  answer?: Answer,
-): string {
+export function gateSection(s: CutoverStatus, { login, csrf }: Viewer, roles: RoleAnswer[], answer?: Answer): string {
   const id = encodeURIComponent(s.workflowId);
   const may = roles.filter((r) => r.may);
   const open = s.gate.status === 'open';
@@ -149,19 +138,35 @@ ${signing}
 </section>`;
 }
 
+/** What the cutover page shows besides the cutover: the viewer's roles, the answer to a post, the record's line. */
+export interface Shown {
+  roles: RoleAnswer[];
+  answer?: Answer | undefined;
+  record?: RecordLine | undefined;
+}
+
 /** The whole cutover page: the gate's section, then the evidence (the html report's content). */
-export function cutoverPage(
-  s: CutoverStatus,
-  login: Login,
-  csrf: string,
-  roles: RoleAnswer[],
-  answer?: Answer,
-  record?: RecordLine,
-): string {
+export function cutoverPage(s: CutoverStatus, viewer: Viewer, { roles, answer, record }: Shown): string {
   const { body, script } = reportParts(s);
   const id = encodeURIComponent(s.workflowId);
-  // The charts come after the first paint: the answer and the tables show first, Chart.js loads then.
-  const charts = `<script>
+  return layout(
+    `${s.release}: cutover approvals`,
+    viewer,
+    `<h1>${esc(s.release)}</h1>
+<p>Cutover <code>${esc(s.workflowId)}</code> · state <b id="state">${esc(s.state)}</b> (phase ${esc(s.phase)}) · started ${esc(s.startedAt)}${s.endedAt ? ` · ended ${esc(s.endedAt)}` : ''}${s.initiator ? ` · by ${esc(s.initiator)}` : ''}</p>
+<p class="live" id="live" hidden></p>
+${s.waitingForWindow ? `<p class="waiting" id="window">${esc(describeWaitingForWindow(s.waitingForWindow))}</p>` : ''}
+${glassSection(s, viewer, answer && isGlass(answer) ? answer : undefined)}
+${record ? recordLineHtml(record) : ''}
+${gateSection(s, viewer, roles, answer && !isGlass(answer) ? answer : undefined)}
+${body}`,
+    // After a plain post, reloading shows the cutover, not the form's answer again.
+    `${answer ? `<script>history.replaceState(null, '', '/cutovers/${id}');</script>` : ''}${chartsScript(script)}${IN_PLACE_SCRIPT}${isFinal(s.state) ? '' : liveScript(id)}`,
+  );
+}
+
+/** The charts come after the first paint: the answer and the tables show first, Chart.js loads then. */
+const chartsScript = (script: string) => `<script>
 requestAnimationFrame(() => setTimeout(() => {
   const chartJs = document.createElement('script');
   chartJs.src = '/assets/chart.js';
@@ -171,9 +176,12 @@ ${script}
   document.head.append(chartJs);
 }));
 </script>`;
-  // Sign in place: post the form with fetch and swap the gate's section for the answer. Anything but a
-  // section (a refused CSRF token, a lost session) replaces the page, as a plain post would.
-  const inPlace = `<script>
+
+/**
+ * Sign in place: post the form with fetch and swap the gate's section for the answer. Anything but a section (a
+ * refused CSRF token, a lost session) replaces the page, as a plain post would.
+ */
+const IN_PLACE_SCRIPT = `<script>
 document.addEventListener('submit', async (event) => {
   const form = event.target;
   if (form.id !== 'signoff') return;
@@ -197,10 +205,9 @@ document.addEventListener('submit', async (event) => {
   }
 });
 </script>`;
-  // Follow the cutover: reload when it moves on, unless the approver is writing a comment.
-  const live = isFinal(s.state)
-    ? ''
-    : `<script>
+
+/** Follow the cutover: reload when it moves on, unless the approver is writing a comment. */
+const liveScript = (id: string) => `<script>
 (() => {
   const banner = document.getElementById('live');
   const tick = async () => {
@@ -221,22 +228,6 @@ document.addEventListener('submit', async (event) => {
   setTimeout(tick, 2000);
 })();
 </script>`;
-  return layout(
-    `${s.release}: cutover approvals`,
-    login,
-    csrf,
-    `<h1>${esc(s.release)}</h1>
-<p>Cutover <code>${esc(s.workflowId)}</code> · state <b id="state">${esc(s.state)}</b> (phase ${esc(s.phase)}) · started ${esc(s.startedAt)}${s.endedAt ? ` · ended ${esc(s.endedAt)}` : ''}${s.initiator ? ` · by ${esc(s.initiator)}` : ''}</p>
-<p class="live" id="live" hidden></p>
-${s.waitingForWindow ? `<p class="waiting" id="window">${esc(describeWaitingForWindow(s.waitingForWindow))}</p>` : ''}
-${glassSection(s, login, csrf, answer && isGlass(answer) ? answer : undefined)}
-${record ? recordLineHtml(record) : ''}
-${gateSection(s, login, csrf, roles, answer && !isGlass(answer) ? answer : undefined)}
-${body}`,
-    // After a plain post, reloading shows the cutover, not the form's answer again.
-    `${answer ? `<script>history.replaceState(null, '', '/cutovers/${id}');</script>` : ''}${charts}${inPlace}${live}`,
-  );
-}
 
 const isGlass = (answer: Answer) => answer.kind === 'glass' || (answer.kind === 'app' && answer.glass === true);
 
@@ -244,7 +235,7 @@ const isGlass = (answer: Answer) => answer.kind === 'glass' || (answer.kind === 
  * The break-glass form, while a change waits for the calendar and the policy names a break-glass role: for whoever
  * holds that role or a role of the plan (the second person), with a reason. The app attests it like a sign-off.
  */
-function glassSection(s: CutoverStatus, login: Login, csrf: string, answer?: Answer): string {
+function glassSection(s: CutoverStatus, { login, csrf }: Viewer, answer?: Answer): string {
   const w = s.waitingForWindow;
   if (!w?.breakGlass || !s.evidenceDigest) return answer ? answerBanner(answer) : '';
   const may = glassRolesFor(login, s).filter((r) => r.may);
@@ -279,11 +270,10 @@ function answerBanner(answer: Answer): string {
   return `<div class="answer refused" id="answer" role="alert"><b>Refused by the gate</b> (rule <code id="rule">${esc(a.rule)}</code>): ${esc(a.reason)}${stale ? '<br>The evidence changed after this page showed it: review the evidence below, then sign again.' : ''}</div>`;
 }
 
-export function messagePage(title: string, message: string, login?: Login, csrf?: string): string {
+export function messagePage(title: string, message: string, viewer?: Partial<Viewer>): string {
   return layout(
     title,
-    login,
-    csrf,
+    viewer,
     `<h1>${esc(title)}</h1><p id="message">${esc(message)}</p><p><a href="/">Back to the list</a></p>`,
   );
 }

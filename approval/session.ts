@@ -5,7 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Login } from './identity';
-import { messagePage } from './pages';
+import { messagePage, type Viewer } from './pages';
 
 export const SESSION_COOKIE = 'cutover_session';
 export const LOGIN_COOKIE = 'cutover_login';
@@ -75,6 +75,11 @@ export class Sessions {
   /** A CSRF token bound to the login: a token from another user's session does not pass. */
   csrfFor(reply: FastifyReply, login: Login): string {
     return reply.generateCsrf({ userInfo: login.subject });
+  }
+
+  /** The signed-in user as a page shows them: with their CSRF token for its forms. */
+  viewer(reply: FastifyReply, login: Login): Viewer {
+    return { login, csrf: this.csrfFor(reply, login) };
   }
 
   /** The signed-in user, or a redirect to the login (pages) / a 401 (forms and the live view). */

@@ -57,7 +57,7 @@ export async function signOffRoute(app: FastifyInstance, options: RelayOptions):
       const got = await pending;
       if ('value' in got) return reader.remember(got.value);
       if (!(got.error instanceof UserError)) throw got.error;
-      html(reply, 404, messagePage('No such cutover', got.error.message, login, sessions.csrfFor(reply, login)));
+      html(reply, 404, messagePage('No such cutover', got.error.message, sessions.viewer(reply, login)));
       return undefined;
     };
     const known = reader.approvers.get(workflowId);
@@ -81,7 +81,9 @@ export async function signOffRoute(app: FastifyInstance, options: RelayOptions):
       return html(
         reply,
         code,
-        (fragment ? gateSection : cutoverPage)(shown, login, sessions.csrfFor(reply, login), roleAnswers, answer),
+        fragment
+          ? gateSection(shown, sessions.viewer(reply, login), roleAnswers, answer)
+          : cutoverPage(shown, sessions.viewer(reply, login), { roles: roleAnswers, answer }),
       );
     };
     // Refused here, never relayed as a sign-off: reported to the cutover (attested) so that its audit holds the

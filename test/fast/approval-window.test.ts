@@ -30,10 +30,10 @@ const waiting: CutoverStatus = {
 const login = { issuer: 'https://login.example', subject: 'sub-ana', user: 'ana', groups: [] };
 
 test('the page says the deploy waits for the window and when it opens; without a wait, nothing', () => {
-  expect(cutoverPage(waiting, login, 'csrf', [])).toContain(
+  expect(cutoverPage(waiting, { login, csrf: 'csrf' }, { roles: [] })).toContain(
     '<p class="waiting" id="window">the production deploy is waiting for the change window: opens Mon 29 Mar 2027, 09:00 (Europe/London), 2027-03-29T08:00:00.000Z (outside the change windows (mon,tue,wed,thu,fri 09:00–15:00 Europe/London))</p>',
   );
-  expect(cutoverPage(status, login, 'csrf', [])).not.toContain('id="window"');
+  expect(cutoverPage(status, { login, csrf: 'csrf' }, { roles: [] })).not.toContain('id="window"');
 });
 
 test('the live refresh sees the wait begin and end', () => {

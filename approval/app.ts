@@ -57,41 +57,8 @@ export async function createApprovalApp(options: {
   const sessions = new Sessions(config.publicUrl?.startsWith('https:') ?? false);
   let oidc: OidcLogin | undefined;
   let baseUrl = config.publicUrl ?? '';
-  await app.register(fastifyCookie, { secret: config.sessionSecret });
-  await app.register(fastifyFormbody);
-  await app.register(fastifyCsrf, {
-    sessionPlugin: '@fastify/cookie',
-    cookieKey: 'cutover_csrf',
-    cookieOpts: { signed: true, httpOnly: true, sameSite: 'strict', path: '/', secure: 'auto' },
-    // The token is bound to the login: a token from another user's session does not pass.
-    getUserInfo: (req: FastifyRequest) => sessions.of(req)?.subject ?? '',
-    csrfOpts: { userInfo: true, hmacKey: config.sessionSecret },
-  });
-
-  app.addHook('onSend', async (_req, reply, payload) => {
-    reply.header('x-frame-options', 'DENY');
-    reply.header('referrer-policy', 'same-origin');
-    reply.header('x-content-type-options', 'nosniff');
-    return payload;
-  });
-
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
-    if (err.code === 'FST_CSRF_INVALID_TOKEN' || err.code === 'FST_CSRF_MISSING_SECRET') {
-      req.log.warn({ url: req.url, login: sessions.of(req)?.subject }, 'form refused: CSRF token missing or wrong');
-      return html(
-        reply,
-        403,
-        messagePage(
-          'Form refused',
-          "The form's security token is missing or does not belong to your session: nothing was submitted. Reload the page and try again.",
-        ),
-      );
-    }
-    if (err instanceof UserError)
-      return html(reply, 404, messagePage('Not found', err.message, { login: sessions.of(req) }));
-    req.log.error({ err, url: req.url }, 'request failed');
-    return html(reply, err.statusCode ?? 500, messagePage('Something went wrong', err.message));
-  });
+  await registerPlugins(app, config, sessions);
+  sharedReplies(app, sessions);
 
   app.get('/healthz', async () => ({ ok: true }));
 
@@ -128,4 +95,46 @@ export async function createApprovalApp(options: {
       return baseUrl;
     },
   };
+}
+
+/** The cookie, form and CSRF plugins; the CSRF token is bound to the login. */
+async function registerPlugins(app: FastifyInstance, config: ServeConfig, sessions: Sessions): Promise<void> {
+  await app.register(fastifyCookie, { secret: config.sessionSecret });
+  await app.register(fastifyFormbody);
+  await app.register(fastifyCsrf, {
+    sessionPlugin: '@fastify/cookie',
+    cookieKey: 'cutover_csrf',
+    cookieOpts: { signed: true, httpOnly: true, sameSite: 'strict', path: '/', secure: 'auto' },
+    // A token from another user's session does not pass.
+    getUserInfo: (req: FastifyRequest) => sessions.of(req)?.subject ?? '',
+    csrfOpts: { userInfo: true, hmacKey: config.sessionSecret },
+  });
+}
+
+/** What every reply shares: the security headers, and the error pages (a refused form, not found, a failure). */
+function sharedReplies(app: FastifyInstance, sessions: Sessions): void {
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'same-origin');
+    reply.header('x-content-type-options', 'nosniff');
+    return payload;
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    if (err.code === 'FST_CSRF_INVALID_TOKEN' || err.code === 'FST_CSRF_MISSING_SECRET') {
+      req.log.warn({ url: req.url, login: sessions.of(req)?.subject }, 'form refused: CSRF token missing or wrong');
+      return html(
+        reply,
+        403,
+        messagePage(
+          'Form refused',
+          "The form's security token is missing or does not belong to your session: nothing was submitted. Reload the page and try again.",
+        ),
+      );
+    }
+    if (err instanceof UserError)
+      return html(reply, 404, messagePage('Not found', err.message, { login: sessions.of(req) }));
+    req.log.error({ err, url: req.url }, 'request failed');
+    return html(reply, err.statusCode ?? 500, messagePage('Something went wrong', err.message));
+  });
 }

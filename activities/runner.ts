@@ -225,7 +225,7 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
 
   return launch(request, onStarted)
     .then(
-      (end) => outcomeOf(end),
+      (end) => outcomeOf(end, { label, command, cwd, timeoutMs, pid, ...(ending ? { ending } : {}) }),
       (err: unknown) => {
         throw startFailure(label, command, cwd, err);
       },
@@ -238,55 +238,63 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
       if (ending && pid !== undefined) killGroup(pid, 'SIGKILL');
       if (killTimer) clearTimeout(killTimer);
     });
+}
 
-  function outcomeOf(end: LaunchEnd): RunOutcome {
-    const { code, signal } = end;
-    // What a step starts is part of the step: nothing of it outlives it (a daemonised child would go on using
-    // the machine, and its memory would escape the step's measurement).
-    const strays = pid !== undefined && groupAlive(pid);
-    if (strays) killGroup(pid as number, 'SIGKILL');
-    const outcome: RunOutcome = {
-      kind: 'run',
-      durationMs: end.durationMs,
-      stdout: end.stdout,
-      stderr: end.stderr,
-      stdoutCut: end.stdoutCut,
-      stderrCut: end.stderrCut,
-      ...(code !== null ? { exitCode: code } : {}),
-      ...(strays ? { strayKilled: true as const } : {}),
-    };
-    if (strays) activityLog()?.warn('the step left processes running; killed with its group', { command, pid });
-    const context = {
-      command,
-      cwd,
-      exitCode: code,
-      signal,
-      stderrTail: tailLines(outcome.stderr, 5),
-      durationMs: end.durationMs,
-    };
-    if (ending === 'timeout') {
-      throw new ActionError(`${label}: timed out after ${timeoutMs} ms`, FailureType.ActionTransient, true, context);
-    } else if (ending === 'cancelled') {
-      throw new ActionError(`${label}: cancelled`, FailureType.ActionTransient, true, context);
-    } else if (code === 0) {
-      return outcome;
-    } else if (code === EXIT_TEMPFAIL) {
-      throw new ActionError(
-        `${label}: temporary failure (exit ${code}): ${failureReason(outcome.stderr)}`,
-        FailureType.ActionTransient,
-        true,
-        context,
-      );
-    } else if (signal) {
-      throw new ActionError(`${label}: killed by ${signal}`, FailureType.ActionTransient, true, context);
-    }
+/**
+ * A finished process's outcome: its output, or the failure it ended in (a timeout or cancellation as `ending`
+ * says, a temporary failure by its exit code, a signal, an exit code); anything it left in its group is killed.
+ */
+function outcomeOf(
+  end: LaunchEnd,
+  run: { label: string; command: string; cwd: string; timeoutMs: number; pid: number | undefined; ending?: string },
+): RunOutcome {
+  const { label, command, cwd, timeoutMs, pid, ending } = run;
+  const { code, signal } = end;
+  // What a step starts is part of the step: nothing of it outlives it (a daemonised child would go on using
+  // the machine, and its memory would escape the step's measurement).
+  const strays = pid !== undefined && groupAlive(pid);
+  if (strays) killGroup(pid as number, 'SIGKILL');
+  const outcome: RunOutcome = {
+    kind: 'run',
+    durationMs: end.durationMs,
+    stdout: end.stdout,
+    stderr: end.stderr,
+    stdoutCut: end.stdoutCut,
+    stderrCut: end.stderrCut,
+    ...(code !== null ? { exitCode: code } : {}),
+    ...(strays ? { strayKilled: true as const } : {}),
+  };
+  if (strays) activityLog()?.warn('the step left processes running; killed with its group', { command, pid });
+  const context = {
+    command,
+    cwd,
+    exitCode: code,
+    signal,
+    stderrTail: tailLines(outcome.stderr, 5),
+    durationMs: end.durationMs,
+  };
+  if (ending === 'timeout') {
+    throw new ActionError(`${label}: timed out after ${timeoutMs} ms`, FailureType.ActionTransient, true, context);
+  } else if (ending === 'cancelled') {
+    throw new ActionError(`${label}: cancelled`, FailureType.ActionTransient, true, context);
+  } else if (code === 0) {
+    return outcome;
+  } else if (code === EXIT_TEMPFAIL) {
     throw new ActionError(
-      `${label}: exit code ${code}: ${failureReason(outcome.stderr) || failureReason(outcome.stdout)}`,
-      FailureType.ActionFailed,
-      false,
+      `${label}: temporary failure (exit ${code}): ${failureReason(outcome.stderr)}`,
+      FailureType.ActionTransient,
+      true,
       context,
     );
+  } else if (signal) {
+    throw new ActionError(`${label}: killed by ${signal}`, FailureType.ActionTransient, true, context);
   }
+  throw new ActionError(
+    `${label}: exit code ${code}: ${failureReason(outcome.stderr) || failureReason(outcome.stdout)}`,
+    FailureType.ActionFailed,
+    false,
+    context,
+  );
 }
 
 /** A process that never ran, or lost its launcher: a missing or forbidden program is final, the rest retryable. */

@@ -16,9 +16,54 @@ import {
   type CutoverStatus,
 } from '../shapes/status';
 import { keyFigures } from './phase-views';
+import type { PhaseResults } from '../shapes/phases';
 
 /** No colour codes when the output is not a terminal (pipes, files, tests). */
 const PLAIN = process.stdout.isTTY ? {} : { head: [], border: [] };
+
+/** Each phase's outcome, time, attempts and its verdict with its key figures, as a table. */
+function phasesTable(s: CutoverStatus): string {
+  const phases = new Table({
+    head: ['phase', 'outcome', 'duration', 'attempts', 'verdict / key figures'],
+    colWidths: [20, 10, 10, 10, 70],
+    wordWrap: true,
+    style: PLAIN,
+  });
+  for (const p of s.phases) {
+    const figures = keyFigures(p);
+    const verdict =
+      figures && !(p.verdict ?? '').includes(figures.split(':')[0] as string)
+        ? [p.verdict, figures].filter(Boolean).join(' · ')
+        : (p.verdict ?? '');
+    phases.push([
+      p.phase,
+      p.outcome,
+      p.durationMs !== undefined ? formatMs(p.durationMs) : '',
+      p.attempts ? String(p.attempts) : '',
+      verdict,
+    ]);
+  }
+  return phases.toString();
+}
+
+/** The gate: its state and times, the evidence digest, each role's sign-offs, and who rejected. */
+function gateLines(s: CutoverStatus): string[] {
+  const out: string[] = [];
+  const g = s.gate;
+  out.push(
+    `gate: ${g.status}${g.deadline ? `  deadline ${g.deadline}` : ''}${g.escalatedAt ? `  escalated ${g.escalatedAt}` : ''}${g.expiresAt ? `  expires ${g.expiresAt}` : ''}`,
+  );
+  if (s.evidenceDigest) out.push(`evidence digest: ${s.evidenceDigest}`);
+  const gate = new Table({ head: ['role', 'signed by', 'missing', 'approvers'], style: PLAIN });
+  for (const r of g.roles)
+    gate.push([r.role, r.approvedBy.join(', ') || '-', String(r.missing), r.approvers.join(', ')]);
+  out.push(gate.toString());
+  if (g.rejectedBy)
+    out.push(
+      `rejected by ${g.rejectedBy.approver} (${g.rejectedBy.role})${g.rejectedBy.comment ? `: ${g.rejectedBy.comment}` : ''}`,
+    );
+  return out;
+}
 
 export function renderStatus(s: CutoverStatus, auditLines = 8): string {
   const out: string[] = [];
@@ -40,27 +85,7 @@ export function renderStatus(s: CutoverStatus, auditLines = 8): string {
       : 'policy: none (the workers hold no organisation policy; the plan is its own judge)',
   );
   if (s.approvalLink && s.gate.status === 'open') out.push(`sign off: ${s.approvalLink}`);
-  const phases = new Table({
-    head: ['phase', 'outcome', 'duration', 'attempts', 'verdict / key figures'],
-    colWidths: [20, 10, 10, 10, 70],
-    wordWrap: true,
-    style: PLAIN,
-  });
-  for (const p of s.phases) {
-    const figures = keyFigures(p);
-    const verdict =
-      figures && !(p.verdict ?? '').includes(figures.split(':')[0] as string)
-        ? [p.verdict, figures].filter(Boolean).join(' · ')
-        : (p.verdict ?? '');
-    phases.push([
-      p.phase,
-      p.outcome,
-      p.durationMs !== undefined ? formatMs(p.durationMs) : '',
-      p.attempts ? String(p.attempts) : '',
-      verdict,
-    ]);
-  }
-  out.push(phases.toString());
+  out.push(phasesTable(s));
   const stressed = phaseResult(s.phases, 'stress');
   const relatives = relativeGroups(stressed);
   if (relatives.length > 0) {
@@ -83,19 +108,7 @@ export function renderStatus(s: CutoverStatus, auditLines = 8): string {
     out.push('reconciliation outputs (keyed diff, V1 vs V2, by day):');
     for (const day of days) for (const diff of day.outputs ?? []) out.push(`  ${outputLine(diff)}`);
   }
-  const g = s.gate;
-  out.push(
-    `gate: ${g.status}${g.deadline ? `  deadline ${g.deadline}` : ''}${g.escalatedAt ? `  escalated ${g.escalatedAt}` : ''}${g.expiresAt ? `  expires ${g.expiresAt}` : ''}`,
-  );
-  if (s.evidenceDigest) out.push(`evidence digest: ${s.evidenceDigest}`);
-  const gate = new Table({ head: ['role', 'signed by', 'missing', 'approvers'], style: PLAIN });
-  for (const r of g.roles)
-    gate.push([r.role, r.approvedBy.join(', ') || '-', String(r.missing), r.approvers.join(', ')]);
-  out.push(gate.toString());
-  if (g.rejectedBy)
-    out.push(
-      `rejected by ${g.rejectedBy.approver} (${g.rejectedBy.role})${g.rejectedBy.comment ? `: ${g.rejectedBy.comment}` : ''}`,
-    );
+  out.push(...gateLines(s));
   if (s.rollback)
     out.push(`rollback ${s.rollback.automatic ? '(automatic)' : `by ${s.rollback.requestedBy}`}: ${s.rollback.reason}`);
   out.push('audit (latest):');
@@ -129,61 +142,8 @@ export function markdownReport(s: CutoverStatus): string {
     lines.push(
       `| ${p.phase} | ${p.outcome} | ${p.durationMs !== undefined ? formatMs(p.durationMs) : ''} | ${p.attempts || ''} | ${(p.verdict ?? '').replace(/\|/g, '/')} |`,
     );
-  const shadow = phaseResult(s.phases, 'shadow');
-  if (shadow?.datasets) {
-    lines.push('', '## Shadow: V1 vs V2', '');
-    for (const d of shadow.datasets) {
-      lines.push(
-        `### ${d.dataset}`,
-        '',
-        '| metric | V1 | V2 | difference | relative | noise | verdict |',
-        '| --- | --- | --- | --- | --- | --- | --- |',
-      );
-      for (const m of d.metrics)
-        lines.push(
-          `| ${m.metric} | ${m.v1 ?? ''} | ${m.v2 ?? ''} | ${m.difference ?? ''} | ${m.relative ?? ''} | ${m.noise} | ${m.verdict}${m.reason ? ` (${m.reason})` : ''} |`,
-        );
-      lines.push('');
-      for (const diff of d.outputs ?? []) lines.push(...outputMarkdown(diff));
-    }
-  }
-  const stress = phaseResult(s.phases, 'stress');
-  if (stress?.sizes) {
-    lines.push(
-      '## Stress',
-      '',
-      '| rows | runs | p50 ms | p95 ms | p99 ms | mean ± sd ms | rows/s | peak RSS MB |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    );
-    for (const z of stress.sizes) {
-      const l = z.latencyMs;
-      lines.push(
-        `| ${z.rows} | ${z.iterations} | ${l.p50?.toFixed(1)} | ${l.p95?.toFixed(1)} | ${l.p99?.toFixed(1)} | ${l.mean?.toFixed(1)} ± ${l.sd?.toFixed(1)} | ${Math.round(z.rowsPerSecond)} | ${z.peakRssMb.toFixed(1)} |`,
-      );
-    }
-    if (stress.scaling) lines.push('', stress.scaling.note);
-    const groups = relativeGroups(stress);
-    if (groups.length > 0 && stress.compare) {
-      const c = stress.compare;
-      lines.push(
-        '',
-        `### V2 against V1 (${c.verdict})`,
-        '',
-        `Pairs in ABBA order; V2 may be ${(c.settings.maxSlowdown * 100).toFixed(0)} % slower and take ${(c.settings.maxMemoryGrowth * 100).toFixed(0)} % more memory, at ${(c.settings.confidence * 100).toFixed(0)} % confidence for the whole phase (each interval at its share of it: ${c.family} decisions).`,
-        '',
-        '| size | pairs | measure | statistic | V1 | V2 | V2/V1 | interval | limit | shift (HL) | Cliff’s δ | p (Mann-Whitney) | verdict |',
-        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-      );
-      for (const { label, relative } of groups) {
-        for (const x of relative.comparisons) {
-          const unit = x.measure === 'latency' ? 'ms' : 'MB';
-          lines.push(
-            `| ${label} | ${relative.pairs} | ${x.measure} | ${x.statistic} | ${x.v1.toFixed(1)} ${unit} | ${x.v2.toFixed(1)} ${unit} | ${ratio(x.ratio)} | [${ratio(x.low)}, ${ratio(x.high)}] at ${levels(x)} | ${ratio(x.limit)} | ${x.hodgesLehmann >= 0 ? '+' : ''}${x.hodgesLehmann.toFixed(1)} ${unit} | ${x.cliffsDelta.toFixed(2)} | ${x.pValue < 0.0001 ? '< 0.0001' : x.pValue.toFixed(4)} | ${x.verdict} |`,
-          );
-        }
-      }
-    }
-  }
+  lines.push(...shadowMarkdown(phaseResult(s.phases, 'shadow')));
+  lines.push(...stressMarkdown(phaseResult(s.phases, 'stress')));
   const against = referenceLines(s);
   if (against.length > 0)
     lines.push('', '## Against the reference run', '', ...against.map((l, i) => (i === 0 ? l : `- ${l}`)));
@@ -325,4 +285,67 @@ export function referenceLines(s: CutoverStatus): string[] {
       `${z.rows} rows: V2 p50 ${z.p50.toFixed(1)} ms vs reference ${z.referenceP50.toFixed(1)} ms (${pct(z.change)}), peak RSS ${z.peakRssMb.toFixed(0)} vs ${z.referencePeakRssMb.toFixed(0)} MB`,
     );
   return out;
+}
+
+/** The shadow's KPIs and output diffs, dataset by dataset, as Markdown. */
+function shadowMarkdown(shadow: PhaseResults['shadow'] | undefined): string[] {
+  const lines: string[] = [];
+  if (!shadow?.datasets) return lines;
+  lines.push('', '## Shadow: V1 vs V2', '');
+  for (const d of shadow.datasets) {
+    lines.push(
+      `### ${d.dataset}`,
+      '',
+      '| metric | V1 | V2 | difference | relative | noise | verdict |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
+    );
+    for (const m of d.metrics)
+      lines.push(
+        `| ${m.metric} | ${m.v1 ?? ''} | ${m.v2 ?? ''} | ${m.difference ?? ''} | ${m.relative ?? ''} | ${m.noise} | ${m.verdict}${m.reason ? ` (${m.reason})` : ''} |`,
+      );
+    lines.push('');
+    for (const diff of d.outputs ?? []) lines.push(...outputMarkdown(diff));
+  }
+  return lines;
+}
+
+/** The stress phase's sizes and its comparison of V2 with V1, as Markdown. */
+function stressMarkdown(stress: PhaseResults['stress'] | undefined): string[] {
+  const lines: string[] = [];
+  if (!stress?.sizes) return lines;
+  lines.push(
+    '## Stress',
+    '',
+    '| rows | runs | p50 ms | p95 ms | p99 ms | mean ± sd ms | rows/s | peak RSS MB |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  );
+  for (const z of stress.sizes) {
+    const l = z.latencyMs;
+    lines.push(
+      `| ${z.rows} | ${z.iterations} | ${l.p50?.toFixed(1)} | ${l.p95?.toFixed(1)} | ${l.p99?.toFixed(1)} | ${l.mean?.toFixed(1)} ± ${l.sd?.toFixed(1)} | ${Math.round(z.rowsPerSecond)} | ${z.peakRssMb.toFixed(1)} |`,
+    );
+  }
+  if (stress.scaling) lines.push('', stress.scaling.note);
+  const groups = relativeGroups(stress);
+  if (groups.length > 0 && stress.compare) {
+    const c = stress.compare;
+    lines.push(
+      '',
+      `### V2 against V1 (${c.verdict})`,
+      '',
+      `Pairs in ABBA order; V2 may be ${(c.settings.maxSlowdown * 100).toFixed(0)} % slower and take ${(c.settings.maxMemoryGrowth * 100).toFixed(0)} % more memory, at ${(c.settings.confidence * 100).toFixed(0)} % confidence for the whole phase (each interval at its share of it: ${c.family} decisions).`,
+      '',
+      '| size | pairs | measure | statistic | V1 | V2 | V2/V1 | interval | limit | shift (HL) | Cliff’s δ | p (Mann-Whitney) | verdict |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
+    for (const { label, relative } of groups) {
+      for (const x of relative.comparisons) {
+        const unit = x.measure === 'latency' ? 'ms' : 'MB';
+        lines.push(
+          `| ${label} | ${relative.pairs} | ${x.measure} | ${x.statistic} | ${x.v1.toFixed(1)} ${unit} | ${x.v2.toFixed(1)} ${unit} | ${ratio(x.ratio)} | [${ratio(x.low)}, ${ratio(x.high)}] at ${levels(x)} | ${ratio(x.limit)} | ${x.hodgesLehmann >= 0 ? '+' : ''}${x.hodgesLehmann.toFixed(1)} ${unit} | ${x.cliffsDelta.toFixed(2)} | ${x.pValue < 0.0001 ? '< 0.0001' : x.pValue.toFixed(4)} | ${x.verdict} |`,
+        );
+      }
+    }
+  }
+  return lines;
 }

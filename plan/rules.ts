@@ -125,10 +125,8 @@ export interface RuledPlan {
   stress: { sizes: readonly number[] };
 }
 
-/** The rules that span fields: every one names the path of the field to fix. */
-export function planProblems(plan: RuledPlan, problem: Problem): void {
-  // Rules that span fields: every one names the path of the field to fix.
-  const { signoff, production, shadow } = plan;
+/** The gate's rules: quorums the roles can fill, approvers listed once, keys for every approver and no other. */
+function signoffProblems(signoff: RuledPlan['signoff'], problem: Problem): void {
   for (const [role, approvers] of Object.entries(signoff.roles)) {
     const needed = typeof signoff.quorum === 'number' ? signoff.quorum : (signoff.quorum[role] ?? 1);
     if (needed > approvers.length) {
@@ -179,6 +177,12 @@ export function planProblems(plan: RuledPlan, problem: Problem): void {
       );
     }
   }
+}
+
+/** The rules that span fields: every one names the path of the field to fix. */
+export function planProblems(plan: RuledPlan, problem: Problem): void {
+  const { signoff, production, shadow } = plan;
+  signoffProblems(signoff, problem);
   // Production's queue is production's alone: a staging or compute worker must never take its work.
   const environments = plan.environments;
   const productionQueue = environments?.production?.taskQueue;

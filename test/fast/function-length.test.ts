@@ -30,15 +30,11 @@ const PRODUCT = [
 
 /** The functions over the limit when the rule came in (2026-12-07), by `file:name`, with their lines then. */
 const SHRINKING: Record<string, number> = {
-  'activities/runner.ts:runProcess': 115,
-  'plan/rules.ts:planProblems': 109,
-  'lib/format.ts:markdownReport': 106,
   'lib/record-replay.ts:replayChecks': 100,
   'lib/html-report.ts:reportParts': 98,
   'workflows/monitor.ts:monitorWorkflow': 98,
   'codec/server.ts:serveCodec': 93,
   'worker/main.ts:main': 93,
-  'lib/format.ts:renderStatus': 85,
   'toolchain/postgres.ts:startPostgres': 85,
   'lib/record.ts:checkSignOffs': 84,
 };

@@ -53,13 +53,12 @@ export async function breakGlassRoute(app: FastifyInstance, options: RelayOption
       const why = allowed && !allowed.may ? allowed.why : `${role} may not break the glass here`;
       req.log.warn({ workflowId, role, subject: login.subject, why }, 'break-glass refused by the approval app');
       // Reported to the cutover (attested), so that its audit holds the attempt, as a refused sign-off's.
-      await reportAppRefusal(
-        c,
-        options.attester,
-        workflowId,
-        { role, decision: 'break-glass', user: login.user, reason: why },
-        login,
-      ).catch((err: unknown) =>
+      await reportAppRefusal(c, { attester: options.attester, login: login }, workflowId, {
+        role,
+        decision: 'break-glass',
+        user: login.user,
+        reason: why,
+      }).catch((err: unknown) =>
         req.log.warn({ workflowId, err: (err as Error).message }, 'refusal not reported to the cutover'),
       );
       return page(403, { kind: 'app', message: `you cannot break the glass as ${role}: ${why}`, glass: true });

@@ -95,7 +95,7 @@ class SignOffRelay {
     const payload: SignOff = {
       ...signOff,
       evidenceDigest,
-      attestation: attestSignOff(this.options.attester, workflowId, signOff, evidenceDigest, {
+      attestation: attestSignOff(this.options.attester, { workflowId, digest: evidenceDigest }, signOff, {
         issuer: login.issuer,
         subject: login.subject,
       }),
@@ -165,9 +165,13 @@ class SignOffRelay {
       'sign-off refused by the approval app',
     );
     const refusal = { ...attempt, user: login.user, reason };
-    await reportAppRefusal(this.options.cutovers, this.options.attester, workflowId, refusal, login).catch(
-      (err: unknown) =>
-        req.log.warn({ workflowId, err: (err as Error).message }, 'refusal not reported to the cutover'),
+    await reportAppRefusal(
+      this.options.cutovers,
+      { attester: this.options.attester, login: login },
+      workflowId,
+      refusal,
+    ).catch((err: unknown) =>
+      req.log.warn({ workflowId, err: (err as Error).message }, 'refusal not reported to the cutover'),
     );
   }
 }

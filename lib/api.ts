@@ -210,19 +210,40 @@ export function signSignOff(
   ).toString('hex');
 }
 
+/** An attester: the key id the workers pin and its ed25519 private key. */
+export interface Attester {
+  keyId: string;
+  privateKey: Uint8Array;
+}
+
+/** The login an attestation vouches for: its issuer and subject, at `issuedAt` (@default now). */
+export interface AttestedLogin {
+  issuer: string;
+  subject: string;
+  issuedAt?: Date;
+}
+
+/** The fields an attestation signs besides its message: the key, the login's issuer and subject, the time. */
+function attestationFields(attester: Attester, login: AttestedLogin) {
+  return {
+    keyId: attester.keyId,
+    issuer: login.issuer,
+    subject: login.subject,
+    issuedAt: (login.issuedAt ?? new Date()).toISOString(),
+  };
+}
+
 /**
  * An attester's word on a sign-off (the approval app's, after its login): its signature over the sign-off's
  * meaning and the login's issuer and subject, at `issuedAt`, the way the gate verifies it.
  */
 export function attestSignOff(
-  attester: { keyId: string; privateKey: Uint8Array },
-  workflowId: string,
+  attester: Attester,
+  { workflowId, digest }: { workflowId: string; digest: string },
   signOff: Pick<SignOff, 'role' | 'approver' | 'decision'>,
-  digest: string,
-  login: { issuer: string; subject: string },
-  issuedAt: Date = new Date(),
+  login: AttestedLogin,
 ): Attestation {
-  const fields = { keyId: attester.keyId, ...login, issuedAt: issuedAt.toISOString() };
+  const fields = attestationFields(attester, login);
   const message = attestationMessage(
     signOffMessage(workflowId, signOff.role, signOff.approver, signOff.decision, digest),
     fields,
@@ -256,13 +277,12 @@ export function signBreakGlass(
 
 /** An attester's word on a break-glass sign-off, after its login, the way the cutover verifies it. */
 export function attestBreakGlass(
-  attester: { keyId: string; privateKey: Uint8Array },
+  attester: Attester,
   target: GlassTarget,
   request: Pick<BreakGlass, 'role' | 'approver' | 'reason'>,
-  login: { issuer: string; subject: string },
-  issuedAt: Date = new Date(),
+  login: AttestedLogin,
 ): Attestation {
-  const fields = { keyId: attester.keyId, ...login, issuedAt: issuedAt.toISOString() };
+  const fields = attestationFields(attester, login);
   const message = attestationMessage(
     breakGlassMessage(target.workflowId, target.change, request.role, request.approver, target.digest, request.reason),
     fields,
@@ -304,13 +324,11 @@ export async function submitBreakGlass(
  */
 export async function reportAppRefusal(
   c: Cutovers,
-  attester: { keyId: string; privateKey: Uint8Array },
+  { attester, login }: { attester: Attester; login: AttestedLogin },
   workflowId: string,
   refusal: Omit<AppRefusal, 'attestation'>,
-  login: { issuer: string; subject: string },
-  issuedAt: Date = new Date(),
 ): Promise<void> {
-  const fields = { keyId: attester.keyId, ...login, issuedAt: issuedAt.toISOString() };
+  const fields = attestationFields(attester, login);
   const message = appRefusalMessage(workflowId, refusal, fields);
   const signature = Buffer.from(ed25519.sign(utf8(message), attester.privateKey)).toString('hex');
   await c.client.workflow

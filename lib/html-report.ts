@@ -12,6 +12,7 @@ import { formatMs } from '../plan/duration';
 import { describeBreakGlass, phaseResult, type CutoverStatus } from '../shapes/status';
 import { levels } from '../verdicts/relative';
 import type { RecordLine } from './record';
+import type { PhaseResults } from '../shapes/phases';
 
 /** JSON safe to embed in a <script> element. */
 function scriptJson(value: unknown): string {
@@ -64,29 +65,6 @@ ${script}
 export function reportParts(s: CutoverStatus): { body: string; script: string } {
   const stress = phaseResult(s.phases, 'stress');
   const shadow = phaseResult(s.phases, 'shadow');
-  const metrics: MetricComparison[] = shadow?.datasets?.[0]?.metrics ?? [];
-  const groups = relativeGroups(stress);
-  const data = {
-    // Both versions' wall times per size, for an ECDF each: the overlap shows rather than a p-value.
-    ecdf: groups.map(({ label, relative }) => ({
-      label,
-      v1: [...relative.samples.v1.latency].sort((a, b) => a - b),
-      v2: [...relative.samples.v2.latency].sort((a, b) => a - b),
-    })),
-    sizes: (stress?.sizes ?? []).map((z) => ({
-      rows: z.rows,
-      ...z.latencyMs,
-      usPerRow: z.usPerRow,
-      rowsPerSecond: z.rowsPerSecond,
-    })),
-    kpis: metrics.map((m) => ({
-      metric: m.metric,
-      relativePct: m.relative !== undefined ? m.relative * 100 : null,
-      tolerancePct: m.tolerance?.relative !== undefined ? m.tolerance.relative * 100 : null,
-      v1: m.v1 ?? null,
-      v2: m.v2 ?? null,
-    })),
-  };
   const phases = s.phases
     .map(
       (p) =>
@@ -102,21 +80,7 @@ export function reportParts(s: CutoverStatus): { body: string; script: string } 
     )
     .join('\n');
   const outputs = (shadow?.datasets ?? []).flatMap((d) => (d.outputs ?? []).map(outputHtml)).join('\n');
-  const comparisonRows = groups
-    .flatMap(({ label, relative }) =>
-      relative.comparisons.map((c) => {
-        const unit = c.measure === 'latency' ? 'ms' : 'MB';
-        const r = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '∞');
-        return `<tr><td>${esc(label)}</td><td>${relative.pairs}</td><td>${c.measure}</td><td>${c.statistic}</td><td>${c.v1.toFixed(1)} ${unit}</td><td>${c.v2.toFixed(1)} ${unit}</td><td>${r(c.ratio)}</td><td>[${r(c.low)}, ${r(c.high)}] at ${levels(c)}</td><td>${r(c.limit)}</td><td>${c.hodgesLehmann.toFixed(1)} ${unit}</td><td>${c.cliffsDelta.toFixed(2)}</td><td>${c.pValue.toFixed(4)}</td><td class="${c.verdict === 'pass' ? 'passed' : 'failed'}">${c.verdict}</td></tr>`;
-      }),
-    )
-    .join('\n');
-  const comparison = stress?.compare
-    ? `<h2>Stress: V2 against V1 (${esc(stress.compare.verdict)})</h2>
-<p>Pairs in ABBA order. V2 may be ${(stress.compare.settings.maxSlowdown * 100).toFixed(0)} % slower and take ${(stress.compare.settings.maxMemoryGrowth * 100).toFixed(0)} % more memory, at ${(stress.compare.settings.confidence * 100).toFixed(0)} % confidence for the whole phase (${stress.compare.family} decisions share it).</p>
-<table><tr><th>size</th><th>pairs</th><th>measure</th><th>statistic</th><th>V1</th><th>V2</th><th>V2/V1</th><th>interval</th><th>limit</th><th>shift (HL)</th><th>Cliff's δ</th><th>p</th><th>verdict</th></tr>${comparisonRows}</table>
-<div class="charts">${groups.map((_, i) => `<div><h3>Wall time, ${esc(groups[i]?.label)}: V1 and V2 (ECDF)</h3><canvas id="ecdf-${i}"></canvas></div>`).join('')}</div>`
-    : '';
+  const comparison = comparisonHtml(stress);
   const gate = s.gate.roles
     .map((r) => `<tr><td>${esc(r.role)}</td><td>${esc(r.approvedBy.join(', ') || '-')}</td><td>${r.missing}</td></tr>`)
     .join('\n');
@@ -148,7 +112,42 @@ ${stress?.scaling ? `<p>${esc(stress.scaling.note)}</p>` : ''}
 <h2>Sign-off</h2><table><tr><th>role</th><th>signed by</th><th>missing</th></tr>${gate}</table>
 ${(s.breakGlass ?? []).map((b) => `<p class="break-glass"><strong>Break-glass</strong>: ${esc(describeBreakGlass(b))}</p>`).join('')}
 <h2>Audit trail</h2><ul>${audit}</ul>`;
-  const script = `const data = ${scriptJson(data)};
+  const script = chartsScript(s);
+  return { body, script };
+}
+
+/** The data the charts draw: both versions' wall times per size (an ECDF each), the sizes, the KPIs. */
+function chartData(s: CutoverStatus) {
+  const stress = phaseResult(s.phases, 'stress');
+  const metrics: MetricComparison[] = phaseResult(s.phases, 'shadow')?.datasets?.[0]?.metrics ?? [];
+  const groups = relativeGroups(stress);
+  return {
+    // Both versions' wall times per size, for an ECDF each: the overlap shows rather than a p-value.
+    ecdf: groups.map(({ label, relative }) => ({
+      label,
+      v1: [...relative.samples.v1.latency].sort((a, b) => a - b),
+      v2: [...relative.samples.v2.latency].sort((a, b) => a - b),
+    })),
+    sizes: (stress?.sizes ?? []).map((z) => ({
+      rows: z.rows,
+      ...z.latencyMs,
+      usPerRow: z.usPerRow,
+      rowsPerSecond: z.rowsPerSecond,
+    })),
+    kpis: metrics.map((m) => ({
+      metric: m.metric,
+      relativePct: m.relative !== undefined ? m.relative * 100 : null,
+      tolerancePct: m.tolerance?.relative !== undefined ? m.tolerance.relative * 100 : null,
+      v1: m.v1 ?? null,
+      v2: m.v2 ?? null,
+    })),
+  };
+}
+
+/** The script that draws the charts with a global `Chart`, from the status's figures. */
+function chartsScript(s: CutoverStatus): string {
+  const data = chartData(s);
+  return `const data = ${scriptJson(data)};
 const labels = data.sizes.map((z) => z.rows.toLocaleString('en') + ' rows');
 new Chart(document.getElementById('latency'), { type: 'bar', data: { labels, datasets: ['p50', 'p95', 'p99', 'max'].map((k) => ({ label: k + ' (ms)', data: data.sizes.map((z) => z[k]) })) } });
 new Chart(document.getElementById('scaling'), { type: 'line', data: { labels, datasets: [{ label: 'µs per row', data: data.sizes.map((z) => z.usPerRow), yAxisID: 'y' }, { label: 'rows/s', data: data.sizes.map((z) => z.rowsPerSecond), yAxisID: 'y1' }] }, options: { scales: { y: { position: 'left' }, y1: { position: 'right' } } } });
@@ -157,7 +156,26 @@ data.ecdf.forEach((g, i) => {
   new Chart(document.getElementById('ecdf-' + i), { type: 'line', data: { datasets: [{ label: 'V1', data: steps(g.v1), stepped: true }, { label: 'V2', data: steps(g.v2), stepped: true }] }, options: { parsing: false, scales: { x: { type: 'linear', title: { display: true, text: 'ms' } }, y: { min: 0, max: 1, title: { display: true, text: 'share of runs' } } } } });
 });
 new Chart(document.getElementById('kpis'), { type: 'bar', data: { labels: data.kpis.map((k) => k.metric), datasets: [{ label: '|V2 − V1| / V1 (%)', data: data.kpis.map((k) => k.relativePct) }, { label: 'relative tolerance (%)', data: data.kpis.map((k) => k.tolerancePct) }] } });`;
-  return { body, script };
+}
+
+/** The stress phase's comparison of V2 with V1: the table of every statistic and the ECDF of each size. */
+function comparisonHtml(stress: PhaseResults['stress'] | undefined): string {
+  const groups = relativeGroups(stress);
+  const comparisonRows = groups
+    .flatMap(({ label, relative }) =>
+      relative.comparisons.map((c) => {
+        const unit = c.measure === 'latency' ? 'ms' : 'MB';
+        const r = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '∞');
+        return `<tr><td>${esc(label)}</td><td>${relative.pairs}</td><td>${c.measure}</td><td>${c.statistic}</td><td>${c.v1.toFixed(1)} ${unit}</td><td>${c.v2.toFixed(1)} ${unit}</td><td>${r(c.ratio)}</td><td>[${r(c.low)}, ${r(c.high)}] at ${levels(c)}</td><td>${r(c.limit)}</td><td>${c.hodgesLehmann.toFixed(1)} ${unit}</td><td>${c.cliffsDelta.toFixed(2)}</td><td>${c.pValue.toFixed(4)}</td><td class="${c.verdict === 'pass' ? 'passed' : 'failed'}">${c.verdict}</td></tr>`;
+      }),
+    )
+    .join('\n');
+  return stress?.compare
+    ? `<h2>Stress: V2 against V1 (${esc(stress.compare.verdict)})</h2>
+<p>Pairs in ABBA order. V2 may be ${(stress.compare.settings.maxSlowdown * 100).toFixed(0)} % slower and take ${(stress.compare.settings.maxMemoryGrowth * 100).toFixed(0)} % more memory, at ${(stress.compare.settings.confidence * 100).toFixed(0)} % confidence for the whole phase (${stress.compare.family} decisions share it).</p>
+<table><tr><th>size</th><th>pairs</th><th>measure</th><th>statistic</th><th>V1</th><th>V2</th><th>V2/V1</th><th>interval</th><th>limit</th><th>shift (HL)</th><th>Cliff's δ</th><th>p</th><th>verdict</th></tr>${comparisonRows}</table>
+<div class="charts">${groups.map((_, i) => `<div><h3>Wall time, ${esc(groups[i]?.label)}: V1 and V2 (ECDF)</h3><canvas id="ecdf-${i}"></canvas></div>`).join('')}</div>`
+    : '';
 }
 
 const figure = (n: number | undefined) => (n === undefined ? '' : Number(n.toPrecision(6)).toString());

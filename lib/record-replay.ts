@@ -124,38 +124,60 @@ export function auditCheck(record: CutoverRecord, replayed: readonly ChainedEntr
 
 const FINAL = ['completed', 'rolled-back', 'rejected', 'failed', 'cancelled'];
 
+/**
+ * The record held to its history: the history is the one it names, replays on this release's code, and holds the
+ * record's plan, sign-offs, audit chain and outcome.
+ */
 export async function replayChecks(record: CutoverRecord, historyText: string | undefined): Promise<Check[]> {
-  const checks: Check[] = [];
-  const fail = (check: string, detail: string) => checks.push({ check, ok: false, detail });
-  if (historyText === undefined) {
-    fail('history', 'no history to replay: give --history FILE, or export the record with --with-history');
-    return checks;
-  }
+  const read = readHistory(record, historyText);
+  if (!('history' in read)) return [read.check];
+  const { history } = read;
+  const replayed: ChainedEntry[] = [];
+  return [
+    read.check,
+    await replayCheck(record, history, replayed),
+    planCheck(record, history),
+    signOffsCheck(record, history),
+    auditCheck(record, replayed),
+    outcomeCheck(record, history),
+  ];
+}
+
+/** The history given, parsed, and the one the record names (by its digest as the export wrote it). */
+function readHistory(
+  record: CutoverRecord,
+  historyText: string | undefined,
+): { check: Check; history: History } | { check: Check } {
+  const check = 'history';
+  if (historyText === undefined)
+    return {
+      check: {
+        check,
+        ok: false,
+        detail: 'no history to replay: give --history FILE, or export the record with --with-history',
+      },
+    };
   let history: History;
   try {
     history = historyFromJSON(JSON.parse(historyText));
   } catch (err) {
-    fail('history', `not a Temporal history: ${(err as Error).message.split('\n')[0]}`);
-    return checks;
+    return {
+      check: { check, ok: false, detail: `not a Temporal history: ${(err as Error).message.split('\n')[0]}` },
+    };
   }
   // Hashed as the export wrote it: the history read back and written out again, whoever wrote the file given.
   const digest = bytesToHex(sha256(utf8(historyToJSON(history))));
   if (digest !== record.history.sha256) {
-    fail(
-      'history',
-      `its SHA-256 is ${digest.slice(0, 12)}…, the record's predicate.history.sha256 ${record.history.sha256.slice(0, 12)}…: another history`,
-    );
-    return checks;
+    const detail = `its SHA-256 is ${digest.slice(0, 12)}…, the record's predicate.history.sha256 ${record.history.sha256.slice(0, 12)}…: another history`;
+    return { check: { check, ok: false, detail } };
   }
-  checks.push({
-    check: 'history',
-    ok: true,
-    detail: `${history.events?.length ?? 0} events, the digest the record names`,
-  });
+  const detail = `${history.events?.length ?? 0} events, the digest the record names`;
+  return { check: { check, ok: true, detail }, history };
+}
 
-  const replayed: ChainedEntry[] = [];
+/** The SDK's replay worker: a nondeterminism error means this code would not have made these decisions. */
+async function replayCheck(record: CutoverRecord, history: History, replayed: ChainedEntry[]): Promise<Check> {
   try {
-    // The SDK's replay worker: a nondeterminism error means this code would not have made these decisions.
     const { DefaultLogger, Runtime, Worker } = await import('@temporalio/worker');
     // The SDK's own lines (its replay worker starting and stopping) are not the auditor's to read.
     try {
@@ -168,27 +190,34 @@ export async function replayChecks(record: CutoverRecord, historyText: string | 
       history,
       record.workflowId,
     );
-    checks.push({ check: 'replay', ok: true, detail: "the history replays on this release's workflow code" });
+    return { check: 'replay', ok: true, detail: "the history replays on this release's workflow code" };
   } catch (err) {
-    fail(
-      'replay',
-      `the history does not replay on this release's workflow code: ${(err as Error).message.split('\n')[0]}`,
-    );
+    return {
+      check: 'replay',
+      ok: false,
+      detail: `the history does not replay on this release's workflow code: ${(err as Error).message.split('\n')[0]}`,
+    };
   }
+}
 
+/** The record's plan is the effective plan the workers' plan check returned in the history. */
+function planCheck(record: CutoverRecord, history: History): Check {
+  const check = 'history plan';
   const checked = checkedPlanIn(history);
-  if (checked === undefined) {
-    checks.push({
-      check: 'history plan',
-      ok: true,
-      detail: 'no plan check completed in the history: nothing to compare',
-    });
-  } else if (canonicalJson(checked) !== canonicalJson(record.plan)) {
-    fail('history plan', "predicate.plan is not the effective plan the workers' plan check returned in the history");
-  } else {
-    checks.push({ check: 'history plan', ok: true, detail: "the effective plan the workers' plan check returned" });
-  }
+  if (checked === undefined)
+    return { check, ok: true, detail: 'no plan check completed in the history: nothing to compare' };
+  if (canonicalJson(checked) !== canonicalJson(record.plan))
+    return {
+      check,
+      ok: false,
+      detail: "predicate.plan is not the effective plan the workers' plan check returned in the history",
+    };
+  return { check, ok: true, detail: "the effective plan the workers' plan check returned" };
+}
 
+/** Every sign-off the record says the gate received is in the history, in the record's order. */
+function signOffsCheck(record: CutoverRecord, history: History): Check {
+  const check = 'history sign-offs';
   const sent = signOffsIn(history).map((s) => canonicalJson(s));
   let at = 0;
   const missing = record.gate.received.findIndex(({ signOff }) => {
@@ -199,28 +228,19 @@ export async function replayChecks(record: CutoverRecord, historyText: string | 
   });
   if (missing >= 0) {
     const s = record.gate.received[missing]?.signOff;
-    fail(
-      'history sign-offs',
-      `predicate.gate.received[${missing}] (${s?.role}, ${s?.approver}): not in the history as the record has it`,
-    );
-  } else {
-    checks.push({
-      check: 'history sign-offs',
-      ok: true,
-      detail: `${record.gate.received.length} sign-off(s), in order, as the history has them`,
-    });
+    const detail = `predicate.gate.received[${missing}] (${s?.role}, ${s?.approver}): not in the history as the record has it`;
+    return { check, ok: false, detail };
   }
+  const detail = `${record.gate.received.length} sign-off(s), in order, as the history has them`;
+  return { check, ok: true, detail };
+}
 
-  checks.push(auditCheck(record, replayed));
-
+/** The record's outcome is how the history ended (or it is still running, and so is the record's state). */
+function outcomeCheck(record: CutoverRecord, history: History): Check {
   const end = endOf(history);
   const state = record.outcome.state;
   const agrees = end === undefined ? !FINAL.includes(state) : end === state || (end === 'failed' && state === 'failed');
-  if (agrees) checks.push({ check: 'history outcome', ok: true, detail: end ? `ended ${end}` : 'still running' });
-  else
-    fail(
-      'history outcome',
-      `predicate.outcome.state is ${state}, the history ${end ? `ended ${end}` : 'is still running'}`,
-    );
-  return checks;
+  if (agrees) return { check: 'history outcome', ok: true, detail: end ? `ended ${end}` : 'still running' };
+  const detail = `predicate.outcome.state is ${state}, the history ${end ? `ended ${end}` : 'is still running'}`;
+  return { check: 'history outcome', ok: false, detail };
 }

@@ -245,18 +245,59 @@ function checkEvidence(r: CutoverRecord): string {
  */
 function checkSignOffs(r: CutoverRecord, trust: Trust): string {
   if (r.evidenceDigest === undefined) return 'no gate to recount';
+  const config = trustedRules(r, trust);
+  const recounted = gateView(config, recount(r, config));
+  const recorded = r.gate.view;
+  // A gate that expired was open when its deadline passed: the recount leaves it open.
+  const status = recorded.status === 'expired' && recounted.status === 'open' ? 'expired' : recounted.status;
+  if (status !== recorded.status) {
+    broken(
+      'predicate.gate.view.status',
+      `the record says ${recorded.status}, the recount under the plan's rules gives ${recounted.status}`,
+    );
+  }
+  for (const role of recounted.roles) {
+    const theirs = recorded.roles.find((x) => x.role === role.role);
+    if (JSON.stringify(theirs?.approvedBy ?? []) !== JSON.stringify(role.approvedBy)) {
+      broken(
+        `predicate.gate.view.roles[${role.role}].approvedBy`,
+        `the record says ${JSON.stringify(theirs?.approvedBy ?? [])}, the recount ${JSON.stringify(role.approvedBy)}`,
+      );
+    }
+  }
+  if (['completed', 'rolled-back'].includes(r.outcome.state) && recounted.status !== 'approved') {
+    broken(
+      'predicate.outcome.state',
+      `${r.outcome.state}, but the recounted gate is ${recounted.status}: production moved without an approved gate`,
+    );
+  }
+  if (r.outcome.state === 'rejected' && recounted.status !== 'rejected') {
+    broken('predicate.outcome.state', `rejected, but the recounted gate is ${recounted.status}`);
+  }
+  return `${r.gate.received.length} sign-off(s) recounted: gate ${recounted.status}`;
+}
+
+/** The gate's rules under the effective plan, with only the attesters' and approvers' keys the auditor trusts. */
+function trustedRules(r: CutoverRecord, trust: Trust): ReturnType<typeof gateRules> {
   const rules = gateRules(r.plan, r.workflowId);
   const trusted = (keys: Record<string, string> | undefined, theirs: Record<string, string> | undefined) =>
     theirs === undefined
       ? undefined
       : Object.fromEntries(Object.entries(theirs).filter(([id, key]) => keys?.[id] !== undefined && keys[id] === key));
-  const config = {
+  return {
     ...rules,
     ...(rules.attesters ? { attesters: trusted(trust.attesters, rules.attesters) ?? {} } : {}),
     ...(rules.keys ? { keys: trusted(trust.approvers, rules.keys) ?? {} } : {}),
   };
-  // The gate's rounds: the first on the evidence as the phases left it, one more per review (the evidence expired
-  // while the deploy waited for its window: workflows/change-window.ts), each on the evidence with its reviews so far.
+}
+
+/**
+ * Every sign-off received decided again, in order, at the workflow's time of its arrival; each one whose decision
+ * differs from the record's is broken. The gate's rounds: the first on the evidence as the phases left it, one more
+ * per review (the evidence expired while the deploy waited for its window: workflows/change-window.ts), each on
+ * the evidence with its reviews so far.
+ */
+function recount(r: CutoverRecord, config: ReturnType<typeof gateRules>): GateState {
   const { reviews: recordedReviews, ...phasesEvidence } = r.evidence;
   const reviews = Array.isArray(recordedReviews) ? (recordedReviews as EvidenceReview[]) : [];
   const digests = [
@@ -297,35 +338,7 @@ function checkSignOffs(r: CutoverRecord, trust: Trust): string {
       via,
     });
   }
-  const recounted = gateView(config, state);
-  const recorded = r.gate.view;
-  // A gate that expired was open when its deadline passed: the recount leaves it open.
-  const status = recorded.status === 'expired' && recounted.status === 'open' ? 'expired' : recounted.status;
-  if (status !== recorded.status) {
-    broken(
-      'predicate.gate.view.status',
-      `the record says ${recorded.status}, the recount under the plan's rules gives ${recounted.status}`,
-    );
-  }
-  for (const role of recounted.roles) {
-    const theirs = recorded.roles.find((x) => x.role === role.role);
-    if (JSON.stringify(theirs?.approvedBy ?? []) !== JSON.stringify(role.approvedBy)) {
-      broken(
-        `predicate.gate.view.roles[${role.role}].approvedBy`,
-        `the record says ${JSON.stringify(theirs?.approvedBy ?? [])}, the recount ${JSON.stringify(role.approvedBy)}`,
-      );
-    }
-  }
-  if (['completed', 'rolled-back'].includes(r.outcome.state) && recounted.status !== 'approved') {
-    broken(
-      'predicate.outcome.state',
-      `${r.outcome.state}, but the recounted gate is ${recounted.status}: production moved without an approved gate`,
-    );
-  }
-  if (r.outcome.state === 'rejected' && recounted.status !== 'rejected') {
-    broken('predicate.outcome.state', `rejected, but the recounted gate is ${recounted.status}`);
-  }
-  return `${r.gate.received.length} sign-off(s) recounted: gate ${recounted.status}`;
+  return state;
 }
 
 /**

@@ -60,34 +60,7 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   if (asRoot) reachableByNobody(dir);
   const passwordFile = path.join(dir, 'password');
-  if (!existsSync(path.join(cluster, 'PG_VERSION'))) {
-    rmSync(cluster, { recursive: true, force: true });
-    const password = randomBytes(18).toString('hex');
-    writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
-    // initdb reads the password from a file the server's user can read; it is removed once the cluster exists.
-    const pwfile = path.join(dir, 'initdb-password');
-    writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
-    mkdirSync(cluster, { mode: 0o700 });
-    if (asRoot) for (const p of [pwfile, cluster]) chownSync(p, NOBODY, NOBODY);
-    try {
-      execFileSync(
-        ...serverCommand(asRoot, path.join(bin, 'initdb'), [
-          '-D',
-          cluster,
-          '-U',
-          SUPERUSER,
-          `--pwfile=${pwfile}`,
-          '--auth=scram-sha-256',
-          '--encoding=UTF8',
-          '--locale=C.UTF-8',
-          '--no-instructions',
-        ]),
-        { stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-    } finally {
-      rmSync(pwfile, { force: true });
-    }
-  }
+  if (!existsSync(path.join(cluster, 'PG_VERSION'))) initCluster(bin, { dir, cluster, passwordFile, asRoot });
   const password = readFileSync(passwordFile, 'utf8').trim();
   const port = options.port ?? (await freePort());
   const logFile = path.join(dir, 'server.log');
@@ -136,6 +109,42 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
     throw new Error(`PostgreSQL did not start in ${dir}: ${(err as Error).message}; ${errors.join('').trim()}`);
   }
   return { url, port, user: SUPERUSER, password, stop };
+}
+
+/**
+ * A new cluster in `cluster`, its superuser's password random and kept in `passwordFile`; owned by `nobody` when
+ * cutover runs as root (PostgreSQL refuses to run as root).
+ */
+function initCluster(
+  bin: string,
+  { dir, cluster, passwordFile, asRoot }: { dir: string; cluster: string; passwordFile: string; asRoot: boolean },
+): void {
+  rmSync(cluster, { recursive: true, force: true });
+  const password = randomBytes(18).toString('hex');
+  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+  // initdb reads the password from a file the server's user can read; it is removed once the cluster exists.
+  const pwfile = path.join(dir, 'initdb-password');
+  writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+  mkdirSync(cluster, { mode: 0o700 });
+  if (asRoot) for (const p of [pwfile, cluster]) chownSync(p, NOBODY, NOBODY);
+  try {
+    execFileSync(
+      ...serverCommand(asRoot, path.join(bin, 'initdb'), [
+        '-D',
+        cluster,
+        '-U',
+        SUPERUSER,
+        `--pwfile=${pwfile}`,
+        '--auth=scram-sha-256',
+        '--encoding=UTF8',
+        '--locale=C.UTF-8',
+        '--no-instructions',
+      ]),
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+  } finally {
+    rmSync(pwfile, { force: true });
+  }
 }
 
 /**

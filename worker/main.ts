@@ -9,7 +9,8 @@ import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { temporalTarget } from '../common/temporal-env';
 import { CodecError, codecFromEnv } from '../codec/aes-gcm';
 import { freePort } from '../common/net';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, type WorkerConfig } from './config';
+import type { Logger } from 'pino';
 import { createLogger, sdkLogger } from './logger';
 import { createWorker } from './worker';
 import { createMetrics, serveMetrics } from './metrics';
@@ -29,9 +30,51 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.CUTOVER_LOG_LEVEL);
+  const { metrics, metricsServer } = await startMetrics(config, logger);
+  const target = temporalTarget();
+  let created;
+  try {
+    created = await createWorker(config, metrics.sinks, undefined, codec);
+  } catch (err) {
+    const message = (err as Error).message;
+    process.stderr.write(
+      `cutover worker: cannot reach Temporal at ${target.address} (namespace ${target.namespace}): ${message.split('\n')[0]}\n`,
+    );
+    process.exit(1);
+  }
+  const { served, connection } = created;
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'shutting down: no new tasks; running activities get the grace period');
+      for (const { worker } of served) worker.shutdown();
+    });
+  }
+  logPolling(logger, { served, codec, config, target, startedAt });
+  // One worker failing stops the others: a process that serves half of what it says would mislead.
+  const runs = served.map(({ worker }) =>
+    worker.run().catch((err: unknown) => {
+      for (const other of served) if (other.worker.getState() === 'RUNNING') other.worker.shutdown();
+      throw err;
+    }),
+  );
+  const outcomes = await Promise.allSettled(runs);
+  metricsServer?.close();
+  await connection.close();
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) throw failed.reason;
+  logger.info('worker stopped');
+}
+
+/**
+ * The project's metrics (on CUTOVER_METRICS_PORT) and the SDK's Prometheus endpoint: on CUTOVER_SDK_METRICS_PORT if
+ * given, else on a free loopback port whose text /metrics appends after the project's metrics, so one scrape gets
+ * both. Installs the SDK's runtime with them.
+ */
+async function startMetrics(config: WorkerConfig, logger: Logger) {
   const metrics = createMetrics();
-  // The SDK's own Prometheus endpoint: on CUTOVER_SDK_METRICS_PORT if given, else on a free loopback
-  // port whose text /metrics appends after the project's metrics, so one scrape gets both.
   const metricsPort = config.CUTOVER_METRICS_PORT;
   const sdkMetricsPort = config.CUTOVER_SDK_METRICS_PORT || (metricsPort > 0 ? await freePort() : 0);
   let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
@@ -56,27 +99,21 @@ async function main(): Promise<void> {
       ...(sdkMetricsPort > 0 ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkMetricsPort}` } } } : {}),
     },
   });
-  const target = temporalTarget();
-  let created;
-  try {
-    created = await createWorker(config, metrics.sinks, undefined, codec);
-  } catch (err) {
-    const message = (err as Error).message;
-    process.stderr.write(
-      `cutover worker: cannot reach Temporal at ${target.address} (namespace ${target.namespace}): ${message.split('\n')[0]}\n`,
-    );
-    process.exit(1);
-  }
-  const { served, connection } = created;
-  let stopping = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'shutting down: no new tasks; running activities get the grace period');
-      for (const { worker } of served) worker.shutdown();
-    });
-  }
+  return { metrics, metricsServer };
+}
+
+/** What the worker serves and how: its queues, its payloads, its data folder and policy, its start time. */
+function logPolling(
+  logger: Logger,
+  at: {
+    served: Awaited<ReturnType<typeof createWorker>>['served'];
+    codec: ReturnType<typeof codecFromEnv>;
+    config: WorkerConfig;
+    target: ReturnType<typeof temporalTarget>;
+    startedAt: number;
+  },
+): void {
+  const { served, codec, config, target, startedAt } = at;
   logger.info(
     {
       address: target.address,
@@ -93,19 +130,6 @@ async function main(): Promise<void> {
     },
     'worker polling',
   );
-  // One worker failing stops the others: a process that serves half of what it says would mislead.
-  const runs = served.map(({ worker }) =>
-    worker.run().catch((err: unknown) => {
-      for (const other of served) if (other.worker.getState() === 'RUNNING') other.worker.shutdown();
-      throw err;
-    }),
-  );
-  const outcomes = await Promise.allSettled(runs);
-  metricsServer?.close();
-  await connection.close();
-  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-  if (failed) throw failed.reason;
-  logger.info('worker stopped');
 }
 
 /** The environment with `--environment NAME[,NAME]` from the command line as CUTOVER_ENVIRONMENT. */

@@ -108,70 +108,80 @@ function untilNextTick(input: MonitorInput, state: MonitorState): number {
   return Math.min(start + tick * input.intervalMs, input.windowEndsAt) - now;
 }
 
+/** What the monitor's status query answers: its window, its samples so far and the last one. */
+function statusOf(input: MonitorInput, state: MonitorState): MonitorStatus {
+  const status: MonitorStatus = {
+    startedAt: state.startedAt,
+    windowEndsAt: new Date(input.windowEndsAt).toISOString(),
+    samples: state.samples,
+    consecutiveFailures: state.consecutiveFailures,
+    runs: state.runs,
+  };
+  if (state.last) {
+    status.last = { at: state.last.at, ok: state.last.ok };
+    if (state.last.errorRate !== undefined) status.last.errorRate = state.last.errorRate;
+    if (state.last.maxDrift !== undefined) status.last.maxDrift = state.last.maxDrift;
+  }
+  if (state.waitingForWorker) status.waitingForWorker = state.waitingForWorker;
+  return status;
+}
+
+/**
+ * One probe on production's queue, through the policy wait, and (on a queue of its own) watched for a worker
+ * while it waits there: the waiting shows in the status and the Temporal UI's details.
+ */
+function takeSample(input: MonitorInput, state: MonitorState): Promise<ProbeResult> {
+  const taskQueue = input.taskQueue;
+  const sample = () =>
+    untilPolicyHolds(undefined, 'monitoring probe', () =>
+      probe.executeWithOptions(
+        {
+          startToCloseTimeout: '10m',
+          heartbeatTimeout: '15s',
+          ...(taskQueue !== undefined ? { taskQueue } : {}),
+          summary: `probe #${state.samples + 1}`,
+        },
+        [
+          {
+            workflowId: input.parentWorkflowId,
+            release: input.release,
+            key: `${input.keyPrefix}/monitoring/probe-${state.samples + 1}`,
+            probe: input.probe,
+            triggers: input.triggers,
+            reference: input.reference,
+            consecutiveFailures: state.consecutiveFailures,
+            ...(input.baseDir ? { baseDir: input.baseDir } : {}),
+            ...(input.policyDigest !== undefined ? { policyDigest: input.policyDigest } : {}),
+            ...(input.seal ? { seal: input.seal } : {}),
+          },
+        ],
+      ),
+    );
+  return taskQueue === undefined
+    ? sample()
+    : watched(
+        { environment: 'production', taskQueue },
+        `monitoring probe #${state.samples + 1}`,
+        {
+          report: (waiting) => {
+            if (waiting) state.waitingForWorker = waiting;
+            else delete state.waitingForWorker;
+            setCurrentDetails(waiting ? `**Waiting**: ${describeWaitingForWorker(waiting)}` : '');
+          },
+        },
+        sample,
+      );
+}
+
 export async function monitorWorkflow(input: MonitorInput): Promise<MonitorOutcome> {
   refuseWithoutItsCutover(input);
   const state: MonitorState = { ...input.state };
-  setHandler(monitorStatusQuery, (): MonitorStatus => {
-    const status: MonitorStatus = {
-      startedAt: state.startedAt,
-      windowEndsAt: new Date(input.windowEndsAt).toISOString(),
-      samples: state.samples,
-      consecutiveFailures: state.consecutiveFailures,
-      runs: state.runs,
-    };
-    if (state.last) {
-      status.last = { at: state.last.at, ok: state.last.ok };
-      if (state.last.errorRate !== undefined) status.last.errorRate = state.last.errorRate;
-      if (state.last.maxDrift !== undefined) status.last.maxDrift = state.last.maxDrift;
-    }
-    if (state.waitingForWorker) status.waitingForWorker = state.waitingForWorker;
-    return status;
-  });
+  setHandler(monitorStatusQuery, () => statusOf(input, state));
 
   let samplesThisRun = 0;
   while (Date.now() < input.windowEndsAt) {
     await sleep(untilNextTick(input, state));
-    const taskQueue = input.taskQueue;
-    const sample = () =>
-      untilPolicyHolds(undefined, 'monitoring probe', () =>
-        probe.executeWithOptions(
-          {
-            startToCloseTimeout: '10m',
-            heartbeatTimeout: '15s',
-            ...(taskQueue !== undefined ? { taskQueue } : {}),
-            summary: `probe #${state.samples + 1}`,
-          },
-          [
-            {
-              workflowId: input.parentWorkflowId,
-              release: input.release,
-              key: `${input.keyPrefix}/monitoring/probe-${state.samples + 1}`,
-              probe: input.probe,
-              triggers: input.triggers,
-              reference: input.reference,
-              consecutiveFailures: state.consecutiveFailures,
-              ...(input.baseDir ? { baseDir: input.baseDir } : {}),
-              ...(input.policyDigest !== undefined ? { policyDigest: input.policyDigest } : {}),
-              ...(input.seal ? { seal: input.seal } : {}),
-            },
-          ],
-        ),
-      );
-    const result =
-      taskQueue === undefined
-        ? await sample()
-        : await watched(
-            { environment: 'production', taskQueue },
-            `monitoring probe #${state.samples + 1}`,
-            {
-              report: (waiting) => {
-                if (waiting) state.waitingForWorker = waiting;
-                else delete state.waitingForWorker;
-                setCurrentDetails(waiting ? `**Waiting**: ${describeWaitingForWorker(waiting)}` : '');
-              },
-            },
-            sample,
-          );
+    const result = await takeSample(input, state);
     state.samples++;
     samplesThisRun++;
     state.consecutiveFailures = result.consecutiveFailures;

@@ -30,11 +30,9 @@ function attested(role: string, approver: string, options: { key?: Uint8Array; k
   const signOff = { role, approver, decision: 'approve' as const };
   const attestation = attestSignOff(
     { keyId: options.keyId ?? 'app-1', privateKey: options.key ?? appKey },
-    config.workflowId,
+    { workflowId: config.workflowId, digest },
     signOff,
-    digest,
-    login,
-    new Date(options.at ?? NOW - 5_000),
+    { ...login, issuedAt: new Date(options.at ?? NOW - 5_000) },
   );
   return { ...signOff, attestation };
 }

@@ -32,13 +32,11 @@ const ISSUER = 'https://login.example';
 /** A request as the approval app sends it: attested for `who` at NOW. */
 function attested(role: string, approver: string, reason = 'INC-4711: V1 corrupts PAR90') {
   const request = { role, approver, reason };
-  const attestation = attestBreakGlass(
-    { keyId: 'app-1', privateKey: appKey },
-    target,
-    request,
-    { issuer: ISSUER, subject: `sub-${approver}` },
-    new Date(NOW),
-  );
+  const attestation = attestBreakGlass({ keyId: 'app-1', privateKey: appKey }, target, request, {
+    issuer: ISSUER,
+    subject: `sub-${approver}`,
+    issuedAt: new Date(NOW),
+  });
   return { ...request, evidenceDigest: DIGEST, attestation };
 }
 
@@ -127,8 +125,7 @@ test('unattested and unsigned is refused; an attestation or signature for anothe
     { keyId: 'app-1', privateKey: appKey },
     { ...target, change: 'decommission' },
     bare,
-    { issuer: ISSUER, subject: 'sub-ivy' },
-    new Date(NOW),
+    { issuer: ISSUER, subject: 'sub-ivy', issuedAt: new Date(NOW) },
   );
   expect(decideBreakGlass(config, waiting, [], { ...bare, attestation: forDecommission }, DIGEST, NOW)).toMatchObject({
     rule: 'bad-attestation',

@@ -44,10 +44,15 @@ test('with attestation required: a raw signal is refused as unattested; attested
     args: [
       {
         ...forged,
-        attestation: attestSignOff({ keyId: 'app-1', privateKey: intruderKey }, handle.workflowId, forged, digest, {
-          issuer: ISSUER,
-          subject: 'sub-ed',
-        }),
+        attestation: attestSignOff(
+          { keyId: 'app-1', privateKey: intruderKey },
+          { workflowId: handle.workflowId, digest },
+          forged,
+          {
+            issuer: ISSUER,
+            subject: 'sub-ed',
+          },
+        ),
       },
     ],
   });
@@ -56,10 +61,15 @@ test('with attestation required: a raw signal is refused as unattested; attested
   const approvers = { engineering: 'ana', qa: 'bo', architecture: 'cy', operations: 'di', business: 'ed' };
   for (const [role, approver] of Object.entries(approvers)) {
     const signOff = { role, approver, decision: 'approve' as const };
-    const attestation = attestSignOff({ keyId: 'app-1', privateKey: appKey }, handle.workflowId, signOff, digest, {
-      issuer: ISSUER,
-      subject: `sub-${approver}`,
-    });
+    const attestation = attestSignOff(
+      { keyId: 'app-1', privateKey: appKey },
+      { workflowId: handle.workflowId, digest },
+      signOff,
+      {
+        issuer: ISSUER,
+        subject: `sub-${approver}`,
+      },
+    );
     const answer = await handle.executeUpdate(submitSignOffUpdate, { args: [{ ...signOff, attestation }] });
     expect(answer).toMatchObject({ accepted: true });
   }

@@ -65,7 +65,10 @@ test('inside the month-end freeze, the commander and a second person break the g
     const request = { role, approver, reason: REASON };
     const login = { issuer: ISSUER, subject: `sub-${approver}` };
     const now = new Date(await t.env.currentTimeMs());
-    const attestation = attestBreakGlass({ keyId: 'app-1', privateKey: appKey }, target, request, login, now);
+    const attestation = attestBreakGlass({ keyId: 'app-1', privateKey: appKey }, target, request, {
+      ...login,
+      issuedAt: now,
+    });
     return { ...request, evidenceDigest: target.digest, attestation };
   };
 

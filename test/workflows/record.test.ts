@@ -73,11 +73,9 @@ async function runCutover(end: 'approve' | 'reject' | 'roll back'): Promise<stri
     const now = new Date(await t.env.currentTimeMs());
     const attestation = attestSignOff(
       { keyId: 'app-1', privateKey: appKey },
-      handle.workflowId,
+      { workflowId: handle.workflowId, digest },
       signOff,
-      digest,
-      { issuer: ISSUER, subject: `sub-${approver}` },
-      now,
+      { issuer: ISSUER, subject: `sub-${approver}`, issuedAt: now },
     );
     const answer = await handle.executeUpdate(submitSignOffUpdate, {
       args: [{ ...signOff, evidenceDigest: digest, attestation }],

@@ -599,7 +599,7 @@ async function bringLeaves(
   // Timestamps travel as microseconds since the epoch.
   const duckType = (name: string) => (kindOf(name) === 'TIMESTAMP' ? 'BIGINT' : kindOf(name));
   const plans = compared.map((name, i) =>
-    columnPlan(name, { v1: duckType(name), v2: duckType(name) }, spec.tolerances[name], i),
+    columnPlan({ name, types: { v1: duckType(name), v2: duckType(name) }, tolerance: spec.tolerances[name], i }),
   );
   let transferred = 0;
   for (const side of ['v1', 'v2'] as const) {

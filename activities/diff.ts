@@ -309,7 +309,9 @@ export function matchColumns(
     v1: columns.v1.find((c) => c.name === name)?.type ?? '',
     v2: columns.v2.find((c) => c.name === name)?.type ?? '',
   });
-  const plans = compared.map((c, i) => columnPlan(c.name, typeOf(c.name), spec.tolerances[c.name], i));
+  const plans = compared.map((c, i) =>
+    columnPlan({ name: c.name, types: typeOf(c.name), tolerance: spec.tolerances[c.name], i }),
+  );
   return { plans, onlyInV1, onlyInV2, failures };
 }
 
@@ -579,10 +581,12 @@ export interface ColumnPlan {
  * and `ignoreCase` when the plan says so; columns of different kinds as text. NULL on both sides is equal.
  */
 export function columnPlan(
-  name: string,
-  types: { v1: string; v2: string },
-  tolerance: ColumnTolerance | undefined,
-  i: number,
+  {
+    name,
+    types,
+    tolerance,
+    i,
+  }: { name: string; types: { v1: string; v2: string }; tolerance?: ColumnTolerance | undefined; i: number },
   /** How the expressions name the two sides' values. @default a."name" and b."name" */
   sides: { a: string; b: string } = { a: `a.${ident(name)}`, b: `b.${ident(name)}` },
 ): ColumnPlan {

@@ -66,7 +66,7 @@ export function createCheckPlan({
     const bound = bindEnvironments(plan, queues, routed);
     const run = askingRun();
     const reach = dataDir !== undefined && run ? reachOf(dataDir, run.workflowId) : undefined;
-    const checked = policy ? checkPlanAgainstPolicy(plan, policy, fileSystemResolver, new Date(), reach) : undefined;
+    const checked = policy ? checkPlanAgainstPolicy(plan, policy, fileSystemResolver, { reach }) : undefined;
     const problems = [...bound.problems, ...(checked?.problems ?? []), ...ownKeysProblems(plan, attestation, policy)];
     if (problems.length === 0) {
       const effective = policy && checked ? { ...checked.effective, policyDigest: policy.digest } : plan;

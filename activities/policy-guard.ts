@@ -68,14 +68,22 @@ export function actionGuard(
       if (!rules) return `no rules for release "${release}"`;
       const real = resolver.real(cwd, policy.policyDir);
       const cwdReach =
-        real === undefined ? 'it does not exist' : outOfReach(real, reach, rules, policy.policyDir, resolver);
+        real === undefined
+          ? 'it does not exist'
+          : outOfReach(real, reach, rules, { policyDir: policy.policyDir, resolver });
       if (cwdReach !== undefined) return `cwd ${cwd} is outside the folders the policy allows: ${cwdReach}`;
-      const prefix = allowedPrefix(argv, cwd, commandsFor(rules, environment), policy.policyDir, resolver);
+      const prefix = allowedPrefix(argv, cwd, commandsFor(rules, environment), {
+        policyDir: policy.policyDir,
+        resolver,
+      });
       if (prefix === undefined) {
         return `${JSON.stringify(argv.slice(0, 3))} is not a command the policy allows in ${environment}`;
       }
       for (const file of pathArguments(argv, prefix)) {
-        const why = outOfReach(reachedPath(file, cwd, resolver), reach, rules, policy.policyDir, resolver);
+        const why = outOfReach(reachedPath(file, cwd, resolver), reach, rules, {
+          policyDir: policy.policyDir,
+          resolver,
+        });
         if (why !== undefined) return `${JSON.stringify(file)}: ${why}`;
       }
       const refused = envKeys.filter((key) => !rules.env.includes(key));

@@ -22,7 +22,7 @@ import {
   type References,
 } from '../shapes/references';
 import { utf8 } from '../plan/canonical';
-import { breakGlassMessage } from '../workflows/break-glass';
+import { breakGlassMessage, type GlassTarget } from '../workflows/break-glass';
 import { appRefusalMessage, attestationMessage, signOffMessage } from '../workflows/gate';
 import {
   appRefusalSignal,
@@ -202,12 +202,7 @@ export function signSignOff(
   signOff: Pick<SignOff, 'role' | 'approver' | 'decision'>,
   digest: string,
 ): string {
-  return Buffer.from(
-    ed25519.sign(
-      utf8(signOffMessage(workflowId, signOff.role, signOff.approver, signOff.decision, digest)),
-      privateKey,
-    ),
-  ).toString('hex');
+  return Buffer.from(ed25519.sign(utf8(signOffMessage(workflowId, signOff, digest)), privateKey)).toString('hex');
 }
 
 /** An attester: the key id the workers pin and its ed25519 private key. */
@@ -244,18 +239,8 @@ export function attestSignOff(
   login: AttestedLogin,
 ): Attestation {
   const fields = attestationFields(attester, login);
-  const message = attestationMessage(
-    signOffMessage(workflowId, signOff.role, signOff.approver, signOff.decision, digest),
-    fields,
-  );
+  const message = attestationMessage(signOffMessage(workflowId, signOff, digest), fields);
   return { ...fields, signature: Buffer.from(ed25519.sign(utf8(message), attester.privateKey)).toString('hex') };
-}
-
-/** What a break-glass sign-off covers besides its fields: the cutover, the change it lets through, the evidence. */
-export interface GlassTarget {
-  workflowId: string;
-  change: string;
-  digest: string;
 }
 
 /** Signs a break-glass sign-off the way the cutover verifies it (workflows/break-glass.ts). */
@@ -264,14 +249,7 @@ export function signBreakGlass(
   target: GlassTarget,
   request: Pick<BreakGlass, 'role' | 'approver' | 'reason'>,
 ): string {
-  const message = breakGlassMessage(
-    target.workflowId,
-    target.change,
-    request.role,
-    request.approver,
-    target.digest,
-    request.reason,
-  );
+  const message = breakGlassMessage(target, request);
   return Buffer.from(ed25519.sign(utf8(message), privateKey)).toString('hex');
 }
 
@@ -283,10 +261,7 @@ export function attestBreakGlass(
   login: AttestedLogin,
 ): Attestation {
   const fields = attestationFields(attester, login);
-  const message = attestationMessage(
-    breakGlassMessage(target.workflowId, target.change, request.role, request.approver, target.digest, request.reason),
-    fields,
-  );
+  const message = attestationMessage(breakGlassMessage(target, request), fields);
   return { ...fields, signature: Buffer.from(ed25519.sign(utf8(message), attester.privateKey)).toString('hex') };
 }
 

@@ -360,14 +360,19 @@ function checkBreakGlass(r: CutoverRecord, trust: Trust): string {
   for (const [i, { breakGlass: b, change, at, accepted }] of glass.received.entries()) {
     if (!accepted) continue;
     const digest = b.evidenceDigest ?? r.evidenceDigest ?? '';
-    const message = breakGlassMessage(r.workflowId, change, b.role, b.approver, digest, b.reason);
+    const message = breakGlassMessage({ workflowId: r.workflowId, change, digest }, b);
     const keys = b.signature !== undefined ? { keys: trust.approvers ?? {} } : {};
-    const proof = checkProof({ ...config, ...keys }, b, b.approver, message, Date.parse(at), {
-      covers: 'this cutover, change, role, approver, evidence, reason and login',
-      signs: 'this cutover, change, role, evidence and reason',
-      required: true,
-      how: 'cutover break-glass --key FILE',
-    });
+    const proof = checkProof(
+      { ...config, ...keys },
+      b,
+      { approver: b.approver, message, now: Date.parse(at) },
+      {
+        covers: 'this cutover, change, role, approver, evidence, reason and login',
+        signs: 'this cutover, change, role, evidence and reason',
+        required: true,
+        how: 'cutover break-glass --key FILE',
+      },
+    );
     if (!proof.ok) broken(`predicate.breakGlass.received[${i}] (${b.role}, ${b.approver})`, proof.reason);
   }
   for (const [i, view] of glass.view.entries()) {

@@ -81,8 +81,8 @@ export function checkPlanAgainstPolicy(
   plan: CutoverPlan,
   resolved: ResolvedPolicy,
   resolver: PathResolver,
-  now: Date = new Date(),
-  reach?: Reach,
+  /** When the check runs (a signature's age), and the cutover's reach (its own work folder) where known. */
+  { now = new Date(), reach }: { now?: Date; reach?: Reach | undefined } = {},
 ): PolicyCheck {
   const problems: PlanProblem[] = [];
   const problem: Problem = (path, message) => problems.push({ path, message });
@@ -91,7 +91,7 @@ export function checkPlanAgainstPolicy(
     problem('release', `the workers' policy has no rules for release "${plan.release}" (and no default)`);
     return { problems, effective: plan };
   }
-  const initiator = signerOf(plan, resolved.policy, rules, now, problem);
+  const initiator = signerOf(plan, { policy: resolved.policy, rules, now }, problem);
   checkActions(plan, rules, { policyDir: resolved.policyDir, resolver, reach }, problem);
   const signoff = signoffUnder(plan, rules, problem);
   const { ceilings } = rules;
@@ -128,7 +128,11 @@ export function checkPlanAgainstPolicy(
  * plan, and then the signer is the initiator (so separation of duties rests on the key, not on a name typed at
  * start).
  */
-function signerOf(plan: CutoverPlan, policy: Policy, rules: PolicyRules, now: Date, problem: Problem) {
+function signerOf(
+  plan: CutoverPlan,
+  { policy, rules, now }: { policy: Policy; rules: PolicyRules; now: Date },
+  problem: Problem,
+) {
   if (!plan.signature) {
     if (rules.requireSignedPlans) {
       problem('signature', 'the policy requires a plan signed by a release manager (cutover plan sign)');
@@ -170,17 +174,16 @@ function checkActions(plan: CutoverPlan, rules: PolicyRules, context: ActionCont
   for (const { path, action } of actionsOf(plan)) {
     if ('run' in action) {
       const cwd = action.cwd !== undefined ? (resolver.real(action.cwd, baseDir) ?? action.cwd) : (realBase ?? baseDir);
-      checkRun(path, action, cwd, rules, context, problem);
+      checkRun({ path, action, cwd }, rules, context, problem);
     } else if (!allowedUrl(action.http, rules)) {
       problem(`${path}.http`, `${action.http} is not under a URL prefix the policy allows`);
     }
   }
 }
 
+/** A run action at `path`, where it runs (`cwd`), against the policy's folders and commands. */
 function checkRun(
-  path: string,
-  action: RunAction,
-  cwd: string,
+  { path, action, cwd }: { path: string; action: RunAction; cwd: string },
   rules: PolicyRules,
   { policyDir, resolver, reach }: ActionContext,
   problem: Problem,
@@ -189,7 +192,7 @@ function checkRun(
     problem(`${path}.cwd`, `${action.cwd} is outside the folders the policy allows`);
   }
   const prefixes = commandsFor(rules, environmentOfPath(path));
-  const prefix = allowedPrefix(action.run, cwd, prefixes, policyDir, resolver);
+  const prefix = allowedPrefix(action.run, cwd, prefixes, { policyDir, resolver });
   if (prefix === undefined) {
     problem(`${path}.run`, `${describeArgv(action.run)} is not a command the policy allows`);
   }
@@ -200,14 +203,14 @@ function checkRun(
   // The folders it names, as the workers will see them: {workdir} is known now; other placeholders are
   // checked when they expand, just before the action runs (activities/policy-guard.ts).
   const argv = action.run.map((arg) => arg.replaceAll('{workdir}', reach.workdir));
-  const cwdProblem = outOfReach(reachedPath(cwd, '/', resolver), reach, rules, policyDir, resolver);
+  const cwdProblem = outOfReach(reachedPath(cwd, '/', resolver), reach, rules, { policyDir, resolver });
   if (cwdProblem) problem(`${path}.cwd`, cwdProblem);
   // A refused command is one problem, not one more per path it names.
   if (prefix === undefined) return;
   argv.forEach((arg, i) => {
     if (i < prefix) return;
     for (const file of pathArguments([arg], 0)) {
-      const why = outOfReach(reachedPath(file, cwd, resolver), reach, rules, policyDir, resolver);
+      const why = outOfReach(reachedPath(file, cwd, resolver), reach, rules, { policyDir, resolver });
       if (why) problem(`${path}.run[${i}]`, why);
     }
   });

@@ -18,6 +18,12 @@ export interface PathResolver {
 
 const PLACEHOLDER = new RegExp(`\\{(${PLACEHOLDER_NAMES.join('|')}|output:[^}]*)\\}`);
 
+/** How the policy's paths are read: against its own folder, by the file system the workers see. */
+export interface PolicyPaths {
+  policyDir: string;
+  resolver: PathResolver;
+}
+
 /**
  * The length of the longest of `prefixes` that `argv` (run in `cwd`) starts with, or undefined when none: the
  * arguments past it are the plan's own, whose folders the policy's reach bounds. The program is compared by its
@@ -29,8 +35,7 @@ export function allowedPrefix(
   argv: readonly string[],
   cwd: string,
   prefixes: readonly (readonly string[])[],
-  policyDir: string,
-  resolver: PathResolver,
+  { policyDir, resolver }: PolicyPaths,
 ): number | undefined {
   const program = argv[0];
   if (program === undefined || PLACEHOLDER.test(program)) return undefined;
@@ -110,8 +115,7 @@ export function outOfReach(
   folder: string,
   reach: Reach,
   rules: PolicyRules,
-  policyDir: string,
-  resolver: PathResolver,
+  { policyDir, resolver }: PolicyPaths,
 ): string | undefined {
   const within = (root: string) => folder === root || folder.startsWith(root.endsWith('/') ? root : `${root}/`);
   const workdir = resolver.real(reach.workdir, '/') ?? reach.workdir;

@@ -319,10 +319,8 @@ export function looks(settings: Pick<CompareSettings, 'minRuns' | 'maxRuns'>): n
 
 /** One statistic of one measure: its ratio, interval at the family's share of confidence, and verdict. */
 export function compareStatistic(
-  measure: Measure,
-  statistic: Statistic,
-  v1: readonly number[],
-  v2: readonly number[],
+  { measure, statistic }: { measure: Measure; statistic: Statistic },
+  { v1, v2 }: { v1: readonly number[]; v2: readonly number[] },
   settings: CompareSettings,
   family: number,
 ): RelativeComparison {
@@ -395,7 +393,12 @@ export function compareGroup(
   for (const measure of settings.measures) {
     for (const statistic of ['median', 'p95'] as const) {
       comparisons.push(
-        compareStatistic(measure, statistic, samples.v1[measure], samples.v2[measure], settings, family),
+        compareStatistic(
+          { measure, statistic },
+          { v1: samples.v1[measure], v2: samples.v2[measure] },
+          settings,
+          family,
+        ),
       );
     }
   }

@@ -43,7 +43,10 @@ export class BreakGlassDesk {
     const request = parsed.value;
     const at = new Date().toISOString();
     const digest = this.books.status.evidenceDigest ?? '';
-    const decision = decideBreakGlass(this.config, this.open, this.given, request, digest, Date.now());
+    const decision = decideBreakGlass(this.config, { open: this.open, given: this.given }, request, {
+      digest,
+      now: Date.now(),
+    });
     const change = this.open?.change ?? '';
     this.log.push({
       breakGlass: request,

@@ -49,14 +49,17 @@ export type BreakGlassDecision =
  * through, the role, the person, the evidence and the reason; it cannot be moved to another change or reason.
  */
 export function breakGlassMessage(
-  workflowId: string,
-  change: string,
-  role: string,
-  approver: string,
-  digest: string,
-  reason: string,
+  { workflowId, change, digest }: GlassTarget,
+  { role, approver, reason }: { role: string; approver: string; reason: string },
 ): string {
   return ['cutover-break-glass/v1', workflowId, change, role, approver, digest, reason].join('\n');
+}
+
+/** What a break-glass sign-off covers besides its fields: the cutover, the change it lets through, the evidence. */
+export interface GlassTarget {
+  workflowId: string;
+  change: string;
+  digest: string;
 }
 
 const same = (a: string, b: string) => a === b || canonicalName(a) === canonicalName(b);
@@ -84,11 +87,9 @@ function samePerson(a: BreakGlassRecord, b: { approver: string; attested?: Attes
  */
 export function decideBreakGlass(
   config: GateConfig,
-  open: GlassCase | undefined,
-  given: BreakGlassRecord[],
+  { open, given }: { open: GlassCase | undefined; given: BreakGlassRecord[] },
   request: BreakGlass,
-  digest: string,
-  now: number,
+  { digest, now }: { digest: string; now: number },
 ): BreakGlassDecision {
   const refuse = (rule: string, reason: string): BreakGlassDecision => ({ accepted: false, rule, reason });
   if (!open) {
@@ -120,21 +121,12 @@ export function decideBreakGlass(
       `signed against evidence ${request.evidenceDigest.slice(0, 12)}…, but the evidence is ${digest.slice(0, 12)}…`,
     );
   }
-  const message = breakGlassMessage(
-    config.workflowId,
-    open.change,
-    request.role,
-    request.approver,
-    digest,
-    request.reason,
-  );
+  const message = breakGlassMessage({ workflowId: config.workflowId, change: open.change, digest }, request);
   // Attested or signed, always: a key of the plan is checked when a signature comes, not demanded of an attested one.
   const proof = checkProof(
     { ...config, ...(request.signature === undefined ? { keys: undefined } : {}) },
     request,
-    approver,
-    message,
-    now,
+    { approver, message, now },
     {
       covers: 'this cutover, change, role, approver, evidence, reason and login',
       signs: 'this cutover, change, role, evidence and reason',

@@ -79,9 +79,7 @@ export type Decision =
  */
 export function signOffMessage(
   workflowId: string,
-  role: string,
-  approver: string,
-  decision: string,
+  { role, approver, decision }: { role: string; approver: string; decision: string },
   digest: string,
 ): string {
   return ['cutover-signoff/v1', workflowId, role, approver, decision, digest].join('\n');
@@ -200,13 +198,18 @@ export function decideSignOff(config: GateConfig, gate: GateState, signOff: Sign
     );
   }
   // What the approver signed, and the app attested: the sign-off as it was sent.
-  const message = signOffMessage(config.workflowId, role, signOff.approver, decision, digest);
-  const proof = checkProof(config, signOff, approver, message, now, {
-    covers: 'this cutover, role, approver, decision, evidence and login',
-    signs: 'this cutover, role, decision and evidence',
-    required: config.requireAttested === true,
-    how: 'cutover approve --key FILE',
-  });
+  const message = signOffMessage(config.workflowId, { role, approver: signOff.approver, decision }, digest);
+  const proof = checkProof(
+    config,
+    signOff,
+    { approver, message, now },
+    {
+      covers: 'this cutover, role, approver, decision, evidence and login',
+      signs: 'this cutover, role, decision and evidence',
+      required: config.requireAttested === true,
+      how: 'cutover approve --key FILE',
+    },
+  );
   if (!proof.ok) return refuse(proof.rule, proof.reason);
   const { signed, attested } = proof;
   // One person: the same typed name, or the same login where the app attested one.
@@ -248,9 +251,8 @@ export interface Proof {
 export function checkProof(
   config: GateConfig,
   proof: Proof,
-  approver: string,
-  message: string,
-  now: number,
+  /** Who the message says sent it, the exact text signed, and the workflow's time. */
+  { approver, message, now }: { approver: string; message: string; now: number },
   words: { covers: string; signs: string; required: boolean; how: string },
 ): { ok: true; signed: boolean; attested?: AttestedIdentity } | { ok: false; rule: RefusalRule; reason: string } {
   const no = (rule: RefusalRule, reason: string) => ({ ok: false as const, rule, reason });

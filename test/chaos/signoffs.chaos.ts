@@ -55,7 +55,12 @@ afterAll(async () => {
 
 /** `who`'s sign-off message, signed with `keyOf`'s key (their own unless a forger's). */
 const sign = (who: string, workflowId: string, role: string, decision: string, digest: string, keyOf = who) =>
-  hex(ed25519.sign(new TextEncoder().encode(signOffMessage(workflowId, role, who, decision, digest)), keys[keyOf]!));
+  hex(
+    ed25519.sign(
+      new TextEncoder().encode(signOffMessage(workflowId, { role, approver: who, decision }, digest)),
+      keys[keyOf]!,
+    ),
+  );
 
 async function statusOf(): Promise<CutoverStatus> {
   return handle.query(statusQuery);

@@ -55,7 +55,7 @@ function counted(role: string, approver: string): BreakGlassRecord {
 }
 
 const decide = (request: ReturnType<typeof attested>, given: BreakGlassRecord[] = [], open = waiting) =>
-  decideBreakGlass(config, open, given, request, DIGEST, NOW);
+  decideBreakGlass(config, { open: open, given: given }, request, { digest: DIGEST, now: NOW });
 
 test('the commander and a second person, attested, break the glass, in either order', () => {
   expect(decide(attested('incident-commander', 'ivy'))).toEqual({
@@ -96,7 +96,12 @@ test('the same person twice is one person, however they come', () => {
 });
 
 test('only while a change waits, only where the policy allows it, only by who holds the role', () => {
-  expect(decideBreakGlass(config, undefined, [], attested('incident-commander', 'ivy'), DIGEST, NOW)).toEqual({
+  expect(
+    decideBreakGlass(config, { open: undefined, given: [] }, attested('incident-commander', 'ivy'), {
+      digest: DIGEST,
+      now: NOW,
+    }),
+  ).toEqual({
     accepted: false,
     rule: 'not-waiting',
     reason: 'nothing waits for the change window: there is no glass to break',
@@ -120,14 +125,23 @@ test('only while a change waits, only where the policy allows it, only by who ho
 
 test('unattested and unsigned is refused; an attestation or signature for another change or reason does not verify', () => {
   const bare = { role: 'incident-commander', approver: 'ivy', reason: 'now', evidenceDigest: DIGEST };
-  expect(decideBreakGlass(config, waiting, [], bare, DIGEST, NOW)).toMatchObject({ rule: 'unattested' });
+  expect(decideBreakGlass(config, { open: waiting, given: [] }, bare, { digest: DIGEST, now: NOW })).toMatchObject({
+    rule: 'unattested',
+  });
   const forDecommission = attestBreakGlass(
     { keyId: 'app-1', privateKey: appKey },
     { ...target, change: 'decommission' },
     bare,
     { issuer: ISSUER, subject: 'sub-ivy', issuedAt: new Date(NOW) },
   );
-  expect(decideBreakGlass(config, waiting, [], { ...bare, attestation: forDecommission }, DIGEST, NOW)).toMatchObject({
+  expect(
+    decideBreakGlass(
+      config,
+      { open: waiting, given: [] },
+      { ...bare, attestation: forDecommission },
+      { digest: DIGEST, now: NOW },
+    ),
+  ).toMatchObject({
     rule: 'bad-attestation',
   });
   const otherReason = { ...attested('incident-commander', 'ivy', 'one reason'), reason: 'another reason' };
@@ -135,15 +149,27 @@ test('unattested and unsigned is refused; an attestation or signature for anothe
   // Signed with the approver's own key, where the plan has it.
   const keyed = { ...config, keys: { ivy: hex(ed25519.getPublicKey(ivyKey)) } };
   const signature = signBreakGlass(ivyKey, target, bare);
-  expect(decideBreakGlass(keyed, waiting, [], { ...bare, signature }, DIGEST, NOW)).toMatchObject({
+  expect(
+    decideBreakGlass(keyed, { open: waiting, given: [] }, { ...bare, signature }, { digest: DIGEST, now: NOW }),
+  ).toMatchObject({
     accepted: true,
     signed: true,
   });
   expect(
-    decideBreakGlass(keyed, waiting, [], { ...bare, signature: signBreakGlass(appKey, target, bare) }, DIGEST, NOW),
+    decideBreakGlass(
+      keyed,
+      { open: waiting, given: [] },
+      { ...bare, signature: signBreakGlass(appKey, target, bare) },
+      { digest: DIGEST, now: NOW },
+    ),
   ).toMatchObject({ rule: 'bad-signature' });
   // A plan with keys does not make an attested break-glass sign as well.
-  expect(decideBreakGlass(keyed, waiting, [], attested('incident-commander', 'ivy'), DIGEST, NOW)).toMatchObject({
+  expect(
+    decideBreakGlass(keyed, { open: waiting, given: [] }, attested('incident-commander', 'ivy'), {
+      digest: DIGEST,
+      now: NOW,
+    }),
+  ).toMatchObject({
     accepted: true,
     signed: false,
   });

@@ -302,8 +302,7 @@ describe("a cutover's reach: its own work folder and the policy's folders, never
       makePlan(planInput({ staging: { deploy: [{ name: 'x', run }], tests: step('tests'), healthChecks: [] } })),
       writePolicy(),
       fileSystemResolver,
-      new Date(),
-      reach,
+      { reach },
     ).problems;
 
   test.each([

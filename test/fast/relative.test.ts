@@ -22,7 +22,7 @@ describe('defined verdicts where samples are degenerate', () => {
 
   test('all constant: ratio 1, interval [1, 1], pass; p-value 1, no effect', () => {
     const same = Array.from({ length: 10 }, () => 64);
-    const c = compareStatistic('memory', 'median', same, same, settings, 12);
+    const c = compareStatistic({ measure: 'memory', statistic: 'median' }, { v1: same, v2: same }, settings, 12);
     expect(c).toMatchObject({
       ratio: 1,
       low: 1,
@@ -36,15 +36,13 @@ describe('defined verdicts where samples are degenerate', () => {
 
   test('all zero (a measure that never moved): defined, never NaN', () => {
     const zeros = Array.from({ length: 10 }, () => 0);
-    const c = compareStatistic('memory', 'p95', zeros, zeros, settings, 12);
+    const c = compareStatistic({ measure: 'memory', statistic: 'p95' }, { v1: zeros, v2: zeros }, settings, 12);
     expect(c).toMatchObject({ ratio: 1, low: 1, high: 1, verdict: 'pass' });
     // From nothing to something: infinitely more, and both statistics say so.
     for (const statistic of ['median', 'p95'] as const) {
       const grew = compareStatistic(
-        'memory',
-        statistic,
-        zeros,
-        zeros.map(() => 5),
+        { measure: 'memory', statistic: statistic },
+        { v1: zeros, v2: zeros.map(() => 5) },
         settings,
         12,
       );
@@ -54,7 +52,7 @@ describe('defined verdicts where samples are degenerate', () => {
   });
 
   test('no samples on one side: inconclusive, not NaN verdicts', () => {
-    const c = compareStatistic('latency', 'median', [], [1, 2, 3], settings, 12);
+    const c = compareStatistic({ measure: 'latency', statistic: 'median' }, { v1: [], v2: [1, 2, 3] }, settings, 12);
     expect(c.verdict).toBe('inconclusive');
   });
 

@@ -396,7 +396,7 @@ describe('refused sign-offs', () => {
     const sign = (name: string, role: string, decision: string, d = digest, workflowId = handle.workflowId) =>
       Buffer.from(
         ed25519.sign(
-          new TextEncoder().encode(signOffMessage(workflowId, role, name, decision, d)),
+          new TextEncoder().encode(signOffMessage(workflowId, { role, approver: name, decision }, d)),
           secrets[name] as Uint8Array,
         ),
       ).toString('hex');

@@ -14,8 +14,7 @@ const EXAMPLE = path.resolve(__dirname, '..', '..', '..', 'examples', 'portfolio
 const policy = loadPolicy(path.join(EXAMPLE, 'policy.yaml'));
 const DATA = tempDir('example-policy-');
 const reach = { workdir: path.join(DATA, 'work', 'cutover-portfolio-kpi-evil-a'), workRoot: path.join(DATA, 'work') };
-const problemsOf = (plan: CutoverPlan) =>
-  checkPlanAgainstPolicy(plan, policy, fileSystemResolver, new Date(), reach).problems;
+const problemsOf = (plan: CutoverPlan) => checkPlanAgainstPolicy(plan, policy, fileSystemResolver, { reach }).problems;
 
 test.each(['plan.yaml', 'plan.production.yaml'])('the example %s passes the example policy', async (file) => {
   expect(problemsOf(await loadPlan(path.join(EXAMPLE, file)))).toEqual([]);

@@ -109,7 +109,8 @@ export interface PhaseDeclaration {
 
 /** Every phase declared; a phase with RecordedResults must say which activity records them. */
 export const PHASE_DECLARATIONS: {
-  readonly [P in Phase]: PhaseDeclaration & (P extends RecordingPhase ? Required<Pick<PhaseDeclaration, 'records'>> : unknown);
+  readonly [P in Phase]: PhaseDeclaration &
+    (P extends RecordingPhase ? Required<Pick<PhaseDeclaration, 'records'>> : unknown);
 } = {
   staging: {
     environment: 'staging',

@@ -8,9 +8,16 @@
  */
 import type { ClientBase } from 'pg';
 import { outputSpec, type ColumnTolerance } from '../plan/schema';
-import type { OutputDiff } from '../shapes/evidence';
-import { downstreamOf, modelsOf, modifiedModels, type DbtModel, type KeySource, type Manifest } from '../dbt/manifest';
-import { diffInPostgres, planType } from './db-diff';
+import type { ModelReport } from '../shapes/evidence';
+import { downstreamOf, modelsOf, modifiedModels, type DbtModel, type Manifest } from '../dbt/manifest';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { readManifest } from '../dbt/manifest';
+import { FailureType } from '../plan/failures';
+import type { CutoverPlan } from '../plan/schema';
+import { connectDatabase, diffInPostgres, planType } from './db-diff';
+import { ActionError } from './errors';
+import type { PipelineRun } from './pipeline';
 import {
   DiffInputError,
   diffOutput,
@@ -39,24 +46,6 @@ export interface ModelDiffRequest {
   tolerances?: Record<string, ModelTolerance>;
   /** Differing rows shown per model. @default 5 */
   sample?: number;
-}
-
-/** What changed in one model, and its diff. */
-export interface ModelReport {
-  model: string;
-  /** Why it was diffed: V2 changes it, or it is downstream of a change (or `--all`). */
-  reason: 'modified' | 'downstream' | 'all';
-  key?: string[];
-  keySource?: KeySource;
-  unkeyed: boolean;
-  columns: { added: string[]; removed: string[]; retyped: { column: string; v1: string; v2: string }[] };
-  /** An enforced contract V2 breaks: columns removed or retyped. */
-  contractBroken: string[];
-  downstream: { models: string[]; exposures: string[] };
-  diff?: OutputDiff;
-  unkeyedRows?: { v1: number; v2: number; onlyV1: number; onlyV2: number; sumsDiffer: string[] };
-  verdict: 'pass' | 'fail';
-  failures: string[];
 }
 
 export interface ModelsShadow {
@@ -316,4 +305,59 @@ async function pgColumns(client: ClientBase, schema: string, table: string): Pro
     [schema, table],
   );
   return rows.map((r) => ({ name: r.column_name, type: planType(r.data_type) }));
+}
+
+/**
+ * A dbt plan's models after its two builds (plan `dbt`): each build's manifest, as it printed it, read from the
+ * cutover's work folder (nowhere else), and the selected models diffed in the warehouse the plan names, pushed
+ * down. Every failing model's failures come back as `model NAME: …`, for the phase's own failures.
+ */
+export async function dbtModels(
+  plan: CutoverPlan,
+  runs: Record<'v1' | 'v2', Pick<PipelineRun, 'manifest'>>,
+  where: { workdir: string; databases: Record<string, string> },
+): Promise<{ models: ModelReport[]; failures: string[] }> {
+  const dbt = plan.dbt;
+  if (!dbt) return { models: [], failures: [] };
+  const manifests = {
+    v1: await manifestOf(runs.v1.manifest, 'baseline', where.workdir),
+    v2: await manifestOf(runs.v2.manifest, 'candidate', where.workdir),
+  };
+  let shadow: ModelsShadow;
+  try {
+    shadow = await diffModelsInPostgres(() => connectDatabase(where.databases, dbt.database, 'dbt models'), {
+      ...manifests,
+      select: dbt.select,
+      tolerances: dbt.tolerances,
+      connections: dbt.connections,
+    });
+  } catch (err) {
+    // A model's key with duplicates or NULLs, a database the workers do not know: bad input, named.
+    if (err instanceof DiffInputError) throw new ActionError(err.message, FailureType.InvalidOutput, false);
+    throw err;
+  }
+  const failures = shadow.models.flatMap((m) => m.failures.map((f) => `model ${m.model}: ${f}`));
+  return { models: shadow.models, failures };
+}
+
+/** One build's manifest, where its pipeline said it left it: inside the cutover's work folder, a dbt manifest. */
+async function manifestOf(file: string | undefined, side: string, workdir: string): Promise<Manifest> {
+  const invalid = (why: string) =>
+    new ActionError(`dbt models: the ${side} ${why}`, FailureType.InvalidOutput, false, { ...(file ? { file } : {}) });
+  if (file === undefined)
+    throw invalid('printed no "manifest": build it with `cutover dbt build --artifacts {workdir}/…`');
+  const resolved = path.resolve(workdir, file);
+  if (!resolved.startsWith(`${path.resolve(workdir)}${path.sep}`))
+    throw invalid(`printed a manifest outside the cutover's work folder (${file})`);
+  let text: string;
+  try {
+    text = await readFile(resolved, 'utf8');
+  } catch {
+    throw invalid(`printed a manifest that is not there (${file})`);
+  }
+  try {
+    return readManifest(JSON.parse(text), resolved);
+  } catch (err) {
+    throw invalid(`printed a manifest that is not dbt's: ${(err as Error).message.split('\n')[0]}`);
+  }
 }

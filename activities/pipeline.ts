@@ -12,10 +12,14 @@ import type { PeakMemory } from './memory';
 import { runAction, type ActionGuard, type RunOutcome } from './runner';
 import type { Metrics } from '../shapes/evidence';
 
-/** What a pipeline prints: `{"metrics": {...}, "rows": N}`; other keys are ignored. */
+/**
+ * What a pipeline prints: `{"metrics": {...}, "rows": N}`; a dbt build (`cutover dbt build --artifacts DIR`) also
+ * where it left its manifest (`"manifest": FILE`). Other keys are ignored.
+ */
 export const pipelineOutputSchema = z.looseObject({
   metrics: z.record(z.string(), z.number({ error: 'expected a finite number' })),
   rows: z.int().min(0).optional(),
+  manifest: z.string().min(1).max(4096).optional(),
 });
 
 /** What a production probe prints: metrics, an error rate, or both. A probe that reports nothing is not healthy. */
@@ -32,6 +36,8 @@ export const probeOutputSchema = z
 export interface PipelineRun {
   metrics: Metrics;
   rows?: number;
+  /** A dbt build's manifest.json, as it printed it. */
+  manifest?: string;
   durationMs: number;
 }
 
@@ -203,5 +209,6 @@ async function runOnce(
     metrics: output.metrics,
     durationMs: outcome.durationMs,
     ...(output.rows !== undefined ? { rows: output.rows } : {}),
+    ...(output.manifest !== undefined ? { manifest: output.manifest } : {}),
   };
 }

@@ -1,6 +1,7 @@
 /**
  * The reconciliation phase's activity: V2 against V1 again, on each day's own data, while V2 is in production.
  */
+import { dbtModels } from './dbt-models';
 import path from 'node:path';
 import { compareMetrics, counts } from '../verdicts/metrics';
 import type { ReconcileInput, ReconcileResult } from '../shapes/evidence';
@@ -45,11 +46,15 @@ export function createReconcile(deps: DiffDeps) {
         { deps, dir: dayDir, signal: ctx.cancellationSignal, onTick: tick },
         { failures, wouldFail },
       );
+      // A dbt plan: V1 rebuilt beside production, each model diffed in place against V2's.
+      const dbt = await dbtModels(plan, { v1, v2 }, { workdir, databases: deps.databases ?? {} });
+      failures.push(...dbt.failures);
       return {
         day: input.day,
         clean: failures.length === 0,
         comparisons,
         ...(outputs.length > 0 ? { outputs } : {}),
+        ...(plan.dbt ? { models: dbt.models } : {}),
         failures,
         ...(wouldFail.length > 0 ? { wouldFail } : {}),
       };

@@ -6,6 +6,7 @@ import { log } from '@temporalio/activity';
 import { FailureType } from '../plan/failures';
 import { compareMetrics } from '../verdicts/metrics';
 import { materialise } from './datasets';
+import { dbtModels } from './dbt-models';
 import { toFailure, verdictFailure } from './errors';
 import path from 'node:path';
 import { diffAndJudge, type DiffDeps } from './output-diffs';
@@ -122,6 +123,9 @@ async function compareDataset(shadowing: Shadowing, dataset: Dataset, index: num
   );
   for (const m of metrics.filter((m) => m.verdict === 'fail'))
     (m.dryRun ? wouldFail : failures).push(`${ref.label}: ${m.metric}: ${m.reason}`);
+  // A dbt plan's models, diffed where the two builds left them: what changed, for the approvers.
+  const dbt = await dbtModels(plan, { v1, v2 }, { workdir, databases: deps.databases ?? {} });
+  failures.push(...dbt.failures.map((f) => `${ref.label}: ${f}`));
   const rows = v1.rows ?? v2.rows ?? ref.rows;
   return {
     dataset: ref.label,
@@ -130,6 +134,7 @@ async function compareDataset(shadowing: Shadowing, dataset: Dataset, index: num
     v2Ms: Math.round(v2.durationMs),
     metrics,
     ...(outputs.length > 0 ? { outputs } : {}),
+    ...(plan.dbt ? { models: dbt.models } : {}),
   };
 }
 

@@ -1,11 +1,11 @@
 /**
- * The plan `cutover plan init --dbt` writes for a dbt project: every step a `cutover dbt` command, every model V2
- * changes (and those downstream of it) an output diffed between V1's and V2's schemas on its key from the
- * manifest, production a publish and its undo the publish back. Nothing in it is for the release manager to write
- * but the approvers' names.
+ * The plan `cutover plan init --dbt` writes for a dbt project: every step a `cutover dbt` command, its `dbt` section
+ * the project and its two versions (the shadow diffs every model V2 changes, and those downstream, on its key from
+ * the manifest, an unkeyed one as a multiset of rows), production a publish and its undo the publish back. Nothing
+ * in it is for the release manager to write but the approvers' names.
  */
 import { stringify } from 'yaml';
-import { modelsOf, modifiedModels, type DbtModel, type Manifest } from './manifest';
+import { modelsOf, modifiedModels, type Manifest } from './manifest';
 
 export interface DbtPlanOptions {
   release: string;
@@ -23,51 +23,52 @@ export interface DbtPlanOptions {
 }
 
 /** The plan, as YAML with a comment on what to change, and the models left out for want of a key. */
-export function dbtPlan(options: DbtPlanOptions): { text: string; unkeyed: string[]; outputs: string[] } {
+export function dbtPlan(options: DbtPlanOptions): { text: string; unkeyed: string[]; models: string[] } {
   const database = options.database ?? 'warehouse';
-  const v1Models = new Map([...modelsOf(options.v1Manifest).values()].map((m) => [m.name, m]));
   const v2Models = modelsOf(options.v2Manifest);
   const { changed, downstream } = modifiedModels(options.v1Manifest, options.v2Manifest);
   const selected = [...changed, ...downstream].map((id) => v2Models.get(id)).filter((m) => m !== undefined);
-  const keyed = selected.filter((m) => m.key && v1Models.get(m.name)?.key);
-  const unkeyed = selected.filter((m) => !keyed.includes(m)).map((m) => m.name);
+  const unkeyed = selected.filter((m) => !m.key).map((m) => m.name);
   const dbt = (...args: string[]) => ({ run: ['cutover', 'dbt', ...args] });
   const version = (v: DbtPlanOptions['v1']) =>
     v.ref !== undefined ? ['--project', options.project, '--ref', v.ref] : ['--project', v.project ?? options.project];
   // The pipelines get the dataset's scale ({dataset} is theirs alone); staging builds the project as it is.
-  const build = (v: DbtPlanOptions['v1'], schema: string, scaled = true) =>
-    dbt('build', ...version(v), '--schema', schema, ...(scaled ? ['--dataset', '{dataset}'] : []));
+  // The pipelines keep their manifests in the cutover's work folder, where the shadow reads the models from.
+  const build = (v: DbtPlanOptions['v1'], schema: string, artifacts?: string) =>
+    dbt(
+      'build',
+      ...version(v),
+      '--schema',
+      schema,
+      ...(artifacts ? ['--dataset', '{dataset}', '--artifacts', `{workdir}/dbt/${artifacts}`] : []),
+    );
   const publish = (published: string, build: string) => dbt('publish', '--published', published, '--build', build);
   const s = options.schema;
   const plan = {
     release: options.release,
     description: `dbt project ${options.project}: ${options.v1.ref ?? options.v1.project} → ${options.v2.ref ?? options.v2.project}`,
     generator: dbt('dataset', '--rows', '{rows}', '--seed', '{seed}', '--out', '{dataset}'),
-    baseline: build(options.v1, `${s}_v1`),
-    candidate: build(options.v2, `${s}_v2`),
+    baseline: build(options.v1, `${s}_v1`, 'v1'),
+    candidate: build(options.v2, `${s}_v2`, 'v2'),
+    dbt: {
+      project: options.project,
+      v1: options.v1.ref !== undefined ? { ref: options.v1.ref } : { project: options.v1.project ?? options.project },
+      v2: options.v2.ref !== undefined ? { ref: options.v2.ref } : { project: options.v2.project ?? options.project },
+      database,
+      schema: s,
+      select: 'modified',
+    },
     staging: {
-      deploy: [build(options.v2, `${s}_staging`, false)],
+      deploy: [build(options.v2, `${s}_staging`)],
       tests: publish(`${s}_staging_live`, `${s}_staging`),
     },
     shadow: {
       datasets: [{ generate: { rows: 1, seed: 1 } }],
       noiseRuns: 0,
-      outputs: outputsOf(keyed, v1Models, database, s),
     },
     stress: { sizes: [1], warmup: 0, iterations: 3 },
     rollback: { ...publish(`${s}_staging_live`, `${s}_v1`), target: '60s' },
-    signoff: {
-      roles: {
-        engineering: ['an-engineer'],
-        qa: ['a-tester'],
-        architecture: ['an-architect'],
-        operations: ['an-operator'],
-        business: ['a-business-owner'],
-      },
-      quorum: 1,
-      deadline: '72h',
-      separationOfDuties: true,
-    },
+    signoff: PLACEHOLDER_SIGNOFF,
     production: {
       deploy: publish(s, `${s}_v2`),
       undo: publish(s, `${s}_v1`),
@@ -79,34 +80,36 @@ export function dbtPlan(options: DbtPlanOptions): { text: string; unkeyed: strin
         triggers: { errorRate: 0.01, kpiDrift: 0.05, failedProbes: 3 },
       },
       reconcile: { every: '24h', days: 3 },
-      decommission: { ...dbt('drop', '--published', s, '--build', `${s}_v1`), afterCleanDays: 3 },
+      // V1's build, and the rebuilds of the live V2 that reconciliation days made beside it.
+      decommission: { ...dbt('drop', '--published', s, '--build', `${s}_v1`, `${s}_v2_rebuild`), afterCleanDays: 3 },
     },
   };
   const header = [
     '# A dbt cutover plan written by `cutover plan init --dbt`: V1 and V2 are built into schemas of their own, each',
-    `# model V2 changes (and each downstream of one) is diffed on its key, production publishes ${s}_v2 as ${s}.`,
-    '# Replace the approvers with your own; the workers read the warehouse from CUTOVER_DBT_WAREHOUSE.',
-    ...(unkeyed.length > 0 ? [`# Not diffed, for want of a key in the manifest: ${unkeyed.join(', ')}.`] : []),
+    `# model V2 changes (and each downstream of one) is diffed in place (dbt), production publishes ${s}_v2 as ${s}.`,
+    '# Replace the approvers with your own; the builds read the warehouse from CUTOVER_DBT_WAREHOUSE, the diffs from',
+    `# CUTOVER_DATABASE_${database.toUpperCase()}.`,
+    ...(unkeyed.length > 0
+      ? [`# Compared as multisets of rows, for want of a key in the manifest: ${unkeyed.join(', ')}.`]
+      : []),
   ];
   return {
     text: `${header.join('\n')}\n${stringify(plan, { lineWidth: 0 })}`,
     unkeyed,
-    outputs: keyed.map((m) => m.name),
+    models: selected.map((m) => m.name),
   };
 }
 
-/** Each keyed model an output: its key, and V1's and V2's relations in their schemas, no difference allowed. */
-function outputsOf(keyed: DbtModel[], v1Models: Map<string, DbtModel>, database: string, schema: string) {
-  return Object.fromEntries(
-    keyed.map((m) => [
-      m.name,
-      {
-        key: m.key,
-        v1: { database, table: `${schema}_v1.${v1Models.get(m.name)?.relation ?? m.relation}` },
-        v2: { database, table: `${schema}_v2.${m.relation}` },
-        maxDifferingRows: 0,
-        maxMissingRows: 0,
-      },
-    ]),
-  );
-}
+/** The approvers' places, for the release manager to fill: one of each of the five roles. */
+const PLACEHOLDER_SIGNOFF = {
+  roles: {
+    engineering: ['an-engineer'],
+    qa: ['a-tester'],
+    architecture: ['an-architect'],
+    operations: ['an-operator'],
+    business: ['a-business-owner'],
+  },
+  quorum: 1,
+  deadline: '72h',
+  separationOfDuties: true,
+};

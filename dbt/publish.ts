@@ -110,6 +110,19 @@ export async function liveBuilds(client: ClientBase, published: string): Promise
 }
 
 /**
+ * The views of other schemas that read `build`: a live build. dbt rebuilds a table by renaming the old one away and
+ * dropping it with CASCADE, which would drop these views with it: a live build is never rebuilt in place.
+ */
+export async function readersOf(client: ClientBase, build: string): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT DISTINCT view_schema || '.' || view_name AS name FROM information_schema.view_table_usage
+      WHERE table_schema = $1 AND view_schema <> $1 ORDER BY 1`,
+    [build],
+  );
+  return rows.map((r) => r.name);
+}
+
+/**
  * Drops a build's schema (V1's, at decommission), refused while a published view still reads it: decommission
  * never takes away what consumers read.
  */

@@ -3,8 +3,8 @@
  */
 import Table from 'cli-table3';
 import { formatMs } from '../plan/duration';
-import type { OutputDiff, RelativeResult, StressResult } from '../shapes/evidence';
-import { cell, dryRunLines, outputLine, sampleKey } from '../workflows/output-lines';
+import type { ModelReport, OutputDiff, RelativeResult, StressResult } from '../shapes/evidence';
+import { cell, dryRunLines, modelLine, modelParts, outputLine, sampleKey } from '../workflows/output-lines';
 import { stressGroups } from '../verdicts/thresholds';
 import { levels } from '../verdicts/relative';
 import type { WhatIfResult } from './what-if';
@@ -97,6 +97,11 @@ export function renderStatus(s: CutoverStatus, auditLines = 8): string {
   if (dryRuns.length > 0) {
     out.push('dry-run checks (measured, never counted):');
     for (const line of dryRuns) out.push(`  ${line}`);
+  }
+  const models = (phaseResult(s.phases, 'shadow')?.datasets ?? []).flatMap((d) => d.models ?? []);
+  if (models.length > 0) {
+    out.push('dbt models, V1 vs V2 (what changed):');
+    for (const m of models) out.push(`  ${modelLine(m)}`);
   }
   const diffs = (phaseResult(s.phases, 'shadow')?.datasets ?? []).flatMap((d) => d.outputs ?? []);
   if (diffs.length > 0) {
@@ -305,6 +310,7 @@ function shadowMarkdown(shadow: PhaseResults['shadow'] | undefined): string[] {
       );
     lines.push('');
     for (const diff of d.outputs ?? []) lines.push(...outputMarkdown(diff));
+    if (d.models?.length) lines.push(...modelsMarkdown(d.models));
   }
   return lines;
 }
@@ -347,5 +353,24 @@ function stressMarkdown(stress: PhaseResults['stress'] | undefined): string[] {
       }
     }
   }
+  return lines;
+}
+
+/** A dbt cutover's models: what changed in each, for the approvers. */
+function modelsMarkdown(models: ModelReport[]): string[] {
+  const lines = [
+    '#### What changed: dbt models',
+    '',
+    '| model | why | key | rows | columns | downstream | verdict |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const m of models) {
+    const { columns, rows, downstream } = modelParts(m);
+    const key = m.key ? `${m.key.join(', ')} (${m.keySource ?? ''})` : 'none: unkeyed';
+    lines.push(
+      `| ${m.model} | ${m.reason} | ${key} | ${rows} | ${columns || 'unchanged'} | ${downstream || '-'} | ${m.verdict}${m.failures.length > 0 ? `: ${m.failures.join('; ').replace(/\|/g, '/')}` : ''} |`,
+    );
+  }
+  lines.push('');
   return lines;
 }

@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { esc } from '../common/html';
-import type { MetricComparison, OutputDiff } from '../shapes/evidence';
-import { cell, dryRunLines, sampleKey } from '../workflows/output-lines';
+import type { MetricComparison, ModelReport, OutputDiff } from '../shapes/evidence';
+import { cell, dryRunLines, modelParts, sampleKey } from '../workflows/output-lines';
 import { relativeGroups } from './format';
 import { formatMs } from '../plan/duration';
 import { describeBreakGlass, phaseResult, type CutoverStatus } from '../shapes/status';
@@ -80,6 +80,7 @@ export function reportParts(s: CutoverStatus): { body: string; script: string } 
     )
     .join('\n');
   const outputs = (shadow?.datasets ?? []).flatMap((d) => (d.outputs ?? []).map(outputHtml)).join('\n');
+  const models = modelsHtml((shadow?.datasets ?? []).flatMap((d) => d.models ?? []));
   const comparison = comparisonHtml(stress);
   const gate = s.gate.roles
     .map((r) => `<tr><td>${esc(r.role)}</td><td>${esc(r.approvedBy.join(', ') || '-')}</td><td>${r.missing}</td></tr>`)
@@ -97,6 +98,7 @@ export function reportParts(s: CutoverStatus): { body: string; script: string } 
 <div><h3>V1 vs V2 per KPI (relative difference vs tolerance)</h3><canvas id="kpis"></canvas></div>
 </div>
 <h2>Shadow: V1 vs V2</h2><table><tr><th>dataset</th><th>metric</th><th>V1</th><th>V2</th><th>relative</th><th>noise</th><th>verdict</th></tr>${kpiRows}</table>
+${models}
 ${outputs ? `<h2>Shadow: output tables, row by row</h2>${outputs}` : ''}
 ${comparison}
 ${
@@ -176,6 +178,20 @@ function comparisonHtml(stress: PhaseResults['stress'] | undefined): string {
 <table><tr><th>size</th><th>pairs</th><th>measure</th><th>statistic</th><th>V1</th><th>V2</th><th>V2/V1</th><th>interval</th><th>limit</th><th>shift (HL)</th><th>Cliff's δ</th><th>p</th><th>verdict</th></tr>${comparisonRows}</table>
 <div class="charts">${groups.map((_, i) => `<div><h3>Wall time, ${esc(groups[i]?.label)}: V1 and V2 (ECDF)</h3><canvas id="ecdf-${i}"></canvas></div>`).join('')}</div>`
     : '';
+}
+
+/** A dbt cutover's models: what changed in each (columns, contract, rows, what reads it), for the approvers. */
+function modelsHtml(models: ModelReport[]): string {
+  if (models.length === 0) return '';
+  const rows = models
+    .map((m) => {
+      const { columns, rows: differing, downstream } = modelParts(m);
+      const key = m.key ? `${m.key.join(', ')} <span class="muted">(${esc(m.keySource)})</span>` : 'none: unkeyed';
+      return `<tr><td><b>${esc(m.model)}</b></td><td>${esc(m.reason)}</td><td>${key}</td><td>${esc(differing)}</td><td>${esc(columns || 'unchanged')}</td><td>${esc(downstream || '-')}</td><td class="${m.verdict === 'pass' ? 'passed' : 'failed'}">${esc(m.verdict)}${m.failures.length > 0 ? `<br>${m.failures.map(esc).join('<br>')}` : ''}</td></tr>`;
+    })
+    .join('\n');
+  return `<h2 id="models">What changed: dbt models</h2>
+<table><tr><th>model</th><th>why</th><th>key</th><th>rows</th><th>columns</th><th>downstream</th><th>verdict</th></tr>${rows}</table>`;
 }
 
 const figure = (n: number | undefined) => (n === undefined ? '' : Number(n.toPrecision(6)).toString());

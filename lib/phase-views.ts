@@ -60,7 +60,13 @@ export const PHASE_VIEWS: { readonly [P in Phase]: PhaseView<P> } = {
   shadow: {
     figures: (result) => {
       const metrics = result.datasets.flatMap((d) => d.metrics);
-      return `${metrics.filter((m) => m.verdict === 'pass').length}/${metrics.length} metrics within tolerance`;
+      const models = result.datasets.flatMap((d) => d.models ?? []);
+      return [
+        `${metrics.filter((m) => m.verdict === 'pass').length}/${metrics.length} metrics within tolerance`,
+        ...(models.length > 0
+          ? [`${models.filter((m) => m.verdict === 'pass').length}/${models.length} dbt models`]
+          : []),
+      ].join(', ');
     },
     whatIf: (ctx) => {
       for (const { result } of ctx.runs.slice(-1)) for (const dataset of result.datasets) judgeDataset(dataset, ctx);

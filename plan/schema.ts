@@ -292,6 +292,58 @@ const datasetSchema = z.union([
   z.strictObject({ file: z.string().min(1).max(4096) }),
 ]);
 
+const modelName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, { error: 'expected a dbt model name' });
+const schemaName = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]{0,55}$/, { error: 'expected a lower-case schema name such as analytics (at most 56)' });
+
+/** A version of a dbt project: a git ref of its repository, or a folder of its own. */
+const dbtVersionSchema = z.union([
+  z.strictObject({ ref: z.string().min(1).max(200).describe("A git ref of the project's repository.") }),
+  z.strictObject({ project: z.string().min(1).max(4096).describe('A folder holding this version of the project.') }),
+]);
+
+/**
+ * A dbt project as the plan's pipeline (`cutover plan init --dbt` writes it with the actions that build and publish
+ * it): the shadow and each reconciliation day diff its models where they live, model by model, and say what changed.
+ */
+const dbtSchema = z.strictObject({
+  project: z
+    .string()
+    .min(1)
+    .max(4096)
+    .describe("The project's folder (its dbt_project.yml), relative to the plan's folder."),
+  v1: dbtVersionSchema.describe('The version in production.'),
+  v2: dbtVersionSchema.describe('The version to cut over to.'),
+  target: z.enum(['postgres'], { error: 'expected postgres' }).default('postgres').describe('Where the builds are.'),
+  database: z
+    .string()
+    .regex(DATABASE_NAME, { error: 'expected a database name such as warehouse (the workers name its URL)' })
+    .describe("The workers' name for the warehouse (CUTOVER_DATABASE_<NAME>): the model diffs read it."),
+  schema: schemaName.describe(
+    "The schema consumers read; V1's and V2's builds are `<schema>_v1` and `<schema>_v2`, published as it.",
+  ),
+  select: z
+    .enum(['modified', 'all'], { error: 'expected modified or all' })
+    .default('modified')
+    .describe("The models diffed: those V2 changes and everything downstream (dbt's state:modified+), or all."),
+  tolerances: z
+    .record(
+      modelName,
+      z.strictObject({
+        tolerances: z.record(columnName, columnToleranceSchema).optional(),
+        ignore: z.array(columnName).max(1000).optional(),
+        maxDifferingRows: z.int().min(0).optional(),
+        maxMissingRows: z.int().min(0).optional(),
+      }),
+    )
+    .default({})
+    .describe(
+      "Per model: its columns' tolerances, the columns not compared, the rows allowed to differ (default none).",
+    ),
+  connections: z.int().min(1).max(16).default(2).describe('Models diffed at once, each on a connection of its own.'),
+});
+
 const roleName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, { error: 'expected a lower-case role name such as qa' });
 const personName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, { error: 'expected an approver name' });
 
@@ -497,6 +549,11 @@ export const planSchema = z
       .describe('Writes a generated dataset: placeholders `{rows}`, `{seed}`, `{dataset}`.'),
     baseline: runActionSchema.describe('V1: prints `{"metrics": {...}}` for `{dataset}`.'),
     candidate: runActionSchema.describe('V2: prints `{"metrics": {...}}` for `{dataset}`.'),
+    dbt: dbtSchema
+      .optional()
+      .describe(
+        "A dbt project's cutover: baseline and candidate build it (printing their manifest), the shadow diffs its models.",
+      ),
     staging: z.strictObject({
       deploy: z.array(actionSchema).min(1, { error: 'expected at least one deploy step' }).max(50),
       tests: actionSchema.optional(),
@@ -595,6 +652,7 @@ export type Action = z.infer<typeof actionSchema>;
 export type RunAction = z.infer<typeof runActionSchema>;
 export type HttpAction = z.infer<typeof httpActionSchema>;
 export type Dataset = z.infer<typeof datasetSchema>;
+export type DbtSection = z.infer<typeof dbtSchema>;
 export type Tolerance = z.infer<typeof toleranceSchema>;
 export type OutputSpec = z.infer<typeof outputSchema>;
 

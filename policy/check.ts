@@ -18,6 +18,7 @@ import {
   pathArguments,
   reachedPath,
   type PathResolver,
+  type PolicyPaths,
   type Reach,
 } from './reach';
 import { rulesFor, type Policy, type PolicyRules, type ResolvedPolicy } from './schema';
@@ -59,6 +60,34 @@ function checkDatabases(plan: CutoverPlan, rules: PolicyRules, problem: Problem)
       }
     }
   }
+}
+
+/**
+ * A dbt plan's project is in a folder the policy allows, and its models are read only where the policy lets a plan
+ * read: the warehouse it names, and V1's and V2's build schemas in it (`<schema>_v1`, `<schema>_v2`).
+ */
+function checkDbt(plan: CutoverPlan, rules: PolicyRules, paths: PolicyPaths, problem: Problem): void {
+  const dbt = plan.dbt;
+  if (!dbt) return;
+  const project = paths.resolver.real(dbt.project, plan.baseDir ?? paths.policyDir);
+  if (!project || !insideFolders(project, rules, paths.policyDir, paths.resolver))
+    problem('dbt.project', `${dbt.project} is outside the folders the policy allows`);
+  const allowed = rules.databases?.[dbt.database];
+  if (!allowed) {
+    const known = Object.keys(rules.databases ?? {});
+    problem(
+      'dbt.database',
+      `${dbt.database} is not a database the policy lets a plan read (${known.length ? known.join(', ') : 'it names none'})`,
+    );
+    return;
+  }
+  const builds = [`${dbt.schema}_v1`, `${dbt.schema}_v2`];
+  const refused = builds.filter((schema) => !allowed.schemas.includes(schema));
+  if (refused.length > 0)
+    problem(
+      'dbt.schema',
+      `${dbt.schema}: the builds ${refused.join(' and ')} of ${dbt.database} are not schemas the policy lets a plan read (${allowed.schemas.join(', ')})`,
+    );
 }
 
 /** A plan's `production.window` narrows the pipeline's calendar, in its zone; it never widens it. */
@@ -109,6 +138,7 @@ export function checkPlanAgainstPolicy(
   const triggers = triggersUnder(plan, ceilings, problem);
   checkWindow(plan, rules, problem);
   checkDatabases(plan, rules, problem);
+  checkDbt(plan, rules, { policyDir: resolved.policyDir, resolver }, problem);
   const effective: CutoverPlan = {
     ...plan,
     ...(initiator !== undefined ? { initiator } : {}),

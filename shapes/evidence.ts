@@ -89,6 +89,31 @@ export interface DatasetComparison {
   metrics: MetricComparison[];
   /** The keyed diff of each output table (absent when the plan declares none). */
   outputs?: OutputDiff[];
+  /** A dbt cutover's models (plan `dbt`): what changed in each selected model, diffed where it lives. */
+  models?: ModelReport[];
+}
+
+/** Where a dbt model's key came from, as dbt/manifest.ts reads it: a constraint, `unique` + `not_null` tests, `unique_key`. */
+export type KeySource = 'primary-key' | 'unique+not_null' | 'unique_key';
+
+/** What changed in one dbt model between V1's and V2's builds, and its diff: what the approvers read. */
+export interface ModelReport {
+  model: string;
+  /** Why it was diffed: V2 changes it, or it is downstream of a change (or `select: all`). */
+  reason: 'modified' | 'downstream' | 'all';
+  key?: string[];
+  keySource?: KeySource;
+  unkeyed: boolean;
+  columns: { added: string[]; removed: string[]; retyped: { column: string; v1: string; v2: string }[] };
+  /** An enforced contract V2 breaks: columns removed or retyped. */
+  contractBroken: string[];
+  downstream: { models: string[]; exposures: string[] };
+  /** The keyed diff, where the model has a key. */
+  diff?: OutputDiff;
+  /** An unkeyed model: its rows as multisets (EXCEPT ALL both ways), and the numeric columns whose sums differ. */
+  unkeyedRows?: { v1: number; v2: number; onlyV1: number; onlyV2: number; sumsDiffer: string[] };
+  verdict: 'pass' | 'fail';
+  failures: string[];
 }
 
 /** A value of an output cell as evidence: JSON (DuckDB's big integers and decimals come as text). */
@@ -334,6 +359,8 @@ export interface ReconcileResult {
   comparisons: MetricComparison[];
   /** The outputs whose both sides are tables in databases, diffed where they are (files are scratch here). */
   outputs?: OutputDiff[];
+  /** A dbt cutover's models, V1 rebuilt beside production and diffed in place. */
+  models?: ModelReport[];
   failures: string[];
   /** Dry-run tolerances that would have failed the day. */
   wouldFail?: string[];

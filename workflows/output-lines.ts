@@ -2,7 +2,7 @@
  * One line per output diff, as `cutover status`, the reports and the Temporal UI's current details show it.
  * Pure and free of I/O: the workflow and the client both use it.
  */
-import type { ColumnDiff, DiffSample, OutputDiff, SampleValue } from '../shapes/evidence';
+import type { ColumnDiff, DiffSample, ModelReport, OutputDiff, SampleValue } from '../shapes/evidence';
 
 /** The column with the most rows out of tolerance (differing or NULL on one side), if any. */
 export function worstColumn(diff: OutputDiff): ColumnDiff | undefined {
@@ -32,6 +32,35 @@ export function outputLine(diff: OutputDiff): string {
   // Across two places (a database and a file, or two databases): how many rows crossed to be compared.
   if (diff.transfer) parts.push(`${diff.transfer.rows} of ${diff.transfer.of} rows transferred`);
   return `${diff.output} · ${diff.dataset}: ${parts.join(', ')} · ${diff.verdict}`;
+}
+
+/**
+ * What changed in a dbt model, in words: its columns (+ added, − removed, ~ retyped), a broken contract, its rows
+ * (the keyed diff's, or an unkeyed model's multisets), and what reads it downstream.
+ */
+export function modelParts(m: ModelReport): { columns: string; rows: string; downstream: string } {
+  const columns = [
+    ...m.columns.added.map((c) => `+${c}`),
+    ...m.columns.removed.map((c) => `−${c}`),
+    ...m.columns.retyped.map((r) => `~${r.column} ${r.v1}→${r.v2}`),
+    ...(m.contractBroken.length > 0 ? [`contract broken: ${m.contractBroken.join(', ')}`] : []),
+  ].join(' ');
+  const differing = (m.diff?.columns ?? [])
+    .filter((c) => c.differing + c.nullOneSide > 0)
+    .map((c) => `${c.column} ${c.differing + c.nullOneSide}`);
+  const rows = m.diff
+    ? `${m.diff.rows.differing} differing${differing.length > 0 ? ` (${differing.join(', ')})` : ''}, ${m.diff.rows.onlyV1} only V1, ${m.diff.rows.onlyV2} only V2 of ${m.diff.rows.v1}`
+    : m.unkeyedRows
+      ? `unkeyed: ${m.unkeyedRows.onlyV1} only V1, ${m.unkeyedRows.onlyV2} only V2 of ${m.unkeyedRows.v1}${m.unkeyedRows.sumsDiffer.length > 0 ? ` (sums differ: ${m.unkeyedRows.sumsDiffer.join(', ')})` : ''}`
+      : 'not compared';
+  const downstream = [...m.downstream.models, ...m.downstream.exposures.map((e) => `exposure ${e}`)].join(', ');
+  return { columns, rows, downstream };
+}
+
+/** One dbt model on one line: why it was diffed, what changed, its verdict. */
+export function modelLine(m: ModelReport): string {
+  const { columns, rows, downstream } = modelParts(m);
+  return `${m.model} (${m.reason}${m.key ? `, key ${m.key.join(', ')}` : ''}): ${rows}${columns ? `; columns ${columns}` : ''}${downstream ? `; downstream ${downstream}` : ''} · ${m.verdict}`;
 }
 
 /** A sample row's key as text: `L00000042` or `retail/2020-01`. */

@@ -98,14 +98,42 @@ test('publish is the deploy and the undo; drop refuses the live build, then drop
   expect(refused.code).toBe(1);
   expect(refused.stderr).toMatch(/jaffle_v2 is live: jaffle\.customers/);
   const dropped = await cutover(['dbt', 'drop', '--published', 'jaffle', '--build', 'jaffle_v1']);
-  expect(JSON.parse(dropped.stdout)).toEqual({ dropped: 'jaffle_v1' });
+  expect(JSON.parse(dropped.stdout)).toEqual({ dropped: ['jaffle_v1'] });
   expect(await read()).toBe(onV2);
   const gone = await publish('jaffle_v1');
   expect(gone.code).toBe(1);
   expect(gone.stderr).toMatch(/jaffle_v1: no such schema, or nothing built in it/);
 });
 
-test('plan init --dbt writes a plan that validates: the changed model an output on its key, every step a cutover dbt command', async () => {
+test('a live build is never rebuilt in place: it goes beside, the published views survive, the manifest says where', async () => {
+  const read = async () =>
+    (await warehouse.admin.query<{ n: string }>('SELECT count(*)::text AS n FROM jaffle.customers')).rows[0]?.n;
+  const before = await read();
+  const artifacts = path.join(work, 'artifacts-v2');
+  const rebuilt = await cutover([
+    'dbt',
+    'build',
+    '--project',
+    repo,
+    '--ref',
+    'v2',
+    '--schema',
+    'jaffle_v2',
+    '--artifacts',
+    artifacts,
+  ]);
+  expect(rebuilt.code).toBe(0);
+  // jaffle_v2 is live (the last test left it published): dbt's CASCADE would have dropped the published views.
+  expect(rebuilt.stderr).toMatch(/^jaffle_v2 is live \(jaffle\.customers, .*\): building into jaffle_v2_rebuild$/m);
+  expect(await read()).toBe(before);
+  const printed = JSON.parse(rebuilt.stdout) as { manifest: string };
+  expect(printed.manifest).toBe(path.join(artifacts, 'manifest.json'));
+  const manifest = JSON.parse(readFileSync(printed.manifest, 'utf8')) as { nodes: Record<string, { schema: string }> };
+  expect(manifest.nodes['model.jaffle_shop.customers']?.schema).toBe('jaffle_v2_rebuild');
+  expect(readFileSync(path.join(artifacts, 'run_results.json'), 'utf8')).toMatch(/"unique_id"/);
+});
+
+test('plan init --dbt writes a plan that validates: its dbt section the project and its versions, every step a cutover dbt command', async () => {
   const out = path.join(work, 'jaffle.yaml');
   const init = await cutover(['plan', 'init', '--dbt', repo, '--v1', 'v1', '--v2', 'v2', '--out', out]);
   expect(init.stderr).toBe('');
@@ -114,18 +142,20 @@ test('plan init --dbt writes a plan that validates: the changed model an output 
   expect(validated.code).toBe(0);
   const plan = parse(readFileSync(out, 'utf8')) as {
     baseline: { run: string[] };
-    shadow: { outputs: Record<string, unknown> };
+    dbt: unknown;
+    shadow: { outputs?: Record<string, unknown> };
     production: { deploy: { run: string[] }; undo: { run: string[] } };
   };
-  expect(plan.shadow.outputs).toEqual({
-    customers: {
-      key: ['customer_id'],
-      v1: { database: 'warehouse', table: 'jaffle_shop_v1.customers' },
-      v2: { database: 'warehouse', table: 'jaffle_shop_v2.customers' },
-      maxDifferingRows: 0,
-      maxMissingRows: 0,
-    },
+  // The shadow diffs the models from the builds' manifests: no output is declared by hand.
+  expect(plan.dbt).toEqual({
+    project: 'repo',
+    v1: { ref: 'v1' },
+    v2: { ref: 'v2' },
+    database: 'warehouse',
+    schema: 'jaffle_shop',
+    select: 'modified',
   });
+  expect(plan.shadow.outputs).toBeUndefined();
   expect(plan.baseline.run).toEqual([
     'cutover',
     'dbt',
@@ -138,6 +168,8 @@ test('plan init --dbt writes a plan that validates: the changed model an output 
     'jaffle_shop_v1',
     '--dataset',
     '{dataset}',
+    '--artifacts',
+    '{workdir}/dbt/v1',
   ]);
   expect(plan.production.deploy.run.slice(2)).toEqual([
     'publish',

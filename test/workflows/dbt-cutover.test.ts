@@ -1,9 +1,11 @@
 /**
  * dbt Labs' jaffle shop cut over end to end on the real time-skipping server, with the plan `cutover plan init
- * --dbt` writes, its actions the built `cutover dbt` commands on a real PostgreSQL: V1 and V2 built by dbt into schemas of their own, each model an output diffed
- * pushed down between them; production is V2's publish and the rollback publishes V1 again. A V2 whose
- * `customer_lifetime_value` changes fails shadow naming `customers` and the column; within a tolerance the plan
- * gives (the 10 % fee moves no customer's value by more than 10), it reaches production, consumers read V2's rows, and after a rollback they read V1's again.
+ * --dbt` writes, its actions the built `cutover dbt` commands on a real PostgreSQL: V1 and V2 built by dbt into
+ * schemas of their own, each model V2 changes diffed pushed down between them from the builds' manifests (the plan's
+ * `dbt` section), what changed in it kept for the approvers; production is V2's publish and the rollback publishes
+ * V1 again. A V2 whose `customer_lifetime_value` changes fails shadow naming `customers` and the column; within a
+ * tolerance the plan gives (the 10 % fee moves no customer's value by more than 10), it reaches production,
+ * consumers read V2's rows, and after a rollback they read V1's again.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,6 +20,7 @@ import type { Manifest } from '../../dbt/manifest';
 import { postgresTarget, runDbt } from '../../dbt/run';
 import type { ShadowResult } from '../../shapes/evidence';
 import { phaseResult } from '../../shapes/status';
+import { renderStatus } from '../../lib/format';
 import { cutoverWorkflow } from '../../workflows';
 import { requestRollbackSignal } from '../../workflows/messages';
 import { CHANGED_CLV, dbtWarehouse, JAFFLE_SHOP, projectVariant } from '../helpers/dbt';
@@ -83,9 +86,8 @@ function jafflePlan(schema: string, tolerances: Record<string, { absolute: numbe
       v1Manifest: manifests.v1,
       v2Manifest: manifests.v2,
     }).text,
-  ) as CutoverPlanInput & { shadow: { outputs: Record<string, { tolerances?: unknown }> } };
-  const customers = written.shadow.outputs.customers as { tolerances?: unknown };
-  customers.tolerances = tolerances;
+  ) as CutoverPlanInput & { dbt: { tolerances?: Record<string, unknown> } };
+  written.dbt.tolerances = { customers: { tolerances } };
   const base = makePlanInput();
   return planSchema.parse({
     ...written,
@@ -106,13 +108,30 @@ test('a V2 that changes customer_lifetime_value fails shadow, naming customers a
   const cause = ((err as WorkflowFailedError).cause as ActivityFailure).cause as ApplicationFailure;
   expect(cause.type).toBe(FailureType.ComparisonFailed);
   expect(cause.message).toMatch(
-    /output customers: \d+ differing row\(s\), limit 0 \(by column: customer_lifetime_value \d+\)/,
+    /model customers: \d+ differing row\(s\), limit 0 \(by column: customer_lifetime_value \d+\); e\.g\. customer_id 1, 2, 3 \(columns customer_lifetime_value\)/,
   );
   const status = await waitForStatus(handle, (s) => s.state === 'failed');
   const shadow = phaseResult(status.phases, 'shadow') as ShadowResult;
-  const outputs = shadow.datasets[0]?.outputs ?? [];
-  // Only the model V2 changes is diffed (nothing is downstream of customers in jaffle shop).
-  expect(outputs.map((o) => [o.output, o.verdict])).toEqual([['customers', 'fail']]);
+  const models = shadow.datasets[0]?.models ?? [];
+  // Only the model V2 changes is diffed (nothing is downstream of customers in jaffle shop), on its key from the
+  // manifest; the column V2 adds is shown (an added column alone fails nothing), and the rows that differ are named
+  // by column.
+  expect(models).toMatchObject([
+    {
+      model: 'customers',
+      reason: 'modified',
+      key: ['customer_id'],
+      columns: { added: ['gross_lifetime_value'], removed: [], retyped: [] },
+      downstream: { models: [], exposures: [] },
+      verdict: 'fail',
+    },
+  ]);
+  const differing = models[0]?.diff?.columns.find((c) => c.column === 'customer_lifetime_value')?.differing;
+  expect(differing).toBeGreaterThan(0);
+  // What the approvers read: the status names the model, why, its rows and the column.
+  expect(renderStatus(status)).toMatch(
+    new RegExp(`customers \\(modified, key customer_id\\): \\d+ differing \\(customer_lifetime_value ${differing}\\)`),
+  );
   // Nothing reached production: the published schema was never made.
   const { rows } = await warehouse.admin.query("SELECT 1 FROM pg_namespace WHERE nspname = 'jaffle_strict'");
   expect(rows).toEqual([]);
@@ -137,4 +156,10 @@ test('within its tolerance V2 goes to production by publish; after a rollback co
   const result = await handle.result();
   expect(result).toMatchObject({ state: 'rolled-back' });
   expect(await total()).toBe(v1);
+  // The evidence the approvers signed held the model and its differences within the tolerance.
+  const shadow = phaseResult((await waitForStatus(handle, () => true)).phases, 'shadow') as ShadowResult;
+  expect(shadow.datasets[0]?.models?.map((m) => [m.model, m.verdict])).toEqual([['customers', 'pass']]);
+  const value = shadow.datasets[0]?.models?.[0]?.diff?.columns.find((c) => c.column === 'customer_lifetime_value');
+  expect(value?.differing).toBe(0);
+  expect(value?.withinTolerance).toBeGreaterThan(0);
 });

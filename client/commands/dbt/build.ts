@@ -1,12 +1,12 @@
 /** `cutover dbt build`: a version of a dbt project built into a schema of its own, as a plan's pipeline. */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { Client } from 'pg';
 import { dbtPythonPath } from '../../../common/cache';
 import { modelsOf } from '../../../dbt/manifest';
-import { ident } from '../../../dbt/publish';
+import { ident, readersOf } from '../../../dbt/publish';
 import { postgresTarget, runDbt } from '../../../dbt/run';
 import { checkoutVersion } from '../../../dbt/versions';
 import { UserError } from '../../../lib/errors';
@@ -28,6 +28,10 @@ export function register(dbt: Command): void {
       'what `cutover dbt dataset` wrote: its rows and seed go to dbt as cutover_rows and cutover_seed',
     )
     .option('--select <selector...>', "dbt's --select")
+    .option(
+      '--artifacts <dir>',
+      'keep the build\'s manifest.json and run_results.json in this folder, and print where ("manifest": FILE): the shadow reads the models from it',
+    )
     .addHelpText(
       'after',
       '\nExample:\n  CUTOVER_DBT_WAREHOUSE=postgres://dbt:…@127.0.0.1:5432/analytics \\\n' +
@@ -42,8 +46,10 @@ export function register(dbt: Command): void {
         vars?: string;
         select?: string[];
         dataset?: string;
+        artifacts?: string;
       }) => {
         const url = warehouseUrl(o.warehouseEnv);
+        const schema = await unreadSchema(url, o.schema);
         const work = await mkdtemp(path.join(tmpdir(), 'cutover-dbt-'));
         try {
           const project = await checkoutVersion(path.resolve(o.project), o.ref, path.join(work, 'project'));
@@ -52,14 +58,14 @@ export function register(dbt: Command): void {
             python: dbtPythonPath(),
             project,
             runDir: path.join(work, 'run'),
-            target: postgresTarget(url, o.schema),
+            target: postgresTarget(url, schema),
             ...(Object.keys(vars).length > 0 ? { vars } : {}),
             ...(o.select ? { select: o.select } : {}),
           });
           const failed = built.steps.filter((s) => !s.ok && s.status !== 'skipped');
           if (built.code !== 0 || failed.length > 0)
             throw new UserError(
-              `dbt build of ${o.ref ?? o.project} into ${o.schema}: ${failed.map((s) => `${s.id} ${s.status}: ${oneLine(s.message)}`).join('; ') || `exit ${built.code}`}`,
+              `dbt build of ${o.ref ?? o.project} into ${schema}: ${failed.map((s) => `${s.id} ${s.status}: ${oneLine(s.message)}`).join('; ') || `exit ${built.code}`}`,
             );
           const models = [...modelsOf(built.manifest).values()];
           const rows = await rowCounts(url, models);
@@ -68,12 +74,40 @@ export function register(dbt: Command): void {
             tests: built.steps.filter((s) => s.kind === 'test').length,
             ...Object.fromEntries(models.map((m, i) => [`rows_${m.name}`, rows[i] as number])),
           };
-          process.stdout.write(`${JSON.stringify({ metrics, rows: rows.reduce((a, b) => a + b, 0) })}\n`);
+          const manifest = o.artifacts ? await keepArtifacts(built.targetPath, path.resolve(o.artifacts)) : undefined;
+          const total = rows.reduce((a, b) => a + b, 0);
+          process.stdout.write(`${JSON.stringify({ metrics, rows: total, ...(manifest ? { manifest } : {}) })}\n`);
         } finally {
           await rm(work, { recursive: true, force: true });
         }
       },
     );
+}
+
+/** The build's manifest and run results copied out of its run folder (removed when the build ends); the manifest's path. */
+async function keepArtifacts(targetPath: string, dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  for (const file of ['manifest.json', 'run_results.json'])
+    await copyFile(path.join(targetPath, file), path.join(dir, file));
+  return path.join(dir, 'manifest.json');
+}
+
+/**
+ * The schema to build into: `schema`, or `<schema>_rebuild` while published views read it (production's V2, rebuilt
+ * by a reconciliation day): dbt would drop those views with the tables it replaces. The manifest names the schema
+ * the models went to, so the diffs read the rebuild.
+ */
+async function unreadSchema(url: string, schema: string): Promise<string> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const readers = await readersOf(client, schema);
+    if (readers.length === 0) return schema;
+    process.stderr.write(`${schema} is live (${readers.join(', ')} read it): building into ${schema}_rebuild\n`);
+    return `${schema}_rebuild`;
+  } finally {
+    await client.end();
+  }
 }
 
 /** `--vars` as dbt takes them, or a one-line refusal. */

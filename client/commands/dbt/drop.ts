@@ -8,12 +8,12 @@ export function register(dbt: Command): void {
     .command('drop')
     .description("drop a build's schema (V1's, at decommission); refused while a published view reads it")
     .requiredOption('--published <schema>', 'the schema consumers read')
-    .requiredOption('--build <schema>', 'the build to drop')
+    .requiredOption('--build <schema...>', "the builds to drop (V1's, and the rebuilds of reconciliation days)")
     .option('--warehouse-env <var>', "the environment variable with the warehouse's URL", 'CUTOVER_DBT_WAREHOUSE')
     .addHelpText('after', '\nExample:\n  cutover dbt drop --published jaffle --build jaffle_v1')
-    .action(async (o: { published: string; build: string; warehouseEnv: string }) => {
+    .action(async (o: { published: string; build: string[]; warehouseEnv: string }) => {
       await withWarehouse(o.warehouseEnv, async (client) => {
-        await dropBuild(client, { published: o.published, build: o.build });
+        for (const build of o.build) await dropBuild(client, { published: o.published, build });
         process.stdout.write(`${JSON.stringify({ dropped: o.build })}\n`);
       });
     });

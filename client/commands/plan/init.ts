@@ -108,8 +108,8 @@ async function dbtInit(o: InitOptions, project: string) {
       v1Manifest,
       v2Manifest,
     });
-    const models = written.outputs.length > 0 ? written.outputs.join(', ') : 'none (V2 changes no model)';
-    const unkeyed = written.unkeyed.length > 0 ? `; not diffed, no key: ${written.unkeyed.join(', ')}` : '';
+    const models = written.models.length > 0 ? written.models.join(', ') : 'none (V2 changes no model)';
+    const unkeyed = written.unkeyed.length > 0 ? `; unkeyed (rows as multisets): ${written.unkeyed.join(', ')}` : '';
     return { text: written.text, summary: `a dbt cutover plan for ${release}; models diffed: ${models}${unkeyed}` };
   } catch (err) {
     if (err instanceof DbtProjectError || err instanceof DbtMissingError) throw new UserError(err.message);

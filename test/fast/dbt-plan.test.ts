@@ -1,0 +1,59 @@
+/**
+ * A dbt plan's `dbt` section (plan init --dbt writes it): validated by path like the rest, with its defaults; and
+ * bounded by the workers' policy, which says where a project may be and which warehouse and build schemas its model
+ * diffs may read. Each refusal names the field.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { planSchema } from '../../plan/schema';
+import { APP, check, OUTSIDE, planInput, writePolicy } from '../helpers/policy-fixture';
+
+mkdirSync(path.join(APP, 'jaffle'), { recursive: true });
+const section = {
+  project: 'jaffle',
+  v1: { ref: 'v1' },
+  v2: { project: 'jaffle-next' },
+  database: 'warehouse',
+  schema: 'jaffle',
+};
+const withDbt = (dbt: unknown) => ({ dbt }) as Parameters<typeof planInput>[0];
+
+test('the dbt section takes the project, two versions, the warehouse and the schema, with its defaults', () => {
+  const parsed = planSchema.parse(planInput(withDbt(section)));
+  expect(parsed.dbt).toEqual({ ...section, target: 'postgres', select: 'modified', tolerances: {}, connections: 2 });
+});
+
+test('a bad dbt section is refused by path, each field named', () => {
+  const problems = (dbt: unknown) =>
+    planSchema.safeParse(planInput(withDbt(dbt))).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  expect(
+    problems({ ...section, schema: 'Jaffle Shop', database: 'postgres://u:p@h/db', select: 'some', target: 'duckdb' }),
+  ).toEqual([
+    'dbt.target: expected postgres',
+    'dbt.database: expected a database name such as warehouse (the workers name its URL)',
+    'dbt.schema: expected a lower-case schema name such as analytics (at most 56)',
+    'dbt.select: expected modified or all',
+  ]);
+  expect(problems({ ...section, v1: { ref: 'v1', project: 'x' } })?.[0]).toMatch(/^dbt\.v1: /);
+  expect(problems({ ...section, tolerances: { customers: { maxDifferingRows: -1 } } })).toEqual([
+    'dbt.tolerances.customers.maxDifferingRows: Too small: expected number to be >=0',
+  ]);
+});
+
+test("the policy bounds a dbt plan: the project in its folders, the warehouse and both builds' schemas readable", () => {
+  const policy = writePolicy({ databases: { warehouse: { schemas: ['jaffle_v1', 'jaffle_v2'] } } });
+  expect(check(withDbt(section), policy).problems).toEqual([]);
+  expect(check(withDbt({ ...section, schema: 'finance' }), policy).problems).toEqual([
+    {
+      path: 'dbt.schema',
+      message:
+        'finance: the builds finance_v1 and finance_v2 of warehouse are not schemas the policy lets a plan read (jaffle_v1, jaffle_v2)',
+    },
+  ]);
+  expect(check(withDbt({ ...section, database: 'hr' }), policy).problems).toEqual([
+    { path: 'dbt.database', message: 'hr is not a database the policy lets a plan read (warehouse)' },
+  ]);
+  expect(check(withDbt({ ...section, project: OUTSIDE }), policy).problems).toEqual([
+    { path: 'dbt.project', message: `${OUTSIDE} is outside the folders the policy allows` },
+  ]);
+});

@@ -19,20 +19,17 @@ import {
   columnDiff,
   columnPlan,
   count,
-  DiffCancelledError,
-  DiffInputError,
   finish,
   finishWithLimits,
-  ident,
   matchColumns,
   newResult,
   sampleParts,
   samplesOf,
-  type Column,
   type ColumnPlan,
   type Group,
   type Side,
-} from './diff';
+} from './diff-query';
+import { DiffCancelledError, DiffInputError, ident, type Column } from './diff-engine';
 
 /** A table (or view) in the database: `schema.table`. */
 export interface TableRef {

@@ -20,14 +20,14 @@ import { ActionError } from './errors';
 import type { PipelineRun } from './pipeline';
 import {
   DiffInputError,
-  diffOutput,
   ident,
   literal,
   withDiffEngine,
   type Column,
   type DiffEngineOptions,
   type Session,
-} from './diff';
+} from './diff-engine';
+import { diffOutput } from './diff';
 
 /** A model's tolerances, as an output's: per column, and the rows allowed to differ or be missing. */
 export interface ModelTolerance {

@@ -9,9 +9,11 @@ import type { Client } from 'pg';
 import { FailureType } from '../plan/failures';
 import type { CutoverPlan, OutputSpec } from '../plan/schema';
 import type { OutputDiff } from '../shapes/evidence';
-import { crossDiff, type CrossSide } from './cross-diff';
+import { crossDiff } from './cross-diff';
+import type { CrossSide } from './cross-sides';
 import { connectDatabase, diffInDatabase, tableRef } from './db-diff';
-import { diffOutput, DiffInputError, withDiffEngine, type DiffEngineOptions, type Session } from './diff';
+import { diffOutput } from './diff';
+import { DiffInputError, withDiffEngine, type DiffEngineOptions, type Session } from './diff-engine';
 import { ActionError } from './errors';
 import type { GuardDeps } from './policy-guard';
 

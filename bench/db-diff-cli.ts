@@ -15,7 +15,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { crossDiff } from '../activities/cross-diff';
 import { diffInPostgres } from '../activities/db-diff';
-import { literal, withDiffEngine } from '../activities/diff';
+import { literal, withDiffEngine } from '../activities/diff-engine';
 import { outputSpec } from '../plan/schema';
 
 /** How V2 differs from V1 per variant: every Nth loan's provision (none for 0). */

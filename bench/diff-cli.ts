@@ -13,7 +13,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { diffOutput, literal, readerFor, withDiffEngine } from '../activities/diff';
+import { diffOutput } from '../activities/diff';
+import { literal, readerFor, withDiffEngine } from '../activities/diff-engine';
 import type { OutputFormat, OutputSpec } from '../plan/schema';
 
 const COMPARED = ['segment', 'origination_month', 'bucket', 'eligible', 'outstanding', 'provision'] as const;

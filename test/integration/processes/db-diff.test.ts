@@ -9,9 +9,11 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
-import { crossDiff, type CrossDiffRequest } from '../../../activities/cross-diff';
+import { crossDiff } from '../../../activities/cross-diff';
+import type { CrossDiffRequest } from '../../../activities/cross-sides';
 import { diffInPostgres, type DbDiffRequest } from '../../../activities/db-diff';
-import { DiffInputError, diffOutput, withDiffEngine } from '../../../activities/diff';
+import { DiffInputError, withDiffEngine } from '../../../activities/diff-engine';
+import { diffOutput } from '../../../activities/diff';
 import type { OutputSpec } from '../../../plan/schema';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../../activities';

@@ -12,10 +12,10 @@ import {
   countLines,
   DiffCancelledError,
   DiffInputError,
-  diffOutput,
   withDiffEngine,
   type DiffEngineOptions,
-} from '../../../activities/diff';
+} from '../../../activities/diff-engine';
+import { diffOutput } from '../../../activities/diff';
 import { outputSpec, planSchema, type OutputSpec } from '../../../plan/schema';
 import { makePlanInput } from '../../helpers/plans';
 

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Client } from 'pg';
 import { createActivities } from '../../../activities';
-import { withDiffEngine } from '../../../activities/diff';
+import { withDiffEngine } from '../../../activities/diff-engine';
 import { WAREHOUSE_ENV } from '../../../examples/portfolio-kpi/warehouse';
 import { loadPlan } from '../../../plan/load';
 import { planSchema } from '../../../plan/schema';

@@ -110,7 +110,7 @@ export function launch(request: LaunchRequest, onStarted: (pid: number) => void)
   });
 }
 
-/** Stops the launcher thread (tests; a worker's process simply ends with it): what it watched is killed. */
+/** Stops the launcher thread (a worker stopping, a test file ending): what it watched is killed. */
 export async function stopLauncher(): Promise<void> {
   await thread?.terminate();
 }

@@ -13,7 +13,8 @@ import { ConfigError, loadConfig, type WorkerConfig } from './config';
 import type { Logger } from 'pino';
 import { createLogger, sdkLogger } from './logger';
 import { createWorker } from './worker';
-import { createMetrics, serveMetrics } from './metrics';
+import { stopLauncher } from '../activities/launcher';
+import { createMetrics, serveMetrics } from './prometheus';
 
 async function main(): Promise<void> {
   const startedAt = performance.now();
@@ -63,6 +64,8 @@ async function main(): Promise<void> {
   const outcomes = await Promise.allSettled(runs);
   metricsServer?.close();
   await connection.close();
+  // The actions' launcher thread (activities/launcher.ts): every action has ended with its activity.
+  await stopLauncher();
   const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failed) throw failed.reason;
   logger.info('worker stopped');

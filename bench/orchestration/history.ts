@@ -8,7 +8,7 @@ import { createActivities } from '../../activities';
 import { createTimeSkippingEnv } from '../../toolchain/time-skipping';
 import { loadBundle } from '../../common/workflow-bundle';
 import { defaultBundlePath } from '../../worker/worker';
-import { createMetrics } from '../../worker/metrics';
+import { createMetrics } from '../../worker/prometheus';
 import { cutoverWorkflow } from '../../workflows';
 import { save } from '../common';
 import { WORK, quickPlan, say, signOffAll, table, waitForState } from './stack';

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadBundle, writeBundle } from '../../common/workflow-bundle';
-import { createMetrics } from '../../worker/metrics';
+import { createMetrics } from '../../worker/prometheus';
 import { quietRuntime } from '../helpers/harness';
 import { recordedHistories, replayAll } from '../helpers/histories';
 import { workflowBundle } from '../helpers/temporal';

@@ -11,7 +11,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import { createActivities, type Activities, type AttestationSettings } from '../../activities';
-import { createMetrics } from '../../worker/metrics';
+import { createMetrics } from '../../worker/prometheus';
 import { environmentQueues, type EnvironmentQueues } from '../../plan/environments';
 import type { ResolvedPolicy } from '../../policy/schema';
 import type { SealKeys } from '../../activities/seal';

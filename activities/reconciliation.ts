@@ -4,7 +4,8 @@
 import { dbtModels } from './dbt-models';
 import path from 'node:path';
 import { compareMetrics, counts } from '../verdicts/metrics';
-import type { ReconcileInput, ReconcileResult } from '../shapes/evidence';
+import type { ReconcileInput } from '../shapes/evidence';
+import type { ReconcileResult } from '../shapes/phases';
 import { generate, materialise } from './datasets';
 import { toFailure } from './errors';
 import { diffAndJudge, type DiffDeps } from './output-diffs';

@@ -10,7 +10,8 @@ import { guarded, isPolicyRefusal, openPhase, type GuardDeps } from './policy-gu
 import { runAction } from './runner';
 import { timeFailure } from '../verdicts/thresholds';
 import { rehearseTriggers } from '../verdicts/triggers';
-import type { PhaseInput, RehearsalResult } from '../shapes/evidence';
+import type { PhaseInput } from '../shapes/evidence';
+import type { RehearsalResult } from '../shapes/phases';
 
 export type RehearsalDeps = GuardDeps;
 

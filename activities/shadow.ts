@@ -16,7 +16,8 @@ import { openPhase } from './policy-guard';
 import type { CutoverPlan, Dataset } from '../plan/schema';
 import { loadReference } from './reference';
 import { lastRecorded } from '../verdicts/recorded';
-import type { DatasetComparison, Metrics, PhaseInput, ShadowReference, ShadowResult } from '../shapes/evidence';
+import type { DatasetComparison, Metrics, PhaseInput, ShadowReference } from '../shapes/evidence';
+import type { ShadowResult } from '../shapes/phases';
 
 /** What a shadow phase's datasets share: the activity's plan, folder, key and pipeline context, its verdicts so far. */
 interface Shadowing {

@@ -28,10 +28,10 @@ import type {
   StressReference,
   SizeResult,
   StressProgress,
-  StressResult,
   StressRun,
   SustainedResult,
 } from '../shapes/evidence';
+import type { StressResult } from '../shapes/phases';
 
 export type StressDeps = GuardDeps;
 

@@ -13,7 +13,7 @@ import Table from 'cli-table3';
 import type { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
-import type { StressResult } from '../shapes/evidence';
+import type { StressResult } from '../shapes/phases';
 import { loadPlan } from '../plan/load';
 import { withFileOutputs } from '../examples/portfolio-kpi/file-outputs';
 import { projectRoot } from '../toolchain/tools';

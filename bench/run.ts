@@ -21,7 +21,7 @@ import Table from 'cli-table3';
 import { median, mean } from 'simple-statistics';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
-import type { StressResult } from '../shapes/evidence';
+import type { StressResult } from '../shapes/phases';
 import { generateTape } from '../examples/portfolio-kpi/generate';
 import { loadPlan } from '../plan/load';
 import { withFileOutputs } from '../examples/portfolio-kpi/file-outputs';

@@ -3,7 +3,8 @@
  */
 import Table from 'cli-table3';
 import { formatMs } from '../plan/duration';
-import type { ModelReport, OutputDiff, RelativeResult, StressResult } from '../shapes/evidence';
+import type { ModelReport, OutputDiff, RelativeResult } from '../shapes/evidence';
+import type { StressResult } from '../shapes/phases';
 import { cell, dryRunLines, modelLine, modelParts, outputLine, sampleKey } from '../workflows/output-lines';
 import { stressGroups } from '../verdicts/thresholds';
 import { levels } from '../verdicts/relative';

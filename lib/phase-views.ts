@@ -7,7 +7,8 @@
 import { decideWindow, describeWindows, effectiveCalendar, type Calendar } from '../plan/calendar';
 import { formatMs, toMs } from '../plan/duration';
 import type { CutoverPlan } from '../plan/schema';
-import type { MetricComparison, StressResult } from '../shapes/evidence';
+import type { MetricComparison } from '../shapes/evidence';
+import type { StressResult } from '../shapes/phases';
 import type { Phase, PhaseResults, RecordingPhase } from '../shapes/phases';
 import type { PhaseRecord } from '../shapes/status';
 import type { CompareSettings } from '../shapes/relative';

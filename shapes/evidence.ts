@@ -6,7 +6,7 @@ import type { Action, ColumnTolerance, CutoverPlan, OutputFormat, Tolerance, Tri
 import type { Placeholders } from '../plan/placeholders';
 import type { PlanSeal } from '../plan/seal';
 import type { Environment } from '../plan/environments';
-import type { CompareSettings, PairedSamples, RelativeComparison, RelativeVerdict } from './relative';
+import type { PairedSamples, RelativeComparison, RelativeVerdict } from './relative';
 
 export type Metrics = Record<string, number>;
 
@@ -208,17 +208,6 @@ export interface StressReference extends ReferenceNote {
   }[];
 }
 
-export interface ShadowResult {
-  verdict: 'pass' | 'fail';
-  datasets: DatasetComparison[];
-  /** The change against a reference run, beside V1. */
-  reference?: ShadowReference;
-  failures: string[];
-  /** Dry-run checks that would have failed (they never fail the phase). */
-  wouldFail?: string[];
-  attempt: number;
-}
-
 export interface LatencyStats {
   n: number;
   p50: number;
@@ -272,24 +261,6 @@ export interface SustainedResult {
   relative?: RelativeResult;
 }
 
-export interface StressResult {
-  verdict: 'pass' | 'fail';
-  sizes: SizeResult[];
-  sustained?: SustainedResult;
-  /** Time per row of the largest size against the smallest (1 = linear). */
-  scaling?: { fromRows: number; toRows: number; ratio: number; note: string };
-  failures: string[];
-  /** Dry-run thresholds and comparisons that would have failed (they never fail the phase). */
-  wouldFail?: string[];
-  /** The change against a reference run, beside V1. */
-  reference?: StressReference;
-  attempt: number;
-  /** With `stress.compare`: the settings, how many decisions shared the confidence, and the overall verdict. */
-  compare?: { settings: CompareSettings; family: number; verdict: RelativeVerdict };
-  /** How peak memory was measured: the process group (everything a run starts) or the leader alone. */
-  memoryMethod?: string;
-}
-
 /** Progress a stress attempt heartbeats, so a retried attempt resumes instead of starting over. */
 export interface StressProgress {
   completedSizes: SizeResult[];
@@ -309,17 +280,6 @@ export interface TriggerCheck {
   trigger: keyof Triggers;
   fired: boolean;
   detail: string;
-}
-
-export interface RehearsalResult {
-  verdict: 'pass' | 'fail';
-  durationMs: number;
-  targetMs: number;
-  healthy: boolean;
-  redeployed: boolean;
-  triggers: TriggerCheck[];
-  failures: string[];
-  attempt: number;
 }
 
 export interface Breach {
@@ -351,19 +311,6 @@ export interface ProbeResult {
 
 export interface ReconcileInput extends PhaseInput {
   day: number;
-}
-
-export interface ReconcileResult {
-  day: number;
-  clean: boolean;
-  comparisons: MetricComparison[];
-  /** The outputs whose both sides are tables in databases, diffed where they are (files are scratch here). */
-  outputs?: OutputDiff[];
-  /** A dbt cutover's models, V1 rebuilt beside production and diffed in place. */
-  models?: ModelReport[];
-  failures: string[];
-  /** Dry-run tolerances that would have failed the day. */
-  wouldFail?: string[];
 }
 
 /** How the monitoring child workflow ended: the window passed clean, or a trigger fired. */

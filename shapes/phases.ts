@@ -1,5 +1,6 @@
 /**
- * What each phase is, declared once: the environment whose queue runs its activities, the activities it
+ * What each phase is, declared once: its name and order, what it returns (its result's shape: the parts it shares
+ * with other phases are in ./evidence.ts), the environment whose queue runs its activities, the activities it
  * schedules, and the plan's actions it runs, each with the policy's list of commands that binds it. The workflow's
  * routing (workflows/queue-watch.ts), the environments' workers (activities/index.ts `ENVIRONMENT_ACTIVITIES`),
  * the policy's view of a plan (policy/actions.ts `actionsOf`, `environmentOfPath`) and the seal's queue binding
@@ -10,18 +11,23 @@
 import type { Environment } from '../plan/environments';
 import type { Action, CutoverPlan } from '../plan/schema';
 import type {
+  DatasetComparison,
   GateView,
   HealthResult,
+  MetricComparison,
   Metrics,
+  ModelReport,
   MonitorOutcome,
   OutputDiff,
   ProbeResult,
-  ReconcileResult,
-  RehearsalResult,
-  ShadowResult,
+  ShadowReference,
+  SizeResult,
   StepResult,
-  StressResult,
+  StressReference,
+  SustainedResult,
+  TriggerCheck,
 } from './evidence';
+import type { CompareSettings, RelativeVerdict } from './relative';
 
 /** The phases, in the order they run: where a phase's name and order are written. */
 export const PHASES = [
@@ -37,6 +43,63 @@ export const PHASES = [
 ] as const;
 
 export type Phase = (typeof PHASES)[number];
+
+/** The shadow's evidence: V1 and V2 on each dataset, their KPIs, their outputs and a dbt plan's models. */
+export interface ShadowResult {
+  verdict: 'pass' | 'fail';
+  datasets: DatasetComparison[];
+  /** The change against a reference run, beside V1. */
+  reference?: ShadowReference;
+  failures: string[];
+  /** Dry-run checks that would have failed (they never fail the phase). */
+  wouldFail?: string[];
+  attempt: number;
+}
+
+/** The stress phase's evidence: V2 at each size and under sustained load, and against V1 where the plan asks. */
+export interface StressResult {
+  verdict: 'pass' | 'fail';
+  sizes: SizeResult[];
+  sustained?: SustainedResult;
+  /** Time per row of the largest size against the smallest (1 = linear). */
+  scaling?: { fromRows: number; toRows: number; ratio: number; note: string };
+  failures: string[];
+  /** Dry-run thresholds and comparisons that would have failed (they never fail the phase). */
+  wouldFail?: string[];
+  /** The change against a reference run, beside V1. */
+  reference?: StressReference;
+  attempt: number;
+  /** With `stress.compare`: the settings, how many decisions shared the confidence, and the overall verdict. */
+  compare?: { settings: CompareSettings; family: number; verdict: RelativeVerdict };
+  /** How peak memory was measured: the process group (everything a run starts) or the leader alone. */
+  memoryMethod?: string;
+}
+
+/** The rollback rehearsal's evidence: the undo on staging, timed against its target, and staging healthy after. */
+export interface RehearsalResult {
+  verdict: 'pass' | 'fail';
+  durationMs: number;
+  targetMs: number;
+  healthy: boolean;
+  redeployed: boolean;
+  triggers: TriggerCheck[];
+  failures: string[];
+  attempt: number;
+}
+
+/** One reconciliation day's evidence: V1 and V2 on the day's data, their KPIs, outputs and models. */
+export interface ReconcileResult {
+  day: number;
+  clean: boolean;
+  comparisons: MetricComparison[];
+  /** The outputs whose both sides are tables in databases, diffed where they are (files are scratch here). */
+  outputs?: OutputDiff[];
+  /** A dbt cutover's models, V1 rebuilt beside production and diffed in place. */
+  models?: ModelReport[];
+  failures: string[];
+  /** Dry-run tolerances that would have failed the day. */
+  wouldFail?: string[];
+}
 
 /** What each phase returns as its evidence when it ends. */
 export interface PhaseResults {

@@ -15,7 +15,7 @@ import {
 } from '@temporalio/workflow';
 import { chainStart, entryHash } from './digest';
 import { phaseSearchAttribute, releaseSearchAttribute, stateSearchAttribute } from './messages';
-import type { ShadowResult } from '../shapes/evidence';
+import type { ShadowResult } from '../shapes/phases';
 import { dryRunLines, outputLine, sampleKey } from './output-lines';
 import type { NotifyEvent } from '../plan/schema';
 import type { CutoverSinks } from './sinks';

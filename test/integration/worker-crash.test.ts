@@ -9,7 +9,7 @@ import path from 'node:path';
 import { cutoverWorkflow } from '../../workflows';
 import { statusQuery } from '../../workflows/messages';
 import type { CutoverStatus } from '../../shapes/status';
-import type { StressResult } from '../../shapes/evidence';
+import type { StressResult } from '../../shapes/phases';
 import { approveAll, tempDir, uniqueId } from '../helpers/harness';
 import { makePlan, makePlanInput, nodeRun } from '../helpers/plans';
 import { useDevServer } from '../helpers/temporal';

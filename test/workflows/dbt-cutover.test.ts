@@ -18,7 +18,7 @@ import { dbtPythonPath } from '../../common/cache';
 import { dbtPlan } from '../../dbt/init-plan';
 import type { Manifest } from '../../dbt/manifest';
 import { postgresTarget, runDbt } from '../../dbt/run';
-import type { ShadowResult } from '../../shapes/evidence';
+import type { ShadowResult } from '../../shapes/phases';
 import { phaseResult } from '../../shapes/status';
 import { renderStatus } from '../../lib/format';
 import { cutoverWorkflow } from '../../workflows';

@@ -29,7 +29,7 @@ import { requestRollbackSignal, statusQuery, submitSignOffUpdate } from '../../w
 import { chainStart } from '../../workflows/digest';
 import { APPROVERS, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
 import { makePlan, makePlanInput, nodeRun } from '../helpers/plans';
-import type { ShadowResult } from '../../shapes/evidence';
+import type { ShadowResult } from '../../shapes/phases';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');

@@ -3,7 +3,7 @@
  * shown beside V1 in the later cutover's shadow and stress evidence; a run marked bad in the registry is never
  * used (the phase says why); a run pinned for a pipeline is the reference of a plan naming only the pipeline.
  */
-import type { ShadowResult, StressResult } from '../../shapes/evidence';
+import type { ShadowResult, StressResult } from '../../shapes/phases';
 import type { CutoverPlanInput } from '../../plan/schema';
 import { cutoverWorkflow, referencesWorkflow } from '../../workflows';
 import { markBadSignal, pinReferenceSignal, REFERENCES_WORKFLOW_ID, referencesQuery } from '../../shapes/references';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { workdirFor } from '../../activities/datasets';
-import type { ShadowResult } from '../../shapes/evidence';
+import type { ShadowResult } from '../../shapes/phases';
 import { markdownReport, renderStatus } from '../../lib/format';
 import { FailureType } from '../../plan/failures';
 import { loadPlan } from '../../plan/load';

@@ -18,7 +18,7 @@ import type { OutputSpec } from '../../../plan/schema';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../../activities';
 import { freePort } from '../../../common/net';
-import type { ReconcileResult, ShadowResult } from '../../../shapes/evidence';
+import type { ReconcileResult, ShadowResult } from '../../../shapes/phases';
 import { startPostgres, type PostgresServer } from '../../../toolchain/postgres';
 import { tempDir } from '../../helpers/harness';
 import { makePlan, nodeRun } from '../../helpers/plans';

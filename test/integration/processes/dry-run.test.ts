@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../../activities';
-import type { ShadowResult, StressResult } from '../../../shapes/evidence';
+import type { ShadowResult, StressResult } from '../../../shapes/phases';
 import { checkPlanAgainstPolicy } from '../../../policy/check';
 import { fileSystemResolver, loadPolicy } from '../../../policy/load';
 import { compareMetrics, counts } from '../../../verdicts/metrics';

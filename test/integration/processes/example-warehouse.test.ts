@@ -15,7 +15,7 @@ import { withDiffEngine } from '../../../activities/diff-engine';
 import { WAREHOUSE_ENV } from '../../../examples/portfolio-kpi/warehouse';
 import { loadPlan } from '../../../plan/load';
 import { planSchema } from '../../../plan/schema';
-import type { ReconcileResult } from '../../../shapes/evidence';
+import type { ReconcileResult } from '../../../shapes/phases';
 import { projectRoot } from '../../../toolchain/tools';
 import { tempDir } from '../../helpers/harness';
 import { exampleWarehouse } from '../../helpers/warehouse';

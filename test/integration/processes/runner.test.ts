@@ -11,7 +11,7 @@ import { runAction, EXIT_TEMPFAIL, setActionNice } from '../../../activities/run
 import { ActionError } from '../../../activities/errors';
 import { stopLauncher } from '../../../activities/launcher';
 import { createActivities } from '../../../activities';
-import type { StressResult } from '../../../shapes/evidence';
+import type { StressResult } from '../../../shapes/phases';
 import { FailureType } from '../../../plan/failures';
 import { nodeRun, makePlan } from '../../helpers/plans';
 import { tempDir } from '../../helpers/harness';

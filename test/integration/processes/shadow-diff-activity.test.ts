@@ -8,7 +8,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../../activities';
 import { workdirFor } from '../../../activities/datasets';
-import type { ShadowResult } from '../../../shapes/evidence';
+import type { ShadowResult } from '../../../shapes/phases';
 import { tempDir } from '../../helpers/harness';
 import { makePlan, nodeRun } from '../../helpers/plans';
 

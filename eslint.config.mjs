@@ -58,12 +58,19 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
-  // The few plain CommonJS files (the launcher thread loads them itself, activities/launcher-thread.cjs says why).
+  // The few plain CommonJS files (the launcher thread loads them itself, activities/launcher-thread.cjs says why;
+  // bin/cutover.cjs is there before any build).
   {
     files: ['**/*.cjs'],
     languageOptions: {
       sourceType: 'commonjs',
-      globals: { require: 'readonly', module: 'writable', process: 'readonly', Buffer: 'readonly' },
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        process: 'readonly',
+        Buffer: 'readonly',
+        __dirname: 'readonly',
+      },
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

@@ -30,6 +30,7 @@ test('the packed tarball installs without dev dependencies and its `cutover work
   const files = packed!.files.map((f) => f.path);
   expect(files).toEqual(
     expect.arrayContaining([
+      'bin/cutover.cjs',
       'dist/client/cli.js',
       'dist/worker/main.js',
       'dist/workflow-bundle.js',

@@ -247,6 +247,9 @@ function aptInstall(pkg: string, tool: string, log: (line: string) => void): voi
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-  apt(['update', '-q']);
-  apt(['install', '-y', '-q', '--no-install-recommends', pkg]);
+  // Another package manager (a second provision, unattended upgrades) holding apt's locks is waited for, up to 10
+  // minutes, instead of failing on "Could not get lock".
+  const wait = ['-o', 'DPkg::Lock::Timeout=600'];
+  apt([...wait, 'update', '-q']);
+  apt([...wait, 'install', '-y', '-q', '--no-install-recommends', pkg]);
 }

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { list, UserError, type Cutovers } from '../lib/api';
-import { recordLine } from '../lib/record-export';
+import { RecordLines } from '../lib/record-export';
 import type { ServeConfig } from './config';
 import { isFinal } from '../shapes/status';
 import { rolesFor } from './identity';
@@ -22,6 +22,7 @@ export interface CutoverRoutesOptions {
 
 export async function cutoverRoutes(app: FastifyInstance, options: CutoverRoutesOptions): Promise<void> {
   const { sessions, cutovers: c, reader } = options;
+  const records = options.record ? new RecordLines(c, options.record) : undefined;
 
   app.get('/', async (req, reply) => {
     const login = sessions.require(req, reply);
@@ -39,8 +40,8 @@ export async function cutoverRoutes(app: FastifyInstance, options: CutoverRoutes
     const s = await reader.statusOr404(req, reply, login);
     if (!s) return reply;
     // With the workers' key configured, the record's digest and whether it verified, as an auditor would see it.
-    const record = options.record
-      ? await recordLine(c, s.workflowId, options.record).catch((err: unknown) => ({
+    const record = records
+      ? await records.of(s.workflowId).catch((err: unknown) => ({
           digest: '(not exported)',
           keyId: options.record?.CUTOVER_WORKER_KEY_ID ?? 'workers',
           verified: false,

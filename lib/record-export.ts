@@ -98,3 +98,49 @@ export async function recordLine(
     detail: broken ? `${broken.check}: ${broken.detail}` : `${checks.length} checks held`,
   };
 }
+
+/**
+ * The record line of each cutover, exported again only when its history has grown (or a new run began): a page
+ * viewed twice with nothing new in between reads its history once. The last `size` cutovers are kept.
+ */
+export class RecordLines {
+  private readonly lines = new Map<string, { version: string; line: Promise<RecordLine | undefined> }>();
+
+  constructor(
+    private readonly c: Cutovers,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly size = 200,
+  ) {}
+
+  /** The cutover's record line, as of its history now. */
+  async of(workflowId: string): Promise<RecordLine | undefined> {
+    const { runId, historyLength } = await (await cutover(this.c, workflowId)).describe();
+    return lineFor(this.lines, { key: workflowId, version: `${runId}:${historyLength}`, size: this.size }, () =>
+      recordLine(this.c, workflowId, this.env),
+    );
+  }
+}
+
+/**
+ * `lines`' value for `key` while its version holds, else `compute`'s (kept, the oldest key dropped past `size`); a
+ * failed computation is not kept.
+ */
+export function lineFor<T>(
+  lines: Map<string, { version: string; line: Promise<T> }>,
+  { key, version, size }: { key: string; version: string; size: number },
+  compute: () => Promise<T>,
+): Promise<T> {
+  const kept = lines.get(key);
+  if (kept?.version === version) return kept.line;
+  const line = compute();
+  lines.delete(key);
+  lines.set(key, { version, line });
+  line.catch(() => {
+    if (lines.get(key)?.line === line) lines.delete(key);
+  });
+  for (const oldest of lines.keys()) {
+    if (lines.size <= size) break;
+    lines.delete(oldest);
+  }
+  return line;
+}

@@ -8,7 +8,8 @@ import { toFailure, verdictFailure } from './errors';
 import { guarded, isPolicyRefusal, assertSamePolicy, type GuardDeps } from './policy-guard';
 import { runAction, tailLines } from './runner';
 import { workdirFor } from './datasets';
-import type { HealthInput, HealthResult, StepInput, StepResult } from '../shapes/evidence';
+import type { HealthInput, HealthResult, StepCheck, StepInput, StepResult } from '../shapes/evidence';
+import { z } from 'zod';
 
 export type StepDeps = GuardDeps;
 
@@ -43,6 +44,8 @@ export async function runStepIn(deps: StepDeps, input: StepInput, heartbeat: () 
       outputTail: tailLines(outcome.stdout, 5),
       attempt: ctx.info.attempt,
     };
+    const checks = reportedChecks(outcome.stdout);
+    if (checks) result.checks = checks;
     if (outcome.exitCode !== undefined) result.exitCode = outcome.exitCode;
     if (outcome.status !== undefined) result.status = outcome.status;
     log.info('step finished', { step: input.label, durationMs: result.durationMs });
@@ -50,6 +53,38 @@ export async function runStepIn(deps: StepDeps, input: StepInput, heartbeat: () 
   } catch (err) {
     throw toFailure(err);
   }
+}
+
+/** What a step may report on its last line of output: `{"checks": [{"id": …, "ok": …}, …]}`, other keys ignored. */
+const reportedChecksSchema = z.looseObject({
+  checks: z
+    .array(
+      z.strictObject({
+        id: z.string().min(1).max(300),
+        ok: z.boolean(),
+        status: z.string().max(40).optional(),
+        message: z.string().max(2000).optional(),
+      }),
+    )
+    .max(10_000),
+});
+
+/**
+ * The checks a step reported on its last line of output (a dbt build's tests), at most 1,000 kept with every failed
+ * one first; none where that line is not such JSON (most steps print what they like).
+ */
+export function reportedChecks(stdout: string): StepCheck[] | undefined {
+  const last = stdout.trimEnd().split('\n').at(-1) ?? '';
+  if (!last.startsWith('{')) return undefined;
+  let parsed;
+  try {
+    parsed = reportedChecksSchema.safeParse(JSON.parse(last));
+  } catch {
+    return undefined;
+  }
+  if (!parsed.success) return undefined;
+  const checks = parsed.data.checks.map((c) => ({ ...c, ...(c.message ? { message: c.message.slice(0, 300) } : {}) }));
+  return [...checks.filter((c) => !c.ok), ...checks.filter((c) => c.ok)].slice(0, 1000);
 }
 
 /** Polls every check with backoff until all are healthy or `timeoutMs` passes. */

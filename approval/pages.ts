@@ -6,6 +6,7 @@ import { recordLineHtml, reportParts, REPORT_STYLE } from '../lib/html-report';
 import type { RecordLine } from '../lib/record';
 import { esc } from '../common/html';
 import type { BreakGlassAnswer, SignOffAnswer } from '../workflows/messages';
+import { canonicalName } from '../workflows/gate';
 import { describeWaitingForWindow, isFinal, type CutoverStatus } from '../shapes/status';
 import { glassRolesFor, type Login, type RoleAnswer } from './identity';
 
@@ -238,17 +239,24 @@ const isGlass = (answer: Answer) => answer.kind === 'glass' || (answer.kind === 
 function glassSection(s: CutoverStatus, { login, csrf }: Viewer, answer?: Answer): string {
   const w = s.waitingForWindow;
   if (!w?.breakGlass || !s.evidenceDigest) return answer ? answerBanner(answer) : '';
+  const given = w.glassGiven ?? [];
+  const signed = given.filter((g) => canonicalName(g.approver) === canonicalName(login.user));
   const may = glassRolesFor(login, s).filter((r) => r.may);
-  const form = may.length
-    ? `<form method="post" action="/cutovers/${encodeURIComponent(s.workflowId)}/break-glass" class="signoff" id="break-glass">
+  const list = given.length
+    ? `<p id="glass-given">Broken so far by ${given.map((g) => `<b>${esc(g.approver)}</b> (${esc(g.role)}, ${esc(g.at)})`).join(', ')}.</p>`
+    : '';
+  const form = signed.length
+    ? `<p id="glass-signed">You broke the glass as ${esc(signed.map((g) => g.role).join(', '))}: ${esc(w.what)} goes once the ${esc(w.breakGlass)} and a second person have.</p>`
+    : may.length
+      ? `<form method="post" action="/cutovers/${encodeURIComponent(s.workflowId)}/break-glass" class="signoff" id="break-glass">
 <input type="hidden" name="_csrf" value="${esc(csrf)}">
 <input type="hidden" name="evidenceDigest" value="${esc(s.evidenceDigest)}">
 <input type="hidden" name="change" value="${esc(w.change ?? '')}">
 <p>You break the glass as <b>${esc(login.user)}</b> for <select name="role">${may.map((r) => `<option>${esc(r.role)}</option>`).join('')}</select>: ${esc(w.what)} goes now, inside ${esc(w.reason)}, once the ${esc(w.breakGlass)} and a second person have.</p>
 <label>Reason <textarea name="reason" maxlength="2000" required placeholder="The incident, and why it cannot wait"></textarea></label>
 <p><button type="submit" class="reject">Break the glass</button></p></form>`
-    : `<p class="muted" id="no-glass">Only the ${esc(w.breakGlass)} (${esc((w.breakGlassBy?.approvers ?? []).join(', '))}) and a second person of this cutover may break the glass.</p>`;
-  return `<section id="glass"><h2>Break-glass</h2>${answer ? answerBanner(answer) : ''}${form}</section>`;
+      : `<p class="muted" id="no-glass">Only the ${esc(w.breakGlass)} (${esc((w.breakGlassBy?.approvers ?? []).join(', '))}) and a second person of this cutover may break the glass.</p>`;
+  return `<section id="glass"><h2>Break-glass</h2>${answer ? answerBanner(answer) : ''}${list}${form}</section>`;
 }
 
 function answerBanner(answer: Answer): string {

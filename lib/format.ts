@@ -148,6 +148,7 @@ export function markdownReport(s: CutoverStatus): string {
     lines.push(
       `| ${p.phase} | ${p.outcome} | ${p.durationMs !== undefined ? formatMs(p.durationMs) : ''} | ${p.attempts || ''} | ${(p.verdict ?? '').replace(/\|/g, '/')} |`,
     );
+  lines.push(...checksMarkdown(phaseResult(s.phases, 'staging')));
   lines.push(...shadowMarkdown(phaseResult(s.phases, 'shadow')));
   lines.push(...stressMarkdown(phaseResult(s.phases, 'stress')));
   const against = referenceLines(s);
@@ -373,5 +374,21 @@ function modelsMarkdown(models: ModelReport[]): string[] {
     );
   }
   lines.push('');
+  return lines;
+}
+
+/** The checks staging's steps reported (a dbt build's tests), each by its id: the failed ones first. */
+function checksMarkdown(staging: PhaseResults['staging'] | undefined): string[] {
+  const steps = staging ? [...staging.deployed, ...(staging.tests ? [staging.tests] : [])] : [];
+  const checked = steps.filter((step) => (step.checks ?? []).length > 0);
+  if (checked.length === 0) return [];
+  const lines = ['', '## Staging: checks', ''];
+  for (const step of checked) {
+    const checks = step.checks ?? [];
+    lines.push(`${step.label}: ${checks.filter((c) => c.ok).length}/${checks.length} passed`, '');
+    for (const c of checks)
+      lines.push(`- ${c.ok ? '✓' : '✗'} \`${c.id}\` ${c.status ?? ''}${c.message ? `: ${md(c.message)}` : ''}`);
+    lines.push('');
+  }
   return lines;
 }

@@ -57,7 +57,12 @@ const verdictOf = (failed: boolean) => (failed ? 'fail' : 'pass');
 const label = (m: MetricComparison) => (m.verdict === 'fail' && m.dryRun ? 'fail (dry run)' : m.verdict);
 
 export const PHASE_VIEWS: { readonly [P in Phase]: PhaseView<P> } = {
-  staging: {},
+  staging: {
+    figures: (result) => {
+      const checks = [...result.deployed, ...(result.tests ? [result.tests] : [])].flatMap((step) => step.checks ?? []);
+      return checks.length > 0 ? `${checks.filter((c) => c.ok).length}/${checks.length} checks passed` : '';
+    },
+  },
   shadow: {
     figures: (result) => {
       const metrics = result.datasets.flatMap((d) => d.metrics);

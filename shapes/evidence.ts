@@ -42,7 +42,18 @@ export interface StepResult {
   durationMs: number;
   /** The last part of the output, for the record. */
   outputTail: string;
+  /** The checks the step reported (`"checks"` on its last line of JSON): a dbt build's tests, each by its id. */
+  checks?: StepCheck[];
   attempt: number;
+}
+
+/** One check a step ran and reported: a dbt test by its unique id, say. */
+export interface StepCheck {
+  id: string;
+  ok: boolean;
+  /** The check's own word for its result (dbt's: pass, fail, warn, error, skipped). */
+  status?: string;
+  message?: string;
 }
 
 export interface HealthInput extends StepIdentity {

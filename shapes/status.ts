@@ -172,6 +172,8 @@ export interface CutoverStatus {
     breakGlass?: string;
     /** Who holds that role: by name, and by the login's groups (the approval app's break-glass form). */
     breakGlassBy?: { approvers: string[]; groups: string[] };
+    /** The break-glass sign-offs counted for this change so far: who, as which role, when. */
+    glassGiven?: { role: string; approver: string; at: string }[];
   };
   /** Changes to production that went ahead while the calendar said no, by break-glass (workflows/break-glass.ts). */
   breakGlass?: BreakGlassView[];

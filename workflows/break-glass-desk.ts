@@ -87,6 +87,9 @@ export class BreakGlassDesk {
       : {};
     const text = `break-glass by ${decision.approver} (${request.role}) for ${this.open?.what}: ${request.reason}`;
     this.books.audit({ kind: 'break-glass', accepted: true, actor: decision.approver, ...identity, message: text });
+    // The status says who has signed, so the approval page shows it instead of the form to whoever has.
+    const waiting = this.books.status.waitingForWindow;
+    if (waiting) waiting.glassGiven = this.given.map(({ role, approver, at: when }) => ({ role, approver, at: when }));
     this.books.notify('break-glass', `${release}: ${text}`);
     return { accepted: true, broken: this.broken() };
   }

@@ -39,3 +39,37 @@ test('the page says the deploy waits for the window and when it opens; without a
 test('the live refresh sees the wait begin and end', () => {
   expect(liveVersion(waiting)).not.toBe(liveVersion(status));
 });
+
+test('the break-glass form is gone for whoever has signed it; everyone sees who has', () => {
+  const glass: CutoverStatus = {
+    ...waiting,
+    evidenceDigest: 'a'.repeat(64),
+    waitingForWindow: {
+      ...(waiting.waitingForWindow as NonNullable<CutoverStatus['waitingForWindow']>),
+      change: 'production',
+      breakGlass: 'incident-commander',
+      breakGlassBy: { approvers: ['ivy'], groups: ['incidents'] },
+      glassGiven: [{ role: 'incident-commander', approver: 'ivy', at: '2027-03-26T16:00:00.000Z' }],
+    },
+    gate: {
+      status: 'approved',
+      roles: [{ role: 'qa', required: 1, approvers: ['bo'], approvedBy: ['bo'], missing: 0 }],
+    },
+    roleGroups: { qa: ['qa-team'] },
+  } as CutoverStatus;
+  const groups: Record<string, string[]> = { ivy: ['incidents'], bo: ['qa-team'] };
+  const page = (user: string) =>
+    cutoverPage(
+      glass,
+      { login: { ...login, subject: `sub-${user}`, user, groups: groups[user] ?? [] }, csrf: 'csrf' },
+      { roles: [] },
+    );
+  const ivy = page('ivy');
+  expect(ivy).not.toContain('id="break-glass"');
+  expect(ivy).toContain('<p id="glass-signed">You broke the glass as incident-commander:');
+  expect(ivy).toContain('Broken so far by <b>ivy</b> (incident-commander, 2027-03-26T16:00:00.000Z).');
+  // The second person, who may sign, still has the form, and sees who signed first.
+  const bo = page('bo');
+  expect(bo).toContain('id="break-glass"');
+  expect(bo).toContain('Broken so far by <b>ivy</b>');
+});

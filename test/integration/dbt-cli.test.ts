@@ -53,8 +53,16 @@ test("each tag is built into its own schema, and prints a pipeline's metrics: mo
   const v1 = await cutover(['dbt', 'build', '--project', repo, '--ref', 'v1', '--schema', 'jaffle_v1']);
   expect(v1.stderr).toBe('');
   expect(v1.code).toBe(0);
-  const printed = JSON.parse(v1.stdout) as { metrics: Record<string, number>; rows: number };
+  const printed = JSON.parse(v1.stdout) as {
+    metrics: Record<string, number>;
+    rows: number;
+    checks: { id: string; ok: boolean; status: string }[];
+  };
   expect(printed.metrics).toMatchObject({ models: 5, tests: 20, rows_customers: 100, rows_orders: 99 });
+  // Each of dbt's 20 tests a check of the step, by its unique id (a staging deploy's evidence).
+  expect(printed.checks).toHaveLength(20);
+  expect(printed.checks.every((c) => c.ok && c.status === 'pass' && c.id.startsWith('test.jaffle_shop.'))).toBe(true);
+  expect(printed.checks.map((c) => c.id)).toContain('test.jaffle_shop.unique_customers_customer_id.c5af1ff4b1');
   const v2 = await cutover(['dbt', 'build', '--project', repo, '--ref', 'v2', '--schema', 'jaffle_v2']);
   expect(v2.code).toBe(0);
   const { rows } = await warehouse.admin.query<{ n: string }>(

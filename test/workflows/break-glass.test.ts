@@ -92,6 +92,10 @@ test('inside the month-end freeze, the commander and a second person break the g
   });
   const still = await handle.query(statusQuery);
   expect(still.waitingForWindow).toBeDefined();
+  // The counted one is in the status (the approval page shows it, and no form to ivy); the refused ones are not.
+  expect(still.waitingForWindow?.glassGiven).toEqual([
+    { role: 'incident-commander', approver: 'ivy', at: expect.stringMatching(/^\d{4}-/) },
+  ]);
   expect(still.phases.find((p) => p.phase === 'production')?.outcome).toBe('running');
   expect(still.audit.filter((a) => a.kind === 'break-glass').map((a) => [a.actor, a.accepted, a.rule ?? ''])).toEqual([
     ['ivy', false, 'unattested'],

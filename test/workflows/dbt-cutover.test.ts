@@ -148,6 +148,11 @@ test('within its tolerance V2 goes to production by publish; after a rollback co
       'SELECT sum(customer_lifetime_value)::text AS n FROM jaffle_v1.customers',
     )
   ).rows[0]?.n;
+  // Staging's build ran dbt's tests: each a check of its step, by its unique id.
+  const staging = phaseResult((await waitForStatus(handle, () => true)).phases, 'staging');
+  const checks = staging?.deployed[0]?.checks ?? [];
+  expect(checks).toHaveLength(20);
+  expect(checks.every((c) => c.ok)).toBe(true);
   await approveAll(handle);
   await waitForStatus(handle, (s) => s.phase === 'monitoring', 300_000);
   const onV2 = await total();

@@ -37,51 +37,61 @@ export function register(dbt: Command): void {
       '\nExample:\n  CUTOVER_DBT_WAREHOUSE=postgres://dbt:…@127.0.0.1:5432/analytics \\\n' +
         '    cutover dbt build --project ./jaffle-shop --ref v2 --schema jaffle_v2',
     )
-    .action(
-      async (o: {
-        project: string;
-        ref?: string;
-        schema: string;
-        warehouseEnv: string;
-        vars?: string;
-        select?: string[];
-        dataset?: string;
-        artifacts?: string;
-      }) => {
-        const url = warehouseUrl(o.warehouseEnv);
-        const schema = await unreadSchema(url, o.schema);
-        const work = await mkdtemp(path.join(tmpdir(), 'cutover-dbt-'));
-        try {
-          const project = await checkoutVersion(path.resolve(o.project), o.ref, path.join(work, 'project'));
-          const vars = { ...(await datasetVars(o.dataset)), ...parsedVars(o.vars) };
-          const built = await runDbt(['build'], {
-            python: dbtPythonPath(),
-            project,
-            runDir: path.join(work, 'run'),
-            target: postgresTarget(url, schema),
-            ...(Object.keys(vars).length > 0 ? { vars } : {}),
-            ...(o.select ? { select: o.select } : {}),
-          });
-          const failed = built.steps.filter((s) => !s.ok && s.status !== 'skipped');
-          if (built.code !== 0 || failed.length > 0)
-            throw new UserError(
-              `dbt build of ${o.ref ?? o.project} into ${schema}: ${failed.map((s) => `${s.id} ${s.status}: ${oneLine(s.message)}`).join('; ') || `exit ${built.code}`}`,
-            );
-          const models = [...modelsOf(built.manifest).values()];
-          const rows = await rowCounts(url, models);
-          const metrics: Record<string, number> = {
-            models: built.steps.filter((s) => s.kind === 'model').length,
-            tests: built.steps.filter((s) => s.kind === 'test').length,
-            ...Object.fromEntries(models.map((m, i) => [`rows_${m.name}`, rows[i] as number])),
-          };
-          const manifest = o.artifacts ? await keepArtifacts(built.targetPath, path.resolve(o.artifacts)) : undefined;
-          const total = rows.reduce((a, b) => a + b, 0);
-          process.stdout.write(`${JSON.stringify({ metrics, rows: total, ...(manifest ? { manifest } : {}) })}\n`);
-        } finally {
-          await rm(work, { recursive: true, force: true });
-        }
-      },
-    );
+    .action(buildVersion);
+}
+
+/** One version built into its schema, its metrics, manifest and tests printed as a pipeline's output. */
+async function buildVersion(o: {
+  project: string;
+  ref?: string;
+  schema: string;
+  warehouseEnv: string;
+  vars?: string;
+  select?: string[];
+  dataset?: string;
+  artifacts?: string;
+}): Promise<void> {
+  const url = warehouseUrl(o.warehouseEnv);
+  const schema = await unreadSchema(url, o.schema);
+  const work = await mkdtemp(path.join(tmpdir(), 'cutover-dbt-'));
+  try {
+    const project = await checkoutVersion(path.resolve(o.project), o.ref, path.join(work, 'project'));
+    const vars = { ...(await datasetVars(o.dataset)), ...parsedVars(o.vars) };
+    const built = await runDbt(['build'], {
+      python: dbtPythonPath(),
+      project,
+      runDir: path.join(work, 'run'),
+      target: postgresTarget(url, schema),
+      ...(Object.keys(vars).length > 0 ? { vars } : {}),
+      ...(o.select ? { select: o.select } : {}),
+    });
+    const failed = built.steps.filter((s) => !s.ok && s.status !== 'skipped');
+    if (built.code !== 0 || failed.length > 0)
+      throw new UserError(
+        `dbt build of ${o.ref ?? o.project} into ${schema}: ${failed.map((s) => `${s.id} ${s.status}: ${oneLine(s.message)}`).join('; ') || `exit ${built.code}`}`,
+      );
+    const models = [...modelsOf(built.manifest).values()];
+    const rows = await rowCounts(url, models);
+    const metrics: Record<string, number> = {
+      models: built.steps.filter((s) => s.kind === 'model').length,
+      tests: built.steps.filter((s) => s.kind === 'test').length,
+      ...Object.fromEntries(models.map((m, i) => [`rows_${m.name}`, rows[i] as number])),
+    };
+    const manifest = o.artifacts ? await keepArtifacts(built.targetPath, path.resolve(o.artifacts)) : undefined;
+    const total = rows.reduce((a, b) => a + b, 0);
+    // Each of dbt's tests a check of the step (a staging deploy's evidence), by its unique id.
+    const checks = built.steps
+      .filter((step) => step.kind === 'test')
+      .map((step) => ({
+        id: step.id,
+        ok: step.ok,
+        status: step.status,
+        ...(step.ok || !step.message ? {} : { message: oneLine(step.message) }),
+      }));
+    process.stdout.write(`${JSON.stringify({ metrics, rows: total, ...(manifest ? { manifest } : {}), checks })}\n`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }
 
 /** The build's manifest and run results copied out of its run folder (removed when the build ends); the manifest's path. */

@@ -75,8 +75,8 @@ export function dbtPlan(options: DbtPlanOptions): { text: string; unkeyed: strin
       monitor: {
         window: '24h',
         interval: '5m',
-        // What consumers read: each published model's rows (dbt tests and freshness as probes are to come).
-        probe: dbt('probe', '--published', s),
+        // What consumers read (each published model's rows), and V2's dbt tests on the live build.
+        probe: dbt('probe', '--published', s, ...version(options.v2)),
         triggers: { errorRate: 0.01, kpiDrift: 0.05, failedProbes: 3 },
       },
       reconcile: { every: '24h', days: 3 },

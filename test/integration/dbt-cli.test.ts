@@ -206,3 +206,31 @@ test('the generator writes the scale a build passes to dbt, and the probe counts
   expect(probe.code).toBe(0);
   expect(JSON.parse(probe.stdout)).toMatchObject({ metrics: { rows_customers: 100, rows_orders: 99 }, errorRate: 0 });
 });
+
+test("the probe runs V2's dbt tests on the live build: a key made a duplicate fails its test, named, in the error rate", async () => {
+  const probe = () => cutover(['dbt', 'probe', '--published', 'jaffle', '--project', repo, '--ref', 'v2']);
+  const clean = await probe();
+  expect(clean.code).toBe(0);
+  expect(JSON.parse(clean.stdout)).toMatchObject({ metrics: { tests: 20, tests_failed: 0 }, errorRate: 0 });
+  // The live build is jaffle_v2 (the published views read it): a customer twice breaks unique_customers_customer_id.
+  await warehouse.admin.query(
+    'INSERT INTO jaffle_v2.customers SELECT * FROM jaffle_v2.customers WHERE customer_id = 1',
+  );
+  try {
+    const broken = await probe();
+    expect(broken.code).toBe(0);
+    const printed = JSON.parse(broken.stdout) as {
+      metrics: Record<string, number>;
+      errorRate: number;
+      failed: string[];
+    };
+    expect(printed.metrics).toMatchObject({ tests: 20, tests_failed: 1, rows_customers: 101 });
+    expect(printed.errorRate).toBeCloseTo(1 / 20);
+    expect(printed.failed).toEqual([expect.stringMatching(/^test\.jaffle_shop\.unique_customers_customer_id\./)]);
+    expect(broken.stderr).toMatch(/^dbt tests failed on jaffle_v2: test\.jaffle_shop\.unique_customers_customer_id\./);
+  } finally {
+    await warehouse.admin.query(
+      'DELETE FROM jaffle_v2.customers a USING jaffle_v2.customers b WHERE a.ctid > b.ctid AND a.customer_id = b.customer_id',
+    );
+  }
+});

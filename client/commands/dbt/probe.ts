@@ -1,30 +1,100 @@
-/** `cutover dbt probe`: what consumers read, counted, as a plan's monitoring probe. */
+/**
+ * `cutover dbt probe`: production watched as its consumers and its tests see it, as a plan's monitoring probe: the
+ * rows of every published view, and (with `--project`) the project's dbt tests run against the build the views read
+ * now, a failed test counted in the error rate and named.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Command } from 'commander';
-import { ident } from '../../../dbt/publish';
-import { withWarehouse } from './warehouse';
+import type { Client } from 'pg';
+import { dbtPythonPath } from '../../../common/cache';
+import { ident, liveBuilds } from '../../../dbt/publish';
+import { postgresTarget, runDbt } from '../../../dbt/run';
+import { checkoutVersion } from '../../../dbt/versions';
+import { UserError } from '../../../lib/errors';
+import { warehouseUrl, withWarehouse } from './warehouse';
+
+interface ProbeOptions {
+  published: string;
+  warehouseEnv: string;
+  project?: string;
+  ref?: string;
+}
 
 export function register(dbt: Command): void {
   dbt
     .command('probe')
     .description(
-      'count the rows of every view of the published schema, and print them as a probe\'s {"metrics": …}: the monitor holds them to the reading before the deploy',
+      'count the rows of every view of the published schema and, with --project, run its dbt tests on the live build; print a probe\'s {"metrics": …, "errorRate": …}: the monitor holds them to its triggers',
     )
     .requiredOption('--published <schema>', 'the schema consumers read')
+    .option('--project <dir>', "the dbt project's folder: its tests run against the build the published views read")
+    .option('--ref <ref>', "a git ref of the project's repository (default: the folder as it is)")
     .option('--warehouse-env <var>', "the environment variable with the warehouse's URL", 'CUTOVER_DBT_WAREHOUSE')
-    .action(async (o: { published: string; warehouseEnv: string }) => {
-      await withWarehouse(o.warehouseEnv, async (client) => {
-        const { rows } = await client.query<{ name: string }>(
-          'SELECT table_name AS name FROM information_schema.views WHERE table_schema = $1 ORDER BY 1',
-          [o.published],
-        );
-        const metrics: Record<string, number> = {};
-        for (const { name } of rows) {
-          const counted = await client.query<{ n: string }>(
-            `SELECT count(*)::text AS n FROM ${ident(o.published)}.${ident(name)}`,
-          );
-          metrics[`rows_${name}`] = Number(counted.rows[0]?.n);
-        }
-        process.stdout.write(`${JSON.stringify({ metrics, errorRate: 0 })}\n`);
-      });
+    .addHelpText('after', '\nExample:\n  cutover dbt probe --published jaffle --project ./jaffle-shop --ref v2')
+    .action(probe);
+}
+
+async function probe(o: ProbeOptions): Promise<void> {
+  const { metrics, live } = await withWarehouse(o.warehouseEnv, async (client) => ({
+    metrics: await rowsRead(client, o.published),
+    live: [...new Set(Object.values(await liveBuilds(client, o.published)))],
+  }));
+  if (o.project === undefined) {
+    process.stdout.write(`${JSON.stringify({ metrics, errorRate: 0 })}\n`);
+    return;
+  }
+  if (live.length !== 1)
+    throw new UserError(
+      `${o.published}: its views read ${live.length === 0 ? 'no build' : `${live.join(', ')}`}: the tests need the one build that is live`,
+    );
+  const tests = await testsOn(o, live[0] as string);
+  const failed = tests.filter((t) => !t.ok);
+  // The failed tests by name: in the output (beside what the monitor reads) and in the worker's log.
+  if (failed.length > 0)
+    process.stderr.write(`dbt tests failed on ${live[0]}: ${failed.map((t) => t.id).join(', ')}\n`);
+  process.stdout.write(
+    `${JSON.stringify({
+      metrics: { ...metrics, tests: tests.length, tests_failed: failed.length },
+      errorRate: tests.length === 0 ? 0 : failed.length / tests.length,
+      ...(failed.length > 0 ? { failed: failed.map((t) => t.id) } : {}),
+    })}\n`,
+  );
+}
+
+/** The rows of every view of the published schema, by view. */
+async function rowsRead(client: Client, published: string): Promise<Record<string, number>> {
+  const { rows } = await client.query<{ name: string }>(
+    'SELECT table_name AS name FROM information_schema.views WHERE table_schema = $1 ORDER BY 1',
+    [published],
+  );
+  const metrics: Record<string, number> = {};
+  for (const { name } of rows) {
+    const counted = await client.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM ${ident(published)}.${ident(name)}`,
+    );
+    metrics[`rows_${name}`] = Number(counted.rows[0]?.n);
+  }
+  return metrics;
+}
+
+/** The project's dbt tests (that version of it) run against `schema`, each passed or not. */
+async function testsOn(o: ProbeOptions, schema: string): Promise<{ id: string; ok: boolean }[]> {
+  const work = await mkdtemp(path.join(tmpdir(), 'cutover-dbt-probe-'));
+  try {
+    const project = await checkoutVersion(path.resolve(o.project as string), o.ref, path.join(work, 'project'));
+    const run = await runDbt(['test'], {
+      python: dbtPythonPath(),
+      project,
+      runDir: path.join(work, 'run'),
+      target: postgresTarget(warehouseUrl(o.warehouseEnv), schema),
     });
+    const tests = run.steps.filter((s) => s.kind === 'test').map((s) => ({ id: s.id, ok: s.ok }));
+    // dbt that could not run at all is a failed probe, not a clean one.
+    if (run.code !== 0 && tests.every((t) => t.ok)) throw new UserError(`dbt test on ${schema}: exit ${run.code}`);
+    return tests;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }

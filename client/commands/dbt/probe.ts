@@ -41,13 +41,14 @@ async function probe(o: ProbeOptions): Promise<void> {
     metrics: await rowsRead(client, o.published),
     live: [...new Set(Object.values(await liveBuilds(client, o.published)))],
   }));
-  if (o.project === undefined) {
+  // Nothing published yet (the reading before the first deploy): the rows consumers read, and no tests to run.
+  if (o.project === undefined || live.length === 0) {
     process.stdout.write(`${JSON.stringify({ metrics, errorRate: 0 })}\n`);
     return;
   }
-  if (live.length !== 1)
+  if (live.length > 1)
     throw new UserError(
-      `${o.published}: its views read ${live.length === 0 ? 'no build' : `${live.join(', ')}`}: the tests need the one build that is live`,
+      `${o.published}: its views read ${live.join(' and ')}: the tests need the one build that is live`,
     );
   const tests = await testsOn(o, live[0] as string);
   const failed = tests.filter((t) => !t.ok);

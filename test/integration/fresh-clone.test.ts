@@ -10,7 +10,7 @@
  * npx's cache is a folder of the test's own; `npm ci` installs from npm's cache as the suite's own `npm ci` left it.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, symlinkSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { tempDir } from '../helpers/harness';
@@ -43,8 +43,11 @@ async function npxCutover(dir: string, args: string[]): Promise<{ code: number; 
 
 test('npx cutover typed before the build says so, and runs the CLI once the build is done', async () => {
   const dir = await clone('typed-early');
-  // `npm ci` has installed the dependencies; `npm start` is still building: nothing in dist/ yet.
-  symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  // The dependencies installed and nothing built yet: where `npm start` still builds (its own, or prepare's).
+  await run('npm', ['ci', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], {
+    cwd: dir,
+    env: process.env,
+  });
   expect(existsSync(path.join(dir, 'dist'))).toBe(false);
   const early = await npxCutover(dir, ['status', 'cutover-portfolio-kpi-v2', '--watch']);
   expect(early.code).toBe(1);

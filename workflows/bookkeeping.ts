@@ -170,7 +170,7 @@ export class Bookkeeping {
     if (this.status.waitingForWindow) {
       lines.push('', `**Waiting**: ${describeWaitingForWindow(this.status.waitingForWindow)}`);
     }
-    for (const b of this.status.breakGlass ?? []) lines.push('', `**Break-glass**: ${describeBreakGlass(b)}`);
+    for (const b of this.status.breakGlass ?? []) lines.push('', `**BREAK-GLASS**: ${describeBreakGlass(b)}`);
     if (view.status !== 'closed') {
       lines.push('', `**Gate** ${view.status}${view.deadline ? ` · deadline ${view.deadline}` : ''}`, '');
       for (const role of view.roles) {

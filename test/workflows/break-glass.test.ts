@@ -131,6 +131,9 @@ test('inside the month-end freeze, the commander and a second person break the g
     'break-glass: the production deploy goes ahead inside the freeze "month-end close" (2027-04-29), by ivy (incident-commander) and di (operations)',
   );
   expect(renderStatus(deployed)).toContain('BREAK-GLASS: the production deploy went ahead by break-glass');
+  // The Temporal UI's details say it as the docs and the status do.
+  const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+  expect(metadata.currentDetails).toContain('**BREAK-GLASS**: the production deploy went ahead by break-glass');
   expect(markdownReport(deployed)).toContain(
     '- **break-glass**: the production deploy went ahead by break-glass at 2027-04-29T10:',
   );

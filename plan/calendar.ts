@@ -15,6 +15,7 @@
  */
 import { z } from 'zod';
 import { DURATION_PATTERN, formatMs, toMs } from './duration';
+import { decodePublicKey } from './keys';
 
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
@@ -98,6 +99,17 @@ export const calendarSchema = z.strictObject({
         .max(50)
         .default([])
         .describe("The login's groups whose members hold it in the approval app."),
+      keys: z
+        .record(
+          personName,
+          z.string().refine((key) => decodePublicKey(key) !== undefined, {
+            error: 'expected an ed25519 public key (hex or base64), as `cutover keygen` prints it',
+          }),
+        )
+        .optional()
+        .describe(
+          "The role holders' public keys, by name: a break-glass signed with one (`cutover break-glass --key FILE`) counts without the approval app.",
+        ),
     })
     .optional()
     .describe(
@@ -106,7 +118,7 @@ export const calendarSchema = z.strictObject({
 });
 
 /** Whom a policy lets break the glass (calendarSchema's `breakGlass`). */
-export type BreakGlassGrant = { role: string; approvers: string[]; groups?: string[] };
+export type BreakGlassGrant = { role: string; approvers: string[]; groups?: string[]; keys?: Record<string, string> };
 
 /** What a plan may add to its pipeline's calendar: narrower windows and more freezes, in the calendar's zone. */
 export const planWindowSchema = z.strictObject({

@@ -122,9 +122,16 @@ export function decideBreakGlass(
     );
   }
   const message = breakGlassMessage({ workflowId: config.workflowId, change: open.change, digest }, request);
-  // Attested or signed, always: a key of the plan is checked when a signature comes, not demanded of an attested one.
+  // Attested or signed, always: a key (the policy's for its role holders, the plan's for its approvers) is checked
+  // when a signature comes, not demanded of an attested one.
+  const keys = { ...(config.keys ?? {}), ...(grant.keys ?? {}) };
   const proof = checkProof(
-    { ...config, ...(request.signature === undefined ? { keys: undefined } : {}) },
+    {
+      ...config,
+      // No key anywhere: an attested break-glass stands on its attestation, as before keys could be pinned.
+      keys:
+        request.signature === undefined || (Object.keys(keys).length === 0 && request.attestation) ? undefined : keys,
+    },
     request,
     { approver, message, now },
     {
@@ -132,6 +139,7 @@ export function decideBreakGlass(
       signs: 'this cutover, change, role, evidence and reason',
       required: true,
       how: 'cutover break-glass --key FILE',
+      keysFrom: "the policy's breakGlass.keys, or the plan's signoff.keys",
     },
   );
   if (!proof.ok) return refuse(proof.rule, proof.reason);

@@ -253,7 +253,7 @@ export function checkProof(
   proof: Proof,
   /** Who the message says sent it, the exact text signed, and the workflow's time. */
   { approver, message, now }: { approver: string; message: string; now: number },
-  words: { covers: string; signs: string; required: boolean; how: string },
+  words: { covers: string; signs: string; required: boolean; how: string; keysFrom?: string },
 ): { ok: true; signed: boolean; attested?: AttestedIdentity } | { ok: false; rule: RefusalRule; reason: string } {
   const no = (rule: RefusalRule, reason: string) => ({ ok: false as const, rule, reason });
   let attested: AttestedIdentity | undefined;
@@ -285,7 +285,13 @@ export function checkProof(
     if (proof.signature === undefined) {
       return no(RefusalRule.MissingSignature, `this plan requires signed sign-offs (${words.how})`);
     }
-    if (!key || !verifySignature(key, proof.signature, message)) {
+    if (!key) {
+      return no(
+        RefusalRule.BadSignature,
+        `it is signed, but no key is pinned for ${approver} (${words.keysFrom ?? "the plan's signoff.keys"})`,
+      );
+    }
+    if (!verifySignature(key, proof.signature, message)) {
       return no(RefusalRule.BadSignature, `the signature does not verify with ${approver}'s key for ${words.signs}`);
     }
     signed = true;
@@ -293,7 +299,7 @@ export function checkProof(
   if (words.required && !attested && !signed) {
     return no(
       RefusalRule.Unattested,
-      "the workers require sign-offs attested by the approval app's login or signed with the approver's own key",
+      `the workers require it attested by the approval app's login (sign in there) or signed with a key pinned for ${approver} (${words.keysFrom ?? "the plan's signoff.keys"}: ${words.how})`,
     );
   }
   return { ok: true, signed, ...(attested ? { attested } : {}) };

@@ -189,3 +189,32 @@ test('a malformed break-glass names each field', () => {
     ],
   });
 });
+
+test("the policy pins its role holders' keys: a break-glass signed with one counts, and a refusal says what is missing", () => {
+  // The incident commander is no approver of the plan, and the plan has no keys: only the policy knows her key.
+  const bare = { role: 'incident-commander', approver: 'ivy', reason: 'INC-4711', evidenceDigest: DIGEST };
+  const signature = signBreakGlass(ivyKey, target, bare);
+  const grant = waiting.grant as NonNullable<typeof waiting.grant>;
+  const pinned = { ...waiting, grant: { ...grant, keys: { ivy: hex(ed25519.getPublicKey(ivyKey)) } } };
+  expect(
+    decideBreakGlass(config, { open: pinned, given: [] }, { ...bare, signature }, { digest: DIGEST, now: NOW }),
+  ).toMatchObject({ accepted: true, signed: true });
+  // Signed, but nothing pins her key: the refusal names where a key goes.
+  expect(
+    decideBreakGlass(config, { open: waiting, given: [] }, { ...bare, signature }, { digest: DIGEST, now: NOW }),
+  ).toEqual({
+    accepted: false,
+    rule: 'bad-signature',
+    reason: "it is signed, but no key is pinned for ivy (the policy's breakGlass.keys, or the plan's signoff.keys)",
+  });
+  // Neither attested nor signed: how to do either.
+  expect(decideBreakGlass(config, { open: pinned, given: [] }, bare, { digest: DIGEST, now: NOW })).toMatchObject({
+    rule: 'unattested',
+    reason: expect.stringContaining("signed with a key pinned for ivy (the policy's breakGlass.keys"),
+  });
+  // Signed with another key than the one pinned.
+  const other = signBreakGlass(ed25519.utils.randomPrivateKey(), target, bare);
+  expect(
+    decideBreakGlass(config, { open: pinned, given: [] }, { ...bare, signature: other }, { digest: DIGEST, now: NOW }),
+  ).toMatchObject({ accepted: false, rule: 'bad-signature' });
+});

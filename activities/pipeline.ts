@@ -20,6 +20,7 @@ export const pipelineOutputSchema = z.looseObject({
   metrics: z.record(z.string(), z.number({ error: 'expected a finite number' })),
   rows: z.int().min(0).optional(),
   manifest: z.string().min(1).max(4096).optional(),
+  timings: z.record(z.string().max(200), z.number().min(0)).optional(),
 });
 
 /** What a production probe prints: metrics, an error rate, or both. A probe that reports nothing is not healthy. */
@@ -38,6 +39,8 @@ export interface PipelineRun {
   rows?: number;
   /** A dbt build's manifest.json, as it printed it. */
   manifest?: string;
+  /** A dbt build's time per model, in seconds, as it printed it (`"timings"`). */
+  timings?: Record<string, number>;
   durationMs: number;
 }
 
@@ -210,5 +213,6 @@ async function runOnce(
     durationMs: outcome.durationMs,
     ...(output.rows !== undefined ? { rows: output.rows } : {}),
     ...(output.manifest !== undefined ? { manifest: output.manifest } : {}),
+    ...(output.timings !== undefined ? { timings: output.timings } : {}),
   };
 }

@@ -17,12 +17,13 @@ import { outputFormats, runPipeline } from './pipeline';
 import { isPolicyRefusal, openPhase, type GuardDeps } from './policy-guard';
 import type { ActionGuard } from './runner';
 import { latencyStats, variation } from './stats';
-import { compareSettings, comparisonFailures, thresholdVerdicts } from '../verdicts/thresholds';
-import { compareGroup, familySize, looks } from '../verdicts/relative';
+import { compareSettings, comparisonFailures, modelFailures, thresholdVerdicts } from '../verdicts/thresholds';
+import { compareGroup, compareStatistic, familySize, looks } from '../verdicts/relative';
 import type { CompareSettings, PairedSamples, RelativeVerdict } from '../shapes/relative';
 import { loadReference } from './reference';
 import { lastRecorded } from '../verdicts/recorded';
 import type {
+  ModelTiming,
   PhaseInput,
   RelativeResult,
   StressReference,
@@ -52,6 +53,12 @@ interface Stressing {
   guard?: ActionGuard;
   /** With `stress.compare`: the judge's settings and the family of comparisons it corrects for. */
   comparison?: { settings: CompareSettings; family: number };
+  /**
+   * A dbt pipeline's time per model, each run's as it printed it, for the size being measured. Kept here, not in
+   * the heartbeat (a project of a thousand models would make it megabytes): a resumed size judges its models on the
+   * runs measured since.
+   */
+  timings: Record<Version, Record<string, number>[]>;
 }
 
 /** The sizes measured so far and the pairs of the size in progress: what the heartbeat carries. */
@@ -72,13 +79,15 @@ export function createStress(deps: StressDeps) {
     const settings = compareSettings(plan);
     const groups = plan.stress.sizes.length + (plan.stress.sustained ? 1 : 0);
     const signal = ctx.cancellationSignal;
+    const timings: Stressing['timings'] = { v1: [], v2: [] };
     const stressing: Stressing = {
+      timings,
       plan,
       workdir,
       key: input.key,
       beat,
       signal,
-      measure: measurer({ plan, workdir, signal, beat, ...(guard ? { guard } : {}) }),
+      measure: measurer({ plan, workdir, signal, beat, timings, ...(guard ? { guard } : {}) }),
       ...(guard ? { guard } : {}),
       ...(settings ? { comparison: { settings, family: familySize(settings, groups) } } : {}),
     };
@@ -128,8 +137,9 @@ function measurer(run: {
   signal: AbortSignal;
   beat: () => void;
   guard?: ActionGuard;
+  timings: Stressing['timings'];
 }): Measure {
-  const { plan, workdir, signal, beat, guard } = run;
+  const { plan, workdir, signal, beat, guard, timings } = run;
   const formats = outputFormats(plan);
   return async (version, dataset, key) => {
     const memory = new PeakMemory();
@@ -146,6 +156,7 @@ function measurer(run: {
         ...(plan.baseDir ? { baseDir: plan.baseDir } : {}),
         ...(guard ? { guard } : {}),
       });
+      if (measured.timings) timings[version].push(measured.timings);
       return { ok: true, durationMs: measured.durationMs, peakBytes: memory.stop() };
     } catch (err) {
       const peakBytes = memory.stop();
@@ -187,15 +198,45 @@ async function measureSize(stressing: Stressing, rows: number, progress: Progres
     beat();
   }
   const pairs = progress.current;
+  stressing.timings.v1.length = 0;
+  stressing.timings.v2.length = 0;
   const relative = await comparePairs(comparison, looks(comparison.settings), pairs, async (p) => {
     for (const version of abba(p)) {
       pairs[version].push(await measure(version, dataset.path, `${key}/pair-${rows}-${p}/${version}`));
     }
     beat();
   });
-  progress.completed.push({ ...summariseSize(rows, pairs.v2), relative });
+  const models = modelTimings(stressing.timings, comparison.settings);
+  progress.completed.push({ ...summariseSize(rows, pairs.v2), relative, ...(models.length > 0 ? { models } : {}) });
   delete progress.current;
   beat();
+}
+
+/**
+ * Each model's build time, V2 against V1, over the runs of a size (each run's timings as its dbt build printed
+ * them, in seconds): the median's ratio and interval from the same judge as the whole run's, its family the size's
+ * models. A model one version did not build is left out.
+ */
+export function modelTimings(
+  timings: Record<Version, Record<string, number>[]>,
+  settings: CompareSettings,
+): ModelTiming[] {
+  const names = [...new Set(timings.v2.flatMap((t) => Object.keys(t)))].filter((name) =>
+    timings.v1.some((t) => name in t),
+  );
+  const samples = (version: Version, name: string) =>
+    timings[version].flatMap((t) => (t[name] !== undefined ? [t[name] * 1000] : []));
+  return names.sort().map((model) => {
+    const v1 = samples('v1', model);
+    const v2 = samples('v2', model);
+    const comparison = compareStatistic(
+      { measure: 'latency', statistic: 'median' },
+      { v1, v2 },
+      settings,
+      Math.max(1, names.length),
+    );
+    return { model, v1Ms: comparison.v1, v2Ms: comparison.v2, comparison };
+  });
 }
 
 /** The order of pair `p`: V1 first in even pairs, V2 first in odd ones (ABBA), so drift hurts both alike. */
@@ -321,8 +362,9 @@ function judge(
   if (comparison) {
     const judged = comparisonFailures(comparison.settings, sizes, sustained);
     // A dry-run comparison is measured and shown; it never fails the phase.
-    (plan.stress.compare?.dryRun ? wouldFail : failures).unshift(...judged.failures);
-    compared = judged.verdict;
+    const models = modelFailures(sizes);
+    (plan.stress.compare?.dryRun ? wouldFail : failures).unshift(...judged.failures, ...models);
+    compared = models.length > 0 ? 'fail' : judged.verdict;
   }
   const result: StressResult = {
     verdict: failures.length === 0 ? 'pass' : 'fail',

@@ -3,7 +3,7 @@
  */
 import Table from 'cli-table3';
 import { formatMs } from '../plan/duration';
-import type { ModelReport, OutputDiff, RelativeResult } from '../shapes/evidence';
+import type { ModelReport, ModelTiming, OutputDiff, RelativeResult } from '../shapes/evidence';
 import type { StressResult } from '../shapes/phases';
 import { cell, dryRunLines, modelLine, modelParts, outputLine, sampleKey } from '../workflows/output-lines';
 import { stressGroups } from '../verdicts/thresholds';
@@ -92,6 +92,9 @@ export function renderStatus(s: CutoverStatus, auditLines = 8): string {
   if (relatives.length > 0) {
     out.push(`stress, V2 against V1 (${stressed?.compare?.verdict ?? ''}):`);
     for (const { label, relative } of relatives) out.push(...relativeLines(label, relative).map((l) => `  ${l}`));
+    for (const z of stressed?.sizes ?? [])
+      for (const m of (z.models ?? []).filter((x) => x.comparison.verdict !== 'pass'))
+        out.push(`  ${z.rows} rows, model ${m.model}: ${modelTimingLine(m)}`);
   }
   out.push(...referenceLines(s).map((l, i) => (i === 0 ? l : `  ${l}`)));
   const dryRuns = dryRunLines(s);
@@ -355,6 +358,7 @@ function stressMarkdown(stress: PhaseResults['stress'] | undefined): string[] {
       }
     }
   }
+  lines.push(...modelTimingsMarkdown(stress));
   return lines;
 }
 
@@ -390,5 +394,27 @@ function checksMarkdown(staging: PhaseResults['staging'] | undefined): string[] 
       lines.push(`- ${c.ok ? '✓' : '✗'} \`${c.id}\` ${c.status ?? ''}${c.message ? `: ${md(c.message)}` : ''}`);
     lines.push('');
   }
+  return lines;
+}
+
+/** A dbt model's build time, V2 against V1, in a few words. */
+function modelTimingLine(m: ModelTiming): string {
+  const c = m.comparison;
+  return `${m.v1Ms.toFixed(0)} → ${m.v2Ms.toFixed(0)} ms, ×${ratio(c.ratio)} [${ratio(c.low)}, ${ratio(c.high)}] · ${c.verdict}`;
+}
+
+/** A dbt pipeline's models, each one's build time V2 against V1, by size. */
+function modelTimingsMarkdown(stress: PhaseResults['stress']): string[] {
+  const sized = stress.sizes.filter((z) => (z.models ?? []).length > 0);
+  if (sized.length === 0) return [];
+  const lines = [
+    '',
+    '### dbt models: build time, V2 against V1',
+    '',
+    '| size | model | V1 → V2 (median), ratio [interval], verdict |',
+    '| --- | --- | --- |',
+  ];
+  for (const z of sized)
+    for (const m of z.models ?? []) lines.push(`| ${z.rows} | ${m.model} | ${modelTimingLine(m)} |`);
   return lines;
 }

@@ -242,6 +242,18 @@ export interface SizeResult {
   rssVariation: number;
   /** With `stress.compare`: V2 against V1 on the same data. */
   relative?: RelativeResult;
+  /** A dbt pipeline's models (its `timings`), each model's build time V2 against V1 over the size's pairs. */
+  models?: ModelTiming[];
+}
+
+/** One dbt model's build time at a size, from each build's run results: V2 against V1, judged by the same judge. */
+export interface ModelTiming {
+  model: string;
+  /** The median build time of each version, ms. */
+  v1Ms: number;
+  v2Ms: number;
+  /** V2's median time against V1's, its interval, and the verdict (the family is the size's models). */
+  comparison: RelativeComparison;
 }
 
 /** V1 against V2 at one size (or the sustained run), pair by pair: every sample, the comparisons, the verdict. */

@@ -110,6 +110,18 @@ export function comparisonFailures(
   return { failures, verdict };
 }
 
+/** The dbt models a size judged slower in V2 than V1 (`fail`: the interval's low end past the limit), each named. */
+export function modelFailures(sizes: SizeResult[]): string[] {
+  return sizes.flatMap((size) =>
+    (size.models ?? [])
+      .filter((m) => m.comparison.verdict === 'fail')
+      .map(
+        (m) =>
+          `${size.rows} rows: model ${m.model}: ${describeComparison(m.comparison)} after ${m.comparison.pairs} pairs`,
+      ),
+  );
+}
+
 /** The plan's `stress.compare` as the judge takes it. */
 export function compareSettings(plan: CutoverPlan): CompareSettings | undefined {
   const c = plan.stress.compare;

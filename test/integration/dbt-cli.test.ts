@@ -57,7 +57,17 @@ test("each tag is built into its own schema, and prints a pipeline's metrics: mo
     metrics: Record<string, number>;
     rows: number;
     checks: { id: string; ok: boolean; status: string }[];
+    timings: Record<string, number>;
   };
+  // Each model's build time from dbt's run results: what stress judges model by model.
+  expect(Object.keys(printed.timings).sort()).toEqual([
+    'customers',
+    'orders',
+    'stg_customers',
+    'stg_orders',
+    'stg_payments',
+  ]);
+  expect(Object.values(printed.timings).every((s) => s >= 0 && s < 60)).toBe(true);
   expect(printed.metrics).toMatchObject({ models: 5, tests: 20, rows_customers: 100, rows_orders: 99 });
   // Each of dbt's 20 tests a check of the step, by its unique id (a staging deploy's evidence).
   expect(printed.checks).toHaveLength(20);

@@ -148,6 +148,17 @@ test('within its tolerance V2 goes to production by publish; after a rollback co
       'SELECT sum(customer_lifetime_value)::text AS n FROM jaffle_v1.customers',
     )
   ).rows[0]?.n;
+  // Stress built V1 and V2 interleaved and judged each model's build time, V2 against V1, from the run results.
+  const stress = phaseResult((await waitForStatus(handle, () => true)).phases, 'stress');
+  expect(stress?.compare?.settings.measures).toEqual(['latency']);
+  expect(stress?.sizes[0]?.models?.map((m) => m.model)).toEqual([
+    'customers',
+    'orders',
+    'stg_customers',
+    'stg_orders',
+    'stg_payments',
+  ]);
+  expect(stress?.sizes[0]?.models?.every((m) => m.comparison.pairs >= 5 && m.v1Ms >= 0)).toBe(true);
   // Staging's build ran dbt's tests: each a check of its step, by its unique id.
   const staging = phaseResult((await waitForStatus(handle, () => true)).phases, 'staging');
   const checks = staging?.deployed[0]?.checks ?? [];

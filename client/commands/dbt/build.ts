@@ -88,7 +88,12 @@ async function buildVersion(o: {
         status: step.status,
         ...(step.ok || !step.message ? {} : { message: oneLine(step.message) }),
       }));
-    process.stdout.write(`${JSON.stringify({ metrics, rows: total, ...(manifest ? { manifest } : {}), checks })}\n`);
+    // Each model's build time: the stress phase judges them V2 against V1, model by model.
+    const timings = Object.fromEntries(
+      built.steps.filter((step) => step.kind === 'model').map((step) => [step.id.split('.').at(-1), step.seconds]),
+    );
+    const printed = { metrics, rows: total, ...(manifest ? { manifest } : {}), checks, timings };
+    process.stdout.write(`${JSON.stringify(printed)}\n`);
   } finally {
     await rm(work, { recursive: true, force: true });
   }

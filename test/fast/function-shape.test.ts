@@ -7,27 +7,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
-import { sourceFiles } from '../helpers/import-graph';
+import { PRODUCT, sourceFiles } from '../helpers/import-graph';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const MAX_LINES = 80;
-const PRODUCT = [
-  'activities',
-  'approval',
-  'client',
-  'codec',
-  'common',
-  'dbt',
-  'lib',
-  'plan',
-  'policy',
-  'scripts',
-  'shapes',
-  'toolchain',
-  'verdicts',
-  'worker',
-  'workflows',
-];
 
 const MAX_PARAMETERS = 4;
 

@@ -7,26 +7,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
-import { sourceFiles } from '../helpers/import-graph';
+import { PRODUCT, sourceFiles } from '../helpers/import-graph';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const PRODUCT = [
-  'activities',
-  'approval',
-  'client',
-  'codec',
-  'common',
-  'dbt',
-  'lib',
-  'plan',
-  'policy',
-  'scripts',
-  'shapes',
-  'toolchain',
-  'verdicts',
-  'worker',
-  'workflows',
-];
 /** The rehearsal's own names: the phase, its activity (and its maker), its evidence. */
 const NAMES = /^(rollback-rehearsal|rehearseRollback|createRehearseRollback|RehearsalResult)$/;
 

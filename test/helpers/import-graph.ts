@@ -8,6 +8,25 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 
+/** The product's folders: what ships (bench and examples aside), held to the rules of the house. */
+export const PRODUCT: readonly string[] = [
+  'activities',
+  'approval',
+  'client',
+  'codec',
+  'common',
+  'dbt',
+  'lib',
+  'plan',
+  'policy',
+  'scripts',
+  'shapes',
+  'toolchain',
+  'verdicts',
+  'worker',
+  'workflows',
+];
+
 /** The TypeScript sources under `folders` of `root` (no declaration files). */
 export function sourceFiles(root: string, folders: readonly string[]): string[] {
   const out: string[] = [];

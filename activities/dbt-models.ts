@@ -6,15 +6,13 @@
  * downstream, the rows and columns that differ. A model with no key in the manifest is compared unkeyed: as a
  * multiset of rows (EXCEPT ALL both ways) and by its numeric columns' sums, and says so.
  */
-import type { ClientBase } from 'pg';
-import { outputSpec, type ColumnTolerance } from '../plan/schema';
-import type { ModelReport } from '../shapes/evidence';
-import { downstreamOf, modelsOf, modifiedModels, type DbtModel, type Manifest } from '../dbt/manifest';
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { readManifest } from '../dbt/manifest';
+import type { ClientBase } from 'pg';
+import { downstreamOf, modelsOf, modifiedModels, readManifest, type DbtModel, type Manifest } from '../dbt/manifest';
 import { FailureType } from '../plan/failures';
-import type { CutoverPlan } from '../plan/schema';
+import { outputSpec, type ColumnTolerance, type CutoverPlan } from '../plan/schema';
+import type { ModelReport } from '../shapes/evidence';
 import { connectDatabase, diffInPostgres, planType } from './db-diff';
 import { ActionError } from './errors';
 import type { PipelineRun } from './pipeline';
@@ -346,15 +344,16 @@ async function manifestOf(file: string | undefined, side: string, workdir: strin
     new ActionError(`dbt models: the ${side} ${why}`, FailureType.InvalidOutput, false, { ...(file ? { file } : {}) });
   if (file === undefined)
     throw invalid('printed no "manifest": build it with `cutover dbt build --artifacts {workdir}/…`');
-  const resolved = path.resolve(workdir, file);
-  if (!resolved.startsWith(`${path.resolve(workdir)}${path.sep}`))
-    throw invalid(`printed a manifest outside the cutover's work folder (${file})`);
-  let text: string;
+  // Where the file really is (a link in the work folder may point anywhere): inside the work folder, or refused.
+  let resolved: string;
   try {
-    text = await readFile(resolved, 'utf8');
+    resolved = await realpath(path.resolve(workdir, file));
   } catch {
     throw invalid(`printed a manifest that is not there (${file})`);
   }
+  if (!resolved.startsWith(`${await realpath(workdir)}${path.sep}`))
+    throw invalid(`printed a manifest outside the cutover's work folder (${file})`);
+  const text = await readFile(resolved, 'utf8');
   try {
     return readManifest(JSON.parse(text), resolved);
   } catch (err) {

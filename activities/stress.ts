@@ -174,6 +174,9 @@ function measurer(run: {
  */
 async function measureSize(stressing: Stressing, rows: number, progress: Progress): Promise<void> {
   const { plan, workdir, key, measure, beat, signal, guard, comparison } = stressing;
+  // Each size judges its models on its own runs.
+  stressing.timings.v1.length = 0;
+  stressing.timings.v2.length = 0;
   const dataset = await generate(
     { rows, seed: 1 },
     { plan, workdir, key: `${key}/data`, signal, onTick: beat, ...(guard ? { guard } : {}) },
@@ -198,8 +201,6 @@ async function measureSize(stressing: Stressing, rows: number, progress: Progres
     beat();
   }
   const pairs = progress.current;
-  stressing.timings.v1.length = 0;
-  stressing.timings.v2.length = 0;
   const relative = await comparePairs(comparison, looks(comparison.settings), pairs, async (p) => {
     for (const version of abba(p)) {
       pairs[version].push(await measure(version, dataset.path, `${key}/pair-${rows}-${p}/${version}`));

@@ -3,8 +3,10 @@
  * bounded by the workers' policy, which says where a project may be and which warehouse and build schemas its model
  * diffs may read. Each refusal names the field.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { dbtModels } from '../../activities/dbt-models';
 import { planSchema } from '../../plan/schema';
 import { APP, check, OUTSIDE, planInput, writePolicy } from '../helpers/policy-fixture';
 
@@ -56,4 +58,38 @@ test("the policy bounds a dbt plan: the project in its folders, the warehouse an
   expect(check(withDbt({ ...section, project: OUTSIDE }), policy).problems).toEqual([
     { path: 'dbt.project', message: `${OUTSIDE} is outside the folders the policy allows` },
   ]);
+});
+
+describe("the shadow reads a build's manifest only where the cutover works", () => {
+  const workdir = mkdtempSync(path.join(tmpdir(), 'dbt-manifest-'));
+  const plan = planSchema.parse(planInput(withDbt(section)));
+  const models = (v1: string | undefined) =>
+    dbtModels(
+      plan,
+      { v1: v1 === undefined ? {} : { manifest: v1 }, v2: { manifest: 'dbt/v2/manifest.json' } },
+      {
+        workdir,
+        databases: {},
+      },
+    );
+
+  test('a build that printed no manifest is named, with how to make it print one', async () => {
+    await expect(models(undefined)).rejects.toThrow(
+      'dbt models: the baseline printed no "manifest": build it with `cutover dbt build --artifacts {workdir}/…`',
+    );
+  });
+
+  test('a manifest outside the work folder is refused, through a link too; one that is not there is named', async () => {
+    await expect(models(path.join(OUTSIDE, 'manifest.json'))).rejects.toThrow(/not there/);
+    writeFileSync(path.join(OUTSIDE, 'manifest.json'), '{}');
+    await expect(models(path.join(OUTSIDE, 'manifest.json'))).rejects.toThrow(
+      "dbt models: the baseline printed a manifest outside the cutover's work folder",
+    );
+    symlinkSync(OUTSIDE, path.join(workdir, 'elsewhere'));
+    await expect(models('elsewhere/manifest.json')).rejects.toThrow(/outside the cutover's work folder/);
+    writeFileSync(path.join(workdir, 'manifest.json'), '{"nodes": 3}');
+    await expect(models('manifest.json')).rejects.toThrow(
+      /^dbt models: the baseline printed a manifest that is not dbt's/,
+    );
+  });
 });

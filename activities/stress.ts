@@ -201,6 +201,9 @@ async function measureSize(stressing: Stressing, rows: number, progress: Progres
     beat();
   }
   const pairs = progress.current;
+  // The warm-up runs' times are not the pairs'.
+  stressing.timings.v1.length = 0;
+  stressing.timings.v2.length = 0;
   const relative = await comparePairs(comparison, looks(comparison.settings), pairs, async (p) => {
     for (const version of abba(p)) {
       pairs[version].push(await measure(version, dataset.path, `${key}/pair-${rows}-${p}/${version}`));

@@ -10,7 +10,14 @@ import { dbtModels } from './dbt-models';
 import { toFailure, verdictFailure } from './errors';
 import path from 'node:path';
 import { diffAndJudge, type DiffDeps } from './output-diffs';
-import { outputPaths, pipelineContext, runPipeline, runSideBySide, type PipelineContext } from './pipeline';
+import {
+  outputPaths,
+  pipelineContext,
+  runPipeline,
+  runSideBySide,
+  type PipelineContext,
+  type PipelineRun,
+} from './pipeline';
 import type { ActionGuard } from './runner';
 import { openPhase } from './policy-guard';
 import type { CutoverPlan, Dataset } from '../plan/schema';
@@ -100,12 +107,13 @@ async function compareDataset(shadowing: Shadowing, dataset: Dataset, index: num
   };
   const [v1, v2] = await runSideBySide(plan, ref.path, { context: common, key: `${key}/${index}`, outputs: written });
   const noiseRuns: Metrics[] = [];
+  let again: PipelineRun | undefined;
   for (let run = 0; run < plan.shadow.noiseRuns; run++) {
-    const noise = await runPipeline('baseline (V1, noise run)', plan.baseline, ref.path, {
+    again = await runPipeline('baseline (V1, noise run)', plan.shadow.noiseRun ?? plan.baseline, ref.path, {
       ...common,
       key: `${key}/noise-${index}-${run}`,
     });
-    noiseRuns.push(noise.metrics);
+    noiseRuns.push(again.metrics);
   }
   const metrics = compareMetrics(v1.metrics, v2.metrics, {
     tolerances: plan.shadow.tolerances,
@@ -124,8 +132,9 @@ async function compareDataset(shadowing: Shadowing, dataset: Dataset, index: num
   );
   for (const m of metrics.filter((m) => m.verdict === 'fail'))
     (m.dryRun ? wouldFail : failures).push(`${ref.label}: ${m.metric}: ${m.reason}`);
-  // A dbt plan's models, diffed where the two builds left them: what changed, for the approvers.
-  const dbt = await dbtModels(plan, { v1, v2 }, { workdir, databases: deps.databases ?? {} });
+  // A dbt plan's models, diffed where the builds left them (V1's last noise run its A/A build): what changed.
+  const builds = { v1, v2, ...(again ? { aa: again } : {}) };
+  const dbt = await dbtModels(plan, builds, { workdir, databases: deps.databases ?? {} });
   failures.push(...dbt.failures.map((f) => `${ref.label}: ${f}`));
   const rows = v1.rows ?? v2.rows ?? ref.rows;
   return {

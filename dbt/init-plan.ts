@@ -1,7 +1,8 @@
 /**
  * The plan `cutover plan init --dbt` writes for a dbt project: every step a `cutover dbt` command, its `dbt` section
  * the project and its two versions (the shadow diffs every model V2 changes, and those downstream, on its key from
- * the manifest, an unkeyed one as a multiset of rows), production a publish and its undo the publish back. Nothing
+ * the manifest, an unkeyed one as a multiset of rows, each beside V1's own noise from a second build of V1), production
+ * a publish and its undo the publish back. Nothing
  * in it is for the release manager to write but the approvers' names.
  */
 import { stringify } from 'yaml';
@@ -22,6 +23,48 @@ export interface DbtPlanOptions {
   v2Manifest: Manifest;
 }
 
+/** The `cutover dbt` commands of a plan for `options`' project: each step of it, built from these. */
+function commands(options: DbtPlanOptions) {
+  const dbt = (...args: string[]) => ({ run: ['cutover', 'dbt', ...args] });
+  const version = (v: DbtPlanOptions['v1']) =>
+    v.ref !== undefined ? ['--project', options.project, '--ref', v.ref] : ['--project', v.project ?? options.project];
+  // The pipelines get the dataset's scale ({dataset} is theirs alone); staging builds the project as it is.
+  // The pipelines keep their manifests in the cutover's work folder, where the shadow reads the models from.
+  const build = (v: DbtPlanOptions['v1'], schema: string, artifacts?: string, select?: string[]) =>
+    dbt(
+      'build',
+      ...version(v),
+      '--schema',
+      schema,
+      ...(artifacts ? ['--dataset', '{dataset}', '--artifacts', `{workdir}/dbt/${artifacts}`] : []),
+      ...(select ? ['--select', ...select] : []),
+    );
+  const publish = (published: string, build: string) => dbt('publish', '--published', published, '--build', build);
+  return { dbt, version, build, publish };
+}
+
+/** Production: V2's build published as the schema consumers read, V1's published back as the undo. */
+function productionOf(options: DbtPlanOptions, { dbt, version, publish }: ReturnType<typeof commands>) {
+  const s = options.schema;
+  return {
+    deploy: publish(s, `${s}_v2`),
+    undo: publish(s, `${s}_v1`),
+    monitor: {
+      window: '24h',
+      interval: '5m',
+      // What consumers read (each published model's rows), and V2's dbt tests on the live build.
+      probe: dbt('probe', '--published', s, ...version(options.v2)),
+      triggers: { errorRate: 0.01, kpiDrift: 0.05, failedProbes: 3 },
+    },
+    reconcile: { every: '24h', days: 3 },
+    // V1's builds (its A/A build too), and the rebuilds of the live V2 that reconciliation days made beside it.
+    decommission: {
+      ...dbt('drop', '--published', s, '--build', `${s}_v1`, `${s}_v1_aa`, `${s}_v2_rebuild`),
+      afterCleanDays: 3,
+    },
+  };
+}
+
 /** The plan, as YAML with a comment on what to change, and the models left out for want of a key. */
 export function dbtPlan(options: DbtPlanOptions): { text: string; unkeyed: string[]; models: string[] } {
   const database = options.database ?? 'warehouse';
@@ -29,20 +72,8 @@ export function dbtPlan(options: DbtPlanOptions): { text: string; unkeyed: strin
   const { changed, downstream } = modifiedModels(options.v1Manifest, options.v2Manifest);
   const selected = [...changed, ...downstream].map((id) => v2Models.get(id)).filter((m) => m !== undefined);
   const unkeyed = selected.filter((m) => !m.key).map((m) => m.name);
-  const dbt = (...args: string[]) => ({ run: ['cutover', 'dbt', ...args] });
-  const version = (v: DbtPlanOptions['v1']) =>
-    v.ref !== undefined ? ['--project', options.project, '--ref', v.ref] : ['--project', v.project ?? options.project];
-  // The pipelines get the dataset's scale ({dataset} is theirs alone); staging builds the project as it is.
-  // The pipelines keep their manifests in the cutover's work folder, where the shadow reads the models from.
-  const build = (v: DbtPlanOptions['v1'], schema: string, artifacts?: string) =>
-    dbt(
-      'build',
-      ...version(v),
-      '--schema',
-      schema,
-      ...(artifacts ? ['--dataset', '{dataset}', '--artifacts', `{workdir}/dbt/${artifacts}`] : []),
-    );
-  const publish = (published: string, build: string) => dbt('publish', '--published', published, '--build', build);
+  const steps = commands(options);
+  const { dbt, build, publish } = steps;
   const s = options.schema;
   const plan = {
     release: options.release,
@@ -64,29 +95,29 @@ export function dbtPlan(options: DbtPlanOptions): { text: string; unkeyed: strin
     },
     shadow: {
       datasets: [{ generate: { rows: 1, seed: 1 } }],
-      noiseRuns: 0,
+      // V1 built once more (the diffed models and what they read): what it differs from itself in is noise.
+      noiseRuns: selected.length > 0 ? 1 : 0,
+      ...(selected.length > 0
+        ? {
+            noiseRun: build(
+              options.v1,
+              `${s}_v1_aa`,
+              'v1-aa',
+              selected.map((m) => `+${m.name}`),
+            ),
+          }
+        : {}),
     },
     stress: STRESS,
     rollback: { ...publish(`${s}_staging_live`, `${s}_v1`), target: '60s' },
     signoff: PLACEHOLDER_SIGNOFF,
-    production: {
-      deploy: publish(s, `${s}_v2`),
-      undo: publish(s, `${s}_v1`),
-      monitor: {
-        window: '24h',
-        interval: '5m',
-        // What consumers read (each published model's rows), and V2's dbt tests on the live build.
-        probe: dbt('probe', '--published', s, ...version(options.v2)),
-        triggers: { errorRate: 0.01, kpiDrift: 0.05, failedProbes: 3 },
-      },
-      reconcile: { every: '24h', days: 3 },
-      // V1's build, and the rebuilds of the live V2 that reconciliation days made beside it.
-      decommission: { ...dbt('drop', '--published', s, '--build', `${s}_v1`, `${s}_v2_rebuild`), afterCleanDays: 3 },
-    },
+    production: productionOf(options, steps),
   };
   const header = [
     '# A dbt cutover plan written by `cutover plan init --dbt`: V1 and V2 are built into schemas of their own, each',
     `# model V2 changes (and each downstream of one) is diffed in place (dbt), production publishes ${s}_v2 as ${s}.`,
+    `# V1 is built twice (${s}_v1_aa, the diffed models and what they read): what differs between its two builds is`,
+    "# each model's noise, shown beside V2's difference and not counted against it.",
     '# Replace the approvers with your own; the builds read the warehouse from CUTOVER_DBT_WAREHOUSE, the diffs from',
     `# CUTOVER_DATABASE_${database.toUpperCase()}.`,
     ...(unkeyed.length > 0

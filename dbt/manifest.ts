@@ -20,6 +20,7 @@ const nodeSchema = z.looseObject({
   schema: z.string(),
   alias: z.string().nullish(),
   original_file_path: z.string().default(''),
+  raw_code: z.string().nullish(),
   checksum: z.looseObject({ checksum: z.string() }).nullish(),
   config: z
     .looseObject({
@@ -114,6 +115,23 @@ export interface DbtModel {
   file: string;
   /** dbt's checksum of the model's file: a changed body changes it. */
   checksum?: string;
+  /** Its code reads the clock (current_date, current_timestamp, now(), dbt's run_started_at…): two builds differ. */
+  readsClock: boolean;
+  /** The models it reads (unique ids). */
+  parents: string[];
+}
+
+/**
+ * What in a model's code reads the clock, in SQL and in dbt's Jinja: a model that has one differs between two
+ * builds at two moments unless the project pins it (a var or an environment variable of the plan's dataset).
+ */
+const CLOCK =
+  /\b(current_date|current_timestamp|current_time|localtimestamp|localtime|sysdate|systimestamp|run_started_at|invocation_id|modules\.datetime|now\s*\(|getdate\s*\(|random\s*\(|gen_random_uuid\s*\(|uuid\s*\()(?![A-Za-z0-9_])/i;
+
+/** The clock (or chance) in code, comments aside: the first thing that reads it (`now`, `current_date`…), or nothing. */
+export function clockIn(code: string): string | undefined {
+  const found = CLOCK.exec(code.replace(/--[^\n]*/g, '').replace(/\{#[\s\S]*?#\}/g, ''))?.[1];
+  return found?.replace(/\s*\($/, '').toLowerCase();
 }
 
 /** The models of a manifest, by unique id, each with its key. */
@@ -142,6 +160,8 @@ export function modelsOf(manifest: Manifest): Map<string, DbtModel> {
       contract: node.config.contract?.enforced ?? false,
       file: node.original_file_path,
       ...(node.checksum ? { checksum: node.checksum.checksum } : {}),
+      readsClock: clockIn(node.raw_code ?? '') !== undefined,
+      parents: node.depends_on.nodes.filter((id) => id.startsWith('model.')),
     });
   }
   return models;
@@ -165,6 +185,26 @@ function keyOf(node: ManifestNode, tests: ManifestNode[]): { key: string[]; sour
   if (uniqueKey && uniqueKey.length > 0)
     return { key: typeof uniqueKey === 'string' ? [uniqueKey] : uniqueKey, source: 'unique_key' };
   return undefined;
+}
+
+/**
+ * The models a model's rows depend on the clock through: itself (`'itself'`) where its code reads it, and every
+ * model upstream whose code does, by name. Empty: two builds on the same data agree, as far as its code says.
+ */
+export function clockOf(models: Map<string, DbtModel>, id: string): string[] {
+  const found: string[] = [];
+  const seen = new Set<string>();
+  const queue = [id];
+  while (queue.length > 0) {
+    const at = queue.shift() as string;
+    if (seen.has(at)) continue;
+    seen.add(at);
+    const model = models.get(at);
+    if (!model) continue;
+    if (model.readsClock) found.push(at === id ? 'itself' : model.name);
+    queue.push(...model.parents);
+  }
+  return found.sort((a, b) => (a === 'itself' ? -1 : b === 'itself' ? 1 : a.localeCompare(b)));
 }
 
 /** What lies downstream of some models: the models (by name) and exposures that read them, however indirectly. */

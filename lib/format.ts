@@ -367,14 +367,14 @@ function modelsMarkdown(models: ModelReport[]): string[] {
   const lines = [
     '#### What changed: dbt models',
     '',
-    '| model | why | key | rows | columns | downstream | verdict |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| model | why | key | rows | columns | downstream | noise | verdict |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const m of models) {
-    const { columns, rows, downstream } = modelParts(m);
+    const { columns, rows, downstream, noise } = modelParts(m);
     const key = m.key ? `${m.key.join(', ')} (${m.keySource ?? ''})` : 'none: unkeyed';
     lines.push(
-      `| ${m.model} | ${m.reason} | ${key} | ${rows} | ${columns || 'unchanged'} | ${downstream || '-'} | ${m.verdict}${m.failures.length > 0 ? `: ${m.failures.join('; ').replace(/\|/g, '/')}` : ''} |`,
+      `| ${m.model} | ${m.reason} | ${key} | ${rows} | ${columns || 'unchanged'} | ${downstream || '-'} | ${noise || '-'} | ${m.verdict}${m.failures.length > 0 ? `: ${m.failures.join('; ').replace(/\|/g, '/')}` : ''} |`,
     );
   }
   lines.push('');

@@ -185,13 +185,13 @@ function modelsHtml(models: ModelReport[]): string {
   if (models.length === 0) return '';
   const rows = models
     .map((m) => {
-      const { columns, rows: differing, downstream } = modelParts(m);
+      const { columns, rows: differing, downstream, noise } = modelParts(m);
       const key = m.key ? `${m.key.join(', ')} <span class="muted">(${esc(m.keySource)})</span>` : 'none: unkeyed';
-      return `<tr><td><b>${esc(m.model)}</b></td><td>${esc(m.reason)}</td><td>${key}</td><td>${esc(differing)}</td><td>${esc(columns || 'unchanged')}</td><td>${esc(downstream || '-')}</td><td class="${m.verdict === 'pass' ? 'passed' : 'failed'}">${esc(m.verdict)}${m.failures.length > 0 ? `<br>${m.failures.map(esc).join('<br>')}` : ''}</td></tr>`;
+      return `<tr><td><b>${esc(m.model)}</b></td><td>${esc(m.reason)}</td><td>${key}</td><td>${esc(differing)}</td><td>${esc(columns || 'unchanged')}</td><td>${esc(downstream || '-')}</td><td${m.noise?.mayHide.length ? ' class="failed"' : ''}>${esc(noise || '-')}</td><td class="${m.verdict === 'pass' ? 'passed' : 'failed'}">${esc(m.verdict)}${m.failures.length > 0 ? `<br>${m.failures.map(esc).join('<br>')}` : ''}</td></tr>`;
     })
     .join('\n');
   return `<h2 id="models">What changed: dbt models</h2>
-<table><tr><th>model</th><th>why</th><th>key</th><th>rows</th><th>columns</th><th>downstream</th><th>verdict</th></tr>${rows}</table>`;
+<table><tr><th>model</th><th>why</th><th>key</th><th>rows</th><th>columns</th><th>downstream</th><th>noise</th><th>verdict</th></tr>${rows}</table>`;
 }
 
 const figure = (n: number | undefined) => (n === undefined ? '' : Number(n.toPrecision(6)).toString());

@@ -568,6 +568,11 @@ export const planSchema = z
         .max(20)
         .default(1)
         .describe('Extra V1 runs per dataset: the noise floor a V2 difference must clear.'),
+      noiseRun: runActionSchema
+        .optional()
+        .describe(
+          "What a noise run runs (default: the baseline): V1 again, built where it leaves the baseline's build be (a dbt plan's `<schema>_v1_aa`, whose models are V1's own noise).",
+        ),
       metrics: z
         .array(metricName)
         .min(1)

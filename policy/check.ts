@@ -64,7 +64,8 @@ function checkDatabases(plan: CutoverPlan, rules: PolicyRules, problem: Problem)
 
 /**
  * A dbt plan's project is in a folder the policy allows, and its models are read only where the policy lets a plan
- * read: the warehouse it names, and V1's and V2's build schemas in it (`<schema>_v1`, `<schema>_v2`).
+ * read: the warehouse it names, and V1's and V2's build schemas in it (`<schema>_v1`, `<schema>_v2`, and V1's second
+ * build `<schema>_v1_aa` where the plan's shadow has a noise run).
  */
 function checkDbt(plan: CutoverPlan, rules: PolicyRules, paths: PolicyPaths, problem: Problem): void {
   const dbt = plan.dbt;
@@ -81,7 +82,8 @@ function checkDbt(plan: CutoverPlan, rules: PolicyRules, paths: PolicyPaths, pro
     );
     return;
   }
-  const builds = [`${dbt.schema}_v1`, `${dbt.schema}_v2`];
+  // V1's second build, where the plan has one, is read too (each model's noise).
+  const builds = [`${dbt.schema}_v1`, `${dbt.schema}_v2`, ...(plan.shadow.noiseRun ? [`${dbt.schema}_v1_aa`] : [])];
   const refused = builds.filter((schema) => !allowed.schemas.includes(schema));
   if (refused.length > 0)
     problem(

@@ -123,8 +123,29 @@ export interface ModelReport {
   diff?: OutputDiff;
   /** An unkeyed model: its rows as multisets (EXCEPT ALL both ways), and the numeric columns whose sums differ. */
   unkeyedRows?: { v1: number; v2: number; onlyV1: number; onlyV2: number; sumsDiffer: string[] };
+  /** Where its rows read the clock (or chance): `itself`, and the upstream models whose code does. */
+  clock?: string[];
+  /** Its own noise, where the shadow built V1 twice (an A/A build): what V1 differs from itself in, beside V2. */
+  noise?: ModelNoise;
   verdict: 'pass' | 'fail';
   failures: string[];
+}
+
+/**
+ * What two builds of V1 on the same data differ in (a model's noise), V2's difference beside it: a column that
+ * differs between V1's builds is noise, and V2's differences there do not fail the model; where V2 differs more
+ * than V1 from itself, the noise may hide a change, and the model is named for the approvers to decide.
+ */
+export interface ModelNoise {
+  /** The columns V1's two builds disagree on: rows differing there between them (`aa`), and between V1 and V2. */
+  columns: { column: string; aa: number; v2: number }[];
+  /**
+   * Rows: keyed, those one of V1's builds has and the other not; unkeyed, the rows of the two multisets that differ.
+   * Noise in rows is the whole model's: V2's row differences then fail nothing, up to the approvers.
+   */
+  rows: { aa: number; v2: number };
+  /** Where V2 differs more than V1 from itself (columns, or `rows`): the noise may hide a change there. */
+  mayHide: string[];
 }
 
 /** A value of an output cell as evidence: JSON (DuckDB's big integers and decimals come as text). */

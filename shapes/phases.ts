@@ -195,6 +195,7 @@ export const PHASE_DECLARATIONS: {
       { path: 'generator', commands: 'compute', of: (plan) => plan.generator },
       { path: 'baseline', commands: 'compute', of: (plan) => plan.baseline },
       { path: 'candidate', commands: 'compute', of: (plan) => plan.candidate },
+      { path: 'shadow.noiseRun', commands: 'compute', of: (plan) => plan.shadow.noiseRun },
     ],
   },
   stress: {

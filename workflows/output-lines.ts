@@ -38,7 +38,12 @@ export function outputLine(diff: OutputDiff): string {
  * What changed in a dbt model, in words: its columns (+ added, − removed, ~ retyped), a broken contract, its rows
  * (the keyed diff's, or an unkeyed model's multisets), and what reads it downstream.
  */
-export function modelParts(m: ModelReport): { columns: string; rows: string; downstream: string } {
+export function modelParts(m: ModelReport): {
+  columns: string;
+  rows: string;
+  downstream: string;
+  noise: string;
+} {
   const columns = [
     ...m.columns.added.map((c) => `+${c}`),
     ...m.columns.removed.map((c) => `−${c}`),
@@ -54,13 +59,33 @@ export function modelParts(m: ModelReport): { columns: string; rows: string; dow
       ? `unkeyed: ${m.unkeyedRows.onlyV1} only V1, ${m.unkeyedRows.onlyV2} only V2 of ${m.unkeyedRows.v1}${m.unkeyedRows.sumsDiffer.length > 0 ? ` (sums differ: ${m.unkeyedRows.sumsDiffer.join(', ')})` : ''}`
       : 'not compared';
   const downstream = [...m.downstream.models, ...m.downstream.exposures.map((e) => `exposure ${e}`)].join(', ');
-  return { columns, rows, downstream };
+  return { columns, rows, downstream, noise: noiseText(m) };
+}
+
+/**
+ * A model's noise as the approvers read it: what V1 differs from itself in (V1↔V1) beside V2's difference (V1↔V2),
+ * what the noise may hide, and where its rows read the clock.
+ */
+export function noiseText(m: ModelReport): string {
+  const parts: string[] = [];
+  const n = m.noise;
+  if (n) {
+    const cols = n.columns.map((c) => `${c.column} V1↔V1 ${c.aa}, V1↔V2 ${c.v2}`);
+    if (n.rows.aa > 0) cols.push(`rows V1↔V1 ${n.rows.aa}, V1↔V2 ${n.rows.v2}`);
+    parts.push(`noisy: ${cols.join('; ')}`);
+    if (n.mayHide.length > 0) parts.push(`noise may hide a change in ${n.mayHide.join(', ')}: the approvers decide`);
+  }
+  if (m.clock)
+    parts.push(
+      `reads the clock${m.clock[0] === 'itself' ? '' : ' through'} ${m.clock.filter((c) => c !== 'itself').join(', ')}`.trimEnd(),
+    );
+  return parts.join('; ');
 }
 
 /** One dbt model on one line: why it was diffed, what changed, its verdict. */
 export function modelLine(m: ModelReport): string {
-  const { columns, rows, downstream } = modelParts(m);
-  return `${m.model} (${m.reason}${m.key ? `, key ${m.key.join(', ')}` : ''}): ${rows}${columns ? `; columns ${columns}` : ''}${downstream ? `; downstream ${downstream}` : ''} · ${m.verdict}`;
+  const { columns, rows, downstream, noise } = modelParts(m);
+  return `${m.model} (${m.reason}${m.key ? `, key ${m.key.join(', ')}` : ''}): ${rows}${columns ? `; columns ${columns}` : ''}${downstream ? `; downstream ${downstream}` : ''}${noise ? `; ${noise}` : ''} · ${m.verdict}`;
 }
 
 /** A sample row's key as text: `L00000042` or `retail/2020-01`. */

@@ -53,6 +53,27 @@ export const CHANGED_CLV: Edit[] = [
   },
 ];
 
+/**
+ * jaffle shop with noise of its own: `customers` gains `loaded_at`, the moment of the build (current_timestamp), so
+ * two builds of it on the same data differ in that column, every row.
+ */
+export const NOISY: Edit[] = [
+  {
+    file: 'models/customers.sql',
+    from: '        customers.last_name,\n',
+    to: '        customers.last_name,\n        current_timestamp as loaded_at,\n',
+  },
+];
+
+/** The noisy jaffle shop with its clock pinned: `loaded_at` is the moment the plan's dataset gives every build. */
+export const PINNED: Edit[] = [
+  {
+    file: 'models/customers.sql',
+    from: '        customers.last_name,\n',
+    to: '        customers.last_name,\n        cast(\'{{ var("cutover_now", "2000-01-01") }}\' as timestamp) as loaded_at,\n',
+  },
+];
+
 /** jaffle shop's V2 that rounds `customer_lifetime_value` to cents: on PostgreSQL a bigint becomes a numeric. */
 export const RETYPED_CLV: Edit[] = [
   {

@@ -157,6 +157,7 @@ export function planWithEveryAction(): CutoverPlan {
   return planSchema.parse({
     ...input,
     signoff: { ...input.signoff, escalate: { run: ['notify.sh', 'overdue'] } },
+    shadow: { ...input.shadow, noiseRun: { run: ['v1.sh', 'again'] } },
     notify: [{ run: ['notify.sh', '{event}'], events: ['rollback'] }],
   });
 }

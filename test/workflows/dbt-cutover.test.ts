@@ -23,7 +23,7 @@ import { phaseResult } from '../../shapes/status';
 import { renderStatus } from '../../lib/format';
 import { cutoverWorkflow } from '../../workflows';
 import { requestRollbackSignal } from '../../workflows/messages';
-import { CHANGED_CLV, dbtWarehouse, JAFFLE_SHOP, projectVariant } from '../helpers/dbt';
+import { CHANGED_CLV, dbtWarehouse, JAFFLE_SHOP, NOISY, projectVariant, REFACTOR } from '../helpers/dbt';
 import { approveAll, tempDir, timeSkippingWorker, uniqueId, waitForStatus } from '../helpers/harness';
 import { makePlanInput } from '../helpers/plans';
 
@@ -37,6 +37,9 @@ const warehouse = dbtWarehouse(work);
 const databases: Record<string, string> = {};
 const t = timeSkippingWorker({ dataDir: path.join(work, 'data'), databases });
 const v2 = projectVariant(JAFFLE_SHOP, path.join(work, 'v2'), CHANGED_CLV);
+/** jaffle shop that stamps `customers` with each build's moment (noise of its own), and a refactor of it. */
+const noisy = projectVariant(JAFFLE_SHOP, path.join(work, 'noisy'), NOISY);
+const noisyRefactor = projectVariant(noisy, path.join(work, 'noisy-refactor'), REFACTOR);
 
 beforeAll(async () => {
   databases.warehouse = warehouse.server.url;
@@ -48,12 +51,14 @@ afterAll(() => {
 });
 
 /** Each version's manifest, parsed by dbt as `cutover plan init --dbt` parses them. */
-const manifests = {} as Record<'v1' | 'v2', Manifest>;
+const manifests = {} as Record<'v1' | 'v2' | 'noisy' | 'noisyRefactor', Manifest>;
 
 beforeAll(async () => {
   for (const [side, project] of [
     ['v1', JAFFLE_SHOP],
     ['v2', v2],
+    ['noisy', noisy],
+    ['noisyRefactor', noisyRefactor],
   ] as const) {
     manifests[side] = (
       await runDbt(['parse'], {
@@ -75,16 +80,21 @@ beforeAll(async () => {
  * The plan `cutover plan init --dbt` writes for jaffle shop (dbt/init-plan.ts), with the harness's approvers and
  * a short monitoring window; `tolerances` for customers where a test gives them.
  */
-function jafflePlan(schema: string, tolerances: Record<string, { absolute: number }> = {}): CutoverPlan {
+function jafflePlan(
+  schema: string,
+  tolerances: Record<string, { absolute: number }> = {},
+  versions: Record<'v1' | 'v2', keyof typeof manifests> = { v1: 'v1', v2: 'v2' },
+): CutoverPlan {
+  const folders = { v1: JAFFLE_SHOP, v2, noisy, noisyRefactor };
   const written = parse(
     dbtPlan({
       release: 'jaffle',
-      project: JAFFLE_SHOP,
-      v1: { project: JAFFLE_SHOP },
-      v2: { project: v2 },
+      project: folders[versions.v1],
+      v1: { project: folders[versions.v1] },
+      v2: { project: folders[versions.v2] },
       schema,
-      v1Manifest: manifests.v1,
-      v2Manifest: manifests.v2,
+      v1Manifest: manifests[versions.v1],
+      v2Manifest: manifests[versions.v2],
     }).text,
   ) as CutoverPlanInput & { dbt: { tolerances?: Record<string, unknown> } };
   written.dbt.tolerances = { customers: { tolerances } };
@@ -178,4 +188,28 @@ test('within its tolerance V2 goes to production by publish; after a rollback co
   const value = shadow.datasets[0]?.models?.[0]?.diff?.columns.find((c) => c.column === 'customer_lifetime_value');
   expect(value?.differing).toBe(0);
   expect(value?.withinTolerance).toBeGreaterThan(0);
+});
+
+test('V1 built twice tells noise from change: a refactor of a noisy project passes shadow, the noisy model named', async () => {
+  const handle = await start(jafflePlan('jaffle_noisy', {}, { v1: 'noisy', v2: 'noisyRefactor' }));
+  // Shadow is done once stress runs: its evidence is what the approvers will read.
+  const status = await waitForStatus(handle, (s) => s.phase === 'stress' || s.state === 'failed', 300_000);
+  await handle.cancel();
+  expect(status.state).not.toBe('failed');
+  const shadow = phaseResult(status.phases, 'shadow') as ShadowResult;
+  expect(shadow.verdict).toBe('pass');
+  const [customers] = shadow.datasets[0]?.models ?? [];
+  // V1's second build (the plan's noise run, into jaffle_noisy_v1_aa) differs from the first in loaded_at, every
+  // row: that is the model's noise, and V2's same difference there fails nothing.
+  expect(customers).toMatchObject({
+    model: 'customers',
+    verdict: 'pass',
+    clock: ['itself'],
+    noise: { columns: [{ column: 'loaded_at', aa: 100, v2: 100 }], rows: { aa: 0, v2: 0 }, mayHide: [] },
+  });
+  expect(renderStatus(status)).toContain('noisy: loaded_at V1↔V1 100, V1↔V2 100; reads the clock · pass');
+  const { rows } = await warehouse.admin.query<{ n: string }>(
+    'SELECT count(*)::text AS n FROM jaffle_noisy_v1_aa.customers',
+  );
+  expect(rows[0]?.n).toBe('100');
 });

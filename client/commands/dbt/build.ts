@@ -56,7 +56,8 @@ async function buildVersion(o: {
   const work = await mkdtemp(path.join(tmpdir(), 'cutover-dbt-'));
   try {
     const project = await checkoutVersion(path.resolve(o.project), o.ref, path.join(work, 'project'));
-    const vars = { ...(await datasetVars(o.dataset)), ...parsedVars(o.vars) };
+    const given = await datasetVars(o.dataset);
+    const vars = { ...given, ...parsedVars(o.vars) };
     const built = await runDbt(['build'], {
       python: dbtPythonPath(),
       project,
@@ -64,13 +65,16 @@ async function buildVersion(o: {
       target: postgresTarget(url, schema),
       ...(Object.keys(vars).length > 0 ? { vars } : {}),
       ...(o.select ? { select: o.select } : {}),
+      ...(typeof given.cutover_now === 'string' ? { env: { CUTOVER_NOW: given.cutover_now } } : {}),
     });
     const failed = built.steps.filter((s) => !s.ok && s.status !== 'skipped');
     if (built.code !== 0 || failed.length > 0)
       throw new UserError(
         `dbt build of ${o.ref ?? o.project} into ${schema}: ${failed.map((s) => `${s.id} ${s.status}: ${oneLine(s.message)}`).join('; ') || `exit ${built.code}`}`,
       );
-    const models = [...modelsOf(built.manifest).values()];
+    // The models this build made (all of them, or the selection's): the others are not in its schema.
+    const made = new Set(built.steps.filter((step) => step.kind === 'model').map((step) => step.id));
+    const models = [...modelsOf(built.manifest).values()].filter((m) => made.has(m.id));
     const rows = await rowCounts(url, models);
     const metrics: Record<string, number> = {
       models: built.steps.filter((s) => s.kind === 'model').length,
@@ -135,16 +139,17 @@ function parsedVars(text: string | undefined): Record<string, unknown> {
   }
 }
 
-/** The scale `cutover dbt dataset` wrote, as dbt vars; none without a dataset. */
-async function datasetVars(file: string | undefined): Promise<Record<string, number>> {
+/** The scale and the moment `cutover dbt dataset` wrote, as dbt vars; none without a dataset. */
+async function datasetVars(file: string | undefined): Promise<Record<string, number | string>> {
   if (file === undefined) return {};
   const text = await readFile(file, 'utf8').catch(() => {
     throw new UserError(`--dataset ${file}: cannot read it`);
   });
-  const { rows, seed } = JSON.parse(text) as { rows?: number; seed?: number };
+  const { rows, seed, now } = JSON.parse(text) as { rows?: number; seed?: number; now?: string };
   return {
     ...(rows !== undefined ? { cutover_rows: rows } : {}),
     ...(seed !== undefined ? { cutover_seed: seed } : {}),
+    ...(typeof now === 'string' ? { cutover_now: now } : {}),
   };
 }
 

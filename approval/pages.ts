@@ -7,6 +7,7 @@ import type { RecordLine } from '../lib/record';
 import { esc } from '../common/html';
 import type { BreakGlassAnswer, SignOffAnswer } from '../workflows/messages';
 import { canonicalName } from '../workflows/gate';
+import { roleLabel } from '../workflows/output-lines';
 import { describeWaitingForWindow, isFinal, type CutoverStatus } from '../shapes/status';
 import { glassRolesFor, type Login, type RoleAnswer } from './identity';
 
@@ -124,7 +125,7 @@ ${roleField}
   const roleRows = s.gate.roles
     .map(
       (r) =>
-        `<tr><td>${esc(r.role)}</td><td>${esc(r.approvers.join(', '))}</td><td>${esc(r.approvedBy.join(', ') || '-')}</td><td${r.missing ? ' class="failed"' : ''}>${r.missing ? `missing ${r.missing}` : 'signed'}</td></tr>`,
+        `<tr><td>${esc(roleLabel(r))}</td><td>${esc(r.approvers.join(', '))}</td><td>${esc(r.approvedBy.join(', ') || '-')}</td><td${r.missing ? ' class="failed"' : ''}>${r.missing ? `missing ${r.missing}` : r.required === 0 ? 'not awaited' : 'signed'}</td></tr>`,
     )
     .join('');
   const signed = s.gate.roles.length

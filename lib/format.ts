@@ -5,7 +5,7 @@ import Table from 'cli-table3';
 import { formatMs } from '../plan/duration';
 import type { ModelReport, ModelTiming, OutputDiff, RelativeResult } from '../shapes/evidence';
 import type { StressResult } from '../shapes/phases';
-import { cell, dryRunLines, modelLine, modelParts, outputLine, sampleKey } from '../workflows/output-lines';
+import { cell, dryRunLines, modelLine, modelParts, outputLine, roleLabel, sampleKey } from '../workflows/output-lines';
 import { stressGroups } from '../verdicts/thresholds';
 import { levels } from '../verdicts/relative';
 import type { WhatIfResult } from './what-if';
@@ -57,7 +57,7 @@ function gateLines(s: CutoverStatus): string[] {
   if (s.evidenceDigest) out.push(`evidence digest: ${s.evidenceDigest}`);
   const gate = new Table({ head: ['role', 'signed by', 'missing', 'approvers'], style: PLAIN });
   for (const r of g.roles)
-    gate.push([r.role, r.approvedBy.join(', ') || '-', String(r.missing), r.approvers.join(', ')]);
+    gate.push([roleLabel(r), r.approvedBy.join(', ') || '-', String(r.missing), r.approvers.join(', ')]);
   out.push(gate.toString());
   if (g.rejectedBy)
     out.push(
@@ -169,7 +169,7 @@ export function markdownReport(s: CutoverStatus): string {
     for (const line of dryRuns) lines.push(`- ${line}`);
   }
   lines.push('', '## Sign-off', '', '| role | signed by | missing |', '| --- | --- | --- |');
-  for (const r of s.gate.roles) lines.push(`| ${r.role} | ${r.approvedBy.join(', ')} | ${r.missing} |`);
+  for (const r of s.gate.roles) lines.push(`| ${roleLabel(r)} | ${r.approvedBy.join(', ')} | ${r.missing} |`);
   const counted = s.audit.filter((a) => a.kind === 'signoff' && a.accepted === true);
   if (counted.length > 0) {
     lines.push('', 'Counted sign-offs, and who the login said signed:', '');

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { esc } from '../common/html';
 import type { MetricComparison, ModelReport, OutputDiff } from '../shapes/evidence';
-import { cell, dryRunLines, modelParts, sampleKey } from '../workflows/output-lines';
+import { cell, dryRunLines, modelParts, roleLabel, sampleKey } from '../workflows/output-lines';
 import { relativeGroups } from './format';
 import { formatMs } from '../plan/duration';
 import { describeBreakGlass, phaseResult, type CutoverStatus } from '../shapes/status';
@@ -83,7 +83,10 @@ export function reportParts(s: CutoverStatus): { body: string; script: string } 
   const models = modelsHtml((shadow?.datasets ?? []).flatMap((d) => d.models ?? []));
   const comparison = comparisonHtml(stress);
   const gate = s.gate.roles
-    .map((r) => `<tr><td>${esc(r.role)}</td><td>${esc(r.approvedBy.join(', ') || '-')}</td><td>${r.missing}</td></tr>`)
+    .map(
+      (r) =>
+        `<tr><td>${esc(roleLabel(r))}</td><td>${esc(r.approvedBy.join(', ') || '-')}</td><td>${r.missing}</td></tr>`,
+    )
     .join('\n');
   const audit = s.audit
     .map(

@@ -13,6 +13,7 @@ import type { CutoverPlan } from '../plan/schema';
 import type { AuditEntry, BreakGlassView, ChainedEntry, CutoverState, GateState, PhaseRecord } from '../shapes/status';
 import type { GateView } from '../shapes/evidence';
 import { chainStart, entryHash, evidenceDigest } from '../workflows/digest';
+import { neededBecause } from '../workflows/gate-needs';
 import { applySignOff, canonicalName, checkProof, decideSignOff, gateRules, gateView } from '../workflows/gate';
 import type { ReceivedBreakGlass, ReceivedSignOff } from '../workflows/messages';
 import { breakGlassMessage } from '../workflows/break-glass';
@@ -305,7 +306,9 @@ function recount(r: CutoverRecord, config: ReturnType<typeof gateRules>): GateSt
     ...reviews.map((_, k) => evidenceDigest({ ...phasesEvidence, reviews: reviews.slice(0, k + 1) })),
   ];
   let round = 0;
-  let state: GateState = { status: 'open', evidenceDigest: digests[0], signoffs: [] };
+  // The conditional roles this evidence needs, found again from the evidence itself (never the record's word).
+  const needs = neededBecause(config.requiredWhen, phasesEvidence);
+  let state: GateState = { status: 'open', evidenceDigest: digests[0], signoffs: [], ...(needs ? { needs } : {}) };
   for (const [i, { signOff, via, at, accepted }] of r.gate.received.entries()) {
     const where = `predicate.gate.received[${i}] (${signOff.role}, ${signOff.approver})`;
     // A sign-off that arrived after a review reopened the gate counts in that round (one handled in the same

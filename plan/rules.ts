@@ -85,6 +85,7 @@ interface RuledAction {
 type RuledSignoff = {
   roles: Readonly<Record<string, readonly string[]>>;
   quorum: number | Readonly<Record<string, number>>;
+  requiredWhen?: Readonly<Record<string, readonly string[]>> | undefined;
 };
 
 /** A declared output table as the rules read it. */
@@ -149,6 +150,10 @@ function signoffProblems(signoff: RuledPlan['signoff'], problem: Problem): void 
         problem(['signoff', 'quorum', role], `no role "${role}" in signoff.roles`);
       }
     }
+  }
+  for (const role of Object.keys(signoff.requiredWhen ?? {})) {
+    if (!(role in signoff.roles))
+      problem(['signoff', 'requiredWhen', role], `no role "${role}" in signoff.roles: list its approvers there`);
   }
   if (signoff.keys) {
     const approvers = new Set(Object.values(signoff.roles).flat());

@@ -3,6 +3,7 @@
  * checkPlan activity validate with it. Workflow code never loads it.
  */
 import { z } from 'zod';
+import { SIGNOFF_CONDITIONS } from './conditions';
 import { planWindowSchema } from './calendar';
 import { DURATION_PATTERN } from './duration';
 import { flattenIssues, invalidPlan, type PlanProblem } from './problems';
@@ -366,6 +367,12 @@ const signoffSchema = z.strictObject({
     .optional()
     .describe(
       'How long the approved evidence stays good: a production deploy still waiting for its change window then reopens the gate for a review (the approvers sign again). Without it, the evidence does not expire.',
+    ),
+  requiredWhen: z
+    .record(roleName, z.array(z.enum(SIGNOFF_CONDITIONS)).min(1).max(SIGNOFF_CONDITIONS.length))
+    .optional()
+    .describe(
+      "Roles needed only when the evidence shows one of these (a dbt cutover's models: contractBroken, exposureAffected, noisy); otherwise their sign-off is welcome and not awaited. Each must be one of `roles`.",
     ),
   separationOfDuties: z.boolean().default(true).describe('One person signs for one role only.'),
   allowInitiator: z.boolean().default(false).describe('May the person who started the cutover sign?'),

@@ -4,6 +4,7 @@
  * its actions run and reach, who approves, and the ceilings.
  */
 import { shorterNotice, wideningWindows } from '../plan/calendar';
+import { CONDITION_TEXT, SIGNOFF_CONDITIONS, type SignoffCondition } from '../plan/conditions';
 import { toMs } from '../plan/duration';
 import { quorumFor } from '../plan/helpers';
 import type { PlanProblem } from '../plan/problems';
@@ -274,6 +275,8 @@ function signoffUnder(plan: CutoverPlan, rules: PolicyRules, problem: Problem): 
     }
   }
   signoff.quorum = quorum;
+  const requiredWhen = conditionalRoles(plan, rules, problem);
+  if (requiredWhen) signoff.requiredWhen = requiredWhen;
   if (rules.separationOfDuties && !plan.signoff.separationOfDuties) {
     problem('signoff.separationOfDuties', 'the policy requires separation of duties');
   }
@@ -294,6 +297,38 @@ function signoffUnder(plan: CutoverPlan, rules: PolicyRules, problem: Problem): 
     );
   }
   return signoff;
+}
+
+/**
+ * The plan's conditional roles (signoff.requiredWhen) under the policy: a role the policy requires is never only
+ * conditional, and a role the policy needs when a dbt model shows something (`requireSignoffWhen`) is listed and
+ * awaited at least then (the condition joins the role's, unless the plan awaits the role always).
+ */
+function conditionalRoles(
+  plan: CutoverPlan,
+  rules: PolicyRules,
+  problem: Problem,
+): CutoverPlan['signoff']['requiredWhen'] {
+  const requiredWhen: Record<string, SignoffCondition[]> = Object.fromEntries(
+    Object.entries(plan.signoff.requiredWhen ?? {}).map(([role, when]) => [role, [...when]]),
+  );
+  for (const role of Object.keys(requiredWhen))
+    if (role in rules.roles)
+      problem(`signoff.requiredWhen.${role}`, `the policy requires role "${role}" always: it cannot be conditional`);
+  for (const condition of SIGNOFF_CONDITIONS) {
+    const role = rules.requireSignoffWhen?.[condition];
+    if (role === undefined || !plan.dbt) continue;
+    if (!(role in plan.signoff.roles)) {
+      problem(
+        'signoff.roles',
+        `the policy needs role "${role}" to sign when the evidence shows ${CONDITION_TEXT[condition]}: list its approvers (signoff.requiredWhen.${role}: [${condition}] awaits it only then)`,
+      );
+      continue;
+    }
+    const when = requiredWhen[role];
+    if (when && !when.includes(condition)) when.push(condition);
+  }
+  return Object.keys(requiredWhen).length > 0 ? requiredWhen : undefined;
 }
 
 type Ceilings = PolicyRules['ceilings'];

@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { calendarSchema } from '../plan/calendar';
+import { SIGNOFF_CONDITIONS } from '../plan/conditions';
 import { DURATION_PATTERN } from '../plan/duration';
 import { ENVIRONMENTS } from '../plan/environments';
 import { decodePublicKey } from '../plan/keys';
@@ -60,6 +61,12 @@ const rulesSchema = z.strictObject({
   requireSignedPlans: z.boolean().default(false),
   /** Roles that must sign off: a plan lists at least these. */
   roles: z.record(roleName, roleRuleSchema).default({}),
+  /**
+   * Roles whose sign-off a dbt cutover needs when its evidence shows a broken model contract, an exposure downstream
+   * of a changed model, or a noisy model: the plan must list the role, and the gate awaits it at least then.
+   */
+  // Optional, not defaulted: a policy without it keeps its digest.
+  requireSignoffWhen: z.partialRecord(z.enum(SIGNOFF_CONDITIONS), roleName).optional(),
   /** Separation of duties required: a plan may not turn it off. @default true */
   separationOfDuties: z.boolean().default(true),
   /** May an initiator ever sign? When false, a plan may not allow it. @default false */

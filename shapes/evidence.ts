@@ -2,6 +2,7 @@
  * What activities take and return. Results are small, JSON-serialisable evidence: datasets stay on disk and
  * history carries references and figures only.
  */
+import type { SignoffCondition } from '../plan/conditions';
 import type { Action, ColumnTolerance, CutoverPlan, OutputFormat, Tolerance, Triggers } from '../plan/schema';
 import type { Placeholders } from '../plan/placeholders';
 import type { PlanSeal } from '../plan/seal';
@@ -376,6 +377,8 @@ export interface RoleView {
   approvers: string[];
   approvedBy: string[];
   missing: number;
+  /** A role needed only when the evidence shows one of `conditions`: why it is needed now (none: it is not). */
+  onlyWhen?: { conditions: SignoffCondition[]; because: string[] };
 }
 
 /** The gate as people read it: per role, who signed and how many are still missing. */

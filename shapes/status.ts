@@ -78,6 +78,8 @@ export interface GateState {
   expiresAt?: string;
   signoffs: SignOffRecord[];
   rejectedBy?: SignOffRecord;
+  /** Per conditional role (signoff.requiredWhen), why this evidence needs it: found when the gate opens. */
+  needs?: Record<string, string[]>;
 }
 
 export interface AuditEntry {

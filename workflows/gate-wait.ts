@@ -8,6 +8,7 @@ import { FailureType } from '../plan/failures';
 import type { CutoverPlan } from '../plan/schema';
 import type { Bookkeeping } from './bookkeeping';
 import { GateRejected } from './endings';
+import { neededBecause } from './gate-needs';
 import { appRefusalProblem, applySignOff, decideSignOff, gateView, RefusalRule, type GateConfig } from './gate';
 import { checkSignOff } from './message-checks';
 import type { AppRefusal, ReceivedSignOff, SignOff, SignOffAnswer } from './messages';
@@ -143,17 +144,29 @@ export class SignOffGate {
     digest: string,
     signoff: CutoverPlan['signoff'],
     escalate: (() => Promise<unknown>) | undefined,
+    /** The evidence signed, at the first opening: the conditional roles it needs are found in it (a review keeps them). */
+    evidence?: Record<string, unknown>,
   ): Promise<void> {
     const now = Date.now();
     // A review opens the gate again: a fresh deadline, no escalation of the round before.
     const { escalatedAt: _escalated, expiresAt: _expires, ...before } = this.state;
+    const needs = evidence ? neededBecause(this.config.requiredWhen, evidence) : undefined;
     this.state = {
       ...before,
       status: 'open',
       evidenceDigest: digest,
       openedAt: new Date(now).toISOString(),
       deadline: new Date(now + toMs(signoff.deadline)).toISOString(),
+      ...(needs ? { needs } : {}),
     };
+    for (const [role, because] of Object.entries(needs ?? {}))
+      this.books.audit({
+        kind: 'gate',
+        message:
+          because.length > 0
+            ? `${role}'s sign-off is needed: ${because.join('; ')}`
+            : `${role}'s sign-off is not awaited: the evidence shows none of ${this.config.requiredWhen?.[role]?.join(', ')}`,
+      });
     this.books.setState('awaiting-signoff');
     this.books.audit({
       kind: 'gate',

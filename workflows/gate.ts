@@ -7,6 +7,7 @@ import { utf8 } from '../plan/canonical';
 import { toMs } from '../plan/duration';
 import { quorumFor } from '../plan/helpers';
 import { curve, decodeBytes, decodePublicKey } from '../plan/keys';
+import type { SignoffCondition } from '../plan/conditions';
 import type { CutoverPlan } from '../plan/schema';
 import type { AppRefusal, SignOff } from './messages';
 import type { GateState, SignOffRecord } from '../shapes/status';
@@ -17,6 +18,8 @@ export interface GateConfig {
   workflowId: string;
   roles: Record<string, string[]>;
   quorum: Record<string, number>;
+  /** Roles needed only when the evidence shows one of these (their reasons are the gate state's `needs`). */
+  requiredWhen?: Record<string, readonly SignoffCondition[]>;
   separationOfDuties: boolean;
   initiator?: string;
   allowInitiator: boolean;
@@ -332,9 +335,19 @@ export function applySignOff(config: GateConfig, gate: GateState, record: SignOf
 export function gateView(config: GateConfig, gate: GateState): GateView {
   const counting = countingSignOffs(gate);
   const roles = Object.entries(config.roles).map(([role, approvers]) => {
-    const required = config.quorum[role] ?? 1;
+    const when = config.requiredWhen?.[role];
+    const because = gate.needs?.[role] ?? [];
+    // A conditional role is awaited only once the evidence shows its condition (gate-needs.ts).
+    const required = when && because.length === 0 ? 0 : (config.quorum[role] ?? 1);
     const approvedBy = counting.filter((s) => s.role === role && s.decision === 'approve').map((s) => s.approver);
-    return { role, required, approvers, approvedBy, missing: Math.max(0, required - approvedBy.length) };
+    return {
+      role,
+      required,
+      approvers,
+      approvedBy,
+      missing: Math.max(0, required - approvedBy.length),
+      ...(when ? { onlyWhen: { conditions: [...when], because } } : {}),
+    };
   });
   const view: GateView = { status: gate.status, roles };
   if (gate.evidenceDigest !== undefined) view.evidenceDigest = gate.evidenceDigest;
@@ -354,6 +367,7 @@ export function gateRules(plan: CutoverPlan, workflowId: string): GateConfig {
     workflowId: workflowId,
     roles: plan.signoff.roles,
     quorum: Object.fromEntries(Object.keys(plan.signoff.roles).map((role) => [role, quorumFor(plan, role)])),
+    ...(plan.signoff.requiredWhen ? { requiredWhen: plan.signoff.requiredWhen } : {}),
     separationOfDuties: plan.signoff.separationOfDuties,
     allowInitiator: plan.signoff.allowInitiator,
     ...(plan.initiator !== undefined ? { initiator: plan.initiator } : {}),

@@ -2,7 +2,7 @@
  * One line per output diff, as `cutover status`, the reports and the Temporal UI's current details show it.
  * Pure and free of I/O: the workflow and the client both use it.
  */
-import type { ColumnDiff, DiffSample, ModelReport, OutputDiff, SampleValue } from '../shapes/evidence';
+import type { ColumnDiff, DiffSample, ModelReport, OutputDiff, RoleView, SampleValue } from '../shapes/evidence';
 
 /** The column with the most rows out of tolerance (differing or NULL on one side), if any. */
 export function worstColumn(diff: OutputDiff): ColumnDiff | undefined {
@@ -125,4 +125,12 @@ export function dryRunLines(status: DryRunPhases): string[] {
     if (b) out.push(`${record.phase}: ${b.trigger} would have rolled back at probe #${b.probe}: ${b.detail}`);
   }
   return out;
+}
+
+/** A role as the gate's tables name it: a conditional role says why it is awaited now, or that it is not. */
+export function roleLabel(r: RoleView): string {
+  if (!r.onlyWhen) return r.role;
+  return r.onlyWhen.because.length > 0
+    ? `${r.role} (needed: ${r.onlyWhen.because.join('; ')})`
+    : `${r.role} (not awaited: only on ${r.onlyWhen.conditions.join(', ')})`;
 }

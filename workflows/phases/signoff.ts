@@ -12,6 +12,7 @@ export const signoff: PhaseModule<'signoff'> = {
       digest,
       ctx.plan.signoff,
       escalation ? () => ctx.step('escalate', escalation) : undefined,
+      ctx.evidence,
     );
     return { result: ctx.gate.view(), verdict: `approved by ${ctx.gate.approversOf(digest).join(', ')}` };
   },

@@ -3,7 +3,9 @@
  * is the other: bench/db-diff.ts runs it from its virtualenv):
  *
  *   db-diff-cli prepare ROWS URL DIR  → tables bench.v1, bench.v2_0, bench.v2_1, bench.v2_100 in the database (V2
- *                                        with none, 0.1 % and 10 % of rows differing) and DIR/v2_*.parquet alike
+ *                                        with none, 0.1 % and 10 % of rows differing) and DIR/v2_*.parquet alike;
+ *                                        bench.model_v1 and bench.model_v2_1, a real model's shape (a text, a date,
+ *                                        four numerics), 0.1 % differing
  *   db-diff-cli pushdown URL V2TABLE  → cutover's diff of bench.v1 and V2TABLE in the database (activities/db-diff.ts)
  *   db-diff-cli bare URL V2TABLE      → a bare FULL OUTER JOIN in the database counting the same differences
  *   db-diff-cli cross URL PARQUET     → cutover's diff of bench.v1 against the Parquet file (activities/cross-diff.ts)
@@ -36,6 +38,31 @@ const rowsOf = (every: number, series: string, div: string) => `
          ((((i * 7919) % 100000) ${div} ${every > 0 ? `(CASE WHEN i % ${every} = 7 THEN 20 ELSE 5 END)` : '5'}) / 100.0)::DECIMAL(12, 2) AS provision
     FROM ${series}`;
 
+/**
+ * A table shaped like a real model's (the shape issue 43 measured from outside): `loan_id` primary key, a text, a
+ * date and four numerics; `every` > 0: that loan's provision differs.
+ */
+const modelRowsOf = (every: number, series: string) => `
+  SELECT i::BIGINT AS loan_id,
+         'borrower ' || (i * 31 % 1000003)::TEXT AS borrower,
+         (DATE '2015-01-01' + (i % 3650)::INTEGER) AS opened_on,
+         (((i * 7919) % 10000000) / 100.0)::NUMERIC(14, 2) AS outstanding,
+         ((((i * 7919) % 10000000) / ${every > 0 ? `(CASE WHEN i % ${every} = 7 THEN 20 ELSE 5 END)` : '5'}) / 100.0)::NUMERIC(14, 2) AS provision,
+         ((i % 2000) / 10000.0 + 0.01)::NUMERIC(8, 5) AS rate,
+         ((i * 13) % 3600000 / 100.0)::NUMERIC(14, 2) AS paid
+    FROM ${series}`;
+
+/** The real model's shape as V1 (bench.model_v1) and V2 with 0.1 % of rows differing (bench.model_v2_1). */
+async function prepareModel(client: Client, series: string): Promise<void> {
+  for (const [name, every] of [
+    ['model_v1', 0],
+    ['model_v2_1', 1000],
+  ] as const) {
+    await client.query(`CREATE TABLE bench.${name} AS ${modelRowsOf(every, series)}`);
+    await client.query(`ALTER TABLE bench.${name} ADD PRIMARY KEY (loan_id)`);
+  }
+}
+
 async function prepare(rows: number, url: string, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   const client = new Client({ connectionString: url });
@@ -48,6 +75,7 @@ async function prepare(rows: number, url: string, dir: string): Promise<void> {
     await client.query(`CREATE TABLE bench.${name} AS ${rowsOf(every, series, '/')}`);
     await client.query(`ALTER TABLE bench.${name} ADD PRIMARY KEY (loan_id)`);
   }
+  await prepareModel(client, series);
   await client.query('ANALYZE');
   await client.end();
   await withDiffEngine({ tempDirectory: path.join(dir, 'spill') }, async (session) => {
@@ -60,6 +88,15 @@ async function prepare(rows: number, url: string, dir: string): Promise<void> {
   });
 }
 
+/** `V2TABLE`'s V1: the real model's shape has its own. */
+const v1Of = (v2: string) => (v2.startsWith('model_') ? 'model_v1' : 'v1');
+
+/** The columns a bare join compares, per shape. */
+const columnsOf = (v2: string) =>
+  v2.startsWith('model_')
+    ? ['borrower', 'opened_on', 'outstanding', 'provision', 'rate', 'paid']
+    : ['segment', 'bucket', 'outstanding', 'provision'];
+
 async function pushdown(url: string, v2: string): Promise<unknown> {
   const client = new Client({ connectionString: url });
   await client.connect();
@@ -68,7 +105,7 @@ async function pushdown(url: string, v2: string): Promise<unknown> {
       output: 'loans',
       dataset: 'bench',
       spec: SPEC,
-      v1: { schema: 'bench', table: 'v1' },
+      v1: { schema: 'bench', table: v1Of(v2) },
       v2: { schema: 'bench', table: v2 },
     });
     return { onlyV1: r.rows.onlyV1, onlyV2: r.rows.onlyV2, differing: r.rows.differing };
@@ -81,12 +118,12 @@ async function bare(url: string, v2: string): Promise<unknown> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    const columns = ['segment', 'bucket', 'outstanding', 'provision'];
+    const columns = columnsOf(v2);
     const differs = columns.map((c) => `a.${c} IS DISTINCT FROM b.${c}`).join(' OR ');
     const { rows } = await client.query(
       `SELECT count(*) FILTER (WHERE b.loan_id IS NULL) AS only_v1, count(*) FILTER (WHERE a.loan_id IS NULL) AS only_v2,
               count(*) FILTER (WHERE a.loan_id IS NOT NULL AND b.loan_id IS NOT NULL AND (${differs})) AS differing
-         FROM bench.v1 a FULL OUTER JOIN bench.${v2} b ON a.loan_id = b.loan_id`,
+         FROM bench.${v1Of(v2)} a FULL OUTER JOIN bench.${v2} b ON a.loan_id = b.loan_id`,
     );
     const row = rows[0] as Record<string, string>;
     return { onlyV1: Number(row.only_v1), onlyV2: Number(row.only_v2), differing: Number(row.differing) };

@@ -15,7 +15,9 @@ const ROW = '__cutover_row';
 export const NUMERIC =
   /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL)/;
 
-const TEXT_OR_BOOL = /^(VARCHAR|BOOLEAN)$/;
+/** Kinds compared as they are when both sides have the same type (dates and times by value, not as text). */
+const COMPARABLE =
+  /^(VARCHAR|BOOLEAN|DATE|TIME|TIME WITH(OUT)? TIME ZONE|TIMESTAMP(_S|_MS|_NS| WITH TIME ZONE| WITHOUT TIME ZONE)?|TIMESTAMPTZ|UUID|INTERVAL)$/;
 
 export type Side = 'v1' | 'v2';
 
@@ -109,9 +111,11 @@ export function joinQuery(spec: OutputSpec, plans: ColumnPlan[], sources: Record
   const anyKeyNull = spec.key.map((_, i) => `k${i} IS NULL`).join(' OR ');
   const matched = `a.${ident(ROW)} IS NOT NULL AND b.${ident(ROW)} IS NOT NULL`;
   // Statuses only where both sides have the row, so unmatched rows of one key fall in one group.
+  // A number's differences: equal values differ by nothing (NULL and NULL, 0 and 0 too), the others as they do.
+  const differs = (p: ColumnPlan, by: string) => `CASE WHEN ${matched} AND ${p.equal} THEN 0::FLOAT8 ELSE ${by} END`;
   const perRow = plans.flatMap((p) => [
     `CASE WHEN ${matched} THEN ${p.status} END AS s${p.i}`,
-    ...(p.numeric ? [`${p.absolute} AS d${p.i}`, `${p.relative} AS r${p.i}`] : []),
+    ...(p.numeric ? [`${differs(p, p.absolute)} AS d${p.i}`, `${differs(p, p.relative)} AS r${p.i}`] : []),
     `a.${ident(p.name)} AS a${p.i}`,
     `b.${ident(p.name)} AS b${p.i}`,
   ]);
@@ -280,6 +284,8 @@ export interface ColumnPlan {
   tolerance?: ColumnTolerance;
   /** 0 equal, 1 within tolerance, 2 differing, 3 NULL on one side only. */
   status: string;
+  /** The status-0 test alone: the two sides' values are equal (NULL equal to NULL). */
+  equal: string;
   absolute: string;
   relative: string;
 }
@@ -312,13 +318,14 @@ export function columnPlan(
     if (tolerance?.absolute !== undefined) within.push(`${absolute} <= ${tolerance.absolute}`);
     if (tolerance?.relative !== undefined)
       within.push(`(${x} <> 0 AND ${absolute} / abs(${x}) <= ${tolerance.relative})`);
-    const status = `CASE WHEN ${a} IS NOT DISTINCT FROM ${b} THEN 0 WHEN ${nullOneSide} THEN 3${
+    const equal = `${a} IS NOT DISTINCT FROM ${b}`;
+    const status = `CASE WHEN ${equal} THEN 0 WHEN ${nullOneSide} THEN 3${
       within.length > 0 ? ` WHEN ${within.join(' OR ')} THEN 1` : ''
     } ELSE 2 END`;
-    return { i, name, types, numeric, ...(tolerance ? { tolerance } : {}), status, absolute, relative };
+    return { i, name, types, numeric, ...(tolerance ? { tolerance } : {}), status, equal, absolute, relative };
   }
-  // Same kind: compared as they are. Different kinds (a number and a text): compared as text.
-  const sameKind = TEXT_OR_BOOL.test(types.v1) && types.v1 === types.v2;
+  // Same kind: compared as they are. Different kinds (a number and a text), or kinds without an equality: as text.
+  const sameKind = COMPARABLE.test(types.v1) && types.v1 === types.v2;
   const x = sameKind ? a : `CAST(${a} AS VARCHAR)`;
   const y = sameKind ? b : `CAST(${b} AS VARCHAR)`;
   const loosen = (side: string) => {
@@ -328,8 +335,19 @@ export function columnPlan(
     return t;
   };
   const loose = tolerance?.trim || tolerance?.ignoreCase;
-  const status = `CASE WHEN ${x} IS NOT DISTINCT FROM ${y} THEN 0 WHEN ${nullOneSide} THEN 3${
+  const equal = `${x} IS NOT DISTINCT FROM ${y}`;
+  const status = `CASE WHEN ${equal} THEN 0 WHEN ${nullOneSide} THEN 3${
     loose ? ` WHEN ${loosen(a)} = ${loosen(b)} THEN 1` : ''
   } ELSE 2 END`;
-  return { i, name, types, numeric, ...(tolerance ? { tolerance } : {}), status, absolute: 'NULL', relative: 'NULL' };
+  return {
+    i,
+    name,
+    types,
+    numeric,
+    ...(tolerance ? { tolerance } : {}),
+    status,
+    equal,
+    absolute: 'NULL',
+    relative: 'NULL',
+  };
 }

@@ -6,8 +6,9 @@
  *                                        with none, 0.1 % and 10 % of rows differing) and DIR/v2_*.parquet alike;
  *                                        bench.model_v1 and bench.model_v2_1, a real model's shape (a text, a date,
  *                                        four numerics), 0.1 % differing
- *   db-diff-cli pushdown URL V2TABLE  → cutover's diff of bench.v1 and V2TABLE in the database (activities/db-diff.ts)
- *   db-diff-cli bare URL V2TABLE      → a bare FULL OUTER JOIN in the database counting the same differences
+ *   db-diff-cli pushdown URL V2TABLE [nojit] → cutover's diff of V2TABLE and its V1 in the database
+ *                                        (activities/db-diff.ts), PostgreSQL's JIT off with `nojit`
+ *   db-diff-cli bare URL V2TABLE [nojit] → a bare FULL OUTER JOIN in the database counting the same differences
  *   db-diff-cli cross URL PARQUET     → cutover's diff of bench.v1 against the Parquet file (activities/cross-diff.ts)
  *
  * Each prints one JSON line with its counts, so that the bench can check that every contender agrees.
@@ -97,9 +98,16 @@ const columnsOf = (v2: string) =>
     ? ['borrower', 'opened_on', 'outstanding', 'provision', 'rate', 'paid']
     : ['segment', 'bucket', 'outstanding', 'provision'];
 
-async function pushdown(url: string, v2: string): Promise<unknown> {
+/** A connection to `url`, with PostgreSQL's JIT off where `jit` says so (the issue measured both). */
+async function connect(url: string, jit: string | undefined): Promise<Client> {
   const client = new Client({ connectionString: url });
   await client.connect();
+  if (jit === 'nojit') await client.query('SET jit = off');
+  return client;
+}
+
+async function pushdown(url: string, v2: string, jit?: string): Promise<unknown> {
+  const client = await connect(url, jit);
   try {
     const r = await diffInPostgres(client, {
       output: 'loans',
@@ -114,9 +122,8 @@ async function pushdown(url: string, v2: string): Promise<unknown> {
   }
 }
 
-async function bare(url: string, v2: string): Promise<unknown> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
+async function bare(url: string, v2: string, jit?: string): Promise<unknown> {
+  const client = await connect(url, jit);
   try {
     const columns = columnsOf(v2);
     const differs = columns.map((c) => `a.${c} IS DISTINCT FROM b.${c}`).join(' OR ');
@@ -164,10 +171,11 @@ async function cross(url: string, parquet: string): Promise<unknown> {
 
 async function main(): Promise<void> {
   const [command, a, b, c] = process.argv.slice(2);
+  // pushdown and bare: `c` is `nojit` to turn PostgreSQL's JIT off.
   let answer: unknown;
   if (command === 'prepare') answer = await prepare(Number(a), b as string, c as string);
-  else if (command === 'pushdown') answer = await pushdown(a as string, b as string);
-  else if (command === 'bare') answer = await bare(a as string, b as string);
+  else if (command === 'pushdown') answer = await pushdown(a as string, b as string, c);
+  else if (command === 'bare') answer = await bare(a as string, b as string, c);
   else if (command === 'cross') answer = await cross(a as string, b as string);
   else throw new Error(`unknown command ${command}: prepare, pushdown, bare or cross`);
   process.stdout.write(`${JSON.stringify(answer ?? {})}\n`);

@@ -2,6 +2,8 @@
  * `npm run bench db-diff`: cutover's diffs of output tables in PostgreSQL against reladiff's on the same tables,
  * whole processes, alternating, median of BENCH_RUNS (default 5), in one run:
  *
+ *   0. both in one PostgreSQL, a real model's shape (a text, a date, four numerics), 0.1 % differing, PostgreSQL's
+ *      JIT on and off: cutover's pushed-down diff against a bare FULL OUTER JOIN counting the same differences;
  *   1. both in one PostgreSQL, 0.1 % differing: cutover's pushed-down diff, a bare FULL OUTER JOIN counting the
  *      same differences, reladiff's joindiff;
  *   2–4. PostgreSQL against Parquet (reladiff: against DuckDB over the same file), 0 %, 0.1 % and 10 % differing:
@@ -10,7 +12,7 @@
  * reladiff (PyPI) goes into a virtualenv the bench makes under .data/bench/db-diff; without python3 the reladiff
  * contenders are skipped, said so. The server is a private PostgreSQL (toolchain/postgres.ts); its CPU time per
  * run is read from /proc (the server's processes are this bench's children). BENCH_DB_ROWS (default 10000000)
- * sets the size. Writes bench/results/db-diff.json.
+ * sets the size; BENCH_DB_CASES (names' starts, comma-separated) picks cases. Writes bench/results/db-diff.json.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -30,6 +32,8 @@ const RELADIFF_VERSION = '0.6.0';
 interface Contender {
   name: string;
   argv: string[];
+  /** The contender of the same case this one's time is divided by, pair by pair (cutover's against a bare join). */
+  against?: string;
   /** reladiff prints its differences; this turns its output into the same counts as cutover's. */
   counts?: (stdout: string) => { onlyV1: number; onlyV2: number; differing: number };
 }
@@ -131,11 +135,24 @@ export async function benchDbDiff(): Promise<void> {
       '--stats',
       '--json',
     ];
-    const cases: Case[] = [
+    const modelCase = (jit: 'on' | 'off'): Case => ({
+      name: `one PostgreSQL, a real model's shape, 0.1 % differing, JIT ${jit}`,
+      contenders: [
+        {
+          name: 'cutover (pushed down)',
+          argv: node('pushdown', server.url, 'model_v2_1', ...(jit === 'off' ? ['nojit'] : [])),
+          against: 'bare SQL join',
+        },
+        { name: 'bare SQL join', argv: node('bare', server.url, 'model_v2_1', ...(jit === 'off' ? ['nojit'] : [])) },
+      ],
+    });
+    const allCases: Case[] = [
+      modelCase('on'),
+      modelCase('off'),
       {
         name: 'one PostgreSQL, 0.1 % differing',
         contenders: [
-          { name: 'cutover (pushed down)', argv: node('pushdown', server.url, 'v2_1') },
+          { name: 'cutover (pushed down)', argv: node('pushdown', server.url, 'v2_1'), against: 'bare SQL join' },
           { name: 'bare SQL join', argv: node('bare', server.url, 'v2_1') },
           ...(rd
             ? [
@@ -164,6 +181,9 @@ export async function benchDbDiff(): Promise<void> {
         ],
       })),
     ];
+    // BENCH_DB_CASES: the cases whose names start with one of these (default all), e.g. "one PostgreSQL".
+    const only = process.env.BENCH_DB_CASES?.split(',').map((c) => c.trim());
+    const cases = only ? allCases.filter((c) => only.some((prefix) => c.name.startsWith(prefix))) : allCases;
     const table = new Table({
       head: [
         'case',
@@ -174,6 +194,7 @@ export async function benchDbDiff(): Promise<void> {
         'server CPU',
         'transferred',
         'vs reladiff',
+        'vs bare join',
         'counts',
       ],
     });
@@ -194,6 +215,8 @@ export async function benchDbDiff(): Promise<void> {
         const first = taken[0]?.stdout ?? '{}';
         const counts = contender.counts ? contender.counts(first) : (JSON.parse(first) as Record<string, unknown>);
         // Cutover's wall time over reladiff's, per alternating pair, then the median.
+        const against = c.contenders.find((x) => x.name === contender.against);
+        const againstOf = against ? samples.get(against) : undefined;
         const pairs = reladiffOf
           ? taken.map((m, i) => m.wallMs / ((samples.get(reladiffOf) ?? [])[i]?.wallMs ?? Number.NaN))
           : [];
@@ -207,6 +230,9 @@ export async function benchDbDiff(): Promise<void> {
           serverCpuMs: median(taken.map((m) => m.serverMs)),
           counts,
           ...(reladiffOf && contender !== reladiffOf ? { vsReladiff: median(pairs) } : {}),
+          ...(againstOf
+            ? { vsBare: median(taken.map((m, i) => m.wallMs / (againstOf[i]?.wallMs ?? Number.NaN))) }
+            : {}),
         };
         results.push(row);
         const transfer = (counts as { transfer?: { rows: number; of: number } }).transfer;
@@ -224,6 +250,7 @@ export async function benchDbDiff(): Promise<void> {
               ? `${downloaded.toLocaleString('en')} downloaded`
               : '',
           'vsReladiff' in row ? `${(row.vsReladiff as number).toFixed(2)}×` : '',
+          'vsBare' in row ? `${(row.vsBare as number).toFixed(2)}×` : '',
           JSON.stringify({
             onlyV1: (counts as { onlyV1?: number }).onlyV1,
             onlyV2: (counts as { onlyV2?: number }).onlyV2,

@@ -163,7 +163,7 @@ export interface ColumnDiff {
   nullOneSide: number;
   /** Largest |V2 − V1| (numbers). */
   maxAbsolute?: number;
-  /** Largest |V2 − V1| / |V1| where V1 ≠ 0 (numbers). */
+  /** Largest |V2 − V1| / |V1| where V1 ≠ 0 (numbers); equal values differ by 0 in both, NULL and NULL too. */
   maxRelative?: number;
   tolerance?: ColumnTolerance;
 }

@@ -654,3 +654,47 @@ describe('across two places: V1 in PostgreSQL, V2 in a Parquet file', () => {
     expect(wide.rows).toEqual({ v1: 3, v2: 3, both: 3, onlyV1: 0, onlyV2: 0, differing: 1 });
   });
 });
+
+test('equal values differ by nothing in both engines (NULL and NULL, 0 and 0), and a date is compared as a date', async () => {
+  await client.query(`
+    CREATE TABLE legacy.edges (loan_id integer PRIMARY KEY, writeoff numeric(12, 2), fee numeric(12, 2), due date);
+    CREATE TABLE v2.edges (loan_id integer PRIMARY KEY, writeoff numeric(12, 2), fee numeric(12, 2), due date);
+    INSERT INTO legacy.edges VALUES (1, NULL, 0, '2026-01-31'), (2, NULL, 0, '2026-02-28'), (3, NULL, 0, NULL);
+    INSERT INTO v2.edges VALUES (1, NULL, 0, '2026-01-31'), (2, NULL, 0, '2026-03-01'), (3, NULL, 0, NULL);`);
+  const spec: OutputSpec = { ...SPEC, tolerances: {}, sample: 5 };
+  const pushed = await diffInPostgres(client, { ...request('edges', 'edges', spec), output: 'edges' });
+  const figures = (r: typeof pushed) =>
+    r.columns.map((c) => [c.column, c.type, c.equal, c.differing, c.maxAbsolute, c.maxRelative]);
+  expect(figures(pushed)).toEqual([
+    // Every row NULL on both sides, or 0 on both: equal, and so no difference at all, not an unknown one.
+    ['writeoff', 'DECIMAL', 3, 0, 0, 0],
+    ['fee', 'DECIMAL', 3, 0, 0, 0],
+    ['due', 'DATE', 2, 1, undefined, undefined],
+  ]);
+  expect(pushed.samples.map((s) => s.differs)).toEqual([['due']]);
+  // The DuckDB diff of the same rows, typed alike, says the same.
+  const onFiles = await withDiffEngine(
+    { tempDirectory: path.join(DIR, 'spill-edges'), threads: 1 },
+    async (session) => {
+      for (const [name, due] of [
+        ['e1', "'2026-02-28'"],
+        ['e2', "'2026-03-01'"],
+      ])
+        await session.rows(
+          `CREATE TABLE ${name} AS SELECT * FROM (VALUES (1, NULL::DECIMAL(12, 2), 0::DECIMAL(12, 2), DATE '2026-01-31'),
+           (2, NULL, 0, CAST(${due} AS DATE)), (3, NULL, 0, NULL)) t(loan_id, writeoff, fee, due)`,
+        );
+      return diffOutput(session, {
+        output: 'edges',
+        dataset: 'd1',
+        spec,
+        v1File: 'e1',
+        v2File: 'e2',
+        tables: { v1: 'e1', v2: 'e2' },
+      });
+    },
+  );
+  expect(onFiles.columns.map((c) => [c.column, c.equal, c.differing, c.maxAbsolute, c.maxRelative])).toEqual(
+    figures(pushed).map(([column, , equal, differing, abs, rel]) => [column, equal, differing, abs, rel]),
+  );
+});

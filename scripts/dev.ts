@@ -1,8 +1,8 @@
 /**
  * The local stack: the Temporal dev server (state in a SQLite file under the data folder, UI on 8233), a
  * PostgreSQL server (the example's warehouse, its cluster under the data folder), a worker process, the local
- * OpenID provider (4455) and the approval app (4400), optionally with the example cutover started. Ctrl-C stops
- * them all cleanly.
+ * OpenID provider (4455) and the approval app (4400), optionally with the example cutover started (`--example`)
+ * and the dbt demo's (`--dbt`: jaffle shop on the same PostgreSQL). Ctrl-C stops them all cleanly.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +13,7 @@ import { connect, startCutover, status, UserError } from '../lib/api';
 import { EXAMPLE_APPROVERS, EXAMPLE_LOGINS, EXAMPLE_ROLE_GROUPS } from '../examples/portfolio-kpi/approvers';
 import { loadPlan } from '../plan/load';
 import { setUpWarehouse, WAREHOUSE_ENV } from '../examples/portfolio-kpi/warehouse';
+import { JAFFLE_DATABASE, jafflePlan, setUpJaffleDatabase, type JaffleLogins } from '../examples/jaffle-shop/demo';
 import { startDevServer } from '../toolchain/dev-server';
 import { startPostgres } from '../toolchain/postgres';
 import { startNodeProcess, stopChild } from '../toolchain/processes';
@@ -21,6 +22,8 @@ import { workerEnv, WORKER_NODE_OPTIONS } from '../common/worker-process';
 
 interface DevStackOptions {
   example: boolean;
+  /** Also the dbt demo: jaffle shop cut over on the stack's PostgreSQL (examples/jaffle-shop/demo.ts). */
+  dbt: boolean;
   /** @default 7233 */
   port?: number;
   /** @default 8233 */
@@ -96,6 +99,22 @@ async function startServers(dataDir: string, port: number, uiPort: number) {
   const warehouse = await setUpWarehouse(postgres.url);
   say(`PostgreSQL: 127.0.0.1:${postgres.port}, database portfolio (the example's warehouse)`);
   return { server, postgres, warehouse };
+}
+
+/**
+ * The dbt demo's part of the worker's environment: dbt's login for the `cutover dbt` actions, the workers' read-only
+ * one for the model diffs, and `cutover` on the PATH (the plan's actions name it), a shim of the built CLI.
+ */
+function dbtEnvironment(stack: Stack, logins: JaffleLogins): Record<string, string> {
+  const bin = path.join(stack.root, '.data', 'bin');
+  mkdirSync(bin, { recursive: true });
+  const cli = path.join(stack.root, 'dist', 'client', 'cli.js');
+  writeFileSync(path.join(bin, 'cutover'), `#!/bin/sh\nexec '${process.execPath}' '${cli}' "$@"\n`, { mode: 0o755 });
+  return {
+    PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    CUTOVER_DBT_WAREHOUSE: logins.dbt,
+    [`CUTOVER_DATABASE_${JAFFLE_DATABASE.toUpperCase()}`]: logins.reader,
+  };
 }
 
 /** The worker's environment: the stack's server, data folder, keys and logins, and the example's policy. */
@@ -225,6 +244,32 @@ async function startExample(stack: Stack, address: string): Promise<void> {
   }
 }
 
+/** The dbt demo's cutover (its plan written by `cutover plan init --dbt`), started unless it runs already. */
+async function startDbtExample(stack: Stack, address: string): Promise<void> {
+  process.env.TEMPORAL_ADDRESS = address;
+  say('writing the dbt demo plan (cutover plan init --dbt: both versions parsed by dbt)…');
+  const file = jafflePlan(stack.root, path.join(stack.root, 'dist', 'client', 'cli.js'));
+  const plan = await loadPlan(file);
+  const c = await connect(process.env);
+  try {
+    let id: string;
+    try {
+      id = (await startCutover(c, { ...plan, initiator: plan.initiator ?? 'rm' })).workflowId;
+      say(`started the dbt demo cutover ${id} (jaffle shop, V2 refactors customers; plan: ${file})`);
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      id = `cutover-${plan.release}`;
+      say(`the dbt demo cutover ${id} is already running: ${(await status(c, id)).phase}`);
+    }
+    say(`  UI:     ${stack.ui}/namespaces/default/workflows/${id}`);
+    say(`  watch:  npx cutover status ${id} --watch   (the models V2 changes, diffed where dbt built them)`);
+    say(`  approve in the browser: ${stack.approvals}/cutovers/${encodeURIComponent(id)}, or as above`);
+    say(`  what consumers read once it is published: the jaffle database's schema jaffle`);
+  } finally {
+    await c.close();
+  }
+}
+
 /** The stack, step by step: the servers, the worker, the login and the app, then the example; Ctrl-C stops all. */
 async function runDevStack(options: DevStackOptions): Promise<void> {
   const root = projectRoot();
@@ -254,15 +299,21 @@ async function runDevStack(options: DevStackOptions): Promise<void> {
   };
   process.on('SIGINT', () => void stack.stopAll(0));
   process.on('SIGTERM', () => void stack.stopAll(0));
-  const env = workerEnvironment(stack, options.example, warehouse);
+  const env = {
+    ...workerEnvironment(stack, options.example, warehouse),
+    ...(options.dbt ? dbtEnvironment(stack, await setUpJaffleDatabase(postgres.url)) : {}),
+  };
   await startWorker(stack, env);
   await startLogin(stack, env);
   if (options.example) await startExample(stack, env.TEMPORAL_ADDRESS);
+  if (options.dbt) await startDbtExample(stack, env.TEMPORAL_ADDRESS);
   say('Ctrl-C stops them all.');
   await new Promise(() => undefined);
 }
 
-runDevStack({ example: process.argv.includes('--example') }).catch((err: unknown) => {
-  process.stderr.write(`dev: ${(err as Error).message}\n`);
-  process.exit(1);
-});
+runDevStack({ example: process.argv.includes('--example'), dbt: process.argv.includes('--dbt') }).catch(
+  (err: unknown) => {
+    process.stderr.write(`dev: ${(err as Error).message}\n`);
+    process.exit(1);
+  },
+);

@@ -27,6 +27,20 @@ function cutover(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<CliResu
 
 const git = (...args: string[]) => run('git', ['-C', repo, ...args]);
 
+/** A source over the build's own seed of raw orders, stale after a day; raw payments declared with no freshness. */
+const SOURCES = `version: 2
+sources:
+  - name: shop
+    schema: "{{ target.schema }}"
+    loaded_at_field: "order_date::timestamp"
+    freshness:
+      error_after: { count: 1, period: day }
+    tables:
+      - name: raw_orders
+      - name: raw_payments
+        freshness: null
+`;
+
 /** Applies `edits` to the repository's working tree and commits them as tag `tag`. */
 async function commitVersion(tag: string, edits: Edit[]): Promise<void> {
   const variant = projectVariant(JAFFLE_SHOP, path.join(work, `variant-${tag}`), edits);
@@ -45,6 +59,12 @@ beforeAll(async () => {
   await commitVersion('v1', []);
   await commitVersion('v2', CHANGED_CLV);
   await commitVersion('broken', [{ file: 'models/orders.sql', from: 'orders.status,', to: 'orders.no_such_column,' }]);
+  // V2 with its raw orders declared a source that must have loaded within a day (jaffle shop's are from 2018).
+  await commitVersion('sourced', CHANGED_CLV);
+  writeFileSync(path.join(repo, 'models', 'sources.yml'), SOURCES);
+  await git('add', '-A');
+  await git('commit', '-q', '-m', 'sourced');
+  await git('tag', '-f', 'sourced');
   // The working tree moves on after the tags: a ref's build must not see it.
   writeFileSync(path.join(repo, 'models', 'customers.sql'), 'select 1 as customer_id -- uncommitted\n');
 });
@@ -211,7 +231,12 @@ test('plan init --dbt writes a plan that validates: its dbt section the project 
 test('the generator writes the scale a build passes to dbt, and the probe counts what consumers read', async () => {
   const dataset = path.join(work, 'dataset.json');
   expect((await cutover(['dbt', 'dataset', '--rows', '1000', '--seed', '7', '--out', dataset])).code).toBe(0);
-  expect(JSON.parse(readFileSync(dataset, 'utf8'))).toEqual({ rows: 1000, seed: 7 });
+  // And the moment every build on it takes for now (cutover_now, CUTOVER_NOW): one for V1, V2 and V1 again.
+  expect(JSON.parse(readFileSync(dataset, 'utf8'))).toEqual({
+    rows: 1000,
+    seed: 7,
+    now: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+  });
   const probe = await cutover(['dbt', 'probe', '--published', 'jaffle']);
   expect(probe.code).toBe(0);
   expect(JSON.parse(probe.stdout)).toMatchObject({ metrics: { rows_customers: 100, rows_orders: 99 }, errorRate: 0 });
@@ -243,4 +268,14 @@ test("the probe runs V2's dbt tests on the live build: a key made a duplicate fa
       'DELETE FROM jaffle_v2.customers a USING jaffle_v2.customers b WHERE a.ctid > b.ctid AND a.customer_id = b.customer_id',
     );
   }
+});
+
+test("the probe checks the sources' freshness where the project gives one: a stale source is named, in the error rate", async () => {
+  const probe = await cutover(['dbt', 'probe', '--published', 'jaffle', '--project', repo, '--ref', 'sourced']);
+  expect(probe.code).toBe(0);
+  const printed = JSON.parse(probe.stdout) as { metrics: Record<string, number>; errorRate: number; stale: string[] };
+  expect(printed.metrics).toMatchObject({ tests: 20, tests_failed: 0, sources: 1, sources_stale: 1 });
+  expect(printed.errorRate).toBeCloseTo(1 / 21);
+  expect(printed.stale).toEqual(['source.jaffle_shop.shop.raw_orders']);
+  expect(probe.stderr).toMatch(/sources past their freshness: source\.jaffle_shop\.shop\.raw_orders \(error\)/);
 });

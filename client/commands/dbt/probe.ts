@@ -1,14 +1,16 @@
 /**
  * `cutover dbt probe`: production watched as its consumers and its tests see it, as a plan's monitoring probe: the
  * rows of every published view, and (with `--project`) the project's dbt tests run against the build the views read
- * now, a failed test counted in the error rate and named.
+ * now, a failed test counted in the error rate and named; and its sources' freshness where the project gives one, a
+ * source past its `error_after` counted and named the same way.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Client } from 'pg';
 import { dbtPythonPath } from '../../../common/cache';
+import type { Manifest } from '../../../dbt/manifest';
 import { ident, liveBuilds } from '../../../dbt/publish';
 import { postgresTarget, runDbt } from '../../../dbt/run';
 import { checkoutVersion } from '../../../dbt/versions';
@@ -26,7 +28,7 @@ export function register(dbt: Command): void {
   dbt
     .command('probe')
     .description(
-      'count the rows of every view of the published schema and, with --project, run its dbt tests on the live build; print a probe\'s {"metrics": …, "errorRate": …}: the monitor holds them to its triggers',
+      'count the rows of every view of the published schema and, with --project, run its dbt tests (and its sources\' freshness, where it gives one) on the live build; print a probe\'s {"metrics": …, "errorRate": …}: the monitor holds them to its triggers',
     )
     .requiredOption('--published <schema>', 'the schema consumers read')
     .option('--project <dir>', "the dbt project's folder: its tests run against the build the published views read")
@@ -50,16 +52,26 @@ async function probe(o: ProbeOptions): Promise<void> {
     throw new UserError(
       `${o.published}: its views read ${live.join(' and ')}: the tests need the one build that is live`,
     );
-  const tests = await testsOn(o, live[0] as string);
+  const { tests, sources } = await checksOn(o, live[0] as string);
   const failed = tests.filter((t) => !t.ok);
-  // The failed tests by name: in the output (beside what the monitor reads) and in the worker's log.
+  const stale = sources.filter((t) => !t.ok);
+  // The failed tests and stale sources by name: in the output (beside what the monitor reads) and the worker's log.
   if (failed.length > 0)
     process.stderr.write(`dbt tests failed on ${live[0]}: ${failed.map((t) => t.id).join(', ')}\n`);
+  if (stale.length > 0)
+    process.stderr.write(`sources past their freshness: ${stale.map((t) => `${t.id} (${t.status})`).join(', ')}\n`);
+  const checks = tests.length + sources.length;
   process.stdout.write(
     `${JSON.stringify({
-      metrics: { ...metrics, tests: tests.length, tests_failed: failed.length },
-      errorRate: tests.length === 0 ? 0 : failed.length / tests.length,
+      metrics: {
+        ...metrics,
+        tests: tests.length,
+        tests_failed: failed.length,
+        ...(sources.length > 0 ? { sources: sources.length, sources_stale: stale.length } : {}),
+      },
+      errorRate: checks === 0 ? 0 : (failed.length + stale.length) / checks,
       ...(failed.length > 0 ? { failed: failed.map((t) => t.id) } : {}),
+      ...(stale.length > 0 ? { stale: stale.map((t) => t.id) } : {}),
     })}\n`,
   );
 }
@@ -80,22 +92,59 @@ async function rowsRead(client: Client, published: string): Promise<Record<strin
   return metrics;
 }
 
-/** The project's dbt tests (that version of it) run against `schema`, each passed or not. */
-async function testsOn(o: ProbeOptions, schema: string): Promise<{ id: string; ok: boolean }[]> {
+/**
+ * The project's dbt tests (that version of it) run against `schema`, each passed or not; and, where the project
+ * gives its sources a freshness, `dbt source freshness` (a source past its `error_after` is stale, past `warn_after`
+ * only warned of: not counted).
+ */
+async function checksOn(o: ProbeOptions, schema: string): Promise<Record<'tests' | 'sources', Check[]>> {
   const work = await mkdtemp(path.join(tmpdir(), 'cutover-dbt-probe-'));
   try {
     const project = await checkoutVersion(path.resolve(o.project as string), o.ref, path.join(work, 'project'));
-    const run = await runDbt(['test'], {
+    const invocation = (name: string) => ({
       python: dbtPythonPath(),
       project,
-      runDir: path.join(work, 'run'),
+      runDir: path.join(work, name),
       target: postgresTarget(warehouseUrl(o.warehouseEnv), schema),
     });
-    const tests = run.steps.filter((s) => s.kind === 'test').map((s) => ({ id: s.id, ok: s.ok }));
+    const run = await runDbt(['test'], invocation('test'));
+    const tests = run.steps.filter((s) => s.kind === 'test').map((s) => ({ id: s.id, ok: s.ok, status: s.status }));
     // dbt that could not run at all is a failed probe, not a clean one.
     if (run.code !== 0 && tests.every((t) => t.ok)) throw new UserError(`dbt test on ${schema}: exit ${run.code}`);
-    return tests;
+    if (!hasFreshness(run.manifest)) return { tests, sources: [] };
+    const fresh = await runDbt(['source', 'freshness'], invocation('freshness'));
+    return { tests, sources: await freshnessOf(fresh.targetPath) };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+interface Check {
+  id: string;
+  ok: boolean;
+  status: string;
+}
+
+/** Whether any source of the project has a freshness to check (a `loaded_at_field` and an `error_after` or `warn_after`). */
+function hasFreshness(manifest: Manifest): boolean {
+  const sources = Object.values((manifest as { sources?: Record<string, SourceNode> }).sources ?? {});
+  return sources.some((s) => s.loaded_at_field && (s.freshness?.error_after?.count || s.freshness?.warn_after?.count));
+}
+
+interface SourceNode {
+  loaded_at_field?: string | null;
+  freshness?: { error_after?: { count?: number | null }; warn_after?: { count?: number | null } } | null;
+}
+
+/** Each source's freshness as dbt wrote it (sources.json): stale where dbt says error (or could not query it). */
+async function freshnessOf(targetPath: string): Promise<Check[]> {
+  const file = path.join(targetPath, 'sources.json');
+  const doc = JSON.parse(await readFile(file, 'utf8').catch(() => '{"results": []}')) as {
+    results?: { unique_id?: string; status?: string }[];
+  };
+  return (doc.results ?? []).map((r) => ({
+    id: String(r.unique_id),
+    status: String(r.status),
+    ok: r.status === 'pass' || r.status === 'warn',
+  }));
 }

@@ -16,6 +16,7 @@ interface InitOptions {
   v2?: string;
   target: string;
   schema?: string;
+  database?: string;
 }
 
 export function register(plan: Command): void {
@@ -29,6 +30,11 @@ export function register(plan: Command): void {
     .option('--v2 <ref>', "with --dbt: V2, a git ref of the project's repository or a folder")
     .option('--target <kind>', 'with --dbt: the warehouse (postgres)', 'postgres')
     .option('--schema <name>', "with --dbt: the schema consumers read (default: the project's name)")
+    .option(
+      '--database <name>',
+      "with --dbt: the workers' name for the warehouse (CUTOVER_DATABASE_<NAME>)",
+      'warehouse',
+    )
     .description('write a commented starting plan that validates')
     .addHelpText(
       'after',
@@ -105,6 +111,7 @@ async function dbtInit(o: InitOptions, project: string) {
       v1: v1.project ? { project: path.relative(path.dirname(path.resolve(o.out)), path.resolve(v1.project)) } : v1,
       v2: v2.project ? { project: path.relative(path.dirname(path.resolve(o.out)), path.resolve(v2.project)) } : v2,
       schema,
+      ...(o.database ? { database: o.database } : {}),
       v1Manifest,
       v2Manifest,
     });

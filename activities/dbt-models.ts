@@ -18,6 +18,7 @@ import {
   type DbtModel,
   type Manifest,
 } from '../dbt/manifest';
+import { withFileLock } from '../dbt/duckdb-warehouse';
 import { FailureType } from '../plan/failures';
 import { outputSpec, type ColumnTolerance, type CutoverPlan } from '../plan/schema';
 import type { ModelNoise, ModelReport, OutputDiff } from '../shapes/evidence';
@@ -273,13 +274,17 @@ export async function diffModelsInDuckdb(
       v2: { name: databaseOf(request.v2), file: request.v2File },
       ...(request.aa && request.aaFile ? { aa: { name: databaseOf(request.aa), file: request.aaFile } } : {}),
     };
-    const names = Object.values(files).map((f) => f.name);
-    if (new Set(names).size < names.length)
-      throw new DiffInputError(
-        `the builds' DuckDB files are named ${names.join(', ')}: build them into files of different names`,
-      );
-    for (const { name, file } of Object.values(files))
-      await session.rows(`ATTACH ${literal(file)} AS ${ident(name)} (READ_ONLY)`);
+    // One file may hold several builds (a warehouse file, each build a schema of it): attached once.
+    const attached = new Map<string, string>();
+    for (const { name, file } of Object.values(files)) {
+      const at = attached.get(name);
+      if (at !== undefined && at !== file)
+        throw new DiffInputError(
+          `the builds' DuckDB files ${at} and ${file} are both named ${name}: build them into files of different names`,
+        );
+      if (at === undefined) await session.rows(`ATTACH ${literal(file)} AS ${ident(name)} (READ_ONLY)`);
+      attached.set(name, file);
+    }
     const table = (at: Located) =>
       `${ident(files[at.build]?.name as string)}.${ident(at.model.schema)}.${ident(at.model.relation)}`;
     const label = (at: Located) => `${files[at.build]?.file as string}:${at.model.schema}.${at.model.relation}`;
@@ -415,13 +420,15 @@ export async function dbtModels(
       : {}),
   };
   let shadow: ModelsShadow;
+  const settings = { ...manifests, select: dbt.select, tolerances: dbt.tolerances };
   try {
-    shadow = await diffModelsInPostgres(() => connectDatabase(where.databases, dbt.database, 'dbt models'), {
-      ...manifests,
-      select: dbt.select,
-      tolerances: dbt.tolerances,
-      connections: dbt.connections,
-    });
+    shadow =
+      dbt.target === 'duckdb'
+        ? await diffInWarehouseFile(warehouseFile(where.databases, dbt.database), settings, where.workdir)
+        : await diffModelsInPostgres(() => connectDatabase(where.databases, dbt.database, 'dbt models'), {
+            ...settings,
+            connections: dbt.connections,
+          });
   } catch (err) {
     // A model's key with duplicates or NULLs, a database the workers do not know: bad input, named.
     if (err instanceof DiffInputError) throw new ActionError(err.message, FailureType.InvalidOutput, false);
@@ -429,6 +436,30 @@ export async function dbtModels(
   }
   const failures = shadow.models.flatMap((m) => m.failures.map((f) => `model ${m.model}: ${f}`));
   return { models: shadow.models, failures };
+}
+
+/** The DuckDB warehouse file the workers name `database` by (`CUTOVER_DATABASE_<NAME>=duckdb:/path/file.duckdb`). */
+function warehouseFile(databases: Record<string, string>, database: string): string {
+  const url = databases[database];
+  const file = url?.startsWith('duckdb:') ? url.slice('duckdb:'.length).replace(/^\/\/(?=\/)/, '') : undefined;
+  if (file === undefined || !path.isAbsolute(file))
+    throw new DiffInputError(
+      `dbt models: the workers have no DuckDB warehouse "${database}" (CUTOVER_DATABASE_${database.toUpperCase()}=duckdb:/path/to/file.duckdb on the compute workers)`,
+    );
+  return file;
+}
+
+/**
+ * Every selected model of the builds in one DuckDB warehouse file (each build a schema of it), diffed in place
+ * under the file's lock (no build writes it meanwhile), by an engine spilling into the cutover's work folder.
+ */
+function diffInWarehouseFile(file: string, request: ModelDiffRequest, workdir: string): Promise<ModelsShadow> {
+  return withFileLock(file, () =>
+    diffModelsInDuckdb(
+      { ...request, v1File: file, v2File: file, ...(request.aa ? { aaFile: file } : {}) },
+      { tempDirectory: path.join(workdir, `dbt-diff-${process.pid}-${Date.now()}`) },
+    ),
+  );
 }
 
 /** One build's manifest, where its pipeline said it left it: inside the cutover's work folder, a dbt manifest. */

@@ -19,6 +19,8 @@ export interface DbtPlanOptions {
   schema: string;
   /** The database the workers name the warehouse by (CUTOVER_DATABASE_<NAME>). @default warehouse */
   database?: string;
+  /** Where the builds are: schemas of a PostgreSQL database, or of one DuckDB file. @default postgres */
+  target?: 'postgres' | 'duckdb';
   v1Manifest: Manifest;
   v2Manifest: Manifest;
 }
@@ -85,6 +87,7 @@ export function dbtPlan(options: DbtPlanOptions): { text: string; unkeyed: strin
       project: options.project,
       v1: options.v1.ref !== undefined ? { ref: options.v1.ref } : { project: options.v1.project ?? options.project },
       v2: options.v2.ref !== undefined ? { ref: options.v2.ref } : { project: options.v2.project ?? options.project },
+      ...(options.target === 'duckdb' ? { target: 'duckdb' } : {}),
       database,
       schema: s,
       select: 'modified',

@@ -316,7 +316,10 @@ const dbtSchema = z.strictObject({
     .describe("The project's folder (its dbt_project.yml), relative to the plan's folder."),
   v1: dbtVersionSchema.describe('The version in production.'),
   v2: dbtVersionSchema.describe('The version to cut over to.'),
-  target: z.enum(['postgres'], { error: 'expected postgres' }).default('postgres').describe('Where the builds are.'),
+  target: z
+    .enum(['postgres', 'duckdb'], { error: 'expected postgres or duckdb' })
+    .default('postgres')
+    .describe('Where the builds are: schemas of a PostgreSQL database, or of one DuckDB file.'),
   database: z
     .string()
     .regex(DATABASE_NAME, { error: 'expected a database name such as warehouse (the workers name its URL)' })

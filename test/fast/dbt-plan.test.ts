@@ -29,9 +29,9 @@ test('a bad dbt section is refused by path, each field named', () => {
   const problems = (dbt: unknown) =>
     planSchema.safeParse(planInput(withDbt(dbt))).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
   expect(
-    problems({ ...section, schema: 'Jaffle Shop', database: 'postgres://u:p@h/db', select: 'some', target: 'duckdb' }),
+    problems({ ...section, schema: 'Jaffle Shop', database: 'postgres://u:p@h/db', select: 'some', target: 'sqlite' }),
   ).toEqual([
-    'dbt.target: expected postgres',
+    'dbt.target: expected postgres or duckdb',
     'dbt.database: expected a database name such as warehouse (the workers name its URL)',
     'dbt.schema: expected a lower-case schema name such as analytics (at most 56)',
     'dbt.select: expected modified or all',

@@ -7,10 +7,11 @@ import { Client } from 'pg';
 import { dbtPythonPath } from '../../../common/cache';
 import { modelsOf } from '../../../dbt/manifest';
 import { ident, readersOf } from '../../../dbt/publish';
-import { postgresTarget, runDbt } from '../../../dbt/run';
+import { withDuckdbFile, withFileLock, readersOfDuckdb } from '../../../dbt/duckdb-warehouse';
+import { runDbt } from '../../../dbt/run';
 import { checkoutVersion } from '../../../dbt/versions';
 import { UserError } from '../../../lib/errors';
-import { warehouseUrl } from './warehouse';
+import { targetOf, warehouseOf, type Warehouse } from './warehouse';
 
 export function register(dbt: Command): void {
   dbt
@@ -41,7 +42,7 @@ export function register(dbt: Command): void {
 }
 
 /** One version built into its schema, its metrics, manifest and tests printed as a pipeline's output. */
-async function buildVersion(o: {
+interface BuildOptions {
   project: string;
   ref?: string;
   schema: string;
@@ -50,9 +51,18 @@ async function buildVersion(o: {
   select?: string[];
   dataset?: string;
   artifacts?: string;
-}): Promise<void> {
-  const url = warehouseUrl(o.warehouseEnv);
-  const schema = await unreadSchema(url, o.schema);
+}
+
+async function buildVersion(o: BuildOptions): Promise<void> {
+  const warehouse = warehouseOf(o.warehouseEnv);
+  // A DuckDB file has one writer: the build holds its lock from the schema's choice to the last row counted.
+  if (warehouse.kind === 'duckdb') await withFileLock(warehouse.file, () => buildInto(warehouse, o));
+  else await buildInto(warehouse, o);
+}
+
+/** The build itself, into `warehouse`. */
+async function buildInto(warehouse: Warehouse, o: BuildOptions): Promise<void> {
+  const schema = await unreadSchema(warehouse, o.schema);
   const work = await mkdtemp(path.join(tmpdir(), 'cutover-dbt-'));
   try {
     const project = await checkoutVersion(path.resolve(o.project), o.ref, path.join(work, 'project'));
@@ -62,7 +72,7 @@ async function buildVersion(o: {
       python: dbtPythonPath(),
       project,
       runDir: path.join(work, 'run'),
-      target: postgresTarget(url, schema),
+      target: targetOf(warehouse, schema),
       ...(Object.keys(vars).length > 0 ? { vars } : {}),
       ...(o.select ? { select: o.select } : {}),
       ...(typeof given.cutover_now === 'string' ? { env: { CUTOVER_NOW: given.cutover_now } } : {}),
@@ -75,7 +85,7 @@ async function buildVersion(o: {
     // The models this build made (all of them, or the selection's): the others are not in its schema.
     const made = new Set(built.steps.filter((step) => step.kind === 'model').map((step) => step.id));
     const models = [...modelsOf(built.manifest).values()].filter((m) => made.has(m.id));
-    const rows = await rowCounts(url, models);
+    const rows = await rowCounts(warehouse, models);
     const metrics: Record<string, number> = {
       models: built.steps.filter((s) => s.kind === 'model').length,
       tests: built.steps.filter((s) => s.kind === 'test').length,
@@ -116,14 +126,22 @@ async function keepArtifacts(targetPath: string, dir: string): Promise<string> {
  * by a reconciliation day): dbt would drop those views with the tables it replaces. The manifest names the schema
  * the models went to, so the diffs read the rebuild.
  */
-async function unreadSchema(url: string, schema: string): Promise<string> {
+async function unreadSchema(warehouse: Warehouse, schema: string): Promise<string> {
+  const readers =
+    warehouse.kind === 'duckdb'
+      ? await withDuckdbFile(warehouse.file, (w) => readersOfDuckdb(w, schema), { held: true })
+      : await withClient(warehouse.url, (client) => readersOf(client, schema));
+  if (readers.length === 0) return schema;
+  process.stderr.write(`${schema} is live (${readers.join(', ')} read it): building into ${schema}_rebuild\n`);
+  return `${schema}_rebuild`;
+}
+
+/** `work` on a connection to the PostgreSQL warehouse at `url`, closed after. */
+async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    const readers = await readersOf(client, schema);
-    if (readers.length === 0) return schema;
-    process.stderr.write(`${schema} is live (${readers.join(', ')} read it): building into ${schema}_rebuild\n`);
-    return `${schema}_rebuild`;
+    return await work(client);
   } finally {
     await client.end();
   }
@@ -163,19 +181,21 @@ function oneLine(message = ''): string {
 }
 
 /** Each model's rows where it was built, in the order given. */
-async function rowCounts(url: string, models: { schema: string; relation: string }[]): Promise<number[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    const counts: number[] = [];
-    for (const m of models) {
-      const { rows } = await client.query<{ n: string }>(
-        `SELECT count(*)::text AS n FROM ${ident(m.schema)}.${ident(m.relation)}`,
-      );
-      counts.push(Number(rows[0]?.n));
-    }
-    return counts;
-  } finally {
-    await client.end();
-  }
+async function rowCounts(warehouse: Warehouse, models: { schema: string; relation: string }[]): Promise<number[]> {
+  const sql = (m: { schema: string; relation: string }) =>
+    `SELECT count(*) AS n FROM ${ident(m.schema)}.${ident(m.relation)}`;
+  const counts: number[] = [];
+  if (warehouse.kind === 'duckdb')
+    await withDuckdbFile(
+      warehouse.file,
+      async (w) => {
+        for (const m of models) counts.push(Number((await w.rows(sql(m)))[0]?.n));
+      },
+      { held: true },
+    );
+  else
+    await withClient(warehouse.url, async (client) => {
+      for (const m of models) counts.push(Number((await client.query<{ n: string }>(sql(m))).rows[0]?.n));
+    });
+  return counts;
 }

@@ -12,10 +12,11 @@ import type { Client } from 'pg';
 import { dbtPythonPath } from '../../../common/cache';
 import type { Manifest } from '../../../dbt/manifest';
 import { ident, liveBuilds } from '../../../dbt/publish';
-import { postgresTarget, runDbt } from '../../../dbt/run';
+import { runDbt, type DbtTarget } from '../../../dbt/run';
+import { liveBuildsDuckdb, rowCountsDuckdb, withDuckdbFile, withFileLock } from '../../../dbt/duckdb-warehouse';
 import { checkoutVersion } from '../../../dbt/versions';
 import { UserError } from '../../../lib/errors';
-import { warehouseUrl, withWarehouse } from './warehouse';
+import { targetOf, warehouseOf, withWarehouse, type Warehouse } from './warehouse';
 
 interface ProbeOptions {
   published: string;
@@ -39,10 +40,36 @@ export function register(dbt: Command): void {
 }
 
 async function probe(o: ProbeOptions): Promise<void> {
-  const { metrics, live } = await withWarehouse(o.warehouseEnv, async (client) => ({
-    metrics: await rowsRead(client, o.published),
-    live: [...new Set(Object.values(await liveBuilds(client, o.published)))],
-  }));
+  const warehouse = warehouseOf(o.warehouseEnv);
+  // A DuckDB file has one writer: the probe holds its lock while it reads and dbt tests the live build.
+  if (warehouse.kind === 'duckdb') await withFileLock(warehouse.file, () => probeIn(warehouse, o));
+  else await probeIn(warehouse, o);
+}
+
+/** What consumers read of the published schema (each view's rows), and the build its views read now. */
+async function readPublished(warehouse: Warehouse, o: ProbeOptions) {
+  if (warehouse.kind === 'postgres')
+    return withWarehouse(o.warehouseEnv, async (client) => ({
+      metrics: await rowsRead(client, o.published),
+      live: [...new Set(Object.values(await liveBuilds(client, o.published)))],
+    }));
+  return withDuckdbFile(
+    warehouse.file,
+    async (w) => {
+      const live = await liveBuildsDuckdb(w, o.published);
+      const views = Object.keys(live).sort();
+      const counts = await rowCountsDuckdb(w, o.published, views);
+      return {
+        metrics: Object.fromEntries(views.map((v, i) => [`rows_${v}`, counts[i] as number])),
+        live: [...new Set(Object.values(live))],
+      };
+    },
+    { held: true },
+  );
+}
+
+async function probeIn(warehouse: Warehouse, o: ProbeOptions): Promise<void> {
+  const { metrics, live } = await readPublished(warehouse, o);
   // Nothing published yet (the reading before the first deploy): the rows consumers read, and no tests to run.
   if (o.project === undefined || live.length === 0) {
     process.stdout.write(`${JSON.stringify({ metrics, errorRate: 0 })}\n`);
@@ -52,7 +79,7 @@ async function probe(o: ProbeOptions): Promise<void> {
     throw new UserError(
       `${o.published}: its views read ${live.join(' and ')}: the tests need the one build that is live`,
     );
-  const { tests, sources } = await checksOn(o, live[0] as string);
+  const { tests, sources } = await checksOn(o, targetOf(warehouse, live[0] as string));
   const failed = tests.filter((t) => !t.ok);
   const stale = sources.filter((t) => !t.ok);
   // The failed tests and stale sources by name: in the output (beside what the monitor reads) and the worker's log.
@@ -97,7 +124,7 @@ async function rowsRead(client: Client, published: string): Promise<Record<strin
  * gives its sources a freshness, `dbt source freshness` (a source past its `error_after` is stale, past `warn_after`
  * only warned of: not counted).
  */
-async function checksOn(o: ProbeOptions, schema: string): Promise<Record<'tests' | 'sources', Check[]>> {
+async function checksOn(o: ProbeOptions, target: DbtTarget): Promise<Record<'tests' | 'sources', Check[]>> {
   const work = await mkdtemp(path.join(tmpdir(), 'cutover-dbt-probe-'));
   try {
     const project = await checkoutVersion(path.resolve(o.project as string), o.ref, path.join(work, 'project'));
@@ -105,12 +132,13 @@ async function checksOn(o: ProbeOptions, schema: string): Promise<Record<'tests'
       python: dbtPythonPath(),
       project,
       runDir: path.join(work, name),
-      target: postgresTarget(warehouseUrl(o.warehouseEnv), schema),
+      target,
     });
     const run = await runDbt(['test'], invocation('test'));
     const tests = run.steps.filter((s) => s.kind === 'test').map((s) => ({ id: s.id, ok: s.ok, status: s.status }));
     // dbt that could not run at all is a failed probe, not a clean one.
-    if (run.code !== 0 && tests.every((t) => t.ok)) throw new UserError(`dbt test on ${schema}: exit ${run.code}`);
+    if (run.code !== 0 && tests.every((t) => t.ok))
+      throw new UserError(`dbt test on ${target.schema ?? 'the live build'}: exit ${run.code}`);
     if (!hasFreshness(run.manifest)) return { tests, sources: [] };
     const fresh = await runDbt(['source', 'freshness'], invocation('freshness'));
     return { tests, sources: await freshnessOf(fresh.targetPath) };

@@ -1,7 +1,43 @@
-/** The warehouse the `cutover dbt` commands work in: a PostgreSQL URL from a variable the plan names. */
+/**
+ * The warehouse the `cutover dbt` commands work in, from a variable the plan names: a PostgreSQL URL, or a DuckDB
+ * file (`duckdb:/path/to/warehouse.duckdb`).
+ */
+import path from 'node:path';
 import { Client } from 'pg';
+import { withDuckdbFile, type DuckdbWarehouse } from '../../../dbt/duckdb-warehouse';
 import { PublishError } from '../../../dbt/publish';
+import { postgresTarget, type DbtTarget } from '../../../dbt/run';
 import { UserError } from '../../../lib/errors';
+
+/** Where the builds are: a PostgreSQL database, or a DuckDB file. */
+export type Warehouse = { kind: 'postgres'; url: string } | { kind: 'duckdb'; file: string };
+
+/** The warehouse in `variable`: `duckdb:` and an absolute path is a DuckDB file, anything else a PostgreSQL URL. */
+export function warehouseOf(variable: string): Warehouse {
+  const value = warehouseUrl(variable);
+  if (!value.startsWith('duckdb:')) return { kind: 'postgres', url: value };
+  const file = value.slice('duckdb:'.length).replace(/^\/\/(?=\/)/, '');
+  if (!path.isAbsolute(file) || !file.endsWith('.duckdb'))
+    throw new UserError(`${variable}: a DuckDB warehouse is duckdb:/absolute/path/to/file.duckdb`);
+  return { kind: 'duckdb', file };
+}
+
+/** dbt's target for a build into `schema` of the warehouse. */
+export function targetOf(warehouse: Warehouse, schema: string): DbtTarget {
+  return warehouse.kind === 'postgres'
+    ? postgresTarget(warehouse.url, schema)
+    : { type: 'duckdb', path: warehouse.file, schema };
+}
+
+/** `work` on a DuckDB warehouse's file, under its lock; a refused publish or drop is one line. */
+export async function withDuckdb<T>(file: string, work: (w: DuckdbWarehouse) => Promise<T>): Promise<T> {
+  try {
+    return await withDuckdbFile(file, work);
+  } catch (err) {
+    if (err instanceof PublishError) throw new UserError(err.message);
+    throw err;
+  }
+}
 
 /** The URL in `variable`, or a one-line refusal naming it; the URL itself is never printed (it holds a password). */
 export function warehouseUrl(variable: string): string {

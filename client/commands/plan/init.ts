@@ -28,7 +28,11 @@ export function register(plan: Command): void {
     .option('--dbt <dir>', "a dbt project: write its cutover's plan, every step a `cutover dbt` command")
     .option('--v1 <ref>', "with --dbt: V1, a git ref of the project's repository or a folder")
     .option('--v2 <ref>', "with --dbt: V2, a git ref of the project's repository or a folder")
-    .option('--target <kind>', 'with --dbt: the warehouse (postgres)', 'postgres')
+    .option(
+      '--target <kind>',
+      'with --dbt: the warehouse, postgres (CUTOVER_DBT_WAREHOUSE=postgres://…) or duckdb (=duckdb:/path/file.duckdb)',
+      'postgres',
+    )
     .option('--schema <name>', "with --dbt: the schema consumers read (default: the project's name)")
     .option(
       '--database <name>',
@@ -74,7 +78,8 @@ function versionOf(flag: string, value: string | undefined): { ref?: string; pro
 
 /** Both versions parsed by dbt (no warehouse is reached), their manifests compared, the plan written from them. */
 async function dbtInit(o: InitOptions, project: string) {
-  if (o.target !== 'postgres') throw new UserError(`--target ${o.target}: only postgres for now`);
+  if (o.target !== 'postgres' && o.target !== 'duckdb')
+    throw new UserError(`--target ${o.target}: expected postgres or duckdb`);
   const { DbtMissingError, DbtProjectError, projectProfile, postgresTarget, runDbt } =
     await import('../../../dbt/run.js');
   const { checkoutVersion } = await import('../../../dbt/versions.js');
@@ -112,6 +117,7 @@ async function dbtInit(o: InitOptions, project: string) {
       v2: v2.project ? { project: path.relative(path.dirname(path.resolve(o.out)), path.resolve(v2.project)) } : v2,
       schema,
       ...(o.database ? { database: o.database } : {}),
+      target: o.target as 'postgres' | 'duckdb',
       v1Manifest,
       v2Manifest,
     });

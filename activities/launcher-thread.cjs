@@ -15,9 +15,26 @@
  */
 'use strict';
 
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
+const { readFileSync, rmSync } = require('node:fs');
+const { constants, tmpdir } = require('node:os');
+const path = require('node:path');
 const { parentPort } = require('node:worker_threads');
 const { Tail } = require('./tail.cjs');
+
+/**
+ * GNU time: it waits for the child with wait4 and writes the kernel's account of the whole tree it waited for
+ * (the largest resident set of any of its processes, their CPU time), which a sampler can miss for a process that
+ * lives a few milliseconds. A C program of a few hundred kilobytes, so it costs the step about a millisecond.
+ */
+const TIME = '/usr/bin/time';
+/** @type {boolean | undefined} */
+let hasTime;
+const gnuTime = () =>
+  (hasTime ??=
+    spawnSync(TIME, ['--version'], { encoding: 'utf8' }).stdout?.includes('GNU') ||
+    spawnSync(TIME, ['--version'], { encoding: 'utf8' }).stderr?.includes('GNU') ||
+    false);
 
 /**
  * @typedef {object} Launch
@@ -30,10 +47,14 @@ const { Tail } = require('./tail.cjs');
  * @property {number | null} nice steps below the worker's priority the child starts at, or null to leave it there
  * @property {{ shared: SharedArrayBuffer, pidIndex: number, countIndex: number }} [sampler] the memory
  *   sampler's slot for the child (activities/memory.ts): its pid goes there the moment it exists
+ * @property {boolean} [rusage] measure the child's tree from the kernel (GNU time, where the machine has it)
+ *
+ * @typedef {{ maxRssKb: number, cpuMs: number }} Usage the kernel's account of the tree: its largest resident
+ *   set, and its CPU time (user + system)
  *
  * @typedef {{ type: 'started', id: number, pid: number }} Started
  * @typedef {{ type: 'ended', id: number, code: number | null, signal: string | null, durationMs: number,
- *   stdout: string, stderr: string, stdoutCut: number, stderrCut: number }} Ended
+ *   stdout: string, stderr: string, stdoutCut: number, stderrCut: number, usage?: Usage }} Ended
  * @typedef {{ type: 'failed', id: number, code: string | undefined, message: string }} Failed
  */
 
@@ -49,9 +70,14 @@ port.on('message', (/** @type {Launch} */ launch) => {
   // not one instruction of it, nor of anything it forks at once, runs at the worker's priority. Lowering it
   // after spawn returned (setPriority on its pid) raced the child: a short step had forked and finished first.
   const lowered = launch.nice !== null;
-  const [command, args] = lowered
+  const [program, programArgs] = lowered
     ? ['nice', ['-n', String(launch.nice), '--', launch.command, ...launch.args]]
     : [launch.command, launch.args];
+  // Measured: GNU time above it all (nice included: it execs the program in place), its account in a file.
+  const usageFile = launch.rusage && gnuTime() ? path.join(tmpdir(), `cutover-rusage-${process.pid}-${id}`) : undefined;
+  const [command, args] = usageFile
+    ? [TIME, ['-o', usageFile, '-f', '%M %U %S', '--', program, ...programArgs]]
+    : [program, programArgs];
   // detached: the child leads its own process group, so a kill reaches everything it started.
   const child = spawn(command, args, {
     cwd: launch.cwd,
@@ -73,8 +99,14 @@ port.on('message', (/** @type {Launch} */ launch) => {
   child.on('error', (/** @type {NodeJS.ErrnoException} */ err) => {
     port.postMessage(/** @type {Failed} */ ({ type: 'failed', id, code: err.code, message: err.message }));
   });
-  child.on('close', (code, signal) => {
-    const notStarted = lowered ? niceStartFailure(code, stderr.text()) : undefined;
+  child.on('close', (exitCode, exitSignal) => {
+    const account = usageFile ? accountOf(usageFile) : undefined;
+    // Under time, the program's own ending is in time's account (time exits 128 + N for a signal N).
+    const code = account?.signal ? null : exitCode;
+    const signal = account?.signal ?? exitSignal;
+    const notStarted =
+      (lowered ? niceStartFailure(code, stderr.text()) : undefined) ??
+      (usageFile ? startFailure(code, stderr.text(), `${TIME}: cannot run `) : undefined);
     if (notStarted) {
       port.postMessage(/** @type {Failed} */ ({ type: 'failed', id, ...notStarted }));
       return;
@@ -85,6 +117,7 @@ port.on('message', (/** @type {Launch} */ launch) => {
         id,
         code,
         signal,
+        ...(account?.usage ? { usage: account.usage } : {}),
         durationMs: Number(process.hrtime.bigint() - started) / 1e6,
         stdout: stdout.text(),
         stderr: stderr.text(),
@@ -104,6 +137,47 @@ port.on('message', (/** @type {Launch} */ launch) => {
  * @returns {{ code: string, message: string } | undefined}
  */
 function niceStartFailure(code, stderr) {
-  if ((code !== 127 && code !== 126) || !stderr.startsWith('nice: ')) return undefined;
+  return startFailure(code, stderr, 'nice: ');
+}
+
+/**
+ * A wrapper (nice, time) could not exec the program: exit 127 or 126 and its own message, starting `prefix`.
+ *
+ * @param {number | null} code
+ * @param {string} stderr
+ * @param {string} prefix
+ * @returns {{ code: string, message: string } | undefined}
+ */
+function startFailure(code, stderr, prefix) {
+  if ((code !== 127 && code !== 126) || !stderr.startsWith(prefix)) return undefined;
   return { code: code === 127 ? 'ENOENT' : 'EACCES', message: stderr.trim() };
+}
+
+/**
+ * GNU time's account (`%M %U %S` on its last line; a line before it when the program was killed), read and removed.
+ *
+ * @param {string} file
+ * @returns {{ usage?: Usage, signal?: string }}
+ */
+function accountOf(file) {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return {};
+  } finally {
+    rmSync(file, { force: true });
+  }
+  const lines = text.trim().split('\n');
+  const figures = /^(\d+) (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)$/.exec(lines.at(-1) ?? '');
+  const killed = /^Command terminated by signal (\d+)/.exec(lines[0] ?? '');
+  const number = killed ? Number(killed[1]) : undefined;
+  const signal =
+    number === undefined ? undefined : Object.entries(constants.signals).find(([, n]) => n === number)?.[0];
+  return {
+    ...(figures
+      ? { usage: { maxRssKb: Number(figures[1]), cpuMs: Math.round((Number(figures[2]) + Number(figures[3])) * 1000) } }
+      : {}),
+    ...(signal ? { signal } : {}),
+  };
 }

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { SamplerSlot } from './memory';
+import type { KernelUsage, SamplerSlot } from './memory';
 
 export interface LaunchRequest {
   command: string;
@@ -18,6 +18,8 @@ export interface LaunchRequest {
   nice: number | null;
   /** A memory sampler's slot the thread hands the child's pid to as soon as it exists. */
   sampler?: SamplerSlot;
+  /** Measure the child's tree from the kernel (GNU time's wait4), where the machine has it. */
+  rusage?: boolean;
 }
 
 export interface LaunchEnd {
@@ -29,6 +31,8 @@ export interface LaunchEnd {
   stderr: string;
   stdoutCut: number;
   stderrCut: number;
+  /** With `rusage`, where GNU time measured it. */
+  usage?: KernelUsage;
 }
 
 /** LaunchError's code when the launcher thread stopped under a process. */

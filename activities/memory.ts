@@ -6,10 +6,14 @@
  * launcher) is measured with that child, and sequential children do not add up. Elsewhere it falls back to
  * sampling the leader's RSS with pidusage.
  *
- * Why sampled and not a cgroup's `memory.peak`: cgroup v2 is not what every worker has (these machines run
- * cgroup v1, where a worker may not create groups); the group is what the runner already kills as one. What it
- * can miss, and the evidence says so (`MEMORY_METHOD`): a member that lives less than one discovery interval
- * (50 ms), and a process that leaves the group (setsid), which the runner's group kill does not reach either.
+ * And from the kernel: where the machine has GNU time (/usr/bin/time), the launcher runs a measured step under it,
+ * and time's wait4 gives the largest resident set of any process of the tree it waited for, and the tree's CPU time
+ * (activities/launcher-thread.cjs). No sampling can miss that figure, however short a process lived (a 30 ms child's
+ * 300 MB on a starved machine); the sum of concurrent members is the sampler's alone, and the peak is the larger of
+ * the two. Not a cgroup's `memory.peak`: cgroup v2 is not what every worker has (these machines run cgroup v1, where
+ * a worker may not create groups). What the sampler can miss, and the evidence says so (`MEMORY_METHOD`): a member
+ * that lives less than one discovery interval (50 ms), and a process that leaves the group (setsid), which the
+ * runner's group kill does not reach either.
  *
  * On Linux the sampling runs in a thread of its own: the last reading before a short process exits must not
  * wait for the worker's event loop, which may be busy (a missed reading made a 70 ms run look 15 % lighter
@@ -18,6 +22,12 @@
 import { readFile } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import pidusage from 'pidusage';
+
+/** The kernel's account of a process tree: its largest resident set (kB) and its CPU time, user and system. */
+export interface KernelUsage {
+  maxRssKb: number;
+  cpuMs: number;
+}
 
 /** Processes watched at once by the sampler thread; more fall back to event-loop sampling. */
 const SLOTS = 64;
@@ -32,7 +42,7 @@ const DISCOVERY_INTERVAL_MS = 50;
 /** How the stress evidence's memory figures were measured (`StressResult.memoryMethod`). */
 export const MEMORY_METHOD =
   process.platform === 'linux'
-    ? `process group: the largest sum of its live members' VmHWM, read every ${THREAD_INTERVAL_MS} ms, new members found every ${DISCOVERY_INTERVAL_MS} ms`
+    ? `the larger of the kernel's account of the process tree (wait4's ru_maxrss through GNU time, where the machine has it; CPU time too) and the process group's largest sum of its live members' VmHWM, read every ${THREAD_INTERVAL_MS} ms, new members found every ${DISCOVERY_INTERVAL_MS} ms`
     : 'the leader process alone: RSS sampled with pidusage';
 
 // Shared layout (Int32Array): [0] watched count (the thread sleeps on it when 0), [1] a cell to sleep on,
@@ -164,10 +174,25 @@ function samplerThread(): { buffer: SharedArrayBuffer; shared: Int32Array; next:
 
 export class PeakMemory {
   peakBytes = 0;
+  /** The tree's CPU time, user and system, from the kernel's account (where the machine has GNU time). */
+  cpuMs?: number;
+  private kernelBytes = 0;
   private timer?: NodeJS.Timeout;
   private slot?: number;
 
   constructor(private readonly intervalMs = 10) {}
+
+  /**
+   * The kernel's account of the ended process tree (wait4's, through GNU time: activities/launcher-thread.cjs): its
+   * largest resident set, which no sampling can miss however short the process lived, and its CPU time. The peak is
+   * the larger of it and the sampled sum of the group's live members (which the kernel's largest single process
+   * does not see when several run at once).
+   */
+  account(usage: KernelUsage | undefined): void {
+    if (!usage) return;
+    this.kernelBytes = Math.max(this.kernelBytes, usage.maxRssKb * 1024);
+    this.cpuMs = usage.cpuMs;
+  }
 
   /**
    * Claims a slot of the sampler thread for a process about to start, so that its first reading does not wait
@@ -209,6 +234,7 @@ export class PeakMemory {
       this.slot = undefined;
       this.peakBytes = Math.max(this.peakBytes, kb * 1024);
     }
+    this.peakBytes = Math.max(this.peakBytes, this.kernelBytes);
     return this.peakBytes;
   }
 

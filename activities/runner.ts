@@ -221,11 +221,16 @@ function runProcess(action: RunAction, options: RunOptions): Promise<RunOutcome>
     // Relative to the worker's own (nice values stop at 19; `nice` clamps).
     nice: actionNice !== 0 && !options.urgent ? actionNice : null,
     ...(sampler ? { sampler } : {}),
+    // Measured: the kernel's account of the whole tree as well (its largest process, its CPU time).
+    ...(options.memory ? { rusage: true } : {}),
   };
 
   return launch(request, onStarted)
     .then(
-      (end) => outcomeOf(end, { label, command, cwd, timeoutMs, pid, ...(ending ? { ending } : {}) }),
+      (end) => {
+        options.memory?.account(end.usage);
+        return outcomeOf(end, { label, command, cwd, timeoutMs, pid, ...(ending ? { ending } : {}) });
+      },
       (err: unknown) => {
         throw startFailure(label, command, cwd, err);
       },

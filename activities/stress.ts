@@ -157,16 +157,20 @@ function measurer(run: {
         ...(guard ? { guard } : {}),
       });
       if (measured.timings) timings[version].push(measured.timings);
-      return { ok: true, durationMs: measured.durationMs, peakBytes: memory.stop() };
+      const peakBytes = memory.stop();
+      return { ok: true, durationMs: measured.durationMs, peakBytes, ...cpuOf(memory) };
     } catch (err) {
       const peakBytes = memory.stop();
       if (signal.aborted || isPolicyRefusal(err)) throw err;
       const error = (err as Error).message;
       log.warn('stress run failed', { version, error });
-      return { ok: false, durationMs: Number.NaN, peakBytes, error };
+      return { ok: false, durationMs: Number.NaN, peakBytes, ...cpuOf(memory), error };
     }
   };
 }
+
+/** A run's CPU time where the kernel accounted for it. */
+const cpuOf = (memory: PeakMemory) => (memory.cpuMs !== undefined ? { cpuMs: memory.cpuMs } : {});
 
 /**
  * One size: V2's runs against the thresholds, or with a comparison V1 and V2 together: warm-up runs of both,

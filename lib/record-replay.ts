@@ -15,6 +15,9 @@ import { loadBundle } from '../common/workflow-bundle';
 import { canonicalJson, utf8 } from '../plan/canonical';
 import { chainStart, entryHash } from '../workflows/digest';
 import type { ChainedEntry } from '../shapes/status';
+import { PHASE_DECLARATIONS, PHASES, type Phase, type RecordingPhase } from '../shapes/phases';
+import { recordedFromHistory, recordedRuns, type Recorded } from '../verdicts/recorded';
+import { MAX_AUDIT } from '../workflows/bookkeeping';
 import type { Check, CutoverRecord } from './record';
 import type { InjectedSinks } from '@temporalio/worker';
 import type { CutoverSinks } from '../workflows/sinks';
@@ -102,6 +105,13 @@ export function auditCheck(record: CutoverRecord, replayed: readonly ChainedEntr
       detail: `predicate.audit has ${dropped} dropped and ${entries.length} kept entries, the replay wrote ${replayed.length}`,
     };
   }
+  // The status drops its oldest entries only past MAX_AUDIT: a record that says some were dropped keeps that many.
+  if (dropped > 0 && entries.length < MAX_AUDIT)
+    return {
+      check,
+      ok: false,
+      detail: `predicate.audit.dropped is ${dropped}, but the status drops entries only past ${MAX_AUDIT} and the record keeps ${entries.length}`,
+    };
   const differs = entries.findIndex((entry, i) => canonicalJson(entry) !== canonicalJson(replayed[dropped + i]));
   if (differs >= 0) {
     return {
@@ -140,6 +150,8 @@ export async function replayChecks(record: CutoverRecord, historyText: string | 
     signOffsCheck(record, history),
     auditCheck(record, replayed),
     outcomeCheck(record, history),
+    timesCheck(record, history),
+    await phasesCheck(record, history, replayed),
   ];
 }
 
@@ -243,4 +255,111 @@ function outcomeCheck(record: CutoverRecord, history: History): Check {
   if (agrees) return { check: 'history outcome', ok: true, detail: end ? `ended ${end}` : 'still running' };
   const detail = `predicate.outcome.state is ${state}, the history ${end ? `ended ${end}` : 'is still running'}`;
   return { check: 'history outcome', ok: false, detail };
+}
+
+/** The first and last event times of a history, in ms. */
+function spanOf(history: History): { first?: number; last?: number } {
+  const ms = (e: NonNullable<History['events']>[number] | undefined) => {
+    const t = e?.eventTime;
+    if (!t) return undefined;
+    return Number(t.seconds ?? 0) * 1000 + Math.floor(Number(t.nanos ?? 0) / 1e6);
+  };
+  return { first: ms(history.events?.[0]), last: ms(history.events?.at(-1)) };
+}
+
+/** How far the workflow's clock may be from its events' times (its timestamps are its workflow tasks'). */
+const CLOCK_SLACK_MS = 5_000;
+
+/** The record's times are the history's: started with it, ended when it closed (and not while it runs). */
+function timesCheck(record: CutoverRecord, history: History): Check {
+  const check = 'history times';
+  const { first, last } = spanOf(history);
+  const { startedAt, endedAt } = record.outcome;
+  const at = (iso: string) => Date.parse(iso);
+  if (first !== undefined && Math.abs(at(startedAt) - first) > CLOCK_SLACK_MS)
+    return { check, ok: false, detail: `predicate.outcome.startedAt ${startedAt} is not when the history started` };
+  const closed = endOf(history) !== undefined;
+  if (endedAt !== undefined && (!closed || last === undefined || Math.abs(at(endedAt) - last) > CLOCK_SLACK_MS))
+    return {
+      check,
+      ok: false,
+      detail: `predicate.outcome.endedAt ${endedAt} is not when the history ${closed ? `closed (${new Date(last ?? 0).toISOString()})` : 'ended: it is still running'}`,
+    };
+  return { check, ok: true, detail: 'started and ended when the history did' };
+}
+
+/** The phases whose outcome the replayed audit states (`<phase> passed: …`), as they stand at the end of it. */
+function phasesIn(replayed: readonly ChainedEntry[]): Map<string, string> {
+  const outcomes = new Map<string, string>();
+  for (const entry of replayed) {
+    if (entry.kind !== 'phase') continue;
+    const match = /^([a-z-]+) (started|passed|failed|skipped|cancelled)\b/.exec(entry.message);
+    if (match) outcomes.set(match[1] as string, match[2] === 'started' ? 'running' : (match[2] as string));
+  }
+  return outcomes;
+}
+
+/**
+ * The record's phases and state are the replay's: each phase the record says ran, passed or failed did so in the
+ * replayed audit (the history may have gone on after the export read the status, never back), a state past the
+ * gate has production behind it, and each phase's result is one its activity returned in the history.
+ */
+async function phasesCheck(record: CutoverRecord, history: History, replayed: readonly ChainedEntry[]) {
+  const check = 'history phases';
+  const replay = phasesIn(replayed);
+  for (const [i, p] of record.outcome.phases.entries()) {
+    if (p.outcome === 'pending') continue;
+    const theirs = replay.get(p.phase);
+    const later = p.outcome === 'running' && theirs !== undefined;
+    if (theirs !== p.outcome && !later)
+      return {
+        check,
+        ok: false,
+        detail: `predicate.outcome.phases[${i}] (${p.phase}) is ${p.outcome}, the replay ${theirs ? `has it ${theirs}` : 'never started it'}`,
+      };
+  }
+  const production = record.outcome.phases.find((p) => p.phase === 'production')?.outcome;
+  if (['monitoring', 'completed'].includes(record.outcome.state) && production !== 'passed')
+    return {
+      check,
+      ok: false,
+      detail: `predicate.outcome.state is ${record.outcome.state}, but production has not passed`,
+    };
+  const mismatch = await resultsMismatch(record, history);
+  if (mismatch) return { check, ok: false, detail: mismatch };
+  return { check, ok: true, detail: "every phase's outcome and result as the history has them" };
+}
+
+/**
+ * The first phase result (in `outcome.phases`) or piece of evidence that no activity of the history returned, named;
+ * undefined when each is one of the results the history recorded for its phase.
+ */
+async function resultsMismatch(record: CutoverRecord, history: History): Promise<string | undefined> {
+  let recorded: Recorded;
+  try {
+    recorded = await recordedFromHistory(record.workflowId, history, async (p) => decode(p));
+  } catch (err) {
+    return `the history's results cannot be read: ${(err as Error).message.split('\n')[0]}`;
+  }
+  const results = (phase: string) =>
+    recordedRuns(recorded, phase as RecordingPhase).map((run) => canonicalJson(run.result));
+  const recording = new Set(PHASES.filter((p) => PHASE_DECLARATIONS[p].records));
+  // A phase whose result is its activity's (it has the field the declaration names; a monitor's summary is not).
+  const isResult = (phase: Phase, value: unknown) => {
+    const has = PHASE_DECLARATIONS[phase].records?.has;
+    return has !== undefined && typeof value === 'object' && value !== null && has in value;
+  };
+  for (const [i, p] of record.outcome.phases.entries()) {
+    if (p.result === undefined || !recording.has(p.phase) || !isResult(p.phase, p.result)) continue;
+    if (!results(p.phase).includes(canonicalJson(p.result)))
+      return `predicate.outcome.phases[${i}] (${p.phase}).result is not a result the history's ${p.phase} returned`;
+  }
+  // A piece of evidence that is a recording phase's result (it has the field its declaration names).
+  for (const [key, value] of Object.entries(record.evidence)) {
+    const phase = [...recording].find((p) => isResult(p, value));
+    if (phase === undefined) continue;
+    if (!results(phase).includes(canonicalJson(value)))
+      return `predicate.evidence.${key} is not a result the history's ${phase} returned`;
+  }
+  return undefined;
 }

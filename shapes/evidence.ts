@@ -313,11 +313,13 @@ export interface StressProgress {
   current?: { rows: number; v1: StressRun[]; v2: StressRun[] };
 }
 
-/** One measured run of a version: its wall time, peak RSS, and why it failed if it did. */
+/** One measured run of a version: its wall time, peak RSS, CPU time (from the kernel), and why it failed if it did. */
 export interface StressRun {
   ok: boolean;
   durationMs: number;
   peakBytes: number;
+  /** The process tree's CPU time, user and system, as the kernel accounts it (where the machine has GNU time). */
+  cpuMs?: number;
   error?: string;
 }
 

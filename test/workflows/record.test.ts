@@ -127,8 +127,8 @@ const statementOf = (e: Envelope) => JSON.parse(Buffer.from(e.payload, 'base64')
 const failed = (checks: Check[]) => checks.filter((c) => !c.ok).map((c) => `${c.check}: ${c.detail}`);
 
 /** The record changed by `change`, then signed again by the workers' own key: only the inner checks can tell. */
-function reSigned(change: (s: Statement) => void): Envelope {
-  const statement = statementOf(completed);
+function reSigned(change: (s: Statement) => void, of: Envelope = completed): Envelope {
+  const statement = statementOf(of);
   change(statement);
   return signRecord(statement.predicate, signer);
 }
@@ -331,6 +331,8 @@ describe('--replay: the record held to its history, and the history to this rele
       'history sign-offs',
       'history audit',
       'history outcome',
+      'history times',
+      'history phases',
     ]);
     expect(checks.find((c) => c.check === 'history audit')?.detail).toMatch(
       new RegExp(
@@ -383,6 +385,46 @@ describe('--replay: the record held to its history, and the history to this rele
       'history outcome: predicate.outcome.state is rolled-back, the history ended completed',
     ]);
   }, 60_000);
+
+  test('every field to the history: a state past a gate that never opened, a figure changed, an end a week on, entries dropped', async () => {
+    // Each re-signed by a lying worker: the offline checks hold, the history does not.
+    const atGate = recordOf(reSigned((s) => void (s.predicate.outcome.state = 'monitoring'), rejected));
+    expect(failed(await replayChecks(atGate, atGate.history.json))).toContain(
+      'history phases: predicate.outcome.state is monitoring, but production has not passed',
+    );
+    const record = recordOf(completed);
+    const shadowAt = record.outcome.phases.findIndex((p) => p.phase === 'shadow');
+    const figure = recordOf(
+      reSigned((s) => {
+        const shadow = s.predicate.outcome.phases[shadowAt]?.result as { datasets: { v2Ms: number }[] };
+        shadow.datasets[0]!.v2Ms -= 100;
+      }),
+    );
+    expect(failed(verifyRecord(signRecord(figure, signer), trust))).toEqual([]);
+    expect(failed(await replayChecks(figure, figure.history.json))).toEqual([
+      `history phases: predicate.outcome.phases[${shadowAt}] (shadow).result is not a result the history's shadow returned`,
+    ]);
+    const late = recordOf(
+      reSigned((s) => {
+        s.predicate.outcome.endedAt = new Date(Date.parse(s.predicate.outcome.endedAt!) + 7 * 86_400_000).toISOString();
+      }),
+    );
+    expect(failed(await replayChecks(late, late.history.json))).toEqual([
+      expect.stringMatching(/^history times: predicate\.outcome\.endedAt .* is not when the history closed/),
+    ]);
+    const dropped = recordOf(
+      reSigned((s) => {
+        s.predicate.audit.entries = s.predicate.audit.entries.slice(5);
+        s.predicate.audit.dropped += 5;
+      }),
+    );
+    expect(failed(verifyRecord(signRecord(dropped, signer), trust))).toEqual([]);
+    expect(failed(await replayChecks(dropped, dropped.history.json))).toEqual([
+      expect.stringMatching(
+        /^history audit: predicate\.audit\.dropped is 5, but the status drops entries only past 500/,
+      ),
+    ]);
+  }, 120_000);
 
   test('an action of the plan changed (a lying worker) holds offline, and the history’s plan check names it', async () => {
     const changed = recordOf(

@@ -5,6 +5,7 @@
  * project with a real change to customer_lifetime_value fails naming that column, never the noisy one; a project
  * that pins its clock to the plan's moment has no noise; and without the A/A build the refactor fails on the noise.
  */
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { runDbt, type DbtRunResult } from '../../../dbt/run';
@@ -114,12 +115,17 @@ test("a project that pins its clock to the plan's moment agrees with itself: no 
   const pinned = projectVariant(JAFFLE_SHOP, path.join(work, 'pinned'), PINNED);
   const now = { cutover_now: '2026-12-08T03:00:00.000Z' };
   const [v1, aa] = [await build(pinned, 'pinned_v1', now), await build(pinned, 'pinned_aa', now)];
+  // Two files of one name are one database to DuckDB (dbt names a file's models by it): refused, both named.
+  const twin = path.join(work, 'twin', 'pinned_v1.duckdb');
+  mkdirSync(path.dirname(twin), { recursive: true });
+  copyFileSync(aa.file, twin);
   const shadow = await diffModelsInDuckdb(
-    { v1: v1.manifest, v2: aa.manifest, aa: aa.manifest, v1File: v1.file, v2File: aa.file, aaFile: aa.file },
+    { v1: v1.manifest, v2: v1.manifest, aa: aa.manifest, v1File: v1.file, v2File: twin, aaFile: aa.file },
     engine(),
   ).catch((e: unknown) => e);
-  // Two builds of one file are one database: the files must be named apart, and the refusal says so.
-  expect((shadow as Error).message).toMatch(/files of different names/);
+  expect((shadow as Error).message).toBe(
+    `the builds' DuckDB files ${v1.file} and ${twin} are both named pinned_v1: build them into files of different names`,
+  );
   const again = await build(pinned, 'pinned_v2', now);
   const judged = await diffModelsInDuckdb(
     { v1: v1.manifest, v2: again.manifest, aa: aa.manifest, v1File: v1.file, v2File: again.file, aaFile: aa.file },

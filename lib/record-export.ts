@@ -13,7 +13,15 @@ import type { ChainedEntry, CutoverStatus } from '../shapes/status';
 import { curve, parseKeyPairs } from '../plan/keys';
 import { cutover, readPrivateKey, type Cutovers } from './api';
 import { UserError } from './errors';
-import { chainAudit, signRecord, verifyRecord, type CutoverRecord, type Envelope, type RecordLine } from './record';
+import {
+  chainAudit,
+  historyDigest,
+  signRecord,
+  verifyRecord,
+  type CutoverRecord,
+  type Envelope,
+  type RecordLine,
+} from './record';
 
 export async function exportRecord(
   c: Cutovers,
@@ -54,7 +62,7 @@ export async function exportRecord(
       ...(s.error ? { error: s.error.message } : {}),
     },
     history: {
-      sha256: bytesToHex(sha256(bytes)),
+      sha256: historyDigest(json),
       events: history.events?.length ?? 0,
       bytes: bytes.length,
       ...(options.withHistory ? { json } : {}),

@@ -18,7 +18,7 @@ import type { ChainedEntry } from '../shapes/status';
 import { PHASE_DECLARATIONS, PHASES, type Phase, type RecordingPhase } from '../shapes/phases';
 import { recordedFromHistory, recordedRuns, type Recorded } from '../verdicts/recorded';
 import { MAX_AUDIT } from '../workflows/bookkeeping';
-import type { Check, CutoverRecord } from './record';
+import { historyDigest, type Check, type CutoverRecord } from './record';
 import type { InjectedSinks } from '@temporalio/worker';
 import type { CutoverSinks } from '../workflows/sinks';
 
@@ -95,7 +95,12 @@ function endOf(history: History): string | undefined {
  * `dropped`-th on, each with the same link, and the record's head is the hash of its last; the history may hold
  * a few entries more (written after the export read the status).
  */
-export function auditCheck(record: CutoverRecord, replayed: readonly ChainedEntry[]): Check {
+export function auditCheck(
+  record: CutoverRecord,
+  replayed: readonly ChainedEntry[],
+  /** How many entries the status keeps (workflows/bookkeeping.ts MAX_AUDIT). */
+  limit = MAX_AUDIT,
+): Check {
   const check = 'history audit';
   const { dropped, entries, head } = record.audit;
   if (replayed.length < dropped + entries.length) {
@@ -106,11 +111,11 @@ export function auditCheck(record: CutoverRecord, replayed: readonly ChainedEntr
     };
   }
   // The status drops its oldest entries only past MAX_AUDIT: a record that says some were dropped keeps that many.
-  if (dropped > 0 && entries.length < MAX_AUDIT)
+  if (dropped > 0 && entries.length < limit)
     return {
       check,
       ok: false,
-      detail: `predicate.audit.dropped is ${dropped}, but the status drops entries only past ${MAX_AUDIT} and the record keeps ${entries.length}`,
+      detail: `predicate.audit.dropped is ${dropped}, but the status drops entries only past ${limit} and the record keeps ${entries.length}`,
     };
   const differs = entries.findIndex((entry, i) => canonicalJson(entry) !== canonicalJson(replayed[dropped + i]));
   if (differs >= 0) {
@@ -177,9 +182,13 @@ function readHistory(
       check: { check, ok: false, detail: `not a Temporal history: ${(err as Error).message.split('\n')[0]}` },
     };
   }
-  // Hashed as the export wrote it: the history read back and written out again, whoever wrote the file given.
-  const digest = bytesToHex(sha256(utf8(historyToJSON(history))));
-  if (digest !== record.history.sha256) {
+  // Hashed as the export hashed it: the history read back, written out again, in canonical JSON (whoever wrote the
+  // file given, and whatever order its maps' entries came in).
+  const written = historyToJSON(history);
+  const digest = historyDigest(written);
+  // A record exported by release 1.0 named the digest of the proto JSON itself (the export's own writing of it).
+  const asExported = bytesToHex(sha256(utf8(written)));
+  if (digest !== record.history.sha256 && asExported !== record.history.sha256) {
     const detail = `its SHA-256 is ${digest.slice(0, 12)}…, the record's predicate.history.sha256 ${record.history.sha256.slice(0, 12)}…: another history`;
     return { check: { check, ok: false, detail } };
   }

@@ -7,7 +7,7 @@
  */
 import { sha256 } from '@noble/hashes/sha256';
 import { bytesToHex } from '@noble/hashes/utils';
-import { utf8 } from '../plan/canonical';
+import { canonicalJson, utf8 } from '../plan/canonical';
 import { curve, decodePublicKey } from '../plan/keys';
 import type { CutoverPlan } from '../plan/schema';
 import type { AuditEntry, BreakGlassView, ChainedEntry, CutoverState, GateState, PhaseRecord } from '../shapes/status';
@@ -18,6 +18,16 @@ import { applySignOff, canonicalName, checkProof, decideSignOff, gateRules, gate
 import type { ReceivedBreakGlass, ReceivedSignOff } from '../workflows/messages';
 import { breakGlassMessage } from '../workflows/break-glass';
 import type { EvidenceReview } from '../workflows/change-window';
+
+/**
+ * A history's digest as the record names it (`predicate.history.sha256`): the SHA-256 of the canonical JSON of its
+ * proto JSON, so that whoever wrote the file (this export, `temporal workflow show --output json`) gives the same
+ * digest for the same history. The proto JSON alone does not: a map's entries (the search attributes) come in
+ * whatever order the writer kept them.
+ */
+export function historyDigest(protoJson: string): string {
+  return bytesToHex(sha256(utf8(canonicalJson(JSON.parse(protoJson)))));
+}
 
 export const DSSE_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
@@ -53,8 +63,8 @@ export interface CutoverRecord {
    */
   audit: { dropped: number; entries: ChainedEntry[]; head: string };
   outcome: { state: CutoverState; phases: PhaseRecord[]; startedAt: string; endedAt?: string; error?: string };
-  /** The Temporal history the record came from: the SHA-256 of its JSON (as `temporal workflow show --output json`
-   * writes it), its events and bytes; with `--with-history`, the history itself. */
+  /** The Temporal history the record came from: its digest (historyDigest: the same whoever wrote its JSON), its
+   * events and bytes; with `--with-history`, the history itself. */
   history: { sha256: string; events: number; bytes: number; json?: string };
   exportedAt: string;
 }
@@ -217,8 +227,17 @@ function checkStatement(s: Statement): string {
   if (s.subject?.[0]?.digest?.sha256 !== r.history?.sha256) {
     broken('statement.subject[0].digest.sha256', 'is not the recorded history digest');
   }
-  if (r.history.json !== undefined && hex(utf8(r.history.json)) !== r.history.sha256) {
-    broken('predicate.history.json', 'its SHA-256 is not the recorded history digest');
+  // The embedded history's digest, as the export names it (or, from release 1.0, of its own bytes).
+  const embedded = r.history.json;
+  const digestOf = (json: string) => {
+    try {
+      return historyDigest(json);
+    } catch {
+      return undefined;
+    }
+  };
+  if (embedded !== undefined && digestOf(embedded) !== r.history.sha256 && hex(utf8(embedded)) !== r.history.sha256) {
+    broken('predicate.history.json', 'its digest is not the recorded history digest');
   }
   return `${r.workflowId} (run ${r.runId}), history ${r.history.sha256.slice(0, 12)}… (${r.history.events} events)`;
 }

@@ -15,6 +15,8 @@ const entries: AuditEntry[] = Array.from({ length: 10 }, (_, i) => ({
   message: `entry ${i}`,
 }));
 const replayed = chainAudit(entries, START).entries;
+/** The status of these records keeps 7 entries (a cutover's keeps 500). */
+const LIMIT = 7;
 
 /** A record that kept `kept` entries after dropping `dropped`, chained as the workflow chained them. */
 function recordOf(dropped: number, kept: number): CutoverRecord {
@@ -27,7 +29,7 @@ function recordOf(dropped: number, kept: number): CutoverRecord {
 }
 
 test('a record that kept the newest entries of a chain the replay rebuilt whole holds', () => {
-  expect(auditCheck(recordOf(3, 7), replayed)).toEqual({
+  expect(auditCheck(recordOf(3, 7), replayed, LIMIT)).toEqual({
     check: 'history audit',
     ok: true,
     detail: 'the 10 entries the replay wrote, chained as the record has them',
@@ -42,23 +44,32 @@ test('entries written after the export read the status are named, not counted ag
 });
 
 test('a record with more entries than the replay wrote, a changed entry or a head of its own fails, naming it', () => {
-  expect(auditCheck(recordOf(3, 7), replayed.slice(0, 9))).toMatchObject({
+  expect(auditCheck(recordOf(3, 7), replayed.slice(0, 9), LIMIT)).toMatchObject({
     ok: false,
     detail: 'predicate.audit has 3 dropped and 7 kept entries, the replay wrote 9',
   });
   const changed = recordOf(3, 7);
   changed.audit.entries[2] = { ...changed.audit.entries[2]!, message: 'entry five, reviewed' };
-  expect(auditCheck(changed, replayed)).toMatchObject({
+  expect(auditCheck(changed, replayed, LIMIT)).toMatchObject({
     ok: false,
     detail: 'predicate.audit.entries[2] is not the entry the replay wrote there (note: entry 5)',
   });
   // Dropped miscounted: every kept entry sits one place off its own.
   const shifted = { ...recordOf(3, 7), audit: { ...recordOf(3, 7).audit, dropped: 2 } } as CutoverRecord;
-  expect(auditCheck(shifted, replayed).detail).toMatch(/^predicate\.audit\.entries\[0\] is not/);
+  expect(auditCheck(shifted, replayed, LIMIT).detail).toMatch(/^predicate\.audit\.entries\[0\] is not/);
   const head = recordOf(3, 7);
   head.audit.head = START;
-  expect(auditCheck(head, replayed)).toMatchObject({
+  expect(auditCheck(head, replayed, LIMIT)).toMatchObject({
     ok: false,
     detail: "predicate.audit.head is not the replayed chain's head there",
+  });
+});
+
+test('entries said dropped where the status kept fewer than it keeps: the oldest entries cut from the record', () => {
+  // The status drops only past its limit: a record that keeps 5 of a 7-entry status dropped nothing.
+  expect(auditCheck(recordOf(5, 5), replayed, LIMIT)).toEqual({
+    check: 'history audit',
+    ok: false,
+    detail: 'predicate.audit.dropped is 5, but the status drops entries only past 7 and the record keeps 5',
   });
 });

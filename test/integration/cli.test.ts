@@ -264,6 +264,21 @@ test('reject → rejected; a refused sign-off names its rule and exits 1', async
   // The wrong-role refusal is recounted as a refusal, qa's rejection as the gate's end.
   expect(verified.stdout).toMatch(/^ok {3}sign-offs: 2 sign-off\(s\) recounted: gate rejected$/m);
   expect(verified.stdout.trim().split('\n').at(-1)).toBe(`${record}: verified`);
+  // The same history as the auditor's standard tool writes it (`temporal workflow show --output json`) is the one
+  // the record names, and replays as well.
+  const shown = path.join(dir, `${id}.history.json`);
+  writeFileSync(shown, await temporal(['workflow', 'show', '--workflow-id', id, '--output', 'json']));
+  const againstShown = await cutover([
+    'verify',
+    record,
+    '--worker-key',
+    `workers-cli=${publicKey}`,
+    '--replay',
+    '--history',
+    shown,
+  ]);
+  expect(againstShown.stdout).toContain('ok   history: ');
+  expect(againstShown.stdout.trim().split('\n').at(-1)).toBe(`${record}: verified`);
   // The html report says the record's digest and that it verified, where the workers' key is configured.
   const report = path.join(dir, `${id}.html`);
   const reported = await cutover(['report', id, '--format', 'html', '--out', report], {

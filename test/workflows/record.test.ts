@@ -303,7 +303,8 @@ test.each<[string, (s: Statement) => void, RegExp]>([
   ],
   [
     'the history',
-    (s) => void (s.predicate.history.json = `${s.predicate.history.json} `),
+    // A value of the history changed (its whitespace is no part of it: the digest is of its canonical JSON).
+    (s) => void (s.predicate.history.json = s.predicate.history.json?.replace(/"identity": ?"/, '"identity":"x')),
     /^statement: predicate\.history\.json/,
   ],
 ])('re-signed by the workers’ own key, %s is named by the check that holds it', (_name, change, named) => {

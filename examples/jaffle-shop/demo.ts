@@ -13,6 +13,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { parse, stringify } from 'yaml';
 import { EXAMPLE_APPROVERS } from '../portfolio-kpi/approvers';
+import { loginUrl } from '../portfolio-kpi/warehouse';
 
 /** The demo's database, as the dev PostgreSQL knows it and as the workers name it (CUTOVER_DATABASE_JAFFLE). */
 export const JAFFLE_DATABASE = 'jaffle';
@@ -74,13 +75,8 @@ export async function setUpJaffleDatabase(adminUrl: string): Promise<JaffleLogin
   } finally {
     await admin.end();
   }
-  const url = (role: keyof typeof passwords) => {
-    const at = new URL(adminUrl);
-    at.username = role;
-    at.password = passwords[role];
-    at.pathname = `/${JAFFLE_DATABASE}`;
-    return at.toString();
-  };
+  const url = (role: keyof typeof passwords) =>
+    loginUrl(adminUrl, { role, password: passwords[role], database: JAFFLE_DATABASE });
   const owner = new Client({ connectionString: url('jaffle_dbt') });
   await owner.connect();
   try {

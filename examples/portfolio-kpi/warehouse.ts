@@ -31,6 +31,15 @@ const DDL = `
     segment text, origination_month text, bucket text, loans integer,
     outstanding double precision, provision double precision);`;
 
+/** The URL of `database` on the server of `adminUrl`, as `role` with `password`. */
+export function loginUrl(adminUrl: string, login: { role: string; password: string; database: string }): string {
+  const at = new URL(adminUrl);
+  at.username = login.role;
+  at.password = login.password;
+  at.pathname = `/${login.database}`;
+  return at.toString();
+}
+
 export interface WarehouseLogins {
   /** V1's login: owns the `legacy` schema and its tables. */
   writer: string;
@@ -59,13 +68,7 @@ export async function setUpWarehouse(adminUrl: string, database = 'portfolio'): 
   } finally {
     await admin.end();
   }
-  const url = (role: keyof typeof passwords) => {
-    const at = new URL(adminUrl);
-    at.username = role;
-    at.password = passwords[role];
-    at.pathname = `/${database}`;
-    return at.toString();
-  };
+  const url = (role: keyof typeof passwords) => loginUrl(adminUrl, { role, password: passwords[role], database });
   const inDatabase = new URL(adminUrl);
   inDatabase.pathname = `/${database}`;
   const setup = new Client({ connectionString: inDatabase.toString() });

@@ -6,6 +6,7 @@ import { chmodSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from 'pg';
+import { runDbt, type DbtRunResult } from '../../dbt/run';
 import { startPostgres, type PostgresServer } from '../../toolchain/postgres';
 import { ensureDbt } from '../../toolchain/tools';
 
@@ -113,4 +114,25 @@ export function dbtWarehouse(work: string): { readonly server: PostgresServer; r
     await rm(work, { recursive: true, force: true });
   });
   return state;
+}
+
+/** A build of a project into a DuckDB file, and the file. */
+export type DuckdbBuild = DbtRunResult & { file: string };
+
+/** Builds `project` with `dbt build` into `<name>.duckdb` of `work`, with `vars` where given. */
+export async function buildDuckdb(
+  work: string,
+  project: string,
+  name: string,
+  vars?: Record<string, unknown>,
+): Promise<DuckdbBuild> {
+  const file = path.join(work, `${name}.duckdb`);
+  const result = await runDbt(['build'], {
+    python: dbtPython(),
+    project,
+    runDir: path.join(work, `run-${name}`),
+    target: { type: 'duckdb', path: file },
+    ...(vars ? { vars } : {}),
+  });
+  return { ...result, file };
 }

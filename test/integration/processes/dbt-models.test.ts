@@ -11,24 +11,23 @@ import { modelsOf } from '../../../dbt/manifest';
 import { DbtProjectError, runDbt, type DbtRunResult } from '../../../dbt/run';
 import { diffModelsInDuckdb, selectModels, type ModelDiffRequest } from '../../../activities/dbt-models';
 import { tempDir } from '../../helpers/harness';
-import { CHANGED_CLV, dbtPython, JAFFLE_SHOP, projectVariant, REFACTOR, UNKEYED_CHANGED } from '../../helpers/dbt';
+import {
+  buildDuckdb,
+  CHANGED_CLV,
+  dbtPython,
+  JAFFLE_SHOP,
+  projectVariant,
+  REFACTOR,
+  UNKEYED_CHANGED,
+} from '../../helpers/dbt';
 
 jest.setTimeout(300_000);
 
 const work = tempDir('cutover-dbt-');
-let python: string;
+/** `project` built into `<name>.duckdb` of the work folder. */
+const build = (project: string, name: string, vars?: Record<string, unknown>) => buildDuckdb(work, project, name, vars);
 
-/** Builds `project` into `<name>.duckdb` of the work folder with `dbt build`. */
-async function build(project: string, name: string): Promise<DbtRunResult & { file: string }> {
-  const file = path.join(work, `${name}.duckdb`);
-  const result = await runDbt(['build'], {
-    python,
-    project,
-    runDir: path.join(work, `run-${name}`),
-    target: { type: 'duckdb', path: file },
-  });
-  return { ...result, file };
-}
+let python: string;
 
 let v1: DbtRunResult & { file: string };
 let refactor: DbtRunResult & { file: string };

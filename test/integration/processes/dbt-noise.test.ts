@@ -8,11 +8,11 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { runDbt, type DbtRunResult } from '../../../dbt/run';
 import { diffModelsInDuckdb } from '../../../activities/dbt-models';
 import { modelLine } from '../../../workflows/output-lines';
 import { tempDir } from '../../helpers/harness';
 import {
+  buildDuckdb,
   CHANGED_CLV,
   dbtPython,
   JAFFLE_SHOP,
@@ -20,33 +20,22 @@ import {
   PINNED,
   projectVariant,
   REFACTOR,
+  type DuckdbBuild,
   type Edit,
 } from '../../helpers/dbt';
 
 jest.setTimeout(300_000);
 
 const work = tempDir('cutover-dbt-noise-');
-let python: string;
+/** `project` built into `<name>.duckdb` of the work folder. */
+const build = (project: string, name: string, vars?: Record<string, unknown>) => buildDuckdb(work, project, name, vars);
 
-type Built = DbtRunResult & { file: string };
-
-/** Builds `project` into `<name>.duckdb` of the work folder with `dbt build`, with `vars` where given. */
-async function build(project: string, name: string, vars?: Record<string, unknown>): Promise<Built> {
-  const file = path.join(work, `${name}.duckdb`);
-  const result = await runDbt(['build'], {
-    python,
-    project,
-    runDir: path.join(work, `run-${name}`),
-    target: { type: 'duckdb', path: file },
-    ...(vars ? { vars } : {}),
-  });
-  return { ...result, file };
-}
+type Built = DuckdbBuild;
 
 const builds = {} as Record<'v1' | 'aa' | 'refactor' | 'changed', Built>;
 
 beforeAll(async () => {
-  python = dbtPython();
+  dbtPython();
   const noisy = projectVariant(JAFFLE_SHOP, path.join(work, 'noisy'), NOISY);
   builds.v1 = await build(noisy, 'v1');
   builds.aa = await build(noisy, 'v1_aa');

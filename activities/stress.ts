@@ -243,7 +243,7 @@ export function modelTimings(
       settings,
       Math.max(1, names.length),
     );
-    return { model, v1Ms: comparison.v1, v2Ms: comparison.v2, comparison };
+    return { model, v1Ms: comparison.v1, v2Ms: comparison.v2, comparison, samples: { v1, v2 } };
   });
 }
 

@@ -15,7 +15,7 @@ import type { CompareSettings } from '../shapes/relative';
 import { judgeMetric } from '../verdicts/metrics';
 import { outputLimitFailures } from '../verdicts/outputs';
 import type { Recorded, RecordedRun } from '../verdicts/recorded';
-import { compareGroup, familySize, looks } from '../verdicts/relative';
+import { compareGroup, compareStatistic, familySize, looks } from '../verdicts/relative';
 import { compareSettings, stressGroups, thresholdFailures, timeFailure } from '../verdicts/thresholds';
 import { evaluateTriggers } from '../verdicts/triggers';
 
@@ -309,6 +309,28 @@ function judgeComparison(stress: StressResult, { plan, judge, note }: WhatIfCont
       figure: time ? `time ×${time.ratio.toFixed(3)} [${time.low.toFixed(3)}, ${time.high.toFixed(3)}]` : '',
       limit: `${(settings.maxSlowdown * 100).toFixed(0)} % slower, ${(settings.maxMemoryGrowth * 100).toFixed(0)} % more memory`,
     });
+  }
+  judgeModels(stress, settings, judge);
+}
+
+/**
+ * A dbt pipeline's models, each judged again from its recorded build times under the new comparison (their family
+ * the size's models, as the stress phase judges them); a result recorded without its samples is left as it was.
+ */
+function judgeModels(stress: StressResult, settings: CompareSettings, judge: WhatIfContext<'stress'>['judge']): void {
+  for (const size of stress.sizes) {
+    const models = size.models ?? [];
+    for (const m of models) {
+      if (!m.samples) continue;
+      const again = compareStatistic({ measure: 'latency', statistic: 'median' }, m.samples, settings, models.length);
+      judge({
+        check: `stress ${size.rows} rows, model ${m.model}: V2 against V1`,
+        before: m.comparison.verdict,
+        after: again.verdict,
+        figure: `time ×${again.ratio.toFixed(3)} [${again.low.toFixed(3)}, ${again.high.toFixed(3)}]`,
+        limit: `${(settings.maxSlowdown * 100).toFixed(0)} % slower`,
+      });
+    }
   }
 }
 

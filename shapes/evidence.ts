@@ -276,6 +276,8 @@ export interface ModelTiming {
   v2Ms: number;
   /** V2's median time against V1's, its interval, and the verdict (the family is the size's models). */
   comparison: RelativeComparison;
+  /** Every run's build time of the model, ms: what-if judges them again under another plan's comparison. */
+  samples?: { v1: number[]; v2: number[] };
 }
 
 /** V1 against V2 at one size (or the sustained run), pair by pair: every sample, the comparisons, the verdict. */

@@ -9,6 +9,9 @@ import type { CompareSettings } from '../../shapes/relative';
 import type { CutoverStatus } from '../../shapes/status';
 import { modelFailures } from '../../verdicts/thresholds';
 import { STRICT } from '../helpers/judge-samples';
+import { makePlan } from '../helpers/plans';
+import { whatIf } from '../../lib/what-if';
+import type { Recorded } from '../../verdicts/recorded';
 
 const settings: CompareSettings = { ...STRICT, maxSlowdown: 0.1, maxMemoryGrowth: 0.2 };
 /** Twelve runs of a version: each model's seconds, with a little noise of its own. */
@@ -57,4 +60,43 @@ test('a model V2 makes twice as slow fails, named; one as fast passes; one only 
   expect(report).toContain('### dbt models: build time, V2 against V1');
   expect(report).toMatch(/\| 1000 \| customers \| 40\d → 8\d\d ms, ×2\.0\d\d \[.*\] · fail \|/);
   expect(report).toMatch(/\| 1000 \| orders \| .* · pass \|/);
+});
+
+test("what-if judges each model's recorded build times again under another plan's comparison", () => {
+  // V2 builds customers 15 % slower: within a 25 % allowance, past a 10 % one.
+  const models = modelTimings(
+    { v1: runs({ customers: 0.4, orders: 0.3 }), v2: runs({ customers: 0.46, orders: 0.3 }) },
+    { ...settings, maxSlowdown: 0.25 },
+  );
+  expect(models.map((m) => [m.model, m.comparison.verdict])).toEqual([
+    ['customers', 'pass'],
+    ['orders', 'pass'],
+  ]);
+  const plan = (maxSlowdown: string) =>
+    makePlan({
+      stress: { sizes: [1000], iterations: 12, warmup: 0, compare: { maxSlowdown, minRuns: 5, maxRuns: 12 } },
+    });
+  const stress = {
+    verdict: 'pass',
+    sizes: [{ rows: 1000, latencyMs: {}, rowsPerSecond: 0, iterations: 12, peakRssMb: 0, models }],
+    failures: [],
+    attempt: 1,
+  };
+  const recorded = {
+    workflowId: 'cutover-shop',
+    plan: plan('25%'),
+    phases: { stress: [{ result: stress, input: {} }] },
+    monitors: [],
+  } as unknown as Recorded;
+  const tighter = whatIf(recorded, plan('10%'));
+  expect(tighter.changes).toEqual([
+    expect.objectContaining({
+      check: 'stress 1000 rows, model customers: V2 against V1',
+      before: 'pass',
+      after: 'fail',
+      limit: '10 % slower',
+    }),
+  ]);
+  // The same plan judges them as they were.
+  expect(whatIf(recorded, plan('25%')).changes).toEqual([]);
 });

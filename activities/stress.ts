@@ -6,7 +6,7 @@
  * sizes already measured instead of starting over.
  */
 import { log } from '@temporalio/activity';
-import { linearRegression } from 'simple-statistics';
+import { linearRegression, median } from 'simple-statistics';
 import { toMs } from '../plan/duration';
 import { FailureType } from '../plan/failures';
 import type { CutoverPlan } from '../plan/schema';
@@ -355,7 +355,14 @@ function summariseSize(rows: number, runs: Measured[]): SizeResult {
     usPerRow: (latency.mean * 1000) / rows,
     peakRssMb: Math.max(0, ...peaks) / 2 ** 20,
     rssVariation: variation(peaks),
+    ...cpuMedian(ok),
   };
+}
+
+/** The runs' median CPU time, where the kernel accounted for every one (GNU time on the worker). */
+function cpuMedian(runs: Measured[]): { cpuMs?: number } {
+  const cpu = runs.map((r) => r.cpuMs).filter((ms): ms is number => ms !== undefined);
+  return cpu.length > 0 && cpu.length === runs.length ? { cpuMs: median(cpu) } : {};
 }
 
 /** Applies the plan's thresholds and comparison; the result lists every figure that missed. */

@@ -262,6 +262,8 @@ export interface SizeResult {
   peakRssMb: number;
   /** (max - min) / max of the per-run peak RSS. */
   rssVariation: number;
+  /** The runs' median CPU time (user + system) of the whole process tree, from the kernel's account. */
+  cpuMs?: number;
   /** With `stress.compare`: V2 against V1 on the same data. */
   relative?: RelativeResult;
   /** A dbt pipeline's models (its `timings`), each model's build time V2 against V1 over the size's pairs. */

@@ -222,7 +222,10 @@ test('a V2 that does its work in a child process is measured with it: a 300 MB c
   const failure = await stressFailure(p, 'compare-fork');
   expect(failure.message).toMatch(/3000 rows: peak RSS \d{3} MB > 200 MB/);
   const evidence = failure.details?.[0] as StressResult;
-  expect(evidence.memoryMethod).toMatch(/^process group/);
+  // The evidence says how: the kernel's account of the tree, and the process group's sampled sum.
+  expect(evidence.memoryMethod).toMatch(/^the larger of the kernel's account of the process tree .* process group/);
+  // And each size's median CPU time of V2's whole tree (the shell, the 300 MB child, node), from the same account.
+  expect(evidence.sizes[0]?.cpuMs).toBeGreaterThan(0);
   const memory = evidence.sizes[0]?.relative?.comparisons.find(
     (c) => c.measure === 'memory' && c.statistic === 'median',
   );

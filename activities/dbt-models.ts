@@ -18,7 +18,7 @@ import {
   type DbtModel,
   type Manifest,
 } from '../dbt/manifest';
-import { withFileLock } from '../dbt/duckdb-warehouse';
+import { duckdbFileOf, withFileLock } from '../dbt/duckdb-warehouse';
 import { FailureType } from '../plan/failures';
 import { outputSpec, type ColumnTolerance, type CutoverPlan } from '../plan/schema';
 import type { ModelNoise, ModelReport, OutputDiff } from '../shapes/evidence';
@@ -440,9 +440,8 @@ export async function dbtModels(
 
 /** The DuckDB warehouse file the workers name `database` by (`CUTOVER_DATABASE_<NAME>=duckdb:/path/file.duckdb`). */
 function warehouseFile(databases: Record<string, string>, database: string): string {
-  const url = databases[database];
-  const file = url?.startsWith('duckdb:') ? url.slice('duckdb:'.length).replace(/^\/\/(?=\/)/, '') : undefined;
-  if (file === undefined || !path.isAbsolute(file))
+  const file = duckdbFileOf(databases[database]);
+  if (file === undefined)
     throw new DiffInputError(
       `dbt models: the workers have no DuckDB warehouse "${database}" (CUTOVER_DATABASE_${database.toUpperCase()}=duckdb:/path/to/file.duckdb on the compute workers)`,
     );

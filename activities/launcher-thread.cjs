@@ -30,11 +30,14 @@ const { Tail } = require('./tail.cjs');
 const TIME = '/usr/bin/time';
 /** @type {boolean | undefined} */
 let hasTime;
-const gnuTime = () =>
-  (hasTime ??=
-    spawnSync(TIME, ['--version'], { encoding: 'utf8' }).stdout?.includes('GNU') ||
-    spawnSync(TIME, ['--version'], { encoding: 'utf8' }).stderr?.includes('GNU') ||
-    false);
+/** Whether `/usr/bin/time` is GNU time (asked once; it says so on stdout or stderr, depending on its version). */
+function gnuTime() {
+  if (hasTime === undefined) {
+    const asked = spawnSync(TIME, ['--version'], { encoding: 'utf8' });
+    hasTime = `${asked.stdout ?? ''}${asked.stderr ?? ''}`.includes('GNU');
+  }
+  return hasTime;
+}
 
 /**
  * @typedef {object} Launch
@@ -105,7 +108,7 @@ port.on('message', (/** @type {Launch} */ launch) => {
     const code = account?.signal ? null : exitCode;
     const signal = account?.signal ?? exitSignal;
     const notStarted =
-      (lowered ? niceStartFailure(code, stderr.text()) : undefined) ??
+      (lowered ? startFailure(code, stderr.text(), 'nice: ') : undefined) ??
       (usageFile ? startFailure(code, stderr.text(), `${TIME}: cannot run `) : undefined);
     if (notStarted) {
       port.postMessage(/** @type {Failed} */ ({ type: 'failed', id, ...notStarted }));
@@ -129,19 +132,8 @@ port.on('message', (/** @type {Launch} */ launch) => {
 });
 
 /**
- * `nice` could not exec the program: it exits 127 (not found) or 126 (found, not runnable) and says why on stderr,
- * prefixed with its own name. The runner then reports the same ENOENT or EACCES as an unlowered spawn would.
- *
- * @param {number | null} code
- * @param {string} stderr
- * @returns {{ code: string, message: string } | undefined}
- */
-function niceStartFailure(code, stderr) {
-  return startFailure(code, stderr, 'nice: ');
-}
-
-/**
- * A wrapper (nice, time) could not exec the program: exit 127 or 126 and its own message, starting `prefix`.
+ * A wrapper (nice, time) could not exec the program: exit 127 (not found) or 126 (not runnable) and its own message,
+ * starting `prefix`. The runner then reports the same ENOENT or EACCES as an unwrapped spawn would.
  *
  * @param {number | null} code
  * @param {string} stderr

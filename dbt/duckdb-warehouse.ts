@@ -9,8 +9,9 @@
  * in it) for as long as it uses the file, so V1's and V2's builds, started side by side, run one after the other.
  */
 import { open, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type * as DuckDB from '@duckdb/node-api';
-import { PublishError } from './publish';
+import { PublishError, refuseLive, viewColumns } from './publish';
 
 /** A DuckDB file's SQL, as the commands need it: rows as objects (JSON-safe), and statements. */
 export interface DuckdbWarehouse {
@@ -128,12 +129,7 @@ export async function publishDuckdb(
       ];
       if (source.length === 0)
         throw new PublishError(`${request.build}.${relation} does not exist; nothing was published`);
-      const has = new Set(source.map((c) => c.name));
-      const kept = new Set(current.map((c) => c.name));
-      const select = [
-        ...current.map((c) => (has.has(c.name) ? ident(c.name) : `CAST(NULL AS ${c.type}) AS ${ident(c.name)}`)),
-        ...source.filter((c) => !kept.has(c.name)).map((c) => ident(c.name)),
-      ].join(', ');
+      const select = viewColumns(current, source);
       await w.rows(
         `CREATE OR REPLACE VIEW ${ident(request.published)}.${ident(relation)} AS SELECT ${select} FROM ${ident(request.build)}.${ident(relation)}`,
       );
@@ -176,22 +172,23 @@ function schemaRead(sql: string): string | undefined {
 
 /** A build's schema dropped, refused while a published view reads it. */
 export async function dropBuildDuckdb(w: DuckdbWarehouse, request: { published: string; build: string }) {
-  const reading = Object.entries(await liveBuildsDuckdb(w, request.published))
-    .filter(([, schema]) => schema === request.build)
-    .map(([view]) => view);
-  if (reading.length > 0)
-    throw new PublishError(
-      `${request.build} is live: ${request.published}.${reading.join(`, ${request.published}.`)} read it; publish another build first`,
-    );
+  refuseLive(await liveBuildsDuckdb(w, request.published), request);
   await w.rows(`DROP SCHEMA IF EXISTS ${ident(request.build)} CASCADE`);
 }
 
-/** Each relation's rows, in the order given. */
-export async function rowCountsDuckdb(w: DuckdbWarehouse, schema: string, relations: readonly string[]) {
+/** Each relation's rows (a build's models, each where it was built; a published schema's views), in order. */
+export async function rowCountsDuckdb(w: DuckdbWarehouse, relations: readonly { schema: string; relation: string }[]) {
   const counts: number[] = [];
-  for (const relation of relations) {
+  for (const { schema, relation } of relations) {
     const [row] = await w.rows(`SELECT count(*) AS n FROM ${ident(schema)}.${ident(relation)}`);
     counts.push(Number(row?.n));
   }
   return counts;
+}
+
+/** The file a DuckDB warehouse URL names (`duckdb:/path/file.duckdb`, or `duckdb:///path/…`): absolute, or none. */
+export function duckdbFileOf(url: string | undefined): string | undefined {
+  if (!url?.startsWith('duckdb:')) return undefined;
+  const file = url.slice('duckdb:'.length).replace(/^\/\/(?=\/)/, '');
+  return path.isAbsolute(file) && file.endsWith('.duckdb') ? file : undefined;
 }

@@ -53,6 +53,20 @@ const manifestSchema = z.looseObject({
     .record(z.string(), z.looseObject({ unique_id: z.string(), name: z.string(), depends_on: nodeIds }))
     .default({}),
   child_map: z.record(z.string(), z.array(z.string())).default({}),
+  sources: z
+    .record(
+      z.string(),
+      z.looseObject({
+        loaded_at_field: z.string().nullish(),
+        freshness: z
+          .looseObject({
+            error_after: z.looseObject({ count: z.number().nullish() }).nullish(),
+            warn_after: z.looseObject({ count: z.number().nullish() }).nullish(),
+          })
+          .nullish(),
+      }),
+    )
+    .default({}),
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;
@@ -205,6 +219,13 @@ export function clockOf(models: Map<string, DbtModel>, id: string): string[] {
     queue.push(...model.parents);
   }
   return found.sort((a, b) => (a === 'itself' ? -1 : b === 'itself' ? 1 : a.localeCompare(b)));
+}
+
+/** Whether any source of the project has a freshness to check: a `loaded_at_field` and an `error_after` or `warn_after`. */
+export function hasFreshness(manifest: Manifest): boolean {
+  return Object.values(manifest.sources).some(
+    (s) => !!s.loaded_at_field && !!(s.freshness?.error_after?.count || s.freshness?.warn_after?.count),
+  );
 }
 
 /** What lies downstream of some models: the models (by name) and exposures that read them, however indirectly. */

@@ -91,12 +91,37 @@ async function selectList(client: ClientBase, published: string, build: string, 
     columnsOf(client, build, relation),
   ]);
   if (source.length === 0) throw new Error(`relation "${build}.${relation}" does not exist`);
+  return viewColumns(current, source);
+}
+
+/**
+ * A published view's select list over a build's relation (PostgreSQL's and DuckDB's alike): the view's own columns
+ * first, in their order (NULL of their type where the build lacks one), then the build's new ones.
+ */
+export function viewColumns(current: readonly Column[], source: readonly Column[]): string {
   const has = new Set(source.map((c) => c.name));
   const kept = new Set(current.map((c) => c.name));
   return [
-    ...current.map((c) => (has.has(c.name) ? ident(c.name) : `NULL::${c.type} AS ${ident(c.name)}`)),
+    ...current.map((c) => (has.has(c.name) ? ident(c.name) : `CAST(NULL AS ${c.type}) AS ${ident(c.name)}`)),
     ...source.filter((c) => !kept.has(c.name)).map((c) => ident(c.name)),
   ].join(', ');
+}
+
+/** A column of a relation, with its type as the database names it. */
+interface Column {
+  name: string;
+  type: string;
+}
+
+/** Refuses to drop `build` while views of `published` read it (`live`: the build each view reads), naming them. */
+export function refuseLive(live: Record<string, string>, request: { published: string; build: string }): void {
+  const reading = Object.entries(live)
+    .filter(([, schema]) => schema === request.build)
+    .map(([view]) => view);
+  if (reading.length > 0)
+    throw new PublishError(
+      `${request.build} is live: ${request.published}.${reading.join(`, ${request.published}.`)} read it; publish another build first`,
+    );
 }
 
 /** The build schema each published view reads now (from PostgreSQL's own record of the views' dependencies). */
@@ -127,13 +152,6 @@ export async function readersOf(client: ClientBase, build: string): Promise<stri
  * never takes away what consumers read.
  */
 export async function dropBuild(client: ClientBase, request: { published: string; build: string }): Promise<void> {
-  const live = await liveBuilds(client, request.published);
-  const reading = Object.entries(live)
-    .filter(([, schema]) => schema === request.build)
-    .map(([view]) => view);
-  if (reading.length > 0)
-    throw new PublishError(
-      `${request.build} is live: ${request.published}.${reading.join(`, ${request.published}.`)} read it; publish another build first`,
-    );
+  refuseLive(await liveBuilds(client, request.published), request);
   await client.query(`DROP SCHEMA IF EXISTS ${ident(request.build)} CASCADE`);
 }

@@ -7,18 +7,16 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { sha256 } from '@noble/hashes/sha256';
-import { bytesToHex } from '@noble/hashes/utils';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { historyFromJSON, historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { loadBundle } from '../common/workflow-bundle';
-import { canonicalJson, utf8 } from '../plan/canonical';
+import { canonicalJson } from '../plan/canonical';
 import { chainStart, entryHash } from '../workflows/digest';
 import type { ChainedEntry } from '../shapes/status';
 import { PHASE_DECLARATIONS, PHASES, type Phase, type RecordingPhase } from '../shapes/phases';
-import { recordedFromHistory, recordedRuns, type Recorded } from '../verdicts/recorded';
+import { eventMs, recordedFromHistory, recordedRuns, type Recorded } from '../verdicts/recorded';
 import { MAX_AUDIT } from '../workflows/bookkeeping';
-import { historyDigest, type Check, type CutoverRecord } from './record';
+import { historyDigest, namesHistory, type Check, type CutoverRecord } from './record';
 import type { InjectedSinks } from '@temporalio/worker';
 import type { CutoverSinks } from '../workflows/sinks';
 
@@ -185,10 +183,8 @@ function readHistory(
   // Hashed as the export hashed it: the history read back, written out again, in canonical JSON (whoever wrote the
   // file given, and whatever order its maps' entries came in).
   const written = historyToJSON(history);
-  const digest = historyDigest(written);
-  // A record exported by release 1.0 named the digest of the proto JSON itself (the export's own writing of it).
-  const asExported = bytesToHex(sha256(utf8(written)));
-  if (digest !== record.history.sha256 && asExported !== record.history.sha256) {
+  if (!namesHistory(record.history.sha256, written)) {
+    const digest = historyDigest(written);
     const detail = `its SHA-256 is ${digest.slice(0, 12)}…, the record's predicate.history.sha256 ${record.history.sha256.slice(0, 12)}…: another history`;
     return { check: { check, ok: false, detail } };
   }
@@ -268,12 +264,8 @@ function outcomeCheck(record: CutoverRecord, history: History): Check {
 
 /** The first and last event times of a history, in ms. */
 function spanOf(history: History): { first?: number; last?: number } {
-  const ms = (e: NonNullable<History['events']>[number] | undefined) => {
-    const t = e?.eventTime;
-    if (!t) return undefined;
-    return Number(t.seconds ?? 0) * 1000 + Math.floor(Number(t.nanos ?? 0) / 1e6);
-  };
-  return { first: ms(history.events?.[0]), last: ms(history.events?.at(-1)) };
+  const at = (e: NonNullable<History['events']>[number] | undefined) => (e ? eventMs(e.eventTime) : undefined);
+  return { first: at(history.events?.[0]), last: at(history.events?.at(-1)) };
 }
 
 /** How far the workflow's clock may be from its events' times (its timestamps are its workflow tasks'). */

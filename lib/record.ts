@@ -29,6 +29,19 @@ export function historyDigest(protoJson: string): string {
   return bytesToHex(sha256(utf8(canonicalJson(JSON.parse(protoJson)))));
 }
 
+/**
+ * Whether `sha256` (a record's history digest) names the history `protoJson` is: its historyDigest, or, for a record
+ * exported by release 1.0, the SHA-256 of the export's own bytes of it. Text that is not JSON names nothing.
+ */
+export function namesHistory(sha256Hex: string, protoJson: string): boolean {
+  try {
+    if (historyDigest(protoJson) === sha256Hex) return true;
+  } catch {
+    return false;
+  }
+  return bytesToHex(sha256(utf8(protoJson))) === sha256Hex;
+}
+
 export const DSSE_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
 export const RECORD_PREDICATE_TYPE = 'https://cutover.dev/record/v1';
@@ -95,8 +108,6 @@ export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
   out.set(payload, head.length);
   return out;
 }
-
-const hex = (bytes: Uint8Array) => bytesToHex(sha256(bytes));
 
 /**
  * The entries chained from `start` (each with the hash of the entry before it, workflows/digest.ts entryHash), and
@@ -227,16 +238,7 @@ function checkStatement(s: Statement): string {
   if (s.subject?.[0]?.digest?.sha256 !== r.history?.sha256) {
     broken('statement.subject[0].digest.sha256', 'is not the recorded history digest');
   }
-  // The embedded history's digest, as the export names it (or, from release 1.0, of its own bytes).
-  const embedded = r.history.json;
-  const digestOf = (json: string) => {
-    try {
-      return historyDigest(json);
-    } catch {
-      return undefined;
-    }
-  };
-  if (embedded !== undefined && digestOf(embedded) !== r.history.sha256 && hex(utf8(embedded)) !== r.history.sha256) {
+  if (r.history.json !== undefined && !namesHistory(r.history.sha256, r.history.json)) {
     broken('predicate.history.json', 'its digest is not the recorded history digest');
   }
   return `${r.workflowId} (run ${r.runId}), history ${r.history.sha256.slice(0, 12)}… (${r.history.events} events)`;

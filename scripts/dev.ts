@@ -17,7 +17,7 @@ import { JAFFLE_DATABASE, jafflePlan, setUpJaffleDatabase, type JaffleLogins } f
 import { startDevServer } from '../toolchain/dev-server';
 import { startPostgres } from '../toolchain/postgres';
 import { startNodeProcess, stopChild } from '../toolchain/processes';
-import { projectRoot } from '../toolchain/tools';
+import { cutoverOnPath, projectRoot } from '../toolchain/tools';
 import { workerEnv, WORKER_NODE_OPTIONS } from '../common/worker-process';
 
 interface DevStackOptions {
@@ -106,10 +106,7 @@ async function startServers(dataDir: string, port: number, uiPort: number) {
  * one for the model diffs, and `cutover` on the PATH (the plan's actions name it), a shim of the built CLI.
  */
 function dbtEnvironment(stack: Stack, logins: JaffleLogins): Record<string, string> {
-  const bin = path.join(stack.root, '.data', 'bin');
-  mkdirSync(bin, { recursive: true });
-  const cli = path.join(stack.root, 'dist', 'client', 'cli.js');
-  writeFileSync(path.join(bin, 'cutover'), `#!/bin/sh\nexec '${process.execPath}' '${cli}' "$@"\n`, { mode: 0o755 });
+  const bin = cutoverOnPath(path.join(stack.root, '.data', 'bin'));
   return {
     PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     CUTOVER_DBT_WAREHOUSE: logins.dbt,

@@ -51,6 +51,17 @@ export function projectRoot(): string {
   return dir;
 }
 
+/**
+ * A `cutover` in `dir` that runs this project's built CLI, for a PATH on which plans' actions find it (a dbt plan's
+ * steps are `cutover dbt …` commands, as on a worker that has the package installed). Returns `dir`.
+ */
+export function cutoverOnPath(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const cli = path.join(projectRoot(), 'dist', 'client', 'cli.js');
+  writeFileSync(path.join(dir, 'cutover'), `#!/bin/sh\nexec '${process.execPath}' '${cli}' "$@"\n`, { mode: 0o755 });
+  return dir;
+}
+
 /** A required tool that is not installed: its message says which one and how to get it. */
 export class MissingToolError extends Error {
   override readonly name = 'MissingToolError';

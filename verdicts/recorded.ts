@@ -116,7 +116,7 @@ export async function recordedFromHistory(workflowId: string, history: History, 
 }
 
 /** An event's time in ms: its seconds come as a number or a Long, depending on how the history was read. */
-function eventMs(time: temporal.api.history.v1.IHistoryEvent['eventTime']): number | undefined {
+export function eventMs(time: temporal.api.history.v1.IHistoryEvent['eventTime']): number | undefined {
   if (!time) return undefined;
   return Number(String(time.seconds ?? 0)) * 1000 + Math.floor((time.nanos ?? 0) / 1e6);
 }

@@ -99,6 +99,8 @@ export async function setUpJaffleDatabase(adminUrl: string): Promise<JaffleLogin
 export function jafflePlan(root: string, cli: string): string {
   const repo = jaffleRepository(root);
   const file = path.join(path.dirname(repo), 'plan.yaml');
+  // Written the first time only, as the repository is: a restart of the stack does not parse both versions again.
+  if (existsSync(file)) return file;
   const args = ['--v1', 'v1', '--v2', 'v2', '--schema', 'jaffle', '--database', JAFFLE_DATABASE];
   execFileSync(
     process.execPath,

@@ -6,7 +6,7 @@
  * the workers' login reads what dbt built and may write nothing.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { EXAMPLE_APPROVERS } from '../../examples/portfolio-kpi/approvers';
@@ -15,7 +15,7 @@ import { loadPlan } from '../../plan/load';
 import { checkPlanAgainstPolicy } from '../../policy/check';
 import { fileSystemResolver, loadPolicy } from '../../policy/load';
 import { startPostgres, type PostgresServer } from '../../toolchain/postgres';
-import { projectRoot } from '../../toolchain/tools';
+import { cutoverOnPath, projectRoot } from '../../toolchain/tools';
 import { runCli } from '../helpers/cli';
 import { dbtPython } from '../helpers/dbt';
 import { tempDir } from '../helpers/harness';
@@ -30,10 +30,7 @@ let server: PostgresServer;
 beforeAll(async () => {
   dbtPython();
   // The plan's actions name `cutover`: on the PATH, as the dev stack's worker has it.
-  const bin = path.join(work, 'bin');
-  mkdirSync(bin, { recursive: true });
-  writeFileSync(path.join(bin, 'cutover'), `#!/bin/sh\nexec '${process.execPath}' '${CLI}' "$@"\n`, { mode: 0o755 });
-  process.env.PATH = `${bin}:${process.env.PATH ?? ''}`;
+  process.env.PATH = `${cutoverOnPath(path.join(work, 'bin'))}:${process.env.PATH ?? ''}`;
   chmodSync(work, 0o755);
   server = await startPostgres({ dir: path.join(work, 'pg') });
 }, 120_000);

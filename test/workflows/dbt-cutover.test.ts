@@ -7,7 +7,6 @@
  * tolerance the plan gives (the 10 % fee moves no customer's value by more than 10), it reaches production,
  * consumers read V2's rows, and after a rollback they read V1's again.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -15,6 +14,7 @@ import type { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../plan/failures';
 import { planSchema, type CutoverPlan, type CutoverPlanInput } from '../../plan/schema';
 import { dbtPythonPath } from '../../common/cache';
+import { cutoverOnPath } from '../../toolchain/tools';
 import { dbtPlan } from '../../dbt/init-plan';
 import type { Manifest } from '../../dbt/manifest';
 import { postgresTarget, runDbt } from '../../dbt/run';
@@ -29,7 +29,6 @@ import { makePlanInput } from '../helpers/plans';
 
 jest.setTimeout(600_000);
 
-const CLI = path.resolve(__dirname, '..', '..', 'dist', 'client', 'cli.js');
 /** The variable the plan's `cutover dbt` actions read the warehouse from (the worker passes it on to them). */
 const WAREHOUSE = 'CUTOVER_DBT_WAREHOUSE';
 const work = tempDir('dbt-cutover-');
@@ -70,10 +69,7 @@ beforeAll(async () => {
     ).manifest;
   }
   // The plan's actions run `cutover` from the PATH, as on a worker that has the package installed.
-  const bin = path.join(work, 'bin');
-  mkdirSync(bin, { recursive: true });
-  writeFileSync(path.join(bin, 'cutover'), `#!/bin/sh\nexec '${process.execPath}' '${CLI}' "$@"\n`, { mode: 0o755 });
-  process.env.PATH = `${bin}:${process.env.PATH ?? ''}`;
+  process.env.PATH = `${cutoverOnPath(path.join(work, 'bin'))}:${process.env.PATH ?? ''}`;
 });
 
 /**

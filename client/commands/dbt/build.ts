@@ -3,15 +3,14 @@ import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { Client } from 'pg';
 import { dbtPythonPath } from '../../../common/cache';
 import { modelsOf } from '../../../dbt/manifest';
 import { ident, readersOf } from '../../../dbt/publish';
-import { withDuckdbFile, withFileLock, readersOfDuckdb } from '../../../dbt/duckdb-warehouse';
+import { readersOfDuckdb, rowCountsDuckdb, withDuckdbFile, withFileLock } from '../../../dbt/duckdb-warehouse';
 import { runDbt } from '../../../dbt/run';
 import { checkoutVersion } from '../../../dbt/versions';
 import { UserError } from '../../../lib/errors';
-import { targetOf, warehouseOf, type Warehouse } from './warehouse';
+import { targetOf, warehouseOf, withPostgres, type Warehouse } from './warehouse';
 
 export function register(dbt: Command): void {
   dbt
@@ -130,21 +129,10 @@ async function unreadSchema(warehouse: Warehouse, schema: string): Promise<strin
   const readers =
     warehouse.kind === 'duckdb'
       ? await withDuckdbFile(warehouse.file, (w) => readersOfDuckdb(w, schema), { held: true })
-      : await withClient(warehouse.url, (client) => readersOf(client, schema));
+      : await withPostgres(warehouse.url, (client) => readersOf(client, schema));
   if (readers.length === 0) return schema;
   process.stderr.write(`${schema} is live (${readers.join(', ')} read it): building into ${schema}_rebuild\n`);
   return `${schema}_rebuild`;
-}
-
-/** `work` on a connection to the PostgreSQL warehouse at `url`, closed after. */
-async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 /** `--vars` as dbt takes them, or a one-line refusal. */
@@ -182,20 +170,16 @@ function oneLine(message = ''): string {
 
 /** Each model's rows where it was built, in the order given. */
 async function rowCounts(warehouse: Warehouse, models: { schema: string; relation: string }[]): Promise<number[]> {
-  const sql = (m: { schema: string; relation: string }) =>
-    `SELECT count(*) AS n FROM ${ident(m.schema)}.${ident(m.relation)}`;
-  const counts: number[] = [];
   if (warehouse.kind === 'duckdb')
-    await withDuckdbFile(
-      warehouse.file,
-      async (w) => {
-        for (const m of models) counts.push(Number((await w.rows(sql(m)))[0]?.n));
-      },
-      { held: true },
-    );
-  else
-    await withClient(warehouse.url, async (client) => {
-      for (const m of models) counts.push(Number((await client.query<{ n: string }>(sql(m))).rows[0]?.n));
-    });
-  return counts;
+    return withDuckdbFile(warehouse.file, (w) => rowCountsDuckdb(w, models), { held: true });
+  return withPostgres(warehouse.url, async (client) => {
+    const counts: number[] = [];
+    for (const m of models) {
+      const { rows } = await client.query<{ n: string }>(
+        `SELECT count(*) AS n FROM ${ident(m.schema)}.${ident(m.relation)}`,
+      );
+      counts.push(Number(rows[0]?.n));
+    }
+    return counts;
+  });
 }

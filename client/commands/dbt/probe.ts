@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { Client } from 'pg';
 import { dbtPythonPath } from '../../../common/cache';
-import type { Manifest } from '../../../dbt/manifest';
+import { hasFreshness } from '../../../dbt/manifest';
 import { ident, liveBuilds } from '../../../dbt/publish';
 import { runDbt, type DbtTarget } from '../../../dbt/run';
 import { liveBuildsDuckdb, rowCountsDuckdb, withDuckdbFile, withFileLock } from '../../../dbt/duckdb-warehouse';
@@ -58,7 +58,10 @@ async function readPublished(warehouse: Warehouse, o: ProbeOptions) {
     async (w) => {
       const live = await liveBuildsDuckdb(w, o.published);
       const views = Object.keys(live).sort();
-      const counts = await rowCountsDuckdb(w, o.published, views);
+      const counts = await rowCountsDuckdb(
+        w,
+        views.map((relation) => ({ schema: o.published, relation })),
+      );
       return {
         metrics: Object.fromEntries(views.map((v, i) => [`rows_${v}`, counts[i] as number])),
         live: [...new Set(Object.values(live))],
@@ -151,17 +154,6 @@ interface Check {
   id: string;
   ok: boolean;
   status: string;
-}
-
-/** Whether any source of the project has a freshness to check (a `loaded_at_field` and an `error_after` or `warn_after`). */
-function hasFreshness(manifest: Manifest): boolean {
-  const sources = Object.values((manifest as { sources?: Record<string, SourceNode> }).sources ?? {});
-  return sources.some((s) => s.loaded_at_field && (s.freshness?.error_after?.count || s.freshness?.warn_after?.count));
-}
-
-interface SourceNode {
-  loaded_at_field?: string | null;
-  freshness?: { error_after?: { count?: number | null }; warn_after?: { count?: number | null } } | null;
 }
 
 /** Each source's freshness as dbt wrote it (sources.json): stale where dbt says error (or could not query it). */

@@ -2,9 +2,8 @@
  * The warehouse the `cutover dbt` commands work in, from a variable the plan names: a PostgreSQL URL, or a DuckDB
  * file (`duckdb:/path/to/warehouse.duckdb`).
  */
-import path from 'node:path';
 import { Client } from 'pg';
-import { withDuckdbFile, type DuckdbWarehouse } from '../../../dbt/duckdb-warehouse';
+import { duckdbFileOf, withDuckdbFile, type DuckdbWarehouse } from '../../../dbt/duckdb-warehouse';
 import { PublishError } from '../../../dbt/publish';
 import { postgresTarget, type DbtTarget } from '../../../dbt/run';
 import { UserError } from '../../../lib/errors';
@@ -16,8 +15,8 @@ export type Warehouse = { kind: 'postgres'; url: string } | { kind: 'duckdb'; fi
 export function warehouseOf(variable: string): Warehouse {
   const value = warehouseUrl(variable);
   if (!value.startsWith('duckdb:')) return { kind: 'postgres', url: value };
-  const file = value.slice('duckdb:'.length).replace(/^\/\/(?=\/)/, '');
-  if (!path.isAbsolute(file) || !file.endsWith('.duckdb'))
+  const file = duckdbFileOf(value);
+  if (file === undefined)
     throw new UserError(`${variable}: a DuckDB warehouse is duckdb:/absolute/path/to/file.duckdb`);
   return { kind: 'duckdb', file };
 }
@@ -49,13 +48,20 @@ export function warehouseUrl(variable: string): string {
 
 /** `work` on a connection to the warehouse in `variable`, closed after; a refused publish or drop is one line. */
 export async function withWarehouse<T>(variable: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: warehouseUrl(variable) });
-  await client.connect();
   try {
-    return await work(client);
+    return await withPostgres(warehouseUrl(variable), work);
   } catch (err) {
     if (err instanceof PublishError) throw new UserError(err.message);
     throw err;
+  }
+}
+
+/** `work` on a connection to the PostgreSQL warehouse at `url`, closed after. */
+export async function withPostgres<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
   } finally {
     await client.end();
   }
